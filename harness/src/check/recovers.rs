@@ -1,0 +1,116 @@
+//! `recovers`: after a fault is undone (a killed node restarted, a paused
+//! one resumed), the node serves requests again within a bound. Only ping
+//! bodies name the serving node, so pings are the evidence.
+
+use serde_json::{Value, json};
+
+use super::{Verdict, secs};
+use crate::history::{FaultWindow, History};
+use crate::scenario::Recovers;
+
+pub(super) fn judge(c: &Recovers, h: &History) -> (Verdict, String, Value) {
+    let windows: Vec<FaultWindow> = h
+        .fault_windows()
+        .into_iter()
+        .filter(|w| match &c.fault {
+            Some(name) => w.name == name.value,
+            None => true,
+        })
+        .collect();
+    if windows.is_empty() {
+        return (
+            Verdict::Unknown,
+            "the fault it judges was never injected".into(),
+            json!({ "recoveries": [] }),
+        );
+    }
+    let within = c.within.value.as_micros_u64();
+    let end = h.end_us();
+    let mut evidence = Vec::new();
+    let mut outcomes = Vec::new();
+    for w in &windows {
+        for node in &w.nodes {
+            let (verdict, detail, recovery) = if !w.healed {
+                (
+                    Verdict::Unknown,
+                    format!("{} was never undone, so {node} could not recover", w.name),
+                    None,
+                )
+            } else {
+                let first = h
+                    .requests()
+                    .filter(|r| r.intended_us >= w.end_us && !r.is_error())
+                    .filter(|r| r.node.as_deref() == Some(node.as_str()))
+                    .map(|r| r.done_us)
+                    .min();
+                match first {
+                    Some(done) => {
+                        let took = done.saturating_sub(w.end_us);
+                        if took <= within {
+                            (
+                                Verdict::Pass,
+                                format!(
+                                    "{node} served requests {} after {} was undone (bound {})",
+                                    secs(took),
+                                    w.name,
+                                    secs(within)
+                                ),
+                                Some(took),
+                            )
+                        } else {
+                            (
+                                Verdict::Fail,
+                                format!(
+                                    "{node} served its first request {} after {} was undone, more than {}",
+                                    secs(took),
+                                    w.name,
+                                    secs(within)
+                                ),
+                                Some(took),
+                            )
+                        }
+                    }
+                    None if end.saturating_sub(w.end_us) > within => (
+                        Verdict::Fail,
+                        format!(
+                            "{node} served no request in the {} after {} was undone (bound {})",
+                            secs(end - w.end_us),
+                            w.name,
+                            secs(within)
+                        ),
+                        None,
+                    ),
+                    None => (
+                        Verdict::Unknown,
+                        format!(
+                            "the run ended {} after {} was undone, before the bound of {}",
+                            secs(end.saturating_sub(w.end_us)),
+                            w.name,
+                            secs(within)
+                        ),
+                        None,
+                    ),
+                }
+            };
+            evidence.push(json!({
+                "fault": w.name,
+                "node": node,
+                "healed_at_s": w.end_us as f64 / 1e6,
+                "recovery_s": recovery.map(|us| us as f64 / 1e6),
+                "verdict": verdict,
+            }));
+            outcomes.push((verdict, detail));
+        }
+    }
+    let verdict = Verdict::merge(outcomes.iter().map(|(v, _)| *v));
+    let detail = outcomes
+        .iter()
+        .find(|(v, _)| *v == verdict)
+        .map(|(_, d)| d.clone())
+        .unwrap_or_default();
+    (
+        verdict,
+        detail,
+        json!({ "within_s": within as f64 / 1e6, "recoveries": evidence }),
+    )
+}

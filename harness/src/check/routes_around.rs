@@ -1,0 +1,126 @@
+//! `routes_around_failed_node`: after a node is killed or paused, the LB
+//! stops sending it requests within a bound.
+//!
+//! A request the failed node was sent either fails (refused, 502, 504) or,
+//! for a ping, names that node in its body. So convergence is the time from
+//! the fault to the last request started inside the window that failed or
+//! was served by the failed node. A real LB does not say where it routed;
+//! this works on any target.
+
+use serde_json::{Value, json};
+
+use super::{Verdict, secs};
+use crate::history::{FaultWindow, History};
+use crate::scenario::RoutesAround;
+
+pub(super) fn judge(c: &RoutesAround, h: &History) -> (Verdict, String, Value) {
+    let all_nodes = h.node_names();
+    let windows: Vec<FaultWindow> = h
+        .fault_windows()
+        .into_iter()
+        .filter(|w| match &c.fault {
+            Some(name) => w.name == name.value,
+            None => w.kind == "kill" || w.kind == "pause",
+        })
+        .collect();
+    if windows.is_empty() {
+        return (
+            Verdict::Unknown,
+            "the fault it judges was never injected".into(),
+            json!({ "faults": [] }),
+        );
+    }
+    let within = c.within.value.as_micros_u64();
+    let mut results = Vec::new();
+    let mut verdicts = Vec::new();
+    let mut details = Vec::new();
+    for w in &windows {
+        let (verdict, detail, evidence) = judge_window(c, h, w, within, all_nodes.len());
+        verdicts.push(verdict);
+        details.push((verdict, detail));
+        results.push(evidence);
+    }
+    let verdict = Verdict::merge(verdicts.iter().copied());
+    // The detail of the worst window speaks for the check.
+    let detail = details
+        .iter()
+        .find(|(v, _)| *v == verdict)
+        .map(|(_, d)| d.clone())
+        .unwrap_or_default();
+    (verdict, detail, json!({ "faults": results }))
+}
+
+fn judge_window(
+    c: &RoutesAround,
+    h: &History,
+    w: &FaultWindow,
+    within: u64,
+    node_count: usize,
+) -> (Verdict, String, Value) {
+    let nodes = w.nodes.join(", ");
+    if w.nodes.len() >= node_count {
+        return (
+            Verdict::Unknown,
+            format!(
+                "{} took down every node; there was nowhere to route",
+                w.name
+            ),
+            json!({ "fault": w.name, "nodes": w.nodes }),
+        );
+    }
+    let in_window = || {
+        h.requests()
+            .filter(move |r| r.intended_us >= w.start_us && r.intended_us <= w.end_us)
+    };
+    let bad = |r: &&crate::history::Request| {
+        r.is_error() || r.node.as_ref().is_some_and(|n| w.nodes.contains(n))
+    };
+    let last_bad = in_window().filter(bad).map(|r| r.intended_us).max();
+    let bad_count = in_window().filter(bad).count();
+    let converged_at = last_bad.unwrap_or(w.start_us);
+    let convergence = converged_at - w.start_us;
+    let good_after = in_window()
+        .filter(|r| r.intended_us > converged_at && !r.is_error())
+        .count() as u32;
+    let evidence = json!({
+        "fault": w.name,
+        "nodes": w.nodes,
+        "convergence_s": convergence as f64 / 1e6,
+        "within_s": within as f64 / 1e6,
+        "requests_to_failed_node": bad_count,
+        "good_requests_after": good_after,
+        "window_s": (w.end_us - w.start_us) as f64 / 1e6,
+    });
+    if convergence > within {
+        let detail = if w.end_us - converged_at < within.min(1_000_000) {
+            format!(
+                "the LB kept sending requests to {nodes} for the whole {} of {} (bound {})",
+                secs(w.end_us - w.start_us),
+                w.name,
+                secs(within)
+            )
+        } else {
+            format!(
+                "the LB stopped sending requests to {nodes} {} after {}, more than {}",
+                secs(convergence),
+                w.name,
+                secs(within)
+            )
+        };
+        return (Verdict::Fail, detail, evidence);
+    }
+    if good_after < c.min_requests {
+        let detail = format!(
+            "only {good_after} successful requests after {} converged (need {}); cannot tell",
+            w.name, c.min_requests
+        );
+        return (Verdict::Unknown, detail, evidence);
+    }
+    let detail = format!(
+        "the LB stopped sending requests to {nodes} {} after {} (bound {})",
+        secs(convergence),
+        w.name,
+        secs(within)
+    );
+    (Verdict::Pass, detail, evidence)
+}

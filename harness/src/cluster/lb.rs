@@ -1,0 +1,317 @@
+//! The built-in HTTP load balancer: one OS process (the harness binary in
+//! its hidden LB mode) in front of the nodes, modelled on an AWS ALB.
+//!
+//! - Round robin over the nodes in rotation.
+//! - Active health checks on the ping path: interval, timeout, healthy and
+//!   unhealthy thresholds, and the accepted status codes (ALB's default
+//!   matcher is 200 alone, so a draining node's 418 takes it out).
+//! - When no node is in rotation it fails open and uses them all, as ALB
+//!   does.
+//! - No retries: a request sent to a dead node gets 502 (refused) or 504
+//!   (no response headers within the backend timeout), which is what a
+//!   client of a real LB sees until the health checks catch up.
+//! - A request body above `max_body` gets 413, as with nginx's
+//!   `client_max_body_size`.
+//!
+//! Each change of a node's state is printed on stdout as
+//! `HEALTH <node> up|down`; the supervisor records it in the history.
+
+use std::convert::Infallible;
+use std::error::Error as StdError;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode, Uri};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+type Body = BoxBody<Bytes, BoxError>;
+
+/// How long a client may take to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the LB process needs to know, passed as JSON by the supervisor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LbConfig {
+    /// Address to bind.
+    pub listen: SocketAddr,
+    /// The nodes, in order.
+    pub backends: Vec<BackendConfig>,
+    /// Active health checks.
+    pub health: HealthConfig,
+    /// Wait for a node's response headers at most this long.
+    pub backend_timeout_ms: u64,
+    /// Largest request body forwarded.
+    pub max_body: Option<u64>,
+}
+
+/// One node behind the LB.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackendConfig {
+    /// Node name.
+    pub name: String,
+    /// Node address.
+    pub addr: SocketAddr,
+}
+
+/// Active health check settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HealthConfig {
+    /// Off: every node stays in rotation forever.
+    pub enabled: bool,
+    /// Path probed.
+    pub path: String,
+    /// Time between probes of one node.
+    pub interval_ms: u64,
+    /// A probe without a response in this time fails.
+    pub timeout_ms: u64,
+    /// Consecutive passes to return to rotation.
+    pub healthy_threshold: u32,
+    /// Consecutive failures to leave rotation.
+    pub unhealthy_threshold: u32,
+    /// Status codes that pass.
+    pub accept: Vec<u16>,
+}
+
+struct Backend {
+    name: String,
+    base: String,
+    healthy: AtomicBool,
+}
+
+struct Lb {
+    backends: Vec<Backend>,
+    next: AtomicUsize,
+    client: Client<HttpConnector, Body>,
+    backend_timeout: Duration,
+    max_body: Option<u64>,
+}
+
+/// Runs the LB until the process is killed. Prints `READY <addr>` once it
+/// listens.
+pub fn main(cfg: LbConfig) -> Result<(), String> {
+    // The LB carries every request of the run: give it both cores.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("failed to start the runtime: {e}"))?;
+    rt.block_on(async move {
+        let listener = TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|e| format!("failed to bind {}: {e}", cfg.listen))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_millis(cfg.backend_timeout_ms)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        let lb = Arc::new(Lb {
+            backends: cfg
+                .backends
+                .iter()
+                .map(|b| Backend {
+                    name: b.name.clone(),
+                    base: format!("http://{}", b.addr),
+                    healthy: AtomicBool::new(true),
+                })
+                .collect(),
+            next: AtomicUsize::new(0),
+            client,
+            backend_timeout: Duration::from_millis(cfg.backend_timeout_ms),
+            max_body: cfg.max_body,
+        });
+        if cfg.health.enabled {
+            for i in 0..lb.backends.len() {
+                tokio::spawn(health_loop(lb.clone(), i, cfg.health.clone()));
+            }
+        }
+        println!("READY {addr}");
+        serve(listener, lb).await;
+        Ok(())
+    })
+}
+
+async fn serve(listener: TcpListener, lb: Arc<Lb>) {
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let lb = lb.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let lb = lb.clone();
+                async move { Ok::<_, Infallible>(lb.proxy(req).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// Headers that describe one hop, not the request.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+impl Lb {
+    /// Round robin over the nodes in rotation; all of them when none is.
+    /// The turn counts among the healthy nodes only, so a node out of
+    /// rotation does not hand its share to its neighbour.
+    fn pick(&self) -> &Backend {
+        let turn = self.next.fetch_add(1, Ordering::Relaxed);
+        let is_up = |b: &&Backend| b.healthy.load(Ordering::Relaxed);
+        let up = self.backends.iter().filter(is_up).count();
+        if up == 0 {
+            return &self.backends[turn % self.backends.len()];
+        }
+        self.backends
+            .iter()
+            .filter(is_up)
+            .nth(turn % up)
+            .unwrap_or(&self.backends[0])
+    }
+
+    async fn proxy(&self, req: Request<Incoming>) -> Response<Body> {
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if let (Some(max), Some(len)) = (self.max_body, declared)
+            && len > max
+        {
+            return reply(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+        }
+        let backend = self.pick();
+        let (mut parts, body) = req.into_parts();
+        let path = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        parts.uri = match format!("{}{}", backend.base, path).parse::<Uri>() {
+            Ok(uri) => uri,
+            Err(_) => return reply(StatusCode::BAD_REQUEST, "bad request target"),
+        };
+        for h in HOP_BY_HOP {
+            parts.headers.remove(HeaderName::from_static(h));
+        }
+        let body: Body = match self.max_body {
+            // A body without a Content-Length is counted as it streams.
+            Some(max) => Limited::new(body, max as usize).boxed(),
+            None => body.map_err(BoxError::from).boxed(),
+        };
+        let sent = self.client.request(Request::from_parts(parts, body));
+        match tokio::time::timeout(self.backend_timeout, sent).await {
+            Ok(Ok(resp)) => resp.map(|b| b.map_err(BoxError::from).boxed()),
+            Ok(Err(e)) if caused_by_length_limit(&e) => {
+                reply(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+            }
+            Ok(Err(_)) => reply(StatusCode::BAD_GATEWAY, "bad gateway"),
+            Err(_) => reply(StatusCode::GATEWAY_TIMEOUT, "gateway timeout"),
+        }
+    }
+}
+
+fn caused_by_length_limit(e: &(dyn StdError + 'static)) -> bool {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<LengthLimitError>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+fn reply(status: StatusCode, text: &'static str) -> Response<Body> {
+    let body = Full::new(Bytes::from_static(text.as_bytes()))
+        .map_err(|never| match never {})
+        .boxed();
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    r
+}
+
+async fn health_loop(lb: Arc<Lb>, index: usize, hc: HealthConfig) {
+    let backend = &lb.backends[index];
+    let uri: Uri = match format!("{}{}", backend.base, hc.path).parse() {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("health check path {:?} is not usable: {e}", hc.path);
+            return;
+        }
+    };
+    let timeout = Duration::from_millis(hc.timeout_ms);
+    let mut ticker = tokio::time::interval(Duration::from_millis(hc.interval_ms));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut passes, mut failures) = (0u32, 0u32);
+    loop {
+        ticker.tick().await;
+        let probe = async {
+            let req = Request::get(uri.clone())
+                .body(
+                    Empty::<Bytes>::new()
+                        .map_err(|never| match never {})
+                        .boxed(),
+                )
+                .ok()?;
+            let resp = lb.client.request(req).await.ok()?;
+            let status = resp.status().as_u16();
+            // Read the body so the connection can be reused.
+            resp.into_body().collect().await.ok()?;
+            Some(status)
+        };
+        let passed = matches!(
+            tokio::time::timeout(timeout, probe).await,
+            Ok(Some(status)) if hc.accept.contains(&status)
+        );
+        let healthy = backend.healthy.load(Ordering::Relaxed);
+        if passed {
+            passes += 1;
+            failures = 0;
+            if !healthy && passes >= hc.healthy_threshold {
+                backend.healthy.store(true, Ordering::Relaxed);
+                println!("HEALTH {} up", backend.name);
+            }
+        } else {
+            failures += 1;
+            passes = 0;
+            if healthy && failures >= hc.unhealthy_threshold {
+                backend.healthy.store(false, Ordering::Relaxed);
+                println!("HEALTH {} down", backend.name);
+            }
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! The embedded reference cluster, faithful to the Octopus HA topology:
+//! N node processes on their own loopback addresses (127.0.0.2, .3, ...),
+//! one shared SQLite database, one shared storage folder, and the built-in
+//! LB process on 127.0.0.1, all owned by the supervisor.
+//!
+//! Everything binds port 0 and reports its address; a restarted node binds
+//! the same address and port again so the LB finds it.
+
+pub mod api;
+pub mod db;
+pub mod lb;
+pub mod node;
+pub mod supervisor;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::client::{ApiClient, ApiKey};
+use crate::history::{Event, Events, LB_NAME};
+use crate::scenario::{self, node_names};
+use lb::{BackendConfig, HealthConfig, LbConfig};
+use node::NodeConfig;
+use supervisor::{ChildKind, Started, Supervisor};
+
+/// How long boot waits for every node to answer ping with 200.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Something the cluster could not do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ClusterError(String);
+
+impl ClusterError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+/// A node of the running cluster.
+#[derive(Debug, Clone)]
+pub struct NodeHandle {
+    /// Its configuration; `listen` holds the bound address after boot.
+    pub config: NodeConfig,
+}
+
+impl NodeHandle {
+    /// Node name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// Its HTTP base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.config.listen)
+    }
+}
+
+/// A running embedded cluster. Dropping it kills every process.
+pub struct EmbeddedCluster {
+    supervisor: Supervisor,
+    nodes: Vec<NodeHandle>,
+    lb: SocketAddr,
+    api_key: ApiKey,
+    dir: PathBuf,
+    events: Events,
+    boot_time: Duration,
+}
+
+impl EmbeddedCluster {
+    /// Starts the cluster a scenario describes in `dir`: the shared database
+    /// and storage, every node (waiting for each ping to answer 200), then
+    /// the LB. Every start is a `node_up` event. The nodes and the LB are
+    /// this executable, run in its hidden modes.
+    pub async fn boot(
+        spec: &scenario::Cluster,
+        dir: &Path,
+        api_key: ApiKey,
+        events: Events,
+    ) -> Result<Self, ClusterError> {
+        let exe = std::env::current_exe().map_err(|e| {
+            ClusterError::new(format!("failed to find the harness executable: {e}"))
+        })?;
+        Self::boot_with_exe(spec, dir, api_key, events, &exe).await
+    }
+
+    /// As [`EmbeddedCluster::boot`], with the `harness` executable named;
+    /// tests, whose own executable is the test binary, use this.
+    pub async fn boot_with_exe(
+        spec: &scenario::Cluster,
+        dir: &Path,
+        api_key: ApiKey,
+        events: Events,
+        exe: &Path,
+    ) -> Result<Self, ClusterError> {
+        let begun = Instant::now();
+        let io = |what: &str, e: std::io::Error| {
+            ClusterError::new(format!("failed to create {what}: {e}"))
+        };
+        std::fs::create_dir_all(dir.join("logs")).map_err(|e| io("the cluster folder", e))?;
+        std::fs::create_dir_all(dir.join("shared-storage"))
+            .map_err(|e| io("the shared storage", e))?;
+        let db_path = dir.join("shared.db");
+        db::SharedDb::create(&db_path)
+            .map_err(|e| ClusterError::new(format!("failed to create the shared database: {e}")))?;
+        let supervisor = Supervisor::new(exe, &dir.join("logs"), api_key.clone())?;
+        let installation_id = format!("{:016x}", getrandom::u64().unwrap_or(0));
+        let mut cluster = Self {
+            supervisor,
+            nodes: Vec::new(),
+            lb: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            api_key,
+            dir: dir.to_path_buf(),
+            events,
+            boot_time: Duration::ZERO,
+        };
+        for (i, name) in node_names(spec.nodes.value).into_iter().enumerate() {
+            let config = NodeConfig {
+                id: format!("OctopusServerNodes-{name}"),
+                name,
+                // Each node on its own loopback address, so "unique address,
+                // same port" polling layouts work later.
+                listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + i as u8)), 0),
+                db: db_path.clone(),
+                task_cap: spec.task_cap,
+                heartbeat_ms: spec.heartbeat.value.get().as_millis() as u64,
+                offline_after_ms: spec.offline_after.value.get().as_millis() as u64,
+                installation_id: installation_id.clone(),
+            };
+            cluster.nodes.push(NodeHandle { config });
+        }
+        for i in 0..cluster.nodes.len() {
+            let started = cluster.start_node_at(i).await?;
+            cluster.nodes[i].config.listen = started.addr;
+        }
+        for node in &cluster.nodes {
+            cluster.wait_until_online(node).await?;
+        }
+        cluster.start_lb(spec).await?;
+        cluster.boot_time = begun.elapsed();
+        Ok(cluster)
+    }
+
+    async fn start_node_at(&self, i: usize) -> Result<Started, ClusterError> {
+        let node = &self.nodes[i];
+        let json =
+            serde_json::to_string(&node.config).map_err(|e| ClusterError::new(e.to_string()))?;
+        let started = self
+            .supervisor
+            .start(node.name(), ChildKind::Node, json, None)
+            .await?;
+        self.events.send(Event::NodeUp {
+            at_us: self.events.now_us(),
+            node: node.name().to_string(),
+            address: started.addr.to_string(),
+            pid: started.pid,
+            boot_ms: started.boot.as_millis() as u64,
+        });
+        Ok(started)
+    }
+
+    async fn wait_until_online(&self, node: &NodeHandle) -> Result<(), ClusterError> {
+        let client =
+            ApiClient::new(&node.url(), self.api_key.clone()).map_err(ClusterError::new)?;
+        let deadline = Instant::now() + BOOT_TIMEOUT;
+        loop {
+            if client.ping_status(Duration::from_secs(1)).await == Some(200) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(ClusterError::new(format!(
+                    "{} did not answer ping with 200 within {}s; see {}",
+                    node.name(),
+                    BOOT_TIMEOUT.as_secs(),
+                    self.supervisor.log_path(node.name()).display()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn start_lb(&mut self, spec: &scenario::Cluster) -> Result<(), ClusterError> {
+        let hc = &spec.lb.health_check;
+        let config = LbConfig {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            backends: self
+                .nodes
+                .iter()
+                .map(|n| BackendConfig {
+                    name: n.name().to_string(),
+                    addr: n.config.listen,
+                })
+                .collect(),
+            health: HealthConfig {
+                enabled: hc.enabled,
+                path: hc.path.clone(),
+                interval_ms: hc.interval.value.get().as_millis() as u64,
+                timeout_ms: hc.timeout.value.get().as_millis() as u64,
+                healthy_threshold: hc.healthy_threshold.value,
+                unhealthy_threshold: hc.unhealthy_threshold.value,
+                accept: hc.accept.value.clone(),
+            },
+            backend_timeout_ms: spec.lb.backend_timeout.value.get().as_millis() as u64,
+            max_body: spec.lb.max_body.map(|s| s.bytes()),
+        };
+        let json = serde_json::to_string(&config).map_err(|e| ClusterError::new(e.to_string()))?;
+        // The LB reports health changes on stdout; turn them into events.
+        let (lines_tx, lines_rx) = mpsc::channel::<String>();
+        let events = self.events.clone();
+        std::thread::spawn(move || {
+            for line in lines_rx {
+                let mut words = line.split_whitespace();
+                if let (Some("HEALTH"), Some(node), Some(state)) =
+                    (words.next(), words.next(), words.next())
+                {
+                    events.send(Event::LbHealth {
+                        at_us: events.now_us(),
+                        node: node.to_string(),
+                        healthy: state == "up",
+                    });
+                }
+            }
+        });
+        let started = self
+            .supervisor
+            .start(LB_NAME, ChildKind::Lb, json, Some(lines_tx))
+            .await?;
+        self.lb = started.addr;
+        self.events.send(Event::NodeUp {
+            at_us: self.events.now_us(),
+            node: LB_NAME.to_string(),
+            address: started.addr.to_string(),
+            pid: started.pid,
+            boot_ms: started.boot.as_millis() as u64,
+        });
+        Ok(())
+    }
+
+    /// The LB's base URL.
+    pub fn lb_url(&self) -> String {
+        format!("http://{}", self.lb)
+    }
+
+    /// The nodes.
+    pub fn nodes(&self) -> &[NodeHandle] {
+        &self.nodes
+    }
+
+    /// The cluster's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The API key every node accepts.
+    pub fn api_key(&self) -> &ApiKey {
+        &self.api_key
+    }
+
+    /// From the first spawn until the LB answered.
+    pub fn boot_time(&self) -> Duration {
+        self.boot_time
+    }
+
+    fn index(&self, node: &str) -> Result<usize, ClusterError> {
+        self.nodes
+            .iter()
+            .position(|n| n.name() == node)
+            .ok_or_else(|| ClusterError::new(format!("unknown node {node:?}")))
+    }
+
+    /// SIGKILLs a node.
+    pub fn kill(&self, node: &str) -> Result<(), ClusterError> {
+        self.index(node)?;
+        self.supervisor.kill(node)
+    }
+
+    /// SIGSTOPs a node.
+    pub fn pause(&self, node: &str) -> Result<(), ClusterError> {
+        self.index(node)?;
+        self.supervisor.pause(node)
+    }
+
+    /// SIGCONTs a paused node.
+    pub fn resume(&self, node: &str) -> Result<(), ClusterError> {
+        self.index(node)?;
+        self.supervisor.resume(node)
+    }
+
+    /// Starts a new process for a node that is not running, on its old
+    /// address and port.
+    pub async fn start(&self, node: &str) -> Result<(), ClusterError> {
+        let i = self.index(node)?;
+        self.start_node_at(i).await.map(|_| ())
+    }
+
+    /// Brings every node back: resumes paused ones, starts dead ones.
+    pub async fn heal_all(&self) -> Vec<ClusterError> {
+        let mut errors = Vec::new();
+        for n in &self.nodes {
+            let name = n.name();
+            let result = if self.supervisor.is_paused(name) {
+                self.supervisor.resume(name)
+            } else if !self.supervisor.is_running(name) {
+                self.start(name).await
+            } else {
+                Ok(())
+            };
+            errors.extend(result.err());
+        }
+        errors
+    }
+
+    /// Kills every process now, rather than at drop.
+    pub fn shutdown(&self) {
+        self.supervisor.shutdown();
+    }
+}

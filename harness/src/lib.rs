@@ -1,0 +1,23 @@
+//! `harness`: a conformance and load test harness for Octopus Deploy High
+//! Availability clusters.
+//!
+//! The pipeline, in Jepsen's terms: a [`scenario`] (typed YAML, validated in
+//! two passes) gives a [`schedule`] (pure and seeded) of requests for the
+//! [`client`] and of faults for the [`fault`] module to inject into the
+//! [`cluster`]; the [`runner`] drives the phases and records every event in
+//! the [`history`]; each [`check`] judges that history alone; the [`report`]
+//! module renders it for people and for CI; [`cli`] is the command line.
+
+#![warn(missing_docs)]
+
+pub mod check;
+pub mod cli;
+pub mod client;
+pub mod cluster;
+pub mod exit;
+pub mod fault;
+pub mod history;
+pub mod report;
+pub mod runner;
+pub mod scenario;
+pub mod schedule;

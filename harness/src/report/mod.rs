@@ -1,0 +1,280 @@
+//! Reports, all built from the one recorded history: the live terminal
+//! progress, the terminal summary, `report.json` (its schema is
+//! `harness/schemas/report.schema.json`) and JUnit XML.
+
+mod junit;
+mod terminal;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::check::{CheckResult, HISTOGRAM_SIGFIG, Verdict, histogram, percentile_us};
+use crate::history::{Event, History, LB_NAME, Op};
+
+pub use junit::junit_xml;
+pub use terminal::{LiveProgress, summary};
+
+/// Everything a finished run says, as `report.json` holds it. The top-level
+/// fields `scenario`, `seed`, `target`, `verdict`, `checks`, `nodes` and
+/// `metrics` are a stable contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// `embedded`, or the target file.
+    pub target: String,
+    /// Every check merged: fail over unknown over pass.
+    pub verdict: Verdict,
+    /// One entry per check.
+    pub checks: Vec<CheckResult>,
+    /// The cluster's nodes and their share of requests.
+    pub nodes: Vec<NodeReport>,
+    /// Throughput and latency of the judged part of the run.
+    pub metrics: Metrics,
+    /// Faults, in injection order.
+    pub faults: Vec<FaultReport>,
+    /// The built-in LB's changes of mind about nodes.
+    pub lb_health: Vec<LbHealthReport>,
+    /// Wall clock at the start, RFC 3339.
+    pub started_at: String,
+    /// From the start until the cluster (the last `node_up` of boot, the
+    /// LB) answered, in seconds.
+    pub boot_s: f64,
+    /// Why the run ended early, if it did.
+    pub interrupted: Option<String>,
+    /// The harness version that produced the report.
+    pub harness_version: String,
+}
+
+/// A node in the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeReport {
+    /// Node name.
+    pub name: String,
+    /// Its last address.
+    pub address: String,
+    /// Successful pings it served.
+    pub pings_served: u64,
+    /// Its share of the successful pings, 0 to 1.
+    pub share: f64,
+    /// Times it was started (1 plus restarts).
+    pub starts: u64,
+}
+
+/// Throughput and latency of requests intended after warm-up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Requests judged.
+    pub requests: u64,
+    /// Of which failed or indeterminate.
+    pub errors: u64,
+    /// Of which indeterminate.
+    pub indeterminate: u64,
+    /// Requests completed per second.
+    pub rps: f64,
+    /// Seconds the judged part of the run lasted.
+    pub duration_s: f64,
+    /// Latency of successful requests, from the intended start.
+    pub latency_ms: LatencyMs,
+    /// Requests per kind.
+    pub by_op: BTreeMap<String, u64>,
+}
+
+/// Latency percentiles in milliseconds, from an HDR histogram.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencyMs {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+    /// The histogram's significant figures.
+    pub significant_figures: u8,
+}
+
+/// A fault in the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultReport {
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: String,
+    /// Nodes.
+    pub nodes: Vec<String>,
+    /// Injected, seconds since the start.
+    pub start_s: f64,
+    /// Healed, seconds since the start; None if never.
+    pub end_s: Option<f64>,
+}
+
+/// A change of the built-in LB's view of a node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LbHealthReport {
+    /// Seconds since the start.
+    pub at_s: f64,
+    /// Node name.
+    pub node: String,
+    /// In rotation or not.
+    pub healthy: bool,
+}
+
+fn secs(us: u64) -> f64 {
+    us as f64 / 1e6
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1e3
+}
+
+/// Builds the report of a run from its history and check results.
+pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
+    let (scenario, seed, target, started_at) = history
+        .header()
+        .map(|(s, seed, t, at)| (s.to_string(), seed, t.to_string(), at.to_string()))
+        .unwrap_or_default();
+    let interrupted = history.events.iter().find_map(|e| match e {
+        Event::RunEnded { interrupted, .. } => interrupted.clone(),
+        _ => None,
+    });
+    // An interrupted run proves nothing either way.
+    let verdict = if interrupted.is_some() {
+        Verdict::Unknown
+    } else {
+        Verdict::merge(checks.iter().map(|c| c.verdict))
+    };
+
+    let from = history.measured_from();
+    let (mut requests, mut errors, mut indeterminate, mut last_done) = (0u64, 0u64, 0u64, from);
+    let mut by_op: BTreeMap<String, u64> = BTreeMap::new();
+    let mut pings: BTreeMap<&str, u64> = BTreeMap::new();
+    for r in history.measured_requests() {
+        requests += 1;
+        last_done = last_done.max(r.done_us);
+        if r.is_error() {
+            errors += 1;
+        }
+        if r.outcome == crate::history::Outcome::Indeterminate {
+            indeterminate += 1;
+        }
+        let op = match r.op {
+            Op::Ping => "ping",
+            Op::Nodes => "nodes",
+            Op::Root => "root",
+        };
+        *by_op.entry(op.to_string()).or_default() += 1;
+        if let (false, Some(n)) = (r.is_error(), &r.node) {
+            *pings.entry(n.as_str()).or_default() += 1;
+        }
+    }
+    let duration_us = last_done.saturating_sub(from);
+    let hist = histogram(history.measured_requests().filter(|r| !r.is_error()));
+    let pct = |p| percentile_us(&hist, p).map(ms).unwrap_or(0.0);
+    let metrics = Metrics {
+        requests,
+        errors,
+        indeterminate,
+        rps: if duration_us > 0 {
+            requests as f64 / secs(duration_us)
+        } else {
+            0.0
+        },
+        duration_s: secs(duration_us),
+        latency_ms: LatencyMs {
+            p50: pct(50.0),
+            p90: pct(90.0),
+            p99: pct(99.0),
+            max: if hist.is_empty() { 0.0 } else { ms(hist.max()) },
+            significant_figures: HISTOGRAM_SIGFIG,
+        },
+        by_op,
+    };
+
+    let total_pings: u64 = pings.values().sum();
+    let mut nodes: Vec<NodeReport> = Vec::new();
+    for e in &history.events {
+        if let Event::NodeUp { node, address, .. } = e
+            && node != LB_NAME
+        {
+            match nodes.iter_mut().find(|n| &n.name == node) {
+                Some(n) => {
+                    n.address = address.clone();
+                    n.starts += 1;
+                }
+                None => nodes.push(NodeReport {
+                    name: node.clone(),
+                    address: address.clone(),
+                    pings_served: 0,
+                    share: 0.0,
+                    starts: 1,
+                }),
+            }
+        }
+    }
+    for n in &mut nodes {
+        n.pings_served = pings.get(n.name.as_str()).copied().unwrap_or(0);
+        n.share = if total_pings > 0 {
+            n.pings_served as f64 / total_pings as f64
+        } else {
+            0.0
+        };
+    }
+
+    let faults = history
+        .fault_windows()
+        .into_iter()
+        .map(|w| FaultReport {
+            name: w.name,
+            kind: w.kind,
+            nodes: w.nodes,
+            start_s: secs(w.start_us),
+            end_s: w.healed.then(|| secs(w.end_us)),
+        })
+        .collect();
+    let lb_health = history
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::LbHealth {
+                at_us,
+                node,
+                healthy,
+            } => Some(LbHealthReport {
+                at_s: secs(*at_us),
+                node: node.clone(),
+                healthy: *healthy,
+            }),
+            _ => None,
+        })
+        .collect();
+
+    let boot_s = history
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::NodeUp { at_us, node, .. } if node == LB_NAME => Some(secs(*at_us)),
+            _ => None,
+        })
+        .unwrap_or(0.0);
+
+    Report {
+        scenario,
+        seed,
+        target,
+        verdict,
+        checks,
+        nodes,
+        metrics,
+        faults,
+        lb_health,
+        started_at,
+        boot_s,
+        interrupted,
+        harness_version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}

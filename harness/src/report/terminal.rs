@@ -1,0 +1,234 @@
+//! The terminal: live progress while a run goes (phase, requests, errors,
+//! current rate) and the summary at the end.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::Report;
+use crate::check::Verdict;
+use crate::history::{Event, Phase};
+
+/// Live progress on stderr. A spinner line on a terminal; elsewhere (CI
+/// logs) one line per phase and per fault, and nothing per request.
+pub struct LiveProgress {
+    bar: ProgressBar,
+    phase: Phase,
+    requests: u64,
+    errors: u64,
+    window_start: Instant,
+    window_requests: u64,
+    rate: f64,
+}
+
+impl Default for LiveProgress {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LiveProgress {
+    /// Progress on stderr.
+    pub fn new() -> Self {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Self {
+            bar,
+            phase: Phase::Boot,
+            requests: 0,
+            errors: 0,
+            window_start: Instant::now(),
+            window_requests: 0,
+            rate: 0.0,
+        }
+    }
+
+    fn line(&self, text: String) {
+        if self.bar.is_hidden() {
+            eprintln!("{text}");
+        } else {
+            self.bar.println(text);
+        }
+    }
+
+    /// Takes one event of the stream.
+    pub fn observe(&mut self, event: &Event) {
+        match event {
+            Event::Phase { at_us, phase } => {
+                self.phase = *phase;
+                self.line(format!(
+                    "[{:>7.1}s] phase {}",
+                    *at_us as f64 / 1e6,
+                    phase_name(*phase)
+                ));
+            }
+            Event::NodeUp {
+                at_us,
+                node,
+                address,
+                boot_ms,
+                ..
+            } => {
+                self.line(format!(
+                    "[{:>7.1}s] {node} up at http://{address} in {boot_ms} ms",
+                    *at_us as f64 / 1e6
+                ));
+            }
+            Event::Fault(f) => {
+                let what = match f.action {
+                    crate::history::FaultAction::Inject => "inject",
+                    crate::history::FaultAction::Heal => "heal",
+                };
+                let err = f
+                    .error
+                    .as_ref()
+                    .map(|e| format!(" FAILED: {e}"))
+                    .unwrap_or_default();
+                self.line(format!(
+                    "[{:>7.1}s] {what} {} ({} {}){err}",
+                    f.at_us as f64 / 1e6,
+                    f.name,
+                    f.kind,
+                    f.nodes.join(",")
+                ));
+            }
+            Event::LbHealth {
+                at_us,
+                node,
+                healthy,
+            } => {
+                let state = if *healthy {
+                    "back in rotation"
+                } else {
+                    "out of rotation"
+                };
+                self.line(format!(
+                    "[{:>7.1}s] lb: {node} {state}",
+                    *at_us as f64 / 1e6
+                ));
+            }
+            Event::Request(r) => {
+                self.requests += 1;
+                self.window_requests += 1;
+                if r.is_error() {
+                    self.errors += 1;
+                }
+                let elapsed = self.window_start.elapsed();
+                if elapsed >= Duration::from_millis(500) {
+                    self.rate = self.window_requests as f64 / elapsed.as_secs_f64();
+                    self.window_start = Instant::now();
+                    self.window_requests = 0;
+                    self.bar.set_message(format!(
+                        "{} | requests {} | errors {} | {:.0}/s",
+                        phase_name(self.phase),
+                        self.requests,
+                        self.errors,
+                        self.rate
+                    ));
+                }
+            }
+            Event::RunStarted { .. } | Event::RunEnded { .. } => {}
+        }
+    }
+
+    /// Removes the spinner.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn phase_name(p: Phase) -> &'static str {
+    match p {
+        Phase::Boot => "boot",
+        Phase::Warmup => "warm-up",
+        Phase::Workload => "workload",
+        Phase::Heal => "heal",
+        Phase::Settle => "settle",
+        Phase::Check => "check",
+    }
+}
+
+fn mark(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "PASS",
+        Verdict::Fail => "FAIL",
+        Verdict::Unknown => "UNKNOWN",
+    }
+}
+
+/// The end-of-run summary.
+pub fn summary(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "scenario {}  seed {}  target {}  started {}",
+        r.scenario, r.seed, r.target, r.started_at
+    );
+    let _ = writeln!(s, "cluster booted in {:.2}s", r.boot_s);
+    if let Some(why) = &r.interrupted {
+        let _ = writeln!(s, "interrupted: {why}");
+    }
+    let _ = writeln!(s, "\nchecks");
+    for c in &r.checks {
+        let _ = writeln!(s, "  {:<8} {:<28} {}", mark(c.verdict), c.name, c.detail);
+    }
+    let m = &r.metrics;
+    let l = &m.latency_ms;
+    let _ = writeln!(s, "\nthroughput");
+    let _ = writeln!(
+        s,
+        "  {} requests in {:.1}s = {:.0}/s, {} errors ({} indeterminate)",
+        m.requests, m.duration_s, m.rps, m.errors, m.indeterminate
+    );
+    let _ = writeln!(
+        s,
+        "  latency from intended start: p50 {:.2}ms  p90 {:.2}ms  p99 {:.2}ms  max {:.2}ms",
+        l.p50, l.p90, l.p99, l.max
+    );
+    let _ = writeln!(s, "\nnodes (share of successful pings)");
+    for n in &r.nodes {
+        let restarts = n.starts.saturating_sub(1);
+        let _ = writeln!(
+            s,
+            "  {:<4} {:<22} {:>5.1}%  {:>7} pings  {} restart{}",
+            n.name,
+            n.address,
+            n.share * 100.0,
+            n.pings_served,
+            restarts,
+            if restarts == 1 { "" } else { "s" }
+        );
+    }
+    if !r.faults.is_empty() || !r.lb_health.is_empty() {
+        let _ = writeln!(s, "\ntimeline");
+        let mut lines: Vec<(f64, String)> = Vec::new();
+        for f in &r.faults {
+            lines.push((
+                f.start_s,
+                format!("{} {} on {}", f.name, f.kind, f.nodes.join(",")),
+            ));
+            if let Some(end) = f.end_s {
+                lines.push((end, format!("{} undone", f.name)));
+            }
+        }
+        for h in &r.lb_health {
+            let state = if h.healthy {
+                "back in rotation"
+            } else {
+                "out of rotation"
+            };
+            lines.push((h.at_s, format!("lb: {} {state}", h.node)));
+        }
+        lines.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (t, text) in lines {
+            let _ = writeln!(s, "  {t:>7.1}s  {text}");
+        }
+    }
+    let _ = writeln!(s, "\nverdict: {}", mark(r.verdict));
+    s
+}

@@ -1,0 +1,197 @@
+//! Reading a scenario file: YAML to the typed model, then the second
+//! validation pass, with every problem located by file, line, column and
+//! field path.
+//!
+//! serde-saphyr stops at the first syntax or type error, so a file that does
+//! not parse reports one problem; a file that parses reports every
+//! cross-reference problem the validator finds.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::model::Scenario;
+use super::validate;
+
+/// Scenario files larger than this are refused before parsing; no real
+/// scenario comes near it.
+pub const MAX_SCENARIO_BYTES: u64 = 1 << 20;
+
+/// One problem in a scenario, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line, 0 when unknown.
+    pub line: u64,
+    /// 1-based column, 0 when unknown.
+    pub column: u64,
+    /// Field path such as `faults[1].kill.node`; empty for the document.
+    pub path: String,
+    /// Lowercase sentence fragment.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem at a YAML location.
+    pub fn at(
+        loc: &serde_saphyr::Location,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            line: loc.line(),
+            column: loc.column(),
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why a scenario could not be loaded.
+#[derive(Debug)]
+pub struct ScenarioError {
+    /// The file, as the user named it.
+    pub file: PathBuf,
+    /// What went wrong.
+    pub kind: ScenarioErrorKind,
+}
+
+/// The ways loading a scenario fails.
+#[derive(Debug)]
+pub enum ScenarioErrorKind {
+    /// The file could not be read.
+    Read(std::io::Error),
+    /// The file is larger than [`MAX_SCENARIO_BYTES`].
+    TooLarge(u64),
+    /// The file was read but is not a valid scenario.
+    Invalid(Vec<Problem>),
+}
+
+impl std::error::Error for ScenarioError {}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = self.file.display();
+        match &self.kind {
+            ScenarioErrorKind::Read(e) => write!(f, "failed to read scenario {file}: {e}"),
+            ScenarioErrorKind::TooLarge(n) => write!(
+                f,
+                "failed to load scenario {file}: the file has {n} bytes, more than the limit of {MAX_SCENARIO_BYTES}"
+            ),
+            ScenarioErrorKind::Invalid(problems) => {
+                let s = if problems.len() == 1 { "" } else { "s" };
+                write!(f, "invalid scenario {file}: {} problem{s}", problems.len())?;
+                for p in problems {
+                    write!(f, "\n  {file}")?;
+                    if p.line > 0 {
+                        write!(f, ":{}:{}", p.line, p.column)?;
+                    }
+                    if !p.path.is_empty() {
+                        write!(f, ": {}", p.path)?;
+                    }
+                    write!(f, ": {}", p.message)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A scenario that parsed and passed validation.
+#[derive(Debug, Clone)]
+pub struct LoadedScenario {
+    /// Where it was read from.
+    pub file: PathBuf,
+    /// The file's text, kept so a run folder can hold an exact copy.
+    pub source: String,
+    /// The typed scenario.
+    pub scenario: Scenario,
+}
+
+/// Reads, parses and validates a scenario file.
+pub fn load(file: &Path) -> Result<LoadedScenario, ScenarioError> {
+    let err = |kind| ScenarioError {
+        file: file.to_path_buf(),
+        kind,
+    };
+    let meta = std::fs::metadata(file).map_err(|e| err(ScenarioErrorKind::Read(e)))?;
+    if meta.len() > MAX_SCENARIO_BYTES {
+        return Err(err(ScenarioErrorKind::TooLarge(meta.len())));
+    }
+    let source = std::fs::read_to_string(file).map_err(|e| err(ScenarioErrorKind::Read(e)))?;
+    let scenario = parse_str(&source).map_err(|p| err(ScenarioErrorKind::Invalid(p)))?;
+    Ok(LoadedScenario {
+        file: file.to_path_buf(),
+        source,
+        scenario,
+    })
+}
+
+/// Parses and validates scenario text; the problems are in source order.
+pub fn parse_str(source: &str) -> Result<Scenario, Vec<Problem>> {
+    let scenario = parse_only(source).map_err(|p| vec![p])?;
+    validate::validate(&scenario)?;
+    Ok(scenario)
+}
+
+/// The first pass alone: YAML to the typed model.
+fn parse_only(source: &str) -> Result<Scenario, Problem> {
+    let mut track = serde_path_to_error::Track::new();
+    let result = serde_saphyr::with_deserializer_from_str(source, |de| {
+        Scenario::deserialize(serde_path_to_error::Deserializer::new(de, &mut track))
+    });
+    result.map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        let message = serde_saphyr::MessageFormatter::format_message(
+            &serde_saphyr::UserMessageFormatter,
+            e.without_snippet(),
+        );
+        // The message may quote the input: escape control characters so a
+        // hostile file cannot drive the terminal.
+        let message: String = message
+            .chars()
+            .flat_map(|c| {
+                let escaped: Vec<char> = if c.is_control() {
+                    c.escape_default().collect()
+                } else {
+                    vec![c]
+                };
+                escaped
+            })
+            .collect();
+        Problem {
+            line,
+            column,
+            path: field_path(&track.path().to_string()),
+            message,
+        }
+    })
+}
+
+/// serde_path_to_error's path, minus the `value` step that `Spanned` adds
+/// (no scenario field is called `value`), and `.` for the document itself.
+fn field_path(raw: &str) -> String {
+    let path = raw
+        .split('.')
+        .filter(|step| *step != "value")
+        .collect::<Vec<_>>()
+        .join(".");
+    if path == "." { String::new() } else { path }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_drop_spanned_steps() {
+        assert_eq!(
+            field_path("faults[0].value.kill.at.value"),
+            "faults[0].kill.at"
+        );
+        assert_eq!(field_path("."), "");
+    }
+}

@@ -1,0 +1,16 @@
+//! Scenarios: the typed model of a YAML scenario file, its human units, the
+//! loader that locates every error, and the second validation pass.
+
+mod load;
+mod model;
+pub mod units;
+mod validate;
+
+pub use load::{
+    LoadedScenario, MAX_SCENARIO_BYTES, Problem, ScenarioError, ScenarioErrorKind, load, parse_str,
+};
+pub use model::{
+    ApiLoad, Availability, Check, Cluster, Fault, HealthCheck, KINDS, Latency, Lb, Mix, NodeFault,
+    Recovers, RestartFault, RoutesAround, Scenario, Workload,
+};
+pub use validate::{MAX_NODES, node_names};

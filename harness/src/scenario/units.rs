@@ -1,0 +1,288 @@
+//! Human units in scenario files: durations (`30s`, `1m30s`, `250ms`),
+//! sizes (`512MiB`, `1.2GiB`), rates (`200/s`, `90/min`) and percentages
+//! (`5%`).
+//!
+//! Each unit is parsed from a YAML string exactly once, here, into a typed
+//! value; the rest of the harness never sees the text again. The error
+//! messages name the text and give an example, because the loader prints
+//! them next to the file, line, column and field path.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer};
+
+/// A span of time written as `30s`, `1m30s` or `250ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Duration(std::time::Duration);
+
+impl Duration {
+    /// Wraps a standard duration.
+    pub const fn new(d: std::time::Duration) -> Self {
+        Self(d)
+    }
+
+    /// A duration of whole seconds.
+    pub const fn from_secs(s: u64) -> Self {
+        Self(std::time::Duration::from_secs(s))
+    }
+
+    /// A duration of whole milliseconds.
+    pub const fn from_millis(ms: u64) -> Self {
+        Self(std::time::Duration::from_millis(ms))
+    }
+
+    /// The standard duration.
+    pub const fn get(self) -> std::time::Duration {
+        self.0
+    }
+
+    /// Whole microseconds, saturating.
+    pub fn as_micros_u64(self) -> u64 {
+        u64::try_from(self.0.as_micros()).unwrap_or(u64::MAX)
+    }
+}
+
+impl FromStr for Duration {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        humantime::parse_duration(s.trim())
+            .map(Duration)
+            .map_err(|e| format!("invalid duration {s:?}: {e} (examples: 30s, 1m30s, 250ms)"))
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+/// A number of bytes written as `512MiB`, `1.2GiB`, `10MB` or `100B`.
+///
+/// `KB`, `MB`, `GB` and `TB` are powers of 1000; `KiB`, `MiB`, `GiB` and
+/// `TiB` are powers of 1024, as load-balancer documentation mixes both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Size(u64);
+
+impl Size {
+    /// A size of `bytes` bytes.
+    pub const fn from_bytes(bytes: u64) -> Self {
+        Self(bytes)
+    }
+
+    /// The size in bytes.
+    pub const fn bytes(self) -> u64 {
+        self.0
+    }
+}
+
+const SIZE_UNITS: &[(&str, f64)] = &[
+    ("B", 1.0),
+    ("KB", 1e3),
+    ("MB", 1e6),
+    ("GB", 1e9),
+    ("TB", 1e12),
+    ("KiB", 1024.0),
+    ("MiB", 1048576.0),
+    ("GiB", 1073741824.0),
+    ("TiB", 1099511627776.0),
+];
+
+impl FromStr for Size {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "invalid size {s:?}: expected a number and a unit (examples: 512MiB, 1.2GiB, 10MB, 100B)"
+            )
+        };
+        let text = s.trim();
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let (number, unit) = text.split_at(split);
+        let number: f64 = number.parse().map_err(|_| bad())?;
+        let (_, factor) = SIZE_UNITS
+            .iter()
+            .find(|(name, _)| *name == unit.trim())
+            .ok_or_else(bad)?;
+        let bytes = number * factor;
+        if !bytes.is_finite() || bytes > u64::MAX as f64 {
+            return Err(bad());
+        }
+        Ok(Size(bytes.round() as u64))
+    }
+}
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Print the largest binary unit that keeps the value at least 1.
+        let mut best = ("B", 1.0);
+        for &(name, factor) in SIZE_UNITS.iter().filter(|(n, _)| n.ends_with("iB")) {
+            if self.0 as f64 >= factor {
+                best = (name, factor);
+            }
+        }
+        if best.0 == "B" {
+            write!(f, "{}B", self.0)
+        } else {
+            let value = self.0 as f64 / best.1;
+            if value.fract() == 0.0 {
+                write!(f, "{value}{}", best.0)
+            } else {
+                write!(f, "{value:.2}{}", best.0)
+            }
+        }
+    }
+}
+
+/// Events per second, written as `200/s`, `90/min` or `3600/h`.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Rate(f64);
+
+impl Rate {
+    /// A rate of `per_second` events each second.
+    pub fn per_second(per_second: f64) -> Self {
+        Self(per_second)
+    }
+
+    /// Events each second.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "invalid rate {s:?}: expected a positive number per unit of time (examples: 200/s, 90/min, 3600/h)"
+            )
+        };
+        let (number, unit) = s.trim().split_once('/').ok_or_else(bad)?;
+        let number: f64 = number.trim().parse().map_err(|_| bad())?;
+        let seconds = match unit.trim() {
+            "s" | "sec" => 1.0,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        if !number.is_finite() || number <= 0.0 {
+            return Err(bad());
+        }
+        Ok(Rate(number / seconds))
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/s", self.0)
+    }
+}
+
+/// A fraction written as a percentage, `5%` or `0.5%`.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Percent(f64);
+
+impl Percent {
+    /// The fraction, between 0 and 1.
+    pub fn fraction(self) -> f64 {
+        self.0 / 100.0
+    }
+
+    /// The percentage, between 0 and 100.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl FromStr for Percent {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "invalid percentage {s:?}: expected a number from 0 to 100 followed by % (examples: 5%, 0.5%)"
+            )
+        };
+        let number = s.trim().strip_suffix('%').ok_or_else(bad)?;
+        let number: f64 = number.trim().parse().map_err(|_| bad())?;
+        if !(0.0..=100.0).contains(&number) {
+            return Err(bad());
+        }
+        Ok(Percent(number))
+    }
+}
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}%", self.0)
+    }
+}
+
+/// Deserializes a unit from a YAML string through its `FromStr`.
+macro_rules! deserialize_from_str {
+    ($($ty:ty),*) => {$(
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
+}
+
+deserialize_from_str!(Duration, Size, Rate, Percent);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            "1m30s".parse::<Duration>().unwrap(),
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            "250ms".parse::<Duration>().unwrap(),
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            "5".parse::<Duration>().unwrap_err(),
+            "invalid duration \"5\": time unit needed, for example 5sec or 5ms (examples: 30s, 1m30s, 250ms)"
+        );
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!("512MiB".parse::<Size>().unwrap().bytes(), 512 << 20);
+        assert_eq!("1.5GiB".parse::<Size>().unwrap().bytes(), 3 << 29);
+        assert_eq!("10MB".parse::<Size>().unwrap().bytes(), 10_000_000);
+        assert_eq!("1MiB".parse::<Size>().unwrap().to_string(), "1MiB");
+        assert!("12 parsecs".parse::<Size>().is_err());
+        assert!("MiB".parse::<Size>().is_err());
+        assert!("99999999999999999999TiB".parse::<Size>().is_err());
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!("200/s".parse::<Rate>().unwrap().get(), 200.0);
+        assert_eq!("90/min".parse::<Rate>().unwrap().get(), 1.5);
+        assert!("0/s".parse::<Rate>().is_err());
+        assert!("200".parse::<Rate>().is_err());
+        assert!("NaN/s".parse::<Rate>().is_err());
+    }
+
+    #[test]
+    fn percents() {
+        assert_eq!("5%".parse::<Percent>().unwrap().fraction(), 0.05);
+        assert!("101%".parse::<Percent>().is_err());
+        assert!("5".parse::<Percent>().is_err());
+    }
+}

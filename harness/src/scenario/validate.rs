@@ -1,0 +1,421 @@
+//! The second pass: checks that need more than one field at a time (node
+//! names against the cluster size, times against the duration, checks
+//! against the faults they judge) and reports every problem, not just the
+//! first, each located by line, column and field path.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_saphyr::{Location, Spanned};
+
+use super::load::Problem;
+use super::model::{ApiLoad, Check, Fault, Mix, Scenario, Workload};
+use super::units::Duration;
+
+/// Most nodes the embedded cluster starts; each takes a loopback address.
+pub const MAX_NODES: u32 = 16;
+
+/// Every problem in a parsed scenario, sorted by position.
+pub fn validate(s: &Scenario) -> Result<(), Vec<Problem>> {
+    let mut v = Validator::default();
+    v.scenario(s);
+    if v.problems.is_empty() {
+        Ok(())
+    } else {
+        v.problems.sort_by_key(|p| (p.line, p.column));
+        Err(v.problems)
+    }
+}
+
+/// The node names of an embedded cluster of `n` nodes.
+pub fn node_names(n: u32) -> Vec<String> {
+    (1..=n).map(|i| format!("n{i}")).collect()
+}
+
+impl Scenario {
+    /// The API workload, if the scenario has one.
+    pub fn api_load(&self) -> Option<&ApiLoad> {
+        self.workload
+            .iter()
+            .map(|w| match &w.value {
+                Workload::Api(api) => api,
+            })
+            .next()
+    }
+}
+
+impl ApiLoad {
+    /// The request mix, or the default one.
+    pub fn mix(&self) -> Mix {
+        self.mix.as_ref().map(|m| m.value).unwrap_or_default()
+    }
+}
+
+/// Pairs `(earlier, later, place)` of fault indices whose spans overlap.
+fn overlaps<'a>(
+    spans: impl Iterator<Item = &'a (Duration, Duration, usize)>,
+    place: &str,
+) -> Vec<(usize, usize, String)> {
+    let mut spans: Vec<_> = spans.copied().collect();
+    spans.sort();
+    spans
+        .windows(2)
+        .filter(|pair| pair[1].0 <= pair[0].1)
+        .map(|pair| (pair[0].2, pair[1].2, place.to_string()))
+        .collect()
+}
+
+#[derive(Default)]
+struct Validator {
+    problems: Vec<Problem>,
+}
+
+impl Validator {
+    fn problem(&mut self, loc: &Location, path: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem::at(loc, path, message));
+    }
+
+    fn positive(&mut self, d: &Spanned<Duration>, path: &str) {
+        if d.value.get().is_zero() {
+            self.problem(&d.referenced, path, "must be longer than 0s");
+        }
+    }
+
+    fn scenario(&mut self, s: &Scenario) {
+        let name = &s.name;
+        if name.value.is_empty()
+            || name.value.len() > 64
+            || !name
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            || name.value.starts_with('.')
+        {
+            self.problem(
+                &name.referenced,
+                "name",
+                "must be 1 to 64 letters, digits, '-', '_' or '.', not starting with '.' (it names the run folder)",
+            );
+        }
+        self.positive(&s.duration, "duration");
+        self.cluster(s);
+        self.workload(s);
+        self.faults(s);
+        self.checks(s);
+    }
+
+    fn cluster(&mut self, s: &Scenario) {
+        let c = &s.cluster;
+        if c.nodes.value == 0 || c.nodes.value > MAX_NODES {
+            self.problem(
+                &c.nodes.referenced,
+                "cluster.nodes",
+                format!("must be from 1 to {MAX_NODES}, not {}", c.nodes.value),
+            );
+        }
+        self.positive(&c.heartbeat, "cluster.heartbeat");
+        if c.offline_after.value <= c.heartbeat.value {
+            self.problem(
+                &c.offline_after.referenced,
+                "cluster.offline_after",
+                format!(
+                    "must be longer than cluster.heartbeat ({}), or every node looks offline between heartbeats",
+                    c.heartbeat.value
+                ),
+            );
+        }
+        self.positive(&c.lb.backend_timeout, "cluster.lb.backend_timeout");
+        let hc = &c.lb.health_check;
+        self.positive(&hc.interval, "cluster.lb.health_check.interval");
+        self.positive(&hc.timeout, "cluster.lb.health_check.timeout");
+        if hc.timeout.value > hc.interval.value {
+            self.problem(
+                &hc.timeout.referenced,
+                "cluster.lb.health_check.timeout",
+                format!(
+                    "must not be longer than the interval ({})",
+                    hc.interval.value
+                ),
+            );
+        }
+        for (t, path) in [
+            (
+                &hc.healthy_threshold,
+                "cluster.lb.health_check.healthy_threshold",
+            ),
+            (
+                &hc.unhealthy_threshold,
+                "cluster.lb.health_check.unhealthy_threshold",
+            ),
+        ] {
+            if t.value == 0 {
+                self.problem(&t.referenced, path, "must be at least 1");
+            }
+        }
+        if !hc.path.starts_with('/') {
+            self.problem(
+                &hc.accept.referenced,
+                "cluster.lb.health_check.path",
+                format!("must start with '/', not {:?}", hc.path),
+            );
+        }
+        if hc.accept.value.is_empty() {
+            self.problem(
+                &hc.accept.referenced,
+                "cluster.lb.health_check.accept",
+                "must list at least one status code",
+            );
+        }
+        for (i, code) in hc.accept.value.iter().enumerate() {
+            if !(100..=599).contains(code) {
+                self.problem(
+                    &hc.accept.referenced,
+                    format!("cluster.lb.health_check.accept[{i}]"),
+                    format!("{code} is not an HTTP status code (100 to 599)"),
+                );
+            }
+        }
+    }
+
+    fn workload(&mut self, s: &Scenario) {
+        let mut apis = 0;
+        for (i, w) in s.workload.iter().enumerate() {
+            let Workload::Api(api) = &w.value;
+            apis += 1;
+            if apis > 1 {
+                self.problem(
+                    &w.referenced,
+                    format!("workload[{i}]"),
+                    "only one api workload is allowed",
+                );
+            }
+            let path = format!("workload[{i}].api");
+            if api.rate.get() > 100_000.0 {
+                self.problem(
+                    &w.referenced,
+                    format!("{path}.rate"),
+                    "must be at most 100000/s",
+                );
+            }
+            if let Some(mix) = &api.mix
+                && mix.value.ping == 0
+                && mix.value.nodes == 0
+                && mix.value.root == 0
+            {
+                self.problem(
+                    &mix.referenced,
+                    format!("{path}.mix"),
+                    "needs at least one weight above 0",
+                );
+            }
+            self.positive(&api.timeout, &format!("{path}.timeout"));
+            if api.max_in_flight.value == 0 {
+                self.problem(
+                    &api.max_in_flight.referenced,
+                    format!("{path}.max_in_flight"),
+                    "must be at least 1",
+                );
+            }
+        }
+    }
+
+    fn node_selector(&mut self, s: &Scenario, node: &Spanned<String>, path: String) {
+        let names = node_names(s.cluster.nodes.value);
+        let n = node.value.as_str();
+        if n != "one" && n != "all" && !names.iter().any(|m| m == n) {
+            self.problem(
+                &node.referenced,
+                path,
+                format!(
+                    "unknown node {n:?}; known nodes: {} (or one, all)",
+                    names.join(", ")
+                ),
+            );
+        }
+    }
+
+    fn faults(&mut self, s: &Scenario) {
+        let duration = s.duration.value;
+        let mut names: HashMap<String, usize> = HashMap::new();
+        // Busy spans per node, to refuse two faults on one node at once.
+        let mut busy: BTreeMap<String, Vec<(Duration, Duration, usize)>> = BTreeMap::new();
+        for (i, f) in s.faults.iter().enumerate() {
+            let kind = f.value.kind();
+            let path = format!("faults[{i}].{kind}");
+            let name = f.value.name();
+            if let Some(first) = names.insert(name.clone(), i) {
+                self.problem(
+                    &f.referenced,
+                    format!("{path}.name"),
+                    format!("fault name {name:?} is already used by faults[{first}]; give one of them a name"),
+                );
+            }
+            self.node_selector(s, f.value.node(), format!("{path}.node"));
+            let at = f.value.at();
+            if at.value >= duration {
+                self.problem(
+                    &at.referenced,
+                    format!("{path}.at"),
+                    format!("{} is not within the duration ({duration})", at.value),
+                );
+            }
+            let end = match f.value.hold() {
+                Some(hold) => {
+                    self.positive(hold, &format!("{path}.for"));
+                    let end = Duration::new(at.value.get() + hold.value.get());
+                    if end > duration {
+                        self.problem(
+                            &hold.referenced,
+                            format!("{path}.for"),
+                            format!("the fault would be undone at {end}, after the duration ({duration})"),
+                        );
+                    }
+                    end
+                }
+                None if matches!(f.value, Fault::Restart(_)) => at.value,
+                None => duration,
+            };
+            let node = f.value.node().value.clone();
+            busy.entry(node).or_default().push((at.value, end, i));
+        }
+        // `all` overlaps every node; `one` is only known after the seed.
+        let all = busy.remove("all").unwrap_or_default();
+        busy.remove("one");
+        let mut clashes: Vec<(usize, usize, String)> = Vec::new();
+        for (node, spans) in busy {
+            clashes.extend(overlaps(
+                spans.iter().chain(&all),
+                &format!("on node {node}"),
+            ));
+        }
+        clashes.extend(overlaps(all.iter(), "on every node"));
+        clashes.sort();
+        clashes.dedup_by(|x, y| x.0 == y.0 && x.1 == y.1);
+        for (a, b, place) in clashes {
+            let f = &s.faults[b];
+            self.problem(
+                &f.value.at().referenced,
+                format!("faults[{b}].{}.at", f.value.kind()),
+                format!("overlaps faults[{a}] {place}; one fault per node at a time"),
+            );
+        }
+    }
+
+    fn checks(&mut self, s: &Scenario) {
+        let mut names: HashMap<String, usize> = HashMap::new();
+        let api = s.api_load();
+        let has_ping = api.map(|a| a.mix().ping > 0).unwrap_or(false);
+        for (i, c) in s.checks.iter().enumerate() {
+            let kind = c.value.kind();
+            let path = format!("checks[{i}].{kind}");
+            let name = c.value.name();
+            if let Some(first) = names.insert(name.clone(), i) {
+                self.problem(
+                    &c.referenced,
+                    path.clone(),
+                    format!("check name {name:?} is already used by checks[{first}]; give one of them a name"),
+                );
+            }
+            if api.is_none() {
+                self.problem(
+                    &c.referenced,
+                    path.clone(),
+                    "needs an api workload to judge, and the scenario has none",
+                );
+            }
+            match &c.value {
+                Check::Availability(_) => {}
+                Check::RoutesAroundFailedNode(r) => {
+                    self.positive(&r.within, &format!("{path}.within"));
+                    self.needs_ping(has_ping, api.is_some(), &c.referenced, &path);
+                    self.fault_ref(
+                        s,
+                        r.fault.as_ref(),
+                        &path,
+                        &c.referenced,
+                        &["kill", "pause"],
+                    );
+                }
+                Check::Recovers(r) => {
+                    self.positive(&r.within, &format!("{path}.within"));
+                    self.needs_ping(has_ping, api.is_some(), &c.referenced, &path);
+                    self.fault_ref(
+                        s,
+                        r.fault.as_ref(),
+                        &path,
+                        &c.referenced,
+                        &["kill", "pause", "restart"],
+                    );
+                }
+                Check::Latency(l) => {
+                    let p = l.percentile.value;
+                    if !(p > 0.0 && p <= 100.0) {
+                        self.problem(
+                            &l.percentile.referenced,
+                            format!("{path}.percentile"),
+                            format!("must be above 0 and at most 100, not {p}"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn needs_ping(&mut self, has_ping: bool, has_api: bool, loc: &Location, path: &str) {
+        // Only ping bodies name the serving node; without them the check has
+        // no evidence. A missing workload is reported once, above.
+        if has_api && !has_ping {
+            self.problem(
+                loc,
+                path,
+                "needs ping requests (mix.ping above 0), whose bodies name the serving node",
+            );
+        }
+    }
+
+    fn fault_ref(
+        &mut self,
+        s: &Scenario,
+        fault: Option<&Spanned<String>>,
+        path: &str,
+        check_loc: &Location,
+        kinds: &[&str],
+    ) {
+        let wanted = kinds.join(" or ");
+        match fault {
+            Some(name) => match s.faults.iter().find(|f| f.value.name() == name.value) {
+                None => {
+                    let known: Vec<String> = s.faults.iter().map(|f| f.value.name()).collect();
+                    let known = if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    };
+                    self.problem(
+                        &name.referenced,
+                        format!("{path}.fault"),
+                        format!("unknown fault {:?}; faults: {known}", name.value),
+                    );
+                }
+                Some(f) if !kinds.contains(&f.value.kind()) => self.problem(
+                    &name.referenced,
+                    format!("{path}.fault"),
+                    format!(
+                        "fault {:?} is a {}; this check judges a {wanted}",
+                        name.value,
+                        f.value.kind()
+                    ),
+                ),
+                Some(_) => {}
+            },
+            None => {
+                if !s.faults.iter().any(|f| kinds.contains(&f.value.kind())) {
+                    self.problem(
+                        check_loc,
+                        path,
+                        format!("needs a {wanted} fault, and the scenario has none"),
+                    );
+                }
+            }
+        }
+    }
+}

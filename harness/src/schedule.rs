@@ -1,0 +1,188 @@
+//! The schedule: what happens when, computed from the scenario and the seed
+//! with no I/O, so it can be tested without a cluster.
+//!
+//! Requests follow an open model: request `i` is due at `i / rate`,
+//! whatever happened to the ones before, and its kind is drawn from the
+//! mix. Faults get their nodes (`one` drawn with the seed) and their inject
+//! and heal times. All times are microseconds after the end of warm-up,
+//! except requests, which start with warm-up.
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::{Rng, SeedableRng};
+
+use crate::fault::{FaultKind, PlannedFault};
+use crate::history::Op;
+use crate::scenario::{Fault, Mix, Scenario, node_names};
+
+/// One request the schedule wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Planned {
+    /// Sequence number.
+    pub seq: u64,
+    /// Due time, microseconds after the load starts.
+    pub at_us: u64,
+    /// The request kind.
+    pub op: Op,
+}
+
+/// An endless stream of requests at a fixed rate.
+pub struct RequestSchedule {
+    rate: f64,
+    weights: Vec<(Op, u32)>,
+    total: u64,
+    rng: ChaCha8Rng,
+    seq: u64,
+}
+
+impl RequestSchedule {
+    /// Requests at `rate` per second, kinds weighted by `mix`.
+    pub fn new(rate: f64, mix: Mix, seed: u64) -> Self {
+        let weights: Vec<(Op, u32)> = [
+            (Op::Ping, mix.ping),
+            (Op::Nodes, mix.nodes),
+            (Op::Root, mix.root),
+        ]
+        .into_iter()
+        .filter(|(_, w)| *w > 0)
+        .collect();
+        let total = weights.iter().map(|(_, w)| u64::from(*w)).sum();
+        Self {
+            rate,
+            weights,
+            total,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            seq: 0,
+        }
+    }
+}
+
+impl Iterator for RequestSchedule {
+    type Item = Planned;
+
+    fn next(&mut self) -> Option<Planned> {
+        if self.total == 0 {
+            return None;
+        }
+        let seq = self.seq;
+        self.seq += 1;
+        let at_us = (seq as f64 * 1e6 / self.rate) as u64;
+        // The modulo bias over 2^64 is far below anything measurable.
+        let mut pick = self.rng.next_u64() % self.total;
+        let mut op = self.weights[0].0;
+        for (o, w) in &self.weights {
+            if pick < u64::from(*w) {
+                op = *o;
+                break;
+            }
+            pick -= u64::from(*w);
+        }
+        Some(Planned { seq, at_us, op })
+    }
+}
+
+/// What to do at a point of the fault timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Inject fault `i`.
+    Inject(usize),
+    /// Undo fault `i`.
+    Heal(usize),
+}
+
+/// The scenario's faults with their nodes chosen; `one` is drawn with a
+/// stream of the seed separate from the requests'.
+pub fn plan_faults(s: &Scenario, seed: u64) -> Vec<PlannedFault> {
+    let names = node_names(s.cluster.nodes.value);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6661_756c_7473);
+    s.faults
+        .iter()
+        .map(|f| {
+            let nodes = match f.value.node().value.as_str() {
+                "all" => names.clone(),
+                "one" => vec![names[(rng.next_u64() % names.len() as u64) as usize].clone()],
+                n => vec![n.to_string()],
+            };
+            let kind = match f.value {
+                Fault::Kill(_) => FaultKind::Kill,
+                Fault::Pause(_) => FaultKind::Pause,
+                Fault::Restart(_) => FaultKind::Restart,
+            };
+            let inject_us = f.value.at().value.as_micros_u64();
+            PlannedFault {
+                name: f.value.name(),
+                kind,
+                nodes,
+                inject_us,
+                heal_us: f.value.hold().map(|h| inject_us + h.value.as_micros_u64()),
+            }
+        })
+        .collect()
+}
+
+/// Inject and heal actions in time order; at equal times heals go first,
+/// so a node is back before the next fault takes it.
+pub fn timeline(faults: &[PlannedFault]) -> Vec<(u64, Action)> {
+    let mut t: Vec<(u64, Action)> = Vec::new();
+    for (i, f) in faults.iter().enumerate() {
+        t.push((f.inject_us, Action::Inject(i)));
+        if let Some(h) = f.heal_us {
+            t.push((h, Action::Heal(i)));
+        }
+    }
+    t.sort_by_key(|&(at, a)| match a {
+        Action::Heal(i) => (at, 0, i),
+        Action::Inject(i) => (at, 1, i),
+    });
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::parse_str;
+
+    #[test]
+    fn requests_are_evenly_spaced_and_seeded() {
+        let mix = Mix {
+            ping: 1,
+            nodes: 1,
+            root: 0,
+        };
+        let a: Vec<Planned> = RequestSchedule::new(1000.0, mix, 7).take(1000).collect();
+        let b: Vec<Planned> = RequestSchedule::new(1000.0, mix, 7).take(1000).collect();
+        assert_eq!(a, b);
+        assert_eq!(a[0].at_us, 0);
+        assert_eq!(a[999].at_us, 999_000);
+        assert!(a.iter().all(|p| p.op != Op::Root));
+        let pings = a.iter().filter(|p| p.op == Op::Ping).count();
+        assert!((400..600).contains(&pings), "{pings} pings of 1000");
+        let c: Vec<Op> = RequestSchedule::new(1000.0, mix, 8)
+            .take(1000)
+            .map(|p| p.op)
+            .collect();
+        assert_ne!(a.iter().map(|p| p.op).collect::<Vec<_>>(), c);
+    }
+
+    #[test]
+    fn faults_resolve_nodes_and_order_heals_first() {
+        let s = parse_str(
+            "name: t\nduration: 60s\nfaults:\n  - kill: { node: one, at: 10s, for: 10s }\n  - pause: { node: n3, at: 20s, for: 5s }\n  - restart: { node: all, at: 40s }\n",
+        )
+        .unwrap();
+        let f = plan_faults(&s, 1);
+        assert_eq!(f[0].nodes.len(), 1);
+        assert_eq!(f[0].nodes, plan_faults(&s, 1)[0].nodes);
+        assert_eq!(f[1].nodes, vec!["n3"]);
+        assert_eq!(f[2].nodes, vec!["n1", "n2", "n3"]);
+        assert_eq!(
+            timeline(&f),
+            vec![
+                (10_000_000, Action::Inject(0)),
+                (20_000_000, Action::Heal(0)),
+                (20_000_000, Action::Inject(1)),
+                (25_000_000, Action::Heal(1)),
+                (40_000_000, Action::Inject(2)),
+            ]
+        );
+    }
+}

@@ -1,0 +1,14 @@
+//! The integration tests, compiled to one binary. Every test uses real
+//! processes and real sockets on loopback, binds port 0, puts a timeout on
+//! every wait, and reaps every child it starts, even when it fails.
+
+// Loading scenarios: the invalid fixtures, the shipped scenarios, the CLI.
+mod scenarios;
+// The embedded cluster in-process: the REST surface, the LB, faults.
+mod cluster;
+// `harness run` end to end: failover passes, a misconfigured LB fails.
+mod run;
+// No node or LB process outlives the harness: normal end, Ctrl-C, SIGKILL.
+mod lifecycle;
+// Shared helpers.
+mod util;

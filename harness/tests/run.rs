@@ -1,0 +1,125 @@
+//! `harness run` end to end, as a user runs it: the shipped failover
+//! scenario passes with every report written, and the variant with a
+//! misconfigured LB fails the check that exists to catch it.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::util::{alive, child_pids, harness, run_with_timeout};
+
+/// The README promises failover.yaml finishes within 2 minutes.
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn read_json(path: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn failover_passes_and_writes_every_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json_path = tmp.path().join("report.json");
+    let junit_path = tmp.path().join("junit.xml");
+    let mut cmd = harness();
+    cmd.args(["run", "scenarios/failover.yaml", "--seed", "42", "--out"])
+        .arg(tmp.path().join("runs"))
+        .arg("--json")
+        .arg(&json_path)
+        .arg("--junit")
+        .arg(&junit_path);
+    let out = run_with_timeout(cmd, LIMIT);
+    assert_eq!(
+        out.code(),
+        0,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(out.stdout.contains("verdict: PASS"), "{}", out.stdout);
+    assert!(out.stdout.contains("seed 42"), "{}", out.stdout);
+
+    let run_dir = tmp.path().join("runs/latest");
+    let report = read_json(&run_dir.join("report.json"));
+    assert_eq!(report, read_json(&json_path));
+    let schema = read_json(&crate::util::root().join("harness/schemas/report.schema.json"));
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report.json does not match its schema: {errors:?}"
+    );
+
+    assert_eq!(report["verdict"], "pass");
+    assert_eq!(report["seed"], 42);
+    assert!(report["nodes"].as_array().unwrap().len() >= 3);
+    let checks = report["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 4);
+    assert!(checks.iter().all(|c| c["verdict"] == "pass"), "{checks:?}");
+    assert!(report["metrics"]["requests"].as_u64().unwrap() > 1000);
+    assert!(report["metrics"]["rps"].as_f64().unwrap() > 250.0);
+    assert!(report["metrics"]["latency_ms"]["p99"].as_f64().unwrap() > 0.0);
+
+    let history = std::fs::read_to_string(run_dir.join("history.jsonl")).unwrap();
+    assert!(history.lines().any(|l| l.contains(r#""event":"fault""#)
+        && l.contains(r#""kind":"kill""#)
+        && l.contains(r#""action":"inject""#)));
+
+    let junit = std::fs::read_to_string(&junit_path).unwrap();
+    assert!(
+        junit.contains(r#"<testsuite name="failover" tests="4""#),
+        "{junit}"
+    );
+    assert!(!junit.contains("<failure"), "{junit}");
+
+    // The run folder re-renders to the same verdict.
+    let mut cmd = harness();
+    cmd.arg("report").arg(&run_dir);
+    let again = run_with_timeout(cmd, Duration::from_secs(30));
+    assert_eq!(again.code(), 0, "{}", again.stderr);
+    assert!(again.stdout.contains("verdict: PASS"));
+
+    // Nothing of the cluster is left.
+    let pids = child_pids(&run_dir.join("history.jsonl"));
+    assert!(pids.len() >= 5, "{pids:?}");
+    assert!(pids.iter().all(|p| !alive(*p)), "survivors among {pids:?}");
+}
+
+#[test]
+fn a_lb_without_health_checks_fails_routes_around_failed_node() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = harness();
+    cmd.args([
+        "run",
+        "fixtures/scenarios/valid/failover-lb-no-health-check.yaml",
+        "--out",
+    ])
+    .arg(tmp.path());
+    let out = run_with_timeout(cmd, LIMIT);
+    assert_eq!(
+        out.code(),
+        1,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout,
+        out.stderr
+    );
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("routes_around_failed_node"))
+        .unwrap_or_default();
+    assert!(line.trim_start().starts_with("FAIL"), "{}", out.stdout);
+    assert!(line.contains("kept sending requests to n2"), "{line}");
+    let report = read_json(&tmp.path().join("latest/report.json"));
+    assert_eq!(report["verdict"], "fail");
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "routes_around_failed_node")
+        .unwrap()
+        .clone();
+    assert_eq!(check["verdict"], "fail");
+}

@@ -1,0 +1,181 @@
+//! Scenario loading through the real binary: every invalid fixture gives its
+//! exact expected error and exit code 2, every shipped scenario validates,
+//! and the command line behaves.
+
+use std::time::Duration;
+
+use harness::scenario::{KINDS, parse_str};
+
+use crate::util::{harness, root, run_with_timeout};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+#[test]
+fn each_invalid_fixture_gives_its_expected_error_and_exit_2() {
+    let dir = root().join("fixtures/scenarios/invalid");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "only {} invalid fixtures", files.len());
+    for file in files {
+        let rel = file.strip_prefix(root()).unwrap();
+        let expected = std::fs::read_to_string(file.with_extension("expected"))
+            .unwrap_or_else(|_| panic!("{} has no .expected file", rel.display()));
+        let mut cmd = harness();
+        cmd.arg("validate").arg(rel);
+        let out = run_with_timeout(cmd, LIMIT);
+        assert_eq!(out.code(), 2, "{}", rel.display());
+        assert_eq!(out.stderr, expected, "{}", rel.display());
+        // Every error names file:line:column.
+        assert!(
+            out.stderr.contains(&format!("{}:", rel.display())),
+            "{}",
+            out.stderr
+        );
+        // `run` refuses it the same way, before starting anything.
+        let mut cmd = harness();
+        cmd.arg("run")
+            .arg(rel)
+            .arg("--out")
+            .arg(std::env::temp_dir());
+        let out = run_with_timeout(cmd, LIMIT);
+        assert_eq!(
+            (out.code(), out.stderr.as_str()),
+            (2, expected.as_str()),
+            "{}",
+            rel.display()
+        );
+    }
+}
+
+#[test]
+fn every_shipped_scenario_validates() {
+    let mut files = Vec::new();
+    for dir in ["scenarios", "fixtures/scenarios/valid"] {
+        for e in std::fs::read_dir(root().join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|e| e == "yaml") {
+                files.push(p.strip_prefix(root()).unwrap().to_path_buf());
+            }
+        }
+    }
+    assert!(files.iter().any(|f| f.ends_with("scenarios/failover.yaml")));
+    let mut cmd = harness();
+    cmd.arg("validate").args(&files);
+    let out = run_with_timeout(cmd, LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout.lines().filter(|l| l.starts_with("ok: ")).count(),
+        files.len()
+    );
+}
+
+#[test]
+fn list_shows_exactly_the_kinds_the_parser_accepts() {
+    let mut cmd = harness();
+    cmd.arg("list");
+    let out = run_with_timeout(cmd, LIMIT);
+    assert_eq!(out.code(), 0);
+    for (_, kind, _) in KINDS {
+        assert!(
+            out.stdout.contains(kind),
+            "{kind} missing from `harness list`"
+        );
+    }
+    // The parser's own list of variants, from its error on an unknown one.
+    for (section, field, wrap) in [
+        ("workload", "workload", "workload:\n  - nope: {}\n"),
+        ("fault", "faults", "faults:\n  - nope: {}\n"),
+        ("check", "checks", "checks:\n  - nope: {}\n"),
+    ] {
+        let problems = parse_str(&format!("name: x\nduration: 1s\n{wrap}")).unwrap_err();
+        let listed: Vec<&str> = KINDS
+            .iter()
+            .filter(|k| k.0 == section)
+            .map(|k| k.1)
+            .collect();
+        assert_eq!(
+            problems[0].message,
+            format!(
+                "unknown variant `nope`, expected one of {}",
+                listed.join(", ")
+            ),
+            "{field}"
+        );
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_and_every_command_has_help() {
+    for args in [
+        &["run"][..],
+        &["frobnicate"],
+        &["run", "x.yaml", "--seed", "abc"],
+    ] {
+        let mut cmd = harness();
+        cmd.args(args);
+        assert_eq!(run_with_timeout(cmd, LIMIT).code(), 2, "{args:?}");
+    }
+    for args in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["validate", "--help"],
+        &["list", "--help"],
+        &["cluster", "up", "--help"],
+        &["report", "--help"],
+    ] {
+        let mut cmd = harness();
+        cmd.args(args);
+        let out = run_with_timeout(cmd, LIMIT);
+        assert_eq!(out.code(), 0, "{args:?}");
+        assert!(out.stdout.contains("Usage:"), "{args:?}");
+    }
+}
+
+#[test]
+fn missing_files_and_run_folders_are_exit_2_with_the_path() {
+    let mut cmd = harness();
+    cmd.args(["validate", "scenarios/does-not-exist.yaml"]);
+    let out = run_with_timeout(cmd, LIMIT);
+    assert_eq!(out.code(), 2);
+    assert!(
+        out.stderr
+            .contains("failed to read scenario scenarios/does-not-exist.yaml"),
+        "{}",
+        out.stderr
+    );
+    let mut cmd = harness();
+    cmd.args(["report", "fixtures"]);
+    let out = run_with_timeout(cmd, LIMIT);
+    assert_eq!(out.code(), 2);
+    assert!(
+        out.stderr.contains("fixtures is not a run folder"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn odd_inputs_are_errors_not_panics() {
+    let deep = format!(
+        "name: x\nduration: 1s\ndescription: {}{}",
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    let inputs = [
+        "".to_string(),
+        "\u{0}\u{1}\u{2}".to_string(),
+        "- a\n- b\n".to_string(),
+        "name: x\nduration: 99999999999999999999999s\n".to_string(),
+        "name: x\nduration: 1s\ncluster: { nodes: 4294967296 }\n".to_string(),
+        "name: x\nduration: 1s\nworkload:\n  - api: { rate: 1e308/s }\n".to_string(),
+        "name: &a x\nduration: *a\n".to_string(),
+        deep,
+    ];
+    for input in inputs {
+        assert!(parse_str(&input).is_err(), "{input:?} was accepted");
+    }
+}
