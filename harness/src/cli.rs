@@ -360,6 +360,7 @@ fn cluster_up(nodes: u32, task_cap: u32, out: &Path) -> u8 {
         println!("  curl -i {lb}/api/octopusservernodes/ping");
         println!("  curl -H \"X-Octopus-ApiKey: $(cat {})\" {lb}/api/octopusservernodes", key_file.display());
         println!("Ctrl-C stops the cluster.");
+        let stop = runner::watch_interrupts();
         loop {
             tokio::select! {
                 ev = rx.recv() => match ev {
@@ -369,7 +370,7 @@ fn cluster_up(nodes: u32, task_cap: u32, out: &Path) -> u8 {
                     Some(_) => {}
                     None => break,
                 },
-                _ = tokio::signal::ctrl_c() => break,
+                _ = runner::interrupted(stop.clone()) => break,
             }
         }
         cluster.shutdown();

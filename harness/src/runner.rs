@@ -381,23 +381,35 @@ async fn drive_load(
     let _ = in_flight.acquire_many(slots as u32).await;
 }
 
-/// A watch that turns true, with a reason, on Ctrl-C or SIGTERM.
-fn watch_interrupts() -> watch::Receiver<Option<String>> {
+/// A watch that turns true, with a reason, on Ctrl-C or SIGTERM. A second
+/// one exits at once: the children still die, because they watch their
+/// stdin pipe and asked for a parent-death signal.
+pub(crate) fn watch_interrupts() -> watch::Receiver<Option<String>> {
     let (tx, rx) = watch::channel(None);
     tokio::spawn(async move {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let why = tokio::select! {
-            _ = tokio::signal::ctrl_c() => "Ctrl-C",
-            _ = async { match &mut term { Some(t) => { t.recv().await; } None => std::future::pending().await } } => "SIGTERM",
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut next = async || -> &'static str {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => "Ctrl-C",
+                _ = async {
+                    match &mut term {
+                        Some(t) => { t.recv().await; }
+                        None => std::future::pending().await,
+                    }
+                } => "SIGTERM",
+            }
         };
-        let _ = tx.send(Some(why.to_string()));
+        let first = next().await;
+        let _ = tx.send(Some(first.to_string()));
+        let second = next().await;
+        eprintln!("harness: {second} again: exiting now");
+        std::process::exit(crate::exit::ENVIRONMENT.into());
     });
     rx
 }
 
 /// Resolves with the reason once an interrupt has arrived.
-async fn interrupted(mut rx: watch::Receiver<Option<String>>) -> String {
+pub(crate) async fn interrupted(mut rx: watch::Receiver<Option<String>>) -> String {
     loop {
         if let Some(why) = rx.borrow().clone() {
             return why;
