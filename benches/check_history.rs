@@ -91,6 +91,16 @@ fn judge(c: &mut Criterion) {
     group.bench_function("failover_checks_over_1m_events", |b| {
         b.iter(|| harness::check::run_all(&scenario, std::hint::black_box(&history)))
     });
+    // The peer: one plain pass over the same events, summing latencies; the
+    // ratio says how many passes' worth of work the four checks do.
+    group.bench_function("one_pass_sum_over_1m_events", |b| {
+        b.iter(|| {
+            std::hint::black_box(&history)
+                .requests()
+                .map(|r| r.latency_us())
+                .sum::<u64>()
+        })
+    });
     group.finish();
 }
 

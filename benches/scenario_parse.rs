@@ -9,6 +9,13 @@ fn parse(c: &mut Criterion) {
     c.bench_function("parse_and_validate_failover_yaml", |b| {
         b.iter(|| harness::scenario::parse_str(std::hint::black_box(&source)).expect("valid"))
     });
+    // The peer: the same YAML read into an untyped value, with no model and
+    // no validation; the ratio is what typing and validating cost.
+    c.bench_function("parse_failover_yaml_untyped", |b| {
+        b.iter(|| {
+            serde_saphyr::from_str::<serde_json::Value>(std::hint::black_box(&source)).expect("yaml")
+        })
+    });
 }
 
 criterion_group!(benches, parse);

@@ -213,6 +213,8 @@ pub struct FaultWindow {
     pub end_us: u64,
     /// Whether a heal was recorded.
     pub healed: bool,
+    /// Why the injection did not work, if it did not.
+    pub inject_error: Option<String>,
 }
 
 impl FaultWindow {
@@ -289,6 +291,7 @@ impl History {
                     start_us: f.at_us,
                     end_us: end,
                     healed: false,
+                    inject_error: f.error.clone(),
                 }),
                 FaultAction::Heal => {
                     if let Some(w) = windows

@@ -387,7 +387,8 @@ async fn drive_load(
 pub(crate) fn watch_interrupts() -> watch::Receiver<Option<String>> {
     let (tx, rx) = watch::channel(None);
     tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         let mut next = async || -> &'static str {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => "Ctrl-C",

@@ -95,15 +95,28 @@ fn cluster_up_serves_until_ctrl_c_and_keeps_the_key_off_the_terminal() {
         }
     });
     let mut printed = Vec::new();
-    while !printed.iter().any(|l: &String| l.starts_with("Ctrl-C stops")) {
-        printed.push(rx.recv_timeout(LIMIT).expect("cluster up prints its endpoints"));
+    while !printed
+        .iter()
+        .any(|l: &String| l.starts_with("Ctrl-C stops"))
+    {
+        printed.push(
+            rx.recv_timeout(LIMIT)
+                .expect("cluster up prints its endpoints"),
+        );
     }
     let lb = printed
         .iter()
         .find_map(|l| l.trim().strip_prefix("lb  "))
         .expect("the LB's URL")
         .to_string();
-    assert_eq!(printed.iter().filter(|l| l.trim_start().starts_with('n')).count(), 2, "{printed:?}");
+    assert_eq!(
+        printed
+            .iter()
+            .filter(|l| l.trim_start().starts_with('n'))
+            .count(),
+        2,
+        "{printed:?}"
+    );
     let key_file = std::fs::read_dir(tmp.path().join("cluster-up"))
         .unwrap()
         .next()
@@ -113,15 +126,29 @@ fn cluster_up_serves_until_ctrl_c_and_keeps_the_key_off_the_terminal() {
         .join("api-key");
     let key = std::fs::read_to_string(&key_file).unwrap();
     assert!(key.starts_with("API-"));
-    assert!(!printed.iter().any(|l| l.contains(&key)), "the key was printed");
+    assert!(
+        !printed.iter().any(|l| l.contains(&key)),
+        "the key was printed"
+    );
     // The cluster answers on the printed address, with the key from the file.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let page: serde_json::Value = rt.block_on(async {
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
-        let req = client.get(format!("{lb}/api/octopusservernodes")).header("X-Octopus-ApiKey", key.as_str());
-        let resp = tokio::time::timeout(LIMIT, req.send()).await.unwrap().unwrap();
+        let req = client
+            .get(format!("{lb}/api/octopusservernodes"))
+            .header("X-Octopus-ApiKey", key.as_str());
+        let resp = tokio::time::timeout(LIMIT, req.send())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(resp.status().as_u16(), 200);
-        tokio::time::timeout(LIMIT, resp.json()).await.unwrap().unwrap()
+        tokio::time::timeout(LIMIT, resp.json())
+            .await
+            .unwrap()
+            .unwrap()
     });
     assert_eq!(page["TotalResults"], 2);
     let pids = child_pids_of(guard.0.id());
@@ -129,7 +156,10 @@ fn cluster_up_serves_until_ctrl_c_and_keeps_the_key_off_the_terminal() {
     kill(Pid::from_raw(guard.0.id() as i32), Signal::SIGINT).unwrap();
     let status = wait_with_timeout(&mut guard.0, LIMIT).expect("exits after Ctrl-C");
     assert_eq!(status.code(), Some(0));
-    assert_eq!(wait_all_gone(&pids, Duration::from_secs(10)), Vec::<u32>::new());
+    assert_eq!(
+        wait_all_gone(&pids, Duration::from_secs(10)),
+        Vec::<u32>::new()
+    );
 }
 
 /// Direct children of a process, from /proc.
@@ -140,7 +170,10 @@ fn child_pids_of(parent: u32) -> Vec<u32> {
         .filter(|pid| {
             std::fs::read_to_string(format!("/proc/{pid}/stat"))
                 .ok()
-                .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.split(' ').nth(1) == Some(&parent.to_string())))
+                .and_then(|s| {
+                    s.rsplit_once(") ")
+                        .map(|(_, rest)| rest.split(' ').nth(1) == Some(&parent.to_string()))
+                })
                 .unwrap_or(false)
         })
         .collect()

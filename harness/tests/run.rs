@@ -81,6 +81,16 @@ fn failover_passes_and_writes_every_report() {
     assert_eq!(again.code(), 0, "{}", again.stderr);
     assert!(again.stdout.contains("verdict: PASS"));
 
+    // No API key (API- and 26 capitals or digits) in anything the run wrote.
+    for file in files_under(&tmp.path().join("runs")) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !contains_api_key(&bytes),
+            "{} holds an API key",
+            file.display()
+        );
+    }
+
     // Nothing of the cluster is left.
     let pids = child_pids(&run_dir.join("history.jsonl"));
     assert!(pids.len() >= 5, "{pids:?}");
@@ -122,4 +132,29 @@ fn a_lb_without_health_checks_fails_routes_around_failed_node() {
         .unwrap()
         .clone();
     assert_eq!(check["verdict"], "fail");
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_symlink() {
+            continue;
+        }
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn contains_api_key(bytes: &[u8]) -> bool {
+    bytes.windows(30).any(|w| {
+        w.starts_with(b"API-")
+            && w[4..]
+                .iter()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    })
 }

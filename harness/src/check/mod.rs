@@ -128,12 +128,28 @@ mod judged {
     /// second from 0 to 30 s. Until `converged_at` a third of the pings
     /// fail; `back_at` is when n2 serves again.
     fn history(converged_at: u64, back_at: Option<u64>) -> History {
-        let mut events = vec![Event::Phase { at_us: 0, phase: Phase::Workload }];
+        let mut events = vec![Event::Phase {
+            at_us: 0,
+            phase: Phase::Workload,
+        }];
         for n in ["n1", "n2", "n3"] {
-            events.push(Event::NodeUp { at_us: 0, node: n.into(), address: String::new(), pid: 0, boot_ms: 0 });
+            events.push(Event::NodeUp {
+                at_us: 0,
+                node: n.into(),
+                address: String::new(),
+                pid: 0,
+                boot_ms: 0,
+            });
         }
         let fault = |at_us, action| {
-            Event::Fault(FaultEvent { at_us, name: "kill-n2".into(), kind: "kill".into(), nodes: vec!["n2".into()], action, error: None })
+            Event::Fault(FaultEvent {
+                at_us,
+                name: "kill-n2".into(),
+                kind: "kill".into(),
+                nodes: vec!["n2".into()],
+                action,
+                error: None,
+            })
         };
         for seq in 0..3000u64 {
             let t = seq * 10_000;
@@ -144,7 +160,8 @@ mod judged {
                 events.push(fault(t, FaultAction::Heal));
             }
             let turn = ["n1", "n2", "n3"][(seq % 3) as usize];
-            let n2_down = (10 * S..20 * S).contains(&t) || (t >= 20 * S && back_at.is_none_or(|b| t < b));
+            let n2_down =
+                (10 * S..20 * S).contains(&t) || (t >= 20 * S && back_at.is_none_or(|b| t < b));
             let (outcome, node) = match turn {
                 "n2" if n2_down && t < converged_at => (Outcome::Fail, None),
                 "n2" if n2_down => (Outcome::Ok, Some("n1")),
@@ -171,7 +188,10 @@ mod judged {
             "name: t\nduration: 30s\nworkload:\n  - api: {{ rate: 100/s }}\nfaults:\n  - kill: {{ node: n2, at: 10s, for: 10s }}\nchecks:\n{checks}"
         );
         let s = parse_str(&yaml).unwrap();
-        run_all(&s, h).into_iter().map(|r| (r.detail, r.verdict)).collect()
+        run_all(&s, h)
+            .into_iter()
+            .map(|r| (r.detail, r.verdict))
+            .collect()
     }
 
     #[test]
@@ -187,14 +207,23 @@ mod judged {
         assert_eq!(slow[0].1, Verdict::Fail, "{slow:?}");
         // Converged, but too few requests afterwards to believe it.
         let strict = "  - routes_around_failed_node: { within: 11s, min_requests: 5000 }\n";
-        assert_eq!(verdicts(strict, &history(12 * S, Some(22 * S)))[0].1, Verdict::Unknown);
+        assert_eq!(
+            verdicts(strict, &history(12 * S, Some(22 * S)))[0].1,
+            Verdict::Unknown
+        );
     }
 
     #[test]
     fn recovers_passes_and_fails() {
         let check = "  - recovers: { within: 3s }\n";
-        assert_eq!(verdicts(check, &history(12 * S, Some(22 * S)))[0].1, Verdict::Pass);
-        assert_eq!(verdicts(check, &history(12 * S, Some(25 * S)))[0].1, Verdict::Fail);
+        assert_eq!(
+            verdicts(check, &history(12 * S, Some(22 * S)))[0].1,
+            Verdict::Pass
+        );
+        assert_eq!(
+            verdicts(check, &history(12 * S, Some(25 * S)))[0].1,
+            Verdict::Fail
+        );
         let never = verdicts(check, &history(12 * S, None));
         assert_eq!(never[0].1, Verdict::Fail, "{never:?}");
         assert!(never[0].0.contains("served no request"), "{never:?}");
@@ -203,11 +232,24 @@ mod judged {
     #[test]
     fn availability_counts_errors_outside_fault_windows() {
         let h = history(12 * S, Some(22 * S));
-        assert_eq!(verdicts("  - availability: { max_error_rate: 5%, grace: 1s }\n", &h)[0].1, Verdict::Pass);
-        assert_eq!(verdicts("  - availability: { max_error_rate: 0.5%, grace: 1s }\n", &h)[0].1, Verdict::Fail);
+        assert_eq!(
+            verdicts("  - availability: { max_error_rate: 5%, grace: 1s }\n", &h)[0].1,
+            Verdict::Pass
+        );
+        assert_eq!(
+            verdicts(
+                "  - availability: { max_error_rate: 0.5%, grace: 1s }\n",
+                &h
+            )[0]
+            .1,
+            Verdict::Fail
+        );
         // Errors that go on past the heal and its grace are outside.
         let late = history(25 * S, Some(26 * S));
-        let v = verdicts("  - availability: { max_error_rate: 50%, grace: 1s }\n", &late);
+        let v = verdicts(
+            "  - availability: { max_error_rate: 50%, grace: 1s }\n",
+            &late,
+        );
         assert_eq!(v[0].1, Verdict::Fail, "{v:?}");
         assert!(v[0].0.contains("outside fault windows"), "{v:?}");
     }
@@ -215,9 +257,23 @@ mod judged {
     #[test]
     fn latency_compares_the_percentile_with_its_bound() {
         let h = history(12 * S, Some(22 * S));
-        assert_eq!(verdicts("  - latency: { percentile: 99, below: 2ms }\n", &h)[0].1, Verdict::Pass);
-        assert_eq!(verdicts("  - latency: { percentile: 99, below: 1ms }\n", &h)[0].1, Verdict::Fail);
-        let empty = History { events: vec![Event::Phase { at_us: 0, phase: Phase::Workload }] };
-        assert_eq!(verdicts("  - latency: { percentile: 50, below: 1s }\n", &empty)[0].1, Verdict::Unknown);
+        assert_eq!(
+            verdicts("  - latency: { percentile: 99, below: 2ms }\n", &h)[0].1,
+            Verdict::Pass
+        );
+        assert_eq!(
+            verdicts("  - latency: { percentile: 99, below: 1ms }\n", &h)[0].1,
+            Verdict::Fail
+        );
+        let empty = History {
+            events: vec![Event::Phase {
+                at_us: 0,
+                phase: Phase::Workload,
+            }],
+        };
+        assert_eq!(
+            verdicts("  - latency: { percentile: 50, below: 1s }\n", &empty)[0].1,
+            Verdict::Unknown
+        );
     }
 }

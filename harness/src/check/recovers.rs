@@ -30,7 +30,13 @@ pub(super) fn judge(c: &Recovers, h: &History) -> (Verdict, String, Value) {
     let mut outcomes = Vec::new();
     for w in &windows {
         for node in &w.nodes {
-            let (verdict, detail, recovery) = if !w.healed {
+            let (verdict, detail, recovery) = if let Some(e) = &w.inject_error {
+                (
+                    Verdict::Unknown,
+                    format!("{} could not be injected: {e}", w.name),
+                    None,
+                )
+            } else if !w.healed {
                 (
                     Verdict::Unknown,
                     format!("{} was never undone, so {node} could not recover", w.name),

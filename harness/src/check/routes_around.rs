@@ -58,6 +58,13 @@ fn judge_window(
     node_count: usize,
 ) -> (Verdict, String, Value) {
     let nodes = w.nodes.join(", ");
+    if let Some(e) = &w.inject_error {
+        return (
+            Verdict::Unknown,
+            format!("{} could not be injected: {e}", w.name),
+            json!({ "fault": w.name, "inject_error": e }),
+        );
+    }
     if w.nodes.len() >= node_count {
         return (
             Verdict::Unknown,

@@ -16,7 +16,6 @@
 //! Each change of a node's state is printed on stdout as
 //! `HEALTH <node> up|down`; the supervisor records it in the history.
 
-use std::convert::Infallible;
 use std::error::Error as StdError;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,19 +27,15 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 type Body = BoxBody<Bytes, BoxError>;
-
-/// How long a client may take to send its request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What the LB process needs to know, passed as JSON by the supervisor.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -140,35 +135,13 @@ pub fn main(cfg: LbConfig) -> Result<(), String> {
             }
         }
         println!("READY {addr}");
-        serve(listener, lb).await;
+        super::http::serve(listener, move |req| {
+            let lb = lb.clone();
+            async move { lb.proxy(req).await }
+        })
+        .await;
         Ok(())
     })
-}
-
-async fn serve(listener: TcpListener, lb: Arc<Lb>) {
-    loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let lb = lb.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let lb = lb.clone();
-                async move { Ok::<_, Infallible>(lb.proxy(req).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
 }
 
 /// Headers that describe one hop, not the request.

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod db;
+mod http;
 pub mod lb;
 pub mod node;
 pub mod supervisor;

@@ -8,7 +8,6 @@
 //! /api/octopusservernodes/{id}`. Everything but ping needs
 //! `X-Octopus-ApiKey` (or `?apikey=`), else 401.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -18,9 +17,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -33,9 +30,6 @@ pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "-reference");
 
 /// Largest PUT body a node reads.
 const MAX_PUT_BODY: usize = 64 * 1024;
-
-/// How long a client may take to send its request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a node process needs to know, passed as JSON by the supervisor.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -91,7 +85,11 @@ pub fn main(cfg: NodeConfig, api_key: String) -> Result<(), String> {
             db: Mutex::new(db),
         });
         println!("READY {addr}");
-        serve(listener, node).await;
+        super::http::serve(listener, move |req| {
+            let node = node.clone();
+            async move { handle(&node, req).await }
+        })
+        .await;
         Ok(())
     })
 }
@@ -115,33 +113,6 @@ fn spawn_heartbeat(cfg: &NodeConfig) -> Result<(), String> {
         })
         .map_err(|e| format!("failed to start the heartbeat: {e}"))?;
     Ok(())
-}
-
-async fn serve(listener: TcpListener, node: Arc<Node>) {
-    loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(s) => s,
-            Err(e) => {
-                // Out of descriptors, usually: back off instead of spinning.
-                eprintln!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let node = node.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let node = node.clone();
-                async move { Ok::<_, Infallible>(handle(&node, req).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
 }
 
 async fn handle(node: &Node, req: Request<Incoming>) -> Reply {

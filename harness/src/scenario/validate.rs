@@ -325,25 +325,27 @@ impl Validator {
             match &c.value {
                 Check::Availability(_) => {}
                 Check::RoutesAroundFailedNode(r) => {
-                    self.positive(&r.within, &format!("{path}.within"));
-                    self.needs_ping(has_ping, api.is_some(), &c.referenced, &path);
-                    self.fault_ref(
+                    let kinds = &["kill", "pause"];
+                    self.node_check(
                         s,
+                        &r.within,
                         r.fault.as_ref(),
-                        &path,
+                        (has_ping, api.is_some()),
                         &c.referenced,
-                        &["kill", "pause"],
+                        &path,
+                        kinds,
                     );
                 }
                 Check::Recovers(r) => {
-                    self.positive(&r.within, &format!("{path}.within"));
-                    self.needs_ping(has_ping, api.is_some(), &c.referenced, &path);
-                    self.fault_ref(
+                    let kinds = &["kill", "pause", "restart"];
+                    self.node_check(
                         s,
+                        &r.within,
                         r.fault.as_ref(),
-                        &path,
+                        (has_ping, api.is_some()),
                         &c.referenced,
-                        &["kill", "pause", "restart"],
+                        &path,
+                        kinds,
                     );
                 }
                 Check::Latency(l) => {
@@ -358,6 +360,24 @@ impl Validator {
                 }
             }
         }
+    }
+
+    /// The checks that follow a failed node: a positive bound, ping
+    /// traffic, and a fault of the right kind to judge.
+    #[allow(clippy::too_many_arguments)]
+    fn node_check(
+        &mut self,
+        s: &Scenario,
+        within: &Spanned<Duration>,
+        fault: Option<&Spanned<String>>,
+        (has_ping, has_api): (bool, bool),
+        loc: &Location,
+        path: &str,
+        kinds: &[&str],
+    ) {
+        self.positive(within, &format!("{path}.within"));
+        self.needs_ping(has_ping, has_api, loc, path);
+        self.fault_ref(s, fault, path, loc, kinds);
     }
 
     fn needs_ping(&mut self, has_ping: bool, has_api: bool, loc: &Location, path: &str) {
