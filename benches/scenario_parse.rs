@@ -13,7 +13,8 @@ fn parse(c: &mut Criterion) {
     // no validation; the ratio is what typing and validating cost.
     c.bench_function("parse_failover_yaml_untyped", |b| {
         b.iter(|| {
-            serde_saphyr::from_str::<serde_json::Value>(std::hint::black_box(&source)).expect("yaml")
+            serde_saphyr::from_str::<serde_json::Value>(std::hint::black_box(&source))
+                .expect("yaml")
         })
     });
 }

@@ -113,14 +113,19 @@ pub fn plan_faults(s: &Scenario, seed: u64) -> Vec<PlannedFault> {
                 kind,
                 nodes,
                 inject_us,
-                heal_us: f.value.hold().map(|h| inject_us + h.value.as_micros_u64()),
+                // A restart is over once its new process runs: undone at once.
+                heal_us: match f.value {
+                    Fault::Restart(_) => Some(inject_us),
+                    _ => f.value.hold().map(|h| inject_us + h.value.as_micros_u64()),
+                },
             }
         })
         .collect()
 }
 
-/// Inject and heal actions in time order; at equal times heals go first,
-/// so a node is back before the next fault takes it.
+/// Inject and heal actions in time order. At equal times, heals of earlier
+/// faults go first, so a node is back before the next fault takes it; a
+/// fault undone at the moment it is injected (a restart) is injected first.
 pub fn timeline(faults: &[PlannedFault]) -> Vec<(u64, Action)> {
     let mut t: Vec<(u64, Action)> = Vec::new();
     for (i, f) in faults.iter().enumerate() {
@@ -130,8 +135,9 @@ pub fn timeline(faults: &[PlannedFault]) -> Vec<(u64, Action)> {
         }
     }
     t.sort_by_key(|&(at, a)| match a {
-        Action::Heal(i) => (at, 0, i),
+        Action::Heal(i) if faults[i].inject_us < at => (at, 0, i),
         Action::Inject(i) => (at, 1, i),
+        Action::Heal(i) => (at, 2, i),
     });
     t
 }
@@ -182,6 +188,7 @@ mod tests {
                 (20_000_000, Action::Inject(1)),
                 (25_000_000, Action::Heal(1)),
                 (40_000_000, Action::Inject(2)),
+                (40_000_000, Action::Heal(2)),
             ]
         );
     }
