@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::check;
 use crate::client::ApiKey;
-use crate::cluster::supervisor::{API_KEY_ENV, child_config, child_guard};
+use crate::cluster::supervisor::{child_config, child_guard};
 use crate::cluster::{EmbeddedCluster, lb, node};
 use crate::exit::{CHECK_FAILED, ENVIRONMENT, INVALID_INPUT, PASS};
 use crate::history::{Clock, Event, Events, History};
@@ -113,19 +113,19 @@ pub fn main() -> u8 {
             out,
         }) => cluster_up(nodes, task_cap, &out),
         Command::Report { run_dir } => report_cmd(&run_dir),
-        Command::Node => child(|| {
-            let cfg = child_config::<node::NodeConfig>()?;
-            let key =
-                std::env::var(API_KEY_ENV).map_err(|_| format!("{API_KEY_ENV} is not set"))?;
-            node::main(cfg, key)
+        Command::Node => child(|key| {
+            if key.is_empty() {
+                return Err("no API key on stdin".into());
+            }
+            node::main(child_config()?, key)
         }),
-        Command::Lb => child(|| lb::main(child_config()?)),
+        Command::Lb => child(|_| lb::main(child_config()?)),
     }
 }
 
-fn child(body: impl FnOnce() -> Result<(), String>) -> u8 {
-    child_guard();
-    match body() {
+fn child(body: impl FnOnce(String) -> Result<(), String>) -> u8 {
+    let stdin_line = child_guard();
+    match body(stdin_line) {
         Ok(()) => PASS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -227,6 +227,9 @@ fn run(args: RunArgs) -> u8 {
             Err(e) => {
                 eprintln!("error: scenario {}: {e}", l.file.display());
                 environment_failed = true;
+                if e.interrupted {
+                    break;
+                }
             }
         }
     }
@@ -360,7 +363,7 @@ fn cluster_up(nodes: u32, task_cap: u32, out: &Path) -> u8 {
         println!("  curl -i {lb}/api/octopusservernodes/ping");
         println!("  curl -H \"X-Octopus-ApiKey: $(cat {})\" {lb}/api/octopusservernodes", key_file.display());
         println!("Ctrl-C stops the cluster.");
-        let stop = runner::watch_interrupts();
+        let stop = runner::interrupts();
         loop {
             tokio::select! {
                 ev = rx.recv() => match ev {
@@ -374,6 +377,7 @@ fn cluster_up(nodes: u32, task_cap: u32, out: &Path) -> u8 {
             }
         }
         cluster.shutdown();
+        let _ = std::fs::remove_file(&key_file);
         println!("cluster stopped");
         PASS
     })

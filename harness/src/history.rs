@@ -429,9 +429,14 @@ impl Clock {
         self.start.elapsed().as_micros() as u64
     }
 
-    /// The instant `us` microseconds after the start.
+    /// The instant `us` microseconds after the start, or a year on if that
+    /// is not representable.
     pub fn instant(&self, us: u64) -> tokio::time::Instant {
-        tokio::time::Instant::from_std(self.start + std::time::Duration::from_micros(us))
+        let at = self
+            .start
+            .checked_add(std::time::Duration::from_micros(us))
+            .unwrap_or_else(|| self.start + std::time::Duration::from_secs(365 * 86_400));
+        tokio::time::Instant::from_std(at)
     }
 }
 

@@ -54,37 +54,55 @@ pub struct RunResult {
     pub report: Report,
 }
 
-/// Why a run could not be finished: the environment or the harness.
+/// Why a run could not be finished: the environment, the harness, or an
+/// interrupt.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct RunError(pub String);
+#[error("{message}")]
+pub struct RunError {
+    /// What happened.
+    pub message: String,
+    /// Ctrl-C or SIGTERM: the caller should not start another run.
+    pub interrupted: bool,
+}
+
+impl RunError {
+    fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            interrupted: false,
+        }
+    }
+}
 
 /// Runs one scenario on the embedded cluster.
 pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult, RunError> {
     let s = &loaded.scenario;
     let seed = match opts.seed.or(s.seed) {
         Some(seed) => seed,
-        None => getrandom::u64().map_err(|e| RunError(format!("failed to draw a seed: {e}")))?,
+        None => {
+            getrandom::u64().map_err(|e| RunError::new(format!("failed to draw a seed: {e}")))?
+        }
     };
     let dir = create_run_dir(&opts.out, &s.name.value)?;
     std::fs::write(dir.join("scenario.yaml"), &loaded.source).map_err(|e| {
-        RunError(format!(
+        RunError::new(format!(
             "failed to write {}: {e}",
             dir.join("scenario.yaml").display()
         ))
     })?;
 
+    let key = ApiKey::generate().map_err(RunError::new)?;
     let clock = Clock::start();
     let (events, rx) = Events::channel(clock);
     let writer = HistoryWriter::create(&dir.join("history.jsonl")).map_err(|e| {
-        RunError(format!(
+        RunError::new(format!(
             "failed to create the history in {}: {e}",
             dir.display()
         ))
     })?;
     let progress = opts.progress.then(LiveProgress::new);
     let recorder = tokio::spawn(record(rx, writer, progress));
-    let interrupt = watch_interrupts();
+    let interrupt = interrupts();
 
     events.send(Event::RunStarted {
         scenario: s.name.value.clone(),
@@ -100,7 +118,6 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     };
     phase(Phase::Boot);
 
-    let key = ApiKey::generate().map_err(RunError)?;
     let cluster_dir = dir.join("cluster");
     let booted = tokio::select! {
         c = EmbeddedCluster::boot(&s.cluster, &cluster_dir, key, events.clone()) => Some(c),
@@ -112,12 +129,15 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
             let why = format!("the embedded cluster did not boot: {e}");
             end_run(&events, Some(why.clone()));
             let _ = finish(events, recorder).await;
-            return Err(RunError(why));
+            return Err(RunError::new(why));
         }
         None => {
             end_run(&events, Some("interrupted while the cluster booted".into()));
             let _ = finish(events, recorder).await;
-            return Err(RunError("interrupted while the cluster booted".into()));
+            return Err(RunError {
+                message: "interrupted while the cluster booted".into(),
+                interrupted: true,
+            });
         }
     };
 
@@ -130,8 +150,8 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     let (stop_load, stop_rx) = watch::channel(false);
     let load = match s.api_load() {
         Some(api) => {
-            let client =
-                ApiClient::new(&cluster.lb_url(), cluster.api_key().clone()).map_err(RunError)?;
+            let client = ApiClient::new(&cluster.lb_url(), cluster.api_key().clone())
+                .map_err(RunError::new)?;
             Some(tokio::spawn(drive_load(
                 client,
                 api.clone(),
@@ -143,7 +163,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
         None => None,
     };
     let mut why_stopped: Option<String> = None;
-    let warmup_end = clock.instant(events.now_us()) + s.warmup.get();
+    let warmup_end = clock.instant(events.now_us()) + s.warmup.value.get();
     tokio::select! {
         _ = sleep_until(warmup_end) => {}
         why = interrupted(interrupt.clone()) => why_stopped = Some(why),
@@ -158,14 +178,16 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
                 sleep_until(start + std::time::Duration::from_micros(*at)).await;
                 match *action {
                     Action::Inject(i) => {
+                        let at_us = events.now_us();
                         let result = faults[i].inject(&cluster).await;
                         injected[i] = true;
-                        emit_fault(&events, &faults[i], FaultAction::Inject, result);
+                        emit_fault(&events, &faults[i], FaultAction::Inject, at_us, result);
                     }
                     Action::Heal(i) => {
+                        let at_us = events.now_us();
                         let result = faults[i].heal(&cluster).await;
                         healed[i] = true;
-                        emit_fault(&events, &faults[i], FaultAction::Heal, result);
+                        emit_fault(&events, &faults[i], FaultAction::Heal, at_us, result);
                     }
                 }
             }
@@ -181,8 +203,9 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     phase(Phase::Heal);
     for (i, f) in faults.iter().enumerate() {
         if injected[i] && !healed[i] {
+            let at_us = events.now_us();
             let result = f.heal(&cluster).await;
-            emit_fault(&events, f, FaultAction::Heal, result);
+            emit_fault(&events, f, FaultAction::Heal, at_us, result);
         }
     }
     for e in cluster.heal_all().await {
@@ -192,7 +215,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     if why_stopped.is_none() {
         phase(Phase::Settle);
         tokio::select! {
-            _ = tokio::time::sleep(s.settle.get()) => {}
+            _ = tokio::time::sleep(s.settle.value.get()) => {}
             why = interrupted(interrupt.clone()) => why_stopped = Some(why),
         }
     }
@@ -210,28 +233,40 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     let report = report::build(&history, results);
     write_report(&dir, &report)?;
     if let Some(why) = why_stopped {
-        return Err(RunError(format!(
-            "the run was interrupted ({why}); its partial history is in {}",
-            dir.display()
-        )));
+        return Err(RunError {
+            message: format!(
+                "the run was interrupted ({why}); its partial history is in {}",
+                dir.display()
+            ),
+            interrupted: true,
+        });
     }
     Ok(RunResult { dir, report })
 }
 
 /// Writes report.json and junit.xml into a run folder.
 pub fn write_report(dir: &Path, report: &Report) -> Result<(), RunError> {
-    let json = serde_json::to_string_pretty(report).map_err(|e| RunError(e.to_string()))?;
-    let xml = report::junit_xml(std::slice::from_ref(report)).map_err(RunError)?;
+    let json = serde_json::to_string_pretty(report).map_err(|e| RunError::new(e.to_string()))?;
+    let xml = report::junit_xml(std::slice::from_ref(report)).map_err(RunError::new)?;
     for (name, text) in [("report.json", json), ("junit.xml", xml)] {
-        std::fs::write(dir.join(name), text)
-            .map_err(|e| RunError(format!("failed to write {}: {e}", dir.join(name).display())))?;
+        std::fs::write(dir.join(name), text).map_err(|e| {
+            RunError::new(format!("failed to write {}: {e}", dir.join(name).display()))
+        })?;
     }
     Ok(())
 }
 
-fn emit_fault(events: &Events, f: &PlannedFault, action: FaultAction, result: Result<(), String>) {
+/// Records a fault action at the time it began: requests that failed while
+/// a kill or a restart was under way fall inside the fault's window.
+fn emit_fault(
+    events: &Events,
+    f: &PlannedFault,
+    action: FaultAction,
+    at_us: u64,
+    result: Result<(), String>,
+) {
     events.send(Event::Fault(FaultEvent {
-        at_us: events.now_us(),
+        at_us,
         name: f.name.clone(),
         kind: f.kind.as_str().to_string(),
         nodes: f.nodes.clone(),
@@ -255,7 +290,7 @@ pub(crate) fn create_run_dir(out: &Path, scenario: &str) -> Result<PathBuf, RunE
         dir = base.join(format!("{stamp}-{n}"));
     }
     std::fs::create_dir_all(&dir).map_err(|e| {
-        RunError(format!(
+        RunError::new(format!(
             "failed to create the run folder {}: {e}",
             dir.display()
         ))
@@ -324,8 +359,8 @@ async fn finish(
 ) -> Result<History, RunError> {
     drop(events);
     match recorder.await {
-        Ok(result) => result.map_err(RunError),
-        Err(e) => Err(RunError(format!("the recorder failed: {e}"))),
+        Ok(result) => result.map_err(RunError::new),
+        Err(e) => Err(RunError::new(format!("the recorder failed: {e}"))),
     }
 }
 
@@ -348,7 +383,7 @@ async fn drive_load(
         if *stop.borrow() {
             break;
         }
-        let intended_us = base_us + planned.at_us;
+        let intended_us = base_us.saturating_add(planned.at_us);
         tokio::select! {
             _ = sleep_until(clock.instant(intended_us)) => {}
             _ = stop.changed() => break,
@@ -381,10 +416,16 @@ async fn drive_load(
     let _ = in_flight.acquire_many(slots as u32).await;
 }
 
-/// A watch that turns true, with a reason, on Ctrl-C or SIGTERM. A second
-/// one exits at once: the children still die, because they watch their
-/// stdin pipe and asked for a parent-death signal.
-pub(crate) fn watch_interrupts() -> watch::Receiver<Option<String>> {
+/// The process's one interrupt watch: it turns to Some, with a reason, on
+/// Ctrl-C or SIGTERM. A second one exits at once: the children still die,
+/// because they watch their stdin pipe and asked for a parent-death signal.
+/// Call it inside the runtime.
+pub(crate) fn interrupts() -> watch::Receiver<Option<String>> {
+    static WATCH: std::sync::OnceLock<watch::Receiver<Option<String>>> = std::sync::OnceLock::new();
+    WATCH.get_or_init(watch_interrupts).clone()
+}
+
+fn watch_interrupts() -> watch::Receiver<Option<String>> {
     let (tx, rx) = watch::channel(None);
     tokio::spawn(async move {
         let mut term =

@@ -81,7 +81,9 @@ fn failover_passes_and_writes_every_report() {
     assert_eq!(again.code(), 0, "{}", again.stderr);
     assert!(again.stdout.contains("verdict: PASS"));
 
-    // No API key (API- and 26 capitals or digits) in anything the run wrote.
+    // No API key (API- and 26 capitals or digits) in anything the run
+    // printed or wrote.
+    assert!(!contains_api_key(out.stdout.as_bytes()) && !contains_api_key(out.stderr.as_bytes()));
     for file in files_under(&tmp.path().join("runs")) {
         let bytes = std::fs::read(&file).unwrap();
         assert!(
@@ -132,6 +134,36 @@ fn a_lb_without_health_checks_fails_routes_around_failed_node() {
         .unwrap()
         .clone();
     assert_eq!(check["verdict"], "fail");
+}
+
+#[test]
+fn a_restart_under_load_stays_inside_its_fault_window_and_recovers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = harness();
+    cmd.args(["run", "fixtures/scenarios/valid/restart.yaml", "--out"])
+        .arg(tmp.path());
+    let out = run_with_timeout(cmd, LIMIT);
+    assert_eq!(
+        out.code(),
+        0,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout,
+        out.stderr
+    );
+    let report = read_json(&tmp.path().join("latest/report.json"));
+    let faults = report["faults"].as_array().unwrap();
+    assert_eq!(faults.len(), 1);
+    // Undone as soon as the new process answers.
+    let held = faults[0]["end_s"].as_f64().unwrap() - faults[0]["start_s"].as_f64().unwrap();
+    assert!(held < 1.0, "the restart held {held}s");
+    let n2 = report["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "n2")
+        .unwrap()
+        .clone();
+    assert_eq!(n2["starts"], 2);
 }
 
 fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -206,7 +206,7 @@ mod judged {
         let slow = verdicts(check, &history(15 * S, Some(22 * S)));
         assert_eq!(slow[0].1, Verdict::Fail, "{slow:?}");
         // Converged, but too few requests afterwards to believe it.
-        let strict = "  - routes_around_failed_node: { within: 11s, min_requests: 5000 }\n";
+        let strict = "  - routes_around_failed_node: { within: 8s, min_requests: 5000 }\n";
         assert_eq!(
             verdicts(strict, &history(12 * S, Some(22 * S)))[0].1,
             Verdict::Unknown

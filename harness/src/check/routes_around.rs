@@ -85,7 +85,10 @@ fn judge_window(
     let last_bad = in_window().filter(bad).map(|r| r.intended_us).max();
     let bad_count = in_window().filter(bad).count();
     let converged_at = last_bad.unwrap_or(w.start_us);
-    let convergence = converged_at - w.start_us;
+    let convergence = converged_at.saturating_sub(w.start_us);
+    let window = w.end_us.saturating_sub(w.start_us);
+    // Bad requests in the last second of the window: the LB never stopped.
+    let still_bad_at_end = last_bad.is_some_and(|t| w.end_us.saturating_sub(t) < 1_000_000);
     let good_after = in_window()
         .filter(|r| r.intended_us > converged_at && !r.is_error())
         .count() as u32;
@@ -96,13 +99,13 @@ fn judge_window(
         "within_s": within as f64 / 1e6,
         "requests_to_failed_node": bad_count,
         "good_requests_after": good_after,
-        "window_s": (w.end_us - w.start_us) as f64 / 1e6,
+        "window_s": window as f64 / 1e6,
     });
-    if convergence > within {
-        let detail = if w.end_us - converged_at < within.min(1_000_000) {
+    if still_bad_at_end || convergence > within {
+        let detail = if still_bad_at_end {
             format!(
                 "the LB kept sending requests to {nodes} for the whole {} of {} (bound {})",
-                secs(w.end_us - w.start_us),
+                secs(window),
                 w.name,
                 secs(within)
             )

@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::fs::OpenOptions;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -32,9 +32,6 @@ use crate::client::ApiKey;
 
 /// Environment variable that carries a child's JSON configuration.
 pub const CONFIG_ENV: &str = "HARNESS_CHILD_CONFIG";
-/// Environment variable that carries the API key to a node. The key goes
-/// through the environment, not the command line, which `ps` shows.
-pub const API_KEY_ENV: &str = "HARNESS_NODE_API_KEY";
 /// Environment variable with the supervisor's PID, so a child can tell
 /// whether its parent died before it asked for a parent-death signal.
 const PARENT_PID_ENV: &str = "HARNESS_PARENT_PID";
@@ -133,16 +130,23 @@ impl Supervisor {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
-        if matches!(kind, ChildKind::Node) {
-            cmd.env(API_KEY_ENV, self.api_key.expose());
-        }
         let begun = Instant::now();
         let mut child = self
             .spawner
             .spawn(cmd)
             .map_err(|e| ClusterError::new(format!("failed to start {name}: {e}")))?;
         let pid = child.id();
-        let stdin = child.stdin.take();
+        let mut stdin = child.stdin.take();
+        // The first line on stdin is the API key (empty for the LB): not the
+        // command line, which `ps` shows, nor the environment, which
+        // /proc/<pid>/environ shows and children inherit.
+        let key_line = match kind {
+            ChildKind::Node => format!("{}\n", self.api_key.expose()),
+            ChildKind::Lb => "\n".to_string(),
+        };
+        if let Some(pipe) = stdin.as_mut() {
+            let _ = pipe.write_all(key_line.as_bytes());
+        }
         let stdout = child.stdout.take();
         self.children().insert(
             name.to_string(),
@@ -308,7 +312,9 @@ impl Spawner {
 }
 
 /// Called first in every child: die with the harness (see the module doc).
-pub fn child_guard() {
+/// Returns the first line the supervisor wrote on stdin: the API key for a
+/// node, empty for the LB.
+pub fn child_guard() -> String {
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     let parent = std::env::var(PARENT_PID_ENV)
         .ok()
@@ -317,9 +323,13 @@ pub fn child_guard() {
         // The harness died before the signal was armed.
         std::process::exit(1);
     }
-    std::thread::spawn(|| {
+    let mut stdin = BufReader::new(std::io::stdin());
+    let mut first = String::new();
+    if !matches!(stdin.read_line(&mut first), Ok(n) if n > 0) {
+        std::process::exit(0);
+    }
+    std::thread::spawn(move || {
         let mut buf = [0u8; 64];
-        let mut stdin = std::io::stdin();
         loop {
             match stdin.read(&mut buf) {
                 Ok(0) | Err(_) => std::process::exit(0),
@@ -327,6 +337,7 @@ pub fn child_guard() {
             }
         }
     });
+    first.trim_end().to_string()
 }
 
 /// A child's configuration, read from [`CONFIG_ENV`].

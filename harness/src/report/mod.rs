@@ -138,10 +138,14 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
         .header()
         .map(|(s, seed, t, at)| (s.to_string(), seed, t.to_string(), at.to_string()))
         .unwrap_or_default();
-    let interrupted = history.events.iter().find_map(|e| match e {
-        Event::RunEnded { interrupted, .. } => interrupted.clone(),
+    // A history without run_ended is from a harness that died mid-run.
+    let interrupted = match history.events.iter().find_map(|e| match e {
+        Event::RunEnded { interrupted, .. } => Some(interrupted.clone()),
         _ => None,
-    });
+    }) {
+        Some(why) => why,
+        None => Some("the history has no run_ended event: the run did not finish".to_string()),
+    };
     // An interrupted run proves nothing either way.
     let verdict = if interrupted.is_some() {
         Verdict::Unknown

@@ -29,10 +29,10 @@ pub struct Scenario {
     /// Traffic before the measured part of the run starts; its requests are
     /// recorded but no check judges them.
     #[serde(default = "defaults::warmup")]
-    pub warmup: Duration,
+    pub warmup: Spanned<Duration>,
     /// Traffic after the heal phase, so checks can see the cluster recover.
     #[serde(default = "defaults::settle")]
-    pub settle: Duration,
+    pub settle: Spanned<Duration>,
     /// The cluster wanted on the embedded target.
     #[serde(default)]
     pub cluster: Cluster,
@@ -405,11 +405,11 @@ pub(crate) mod defaults {
         }
     }
 
-    pub fn warmup() -> Duration {
-        Duration::from_secs(2)
+    pub fn warmup() -> Spanned<Duration> {
+        spanned(Duration::from_secs(2))
     }
-    pub fn settle() -> Duration {
-        Duration::from_secs(3)
+    pub fn settle() -> Spanned<Duration> {
+        spanned(Duration::from_secs(3))
     }
     pub fn nodes() -> Spanned<u32> {
         spanned(3)

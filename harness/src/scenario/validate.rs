@@ -14,6 +14,13 @@ use super::units::Duration;
 /// Most nodes the embedded cluster starts; each takes a loopback address.
 pub const MAX_NODES: u32 = 16;
 
+/// Longest duration of any kind in a scenario: a day. Longer runs are a
+/// typo, and the bound keeps every time sum far from overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
+/// Slowest API rate: one request an hour.
+const MIN_RATE: f64 = 1.0 / 3600.0;
+
 /// Every problem in a parsed scenario, sorted by position.
 pub fn validate(s: &Scenario) -> Result<(), Vec<Problem>> {
     let mut v = Validator::default();
@@ -74,9 +81,22 @@ impl Validator {
         self.problems.push(Problem::at(loc, path, message));
     }
 
+    /// Above 0 and at most [`MAX_DURATION`].
     fn positive(&mut self, d: &Spanned<Duration>, path: &str) {
         if d.value.get().is_zero() {
             self.problem(&d.referenced, path, "must be longer than 0s");
+        }
+        self.bounded(d, path);
+    }
+
+    /// At most [`MAX_DURATION`].
+    fn bounded(&mut self, d: &Spanned<Duration>, path: &str) {
+        if d.value > MAX_DURATION {
+            self.problem(
+                &d.referenced,
+                path,
+                format!("must be at most {MAX_DURATION}, not {}", d.value),
+            );
         }
     }
 
@@ -97,6 +117,8 @@ impl Validator {
             );
         }
         self.positive(&s.duration, "duration");
+        self.bounded(&s.warmup, "warmup");
+        self.bounded(&s.settle, "settle");
         self.cluster(s);
         self.workload(s);
         self.faults(s);
@@ -189,11 +211,11 @@ impl Validator {
                 );
             }
             let path = format!("workload[{i}].api");
-            if api.rate.get() > 100_000.0 {
+            if !(MIN_RATE..=100_000.0).contains(&api.rate.get()) {
                 self.problem(
                     &w.referenced,
                     format!("{path}.rate"),
-                    "must be at most 100000/s",
+                    "must be from 1/h to 100000/s",
                 );
             }
             if let Some(mix) = &api.mix
@@ -261,7 +283,7 @@ impl Validator {
             let end = match f.value.hold() {
                 Some(hold) => {
                     self.positive(hold, &format!("{path}.for"));
-                    let end = Duration::new(at.value.get() + hold.value.get());
+                    let end = Duration::new(at.value.get().saturating_add(hold.value.get()));
                     if end > duration {
                         self.problem(
                             &hold.referenced,
@@ -335,6 +357,7 @@ impl Validator {
                         &path,
                         kinds,
                     );
+                    self.room_to_converge(s, r, &path);
                 }
                 Check::Recovers(r) => {
                     let kinds = &["kill", "pause", "restart"];
@@ -358,6 +381,38 @@ impl Validator {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    /// A fault must hold longer than the check's bound, or a LB that never
+    /// routes around the node could not be told from one that did.
+    fn room_to_converge(&mut self, s: &Scenario, r: &super::model::RoutesAround, path: &str) {
+        let needed = r.within.value.get() + std::time::Duration::from_secs(1);
+        for f in &s.faults {
+            let judged = match &r.fault {
+                Some(name) => f.value.name() == name.value,
+                None => matches!(f.value, Fault::Kill(_) | Fault::Pause(_)),
+            };
+            if !judged || !matches!(f.value, Fault::Kill(_) | Fault::Pause(_)) {
+                continue;
+            }
+            let at = f.value.at().value.get();
+            let holds = match f.value.hold() {
+                Some(h) => h.value.get(),
+                None => s.duration.value.get().saturating_sub(at),
+            };
+            if holds < needed {
+                self.problem(
+                    &r.within.referenced,
+                    format!("{path}.within"),
+                    format!(
+                        "{} holds only {}; it must hold at least within + 1s ({}) for the check to see the LB converge",
+                        f.value.name(),
+                        Duration::new(holds),
+                        Duration::new(needed)
+                    ),
+                );
             }
         }
     }
