@@ -14,7 +14,7 @@ pub mod node;
 pub mod supervisor;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -65,7 +65,6 @@ pub struct EmbeddedCluster {
     nodes: Vec<NodeHandle>,
     lb: SocketAddr,
     api_key: ApiKey,
-    dir: PathBuf,
     events: Events,
     boot_time: Duration,
 }
@@ -113,7 +112,6 @@ impl EmbeddedCluster {
             nodes: Vec::new(),
             lb: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             api_key,
-            dir: dir.to_path_buf(),
             events,
             boot_time: Duration::ZERO,
         };
@@ -247,11 +245,6 @@ impl EmbeddedCluster {
     /// The nodes.
     pub fn nodes(&self) -> &[NodeHandle] {
         &self.nodes
-    }
-
-    /// The cluster's folder.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// The API key every node accepts.

@@ -11,7 +11,8 @@ use crate::check::Verdict;
 use crate::history::{Event, Phase};
 
 /// Live progress on stderr. A spinner line on a terminal; elsewhere (CI
-/// logs) one line per phase and per fault, and nothing per request.
+/// logs) one line per phase, node start and fault, and a status line every
+/// five seconds.
 pub struct LiveProgress {
     bar: ProgressBar,
     phase: Phase,
@@ -20,6 +21,7 @@ pub struct LiveProgress {
     window_start: Instant,
     window_requests: u64,
     rate: f64,
+    last_status_line: Instant,
 }
 
 impl Default for LiveProgress {
@@ -45,6 +47,7 @@ impl LiveProgress {
             window_start: Instant::now(),
             window_requests: 0,
             rate: 0.0,
+            last_status_line: Instant::now(),
         }
     }
 
@@ -123,13 +126,19 @@ impl LiveProgress {
                     self.rate = self.window_requests as f64 / elapsed.as_secs_f64();
                     self.window_start = Instant::now();
                     self.window_requests = 0;
-                    self.bar.set_message(format!(
+                    let status = format!(
                         "{} | requests {} | errors {} | {:.0}/s",
                         phase_name(self.phase),
                         self.requests,
                         self.errors,
                         self.rate
-                    ));
+                    );
+                    if !self.bar.is_hidden() {
+                        self.bar.set_message(status);
+                    } else if self.last_status_line.elapsed() >= Duration::from_secs(5) {
+                        self.last_status_line = Instant::now();
+                        eprintln!("[{:>7.1}s] {status}", r.done_us as f64 / 1e6);
+                    }
                 }
             }
             Event::RunStarted { .. } | Event::RunEnded { .. } => {}

@@ -144,11 +144,6 @@ impl fmt::Display for Size {
 pub struct Rate(f64);
 
 impl Rate {
-    /// A rate of `per_second` events each second.
-    pub fn per_second(per_second: f64) -> Self {
-        Self(per_second)
-    }
-
     /// Events each second.
     pub fn get(self) -> f64 {
         self.0
