@@ -19,6 +19,8 @@ const LIMIT: Duration = Duration::from_secs(30);
 struct Booted {
     cluster: EmbeddedCluster,
     events: tokio::sync::mpsc::UnboundedReceiver<Event>,
+    /// LB health events received but not yet asked for.
+    lb_pending: Vec<(String, bool)>,
     http: reqwest::Client,
     key: String,
     _dir: tempfile::TempDir,
@@ -51,6 +53,7 @@ async fn boot(spec: scenario::Cluster) -> Booted {
     Booted {
         cluster,
         events: rx,
+        lb_pending: Vec::new(),
         http: reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(2))
@@ -121,15 +124,24 @@ impl Booted {
         names
     }
 
-    /// Waits for the LB to report a node's health.
+    /// Waits for the LB to report a node's health. Reports about other
+    /// nodes are kept for later calls, whatever order they come in.
     async fn lb_says(&mut self, node: &str, healthy: bool) {
+        let wanted = (node.to_string(), healthy);
         timeout(LIMIT, async {
-            while let Some(e) = self.events.recv().await {
-                if matches!(&e, Event::LbHealth { node: n, healthy: h, .. } if n == node && *h == healthy) {
+            loop {
+                if let Some(i) = self.lb_pending.iter().position(|p| *p == wanted) {
+                    self.lb_pending.remove(i);
                     return;
                 }
+                match self.events.recv().await {
+                    Some(Event::LbHealth { node, healthy, .. }) => {
+                        self.lb_pending.push((node, healthy))
+                    }
+                    Some(_) => {}
+                    None => panic!("event stream closed"),
+                }
             }
-            panic!("event stream closed");
         })
         .await
         .unwrap_or_else(|_| panic!("the LB never said {node} healthy={healthy}"));
