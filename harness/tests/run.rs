@@ -11,6 +11,27 @@ use crate::util::{alive, child_pids, harness, run_with_timeout};
 /// The README promises failover.yaml finishes within 2 minutes.
 const LIMIT: Duration = Duration::from_secs(120);
 
+/// Runs a scenario into `out` and checks the exit code, showing both
+/// streams when it is wrong.
+fn run_scenario(
+    scenario: &str,
+    out: &std::path::Path,
+    extra: &[&std::ffi::OsStr],
+    code: i32,
+) -> crate::util::Output {
+    let mut cmd = harness();
+    cmd.args(["run", scenario, "--out"]).arg(out).args(extra);
+    let result = run_with_timeout(cmd, LIMIT);
+    assert_eq!(
+        result.code(),
+        code,
+        "stdout:\n{}\nstderr:\n{}",
+        result.stdout,
+        result.stderr
+    );
+    result
+}
+
 fn read_json(path: &std::path::Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -20,20 +41,18 @@ fn failover_passes_and_writes_every_report() {
     let tmp = tempfile::tempdir().unwrap();
     let json_path = tmp.path().join("report.json");
     let junit_path = tmp.path().join("junit.xml");
-    let mut cmd = harness();
-    cmd.args(["run", "scenarios/failover.yaml", "--seed", "42", "--out"])
-        .arg(tmp.path().join("runs"))
-        .arg("--json")
-        .arg(&json_path)
-        .arg("--junit")
-        .arg(&junit_path);
-    let out = run_with_timeout(cmd, LIMIT);
-    assert_eq!(
-        out.code(),
+    let out = run_scenario(
+        "scenarios/failover.yaml",
+        &tmp.path().join("runs"),
+        &[
+            "--seed".as_ref(),
+            "42".as_ref(),
+            "--json".as_ref(),
+            json_path.as_os_str(),
+            "--junit".as_ref(),
+            junit_path.as_os_str(),
+        ],
         0,
-        "stdout:\n{}\nstderr:\n{}",
-        out.stdout,
-        out.stderr
     );
     assert!(out.stdout.contains("verdict: PASS"), "{}", out.stdout);
     assert!(out.stdout.contains("seed 42"), "{}", out.stdout);
@@ -102,20 +121,11 @@ fn failover_passes_and_writes_every_report() {
 #[test]
 fn a_lb_without_health_checks_fails_routes_around_failed_node() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut cmd = harness();
-    cmd.args([
-        "run",
+    let out = run_scenario(
         "fixtures/scenarios/valid/failover-lb-no-health-check.yaml",
-        "--out",
-    ])
-    .arg(tmp.path());
-    let out = run_with_timeout(cmd, LIMIT);
-    assert_eq!(
-        out.code(),
+        tmp.path(),
+        &[],
         1,
-        "stdout:\n{}\nstderr:\n{}",
-        out.stdout,
-        out.stderr
     );
     let line = out
         .stdout
@@ -139,17 +149,7 @@ fn a_lb_without_health_checks_fails_routes_around_failed_node() {
 #[test]
 fn a_restart_under_load_stays_inside_its_fault_window_and_recovers() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut cmd = harness();
-    cmd.args(["run", "fixtures/scenarios/valid/restart.yaml", "--out"])
-        .arg(tmp.path());
-    let out = run_with_timeout(cmd, LIMIT);
-    assert_eq!(
-        out.code(),
-        0,
-        "stdout:\n{}\nstderr:\n{}",
-        out.stdout,
-        out.stderr
-    );
+    run_scenario("fixtures/scenarios/valid/restart.yaml", tmp.path(), &[], 0);
     let report = read_json(&tmp.path().join("latest/report.json"));
     let faults = report["faults"].as_array().unwrap();
     assert_eq!(faults.len(), 1);

@@ -344,31 +344,25 @@ impl Validator {
                     "needs an api workload to judge, and the scenario has none",
                 );
             }
+            // The checks that follow a failed node need a positive bound,
+            // ping traffic, and a fault of the right kind to judge.
+            let node_check = |v: &mut Self, within: &Spanned<Duration>, fault, kinds: &[&str]| {
+                v.positive(within, &format!("{path}.within"));
+                v.needs_ping(has_ping, api.is_some(), &c.referenced, &path);
+                v.fault_ref(s, fault, &path, &c.referenced, kinds);
+            };
             match &c.value {
                 Check::Availability(_) => {}
                 Check::RoutesAroundFailedNode(r) => {
-                    let kinds = &["kill", "pause"];
-                    self.node_check(
-                        s,
-                        &r.within,
-                        r.fault.as_ref(),
-                        (has_ping, api.is_some()),
-                        &c.referenced,
-                        &path,
-                        kinds,
-                    );
+                    node_check(self, &r.within, r.fault.as_ref(), &["kill", "pause"]);
                     self.room_to_converge(s, r, &path);
                 }
                 Check::Recovers(r) => {
-                    let kinds = &["kill", "pause", "restart"];
-                    self.node_check(
-                        s,
+                    node_check(
+                        self,
                         &r.within,
                         r.fault.as_ref(),
-                        (has_ping, api.is_some()),
-                        &c.referenced,
-                        &path,
-                        kinds,
+                        &["kill", "pause", "restart"],
                     );
                 }
                 Check::Latency(l) => {
@@ -415,24 +409,6 @@ impl Validator {
                 );
             }
         }
-    }
-
-    /// The checks that follow a failed node: a positive bound, ping
-    /// traffic, and a fault of the right kind to judge.
-    #[allow(clippy::too_many_arguments)]
-    fn node_check(
-        &mut self,
-        s: &Scenario,
-        within: &Spanned<Duration>,
-        fault: Option<&Spanned<String>>,
-        (has_ping, has_api): (bool, bool),
-        loc: &Location,
-        path: &str,
-        kinds: &[&str],
-    ) {
-        self.positive(within, &format!("{path}.within"));
-        self.needs_ping(has_ping, has_api, loc, path);
-        self.fault_ref(s, fault, path, loc, kinds);
     }
 
     fn needs_ping(&mut self, has_ping: bool, has_api: bool, loc: &Location, path: &str) {
