@@ -178,16 +178,12 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
                 sleep_until(start + std::time::Duration::from_micros(*at)).await;
                 match *action {
                     Action::Inject(i) => {
-                        let at_us = events.now_us();
-                        let result = faults[i].inject(&cluster).await;
+                        apply(&events, &cluster, &faults[i], FaultAction::Inject).await;
                         injected[i] = true;
-                        emit_fault(&events, &faults[i], FaultAction::Inject, at_us, result);
                     }
                     Action::Heal(i) => {
-                        let at_us = events.now_us();
-                        let result = faults[i].heal(&cluster).await;
+                        apply(&events, &cluster, &faults[i], FaultAction::Heal).await;
                         healed[i] = true;
-                        emit_fault(&events, &faults[i], FaultAction::Heal, at_us, result);
                     }
                 }
             }
@@ -203,9 +199,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     phase(Phase::Heal);
     for (i, f) in faults.iter().enumerate() {
         if injected[i] && !healed[i] {
-            let at_us = events.now_us();
-            let result = f.heal(&cluster).await;
-            emit_fault(&events, f, FaultAction::Heal, at_us, result);
+            apply(&events, &cluster, f, FaultAction::Heal).await;
         }
     }
     for e in cluster.heal_all().await {
@@ -256,15 +250,15 @@ pub fn write_report(dir: &Path, report: &Report) -> Result<(), RunError> {
     Ok(())
 }
 
-/// Records a fault action at the time it began: requests that failed while
-/// a kill or a restart was under way fall inside the fault's window.
-fn emit_fault(
-    events: &Events,
-    f: &PlannedFault,
-    action: FaultAction,
-    at_us: u64,
-    result: Result<(), String>,
-) {
+/// Injects or heals a fault and records it at the time it began, so that
+/// requests that failed while a kill or a restart was under way fall inside
+/// the fault's window.
+async fn apply(events: &Events, cluster: &EmbeddedCluster, f: &PlannedFault, action: FaultAction) {
+    let at_us = events.now_us();
+    let result = match action {
+        FaultAction::Inject => f.inject(cluster).await,
+        FaultAction::Heal => f.heal(cluster).await,
+    };
     events.send(Event::Fault(FaultEvent {
         at_us,
         name: f.name.clone(),

@@ -136,13 +136,7 @@ fn a_lb_without_health_checks_fails_routes_around_failed_node() {
     assert!(line.contains("kept sending requests to n2"), "{line}");
     let report = read_json(&tmp.path().join("latest/report.json"));
     assert_eq!(report["verdict"], "fail");
-    let check = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["kind"] == "routes_around_failed_node")
-        .unwrap()
-        .clone();
+    let check = find(&report["checks"], "kind", "routes_around_failed_node");
     assert_eq!(check["verdict"], "fail");
 }
 
@@ -156,14 +150,16 @@ fn a_restart_under_load_stays_inside_its_fault_window_and_recovers() {
     // Undone as soon as the new process answers.
     let held = faults[0]["end_s"].as_f64().unwrap() - faults[0]["start_s"].as_f64().unwrap();
     assert!(held < 1.0, "the restart held {held}s");
-    let n2 = report["nodes"]
-        .as_array()
-        .unwrap()
+    assert_eq!(find(&report["nodes"], "name", "n2")["starts"], 2);
+}
+
+/// The element of a JSON array whose `key` is `value`.
+fn find<'a>(array: &'a Value, key: &str, value: &str) -> &'a Value {
+    let items = array.as_array().expect("an array");
+    items
         .iter()
-        .find(|n| n["name"] == "n2")
-        .unwrap()
-        .clone();
-    assert_eq!(n2["starts"], 2);
+        .find(|v| v[key] == value)
+        .unwrap_or_else(|| panic!("no {key} = {value} in {array}"))
 }
 
 fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

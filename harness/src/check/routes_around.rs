@@ -10,7 +10,7 @@
 use serde_json::{Value, json};
 
 use super::{Verdict, secs};
-use crate::history::{FaultWindow, History};
+use crate::history::{FaultWindow, History, Request};
 use crate::scenario::RoutesAround;
 
 pub(super) fn judge(c: &RoutesAround, h: &History) -> (Verdict, String, Value) {
@@ -75,21 +75,25 @@ fn judge_window(
             json!({ "fault": w.name, "nodes": w.nodes }),
         );
     }
-    let in_window = || {
-        h.requests()
-            .filter(move |r| r.intended_us >= w.start_us && r.intended_us <= w.end_us)
-    };
-    let bad = |r: &&crate::history::Request| {
-        r.is_error() || r.node.as_ref().is_some_and(|n| w.nodes.contains(n))
-    };
-    let last_bad = in_window().filter(bad).map(|r| r.intended_us).max();
-    let bad_count = in_window().filter(bad).count();
+    // One pass over the history; the rest works on the window's requests.
+    let in_window: Vec<&Request> = h
+        .requests()
+        .filter(|r| r.intended_us >= w.start_us && r.intended_us <= w.end_us)
+        .collect();
+    let bad = |r: &Request| r.is_error() || r.node.as_ref().is_some_and(|n| w.nodes.contains(n));
+    let last_bad = in_window
+        .iter()
+        .filter(|r| bad(r))
+        .map(|r| r.intended_us)
+        .max();
+    let bad_count = in_window.iter().filter(|r| bad(r)).count();
     let converged_at = last_bad.unwrap_or(w.start_us);
     let convergence = converged_at.saturating_sub(w.start_us);
     let window = w.end_us.saturating_sub(w.start_us);
     // Bad requests in the last second of the window: the LB never stopped.
     let still_bad_at_end = last_bad.is_some_and(|t| w.end_us.saturating_sub(t) < 1_000_000);
-    let good_after = in_window()
+    let good_after = in_window
+        .iter()
         .filter(|r| r.intended_us > converged_at && !r.is_error())
         .count() as u32;
     let evidence = json!({

@@ -139,13 +139,16 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
         .map(|(s, seed, t, at)| (s.to_string(), seed, t.to_string(), at.to_string()))
         .unwrap_or_default();
     // A history without run_ended is from a harness that died mid-run.
-    let interrupted = match history.events.iter().find_map(|e| match e {
-        Event::RunEnded { interrupted, .. } => Some(interrupted.clone()),
-        _ => None,
-    }) {
-        Some(why) => why,
-        None => Some("the history has no run_ended event: the run did not finish".to_string()),
-    };
+    let interrupted = history
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::RunEnded { interrupted, .. } => Some(interrupted.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| {
+            Some("the history has no run_ended event: the run did not finish".into())
+        });
     // An interrupted run proves nothing either way.
     let verdict = if interrupted.is_some() {
         Verdict::Unknown
