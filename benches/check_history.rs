@@ -34,6 +34,8 @@ fn history() -> History {
     let fault = |at_us, action| {
         Event::Fault(FaultEvent {
             at_us,
+            done_us: None,
+            step: None,
             name: "kill-n2".into(),
             kind: "kill".into(),
             nodes: vec!["n2".into()],

@@ -1,14 +1,25 @@
 //! The harness's HTTP client for the Octopus REST API: one request, one
-//! observation, classified as ok, fail or indeterminate.
+//! observation, classified as ok, fail or indeterminate; and the typed
+//! calls faults and the task workload make (drain, node summary, tasks,
+//! task logs).
 //!
 //! API calls here are small, so a total deadline per request is right; the
 //! large uploads of a later issue use connect and read timeouts instead.
+//! Error messages name the method, URL and status, never the API key,
+//! which travels in a header only.
 
 use std::fmt;
 use std::time::Duration;
 
-use crate::cluster::api::PingBody;
+use bytes::Bytes;
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+
+use crate::cluster::api::{CollectionBody, NewTask, NodeBody, PingBody, TaskBody};
 use crate::history::{Op, Outcome};
+
+/// Deadline of the typed calls (drain, summary, task reads).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An API key. It never prints: `Debug` and reports show it redacted, and
 /// only [`ApiKey::expose`] gives the text, for the one header that needs it.
@@ -102,7 +113,9 @@ impl ApiClient {
         match tokio::time::timeout(timeout, call).await {
             Ok(Ok((status, body))) => {
                 let ok = (200..300).contains(&status);
-                let node = if op == Op::Ping && ok {
+                // A drained node answers ping with 418 and its resource, so
+                // the body still names the node that served the request.
+                let node = if op == Op::Ping && (ok || status == 418) {
                     serde_json::from_slice::<PingBody>(&body)
                         .ok()
                         .map(|b| b.name)
@@ -118,18 +131,7 @@ impl ApiClient {
                 }
             }
             Ok(Err(e)) => {
-                // Refused means the request never left: a definite failure.
-                // Anything after the connection opened may or may not have
-                // reached the server.
-                let (outcome, kind) = if e.is_connect() {
-                    (Outcome::Fail, "connect")
-                } else if e.is_timeout() {
-                    (Outcome::Indeterminate, "timeout")
-                } else if e.is_body() || e.is_decode() {
-                    (Outcome::Indeterminate, "body")
-                } else {
-                    (Outcome::Indeterminate, "connection")
-                };
+                let (outcome, kind) = classify(&e);
                 Observation {
                     outcome,
                     status: None,
@@ -152,4 +154,198 @@ impl ApiClient {
     pub async fn ping_status(&self, timeout: Duration) -> Option<u16> {
         self.invoke(Op::Ping, timeout).await.status
     }
+
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends a request with an optional JSON body; gives the status and the
+    /// body, or a message naming the call.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        timeout: Duration,
+    ) -> Result<(u16, Bytes), CallError> {
+        let url = format!("{}{}", self.base, path);
+        let what = format!("{method} {url}");
+        let mut req = self
+            .http
+            .request(method, &url)
+            .header("X-Octopus-ApiKey", self.key.expose())
+            .timeout(timeout);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let sent = async {
+            let resp = req.send().await?;
+            let status = resp.status().as_u16();
+            Ok::<_, reqwest::Error>((status, resp.bytes().await?))
+        };
+        sent.await.map_err(|e| {
+            let (outcome, kind) = classify(&e);
+            CallError {
+                message: format!("{what}: {kind} error"),
+                outcome,
+                kind,
+            }
+        })
+    }
+
+    /// GETs JSON; any status but 2xx is an error that quotes Octopus's
+    /// ErrorMessage when there is one.
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, String> {
+        let (status, body) = self
+            .call(Method::GET, path, None, CALL_TIMEOUT)
+            .await
+            .map_err(|e| e.message)?;
+        expect_json(&format!("GET {}{path}", self.base), status, &body)
+    }
+
+    /// Every node, from `GET /api/octopusservernodes/all`.
+    pub async fn nodes(&self) -> Result<Vec<NodeBody>, String> {
+        self.get_json("/api/octopusservernodes/all").await
+    }
+
+    /// Every node with its running task count, from the cluster summary.
+    pub async fn summary(&self) -> Result<Vec<NodeBody>, String> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Summary {
+            nodes: Vec<NodeBody>,
+        }
+        let s: Summary = self.get_json("/api/octopusservernodes/summary").await?;
+        Ok(s.nodes)
+    }
+
+    /// Drains (true) or undrains a node by name: the node's resource is
+    /// PUT back with `IsInMaintenanceMode` set, as octopus-surface.md §2.2
+    /// describes.
+    pub async fn set_drain(&self, node: &str, drained: bool) -> Result<(), String> {
+        let nodes = self.nodes().await?;
+        let found = nodes
+            .iter()
+            .find(|n| n.name == node)
+            .ok_or_else(|| format!("the cluster lists no node named {node:?}"))?;
+        let body = serde_json::json!({
+            "Id": found.id,
+            "Name": found.name,
+            "MaxConcurrentTasks": found.max_concurrent_tasks,
+            "IsInMaintenanceMode": drained,
+        });
+        let path = format!("/api/octopusservernodes/{}", found.id);
+        let (status, resp) = self
+            .call(Method::PUT, &path, Some(&body), CALL_TIMEOUT)
+            .await
+            .map_err(|e| e.message)?;
+        let updated: NodeBody = expect_json(&format!("PUT {}{path}", self.base), status, &resp)?;
+        if updated.is_in_maintenance_mode != drained {
+            return Err(format!(
+                "PUT {}{path} answered {status} but IsInMaintenanceMode is still {}",
+                self.base, updated.is_in_maintenance_mode
+            ));
+        }
+        Ok(())
+    }
+
+    /// Queues a task: `POST /api/Spaces-1/tasks`.
+    pub async fn create_task(&self, task: &NewTask, timeout: Duration) -> TaskCreated {
+        let body = serde_json::to_value(task).unwrap_or_default();
+        let path = format!(
+            "/api/{}/tasks",
+            task.space_id
+                .as_deref()
+                .unwrap_or(crate::cluster::api::SPACE_ID)
+        );
+        match self.call(Method::POST, &path, Some(&body), timeout).await {
+            Ok((status, resp)) => {
+                let id = serde_json::from_slice::<TaskBody>(&resp).ok().map(|t| t.id);
+                let ok = (200..300).contains(&status) && id.is_some();
+                TaskCreated {
+                    outcome: if ok { Outcome::Ok } else { Outcome::Fail },
+                    status: Some(status),
+                    error: (!ok).then(|| format!("status {status}")),
+                    id: if ok { id } else { None },
+                }
+            }
+            Err(e) => TaskCreated {
+                outcome: e.outcome,
+                status: None,
+                error: Some(e.kind.to_string()),
+                id: None,
+            },
+        }
+    }
+
+    /// Reads tasks by ID, up to 100 at a time.
+    pub async fn tasks(&self, ids: &[String]) -> Result<Vec<TaskBody>, String> {
+        let path = format!("/api/tasks?ids={}&take={}", ids.join(","), ids.len().max(1));
+        let page: CollectionBody<TaskBody> = self.get_json(&path).await?;
+        Ok(page.items)
+    }
+
+    /// A task's raw log: the status and the bytes.
+    pub async fn raw_log(&self, id: &str) -> Result<(u16, Bytes), String> {
+        self.call(
+            Method::GET,
+            &format!("/api/tasks/{id}/raw"),
+            None,
+            CALL_TIMEOUT,
+        )
+        .await
+        .map_err(|e| e.message)
+    }
+}
+
+/// A call that got no response.
+#[derive(Debug, Clone)]
+pub struct CallError {
+    /// What failed, naming the method and URL.
+    pub message: String,
+    /// Fail (nothing was sent) or indeterminate.
+    pub outcome: Outcome,
+    /// A word for the history.
+    pub kind: &'static str,
+}
+
+/// The outcome of a task submission.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskCreated {
+    /// Ok only with a 2xx and a task ID.
+    pub outcome: Outcome,
+    /// HTTP status, if a response came.
+    pub status: Option<u16>,
+    /// What went wrong.
+    pub error: Option<String>,
+    /// The new task's ID.
+    pub id: Option<String>,
+}
+
+/// Refused means the request never left: a definite failure. Anything after
+/// the connection opened may or may not have reached the server.
+fn classify(e: &reqwest::Error) -> (Outcome, &'static str) {
+    if e.is_connect() {
+        (Outcome::Fail, "connect")
+    } else if e.is_timeout() {
+        (Outcome::Indeterminate, "timeout")
+    } else if e.is_body() || e.is_decode() {
+        (Outcome::Indeterminate, "body")
+    } else {
+        (Outcome::Indeterminate, "connection")
+    }
+}
+
+fn expect_json<T: DeserializeOwned>(what: &str, status: u16, body: &[u8]) -> Result<T, String> {
+    if !(200..300).contains(&status) {
+        let said = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get("ErrorMessage")?.as_str().map(str::to_string))
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default();
+        return Err(format!("{what} answered {status}{said}"));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| format!("{what}: the response is not what Octopus sends: {e}"))
 }

@@ -2,10 +2,17 @@
 //! itself into a cluster and how to heal. The runner heals every fault it
 //! injected, on error and on Ctrl-C too, and then asks the cluster to bring
 //! every node back, whatever state it is in.
+//!
+//! Process faults (kill, pause, restart) act on the embedded cluster's
+//! processes; drains go through the REST API, as an operator's would, so
+//! they work on any cluster the API reaches.
 
+use std::time::Duration;
+
+use crate::client::ApiClient;
 use crate::cluster::EmbeddedCluster;
 
-/// The fault kinds on the embedded target.
+/// The fault kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultKind {
     /// SIGKILL; the undo starts a new process.
@@ -14,6 +21,11 @@ pub enum FaultKind {
     Pause,
     /// SIGKILL and a new process at once; the undo makes sure it runs.
     Restart,
+    /// `IsInMaintenanceMode: true`; the undo sets it false.
+    Drain,
+    /// Drain, wait for the node's tasks, restart, undrain; the undo
+    /// undrains and makes sure the node runs.
+    Maintenance,
 }
 
 impl FaultKind {
@@ -23,8 +35,19 @@ impl FaultKind {
             FaultKind::Kill => "kill",
             FaultKind::Pause => "pause",
             FaultKind::Restart => "restart",
+            FaultKind::Drain => "drain",
+            FaultKind::Maintenance => "maintenance",
         }
     }
+}
+
+/// The steps of a maintenance after its drain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaintenancePlan {
+    /// Least time from the drain to the restart.
+    pub restart_after: Duration,
+    /// Longest wait for the node's running tasks.
+    pub wait: Duration,
 }
 
 /// A fault with its nodes chosen and its times fixed.
@@ -38,40 +61,48 @@ pub struct PlannedFault {
     pub nodes: Vec<String>,
     /// Microseconds after warm-up.
     pub inject_us: u64,
-    /// Microseconds after warm-up; None means the heal phase.
+    /// Microseconds after warm-up; None means the heal phase (or, for a
+    /// maintenance, the end of its steps).
     pub heal_us: Option<u64>,
+    /// A maintenance's steps.
+    pub maintenance: Option<MaintenancePlan>,
 }
 
 impl PlannedFault {
     /// Applies the fault to every node; the first error stops it.
-    pub async fn inject(&self, cluster: &EmbeddedCluster) -> Result<(), String> {
+    pub async fn inject(&self, cluster: &EmbeddedCluster, api: &ApiClient) -> Result<(), String> {
         for node in &self.nodes {
-            let done = match self.kind {
-                FaultKind::Kill => cluster.kill(node),
-                FaultKind::Pause => cluster.pause(node),
-                FaultKind::Restart => match cluster.kill(node) {
-                    Ok(()) => cluster.start(node).await,
-                    Err(e) => Err(e),
-                },
-            };
-            done.map_err(|e| e.to_string())?;
+            match self.kind {
+                FaultKind::Kill => cluster.kill(node).map_err(|e| e.to_string())?,
+                FaultKind::Pause => cluster.pause(node).map_err(|e| e.to_string())?,
+                FaultKind::Restart => restart(cluster, node).await?,
+                FaultKind::Drain | FaultKind::Maintenance => api.set_drain(node, true).await?,
+            }
         }
         Ok(())
     }
 
     /// Undoes the fault on every node, trying them all; errors are joined.
-    pub async fn heal(&self, cluster: &EmbeddedCluster) -> Result<(), String> {
+    pub async fn heal(&self, cluster: &EmbeddedCluster, api: &ApiClient) -> Result<(), String> {
         let mut errors = Vec::new();
         for node in &self.nodes {
             let done = match self.kind {
-                FaultKind::Kill => cluster.start(node).await,
-                FaultKind::Pause => cluster.resume(node),
+                FaultKind::Kill => cluster.start(node).await.map_err(|e| e.to_string()),
+                FaultKind::Pause => cluster.resume(node).map_err(|e| e.to_string()),
                 // The restart's new process normally runs already; heal_all
                 // starts it if it does not.
                 FaultKind::Restart => Ok(()),
+                FaultKind::Drain => api.set_drain(node, false).await,
+                FaultKind::Maintenance => {
+                    // A maintenance cut short may have left the node down.
+                    match ensure_running(cluster, node).await {
+                        Ok(()) => api.set_drain(node, false).await,
+                        Err(e) => Err(e),
+                    }
+                }
             };
             if let Err(e) = done {
-                errors.push(e.to_string());
+                errors.push(e);
             }
         }
         if errors.is_empty() {
@@ -80,4 +111,17 @@ impl PlannedFault {
             Err(errors.join("; "))
         }
     }
+}
+
+/// SIGKILLs a node and starts a new process for it.
+pub async fn restart(cluster: &EmbeddedCluster, node: &str) -> Result<(), String> {
+    cluster.kill(node).map_err(|e| e.to_string())?;
+    cluster.start(node).await.map_err(|e| e.to_string())
+}
+
+async fn ensure_running(cluster: &EmbeddedCluster, node: &str) -> Result<(), String> {
+    if cluster.is_running(node) {
+        return Ok(());
+    }
+    cluster.start(node).await.map_err(|e| e.to_string())
 }

@@ -13,6 +13,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::cluster::api::TaskState;
+
 /// The name under which the load balancer appears in `node_up` events.
 pub const LB_NAME: &str = "lb";
 
@@ -65,6 +67,30 @@ pub enum Event {
         /// In rotation or not.
         healthy: bool,
     },
+    /// The cluster's nodes as its API lists them, read once after boot.
+    ClusterNodes {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// Each node with its task cap.
+        nodes: Vec<ClusterNode>,
+    },
+    /// A node's own ping, probed directly (not through the LB), answered
+    /// differently from the probe before.
+    NodeStatus {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// Node name.
+        node: String,
+        /// The status, or None when nothing answered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+    },
+    /// The harness submitted a task.
+    TaskSubmitted(TaskSubmit),
+    /// The harness saw a task's state or node change.
+    Task(TaskSeen),
+    /// A task's log as read through one node after the run.
+    TaskLog(TaskLogRead),
     /// The last event of a run that ended in an orderly way.
     RunEnded {
         /// Microseconds since the start.
@@ -170,11 +196,154 @@ impl Request {
     }
 }
 
+/// A node as the cluster's API lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterNode {
+    /// Node name.
+    pub name: String,
+    /// Its task cap (MaxConcurrentTasks).
+    pub task_cap: u32,
+    /// Drained at the time.
+    pub drained: bool,
+}
+
+/// One task submission.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSubmit {
+    /// Sequence number in the workload.
+    pub seq: u64,
+    /// The marker the task's script echoes: one line per execution.
+    pub marker: String,
+    /// `lb`, or the node it was sent to.
+    pub via: String,
+    /// When it was sent.
+    pub sent_us: u64,
+    /// When the response came, or the request gave up.
+    pub done_us: u64,
+    /// The outcome of the POST.
+    pub outcome: Outcome,
+    /// HTTP status, if a response came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// What went wrong, in a word or two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The task's ID, from a 201.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// A task as the harness saw it when its state or node changed. Server
+/// times are converted to the run's clock through the wall clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSeen {
+    /// When the harness read it.
+    pub at_us: u64,
+    /// `ServerTasks-<n>`.
+    pub id: String,
+    /// Its state.
+    pub state: TaskState,
+    /// ServerNode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// QueueTime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued_us: Option<u64>,
+    /// StartTime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_us: Option<u64>,
+    /// CompletedTime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_us: Option<u64>,
+    /// ErrorMessage, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One read of a task's raw log through one node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskLogRead {
+    /// When.
+    pub at_us: u64,
+    /// `ServerTasks-<n>`.
+    pub id: String,
+    /// The node read from directly.
+    pub via: String,
+    /// HTTP status, if a response came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Bytes of log.
+    pub bytes: u64,
+    /// SHA-1 of the log, hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<String>,
+    /// Lines with the task's marker: how many times its script ran.
+    pub executions: u32,
+    /// What went wrong, in a word or two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Everything the history says about one task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRecord<'a> {
+    /// The submission.
+    pub submit: &'a TaskSubmit,
+    /// Every change seen, in order.
+    pub seen: Vec<&'a TaskSeen>,
+    /// Reads of its log.
+    pub logs: Vec<&'a TaskLogRead>,
+}
+
+impl TaskRecord<'_> {
+    /// The last state seen.
+    pub fn last(&self) -> Option<&TaskSeen> {
+        self.seen.last().copied()
+    }
+
+    /// Every node seen running it, in order of first sight.
+    pub fn nodes(&self) -> Vec<&str> {
+        let mut nodes: Vec<&str> = Vec::new();
+        for s in &self.seen {
+            if let Some(n) = &s.node
+                && !nodes.contains(&n.as_str())
+            {
+                nodes.push(n);
+            }
+        }
+        nodes
+    }
+
+    /// Its end, when it reached a final state: (state, completed at).
+    pub fn end(&self) -> Option<(TaskState, u64)> {
+        let last = self.last()?;
+        last.state
+            .is_completed()
+            .then(|| (last.state, last.completed_us.unwrap_or(last.at_us)))
+    }
+
+    /// Its start on a node, from the server's StartTime.
+    pub fn started_us(&self) -> Option<u64> {
+        self.seen.iter().rev().find_map(|s| s.started_us)
+    }
+
+    /// Its queue time, from the server.
+    pub fn queued_us(&self) -> Option<u64> {
+        self.seen.iter().find_map(|s| s.queued_us)
+    }
+}
+
 /// A fault injected or undone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaultEvent {
-    /// Microseconds since the start.
+    /// Microseconds since the start the action began.
     pub at_us: u64,
+    /// When the action returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_us: Option<u64>,
+    /// For a step of a longer fault (a maintenance), what the step was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
     /// The fault's name.
     pub name: String,
     /// `kill`, `pause` or `restart`.
@@ -188,12 +357,14 @@ pub struct FaultEvent {
     pub error: Option<String>,
 }
 
-/// The two halves of a fault.
+/// The two halves of a fault, and the steps between them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultAction {
     /// The fault begins.
     Inject,
+    /// A step of a longer fault, such as a maintenance's restart.
+    Step,
     /// The undo.
     Heal,
 }
@@ -209,6 +380,8 @@ pub struct FaultWindow {
     pub nodes: Vec<String>,
     /// Injected at.
     pub start_us: u64,
+    /// When the injection returned (it took effect by then).
+    pub started_us: u64,
     /// Healed at; the end of the run if it never was.
     pub end_us: u64,
     /// Whether a heal was recorded.
@@ -263,9 +436,14 @@ impl History {
                 Event::Phase { at_us, .. }
                 | Event::NodeUp { at_us, .. }
                 | Event::LbHealth { at_us, .. }
+                | Event::ClusterNodes { at_us, .. }
+                | Event::NodeStatus { at_us, .. }
                 | Event::RunEnded { at_us, .. } => *at_us,
                 Event::Request(r) => r.done_us,
-                Event::Fault(f) => f.at_us,
+                Event::Fault(f) => f.done_us.unwrap_or(f.at_us),
+                Event::TaskSubmitted(t) => t.done_us,
+                Event::Task(t) => t.at_us,
+                Event::TaskLog(t) => t.at_us,
             })
             .max()
             .unwrap_or(0)
@@ -284,11 +462,13 @@ impl History {
         for e in &self.events {
             let Event::Fault(f) = e else { continue };
             match f.action {
+                FaultAction::Step => {}
                 FaultAction::Inject => windows.push(FaultWindow {
                     name: f.name.clone(),
                     kind: f.kind.clone(),
                     nodes: f.nodes.clone(),
                     start_us: f.at_us,
+                    started_us: f.done_us.unwrap_or(f.at_us),
                     end_us: end,
                     healed: false,
                     inject_error: f.error.clone(),
@@ -306,6 +486,72 @@ impl History {
             }
         }
         windows
+    }
+
+    /// Every submitted task with what was seen of it, in submission order.
+    /// Submissions that got no ID have no task to follow and are left out.
+    pub fn task_records(&self) -> Vec<TaskRecord<'_>> {
+        let mut records: Vec<TaskRecord<'_>> = Vec::new();
+        let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for e in &self.events {
+            match e {
+                Event::TaskSubmitted(t) => {
+                    if let Some(id) = &t.id {
+                        index.insert(id, records.len());
+                        records.push(TaskRecord {
+                            submit: t,
+                            seen: Vec::new(),
+                            logs: Vec::new(),
+                        });
+                    }
+                }
+                Event::Task(t) => {
+                    if let Some(&i) = index.get(t.id.as_str()) {
+                        records[i].seen.push(t);
+                    }
+                }
+                Event::TaskLog(t) => {
+                    if let Some(&i) = index.get(t.id.as_str()) {
+                        records[i].logs.push(t);
+                    }
+                }
+                _ => {}
+            }
+        }
+        records
+    }
+
+    /// Every submission, failed ones included.
+    pub fn task_submissions(&self) -> impl Iterator<Item = &TaskSubmit> {
+        self.events.iter().filter_map(|e| match e {
+            Event::TaskSubmitted(t) => Some(t),
+            _ => None,
+        })
+    }
+
+    /// Task caps by node name, from the `cluster_nodes` event.
+    pub fn task_caps(&self) -> Option<Vec<(String, u32)>> {
+        self.events.iter().find_map(|e| match e {
+            Event::ClusterNodes { nodes, .. } => {
+                Some(nodes.iter().map(|n| (n.name.clone(), n.task_cap)).collect())
+            }
+            _ => None,
+        })
+    }
+
+    /// A node's direct ping statuses over time: (at, status).
+    pub fn node_statuses<'a>(
+        &'a self,
+        node: &'a str,
+    ) -> impl Iterator<Item = (u64, Option<u16>)> + 'a {
+        self.events.iter().filter_map(move |e| match e {
+            Event::NodeStatus {
+                at_us,
+                node: n,
+                status,
+            } if n == node => Some((*at_us, *status)),
+            _ => None,
+        })
     }
 
     /// Names of the cluster's nodes (not the LB), in first-boot order.
@@ -414,14 +660,29 @@ impl HistoryWriter {
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
     start: std::time::Instant,
+    /// The wall clock at the start, microseconds since the Unix epoch, to
+    /// place server timestamps on the run's clock.
+    wall_start_us: i64,
 }
 
 impl Clock {
     /// A clock starting now.
     pub fn start() -> Self {
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(0);
         Self {
             start: std::time::Instant::now(),
+            wall_start_us: wall,
         }
+    }
+
+    /// A server timestamp (RFC 3339, with `Z` or an offset) on the run's
+    /// clock; None if it does not parse. Times before the start are 0.
+    pub fn from_server_time(&self, text: &str) -> Option<u64> {
+        let us = parse_server_time(text)?;
+        Some(us.saturating_sub(self.wall_start_us).max(0) as u64)
     }
 
     /// Microseconds since the start.
@@ -467,5 +728,46 @@ impl Events {
     /// Sends an event; after the recorder has stopped, events are dropped.
     pub fn send(&self, event: Event) {
         let _ = self.tx.send(event);
+    }
+}
+
+/// Microseconds since the Unix epoch of an RFC 3339 timestamp with `Z` or
+/// a `+hh:mm` / `-hh:mm` offset, as Octopus writes them.
+pub fn parse_server_time(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (local, offset_s) = if let Some(t) = text.strip_suffix('Z') {
+        (t, 0i64)
+    } else {
+        // An offset is the last six characters: +hh:mm.
+        let split = text.len().checked_sub(6)?;
+        let (t, off) = text.split_at_checked(split)?;
+        let sign = match off.as_bytes().first()? {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        let (h, m) = off[1..].split_once(':')?;
+        let secs = h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60;
+        (t, sign * secs)
+    };
+    let at = humantime::parse_rfc3339_weak(local).ok()?;
+    let us = at.duration_since(std::time::UNIX_EPOCH).ok()?.as_micros() as i64;
+    Some(us - offset_s * 1_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_times_with_z_and_offsets() {
+        let z = parse_server_time("2026-11-26T10:00:00.250Z").unwrap();
+        let plus = parse_server_time("2026-11-26T20:00:00.250+10:00").unwrap();
+        let minus = parse_server_time("2026-11-26T05:30:00.250-04:30").unwrap();
+        assert_eq!(z, plus);
+        assert_eq!(z, minus);
+        assert_eq!(z % 1_000_000, 250_000);
+        assert_eq!(parse_server_time("yesterday"), None);
+        assert_eq!(parse_server_time("2026-11-26T10:00:00.250*10:00"), None);
     }
 }

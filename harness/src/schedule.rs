@@ -10,7 +10,7 @@
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 
-use crate::fault::{FaultKind, PlannedFault};
+use crate::fault::{FaultKind, MaintenancePlan, PlannedFault};
 use crate::history::Op;
 use crate::scenario::{Fault, Mix, Scenario, node_names};
 
@@ -106,6 +106,8 @@ pub fn plan_faults(s: &Scenario, seed: u64) -> Vec<PlannedFault> {
                 Fault::Kill(_) => FaultKind::Kill,
                 Fault::Pause(_) => FaultKind::Pause,
                 Fault::Restart(_) => FaultKind::Restart,
+                Fault::Drain(_) => FaultKind::Drain,
+                Fault::Maintenance(_) => FaultKind::Maintenance,
             };
             let inject_us = f.value.at().value.as_micros_u64();
             PlannedFault {
@@ -117,6 +119,13 @@ pub fn plan_faults(s: &Scenario, seed: u64) -> Vec<PlannedFault> {
                 heal_us: match f.value {
                     Fault::Restart(_) => Some(inject_us),
                     _ => f.value.hold().map(|h| inject_us + h.value.as_micros_u64()),
+                },
+                maintenance: match &f.value {
+                    Fault::Maintenance(m) => Some(MaintenancePlan {
+                        restart_after: m.restart_after.value.get(),
+                        wait: m.wait.value.get(),
+                    }),
+                    _ => None,
                 },
             }
         })

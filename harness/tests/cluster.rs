@@ -16,17 +16,17 @@ use tokio::time::timeout;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-struct Booted {
-    cluster: EmbeddedCluster,
+pub(crate) struct Booted {
+    pub(crate) cluster: EmbeddedCluster,
     events: tokio::sync::mpsc::UnboundedReceiver<Event>,
     /// LB health events received but not yet asked for.
     lb_pending: Vec<(String, bool)>,
     http: reqwest::Client,
-    key: String,
+    pub(crate) key: String,
     _dir: tempfile::TempDir,
 }
 
-fn fast_spec(nodes: u32) -> scenario::Cluster {
+pub(crate) fn fast_spec(nodes: u32) -> scenario::Cluster {
     let mut spec = scenario::Cluster::default();
     spec.nodes.value = nodes;
     spec.heartbeat.value = "200ms".parse().unwrap();
@@ -38,7 +38,7 @@ fn fast_spec(nodes: u32) -> scenario::Cluster {
     spec
 }
 
-async fn boot(spec: scenario::Cluster) -> Booted {
+pub(crate) async fn boot(spec: scenario::Cluster) -> Booted {
     let dir = tempfile::tempdir().unwrap();
     let key = ApiKey::generate().unwrap();
     let (events, rx) = Events::channel(Clock::start());
@@ -65,7 +65,11 @@ async fn boot(spec: scenario::Cluster) -> Booted {
 }
 
 impl Booted {
-    fn node_url(&self, name: &str) -> String {
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) fn node_url(&self, name: &str) -> String {
         self.cluster
             .nodes()
             .iter()
@@ -74,7 +78,7 @@ impl Booted {
             .url()
     }
 
-    async fn get(&self, url: &str, key: bool) -> (u16, Value) {
+    pub(crate) async fn get(&self, url: &str, key: bool) -> (u16, Value) {
         let mut req = self.http.get(url);
         if key {
             req = req.header("X-Octopus-ApiKey", &self.key);
@@ -88,7 +92,7 @@ impl Booted {
         (status, body)
     }
 
-    async fn put(&self, url: &str, body: Value) -> (u16, Value) {
+    pub(crate) async fn put(&self, url: &str, body: Value) -> (u16, Value) {
         let resp = timeout(
             LIMIT,
             self.http
@@ -330,7 +334,7 @@ async fn a_paused_node_accepts_connections_but_never_answers() {
 async fn the_lb_fails_open_when_no_node_passes_its_health_check() {
     let mut spec = fast_spec(2);
     // Nothing answers 204, so every node fails its checks.
-    spec.lb.health_check.accept.value = vec![204];
+    spec.lb.health_check.accept.value = harness::scenario::units::StatusCodes::range(204, 204);
     let mut b = boot(spec).await;
     b.lb_says("n1", false).await;
     b.lb_says("n2", false).await;

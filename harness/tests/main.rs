@@ -6,6 +6,8 @@
 mod scenarios;
 // The embedded cluster in-process: the REST surface, the LB, faults.
 mod cluster;
+// Tasks through the REST API: logs, the orphan rule, exactly once.
+mod tasks;
 // `harness run` end to end: failover passes, a misconfigured LB fails.
 mod run;
 // No node or LB process outlives the harness: normal end, Ctrl-C, SIGKILL.

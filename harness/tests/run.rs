@@ -1,6 +1,6 @@
-//! `harness run` end to end, as a user runs it: the shipped failover
-//! scenario passes with every report written, and the variant with a
-//! misconfigured LB fails the check that exists to catch it.
+//! `harness run` end to end, as a user runs it: the shipped scenarios pass
+//! with every report written, and each fixture of a misconfigured cluster
+//! fails the check that exists to catch it.
 
 use std::time::Duration;
 
@@ -60,16 +60,7 @@ fn failover_passes_and_writes_every_report() {
     let run_dir = tmp.path().join("runs/latest");
     let report = read_json(&run_dir.join("report.json"));
     assert_eq!(report, read_json(&json_path));
-    let schema = read_json(&crate::util::root().join("harness/schemas/report.schema.json"));
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&report)
-        .map(|e| e.to_string())
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "report.json does not match its schema: {errors:?}"
-    );
+    assert_matches_schema(&report);
 
     assert_eq!(report["verdict"], "pass");
     assert_eq!(report["seed"], 42);
@@ -151,6 +142,149 @@ fn a_restart_under_load_stays_inside_its_fault_window_and_recovers() {
     let held = faults[0]["end_s"].as_f64().unwrap() - faults[0]["start_s"].as_f64().unwrap();
     assert!(held < 1.0, "the restart held {held}s");
     assert_eq!(find(&report["nodes"], "name", "n2")["starts"], 2);
+}
+
+#[test]
+fn the_drain_scenario_keeps_the_drain_contract_and_reports_each_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_scenario("scenarios/drain.yaml", tmp.path(), &[], 0);
+    assert!(out.stdout.contains("verdict: PASS"), "{}", out.stdout);
+    let report = read_json(&tmp.path().join("latest/report.json"));
+    assert_matches_schema(&report);
+    for kind in [
+        "drain_contract",
+        "exactly_once",
+        "task_cap",
+        "shared_storage",
+    ] {
+        assert_eq!(find(&report["checks"], "kind", kind)["verdict"], "pass");
+    }
+    // Each maintenance, in order: drain, 418, out of the LB, idle,
+    // restart, undrain, 200, back in the LB.
+    let drains = report["drains"].as_array().unwrap();
+    assert_eq!(drains.len(), 2, "{drains:?}");
+    for d in drains {
+        let steps: Vec<&str> = d["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["step"].as_str().unwrap())
+            .collect();
+        assert_eq!(steps, ["idle", "restart"], "{d}");
+        let times: Vec<f64> = [
+            &d["drained_s"],
+            &d["ping_418_s"],
+            &d["lb_out_s"],
+            &d["steps"][0]["at_s"],
+            &d["steps"][1]["at_s"],
+            &d["undrained_s"],
+            &d["ping_200_s"],
+            &d["lb_in_s"],
+        ]
+        .iter()
+        .map(|t| {
+            t.as_f64()
+                .unwrap_or_else(|| panic!("a step is missing: {d}"))
+        })
+        .collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    }
+    let tasks = &report["tasks"];
+    assert!(tasks["submitted"].as_u64().unwrap() >= 50, "{tasks}");
+    assert_eq!(tasks["submit_failures"], 0);
+}
+
+#[test]
+fn the_tasks_scenario_reports_distribution_and_pick_up_latency() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_scenario("scenarios/tasks.yaml", tmp.path(), &[], 0);
+    assert!(out.stdout.contains("pick-up latency"), "{}", out.stdout);
+    let report = read_json(&tmp.path().join("latest/report.json"));
+    assert_matches_schema(&report);
+    let tasks = &report["tasks"];
+    assert_eq!(tasks["submitted"], 200);
+    assert_eq!(tasks["by_state"]["Success"], 200);
+    let by_node = tasks["by_node"].as_object().unwrap();
+    assert_eq!(by_node.len(), 3, "every node took work: {by_node:?}");
+    assert_eq!(
+        by_node.values().map(|v| v.as_u64().unwrap()).sum::<u64>(),
+        200
+    );
+    assert!(tasks["pickup_ms"]["p99"].as_f64().unwrap() > 0.0);
+    assert!(tasks["throughput_per_s"].as_f64().unwrap() > 0.0);
+    let cap = find(&report["checks"], "kind", "task_cap");
+    assert_eq!(cap["verdict"], "pass", "{cap}");
+}
+
+/// A fixture that must fail one check: exit 1, the check named FAIL, and
+/// its detail says what happened.
+fn fails_with(fixture: &str, kind: &str, says: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_scenario(fixture, tmp.path(), &[], 1);
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(kind))
+        .unwrap_or_default();
+    assert!(line.trim_start().starts_with("FAIL"), "{}", out.stdout);
+    assert!(line.contains(says), "{line}");
+    let report = read_json(&tmp.path().join("latest/report.json"));
+    assert_eq!(find(&report["checks"], "kind", kind)["verdict"], "fail");
+}
+
+#[test]
+fn an_lb_that_accepts_418_fails_the_drain_contract() {
+    fails_with(
+        "fixtures/scenarios/valid/drain-lb-accepts-4xx.yaml",
+        "drain_contract",
+        "LB kept routing to drained node n1 for the whole maintenance",
+    );
+}
+
+#[test]
+fn an_lb_with_passive_checks_only_fails_the_drain_contract() {
+    fails_with(
+        "fixtures/scenarios/valid/drain-lb-passive.yaml",
+        "drain_contract",
+        "LB kept routing to drained node n1 for the whole maintenance",
+    );
+}
+
+#[test]
+fn racy_claims_fail_exactly_once() {
+    fails_with(
+        "fixtures/scenarios/valid/tasks-racy-claim.yaml",
+        "exactly_once",
+        "ran more than once",
+    );
+}
+
+#[test]
+fn a_kill_mid_task_cancels_the_tasks_without_running_them_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    run_scenario(
+        "fixtures/scenarios/valid/orphaned-tasks.yaml",
+        tmp.path(),
+        &[],
+        0,
+    );
+    let report = read_json(&tmp.path().join("latest/report.json"));
+    let check = find(&report["checks"], "kind", "orphaned_tasks");
+    assert_eq!(check["verdict"], "pass", "{check}");
+    assert!(report["tasks"]["by_state"]["Canceled"].as_u64().unwrap() >= 1);
+}
+
+fn assert_matches_schema(report: &Value) {
+    let schema = read_json(&crate::util::root().join("harness/schemas/report.schema.json"));
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report.json does not match its schema: {errors:?}"
+    );
 }
 
 /// The element of a JSON array whose `key` is `value`.

@@ -16,12 +16,18 @@ pub const HISTOGRAM_SIGFIG: u8 = 3;
 /// ones are clamped to it. Fixed bounds keep every histogram mergeable.
 pub const HISTOGRAM_MAX_US: u64 = 3_600_000_000;
 
-/// An HDR histogram of latencies in microseconds.
+/// An HDR histogram of requests' latencies in microseconds.
 pub fn histogram<'a>(requests: impl Iterator<Item = &'a Request>) -> Histogram<u64> {
+    histogram_of(requests.map(Request::latency_us))
+}
+
+/// An HDR histogram of any durations in microseconds, with the same bounds
+/// and precision as every other, so they merge.
+pub fn histogram_of(values_us: impl Iterator<Item = u64>) -> Histogram<u64> {
     let mut h = Histogram::<u64>::new_with_bounds(1, HISTOGRAM_MAX_US, HISTOGRAM_SIGFIG)
         .expect("constant bounds are valid");
-    for r in requests {
-        h.saturating_record(r.latency_us().max(1));
+    for v in values_us {
+        h.saturating_record(v.max(1));
     }
     h
 }

@@ -5,16 +5,18 @@
 //! pass, as Jepsen's `merge-valid` does.
 
 mod availability;
+mod drain;
 mod latency;
 mod recovers;
 mod routes_around;
+mod tasks;
 
 use serde::{Deserialize, Serialize};
 
 use crate::history::History;
 use crate::scenario::{Check, Scenario};
 
-pub use latency::{HISTOGRAM_SIGFIG, histogram, percentile_us};
+pub use latency::{HISTOGRAM_SIGFIG, histogram, histogram_of, percentile_us};
 
 /// A check's judgement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +87,11 @@ pub fn judge(check: &Check, history: &History) -> CheckResult {
         Check::RoutesAroundFailedNode(c) => routes_around::judge(c, history),
         Check::Recovers(c) => recovers::judge(c, history),
         Check::Latency(c) => latency::judge(c, history),
+        Check::DrainContract(c) => drain::judge(c, history),
+        Check::ExactlyOnce(c) => tasks::exactly_once(c, history),
+        Check::TaskCap(c) => tasks::task_cap(c, history),
+        Check::OrphanedTasks(c) => tasks::orphaned(c, history),
+        Check::SharedStorage(c) => tasks::shared_storage(c, history),
     };
     CheckResult {
         name: check.name(),
@@ -144,6 +151,8 @@ mod judged {
         let fault = |at_us, action| {
             Event::Fault(FaultEvent {
                 at_us,
+                done_us: None,
+                step: None,
                 name: "kill-n2".into(),
                 kind: "kill".into(),
                 nodes: vec!["n2".into()],

@@ -111,3 +111,211 @@ pub struct PingBody {
     #[serde(rename = "Name")]
     pub name: String,
 }
+
+/// A task's state, as Octopus spells it in JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum TaskState {
+    /// Waiting for a node.
+    Queued,
+    /// A node runs it.
+    Executing,
+    /// Ended in failure.
+    Failed,
+    /// Canceled, by a user or by the orphan rule.
+    Canceled,
+    /// Waited too long in the queue.
+    TimedOut,
+    /// Ended well.
+    Success,
+    /// A cancel was asked for and has not finished.
+    Cancelling,
+}
+
+impl TaskState {
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Queued => "Queued",
+            TaskState::Executing => "Executing",
+            TaskState::Failed => "Failed",
+            TaskState::Canceled => "Canceled",
+            TaskState::TimedOut => "TimedOut",
+            TaskState::Success => "Success",
+            TaskState::Cancelling => "Cancelling",
+        }
+    }
+
+    /// Octopus's `IsCompleted`: not Queued, Executing or Cancelling.
+    pub fn is_completed(self) -> bool {
+        !matches!(
+            self,
+            TaskState::Queued | TaskState::Executing | TaskState::Cancelling
+        )
+    }
+
+    /// Every state.
+    pub const ALL: [TaskState; 7] = [
+        TaskState::Queued,
+        TaskState::Executing,
+        TaskState::Failed,
+        TaskState::Canceled,
+        TaskState::TimedOut,
+        TaskState::Success,
+        TaskState::Cancelling,
+    ];
+}
+
+impl std::str::FromStr for TaskState {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        TaskState::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(s))
+            .ok_or(())
+    }
+}
+
+/// The one space of the reference cluster.
+pub const SPACE_ID: &str = "Spaces-1";
+
+/// Task types a user may queue (Octopus's `BuiltInTasks`).
+pub const TASK_NAMES: &[&str] = &[
+    "Backup",
+    "Health",
+    "Retention",
+    "Upgrade",
+    "TestEmail",
+    "AdHocScript",
+    "UpdateCalamari",
+    "TestAzureAccount",
+    "SystemIntegrityCheck",
+    "SyncCommunityActionTemplates",
+    "Migration",
+    "MigrationImport",
+    "MigrationPartialExport",
+];
+
+/// The body of `POST /api/{spaceId}/tasks`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NewTask {
+    /// The task type.
+    pub name: String,
+    /// Required by Octopus.
+    pub description: String,
+    /// Type-specific arguments.
+    #[serde(default)]
+    pub arguments: Option<Value>,
+    /// The space; the path's when absent.
+    #[serde(default)]
+    pub space_id: Option<String>,
+}
+
+/// `ServerTasks-<seq>`.
+pub fn task_id(seq: i64) -> String {
+    format!("ServerTasks-{seq}")
+}
+
+/// The number of a `ServerTasks-<seq>` ID.
+pub fn task_seq(id: &str) -> Option<i64> {
+    id.strip_prefix("ServerTasks-")?
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+}
+
+/// The TaskResource of octopus-surface.md §4.2.
+pub fn task_resource(t: &super::db::TaskRow) -> Value {
+    let id = task_id(t.seq);
+    let completed = t.state.is_completed();
+    let duration_ms = match (t.start_ms, t.completed_ms) {
+        (Some(s), Some(c)) => Some(c - s),
+        _ => None,
+    };
+    let arguments: Value = serde_json::from_str(&t.arguments).unwrap_or(Value::Null);
+    json!({
+        "Id": id,
+        "SpaceId": t.space_id,
+        "Name": t.name,
+        "Description": t.description,
+        "Arguments": arguments,
+        "State": t.state.as_str(),
+        "Completed": t.completed_ms.map(timestamp),
+        "QueueTime": timestamp(t.queue_ms),
+        "QueueTimeExpiry": null,
+        "StartTime": t.start_ms.map(timestamp),
+        "LastUpdatedTime": timestamp(t.completed_ms.or(t.start_ms).unwrap_or(t.queue_ms)),
+        "CompletedTime": t.completed_ms.map(timestamp),
+        "ServerNode": t.server_node,
+        "Duration": duration_ms.map(|ms| format!("{} ms", ms.max(0))),
+        "ErrorMessage": t.error.clone().unwrap_or_default(),
+        "HasBeenPickedUpByProcessor": t.start_ms.is_some(),
+        "IsCompleted": completed,
+        "FinishedSuccessfully": t.state == TaskState::Success,
+        "HasPendingInterruptions": false,
+        "HasWarningsOrErrors": matches!(t.state, TaskState::Failed | TaskState::Canceled | TaskState::TimedOut),
+        "CanRerun": completed,
+        "Links": {
+            "Self": format!("/api/tasks/{id}"),
+            "Raw": format!("/api/tasks/{id}/raw"),
+            "Details": format!("/api/tasks/{id}/details"),
+        },
+    })
+}
+
+/// The fields of a TaskResource the harness reads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskBody {
+    /// `ServerTasks-<n>`.
+    pub id: String,
+    /// Its state.
+    pub state: TaskState,
+    /// The node that runs or ran it.
+    #[serde(default)]
+    pub server_node: Option<String>,
+    /// RFC 3339.
+    #[serde(default)]
+    pub queue_time: Option<String>,
+    /// RFC 3339.
+    #[serde(default)]
+    pub start_time: Option<String>,
+    /// RFC 3339.
+    #[serde(default)]
+    pub completed_time: Option<String>,
+    /// Why it failed.
+    #[serde(default)]
+    pub error_message: Option<String>,
+}
+
+/// The fields of a ResourceCollection the harness reads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CollectionBody<T> {
+    /// This page.
+    pub items: Vec<T>,
+    /// Matches in all.
+    #[serde(default)]
+    pub total_results: usize,
+}
+
+/// A node of `GET /api/octopusservernodes/summary` or the node list, as
+/// the harness reads it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NodeBody {
+    /// Node ID.
+    pub id: String,
+    /// Node name.
+    pub name: String,
+    /// Task cap.
+    #[serde(default)]
+    pub max_concurrent_tasks: u32,
+    /// Drained.
+    #[serde(default)]
+    pub is_in_maintenance_mode: bool,
+    /// Active tasks (summary only).
+    #[serde(default)]
+    pub running_task_count: Option<u32>,
+}

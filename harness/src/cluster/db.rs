@@ -1,6 +1,7 @@
 //! The shared database every node of the embedded cluster coordinates
 //! through, as Octopus nodes share one SQL Server database: node
-//! registrations, heartbeats (LastSeen), drain flags and task caps.
+//! registrations, heartbeats (LastSeen), drain flags and task caps, and the
+//! task queue with its atomic claims and orphan rules.
 //!
 //! It is an SQLite file in WAL mode (embedded; nothing to install), opened
 //! by every node process. All SQL lives here, so a second backend can
@@ -10,6 +11,8 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, params};
+
+use super::api::TaskState;
 
 /// A node's row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +66,22 @@ impl SharedDb {
                 last_seen_ms INTEGER NOT NULL,
                 version TEXT NOT NULL,
                 last_modified_ms INTEGER NOT NULL
-            );",
+            );
+            CREATE TABLE IF NOT EXISTS tasks (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                space_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                description TEXT NOT NULL,
+                arguments TEXT NOT NULL,
+                state TEXT NOT NULL,
+                server_node TEXT,
+                queue_ms INTEGER NOT NULL,
+                start_ms INTEGER,
+                completed_ms INTEGER,
+                error TEXT
+            );
+            CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, seq);
+            CREATE INDEX IF NOT EXISTS tasks_by_node ON tasks (server_node, state);",
         )?;
         Ok(Self { conn })
     }
@@ -146,6 +164,352 @@ impl SharedDb {
     }
 }
 
+/// A task's row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRow {
+    /// The number in `ServerTasks-<seq>`.
+    pub seq: i64,
+    /// `Spaces-1`.
+    pub space_id: String,
+    /// The task type, such as `AdHocScript`.
+    pub name: String,
+    /// What the submitter said it is.
+    pub description: String,
+    /// The Arguments object, as JSON text.
+    pub arguments: String,
+    /// Its state.
+    pub state: TaskState,
+    /// The node that claimed it; None while queued.
+    pub server_node: Option<String>,
+    /// Queued at, milliseconds since the Unix epoch.
+    pub queue_ms: i64,
+    /// Claimed at.
+    pub start_ms: Option<i64>,
+    /// Reached a final state at.
+    pub completed_ms: Option<i64>,
+    /// Why it failed or was canceled.
+    pub error: Option<String>,
+}
+
+/// Which tasks a list wants; empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    /// Any of these states.
+    pub states: Vec<TaskState>,
+    /// Claimed by this node.
+    pub node: Option<String>,
+    /// Any of these task numbers.
+    pub ids: Vec<i64>,
+    /// Skipped from the newest.
+    pub skip: usize,
+    /// Page size.
+    pub take: usize,
+}
+
+/// How a node claims work: atomically (Octopus), or with the read and the
+/// write apart, as Octopus 2023.3 did after its queue write lock was
+/// removed, so that two nodes can run one task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimMode {
+    /// One write transaction reads the queue and claims.
+    Atomic,
+    /// Read, wait this long, then write without checking the state again.
+    Racy(Duration),
+}
+
+const TASK_COLUMNS: &str = "seq, space_id, name, description, arguments, state, server_node, queue_ms, start_ms, completed_ms, error";
+
+fn task_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TaskRow> {
+    let state: String = r.get(5)?;
+    Ok(TaskRow {
+        seq: r.get(0)?,
+        space_id: r.get(1)?,
+        name: r.get(2)?,
+        description: r.get(3)?,
+        arguments: r.get(4)?,
+        state: state.parse().map_err(|_| {
+            rusqlite::Error::FromSqlConversionFailure(
+                5,
+                rusqlite::types::Type::Text,
+                format!("unknown task state {state:?}").into(),
+            )
+        })?,
+        server_node: r.get(6)?,
+        queue_ms: r.get(7)?,
+        start_ms: r.get(8)?,
+        completed_ms: r.get(9)?,
+        error: r.get(10)?,
+    })
+}
+
+/// The states in which a task holds a slot of its node's cap.
+const ACTIVE: &str = "('Executing', 'Cancelling')";
+
+impl SharedDb {
+    /// Runs `f` in a write transaction taken at once (`BEGIN IMMEDIATE`),
+    /// so a read inside it cannot go stale before the write: the one lock
+    /// that makes claims atomic across node processes.
+    fn write<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        match f(&self.conn) {
+            Ok(v) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Queues a task.
+    pub fn create_task(
+        &self,
+        space_id: &str,
+        name: &str,
+        description: &str,
+        arguments: &str,
+    ) -> rusqlite::Result<TaskRow> {
+        let seq = self.write(|c| {
+            c.execute(
+                "INSERT INTO tasks (space_id, name, description, arguments, state, queue_ms)
+                 VALUES (?1, ?2, ?3, ?4, 'Queued', ?5)",
+                params![space_id, name, description, arguments, now_ms()],
+            )?;
+            Ok(c.last_insert_rowid())
+        })?;
+        self.task(seq)?.ok_or(rusqlite::Error::QueryReturnedNoRows)
+    }
+
+    /// One task.
+    pub fn task(&self, seq: i64) -> rusqlite::Result<Option<TaskRow>> {
+        self.conn
+            .prepare_cached(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE seq = ?1"))?
+            .query_row(params![seq], task_row)
+            .optional()
+    }
+
+    /// A page of tasks, newest first, and how many match in all.
+    pub fn tasks(&self, f: &TaskFilter) -> rusqlite::Result<(usize, Vec<TaskRow>)> {
+        // Only fixed SQL and numbers go into the text; values are bound.
+        let mut clauses = Vec::new();
+        let mut values: Vec<rusqlite::types::Value> = Vec::new();
+        if !f.states.is_empty() {
+            clauses.push(format!(
+                "state IN ({})",
+                vec!["?"; f.states.len()].join(", ")
+            ));
+            values.extend(f.states.iter().map(|s| s.as_str().to_string().into()));
+        }
+        if let Some(node) = &f.node {
+            clauses.push("server_node = ?".to_string());
+            values.push(node.clone().into());
+        }
+        if !f.ids.is_empty() {
+            clauses.push(format!("seq IN ({})", vec!["?"; f.ids.len()].join(", ")));
+            values.extend(f.ids.iter().map(|id| (*id).into()));
+        }
+        let filter = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        let total: i64 = self.conn.query_row(
+            &format!("SELECT COUNT(*) FROM tasks {filter}"),
+            rusqlite::params_from_iter(values.iter()),
+            |r| r.get(0),
+        )?;
+        let mut page = values;
+        page.push((f.take as i64).into());
+        page.push((f.skip as i64).into());
+        let rows = self
+            .conn
+            .prepare(&format!(
+                "SELECT {TASK_COLUMNS} FROM tasks {filter} ORDER BY seq DESC LIMIT ? OFFSET ?"
+            ))?
+            .query_map(rusqlite::params_from_iter(page.iter()), task_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok((total as usize, rows))
+    }
+
+    /// Claims queued tasks for a node, oldest first, by Octopus's rules: a
+    /// drained node takes none; a node never goes past its cap; and it
+    /// stops once its own load ratio (active / cap) passes the cluster's
+    /// ((active + queued) / the caps of online, undrained nodes), which
+    /// spreads a burst over the cluster. Returns the claimed tasks.
+    pub fn claim(
+        &self,
+        node_id: &str,
+        node_name: &str,
+        offline_after_ms: i64,
+        mode: ClaimMode,
+    ) -> rusqlite::Result<Vec<TaskRow>> {
+        match mode {
+            ClaimMode::Atomic => self.write(|c| {
+                let k = claimable(c, node_id, node_name, offline_after_ms)?;
+                if k == 0 {
+                    return Ok(Vec::new());
+                }
+                let now = now_ms();
+                c.prepare_cached(&format!(
+                    "UPDATE tasks SET state = 'Executing', server_node = ?1, start_ms = ?2
+                     WHERE seq IN (SELECT seq FROM tasks WHERE state = 'Queued' ORDER BY seq LIMIT ?3)
+                     RETURNING {TASK_COLUMNS}"
+                ))?
+                .query_map(params![node_name, now, k as i64], task_row)?
+                .collect()
+            }),
+            ClaimMode::Racy(gap) => {
+                let k = claimable(&self.conn, node_id, node_name, offline_after_ms)?;
+                if k == 0 {
+                    return Ok(Vec::new());
+                }
+                let seqs: Vec<i64> = self
+                    .conn
+                    .prepare_cached("SELECT seq FROM tasks WHERE state = 'Queued' ORDER BY seq LIMIT ?1")?
+                    .query_map(params![k as i64], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                // The gap between read and write is the bug.
+                std::thread::sleep(gap);
+                let mut claimed = Vec::new();
+                for seq in seqs {
+                    self.conn.execute(
+                        "UPDATE tasks SET state = 'Executing', server_node = ?1, start_ms = ?2 WHERE seq = ?3",
+                        params![node_name, now_ms(), seq],
+                    )?;
+                    claimed.extend(self.task(seq)?);
+                }
+                Ok(claimed)
+            }
+        }
+    }
+
+    /// Ends a task its node ran. Only the node that holds the task may end
+    /// it, and only while it is active, so a task the orphan rule canceled
+    /// stays canceled. In racy mode the first node to finish wins, as
+    /// nothing checks. Returns whether the row changed.
+    pub fn complete(
+        &self,
+        seq: i64,
+        node_name: &str,
+        state: TaskState,
+        error: Option<&str>,
+        mode: ClaimMode,
+    ) -> rusqlite::Result<bool> {
+        let sql = match mode {
+            ClaimMode::Atomic => format!(
+                "UPDATE tasks SET state = ?2, completed_ms = ?3, error = ?4
+                 WHERE seq = ?1 AND server_node = ?5 AND state IN {ACTIVE}"
+            ),
+            ClaimMode::Racy(_) => format!(
+                "UPDATE tasks SET state = ?2, completed_ms = ?3, error = ?4
+                 WHERE seq = ?1 AND state IN {ACTIVE} AND ?5 IS NOT NULL"
+            ),
+        };
+        let changed = self.conn.execute(
+            &sql,
+            params![seq, state.as_str(), now_ms(), error, node_name],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// A node that starts cancels what it was running before it died, as
+    /// an Octopus node does when it comes back. Returns how many.
+    pub fn cancel_own(&self, node_name: &str) -> rusqlite::Result<usize> {
+        self.conn.execute(
+            &format!(
+                "UPDATE tasks SET state = 'Canceled', completed_ms = ?2,
+                 error = 'The node running this task restarted; the task was canceled.'
+                 WHERE server_node = ?1 AND state IN {ACTIVE}"
+            ),
+            params![node_name, now_ms()],
+        )
+    }
+
+    /// Cancels the active tasks of nodes not seen for `orphan_after_ms`;
+    /// any node may do it, as in Octopus (after about an hour). The tasks
+    /// are never queued again. Returns how many.
+    pub fn cancel_orphans(&self, orphan_after_ms: i64) -> rusqlite::Result<usize> {
+        self.conn.execute(
+            &format!(
+                "UPDATE tasks SET state = 'Canceled', completed_ms = ?1,
+                 error = 'The node running this task went offline; the task was canceled by another node.'
+                 WHERE state IN {ACTIVE}
+                   AND server_node IN (SELECT name FROM nodes WHERE last_seen_ms < ?1 - ?2)"
+            ),
+            params![now_ms(), orphan_after_ms],
+        )
+    }
+
+    /// Active tasks per node name.
+    pub fn running_counts(&self) -> rusqlite::Result<Vec<(String, u32)>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT server_node, COUNT(*) FROM tasks WHERE state IN {ACTIVE} AND server_node IS NOT NULL GROUP BY server_node"
+            ))?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
+    }
+}
+
+/// How many tasks a node may claim now.
+fn claimable(
+    c: &Connection,
+    node_id: &str,
+    node_name: &str,
+    offline_after_ms: i64,
+) -> rusqlite::Result<u64> {
+    let Some((cap, drained)) = c
+        .prepare_cached(
+            "SELECT max_concurrent_tasks, is_in_maintenance_mode FROM nodes WHERE id = ?1",
+        )?
+        .query_row(params![node_id], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?))
+        })
+        .optional()?
+    else {
+        return Ok(0);
+    };
+    if drained || cap <= 0 {
+        return Ok(0);
+    }
+    let (mine, all, queued): (i64, i64, i64) = c
+        .prepare_cached(&format!(
+            "SELECT COALESCE(SUM(state IN {ACTIVE} AND server_node = ?1), 0),
+                    COALESCE(SUM(state IN {ACTIVE}), 0),
+                    COALESCE(SUM(state = 'Queued'), 0)
+             FROM tasks WHERE state IN ('Queued', 'Executing', 'Cancelling')"
+        ))?
+        .query_row(params![node_name], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    let cluster_cap: i64 = c
+        .prepare_cached(
+            "SELECT COALESCE(SUM(max_concurrent_tasks), 0) FROM nodes
+             WHERE is_in_maintenance_mode = 0 AND (last_seen_ms >= ?1 OR id = ?2)",
+        )?
+        .query_row(params![now_ms() - offline_after_ms, node_id], |r| r.get(0))?;
+    Ok(claim_count(mine, cap, all, queued, cluster_cap))
+}
+
+/// The ratio rule on numbers: claim one at a time while the node is under
+/// its cap and its ratio `mine / cap` is at most the cluster's
+/// `(all + queued) / cluster_cap`. Claiming moves a task from queued to
+/// active, so the cluster's ratio does not change as the node claims.
+fn claim_count(mut mine: i64, cap: i64, all: i64, mut queued: i64, cluster_cap: i64) -> u64 {
+    let mut k = 0;
+    let cluster_cap = cluster_cap.max(cap);
+    let load = all + queued;
+    // mine / cap <= load / cluster_cap, without division.
+    while queued > 0 && mine < cap && mine * cluster_cap <= load * cap {
+        mine += 1;
+        queued -= 1;
+        k += 1;
+    }
+    k
+}
+
 const COLUMNS: &str = "id, name, max_concurrent_tasks, is_in_maintenance_mode, last_seen_ms, version, last_modified_ms";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NodeRow> {
@@ -163,6 +527,191 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NodeRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cluster(nodes: &[(&str, u32)]) -> (tempfile::TempDir, Vec<SharedDb>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shared.db");
+        SharedDb::create(&path).unwrap();
+        let dbs: Vec<SharedDb> = nodes
+            .iter()
+            .map(|(name, cap)| {
+                let db = SharedDb::open(&path).unwrap();
+                db.register(&format!("OctopusServerNodes-{name}"), name, *cap, "v")
+                    .unwrap();
+                db
+            })
+            .collect();
+        (dir, dbs)
+    }
+
+    fn queue(db: &SharedDb, n: usize) {
+        for i in 0..n {
+            db.create_task("Spaces-1", "Health", &format!("t{i}"), "{}")
+                .unwrap();
+        }
+    }
+
+    fn claim(db: &SharedDb, name: &str) -> Vec<TaskRow> {
+        db.claim(
+            &format!("OctopusServerNodes-{name}"),
+            name,
+            60_000,
+            ClaimMode::Atomic,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_ratio_rule_spreads_a_small_queue_and_the_cap_bounds_a_big_one() {
+        let (_dir, dbs) = cluster(&[("n1", 5), ("n2", 5), ("n3", 5)]);
+        queue(&dbs[0], 3);
+        // 3 queued over 15 slots: a ratio of 0.2 lets n1 take 2 (0/5 and
+        // 1/5 are within it, 2/5 is not), and n2 the last one.
+        assert_eq!(claim(&dbs[0], "n1").len(), 2);
+        assert_eq!(claim(&dbs[1], "n2").len(), 1);
+        assert_eq!(claim(&dbs[2], "n3").len(), 0);
+        // A queue past the cluster's capacity fills each node to its cap.
+        queue(&dbs[0], 40);
+        for (db, name, held) in [(&dbs[0], "n1", 2), (&dbs[1], "n2", 1), (&dbs[2], "n3", 0)] {
+            let got = claim(db, name);
+            assert_eq!(got.len(), 5 - held, "{name}");
+            assert!(got.iter().all(|t| t.state == TaskState::Executing
+                && t.server_node.as_deref() == Some(name)
+                && t.start_ms.is_some()));
+            assert!(claim(db, name).is_empty(), "{name} went past its cap");
+        }
+        // Oldest first.
+        let (_, executing) = dbs[0]
+            .tasks(&TaskFilter {
+                states: vec![TaskState::Executing],
+                take: 100,
+                ..TaskFilter::default()
+            })
+            .unwrap();
+        assert_eq!(executing.iter().map(|t| t.seq).max(), Some(15));
+    }
+
+    #[test]
+    fn a_drained_node_claims_nothing_and_finishes_what_it_runs() {
+        let (_dir, dbs) = cluster(&[("n1", 5), ("n2", 5)]);
+        queue(&dbs[0], 1);
+        let mine = claim(&dbs[0], "n1");
+        assert_eq!(mine.len(), 1);
+        dbs[1]
+            .update("OctopusServerNodes-n1", Some(true), None)
+            .unwrap();
+        queue(&dbs[0], 3);
+        assert!(claim(&dbs[0], "n1").is_empty());
+        // Its own task still ends, as Success.
+        assert!(
+            dbs[0]
+                .complete(
+                    mine[0].seq,
+                    "n1",
+                    TaskState::Success,
+                    None,
+                    ClaimMode::Atomic
+                )
+                .unwrap()
+        );
+        // Another node cannot end a task it does not hold.
+        let theirs = claim(&dbs[1], "n2");
+        assert!(
+            !dbs[0]
+                .complete(
+                    theirs[0].seq,
+                    "n1",
+                    TaskState::Failed,
+                    None,
+                    ClaimMode::Atomic
+                )
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn orphans_are_canceled_by_others_after_the_timeout_and_by_their_node_at_start() {
+        let (_dir, dbs) = cluster(&[("n1", 5), ("n2", 5)]);
+        queue(&dbs[0], 4);
+        // 4 over 10 slots: n1 claims while its ratio is at most 0.4.
+        let n1 = claim(&dbs[0], "n1");
+        let n2 = claim(&dbs[1], "n2");
+        assert_eq!((n1.len(), n2.len()), (3, 1));
+        // n1 is fresh: nothing is an orphan yet.
+        assert_eq!(dbs[1].cancel_orphans(60_000).unwrap(), 0);
+        // n1 not seen for a minute: n2 cancels its tasks, never re-queues.
+        dbs[1]
+            .conn
+            .execute(
+                "UPDATE nodes SET last_seen_ms = last_seen_ms - 120000 WHERE name = 'n1'",
+                [],
+            )
+            .unwrap();
+        assert_eq!(dbs[1].cancel_orphans(60_000).unwrap(), 3);
+        for t in &n1 {
+            let t = dbs[1].task(t.seq).unwrap().unwrap();
+            assert_eq!(t.state, TaskState::Canceled);
+            assert_eq!(t.server_node.as_deref(), Some("n1"));
+        }
+        // A canceled task stays canceled when its node finishes late.
+        assert!(
+            !dbs[0]
+                .complete(n1[0].seq, "n1", TaskState::Success, None, ClaimMode::Atomic)
+                .unwrap()
+        );
+        // n2 restarts: it cancels its own active tasks.
+        assert_eq!(dbs[1].cancel_own("n2").unwrap(), 1);
+        assert!(claim(&dbs[0], "n1").is_empty(), "nothing was re-queued");
+    }
+
+    #[test]
+    fn atomic_claims_from_many_connections_never_overlap_and_racy_ones_do() {
+        for (mode, expect_duplicates) in [
+            (ClaimMode::Atomic, false),
+            (ClaimMode::Racy(Duration::from_millis(20)), true),
+        ] {
+            let names = ["n1", "n2", "n3", "n4"];
+            let (dir, dbs) = cluster(&names.map(|n| (n, 1000)));
+            queue(&dbs[0], 200);
+            drop(dbs);
+            let path = dir.path().join("shared.db");
+            let claimed: Vec<(String, i64)> = std::thread::scope(|s| {
+                let handles: Vec<_> = names
+                    .iter()
+                    .map(|name| {
+                        let path = path.clone();
+                        s.spawn(move || {
+                            let db = SharedDb::open(&path).unwrap();
+                            let mut got = Vec::new();
+                            let id = format!("OctopusServerNodes-{name}");
+                            // Until the queue is empty (at most 200 rounds).
+                            for _ in 0..200 {
+                                let round = db.claim(&id, name, 60_000, mode).unwrap();
+                                if round.is_empty() {
+                                    break;
+                                }
+                                got.extend(round.iter().map(|t| (name.to_string(), t.seq)));
+                            }
+                            got
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap())
+                    .collect()
+            });
+            let mut seqs: Vec<i64> = claimed.iter().map(|(_, s)| *s).collect();
+            seqs.sort();
+            let before = seqs.len();
+            seqs.dedup();
+            if expect_duplicates {
+                assert!(before > seqs.len(), "{mode:?}: {before} claims, none twice");
+            } else {
+                assert_eq!((before, seqs.len()), (200, 200), "{mode:?}");
+            }
+        }
+    }
 
     #[test]
     fn register_heartbeat_update_keep_drain_across_restart() {

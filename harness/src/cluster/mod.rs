@@ -12,6 +12,7 @@ mod http;
 pub mod lb;
 pub mod node;
 pub mod supervisor;
+pub(crate) mod work;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -102,6 +103,7 @@ impl EmbeddedCluster {
         std::fs::create_dir_all(dir.join("logs")).map_err(|e| io("the cluster folder", e))?;
         std::fs::create_dir_all(dir.join("shared-storage"))
             .map_err(|e| io("the shared storage", e))?;
+        let poll = spec.tasks.poll.value.get();
         let db_path = dir.join("shared.db");
         db::SharedDb::create(&db_path)
             .map_err(|e| ClusterError::new(format!("failed to create the shared database: {e}")))?;
@@ -116,6 +118,10 @@ impl EmbeddedCluster {
             boot_time: Duration::ZERO,
         };
         for (i, name) in node_names(spec.nodes.value).into_iter().enumerate() {
+            let storage = match spec.storage {
+                scenario::Storage::Shared => dir.join("shared-storage"),
+                scenario::Storage::PerNode => dir.join("node-storage").join(&name),
+            };
             let config = NodeConfig {
                 id: format!("OctopusServerNodes-{name}"),
                 name,
@@ -127,6 +133,13 @@ impl EmbeddedCluster {
                 heartbeat_ms: spec.heartbeat.value.get().as_millis() as u64,
                 offline_after_ms: spec.offline_after.value.get().as_millis() as u64,
                 installation_id: installation_id.clone(),
+                storage,
+                queue_poll_ms: poll.as_millis() as u64,
+                orphan_after_ms: spec.tasks.orphan_after.value.get().as_millis() as u64,
+                // A gap of a quarter of the poll lets two nodes' checks
+                // overlap often, as under the load that exposed the bug.
+                racy_claim_ms: (spec.tasks.claim == scenario::Claim::Racy)
+                    .then(|| (poll.as_millis() as u64 / 4).max(1)),
             };
             cluster.nodes.push(NodeHandle { config });
         }
@@ -199,7 +212,10 @@ impl EmbeddedCluster {
                 timeout_ms: hc.timeout.value.get().as_millis() as u64,
                 healthy_threshold: hc.healthy_threshold.value,
                 unhealthy_threshold: hc.unhealthy_threshold.value,
-                accept: hc.accept.value.clone(),
+                accept: hc.accept.value.ranges().to_vec(),
+                passive: hc.mode == scenario::HealthMode::Passive,
+                max_fails: hc.max_fails.value,
+                fail_timeout_ms: hc.fail_timeout.value.get().as_millis() as u64,
             },
             backend_timeout_ms: spec.lb.backend_timeout.value.get().as_millis() as u64,
             max_body: spec.lb.max_body.map(|s| s.bytes()),
@@ -287,6 +303,11 @@ impl EmbeddedCluster {
     pub async fn start(&self, node: &str) -> Result<(), ClusterError> {
         let i = self.index(node)?;
         self.start_node_at(i).await.map(|_| ())
+    }
+
+    /// Whether a node's process runs (paused counts as running).
+    pub fn is_running(&self, node: &str) -> bool {
+        self.supervisor.is_running(node)
     }
 
     /// Brings every node back: resumes paused ones, starts dead ones.

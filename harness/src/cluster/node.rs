@@ -1,12 +1,21 @@
 //! A reference Octopus node: one OS process (the harness binary in its
 //! hidden node mode) that serves the Octopus REST surface of
-//! octopus-surface.md §0–2 from the shared database, and heartbeats into it.
+//! octopus-surface.md §0–2 and §4 from the shared database, heartbeats
+//! into it, and runs tasks from its queue.
 //!
 //! Routes: `GET /api`, `GET /api/octopusservernodes/ping` (200 online, 418
 //! drained, the node as JSON, no API key), `GET /api/octopusservernodes`
-//! (paged), `GET /api/octopusservernodes/all`, and `GET`/`PUT
-//! /api/octopusservernodes/{id}`. Everything but ping needs
-//! `X-Octopus-ApiKey` (or `?apikey=`), else 401.
+//! (paged), `.../all`, `.../summary`, `GET`/`PUT .../{id}`,
+//! `.../{id}/details`; tasks: `POST /api/{spaceId}/tasks` (or
+//! `/api/tasks`), `GET /api/[{spaceId}/]tasks` (filters `states`, `node`,
+//! `ids`, `skip`, `take`), `GET .../tasks/{id}` and `.../tasks/{id}/raw`.
+//! Everything but ping needs `X-Octopus-ApiKey` (or `?apikey=`), else 401.
+//!
+//! Tasks: a queue thread checks the shared queue every `queue_poll`
+//! (Octopus: 20 s, from the node's start), cancels other nodes' orphans,
+//! and claims by the rules in `db`. A drained node claims nothing but
+//! finishes what it runs and keeps answering the API. At start a node
+//! cancels the tasks it ran before it died.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,14 +31,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-use super::api::{self, NodeUpdate, PING_PATH};
-use super::db::{SharedDb, now_ms};
+use tokio::sync::mpsc;
+
+use super::api::{self, NodeUpdate, PING_PATH, TaskState};
+use super::db::{ClaimMode, SharedDb, TaskFilter, TaskRow, now_ms};
+use super::work;
 
 /// The version every reference node reports.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "-reference");
 
-/// Largest PUT body a node reads.
-const MAX_PUT_BODY: usize = 64 * 1024;
+/// Largest JSON body (a node update, a new task) a node reads.
+const MAX_BODY: usize = 64 * 1024;
+
+/// Largest page of tasks, and most IDs in one filter.
+const MAX_TAKE: usize = 1000;
 
 /// What a node process needs to know, passed as JSON by the supervisor.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,6 +65,26 @@ pub struct NodeConfig {
     pub offline_after_ms: u64,
     /// The cluster's installation ID, shared by every node.
     pub installation_id: String,
+    /// Task logs go here: the shared storage, or the node's own folder.
+    pub storage: PathBuf,
+    /// Time between two checks of the task queue.
+    pub queue_poll_ms: u64,
+    /// Another node's active tasks are canceled once it has not been seen
+    /// for this long.
+    pub orphan_after_ms: u64,
+    /// Claim with a gap of this many milliseconds between reading the queue
+    /// and writing the claim (the Octopus 2023.3 bug); atomic when None.
+    #[serde(default)]
+    pub racy_claim_ms: Option<u64>,
+}
+
+impl NodeConfig {
+    fn claim_mode(&self) -> ClaimMode {
+        match self.racy_claim_ms {
+            Some(ms) => ClaimMode::Racy(Duration::from_millis(ms)),
+            None => ClaimMode::Atomic,
+        }
+    }
 }
 
 struct Node {
@@ -78,12 +113,20 @@ pub fn main(cfg: NodeConfig, api_key: String) -> Result<(), String> {
             .map_err(|e| format!("failed to open the shared database: {e}"))?;
         db.register(&cfg.id, &cfg.name, cfg.task_cap, VERSION)
             .map_err(|e| format!("failed to register in the shared database: {e}"))?;
+        let canceled = db
+            .cancel_own(&cfg.name)
+            .map_err(|e| format!("failed to cancel the tasks of the last run: {e}"))?;
+        if canceled > 0 {
+            eprintln!("canceled {canceled} tasks this node ran before it restarted");
+        }
         spawn_heartbeat(&cfg)?;
+        let claimed = spawn_queue(&cfg)?;
         let node = Arc::new(Node {
             cfg,
             api_key,
             db: Mutex::new(db),
         });
+        tokio::spawn(run_claimed(node.clone(), claimed));
         println!("READY {addr}");
         super::http::serve(listener, move |req| {
             let node = node.clone();
@@ -115,6 +158,103 @@ fn spawn_heartbeat(cfg: &NodeConfig) -> Result<(), String> {
     Ok(())
 }
 
+/// The queue thread: its own connection and its own timer, so that neither
+/// requests nor a slow claim hold up the other. Claimed tasks go to the
+/// runtime, which runs them.
+fn spawn_queue(cfg: &NodeConfig) -> Result<mpsc::UnboundedReceiver<TaskRow>, String> {
+    let db =
+        SharedDb::open(&cfg.db).map_err(|e| format!("failed to open the shared database: {e}"))?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let cfg = cfg.clone();
+    std::thread::Builder::new()
+        .name("task-queue".into())
+        .spawn(move || {
+            let every = Duration::from_millis(cfg.queue_poll_ms);
+            let mut next = std::time::Instant::now() + every;
+            loop {
+                std::thread::sleep(next.saturating_duration_since(std::time::Instant::now()));
+                next += every;
+                if let Err(e) = db.cancel_orphans(cfg.orphan_after_ms as i64) {
+                    eprintln!("orphan check failed: {e}");
+                }
+                match db.claim(
+                    &cfg.id,
+                    &cfg.name,
+                    cfg.offline_after_ms as i64,
+                    cfg.claim_mode(),
+                ) {
+                    Ok(tasks) => {
+                        for t in tasks {
+                            if tx.send(t).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) => eprintln!("claim failed: {e}"),
+                }
+            }
+        })
+        .map_err(|e| format!("failed to start the task queue: {e}"))?;
+    Ok(rx)
+}
+
+async fn run_claimed(node: Arc<Node>, mut claimed: mpsc::UnboundedReceiver<TaskRow>) {
+    while let Some(task) = claimed.recv().await {
+        tokio::spawn(execute(node.clone(), task));
+    }
+}
+
+/// Runs one claimed task to its end and records the outcome.
+async fn execute(node: Arc<Node>, task: TaskRow) {
+    let storage = node.cfg.storage.clone();
+    let log = |text: String| {
+        if let Err(e) = work::log_line(&storage, task.seq, &text) {
+            eprintln!("failed to write the log of {}: {e}", api::task_id(task.seq));
+        }
+    };
+    log(format!(
+        "{} ({}) started on node {}",
+        api::task_id(task.seq),
+        task.name,
+        node.cfg.name
+    ));
+    let script = serde_json::from_str::<Value>(&task.arguments)
+        .ok()
+        .and_then(|a| a.get("ScriptBody")?.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let (state, error) = match work::parse_script(&script) {
+        Err(e) => (TaskState::Failed, Some(e)),
+        Ok(commands) => {
+            let mut end = (TaskState::Success, None);
+            for c in commands {
+                match c {
+                    work::Command::Echo(text) => log(text),
+                    work::Command::Sleep(d) => tokio::time::sleep(d).await,
+                    work::Command::Exit(0) => break,
+                    work::Command::Exit(code) => {
+                        end = (
+                            TaskState::Failed,
+                            Some(format!("the script exited with code {code}")),
+                        );
+                        break;
+                    }
+                }
+            }
+            end
+        }
+    };
+    log(format!("finished: {}", state.as_str()));
+    if let Err(e) = node.db().complete(
+        task.seq,
+        &node.cfg.name,
+        state,
+        error.as_deref(),
+        node.cfg.claim_mode(),
+    ) {
+        eprintln!("failed to end {}: {e}", api::task_id(task.seq));
+    }
+}
+
 async fn handle(node: &Node, req: Request<Incoming>) -> Reply {
     let path = req.uri().path().trim_end_matches('/').to_string();
     if path == PING_PATH {
@@ -132,25 +272,249 @@ async fn handle(node: &Node, req: Request<Incoming>) -> Reply {
         );
     }
     let query = req.uri().query().unwrap_or("").to_string();
-    match (req.method().clone(), path.as_str()) {
-        (Method::GET, "/api") => json(
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let method = req.method().clone();
+    match segments.as_slice() {
+        ["api"] if method == Method::GET => json(
             StatusCode::OK,
             &api::root(super::node::VERSION, &node.cfg.installation_id),
         ),
-        (Method::GET, "/api/octopusservernodes") => node.list(&query),
-        (Method::GET, "/api/octopusservernodes/all") => node.all(),
-        (method, p) => match p.strip_prefix("/api/octopusservernodes/") {
-            Some(id) if !id.contains('/') => match method {
-                Method::GET => node.get(id),
-                Method::PUT => node.put(id, req).await,
-                _ => method_not_allowed(),
-            },
-            _ => not_found(),
+        ["api", "octopusservernodes"] if method == Method::GET => node.list(&query),
+        ["api", "octopusservernodes", "all"] if method == Method::GET => node.all(),
+        ["api", "octopusservernodes", "summary"] if method == Method::GET => node.summary(),
+        ["api", "octopusservernodes", id] => match method {
+            Method::GET => node.get(id),
+            Method::PUT => node.put(id, req).await,
+            _ => method_not_allowed(),
         },
+        ["api", "octopusservernodes", id, "details"] if method == Method::GET => node.details(id),
+        // Tasks, with or without the space in the path.
+        ["api", "tasks", rest @ ..] => node.tasks(None, rest, method, &query, req).await,
+        ["api", space, "tasks", rest @ ..] => {
+            node.tasks(Some(space), rest, method, &query, req).await
+        }
+        _ => not_found(),
     }
 }
 
 impl Node {
+    async fn tasks(
+        &self,
+        space: Option<&str>,
+        rest: &[&str],
+        method: Method,
+        query: &str,
+        req: Request<Incoming>,
+    ) -> Reply {
+        if space.is_some_and(|s| s != api::SPACE_ID) {
+            return json(
+                StatusCode::NOT_FOUND,
+                &api::error(&format!(
+                    "The space {:?} was not found; the reference cluster has one space, {}.",
+                    space.unwrap_or_default(),
+                    api::SPACE_ID
+                )),
+            );
+        }
+        match (rest, method) {
+            ([], Method::POST) => self.create_task(req).await,
+            ([], Method::GET) => self.list_tasks(query),
+            ([id], Method::GET) => self.get_task(id),
+            ([id, "raw"], Method::GET) => self.raw_log(id),
+            ([] | [_] | [_, "raw"], _) => method_not_allowed(),
+            _ => not_found(),
+        }
+    }
+
+    async fn create_task(&self, req: Request<Incoming>) -> Reply {
+        let body = match read_body(req).await {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
+        let new: api::NewTask = match serde_json::from_slice(&body) {
+            Ok(t) => t,
+            Err(e) => return bad_request(&format!("the body is not a task: {e}")),
+        };
+        if !api::TASK_NAMES.contains(&new.name.as_str()) {
+            return bad_request(&format!(
+                "{:?} is not a task type that can be queued; use one of {}",
+                new.name,
+                api::TASK_NAMES.join(", ")
+            ));
+        }
+        if new.description.trim().is_empty() {
+            return bad_request("Description is required");
+        }
+        if new.space_id.as_deref().is_some_and(|s| s != api::SPACE_ID) {
+            return bad_request("SpaceId must be Spaces-1 on the reference cluster");
+        }
+        let arguments = new
+            .arguments
+            .unwrap_or_else(|| Value::Object(Default::default()));
+        if !arguments.is_object() {
+            return bad_request("Arguments must be an object");
+        }
+        match self.db().create_task(
+            api::SPACE_ID,
+            &new.name,
+            &new.description,
+            &arguments.to_string(),
+        ) {
+            Ok(t) => json(StatusCode::CREATED, &api::task_resource(&t)),
+            Err(e) => server_error(&format!("database error: {e}")),
+        }
+    }
+
+    fn list_tasks(&self, query: &str) -> Reply {
+        let mut f = TaskFilter {
+            take: api::DEFAULT_TAKE,
+            ..TaskFilter::default()
+        };
+        for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
+            let list = || v.split([',', ' ']).filter(|s| !s.is_empty());
+            match k {
+                "skip" | "take" => {
+                    let Ok(n) = v.parse::<usize>() else {
+                        return bad_request(&format!("{k} must be a number"));
+                    };
+                    if k == "skip" {
+                        f.skip = n;
+                    } else {
+                        f.take = n.min(MAX_TAKE);
+                    }
+                }
+                "states" => {
+                    for s in list() {
+                        match s.parse() {
+                            Ok(state) => f.states.push(state),
+                            Err(()) => return bad_request(&format!("unknown task state {s:?}")),
+                        }
+                    }
+                }
+                "node" if !v.is_empty() => f.node = Some(v.to_string()),
+                "ids" => {
+                    for id in list() {
+                        match api::task_seq(id) {
+                            Some(seq) => f.ids.push(seq),
+                            None => return bad_request(&format!("{id:?} is not a task ID")),
+                        }
+                    }
+                    if f.ids.len() > MAX_TAKE {
+                        return bad_request(&format!("at most {MAX_TAKE} ids at a time"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        match self.db().tasks(&f) {
+            Ok((total, rows)) => {
+                let items = rows.iter().map(api::task_resource).collect();
+                let mut page = api::collection("ServerTask", "/api/tasks", items, 0, f.take.max(1));
+                // The page is already cut; fix the totals the helper counted.
+                page["TotalResults"] = total.into();
+                let pages = total.div_ceil(f.take.max(1)).max(1);
+                page["NumberOfPages"] = pages.into();
+                page["LastPageNumber"] = (pages - 1).into();
+                json(StatusCode::OK, &page)
+            }
+            Err(e) => server_error(&format!("database error: {e}")),
+        }
+    }
+
+    /// The task, or the answer to give when there is none.
+    fn find_task(&self, id: &str) -> Result<super::db::TaskRow, Box<Reply>> {
+        let Some(seq) = api::task_seq(id) else {
+            return Err(Box::new(not_found()));
+        };
+        match self.db().task(seq) {
+            Ok(Some(t)) => Ok(t),
+            Ok(None) => Err(Box::new(not_found())),
+            Err(e) => Err(Box::new(server_error(&format!("database error: {e}")))),
+        }
+    }
+
+    fn get_task(&self, id: &str) -> Reply {
+        match self.find_task(id) {
+            Ok(t) => json(StatusCode::OK, &api::task_resource(&t)),
+            Err(r) => *r,
+        }
+    }
+
+    /// The task log from this node's storage: where storage is not shared,
+    /// a log written by another node is missing here, which is the point.
+    fn raw_log(&self, id: &str) -> Reply {
+        let task = match self.find_task(id) {
+            Ok(t) => t,
+            Err(r) => return *r,
+        };
+        let text = match std::fs::read(work::log_path(&self.cfg.storage, task.seq)) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return server_error(&format!("failed to read the task log: {e}")),
+        };
+        let mut r = Response::new(Full::new(Bytes::from(text)));
+        r.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        r
+    }
+
+    fn summary(&self) -> Reply {
+        let db = self.db();
+        let (rows, counts) = match (db.nodes(), db.running_counts()) {
+            (Ok(r), Ok(c)) => (r, c),
+            (Err(e), _) | (_, Err(e)) => return server_error(&format!("database error: {e}")),
+        };
+        let nodes: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                let running = counts
+                    .iter()
+                    .find(|(n, _)| *n == r.name)
+                    .map(|(_, c)| *c)
+                    .unwrap_or(0);
+                let mut v = self.resource(r);
+                v["RunningTaskCount"] = running.into();
+                v
+            })
+            .collect();
+        json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "Nodes": nodes,
+                "Links": { "Self": "/api/octopusservernodes/summary" },
+            }),
+        )
+    }
+
+    fn details(&self, id: &str) -> Reply {
+        let db = self.db();
+        let row = match db.node(id) {
+            Ok(Some(r)) => r,
+            Ok(None) => return not_found(),
+            Err(e) => return server_error(&format!("database error: {e}")),
+        };
+        match db.running_counts() {
+            Ok(counts) => {
+                let running = counts
+                    .iter()
+                    .find(|(n, _)| *n == row.name)
+                    .map(|(_, c)| *c)
+                    .unwrap_or(0);
+                json(
+                    StatusCode::OK,
+                    &serde_json::json!({
+                        "Id": row.id,
+                        "RunningTasks": running,
+                        "Links": { "Self": format!("/api/octopusservernodes/{}/details", row.id) },
+                    }),
+                )
+            }
+            Err(e) => server_error(&format!("database error: {e}")),
+        }
+    }
+
     fn authorised(&self, req: &Request<Incoming>) -> bool {
         let header = req
             .headers()
@@ -241,32 +605,19 @@ impl Node {
     }
 
     async fn put(&self, id: &str, req: Request<Incoming>) -> Reply {
-        let body = match Limited::new(req.into_body(), MAX_PUT_BODY).collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(_) => {
-                return json(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    &api::error(&format!("the body must be at most {MAX_PUT_BODY} bytes")),
-                );
-            }
+        let body = match read_body(req).await {
+            Ok(b) => b,
+            Err(r) => return r,
         };
         let update: NodeUpdate = match serde_json::from_slice(&body) {
             Ok(u) => u,
-            Err(e) => {
-                return json(
-                    StatusCode::BAD_REQUEST,
-                    &api::error(&format!("the body is not a node: {e}")),
-                );
-            }
+            Err(e) => return bad_request(&format!("the body is not a node: {e}")),
         };
         if update.id != id {
-            return json(
-                StatusCode::BAD_REQUEST,
-                &api::error(&format!(
-                    "the body's Id {:?} does not match the path's {id:?}",
-                    update.id
-                )),
-            );
+            return bad_request(&format!(
+                "the body's Id {:?} does not match the path's {id:?}",
+                update.id
+            ));
         }
         match self.db().update(
             id,
@@ -278,6 +629,21 @@ impl Node {
             Err(e) => server_error(&format!("database error: {e}")),
         }
     }
+}
+
+/// Reads a small JSON body, or gives the 413 to answer with.
+async fn read_body(req: Request<Incoming>) -> Result<Bytes, Reply> {
+    match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(_) => Err(json(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &api::error(&format!("the body must be at most {MAX_BODY} bytes")),
+        )),
+    }
+}
+
+fn bad_request(message: &str) -> Reply {
+    json(StatusCode::BAD_REQUEST, &api::error(message))
 }
 
 fn json(status: StatusCode, body: &Value) -> Reply {

@@ -3,6 +3,7 @@
 //! `harness/schemas/report.schema.json`) and JUnit XML.
 
 mod junit;
+mod tasks;
 mod terminal;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use crate::check::{CheckResult, HISTOGRAM_SIGFIG, Verdict, histogram, percentile
 use crate::history::{Event, History, LB_NAME, Op};
 
 pub use junit::junit_xml;
+pub use tasks::{DrainReport, DrainStep, Percentiles, TaskReport};
 pub use terminal::{LiveProgress, summary};
 
 /// Everything a finished run says, as `report.json` holds it. The top-level
@@ -38,6 +40,10 @@ pub struct Report {
     pub faults: Vec<FaultReport>,
     /// The built-in LB's changes of mind about nodes.
     pub lb_health: Vec<LbHealthReport>,
+    /// Tasks, when the run submitted any.
+    pub tasks: Option<TaskReport>,
+    /// Each drain and maintenance, step by step.
+    pub drains: Vec<DrainReport>,
     /// Wall clock at the start, RFC 3339.
     pub started_at: String,
     /// From the start until the cluster (the last `node_up` of boot, the
@@ -279,6 +285,8 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
         metrics,
         faults,
         lb_health,
+        tasks: tasks::tasks(history),
+        drains: tasks::drains(history),
         started_at,
         boot_s,
         interrupted,

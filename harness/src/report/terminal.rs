@@ -22,6 +22,8 @@ pub struct LiveProgress {
     window_requests: u64,
     rate: f64,
     last_status_line: Instant,
+    tasks_submitted: u64,
+    tasks_ended: u64,
 }
 
 impl Default for LiveProgress {
@@ -48,6 +50,8 @@ impl LiveProgress {
             window_requests: 0,
             rate: 0.0,
             last_status_line: Instant::now(),
+            tasks_submitted: 0,
+            tasks_ended: 0,
         }
     }
 
@@ -83,9 +87,11 @@ impl LiveProgress {
                 ));
             }
             Event::Fault(f) => {
-                let what = match f.action {
-                    crate::history::FaultAction::Inject => "inject",
-                    crate::history::FaultAction::Heal => "heal",
+                let what = match (f.action, &f.step) {
+                    (crate::history::FaultAction::Inject, _) => "inject".to_string(),
+                    (crate::history::FaultAction::Step, Some(step)) => step.clone(),
+                    (crate::history::FaultAction::Step, None) => "step".to_string(),
+                    (crate::history::FaultAction::Heal, _) => "heal".to_string(),
                 };
                 let err = f
                     .error
@@ -126,13 +132,20 @@ impl LiveProgress {
                     self.rate = self.window_requests as f64 / elapsed.as_secs_f64();
                     self.window_start = Instant::now();
                     self.window_requests = 0;
-                    let status = format!(
+                    let mut status = format!(
                         "{} | requests {} | errors {} | {:.0}/s",
                         phase_name(self.phase),
                         self.requests,
                         self.errors,
                         self.rate
                     );
+                    if self.tasks_submitted > 0 {
+                        let _ = write!(
+                            status,
+                            " | tasks {} submitted, {} ended",
+                            self.tasks_submitted, self.tasks_ended
+                        );
+                    }
                     if !self.bar.is_hidden() {
                         self.bar.set_message(status);
                     } else if self.last_status_line.elapsed() >= Duration::from_secs(5) {
@@ -141,7 +154,27 @@ impl LiveProgress {
                     }
                 }
             }
-            Event::RunStarted { .. } | Event::RunEnded { .. } => {}
+            Event::NodeStatus {
+                at_us,
+                node,
+                status,
+            } => {
+                let said = status.map_or("no answer".to_string(), |s| s.to_string());
+                self.line(format!(
+                    "[{:>7.1}s] {node} ping (direct): {said}",
+                    *at_us as f64 / 1e6
+                ));
+            }
+            Event::TaskSubmitted(_) => self.tasks_submitted += 1,
+            Event::Task(t) => {
+                if t.state.is_completed() {
+                    self.tasks_ended += 1;
+                }
+            }
+            Event::RunStarted { .. }
+            | Event::RunEnded { .. }
+            | Event::ClusterNodes { .. }
+            | Event::TaskLog(_) => {}
         }
     }
 
@@ -212,6 +245,57 @@ pub fn summary(r: &Report) -> String {
             restarts,
             if restarts == 1 { "" } else { "s" }
         );
+    }
+    if let Some(t) = &r.tasks {
+        let _ = writeln!(s, "\ntasks");
+        let states: Vec<String> = t.by_state.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        let _ = writeln!(
+            s,
+            "  {} submitted ({} failed to submit): {}",
+            t.submitted,
+            t.submit_failures,
+            states.join(", ")
+        );
+        let nodes: Vec<String> = t.by_node.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(s, "  by node: {}", nodes.join(", "));
+        let p = &t.pickup_ms;
+        let _ = writeln!(
+            s,
+            "  pick-up latency (queued to started): p50 {:.0}ms  p99 {:.0}ms  max {:.0}ms",
+            p.p50, p.p99, p.max
+        );
+        let _ = writeln!(s, "  throughput: {:.1} tasks/s", t.throughput_per_s);
+    }
+    for d in &r.drains {
+        let _ = writeln!(s, "\n{} ({} {})", d.fault, d.kind, d.nodes.join(","));
+        let at = |t: Option<f64>| t.map_or("never seen".to_string(), |t| format!("{t:.1}s"));
+        let _ = writeln!(
+            s,
+            "  {:>9}  drain requested",
+            format!("{:.1}s", d.drained_s)
+        );
+        let _ = writeln!(s, "  {:>9}  ping answers 418", at(d.ping_418_s));
+        if d.lb_out_s.is_some() {
+            let _ = writeln!(s, "  {:>9}  LB takes it out", at(d.lb_out_s));
+        }
+        for step in &d.steps {
+            let err = step
+                .error
+                .as_ref()
+                .map(|e| format!(" FAILED: {e}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "  {:>9}  {}{err}",
+                format!("{:.1}s", step.at_s),
+                step.step
+            );
+        }
+        let _ = writeln!(s, "  {:>9}  undrain requested", at(d.undrained_s));
+        let _ = writeln!(s, "  {:>9}  ping answers 200", at(d.ping_200_s));
+        if d.lb_in_s.is_some() {
+            let _ = writeln!(s, "  {:>9}  LB takes it back", at(d.lb_in_s));
+        }
     }
     if !r.faults.is_empty() || !r.lb_health.is_empty() {
         let _ = writeln!(s, "\ntimeline");

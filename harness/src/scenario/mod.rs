@@ -10,7 +10,9 @@ pub use load::{
     LoadedScenario, MAX_SCENARIO_BYTES, Problem, ScenarioError, ScenarioErrorKind, load, parse_str,
 };
 pub use model::{
-    ApiLoad, Availability, Check, Cluster, Fault, HealthCheck, KINDS, Latency, Lb, Mix, NodeFault,
-    Recovers, RestartFault, RoutesAround, Scenario, Workload,
+    ApiLoad, Availability, Check, Claim, Cluster, DrainContract, ExactlyOnce, Fault, HealthCheck,
+    HealthMode, KINDS, Latency, Lb, MaintenanceFault, Mix, NodeFault, OrphanedTasks, Recovers,
+    RestartFault, RoutesAround, Scenario, SharedStorageCheck, Storage, TaskCap, TaskLoad,
+    TaskQueue, Via, Workload,
 };
 pub use validate::{MAX_NODES, node_names};

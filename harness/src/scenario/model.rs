@@ -9,7 +9,7 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::units::{Duration, Percent, Rate, Size};
+use super::units::{Duration, Percent, Rate, Size, StatusCodes};
 
 /// One scenario file.
 #[derive(Debug, Clone, Deserialize)]
@@ -66,6 +66,12 @@ pub struct Cluster {
     /// The built-in load balancer.
     #[serde(default)]
     pub lb: Lb,
+    /// The task queue.
+    #[serde(default)]
+    pub tasks: TaskQueue,
+    /// Where nodes keep task logs.
+    #[serde(default)]
+    pub storage: Storage,
 }
 
 impl Default for Cluster {
@@ -76,8 +82,59 @@ impl Default for Cluster {
             heartbeat: defaults::heartbeat(),
             offline_after: defaults::offline_after(),
             lb: Lb::default(),
+            tasks: TaskQueue::default(),
+            storage: Storage::default(),
         }
     }
+}
+
+/// How the reference nodes run the task queue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskQueue {
+    /// Time between two checks of the queue by one node; Octopus: 20s.
+    #[serde(default = "defaults::queue_poll")]
+    pub poll: Spanned<Duration>,
+    /// A node not seen for this long has its running tasks canceled by
+    /// another node; Octopus: about an hour.
+    #[serde(default = "defaults::orphan_after")]
+    pub orphan_after: Spanned<Duration>,
+    /// How a node claims a task.
+    #[serde(default)]
+    pub claim: Claim,
+}
+
+impl Default for TaskQueue {
+    fn default() -> Self {
+        Self {
+            poll: defaults::queue_poll(),
+            orphan_after: defaults::orphan_after(),
+            claim: Claim::default(),
+        }
+    }
+}
+
+/// How a node claims a task.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Claim {
+    /// Read and claim in one write transaction, as Octopus does.
+    #[default]
+    Atomic,
+    /// Read, then claim a moment later without checking again: the Octopus
+    /// 2023.3 regression, under which two nodes ran one deployment.
+    Racy,
+}
+
+/// Where the nodes keep task logs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Storage {
+    /// One folder for every node, as Octopus HA requires.
+    #[default]
+    Shared,
+    /// A folder per node: the misconfiguration where "refreshing fixes it".
+    PerNode,
 }
 
 /// The built-in load balancer: round robin over healthy nodes.
@@ -107,13 +164,24 @@ impl Default for Lb {
     }
 }
 
-/// Active health checks, modelled on an AWS ALB target group.
+/// Health checks: active ones modelled on an AWS ALB target group, or
+/// passive ones modelled on nginx OSS.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheck {
     /// When false the LB never checks, and keeps routing to dead nodes.
     #[serde(default = "defaults::yes")]
     pub enabled: bool,
+    /// Active probes, or passive checks on real traffic only.
+    #[serde(default)]
+    pub mode: HealthMode,
+    /// Passive: failed connections that take a node out.
+    #[serde(default = "defaults::max_fails")]
+    pub max_fails: Spanned<u32>,
+    /// Passive: the window in which `max_fails` count, and how long the
+    /// node then stays out.
+    #[serde(default = "defaults::fail_timeout")]
+    pub fail_timeout: Spanned<Duration>,
     /// Path probed on each node.
     #[serde(default = "defaults::health_path")]
     pub path: String,
@@ -132,13 +200,29 @@ pub struct HealthCheck {
     /// Status codes that pass; ALB's default matcher is 200 alone, so a
     /// draining node (418) fails.
     #[serde(default = "defaults::accept")]
-    pub accept: Spanned<Vec<u16>>,
+    pub accept: Spanned<StatusCodes>,
+}
+
+/// How the LB finds out a node is unwell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthMode {
+    /// Probes of the health-check path (AWS ALB, HAProxy, nginx Plus).
+    #[default]
+    Active,
+    /// Only failed connections of real requests count, and such a request
+    /// is retried on the next node (nginx OSS): a drained node's 418 never
+    /// takes it out.
+    Passive,
 }
 
 impl Default for HealthCheck {
     fn default() -> Self {
         Self {
             enabled: true,
+            mode: HealthMode::default(),
+            max_fails: defaults::max_fails(),
+            fail_timeout: defaults::fail_timeout(),
             path: defaults::health_path(),
             interval: defaults::health_interval(),
             timeout: defaults::health_timeout(),
@@ -150,11 +234,59 @@ impl Default for HealthCheck {
 }
 
 /// A background workload.
+// Parsed once per run, so the size of the larger variant costs nothing
+// worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Workload {
     /// Open-model REST requests through the LB at a fixed rate.
     Api(ApiLoad),
+    /// Tasks submitted at a rate or in a burst, each followed to its end.
+    Tasks(TaskLoad),
+}
+
+/// A task workload: `AdHocScript` tasks that echo a marker and sleep for
+/// `work`, submitted through the LB or straight to the nodes, each followed
+/// until it ends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskLoad {
+    /// Tasks submitted each second, from `at` to the end of the duration.
+    #[serde(default)]
+    pub rate: Option<Spanned<Rate>>,
+    /// Tasks submitted at once, at `at`.
+    #[serde(default)]
+    pub burst: Option<Spanned<u32>>,
+    /// When submission starts, after warm-up.
+    #[serde(default = "defaults::zero")]
+    pub at: Spanned<Duration>,
+    /// How long each task runs.
+    #[serde(default = "defaults::task_work")]
+    pub work: Spanned<Duration>,
+    /// Submit through the LB, or round robin straight to each node.
+    #[serde(default)]
+    pub via: Via,
+    /// Submissions in flight at once.
+    #[serde(default = "defaults::clients")]
+    pub clients: Spanned<u32>,
+    /// Time between two reads of the tasks' states.
+    #[serde(default = "defaults::task_poll")]
+    pub poll: Spanned<Duration>,
+    /// After the settle phase, how long to wait for unfinished tasks.
+    #[serde(default = "defaults::finish_within")]
+    pub finish_within: Spanned<Duration>,
+}
+
+/// Where requests go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// The load balancer.
+    #[default]
+    Lb,
+    /// Each node directly, in turn.
+    Nodes,
 }
 
 /// Open-model REST load: requests start on schedule whether or not earlier
@@ -213,6 +345,33 @@ pub enum Fault {
     Pause(NodeFault),
     /// SIGKILL the node and start a new process at once.
     Restart(RestartFault),
+    /// Put the node in drain (maintenance) mode through the REST API; the
+    /// undo takes it out again.
+    Drain(NodeFault),
+    /// The documented rolling maintenance of one node: drain, wait until
+    /// its tasks are done, restart it, undrain it.
+    Maintenance(MaintenanceFault),
+}
+
+/// Parameters of a rolling maintenance.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceFault {
+    /// Name that checks refer to; `maintenance-<node>` when absent.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// A node name, or `one` (chosen with the seed).
+    pub node: Spanned<String>,
+    /// When the drain starts, after warm-up.
+    pub at: Spanned<Duration>,
+    /// Least time from the drain to the restart, so the LB has taken the
+    /// node out (at least its health-check window).
+    #[serde(default = "defaults::restart_after")]
+    pub restart_after: Spanned<Duration>,
+    /// Longest wait for the node's tasks to finish; the restart then goes
+    /// ahead, and cancels what still runs, as `--drain --wait` does.
+    #[serde(default = "defaults::maintenance_wait")]
+    pub wait: Spanned<Duration>,
 }
 
 /// Parameters of a fault that holds a node down for a while.
@@ -256,6 +415,87 @@ pub enum Check {
     Recovers(Recovers),
     /// A latency percentile stays under a bound.
     Latency(Latency),
+    /// A drain takes the node out of the LB without a failed request, and
+    /// its tasks finish while it starts no new ones.
+    DrainContract(DrainContract),
+    /// No task runs twice, and every task ends within a bound.
+    ExactlyOnce(ExactlyOnce),
+    /// No node runs more tasks at once than its cap.
+    TaskCap(TaskCap),
+    /// The running tasks of a killed node end, and are not run again.
+    OrphanedTasks(OrphanedTasks),
+    /// Each task log reads the same through every node.
+    SharedStorage(SharedStorageCheck),
+}
+
+/// Parameters of `drain_contract`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrainContract {
+    /// Name in reports; the kind when absent.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// The drain or maintenance fault to judge; every one when absent.
+    #[serde(default)]
+    pub fault: Option<Spanned<String>>,
+    /// Longest time from the drain (or undrain) to the node's own ping
+    /// answering 418 (or 200).
+    #[serde(default = "defaults::ping_within")]
+    pub ping_within: Spanned<Duration>,
+    /// Longest time from the drain until the LB sends the node no more
+    /// requests.
+    pub lb_within: Spanned<Duration>,
+    /// Allowance for the server's clock against the harness's when task
+    /// start times are compared with the drain.
+    #[serde(default = "defaults::clock_skew")]
+    pub clock_skew: Duration,
+}
+
+/// Parameters of `exactly_once`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExactlyOnce {
+    /// Name in reports; the kind when absent.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// Longest time from a task's submission to its final state.
+    pub within: Spanned<Duration>,
+}
+
+/// Parameters of `task_cap`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskCap {
+    /// Name in reports; the kind when absent.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// Upper bound on the 99th percentile of queue pick-up latency
+    /// (queued to started); not judged when absent.
+    #[serde(default)]
+    pub pickup_p99_below: Option<Spanned<Duration>>,
+}
+
+/// Parameters of `orphaned_tasks`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrphanedTasks {
+    /// Name in reports; the kind when absent.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// The kill or restart to judge; every one when absent.
+    #[serde(default)]
+    pub fault: Option<Spanned<String>>,
+    /// Longest time from the fault until its node's running tasks end.
+    pub within: Spanned<Duration>,
+}
+
+/// Parameters of `shared_storage`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedStorageCheck {
+    /// Name in reports; the kind when absent.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
 }
 
 /// Parameters of `availability`.
@@ -330,7 +570,24 @@ impl Check {
             Check::RoutesAroundFailedNode(_) => "routes_around_failed_node",
             Check::Recovers(_) => "recovers",
             Check::Latency(_) => "latency",
+            Check::DrainContract(_) => "drain_contract",
+            Check::ExactlyOnce(_) => "exactly_once",
+            Check::TaskCap(_) => "task_cap",
+            Check::OrphanedTasks(_) => "orphaned_tasks",
+            Check::SharedStorage(_) => "shared_storage",
         }
+    }
+
+    /// Whether the check judges tasks (and needs a tasks workload) rather
+    /// than API requests.
+    pub fn judges_tasks(&self) -> bool {
+        matches!(
+            self,
+            Check::ExactlyOnce(_)
+                | Check::TaskCap(_)
+                | Check::OrphanedTasks(_)
+                | Check::SharedStorage(_)
+        )
     }
 
     /// The name in reports: the `name` field, or the kind.
@@ -340,6 +597,11 @@ impl Check {
             Check::RoutesAroundFailedNode(c) => &c.name,
             Check::Recovers(c) => &c.name,
             Check::Latency(c) => &c.name,
+            Check::DrainContract(c) => &c.name,
+            Check::ExactlyOnce(c) => &c.name,
+            Check::TaskCap(c) => &c.name,
+            Check::OrphanedTasks(c) => &c.name,
+            Check::SharedStorage(c) => &c.name,
         };
         name.as_ref()
             .map(|n| n.value.clone())
@@ -354,38 +616,43 @@ impl Fault {
             Fault::Kill(_) => "kill",
             Fault::Pause(_) => "pause",
             Fault::Restart(_) => "restart",
+            Fault::Drain(_) => "drain",
+            Fault::Maintenance(_) => "maintenance",
         }
     }
 
     /// The node selector.
     pub fn node(&self) -> &Spanned<String> {
         match self {
-            Fault::Kill(f) | Fault::Pause(f) => &f.node,
+            Fault::Kill(f) | Fault::Pause(f) | Fault::Drain(f) => &f.node,
             Fault::Restart(f) => &f.node,
+            Fault::Maintenance(f) => &f.node,
         }
     }
 
     /// When the fault is injected, after warm-up.
     pub fn at(&self) -> &Spanned<Duration> {
         match self {
-            Fault::Kill(f) | Fault::Pause(f) => &f.at,
+            Fault::Kill(f) | Fault::Pause(f) | Fault::Drain(f) => &f.at,
             Fault::Restart(f) => &f.at,
+            Fault::Maintenance(f) => &f.at,
         }
     }
 
     /// How long the fault holds before its undo, if the scenario says.
     pub fn hold(&self) -> Option<&Spanned<Duration>> {
         match self {
-            Fault::Kill(f) | Fault::Pause(f) => f.hold.as_ref(),
-            Fault::Restart(_) => None,
+            Fault::Kill(f) | Fault::Pause(f) | Fault::Drain(f) => f.hold.as_ref(),
+            Fault::Restart(_) | Fault::Maintenance(_) => None,
         }
     }
 
     /// The name checks refer to: the `name` field or `<kind>-<node>`.
     pub fn name(&self) -> String {
         let name = match self {
-            Fault::Kill(f) | Fault::Pause(f) => &f.name,
+            Fault::Kill(f) | Fault::Pause(f) | Fault::Drain(f) => &f.name,
             Fault::Restart(f) => &f.name,
+            Fault::Maintenance(f) => &f.name,
         };
         name.as_ref()
             .map(|n| n.value.clone())
@@ -441,8 +708,47 @@ pub(crate) mod defaults {
     pub fn threshold() -> Spanned<u32> {
         spanned(2)
     }
-    pub fn accept() -> Spanned<Vec<u16>> {
-        spanned(vec![200])
+    pub fn accept() -> Spanned<StatusCodes> {
+        spanned(StatusCodes::range(200, 200))
+    }
+    pub fn max_fails() -> Spanned<u32> {
+        spanned(1)
+    }
+    pub fn fail_timeout() -> Spanned<Duration> {
+        spanned(Duration::from_secs(10))
+    }
+    pub fn queue_poll() -> Spanned<Duration> {
+        spanned(Duration::from_secs(20))
+    }
+    pub fn orphan_after() -> Spanned<Duration> {
+        spanned(Duration::from_secs(3600))
+    }
+    pub fn zero() -> Spanned<Duration> {
+        spanned(Duration::from_secs(0))
+    }
+    pub fn task_work() -> Spanned<Duration> {
+        spanned(Duration::from_secs(1))
+    }
+    pub fn clients() -> Spanned<u32> {
+        spanned(4)
+    }
+    pub fn task_poll() -> Spanned<Duration> {
+        spanned(Duration::from_millis(250))
+    }
+    pub fn finish_within() -> Spanned<Duration> {
+        spanned(Duration::from_secs(60))
+    }
+    pub fn restart_after() -> Spanned<Duration> {
+        spanned(Duration::from_secs(5))
+    }
+    pub fn maintenance_wait() -> Spanned<Duration> {
+        spanned(Duration::from_secs(600))
+    }
+    pub fn ping_within() -> Spanned<Duration> {
+        spanned(Duration::from_secs(2))
+    }
+    pub fn clock_skew() -> Duration {
+        Duration::from_millis(250)
     }
     pub fn request_timeout() -> Spanned<Duration> {
         spanned(Duration::from_secs(5))
@@ -470,6 +776,11 @@ pub const KINDS: &[(&str, &str, &str)] = &[
         "open-model REST load through the LB at a fixed rate: ping, node list, API root",
     ),
     (
+        "workload",
+        "tasks",
+        "AdHocScript tasks at a rate or in a burst, through the LB or to each node, each followed to its end",
+    ),
+    (
         "fault",
         "kill",
         "SIGKILL a node; undone by starting a new process on the same address",
@@ -483,6 +794,16 @@ pub const KINDS: &[(&str, &str, &str)] = &[
         "fault",
         "restart",
         "SIGKILL a node and start a new process at once",
+    ),
+    (
+        "fault",
+        "drain",
+        "drain a node through the REST API (IsInMaintenanceMode); undone by the undrain",
+    ),
+    (
+        "fault",
+        "maintenance",
+        "rolling maintenance of a node: drain, wait for its tasks, restart, undrain",
     ),
     (
         "check",
@@ -503,5 +824,30 @@ pub const KINDS: &[(&str, &str, &str)] = &[
         "check",
         "latency",
         "a latency percentile (from the intended start) under a bound, optionally outside fault windows",
+    ),
+    (
+        "check",
+        "drain_contract",
+        "ping 418 then 200, the LB routes away without a failed request, no task starts on the drained node and its tasks finish",
+    ),
+    (
+        "check",
+        "exactly_once",
+        "no task runs on two nodes or twice, and every task ends within a bound",
+    ),
+    (
+        "check",
+        "task_cap",
+        "no node runs more tasks than its cap; reports distribution and pick-up latency",
+    ),
+    (
+        "check",
+        "orphaned_tasks",
+        "after a kill, the node's running tasks end within a bound and are not run again",
+    ),
+    (
+        "check",
+        "shared_storage",
+        "each task log reads byte for byte the same through every node",
     ),
 ];

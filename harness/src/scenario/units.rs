@@ -1,6 +1,7 @@
 //! Human units in scenario files: durations (`30s`, `1m30s`, `250ms`),
-//! sizes (`512MiB`, `1.2GiB`), rates (`200/s`, `90/min`) and percentages
-//! (`5%`).
+//! sizes (`512MiB`, `1.2GiB`), rates (`200/s`, `90/min`), percentages
+//! (`5%`) and sets of HTTP status codes (`[200, 204]` or an ALB matcher
+//! such as `"200-499"`).
 //!
 //! Each unit is parsed from a YAML string exactly once, here, into a typed
 //! value; the rest of the harness never sees the text again. The error
@@ -220,6 +221,116 @@ impl fmt::Display for Percent {
     }
 }
 
+/// HTTP status codes, as a list (`[200, 204]`) or an AWS ALB matcher
+/// string (`"200"`, `"200,202"`, `"200-499"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusCodes(Vec<(u16, u16)>);
+
+impl StatusCodes {
+    /// The codes from `lo` to `hi`, both included.
+    pub fn range(lo: u16, hi: u16) -> Self {
+        Self(vec![(lo, hi)])
+    }
+
+    /// Whether a code is in the set.
+    pub fn contains(&self, code: u16) -> bool {
+        self.0.iter().any(|(lo, hi)| (*lo..=*hi).contains(&code))
+    }
+
+    /// The ranges, inclusive.
+    pub fn ranges(&self) -> &[(u16, u16)] {
+        &self.0
+    }
+}
+
+fn status_code(text: &str) -> Result<u16, String> {
+    let code: u16 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not an HTTP status code"))?;
+    if !(100..=599).contains(&code) {
+        return Err(format!("{code} is not an HTTP status code (100 to 599)"));
+    }
+    Ok(code)
+}
+
+impl FromStr for StatusCodes {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut ranges = Vec::new();
+        for part in s.split(',') {
+            let (lo, hi) = match part.split_once('-') {
+                Some((lo, hi)) => (status_code(lo)?, status_code(hi)?),
+                None => {
+                    let c = status_code(part)?;
+                    (c, c)
+                }
+            };
+            if lo > hi {
+                return Err(format!("the range {lo}-{hi} is empty"));
+            }
+            ranges.push((lo, hi));
+        }
+        Ok(Self(ranges))
+    }
+}
+
+impl fmt::Display for StatusCodes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(lo, hi)| {
+                if lo == hi {
+                    lo.to_string()
+                } else {
+                    format!("{lo}-{hi}")
+                }
+            })
+            .collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusCodes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = StatusCodes;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of status codes ([200, 204]) or a matcher (\"200-499\")")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<StatusCodes, E> {
+                v.parse().map_err(E::custom)
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<StatusCodes, E> {
+                self.visit_str(&v.to_string())
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<StatusCodes, E> {
+                self.visit_str(&v.to_string())
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<StatusCodes, A::Error> {
+                let mut ranges = Vec::new();
+                while let Some(code) = seq.next_element::<i64>()? {
+                    let c = status_code(&code.to_string()).map_err(serde::de::Error::custom)?;
+                    ranges.push((c, c));
+                }
+                Ok(StatusCodes(ranges))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
 /// Deserializes a unit from a YAML string through its `FromStr`.
 macro_rules! deserialize_from_str {
     ($($ty:ty),*) => {$(
@@ -272,6 +383,16 @@ mod tests {
         assert!("0/s".parse::<Rate>().is_err());
         assert!("200".parse::<Rate>().is_err());
         assert!("NaN/s".parse::<Rate>().is_err());
+    }
+
+    #[test]
+    fn status_codes() {
+        let m: StatusCodes = "200-299,418".parse().unwrap();
+        assert!(m.contains(204) && m.contains(418) && !m.contains(404));
+        assert_eq!(m.to_string(), "200-299,418");
+        assert!("499-200".parse::<StatusCodes>().is_err());
+        assert!("700".parse::<StatusCodes>().is_err());
+        assert!("".parse::<StatusCodes>().is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_saphyr::{Location, Spanned};
 
 use super::load::Problem;
-use super::model::{ApiLoad, Check, Fault, Mix, Scenario, Workload};
+use super::model::{ApiLoad, Check, Fault, HealthMode, Mix, Scenario, TaskLoad, Workload};
 use super::units::Duration;
 
 /// Most nodes the embedded cluster starts; each takes a loopback address.
@@ -18,8 +18,12 @@ pub const MAX_NODES: u32 = 16;
 /// typo, and the bound keeps every time sum far from overflow.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 
-/// Slowest API rate: one request an hour.
+/// Slowest API or task rate: one an hour.
 const MIN_RATE: f64 = 1.0 / 3600.0;
+
+/// Fastest task rate, and largest burst: far past any real cluster.
+const MAX_TASK_RATE: f64 = 10_000.0;
+const MAX_BURST: u32 = 100_000;
 
 /// Every problem in a parsed scenario, sorted by position.
 pub fn validate(s: &Scenario) -> Result<(), Vec<Problem>> {
@@ -41,12 +45,18 @@ pub fn node_names(n: u32) -> Vec<String> {
 impl Scenario {
     /// The API workload, if the scenario has one.
     pub fn api_load(&self) -> Option<&ApiLoad> {
-        self.workload
-            .iter()
-            .map(|w| match &w.value {
-                Workload::Api(api) => api,
-            })
-            .next()
+        self.workload.iter().find_map(|w| match &w.value {
+            Workload::Api(api) => Some(api),
+            _ => None,
+        })
+    }
+
+    /// The task workload, if the scenario has one.
+    pub fn task_load(&self) -> Option<&TaskLoad> {
+        self.workload.iter().find_map(|w| match &w.value {
+            Workload::Tasks(t) => Some(t),
+            _ => None,
+        })
     }
 }
 
@@ -173,6 +183,18 @@ impl Validator {
                 self.problem(&t.referenced, path, "must be at least 1");
             }
         }
+        if hc.mode == HealthMode::Passive {
+            if hc.max_fails.value == 0 {
+                self.problem(
+                    &hc.max_fails.referenced,
+                    "cluster.lb.health_check.max_fails",
+                    "must be at least 1",
+                );
+            }
+            self.positive(&hc.fail_timeout, "cluster.lb.health_check.fail_timeout");
+        }
+        self.positive(&c.tasks.poll, "cluster.tasks.poll");
+        self.positive(&c.tasks.orphan_after, "cluster.tasks.orphan_after");
         if !hc.path.starts_with('/') {
             self.problem(
                 &hc.accept.referenced,
@@ -180,28 +202,33 @@ impl Validator {
                 format!("must start with '/', not {:?}", hc.path),
             );
         }
-        if hc.accept.value.is_empty() {
+        if hc.accept.value.ranges().is_empty() {
             self.problem(
                 &hc.accept.referenced,
                 "cluster.lb.health_check.accept",
                 "must list at least one status code",
             );
         }
-        for (i, code) in hc.accept.value.iter().enumerate() {
-            if !(100..=599).contains(code) {
-                self.problem(
-                    &hc.accept.referenced,
-                    format!("cluster.lb.health_check.accept[{i}]"),
-                    format!("{code} is not an HTTP status code (100 to 599)"),
-                );
-            }
-        }
     }
 
     fn workload(&mut self, s: &Scenario) {
-        let mut apis = 0;
+        let (mut apis, mut tasks) = (0, 0);
         for (i, w) in s.workload.iter().enumerate() {
-            let Workload::Api(api) = &w.value;
+            let api = match &w.value {
+                Workload::Api(api) => api,
+                Workload::Tasks(t) => {
+                    tasks += 1;
+                    if tasks > 1 {
+                        self.problem(
+                            &w.referenced,
+                            format!("workload[{i}]"),
+                            "only one tasks workload is allowed",
+                        );
+                    }
+                    self.tasks(s, t, &w.referenced, &format!("workload[{i}].tasks"));
+                    continue;
+                }
+            };
             apis += 1;
             if apis > 1 {
                 self.problem(
@@ -237,6 +264,55 @@ impl Validator {
                     "must be at least 1",
                 );
             }
+        }
+    }
+
+    fn tasks(&mut self, s: &Scenario, t: &TaskLoad, loc: &Location, path: &str) {
+        match (&t.rate, &t.burst) {
+            (Some(_), Some(b)) => self.problem(
+                &b.referenced,
+                format!("{path}.burst"),
+                "give a rate or a burst, not both",
+            ),
+            (None, None) => self.problem(loc, path, "needs a rate (5/s) or a burst (200)"),
+            (Some(r), None) => {
+                if !(MIN_RATE..=MAX_TASK_RATE).contains(&r.value.get()) {
+                    self.problem(
+                        &r.referenced,
+                        format!("{path}.rate"),
+                        format!("must be from 1/h to {MAX_TASK_RATE}/s"),
+                    );
+                }
+            }
+            (None, Some(b)) => {
+                if !(1..=MAX_BURST).contains(&b.value) {
+                    self.problem(
+                        &b.referenced,
+                        format!("{path}.burst"),
+                        format!("must be from 1 to {MAX_BURST}"),
+                    );
+                }
+            }
+        }
+        if t.at.value >= s.duration.value {
+            self.problem(
+                &t.at.referenced,
+                format!("{path}.at"),
+                format!(
+                    "{} is not within the duration ({})",
+                    t.at.value, s.duration.value
+                ),
+            );
+        }
+        self.bounded(&t.work, &format!("{path}.work"));
+        self.positive(&t.poll, &format!("{path}.poll"));
+        self.bounded(&t.finish_within, &format!("{path}.finish_within"));
+        if !(1..=1024).contains(&t.clients.value) {
+            self.problem(
+                &t.clients.referenced,
+                format!("{path}.clients"),
+                "must be from 1 to 1024",
+            );
         }
     }
 
@@ -279,6 +355,28 @@ impl Validator {
                     format!("{path}.at"),
                     format!("{} is not within the duration ({duration})", at.value),
                 );
+            }
+            if let Fault::Maintenance(m) = &f.value {
+                if m.node.value == "all" {
+                    self.problem(
+                        &m.node.referenced,
+                        format!("{path}.node"),
+                        "a rolling maintenance takes one node at a time; give a node or one",
+                    );
+                }
+                self.bounded(&m.restart_after, &format!("{path}.restart_after"));
+                self.positive(&m.wait, &format!("{path}.wait"));
+                let restart = at.value.get().saturating_add(m.restart_after.value.get());
+                if restart >= duration.get() {
+                    self.problem(
+                        &m.restart_after.referenced,
+                        format!("{path}.restart_after"),
+                        format!(
+                            "the restart would come at {}, after the duration ({duration})",
+                            Duration::new(restart)
+                        ),
+                    );
+                }
             }
             let end = match f.value.hold() {
                 Some(hold) => {
@@ -337,7 +435,15 @@ impl Validator {
                     format!("check name {name:?} is already used by checks[{first}]; give one of them a name"),
                 );
             }
-            if api.is_none() {
+            if c.value.judges_tasks() {
+                if s.task_load().is_none() {
+                    self.problem(
+                        &c.referenced,
+                        path.clone(),
+                        "needs a tasks workload to judge, and the scenario has none",
+                    );
+                }
+            } else if api.is_none() {
                 self.problem(
                     &c.referenced,
                     path.clone(),
@@ -365,6 +471,26 @@ impl Validator {
                         &["kill", "pause", "restart"],
                     );
                 }
+                Check::DrainContract(d) => {
+                    v_drain(self, s, d, has_ping, api.is_some(), &c.referenced, &path);
+                }
+                Check::ExactlyOnce(e) => self.positive(&e.within, &format!("{path}.within")),
+                Check::TaskCap(t) => {
+                    if let Some(p) = &t.pickup_p99_below {
+                        self.positive(p, &format!("{path}.pickup_p99_below"));
+                    }
+                }
+                Check::OrphanedTasks(o) => {
+                    self.positive(&o.within, &format!("{path}.within"));
+                    self.fault_ref(
+                        s,
+                        o.fault.as_ref(),
+                        &path,
+                        &c.referenced,
+                        &["kill", "restart"],
+                    );
+                }
+                Check::SharedStorage(_) => {}
                 Check::Latency(l) => {
                     let p = l.percentile.value;
                     if !(p > 0.0 && p <= 100.0) {
@@ -469,4 +595,21 @@ impl Validator {
             }
         }
     }
+}
+
+/// The drain contract needs ping traffic through the LB (ping bodies name
+/// the node that served them) and a drain or maintenance to judge.
+fn v_drain(
+    v: &mut Validator,
+    s: &Scenario,
+    d: &super::model::DrainContract,
+    has_ping: bool,
+    has_api: bool,
+    loc: &Location,
+    path: &str,
+) {
+    v.positive(&d.ping_within, &format!("{path}.ping_within"));
+    v.positive(&d.lb_within, &format!("{path}.lb_within"));
+    v.needs_ping(has_ping, has_api, loc, path);
+    v.fault_ref(s, d.fault.as_ref(), path, loc, &["drain", "maintenance"]);
 }

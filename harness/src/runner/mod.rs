@@ -4,31 +4,40 @@
 //!    and wait for every node's ping.
 //! 2. **warm-up**: start the background load; its requests are recorded
 //!    but not judged.
-//! 3. **workload**: the load goes on, and the scheduled faults are injected
-//!    and undone at their times.
+//! 3. **workload**: the load goes on, tasks are submitted, and the
+//!    scheduled faults are injected and undone at their times (a
+//!    maintenance runs its steps alongside).
 //! 4. **heal**: always, after an error or Ctrl-C too: undo every fault still
 //!    in effect, then bring every node back whatever its state.
 //! 5. **settle**: the load goes on so the checks can see the recovery
 //!    (skipped after Ctrl-C).
-//! 6. **check**: stop the load, wait for requests in flight, close the
-//!    history and judge it.
+//! 6. **check**: stop the load, wait for requests in flight and for tasks
+//!    to end, read every task log through every node, close the history
+//!    and judge it.
 //! 7. **report**: report.json, junit.xml, the terminal summary.
 //! 8. **teardown**: kill every process of the cluster (also on drop).
 //!
+//! Throughout, a watcher probes each node's own ping directly and records
+//! every change, so drain checks can see 200 → 418 → 200 on any target.
 //! The runner never judges anything itself: it only records events.
 
+mod tasks;
+
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
 use tokio::time::sleep_until;
 
 use crate::check;
 use crate::client::{ApiClient, ApiKey};
 use crate::cluster::EmbeddedCluster;
-use crate::fault::PlannedFault;
+use crate::fault::{FaultKind, PlannedFault};
 use crate::history::{
-    Clock, Event, Events, FaultAction, FaultEvent, History, HistoryWriter, Phase, Request,
+    Clock, ClusterNode, Event, Events, FaultAction, FaultEvent, History, HistoryWriter, Phase,
+    Request,
 };
 use crate::report::{self, LiveProgress, Report};
 use crate::scenario::{ApiLoad, LoadedScenario};
@@ -124,7 +133,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
         _ = interrupted(interrupt.clone()) => None,
     };
     let cluster = match booted {
-        Some(Ok(c)) => c,
+        Some(Ok(c)) => Arc::new(c),
         Some(Err(e)) => {
             let why = format!("the embedded cluster did not boot: {e}");
             end_run(&events, Some(why.clone()));
@@ -141,27 +150,43 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
         }
     };
 
-    let faults = schedule::plan_faults(s, seed);
-    let mut injected = vec![false; faults.len()];
-    let mut healed = vec![false; faults.len()];
+    let lb_api =
+        ApiClient::new(&cluster.lb_url(), cluster.api_key().clone()).map_err(RunError::new)?;
+    let node_apis = cluster
+        .nodes()
+        .iter()
+        .map(|n| {
+            ApiClient::new(&n.url(), cluster.api_key().clone()).map(|c| (n.name().to_string(), c))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(RunError::new)?;
+    record_cluster_nodes(&events, &lb_api).await;
+    let faults = Faults {
+        events: events.clone(),
+        cluster: cluster.clone(),
+        api: lb_api.clone(),
+        plan: Arc::new(schedule::plan_faults(s, seed)),
+        state: Arc::default(),
+    };
 
-    // Load runs from warm-up to the end of settle.
+    // Load runs from warm-up to the end of settle; the watcher until the
+    // check phase.
     phase(Phase::Warmup);
     let (stop_load, stop_rx) = watch::channel(false);
-    let load = match s.api_load() {
-        Some(api) => {
-            let client = ApiClient::new(&cluster.lb_url(), cluster.api_key().clone())
-                .map_err(RunError::new)?;
-            Some(tokio::spawn(drive_load(
-                client,
-                api.clone(),
-                seed,
-                events.clone(),
-                stop_rx,
-            )))
-        }
-        None => None,
-    };
+    let watcher = tokio::spawn(watch_nodes(
+        node_apis.clone(),
+        events.clone(),
+        stop_rx.clone(),
+    ));
+    let load = s.api_load().map(|api| {
+        tokio::spawn(drive_load(
+            lb_api.clone(),
+            api.clone(),
+            seed,
+            events.clone(),
+            stop_rx.clone(),
+        ))
+    });
     let mut why_stopped: Option<String> = None;
     let warmup_end = clock.instant(events.now_us()) + s.warmup.value.get();
     tokio::select! {
@@ -169,22 +194,32 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
         why = interrupted(interrupt.clone()) => why_stopped = Some(why),
     }
 
+    let mut procedures = JoinSet::new();
+    let mut task_load = None;
     if why_stopped.is_none() {
         phase(Phase::Workload);
         let start = tokio::time::Instant::now();
-        let timeline = schedule::timeline(&faults);
+        task_load = s.task_load().map(|t| {
+            tasks::TaskWorkload::start(
+                t.clone(),
+                lb_api.clone(),
+                node_apis.clone(),
+                events.clone(),
+                start,
+                start + s.duration.value.get(),
+                seed,
+            )
+        });
+        let timeline = schedule::timeline(&faults.plan);
         let body = async {
             for (at, action) in &timeline {
-                sleep_until(start + std::time::Duration::from_micros(*at)).await;
+                sleep_until(start + Duration::from_micros(*at)).await;
                 match *action {
-                    Action::Inject(i) => {
-                        apply(&events, &cluster, &faults[i], FaultAction::Inject).await;
-                        injected[i] = true;
+                    Action::Inject(i) if faults.plan[i].kind == FaultKind::Maintenance => {
+                        procedures.spawn(faults.clone().maintain(i));
                     }
-                    Action::Heal(i) => {
-                        apply(&events, &cluster, &faults[i], FaultAction::Heal).await;
-                        healed[i] = true;
-                    }
+                    Action::Inject(i) => faults.apply(i, FaultAction::Inject).await,
+                    Action::Heal(i) => faults.apply(i, FaultAction::Heal).await,
                 }
             }
             sleep_until(start + s.duration.value.get()).await;
@@ -195,13 +230,11 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
         }
     }
 
-    // Heal: always.
+    // Heal: always. A maintenance still under way stops where it is.
     phase(Phase::Heal);
-    for (i, f) in faults.iter().enumerate() {
-        if injected[i] && !healed[i] {
-            apply(&events, &cluster, f, FaultAction::Heal).await;
-        }
-    }
+    procedures.abort_all();
+    while procedures.join_next().await.is_some() {}
+    faults.heal_the_rest().await;
     for e in cluster.heal_all().await {
         eprintln!("harness: heal: {e}");
     }
@@ -218,6 +251,21 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     let _ = stop_load.send(true);
     if let Some(load) = load {
         let _ = load.await;
+    }
+    let _ = watcher.await;
+    if let Some(t) = task_load {
+        // Unfinished tasks get their time; a second interrupt exits.
+        let finish = if why_stopped.is_none() {
+            t.finish_within()
+        } else {
+            Duration::ZERO
+        };
+        tokio::select! {
+            _ = t.finish(finish) => {}
+            why = interrupted(interrupt.clone()), if why_stopped.is_none() => {
+                why_stopped = Some(why);
+            }
+        }
     }
     end_run(&events, why_stopped.clone());
     let history = finish(events, recorder).await?;
@@ -250,23 +298,231 @@ pub fn write_report(dir: &Path, report: &Report) -> Result<(), RunError> {
     Ok(())
 }
 
-/// Injects or heals a fault and records it at the time it began, so that
-/// requests that failed while a kill or a restart was under way fall inside
-/// the fault's window.
-async fn apply(events: &Events, cluster: &EmbeddedCluster, f: &PlannedFault, action: FaultAction) {
-    let at_us = events.now_us();
-    let result = match action {
-        FaultAction::Inject => f.inject(cluster).await,
-        FaultAction::Heal => f.heal(cluster).await,
-    };
-    events.send(Event::Fault(FaultEvent {
-        at_us,
-        name: f.name.clone(),
-        kind: f.kind.as_str().to_string(),
-        nodes: f.nodes.clone(),
-        action,
-        error: result.err(),
-    }));
+/// The run's faults and what has been done with them; cheap to clone into
+/// a maintenance running alongside the timeline.
+#[derive(Clone)]
+struct Faults {
+    events: Events,
+    cluster: Arc<EmbeddedCluster>,
+    api: ApiClient,
+    plan: Arc<Vec<PlannedFault>>,
+    /// Per fault: (injected, healed).
+    state: Arc<Mutex<Vec<(bool, bool)>>>,
+}
+
+/// How often a maintenance reads the node's running task count.
+const IDLE_POLL: Duration = Duration::from_millis(250);
+
+/// How long a restarted node may take to answer ping.
+const UP_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Faults {
+    fn mark(&self, i: usize, action: FaultAction) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.len() < self.plan.len() {
+            state.resize(self.plan.len(), (false, false));
+        }
+        match action {
+            FaultAction::Inject => state[i].0 = true,
+            FaultAction::Heal => state[i].1 = true,
+            FaultAction::Step => {}
+        }
+    }
+
+    /// Injects or heals fault `i` and records it at the time it began, so
+    /// that requests that failed while a kill or a restart was under way
+    /// fall inside the fault's window, and when it returned, by which time
+    /// a drain has taken effect.
+    async fn apply(&self, i: usize, action: FaultAction) {
+        let f = &self.plan[i];
+        let at_us = self.events.now_us();
+        // Marked first: a heal that is cut short must still be retried.
+        if action == FaultAction::Inject {
+            self.mark(i, action);
+        }
+        let result = match action {
+            FaultAction::Inject => f.inject(&self.cluster, &self.api).await,
+            FaultAction::Heal => f.heal(&self.cluster, &self.api).await,
+            FaultAction::Step => Ok(()),
+        };
+        if action == FaultAction::Heal {
+            self.mark(i, action);
+        }
+        self.record(i, action, at_us, None, result.err());
+    }
+
+    fn record(
+        &self,
+        i: usize,
+        action: FaultAction,
+        at_us: u64,
+        step: Option<String>,
+        error: Option<String>,
+    ) {
+        let f = &self.plan[i];
+        self.events.send(Event::Fault(FaultEvent {
+            at_us,
+            done_us: Some(self.events.now_us()),
+            step,
+            name: f.name.clone(),
+            kind: f.kind.as_str().to_string(),
+            nodes: f.nodes.clone(),
+            action,
+            error,
+        }));
+    }
+
+    /// A rolling maintenance, as the Octopus docs describe it: drain; once
+    /// the LB has had `restart_after` and the node runs no task (or `wait`
+    /// is over), restart it; once it answers, undrain it.
+    async fn maintain(self, i: usize) {
+        let f = &self.plan[i];
+        let Some(plan) = f.maintenance else { return };
+        let drained_at = tokio::time::Instant::now();
+        self.apply(i, FaultAction::Inject).await;
+        tokio::time::sleep_until(drained_at + plan.restart_after).await;
+        let deadline = drained_at + plan.wait.max(plan.restart_after);
+        let step_at = self.events.now_us();
+        let running = loop {
+            let running = self.running_tasks(&f.nodes).await;
+            if running == Some(0) || tokio::time::Instant::now() >= deadline {
+                break running;
+            }
+            tokio::time::sleep(IDLE_POLL).await;
+        };
+        let idle = match running {
+            Some(0) => "idle".to_string(),
+            Some(n) => format!("wait over with {n} tasks running"),
+            None => "wait over; the running task count could not be read".to_string(),
+        };
+        self.record(i, FaultAction::Step, step_at, Some(idle), None);
+        for node in &f.nodes {
+            let at_us = self.events.now_us();
+            let result = crate::fault::restart(&self.cluster, node).await;
+            let result = match result {
+                Ok(()) => self.wait_up(node).await,
+                Err(e) => Err(e),
+            };
+            self.record(
+                i,
+                FaultAction::Step,
+                at_us,
+                Some("restart".into()),
+                result.err(),
+            );
+        }
+        self.apply(i, FaultAction::Heal).await;
+    }
+
+    /// The nodes' running tasks, from the cluster summary.
+    async fn running_tasks(&self, nodes: &[String]) -> Option<u32> {
+        let summary = self.api.summary().await.ok()?;
+        let mut total = 0;
+        for n in nodes {
+            total += summary
+                .iter()
+                .find(|s| &s.name == n)?
+                .running_task_count
+                .unwrap_or(0);
+        }
+        Some(total)
+    }
+
+    /// Waits until a restarted node answers ping directly (200 or 418).
+    async fn wait_up(&self, node: &str) -> Result<(), String> {
+        let url = self
+            .cluster
+            .nodes()
+            .iter()
+            .find(|n| n.name() == node)
+            .map(|n| n.url())
+            .ok_or_else(|| format!("unknown node {node:?}"))?;
+        let client = ApiClient::new(&url, self.api_key())?;
+        let deadline = tokio::time::Instant::now() + UP_TIMEOUT;
+        while tokio::time::Instant::now() < deadline {
+            if client.ping_status(Duration::from_secs(1)).await.is_some() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(format!(
+            "{node} did not answer ping within {}s of its restart",
+            UP_TIMEOUT.as_secs()
+        ))
+    }
+
+    fn api_key(&self) -> ApiKey {
+        self.cluster.api_key().clone()
+    }
+
+    /// Heals every fault injected and not yet healed.
+    async fn heal_the_rest(&self) {
+        let pending: Vec<usize> = {
+            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            (0..state.len())
+                .filter(|&i| state[i].0 && !state[i].1)
+                .collect()
+        };
+        for i in pending {
+            self.apply(i, FaultAction::Heal).await;
+        }
+    }
+}
+
+/// Records the cluster's nodes and task caps as its API lists them.
+async fn record_cluster_nodes(events: &Events, api: &ApiClient) {
+    match api.nodes().await {
+        Ok(nodes) => events.send(Event::ClusterNodes {
+            at_us: events.now_us(),
+            nodes: nodes
+                .into_iter()
+                .map(|n| ClusterNode {
+                    name: n.name,
+                    task_cap: n.max_concurrent_tasks,
+                    drained: n.is_in_maintenance_mode,
+                })
+                .collect(),
+        }),
+        Err(e) => eprintln!("harness: could not read the node list: {e}"),
+    }
+}
+
+/// Time between two direct pings of one node.
+const WATCH_EVERY: Duration = Duration::from_millis(200);
+
+/// Probes each node's own ping (not through the LB) and records each change
+/// of answer, until told to stop.
+async fn watch_nodes(nodes: Vec<(String, ApiClient)>, events: Events, stop: watch::Receiver<bool>) {
+    let mut probes = JoinSet::new();
+    for (name, client) in nodes {
+        let events = events.clone();
+        let mut stop = stop.clone();
+        probes.spawn(async move {
+            let mut last: Option<Option<u16>> = None;
+            let mut ticker = tokio::time::interval(WATCH_EVERY);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    _ = stop.changed() => return,
+                }
+                if *stop.borrow() {
+                    return;
+                }
+                let at_us = events.now_us();
+                let status = client.ping_status(WATCH_EVERY * 2).await;
+                if last != Some(status) {
+                    last = Some(status);
+                    events.send(Event::NodeStatus {
+                        at_us,
+                        node: name.clone(),
+                        status,
+                    });
+                }
+            }
+        });
+    }
+    while probes.join_next().await.is_some() {}
 }
 
 /// Creates `<out>/<scenario>/<timestamp>/` and points `<out>/latest` at it.

@@ -1,0 +1,922 @@
+//! `drain_contract`: draining a node (Octopus's maintenance mode) takes it
+//! out of service without a single failed request, as the Octopus HA docs
+//! promise. Judged per drain or maintenance window, in five parts:
+//!
+//! - **ping**: the node's own ping, probed directly, answers 418 within
+//!   `ping_within` of the drain taking effect, and 200 again within
+//!   `ping_within` of the undrain;
+//! - **LB**: requests through the LB stop reaching the node within
+//!   `lb_within` (a ping body names the node that served it, a 418 too);
+//! - **no failed request**: nothing through the LB fails during the window,
+//!   which is what tells a drain from a kill;
+//! - **no task starts** on the node once the drain took effect;
+//! - **running tasks finish**: those the node ran when it was drained end
+//!   in Success.
+//!
+//! A part the history holds no evidence for is unknown, never passed.
+//! Task start times are the server's, so `clock_skew` widens the drain's
+//! edges: a task that started within it of the drain counts as running
+//! when it was drained (and must succeed), not as started after it.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::tasks::{first_started_us, last_node, node_at, task_id};
+use super::{Verdict, secs};
+use crate::history::{FaultWindow, History, Op, Request, TaskRecord, TaskState};
+use crate::scenario::DrainContract;
+
+/// The LB still sending the node requests this close to the undrain means
+/// it never stopped.
+const LAST_SECOND_US: u64 = 1_000_000;
+
+/// Task IDs listed in evidence, at most.
+const LISTED: usize = 10;
+
+pub(super) fn judge(c: &DrainContract, h: &History) -> (Verdict, String, Value) {
+    let windows: Vec<FaultWindow> = h
+        .fault_windows()
+        .into_iter()
+        .filter(|w| match &c.fault {
+            Some(name) => w.name == name.value,
+            None => w.kind == "drain" || w.kind == "maintenance",
+        })
+        .collect();
+    if windows.is_empty() {
+        return (
+            Verdict::Unknown,
+            "the fault it judges was never injected".into(),
+            json!({ "faults": [] }),
+        );
+    }
+    // Read once: every window works on the same tasks and nodes.
+    let tasks = h.task_records();
+    let all_nodes = h.node_names();
+    let mut results = Vec::new();
+    let mut outcomes = Vec::new();
+    for w in &windows {
+        let (verdict, detail, evidence) = judge_window(c, h, w, &tasks, &all_nodes);
+        outcomes.push((verdict, detail));
+        results.push(evidence);
+    }
+    let verdict = Verdict::merge(outcomes.iter().map(|(v, _)| *v));
+    // The detail of the worst window speaks for the check; when all pass,
+    // each window has its say.
+    let detail = if verdict == Verdict::Pass {
+        outcomes
+            .iter()
+            .map(|(_, d)| d.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    } else {
+        outcomes
+            .iter()
+            .find(|(v, _)| *v == verdict)
+            .map(|(_, d)| d.clone())
+            .unwrap_or_default()
+    };
+    (verdict, detail, json!({ "faults": results }))
+}
+
+/// One part of the contract: its verdict and a fragment of the detail.
+struct Part {
+    name: &'static str,
+    verdict: Verdict,
+    detail: String,
+}
+
+impl Part {
+    fn new(name: &'static str, verdict: Verdict, detail: String) -> Self {
+        Self {
+            name,
+            verdict,
+            detail,
+        }
+    }
+}
+
+fn judge_window(
+    c: &DrainContract,
+    h: &History,
+    w: &FaultWindow,
+    tasks: &[TaskRecord<'_>],
+    all_nodes: &[String],
+) -> (Verdict, String, Value) {
+    if let Some(e) = &w.inject_error {
+        return (
+            Verdict::Unknown,
+            format!("{} could not be injected: {e}", w.name),
+            json!({ "fault": w.name, "nodes": w.nodes, "inject_error": e }),
+        );
+    }
+    let ping_within = c.ping_within.value.as_micros_u64();
+    let mut parts = Vec::new();
+
+    // a. The node's own ping, per drained node; the figures kept are the
+    // slowest node's.
+    let mut ping_418 = Some(0u64);
+    let mut ping_200 = Some(0u64);
+    for node in &w.nodes {
+        let statuses = statuses(h, node);
+        let (mut a418, took) = ping_418_part(w, node, &statuses, ping_within);
+        ping_418 = ping_418.zip(took).map(|(a, b)| a.max(b));
+        let (mut a200, took) = ping_200_part(h, w, node, &statuses, ping_within);
+        ping_200 = ping_200.zip(took).map(|(a, b)| a.max(b));
+        // Passing fragments do not name the node; with several, say which.
+        if w.nodes.len() > 1 {
+            for p in [&mut a418, &mut a200] {
+                if p.verdict == Verdict::Pass {
+                    p.detail = format!("{node} {}", p.detail);
+                }
+            }
+        }
+        parts.extend([a418, a200]);
+    }
+
+    // b and c work on the requests intended inside the window.
+    let in_window: Vec<&Request> = h
+        .requests()
+        .filter(|r| r.intended_us >= w.start_us && r.intended_us <= w.end_us)
+        .collect();
+    let (part, lb) = lb_part(c, w, &in_window, all_nodes);
+    parts.push(part);
+    let (part, failed) = failed_part(w, &in_window);
+    parts.push(part);
+
+    // e and d work on the tasks.
+    let (part, running) = running_part(c, w, tasks);
+    parts.push(part);
+    let (part, started) = started_part(c, w, tasks);
+    parts.push(part);
+
+    let verdict = Verdict::merge(parts.iter().map(|p| p.verdict));
+    let detail = if verdict == Verdict::Pass {
+        format!(
+            "{}: {}",
+            w.nodes.join(", "),
+            parts
+                .iter()
+                .map(|p| p.detail.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        // Every part as bad as the window, so one run shows every breach.
+        parts
+            .iter()
+            .filter(|p| p.verdict == verdict)
+            .map(|p| p.detail.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let mut outcomes: BTreeMap<&str, Verdict> = BTreeMap::new();
+    for p in &parts {
+        // With several nodes a part appears once per node; the worst stays.
+        let merged = match outcomes.get(p.name) {
+            Some(&before) => Verdict::merge([before, p.verdict]),
+            None => p.verdict,
+        };
+        outcomes.insert(p.name, merged);
+    }
+    let evidence = json!({
+        "fault": w.name,
+        "kind": w.kind,
+        "nodes": w.nodes,
+        "window_s": w.end_us.saturating_sub(w.start_us) as f64 / 1e6,
+        "ping_418_after_s": ping_418.map(s),
+        "ping_200_after_s": ping_200.map(s),
+        "lb_convergence_s": lb.convergence.map(s),
+        "lb_within_s": s(c.lb_within.value.as_micros_u64()),
+        "requests_to_drained_node": lb.to_drained,
+        "requests_to_drained_node_after_bound": lb.after_bound,
+        "failed_requests": failed.values().sum::<usize>(),
+        "failed_by": failed,
+        "tasks_started_on_drained": started.len(),
+        "tasks_started_on_drained_ids": started.iter().take(LISTED).collect::<Vec<_>>(),
+        "tasks_running_at_drain": running.len(),
+        "running_task_outcomes": running_outcomes(&running),
+        "outcomes": outcomes,
+        "verdict": verdict,
+    });
+    (verdict, detail, evidence)
+}
+
+fn s(us: u64) -> f64 {
+    us as f64 / 1e6
+}
+
+/// A node's direct ping answers, in time order.
+fn statuses(h: &History, node: &str) -> Vec<(u64, Option<u16>)> {
+    let mut statuses: Vec<(u64, Option<u16>)> = h.node_statuses(node).collect();
+    statuses.sort_by_key(|(at, _)| *at);
+    statuses
+}
+
+/// The answer in effect at `at`: statuses are recorded only when they
+/// change, so it is the last change at or before it.
+fn status_at(statuses: &[(u64, Option<u16>)], at: u64) -> Option<Option<u16>> {
+    statuses
+        .iter()
+        .take_while(|(t, _)| *t <= at)
+        .last()
+        .map(|(_, s)| *s)
+}
+
+/// a, first half: 418 within the bound of the drain taking effect.
+fn ping_418_part(
+    w: &FaultWindow,
+    node: &str,
+    statuses: &[(u64, Option<u16>)],
+    within: u64,
+) -> (Part, Option<u64>) {
+    const NAME: &str = "ping_418";
+    if statuses.is_empty() {
+        let d = format!("no direct pings of {node} were recorded");
+        return (Part::new(NAME, Verdict::Unknown, d), None);
+    }
+    // Already 418 when the drain began counts from the drain.
+    let seen = if status_at(statuses, w.start_us) == Some(Some(418)) {
+        Some(w.start_us)
+    } else {
+        statuses
+            .iter()
+            .find(|(t, st)| *t >= w.start_us && *t <= w.end_us && *st == Some(418))
+            .map(|(t, _)| *t)
+    };
+    match seen {
+        Some(t) => {
+            let took = t.saturating_sub(w.started_us);
+            if took <= within {
+                let d = format!("ping 418 after {}", secs(took));
+                (Part::new(NAME, Verdict::Pass, d), Some(took))
+            } else {
+                let d = format!(
+                    "{node}'s own ping answered 418 {} after {} took effect, more than {}",
+                    secs(took),
+                    w.name,
+                    secs(within)
+                );
+                (Part::new(NAME, Verdict::Fail, d), Some(took))
+            }
+        }
+        // A drain shorter than the bound, or a run cut short, cannot tell.
+        None if w.end_us.saturating_sub(w.started_us) < within => {
+            let d = format!(
+                "{} lasted {}, less than the ping bound of {}; cannot tell whether {node} answers 418",
+                w.name,
+                secs(w.end_us.saturating_sub(w.started_us)),
+                secs(within)
+            );
+            (Part::new(NAME, Verdict::Unknown, d), None)
+        }
+        None => {
+            let d = format!(
+                "{node}'s own ping never answered 418 during {} (bound {})",
+                w.name,
+                secs(within)
+            );
+            (Part::new(NAME, Verdict::Fail, d), None)
+        }
+    }
+}
+
+/// a, second half: 200 within the bound of the undrain. A maintenance
+/// restarts the node inside the window, so only answers from the undrain
+/// on count.
+fn ping_200_part(
+    h: &History,
+    w: &FaultWindow,
+    node: &str,
+    statuses: &[(u64, Option<u16>)],
+    within: u64,
+) -> (Part, Option<u64>) {
+    const NAME: &str = "ping_200";
+    if statuses.is_empty() {
+        let d = format!("no direct pings of {node} were recorded");
+        return (Part::new(NAME, Verdict::Unknown, d), None);
+    }
+    if !w.healed {
+        let d = format!(
+            "{} was never undone; cannot see {node}'s ping answer 200 again",
+            w.name
+        );
+        return (Part::new(NAME, Verdict::Unknown, d), None);
+    }
+    // Statuses are changes: one already 200 at the undrain (a node that
+    // lost its drain in a restart, say) has no later 200 to find.
+    let seen = if status_at(statuses, w.end_us) == Some(Some(200)) {
+        Some(w.end_us)
+    } else {
+        statuses
+            .iter()
+            .find(|(t, st)| *t >= w.end_us && *st == Some(200))
+            .map(|(t, _)| *t)
+    };
+    match seen {
+        Some(t) => {
+            let took = t - w.end_us;
+            if took <= within {
+                let d = format!("200 {} after the undrain", secs(took));
+                (Part::new(NAME, Verdict::Pass, d), Some(took))
+            } else {
+                let d = format!(
+                    "{node}'s own ping answered 200 {} after {} was undone, more than {}",
+                    secs(took),
+                    w.name,
+                    secs(within)
+                );
+                (Part::new(NAME, Verdict::Fail, d), Some(took))
+            }
+        }
+        None if h.end_us().saturating_sub(w.end_us) < within => {
+            let d = format!(
+                "the run ended {} after {} was undone, before {node}'s ping bound of {}",
+                secs(h.end_us().saturating_sub(w.end_us)),
+                w.name,
+                secs(within)
+            );
+            (Part::new(NAME, Verdict::Unknown, d), None)
+        }
+        None => {
+            let d = format!(
+                "{node}'s own ping never answered 200 after {} was undone (bound {})",
+                w.name,
+                secs(within)
+            );
+            (Part::new(NAME, Verdict::Fail, d), None)
+        }
+    }
+}
+
+/// What the LB part measured.
+struct Lb {
+    convergence: Option<u64>,
+    to_drained: usize,
+    after_bound: usize,
+}
+
+/// b: the LB stops routing to the drained node within the bound.
+fn lb_part(
+    c: &DrainContract,
+    w: &FaultWindow,
+    in_window: &[&Request],
+    all_nodes: &[String],
+) -> (Part, Lb) {
+    const NAME: &str = "lb";
+    let within = c.lb_within.value.as_micros_u64();
+    let drained = |r: &Request| r.node.as_ref().is_some_and(|n| w.nodes.contains(n));
+    let to_drained: Vec<u64> = in_window
+        .iter()
+        .filter(|r| drained(r))
+        .map(|r| r.intended_us)
+        .collect();
+    let bound_at = w.start_us.saturating_add(within);
+    let mut lb = Lb {
+        convergence: None,
+        to_drained: to_drained.len(),
+        after_bound: to_drained.iter().filter(|&&t| t > bound_at).count(),
+    };
+    // Only ping bodies name the serving node: without pings the LB's
+    // routing cannot be seen.
+    if !in_window.iter().any(|r| r.op == Op::Ping) {
+        let d = format!(
+            "no ping went through the LB during {}; cannot see where it routed",
+            w.name
+        );
+        return (Part::new(NAME, Verdict::Unknown, d), lb);
+    }
+    if !all_nodes.is_empty() && all_nodes.iter().all(|n| w.nodes.contains(n)) {
+        let d = format!("{} drained every node; there was nowhere to route", w.name);
+        return (Part::new(NAME, Verdict::Unknown, d), lb);
+    }
+    let last = to_drained.iter().copied().max();
+    let convergence = last.map_or(0, |t| t - w.start_us);
+    lb.convergence = Some(convergence);
+    let who = drained_nodes(w);
+    let still_at_end = last.is_some_and(|t| w.end_us.saturating_sub(t) < LAST_SECOND_US);
+    if still_at_end {
+        let d = format!(
+            "LB kept routing to {who} for the whole {} ({} requests)",
+            w.kind, lb.to_drained
+        );
+        return (Part::new(NAME, Verdict::Fail, d), lb);
+    }
+    if convergence > within {
+        let d = format!(
+            "LB kept routing to {who} for {} after {}, more than {} ({} requests after the bound)",
+            secs(convergence),
+            w.name,
+            secs(within),
+            lb.after_bound
+        );
+        return (Part::new(NAME, Verdict::Fail, d), lb);
+    }
+    let d = format!("LB stopped routing after {}", secs(convergence));
+    (Part::new(NAME, Verdict::Pass, d), lb)
+}
+
+fn drained_nodes(w: &FaultWindow) -> String {
+    match w.nodes.as_slice() {
+        [one] => format!("drained node {one}"),
+        many => format!("drained nodes {}", many.join(", ")),
+    }
+}
+
+/// c: no request through the LB fails during the window. A drained node's
+/// 418 to a ping is not a failure but routing evidence, judged in b.
+fn failed_part(w: &FaultWindow, in_window: &[&Request]) -> (Part, BTreeMap<String, usize>) {
+    const NAME: &str = "failed_requests";
+    let mut by: BTreeMap<String, usize> = BTreeMap::new();
+    for r in in_window {
+        if !r.is_error() {
+            continue;
+        }
+        let from_drained = r.node.as_ref().is_some_and(|n| w.nodes.contains(n));
+        if r.status == Some(418) && from_drained {
+            continue;
+        }
+        *by.entry(failure_label(r)).or_default() += 1;
+    }
+    let total: usize = by.values().sum();
+    if total == 0 {
+        return (
+            Part::new(NAME, Verdict::Pass, "0 failed requests".into()),
+            by,
+        );
+    }
+    let mut kinds: Vec<(&String, &usize)> = by.iter().collect();
+    kinds.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
+    let d = format!(
+        "{total} {} failed through the LB during {} ({}); a drain must not fail requests",
+        if total == 1 { "request" } else { "requests" },
+        w.name,
+        kinds.join(", ")
+    );
+    (Part::new(NAME, Verdict::Fail, d), by)
+}
+
+/// How a request failed, in a word: its status, else its error.
+fn failure_label(r: &Request) -> String {
+    match (&r.status, &r.error) {
+        (Some(status), _) => status.to_string(),
+        (None, Some(e)) => e.clone(),
+        (None, None) => format!("{:?}", r.outcome).to_lowercase(),
+    }
+}
+
+/// d: no task starts on the drained node once the drain took effect. The
+/// clock skew allowance applies at both ends, as server start times are
+/// compared with harness times.
+fn started_part(
+    c: &DrainContract,
+    w: &FaultWindow,
+    tasks: &[TaskRecord<'_>],
+) -> (Part, Vec<String>) {
+    const NAME: &str = "tasks_started";
+    let skew = c.clock_skew.as_micros_u64();
+    let from = w.started_us.saturating_add(skew);
+    let until = w.end_us.saturating_sub(skew);
+    let mut started: Vec<(String, String, u64)> = Vec::new();
+    for t in tasks {
+        // The latest start and node: a task run again counts where it ran.
+        let (Some(at), Some(node)) = (t.started_us(), last_node(t)) else {
+            continue;
+        };
+        if at > from && at <= until && w.nodes.iter().any(|n| n == node) {
+            started.push((task_id(t).to_string(), node.to_string(), at));
+        }
+    }
+    started.sort_by_key(|(_, _, at)| *at);
+    let ids: Vec<String> = started.iter().map(|(id, _, _)| id.clone()).collect();
+    let Some((id, node, at)) = started.first() else {
+        return (Part::new(NAME, Verdict::Pass, "none started".into()), ids);
+    };
+    let more = match started.len() {
+        1 => String::new(),
+        n => format!(" ({n} tasks started on drained nodes)"),
+    };
+    let d = format!(
+        "task {id} started on drained node {node} at {}, {} after the drain took effect{more}",
+        secs(*at),
+        secs(at - w.started_us)
+    );
+    (Part::new(NAME, Verdict::Fail, d), ids)
+}
+
+/// One task the node ran when it was drained, and how it ended.
+struct Running {
+    id: String,
+    node: String,
+    end: Option<TaskState>,
+    last: Option<TaskState>,
+    error: Option<String>,
+}
+
+/// e: the tasks the node ran when it was drained end in Success. Tasks
+/// that started within the clock skew of the drain are not judged by d, so
+/// they are judged here.
+fn running_part(
+    c: &DrainContract,
+    w: &FaultWindow,
+    tasks: &[TaskRecord<'_>],
+) -> (Part, Vec<Running>) {
+    const NAME: &str = "running_tasks";
+    let skew = c.clock_skew.as_micros_u64();
+    let mut running = Vec::new();
+    for t in tasks {
+        // The first start: a task run again after the drain was still
+        // running on the node when it was drained.
+        let Some(at) = first_started_us(t) else {
+            continue;
+        };
+        if at > w.started_us.saturating_add(skew) {
+            continue;
+        }
+        if t.end().is_some_and(|(_, end)| end < w.start_us) {
+            continue;
+        }
+        let Some(node) = node_at(t, w.started_us) else {
+            continue;
+        };
+        if !w.nodes.iter().any(|n| n == node) {
+            continue;
+        }
+        running.push(Running {
+            id: task_id(t).to_string(),
+            node: node.to_string(),
+            end: t.end().map(|(s, _)| s),
+            last: t.last().map(|s| s.state),
+            error: t.last().and_then(|s| s.error.clone()),
+        });
+    }
+    let bad: Vec<&Running> = running
+        .iter()
+        .filter(|r| r.end != Some(TaskState::Success))
+        .collect();
+    let Some(first) = bad.first() else {
+        let d = match running.len() {
+            0 => "no task was running".to_string(),
+            1 => "1 running task finished".to_string(),
+            n => format!("{n} running tasks finished"),
+        };
+        return (Part::new(NAME, Verdict::Pass, d), running);
+    };
+    let how = match (first.end, first.last) {
+        (Some(state), _) => match &first.error {
+            Some(e) => format!("ended {}: {e}", state.as_str()),
+            None => format!("ended {}", state.as_str()),
+        },
+        (None, Some(state)) => format!("never ended (last seen {})", state.as_str()),
+        (None, None) => "never ended".to_string(),
+    };
+    let more = match bad.len() {
+        1 => String::new(),
+        n => format!(" ({n} of {} running tasks did not succeed)", running.len()),
+    };
+    let d = format!(
+        "task {}, running on {} when it was drained, {how}{more}",
+        first.id, first.node
+    );
+    (Part::new(NAME, Verdict::Fail, d), running)
+}
+
+/// How the tasks running at the drain ended, by state.
+fn running_outcomes(running: &[Running]) -> BTreeMap<&'static str, usize> {
+    let mut by = BTreeMap::new();
+    for r in running {
+        let key = r.end.map_or("unfinished", |s| s.as_str());
+        *by.entry(key).or_default() += 1;
+    }
+    by
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tasks::build::*;
+    use crate::check::{CheckResult, Verdict, judge};
+    use crate::history::{Event, FaultAction, History, Op, Outcome, Request, TaskState};
+    use crate::scenario::parse_str;
+
+    use TaskState::{Canceled, Success};
+
+    const CONTRACT: &str = "drain_contract: { lb_within: 3s }";
+
+    /// Judges `check` (one line of YAML) on `events`, in a scenario with
+    /// pings, tasks and n1 drained from 5 s to 15 s.
+    fn judged(check: &str, events: Vec<Event>) -> CheckResult {
+        let yaml = format!(
+            "name: t\nduration: 30s\nworkload:\n  - api: {{ rate: 100/s }}\n  - tasks: {{ burst: 10 }}\nfaults:\n  - drain: {{ node: n1, at: 5s, for: 10s }}\nchecks:\n  - {check}\n"
+        );
+        let s = parse_str(&yaml).unwrap();
+        judge(&s.checks[0].value, &History { events })
+    }
+
+    fn assert_verdict(r: &CheckResult, verdict: Verdict, says: &str) {
+        assert_eq!(r.verdict, verdict, "{r:?}");
+        assert!(r.detail.contains(says), "{:?} lacks {says:?}", r.detail);
+    }
+
+    fn status(at: u64, status: Option<u16>) -> Event {
+        Event::NodeStatus {
+            at_us: at,
+            node: "n1".into(),
+            status,
+        }
+    }
+
+    /// Three nodes; n1 drained at 5 s (in effect at 5.05 s) and undrained
+    /// at 15 s; 100 pings a second through the LB from 0 to 20 s, in turn
+    /// for each node. The LB sends n1's turns to n1, which answers 418,
+    /// until `lb_stops`, then to n2. n1's own ping answers 200, 418 from
+    /// 5.25 s and 200 from 15.3 s. Task 1 runs on n1 across the drain and
+    /// ends in Success at 8 s; task 2 runs on n2 meanwhile.
+    fn drain(lb_stops: u64) -> Vec<Event> {
+        let mut events = nodes_up(&["n1", "n2", "n3"]);
+        events.extend([status(0, Some(200)), status(5_250_000, Some(418))]);
+        for seq in 0..2000u64 {
+            let t = seq * 10_000;
+            if t == 5 * S {
+                events.push(fault("drain-n1", "drain", "n1", FaultAction::Inject, t));
+            }
+            if t == 15 * S {
+                events.push(fault("drain-n1", "drain", "n1", FaultAction::Heal, t));
+                events.push(status(15_300_000, Some(200)));
+            }
+            let turn = ["n1", "n2", "n3"][(seq % 3) as usize];
+            let drained = (5 * S..=15 * S).contains(&t);
+            let (node, status) = match turn {
+                "n1" if drained && t < lb_stops => ("n1", 418),
+                "n1" if drained => ("n2", 200),
+                n => (n, 200),
+            };
+            events.push(ping(seq, t, status, Some(node)));
+        }
+        events.extend(task(1, "n1", 3 * S, Some((Success, 8 * S))));
+        events.extend(task(2, "n2", 6 * S, Some((Success, 9 * S))));
+        events.push(ended(20 * S));
+        events
+    }
+
+    fn ping(seq: u64, t: u64, status: u16, node: Option<&str>) -> Event {
+        Event::Request(Request {
+            seq,
+            op: Op::Ping,
+            intended_us: t,
+            sent_us: t,
+            done_us: t + 1_000,
+            outcome: if status == 200 {
+                Outcome::Ok
+            } else {
+                Outcome::Fail
+            },
+            status: Some(status),
+            error: None,
+            bytes: 1,
+            node: node.map(String::from),
+        })
+    }
+
+    /// Replaces the request numbered `seq`.
+    fn replace_request(events: &mut [Event], seq: u64, with: Request) {
+        for e in events.iter_mut() {
+            if let Event::Request(r) = e
+                && r.seq == seq
+            {
+                *r = with;
+                return;
+            }
+        }
+        panic!("no request {seq}");
+    }
+
+    #[test]
+    fn drain_contract_passes_a_clean_drain() {
+        let r = judged(CONTRACT, drain(7 * S));
+        assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
+        assert_eq!(
+            r.detail,
+            "n1: ping 418 after 0.2s, 200 0.3s after the undrain, LB stopped routing after 2.0s, \
+             0 failed requests, 1 running task finished, none started"
+        );
+        let w = &r.evidence["faults"][0];
+        assert_eq!(w["tasks_running_at_drain"], 1);
+        assert_eq!(w["running_task_outcomes"]["Success"], 1);
+        assert_eq!(w["failed_requests"], 0);
+        assert_eq!(w["lb_convergence_s"], 1.99);
+        // The 418s of n1's turns are routing evidence, not failures.
+        assert!(w["requests_to_drained_node"].as_u64().unwrap() > 0);
+    }
+
+    #[test]
+    fn drain_contract_passes_a_maintenance_that_restarts_the_node() {
+        let mut events = drain(7 * S);
+        for e in &mut events {
+            if let Event::Fault(f) = e {
+                f.name = "maintenance-n1".into();
+                f.kind = "maintenance".into();
+            }
+        }
+        // The restart: n1 stops answering, then comes back still drained;
+        // only the undrain brings its 200 back.
+        let mut restart = fault(
+            "maintenance-n1",
+            "maintenance",
+            "n1",
+            FaultAction::Step,
+            10 * S,
+        );
+        if let Event::Fault(f) = &mut restart {
+            f.step = Some("restart".into());
+        }
+        events.extend([restart, status(10 * S, None), status(11 * S, Some(418))]);
+        let r = judged(CONTRACT, events);
+        assert_verdict(
+            &r,
+            Verdict::Pass,
+            "ping 418 after 0.2s, 200 0.3s after the undrain",
+        );
+        assert_eq!(r.evidence["faults"][0]["kind"], "maintenance");
+    }
+
+    #[test]
+    fn drain_contract_fails_without_a_418_and_cannot_tell_without_pings() {
+        let mut events = drain(7 * S);
+        events.retain(|e| {
+            !matches!(
+                e,
+                Event::NodeStatus {
+                    status: Some(418),
+                    ..
+                }
+            )
+        });
+        let r = judged(CONTRACT, events);
+        assert_verdict(
+            &r,
+            Verdict::Fail,
+            "n1's own ping never answered 418 during drain-n1 (bound 2.0s)",
+        );
+
+        let mut events = drain(7 * S);
+        for e in &mut events {
+            if let Event::NodeStatus { at_us, status, .. } = e
+                && *status == Some(418)
+            {
+                *at_us = 8_050_000;
+            }
+        }
+        let r = judged(CONTRACT, events);
+        assert_verdict(
+            &r,
+            Verdict::Fail,
+            "n1's own ping answered 418 3.0s after drain-n1 took effect, more than 2.0s",
+        );
+
+        let mut events = drain(7 * S);
+        events.retain(|e| !matches!(e, Event::NodeStatus { at_us, .. } if *at_us > 15 * S));
+        let r = judged(CONTRACT, events);
+        assert_verdict(
+            &r,
+            Verdict::Fail,
+            "never answered 200 after drain-n1 was undone",
+        );
+
+        let mut events = drain(7 * S);
+        events.retain(|e| !matches!(e, Event::NodeStatus { .. }));
+        let r = judged(CONTRACT, events);
+        assert_verdict(&r, Verdict::Unknown, "no direct pings of n1 were recorded");
+    }
+
+    #[test]
+    fn drain_contract_fails_when_the_lb_keeps_routing() {
+        let r = judged(CONTRACT, drain(20 * S));
+        assert_verdict(
+            &r,
+            Verdict::Fail,
+            "LB kept routing to drained node n1 for the whole drain (334 requests)",
+        );
+        assert_eq!(r.evidence["faults"][0]["requests_to_drained_node"], 334);
+
+        let r = judged(CONTRACT, drain(9 * S));
+        assert_verdict(
+            &r,
+            Verdict::Fail,
+            "LB kept routing to drained node n1 for 4.0s after drain-n1, more than 3.0s (33 requests after the bound)",
+        );
+
+        let mut events = drain(7 * S);
+        events.retain(
+            |e| !matches!(e, Event::Request(r) if (5 * S..=15 * S).contains(&r.intended_us)),
+        );
+        let r = judged(CONTRACT, events);
+        assert_verdict(
+            &r,
+            Verdict::Unknown,
+            "no ping went through the LB during drain-n1",
+        );
+    }
+
+    #[test]
+    fn drain_contract_fails_a_request_that_failed() {
+        let mut events = drain(7 * S);
+        let failed = |seq: u64, status: Option<u16>, outcome, error: Option<&str>| Request {
+            seq,
+            op: Op::Root,
+            intended_us: seq * 10_000,
+            sent_us: seq * 10_000,
+            done_us: seq * 10_000 + 5 * S,
+            outcome,
+            status,
+            error: error.map(String::from),
+            bytes: 0,
+            node: None,
+        };
+        replace_request(
+            &mut events,
+            1001,
+            failed(1001, Some(502), Outcome::Fail, None),
+        );
+        replace_request(
+            &mut events,
+            1002,
+            failed(1002, None, Outcome::Indeterminate, Some("timeout")),
+        );
+        let r = judged(CONTRACT, events);
+        assert_eq!(r.verdict, Verdict::Fail, "{r:?}");
+        assert_eq!(
+            r.detail,
+            "2 requests failed through the LB during drain-n1 (502 ×1, timeout ×1); a drain must not fail requests"
+        );
+        assert_eq!(r.evidence["faults"][0]["failed_by"]["502"], 1);
+    }
+
+    #[test]
+    fn drain_contract_fails_a_task_started_on_the_drained_node() {
+        let mut events = drain(7 * S);
+        events.extend(task(3, "n1", 12_020_000, Some((Success, 14 * S))));
+        // Within the clock skew of the drain it counts as already running.
+        events.extend(task(4, "n1", 5_200_000, Some((Success, 6 * S))));
+        let r = judged(CONTRACT, events);
+        assert_eq!(r.verdict, Verdict::Fail, "{r:?}");
+        assert_eq!(
+            r.detail,
+            "task ServerTasks-3 started on drained node n1 at 12.0s, 7.0s after the drain took effect"
+        );
+        let w = &r.evidence["faults"][0];
+        assert_eq!(w["tasks_started_on_drained"], 1);
+        assert_eq!(w["tasks_running_at_drain"], 2);
+    }
+
+    #[test]
+    fn drain_contract_fails_a_running_task_that_did_not_succeed() {
+        let mut events = drain(7 * S);
+        events.retain(|e| !matches!(e, Event::TaskSubmitted(_) | Event::Task(_)));
+        events.extend(task(1, "n1", 3 * S, Some((Canceled, 8 * S))));
+        with_error(&mut events, 1, "the node was restarted");
+        let r = judged(CONTRACT, events);
+        assert_eq!(r.verdict, Verdict::Fail, "{r:?}");
+        assert_eq!(
+            r.detail,
+            "task ServerTasks-1, running on n1 when it was drained, ended Canceled: the node was restarted"
+        );
+        assert_eq!(
+            r.evidence["faults"][0]["running_task_outcomes"]["Canceled"],
+            1
+        );
+
+        let mut events = drain(7 * S);
+        events.retain(|e| !matches!(e, Event::TaskSubmitted(_) | Event::Task(_)));
+        events.extend(task(1, "n1", 3 * S, None));
+        let r = judged(CONTRACT, events);
+        assert_verdict(&r, Verdict::Fail, "never ended (last seen Executing)");
+    }
+
+    #[test]
+    fn drain_contract_cannot_tell_without_a_drain() {
+        let mut events = drain(7 * S);
+        events.retain(|e| !matches!(e, Event::Fault(_)));
+        let r = judged(CONTRACT, events);
+        assert_verdict(
+            &r,
+            Verdict::Unknown,
+            "the fault it judges was never injected",
+        );
+
+        let mut events = drain(7 * S);
+        for e in &mut events {
+            if let Event::Fault(f) = e
+                && f.action == FaultAction::Inject
+            {
+                f.error = Some("503 from the API".into());
+            }
+        }
+        let r = judged(CONTRACT, events);
+        assert_verdict(
+            &r,
+            Verdict::Unknown,
+            "drain-n1 could not be injected: 503 from the API",
+        );
+    }
+}

@@ -1,0 +1,363 @@
+//! The task workload: submit `AdHocScript` tasks at a rate or in a burst,
+//! follow each one to its end, then read every task's log through every
+//! node.
+//!
+//! Each task's script echoes a marker unique to the run and the task, then
+//! sleeps for the workload's `work`. The marker appears in the log once per
+//! execution, so a task that ran twice shows it twice: that is the evidence
+//! `exactly_once` judges, on any target, whatever the server's log format.
+//! States are read with one list call per 100 tasks per poll, not one call
+//! per task.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha1::{Digest, Sha1};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::{Instant, sleep_until};
+
+use crate::client::{ApiClient, CALL_TIMEOUT};
+use crate::cluster::api::{NewTask, TaskBody, TaskState};
+use crate::history::{Event, Events, TaskLogRead, TaskSeen, TaskSubmit};
+use crate::scenario::{TaskLoad, Via};
+
+/// Tasks read in one list call.
+const PAGE: usize = 100;
+
+/// Log reads in flight at once.
+const LOG_READS: usize = 8;
+
+/// A task workload under way.
+pub(super) struct TaskWorkload {
+    handle: JoinHandle<()>,
+    finish_by: watch::Sender<Option<Instant>>,
+    finish_within: Duration,
+}
+
+impl TaskWorkload {
+    /// Starts submitting at `start + at`; rate submissions stop at `end`.
+    pub(super) fn start(
+        cfg: TaskLoad,
+        lb: ApiClient,
+        nodes: Vec<(String, ApiClient)>,
+        events: Events,
+        start: Instant,
+        end: Instant,
+        seed: u64,
+    ) -> Self {
+        let (finish_by, finish_rx) = watch::channel(None);
+        let finish_within = cfg.finish_within.value.get();
+        // The marker must be unique to the run, so a rerun of a task from an
+        // earlier run can never count as this one's.
+        let tag = format!("{:08x}", getrandom::u32().unwrap_or(seed as u32));
+        let handle = tokio::spawn(run(cfg, lb, nodes, events, start, end, tag, finish_rx));
+        Self {
+            handle,
+            finish_by,
+            finish_within,
+        }
+    }
+
+    /// How long unfinished tasks get after the settle phase.
+    pub(super) fn finish_within(&self) -> Duration {
+        self.finish_within
+    }
+
+    /// Waits up to `within` for tasks still running, then reads every log.
+    pub(super) async fn finish(self, within: Duration) {
+        let _ = self.finish_by.send(Some(Instant::now() + within));
+        let _ = self.handle.await;
+    }
+}
+
+/// A submitted task and its marker.
+#[derive(Debug, Clone)]
+struct Followed {
+    id: String,
+    marker: String,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    cfg: TaskLoad,
+    lb: ApiClient,
+    nodes: Vec<(String, ApiClient)>,
+    events: Events,
+    start: Instant,
+    end: Instant,
+    tag: String,
+    mut finish_by: watch::Receiver<Option<Instant>>,
+) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let submitter = tokio::spawn(submit(
+        cfg.clone(),
+        lb.clone(),
+        nodes.clone(),
+        events.clone(),
+        start + cfg.at.value.get(),
+        end,
+        tag,
+        tx,
+    ));
+    // Reads go where submissions go: through the LB, or to the nodes in
+    // turn.
+    let readers: Vec<ApiClient> = match cfg.via {
+        Via::Lb => vec![lb],
+        Via::Nodes => nodes.iter().map(|(_, c)| c.clone()).collect(),
+    };
+    let followed = follow(
+        cfg.poll.value.get(),
+        readers,
+        rx,
+        &events,
+        finish_by.clone(),
+    )
+    .await;
+    let _ = submitter.await;
+    // Logs are read once the run has healed, so a node that is down for a
+    // fault does not count against shared storage.
+    while finish_by.borrow().is_none() {
+        if finish_by.changed().await.is_err() {
+            return;
+        }
+    }
+    read_logs(followed, nodes, &events).await;
+}
+
+/// The script every task runs.
+fn script(marker: &str, work: Duration) -> String {
+    format!("echo {marker}\nsleep {:.3}", work.as_secs_f64())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn submit(
+    cfg: TaskLoad,
+    lb: ApiClient,
+    nodes: Vec<(String, ApiClient)>,
+    events: Events,
+    from: Instant,
+    until: Instant,
+    tag: String,
+    followed: mpsc::UnboundedSender<Followed>,
+) {
+    let clients = Arc::new(Semaphore::new(cfg.clients.value as usize));
+    let work = cfg.work.value.get();
+    let timeout = CALL_TIMEOUT;
+    // Due times: all at once for a burst, evenly spaced for a rate.
+    let due = |seq: u64| -> Option<Instant> {
+        match (&cfg.burst, &cfg.rate) {
+            (Some(b), _) => (seq < u64::from(b.value)).then_some(from),
+            (None, Some(r)) => {
+                let at = from + Duration::from_secs_f64(seq as f64 / r.value.get());
+                (at < until).then_some(at)
+            }
+            (None, None) => None,
+        }
+    };
+    let mut in_flight = JoinSet::new();
+    let mut seq = 0u64;
+    while let Some(at) = due(seq) {
+        sleep_until(at).await;
+        let Ok(permit) = clients.clone().acquire_owned().await else {
+            break;
+        };
+        let (via, client) = match cfg.via {
+            Via::Lb => ("lb".to_string(), lb.clone()),
+            Via::Nodes => {
+                let (name, c) = &nodes[seq as usize % nodes.len()];
+                (name.clone(), c.clone())
+            }
+        };
+        let marker = format!("HARNESS-EXEC-{tag}-{seq}");
+        let task = NewTask {
+            name: "AdHocScript".into(),
+            description: format!("harness run {tag}, task {seq}"),
+            arguments: Some(serde_json::json!({
+                "ScriptBody": script(&marker, work),
+                "Syntax": "Bash",
+                "TargetType": "OctopusServer",
+            })),
+            space_id: None,
+        };
+        let events = events.clone();
+        let followed = followed.clone();
+        in_flight.spawn(async move {
+            let sent_us = events.now_us();
+            let created = client.create_task(&task, timeout).await;
+            if let Some(id) = &created.id {
+                let _ = followed.send(Followed {
+                    id: id.clone(),
+                    marker: marker.clone(),
+                });
+            }
+            events.send(Event::TaskSubmitted(TaskSubmit {
+                seq,
+                marker,
+                via,
+                sent_us,
+                done_us: events.now_us(),
+                outcome: created.outcome,
+                status: created.status,
+                error: created.error,
+                id: created.id,
+            }));
+            drop(permit);
+        });
+        seq += 1;
+    }
+    while in_flight.join_next().await.is_some() {}
+}
+
+/// Reads the followed tasks every `poll` and records each change of state
+/// or node, until every task has ended and no more will come, or the
+/// deadline set after the settle phase passes. Returns every task followed.
+async fn follow(
+    poll: Duration,
+    readers: Vec<ApiClient>,
+    mut incoming: mpsc::UnboundedReceiver<Followed>,
+    events: &Events,
+    finish_by: watch::Receiver<Option<Instant>>,
+) -> Vec<Followed> {
+    let clock = events.clock();
+    let mut all: Vec<Followed> = Vec::new();
+    let mut live: Vec<String> = Vec::new();
+    let mut last: HashMap<String, (TaskState, Option<String>)> = HashMap::new();
+    let mut closed = false;
+    let mut turn = 0usize;
+    let mut ticker = tokio::time::interval(poll);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        loop {
+            match incoming.try_recv() {
+                Ok(f) => {
+                    live.push(f.id.clone());
+                    all.push(f);
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    closed = true;
+                    break;
+                }
+            }
+        }
+        if closed && live.is_empty() {
+            break;
+        }
+        if finish_by.borrow().is_some_and(|t| Instant::now() >= t) {
+            break;
+        }
+        let mut ended = Vec::new();
+        for chunk in live.chunks(PAGE) {
+            let reader = &readers[turn % readers.len()];
+            turn += 1;
+            // A failed read is retried at the next poll; a node may be down.
+            let Ok(bodies) = reader.tasks(chunk).await else {
+                continue;
+            };
+            for b in bodies {
+                let key = (b.state, b.server_node.clone());
+                if last.get(&b.id) != Some(&key) {
+                    last.insert(b.id.clone(), key);
+                    events.send(Event::Task(seen(&clock, events.now_us(), &b)));
+                }
+                if b.state.is_completed() {
+                    ended.push(b.id);
+                }
+            }
+        }
+        live.retain(|id| !ended.contains(id));
+    }
+    all
+}
+
+fn seen(clock: &crate::history::Clock, at_us: u64, b: &TaskBody) -> TaskSeen {
+    let time = |t: &Option<String>| t.as_deref().and_then(|t| clock.from_server_time(t));
+    TaskSeen {
+        at_us,
+        id: b.id.clone(),
+        state: b.state,
+        node: b.server_node.clone().filter(|n| !n.is_empty()),
+        queued_us: time(&b.queue_time),
+        started_us: time(&b.start_time),
+        completed_us: time(&b.completed_time),
+        error: b.error_message.clone().filter(|e| !e.is_empty()),
+    }
+}
+
+/// Reads every followed task's log through every node directly.
+async fn read_logs(followed: Vec<Followed>, nodes: Vec<(String, ApiClient)>, events: &Events) {
+    let slots = Arc::new(Semaphore::new(LOG_READS));
+    let mut reads = JoinSet::new();
+    for f in followed {
+        for (name, client) in &nodes {
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let (f, name, client, events) =
+                (f.clone(), name.clone(), client.clone(), events.clone());
+            reads.spawn(async move {
+                let read = client.raw_log(&f.id).await;
+                let (status, bytes, sha1, executions, error) = match read {
+                    Ok((status, body)) if (200..300).contains(&status) => (
+                        Some(status),
+                        body.len() as u64,
+                        Some(hex(&Sha1::digest(&body))),
+                        executions(&body, &f.marker),
+                        None,
+                    ),
+                    Ok((status, _)) => (Some(status), 0, None, 0, Some(format!("status {status}"))),
+                    Err(e) => (None, 0, None, 0, Some(e)),
+                };
+                events.send(Event::TaskLog(TaskLogRead {
+                    at_us: events.now_us(),
+                    id: f.id,
+                    via: name,
+                    status,
+                    bytes,
+                    sha1,
+                    executions,
+                    error,
+                }));
+                drop(permit);
+            });
+        }
+    }
+    while reads.join_next().await.is_some() {}
+}
+
+/// Lines of a log that carry the marker as a word: one per execution.
+fn executions(log: &[u8], marker: &str) -> u32 {
+    String::from_utf8_lossy(log)
+        .lines()
+        .filter(|l| l.split_whitespace().any(|w| w == marker))
+        .count() as u32
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_count_whole_words_only() {
+        let log = b"t0  Info  HARNESS-EXEC-ab-1\nt1  Info  HARNESS-EXEC-ab-12\nt2  Info  HARNESS-EXEC-ab-1\n";
+        assert_eq!(executions(log, "HARNESS-EXEC-ab-1"), 2);
+        assert_eq!(executions(log, "HARNESS-EXEC-ab-12"), 1);
+        assert_eq!(executions(b"", "HARNESS-EXEC-ab-1"), 0);
+    }
+
+    #[test]
+    fn scripts_echo_the_marker_then_sleep() {
+        let s = script("M", Duration::from_millis(1500));
+        assert_eq!(s, "echo M\nsleep 1.500");
+        // The reference node runs it as two commands.
+        let commands = crate::cluster::work::parse_script(&s).unwrap();
+        assert_eq!(commands.len(), 2);
+    }
+}
