@@ -397,3 +397,38 @@ async fn the_lb_answers_413_above_max_body() {
     let (status, _) = b.put(&url, json!({"Id": "OctopusServerNodes-n1"})).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passive_lb_keeps_a_drained_node_and_retries_past_a_dead_one() {
+    let mut spec = fast_spec(2);
+    spec.lb.health_check.mode = scenario::HealthMode::Passive;
+    spec.lb.health_check.fail_timeout.value = "30s".parse().unwrap();
+    let mut b = boot(spec).await;
+    let lb = b.cluster.lb_url();
+    let ping = format!("{lb}/api/octopusservernodes/ping");
+    let drain = |on: bool| json!({ "Id": "OctopusServerNodes-n1", "IsInMaintenanceMode": on });
+    let n1 = format!("{lb}/api/octopusservernodes/OctopusServerNodes-n1");
+    // A drained node's 418 is an answer: passive checks keep routing to it.
+    assert_eq!(b.put(&n1, drain(true)).await.0, 200);
+    let mut teapots = 0;
+    for _ in 0..10 {
+        let (status, body) = b.get(&ping, false).await;
+        if status == 418 {
+            assert_eq!(body["Name"], "n1");
+            teapots += 1;
+        }
+    }
+    assert_eq!(
+        teapots, 5,
+        "round robin over 2 nodes sends n1 every other ping"
+    );
+    assert_eq!(b.put(&n1, drain(false)).await.0, 200);
+    // A dead node: its refused connections are retried on the other node,
+    // so no client sees an error, and the node leaves rotation.
+    b.cluster.kill("n2").unwrap();
+    for _ in 0..10 {
+        let (status, body) = b.get(&ping, false).await;
+        assert_eq!((status, body["Name"].as_str()), (200, Some("n1")));
+    }
+    b.lb_says("n2", false).await;
+}

@@ -260,6 +260,15 @@ fn racy_claims_fail_exactly_once() {
 }
 
 #[test]
+fn task_logs_in_a_folder_per_node_fail_shared_storage() {
+    fails_with(
+        "fixtures/scenarios/valid/tasks-per-node-storage.yaml",
+        "shared_storage",
+        "differs between nodes",
+    );
+}
+
+#[test]
 fn a_kill_mid_task_cancels_the_tasks_without_running_them_again() {
     let tmp = tempfile::tempdir().unwrap();
     run_scenario(

@@ -318,3 +318,39 @@ async fn concurrent_submitters_on_every_node_never_run_a_task_twice_or_past_a_ca
     // The queue was deep enough to press against the cap.
     assert_eq!(highest, CAP);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_cancels_its_own_tasks_at_once() {
+    let mut spec = fast_spec(2);
+    spec.tasks.poll.value = "100ms".parse().unwrap();
+    // Far beyond the test: only the restart itself can cancel.
+    spec.tasks.orphan_after.value = "1h".parse().unwrap();
+    let b = boot(spec).await;
+    let lb = client(&b, &b.cluster.lb_url());
+    timeout(LIMIT, lb.set_drain("n2", true))
+        .await
+        .unwrap()
+        .unwrap();
+    let ids = vec![
+        submit(&lb, "echo a\nsleep 60").await,
+        submit(&lb, "echo b\nsleep 60").await,
+    ];
+    wait_for(&lb, &ids, |t| t.state == TaskState::Executing).await;
+    b.cluster.kill("n1").unwrap();
+    timeout(LIMIT, b.cluster.start("n1"))
+        .await
+        .unwrap()
+        .unwrap();
+    let n1 = client(&b, &b.node_url("n1"));
+    // Canceled by n1 as it started, long before any orphan timeout.
+    let ended = timeout(Duration::from_secs(5), async {
+        wait_for(&n1, &ids, |t| t.state.is_completed()).await
+    })
+    .await
+    .expect("canceled at the restart");
+    for t in ended {
+        assert_eq!(t.state, TaskState::Canceled, "{t:?}");
+        assert!(t.error_message.as_deref().unwrap().contains("restarted"));
+        assert_eq!(t.server_node.as_deref(), Some("n1"));
+    }
+}
