@@ -34,7 +34,7 @@ pub(crate) fn fast_spec(nodes: u32) -> scenario::Cluster {
     let hc = &mut spec.lb.health_check;
     hc.interval.value = "200ms".parse().unwrap();
     hc.timeout.value = "150ms".parse().unwrap();
-    spec.lb.backend_timeout.value = "1s".parse().unwrap();
+    spec.lb.backend_timeout = Some(scenario::spanned("1s".parse().unwrap()));
     spec
 }
 
@@ -65,6 +65,10 @@ pub(crate) async fn boot(spec: scenario::Cluster) -> Booted {
 }
 
 impl Booted {
+    pub(crate) fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.http
     }
@@ -346,7 +350,7 @@ async fn the_lb_fails_open_when_no_node_passes_its_health_check() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lb_answers_413_above_max_body() {
     let mut spec = fast_spec(1);
-    spec.lb.max_body = Some(Size::from_bytes(1024));
+    spec.lb.max_body = Some(scenario::spanned(Size::from_bytes(1024)));
     let b = boot(spec).await;
     let url = format!(
         "{}/api/octopusservernodes/OctopusServerNodes-n1",

@@ -8,6 +8,9 @@ mod scenarios;
 mod cluster;
 // Tasks through the REST API: logs, the orphan rule, exactly once.
 mod tasks;
+// Packages through the REST API: streamed uploads, reads through every
+// node, overwrite modes, and uploads that must leave nothing behind.
+mod packages;
 // `harness run` end to end: failover passes, a misconfigured LB fails.
 mod run;
 // No node or LB process outlives the harness: normal end, Ctrl-C, SIGKILL.

@@ -81,7 +81,17 @@ impl SharedDb {
                 error TEXT
             );
             CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, seq);
-            CREATE INDEX IF NOT EXISTS tasks_by_node ON tasks (server_node, state);",
+            CREATE INDEX IF NOT EXISTS tasks_by_node ON tasks (server_node, state);
+            CREATE TABLE IF NOT EXISTS packages (
+                id TEXT PRIMARY KEY,
+                package_id TEXT NOT NULL,
+                version TEXT NOT NULL,
+                extension TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                hash TEXT NOT NULL,
+                path TEXT NOT NULL,
+                published_ms INTEGER NOT NULL
+            );",
         )?;
         Ok(Self { conn })
     }
@@ -450,6 +460,168 @@ impl SharedDb {
             ))?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect()
+    }
+}
+
+/// A package in the built-in feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageRow {
+    /// `packages-<PackageId>.<Version>`.
+    pub id: String,
+    /// The package ID.
+    pub package_id: String,
+    /// The version.
+    pub version: String,
+    /// `.zip`, `.tar.gz`, ...
+    pub extension: String,
+    /// Bytes.
+    pub size: i64,
+    /// SHA-1, lowercase hex.
+    pub hash: String,
+    /// The file, relative to the storage folder.
+    pub path: String,
+    /// Published at, milliseconds since the Unix epoch.
+    pub published_ms: i64,
+}
+
+/// `overwriteMode` of an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overwrite {
+    /// 409 when the package exists (Octopus's default).
+    FailIfExists,
+    /// Replace it.
+    OverwriteExisting,
+    /// Keep the existing one and answer 200.
+    IgnoreIfExists,
+}
+
+/// What storing an uploaded package did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// A new package.
+    Created(PackageRow),
+    /// It replaced this older one, whose file the caller removes.
+    Replaced(PackageRow, PackageRow),
+    /// It existed; the upload was dropped (IgnoreIfExists).
+    Ignored(PackageRow),
+    /// It existed; the upload was refused (FailIfExists).
+    Conflict(PackageRow),
+}
+
+const PACKAGE_COLUMNS: &str = "id, package_id, version, extension, size, hash, path, published_ms";
+
+fn package_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PackageRow> {
+    Ok(PackageRow {
+        id: r.get(0)?,
+        package_id: r.get(1)?,
+        version: r.get(2)?,
+        extension: r.get(3)?,
+        size: r.get(4)?,
+        hash: r.get(5)?,
+        path: r.get(6)?,
+        published_ms: r.get(7)?,
+    })
+}
+
+impl SharedDb {
+    /// One package by its ID.
+    pub fn package(&self, id: &str) -> rusqlite::Result<Option<PackageRow>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {PACKAGE_COLUMNS} FROM packages WHERE id = ?1"
+            ))?
+            .query_row(params![id], package_row)
+            .optional()
+    }
+
+    /// A page of packages, newest first, and how many there are.
+    pub fn packages(&self, skip: usize, take: usize) -> rusqlite::Result<(usize, Vec<PackageRow>)> {
+        let total: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM packages", [], |r| r.get(0))?;
+        let rows = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {PACKAGE_COLUMNS} FROM packages ORDER BY published_ms DESC, id LIMIT ?1 OFFSET ?2"
+            ))?
+            .query_map(params![take as i64, skip as i64], package_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok((total as usize, rows))
+    }
+
+    /// Stores an uploaded package under the write lock: `place` moves its
+    /// file into place and runs only when the package is to be kept, so the
+    /// file and the row appear together and two uploads of one package
+    /// cannot both win.
+    pub fn store_package(
+        &self,
+        row: &PackageRow,
+        mode: Overwrite,
+        place: impl FnOnce() -> std::io::Result<()>,
+    ) -> Result<Stored, String> {
+        let mut place = Some(place);
+        let mut placed = Ok(());
+        let stored = self
+            .write(|c| {
+                let existing = c
+                    .prepare_cached(&format!(
+                        "SELECT {PACKAGE_COLUMNS} FROM packages WHERE id = ?1"
+                    ))?
+                    .query_row(params![row.id], package_row)
+                    .optional()?;
+                match (&existing, mode) {
+                    (Some(e), Overwrite::FailIfExists) => return Ok(Stored::Conflict(e.clone())),
+                    (Some(e), Overwrite::IgnoreIfExists) => return Ok(Stored::Ignored(e.clone())),
+                    _ => {}
+                }
+                if let Some(place) = place.take() {
+                    placed = place();
+                    if placed.is_err() {
+                        return Err(rusqlite::Error::InvalidQuery);
+                    }
+                }
+                c.execute(
+                    &format!(
+                        "INSERT OR REPLACE INTO packages ({PACKAGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                    ),
+                    params![
+                        row.id,
+                        row.package_id,
+                        row.version,
+                        row.extension,
+                        row.size,
+                        row.hash,
+                        row.path,
+                        row.published_ms
+                    ],
+                )?;
+                Ok(match existing {
+                    Some(old) => Stored::Replaced(row.clone(), old),
+                    None => Stored::Created(row.clone()),
+                })
+            });
+        match (stored, placed) {
+            (Ok(s), _) => Ok(s),
+            (Err(_), Err(e)) => Err(format!("failed to move the package into place: {e}")),
+            (Err(e), Ok(())) => Err(format!("database error: {e}")),
+        }
+    }
+
+    /// Removes a package's row and gives it back, so the caller can remove
+    /// its file.
+    pub fn delete_package(&self, id: &str) -> rusqlite::Result<Option<PackageRow>> {
+        self.write(|c| {
+            let row = c
+                .prepare_cached(&format!(
+                    "SELECT {PACKAGE_COLUMNS} FROM packages WHERE id = ?1"
+                ))?
+                .query_row(params![id], package_row)
+                .optional()?;
+            if row.is_some() {
+                c.execute("DELETE FROM packages WHERE id = ?1", params![id])?;
+            }
+            Ok(row)
+        })
     }
 }
 

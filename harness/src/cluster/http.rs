@@ -1,8 +1,15 @@
-//! The HTTP/1.1 accept loop shared by the nodes and the LB.
+//! The HTTP/1.1 accept loop shared by the nodes and the LB, and a file as
+//! a streamed body (package downloads, bodies the LB has buffered).
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::io::Read;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http_body::{Frame, SizeHint};
 
 use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
@@ -45,5 +52,57 @@ where
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
+    }
+}
+
+/// Bytes per chunk of a file body.
+const CHUNK: usize = 256 * 1024;
+
+/// A file as a response body, read chunk by chunk.
+pub(crate) struct FileBody {
+    file: std::fs::File,
+    remaining: u64,
+}
+
+impl FileBody {
+    /// The first `len` bytes of `file`.
+    pub(crate) fn new(file: std::fs::File, len: u64) -> Self {
+        Self {
+            file,
+            remaining: len,
+        }
+    }
+}
+
+impl Body for FileBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        if self.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        let n = (CHUNK as u64).min(self.remaining) as usize;
+        let mut buf = BytesMut::zeroed(n);
+        let read = self.file.read(&mut buf);
+        Poll::Ready(Some(match read {
+            Ok(0) => Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the file is shorter than announced",
+            )),
+            Ok(got) => {
+                buf.truncate(got);
+                self.remaining -= got as u64;
+                Ok(Frame::data(buf.freeze()))
+            }
+            Err(e) => Err(e),
+        }))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
     }
 }

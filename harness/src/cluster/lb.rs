@@ -23,15 +23,18 @@
 //! `HEALTH <node> up|down`; the supervisor records it in the history.
 
 use std::error::Error as StdError;
+use std::io::Write;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Empty, Full, LengthLimitError};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode, Uri};
@@ -53,10 +56,27 @@ pub struct LbConfig {
     pub backends: Vec<BackendConfig>,
     /// Active health checks.
     pub health: HealthConfig,
-    /// Wait for a node's response headers at most this long.
-    pub backend_timeout_ms: u64,
-    /// Largest request body forwarded.
+    /// Limits that matter for uploads.
+    pub limits: Limits,
+    /// Where buffered request bodies are kept while they are forwarded.
+    pub spool_dir: std::path::PathBuf,
+}
+
+/// The limits of octopus-surface.md §8 and tooling.md §2a.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Limits {
+    /// For the response headers, counted from the end of the request body.
+    pub backend_timeout_ms: Option<u64>,
+    /// Largest request body.
     pub max_body: Option<u64>,
+    /// What a larger body gets: 413, or 404 for IIS's 404.13.
+    pub too_large_status: u16,
+    /// No byte either way for this long: 504.
+    pub idle_timeout_ms: Option<u64>,
+    /// Between two reads of the request body: 408.
+    pub body_read_timeout_ms: Option<u64>,
+    /// Read the whole body before forwarding it.
+    pub request_buffering: bool,
 }
 
 /// One node behind the LB.
@@ -116,8 +136,8 @@ struct Lb {
     backends: Vec<Backend>,
     next: AtomicUsize,
     client: Client<HttpConnector, Body>,
-    backend_timeout: Duration,
-    max_body: Option<u64>,
+    limits: Limits,
+    spool_dir: std::path::PathBuf,
     /// Passive checks: (max_fails, fail_timeout), or None.
     passive: Option<(u32, Duration)>,
 }
@@ -138,7 +158,8 @@ pub fn main(cfg: LbConfig) -> Result<(), String> {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_millis(cfg.backend_timeout_ms)));
+        // As ALB's 10s to connect to a target.
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
@@ -155,8 +176,8 @@ pub fn main(cfg: LbConfig) -> Result<(), String> {
                 .collect(),
             next: AtomicUsize::new(0),
             client,
-            backend_timeout: Duration::from_millis(cfg.backend_timeout_ms),
-            max_body: cfg.max_body,
+            limits: cfg.limits.clone(),
+            spool_dir: cfg.spool_dir.clone(),
             passive: (cfg.health.enabled && cfg.health.passive).then(|| {
                 (
                     cfg.health.max_fails.max(1),
@@ -178,6 +199,9 @@ pub fn main(cfg: LbConfig) -> Result<(), String> {
         Ok(())
     })
 }
+
+/// Time to connect to a node, as an ALB's to its targets.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Headers that describe one hop, not the request.
 const HOP_BY_HOP: &[&str] = &[
@@ -246,15 +270,16 @@ impl Lb {
     }
 
     async fn proxy(&self, req: Request<Incoming>) -> Response<Body> {
+        let limits = &self.limits;
         let declared = req
             .headers()
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if let (Some(max), Some(len)) = (self.max_body, declared)
+        if let (Some(max), Some(len)) = (limits.max_body, declared)
             && len > max
         {
-            return reply(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+            return self.too_large();
         }
         let (mut parts, body) = req.into_parts();
         let path = parts
@@ -265,17 +290,31 @@ impl Lb {
         for h in HOP_BY_HOP {
             parts.headers.remove(HeaderName::from_static(h));
         }
+        let bodiless = declared.unwrap_or(0) == 0
+            && !parts.headers.contains_key(hyper::header::TRANSFER_ENCODING);
+        let activity = Arc::new(Activity::new());
+        // nginx's request buffering: the whole body first, then the node.
+        let (spooled, mut body) = if limits.request_buffering && !bodiless {
+            match self.spool(body, &activity).await {
+                Ok(file) => {
+                    parts
+                        .headers
+                        .insert(CONTENT_LENGTH, HeaderValue::from(file.len));
+                    (Some(file), None)
+                }
+                Err(resp) => return resp,
+            }
+        } else {
+            (None, Some(body))
+        };
         // Passive mode retries a request whose connection failed on the
         // next node, as nginx does; only a request without a body can be
         // sent again, because the body streams through.
-        let bodiless = declared.unwrap_or(0) == 0
-            && !parts.headers.contains_key(hyper::header::TRANSFER_ENCODING);
         let tries = if self.passive.is_some() && bodiless {
             self.backends.len()
         } else {
             1
         };
-        let mut body = Some(body);
         for attempt in 0..tries {
             let backend = self.pick();
             let mut head = parts.clone();
@@ -283,33 +322,314 @@ impl Lb {
                 Ok(uri) => uri,
                 Err(_) => return reply(StatusCode::BAD_REQUEST, "bad request target"),
             };
-            let body: Body = match (body.take(), self.max_body) {
-                // A body without a Content-Length is counted as it streams.
-                (Some(b), Some(max)) => Limited::new(b, max as usize).boxed(),
-                (Some(b), None) => b.map_err(BoxError::from).boxed(),
-                (None, _) => Empty::<Bytes>::new()
+            let inner: Body = match (&spooled, body.take()) {
+                (Some(f), _) => match f.reopen() {
+                    Ok(b) => b,
+                    Err(e) => {
+                        eprintln!("failed to read a buffered body: {e}");
+                        return reply(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+                    }
+                },
+                (None, Some(b)) => b.map_err(BoxError::from).boxed(),
+                (None, None) => Empty::<Bytes>::new()
                     .map_err(|never| match never {})
                     .boxed(),
             };
-            let sent = self.client.request(Request::from_parts(head, body));
-            match tokio::time::timeout(self.backend_timeout, sent).await {
-                Ok(Ok(resp)) => return resp.map(|b| b.map_err(BoxError::from).boxed()),
-                Ok(Err(e)) if caused_by_length_limit(&e) => {
-                    return reply(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+            let watched = Watched::new(
+                inner,
+                activity.clone(),
+                // A spooled body is the LB's own: no limits apply twice.
+                if spooled.is_some() {
+                    None
+                } else {
+                    limits.max_body
+                },
+                if spooled.is_some() {
+                    None
+                } else {
+                    limits.body_read_timeout_ms.map(Duration::from_millis)
+                },
+            )
+            .boxed();
+            let sent = self.client.request(Request::from_parts(head, watched));
+            match self.wait(sent, &activity).await {
+                Waited::Response(resp) => {
+                    return resp.map(|b| b.map_err(BoxError::from).boxed());
                 }
-                Ok(Err(e)) => {
+                Waited::Failed(e) => {
+                    if activity.too_large.load(Ordering::Relaxed) || caused_by_length_limit(&e) {
+                        return self.too_large();
+                    }
+                    if activity.body_timed_out.load(Ordering::Relaxed) {
+                        return reply(StatusCode::REQUEST_TIMEOUT, "request body read timeout");
+                    }
                     self.failed(backend);
                     if !e.is_connect() || attempt + 1 == tries {
                         return reply(StatusCode::BAD_GATEWAY, "bad gateway");
                     }
                 }
-                Err(_) => {
+                Waited::TimedOut(what) => {
                     self.failed(backend);
-                    return reply(StatusCode::GATEWAY_TIMEOUT, "gateway timeout");
+                    return reply(StatusCode::GATEWAY_TIMEOUT, what);
                 }
             }
         }
         reply(StatusCode::BAD_GATEWAY, "bad gateway")
+    }
+
+    /// The answer to a body over `max_body`: 413, or IIS's 404.13.
+    fn too_large(&self) -> Response<Body> {
+        if self.limits.too_large_status == 404 {
+            reply(
+                StatusCode::NOT_FOUND,
+                "HTTP Error 404.13 - Not Found: the request filtering module is configured to deny a request that exceeds the request content length",
+            )
+        } else {
+            reply(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+        }
+    }
+
+    /// Waits for a node's response headers, watching the idle timeout (no
+    /// byte either way) and the response timeout (from the end of the
+    /// body).
+    async fn wait<F>(&self, sent: F, activity: &Activity) -> Waited
+    where
+        F: std::future::Future<
+                Output = Result<Response<Incoming>, hyper_util::client::legacy::Error>,
+            >,
+    {
+        tokio::pin!(sent);
+        let idle = self.limits.idle_timeout_ms.map(|ms| ms * 1000);
+        let response = self.limits.backend_timeout_ms.map(|ms| ms * 1000);
+        loop {
+            let now = activity.now_us();
+            let mut next = now + WATCH_US;
+            if let Some(idle) = idle {
+                let at = activity.last_us.load(Ordering::Relaxed) + idle;
+                if now >= at {
+                    return Waited::TimedOut("gateway timeout (idle timeout)");
+                }
+                next = next.min(at);
+            }
+            let done = activity.body_done_us.load(Ordering::Relaxed);
+            if let (Some(limit), true) = (response, done != NOT_YET) {
+                let at = done + limit;
+                if now >= at {
+                    return Waited::TimedOut("gateway timeout (no response in time)");
+                }
+                next = next.min(at);
+            }
+            tokio::select! {
+                r = &mut sent => return match r {
+                    Ok(resp) => Waited::Response(resp),
+                    Err(e) => Waited::Failed(e),
+                },
+                _ = tokio::time::sleep(Duration::from_micros(next - now)) => {}
+            }
+        }
+    }
+
+    /// Reads the whole body into a file, enforcing the body limits.
+    async fn spool(
+        &self,
+        body: Incoming,
+        activity: &Arc<Activity>,
+    ) -> Result<Spooled, Response<Body>> {
+        let limits = &self.limits;
+        let mut watched = Watched::new(
+            body.map_err(BoxError::from).boxed(),
+            activity.clone(),
+            limits.max_body,
+            limits.body_read_timeout_ms.map(Duration::from_millis),
+        );
+        let path = self
+            .spool_dir
+            .join(format!("{:016x}.body", getrandom::u64().unwrap_or(0)));
+        let fail = |e: std::io::Error| {
+            eprintln!("failed to buffer a request body: {e}");
+            reply(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        };
+        std::fs::create_dir_all(&self.spool_dir).map_err(fail)?;
+        let mut spooled = Spooled {
+            file: std::fs::File::options()
+                .create_new(true)
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(fail)?,
+            path,
+            len: 0,
+        };
+        loop {
+            match watched.frame().await {
+                None => break,
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        spooled.file.write_all(&data).map_err(fail)?;
+                        spooled.len += data.len() as u64;
+                    }
+                }
+                Some(Err(_)) => {
+                    return Err(if activity.too_large.load(Ordering::Relaxed) {
+                        self.too_large()
+                    } else if activity.body_timed_out.load(Ordering::Relaxed) {
+                        reply(StatusCode::REQUEST_TIMEOUT, "request body read timeout")
+                    } else {
+                        reply(StatusCode::BAD_REQUEST, "the request body was cut short")
+                    });
+                }
+            }
+        }
+        // The response timer starts once the node has the body, not now.
+        activity.body_done_us.store(NOT_YET, Ordering::Relaxed);
+        Ok(spooled)
+    }
+}
+
+/// How waiting for a node ended.
+enum Waited {
+    Response(Response<Incoming>),
+    Failed(hyper_util::client::legacy::Error),
+    TimedOut(&'static str),
+}
+
+/// How often the wait looks at the clocks at most.
+const WATCH_US: u64 = 100_000;
+
+/// `body_done_us` before the body has ended.
+const NOT_YET: u64 = u64::MAX;
+
+/// What one request has done so far, shared by its body and its wait.
+struct Activity {
+    start: Instant,
+    /// The last byte either way, microseconds since the start.
+    last_us: AtomicU64,
+    /// When the body ended, or NOT_YET.
+    body_done_us: AtomicU64,
+    too_large: AtomicBool,
+    body_timed_out: AtomicBool,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            last_us: AtomicU64::new(0),
+            body_done_us: AtomicU64::new(NOT_YET),
+            too_large: AtomicBool::new(false),
+            body_timed_out: AtomicBool::new(false),
+        }
+    }
+
+    fn now_us(&self) -> u64 {
+        self.start.elapsed().as_micros() as u64
+    }
+}
+
+/// A request body on its way through the LB: it counts bytes against
+/// `max_body`, ends with an error after `read_timeout` without data, and
+/// tells the wait when bytes move and when the body ends.
+struct Watched {
+    inner: Body,
+    activity: Arc<Activity>,
+    max_body: Option<u64>,
+    read_timeout: Option<Duration>,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    seen: u64,
+}
+
+impl Watched {
+    fn new(
+        inner: Body,
+        activity: Arc<Activity>,
+        max_body: Option<u64>,
+        read_timeout: Option<Duration>,
+    ) -> Self {
+        Self {
+            inner,
+            activity,
+            max_body,
+            read_timeout,
+            sleep: None,
+            seen: 0,
+        }
+    }
+}
+
+impl http_body::Body for Watched {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Pending => {
+                if let Some(limit) = this.read_timeout {
+                    let sleep = this
+                        .sleep
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                    if sleep.as_mut().poll(cx).is_ready() {
+                        this.activity.body_timed_out.store(true, Ordering::Relaxed);
+                        return Poll::Ready(Some(Err("request body read timeout".into())));
+                    }
+                }
+                Poll::Pending
+            }
+            Poll::Ready(None) => {
+                let now = this.activity.now_us();
+                this.activity.body_done_us.store(now, Ordering::Relaxed);
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.seen += data.len() as u64;
+                    if this.max_body.is_some_and(|max| this.seen > max) {
+                        this.activity.too_large.store(true, Ordering::Relaxed);
+                        return Poll::Ready(Some(Err("request body too large".into())));
+                    }
+                }
+                let now = this.activity.now_us();
+                this.activity.last_us.store(now, Ordering::Relaxed);
+                // The next read gets a whole timeout again.
+                this.sleep = None;
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A request body the LB has read to a file; removed when dropped.
+struct Spooled {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+    len: u64,
+}
+
+impl Spooled {
+    /// The body again, from the start of the file.
+    fn reopen(&self) -> std::io::Result<Body> {
+        let file = std::fs::File::open(&self.path)?;
+        Ok(super::http::FileBody::new(file, self.len)
+            .map_err(BoxError::from)
+            .boxed())
+    }
+}
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 

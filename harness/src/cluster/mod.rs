@@ -10,12 +10,13 @@ pub mod api;
 pub mod db;
 mod http;
 pub mod lb;
+pub mod multipart;
 pub mod node;
 pub mod supervisor;
 pub(crate) mod work;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -68,6 +69,8 @@ pub struct EmbeddedCluster {
     api_key: ApiKey,
     events: Events,
     boot_time: Duration,
+    /// The cluster's folder.
+    dir: PathBuf,
 }
 
 impl EmbeddedCluster {
@@ -116,6 +119,7 @@ impl EmbeddedCluster {
             api_key,
             events,
             boot_time: Duration::ZERO,
+            dir: dir.to_path_buf(),
         };
         for (i, name) in node_names(spec.nodes.value).into_iter().enumerate() {
             let storage = match spec.storage {
@@ -140,6 +144,11 @@ impl EmbeddedCluster {
                 // overlap often, as under the load that exposed the bug.
                 racy_claim_ms: (spec.tasks.claim == scenario::Claim::Racy)
                     .then(|| (poll.as_millis() as u64 / 4).max(1)),
+                upload_delay_ms_per_gib: spec
+                    .packages
+                    .delay_per_gib
+                    .as_ref()
+                    .map_or(0, |d| d.value.get().as_millis() as u64),
             };
             cluster.nodes.push(NodeHandle { config });
         }
@@ -217,8 +226,19 @@ impl EmbeddedCluster {
                 max_fails: hc.max_fails.value,
                 fail_timeout_ms: hc.fail_timeout.value.get().as_millis() as u64,
             },
-            backend_timeout_ms: spec.lb.backend_timeout.value.get().as_millis() as u64,
-            max_body: spec.lb.max_body.map(|s| s.bytes()),
+            limits: {
+                let l = spec.lb.limits();
+                let ms = |d: Option<Duration>| d.map(|d| d.as_millis() as u64);
+                lb::Limits {
+                    backend_timeout_ms: ms(l.backend_timeout),
+                    max_body: l.max_body,
+                    too_large_status: l.too_large_status,
+                    idle_timeout_ms: ms(l.idle_timeout),
+                    body_read_timeout_ms: ms(l.body_read_timeout),
+                    request_buffering: l.request_buffering,
+                }
+            },
+            spool_dir: self.dir.join("lb-spool"),
         };
         let json = serde_json::to_string(&config).map_err(|e| ClusterError::new(e.to_string()))?;
         // The LB reports health changes on stdout; turn them into events.

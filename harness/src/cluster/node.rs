@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
@@ -36,6 +37,8 @@ use tokio::sync::mpsc;
 use super::api::{self, NodeUpdate, PING_PATH, TaskState};
 use super::db::{ClaimMode, SharedDb, TaskFilter, TaskRow, now_ms};
 use super::work;
+
+mod packages;
 
 /// The version every reference node reports.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "-reference");
@@ -76,6 +79,10 @@ pub struct NodeConfig {
     /// and writing the claim (the Octopus 2023.3 bug); atomic when None.
     #[serde(default)]
     pub racy_claim_ms: Option<u64>,
+    /// Work after an upload's body has arrived, per GiB, before the answer:
+    /// the server's post-upload processing that trips response timeouts.
+    #[serde(default)]
+    pub upload_delay_ms_per_gib: u64,
 }
 
 impl NodeConfig {
@@ -93,7 +100,14 @@ struct Node {
     db: Mutex<SharedDb>,
 }
 
-type Reply = Response<Full<Bytes>>;
+/// Every node response: JSON, text, or a package streamed from storage.
+type Reply = Response<BoxBody<Bytes, std::io::Error>>;
+
+fn full(bytes: impl Into<Bytes>) -> BoxBody<Bytes, std::io::Error> {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
 
 /// Runs a node until the process is killed. Prints `READY <addr>` on stdout
 /// once it is registered and listening.
@@ -288,10 +302,16 @@ async fn handle(node: &Node, req: Request<Incoming>) -> Reply {
             _ => method_not_allowed(),
         },
         ["api", "octopusservernodes", id, "details"] if method == Method::GET => node.details(id),
-        // Tasks, with or without the space in the path.
+        // Tasks and packages, with or without the space in the path.
         ["api", "tasks", rest @ ..] => node.tasks(None, rest, method, &query, req).await,
         ["api", space, "tasks", rest @ ..] => {
             node.tasks(Some(space), rest, method, &query, req).await
+        }
+        ["api", "packages", rest @ ..] => {
+            packages::route(node, None, rest, method, &query, req).await
+        }
+        ["api", space, "packages", rest @ ..] => {
+            packages::route(node, Some(space), rest, method, &query, req).await
         }
         _ => not_found(),
     }
@@ -306,15 +326,8 @@ impl Node {
         query: &str,
         req: Request<Incoming>,
     ) -> Reply {
-        if space.is_some_and(|s| s != api::SPACE_ID) {
-            return json(
-                StatusCode::NOT_FOUND,
-                &api::error(&format!(
-                    "The space {:?} was not found; the reference cluster has one space, {}.",
-                    space.unwrap_or_default(),
-                    api::SPACE_ID
-                )),
-            );
+        if let Some(r) = unknown_space(space) {
+            return r;
         }
         match (rest, method) {
             ([], Method::POST) => self.create_task(req).await,
@@ -452,7 +465,7 @@ impl Node {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return server_error(&format!("failed to read the task log: {e}")),
         };
-        let mut r = Response::new(Full::new(Bytes::from(text)));
+        let mut r = Response::new(full(text));
         r.headers_mut().insert(
             CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
@@ -631,6 +644,18 @@ impl Node {
     }
 }
 
+/// The 404 for a space other than the reference cluster's one.
+fn unknown_space(space: Option<&str>) -> Option<Reply> {
+    let space = space.filter(|s| *s != api::SPACE_ID)?;
+    Some(json(
+        StatusCode::NOT_FOUND,
+        &api::error(&format!(
+            "The space {space:?} was not found; the reference cluster has one space, {}.",
+            api::SPACE_ID
+        )),
+    ))
+}
+
 /// Reads a small JSON body, or gives the 413 to answer with.
 async fn read_body(req: Request<Incoming>) -> Result<Bytes, Reply> {
     match Limited::new(req.into_body(), MAX_BODY).collect().await {
@@ -647,7 +672,7 @@ fn bad_request(message: &str) -> Reply {
 }
 
 fn json(status: StatusCode, body: &Value) -> Reply {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    let mut r = Response::new(full(body.to_string()));
     *r.status_mut() = status;
     r.headers_mut().insert(
         CONTENT_TYPE,

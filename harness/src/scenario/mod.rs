@@ -11,8 +11,8 @@ pub use load::{
 };
 pub use model::{
     ApiLoad, Availability, Check, Claim, Cluster, DrainContract, ExactlyOnce, Fault, HealthCheck,
-    HealthMode, KINDS, Latency, Lb, MaintenanceFault, Mix, NodeFault, OrphanedTasks, Recovers,
-    RestartFault, RoutesAround, Scenario, SharedStorageCheck, Storage, TaskCap, TaskLoad,
-    TaskQueue, Via, Workload,
+    HealthMode, KINDS, Latency, Lb, LbLimits, LbPreset, MaintenanceFault, Mix, NodeFault,
+    OrphanedTasks, PackageFeed, Recovers, RestartFault, RoutesAround, Scenario, SharedStorageCheck,
+    Storage, TaskCap, TaskLoad, TaskQueue, Via, Workload, spanned,
 };
 pub use validate::{MAX_NODES, node_names};

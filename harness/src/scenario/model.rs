@@ -69,9 +69,23 @@ pub struct Cluster {
     /// The task queue.
     #[serde(default)]
     pub tasks: TaskQueue,
-    /// Where nodes keep task logs.
+    /// Where nodes keep task logs and packages.
     #[serde(default)]
     pub storage: Storage,
+    /// The built-in package feed.
+    #[serde(default)]
+    pub packages: PackageFeed,
+}
+
+/// The reference nodes' package feed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageFeed {
+    /// Work after an upload's body has arrived, per GiB, before the node
+    /// answers: Octopus's post-upload processing, which trips LB response
+    /// timeouts.
+    #[serde(default)]
+    pub delay_per_gib: Option<Spanned<Duration>>,
 }
 
 impl Default for Cluster {
@@ -84,6 +98,7 @@ impl Default for Cluster {
             lb: Lb::default(),
             tasks: TaskQueue::default(),
             storage: Storage::default(),
+            packages: PackageFeed::default(),
         }
     }
 }
@@ -137,29 +152,171 @@ pub enum Storage {
     PerNode,
 }
 
-/// The built-in load balancer: round robin over healthy nodes.
-#[derive(Debug, Clone, Deserialize)]
+/// The built-in load balancer: round robin over healthy nodes. A preset
+/// gives the documented defaults of a real LB; fields set here override
+/// it.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Lb {
+    /// The defaults of a real LB.
+    #[serde(default)]
+    pub preset: Option<LbPreset>,
     /// Active health checks.
     #[serde(default)]
     pub health_check: HealthCheck,
-    /// How long the LB waits for a node's response headers before it
-    /// answers 504.
-    #[serde(default = "defaults::backend_timeout")]
-    pub backend_timeout: Spanned<Duration>,
-    /// Largest request body the LB forwards; larger ones get 413, as with
-    /// nginx's `client_max_body_size`. No limit when absent.
+    /// How long the LB waits for a node's response headers once the request
+    /// body has been forwarded (GCP's `timeoutSec`, Envoy's route timeout,
+    /// nginx's `proxy_read_timeout`) before it answers 504.
     #[serde(default)]
-    pub max_body: Option<Size>,
+    pub backend_timeout: Option<Spanned<Duration>>,
+    /// Largest request body the LB forwards; larger ones get 413, as with
+    /// nginx's `client_max_body_size` (IIS answers 404.13). No limit when
+    /// absent.
+    #[serde(default)]
+    pub max_body: Option<Spanned<Size>>,
+    /// No byte in either direction for this long ends the request with a
+    /// 504, as an AWS ALB's idle timeout.
+    #[serde(default)]
+    pub idle_timeout: Option<Spanned<Duration>>,
+    /// Longest wait between two reads of the request body before a 408, as
+    /// nginx's `client_body_timeout`.
+    #[serde(default)]
+    pub body_read_timeout: Option<Spanned<Duration>>,
+    /// Read the whole request body before forwarding it, as nginx's
+    /// `proxy_request_buffering on`.
+    #[serde(default)]
+    pub request_buffering: Option<bool>,
 }
 
-impl Default for Lb {
-    fn default() -> Self {
-        Self {
-            health_check: HealthCheck::default(),
-            backend_timeout: defaults::backend_timeout(),
+/// Real LBs' documented defaults for what breaks uploads
+/// (tooling.md §2a).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum LbPreset {
+    /// AWS ALB: 60s idle timeout; no body limit.
+    #[serde(rename = "alb")]
+    Alb,
+    /// nginx: 1 MiB body limit (413), 60s between body reads (408), 60s
+    /// for the response, the body buffered before it is forwarded.
+    #[serde(rename = "nginx-default")]
+    NginxDefault,
+    /// HAProxy with no timeouts set: no limit of any kind.
+    #[serde(rename = "haproxy-default")]
+    HaproxyDefault,
+    /// IIS request filtering: 30,000,000 bytes, refused with 404.13.
+    #[serde(rename = "iis-default")]
+    IisDefault,
+    /// GCP external HTTP(S) LB: 30s for the response.
+    #[serde(rename = "gcp-default")]
+    GcpDefault,
+    /// What Octopus's LB docs ask for: no body limit, and timeouts long
+    /// enough for multi-gigabyte packages (30 minutes).
+    #[serde(rename = "octopus-recommended")]
+    OctopusRecommended,
+}
+
+/// The LB's limits once the preset and the fields are merged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LbLimits {
+    /// For the response headers, after the body.
+    pub backend_timeout: Option<std::time::Duration>,
+    /// Largest body.
+    pub max_body: Option<u64>,
+    /// The status a body over `max_body` gets: 413, or IIS's 404 (.13).
+    pub too_large_status: u16,
+    /// No byte either way.
+    pub idle_timeout: Option<std::time::Duration>,
+    /// Between body reads.
+    pub body_read_timeout: Option<std::time::Duration>,
+    /// Buffer the body first.
+    pub request_buffering: bool,
+}
+
+impl Lb {
+    /// The limits in force: the fields set, then the preset, then the
+    /// built-in defaults (a 5s response timeout, nothing else).
+    pub fn limits(&self) -> LbLimits {
+        use std::time::Duration as D;
+        let mut l = match self.preset {
+            None => LbLimits {
+                backend_timeout: Some(D::from_secs(5)),
+                max_body: None,
+                too_large_status: 413,
+                idle_timeout: None,
+                body_read_timeout: None,
+                request_buffering: false,
+            },
+            Some(p) => p.limits(),
+        };
+        if let Some(t) = &self.backend_timeout {
+            l.backend_timeout = Some(t.value.get());
+        }
+        if let Some(m) = &self.max_body {
+            l.max_body = Some(m.value.bytes());
+        }
+        if let Some(t) = &self.idle_timeout {
+            l.idle_timeout = Some(t.value.get());
+        }
+        if let Some(t) = &self.body_read_timeout {
+            l.body_read_timeout = Some(t.value.get());
+        }
+        if let Some(b) = self.request_buffering {
+            l.request_buffering = b;
+        }
+        l
+    }
+}
+
+impl LbPreset {
+    /// The preset's limits.
+    pub fn limits(self) -> LbLimits {
+        use std::time::Duration as D;
+        let none = LbLimits {
+            backend_timeout: None,
             max_body: None,
+            too_large_status: 413,
+            idle_timeout: None,
+            body_read_timeout: None,
+            request_buffering: false,
+        };
+        match self {
+            LbPreset::Alb => LbLimits {
+                idle_timeout: Some(D::from_secs(60)),
+                ..none
+            },
+            LbPreset::NginxDefault => LbLimits {
+                backend_timeout: Some(D::from_secs(60)),
+                max_body: Some(1024 * 1024),
+                body_read_timeout: Some(D::from_secs(60)),
+                request_buffering: true,
+                ..none
+            },
+            LbPreset::HaproxyDefault => none,
+            LbPreset::IisDefault => LbLimits {
+                max_body: Some(30_000_000),
+                too_large_status: 404,
+                ..none
+            },
+            LbPreset::GcpDefault => LbLimits {
+                backend_timeout: Some(D::from_secs(30)),
+                ..none
+            },
+            LbPreset::OctopusRecommended => LbLimits {
+                backend_timeout: Some(D::from_secs(1800)),
+                idle_timeout: Some(D::from_secs(1800)),
+                ..none
+            },
+        }
+    }
+
+    /// The name as written in YAML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LbPreset::Alb => "alb",
+            LbPreset::NginxDefault => "nginx-default",
+            LbPreset::HaproxyDefault => "haproxy-default",
+            LbPreset::IisDefault => "iis-default",
+            LbPreset::GcpDefault => "gcp-default",
+            LbPreset::OctopusRecommended => "octopus-recommended",
         }
     }
 }
@@ -660,11 +817,16 @@ impl Fault {
     }
 }
 
+/// A value with no place in a file, for scenarios built in code.
+pub fn spanned<T>(value: T) -> Spanned<T> {
+    defaults::spanned(value)
+}
+
 /// Defaults, in one place so SCENARIOS.md can quote them.
 pub(crate) mod defaults {
     use super::*;
 
-    fn spanned<T>(value: T) -> Spanned<T> {
+    pub(super) fn spanned<T>(value: T) -> Spanned<T> {
         Spanned {
             value,
             referenced: serde_saphyr::Location::UNKNOWN,
@@ -688,9 +850,6 @@ pub(crate) mod defaults {
         spanned(Duration::from_secs(1))
     }
     pub fn offline_after() -> Spanned<Duration> {
-        spanned(Duration::from_secs(5))
-    }
-    pub fn backend_timeout() -> Spanned<Duration> {
         spanned(Duration::from_secs(5))
     }
     pub fn yes() -> bool {

@@ -155,7 +155,15 @@ impl Validator {
                 ),
             );
         }
-        self.positive(&c.lb.backend_timeout, "cluster.lb.backend_timeout");
+        for (t, path) in [
+            (&c.lb.backend_timeout, "cluster.lb.backend_timeout"),
+            (&c.lb.idle_timeout, "cluster.lb.idle_timeout"),
+            (&c.lb.body_read_timeout, "cluster.lb.body_read_timeout"),
+        ] {
+            if let Some(t) = t {
+                self.positive(t, path);
+            }
+        }
         let hc = &c.lb.health_check;
         self.positive(&hc.interval, "cluster.lb.health_check.interval");
         self.positive(&hc.timeout, "cluster.lb.health_check.timeout");
@@ -194,6 +202,9 @@ impl Validator {
             self.positive(&hc.fail_timeout, "cluster.lb.health_check.fail_timeout");
         }
         self.positive(&c.tasks.poll, "cluster.tasks.poll");
+        if let Some(d) = &c.packages.delay_per_gib {
+            self.bounded(d, "cluster.packages.delay_per_gib");
+        }
         self.positive(&c.tasks.orphan_after, "cluster.tasks.orphan_after");
         if !hc.path.starts_with('/') {
             self.problem(

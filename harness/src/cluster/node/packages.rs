@@ -1,0 +1,359 @@
+//! The built-in package feed on a reference node (octopus-surface.md §3):
+//! `POST /api/{spaceId}/packages/raw` with one multipart file part and an
+//! `overwriteMode`, `GET /api/{spaceId}/packages` (paged),
+//! `GET .../packages/{id}`, `GET .../packages/{id}/raw` (streamed) and
+//! `DELETE .../packages/{id}`. IDs are `packages-<PackageId>.<Version>`;
+//! `<PackageId>.<Version>` is accepted too.
+//!
+//! An upload streams into a temporary file in the storage folder while its
+//! SHA-1 is computed; nothing is buffered whole. Only a complete body with
+//! a valid file name becomes a package: its file is moved into place and
+//! its row written under the database's write lock, together, so a
+//! truncated or malformed upload leaves nothing visible. Answers: 201 new,
+//! 200 replaced or ignored, 409 exists (FailIfExists), 400 otherwise.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{Value, json};
+use sha1::{Digest, Sha1};
+
+use super::super::db::{Overwrite, PackageRow, Stored};
+use super::super::http::FileBody;
+use super::super::multipart::{self, MultipartReader};
+use super::{
+    Node, Reply, api, bad_request, method_not_allowed, not_found, server_error, unknown_space,
+};
+use crate::cluster::db::now_ms;
+use crate::package::{hex, parse_file_name};
+
+/// Longest file name accepted (Octopus has a `FileNameTooLong` issue).
+const MAX_FILE_NAME: usize = 255;
+
+const GIB: u64 = 1 << 30;
+
+pub(super) async fn route(
+    node: &Node,
+    space: Option<&str>,
+    rest: &[&str],
+    method: Method,
+    query: &str,
+    req: Request<Incoming>,
+) -> Reply {
+    if let Some(r) = unknown_space(space) {
+        return r;
+    }
+    match (rest, method) {
+        (["raw"], Method::POST) => upload(node, query, req).await,
+        ([], Method::GET) => list(node, query),
+        ([id], Method::GET) => get(node, id),
+        ([id], Method::DELETE) => delete(node, id),
+        ([id, "raw"], Method::GET) => download(node, id),
+        (["raw"] | [] | [_] | [_, "raw"], _) => method_not_allowed(),
+        _ => not_found(),
+    }
+}
+
+fn overwrite_mode(query: &str) -> Result<Overwrite, String> {
+    let mut mode = Overwrite::FailIfExists;
+    for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
+        match (k, v) {
+            ("overwriteMode", "FailIfExists") => mode = Overwrite::FailIfExists,
+            ("overwriteMode", "OverwriteExisting") | ("replace", "true") => {
+                mode = Overwrite::OverwriteExisting
+            }
+            ("overwriteMode", "IgnoreIfExists") => mode = Overwrite::IgnoreIfExists,
+            ("replace", "false") => mode = Overwrite::FailIfExists,
+            ("overwriteMode" | "replace", other) => {
+                return Err(format!(
+                    "{k}={other:?} is not valid; overwriteMode is FailIfExists, OverwriteExisting or IgnoreIfExists"
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(mode)
+}
+
+/// A temporary upload file that is removed unless it is kept.
+struct TempUpload {
+    path: PathBuf,
+    kept: bool,
+}
+
+impl Drop for TempUpload {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+async fn upload(node: &Node, query: &str, req: Request<Incoming>) -> Reply {
+    let mode = match overwrite_mode(query) {
+        Ok(m) => m,
+        Err(e) => return bad_request(&e),
+    };
+    let Some(boundary) = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(multipart::boundary)
+    else {
+        return bad_request(
+            "the body must be multipart/form-data with a boundary and one file part",
+        );
+    };
+    let mut reader = MultipartReader::new(req.into_body(), &boundary);
+    // The first part with a file name is the package; other fields are
+    // skipped, as the server takes the file whatever its field name.
+    let file_name = loop {
+        match reader.next_part().await {
+            Ok(Some(part)) => match part.filename {
+                Some(name) => break name,
+                None => {
+                    if let Err(e) = reader.skip_part().await {
+                        return bad_request(&e.to_string());
+                    }
+                }
+            },
+            Ok(None) => return bad_request("the body has no file part"),
+            Err(e) => return bad_request(&e.to_string()),
+        }
+    };
+    if file_name.len() > MAX_FILE_NAME {
+        return bad_request(&format!(
+            "the file name is longer than {MAX_FILE_NAME} characters (FileNameTooLong)"
+        ));
+    }
+    let Some((package_id, version, extension)) = parse_file_name(&file_name) else {
+        return bad_request(&format!(
+            "{file_name:?} is not a package file name: <PackageId>.<Version><extension>, such as hello-world.1.0.0.zip (InvalidPackageId)"
+        ));
+    };
+
+    let storage = &node.cfg.storage;
+    let incoming_dir = storage.join(".incoming");
+    if let Err(e) = std::fs::create_dir_all(&incoming_dir) {
+        return server_error(&format!("failed to create {}: {e}", incoming_dir.display()));
+    }
+    let temp = TempUpload {
+        path: incoming_dir.join(format!("{:016x}.part", getrandom::u64().unwrap_or(0))),
+        kept: false,
+    };
+    let mut file = match std::fs::File::create(&temp.path) {
+        Ok(f) => f,
+        Err(e) => return server_error(&format!("failed to create the upload file: {e}")),
+    };
+    let mut sha = Sha1::new();
+    let mut size = 0u64;
+    let read = reader
+        .read_part(|chunk| {
+            sha.update(chunk);
+            size += chunk.len() as u64;
+            file.write_all(chunk).map_err(|e| e.to_string())
+        })
+        .await;
+    if let Err(e) = read {
+        return bad_request(&e.to_string());
+    }
+    // The rest of the body: other fields may follow; a second file may not.
+    loop {
+        match reader.next_part().await {
+            Ok(None) => break,
+            Ok(Some(part)) if part.filename.is_some() => {
+                return bad_request("the body has more than one file part");
+            }
+            Ok(Some(_)) => {
+                if let Err(e) = reader.skip_part().await {
+                    return bad_request(&e.to_string());
+                }
+            }
+            Err(e) => return bad_request(&e.to_string()),
+        }
+    }
+    if size == 0 {
+        return bad_request("the package is empty (EmptyFile)");
+    }
+    if let Err(e) = file.sync_data() {
+        return server_error(&format!("failed to write the package: {e}"));
+    }
+    drop(file);
+    let delay = node.cfg.upload_delay_ms_per_gib as u128 * size as u128 / GIB as u128;
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay as u64)).await;
+    }
+
+    let file_name = format!("{package_id}.{version}{extension}");
+    // A unique name on disk, so a replaced package's file is never the one
+    // a download of the old row is reading.
+    let relative = format!(
+        "Packages/{file_name}.{:016x}",
+        getrandom::u64().unwrap_or(0)
+    );
+    let row = PackageRow {
+        id: format!("packages-{package_id}.{version}"),
+        package_id,
+        version,
+        extension,
+        size: size as i64,
+        hash: hex(&sha.finalize()),
+        path: relative.clone(),
+        published_ms: now_ms(),
+    };
+    let target = storage.join(&relative);
+    let mut temp = temp;
+    let stored = node.db().store_package(&row, mode, || {
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::rename(&temp.path, &target)?;
+        temp.kept = true;
+        Ok(())
+    });
+    match stored {
+        Ok(Stored::Created(r)) => super::json(StatusCode::CREATED, &resource(&r)),
+        Ok(Stored::Replaced(r, old)) => {
+            let _ = std::fs::remove_file(storage.join(&old.path));
+            super::json(StatusCode::OK, &resource(&r))
+        }
+        Ok(Stored::Ignored(existing)) => super::json(StatusCode::OK, &resource(&existing)),
+        Ok(Stored::Conflict(existing)) => super::json(
+            StatusCode::CONFLICT,
+            &api::error(&format!(
+                "A package with the same ID and version already exists: {} (overwriteMode=FailIfExists)",
+                existing.id
+            )),
+        ),
+        Err(e) => server_error(&e),
+    }
+}
+
+/// `packages-X.1.0`, or `X.1.0` as the .NET client sends it.
+fn find(node: &Node, id: &str) -> Result<PackageRow, Box<Reply>> {
+    let full = if id.starts_with("packages-") {
+        id.to_string()
+    } else {
+        format!("packages-{id}")
+    };
+    match node.db().package(&full) {
+        Ok(Some(row)) => Ok(row),
+        Ok(None) => Err(Box::new(not_found())),
+        Err(e) => Err(Box::new(server_error(&format!("database error: {e}")))),
+    }
+}
+
+fn get(node: &Node, id: &str) -> Reply {
+    match find(node, id) {
+        Ok(row) => super::json(StatusCode::OK, &resource(&row)),
+        Err(r) => *r,
+    }
+}
+
+fn delete(node: &Node, id: &str) -> Reply {
+    let row = match find(node, id) {
+        Ok(row) => row,
+        Err(r) => return *r,
+    };
+    match node.db().delete_package(&row.id) {
+        Ok(Some(row)) => {
+            let _ = std::fs::remove_file(node.cfg.storage.join(&row.path));
+            super::json(StatusCode::OK, &json!({}))
+        }
+        Ok(None) => not_found(),
+        Err(e) => server_error(&format!("database error: {e}")),
+    }
+}
+
+fn list(node: &Node, query: &str) -> Reply {
+    let (mut skip, mut take) = (0usize, api::DEFAULT_TAKE);
+    for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
+        match (k, v.parse::<usize>()) {
+            ("skip", Ok(n)) => skip = n,
+            ("take", Ok(n)) => take = n.clamp(1, 1000),
+            ("skip" | "take", Err(_)) => return bad_request(&format!("{k} must be a number")),
+            _ => {}
+        }
+    }
+    match node.db().packages(skip, take) {
+        Ok((total, rows)) => {
+            let items = rows.iter().map(resource).collect();
+            let mut page = api::collection("Package", "/api/Spaces-1/packages", items, 0, take);
+            page["TotalResults"] = total.into();
+            json_page(page, total, take)
+        }
+        Err(e) => server_error(&format!("database error: {e}")),
+    }
+}
+
+fn json_page(mut page: Value, total: usize, take: usize) -> Reply {
+    let pages = total.div_ceil(take.max(1)).max(1);
+    page["NumberOfPages"] = pages.into();
+    page["LastPageNumber"] = (pages - 1).into();
+    super::json(StatusCode::OK, &page)
+}
+
+/// Streams the package's file from storage.
+fn download(node: &Node, id: &str) -> Reply {
+    let row = match find(node, id) {
+        Ok(row) => row,
+        Err(r) => return *r,
+    };
+    let path = node.cfg.storage.join(&row.path);
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        // A node whose storage is not shared has no file for another
+        // node's upload: that is what the cross-node check must see.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return super::json(
+                StatusCode::NOT_FOUND,
+                &api::error(&format!(
+                    "the file of {} is not in this node's package storage",
+                    row.id
+                )),
+            );
+        }
+        Err(e) => return server_error(&format!("failed to open the package: {e}")),
+    };
+    let len = row.size.max(0) as u64;
+    let mut r = Response::new(FileBody::new(file, len).boxed());
+    let headers = r.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    r
+}
+
+/// PackageFromBuiltInFeedResource.
+fn resource(p: &PackageRow) -> Value {
+    let stamp = api::timestamp(p.published_ms);
+    json!({
+        "Id": p.id,
+        "PackageId": p.package_id,
+        "Version": p.version,
+        "FeedId": "feeds-builtin",
+        "Title": p.package_id,
+        "Summary": "",
+        "Description": "",
+        "Published": stamp,
+        "ReleaseNotes": "",
+        "FileExtension": p.extension,
+        "PackageSizeBytes": p.size,
+        "Hash": p.hash,
+        "NuGetPackageId": p.package_id,
+        "NuGetFeedId": "feeds-builtin",
+        "PackageVersionBuildInformation": null,
+        "LastModifiedOn": stamp,
+        "LastModifiedBy": "system",
+        "Links": {
+            "Self": format!("/api/Spaces-1/packages/{}", p.id),
+            "Raw": format!("/api/Spaces-1/packages/{}/raw", p.id),
+        },
+    })
+}

@@ -1,0 +1,478 @@
+//! The upload client: one package, streamed as multipart to
+//! `POST /api/{spaceId}/packages/raw`, with a Content-Length, a connect
+//! timeout and an idle timeout, never a total deadline (a 5 GiB upload may
+//! rightly take an hour; a minute without a byte either way may not).
+//!
+//! The body is generated as it is sent ([`crate::package`]): the harness
+//! never holds the package in memory nor writes it to disk, and the SHA-1
+//! is known when the last byte leaves. An optional throttle makes the
+//! client a slow link. Each attempt is classified (accepted, exists, too
+//! large, timed out, reset, other) and timed: to the last byte sent, and to
+//! the response.
+//!
+//! Retry policy, as Octopus.Client does after a timeout: first ask whether
+//! the package arrived (`GET` it and compare its `Hash`); if it did, the
+//! upload succeeded; if a different one is there, upload again with
+//! `OverwriteExisting`; if none is, upload again as before. A refusal
+//! (413, 409, 400) is final.
+
+use std::future::Future as _;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use indicatif::ProgressBar;
+use serde::{Deserialize, Serialize};
+
+use crate::client::ApiKey;
+use crate::package::{CHUNK, Multipart, PackageSpec, PackageStream};
+
+/// `overwriteMode`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OverwriteMode {
+    /// 409 when it exists.
+    #[default]
+    FailIfExists,
+    /// Replace it.
+    OverwriteExisting,
+    /// Keep it, 200.
+    IgnoreIfExists,
+}
+
+impl OverwriteMode {
+    /// The query value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverwriteMode::FailIfExists => "FailIfExists",
+            OverwriteMode::OverwriteExisting => "OverwriteExisting",
+            OverwriteMode::IgnoreIfExists => "IgnoreIfExists",
+        }
+    }
+}
+
+/// How an upload attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadClass {
+    /// 201 or 200.
+    Accepted,
+    /// 409: the package exists.
+    Exists,
+    /// 413, or IIS's 404.13: the body is too large for something on the way.
+    TooLarge,
+    /// 408 or 504 from the way, or no byte either way for the idle timeout.
+    TimedOut,
+    /// The connection was reset or closed mid-request.
+    Reset,
+    /// Anything else.
+    Other,
+}
+
+impl UploadClass {
+    /// Whether the retry policy tries again after it.
+    pub fn retryable(self) -> bool {
+        matches!(self, UploadClass::TimedOut | UploadClass::Reset)
+    }
+}
+
+/// What one attempt observed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    /// The class.
+    pub class: UploadClass,
+    /// HTTP status, if a response came.
+    pub status: Option<u16>,
+    /// What went wrong, briefly; for a refusal, the first words of the body.
+    pub error: Option<String>,
+    /// Body bytes handed to the connection.
+    pub bytes_sent: u64,
+    /// From the start to the last byte sent, if it was.
+    pub last_byte: Option<Duration>,
+    /// From the start to the end of the attempt.
+    pub done: Duration,
+    /// The package's SHA-1, if every byte was generated.
+    pub sha1: Option<String>,
+    /// The `Hash` the server answered with.
+    pub server_hash: Option<String>,
+}
+
+/// Where and how to upload.
+#[derive(Clone)]
+pub struct Uploader {
+    http: reqwest::Client,
+    base: String,
+    key: ApiKey,
+    /// No byte either way for this long ends the attempt.
+    pub idle_timeout: Duration,
+    /// Bytes a second, or unthrottled.
+    pub throttle: Option<f64>,
+}
+
+/// The fields of a package resource the harness reads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PackageBody {
+    /// `packages-X.1.0`.
+    pub id: String,
+    /// Bytes.
+    #[serde(default)]
+    pub package_size_bytes: u64,
+    /// SHA-1.
+    #[serde(default)]
+    pub hash: String,
+}
+
+impl Uploader {
+    /// An uploader to `base` (the LB or one node).
+    pub fn new(
+        base: &str,
+        key: ApiKey,
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+        throttle: Option<f64>,
+    ) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .tcp_nodelay(true)
+            .connect_timeout(connect_timeout)
+            // One connection per upload: a reset must not poison the next.
+            .pool_max_idle_per_host(0)
+            .build()
+            .map_err(|e| format!("failed to build the HTTP client: {e}"))?;
+        Ok(Self {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            key,
+            idle_timeout,
+            throttle,
+        })
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// One attempt: the package streamed as it is generated.
+    pub async fn attempt(
+        &self,
+        spec: &PackageSpec,
+        mode: OverwriteMode,
+        progress: Option<ProgressBar>,
+    ) -> Attempt {
+        let multipart = Multipart::new(&spec.file_name(), spec.seed);
+        let length = multipart.len(spec.len());
+        let state = Arc::new(Shared::default());
+        let start = Instant::now();
+        let body = UploadBody {
+            head: Some(multipart.head.clone()),
+            package: spec.stream(),
+            tail: Some(multipart.tail.clone()),
+            state: state.clone(),
+            start,
+            throttle: self.throttle.map(|rate| Throttle { rate, sleep: None }),
+            progress,
+            sent: 0,
+        };
+        let url = format!(
+            "{}/api/Spaces-1/packages/raw?overwriteMode={}",
+            self.base,
+            mode.as_str()
+        );
+        let request = self
+            .http
+            .post(&url)
+            .header("X-Octopus-ApiKey", self.key.expose())
+            .header(reqwest::header::CONTENT_TYPE, multipart.content_type())
+            .header(reqwest::header::CONTENT_LENGTH, length)
+            .body(reqwest::Body::wrap(body));
+        let exchange = async {
+            let resp = request.send().await?;
+            let status = resp.status().as_u16();
+            let text = resp.bytes().await?;
+            Ok::<_, reqwest::Error>((status, text))
+        };
+        let outcome = self.with_idle_timeout(exchange, &state, start).await;
+        let done = start.elapsed();
+        let sha1 = state.digest.lock().map(|d| d.clone()).unwrap_or(None);
+        let bytes_sent = state.sent.load(Ordering::Relaxed);
+        let last_byte = sha1
+            .as_ref()
+            .map(|_| Duration::from_micros(state.last_progress_us.load(Ordering::Relaxed)));
+        let (class, status, error, server_hash) = match outcome {
+            Ok(Ok((status, body))) => {
+                let (class, error, hash) = classify_status(status, &body);
+                (class, Some(status), error, hash)
+            }
+            Ok(Err(e)) => (classify_error(&e), None, Some(describe(&e)), None),
+            Err(idle) => (UploadClass::TimedOut, None, Some(idle), None),
+        };
+        Attempt {
+            class,
+            status,
+            error,
+            bytes_sent,
+            last_byte,
+            done,
+            sha1,
+            server_hash,
+        }
+    }
+
+    /// Runs `exchange`, ending it once no byte has gone out and no
+    /// response has come for the idle timeout.
+    async fn with_idle_timeout<F, T>(
+        &self,
+        exchange: F,
+        state: &Shared,
+        start: Instant,
+    ) -> Result<T, String>
+    where
+        F: std::future::Future<Output = T>,
+    {
+        tokio::pin!(exchange);
+        let idle_us = self.idle_timeout.as_micros() as u64;
+        loop {
+            let last = state.last_progress_us.load(Ordering::Relaxed);
+            let now = start.elapsed().as_micros() as u64;
+            let left = (last + idle_us).saturating_sub(now);
+            if left == 0 {
+                return Err(format!(
+                    "no progress for {}s (idle timeout) after {} bytes",
+                    self.idle_timeout.as_secs_f64(),
+                    state.sent.load(Ordering::Relaxed)
+                ));
+            }
+            tokio::select! {
+                out = &mut exchange => return Ok(out),
+                _ = tokio::time::sleep(Duration::from_micros(left)) => {}
+            }
+        }
+    }
+
+    /// The package as the server has it, if it has it.
+    pub async fn fetch(&self, id: &str) -> Result<Option<PackageBody>, String> {
+        let url = format!("{}/api/Spaces-1/packages/{id}", self.base);
+        let resp = self
+            .http
+            .get(&url)
+            .header("X-Octopus-ApiKey", self.key.expose())
+            .timeout(self.idle_timeout)
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {}", describe(&e)))?;
+        match resp.status().as_u16() {
+            404 => Ok(None),
+            s if (200..300).contains(&s) => resp
+                .json::<PackageBody>()
+                .await
+                .map(Some)
+                .map_err(|e| format!("GET {url}: {}", describe(&e))),
+            s => Err(format!("GET {url} answered {s}")),
+        }
+    }
+
+    /// Deletes a package; true if it was there.
+    pub async fn delete(&self, id: &str) -> Result<bool, String> {
+        let url = format!("{}/api/Spaces-1/packages/{id}", self.base);
+        let resp = self
+            .http
+            .delete(&url)
+            .header("X-Octopus-ApiKey", self.key.expose())
+            .timeout(self.idle_timeout)
+            .send()
+            .await
+            .map_err(|e| format!("DELETE {url}: {}", describe(&e)))?;
+        match resp.status().as_u16() {
+            404 => Ok(false),
+            s if (200..300).contains(&s) => Ok(true),
+            s => Err(format!("DELETE {url} answered {s}")),
+        }
+    }
+
+    /// Downloads a package and gives its length and SHA-1, streaming: the
+    /// bytes are hashed as they come and never kept.
+    pub async fn download_sha1(&self, id: &str) -> Result<(u16, u64, String), String> {
+        use sha1::Digest;
+        let url = format!("{}/api/Spaces-1/packages/{id}/raw", self.base);
+        let mut resp = self
+            .http
+            .get(&url)
+            .header("X-Octopus-ApiKey", self.key.expose())
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {}", describe(&e)))?;
+        let status = resp.status().as_u16();
+        let mut sha = sha1::Sha1::new();
+        let mut len = 0u64;
+        loop {
+            let chunk = tokio::time::timeout(self.idle_timeout, resp.chunk())
+                .await
+                .map_err(|_| format!("GET {url}: no data for the idle timeout"))?
+                .map_err(|e| format!("GET {url}: {}", describe(&e)))?;
+            let Some(chunk) = chunk else { break };
+            len += chunk.len() as u64;
+            sha.update(&chunk);
+        }
+        Ok((status, len, crate::package::hex(&sha.finalize())))
+    }
+}
+
+/// The package's resource ID.
+pub fn package_resource_id(spec: &PackageSpec) -> String {
+    format!("packages-{}.{}", spec.package_id, spec.version)
+}
+
+fn classify_status(status: u16, body: &[u8]) -> (UploadClass, Option<String>, Option<String>) {
+    let text = String::from_utf8_lossy(&body[..body.len().min(300)]).to_string();
+    let excerpt = || Some(format!("status {status}: {}", one_line(&text)));
+    match status {
+        200 | 201 => {
+            let hash = serde_json::from_slice::<PackageBody>(body)
+                .ok()
+                .map(|p| p.hash);
+            (UploadClass::Accepted, None, hash)
+        }
+        409 => (UploadClass::Exists, excerpt(), None),
+        413 => (UploadClass::TooLarge, excerpt(), None),
+        // IIS request filtering: 404.13 "Content Length Too Large".
+        404 if text.contains("404.13") => (UploadClass::TooLarge, excerpt(), None),
+        408 | 504 => (UploadClass::TimedOut, excerpt(), None),
+        _ => (UploadClass::Other, excerpt(), None),
+    }
+}
+
+fn classify_error(e: &reqwest::Error) -> UploadClass {
+    if e.is_timeout() {
+        UploadClass::TimedOut
+    } else if e.is_connect() {
+        UploadClass::Other
+    } else {
+        UploadClass::Reset
+    }
+}
+
+/// An error's kind and its causes on one line, without the URL, which the
+/// caller names where it matters.
+fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_connect() {
+        "connect error"
+    } else if e.is_timeout() {
+        "timeout"
+    } else if e.is_body() {
+        "body error"
+    } else if e.is_request() {
+        "request error"
+    } else {
+        "error"
+    };
+    let mut parts = vec![kind.to_string()];
+    let mut cur = std::error::Error::source(e);
+    while let Some(s) = cur {
+        parts.push(s.to_string());
+        cur = s.source();
+    }
+    parts.dedup();
+    parts.join(": ")
+}
+
+fn one_line(s: &str) -> String {
+    let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    s.chars().take(160).collect()
+}
+
+/// What the body shares with the attempt while it streams.
+#[derive(Default)]
+struct Shared {
+    sent: AtomicU64,
+    /// Microseconds from the start to the last chunk handed out.
+    last_progress_us: AtomicU64,
+    digest: Mutex<Option<String>>,
+}
+
+struct Throttle {
+    /// Bytes a second.
+    rate: f64,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+/// The multipart body: framing, then the package as it is generated.
+struct UploadBody {
+    head: Option<Bytes>,
+    package: PackageStream,
+    tail: Option<Bytes>,
+    state: Arc<Shared>,
+    start: Instant,
+    throttle: Option<Throttle>,
+    progress: Option<ProgressBar>,
+    sent: u64,
+}
+
+impl UploadBody {
+    fn chunk_size(&self) -> usize {
+        match &self.throttle {
+            // About ten chunks a second, so a slow link stays smooth.
+            Some(t) => ((t.rate / 10.0) as usize).clamp(1024, CHUNK),
+            None => CHUNK,
+        }
+    }
+}
+
+impl Body for UploadBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        if let Some(t) = &mut this.throttle {
+            // Hold the next chunk until the bytes sent so far are due.
+            let due = this.start + Duration::from_secs_f64(this.sent as f64 / t.rate);
+            if due > Instant::now() {
+                let sleep = t.sleep.get_or_insert_with(|| {
+                    Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(
+                        due,
+                    )))
+                });
+                sleep.as_mut().reset(tokio::time::Instant::from_std(due));
+                if sleep.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+            }
+        }
+        let size = this.chunk_size();
+        let chunk = if let Some(h) = this.head.take() {
+            h
+        } else if let Some(c) = this.package.next_chunk(size) {
+            if let Some(d) = this.package.sha1_hex()
+                && let Ok(mut slot) = this.state.digest.lock()
+            {
+                *slot = Some(d.to_string());
+            }
+            c
+        } else if let Some(t) = this.tail.take() {
+            t
+        } else {
+            return Poll::Ready(None);
+        };
+        this.sent += chunk.len() as u64;
+        this.state.sent.store(this.sent, Ordering::Relaxed);
+        this.state
+            .last_progress_us
+            .store(this.start.elapsed().as_micros() as u64, Ordering::Relaxed);
+        if let Some(p) = &this.progress {
+            p.set_position(this.sent);
+        }
+        Poll::Ready(Some(Ok(Frame::data(chunk))))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
