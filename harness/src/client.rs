@@ -155,11 +155,6 @@ impl ApiClient {
         self.invoke(Op::Ping, timeout).await.status
     }
 
-    /// The base URL.
-    pub fn base(&self) -> &str {
-        &self.base
-    }
-
     /// Sends a request with an optional JSON body; gives the status and the
     /// body, or a message naming the call.
     pub async fn call(
@@ -221,21 +216,23 @@ impl ApiClient {
     }
 
     /// Drains (true) or undrains a node by name: the node's resource is
-    /// PUT back with `IsInMaintenanceMode` set, as octopus-surface.md §2.2
-    /// describes.
+    /// read, only `IsInMaintenanceMode` is changed, and the whole of it is
+    /// PUT back, as octopus-surface.md §2.2 describes, so no other field
+    /// (a task cap the harness did not read) is overwritten.
     pub async fn set_drain(&self, node: &str, drained: bool) -> Result<(), String> {
         let nodes = self.nodes().await?;
         let found = nodes
             .iter()
             .find(|n| n.name == node)
             .ok_or_else(|| format!("the cluster lists no node named {node:?}"))?;
-        let body = serde_json::json!({
-            "Id": found.id,
-            "Name": found.name,
-            "MaxConcurrentTasks": found.max_concurrent_tasks,
-            "IsInMaintenanceMode": drained,
-        });
         let path = format!("/api/octopusservernodes/{}", found.id);
+        let mut body: serde_json::Value = self.get_json(&path).await?;
+        match body.as_object_mut() {
+            Some(fields) => {
+                fields.insert("IsInMaintenanceMode".into(), drained.into());
+            }
+            None => return Err(format!("GET {}{path} did not give a node", self.base)),
+        }
         let (status, resp) = self
             .call(Method::PUT, &path, Some(&body), CALL_TIMEOUT)
             .await
@@ -262,12 +259,21 @@ impl ApiClient {
         match self.call(Method::POST, &path, Some(&body), timeout).await {
             Ok((status, resp)) => {
                 let id = serde_json::from_slice::<TaskBody>(&resp).ok().map(|t| t.id);
-                let ok = (200..300).contains(&status) && id.is_some();
+                let accepted = (200..300).contains(&status);
+                let (outcome, error) = match (accepted, &id) {
+                    (true, Some(_)) => (Outcome::Ok, None),
+                    // Accepted, yet no ID to follow: the task may exist.
+                    (true, None) => (
+                        Outcome::Indeterminate,
+                        Some(format!("status {status} without a task")),
+                    ),
+                    (false, _) => (Outcome::Fail, Some(format!("status {status}"))),
+                };
                 TaskCreated {
-                    outcome: if ok { Outcome::Ok } else { Outcome::Fail },
+                    outcome,
                     status: Some(status),
-                    error: (!ok).then(|| format!("status {status}")),
-                    id: if ok { id } else { None },
+                    error,
+                    id: if outcome == Outcome::Ok { id } else { None },
                 }
             }
             Err(e) => TaskCreated {

@@ -91,6 +91,22 @@ pub enum Event {
     Task(TaskSeen),
     /// A task's log as read through one node after the run.
     TaskLog(TaskLogRead),
+    /// One attempt to upload a package.
+    Upload(UploadAttempt),
+    /// A package read back: its metadata or its bytes.
+    PackageRead(PackageRead),
+    /// A package the run created, deleted at its end.
+    PackageDeleted {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// The package's resource ID.
+        id: String,
+        /// Whether it was there to delete.
+        deleted: bool,
+        /// Why it could not be deleted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     /// The last event of a run that ended in an orderly way.
     RunEnded {
         /// Microseconds since the start.
@@ -284,6 +300,93 @@ pub struct TaskLogRead {
     pub error: Option<String>,
 }
 
+/// One upload attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadAttempt {
+    /// The upload's number in the workload.
+    pub seq: u64,
+    /// 0 for the first attempt, then the retries.
+    pub attempt: u32,
+    /// The file name sent.
+    pub file: String,
+    /// The package's resource ID.
+    pub id: String,
+    /// `lb`, or the node it went to.
+    pub via: String,
+    /// The package file's bytes.
+    pub size: u64,
+    /// `overwriteMode` sent.
+    pub overwrite_mode: crate::upload::OverwriteMode,
+    /// When the attempt started.
+    pub sent_us: u64,
+    /// When the last byte went out, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_byte_us: Option<u64>,
+    /// When the attempt ended.
+    pub done_us: u64,
+    /// Body bytes handed to the connection.
+    pub bytes_sent: u64,
+    /// How it ended.
+    pub class: crate::upload::UploadClass,
+    /// HTTP status, if a response came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// What went wrong, in a line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// SHA-1 of the bytes sent, when all were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<String>,
+    /// The `Hash` the server answered with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_hash: Option<String>,
+    /// MiB a second to the last byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mib_s: Option<f64>,
+}
+
+/// What a package read was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PackageReadKind {
+    /// After a timeout or reset: did the package arrive anyway?
+    AfterFailure,
+    /// The package resource (size, Hash) after the upload.
+    Metadata,
+    /// The package's bytes, from one node directly.
+    Download,
+}
+
+/// A package read back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackageRead {
+    /// When.
+    pub at_us: u64,
+    /// The upload's number.
+    pub seq: u64,
+    /// The package's resource ID.
+    pub id: String,
+    /// `lb`, or the node read from directly.
+    pub via: String,
+    /// What for.
+    pub kind: PackageReadKind,
+    /// HTTP status, if a response came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Bytes, from the metadata or counted in the download.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// The metadata's Hash, or the download's SHA-1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<String>,
+    /// The SHA-1 the package must have, when the harness knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    /// What went wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// Everything the history says about one task.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskRecord<'a> {
@@ -346,7 +449,7 @@ pub struct FaultEvent {
     pub step: Option<String>,
     /// The fault's name.
     pub name: String,
-    /// `kill`, `pause` or `restart`.
+    /// `kill`, `pause`, `restart`, `drain` or `maintenance`.
     pub kind: String,
     /// The nodes it acts on.
     pub nodes: Vec<String>,
@@ -444,6 +547,9 @@ impl History {
                 Event::TaskSubmitted(t) => t.done_us,
                 Event::Task(t) => t.at_us,
                 Event::TaskLog(t) => t.at_us,
+                Event::Upload(u) => u.done_us,
+                Event::PackageRead(p) => p.at_us,
+                Event::PackageDeleted { at_us, .. } => *at_us,
             })
             .max()
             .unwrap_or(0)
@@ -519,6 +625,22 @@ impl History {
             }
         }
         records
+    }
+
+    /// Every upload attempt, in arrival order.
+    pub fn uploads(&self) -> impl Iterator<Item = &UploadAttempt> {
+        self.events.iter().filter_map(|e| match e {
+            Event::Upload(u) => Some(u),
+            _ => None,
+        })
+    }
+
+    /// Every package read, in arrival order.
+    pub fn package_reads(&self) -> impl Iterator<Item = &PackageRead> {
+        self.events.iter().filter_map(|e| match e {
+            Event::PackageRead(p) => Some(p),
+            _ => None,
+        })
     }
 
     /// Every submission, failed ones included.

@@ -74,6 +74,14 @@ impl PackageSpec {
         total.saturating_sub(LOCAL_LEN + DESCRIPTOR_LEN + CENTRAL_LEN + END_LEN)
     }
 
+    /// The SHA-1 of the whole file, by generating it (and dropping every
+    /// byte): what the server's `Hash` must be.
+    pub fn sha1(&self) -> String {
+        let mut s = self.stream();
+        while s.next_chunk(CHUNK).is_some() {}
+        s.sha1_hex().unwrap_or_default().to_string()
+    }
+
     /// The stream of the package's bytes.
     pub fn stream(&self) -> PackageStream {
         PackageStream {

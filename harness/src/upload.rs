@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::ApiKey;
 use crate::package::{CHUNK, Multipart, PackageSpec, PackageStream};
 
-/// `overwriteMode`.
+/// `overwriteMode`, spelled as Octopus spells it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OverwriteMode {
     /// 409 when it exists.
@@ -105,6 +105,8 @@ pub struct Attempt {
 pub struct Uploader {
     http: reqwest::Client,
     base: String,
+    /// `lb` or the node's name, for the history.
+    name: String,
     key: ApiKey,
     /// No byte either way for this long ends the attempt.
     pub idle_timeout: Duration,
@@ -127,8 +129,9 @@ pub struct PackageBody {
 }
 
 impl Uploader {
-    /// An uploader to `base` (the LB or one node).
+    /// An uploader to `base` (the LB or one node) named `name` in reports.
     pub fn new(
+        name: &str,
         base: &str,
         key: ApiKey,
         connect_timeout: Duration,
@@ -146,15 +149,16 @@ impl Uploader {
         Ok(Self {
             http,
             base: base.trim_end_matches('/').to_string(),
+            name: name.to_string(),
             key,
             idle_timeout,
             throttle,
         })
     }
 
-    /// The base URL.
-    pub fn base(&self) -> &str {
-        &self.base
+    /// `lb` or the node's name.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// One attempt: the package streamed as it is generated.

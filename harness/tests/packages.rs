@@ -16,6 +16,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 fn uploader(b: &Booted, base: &str) -> Uploader {
     Uploader::new(
+        "test",
         base,
         ApiKey::new(b.key.clone()),
         Duration::from_secs(5),

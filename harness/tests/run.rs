@@ -192,6 +192,17 @@ fn the_drain_scenario_keeps_the_drain_contract_and_reports_each_step() {
     let tasks = &report["tasks"];
     assert!(tasks["submitted"].as_u64().unwrap() >= 50, "{tasks}");
     assert_eq!(tasks["submit_failures"], 0);
+    // Task logs, shared storage and drain requests are output too: no
+    // API key in any of it.
+    assert!(!contains_api_key(out.stdout.as_bytes()) && !contains_api_key(out.stderr.as_bytes()));
+    for file in files_under(tmp.path()) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !contains_api_key(&bytes),
+            "{} holds an API key",
+            file.display()
+        );
+    }
 }
 
 #[test]

@@ -144,11 +144,22 @@ fn judge_window(
     let (part, failed) = failed_part(w, &in_window);
     parts.push(part);
 
-    // e and d work on the tasks.
-    let (part, running) = running_part(c, w, tasks);
-    parts.push(part);
-    let (part, started) = started_part(c, w, tasks);
-    parts.push(part);
+    // e and d work on the tasks; a run without a tasks workload has no
+    // evidence for them, and they are left out rather than passed.
+    let (running, started) = if h.task_submissions().next().is_some() {
+        let (part, running) = running_part(c, w, tasks);
+        parts.push(part);
+        let (part, started) = started_part(c, w, tasks);
+        parts.push(part);
+        (running, started)
+    } else {
+        parts.push(Part::new(
+            "tasks",
+            Verdict::Pass,
+            "tasks not judged (no tasks workload)".into(),
+        ));
+        (Vec::new(), Vec::new())
+    };
 
     let verdict = Verdict::merge(parts.iter().map(|p| p.verdict));
     let detail = if verdict == Verdict::Pass {

@@ -10,6 +10,7 @@ mod latency;
 mod recovers;
 mod routes_around;
 mod tasks;
+mod upload;
 
 use serde::{Deserialize, Serialize};
 
@@ -92,6 +93,8 @@ pub fn judge(check: &Check, history: &History) -> CheckResult {
         Check::TaskCap(c) => tasks::task_cap(c, history),
         Check::OrphanedTasks(c) => tasks::orphaned(c, history),
         Check::SharedStorage(c) => tasks::shared_storage(c, history),
+        Check::UploadIntact(_) => upload::intact(history),
+        Check::UploadThroughput(c) => upload::throughput(c, history),
     };
     CheckResult {
         name: check.name(),

@@ -25,6 +25,11 @@ use crate::scenario::{ExactlyOnce, OrphanedTasks, SharedStorageCheck, TaskCap};
 /// Task IDs listed in evidence, at most.
 const LISTED: usize = 10;
 
+/// After a kill returns, how long a task's server-side end may still be
+/// stamped (the process dying, the server's clock against the harness's)
+/// without counting as an end after the kill.
+const KILL_SETTLE_US: u64 = 250_000;
+
 /// A task's ID; every record has one, as submissions without are left out.
 pub(super) fn task_id<'a>(t: &TaskRecord<'a>) -> &'a str {
     t.submit.id.as_deref().unwrap_or("?")
@@ -101,9 +106,22 @@ pub(super) fn exactly_once(c: &ExactlyOnce, h: &History) -> (Verdict, String, Va
     let mut unfinished: Vec<&TaskRecord<'_>> = Vec::new();
     let mut late: Vec<(&str, u64)> = Vec::new();
     let mut max_to_end: Option<u64> = None;
+    // Tasks whose log cannot say how often they ran: no log was read, or
+    // one that ended well does not show its marker at all.
+    let mut unproven: Vec<&str> = Vec::new();
     for t in &records {
         if let Some(why) = ran_more_than_once(t) {
             twice.push((task_id(t), why));
+        }
+        let read = t
+            .logs
+            .iter()
+            .any(|l| l.status.is_some_and(|s| (200..300).contains(&s)));
+        let succeeded = t
+            .end()
+            .is_some_and(|(state, _)| state == TaskState::Success);
+        if !read || (succeeded && executions(t) == 0) {
+            unproven.push(task_id(t));
         }
         match t.end() {
             None => unfinished.push(t),
@@ -128,6 +146,8 @@ pub(super) fn exactly_once(c: &ExactlyOnce, h: &History) -> (Verdict, String, Va
         "late_ids": late.iter().take(LISTED).map(|(id, _)| id).collect::<Vec<_>>(),
         "max_time_to_end_s": max_to_end.map(s),
         "within_s": s(within),
+        "unproven": unproven.len(),
+        "unproven_ids": unproven.iter().take(LISTED).collect::<Vec<_>>(),
     });
     let mut breaches = Vec::new();
     if let Some((_, why)) = twice.first() {
@@ -158,6 +178,16 @@ pub(super) fn exactly_once(c: &ExactlyOnce, h: &History) -> (Verdict, String, Va
     }
     if !breaches.is_empty() {
         return (Verdict::Fail, breaches.join("; "), evidence);
+    }
+    if let Some(id) = unproven.first() {
+        return (
+            Verdict::Unknown,
+            format!(
+                "{} of {total} tasks have no log that shows how often they ran ({id}): its log was not read, or lacks the task's marker",
+                unproven.len()
+            ),
+            evidence,
+        );
     }
     let detail = format!(
         "{} each ran once, on one node, and ended within {} (slowest {})",
@@ -394,7 +424,11 @@ fn orphaned_window(
         let Some(started) = first_started_us(t) else {
             continue;
         };
-        if started >= w.start_us || t.end().is_some_and(|(_, at)| at < w.start_us) {
+        // A task that ended by the time the kill surely took effect (it
+        // returned, plus an allowance for the server's clock) finished
+        // before it.
+        let settled = w.started_us + KILL_SETTLE_US;
+        if started >= w.start_us || t.end().is_some_and(|(_, at)| at < settled) {
             continue;
         }
         let Some(node) = node_at(t, w.start_us) else {
@@ -860,6 +894,21 @@ mod tests {
         let r = judged(ONCE, with_logs(three_tasks()));
         assert_verdict(&r, Verdict::Pass, "3 tasks each ran once");
         assert_eq!(r.evidence["max_time_to_end_s"], 3.5);
+    }
+
+    #[test]
+    fn exactly_once_cannot_tell_without_a_log_that_shows_the_marker() {
+        // No log read at all.
+        let mut events = nodes_up(&["n1", "n2", "n3"]);
+        events.extend(three_tasks().into_iter().flatten());
+        let r = judged(ONCE, events);
+        assert_verdict(&r, Verdict::Unknown, "3 of 3 tasks have no log");
+        // A log read, but without the marker, for a task that succeeded.
+        let mut events = nodes_up(&["n1", "n2", "n3"]);
+        events.extend(three_tasks().into_iter().flatten());
+        events.extend((1..=3).map(|i| log(i, "n1", 200, u32::from(i != 2))));
+        let r = judged(ONCE, events);
+        assert_verdict(&r, Verdict::Unknown, "(ServerTasks-2)");
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub fn node_resource(n: &NodeRow, now_ms: i64, offline_after_ms: i64) -> Value {
     })
 }
 
-/// A page of a `ResourceCollection`.
+/// A page of a `ResourceCollection`, cut from every item.
 pub fn collection(
     item_type: &str,
     self_path: &str,
@@ -47,8 +47,21 @@ pub fn collection(
     take: usize,
 ) -> Value {
     let total = items.len();
+    let page: Vec<Value> = items.into_iter().skip(skip).take(take.max(1)).collect();
+    page_of(item_type, self_path, page, total, skip, take)
+}
+
+/// A `ResourceCollection` for a page already cut (by the database): its
+/// items, and how many match in all.
+pub fn page_of(
+    item_type: &str,
+    self_path: &str,
+    page: Vec<Value>,
+    total: usize,
+    skip: usize,
+    take: usize,
+) -> Value {
     let take = take.max(1);
-    let page: Vec<Value> = items.into_iter().skip(skip).take(take).collect();
     let pages = total.div_ceil(take).max(1);
     json!({
         "ItemType": item_type,
@@ -61,7 +74,7 @@ pub fn collection(
         "Links": {
             "Self": format!("{self_path}?skip={skip}&take={take}"),
             "Template": format!("{self_path}{{?skip,take,ids,partialName}}"),
-            "Page.All": format!("{self_path}/all"),
+            "Page.All": format!("{self_path}?skip=0&take={}", total.max(1)),
             "Page.Current": format!("{self_path}?skip={skip}&take={take}"),
             "Page.Last": format!("{self_path}?skip={}&take={take}", (pages - 1) * take),
         },
@@ -83,6 +96,56 @@ pub fn root(version: &str, installation_id: &str) -> Value {
             "OctopusServerNodePing": PING_PATH,
         },
     })
+}
+
+/// The pairs of a query string, percent-decoded (`+` is a space).
+pub fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+}
+
+fn decode(s: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let pair = bytes
+            .get(i + 1)
+            .zip(bytes.get(i + 2))
+            .and_then(|(h, l)| Some(hex(*h)? << 4 | hex(*l)?));
+        match (bytes[i], pair) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn queries_are_percent_decoded_without_panics() {
+        let pairs: Vec<(String, String)> =
+            super::query_pairs("states=Queued%2CExecuting&a+b=%zz&c=%e2%82%ac&d=%").collect();
+        assert_eq!(pairs[0], ("states".into(), "Queued,Executing".into()));
+        assert_eq!(pairs[1], ("a b".into(), "%zz".into()));
+        assert_eq!(pairs[2].1, "€");
+        assert_eq!(pairs[3].1, "%");
+        let _: Vec<_> = super::query_pairs("x=%é%").collect();
+    }
 }
 
 /// Octopus's error body.
@@ -295,9 +358,6 @@ pub struct TaskBody {
 pub struct CollectionBody<T> {
     /// This page.
     pub items: Vec<T>,
-    /// Matches in all.
-    #[serde(default)]
-    pub total_results: usize,
 }
 
 /// A node of `GET /api/octopusservernodes/summary` or the node list, as

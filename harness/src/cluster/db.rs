@@ -260,17 +260,15 @@ impl SharedDb {
     /// so a read inside it cannot go stale before the write: the one lock
     /// that makes claims atomic across node processes.
     fn write<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        match f(&self.conn) {
-            Ok(v) => {
-                self.conn.execute_batch("COMMIT")?;
-                Ok(v)
-            }
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
+        // Rolled back when dropped, so a failed commit cannot leave the
+        // connection holding the lock.
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )?;
+        let v = f(&tx)?;
+        tx.commit()?;
+        Ok(v)
     }
 
     /// Queues a task.
@@ -437,18 +435,18 @@ impl SharedDb {
         )
     }
 
-    /// Cancels the active tasks of nodes not seen for `orphan_after_ms`;
-    /// any node may do it, as in Octopus (after about an hour). The tasks
-    /// are never queued again. Returns how many.
-    pub fn cancel_orphans(&self, orphan_after_ms: i64) -> rusqlite::Result<usize> {
+    /// Cancels the active tasks of other nodes not seen for
+    /// `orphan_after_ms`, as any Octopus node does (after about an hour).
+    /// The tasks are never queued again. Returns how many.
+    pub fn cancel_orphans(&self, me: &str, orphan_after_ms: i64) -> rusqlite::Result<usize> {
         self.conn.execute(
             &format!(
                 "UPDATE tasks SET state = 'Canceled', completed_ms = ?1,
                  error = 'The node running this task went offline; the task was canceled by another node.'
-                 WHERE state IN {ACTIVE}
+                 WHERE state IN {ACTIVE} AND server_node <> ?3
                    AND server_node IN (SELECT name FROM nodes WHERE last_seen_ms < ?1 - ?2)"
             ),
-            params![now_ms(), orphan_after_ms],
+            params![now_ms(), orphan_after_ms, me],
         )
     }
 
@@ -810,7 +808,7 @@ mod tests {
         let n2 = claim(&dbs[1], "n2");
         assert_eq!((n1.len(), n2.len()), (3, 1));
         // n1 is fresh: nothing is an orphan yet.
-        assert_eq!(dbs[1].cancel_orphans(60_000).unwrap(), 0);
+        assert_eq!(dbs[1].cancel_orphans("n2", 60_000).unwrap(), 0);
         // n1 not seen for a minute: n2 cancels its tasks, never re-queues.
         dbs[1]
             .conn
@@ -819,7 +817,9 @@ mod tests {
                 [],
             )
             .unwrap();
-        assert_eq!(dbs[1].cancel_orphans(60_000).unwrap(), 3);
+        // n1 itself, back from a pause, leaves its own to cancel_own.
+        assert_eq!(dbs[0].cancel_orphans("n1", 60_000).unwrap(), 0);
+        assert_eq!(dbs[1].cancel_orphans("n2", 60_000).unwrap(), 3);
         for t in &n1 {
             let t = dbs[1].task(t.seq).unwrap().unwrap();
             assert_eq!(t.state, TaskState::Canceled);

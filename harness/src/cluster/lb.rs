@@ -7,17 +7,23 @@
 //!   matcher is 200 alone, so a draining node's 418 takes it out; a matcher
 //!   widened to 200-499 keeps it in).
 //! - Or passive checks only, as nginx OSS: a node leaves rotation for
-//!   `fail_timeout` after `max_fails` failed connections within
-//!   `fail_timeout`, and a bodiless request whose connection failed is
-//!   retried on the next node. A 418 is a response, so it never counts.
+//!   `fail_timeout` after `max_fails` failed or timed-out requests within
+//!   `fail_timeout` (nginx's `error` and `timeout`), and a bodiless request
+//!   whose connection was refused is retried on the next node. A 418 is a
+//!   response, so it never counts.
 //! - When no node is in rotation it fails open and uses them all, as ALB
 //!   does.
 //! - Otherwise no retries: a request sent to a dead node gets 502
-//!   (refused) or 504 (no response headers within the backend timeout),
-//!   which is what a client of a real LB sees until the health checks catch
-//!   up.
-//! - A request body above `max_body` gets 413, as with nginx's
-//!   `client_max_body_size`.
+//!   (refused) or 504 (a timeout), which is what a client of a real LB sees
+//!   until the health checks catch up.
+//! - The limits that break uploads (tooling.md §2a): a body above
+//!   `max_body` gets 413 (or IIS's 404.13); no byte either way for the
+//!   idle timeout gets 504 (ALB); more than the body read timeout between
+//!   two reads of the body gets 408 (nginx's `client_body_timeout`); no
+//!   response headers within the backend timeout, counted from the end of
+//!   the body, gets 504 (GCP, Envoy, nginx's `proxy_read_timeout`); and
+//!   request buffering reads the whole body to a file before the node sees
+//!   a byte (nginx's `proxy_request_buffering on`).
 //!
 //! Each change of a node's state is printed on stdout as
 //! `HEALTH <node> up|down`; the supervisor records it in the history.

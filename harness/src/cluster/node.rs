@@ -49,6 +49,9 @@ const MAX_BODY: usize = 64 * 1024;
 /// Largest page of tasks, and most IDs in one filter.
 const MAX_TAKE: usize = 1000;
 
+/// Largest `skip`: far past any page, and within SQLite's integers.
+const MAX_SKIP: usize = 1 << 40;
+
 /// What a node process needs to know, passed as JSON by the supervisor.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NodeConfig {
@@ -187,8 +190,10 @@ fn spawn_queue(cfg: &NodeConfig) -> Result<mpsc::UnboundedReceiver<TaskRow>, Str
             let mut next = std::time::Instant::now() + every;
             loop {
                 std::thread::sleep(next.saturating_duration_since(std::time::Instant::now()));
-                next += every;
-                if let Err(e) = db.cancel_orphans(cfg.orphan_after_ms as i64) {
+                // Keep the phase, but after a pause (SIGSTOP) do not catch
+                // up on the checks missed.
+                next = (next + every).max(std::time::Instant::now());
+                if let Err(e) = db.cancel_orphans(&cfg.name, cfg.orphan_after_ms as i64) {
                     eprintln!("orphan check failed: {e}");
                 }
                 match db.claim(
@@ -232,10 +237,15 @@ async fn execute(node: Arc<Node>, task: TaskRow) {
         task.name,
         node.cfg.name
     ));
-    let script = serde_json::from_str::<Value>(&task.arguments)
-        .ok()
-        .and_then(|a| a.get("ScriptBody")?.as_str().map(str::to_string))
-        .unwrap_or_default();
+    // Only a script task has work; other task types end at once.
+    let script = if task.name == "AdHocScript" {
+        serde_json::from_str::<Value>(&task.arguments)
+            .ok()
+            .and_then(|a| a.get("ScriptBody")?.as_str().map(str::to_string))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
     let (state, error) = match work::parse_script(&script) {
         Err(e) => (TaskState::Failed, Some(e)),
         Ok(commands) => {
@@ -257,15 +267,21 @@ async fn execute(node: Arc<Node>, task: TaskRow) {
             end
         }
     };
-    log(format!("finished: {}", state.as_str()));
-    if let Err(e) = node.db().complete(
+    let ended = node.db().complete(
         task.seq,
         &node.cfg.name,
         state,
         error.as_deref(),
         node.cfg.claim_mode(),
-    ) {
-        eprintln!("failed to end {}: {e}", api::task_id(task.seq));
+    );
+    match ended {
+        Ok(true) => log(format!("finished: {}", state.as_str())),
+        // Canceled meanwhile (the orphan rule): the log says so.
+        Ok(false) => log(format!(
+            "finished as {}, but the task had already been ended elsewhere",
+            state.as_str()
+        )),
+        Err(e) => eprintln!("failed to end {}: {e}", api::task_id(task.seq)),
     }
 }
 
@@ -383,12 +399,12 @@ impl Node {
             take: api::DEFAULT_TAKE,
             ..TaskFilter::default()
         };
-        for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
+        for (k, v) in api::query_pairs(query) {
             let list = || v.split([',', ' ']).filter(|s| !s.is_empty());
-            match k {
+            match k.as_str() {
                 "skip" | "take" => {
-                    let Ok(n) = v.parse::<usize>() else {
-                        return bad_request(&format!("{k} must be a number"));
+                    let Some(n) = v.parse::<usize>().ok().filter(|n| *n <= MAX_SKIP) else {
+                        return bad_request(&format!("{k} must be a number up to {MAX_SKIP}"));
                     };
                     if k == "skip" {
                         f.skip = n;
@@ -404,7 +420,7 @@ impl Node {
                         }
                     }
                 }
-                "node" if !v.is_empty() => f.node = Some(v.to_string()),
+                "node" if !v.is_empty() => f.node = Some(v.clone()),
                 "ids" => {
                     for id in list() {
                         match api::task_seq(id) {
@@ -574,10 +590,10 @@ impl Node {
     fn list(&self, query: &str) -> Reply {
         let mut skip = 0;
         let mut take = api::DEFAULT_TAKE;
-        for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
-            match (k, v.parse::<usize>()) {
+        for (k, v) in api::query_pairs(query) {
+            match (k.as_str(), v.parse::<usize>()) {
                 ("skip", Ok(n)) => skip = n,
-                ("take", Ok(n)) => take = n,
+                ("take", Ok(n)) => take = n.min(MAX_TAKE),
                 ("skip" | "take", Err(_)) => {
                     return json(
                         StatusCode::BAD_REQUEST,

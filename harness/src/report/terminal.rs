@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::Report;
 use crate::check::Verdict;
@@ -26,16 +26,11 @@ pub struct LiveProgress {
     tasks_ended: u64,
 }
 
-impl Default for LiveProgress {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl LiveProgress {
-    /// Progress on stderr.
-    pub fn new() -> Self {
-        let bar = ProgressBar::new_spinner();
+    /// Progress on stderr, as the first line of `multi`, where upload
+    /// progress bars go too.
+    pub fn new(multi: &MultiProgress) -> Self {
+        let bar = multi.add(ProgressBar::new_spinner());
         bar.set_style(
             ProgressStyle::with_template("{spinner} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
@@ -171,10 +166,30 @@ impl LiveProgress {
                     self.tasks_ended += 1;
                 }
             }
+            Event::Upload(u) => {
+                let how = match (u.status, &u.error) {
+                    (Some(s), _) => format!("{s}"),
+                    (None, Some(e)) => e.clone(),
+                    (None, None) => "no answer".into(),
+                };
+                let speed = u
+                    .mib_s
+                    .map(|m| format!(", {m:.0} MiB/s"))
+                    .unwrap_or_default();
+                self.line(format!(
+                    "[{:>7.1}s] upload {} attempt {}: {:?} ({how}{speed})",
+                    u.done_us as f64 / 1e6,
+                    u.file,
+                    u.attempt + 1,
+                    u.class
+                ));
+            }
             Event::RunStarted { .. }
             | Event::RunEnded { .. }
             | Event::ClusterNodes { .. }
-            | Event::TaskLog(_) => {}
+            | Event::TaskLog(_)
+            | Event::PackageRead(_)
+            | Event::PackageDeleted { .. } => {}
         }
     }
 

@@ -22,6 +22,7 @@
 //! The runner never judges anything itself: it only records events.
 
 mod tasks;
+mod uploads;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -109,7 +110,8 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
             dir.display()
         ))
     })?;
-    let progress = opts.progress.then(LiveProgress::new);
+    let bars = opts.progress.then(indicatif::MultiProgress::new);
+    let progress = bars.as_ref().map(LiveProgress::new);
     let recorder = tokio::spawn(record(rx, writer, progress));
     let interrupt = interrupts();
 
@@ -166,8 +168,11 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
         cluster: cluster.clone(),
         api: lb_api.clone(),
         plan: Arc::new(schedule::plan_faults(s, seed)),
-        state: Arc::default(),
+        state: Arc::new(Mutex::new(Vec::new())),
     };
+    if let Ok(mut state) = faults.state.lock() {
+        state.resize(faults.plan.len(), (false, false));
+    }
 
     // Load runs from warm-up to the end of settle; the watcher until the
     // check phase.
@@ -196,6 +201,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
 
     let mut procedures = JoinSet::new();
     let mut task_load = None;
+    let mut upload_load = None;
     if why_stopped.is_none() {
         phase(Phase::Workload);
         let start = tokio::time::Instant::now();
@@ -210,6 +216,38 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
                 seed,
             )
         });
+        if let Some(u) = s.upload_load() {
+            let make = |name: &str, base: &str| {
+                crate::upload::Uploader::new(
+                    name,
+                    base,
+                    cluster.api_key().clone(),
+                    u.connect_timeout.value.get(),
+                    u.idle_timeout.value.get(),
+                    u.throttle.as_ref().map(|t| t.value.bytes_per_sec()),
+                )
+            };
+            let target = match u.via.value.as_str() {
+                "lb" => make("lb", &cluster.lb_url()),
+                node => make(node, &node_url(&cluster, node)),
+            }
+            .map_err(RunError::new)?;
+            let nodes = cluster
+                .nodes()
+                .iter()
+                .map(|n| make(n.name(), &n.url()).map(|u| (n.name().to_string(), u)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(RunError::new)?;
+            upload_load = Some(uploads::UploadWorkload::start(
+                u.clone(),
+                target,
+                nodes,
+                events.clone(),
+                start,
+                seed,
+                bars.clone(),
+            ));
+        }
         let timeline = schedule::timeline(&faults.plan);
         let body = async {
             for (at, action) in &timeline {
@@ -254,17 +292,30 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     }
     let _ = watcher.await;
     if let Some(t) = task_load {
-        // Unfinished tasks get their time; a second interrupt exits.
-        let finish = if why_stopped.is_none() {
-            t.finish_within()
-        } else {
-            Duration::ZERO
-        };
-        tokio::select! {
-            _ = t.finish(finish) => {}
-            why = interrupted(interrupt.clone()), if why_stopped.is_none() => {
-                why_stopped = Some(why);
+        // Unfinished tasks get their time, unless the run was interrupted
+        // (then nothing more is read); an interrupt while they finish ends
+        // the wait, and dropping the workload stops it.
+        if why_stopped.is_none() {
+            let within = t.finish_within();
+            tokio::select! {
+                _ = t.finish(within, true) => {}
+                why = interrupted(interrupt.clone()) => why_stopped = Some(why),
             }
+        } else {
+            t.finish(Duration::ZERO, false).await;
+        }
+    }
+    if let Some(u) = upload_load {
+        // Verification reads whole packages from every node; an interrupt
+        // then cuts it short (the embedded cluster goes with the run).
+        // After an interrupt, uploads stop and their packages are deleted.
+        if why_stopped.is_none() {
+            tokio::select! {
+                _ = u.finish(false) => {}
+                why = interrupted(interrupt.clone()) => why_stopped = Some(why),
+            }
+        } else {
+            u.finish(true).await;
         }
     }
     end_run(&events, why_stopped.clone());
@@ -319,9 +370,6 @@ const UP_TIMEOUT: Duration = Duration::from_secs(30);
 impl Faults {
     fn mark(&self, i: usize, action: FaultAction) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.len() < self.plan.len() {
-            state.resize(self.plan.len(), (false, false));
-        }
         match action {
             FaultAction::Inject => state[i].0 = true,
             FaultAction::Heal => state[i].1 = true,
@@ -345,7 +393,8 @@ impl Faults {
             FaultAction::Heal => f.heal(&self.cluster, &self.api).await,
             FaultAction::Step => Ok(()),
         };
-        if action == FaultAction::Heal {
+        // A heal that failed stays pending, so the heal phase tries again.
+        if action == FaultAction::Heal && result.is_ok() {
             self.mark(i, action);
         }
         self.record(i, action, at_us, None, result.err());
@@ -382,11 +431,11 @@ impl Faults {
         self.apply(i, FaultAction::Inject).await;
         tokio::time::sleep_until(drained_at + plan.restart_after).await;
         let deadline = drained_at + plan.wait.max(plan.restart_after);
-        let step_at = self.events.now_us();
-        let running = loop {
+        let (running, step_at) = loop {
+            let at = self.events.now_us();
             let running = self.running_tasks(&f.nodes).await;
             if running == Some(0) || tokio::time::Instant::now() >= deadline {
-                break running;
+                break (running, at);
             }
             tokio::time::sleep(IDLE_POLL).await;
         };
@@ -414,16 +463,13 @@ impl Faults {
         self.apply(i, FaultAction::Heal).await;
     }
 
-    /// The nodes' running tasks, from the cluster summary.
+    /// The nodes' running tasks, from the cluster summary; None when it
+    /// cannot be read (a summary without the count is not "idle").
     async fn running_tasks(&self, nodes: &[String]) -> Option<u32> {
         let summary = self.api.summary().await.ok()?;
         let mut total = 0;
         for n in nodes {
-            total += summary
-                .iter()
-                .find(|s| &s.name == n)?
-                .running_task_count
-                .unwrap_or(0);
+            total += summary.iter().find(|s| &s.name == n)?.running_task_count?;
         }
         Some(total)
     }
@@ -467,6 +513,16 @@ impl Faults {
             self.apply(i, FaultAction::Heal).await;
         }
     }
+}
+
+/// A node's base URL by name.
+fn node_url(cluster: &EmbeddedCluster, name: &str) -> String {
+    cluster
+        .nodes()
+        .iter()
+        .find(|n| n.name() == name)
+        .map(|n| n.url())
+        .unwrap_or_default()
 }
 
 /// Records the cluster's nodes and task caps as its API lists them.

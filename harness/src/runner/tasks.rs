@@ -29,11 +29,26 @@ const PAGE: usize = 100;
 /// Log reads in flight at once.
 const LOG_READS: usize = 8;
 
-/// A task workload under way.
+/// A task workload under way. Dropping it stops it.
 pub(super) struct TaskWorkload {
     handle: JoinHandle<()>,
-    finish_by: watch::Sender<Option<Instant>>,
+    finish_by: watch::Sender<Option<Finish>>,
     finish_within: Duration,
+}
+
+/// The end the runner asks for: submissions stop at once, tasks still
+/// running get until `by`, and then the logs are read (unless the run was
+/// interrupted).
+#[derive(Debug, Clone, Copy)]
+struct Finish {
+    by: Instant,
+    read_logs: bool,
+}
+
+impl Drop for TaskWorkload {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
 }
 
 impl TaskWorkload {
@@ -65,10 +80,14 @@ impl TaskWorkload {
         self.finish_within
     }
 
-    /// Waits up to `within` for tasks still running, then reads every log.
-    pub(super) async fn finish(self, within: Duration) {
-        let _ = self.finish_by.send(Some(Instant::now() + within));
-        let _ = self.handle.await;
+    /// Stops submitting, waits up to `within` for tasks still running,
+    /// then reads every log if `read_logs`.
+    pub(super) async fn finish(mut self, within: Duration, read_logs: bool) {
+        let _ = self.finish_by.send(Some(Finish {
+            by: Instant::now() + within,
+            read_logs,
+        }));
+        let _ = (&mut self.handle).await;
     }
 }
 
@@ -88,10 +107,10 @@ async fn run(
     start: Instant,
     end: Instant,
     tag: String,
-    mut finish_by: watch::Receiver<Option<Instant>>,
+    mut finish_by: watch::Receiver<Option<Finish>>,
 ) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let submitter = tokio::spawn(submit(
+    let submitter = submit(
         cfg.clone(),
         lb.clone(),
         nodes.clone(),
@@ -100,30 +119,39 @@ async fn run(
         end,
         tag,
         tx,
-    ));
+        finish_by.clone(),
+    );
     // Reads go where submissions go: through the LB, or to the nodes in
     // turn.
     let readers: Vec<ApiClient> = match cfg.via {
         Via::Lb => vec![lb],
         Via::Nodes => nodes.iter().map(|(_, c)| c.clone()).collect(),
     };
-    let followed = follow(
-        cfg.poll.value.get(),
-        readers,
-        rx,
-        &events,
-        finish_by.clone(),
-    )
-    .await;
-    let _ = submitter.await;
+    // Both in this task, so stopping it stops both; the follower ends
+    // once the submitter is done and every task has ended.
+    let ((), followed) = tokio::join!(
+        submitter,
+        follow(
+            cfg.poll.value.get(),
+            readers,
+            rx,
+            &events,
+            finish_by.clone(),
+        )
+    );
     // Logs are read once the run has healed, so a node that is down for a
     // fault does not count against shared storage.
-    while finish_by.borrow().is_none() {
+    let finish = loop {
+        if let Some(f) = *finish_by.borrow() {
+            break f;
+        }
         if finish_by.changed().await.is_err() {
             return;
         }
+    };
+    if finish.read_logs {
+        read_logs(followed, nodes, &events).await;
     }
-    read_logs(followed, nodes, &events).await;
 }
 
 /// The script every task runs.
@@ -141,6 +169,7 @@ async fn submit(
     until: Instant,
     tag: String,
     followed: mpsc::UnboundedSender<Followed>,
+    mut stop: watch::Receiver<Option<Finish>>,
 ) {
     let clients = Arc::new(Semaphore::new(cfg.clients.value as usize));
     let work = cfg.work.value.get();
@@ -158,10 +187,18 @@ async fn submit(
     };
     let mut in_flight = JoinSet::new();
     let mut seq = 0u64;
+    // Submissions stop once the runner asks for the end.
+    let stopped = |stop: &watch::Receiver<Option<Finish>>| stop.borrow().is_some();
     while let Some(at) = due(seq) {
-        sleep_until(at).await;
-        let Ok(permit) = clients.clone().acquire_owned().await else {
+        if stopped(&stop) {
             break;
+        }
+        let permit = tokio::select! {
+            p = async {
+                sleep_until(at).await;
+                clients.clone().acquire_owned().await
+            } => match p { Ok(p) => p, Err(_) => break },
+            _ = stop.changed() => break,
         };
         let (via, client) = match cfg.via {
             Via::Lb => ("lb".to_string(), lb.clone()),
@@ -186,23 +223,22 @@ async fn submit(
         in_flight.spawn(async move {
             let sent_us = events.now_us();
             let created = client.create_task(&task, timeout).await;
-            if let Some(id) = &created.id {
-                let _ = followed.send(Followed {
-                    id: id.clone(),
-                    marker: marker.clone(),
-                });
-            }
+            // Recorded before the follower hears of it, so the task's
+            // first state never comes before its submission.
             events.send(Event::TaskSubmitted(TaskSubmit {
                 seq,
-                marker,
+                marker: marker.clone(),
                 via,
                 sent_us,
                 done_us: events.now_us(),
                 outcome: created.outcome,
                 status: created.status,
                 error: created.error,
-                id: created.id,
+                id: created.id.clone(),
             }));
+            if let Some(id) = created.id {
+                let _ = followed.send(Followed { id, marker });
+            }
             drop(permit);
         });
         seq += 1;
@@ -218,7 +254,7 @@ async fn follow(
     readers: Vec<ApiClient>,
     mut incoming: mpsc::UnboundedReceiver<Followed>,
     events: &Events,
-    finish_by: watch::Receiver<Option<Instant>>,
+    finish_by: watch::Receiver<Option<Finish>>,
 ) -> Vec<Followed> {
     let clock = events.clock();
     let mut all: Vec<Followed> = Vec::new();
@@ -246,7 +282,7 @@ async fn follow(
         if closed && live.is_empty() {
             break;
         }
-        if finish_by.borrow().is_some_and(|t| Instant::now() >= t) {
+        if finish_by.borrow().is_some_and(|f| Instant::now() >= f.by) {
             break;
         }
         let mut ended = Vec::new();

@@ -13,6 +13,7 @@ pub use model::{
     ApiLoad, Availability, Check, Claim, Cluster, DrainContract, ExactlyOnce, Fault, HealthCheck,
     HealthMode, KINDS, Latency, Lb, LbLimits, LbPreset, MaintenanceFault, Mix, NodeFault,
     OrphanedTasks, PackageFeed, Recovers, RestartFault, RoutesAround, Scenario, SharedStorageCheck,
-    Storage, TaskCap, TaskLoad, TaskQueue, Via, Workload, spanned,
+    Storage, TaskCap, TaskLoad, TaskQueue, UploadIntact, UploadLoad, UploadThroughput, Via,
+    Workload, spanned,
 };
 pub use validate::{MAX_NODES, node_names};

@@ -9,7 +9,7 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::units::{Duration, Percent, Rate, Size, StatusCodes};
+use super::units::{Bandwidth, Duration, Percent, Rate, Size, StatusCodes};
 
 /// One scenario file.
 #[derive(Debug, Clone, Deserialize)]
@@ -401,6 +401,44 @@ pub enum Workload {
     Api(ApiLoad),
     /// Tasks submitted at a rate or in a burst, each followed to its end.
     Tasks(TaskLoad),
+    /// Package uploads, verified on every node and deleted afterwards.
+    Upload(UploadLoad),
+}
+
+/// Package uploads: `count` packages of `size`, streamed as they are
+/// generated, `concurrency` at a time, through the LB or to one node.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadLoad {
+    /// Each package file's size.
+    pub size: Spanned<Size>,
+    /// Packages uploaded.
+    #[serde(default = "defaults::one")]
+    pub count: Spanned<u32>,
+    /// Uploads at once.
+    #[serde(default = "defaults::one")]
+    pub concurrency: Spanned<u32>,
+    /// When the first upload starts, after warm-up.
+    #[serde(default = "defaults::zero")]
+    pub at: Spanned<Duration>,
+    /// `lb`, or a node name to upload to that node directly.
+    #[serde(default = "defaults::via_lb")]
+    pub via: Spanned<String>,
+    /// A slow client link: at most this many bytes a second.
+    #[serde(default)]
+    pub throttle: Option<Spanned<Bandwidth>>,
+    /// `overwriteMode` of the first attempt.
+    #[serde(default)]
+    pub overwrite_mode: crate::upload::OverwriteMode,
+    /// Time to connect.
+    #[serde(default = "defaults::connect_timeout")]
+    pub connect_timeout: Spanned<Duration>,
+    /// No byte either way for this long ends an attempt.
+    #[serde(default = "defaults::idle_timeout")]
+    pub idle_timeout: Spanned<Duration>,
+    /// Attempts after a timeout or a reset, by the retry policy.
+    #[serde(default = "defaults::retries")]
+    pub retries: Spanned<u32>,
 }
 
 /// A task workload: `AdHocScript` tasks that echo a marker and sleep for
@@ -583,6 +621,30 @@ pub enum Check {
     OrphanedTasks(OrphanedTasks),
     /// Each task log reads the same through every node.
     SharedStorage(SharedStorageCheck),
+    /// Every upload arrived, and its hash and bytes match on every node.
+    UploadIntact(UploadIntact),
+    /// Every accepted upload went at least this fast.
+    UploadThroughput(UploadThroughput),
+}
+
+/// Parameters of `upload_intact`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadIntact {
+    /// Name in reports; the kind when absent.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+}
+
+/// Parameters of `upload_throughput`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadThroughput {
+    /// Name in reports; the kind when absent.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// The floor, such as `50MiB/s`.
+    pub at_least: Bandwidth,
 }
 
 /// Parameters of `drain_contract`.
@@ -732,7 +794,14 @@ impl Check {
             Check::TaskCap(_) => "task_cap",
             Check::OrphanedTasks(_) => "orphaned_tasks",
             Check::SharedStorage(_) => "shared_storage",
+            Check::UploadIntact(_) => "upload_intact",
+            Check::UploadThroughput(_) => "upload_throughput",
         }
+    }
+
+    /// Whether the check judges uploads (and needs an upload workload).
+    pub fn judges_uploads(&self) -> bool {
+        matches!(self, Check::UploadIntact(_) | Check::UploadThroughput(_))
     }
 
     /// Whether the check judges tasks (and needs a tasks workload) rather
@@ -759,6 +828,8 @@ impl Check {
             Check::TaskCap(c) => &c.name,
             Check::OrphanedTasks(c) => &c.name,
             Check::SharedStorage(c) => &c.name,
+            Check::UploadIntact(c) => &c.name,
+            Check::UploadThroughput(c) => &c.name,
         };
         name.as_ref()
             .map(|n| n.value.clone())
@@ -870,6 +941,21 @@ pub(crate) mod defaults {
     pub fn accept() -> Spanned<StatusCodes> {
         spanned(StatusCodes::range(200, 200))
     }
+    pub fn one() -> Spanned<u32> {
+        spanned(1)
+    }
+    pub fn via_lb() -> Spanned<String> {
+        spanned("lb".to_string())
+    }
+    pub fn connect_timeout() -> Spanned<Duration> {
+        spanned(Duration::from_secs(10))
+    }
+    pub fn idle_timeout() -> Spanned<Duration> {
+        spanned(Duration::from_secs(120))
+    }
+    pub fn retries() -> Spanned<u32> {
+        spanned(2)
+    }
     pub fn max_fails() -> Spanned<u32> {
         spanned(1)
     }
@@ -940,6 +1026,11 @@ pub const KINDS: &[(&str, &str, &str)] = &[
         "AdHocScript tasks at a rate or in a burst, through the LB or to each node, each followed to its end",
     ),
     (
+        "workload",
+        "upload",
+        "packages streamed to the built-in feed through the LB or one node, verified on every node, then deleted",
+    ),
+    (
         "fault",
         "kill",
         "SIGKILL a node; undone by starting a new process on the same address",
@@ -1008,5 +1099,15 @@ pub const KINDS: &[(&str, &str, &str)] = &[
         "check",
         "shared_storage",
         "each task log reads byte for byte the same through every node",
+    ),
+    (
+        "check",
+        "upload_intact",
+        "every upload arrived (or was found intact after a failure), and its Hash and bytes match on every node",
+    ),
+    (
+        "check",
+        "upload_throughput",
+        "every accepted upload went at least as fast as a floor, in MiB/s to the last byte",
     ),
 ];

@@ -181,6 +181,48 @@ impl fmt::Display for Rate {
     }
 }
 
+/// Bytes per second, written as a size per unit of time: `4MiB/s`,
+/// `100MB/min`.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Bandwidth(f64);
+
+impl Bandwidth {
+    /// Bytes each second.
+    pub fn bytes_per_sec(self) -> f64 {
+        self.0
+    }
+}
+
+impl FromStr for Bandwidth {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "invalid bandwidth {s:?}: expected a size per unit of time (examples: 4MiB/s, 100MB/min)"
+            )
+        };
+        let (size, unit) = s.trim().split_once('/').ok_or_else(bad)?;
+        let size: Size = size.parse().map_err(|_| bad())?;
+        let seconds = match unit.trim() {
+            "s" | "sec" => 1.0,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        if size.bytes() == 0 {
+            return Err(bad());
+        }
+        Ok(Bandwidth(size.bytes() as f64 / seconds))
+    }
+}
+
+impl fmt::Display for Bandwidth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.2}MiB/s", self.0 / 1048576.0)
+    }
+}
+
 /// A fraction written as a percentage, `5%` or `0.5%`.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 pub struct Percent(f64);
@@ -343,7 +385,7 @@ macro_rules! deserialize_from_str {
     )*};
 }
 
-deserialize_from_str!(Duration, Size, Rate, Percent);
+deserialize_from_str!(Duration, Size, Rate, Percent, Bandwidth);
 
 #[cfg(test)]
 mod tests {
@@ -383,6 +425,20 @@ mod tests {
         assert!("0/s".parse::<Rate>().is_err());
         assert!("200".parse::<Rate>().is_err());
         assert!("NaN/s".parse::<Rate>().is_err());
+    }
+
+    #[test]
+    fn bandwidths() {
+        assert_eq!(
+            "4MiB/s".parse::<Bandwidth>().unwrap().bytes_per_sec(),
+            4194304.0
+        );
+        assert_eq!(
+            "60MB/min".parse::<Bandwidth>().unwrap().bytes_per_sec(),
+            1e6
+        );
+        assert!("0B/s".parse::<Bandwidth>().is_err());
+        assert!("4MiB".parse::<Bandwidth>().is_err());
     }
 
     #[test]

@@ -8,8 +8,11 @@ use std::collections::{BTreeMap, HashMap};
 use serde_saphyr::{Location, Spanned};
 
 use super::load::Problem;
-use super::model::{ApiLoad, Check, Fault, HealthMode, Mix, Scenario, TaskLoad, Workload};
+use super::model::{
+    ApiLoad, Check, Fault, HealthMode, Mix, Scenario, TaskLoad, UploadLoad, Workload,
+};
 use super::units::Duration;
+use super::units::Size;
 
 /// Most nodes the embedded cluster starts; each takes a loopback address.
 pub const MAX_NODES: u32 = 16;
@@ -17,6 +20,9 @@ pub const MAX_NODES: u32 = 16;
 /// Longest duration of any kind in a scenario: a day. Longer runs are a
 /// typo, and the bound keeps every time sum far from overflow.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
+/// Largest package the upload workload makes: far past any real one.
+const MAX_UPLOAD: Size = Size::from_bytes(1 << 40);
 
 /// Slowest API or task rate: one an hour.
 const MIN_RATE: f64 = 1.0 / 3600.0;
@@ -47,6 +53,14 @@ impl Scenario {
     pub fn api_load(&self) -> Option<&ApiLoad> {
         self.workload.iter().find_map(|w| match &w.value {
             Workload::Api(api) => Some(api),
+            _ => None,
+        })
+    }
+
+    /// The upload workload, if the scenario has one.
+    pub fn upload_load(&self) -> Option<&UploadLoad> {
+        self.workload.iter().find_map(|w| match &w.value {
+            Workload::Upload(u) => Some(u),
             _ => None,
         })
     }
@@ -206,6 +220,16 @@ impl Validator {
             self.bounded(d, "cluster.packages.delay_per_gib");
         }
         self.positive(&c.tasks.orphan_after, "cluster.tasks.orphan_after");
+        if c.tasks.orphan_after.value <= c.offline_after.value {
+            self.problem(
+                &c.tasks.orphan_after.referenced,
+                "cluster.tasks.orphan_after",
+                format!(
+                    "must be longer than cluster.offline_after ({}), or healthy nodes' tasks are canceled between heartbeats",
+                    c.offline_after.value
+                ),
+            );
+        }
         if !hc.path.starts_with('/') {
             self.problem(
                 &hc.accept.referenced,
@@ -223,10 +247,22 @@ impl Validator {
     }
 
     fn workload(&mut self, s: &Scenario) {
-        let (mut apis, mut tasks) = (0, 0);
+        let (mut apis, mut tasks, mut uploads) = (0, 0, 0);
         for (i, w) in s.workload.iter().enumerate() {
             let api = match &w.value {
                 Workload::Api(api) => api,
+                Workload::Upload(u) => {
+                    uploads += 1;
+                    if uploads > 1 {
+                        self.problem(
+                            &w.referenced,
+                            format!("workload[{i}]"),
+                            "only one upload workload is allowed",
+                        );
+                    }
+                    self.upload(s, u, &format!("workload[{i}].upload"));
+                    continue;
+                }
                 Workload::Tasks(t) => {
                     tasks += 1;
                     if tasks > 1 {
@@ -323,6 +359,59 @@ impl Validator {
                 &t.clients.referenced,
                 format!("{path}.clients"),
                 "must be from 1 to 1024",
+            );
+        }
+    }
+
+    fn upload(&mut self, s: &Scenario, u: &UploadLoad, path: &str) {
+        if u.size.value.bytes() < 200 || u.size.value > MAX_UPLOAD {
+            self.problem(
+                &u.size.referenced,
+                format!("{path}.size"),
+                format!("must be from 200B (a ZIP's own records) to {MAX_UPLOAD}"),
+            );
+        }
+        for (n, field, max) in [
+            (&u.count, "count", 1000),
+            (&u.concurrency, "concurrency", 64),
+        ] {
+            if !(1..=max).contains(&n.value) {
+                self.problem(
+                    &n.referenced,
+                    format!("{path}.{field}"),
+                    format!("must be from 1 to {max}"),
+                );
+            }
+        }
+        if u.retries.value > 10 {
+            self.problem(
+                &u.retries.referenced,
+                format!("{path}.retries"),
+                "must be at most 10",
+            );
+        }
+        if u.at.value >= s.duration.value {
+            self.problem(
+                &u.at.referenced,
+                format!("{path}.at"),
+                format!(
+                    "{} is not within the duration ({})",
+                    u.at.value, s.duration.value
+                ),
+            );
+        }
+        self.positive(&u.connect_timeout, &format!("{path}.connect_timeout"));
+        self.positive(&u.idle_timeout, &format!("{path}.idle_timeout"));
+        let names = node_names(s.cluster.nodes.value);
+        if u.via.value != "lb" && !names.contains(&u.via.value) {
+            self.problem(
+                &u.via.referenced,
+                format!("{path}.via"),
+                format!(
+                    "unknown target {:?}; use lb or a node: {}",
+                    u.via.value,
+                    names.join(", ")
+                ),
             );
         }
     }
@@ -446,7 +535,15 @@ impl Validator {
                     format!("check name {name:?} is already used by checks[{first}]; give one of them a name"),
                 );
             }
-            if c.value.judges_tasks() {
+            if c.value.judges_uploads() {
+                if s.upload_load().is_none() {
+                    self.problem(
+                        &c.referenced,
+                        path.clone(),
+                        "needs an upload workload to judge, and the scenario has none",
+                    );
+                }
+            } else if c.value.judges_tasks() {
                 if s.task_load().is_none() {
                     self.problem(
                         &c.referenced,
@@ -501,7 +598,7 @@ impl Validator {
                         &["kill", "restart"],
                     );
                 }
-                Check::SharedStorage(_) => {}
+                Check::SharedStorage(_) | Check::UploadIntact(_) | Check::UploadThroughput(_) => {}
                 Check::Latency(l) => {
                     let p = l.percentile.value;
                     if !(p > 0.0 && p <= 100.0) {
@@ -621,6 +718,50 @@ fn v_drain(
 ) {
     v.positive(&d.ping_within, &format!("{path}.ping_within"));
     v.positive(&d.lb_within, &format!("{path}.lb_within"));
+    if d.clock_skew > Duration::from_secs(10) {
+        v.problem(
+            loc,
+            format!("{path}.clock_skew"),
+            format!("must be at most 10s, not {}", d.clock_skew),
+        );
+    }
     v.needs_ping(has_ping, has_api, loc, path);
     v.fault_ref(s, d.fault.as_ref(), path, loc, &["drain", "maintenance"]);
+    // The drain must last long enough for a correct LB to be told from one
+    // that never stops routing (the last second of the window).
+    let needed = d.lb_within.value.get() + std::time::Duration::from_secs(1);
+    for f in &s.faults {
+        let judged = match &d.fault {
+            Some(name) => f.value.name() == name.value,
+            None => matches!(f.value, Fault::Drain(_) | Fault::Maintenance(_)),
+        };
+        let (holds, what) = match &f.value {
+            Fault::Drain(_) if judged => (
+                f.value.hold().map_or_else(
+                    || {
+                        s.duration
+                            .value
+                            .get()
+                            .saturating_sub(f.value.at().value.get())
+                    },
+                    |h| h.value.get(),
+                ),
+                "holds",
+            ),
+            Fault::Maintenance(m) if judged => (m.restart_after.value.get(), "restarts after"),
+            _ => continue,
+        };
+        if holds < needed {
+            v.problem(
+                &d.lb_within.referenced,
+                format!("{path}.lb_within"),
+                format!(
+                    "{} {what} only {}; it must be at least lb_within + 1s ({}) for the check to see the LB converge",
+                    f.value.name(),
+                    Duration::new(holds),
+                    Duration::new(needed)
+                ),
+            );
+        }
+    }
 }

@@ -60,8 +60,8 @@ pub(super) async fn route(
 
 fn overwrite_mode(query: &str) -> Result<Overwrite, String> {
     let mut mode = Overwrite::FailIfExists;
-    for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
-        match (k, v) {
+    for (k, v) in api::query_pairs(query) {
+        match (k.as_str(), v.as_str()) {
             ("overwriteMode", "FailIfExists") => mode = Overwrite::FailIfExists,
             ("overwriteMode", "OverwriteExisting") | ("replace", "true") => {
                 mode = Overwrite::OverwriteExisting
@@ -271,30 +271,34 @@ fn delete(node: &Node, id: &str) -> Reply {
 
 fn list(node: &Node, query: &str) -> Reply {
     let (mut skip, mut take) = (0usize, api::DEFAULT_TAKE);
-    for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
-        match (k, v.parse::<usize>()) {
-            ("skip", Ok(n)) => skip = n,
-            ("take", Ok(n)) => take = n.clamp(1, 1000),
-            ("skip" | "take", Err(_)) => return bad_request(&format!("{k} must be a number")),
+    for (k, v) in api::query_pairs(query) {
+        match (
+            k.as_str(),
+            v.parse::<usize>().ok().filter(|n| *n <= 1 << 40),
+        ) {
+            ("skip", Some(n)) => skip = n,
+            ("take", Some(n)) => take = n.clamp(1, 1000),
+            ("skip" | "take", None) => return bad_request(&format!("{k} must be a number")),
             _ => {}
         }
     }
     match node.db().packages(skip, take) {
         Ok((total, rows)) => {
             let items = rows.iter().map(resource).collect();
-            let mut page = api::collection("Package", "/api/Spaces-1/packages", items, 0, take);
-            page["TotalResults"] = total.into();
-            json_page(page, total, take)
+            super::json(
+                StatusCode::OK,
+                &api::page_of(
+                    "Package",
+                    "/api/Spaces-1/packages",
+                    items,
+                    total,
+                    skip,
+                    take,
+                ),
+            )
         }
         Err(e) => server_error(&format!("database error: {e}")),
     }
-}
-
-fn json_page(mut page: Value, total: usize, take: usize) -> Reply {
-    let pages = total.div_ceil(take.max(1)).max(1);
-    page["NumberOfPages"] = pages.into();
-    page["LastPageNumber"] = (pages - 1).into();
-    super::json(StatusCode::OK, &page)
 }
 
 /// Streams the package's file from storage.

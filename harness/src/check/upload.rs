@@ -1,0 +1,262 @@
+//! Upload checks.
+//!
+//! - `upload_intact`: every upload ended in success (accepted, or found
+//!   intact by the retry policy after a timeout or reset), the package's
+//!   resource gives the size and `Hash` of the bytes sent, and a download
+//!   from every node directly gives those bytes (same length, same SHA-1).
+//!   A failed upload's detail names the status or timeout that broke it.
+//! - `upload_throughput`: every accepted attempt went at least as fast as
+//!   the floor, in MiB/s from its start to its last byte.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::Verdict;
+use crate::history::{History, PackageRead, PackageReadKind, UploadAttempt};
+use crate::scenario::UploadThroughput;
+use crate::upload::UploadClass;
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Everything about one upload.
+#[derive(Default)]
+struct Upload<'a> {
+    attempts: Vec<&'a UploadAttempt>,
+    reads: Vec<&'a PackageRead>,
+}
+
+impl Upload<'_> {
+    /// The SHA-1 the package must have, if the history knows it.
+    fn expected(&self) -> Option<&str> {
+        self.attempts
+            .iter()
+            .find_map(|a| a.sha1.as_deref())
+            .or_else(|| self.reads.iter().find_map(|r| r.expected.as_deref()))
+    }
+
+    /// Accepted, or found intact after a failure.
+    fn arrived(&self) -> Option<&'static str> {
+        if self
+            .attempts
+            .iter()
+            .any(|a| a.class == UploadClass::Accepted)
+        {
+            return Some("accepted");
+        }
+        let want = self.expected()?;
+        let size = self.attempts.first()?.size;
+        self.reads
+            .iter()
+            .any(|r| {
+                r.kind == PackageReadKind::AfterFailure
+                    && r.sha1.as_deref() == Some(want)
+                    && r.size == Some(size)
+            })
+            .then_some("found intact after a failure")
+    }
+}
+
+fn uploads(h: &History) -> BTreeMap<u64, Upload<'_>> {
+    let mut by_seq: BTreeMap<u64, Upload<'_>> = BTreeMap::new();
+    for a in h.uploads() {
+        by_seq.entry(a.seq).or_default().attempts.push(a);
+    }
+    for r in h.package_reads() {
+        by_seq.entry(r.seq).or_default().reads.push(r);
+    }
+    by_seq
+}
+
+fn gib(bytes: u64) -> String {
+    if bytes >= 1 << 30 {
+        format!("{:.2} GiB", bytes as f64 / (1u64 << 30) as f64)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / MIB)
+    }
+}
+
+/// How an attempt ended, in words: the status or the timeout.
+fn how(a: &UploadAttempt) -> String {
+    let what = match (a.status, &a.error) {
+        (Some(_), Some(e)) if e.starts_with("status") => e.clone(),
+        (Some(s), _) => format!("status {s}"),
+        (None, Some(e)) => e.clone(),
+        (None, None) => "no answer".into(),
+    };
+    let took = a.done_us.saturating_sub(a.sent_us) as f64 / 1e6;
+    format!(
+        "{:?} ({what}) after {took:.1}s with {} sent",
+        a.class,
+        gib(a.bytes_sent)
+    )
+    .replace("TooLarge", "rejected as too large")
+    .replace("TimedOut", "timed out")
+    .replace("Reset", "connection reset")
+    .replace("Exists", "already exists")
+    .replace("Other", "failed")
+}
+
+pub(super) fn intact(h: &History) -> (Verdict, String, Value) {
+    let all = uploads(h);
+    if all.is_empty() {
+        return (
+            Verdict::Unknown,
+            "no upload was attempted".into(),
+            json!({ "uploads": 0 }),
+        );
+    }
+    let mut failures: Vec<String> = Vec::new();
+    let mut unknown: Vec<String> = Vec::new();
+    let mut evidence = Vec::new();
+    for (seq, u) in &all {
+        let Some(first) = u.attempts.first() else {
+            continue;
+        };
+        let last = u.attempts.last().copied().unwrap_or(first);
+        let label = format!("upload {seq} ({}, {})", first.file, gib(first.size));
+        let Some(arrived) = u.arrived() else {
+            failures.push(format!(
+                "{label} failed: {} (attempt {} of {})",
+                how(last),
+                last.attempt + 1,
+                u.attempts.len()
+            ));
+            evidence.push(json!({ "seq": seq, "file": first.file, "arrived": false,
+                "attempts": u.attempts.len(), "last_class": last.class, "last_status": last.status,
+                "last_error": last.error }));
+            continue;
+        };
+        let Some(want) = u.expected() else {
+            unknown.push(format!("{label}: the SHA-1 of what was sent is not known"));
+            continue;
+        };
+        let meta: Vec<&&PackageRead> = u
+            .reads
+            .iter()
+            .filter(|r| r.kind == PackageReadKind::Metadata)
+            .collect();
+        let downloads: Vec<&&PackageRead> = u
+            .reads
+            .iter()
+            .filter(|r| r.kind == PackageReadKind::Download)
+            .collect();
+        let mut bad = Vec::new();
+        for r in &meta {
+            if r.sha1.as_deref() != Some(want) || r.size != Some(first.size) {
+                bad.push(format!(
+                    "its resource through {} says {} bytes, Hash {} (want {} bytes, {})",
+                    r.via,
+                    r.size.map_or("no".into(), |s| s.to_string()),
+                    r.sha1.as_deref().unwrap_or("none"),
+                    first.size,
+                    want
+                ));
+            }
+        }
+        for r in &downloads {
+            if r.sha1.as_deref() != Some(want) || r.size != Some(first.size) {
+                let got = match (&r.error, r.size) {
+                    (Some(e), _) => e.clone(),
+                    (None, Some(s)) => format!("{s} bytes with another SHA-1"),
+                    (None, None) => "nothing".into(),
+                };
+                bad.push(format!("a download from {} gave {got}", r.via));
+            }
+        }
+        if meta.is_empty() || downloads.is_empty() {
+            unknown.push(format!("{label} was not read back"));
+        }
+        if !bad.is_empty() {
+            failures.push(format!("{label} {arrived}, but {}", bad.join("; ")));
+        }
+        evidence.push(json!({
+            "seq": seq,
+            "file": first.file,
+            "size": first.size,
+            "sha1": want,
+            "arrived": arrived,
+            "attempts": u.attempts.len(),
+            "read_back_through": downloads.iter().map(|r| r.via.clone()).collect::<Vec<_>>(),
+            "mismatches": bad,
+        }));
+    }
+    let evidence = json!({ "uploads": evidence });
+    if !failures.is_empty() {
+        let more = if failures.len() > 1 {
+            format!(" (and {} more)", failures.len() - 1)
+        } else {
+            String::new()
+        };
+        return (Verdict::Fail, format!("{}{more}", failures[0]), evidence);
+    }
+    if !unknown.is_empty() {
+        return (Verdict::Unknown, unknown[0].clone(), evidence);
+    }
+    let nodes = all
+        .values()
+        .flat_map(|u| u.reads.iter())
+        .filter(|r| r.kind == PackageReadKind::Download)
+        .map(|r| r.via.as_str())
+        .collect::<std::collections::BTreeSet<_>>();
+    (
+        Verdict::Pass,
+        format!(
+            "{} upload{} arrived, and each reads back byte for byte through {} ({})",
+            all.len(),
+            if all.len() == 1 { "" } else { "s" },
+            if nodes.len() == 1 {
+                "1 node".to_string()
+            } else {
+                format!("{} nodes", nodes.len())
+            },
+            nodes.into_iter().collect::<Vec<_>>().join(", ")
+        ),
+        evidence,
+    )
+}
+
+pub(super) fn throughput(c: &UploadThroughput, h: &History) -> (Verdict, String, Value) {
+    let floor = c.at_least.bytes_per_sec() / MIB;
+    let mut speeds: Vec<(f64, &UploadAttempt)> = h
+        .uploads()
+        .filter(|a| a.class == UploadClass::Accepted)
+        .filter_map(|a| a.mib_s.map(|m| (m, a)))
+        .collect();
+    if speeds.is_empty() {
+        return (
+            Verdict::Unknown,
+            "no upload was accepted; nothing to time".into(),
+            json!({ "floor_mib_s": floor }),
+        );
+    }
+    speeds.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (slowest, which) = speeds[0];
+    let median = speeds[speeds.len() / 2].0;
+    let evidence = json!({
+        "floor_mib_s": floor,
+        "slowest_mib_s": slowest,
+        "median_mib_s": median,
+        "fastest_mib_s": speeds[speeds.len() - 1].0,
+        "accepted": speeds.len(),
+    });
+    if slowest < floor {
+        return (
+            Verdict::Fail,
+            format!(
+                "{} went at {slowest:.1} MiB/s, under the floor of {floor:.1} MiB/s",
+                which.file
+            ),
+            evidence,
+        );
+    }
+    (
+        Verdict::Pass,
+        format!(
+            "{} accepted upload{} at {slowest:.1} MiB/s or faster (median {median:.1}); floor {floor:.1} MiB/s",
+            speeds.len(),
+            if speeds.len() == 1 { "" } else { "s" }
+        ),
+        evidence,
+    )
+}
