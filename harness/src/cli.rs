@@ -1,6 +1,7 @@
-//! The command line: `run`, `validate`, `list`, `cluster up`, `report`, and
-//! the hidden modes in which the binary runs as a node or as the LB. Each
-//! command returns an exit code from [`crate::exit`].
+//! The command line: `run`, `validate`, `list`, `cluster up`, `report`,
+//! `upload` and `package`, and the hidden modes in which the binary runs as
+//! a node or as the LB. Each command returns an exit code from
+//! [`crate::exit`].
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -52,6 +53,18 @@ enum Command {
         /// A run folder, such as runs/latest.
         run_dir: PathBuf,
     },
+    /// Upload one synthetic package to an Octopus server or LB, streamed
+    /// as it is generated, and print how it went (exit 0 if accepted).
+    Upload(UploadArgs),
+    /// Write a synthetic package (a ZIP of seeded, incompressible bytes)
+    /// to standard output: the same bytes `upload` sends for the seed.
+    Package {
+        /// The file's size, such as 1GiB.
+        size: scenario::units::Size,
+        /// Seed of the content.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     #[command(name = NODE_MODE, hide = true)]
     Node,
     #[command(name = LB_MODE, hide = true)]
@@ -81,6 +94,36 @@ struct RunArgs {
     /// one.
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
+}
+
+#[derive(Debug, clap::Args)]
+struct UploadArgs {
+    /// The server or LB, such as http://127.0.0.1:8080.
+    url: String,
+    /// The package file's size, such as 1GiB.
+    #[arg(long)]
+    size: scenario::units::Size,
+    /// Seed of the content.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The package version (the ID is HarnessProbe).
+    #[arg(long, default_value = "1.0.0")]
+    version: String,
+    /// A file holding the API key.
+    #[arg(long, value_name = "FILE", conflicts_with = "api_key_env")]
+    api_key_file: Option<PathBuf>,
+    /// The environment variable holding the API key.
+    #[arg(long, value_name = "NAME", default_value = "OCTOPUS_API_KEY")]
+    api_key_env: String,
+    /// overwriteMode: FailIfExists, OverwriteExisting or IgnoreIfExists.
+    #[arg(long, default_value = "FailIfExists")]
+    overwrite_mode: String,
+    /// A slow link: at most this many bytes a second, such as 4MiB/s.
+    #[arg(long)]
+    throttle: Option<scenario::units::Bandwidth>,
+    /// No byte either way for this long ends the upload.
+    #[arg(long, default_value = "120s")]
+    idle_timeout: scenario::units::Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,6 +156,8 @@ pub fn main() -> u8 {
             out,
         }) => cluster_up(nodes, task_cap, &out),
         Command::Report { run_dir } => report_cmd(&run_dir),
+        Command::Upload(args) => upload_cmd(args),
+        Command::Package { size, seed } => package_cmd(size, seed),
         Command::Node => child(|key| {
             if key.is_empty() {
                 return Err("no API key on stdin".into());
@@ -121,6 +166,126 @@ pub fn main() -> u8 {
         }),
         Command::Lb => child(|_| lb::main(child_config()?)),
     }
+}
+
+fn upload_cmd(a: UploadArgs) -> u8 {
+    use crate::upload::{OverwriteMode, UploadClass, Uploader};
+    let key = match &a.api_key_file {
+        Some(f) => std::fs::read_to_string(f)
+            .map(|k| k.trim().to_string())
+            .map_err(|e| format!("failed to read the API key from {}: {e}", f.display())),
+        None => std::env::var(&a.api_key_env)
+            .map_err(|_| format!("no API key: set {} or give --api-key-file", a.api_key_env)),
+    };
+    let key = match key {
+        Ok(k) if !k.is_empty() => ApiKey::new(k),
+        Ok(_) => {
+            eprintln!("error: the API key is empty");
+            return INVALID_INPUT;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return INVALID_INPUT;
+        }
+    };
+    let mode = match a.overwrite_mode.as_str() {
+        "FailIfExists" => OverwriteMode::FailIfExists,
+        "OverwriteExisting" => OverwriteMode::OverwriteExisting,
+        "IgnoreIfExists" => OverwriteMode::IgnoreIfExists,
+        other => {
+            eprintln!(
+                "error: --overwrite-mode {other:?}: use FailIfExists, OverwriteExisting or IgnoreIfExists"
+            );
+            return INVALID_INPUT;
+        }
+    };
+    let spec = crate::package::PackageSpec {
+        package_id: crate::runner::PACKAGE_ID.into(),
+        version: a.version.clone(),
+        content: crate::package::PackageSpec::content_for_total(a.size.bytes()),
+        seed: a.seed,
+    };
+    if crate::package::parse_file_name(&spec.file_name()).is_none() {
+        eprintln!("error: --version {:?} is not a package version", a.version);
+        return INVALID_INPUT;
+    }
+    let uploader = match Uploader::new(
+        "target",
+        &a.url,
+        key,
+        std::time::Duration::from_secs(10),
+        a.idle_timeout.get(),
+        a.throttle.map(|t| t.bytes_per_sec()),
+    ) {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ENVIRONMENT;
+        }
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let bar = indicatif::ProgressBar::new(spec.len());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "[{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let a = rt.block_on(uploader.attempt(&spec, mode, Some(bar.clone())));
+    bar.finish_and_clear();
+    let secs = a.done.as_secs_f64();
+    let to_last = a.last_byte.map(|d| d.as_secs_f64());
+    println!("file:      {}", spec.file_name());
+    println!("size:      {} bytes", spec.len());
+    println!(
+        "outcome:   {:?}{}",
+        a.class,
+        a.status.map(|s| format!(" ({s})")).unwrap_or_default()
+    );
+    if let Some(e) = &a.error {
+        println!("error:     {e}");
+    }
+    println!("sent:      {} bytes", a.bytes_sent);
+    if let Some(t) = to_last {
+        println!(
+            "last byte: {t:.3}s ({:.1} MiB/s)",
+            a.bytes_sent as f64 / 1048576.0 / t.max(1e-9)
+        );
+    }
+    println!("response:  {secs:.3}s");
+    if let Some(h) = &a.sha1 {
+        println!("sha1:      {h}");
+    }
+    if let Some(h) = &a.server_hash {
+        println!("server:    {h}");
+    }
+    if a.class == UploadClass::Accepted {
+        PASS
+    } else {
+        CHECK_FAILED
+    }
+}
+
+fn package_cmd(size: scenario::units::Size, seed: u64) -> u8 {
+    let spec = crate::package::PackageSpec {
+        package_id: crate::runner::PACKAGE_ID.into(),
+        version: "1.0.0".into(),
+        content: crate::package::PackageSpec::content_for_total(size.bytes()),
+        seed,
+    };
+    let mut stream = spec.stream();
+    let mut out = std::io::stdout().lock();
+    while let Some(chunk) = stream.next_chunk(crate::package::CHUNK) {
+        if let Err(e) = out.write_all(&chunk) {
+            eprintln!("error: failed to write the package: {e}");
+            return ENVIRONMENT;
+        }
+    }
+    PASS
 }
 
 fn child(body: impl FnOnce(String) -> Result<(), String>) -> u8 {

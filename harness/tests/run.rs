@@ -294,6 +294,46 @@ fn a_kill_mid_task_cancels_the_tasks_without_running_them_again() {
     assert!(report["tasks"]["by_state"]["Canceled"].as_u64().unwrap() >= 1);
 }
 
+#[test]
+fn a_gigabyte_upload_through_the_lb_reads_back_intact_on_every_node() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_scenario("scenarios/upload-1gb.yaml", tmp.path(), &[], 0);
+    assert!(out.stdout.contains("verdict: PASS"), "{}", out.stdout);
+    let report = read_json(&tmp.path().join("latest/report.json"));
+    assert_matches_schema(&report);
+    let uploads = report["uploads"].as_array().unwrap();
+    assert_eq!(uploads.len(), 1);
+    let u = &uploads[0];
+    assert_eq!(u["class"], "accepted");
+    assert!(u["size"].as_u64().unwrap() >= 1_200 << 20, "{u}");
+    assert_eq!(u["intact_on"], serde_json::json!(["n1", "n2", "n3"]));
+    assert_eq!(u["deleted"], true);
+    // Deleted means gone: no package file is left in shared storage.
+    let packages = tmp.path().join("latest/cluster/shared-storage/Packages");
+    let left: Vec<_> = std::fs::read_dir(&packages)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn an_lb_with_nginx_default_limits_refuses_the_upload_with_413() {
+    fails_with(
+        "fixtures/scenarios/valid/upload-lb-nginx-default-limits.yaml",
+        "upload_intact",
+        "rejected as too large (status 413",
+    );
+}
+
+#[test]
+fn an_alb_idle_timeout_cuts_a_slow_node_with_504() {
+    fails_with(
+        "fixtures/scenarios/valid/upload-alb-slow-node.yaml",
+        "upload_intact",
+        "timed out (status 504",
+    );
+}
+
 fn assert_matches_schema(report: &Value) {
     let schema = read_json(&crate::util::root().join("harness/schemas/report.schema.json"));
     let validator = jsonschema::validator_for(&schema).unwrap();

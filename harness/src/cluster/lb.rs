@@ -285,6 +285,10 @@ impl Lb {
         if let (Some(max), Some(len)) = (limits.max_body, declared)
             && len > max
         {
+            // Refused on its headers; the body is read and dropped for a
+            // while (nginx's lingering close), so the client sees the 413
+            // instead of a broken pipe.
+            linger(req.into_body()).await;
             return self.too_large();
         }
         let (mut parts, body) = req.into_parts();
@@ -490,6 +494,15 @@ impl Lb {
         activity.body_done_us.store(NOT_YET, Ordering::Relaxed);
         Ok(spooled)
     }
+}
+
+/// How long a refused request's body is read and dropped: nginx's
+/// `lingering_time`.
+const LINGER: Duration = Duration::from_secs(30);
+
+async fn linger(mut body: Incoming) {
+    let deadline = tokio::time::Instant::now() + LINGER;
+    while let Ok(Some(Ok(_))) = tokio::time::timeout_at(deadline, body.frame()).await {}
 }
 
 /// How waiting for a node ended.

@@ -14,7 +14,7 @@ use crate::check::{CheckResult, HISTOGRAM_SIGFIG, Verdict, histogram, percentile
 use crate::history::{Event, History, LB_NAME, Op};
 
 pub use junit::junit_xml;
-pub use tasks::{DrainReport, DrainStep, Percentiles, TaskReport};
+pub use tasks::{DrainReport, DrainStep, Percentiles, TaskReport, UploadReport};
 pub use terminal::{LiveProgress, summary};
 
 /// Everything a finished run says, as `report.json` holds it. The top-level
@@ -44,6 +44,8 @@ pub struct Report {
     pub tasks: Option<TaskReport>,
     /// Each drain and maintenance, step by step.
     pub drains: Vec<DrainReport>,
+    /// Each package upload.
+    pub uploads: Vec<UploadReport>,
     /// Wall clock at the start, RFC 3339.
     pub started_at: String,
     /// From the start until the cluster (the last `node_up` of boot, the
@@ -287,6 +289,7 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
         lb_health,
         tasks: tasks::tasks(history),
         drains: tasks::drains(history),
+        uploads: tasks::uploads(history),
         started_at,
         boot_s,
         interrupted,

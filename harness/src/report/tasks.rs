@@ -1,7 +1,8 @@
-//! The task and drain parts of a report: tasks by state and by node, queue
-//! pick-up latency and task throughput; and each drain's timeline, from the
-//! drain to the node's 418, the LB taking it out, the maintenance steps,
-//! the undrain, the 200 and the LB taking it back.
+//! The task, drain and upload parts of a report: tasks by state and by
+//! node, queue pick-up latency and task throughput; each drain's timeline,
+//! from the drain to the node's 418, the LB taking it out, the maintenance
+//! steps, the undrain, the 200 and the LB taking it back; and each upload's
+//! attempts, speed and where it was read back.
 
 use std::collections::BTreeMap;
 
@@ -79,6 +80,97 @@ pub struct DrainStep {
     pub at_s: f64,
     /// What went wrong, if it did.
     pub error: Option<String>,
+}
+
+/// One upload in the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadReport {
+    /// The upload's number.
+    pub seq: u64,
+    /// The file name.
+    pub file: String,
+    /// Bytes.
+    pub size: u64,
+    /// `lb` or the node.
+    pub via: String,
+    /// Attempts made.
+    pub attempts: usize,
+    /// How the last attempt ended.
+    pub class: crate::upload::UploadClass,
+    /// Its status, if a response came.
+    pub status: Option<u16>,
+    /// Its error, if any.
+    pub error: Option<String>,
+    /// Seconds from the start of the last attempt to its last byte.
+    pub to_last_byte_s: Option<f64>,
+    /// Seconds from its last byte to its end (the server's processing).
+    pub last_byte_to_response_s: Option<f64>,
+    /// MiB a second to the last byte.
+    pub mib_s: Option<f64>,
+    /// SHA-1 of the bytes sent.
+    pub sha1: Option<String>,
+    /// Nodes whose download gave the same bytes.
+    pub intact_on: Vec<String>,
+    /// Deleted at the end of the run.
+    pub deleted: bool,
+}
+
+/// The uploads.
+pub fn uploads(h: &History) -> Vec<UploadReport> {
+    let mut out: Vec<UploadReport> = Vec::new();
+    for a in h.uploads() {
+        let r = UploadReport {
+            seq: a.seq,
+            file: a.file.clone(),
+            size: a.size,
+            via: a.via.clone(),
+            attempts: 1,
+            class: a.class,
+            status: a.status,
+            error: a.error.clone(),
+            to_last_byte_s: a.last_byte_us.map(|t| secs(t.saturating_sub(a.sent_us))),
+            last_byte_to_response_s: a.last_byte_us.map(|t| secs(a.done_us.saturating_sub(t))),
+            mib_s: a.mib_s,
+            sha1: a.sha1.clone(),
+            intact_on: Vec::new(),
+            deleted: false,
+        };
+        match out.iter_mut().find(|u| u.seq == a.seq) {
+            Some(u) => {
+                let attempts = u.attempts + 1;
+                let sha1 = u.sha1.clone().or(r.sha1.clone());
+                *u = UploadReport {
+                    attempts,
+                    sha1,
+                    ..r
+                };
+            }
+            None => out.push(r),
+        }
+    }
+    for u in &mut out {
+        let want = u.sha1.clone();
+        for r in h.package_reads() {
+            if r.seq == u.seq
+                && r.kind == crate::history::PackageReadKind::Download
+                && want.is_some()
+                && r.sha1 == want
+                && r.size == Some(u.size)
+            {
+                u.intact_on.push(r.via.clone());
+            }
+        }
+        let id = h
+            .uploads()
+            .find(|a| a.seq == u.seq)
+            .map(|a| a.id.clone())
+            .unwrap_or_default();
+        u.deleted = h
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::PackageDeleted { id: d, deleted: true, .. } if *d == id));
+    }
+    out
 }
 
 /// The task section, or None when the run submitted no task.

@@ -281,6 +281,33 @@ pub fn summary(r: &Report) -> String {
         );
         let _ = writeln!(s, "  throughput: {:.1} tasks/s", t.throughput_per_s);
     }
+    if !r.uploads.is_empty() {
+        let _ = writeln!(s, "\nuploads");
+    }
+    for u in &r.uploads {
+        let size = u.size as f64 / (1u64 << 20) as f64;
+        let how = match (u.status, &u.error) {
+            (Some(st), _) => format!("{st}"),
+            (None, Some(e)) => e.clone(),
+            (None, None) => "no answer".into(),
+        };
+        let speed = u.mib_s.map_or(String::new(), |m| format!(", {m:.0} MiB/s"));
+        let wait = u.last_byte_to_response_s.map_or(String::new(), |w| {
+            format!(", answer {w:.1}s after the last byte")
+        });
+        let _ = writeln!(
+            s,
+            "  {} ({size:.0} MiB via {}): {:?} ({how}) after {} attempt{}{speed}{wait}",
+            u.file,
+            u.via,
+            u.class,
+            u.attempts,
+            if u.attempts == 1 { "" } else { "s" }
+        );
+        if !u.intact_on.is_empty() {
+            let _ = writeln!(s, "    intact on {}", u.intact_on.join(", "));
+        }
+    }
     for d in &r.drains {
         let _ = writeln!(s, "\n{} ({} {})", d.fault, d.kind, d.nodes.join(","));
         let at = |t: Option<f64>| t.map_or("never seen".to_string(), |t| format!("{t:.1}s"));

@@ -24,6 +24,8 @@
 mod tasks;
 mod uploads;
 
+pub use uploads::PACKAGE_ID;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -36,6 +36,9 @@ const MAX_FILE_NAME: usize = 255;
 
 const GIB: u64 = 1 << 30;
 
+/// How long a refused upload's remaining body is read and dropped.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub(super) async fn route(
     node: &Node,
     space: Option<&str>,
@@ -109,6 +112,17 @@ async fn upload(node: &Node, query: &str, req: Request<Incoming>) -> Reply {
         );
     };
     let mut reader = MultipartReader::new(req.into_body(), &boundary);
+    let reply = receive(node, mode, &mut reader).await;
+    // A refusal before the end of the body: read the rest (for a while),
+    // so the client can read the answer.
+    if !reply.status().is_success() {
+        reader.discard_rest(LINGER).await;
+    }
+    reply
+}
+
+/// Reads the upload and stores it, or says why not.
+async fn receive(node: &Node, mode: Overwrite, reader: &mut MultipartReader<Incoming>) -> Reply {
     // The first part with a file name is the package; other fields are
     // skipped, as the server takes the file whatever its field name.
     let file_name = loop {
