@@ -22,6 +22,8 @@ use crate::scenario::{self, KINDS, LoadedScenario, MAX_NODES, ScenarioError, Sce
 pub const NODE_MODE: &str = "__node";
 /// The hidden argument that runs the binary as the load balancer.
 pub const LB_MODE: &str = "__lb";
+/// The hidden argument that runs another program as a cluster child.
+pub const EXEC_MODE: &str = "__exec";
 
 /// Conformance and load tests for Octopus Deploy High Availability clusters.
 #[derive(Debug, Parser)]
@@ -69,6 +71,12 @@ enum Command {
     Node,
     #[command(name = LB_MODE, hide = true)]
     Lb,
+    #[command(name = EXEC_MODE, hide = true)]
+    Exec {
+        program: std::ffi::OsString,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -94,6 +102,11 @@ struct RunArgs {
     /// one.
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
+    /// The LB in front of the embedded nodes, instead of the scenario's:
+    /// builtin, haproxy or nginx (configured from the scenario's LB
+    /// settings; nginx checks passively).
+    #[arg(long, value_name = "LB")]
+    lb: Option<scenario::LbEngine>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -165,6 +178,13 @@ pub fn main() -> u8 {
             node::main(child_config()?, key)
         }),
         Command::Lb => child(|_| lb::main(child_config()?)),
+        Command::Exec { program, args } => {
+            eprintln!(
+                "error: {}",
+                crate::cluster::supervisor::exec_guarded(&program, &args)
+            );
+            ENVIRONMENT
+        }
     }
 }
 
@@ -367,7 +387,7 @@ fn run(args: RunArgs) -> u8 {
         );
         return INVALID_INPUT;
     }
-    let loaded = match load_all(&args.scenarios) {
+    let mut loaded = match load_all(&args.scenarios) {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -382,6 +402,11 @@ fn run(args: RunArgs) -> u8 {
     };
     let mut reports: Vec<Report> = Vec::new();
     let mut environment_failed = false;
+    if let Some(engine) = args.lb {
+        for l in &mut loaded {
+            l.scenario.cluster.lb.engine = engine;
+        }
+    }
     for l in &loaded {
         match rt.block_on(runner::run(l, &opts)) {
             Ok(result) => {

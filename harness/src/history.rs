@@ -303,7 +303,10 @@ pub struct TaskLogRead {
 /// One upload attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UploadAttempt {
-    /// The upload's number in the workload.
+    /// A package upload, or a step of the body-limit ladder.
+    #[serde(default)]
+    pub purpose: UploadPurpose,
+    /// The upload's number in the workload (the step, for the ladder).
     pub seq: u64,
     /// 0 for the first attempt, then the retries.
     pub attempt: u32,
@@ -343,6 +346,17 @@ pub struct UploadAttempt {
     /// MiB a second to the last byte.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mib_s: Option<f64>,
+}
+
+/// Why an upload was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadPurpose {
+    /// The upload workload: it must arrive.
+    #[default]
+    Workload,
+    /// A step of `body_limit_ladder`: it finds where the LB refuses.
+    Ladder,
 }
 
 /// What a package read was for.

@@ -316,6 +316,124 @@ fn a_gigabyte_upload_through_the_lb_reads_back_intact_on_every_node() {
     assert!(left.is_empty(), "{left:?}");
 }
 
+/// Whether a real LB is installed; when it is not, the test says it was
+/// skipped and why (.ci/run installs both).
+fn installed(program: &str) -> bool {
+    let found = [
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+        "/usr/local/sbin",
+        "/usr/local/bin",
+    ]
+    .iter()
+    .any(|d| std::path::Path::new(d).join(program).is_file());
+    if !found {
+        eprintln!("skipped: {program} is not installed (apt-get install {program}; .ci/run does)");
+    }
+    found
+}
+
+#[test]
+fn a_gigabyte_upload_passes_through_real_haproxy_and_nginx() {
+    for lb in ["haproxy", "nginx"] {
+        if !installed(lb) {
+            continue;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let out = run_scenario(
+            "scenarios/upload-1gb.yaml",
+            tmp.path(),
+            &["--lb".as_ref(), lb.as_ref()],
+            0,
+        );
+        assert!(out.stdout.contains("verdict: PASS"), "{lb}: {}", out.stdout);
+        let report = read_json(&tmp.path().join("latest/report.json"));
+        assert_eq!(
+            report["uploads"][0]["intact_on"],
+            serde_json::json!(["n1", "n2", "n3"])
+        );
+        // The real LB was a child of the run, and is gone with it.
+        let pids = child_pids(&tmp.path().join("latest/history.jsonl"));
+        assert!(
+            pids.iter().all(|p| !alive(*p)),
+            "{lb}: survivors among {pids:?}"
+        );
+    }
+}
+
+#[test]
+fn real_nginx_with_its_default_body_limit_refuses_the_upload_with_413() {
+    if installed("nginx") {
+        fails_with(
+            "fixtures/scenarios/valid/upload-nginx-default.yaml",
+            "upload_intact",
+            "rejected as too large (status 413",
+        );
+    }
+}
+
+#[test]
+fn real_haproxy_with_a_short_timeout_server_cuts_a_slow_node_with_504() {
+    if installed("haproxy") {
+        fails_with(
+            "fixtures/scenarios/valid/upload-haproxy-short-timeout-server.yaml",
+            "upload_intact",
+            "timed out (status 504",
+        );
+    }
+}
+
+#[test]
+fn a_node_killed_mid_upload_fails_cleanly_and_the_retry_lands_on_the_survivor() {
+    let tmp = tempfile::tempdir().unwrap();
+    run_scenario(
+        "fixtures/scenarios/valid/upload-node-killed-mid-stream.yaml",
+        tmp.path(),
+        &[],
+        0,
+    );
+    let run = tmp.path().join("latest");
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let attempts: Vec<Value> = history
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["event"] == "upload")
+        .collect();
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert_eq!(attempts[0]["class"], "reset", "{attempts:?}");
+    assert_eq!(attempts[1]["class"], "accepted", "{attempts:?}");
+    // Before the retry the harness asked whether the package had arrived.
+    assert!(
+        history
+            .lines()
+            .any(|l| l.contains(r#""kind":"after_failure""#))
+    );
+    let report = read_json(&run.join("report.json"));
+    assert_eq!(
+        report["uploads"][0]["intact_on"],
+        serde_json::json!(["n1", "n2"])
+    );
+    // No partial upload and no package left in shared storage.
+    for sub in [".incoming", "Packages"] {
+        let dir = run.join("cluster/shared-storage").join(sub);
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{sub}: {left:?}");
+    }
+}
+
+#[test]
+fn the_ladder_finds_nginx_default_body_limit_and_says_so() {
+    fails_with(
+        "fixtures/scenarios/valid/ladder-nginx-default.yaml",
+        "ladder_reaches",
+        "refused 1.0 MiB: rejected as too large (status 413",
+    );
+}
+
 #[test]
 fn an_lb_with_nginx_default_limits_refuses_the_upload_with_413() {
     fails_with(

@@ -95,6 +95,7 @@ pub fn judge(check: &Check, history: &History) -> CheckResult {
         Check::SharedStorage(c) => tasks::shared_storage(c, history),
         Check::UploadIntact(_) => upload::intact(history),
         Check::UploadThroughput(c) => upload::throughput(c, history),
+        Check::LadderReaches(c) => upload::ladder(c, history),
     };
     CheckResult {
         name: check.name(),

@@ -7,14 +7,17 @@
 //!   A failed upload's detail names the status or timeout that broke it.
 //! - `upload_throughput`: every accepted attempt went at least as fast as
 //!   the floor, in MiB/s from its start to its last byte.
+//! - `ladder_reaches`: the body-limit ladder got a package of at least a
+//!   size through; otherwise the detail gives the largest size accepted,
+//!   the smallest refused, how it was refused, and the likely culprit.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
 use super::Verdict;
-use crate::history::{History, PackageRead, PackageReadKind, UploadAttempt};
-use crate::scenario::UploadThroughput;
+use crate::history::{History, PackageRead, PackageReadKind, UploadAttempt, UploadPurpose};
+use crate::scenario::{LadderReaches, UploadThroughput};
 use crate::upload::UploadClass;
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -59,11 +62,13 @@ impl Upload<'_> {
 
 fn uploads(h: &History) -> BTreeMap<u64, Upload<'_>> {
     let mut by_seq: BTreeMap<u64, Upload<'_>> = BTreeMap::new();
-    for a in h.uploads() {
+    for a in h.uploads().filter(|a| a.purpose == UploadPurpose::Workload) {
         by_seq.entry(a.seq).or_default().attempts.push(a);
     }
     for r in h.package_reads() {
-        by_seq.entry(r.seq).or_default().reads.push(r);
+        if let Some(u) = by_seq.get_mut(&r.seq) {
+            u.reads.push(r);
+        }
     }
     by_seq
 }
@@ -220,7 +225,7 @@ pub(super) fn throughput(c: &UploadThroughput, h: &History) -> (Verdict, String,
     let floor = c.at_least.bytes_per_sec() / MIB;
     let mut speeds: Vec<(f64, &UploadAttempt)> = h
         .uploads()
-        .filter(|a| a.class == UploadClass::Accepted)
+        .filter(|a| a.class == UploadClass::Accepted && a.purpose == UploadPurpose::Workload)
         .filter_map(|a| a.mib_s.map(|m| (m, a)))
         .collect();
     if speeds.is_empty() {
@@ -259,4 +264,164 @@ pub(super) fn throughput(c: &UploadThroughput, h: &History) -> (Verdict, String,
         ),
         evidence,
     )
+}
+
+pub(super) fn ladder(c: &LadderReaches, h: &History) -> (Verdict, String, Value) {
+    let steps: Vec<&UploadAttempt> = h
+        .uploads()
+        .filter(|a| a.purpose == UploadPurpose::Ladder)
+        .collect();
+    if steps.is_empty() {
+        return (
+            Verdict::Unknown,
+            "the ladder made no upload".into(),
+            json!({ "steps": [] }),
+        );
+    }
+    let accepted = steps
+        .iter()
+        .filter(|a| a.class == UploadClass::Accepted)
+        .map(|a| a.size)
+        .max();
+    let refused = steps.iter().find(|a| a.class != UploadClass::Accepted);
+    let evidence = json!({
+        "target_bytes": c.size.bytes(),
+        "largest_accepted": accepted,
+        "smallest_refused": refused.map(|r| r.size),
+        "refused_with": refused.map(|r| (r.class, r.status, r.error.clone())),
+        "steps": steps.iter().map(|a| json!({
+            "size": a.size, "class": a.class, "status": a.status, "mib_s": a.mib_s,
+        })).collect::<Vec<_>>(),
+    });
+    let largest = accepted.map_or("nothing".to_string(), gib);
+    if accepted.is_some_and(|a| a >= c.size.bytes()) {
+        return (
+            Verdict::Pass,
+            format!(
+                "the LB took every size up to {largest} (target {})",
+                gib(c.size.bytes())
+            ),
+            evidence,
+        );
+    }
+    let Some(r) = refused else {
+        return (
+            Verdict::Fail,
+            format!(
+                "the ladder stopped at {largest}, under the target {}: its ceiling is too low",
+                gib(c.size.bytes())
+            ),
+            evidence,
+        );
+    };
+    let took = match accepted {
+        Some(_) => format!(
+            "the LB accepted up to {largest} and refused {}",
+            gib(r.size)
+        ),
+        None => format!("the LB refused the first size, {}", gib(r.size)),
+    };
+    let detail = format!("{took}: {}{}", how(r), hint(r, accepted.unwrap_or(0)));
+    (Verdict::Fail, detail, evidence)
+}
+
+/// The likely source of a refusal, from the documented defaults
+/// (tooling.md §2a).
+fn hint(r: &UploadAttempt, accepted: u64) -> String {
+    let between = |lo: u64| accepted < lo && lo <= r.size;
+    let text = match (r.class, r.status) {
+        (UploadClass::TooLarge, Some(413)) if between(1 << 20) => {
+            "nginx's default client_max_body_size (1m), or ingress-nginx's proxy-body-size?"
+        }
+        (UploadClass::TooLarge, Some(404)) if between(30_000_000) => {
+            "IIS request filtering's maxAllowedContentLength (30,000,000 bytes)?"
+        }
+        (UploadClass::TooLarge, _) if between(100_000_000) => {
+            "an Azure Application Gateway WAF file-upload limit (100 MB)?"
+        }
+        (UploadClass::TooLarge, _) => "a request body limit on the way",
+        (UploadClass::TimedOut, _) => {
+            "a timeout on the way: an idle timeout (AWS ALB 60s) or a response timeout (GCP 30s, nginx proxy_read_timeout 60s)?"
+        }
+        (UploadClass::Reset, _) => "a connection cut on the way (a proxy limit or a dying node)",
+        _ => return String::new(),
+    };
+    format!(". Hint: {text}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{Event, UploadAttempt};
+    use crate::upload::OverwriteMode;
+
+    fn step(seq: u64, size: u64, class: UploadClass, status: Option<u16>) -> Event {
+        Event::Upload(UploadAttempt {
+            purpose: UploadPurpose::Ladder,
+            seq,
+            attempt: 0,
+            file: format!("HarnessProbe.0.{seq}.0.zip"),
+            id: format!("packages-HarnessProbe.0.{seq}.0"),
+            via: "lb".into(),
+            size,
+            overwrite_mode: OverwriteMode::FailIfExists,
+            sent_us: 0,
+            last_byte_us: Some(1000),
+            done_us: 2000,
+            bytes_sent: size,
+            class,
+            status,
+            error: None,
+            sha1: None,
+            server_hash: None,
+            mib_s: Some(100.0),
+        })
+    }
+
+    fn judged(check: &str, events: Vec<Event>) -> (Verdict, String) {
+        let s = crate::scenario::parse_str(&format!(
+            "name: t\nduration: 10s\nworkload:\n  - body_limit_ladder: {{ to: 64MiB }}\nchecks:\n  - {check}\n"
+        ))
+        .unwrap();
+        let r = crate::check::judge(&s.checks[0].value, &History { events });
+        (r.verdict, r.detail)
+    }
+
+    #[test]
+    fn the_ladder_passes_at_its_target_and_names_the_limit_below_it() {
+        const MIB: u64 = 1 << 20;
+        let ok = vec![
+            step(0, MIB, UploadClass::Accepted, Some(201)),
+            step(1, 64 * MIB, UploadClass::Accepted, Some(201)),
+        ];
+        let (v, d) = judged("ladder_reaches: { size: 64MiB }", ok);
+        assert_eq!(v, Verdict::Pass, "{d}");
+        let iis = vec![
+            step(0, 16 * MIB, UploadClass::Accepted, Some(201)),
+            step(1, 32 * MIB, UploadClass::TooLarge, Some(404)),
+        ];
+        let (v, d) = judged("ladder_reaches: { size: 64MiB }", iis);
+        assert_eq!(v, Verdict::Fail);
+        assert!(
+            d.contains("accepted up to 16.0 MiB and refused 32.0 MiB"),
+            "{d}"
+        );
+        assert!(d.contains("maxAllowedContentLength"), "{d}");
+        let (v, _) = judged("ladder_reaches: { size: 64MiB }", Vec::new());
+        assert_eq!(v, Verdict::Unknown);
+        // A ceiling under the target cannot pass.
+        let short = vec![step(0, MIB, UploadClass::Accepted, Some(201))];
+        let (v, d) = judged("ladder_reaches: { size: 64MiB }", short);
+        assert_eq!(v, Verdict::Fail);
+        assert!(d.contains("ceiling is too low"), "{d}");
+    }
+
+    #[test]
+    fn ladder_sizes_double_up_to_the_ceiling() {
+        assert_eq!(
+            crate::runner::ladder_sizes(1 << 20, 5 << 20),
+            vec![1 << 20, 2 << 20, 4 << 20, 5 << 20]
+        );
+        assert_eq!(crate::runner::ladder_sizes(8, 8), vec![8]);
+    }
 }

@@ -12,6 +12,7 @@ mod http;
 pub mod lb;
 pub mod multipart;
 pub mod node;
+mod real_lb;
 pub mod supervisor;
 pub(crate) mod work;
 
@@ -202,7 +203,65 @@ impl EmbeddedCluster {
         }
     }
 
+    /// Starts a real HAProxy or nginx in front of the nodes, with the
+    /// configuration `real_lb` writes from the scenario's LB settings.
+    async fn start_real_lb(&mut self, spec: &scenario::Cluster) -> Result<(), ClusterError> {
+        let engine = spec.lb.engine;
+        // A port checked free on loopback, for the program's own bind.
+        let listen = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .and_then(|l| l.local_addr())
+            .map_err(|e| ClusterError::new(format!("no free port for the LB: {e}")))?;
+        let backends: Vec<real_lb::Backend<'_>> = self
+            .nodes
+            .iter()
+            .map(|n| real_lb::Backend {
+                name: n.name(),
+                addr: n.config.listen,
+            })
+            .collect();
+        let lb_dir = self.dir.join("lb");
+        // Absolute: nginx reads paths relative to its prefix, not to here.
+        let lb_dir = std::fs::create_dir_all(&lb_dir)
+            .and_then(|()| std::fs::canonicalize(&lb_dir))
+            .map_err(|e| {
+                ClusterError::new(format!("failed to create {}: {e}", lb_dir.display()))
+            })?;
+        let Some((program, text, args)) =
+            real_lb::config(engine, &spec.lb, listen, &backends, &lb_dir)
+        else {
+            return Err(ClusterError::new("not a real LB"));
+        };
+        let path = supervisor::find_program(program).ok_or_else(|| {
+            ClusterError::new(format!(
+                "the scenario asks for {program} in front of the nodes, and {program} is not installed (apt-get install {program})"
+            ))
+        })?;
+        let file = lb_dir.join(if program == "haproxy" {
+            "haproxy.cfg"
+        } else {
+            "nginx.conf"
+        });
+        std::fs::write(&file, text)
+            .map_err(|e| ClusterError::new(format!("failed to write {}: {e}", file.display())))?;
+        let started = self
+            .supervisor
+            .start_external(LB_NAME, &path, &args, listen)
+            .await?;
+        self.lb = started.addr;
+        self.events.send(Event::NodeUp {
+            at_us: self.events.now_us(),
+            node: LB_NAME.to_string(),
+            address: started.addr.to_string(),
+            pid: started.pid,
+            boot_ms: started.boot.as_millis() as u64,
+        });
+        Ok(())
+    }
+
     async fn start_lb(&mut self, spec: &scenario::Cluster) -> Result<(), ClusterError> {
+        if spec.lb.engine != scenario::LbEngine::Builtin {
+            return self.start_real_lb(spec).await;
+        }
         let hc = &spec.lb.health_check;
         let config = LbConfig {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),

@@ -136,6 +136,7 @@ pub fn main(cfg: NodeConfig, api_key: String) -> Result<(), String> {
         if canceled > 0 {
             eprintln!("canceled {canceled} tasks this node ran before it restarted");
         }
+        packages::remove_stale_uploads(&cfg.storage, &cfg.name);
         spawn_heartbeat(&cfg)?;
         let claimed = spawn_queue(&cfg)?;
         let node = Arc::new(Node {

@@ -183,6 +183,71 @@ impl Supervisor {
         })
     }
 
+    /// Starts a program that is not the harness (HAProxy, nginx) through
+    /// the harness's exec mode, which arms the parent-death signal and then
+    /// becomes the program, and waits until it accepts connections on
+    /// `addr`. Its output goes to its log.
+    pub async fn start_external(
+        &self,
+        name: &str,
+        program: &Path,
+        args: &[String],
+        addr: SocketAddr,
+    ) -> Result<Started, ClusterError> {
+        if self.is_running(name) {
+            return Err(ClusterError::new(format!("{name} is already running")));
+        }
+        let open_log = || {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.log_path(name))
+                .map_err(|e| ClusterError::new(format!("failed to open the log of {name}: {e}")))
+        };
+        let mut cmd = Command::new(&self.exe);
+        cmd.arg(crate::cli::EXEC_MODE)
+            .arg(program)
+            .args(args)
+            .env(PARENT_PID_ENV, std::process::id().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(open_log()?))
+            .stderr(Stdio::from(open_log()?));
+        let begun = Instant::now();
+        let child = self
+            .spawner
+            .spawn(cmd)
+            .map_err(|e| ClusterError::new(format!("failed to start {name}: {e}")))?;
+        let pid = child.id();
+        self.children().insert(
+            name.to_string(),
+            Managed {
+                child,
+                _stdin: None,
+                paused: false,
+            },
+        );
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                return Ok(Started {
+                    addr,
+                    pid,
+                    boot: begun.elapsed(),
+                });
+            }
+            if !self.is_running(name) || Instant::now() > deadline {
+                let _ = self.kill(name);
+                return Err(ClusterError::new(format!(
+                    "{name} ({}) did not start; its log {} ends with: {}",
+                    program.display(),
+                    self.log_path(name).display(),
+                    log_tail(&self.log_path(name))
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// True if the child exists and has not exited.
     pub fn is_running(&self, name: &str) -> bool {
         match self.children().get_mut(name) {
@@ -338,6 +403,30 @@ pub fn child_guard() -> String {
         }
     });
     first.trim_end().to_string()
+}
+
+/// The exec mode: arm the parent-death signal, which survives exec, check
+/// the harness is still there, and become `program`. Returns only on error.
+pub fn exec_guarded(program: &std::ffi::OsStr, args: &[std::ffi::OsString]) -> String {
+    use std::os::unix::process::CommandExt;
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    let parent = std::env::var(PARENT_PID_ENV)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok());
+    if parent.is_some_and(|p| nix::unistd::getppid().as_raw() != p) {
+        std::process::exit(1);
+    }
+    let e = Command::new(program).args(args).exec();
+    format!("failed to run {}: {e}", program.to_string_lossy())
+}
+
+/// A program's path if it is on the PATH.
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
 }
 
 /// A child's configuration, read from [`CONFIG_ENV`].

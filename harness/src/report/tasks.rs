@@ -85,6 +85,8 @@ pub struct DrainStep {
 /// One upload in the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UploadReport {
+    /// A package upload, or a ladder step.
+    pub purpose: crate::history::UploadPurpose,
     /// The upload's number.
     pub seq: u64,
     /// The file name.
@@ -120,6 +122,7 @@ pub fn uploads(h: &History) -> Vec<UploadReport> {
     let mut out: Vec<UploadReport> = Vec::new();
     for a in h.uploads() {
         let r = UploadReport {
+            purpose: a.purpose,
             seq: a.seq,
             file: a.file.clone(),
             size: a.size,
@@ -135,7 +138,10 @@ pub fn uploads(h: &History) -> Vec<UploadReport> {
             intact_on: Vec::new(),
             deleted: false,
         };
-        match out.iter_mut().find(|u| u.seq == a.seq) {
+        match out
+            .iter_mut()
+            .find(|u| u.seq == a.seq && u.purpose == a.purpose)
+        {
             Some(u) => {
                 let attempts = u.attempts + 1;
                 let sha1 = u.sha1.clone().or(r.sha1.clone());
@@ -152,6 +158,7 @@ pub fn uploads(h: &History) -> Vec<UploadReport> {
         let want = u.sha1.clone();
         for r in h.package_reads() {
             if r.seq == u.seq
+                && u.purpose == crate::history::UploadPurpose::Workload
                 && r.kind == crate::history::PackageReadKind::Download
                 && want.is_some()
                 && r.sha1 == want
@@ -162,7 +169,7 @@ pub fn uploads(h: &History) -> Vec<UploadReport> {
         }
         let id = h
             .uploads()
-            .find(|a| a.seq == u.seq)
+            .find(|a| a.seq == u.seq && a.purpose == u.purpose)
             .map(|a| a.id.clone())
             .unwrap_or_default();
         u.deleted = h

@@ -24,7 +24,7 @@
 mod tasks;
 mod uploads;
 
-pub use uploads::PACKAGE_ID;
+pub use uploads::{PACKAGE_ID, ladder_sizes};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -204,6 +204,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     let mut procedures = JoinSet::new();
     let mut task_load = None;
     let mut upload_load = None;
+    let mut ladder_load = None;
     if why_stopped.is_none() {
         phase(Phase::Workload);
         let start = tokio::time::Instant::now();
@@ -218,6 +219,28 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
                 seed,
             )
         });
+        if let Some(l) = s.ladder() {
+            let target = crate::upload::Uploader::new(
+                &l.via.value,
+                &if l.via.value == "lb" {
+                    cluster.lb_url()
+                } else {
+                    node_url(&cluster, &l.via.value)
+                },
+                cluster.api_key().clone(),
+                std::time::Duration::from_secs(10),
+                l.idle_timeout.value.get(),
+                None,
+            )
+            .map_err(RunError::new)?;
+            ladder_load = Some(uploads::UploadWorkload::start_ladder(
+                l.clone(),
+                target,
+                events.clone(),
+                start,
+                seed,
+            ));
+        }
         if let Some(u) = s.upload_load() {
             let make = |name: &str, base: &str| {
                 crate::upload::Uploader::new(
@@ -307,7 +330,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
             t.finish(Duration::ZERO, false).await;
         }
     }
-    if let Some(u) = upload_load {
+    for u in [ladder_load, upload_load].into_iter().flatten() {
         // Verification reads whole packages from every node; an interrupt
         // then cuts it short (the embedded cluster goes with the run).
         // After an interrupt, uploads stop and their packages are deleted.

@@ -14,9 +14,9 @@ use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, sleep_until};
 
-use crate::history::{Event, Events, PackageRead, PackageReadKind, UploadAttempt};
+use crate::history::{Event, Events, PackageRead, PackageReadKind, UploadAttempt, UploadPurpose};
 use crate::package::PackageSpec;
-use crate::scenario::UploadLoad;
+use crate::scenario::{LadderLoad, UploadLoad};
 use crate::upload::{Attempt, OverwriteMode, UploadClass, Uploader, package_resource_id};
 
 /// The package ID of every package the harness makes.
@@ -75,6 +75,36 @@ impl UploadWorkload {
             made,
             target,
             nodes,
+            events,
+        }
+    }
+
+    /// Starts the body-limit ladder at `start + at`: one package per size,
+    /// doubling, until the first refusal or the ceiling. Accepted steps
+    /// are deleted at the end, not read back.
+    pub(super) fn start_ladder(
+        cfg: LadderLoad,
+        target: Uploader,
+        events: Events,
+        start: Instant,
+        seed: u64,
+    ) -> Self {
+        let tag = format!("{:08x}", getrandom::u32().unwrap_or(seed as u32));
+        let made = Arc::new(Mutex::new(Vec::new()));
+        let handle = tokio::spawn(ladder(
+            cfg,
+            target.clone(),
+            events.clone(),
+            start,
+            seed,
+            tag,
+            made.clone(),
+        ));
+        Self {
+            handle,
+            made,
+            target,
+            nodes: Vec::new(),
             events,
         }
     }
@@ -172,6 +202,68 @@ async fn run(
     while running.join_next().await.is_some() {}
 }
 
+/// The sizes of the ladder: `from`, doubling, then the ceiling itself.
+pub fn ladder_sizes(from: u64, to: u64) -> Vec<u64> {
+    let mut sizes = Vec::new();
+    let mut size = from.max(1);
+    while size < to {
+        sizes.push(size);
+        size = size.saturating_mul(2);
+    }
+    sizes.push(to);
+    sizes
+}
+
+async fn ladder(
+    cfg: LadderLoad,
+    target: Uploader,
+    events: Events,
+    start: Instant,
+    seed: u64,
+    tag: String,
+    made: Arc<Mutex<Vec<Made>>>,
+) {
+    sleep_until(start + cfg.at.value.get()).await;
+    for (step, size) in ladder_sizes(cfg.from.value.bytes(), cfg.to.value.bytes())
+        .into_iter()
+        .enumerate()
+    {
+        let seq = step as u64;
+        let spec = PackageSpec {
+            package_id: PACKAGE_ID.into(),
+            version: format!("0.{seq}.0-ladder{tag}"),
+            content: PackageSpec::content_for_total(size),
+            seed: seed.wrapping_add(1000 + seq),
+        };
+        if let Ok(mut m) = made.lock() {
+            m.push(Made {
+                seq,
+                spec: spec.clone(),
+                accepted: false,
+            });
+        }
+        let mode = OverwriteMode::FailIfExists;
+        let sent_us = events.now_us();
+        let a = target.attempt(&spec, mode, None).await;
+        let id = package_resource_id(&spec);
+        record(
+            &events,
+            UploadPurpose::Ladder,
+            seq,
+            0,
+            &spec,
+            &id,
+            &target,
+            mode,
+            sent_us,
+            &a,
+        );
+        if a.class != UploadClass::Accepted {
+            break;
+        }
+    }
+}
+
 /// One package, by the retry policy; true once it is known to be there.
 async fn upload_one(
     cfg: &UploadLoad,
@@ -190,7 +282,18 @@ async fn upload_one(
         }
         let sent_us = events.now_us();
         let a = target.attempt(spec, mode, bar.clone()).await;
-        record(events, seq, attempt, spec, &id, target, mode, sent_us, &a);
+        record(
+            events,
+            UploadPurpose::Workload,
+            seq,
+            attempt,
+            spec,
+            &id,
+            target,
+            mode,
+            sent_us,
+            &a,
+        );
         if a.class == UploadClass::Accepted {
             return true;
         }
@@ -245,6 +348,7 @@ async fn upload_one(
 #[allow(clippy::too_many_arguments)]
 fn record(
     events: &Events,
+    purpose: UploadPurpose,
     seq: u64,
     attempt: u32,
     spec: &PackageSpec,
@@ -260,6 +364,7 @@ fn record(
         .filter(|d| !d.is_zero())
         .map(|d| a.bytes_sent as f64 / (1024.0 * 1024.0) / d.as_secs_f64());
     events.send(Event::Upload(UploadAttempt {
+        purpose,
         seq,
         attempt,
         file: spec.file_name(),

@@ -11,9 +11,9 @@ pub use load::{
 };
 pub use model::{
     ApiLoad, Availability, Check, Claim, Cluster, DrainContract, ExactlyOnce, Fault, HealthCheck,
-    HealthMode, KINDS, Latency, Lb, LbLimits, LbPreset, MaintenanceFault, Mix, NodeFault,
-    OrphanedTasks, PackageFeed, Recovers, RestartFault, RoutesAround, Scenario, SharedStorageCheck,
-    Storage, TaskCap, TaskLoad, TaskQueue, UploadIntact, UploadLoad, UploadThroughput, Via,
-    Workload, spanned,
+    HealthMode, KINDS, LadderLoad, LadderReaches, Latency, Lb, LbEngine, LbLimits, LbPreset,
+    MaintenanceFault, Mix, NodeFault, OrphanedTasks, PackageFeed, Recovers, RestartFault,
+    RoutesAround, Scenario, SharedStorageCheck, Storage, TaskCap, TaskLoad, TaskQueue,
+    UploadIntact, UploadLoad, UploadThroughput, Via, Workload, spanned,
 };
 pub use validate::{MAX_NODES, node_names};

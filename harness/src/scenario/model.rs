@@ -158,6 +158,10 @@ pub enum Storage {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Lb {
+    /// Which LB runs: the built-in one, or a real HAProxy or nginx, its
+    /// configuration generated from these settings.
+    #[serde(default)]
+    pub engine: LbEngine,
     /// The defaults of a real LB.
     #[serde(default)]
     pub preset: Option<LbPreset>,
@@ -186,6 +190,33 @@ pub struct Lb {
     /// `proxy_request_buffering on`.
     #[serde(default)]
     pub request_buffering: Option<bool>,
+}
+
+/// The program in front of the nodes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LbEngine {
+    /// The harness's own LB.
+    #[default]
+    Builtin,
+    /// HAProxy (`haproxy` on the PATH), in `mode http`.
+    Haproxy,
+    /// nginx (`nginx` on the PATH), with passive health checks only, as
+    /// nginx OSS has.
+    Nginx,
+}
+
+impl std::str::FromStr for LbEngine {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "builtin" => Ok(LbEngine::Builtin),
+            "haproxy" => Ok(LbEngine::Haproxy),
+            "nginx" => Ok(LbEngine::Nginx),
+            _ => Err(format!("unknown LB {s:?}: use builtin, haproxy or nginx")),
+        }
+    }
 }
 
 /// Real LBs' documented defaults for what breaks uploads
@@ -403,6 +434,30 @@ pub enum Workload {
     Tasks(TaskLoad),
     /// Package uploads, verified on every node and deleted afterwards.
     Upload(UploadLoad),
+    /// The body-limit ladder: packages of 1 MiB, 2 MiB, 4 MiB, ... up to a
+    /// ceiling, until the first is refused.
+    BodyLimitLadder(LadderLoad),
+}
+
+/// The body-limit ladder.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LadderLoad {
+    /// The first size; each next one is twice as large.
+    #[serde(default = "defaults::ladder_from")]
+    pub from: Spanned<Size>,
+    /// The last size tried (the ceiling).
+    #[serde(default = "defaults::ladder_to")]
+    pub to: Spanned<Size>,
+    /// When it starts, after warm-up.
+    #[serde(default = "defaults::zero")]
+    pub at: Spanned<Duration>,
+    /// `lb`, or a node name.
+    #[serde(default = "defaults::via_lb")]
+    pub via: Spanned<String>,
+    /// No byte either way for this long ends a step.
+    #[serde(default = "defaults::idle_timeout")]
+    pub idle_timeout: Spanned<Duration>,
 }
 
 /// Package uploads: `count` packages of `size`, streamed as they are
@@ -625,6 +680,19 @@ pub enum Check {
     UploadIntact(UploadIntact),
     /// Every accepted upload went at least this fast.
     UploadThroughput(UploadThroughput),
+    /// The body-limit ladder got a package of at least this size through.
+    LadderReaches(LadderReaches),
+}
+
+/// Parameters of `ladder_reaches`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LadderReaches {
+    /// Name in reports; the kind when absent.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// The size that must get through.
+    pub size: Size,
 }
 
 /// Parameters of `upload_intact`.
@@ -796,6 +864,7 @@ impl Check {
             Check::SharedStorage(_) => "shared_storage",
             Check::UploadIntact(_) => "upload_intact",
             Check::UploadThroughput(_) => "upload_throughput",
+            Check::LadderReaches(_) => "ladder_reaches",
         }
     }
 
@@ -830,6 +899,7 @@ impl Check {
             Check::SharedStorage(c) => &c.name,
             Check::UploadIntact(c) => &c.name,
             Check::UploadThroughput(c) => &c.name,
+            Check::LadderReaches(c) => &c.name,
         };
         name.as_ref()
             .map(|n| n.value.clone())
@@ -941,6 +1011,12 @@ pub(crate) mod defaults {
     pub fn accept() -> Spanned<StatusCodes> {
         spanned(StatusCodes::range(200, 200))
     }
+    pub fn ladder_from() -> Spanned<Size> {
+        spanned(Size::from_bytes(1 << 20))
+    }
+    pub fn ladder_to() -> Spanned<Size> {
+        spanned(Size::from_bytes(2_254_857_830))
+    }
     pub fn one() -> Spanned<u32> {
         spanned(1)
     }
@@ -1031,6 +1107,11 @@ pub const KINDS: &[(&str, &str, &str)] = &[
         "packages streamed to the built-in feed through the LB or one node, verified on every node, then deleted",
     ),
     (
+        "workload",
+        "body_limit_ladder",
+        "packages of 1 MiB, 2 MiB, 4 MiB, ... up to a ceiling (2.1 GiB) until the LB refuses one; reports where and how",
+    ),
+    (
         "fault",
         "kill",
         "SIGKILL a node; undone by starting a new process on the same address",
@@ -1109,5 +1190,10 @@ pub const KINDS: &[(&str, &str, &str)] = &[
         "check",
         "upload_throughput",
         "every accepted upload went at least as fast as a floor, in MiB/s to the last byte",
+    ),
+    (
+        "check",
+        "ladder_reaches",
+        "the body-limit ladder got a package of at least a size through; else names the limit and its likely source",
     ),
 ];

@@ -9,7 +9,7 @@ use serde_saphyr::{Location, Spanned};
 
 use super::load::Problem;
 use super::model::{
-    ApiLoad, Check, Fault, HealthMode, Mix, Scenario, TaskLoad, UploadLoad, Workload,
+    ApiLoad, Check, Fault, HealthMode, LadderLoad, Mix, Scenario, TaskLoad, UploadLoad, Workload,
 };
 use super::units::Duration;
 use super::units::Size;
@@ -61,6 +61,14 @@ impl Scenario {
     pub fn upload_load(&self) -> Option<&UploadLoad> {
         self.workload.iter().find_map(|w| match &w.value {
             Workload::Upload(u) => Some(u),
+            _ => None,
+        })
+    }
+
+    /// The body-limit ladder, if the scenario has one.
+    pub fn ladder(&self) -> Option<&LadderLoad> {
+        self.workload.iter().find_map(|w| match &w.value {
+            Workload::BodyLimitLadder(l) => Some(l),
             _ => None,
         })
     }
@@ -247,10 +255,22 @@ impl Validator {
     }
 
     fn workload(&mut self, s: &Scenario) {
-        let (mut apis, mut tasks, mut uploads) = (0, 0, 0);
+        let (mut apis, mut tasks, mut uploads, mut ladders) = (0, 0, 0, 0);
         for (i, w) in s.workload.iter().enumerate() {
             let api = match &w.value {
                 Workload::Api(api) => api,
+                Workload::BodyLimitLadder(l) => {
+                    ladders += 1;
+                    if ladders > 1 {
+                        self.problem(
+                            &w.referenced,
+                            format!("workload[{i}]"),
+                            "only one body_limit_ladder workload is allowed",
+                        );
+                    }
+                    self.ladder(s, l, &format!("workload[{i}].body_limit_ladder"));
+                    continue;
+                }
                 Workload::Upload(u) => {
                     uploads += 1;
                     if uploads > 1 {
@@ -402,14 +422,49 @@ impl Validator {
         }
         self.positive(&u.connect_timeout, &format!("{path}.connect_timeout"));
         self.positive(&u.idle_timeout, &format!("{path}.idle_timeout"));
-        let names = node_names(s.cluster.nodes.value);
-        if u.via.value != "lb" && !names.contains(&u.via.value) {
+        self.via(s, &u.via, path);
+    }
+
+    fn ladder(&mut self, s: &Scenario, l: &LadderLoad, path: &str) {
+        for (size, field) in [(&l.from, "from"), (&l.to, "to")] {
+            if size.value.bytes() < 200 || size.value > MAX_UPLOAD {
+                self.problem(
+                    &size.referenced,
+                    format!("{path}.{field}"),
+                    format!("must be from 200B to {MAX_UPLOAD}"),
+                );
+            }
+        }
+        if l.to.value < l.from.value {
             self.problem(
-                &u.via.referenced,
+                &l.to.referenced,
+                format!("{path}.to"),
+                format!("must be at least from ({})", l.from.value),
+            );
+        }
+        if l.at.value >= s.duration.value {
+            self.problem(
+                &l.at.referenced,
+                format!("{path}.at"),
+                format!(
+                    "{} is not within the duration ({})",
+                    l.at.value, s.duration.value
+                ),
+            );
+        }
+        self.positive(&l.idle_timeout, &format!("{path}.idle_timeout"));
+        self.via(s, &l.via, path);
+    }
+
+    fn via(&mut self, s: &Scenario, via: &Spanned<String>, path: &str) {
+        let names = node_names(s.cluster.nodes.value);
+        if via.value != "lb" && !names.contains(&via.value) {
+            self.problem(
+                &via.referenced,
                 format!("{path}.via"),
                 format!(
                     "unknown target {:?}; use lb or a node: {}",
-                    u.via.value,
+                    via.value,
                     names.join(", ")
                 ),
             );
@@ -535,7 +590,15 @@ impl Validator {
                     format!("check name {name:?} is already used by checks[{first}]; give one of them a name"),
                 );
             }
-            if c.value.judges_uploads() {
+            if let Check::LadderReaches(_) = &c.value {
+                if s.ladder().is_none() {
+                    self.problem(
+                        &c.referenced,
+                        path.clone(),
+                        "needs a body_limit_ladder workload to judge, and the scenario has none",
+                    );
+                }
+            } else if c.value.judges_uploads() {
                 if s.upload_load().is_none() {
                     self.problem(
                         &c.referenced,
@@ -598,7 +661,10 @@ impl Validator {
                         &["kill", "restart"],
                     );
                 }
-                Check::SharedStorage(_) | Check::UploadIntact(_) | Check::UploadThroughput(_) => {}
+                Check::SharedStorage(_)
+                | Check::UploadIntact(_)
+                | Check::UploadThroughput(_)
+                | Check::LadderReaches(_) => {}
                 Check::Latency(l) => {
                     let p = l.percentile.value;
                     if !(p > 0.0 && p <= 100.0) {

@@ -155,8 +155,14 @@ async fn receive(node: &Node, mode: Overwrite, reader: &mut MultipartReader<Inco
     if let Err(e) = std::fs::create_dir_all(&incoming_dir) {
         return server_error(&format!("failed to create {}: {e}", incoming_dir.display()));
     }
+    // Named for this node, so that a node starting again can remove what a
+    // killed predecessor left, and only that.
     let temp = TempUpload {
-        path: incoming_dir.join(format!("{:016x}.part", getrandom::u64().unwrap_or(0))),
+        path: incoming_dir.join(format!(
+            "{}-{:016x}.part",
+            node.cfg.name,
+            getrandom::u64().unwrap_or(0)
+        )),
         kept: false,
     };
     let mut file = match std::fs::File::create(&temp.path) {
@@ -244,6 +250,21 @@ async fn receive(node: &Node, mode: Overwrite, reader: &mut MultipartReader<Inco
             )),
         ),
         Err(e) => server_error(&e),
+    }
+}
+
+/// Removes the upload files this node left when it was killed: they never
+/// became packages, and no one else will finish them.
+pub(super) fn remove_stale_uploads(storage: &std::path::Path, node: &str) {
+    let Ok(entries) = std::fs::read_dir(storage.join(".incoming")) else {
+        return;
+    };
+    let prefix = format!("{node}-");
+    for e in entries.flatten() {
+        let name = e.file_name();
+        if name.to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 

@@ -1,0 +1,249 @@
+//! Real load balancers in front of the embedded nodes: a HAProxy or nginx
+//! configuration written from the scenario's LB settings, so the same
+//! scenario runs through the built-in LB and through the real thing.
+//!
+//! The mapping, by what each knob means (tooling.md §2a):
+//!
+//! | setting | HAProxy | nginx |
+//! | --- | --- | --- |
+//! | `max_body` | `http-request deny deny_status 413` on Content-Length | `client_max_body_size` |
+//! | `backend_timeout` | `timeout server` | `proxy_read_timeout` |
+//! | `idle_timeout` | `timeout client` and `timeout server` | `proxy_send_timeout`, `proxy_read_timeout`, `client_body_timeout` |
+//! | `body_read_timeout` | `timeout client` | `client_body_timeout` |
+//! | `request_buffering` | `option http-buffer-request` | `proxy_request_buffering` |
+//! | health checks | `option httpchk`, `http-check expect`, `inter`/`rise`/`fall` | passive only: `max_fails`, `fail_timeout` |
+//!
+//! A timeout the settings leave unset is an hour, where the programs would
+//! otherwise use a short default of their own (nginx) or warn (HAProxy).
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::scenario::{HealthMode, Lb, LbEngine};
+
+/// A timeout the settings leave open.
+const OPEN: Duration = Duration::from_secs(3600);
+
+/// What the nodes are, for the configuration.
+pub struct Backend<'a> {
+    /// Node name.
+    pub name: &'a str,
+    /// Its address.
+    pub addr: SocketAddr,
+}
+
+/// The program to run, the configuration file's text, and the arguments
+/// that run it in the foreground with that file.
+pub fn config(
+    engine: LbEngine,
+    lb: &Lb,
+    listen: SocketAddr,
+    backends: &[Backend<'_>],
+    dir: &Path,
+) -> Option<(&'static str, String, Vec<String>)> {
+    let file = dir.join(match engine {
+        LbEngine::Haproxy => "haproxy.cfg",
+        LbEngine::Nginx => "nginx.conf",
+        LbEngine::Builtin => return None,
+    });
+    let file_arg = file.display().to_string();
+    Some(match engine {
+        LbEngine::Haproxy => (
+            "haproxy",
+            haproxy(lb, listen, backends),
+            vec!["-f".into(), file_arg, "-db".into()],
+        ),
+        LbEngine::Nginx => (
+            "nginx",
+            nginx(lb, listen, backends, dir),
+            vec![
+                "-c".into(),
+                file_arg,
+                "-p".into(),
+                dir.display().to_string(),
+                "-e".into(),
+                dir.join("nginx-error.log").display().to_string(),
+            ],
+        ),
+        LbEngine::Builtin => return None,
+    })
+}
+
+fn ms(d: Duration) -> String {
+    format!("{}ms", d.as_millis().max(1))
+}
+
+fn secs(d: Duration) -> String {
+    // nginx takes whole seconds in these directives; round up.
+    format!("{}s", d.as_millis().div_ceil(1000).max(1))
+}
+
+fn haproxy(lb: &Lb, listen: SocketAddr, backends: &[Backend<'_>]) -> String {
+    let l = lb.limits();
+    let client = l.body_read_timeout.or(l.idle_timeout).unwrap_or(OPEN);
+    let server = l.backend_timeout.or(l.idle_timeout).unwrap_or(OPEN);
+    let mut c = String::new();
+    let _ = writeln!(c, "global\n  maxconn 4096\n");
+    let _ = writeln!(
+        c,
+        "defaults\n  mode http\n  timeout connect 10s\n  timeout client {}\n  timeout server {}\n",
+        ms(client),
+        ms(server)
+    );
+    let _ = writeln!(c, "frontend fe\n  bind {listen}\n  default_backend nodes");
+    if let Some(max) = l.max_body {
+        let _ = writeln!(
+            c,
+            "  http-request deny deny_status 413 if {{ req.hdr_val(content-length) gt {max} }}"
+        );
+    }
+    if l.request_buffering {
+        let _ = writeln!(c, "  option http-buffer-request");
+    }
+    let _ = writeln!(c, "\nbackend nodes\n  balance roundrobin");
+    let hc = &lb.health_check;
+    let active = hc.enabled && hc.mode == HealthMode::Active;
+    if active {
+        let codes: Vec<String> = hc
+            .accept
+            .value
+            .ranges()
+            .iter()
+            .flat_map(|(lo, hi)| *lo..=*hi)
+            .map(|c| c.to_string())
+            .collect();
+        let _ = writeln!(
+            c,
+            "  option httpchk GET {}\n  http-check expect rstatus ^({})$",
+            hc.path,
+            codes.join("|")
+        );
+    }
+    for b in backends {
+        let check = if active {
+            format!(
+                " check inter {} rise {} fall {}",
+                ms(hc.interval.value.get()),
+                hc.healthy_threshold.value,
+                hc.unhealthy_threshold.value
+            )
+        } else {
+            String::new()
+        };
+        let _ = writeln!(c, "  server {} {}{check}", b.name, b.addr);
+    }
+    c
+}
+
+fn nginx(lb: &Lb, listen: SocketAddr, backends: &[Backend<'_>], dir: &Path) -> String {
+    let l = lb.limits();
+    let hc = &lb.health_check;
+    let read = l.backend_timeout.or(l.idle_timeout).unwrap_or(OPEN);
+    let send = l.idle_timeout.unwrap_or(OPEN);
+    let body = l.body_read_timeout.or(l.idle_timeout).unwrap_or(OPEN);
+    let d = dir.display();
+    let mut c = String::new();
+    // One process in the foreground: nothing to daemonise, no workers that
+    // drop privileges away from the cluster's folder.
+    let _ = writeln!(
+        c,
+        "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log;\nevents {{ worker_connections 4096; }}\nhttp {{"
+    );
+    let _ = writeln!(
+        c,
+        "  access_log off;\n  client_body_temp_path {d}/nginx-body;\n  proxy_temp_path {d}/nginx-proxy;\n  fastcgi_temp_path {d}/nginx-fastcgi;\n  uwsgi_temp_path {d}/nginx-uwsgi;\n  scgi_temp_path {d}/nginx-scgi;"
+    );
+    let (fails, fail_timeout) = if hc.enabled {
+        (hc.max_fails.value, hc.fail_timeout.value.get())
+    } else {
+        // Never out of rotation.
+        (0, Duration::from_secs(10))
+    };
+    let _ = writeln!(c, "  upstream nodes {{");
+    for b in backends {
+        let _ = writeln!(
+            c,
+            "    server {} max_fails={fails} fail_timeout={};",
+            b.addr,
+            secs(fail_timeout)
+        );
+    }
+    let _ = writeln!(c, "  }}");
+    let max = l.max_body.map_or("0".to_string(), |m| m.to_string());
+    let _ = writeln!(
+        c,
+        "  server {{\n    listen {listen};\n    client_max_body_size {max};\n    client_body_timeout {};\n    proxy_request_buffering {};\n    proxy_read_timeout {};\n    proxy_send_timeout {};\n    proxy_http_version 1.1;\n    proxy_set_header Connection \"\";\n    proxy_set_header Host $host;\n    location / {{ proxy_pass http://nodes; }}\n  }}\n}}",
+        secs(body),
+        if l.request_buffering { "on" } else { "off" },
+        secs(read),
+        secs(send)
+    );
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lb(yaml: &str) -> Lb {
+        let s =
+            crate::scenario::parse_str(&format!("name: t\nduration: 10s\ncluster:\n  lb:\n{yaml}"))
+                .unwrap();
+        s.cluster.lb
+    }
+
+    #[test]
+    fn nginx_defaults_and_passive_checks_are_written_out() {
+        let dir = Path::new("/tmp/x");
+        let backends = [Backend {
+            name: "n1",
+            addr: "127.0.0.2:5000".parse().unwrap(),
+        }];
+        let l =
+            lb("    preset: nginx-default\n    health_check: { max_fails: 2, fail_timeout: 5s }\n");
+        let (program, text, args) = config(
+            LbEngine::Nginx,
+            &l,
+            "127.0.0.1:9".parse().unwrap(),
+            &backends,
+            dir,
+        )
+        .unwrap();
+        assert_eq!(program, "nginx");
+        assert!(text.contains("client_max_body_size 1048576;"), "{text}");
+        assert!(text.contains("proxy_request_buffering on;"), "{text}");
+        assert!(
+            text.contains("server 127.0.0.2:5000 max_fails=2 fail_timeout=5s;"),
+            "{text}"
+        );
+        assert_eq!(args[0], "-c");
+    }
+
+    #[test]
+    fn haproxy_gets_checks_matchers_and_timeouts() {
+        let backends = [Backend {
+            name: "n1",
+            addr: "127.0.0.2:5000".parse().unwrap(),
+        }];
+        let l = lb(
+            "    backend_timeout: 2s\n    max_body: 1MiB\n    health_check: { interval: 1s, accept: \"200,418\" }\n",
+        );
+        let (_, text, _) = config(
+            LbEngine::Haproxy,
+            &l,
+            "127.0.0.1:9".parse().unwrap(),
+            &backends,
+            Path::new("/tmp"),
+        )
+        .unwrap();
+        assert!(text.contains("timeout server 2000ms"), "{text}");
+        assert!(text.contains("gt 1048576"), "{text}");
+        assert!(text.contains("rstatus ^(200|418)$"), "{text}");
+        assert!(
+            text.contains("server n1 127.0.0.2:5000 check inter 1000ms rise 2 fall 2"),
+            "{text}"
+        );
+    }
+}
