@@ -426,6 +426,15 @@ fn a_node_killed_mid_upload_fails_cleanly_and_the_retry_lands_on_the_survivor() 
 }
 
 #[test]
+fn a_slow_upload_is_cut_by_a_body_read_timeout_with_408() {
+    fails_with(
+        "fixtures/scenarios/valid/slow-upload-body-read-timeout.yaml",
+        "upload_intact",
+        "timed out (status 408",
+    );
+}
+
+#[test]
 fn the_ladder_finds_nginx_default_body_limit_and_says_so() {
     fails_with(
         "fixtures/scenarios/valid/ladder-nginx-default.yaml",

@@ -76,8 +76,10 @@ fn uploads(h: &History) -> BTreeMap<u64, Upload<'_>> {
 fn gib(bytes: u64) -> String {
     if bytes >= 1 << 30 {
         format!("{:.2} GiB", bytes as f64 / (1u64 << 30) as f64)
-    } else {
+    } else if bytes >= 1 << 20 {
         format!("{:.1} MiB", bytes as f64 / MIB)
+    } else {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
     }
 }
 
@@ -414,6 +416,38 @@ mod tests {
         let (v, d) = judged("ladder_reaches: { size: 64MiB }", short);
         assert_eq!(v, Verdict::Fail);
         assert!(d.contains("ceiling is too low"), "{d}");
+    }
+
+    #[test]
+    fn throughput_judges_the_slowest_accepted_upload() {
+        let upload = |seq, class, mib_s| {
+            let Event::Upload(mut a) = step(seq, 1 << 20, class, Some(201)) else {
+                unreachable!()
+            };
+            a.purpose = UploadPurpose::Workload;
+            a.mib_s = Some(mib_s);
+            Event::Upload(a)
+        };
+        let yaml = |floor: &str| {
+            crate::scenario::parse_str(&format!(
+                "name: t\nduration: 10s\nworkload:\n  - upload: {{ size: 1MiB }}\nchecks:\n  - upload_throughput: {{ at_least: {floor} }}\n"
+            ))
+            .unwrap()
+        };
+        let events = vec![
+            upload(0, UploadClass::Accepted, 80.0),
+            upload(1, UploadClass::Accepted, 20.0),
+            // A refused upload's speed does not count.
+            upload(2, UploadClass::TooLarge, 1.0),
+        ];
+        let h = History { events };
+        let pass = crate::check::judge(&yaml("10MiB/s").checks[0].value, &h);
+        assert_eq!(pass.verdict, Verdict::Pass, "{}", pass.detail);
+        let fail = crate::check::judge(&yaml("50MiB/s").checks[0].value, &h);
+        assert_eq!(fail.verdict, Verdict::Fail);
+        assert!(fail.detail.contains("20.0 MiB/s, under the floor"), "{}", fail.detail);
+        let none = crate::check::judge(&yaml("1MiB/s").checks[0].value, &History::default());
+        assert_eq!(none.verdict, Verdict::Unknown);
     }
 
     #[test]

@@ -264,7 +264,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(RunError::new)?;
             upload_load = Some(uploads::UploadWorkload::start(
-                u.clone(),
+                u,
                 target,
                 nodes,
                 events.clone(),

@@ -437,6 +437,46 @@ pub enum Workload {
     /// The body-limit ladder: packages of 1 MiB, 2 MiB, 4 MiB, ... up to a
     /// ceiling, until the first is refused.
     BodyLimitLadder(LadderLoad),
+    /// One package over a slow link: whether, when and how the LB cuts it.
+    SlowUpload(SlowUpload),
+}
+
+/// The slow-upload probe: an `upload` of one package, throttled, with no
+/// retry, so the report shows whether, when and how the LB cut it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlowUpload {
+    /// The package file's size.
+    pub size: Spanned<Size>,
+    /// The link's speed.
+    pub rate: Spanned<Bandwidth>,
+    /// When it starts, after warm-up.
+    #[serde(default = "defaults::zero")]
+    pub at: Spanned<Duration>,
+    /// `lb`, or a node name.
+    #[serde(default = "defaults::via_lb")]
+    pub via: Spanned<String>,
+    /// No byte either way for this long ends it.
+    #[serde(default = "defaults::idle_timeout")]
+    pub idle_timeout: Spanned<Duration>,
+}
+
+impl SlowUpload {
+    /// The same, as an upload workload.
+    pub fn as_upload(&self) -> UploadLoad {
+        UploadLoad {
+            size: self.size.clone(),
+            count: defaults::one(),
+            concurrency: defaults::one(),
+            at: self.at.clone(),
+            via: self.via.clone(),
+            throttle: Some(self.rate.clone()),
+            overwrite_mode: crate::upload::OverwriteMode::FailIfExists,
+            connect_timeout: defaults::connect_timeout(),
+            idle_timeout: self.idle_timeout.clone(),
+            retries: defaults::spanned(0),
+        }
+    }
 }
 
 /// The body-limit ladder.
@@ -1110,6 +1150,11 @@ pub const KINDS: &[(&str, &str, &str)] = &[
         "workload",
         "body_limit_ladder",
         "packages of 1 MiB, 2 MiB, 4 MiB, ... up to a ceiling (2.1 GiB) until the LB refuses one; reports where and how",
+    ),
+    (
+        "workload",
+        "slow_upload",
+        "one package over a throttled link, no retry: whether, when and how the LB cuts it",
     ),
     (
         "fault",

@@ -57,10 +57,12 @@ impl Scenario {
         })
     }
 
-    /// The upload workload, if the scenario has one.
-    pub fn upload_load(&self) -> Option<&UploadLoad> {
+    /// The upload workload, if the scenario has one (a slow upload is
+    /// one, throttled and without retries).
+    pub fn upload_load(&self) -> Option<UploadLoad> {
         self.workload.iter().find_map(|w| match &w.value {
-            Workload::Upload(u) => Some(u),
+            Workload::Upload(u) => Some(u.clone()),
+            Workload::SlowUpload(u) => Some(u.as_upload()),
             _ => None,
         })
     }
@@ -271,13 +273,32 @@ impl Validator {
                     self.ladder(s, l, &format!("workload[{i}].body_limit_ladder"));
                     continue;
                 }
+                Workload::SlowUpload(u) => {
+                    uploads += 1;
+                    if uploads > 1 {
+                        self.problem(
+                            &w.referenced,
+                            format!("workload[{i}]"),
+                            "only one upload or slow_upload workload is allowed",
+                        );
+                    }
+                    if u.rate.value.bytes_per_sec() < 1.0 {
+                        self.problem(
+                            &u.rate.referenced,
+                            format!("workload[{i}].slow_upload.rate"),
+                            "must be at least 1B/s",
+                        );
+                    }
+                    self.upload(s, &u.as_upload(), &format!("workload[{i}].slow_upload"));
+                    continue;
+                }
                 Workload::Upload(u) => {
                     uploads += 1;
                     if uploads > 1 {
                         self.problem(
                             &w.referenced,
                             format!("workload[{i}]"),
-                            "only one upload workload is allowed",
+                            "only one upload or slow_upload workload is allowed",
                         );
                     }
                     self.upload(s, u, &format!("workload[{i}].upload"));
