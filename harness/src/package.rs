@@ -265,8 +265,8 @@ pub struct Multipart {
 }
 
 impl Multipart {
-    /// Framing for a file part with this name; the boundary comes from the
-    /// seed, and random bytes make a clash with the content negligible.
+    /// Framing for a file part with this name; the boundary is derived from
+    /// the seed, 40 characters the content would have to repeat exactly.
     pub fn new(file_name: &str, seed: u64) -> Self {
         let boundary = format!(
             "harness-{seed:016x}-{:016x}",

@@ -31,6 +31,9 @@ use serde::{Deserialize, Serialize};
 use crate::client::ApiKey;
 use crate::package::{CHUNK, Multipart, PackageSpec, PackageStream};
 
+/// The most of an upload's answer the client keeps.
+const MAX_ANSWER: usize = 64 * 1024;
+
 /// `overwriteMode`, spelled as Octopus spells it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OverwriteMode {
@@ -195,10 +198,16 @@ impl Uploader {
             .header(reqwest::header::CONTENT_LENGTH, length)
             .body(reqwest::Body::wrap(body));
         let exchange = async {
-            let resp = request.send().await?;
+            let mut resp = request.send().await?;
             let status = resp.status().as_u16();
-            let text = resp.bytes().await?;
-            Ok::<_, reqwest::Error>((status, text))
+            // The answer is a small JSON resource or an error page; keep
+            // its start only, whatever the server sends.
+            let mut text = Vec::new();
+            while let Some(chunk) = resp.chunk().await? {
+                let room = MAX_ANSWER.saturating_sub(text.len());
+                text.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok::<_, reqwest::Error>((status, Bytes::from(text)))
         };
         let outcome = self.with_idle_timeout(exchange, &state, start).await;
         let done = start.elapsed();

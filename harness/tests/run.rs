@@ -426,6 +426,15 @@ fn a_node_killed_mid_upload_fails_cleanly_and_the_retry_lands_on_the_survivor() 
 }
 
 #[test]
+fn an_lb_response_timeout_after_the_body_cuts_a_slow_node_with_504() {
+    fails_with(
+        "fixtures/scenarios/valid/upload-lb-response-timeout.yaml",
+        "upload_intact",
+        "timed out (status 504: gateway timeout (no response in time)",
+    );
+}
+
+#[test]
 fn a_slow_upload_is_cut_by_a_body_read_timeout_with_408() {
     fails_with(
         "fixtures/scenarios/valid/slow-upload-body-read-timeout.yaml",

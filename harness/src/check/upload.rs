@@ -92,16 +92,18 @@ fn how(a: &UploadAttempt) -> String {
         (None, None) => "no answer".into(),
     };
     let took = a.done_us.saturating_sub(a.sent_us) as f64 / 1e6;
+    let class = match a.class {
+        UploadClass::Accepted => "accepted",
+        UploadClass::Exists => "already exists",
+        UploadClass::TooLarge => "rejected as too large",
+        UploadClass::TimedOut => "timed out",
+        UploadClass::Reset => "connection reset",
+        UploadClass::Other => "failed",
+    };
     format!(
-        "{:?} ({what}) after {took:.1}s with {} sent",
-        a.class,
+        "{class} ({what}) after {took:.1}s with {} sent",
         gib(a.bytes_sent)
     )
-    .replace("TooLarge", "rejected as too large")
-    .replace("TimedOut", "timed out")
-    .replace("Reset", "connection reset")
-    .replace("Exists", "already exists")
-    .replace("Other", "failed")
 }
 
 pub(super) fn intact(h: &History) -> (Verdict, String, Value) {
@@ -445,7 +447,11 @@ mod tests {
         assert_eq!(pass.verdict, Verdict::Pass, "{}", pass.detail);
         let fail = crate::check::judge(&yaml("50MiB/s").checks[0].value, &h);
         assert_eq!(fail.verdict, Verdict::Fail);
-        assert!(fail.detail.contains("20.0 MiB/s, under the floor"), "{}", fail.detail);
+        assert!(
+            fail.detail.contains("20.0 MiB/s, under the floor"),
+            "{}",
+            fail.detail
+        );
         let none = crate::check::judge(&yaml("1MiB/s").checks[0].value, &History::default());
         assert_eq!(none.verdict, Verdict::Unknown);
     }

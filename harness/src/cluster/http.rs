@@ -102,6 +102,10 @@ impl Body for FileBody {
         }))
     }
 
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
     fn size_hint(&self) -> SizeHint {
         SizeHint::with_exact(self.remaining)
     }

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, Full, LengthLimitError};
+use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode, Uri};
@@ -285,10 +285,10 @@ impl Lb {
         if let (Some(max), Some(len)) = (limits.max_body, declared)
             && len > max
         {
-            // Refused on its headers; the body is read and dropped for a
-            // while (nginx's lingering close), so the client sees the 413
-            // instead of a broken pipe.
-            linger(req.into_body()).await;
+            // Refused on its headers, at once; the body is read and dropped
+            // for a while behind the answer (nginx's lingering close), so
+            // the client sees the 413 instead of a broken pipe.
+            tokio::spawn(linger(req.into_body()));
             return self.too_large();
         }
         let (mut parts, body) = req.into_parts();
@@ -303,6 +303,10 @@ impl Lb {
         let bodiless = declared.unwrap_or(0) == 0
             && !parts.headers.contains_key(hyper::header::TRANSFER_ENCODING);
         let activity = Arc::new(Activity::new());
+        if bodiless {
+            // Nothing to send: the response timer runs from now.
+            activity.body_done_us.store(0, Ordering::Relaxed);
+        }
         // nginx's request buffering: the whole body first, then the node.
         let (spooled, mut body) = if limits.request_buffering && !bodiless {
             match self.spool(body, &activity).await {
@@ -367,7 +371,7 @@ impl Lb {
                     return resp.map(|b| b.map_err(BoxError::from).boxed());
                 }
                 Waited::Failed(e) => {
-                    if activity.too_large.load(Ordering::Relaxed) || caused_by_length_limit(&e) {
+                    if activity.too_large.load(Ordering::Relaxed) {
                         return self.too_large();
                     }
                     if activity.body_timed_out.load(Ordering::Relaxed) {
@@ -612,6 +616,11 @@ impl http_body::Body for Watched {
                 }
                 let now = this.activity.now_us();
                 this.activity.last_us.store(now, Ordering::Relaxed);
+                // A body with a Content-Length is not polled past its last
+                // byte, so its end is seen here, not as a final None.
+                if this.inner.is_end_stream() {
+                    this.activity.body_done_us.store(now, Ordering::Relaxed);
+                }
                 // The next read gets a whole timeout again.
                 this.sleep = None;
                 Poll::Ready(Some(Ok(frame)))
@@ -650,17 +659,6 @@ impl Drop for Spooled {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
-}
-
-fn caused_by_length_limit(e: &(dyn StdError + 'static)) -> bool {
-    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if err.is::<LengthLimitError>() {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
 }
 
 fn reply(status: StatusCode, text: &'static str) -> Response<Body> {

@@ -15,6 +15,9 @@ pub const MAX_PART_HEADERS: usize = 16 * 1024;
 /// Largest non-file part, which is read and dropped.
 pub const MAX_FIELD: usize = 64 * 1024;
 
+/// Longest wait for the next bytes of a body.
+pub const STALL: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Longest boundary (RFC 2046 says 70).
 const MAX_BOUNDARY: usize = 200;
 
@@ -98,9 +101,16 @@ where
     }
 
     /// Reads one more frame into the buffer; false at the end of the body.
+    /// A client that sends nothing for [`STALL`] is given up on.
     async fn fill(&mut self) -> Result<bool, MultipartError> {
         while !self.eof {
-            match self.body.frame().await {
+            let Ok(frame) = tokio::time::timeout(STALL, self.body.frame()).await else {
+                return Err(MultipartError::Body(format!(
+                    "no data for {}s",
+                    STALL.as_secs()
+                )));
+            };
+            match frame {
                 None => self.eof = true,
                 Some(Err(e)) => return Err(MultipartError::Body(e.to_string())),
                 Some(Ok(frame)) => {

@@ -8,10 +8,12 @@
 //! | --- | --- | --- |
 //! | `max_body` | `http-request deny deny_status 413` on Content-Length | `client_max_body_size` |
 //! | `backend_timeout` | `timeout server` | `proxy_read_timeout` |
-//! | `idle_timeout` | `timeout client` and `timeout server` | `proxy_send_timeout`, `proxy_read_timeout`, `client_body_timeout` |
+//! | `idle_timeout` | `timeout client` and `timeout server`, where the two above leave them unset | `proxy_send_timeout`; `proxy_read_timeout` and `client_body_timeout` where unset |
 //! | `body_read_timeout` | `timeout client` | `client_body_timeout` |
 //! | `request_buffering` | `option http-buffer-request` | `proxy_request_buffering` |
-//! | health checks | `option httpchk`, `http-check expect`, `inter`/`rise`/`fall` | passive only: `max_fails`, `fail_timeout` |
+//! | health checks | active: `option httpchk`, `http-check expect`, `inter`/`rise`/`fall`, `timeout check`; passive: none | passive only: `max_fails`, `fail_timeout` |
+//!
+//! Not carried over: a refusal as IIS's 404.13 (both answer 413).
 //!
 //! A timeout the settings leave unset is an hour, where the programs would
 //! otherwise use a short default of their own (nginx) or warn (HAProxy).
@@ -116,9 +118,10 @@ fn haproxy(lb: &Lb, listen: SocketAddr, backends: &[Backend<'_>]) -> String {
             .collect();
         let _ = writeln!(
             c,
-            "  option httpchk GET {}\n  http-check expect rstatus ^({})$",
+            "  option httpchk GET {}\n  http-check expect rstatus ^({})$\n  timeout check {}",
             hc.path,
-            codes.join("|")
+            codes.join("|"),
+            ms(hc.timeout.value.get())
         );
     }
     for b in backends {

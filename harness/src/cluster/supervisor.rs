@@ -2,7 +2,9 @@
 //! and the LB), starts, kills, pauses and resumes them, and makes sure none
 //! outlives the harness.
 //!
-//! Three mechanisms keep that promise, each covering a different death:
+//! Three mechanisms keep that promise for the harness's own children, each
+//! covering a different death (a real HAProxy or nginx, which does not
+//! read the pipe, has the first and the last):
 //! - `Drop` SIGKILLs and reaps every child (normal end, error, Ctrl-C);
 //! - each child holds a pipe to the harness on its stdin and exits when it
 //!   reads end-of-file, which the kernel delivers when the harness dies,

@@ -1,7 +1,7 @@
 //! The upload workload: `count` packages, `concurrency` at a time, each
 //! streamed as it is generated, by the retry policy of [`crate::upload`];
 //! then, once the run has healed, each accepted package is read back (its
-//! resource through the LB, its bytes from every node directly) and every
+//! resource through the target, its bytes from every node directly) and every
 //! package the run created is deleted, and only those.
 //!
 //! Package versions carry a tag unique to the run (`1.0.<seq>-r<tag>`), so
@@ -297,7 +297,13 @@ async fn upload_one(
         if a.class == UploadClass::Accepted {
             return true;
         }
-        if !a.class.retryable() {
+        // Worth another try: a timeout or reset; a 502 or 503 from an LB
+        // still sending to a dead node; and a 409 on a retry, which may be
+        // the first attempt landing late.
+        let again = a.class.retryable()
+            || matches!(a.status, Some(502 | 503))
+            || (attempt > 0 && a.class == UploadClass::Exists);
+        if !again {
             return false;
         }
         // Did it arrive anyway? (Octopus.Client's VerifyTransfer.)
@@ -341,9 +347,14 @@ async fn upload_one(
             Ok(Some(_)) => mode = OverwriteMode::OverwriteExisting,
             Ok(None) | Err(_) => {}
         }
+        // Give the LB's health checks time to take a dead node out.
+        tokio::time::sleep(RETRY_PAUSE * (attempt + 1)).await;
     }
     false
 }
+
+/// The pause before a retry, times the attempt's number.
+const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[allow(clippy::too_many_arguments)]
 fn record(

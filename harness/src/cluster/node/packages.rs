@@ -113,10 +113,10 @@ async fn upload(node: &Node, query: &str, req: Request<Incoming>) -> Reply {
     };
     let mut reader = MultipartReader::new(req.into_body(), &boundary);
     let reply = receive(node, mode, &mut reader).await;
-    // A refusal before the end of the body: read the rest (for a while),
-    // so the client can read the answer.
+    // A refusal before the end of the body: answer at once, and read the
+    // rest (for a while) behind the answer, so the client can read it.
     if !reply.status().is_success() {
-        reader.discard_rest(LINGER).await;
+        tokio::spawn(async move { reader.discard_rest(LINGER).await });
     }
     reply
 }
@@ -199,10 +199,13 @@ async fn receive(node: &Node, mode: Overwrite, reader: &mut MultipartReader<Inco
     if size == 0 {
         return bad_request("the package is empty (EmptyFile)");
     }
-    if let Err(e) = file.sync_data() {
-        return server_error(&format!("failed to write the package: {e}"));
+    // The flush to disk can take seconds for a large package: off the
+    // node's one runtime thread, so pings and other requests go on.
+    match tokio::task::spawn_blocking(move || file.sync_data()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return server_error(&format!("failed to write the package: {e}")),
+        Err(e) => return server_error(&format!("failed to write the package: {e}")),
     }
-    drop(file);
     let delay = node.cfg.upload_delay_ms_per_gib as u128 * size as u128 / GIB as u128;
     if delay > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(delay as u64)).await;
@@ -249,7 +252,13 @@ async fn receive(node: &Node, mode: Overwrite, reader: &mut MultipartReader<Inco
                 existing.id
             )),
         ),
-        Err(e) => server_error(&e),
+        Err(e) => {
+            // Moved into place, but the row was not written: remove it.
+            if temp.kept {
+                let _ = std::fs::remove_file(&target);
+            }
+            server_error(&e)
+        }
     }
 }
 
