@@ -65,6 +65,7 @@ fn bench(c: &mut Criterion) {
     body.extend_from_slice(&m.tail);
     let frames: VecDeque<Bytes> = body.chunks(64 * 1024).map(Bytes::copy_from_slice).collect();
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .unwrap();
     g.bench_function("multipart_read_64mib", |b| {
