@@ -16,6 +16,7 @@ pub mod client;
 pub mod cluster;
 pub mod exit;
 pub mod fault;
+pub mod halibut;
 pub mod history;
 pub mod package;
 pub mod report;
