@@ -17,6 +17,8 @@
 //! Every reader is bounded ([`MAX_MESSAGE`], [`MAX_STREAM`], [`MAX_DEPTH`])
 //! and reports malformed input as an error, never a panic.
 
+pub mod tls;
+
 use std::fmt;
 use std::time::Duration;
 

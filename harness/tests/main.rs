@@ -11,6 +11,9 @@ mod tasks;
 // Packages through the REST API: streamed uploads, reads through every
 // node, overwrite modes, and uploads that must leave nothing behind.
 mod packages;
+// Halibut over mutual TLS on loopback: the polling sequence, and the
+// thumbprint checks on both sides.
+mod halibut;
 // `harness run` end to end: failover passes, a misconfigured LB fails.
 mod run;
 // No node or LB process outlives the harness: normal end, Ctrl-C, SIGKILL.
