@@ -402,7 +402,14 @@ fn a_node_killed_mid_upload_fails_cleanly_and_the_retry_lands_on_the_survivor() 
         .filter(|e| e["event"] == "upload")
         .collect();
     assert_eq!(attempts.len(), 2, "{attempts:?}");
-    assert_eq!(attempts[0]["class"], "reset", "{attempts:?}");
+    // Cut cleanly: the connection reset, or the LB's 502 for the node that
+    // went away, whichever reaches the client first.
+    let first = &attempts[0];
+    assert!(
+        first["class"] == "reset" || first["status"] == 502,
+        "{attempts:?}"
+    );
+    assert!(first["bytes_sent"].as_u64().unwrap() < first["size"].as_u64().unwrap());
     assert_eq!(attempts[1]["class"], "accepted", "{attempts:?}");
     // Before the retry the harness asked whether the package had arrived.
     assert!(
