@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::tasks::{first_started_us, last_node, node_at, task_id};
-use super::{Verdict, secs};
+use super::{Verdict, judged_windows, never_injected, secs, worst};
 use crate::history::{FaultWindow, History, Op, Request, TaskRecord, TaskState};
 use crate::scenario::DrainContract;
 
@@ -35,20 +35,9 @@ const LAST_SECOND_US: u64 = 1_000_000;
 const LISTED: usize = 10;
 
 pub(super) fn judge(c: &DrainContract, h: &History) -> (Verdict, String, Value) {
-    let windows: Vec<FaultWindow> = h
-        .fault_windows()
-        .into_iter()
-        .filter(|w| match &c.fault {
-            Some(name) => w.name == name.value,
-            None => w.kind == "drain" || w.kind == "maintenance",
-        })
-        .collect();
+    let windows = judged_windows(h, c.fault.as_ref(), &["drain", "maintenance"]);
     if windows.is_empty() {
-        return (
-            Verdict::Unknown,
-            "the fault it judges was never injected".into(),
-            json!({ "faults": [] }),
-        );
+        return never_injected("faults");
     }
     // Read once: every window works on the same tasks and nodes.
     let tasks = h.task_records();
@@ -60,9 +49,8 @@ pub(super) fn judge(c: &DrainContract, h: &History) -> (Verdict, String, Value) 
         outcomes.push((verdict, detail));
         results.push(evidence);
     }
-    let verdict = Verdict::merge(outcomes.iter().map(|(v, _)| *v));
-    // The detail of the worst window speaks for the check; when all pass,
-    // each window has its say.
+    let (verdict, worst_detail) = worst(&outcomes);
+    // When all pass, each window has its say.
     let detail = if verdict == Verdict::Pass {
         outcomes
             .iter()
@@ -70,11 +58,7 @@ pub(super) fn judge(c: &DrainContract, h: &History) -> (Verdict, String, Value) 
             .collect::<Vec<_>>()
             .join("; ")
     } else {
-        outcomes
-            .iter()
-            .find(|(v, _)| *v == verdict)
-            .map(|(_, d)| d.clone())
-            .unwrap_or_default()
+        worst_detail
     };
     (verdict, detail, json!({ "faults": results }))
 }

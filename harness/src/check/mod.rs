@@ -106,6 +106,43 @@ pub fn judge(check: &Check, history: &History) -> CheckResult {
     }
 }
 
+/// The fault windows a check judges: the one it names, else every window
+/// of the given kinds (every window at all when `kinds` is empty).
+fn judged_windows(
+    h: &History,
+    fault: Option<&serde_saphyr::Spanned<String>>,
+    kinds: &[&str],
+) -> Vec<crate::history::FaultWindow> {
+    h.fault_windows()
+        .into_iter()
+        .filter(|w| match fault {
+            Some(name) => w.name == name.value,
+            None => kinds.is_empty() || kinds.contains(&w.kind.as_str()),
+        })
+        .collect()
+}
+
+/// The answer of a check whose fault was never injected.
+fn never_injected(evidence_key: &str) -> (Verdict, String, serde_json::Value) {
+    (
+        Verdict::Unknown,
+        "the fault it judges was never injected".into(),
+        serde_json::json!({ evidence_key: [] }),
+    )
+}
+
+/// Per-window outcomes merged: fail over unknown over pass, and the detail
+/// of the first window as bad as the merge speaks for the check.
+fn worst(outcomes: &[(Verdict, String)]) -> (Verdict, String) {
+    let verdict = Verdict::merge(outcomes.iter().map(|(v, _)| *v));
+    let detail = outcomes
+        .iter()
+        .find(|(v, _)| *v == verdict)
+        .map(|(_, d)| d.clone())
+        .unwrap_or_default();
+    (verdict, detail)
+}
+
 /// Seconds, for details.
 fn secs(us: u64) -> String {
     format!("{:.1}s", us as f64 / 1e6)

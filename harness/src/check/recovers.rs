@@ -4,25 +4,14 @@
 
 use serde_json::{Value, json};
 
-use super::{Verdict, secs};
-use crate::history::{FaultWindow, History};
+use super::{Verdict, judged_windows, never_injected, secs};
+use crate::history::History;
 use crate::scenario::Recovers;
 
 pub(super) fn judge(c: &Recovers, h: &History) -> (Verdict, String, Value) {
-    let windows: Vec<FaultWindow> = h
-        .fault_windows()
-        .into_iter()
-        .filter(|w| match &c.fault {
-            Some(name) => w.name == name.value,
-            None => true,
-        })
-        .collect();
+    let windows = judged_windows(h, c.fault.as_ref(), &[]);
     if windows.is_empty() {
-        return (
-            Verdict::Unknown,
-            "the fault it judges was never injected".into(),
-            json!({ "recoveries": [] }),
-        );
+        return never_injected("recoveries");
     }
     let within = c.within.value.as_micros_u64();
     let end = h.end_us();

@@ -9,44 +9,25 @@
 
 use serde_json::{Value, json};
 
-use super::{Verdict, secs};
+use super::{Verdict, judged_windows, never_injected, secs, worst};
 use crate::history::{FaultWindow, History, Request};
 use crate::scenario::RoutesAround;
 
 pub(super) fn judge(c: &RoutesAround, h: &History) -> (Verdict, String, Value) {
     let all_nodes = h.node_names();
-    let windows: Vec<FaultWindow> = h
-        .fault_windows()
-        .into_iter()
-        .filter(|w| match &c.fault {
-            Some(name) => w.name == name.value,
-            None => w.kind == "kill" || w.kind == "pause",
-        })
-        .collect();
+    let windows = judged_windows(h, c.fault.as_ref(), &["kill", "pause"]);
     if windows.is_empty() {
-        return (
-            Verdict::Unknown,
-            "the fault it judges was never injected".into(),
-            json!({ "faults": [] }),
-        );
+        return never_injected("faults");
     }
     let within = c.within.value.as_micros_u64();
     let mut results = Vec::new();
-    let mut verdicts = Vec::new();
-    let mut details = Vec::new();
+    let mut outcomes = Vec::new();
     for w in &windows {
         let (verdict, detail, evidence) = judge_window(c, h, w, within, all_nodes.len());
-        verdicts.push(verdict);
-        details.push((verdict, detail));
+        outcomes.push((verdict, detail));
         results.push(evidence);
     }
-    let verdict = Verdict::merge(verdicts.iter().copied());
-    // The detail of the worst window speaks for the check.
-    let detail = details
-        .iter()
-        .find(|(v, _)| *v == verdict)
-        .map(|(_, d)| d.clone())
-        .unwrap_or_default();
+    let (verdict, detail) = worst(&outcomes);
     (verdict, detail, json!({ "faults": results }))
 }
 

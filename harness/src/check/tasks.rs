@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{Verdict, histogram_of, percentile_us, secs};
+use super::{Verdict, histogram_of, judged_windows, never_injected, percentile_us, secs, worst};
 use crate::history::{FaultWindow, History, TaskRecord, TaskState};
 use crate::scenario::{ExactlyOnce, OrphanedTasks, SharedStorageCheck, TaskCap};
 
@@ -362,20 +362,9 @@ pub(super) fn task_cap(c: &TaskCap, h: &History) -> (Verdict, String, Value) {
 }
 
 pub(super) fn orphaned(c: &OrphanedTasks, h: &History) -> (Verdict, String, Value) {
-    let windows: Vec<FaultWindow> = h
-        .fault_windows()
-        .into_iter()
-        .filter(|w| match &c.fault {
-            Some(name) => w.name == name.value,
-            None => w.kind == "kill" || w.kind == "restart",
-        })
-        .collect();
+    let windows = judged_windows(h, c.fault.as_ref(), &["kill", "restart"]);
     if windows.is_empty() {
-        return (
-            Verdict::Unknown,
-            "the fault it judges was never injected".into(),
-            json!({ "faults": [] }),
-        );
+        return never_injected("faults");
     }
     let records = h.task_records();
     let within = c.within.value.as_micros_u64();
@@ -386,13 +375,7 @@ pub(super) fn orphaned(c: &OrphanedTasks, h: &History) -> (Verdict, String, Valu
         outcomes.push((verdict, detail));
         results.push(evidence);
     }
-    let verdict = Verdict::merge(outcomes.iter().map(|(v, _)| *v));
-    // The detail of the worst window speaks for the check.
-    let detail = outcomes
-        .iter()
-        .find(|(v, _)| *v == verdict)
-        .map(|(_, d)| d.clone())
-        .unwrap_or_default();
+    let (verdict, detail) = worst(&outcomes);
     (
         verdict,
         detail,

@@ -1,5 +1,6 @@
-//! The HTTP/1.1 accept loop shared by the nodes and the LB, and a file as
-//! a streamed body (package downloads, bodies the LB has buffered).
+//! The HTTP/1.1 accept loop shared by the nodes and the LB, a file as a
+//! streamed body (package downloads, bodies the LB has buffered), and the
+//! lingering read behind a refusal.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -53,6 +54,19 @@ where
                 .await;
         });
     }
+}
+
+/// How long a refused request's body is read and dropped: nginx's
+/// `lingering_time`.
+const LINGER: Duration = Duration::from_secs(30);
+
+/// Reads and drops what is left of a refused request's body, for at most
+/// [`LINGER`], so a client still sending can read the answer instead of
+/// failing on a closed connection. Spawn it behind the answer.
+pub(crate) async fn linger(mut body: Incoming) {
+    use http_body_util::BodyExt;
+    let deadline = tokio::time::Instant::now() + LINGER;
+    while let Ok(Some(Ok(_))) = tokio::time::timeout_at(deadline, body.frame()).await {}
 }
 
 /// Bytes per chunk of a file body.

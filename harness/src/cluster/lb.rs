@@ -288,7 +288,7 @@ impl Lb {
             // Refused on its headers, at once; the body is read and dropped
             // for a while behind the answer (nginx's lingering close), so
             // the client sees the 413 instead of a broken pipe.
-            tokio::spawn(linger(req.into_body()));
+            tokio::spawn(super::http::linger(req.into_body()));
             return self.too_large();
         }
         let (mut parts, body) = req.into_parts();
@@ -498,15 +498,6 @@ impl Lb {
         activity.body_done_us.store(NOT_YET, Ordering::Relaxed);
         Ok(spooled)
     }
-}
-
-/// How long a refused request's body is read and dropped: nginx's
-/// `lingering_time`.
-const LINGER: Duration = Duration::from_secs(30);
-
-async fn linger(mut body: Incoming) {
-    let deadline = tokio::time::Instant::now() + LINGER;
-    while let Ok(Some(Ok(_))) = tokio::time::timeout_at(deadline, body.frame()).await {}
 }
 
 /// How waiting for a node ended.

@@ -226,8 +226,12 @@ impl EmbeddedCluster {
             .map_err(|e| {
                 ClusterError::new(format!("failed to create {}: {e}", lb_dir.display()))
             })?;
-        let Some((program, text, args)) =
-            real_lb::config(engine, &spec.lb, listen, &backends, &lb_dir)
+        let Some(real_lb::RealLb {
+            program,
+            file,
+            text,
+            args,
+        }) = real_lb::config(engine, &spec.lb, listen, &backends, &lb_dir)
         else {
             return Err(ClusterError::new("not a real LB"));
         };
@@ -236,11 +240,6 @@ impl EmbeddedCluster {
                 "the scenario asks for {program} in front of the nodes, and {program} is not installed (apt-get install {program})"
             ))
         })?;
-        let file = lb_dir.join(if program == "haproxy" {
-            "haproxy.cfg"
-        } else {
-            "nginx.conf"
-        });
         std::fs::write(&file, text)
             .map_err(|e| ClusterError::new(format!("failed to write {}: {e}", file.display())))?;
         let started = self

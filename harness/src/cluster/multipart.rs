@@ -224,18 +224,9 @@ where
         }
     }
 
-    /// Reads and drops whatever is left of the body, for at most `limit`,
-    /// so a client still sending can read the answer (nginx's lingering
-    /// close) instead of failing on a closed connection.
-    pub async fn discard_rest(&mut self, limit: std::time::Duration) {
-        self.buf.clear();
-        let deadline = tokio::time::Instant::now() + limit;
-        while !self.eof {
-            match tokio::time::timeout_at(deadline, self.body.frame()).await {
-                Ok(Some(Ok(_))) => {}
-                _ => break,
-            }
-        }
+    /// The body, with whatever of it is still unread.
+    pub fn into_body(self) -> B {
+        self.body
     }
 
     /// Reads and drops a non-file part, up to [`MAX_FIELD`] bytes.

@@ -20,7 +20,7 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::scenario::{HealthMode, Lb, LbEngine};
@@ -36,40 +36,55 @@ pub struct Backend<'a> {
     pub addr: SocketAddr,
 }
 
-/// The program to run, the configuration file's text, and the arguments
-/// that run it in the foreground with that file.
+/// A real LB ready to start: the program, its configuration file and
+/// text, and the arguments that run it in the foreground with that file.
+pub struct RealLb {
+    /// `haproxy` or `nginx`.
+    pub program: &'static str,
+    /// Where the configuration goes.
+    pub file: PathBuf,
+    /// The configuration.
+    pub text: String,
+    /// The program's arguments.
+    pub args: Vec<String>,
+}
+
+/// The configuration of `engine` for these settings; None for the
+/// built-in LB.
 pub fn config(
     engine: LbEngine,
     lb: &Lb,
     listen: SocketAddr,
     backends: &[Backend<'_>],
     dir: &Path,
-) -> Option<(&'static str, String, Vec<String>)> {
-    let file = dir.join(match engine {
-        LbEngine::Haproxy => "haproxy.cfg",
-        LbEngine::Nginx => "nginx.conf",
-        LbEngine::Builtin => return None,
-    });
-    let file_arg = file.display().to_string();
+) -> Option<RealLb> {
     Some(match engine {
-        LbEngine::Haproxy => (
-            "haproxy",
-            haproxy(lb, listen, backends),
-            vec!["-f".into(), file_arg, "-db".into()],
-        ),
-        LbEngine::Nginx => (
-            "nginx",
-            nginx(lb, listen, backends, dir),
-            vec![
-                "-c".into(),
-                file_arg,
-                "-p".into(),
-                dir.display().to_string(),
-                "-e".into(),
-                dir.join("nginx-error.log").display().to_string(),
-            ],
-        ),
         LbEngine::Builtin => return None,
+        LbEngine::Haproxy => {
+            let file = dir.join("haproxy.cfg");
+            RealLb {
+                program: "haproxy",
+                args: vec!["-f".into(), file.display().to_string(), "-db".into()],
+                text: haproxy(lb, listen, backends),
+                file,
+            }
+        }
+        LbEngine::Nginx => {
+            let file = dir.join("nginx.conf");
+            RealLb {
+                program: "nginx",
+                args: vec![
+                    "-c".into(),
+                    file.display().to_string(),
+                    "-p".into(),
+                    dir.display().to_string(),
+                    "-e".into(),
+                    dir.join("nginx-error.log").display().to_string(),
+                ],
+                text: nginx(lb, listen, backends, dir),
+                file,
+            }
+        }
     })
 }
 
@@ -206,7 +221,12 @@ mod tests {
         }];
         let l =
             lb("    preset: nginx-default\n    health_check: { max_fails: 2, fail_timeout: 5s }\n");
-        let (program, text, args) = config(
+        let RealLb {
+            program,
+            file,
+            text,
+            args,
+        } = config(
             LbEngine::Nginx,
             &l,
             "127.0.0.1:9".parse().unwrap(),
@@ -215,6 +235,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(program, "nginx");
+        assert_eq!(file, dir.join("nginx.conf"));
         assert!(text.contains("client_max_body_size 1048576;"), "{text}");
         assert!(text.contains("proxy_request_buffering on;"), "{text}");
         assert!(
@@ -233,7 +254,7 @@ mod tests {
         let l = lb(
             "    backend_timeout: 2s\n    max_body: 1MiB\n    health_check: { interval: 1s, accept: \"200,418\" }\n",
         );
-        let (_, text, _) = config(
+        let RealLb { text, .. } = config(
             LbEngine::Haproxy,
             &l,
             "127.0.0.1:9".parse().unwrap(),

@@ -319,28 +319,15 @@ async fn upload_one(
                 s
             }
         };
-        let found = target.fetch(&id).await;
-        events.send(Event::PackageRead(PackageRead {
-            at_us: events.now_us(),
+        let found = fetch_and_record(
+            events,
+            target,
             seq,
-            id: id.clone(),
-            via: via_name(target),
-            kind: PackageReadKind::AfterFailure,
-            status: found
-                .as_ref()
-                .ok()
-                .map(|f| if f.is_some() { 200 } else { 404 }),
-            size: found
-                .as_ref()
-                .ok()
-                .and_then(|f| f.as_ref().map(|p| p.package_size_bytes)),
-            sha1: found
-                .as_ref()
-                .ok()
-                .and_then(|f| f.as_ref().map(|p| p.hash.clone())),
-            expected: Some(want.clone()),
-            error: found.as_ref().err().cloned(),
-        }));
+            &id,
+            PackageReadKind::AfterFailure,
+            Some(want.clone()),
+        )
+        .await;
         match found {
             Ok(Some(p)) if p.hash == want && p.package_size_bytes == spec.len() => return true,
             // Something else is there under the name: replace it.
@@ -401,32 +388,41 @@ fn via_name(u: &Uploader) -> String {
     u.name().to_string()
 }
 
+/// Reads a package's resource through `target` and records what came back.
+async fn fetch_and_record(
+    events: &Events,
+    target: &Uploader,
+    seq: u64,
+    id: &str,
+    kind: PackageReadKind,
+    expected: Option<String>,
+) -> Result<Option<crate::upload::PackageBody>, String> {
+    let found = target.fetch(id).await;
+    let package = found.as_ref().ok().and_then(Option::as_ref);
+    events.send(Event::PackageRead(PackageRead {
+        at_us: events.now_us(),
+        seq,
+        id: id.to_string(),
+        via: via_name(target),
+        kind,
+        status: found
+            .as_ref()
+            .ok()
+            .map(|f| if f.is_some() { 200 } else { 404 }),
+        size: package.map(|p| p.package_size_bytes),
+        sha1: package.map(|p| p.hash.clone()),
+        expected,
+        error: found.as_ref().err().cloned(),
+    }));
+    found
+}
+
 /// Reads an accepted package back: its resource through the target, its
 /// bytes from every node directly.
 async fn verify(m: &Made, target: &Uploader, nodes: &[(String, Uploader)], events: &Events) {
     let id = package_resource_id(&m.spec);
-    let meta = target.fetch(&id).await;
-    events.send(Event::PackageRead(PackageRead {
-        at_us: events.now_us(),
-        seq: m.seq,
-        id: id.clone(),
-        via: via_name(target),
-        kind: PackageReadKind::Metadata,
-        status: meta
-            .as_ref()
-            .ok()
-            .map(|f| if f.is_some() { 200 } else { 404 }),
-        size: meta
-            .as_ref()
-            .ok()
-            .and_then(|f| f.as_ref().map(|p| p.package_size_bytes)),
-        sha1: meta
-            .as_ref()
-            .ok()
-            .and_then(|f| f.as_ref().map(|p| p.hash.clone())),
-        expected: None,
-        error: meta.err(),
-    }));
+    // Recorded for the checks; nothing to decide here.
+    let _ = fetch_and_record(events, target, m.seq, &id, PackageReadKind::Metadata, None).await;
     for (name, node) in nodes {
         let got = node.download_sha1(&id).await;
         let (status, size, sha1, error) = match got {

@@ -257,31 +257,31 @@ impl Validator {
     }
 
     fn workload(&mut self, s: &Scenario) {
-        let (mut apis, mut tasks, mut uploads, mut ladders) = (0, 0, 0, 0);
+        // One workload of each kind; an upload and a slow upload share one.
+        let mut seen: HashMap<&str, usize> = HashMap::new();
         for (i, w) in s.workload.iter().enumerate() {
+            let slot = match &w.value {
+                Workload::Api(_) => "api",
+                Workload::Tasks(_) => "tasks",
+                Workload::Upload(_) | Workload::SlowUpload(_) => "upload or slow_upload",
+                Workload::BodyLimitLadder(_) => "body_limit_ladder",
+            };
+            let n = seen.entry(slot).or_default();
+            *n += 1;
+            if *n > 1 {
+                self.problem(
+                    &w.referenced,
+                    format!("workload[{i}]"),
+                    format!("only one {slot} workload is allowed"),
+                );
+            }
             let api = match &w.value {
                 Workload::Api(api) => api,
                 Workload::BodyLimitLadder(l) => {
-                    ladders += 1;
-                    if ladders > 1 {
-                        self.problem(
-                            &w.referenced,
-                            format!("workload[{i}]"),
-                            "only one body_limit_ladder workload is allowed",
-                        );
-                    }
                     self.ladder(s, l, &format!("workload[{i}].body_limit_ladder"));
                     continue;
                 }
                 Workload::SlowUpload(u) => {
-                    uploads += 1;
-                    if uploads > 1 {
-                        self.problem(
-                            &w.referenced,
-                            format!("workload[{i}]"),
-                            "only one upload or slow_upload workload is allowed",
-                        );
-                    }
                     if u.rate.value.bytes_per_sec() < 1.0 {
                         self.problem(
                             &u.rate.referenced,
@@ -293,38 +293,14 @@ impl Validator {
                     continue;
                 }
                 Workload::Upload(u) => {
-                    uploads += 1;
-                    if uploads > 1 {
-                        self.problem(
-                            &w.referenced,
-                            format!("workload[{i}]"),
-                            "only one upload or slow_upload workload is allowed",
-                        );
-                    }
                     self.upload(s, u, &format!("workload[{i}].upload"));
                     continue;
                 }
                 Workload::Tasks(t) => {
-                    tasks += 1;
-                    if tasks > 1 {
-                        self.problem(
-                            &w.referenced,
-                            format!("workload[{i}]"),
-                            "only one tasks workload is allowed",
-                        );
-                    }
                     self.tasks(s, t, &w.referenced, &format!("workload[{i}].tasks"));
                     continue;
                 }
             };
-            apis += 1;
-            if apis > 1 {
-                self.problem(
-                    &w.referenced,
-                    format!("workload[{i}]"),
-                    "only one api workload is allowed",
-                );
-            }
             let path = format!("workload[{i}].api");
             if !(MIN_RATE..=100_000.0).contains(&api.rate.get()) {
                 self.problem(

@@ -36,9 +36,6 @@ const MAX_FILE_NAME: usize = 255;
 
 const GIB: u64 = 1 << 30;
 
-/// How long a refused upload's remaining body is read and dropped.
-const LINGER: std::time::Duration = std::time::Duration::from_secs(30);
-
 pub(super) async fn route(
     node: &Node,
     space: Option<&str>,
@@ -116,7 +113,7 @@ async fn upload(node: &Node, query: &str, req: Request<Incoming>) -> Reply {
     // A refusal before the end of the body: answer at once, and read the
     // rest (for a while) behind the answer, so the client can read it.
     if !reply.status().is_success() {
-        tokio::spawn(async move { reader.discard_rest(LINGER).await });
+        tokio::spawn(super::super::http::linger(reader.into_body()));
     }
     reply
 }
