@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Verdict, judged_windows, never_injected, secs};
+use super::{Verdict, judged_windows, never_injected, secs, worst};
 use crate::history::History;
 use crate::scenario::Recovers;
 
@@ -97,12 +97,7 @@ pub(super) fn judge(c: &Recovers, h: &History) -> (Verdict, String, Value) {
             outcomes.push((verdict, detail));
         }
     }
-    let verdict = Verdict::merge(outcomes.iter().map(|(v, _)| *v));
-    let detail = outcomes
-        .iter()
-        .find(|(v, _)| *v == verdict)
-        .map(|(_, d)| d.clone())
-        .unwrap_or_default();
+    let (verdict, detail) = worst(&outcomes);
     (
         verdict,
         detail,
