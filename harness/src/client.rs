@@ -285,6 +285,62 @@ impl ApiClient {
         }
     }
 
+    /// The server certificate's thumbprint, which polling Tentacles pin.
+    pub async fn server_thumbprint(&self) -> Result<String, String> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Certificate {
+            thumbprint: String,
+        }
+        let c: Certificate = self
+            .get_json("/api/configuration/certificates/certificate-global")
+            .await?;
+        Ok(c.thumbprint)
+    }
+
+    /// Registers a polling Tentacle (octopus-surface.md §5.4); gives its
+    /// machine ID.
+    pub async fn register_machine(
+        &self,
+        name: &str,
+        subscription: &str,
+        thumbprint: &str,
+    ) -> Result<String, String> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Machine {
+            id: String,
+        }
+        let body = serde_json::json!({
+            "Name": name,
+            "EnvironmentIds": [],
+            "Roles": ["harness-fleet"],
+            "Endpoint": {
+                "CommunicationStyle": "TentacleActive",
+                "Uri": subscription,
+                "Thumbprint": thumbprint,
+            },
+        });
+        let path = format!("/api/{}/machines", crate::cluster::api::SPACE_ID);
+        let (status, resp) = self
+            .call(Method::POST, &path, Some(&body), CALL_TIMEOUT)
+            .await
+            .map_err(|e| e.message)?;
+        let m: Machine = expect_json(&format!("POST {}{path}", self.base), status, &resp)?;
+        Ok(m.id)
+    }
+
+    /// Removes a machine.
+    pub async fn delete_machine(&self, id: &str) -> Result<(), String> {
+        let path = format!("/api/{}/machines/{id}", crate::cluster::api::SPACE_ID);
+        let (status, resp) = self
+            .call(Method::DELETE, &path, None, CALL_TIMEOUT)
+            .await
+            .map_err(|e| e.message)?;
+        expect_json::<serde_json::Value>(&format!("DELETE {}{path}", self.base), status, &resp)
+            .map(|_| ())
+    }
+
     /// Reads tasks by ID, up to 100 at a time.
     pub async fn tasks(&self, ids: &[String]) -> Result<Vec<TaskBody>, String> {
         let path = format!("/api/tasks?ids={}&take={}", ids.join(","), ids.len().max(1));

@@ -17,7 +17,9 @@
 //! Every reader is bounded ([`MAX_MESSAGE`], [`MAX_STREAM`], [`MAX_DEPTH`])
 //! and reports malformed input as an error, never a panic.
 
+pub mod services;
 pub mod tls;
+pub mod wire;
 
 use std::fmt;
 use std::time::Duration;

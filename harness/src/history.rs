@@ -107,6 +107,26 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// A fleet of polling Tentacles was registered and started.
+    Fleet(FleetStarted),
+    /// A polling connection came up, failed to, or dropped.
+    Polling(PollingSeen),
+    /// What a node's polling endpoint served to a probe.
+    PollingProbe(PollingProbe),
+    /// A health task of a round, pinned to one node, ended (or did not).
+    HealthTask(HealthTaskSeen),
+    /// One machine's outcome in a health task.
+    Health(HealthSeen),
+    /// The fleet's machines were removed from the cluster.
+    FleetRemoved {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// How many were removed.
+        removed: u32,
+        /// Why some could not be.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        errors: Vec<String>,
+    },
     /// The last event of a run that ended in an orderly way.
     RunEnded {
         /// Microseconds since the start.
@@ -115,6 +135,126 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         interrupted: Option<String>,
     },
+}
+
+/// A fleet as started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FleetStarted {
+    /// Microseconds since the start.
+    pub at_us: u64,
+    /// Each Tentacle: its name and machine ID.
+    pub tentacles: Vec<FleetTentacle>,
+    /// What each Tentacle polls: the node each endpoint reaches (or `lb`)
+    /// and its address.
+    pub endpoints: Vec<(String, String)>,
+    /// Every node of the cluster, which a correct fleet reaches.
+    pub nodes: Vec<String>,
+    /// Connections per Tentacle per endpoint.
+    pub connections: u32,
+    /// The server thumbprint the cluster announced.
+    pub server_thumbprint: String,
+}
+
+/// One Tentacle of a fleet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetTentacle {
+    /// Its name.
+    pub name: String,
+    /// Its machine ID.
+    pub machine: String,
+}
+
+/// What happened to a polling connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PollingChange {
+    /// Identified with the server: the connection polls.
+    Connected,
+    /// An attempt failed before that.
+    Failed,
+    /// A connection that polled ended.
+    Dropped,
+}
+
+/// A change of one polling connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PollingSeen {
+    /// Microseconds since the start.
+    pub at_us: u64,
+    /// The Tentacle.
+    pub tentacle: String,
+    /// The node the endpoint reaches, or `lb`.
+    pub node: String,
+    /// Which of the Tentacle's connections to that endpoint.
+    pub conn: u32,
+    /// What happened.
+    pub change: PollingChange,
+    /// Why it failed or dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A probe of a polling endpoint: TLS without a client certificate, then
+/// an HTTP request, as a browser pointed at port 10943.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PollingProbe {
+    /// Microseconds since the start.
+    pub at_us: u64,
+    /// The node the endpoint reaches, or `lb`.
+    pub node: String,
+    /// Its address.
+    pub address: String,
+    /// The served certificate's thumbprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbprint: Option<String>,
+    /// Whether Halibut's friendly page came back.
+    pub friendly_page: bool,
+    /// Why the probe failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A round's health task on one node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthTaskSeen {
+    /// When it was queued.
+    pub queued_us: u64,
+    /// When the harness saw it end, or gave up.
+    pub done_us: u64,
+    /// The round, from 0.
+    pub round: u32,
+    /// The node it was pinned to.
+    pub node: String,
+    /// The task, if it was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// Its final state, if it reached one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<TaskState>,
+    /// Its error, or why the harness could not follow it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One machine's outcome in a health task, from the task's log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthSeen {
+    /// Microseconds since the start (when the log was read).
+    pub at_us: u64,
+    /// The round.
+    pub round: u32,
+    /// The node that ran the task.
+    pub node: String,
+    /// The machine.
+    pub machine: String,
+    /// Whether every call succeeded.
+    pub ok: bool,
+    /// Why not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Round trip of each call, microseconds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rtt_us: Vec<u64>,
 }
 
 /// Phases of a run, in order.
@@ -564,6 +704,12 @@ impl History {
                 Event::Upload(u) => u.done_us,
                 Event::PackageRead(p) => p.at_us,
                 Event::PackageDeleted { at_us, .. } => *at_us,
+                Event::Fleet(f) => f.at_us,
+                Event::Polling(p) => p.at_us,
+                Event::PollingProbe(p) => p.at_us,
+                Event::HealthTask(t) => t.done_us,
+                Event::Health(h) => h.at_us,
+                Event::FleetRemoved { at_us, .. } => *at_us,
             })
             .max()
             .unwrap_or(0)

@@ -7,6 +7,8 @@
 //! [`cluster`]; the [`runner`] drives the phases and records every event in
 //! the [`history`]; each [`check`] judges that history alone; the [`report`]
 //! module renders it for people and for CI; [`cli`] is the command line.
+//! The [`fleet`] of simulated polling Tentacles speaks [`halibut`] to the
+//! nodes.
 
 #![warn(missing_docs)]
 
@@ -16,6 +18,7 @@ pub mod client;
 pub mod cluster;
 pub mod exit;
 pub mod fault;
+pub mod fleet;
 pub mod halibut;
 pub mod history;
 pub mod package;

@@ -14,6 +14,9 @@ mod packages;
 // Halibut over mutual TLS on loopback: the polling sequence, and the
 // thumbprint checks on both sides.
 mod halibut;
+// Polling Tentacles against the cluster: trust, the LB's forwarded ports,
+// a node killed mid-request.
+mod polling;
 // `harness run` end to end: failover passes, a misconfigured LB fails.
 mod run;
 // No node or LB process outlives the harness: normal end, Ctrl-C, SIGKILL.

@@ -523,3 +523,87 @@ fn contains_api_key(bytes: &[u8]) -> bool {
                 .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
     })
 }
+
+/// A shipped polling scenario passes every check, and the report shows
+/// the whole fleet on every node and every health check reaching it.
+fn polling_scenario_passes(scenario: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    run_scenario(scenario, tmp.path(), &[], 0);
+    let report = read_json(&tmp.path().join("latest/report.json"));
+    assert_matches_schema(&report);
+    let checks = report["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 5);
+    assert!(checks.iter().all(|c| c["verdict"] == "pass"), "{checks:?}");
+    let polling = &report["polling"];
+    assert_eq!(polling["tentacles"], 50);
+    for n in polling["nodes"].as_array().unwrap() {
+        assert_eq!(n["tentacles_connected"], 50, "{n}");
+        // Two rounds of 50 machines each.
+        assert_eq!(
+            (n["health_ok"].as_u64(), n["health_failed"].as_u64()),
+            (Some(100), Some(0)),
+            "{n}"
+        );
+    }
+    let storm = &find(&report["checks"], "kind", "reconnect_storm")["evidence"]["restarts"][0];
+    assert_eq!(storm["node"], "n2");
+    assert!(
+        storm["time_to_full_fan_out_s"].as_f64().unwrap() >= 5.0,
+        "Halibut waits 5s: {storm}"
+    );
+}
+
+#[test]
+fn the_polling_fan_out_scenario_passes_with_unique_addresses() {
+    polling_scenario_passes("scenarios/polling-fanout.yaml");
+}
+
+#[test]
+fn the_polling_scenario_passes_through_the_lb_unique_ports() {
+    polling_scenario_passes("scenarios/polling-unique-port.yaml");
+}
+
+#[test]
+fn a_fleet_that_polls_only_the_lb_fails_and_names_the_unreachable_pairs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_scenario(
+        "fixtures/scenarios/valid/polling-fleet-polls-lb.yaml",
+        tmp.path(),
+        &[],
+        1,
+    );
+    let line = |kind: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.contains(kind))
+            .unwrap_or_default()
+            .trim_start()
+            .to_string()
+    };
+    let reach = line("every_node_reaches_every_tentacle");
+    assert!(reach.starts_with("FAIL"), "{}", out.stdout);
+    for node in ["n1", "n2", "n3"] {
+        assert!(
+            reach.contains(&format!("{node} could not reach")),
+            "{reach}"
+        );
+    }
+    assert!(
+        reach.contains("did not collect the request within the allowed time (00:00:04)"),
+        "{reach}"
+    );
+    let fan_out = line("polling_fan_out");
+    assert!(fan_out.starts_with("FAIL"), "{fan_out}");
+    assert!(
+        fan_out.contains("60 of 60 Tentacle–node pairs"),
+        "{fan_out}"
+    );
+    assert!(fan_out.contains("tentacle-0001↔n1"), "{fan_out}");
+    // The certificate is right: the LB passes TCP through; the fault is
+    // where the fleet polls.
+    assert!(
+        line("polling_certificate").starts_with("PASS"),
+        "{}",
+        out.stdout
+    );
+}

@@ -7,6 +7,7 @@
 mod availability;
 mod drain;
 mod latency;
+mod polling;
 mod recovers;
 mod routes_around;
 mod tasks;
@@ -96,6 +97,11 @@ pub fn judge(check: &Check, history: &History) -> CheckResult {
         Check::UploadIntact(_) => upload::intact(history),
         Check::UploadThroughput(c) => upload::throughput(c, history),
         Check::LadderReaches(c) => upload::ladder(c, history),
+        Check::PollingFanOut(_) => polling::fan_out(history),
+        Check::PollingCertificate(_) => polling::certificate(history),
+        Check::EveryNodeReachesEveryTentacle(_) => polling::every_node_reaches(history),
+        Check::ReconnectStorm(c) => polling::reconnect_storm(c, history),
+        Check::RpcLatency(c) => polling::rpc_latency(c, history),
     };
     CheckResult {
         name: check.name(),

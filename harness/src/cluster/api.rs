@@ -379,3 +379,58 @@ pub struct NodeBody {
     #[serde(default)]
     pub running_task_count: Option<u32>,
 }
+
+/// A polling Tentacle's registration, as `POST /api/{spaceId}/machines`
+/// takes it (octopus-surface.md §5.4).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NewMachine {
+    /// Its name.
+    pub name: String,
+    /// How to reach it.
+    pub endpoint: NewEndpoint,
+}
+
+/// The endpoint of a new machine.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NewEndpoint {
+    /// `TentacleActive` for a polling Tentacle.
+    pub communication_style: String,
+    /// `poll://<subscription>/`.
+    pub uri: String,
+    /// The Tentacle's certificate thumbprint.
+    pub thumbprint: String,
+}
+
+/// A machine as the API shows it.
+pub fn machine_resource(m: &super::db::MachineRow) -> Value {
+    let id = format!("Machines-{}", m.seq);
+    json!({
+        "Id": id,
+        "Name": m.name,
+        "SpaceId": m.space_id,
+        "Thumbprint": m.thumbprint,
+        "Uri": m.uri,
+        "IsDisabled": false,
+        "HealthStatus": "Unknown",
+        "Status": "Unknown",
+        "Endpoint": {
+            "CommunicationStyle": "TentacleActive",
+            "Uri": m.uri,
+            "Thumbprint": m.thumbprint,
+        },
+        "Links": { "Self": format!("/api/{}/machines/{id}", m.space_id) },
+    })
+}
+
+/// `GET /api/configuration/certificates/certificate-global`: the server
+/// thumbprint Tentacles must trust.
+pub fn global_certificate(thumbprint: &str) -> Value {
+    json!({
+        "Id": "certificate-global",
+        "Name": "Octopus Server",
+        "Thumbprint": thumbprint,
+        "Links": { "Self": "/api/configuration/certificates/certificate-global" },
+    })
+}

@@ -91,6 +91,20 @@ impl SharedDb {
                 hash TEXT NOT NULL,
                 path TEXT NOT NULL,
                 published_ms INTEGER NOT NULL
+            );
+            CREATE TABLE IF NOT EXISTS machines (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                space_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                uri TEXT NOT NULL,
+                thumbprint TEXT NOT NULL,
+                created_ms INTEGER NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS machines_by_thumbprint ON machines (thumbprint);
+            CREATE TABLE IF NOT EXISTS certificates (
+                name TEXT PRIMARY KEY,
+                cert BLOB NOT NULL,
+                key BLOB NOT NULL
             );",
         )?;
         Ok(Self { conn })
@@ -252,6 +266,11 @@ fn task_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TaskRow> {
     })
 }
 
+/// A task this node may claim: not pinned, or pinned to it (`?1` is the
+/// node's name). Pinning is the reference cluster's way to force a health
+/// check onto one node; on Octopus the harness drains the others instead.
+const PINNED_TO_ME: &str = "(json_extract(arguments, '$.PinnedNode') IS NULL OR json_extract(arguments, '$.PinnedNode') = ?1)";
+
 /// The states in which a task holds a slot of its node's cap.
 const ACTIVE: &str = "('Executing', 'Cancelling')";
 
@@ -362,7 +381,7 @@ impl SharedDb {
                 let now = now_ms();
                 c.prepare_cached(&format!(
                     "UPDATE tasks SET state = 'Executing', server_node = ?1, start_ms = ?2
-                     WHERE seq IN (SELECT seq FROM tasks WHERE state = 'Queued' ORDER BY seq LIMIT ?3)
+                     WHERE seq IN (SELECT seq FROM tasks WHERE state = 'Queued' AND {PINNED_TO_ME} ORDER BY seq LIMIT ?3)
                      RETURNING {TASK_COLUMNS}"
                 ))?
                 .query_map(params![node_name, now, k as i64], task_row)?
@@ -375,8 +394,11 @@ impl SharedDb {
                 }
                 let seqs: Vec<i64> = self
                     .conn
-                    .prepare_cached("SELECT seq FROM tasks WHERE state = 'Queued' ORDER BY seq LIMIT ?1")?
-                    .query_map(params![k as i64], |r| r.get(0))?
+                    .prepare_cached(&format!(
+                        "SELECT seq FROM tasks WHERE state = 'Queued' AND {} ORDER BY seq LIMIT ?1",
+                        PINNED_TO_ME.replace("?1", "?2")
+                    ))?
+                    .query_map(params![k as i64, node_name], |r| r.get(0))?
                     .collect::<rusqlite::Result<_>>()?;
                 // The gap between read and write is the bug.
                 std::thread::sleep(gap);
@@ -620,6 +642,122 @@ impl SharedDb {
             }
             Ok(row)
         })
+    }
+}
+
+/// A registered polling Tentacle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineRow {
+    /// The number in `Machines-<seq>`.
+    pub seq: i64,
+    /// Its space.
+    pub space_id: String,
+    /// Its name.
+    pub name: String,
+    /// Its subscription, `poll://.../`.
+    pub uri: String,
+    /// Its certificate's thumbprint.
+    pub thumbprint: String,
+}
+
+const MACHINE_COLUMNS: &str = "seq, space_id, name, uri, thumbprint";
+
+fn machine_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MachineRow> {
+    Ok(MachineRow {
+        seq: r.get(0)?,
+        space_id: r.get(1)?,
+        name: r.get(2)?,
+        uri: r.get(3)?,
+        thumbprint: r.get(4)?,
+    })
+}
+
+impl SharedDb {
+    /// Registers a machine.
+    pub fn add_machine(
+        &self,
+        space_id: &str,
+        name: &str,
+        uri: &str,
+        thumbprint: &str,
+    ) -> rusqlite::Result<MachineRow> {
+        self.write(|c| {
+            c.prepare_cached(&format!(
+                "INSERT INTO machines (space_id, name, uri, thumbprint, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5) RETURNING {MACHINE_COLUMNS}"
+            ))?
+            .query_row(
+                params![
+                    space_id,
+                    name,
+                    uri,
+                    thumbprint.to_ascii_uppercase(),
+                    now_ms()
+                ],
+                machine_row,
+            )
+        })
+    }
+
+    /// One machine.
+    pub fn machine(&self, seq: i64) -> rusqlite::Result<Option<MachineRow>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {MACHINE_COLUMNS} FROM machines WHERE seq = ?1"
+            ))?
+            .query_row(params![seq], machine_row)
+            .optional()
+    }
+
+    /// A page of machines, oldest first, and how many there are.
+    pub fn machines(&self, skip: usize, take: usize) -> rusqlite::Result<(usize, Vec<MachineRow>)> {
+        let total: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM machines", [], |r| r.get(0))?;
+        let rows = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {MACHINE_COLUMNS} FROM machines ORDER BY seq LIMIT ?1 OFFSET ?2"
+            ))?
+            .query_map(params![take as i64, skip as i64], machine_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok((total as usize, rows))
+    }
+
+    /// Removes a machine; returns whether it was there.
+    pub fn delete_machine(&self, seq: i64) -> rusqlite::Result<bool> {
+        self.write(|c| c.execute("DELETE FROM machines WHERE seq = ?1", params![seq]))
+            .map(|n| n > 0)
+    }
+
+    /// Whether a polling client with this thumbprint is trusted: the
+    /// listener's trust list is the registered machines, as Octopus's is.
+    pub fn trusts(&self, thumbprint: &str) -> rusqlite::Result<bool> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM machines WHERE thumbprint = ?1 LIMIT 1")?
+            .query_row(params![thumbprint.to_ascii_uppercase()], |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
+    }
+
+    /// Stores a certificate and its key under a name, once: the first
+    /// writer wins, so every node serves the same one.
+    pub fn put_certificate(&self, name: &str, cert: &[u8], key: &[u8]) -> rusqlite::Result<()> {
+        self.write(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO certificates (name, cert, key) VALUES (?1, ?2, ?3)",
+                params![name, cert, key],
+            )
+        })
+        .map(|_| ())
+    }
+
+    /// A stored certificate and its key.
+    pub fn certificate(&self, name: &str) -> rusqlite::Result<Option<(Vec<u8>, Vec<u8>)>> {
+        self.conn
+            .prepare_cached("SELECT cert, key FROM certificates WHERE name = ?1")?
+            .query_row(params![name], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
     }
 }
 

@@ -66,6 +66,50 @@ pub struct LbConfig {
     pub limits: Limits,
     /// Where buffered request bodies are kept while they are forwarded.
     pub spool_dir: std::path::PathBuf,
+    /// TCP ports forwarded at L4, for polling Tentacles.
+    #[serde(default)]
+    pub tcp: Vec<TcpForward>,
+}
+
+/// A TCP port the LB forwards byte for byte, with no TLS termination, as
+/// an NLB or HAProxy in `mode tcp` does: one backend for a per-node port
+/// (the unique-port layout), several in turn for a shared one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TcpForward {
+    /// Address to bind.
+    pub listen: SocketAddr,
+    /// Where connections go, round robin; a backend that refuses is
+    /// skipped.
+    pub backends: Vec<SocketAddr>,
+}
+
+/// Accepts on a forwarded port and pipes each connection to a backend.
+async fn forward_tcp(listener: TcpListener, backends: Vec<SocketAddr>) {
+    let next = Arc::new(AtomicUsize::new(0));
+    loop {
+        let Ok((mut inbound, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let backends = backends.clone();
+        let next = next.clone();
+        tokio::spawn(async move {
+            let first = next.fetch_add(1, Ordering::Relaxed);
+            for k in 0..backends.len() {
+                let to = backends[(first + k) % backends.len()];
+                let connect =
+                    tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(to));
+                if let Ok(Ok(mut outbound)) = connect.await {
+                    let _ = inbound.set_nodelay(true);
+                    let _ = outbound.set_nodelay(true);
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    return;
+                }
+            }
+            // No backend: the client sees the connection close, as with
+            // an NLB that has no healthy target.
+        });
+    }
 }
 
 /// The limits of octopus-surface.md §8 and tooling.md §2a.
@@ -162,6 +206,12 @@ pub fn main(cfg: LbConfig) -> Result<(), String> {
             .await
             .map_err(|e| format!("failed to bind {}: {e}", cfg.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        for f in &cfg.tcp {
+            let l = TcpListener::bind(f.listen)
+                .await
+                .map_err(|e| format!("failed to bind the forwarded port {}: {e}", f.listen))?;
+            tokio::spawn(forward_tcp(l, f.backends.clone()));
+        }
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         // As ALB's 10s to connect to a target.

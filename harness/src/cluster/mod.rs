@@ -12,6 +12,7 @@ mod http;
 pub mod lb;
 pub mod multipart;
 pub mod node;
+pub mod polling;
 mod real_lb;
 pub mod supervisor;
 pub(crate) mod work;
@@ -26,6 +27,7 @@ use crate::history::{Event, Events, LB_NAME};
 use crate::scenario::{self, node_names};
 use lb::{BackendConfig, HealthConfig, LbConfig};
 use node::NodeConfig;
+use polling::PollingConfig;
 use supervisor::{ChildKind, Started, Supervisor};
 
 /// How long boot waits for every node to answer ping with 200.
@@ -62,6 +64,16 @@ impl NodeHandle {
     }
 }
 
+/// Where a Tentacle polls: a node's own endpoint, or the LB's shared one
+/// (`node` is then `lb`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollingEndpoint {
+    /// The node this endpoint reaches, or `lb`.
+    pub node: String,
+    /// Its address.
+    pub addr: SocketAddr,
+}
+
 /// A running embedded cluster. Dropping it kills every process.
 pub struct EmbeddedCluster {
     supervisor: Supervisor,
@@ -72,6 +84,10 @@ pub struct EmbeddedCluster {
     boot_time: Duration,
     /// The cluster's folder.
     dir: PathBuf,
+    /// Each node's polling endpoint, as Tentacles reach it.
+    polling: Vec<PollingEndpoint>,
+    /// The LB's shared polling port, round robin over the nodes.
+    lb_polling: Option<SocketAddr>,
 }
 
 impl EmbeddedCluster {
@@ -109,8 +125,23 @@ impl EmbeddedCluster {
             .map_err(|e| io("the shared storage", e))?;
         let poll = spec.tasks.poll.value.get();
         let db_path = dir.join("shared.db");
-        db::SharedDb::create(&db_path)
+        let db = db::SharedDb::create(&db_path)
             .map_err(|e| ClusterError::new(format!("failed to create the shared database: {e}")))?;
+        // One server certificate for the cluster, in the shared database,
+        // as Octopus keeps it: every node serves the same thumbprint.
+        let polling_port = match &spec.polling {
+            None => None,
+            Some(_) => {
+                let id = crate::halibut::tls::TlsIdentity::generate("Octopus Deploy")
+                    .map_err(ClusterError::new)?;
+                db.put_certificate(polling::SERVER_CERTIFICATE, &id.cert, id.key_der())
+                    .map_err(|e| {
+                        ClusterError::new(format!("failed to store the server certificate: {e}"))
+                    })?;
+                Some(free_port_on(&node_ips(spec.nodes.value as usize))?)
+            }
+        };
+        drop(db);
         let supervisor = Supervisor::new(exe, &dir.join("logs"), api_key.clone())?;
         let installation_id = format!("{:016x}", getrandom::u64().unwrap_or(0));
         let mut cluster = Self {
@@ -121,36 +152,46 @@ impl EmbeddedCluster {
             events,
             boot_time: Duration::ZERO,
             dir: dir.to_path_buf(),
+            polling: Vec::new(),
+            lb_polling: None,
         };
         for (i, name) in node_names(spec.nodes.value).into_iter().enumerate() {
             let storage = match spec.storage {
                 scenario::Storage::Shared => dir.join("shared-storage"),
                 scenario::Storage::PerNode => dir.join("node-storage").join(&name),
             };
-            let config = NodeConfig {
-                id: format!("OctopusServerNodes-{name}"),
-                name,
-                // Each node on its own loopback address, so "unique address,
-                // same port" polling layouts work later.
-                listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + i as u8)), 0),
-                db: db_path.clone(),
-                task_cap: spec.task_cap,
-                heartbeat_ms: spec.heartbeat.value.get().as_millis() as u64,
-                offline_after_ms: spec.offline_after.value.get().as_millis() as u64,
-                installation_id: installation_id.clone(),
-                storage,
-                queue_poll_ms: poll.as_millis() as u64,
-                orphan_after_ms: spec.tasks.orphan_after.value.get().as_millis() as u64,
-                // A gap of a quarter of the poll lets two nodes' checks
-                // overlap often, as under the load that exposed the bug.
-                racy_claim_ms: (spec.tasks.claim == scenario::Claim::Racy)
-                    .then(|| (poll.as_millis() as u64 / 4).max(1)),
-                upload_delay_ms_per_gib: spec
-                    .packages
-                    .delay_per_gib
-                    .as_ref()
-                    .map_or(0, |d| d.value.get().as_millis() as u64),
-            };
+            let config =
+                NodeConfig {
+                    id: format!("OctopusServerNodes-{name}"),
+                    name,
+                    // Each node on its own loopback address, so "unique address,
+                    // same port" polling layouts work later.
+                    listen: SocketAddr::new(node_ips(i + 1)[i], 0),
+                    db: db_path.clone(),
+                    task_cap: spec.task_cap,
+                    heartbeat_ms: spec.heartbeat.value.get().as_millis() as u64,
+                    offline_after_ms: spec.offline_after.value.get().as_millis() as u64,
+                    installation_id: installation_id.clone(),
+                    storage,
+                    queue_poll_ms: poll.as_millis() as u64,
+                    orphan_after_ms: spec.tasks.orphan_after.value.get().as_millis() as u64,
+                    // A gap of a quarter of the poll lets two nodes' checks
+                    // overlap often, as under the load that exposed the bug.
+                    racy_claim_ms: (spec.tasks.claim == scenario::Claim::Racy)
+                        .then(|| (poll.as_millis() as u64 / 4).max(1)),
+                    upload_delay_ms_per_gib: spec
+                        .packages
+                        .delay_per_gib
+                        .as_ref()
+                        .map_or(0, |d| d.value.get().as_millis() as u64),
+                    polling: spec.polling.as_ref().zip(polling_port).map(|(p, port)| {
+                        PollingConfig {
+                            listen: SocketAddr::new(node_ips(i + 1)[i], port),
+                            poll_wait_ms: p.poll_wait.value.get().as_millis() as u64,
+                            pickup_timeout_ms: p.pickup_timeout.value.get().as_millis() as u64,
+                        }
+                    }),
+                };
             cluster.nodes.push(NodeHandle { config });
         }
         for i in 0..cluster.nodes.len() {
@@ -297,6 +338,7 @@ impl EmbeddedCluster {
                 }
             },
             spool_dir: self.dir.join("lb-spool"),
+            tcp: self.plan_polling(spec)?,
         };
         let json = serde_json::to_string(&config).map_err(|e| ClusterError::new(e.to_string()))?;
         // The LB reports health changes on stdout; turn them into events.
@@ -329,6 +371,72 @@ impl EmbeddedCluster {
             boot_ms: started.boot.as_millis() as u64,
         });
         Ok(())
+    }
+
+    /// Decides where Tentacles reach each node's polling listener, and the
+    /// LB's forwarded ports that this takes: a port per node in the
+    /// unique-port layout, and always one shared port (the
+    /// misconfiguration of polling "the LB").
+    fn plan_polling(
+        &mut self,
+        spec: &scenario::Cluster,
+    ) -> Result<Vec<lb::TcpForward>, ClusterError> {
+        let Some(p) = &spec.polling else {
+            return Ok(Vec::new());
+        };
+        let listeners: Vec<(String, SocketAddr)> = self
+            .nodes
+            .iter()
+            .filter_map(|n| Some((n.name().to_string(), n.config.polling.as_ref()?.listen)))
+            .collect();
+        let lb_ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let mut forwards = Vec::new();
+        self.polling = match p.layout {
+            scenario::PollingLayout::UniqueAddress => listeners
+                .iter()
+                .map(|(node, addr)| PollingEndpoint {
+                    node: node.clone(),
+                    addr: *addr,
+                })
+                .collect(),
+            scenario::PollingLayout::UniquePort => {
+                let ports = free_ports(lb_ip, listeners.len())?;
+                listeners
+                    .iter()
+                    .zip(ports)
+                    .map(|((node, addr), port)| {
+                        let listen = SocketAddr::new(lb_ip, port);
+                        forwards.push(lb::TcpForward {
+                            listen,
+                            backends: vec![*addr],
+                        });
+                        PollingEndpoint {
+                            node: node.clone(),
+                            addr: listen,
+                        }
+                    })
+                    .collect()
+            }
+        };
+        let shared = SocketAddr::new(lb_ip, free_ports(lb_ip, 1)?[0]);
+        forwards.push(lb::TcpForward {
+            listen: shared,
+            backends: listeners.iter().map(|(_, a)| *a).collect(),
+        });
+        self.lb_polling = Some(shared);
+        Ok(forwards)
+    }
+
+    /// Each node's polling endpoint, as the layout has Tentacles reach it;
+    /// empty without polling.
+    pub fn polling_endpoints(&self) -> &[PollingEndpoint] {
+        &self.polling
+    }
+
+    /// The LB's shared polling port, where the cluster has polling and the
+    /// built-in LB.
+    pub fn lb_polling_endpoint(&self) -> Option<SocketAddr> {
+        self.lb_polling
     }
 
     /// The LB's base URL.
@@ -409,4 +517,55 @@ impl EmbeddedCluster {
     pub fn shutdown(&self) {
         self.supervisor.shutdown();
     }
+}
+
+/// The loopback addresses of the first `n` nodes: 127.0.0.2, .3, ...
+fn node_ips(n: usize) -> Vec<IpAddr> {
+    (0..n)
+        .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + i as u8)))
+        .collect()
+}
+
+/// A port free on every one of `ips`, so every node can listen on the same
+/// port at its own address (Octopus's "unique address, same port").
+fn free_port_on(ips: &[IpAddr]) -> Result<u16, ClusterError> {
+    for _ in 0..50 {
+        let Some(first) = ips.first() else {
+            return Err(ClusterError::new("no nodes"));
+        };
+        let port = std::net::TcpListener::bind((*first, 0))
+            .and_then(|l| l.local_addr())
+            .map_err(|e| ClusterError::new(format!("no free port on {first}: {e}")))?
+            .port();
+        if ips
+            .iter()
+            .all(|ip| std::net::TcpListener::bind((*ip, port)).is_ok())
+        {
+            return Ok(port);
+        }
+    }
+    Err(ClusterError::new(
+        "found no port free on every node address",
+    ))
+}
+
+/// `n` ports free on `ip`, consecutive where possible (10943, 10944, ...
+/// in Octopus's docs), for the LB's forwarded polling ports.
+fn free_ports(ip: IpAddr, n: usize) -> Result<Vec<u16>, ClusterError> {
+    for _ in 0..50 {
+        let base = std::net::TcpListener::bind((ip, 0))
+            .and_then(|l| l.local_addr())
+            .map_err(|e| ClusterError::new(format!("no free port on {ip}: {e}")))?
+            .port();
+        let ports: Vec<u16> = (0..n as u16).map(|k| base.wrapping_add(k)).collect();
+        if ports
+            .iter()
+            .all(|p| *p > 1024 && std::net::TcpListener::bind((ip, *p)).is_ok())
+        {
+            return Ok(ports);
+        }
+    }
+    Err(ClusterError::new(format!(
+        "found no {n} free ports on {ip}"
+    )))
 }

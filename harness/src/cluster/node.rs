@@ -8,7 +8,9 @@
 //! (paged), `.../all`, `.../summary`, `GET`/`PUT .../{id}`,
 //! `.../{id}/details`; tasks: `POST /api/{spaceId}/tasks` (or
 //! `/api/tasks`), `GET /api/[{spaceId}/]tasks` (filters `states`, `node`,
-//! `ids`, `skip`, `take`), `GET .../tasks/{id}` and `.../tasks/{id}/raw`.
+//! `ids`, `skip`, `take`), `GET .../tasks/{id}` and `.../tasks/{id}/raw`;
+//! machines: `POST`/`GET /api/[{spaceId}/]machines`, `GET`/`DELETE
+//! .../machines/{id}`; `GET /api/configuration/certificates/certificate-global`.
 //! Everything but ping needs `X-Octopus-ApiKey` (or `?apikey=`), else 401.
 //!
 //! Tasks: a queue thread checks the shared queue every `queue_poll`
@@ -16,6 +18,10 @@
 //! and claims by the rules in `db`. A drained node claims nothing but
 //! finishes what it runs and keeps answering the API. At start a node
 //! cancels the tasks it ran before it died.
+//!
+//! Polling: where the cluster has a polling layout the node also runs a
+//! polling listener (`polling`), and a `Health` task calls each target
+//! Tentacle through it (`node/health.rs`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,8 +42,11 @@ use tokio::sync::mpsc;
 
 use super::api::{self, NodeUpdate, PING_PATH, TaskState};
 use super::db::{ClaimMode, SharedDb, TaskFilter, TaskRow, now_ms};
+use super::polling::{Polling, PollingConfig, SERVER_CERTIFICATE};
 use super::work;
+use crate::halibut::tls::TlsIdentity;
 
+mod health;
 mod packages;
 
 /// The version every reference node reports.
@@ -86,6 +95,9 @@ pub struct NodeConfig {
     /// the server's post-upload processing that trips response timeouts.
     #[serde(default)]
     pub upload_delay_ms_per_gib: u64,
+    /// The polling listener, where the cluster has one.
+    #[serde(default)]
+    pub polling: Option<PollingConfig>,
 }
 
 impl NodeConfig {
@@ -101,6 +113,10 @@ struct Node {
     cfg: NodeConfig,
     api_key: String,
     db: Mutex<SharedDb>,
+    /// The cluster's server certificate, from the shared database.
+    server: Option<TlsIdentity>,
+    /// The pending-request queues of the polling listener.
+    polling: Option<Arc<Polling>>,
 }
 
 /// Every node response: JSON, text, or a package streamed from storage.
@@ -138,11 +154,21 @@ pub fn main(cfg: NodeConfig, api_key: String) -> Result<(), String> {
         }
         packages::remove_stale_uploads(&cfg.storage, &cfg.name);
         spawn_heartbeat(&cfg)?;
+        let server = db
+            .certificate(SERVER_CERTIFICATE)
+            .map_err(|e| format!("failed to read the server certificate: {e}"))?
+            .map(|(cert, key)| TlsIdentity::from_der(cert, key));
+        let polling = match &cfg.polling {
+            None => None,
+            Some(p) => Some(start_polling(&cfg, p, server.as_ref()).await?),
+        };
         let claimed = spawn_queue(&cfg)?;
         let node = Arc::new(Node {
             cfg,
             api_key,
             db: Mutex::new(db),
+            server,
+            polling,
         });
         tokio::spawn(run_claimed(node.clone(), claimed));
         println!("READY {addr}");
@@ -153,6 +179,40 @@ pub fn main(cfg: NodeConfig, api_key: String) -> Result<(), String> {
         .await;
         Ok(())
     })
+}
+
+/// Binds the polling listener before READY, so a Tentacle that connects
+/// once the node is up finds it, and serves it on this runtime.
+async fn start_polling(
+    cfg: &NodeConfig,
+    p: &PollingConfig,
+    server: Option<&TlsIdentity>,
+) -> Result<Arc<Polling>, String> {
+    let server = server.ok_or("the shared database holds no server certificate for polling")?;
+    let listener = TcpListener::bind(p.listen)
+        .await
+        .map_err(|e| format!("failed to bind the polling listener on {}: {e}", p.listen))?;
+    // Its own connection: trust checks run on every handshake and must not
+    // wait behind the API's.
+    let db = Mutex::new(
+        SharedDb::open(&cfg.db).map_err(|e| format!("failed to open the shared database: {e}"))?,
+    );
+    let trusted: Arc<dyn Fn(&str) -> bool + Send + Sync> = Arc::new(move |thumbprint: &str| {
+        let db = db.lock().unwrap_or_else(|e| e.into_inner());
+        db.trusts(thumbprint).unwrap_or_else(|e| {
+            eprintln!("trust check failed: {e}");
+            false
+        })
+    });
+    let polling = Arc::new(Polling::new(p));
+    let serving = polling.clone();
+    let server = TlsIdentity::from_der(server.cert.to_vec(), server.key_der().to_vec());
+    tokio::spawn(async move {
+        if let Err(e) = serving.serve(listener, &server, trusted).await {
+            eprintln!("the polling listener stopped: {e}");
+        }
+    });
+    Ok(polling)
 }
 
 /// Heartbeats on a thread of their own with their own connection, so a
@@ -238,6 +298,15 @@ async fn execute(node: Arc<Node>, task: TaskRow) {
         task.name,
         node.cfg.name
     ));
+    if task.name == "Health" {
+        let error = health::run(&node, &api::task_id(task.seq), &task.arguments, &log).await;
+        let state = if error.is_some() {
+            TaskState::Failed
+        } else {
+            TaskState::Success
+        };
+        return finish(&node, &task, state, error, &log);
+    }
     // Only a script task has work; other task types end at once.
     let script = if task.name == "AdHocScript" {
         serde_json::from_str::<Value>(&task.arguments)
@@ -268,6 +337,17 @@ async fn execute(node: Arc<Node>, task: TaskRow) {
             end
         }
     };
+    finish(&node, &task, state, error, &log);
+}
+
+/// Records a task's end.
+fn finish(
+    node: &Node,
+    task: &TaskRow,
+    state: TaskState,
+    error: Option<String>,
+    log: &dyn Fn(String),
+) {
     let ended = node.db().complete(
         task.seq,
         &node.cfg.name,
@@ -330,11 +410,114 @@ async fn handle(node: &Node, req: Request<Incoming>) -> Reply {
         ["api", space, "packages", rest @ ..] => {
             packages::route(node, Some(space), rest, method, &query, req).await
         }
+        ["api", "configuration", "certificates", "certificate-global"] if method == Method::GET => {
+            match &node.server {
+                Some(s) => json(StatusCode::OK, &api::global_certificate(&s.thumbprint)),
+                None => not_found(),
+            }
+        }
+        ["api", "machines", rest @ ..] => node.machines(None, rest, method, &query, req).await,
+        ["api", space, "machines", rest @ ..] => {
+            node.machines(Some(space), rest, method, &query, req).await
+        }
         _ => not_found(),
     }
 }
 
 impl Node {
+    async fn machines(
+        &self,
+        space: Option<&str>,
+        rest: &[&str],
+        method: Method,
+        query: &str,
+        req: Request<Incoming>,
+    ) -> Reply {
+        if let Some(r) = unknown_space(space) {
+            return r;
+        }
+        let seq = |id: &str| {
+            id.strip_prefix("Machines-")
+                .and_then(|n| n.parse::<i64>().ok())
+        };
+        match (rest, method) {
+            ([], Method::POST) => self.add_machine(req).await,
+            ([], Method::GET) => {
+                let (mut skip, mut take) = (0, api::DEFAULT_TAKE);
+                for (k, v) in api::query_pairs(query) {
+                    match (k.as_str(), v.parse::<usize>()) {
+                        ("skip", Ok(n)) if n <= MAX_SKIP => skip = n,
+                        ("take", Ok(n)) => take = n.min(MAX_TAKE),
+                        ("skip" | "take", _) => {
+                            return bad_request(&format!("{k} must be a number up to {MAX_SKIP}"));
+                        }
+                        _ => {}
+                    }
+                }
+                match self.db().machines(skip, take) {
+                    Ok((total, rows)) => json(
+                        StatusCode::OK,
+                        &api::page_of(
+                            "Machine",
+                            "/api/Spaces-1/machines",
+                            rows.iter().map(api::machine_resource).collect(),
+                            total,
+                            skip,
+                            take,
+                        ),
+                    ),
+                    Err(e) => server_error(&format!("database error: {e}")),
+                }
+            }
+            ([id], Method::GET) => match seq(id).map(|s| self.db().machine(s)) {
+                Some(Ok(Some(m))) => json(StatusCode::OK, &api::machine_resource(&m)),
+                Some(Err(e)) => server_error(&format!("database error: {e}")),
+                _ => not_found(),
+            },
+            ([id], Method::DELETE) => match seq(id).map(|s| self.db().delete_machine(s)) {
+                Some(Ok(true)) => json(StatusCode::OK, &serde_json::json!({})),
+                Some(Err(e)) => server_error(&format!("database error: {e}")),
+                _ => not_found(),
+            },
+            ([] | [_], _) => method_not_allowed(),
+            _ => not_found(),
+        }
+    }
+
+    async fn add_machine(&self, req: Request<Incoming>) -> Reply {
+        let body = match read_body(req).await {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
+        let new: api::NewMachine = match serde_json::from_slice(&body) {
+            Ok(m) => m,
+            Err(e) => return bad_request(&format!("the body is not a machine: {e}")),
+        };
+        let e = &new.endpoint;
+        if new.name.trim().is_empty() {
+            return bad_request("Name is required");
+        }
+        if e.communication_style != "TentacleActive" {
+            return bad_request(&format!(
+                "the reference cluster registers polling Tentacles (TentacleActive) only, not {:?}",
+                e.communication_style
+            ));
+        }
+        if !e.uri.starts_with("poll://") || e.uri.len() > 200 {
+            return bad_request("Endpoint.Uri must be a poll:// subscription ID");
+        }
+        if e.thumbprint.len() != 40 || !e.thumbprint.chars().all(|c| c.is_ascii_hexdigit()) {
+            return bad_request("Endpoint.Thumbprint must be 40 hexadecimal digits");
+        }
+        match self
+            .db()
+            .add_machine(api::SPACE_ID, &new.name, &e.uri, &e.thumbprint)
+        {
+            Ok(m) => json(StatusCode::CREATED, &api::machine_resource(&m)),
+            Err(e) => server_error(&format!("database error: {e}")),
+        }
+    }
+
     async fn tasks(
         &self,
         space: Option<&str>,

@@ -48,6 +48,22 @@ impl TlsIdentity {
         })
     }
 
+    /// The identity stored as DER, as the cluster keeps its one server
+    /// certificate in the shared database.
+    pub fn from_der(cert: Vec<u8>, key: Vec<u8>) -> Self {
+        let cert = CertificateDer::from(cert);
+        Self {
+            thumbprint: thumbprint(&cert),
+            cert,
+            key: PrivatePkcs8KeyDer::from(key),
+        }
+    }
+
+    /// The private key, PKCS#8 DER, for storing with the certificate.
+    pub fn key_der(&self) -> &[u8] {
+        self.key.secret_pkcs8_der()
+    }
+
     fn key(&self) -> PrivateKeyDer<'static> {
         PrivateKeyDer::Pkcs8(self.key.clone_key())
     }
@@ -63,8 +79,10 @@ fn provider() -> Arc<CryptoProvider> {
 }
 
 /// The listener's configuration: `id`'s certificate, and a client
-/// certificate required but not judged in the handshake; the caller
-/// authorises [`peer_thumbprint`] against its trust list after it.
+/// certificate asked for but not judged in the handshake; the caller
+/// authorises [`peer_thumbprint`] against its trust list after it. A
+/// client without a certificate completes the handshake, as a browser does
+/// against Halibut's listener, and gets the friendly page or nothing.
 pub fn server_config(id: &TlsIdentity) -> Result<Arc<ServerConfig>, String> {
     let provider = provider();
     let verifier = Arc::new(AnyClient {
@@ -84,7 +102,7 @@ pub fn server_config(id: &TlsIdentity) -> Result<Arc<ServerConfig>, String> {
 pub fn client_config(id: &TlsIdentity, pinned: &str) -> Result<Arc<ClientConfig>, String> {
     let provider = provider();
     let verifier = Arc::new(Pinned {
-        thumbprint: pinned.to_ascii_uppercase(),
+        thumbprint: Some(pinned.to_ascii_uppercase()),
         algorithms: provider.signature_verification_algorithms,
     });
     let config = ClientConfig::builder_with_provider(provider)
@@ -94,6 +112,24 @@ pub fn client_config(id: &TlsIdentity, pinned: &str) -> Result<Arc<ClientConfig>
         .with_custom_certificate_verifier(verifier)
         .with_client_auth_cert(vec![id.cert.clone()], id.key())
         .map_err(|e| format!("the client certificate is not usable: {e}"))?;
+    Ok(Arc::new(config))
+}
+
+/// A probe's configuration: no client certificate, and any server
+/// certificate accepted, so the probe can read which one is served (an LB
+/// that terminates TLS serves its own).
+pub fn probe_config() -> Result<Arc<ClientConfig>, String> {
+    let provider = provider();
+    let verifier = Arc::new(Pinned {
+        thumbprint: None,
+        algorithms: provider.signature_verification_algorithms,
+    });
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
     Ok(Arc::new(config))
 }
 
@@ -109,6 +145,10 @@ struct AnyClient {
 }
 
 impl ClientCertVerifier for AnyClient {
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         &[]
     }
@@ -145,10 +185,11 @@ impl ClientCertVerifier for AnyClient {
     }
 }
 
-/// Trusts the one server certificate with the pinned thumbprint.
+/// Trusts the one server certificate with the pinned thumbprint, or any
+/// certificate when nothing is pinned (probes only).
 #[derive(Debug)]
 struct Pinned {
-    thumbprint: String,
+    thumbprint: Option<String>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
@@ -162,13 +203,11 @@ impl ServerCertVerifier for Pinned {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let got = thumbprint(end_entity);
-        if got == self.thumbprint {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(format!(
-                "the server's certificate has thumbprint {got}, not the expected {}",
-                self.thumbprint
-            )))
+        match &self.thumbprint {
+            Some(want) if *want != got => Err(rustls::Error::General(format!(
+                "the server's certificate has thumbprint {got}, not the expected {want}"
+            ))),
+            _ => Ok(ServerCertVerified::assertion()),
         }
     }
 

@@ -3,6 +3,7 @@
 //! `harness/schemas/report.schema.json`) and JUnit XML.
 
 mod junit;
+mod polling;
 mod tasks;
 mod terminal;
 
@@ -14,6 +15,7 @@ use crate::check::{CheckResult, HISTOGRAM_SIGFIG, Verdict, histogram, percentile
 use crate::history::{Event, History, LB_NAME, Op};
 
 pub use junit::junit_xml;
+pub use polling::{PollingNode, PollingReport};
 pub use tasks::{DrainReport, DrainStep, Percentiles, TaskReport, UploadReport};
 pub use terminal::{LiveProgress, summary};
 
@@ -46,6 +48,9 @@ pub struct Report {
     pub drains: Vec<DrainReport>,
     /// Each package upload.
     pub uploads: Vec<UploadReport>,
+    /// The polling-Tentacle fleet, when the run had one.
+    #[serde(default)]
+    pub polling: Option<PollingReport>,
     /// Wall clock at the start, RFC 3339.
     pub started_at: String,
     /// From the start until the cluster (the last `node_up` of boot, the
@@ -290,6 +295,7 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
         tasks: tasks::tasks(history),
         drains: tasks::drains(history),
         uploads: tasks::uploads(history),
+        polling: polling::polling(history),
         started_at,
         boot_s,
         interrupted,

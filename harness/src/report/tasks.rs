@@ -45,6 +45,20 @@ pub struct Percentiles {
     pub significant_figures: u8,
 }
 
+impl Percentiles {
+    /// From a histogram of microseconds; zeros when it is empty.
+    pub fn of(h: &hdrhistogram::Histogram<u64>) -> Self {
+        let pct = |p| percentile_us(h, p).map(ms).unwrap_or(0.0);
+        Self {
+            p50: pct(50.0),
+            p99: pct(99.0),
+            max: if h.is_empty() { 0.0 } else { ms(h.max()) },
+            count: h.len(),
+            significant_figures: HISTOGRAM_SIGFIG,
+        }
+    }
+}
+
 /// One drain or maintenance, step by step; times in seconds since the
 /// start, None when the history does not show the step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -207,7 +221,6 @@ pub fn tasks(h: &History) -> Option<TaskReport> {
             .iter()
             .filter_map(|r| Some(r.started_us()?.saturating_sub(r.queued_us()?))),
     );
-    let pct = |p| percentile_us(&pickups, p).map(ms).unwrap_or(0.0);
     let first_submit = submissions.iter().map(|s| s.sent_us).min().unwrap_or(0);
     let span = last_end.saturating_sub(first_submit);
     Some(TaskReport {
@@ -215,17 +228,7 @@ pub fn tasks(h: &History) -> Option<TaskReport> {
         submit_failures: submissions.iter().filter(|s| s.id.is_none()).count() as u64,
         by_state,
         by_node,
-        pickup_ms: Percentiles {
-            p50: pct(50.0),
-            p99: pct(99.0),
-            max: if pickups.is_empty() {
-                0.0
-            } else {
-                ms(pickups.max())
-            },
-            count: pickups.len(),
-            significant_figures: HISTOGRAM_SIGFIG,
-        },
+        pickup_ms: Percentiles::of(&pickups),
         throughput_per_s: if span > 0 {
             ended as f64 / secs(span)
         } else {

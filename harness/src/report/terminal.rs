@@ -184,12 +184,50 @@ impl LiveProgress {
                     u.class
                 ));
             }
+            Event::Fleet(f) => {
+                let endpoints: Vec<String> = f
+                    .endpoints
+                    .iter()
+                    .map(|(n, a)| format!("{n}={a}"))
+                    .collect();
+                self.line(format!(
+                    "[{:>7.1}s] fleet: {} Tentacles registered, {} connection(s) each to {}",
+                    f.at_us as f64 / 1e6,
+                    f.tentacles.len(),
+                    f.connections,
+                    endpoints.join(" ")
+                ));
+            }
+            Event::HealthTask(t) => {
+                let state = t.state.map_or("not finished", |s| s.as_str());
+                let err = t
+                    .error
+                    .as_ref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default();
+                self.line(format!(
+                    "[{:>7.1}s] health round {} on {} ({}): {state}{err}",
+                    t.done_us as f64 / 1e6,
+                    t.round + 1,
+                    t.node,
+                    t.task.as_deref().unwrap_or("not created")
+                ));
+            }
+            Event::FleetRemoved { at_us, removed, .. } => {
+                self.line(format!(
+                    "[{:>7.1}s] fleet: {removed} machines removed",
+                    *at_us as f64 / 1e6
+                ));
+            }
             Event::RunStarted { .. }
             | Event::RunEnded { .. }
             | Event::ClusterNodes { .. }
             | Event::TaskLog(_)
             | Event::PackageRead(_)
-            | Event::PackageDeleted { .. } => {}
+            | Event::PackageDeleted { .. }
+            | Event::Polling(_)
+            | Event::PollingProbe(_)
+            | Event::Health(_) => {}
         }
     }
 
@@ -280,6 +318,51 @@ pub fn summary(r: &Report) -> String {
             p.p50, p.p99, p.max
         );
         let _ = writeln!(s, "  throughput: {:.1} tasks/s", t.throughput_per_s);
+    }
+    if let Some(p) = &r.polling {
+        let _ = writeln!(s, "\npolling fleet");
+        let endpoints: Vec<String> = p
+            .endpoints
+            .iter()
+            .map(|(n, a)| format!("{n}={a}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "  {} Tentacles × {} connection(s) to {}",
+            p.tentacles,
+            p.connections,
+            endpoints.join(" ")
+        );
+        match (p.time_to_full_fan_out_s, p.handshakes_per_s) {
+            (Some(t), Some(rate)) => {
+                let _ = writeln!(
+                    s,
+                    "  full fan-out {t:.2}s after the fleet started ({rate:.0} handshakes/s)"
+                );
+            }
+            _ => {
+                let _ = writeln!(s, "  never fully fanned out");
+            }
+        }
+        let _ = writeln!(
+            s,
+            "  {} connection attempts, {} failed",
+            p.connection_attempts, p.failed_attempts
+        );
+        for n in &p.nodes {
+            let _ = writeln!(
+                s,
+                "  {:<4} {} Tentacles connected at the end of the workload; health checks {} ok, {} failed",
+                n.node, n.tentacles_connected, n.health_ok, n.health_failed
+            );
+        }
+        if let Some(r) = &p.rpc_ms {
+            let _ = writeln!(
+                s,
+                "  RPC round trips: p50 {:.1}ms  p99 {:.1}ms  max {:.1}ms over {} calls",
+                r.p50, r.p99, r.max, r.count
+            );
+        }
     }
     if !r.uploads.is_empty() {
         let _ = writeln!(s, "\nuploads");

@@ -21,6 +21,7 @@
 //! every change, so drain checks can see 200 → 418 → 200 on any target.
 //! The runner never judges anything itself: it only records events.
 
+mod fleet;
 mod tasks;
 mod uploads;
 
@@ -196,6 +197,23 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     });
     let mut why_stopped: Option<String> = None;
     let warmup_end = clock.instant(events.now_us()) + s.warmup.value.get();
+    // The fleet registers and connects during warm-up; its health rounds
+    // count from the end of it, as every workload's times do.
+    let fleet_load = s.fleet().zip(s.cluster.polling.as_ref()).map(|(f, p)| {
+        fleet::FleetWorkload::start(
+            f.clone(),
+            lb_api.clone(),
+            fleet::Endpoints {
+                nodes: cluster.polling_endpoints().to_vec(),
+                lb: cluster.lb_polling_endpoint(),
+                poll_wait: p.poll_wait.value.get(),
+                pickup: p.pickup_timeout.value.get(),
+            },
+            events.clone(),
+            warmup_end,
+            seed,
+        )
+    });
     tokio::select! {
         _ = sleep_until(warmup_end) => {}
         why = interrupted(interrupt.clone()) => why_stopped = Some(why),
@@ -329,6 +347,11 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
         } else {
             t.finish(Duration::ZERO, false).await;
         }
+    }
+    if let Some(f) = fleet_load {
+        // Stopping the fleet and removing its machines is clean-up: it runs
+        // after an interrupt too.
+        f.finish().await;
     }
     for u in [ladder_load, upload_load].into_iter().flatten() {
         // Verification reads whole packages from every node; an interrupt

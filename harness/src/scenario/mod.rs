@@ -10,10 +10,11 @@ pub use load::{
     LoadedScenario, MAX_SCENARIO_BYTES, Problem, ScenarioError, ScenarioErrorKind, load, parse_str,
 };
 pub use model::{
-    ApiLoad, Availability, Check, Claim, Cluster, DrainContract, ExactlyOnce, Fault, HealthCheck,
-    HealthMode, KINDS, LadderLoad, LadderReaches, Latency, Lb, LbEngine, LbLimits, LbPreset,
-    MaintenanceFault, Mix, NodeFault, OrphanedTasks, PackageFeed, Recovers, RestartFault,
-    RoutesAround, Scenario, SharedStorageCheck, Storage, TaskCap, TaskLoad, TaskQueue,
+    ApiLoad, Availability, Check, Claim, Cluster, DrainContract, ExactlyOnce, Fault, FleetLoad,
+    HealthCheck, HealthMode, KINDS, LadderLoad, LadderReaches, Latency, Lb, LbEngine, LbLimits,
+    LbPreset, MaintenanceFault, Mix, NamedCheck, NodeFault, OrphanedTasks, PackageFeed,
+    PollingLayout, PollingListeners, Polls, Reconnect, ReconnectStorm, Recovers, RestartFault,
+    RoutesAround, RpcLatency, Scenario, SharedStorageCheck, Storage, TaskCap, TaskLoad, TaskQueue,
     UploadIntact, UploadLoad, UploadThroughput, Via, Workload, spanned,
 };
 pub use validate::{MAX_NODES, node_names};

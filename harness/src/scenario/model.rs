@@ -75,6 +75,37 @@ pub struct Cluster {
     /// The built-in package feed.
     #[serde(default)]
     pub packages: PackageFeed,
+    /// Polling listeners on the nodes, for a `fleet` of polling Tentacles.
+    #[serde(default)]
+    pub polling: Option<PollingListeners>,
+}
+
+/// The nodes' Halibut polling listeners.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollingListeners {
+    /// How Tentacles reach each node.
+    #[serde(default)]
+    pub layout: PollingLayout,
+    /// How long a polling connection waits for work before the server
+    /// sends the null message; Octopus: 30s.
+    #[serde(default = "defaults::poll_wait")]
+    pub poll_wait: Spanned<Duration>,
+    /// How long a request may wait for a Tentacle to collect it; Octopus:
+    /// 2m.
+    #[serde(default = "defaults::pickup_timeout")]
+    pub pickup_timeout: Spanned<Duration>,
+}
+
+/// The two documented ways to reach each node of an HA cluster.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PollingLayout {
+    /// Each node on its own address, all on the same port.
+    #[default]
+    UniqueAddress,
+    /// One address, the LB's, with a port per node forwarded at L4.
+    UniquePort,
 }
 
 /// The reference nodes' package feed.
@@ -99,6 +130,7 @@ impl Default for Cluster {
             tasks: TaskQueue::default(),
             storage: Storage::default(),
             packages: PackageFeed::default(),
+            polling: None,
         }
     }
 }
@@ -439,6 +471,71 @@ pub enum Workload {
     BodyLimitLadder(LadderLoad),
     /// One package over a slow link: whether, when and how the LB cuts it.
     SlowUpload(SlowUpload),
+    /// Simulated polling Tentacles, registered through the API, polling
+    /// the nodes, and health-checked from every node.
+    Fleet(FleetLoad),
+}
+
+/// A fleet of simulated polling Tentacles.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetLoad {
+    /// How many Tentacles.
+    pub tentacles: Spanned<u32>,
+    /// Polling connections each Tentacle keeps to each endpoint it polls.
+    #[serde(default = "defaults::one")]
+    pub connections: Spanned<u32>,
+    /// Which endpoints each Tentacle polls.
+    #[serde(default = "defaults::polls")]
+    pub polls: Spanned<Polls>,
+    /// How long a script "runs" on a Tentacle.
+    #[serde(default = "defaults::script_time")]
+    pub script: Spanned<Duration>,
+    /// How long the fleet may take to connect before the workload goes on.
+    #[serde(default = "defaults::connect_within")]
+    pub connect_within: Spanned<Duration>,
+    /// When health-check rounds start, after warm-up: each round queues
+    /// one health task per node, pinned to it, over every Tentacle.
+    #[serde(default)]
+    pub health_checks: Vec<Spanned<Duration>>,
+    /// Halibut's reconnect backoff: from `min` to `max`, with jitter.
+    #[serde(default)]
+    pub reconnect: Reconnect,
+}
+
+/// Which endpoints a fleet polls.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Polls {
+    /// Every node's own endpoint: the correct configuration.
+    #[default]
+    AllNodes,
+    /// Only the LB's polling port, which spreads connections over the
+    /// nodes: the common misconfiguration.
+    Lb,
+    /// Only this node.
+    Node(String),
+}
+
+/// The bounds of the reconnect backoff.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reconnect {
+    /// The shortest wait; Halibut: 5s.
+    #[serde(default = "defaults::reconnect_min")]
+    pub min: Spanned<Duration>,
+    /// The longest wait; Halibut: 2m.
+    #[serde(default = "defaults::reconnect_max")]
+    pub max: Spanned<Duration>,
+}
+
+impl Default for Reconnect {
+    fn default() -> Self {
+        Self {
+            min: defaults::reconnect_min(),
+            max: defaults::reconnect_max(),
+        }
+    }
 }
 
 /// The slow-upload probe: an `upload` of one package, throttled, with no
@@ -722,6 +819,51 @@ pub enum Check {
     UploadThroughput(UploadThroughput),
     /// The body-limit ladder got a package of at least this size through.
     LadderReaches(LadderReaches),
+    /// Every Tentacle of the fleet is connected to every node.
+    PollingFanOut(NamedCheck),
+    /// Every node's polling endpoint serves the cluster's certificate,
+    /// end to end (TCP pass-through, no TLS offload).
+    PollingCertificate(NamedCheck),
+    /// The health checks pinned to each node reach every Tentacle.
+    EveryNodeReachesEveryTentacle(NamedCheck),
+    /// After a node restarts, the fleet is back on it within a bound.
+    ReconnectStorm(ReconnectStorm),
+    /// A percentile of the polling RPC round trips stays under a bound.
+    RpcLatency(RpcLatency),
+}
+
+/// A check with no parameters but its name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedCheck {
+    /// Name in reports; the kind when absent.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+}
+
+/// Parameters of `reconnect_storm`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconnectStorm {
+    /// Name in reports; the kind when absent.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// From the node's restart until every Tentacle's connections to it
+    /// are back.
+    pub within: Spanned<Duration>,
+}
+
+/// Parameters of `rpc_latency`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RpcLatency {
+    /// Name in reports; the kind when absent.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// Percentile, above 0 and at most 100.
+    pub percentile: Spanned<f64>,
+    /// Bound the percentile must stay under.
+    pub below: Duration,
 }
 
 /// Parameters of `ladder_reaches`.
@@ -905,12 +1047,29 @@ impl Check {
             Check::UploadIntact(_) => "upload_intact",
             Check::UploadThroughput(_) => "upload_throughput",
             Check::LadderReaches(_) => "ladder_reaches",
+            Check::PollingFanOut(_) => "polling_fan_out",
+            Check::PollingCertificate(_) => "polling_certificate",
+            Check::EveryNodeReachesEveryTentacle(_) => "every_node_reaches_every_tentacle",
+            Check::ReconnectStorm(_) => "reconnect_storm",
+            Check::RpcLatency(_) => "rpc_latency",
         }
     }
 
     /// Whether the check judges uploads (and needs an upload workload).
     pub fn judges_uploads(&self) -> bool {
         matches!(self, Check::UploadIntact(_) | Check::UploadThroughput(_))
+    }
+
+    /// Whether the check judges a fleet of polling Tentacles.
+    pub fn judges_fleet(&self) -> bool {
+        matches!(
+            self,
+            Check::PollingFanOut(_)
+                | Check::PollingCertificate(_)
+                | Check::EveryNodeReachesEveryTentacle(_)
+                | Check::ReconnectStorm(_)
+                | Check::RpcLatency(_)
+        )
     }
 
     /// Whether the check judges tasks (and needs a tasks workload) rather
@@ -940,6 +1099,11 @@ impl Check {
             Check::UploadIntact(c) => &c.name,
             Check::UploadThroughput(c) => &c.name,
             Check::LadderReaches(c) => &c.name,
+            Check::PollingFanOut(c)
+            | Check::PollingCertificate(c)
+            | Check::EveryNodeReachesEveryTentacle(c) => &c.name,
+            Check::ReconnectStorm(c) => &c.name,
+            Check::RpcLatency(c) => &c.name,
         };
         name.as_ref()
             .map(|n| n.value.clone())
@@ -1060,6 +1224,27 @@ pub(crate) mod defaults {
     pub fn one() -> Spanned<u32> {
         spanned(1)
     }
+    pub fn polls() -> Spanned<Polls> {
+        spanned(Polls::AllNodes)
+    }
+    pub fn poll_wait() -> Spanned<Duration> {
+        spanned(Duration::from_secs(30))
+    }
+    pub fn pickup_timeout() -> Spanned<Duration> {
+        spanned(Duration::from_secs(120))
+    }
+    pub fn script_time() -> Spanned<Duration> {
+        spanned(Duration::from_millis(200))
+    }
+    pub fn connect_within() -> Spanned<Duration> {
+        spanned(Duration::from_secs(30))
+    }
+    pub fn reconnect_min() -> Spanned<Duration> {
+        spanned(Duration::from_secs(5))
+    }
+    pub fn reconnect_max() -> Spanned<Duration> {
+        spanned(Duration::from_secs(120))
+    }
     pub fn via_lb() -> Spanned<String> {
         spanned("lb".to_string())
     }
@@ -1157,6 +1342,11 @@ pub const KINDS: &[(&str, &str, &str)] = &[
         "one package over a throttled link, no retry: whether, when and how the LB cuts it",
     ),
     (
+        "workload",
+        "fleet",
+        "simulated polling Tentacles (Halibut over mutual TLS), registered through the API, polling all nodes, one node or the LB; health-check rounds pinned to each node",
+    ),
+    (
         "fault",
         "kill",
         "SIGKILL a node; undone by starting a new process on the same address",
@@ -1240,5 +1430,30 @@ pub const KINDS: &[(&str, &str, &str)] = &[
         "check",
         "ladder_reaches",
         "the body-limit ladder got a package of at least a size through; else names the limit and its likely source",
+    ),
+    (
+        "check",
+        "polling_fan_out",
+        "every Tentacle of the fleet is connected to every node; lists the missing pairs",
+    ),
+    (
+        "check",
+        "polling_certificate",
+        "every node's polling endpoint serves the cluster's certificate (TCP pass-through, no TLS offload)",
+    ),
+    (
+        "check",
+        "every_node_reaches_every_tentacle",
+        "health checks pinned to each node reach every Tentacle; names the node and Tentacle pairs that failed",
+    ),
+    (
+        "check",
+        "reconnect_storm",
+        "after a node restarts, every Tentacle is back on it within a bound; reports time to full fan-out and connection attempts/s",
+    ),
+    (
+        "check",
+        "rpc_latency",
+        "a percentile of the polling RPC round trips (health-check calls) stays under a bound",
     ),
 ];

@@ -9,7 +9,8 @@ use serde_saphyr::{Location, Spanned};
 
 use super::load::Problem;
 use super::model::{
-    ApiLoad, Check, Fault, HealthMode, LadderLoad, Mix, Scenario, TaskLoad, UploadLoad, Workload,
+    ApiLoad, Check, Fault, FleetLoad, HealthMode, LadderLoad, LbEngine, Mix, PollingLayout, Polls,
+    Scenario, TaskLoad, UploadLoad, Workload,
 };
 use super::units::Duration;
 use super::units::Size;
@@ -30,6 +31,13 @@ const MIN_RATE: f64 = 1.0 / 3600.0;
 /// Fastest task rate, and largest burst: far past any real cluster.
 const MAX_TASK_RATE: f64 = 10_000.0;
 const MAX_BURST: u32 = 100_000;
+
+/// Most Tentacles in one fleet.
+const MAX_TENTACLES: u32 = 10_000;
+
+/// Most polling connections one harness process keeps (each is a TLS
+/// session and a task; file descriptors are the limit).
+const MAX_POLLING_CONNECTIONS: u64 = 20_000;
 
 /// Every problem in a parsed scenario, sorted by position.
 pub fn validate(s: &Scenario) -> Result<(), Vec<Problem>> {
@@ -71,6 +79,14 @@ impl Scenario {
     pub fn ladder(&self) -> Option<&LadderLoad> {
         self.workload.iter().find_map(|w| match &w.value {
             Workload::BodyLimitLadder(l) => Some(l),
+            _ => None,
+        })
+    }
+
+    /// The fleet of polling Tentacles, if the scenario has one.
+    pub fn fleet(&self) -> Option<&FleetLoad> {
+        self.workload.iter().find_map(|w| match &w.value {
+            Workload::Fleet(f) => Some(f),
             _ => None,
         })
     }
@@ -265,6 +281,7 @@ impl Validator {
                 Workload::Tasks(_) => "tasks",
                 Workload::Upload(_) | Workload::SlowUpload(_) => "upload or slow_upload",
                 Workload::BodyLimitLadder(_) => "body_limit_ladder",
+                Workload::Fleet(_) => "fleet",
             };
             let n = seen.entry(slot).or_default();
             *n += 1;
@@ -300,6 +317,10 @@ impl Validator {
                     self.tasks(s, t, &w.referenced, &format!("workload[{i}].tasks"));
                     continue;
                 }
+                Workload::Fleet(f) => {
+                    self.fleet(s, f, &w.referenced, &format!("workload[{i}].fleet"));
+                    continue;
+                }
             };
             let path = format!("workload[{i}].api");
             if !(MIN_RATE..=100_000.0).contains(&api.rate.get()) {
@@ -326,6 +347,88 @@ impl Validator {
                     &api.max_in_flight.referenced,
                     format!("{path}.max_in_flight"),
                     "must be at least 1",
+                );
+            }
+        }
+    }
+
+    fn fleet(&mut self, s: &Scenario, f: &FleetLoad, loc: &Location, path: &str) {
+        let Some(polling) = &s.cluster.polling else {
+            self.problem(
+                loc,
+                path,
+                "needs polling listeners on the nodes: add cluster.polling (layout: unique_address or unique_port)",
+            );
+            return;
+        };
+        if !(1..=MAX_TENTACLES).contains(&f.tentacles.value) {
+            self.problem(
+                &f.tentacles.referenced,
+                format!("{path}.tentacles"),
+                format!("must be from 1 to {MAX_TENTACLES}"),
+            );
+        }
+        // Tentacle's own range for PollingConnectionCount.
+        if !(1..=512).contains(&f.connections.value) {
+            self.problem(
+                &f.connections.referenced,
+                format!("{path}.connections"),
+                "must be from 1 to 512, as Tentacle allows",
+            );
+        }
+        let total = u64::from(f.tentacles.value)
+            * u64::from(f.connections.value)
+            * u64::from(s.cluster.nodes.value);
+        if total > MAX_POLLING_CONNECTIONS {
+            self.problem(
+                &f.connections.referenced,
+                format!("{path}.connections"),
+                format!("tentacles × connections × nodes is {total}, over the limit of {MAX_POLLING_CONNECTIONS} connections in one process"),
+            );
+        }
+        match &f.polls.value {
+            Polls::Node(n) if !node_names(s.cluster.nodes.value).contains(n) => self.problem(
+                &f.polls.referenced,
+                format!("{path}.polls.node"),
+                format!(
+                    "unknown node {n:?}; known nodes: {}",
+                    node_names(s.cluster.nodes.value).join(", ")
+                ),
+            ),
+            Polls::Lb if s.cluster.lb.engine != LbEngine::Builtin => self.problem(
+                &f.polls.referenced,
+                format!("{path}.polls"),
+                "the LB's polling port is forwarded by the built-in LB only; use engine: builtin",
+            ),
+            _ => {}
+        }
+        if polling.layout == PollingLayout::UniquePort && s.cluster.lb.engine != LbEngine::Builtin {
+            self.problem(
+                &f.polls.referenced,
+                "cluster.polling.layout",
+                "unique_port forwards a port per node through the built-in LB; use engine: builtin or layout: unique_address",
+            );
+        }
+        self.bounded(&f.script, &format!("{path}.script"));
+        self.positive(&f.connect_within, &format!("{path}.connect_within"));
+        self.positive(&f.reconnect.min, &format!("{path}.reconnect.min"));
+        self.positive(&f.reconnect.max, &format!("{path}.reconnect.max"));
+        if f.reconnect.max.value < f.reconnect.min.value {
+            self.problem(
+                &f.reconnect.max.referenced,
+                format!("{path}.reconnect.max"),
+                format!("must be at least min ({})", f.reconnect.min.value),
+            );
+        }
+        for (k, at) in f.health_checks.iter().enumerate() {
+            if at.value >= s.duration.value {
+                self.problem(
+                    &at.referenced,
+                    format!("{path}.health_checks[{k}]"),
+                    format!(
+                        "{} is not within the duration ({})",
+                        at.value, s.duration.value
+                    ),
                 );
             }
         }
@@ -587,7 +690,15 @@ impl Validator {
                     format!("check name {name:?} is already used by checks[{first}]; give one of them a name"),
                 );
             }
-            if let Check::LadderReaches(_) = &c.value {
+            if c.value.judges_fleet() {
+                if s.fleet().is_none() {
+                    self.problem(
+                        &c.referenced,
+                        path.clone(),
+                        "needs a fleet workload to judge, and the scenario has none",
+                    );
+                }
+            } else if let Check::LadderReaches(_) = &c.value {
                 if s.ladder().is_none() {
                     self.problem(
                         &c.referenced,
@@ -661,7 +772,42 @@ impl Validator {
                 Check::SharedStorage(_)
                 | Check::UploadIntact(_)
                 | Check::UploadThroughput(_)
-                | Check::LadderReaches(_) => {}
+                | Check::LadderReaches(_)
+                | Check::PollingFanOut(_)
+                | Check::PollingCertificate(_) => {}
+                Check::EveryNodeReachesEveryTentacle(_) => {
+                    if s.fleet().is_some_and(|f| f.health_checks.is_empty()) {
+                        self.problem(
+                            &c.referenced,
+                            path.clone(),
+                            "needs health-check rounds to judge: add health_checks to the fleet workload",
+                        );
+                    }
+                }
+                Check::ReconnectStorm(r) => {
+                    self.positive(&r.within, &format!("{path}.within"));
+                    let restarts = s
+                        .faults
+                        .iter()
+                        .any(|f| matches!(f.value.kind(), "kill" | "restart" | "maintenance"));
+                    if !restarts {
+                        self.problem(
+                            &c.referenced,
+                            path.clone(),
+                            "needs a kill, restart or maintenance fault to judge, and the scenario has none",
+                        );
+                    }
+                }
+                Check::RpcLatency(l) => {
+                    let p = l.percentile.value;
+                    if !(p > 0.0 && p <= 100.0) {
+                        self.problem(
+                            &l.percentile.referenced,
+                            format!("{path}.percentile"),
+                            format!("must be above 0 and at most 100, not {p}"),
+                        );
+                    }
+                }
                 Check::Latency(l) => {
                     let p = l.percentile.value;
                     if !(p > 0.0 && p <= 100.0) {

@@ -1,0 +1,506 @@
+//! Checks of a polling-Tentacle fleet (failure-modes.md §2.2, P1, P3,
+//! P5): fan-out, the served certificate, every node reaching every
+//! Tentacle, the reconnect storm after a restart, and RPC round trips.
+//! All of them replay the fleet's connection events and the health
+//! rounds' results from the history.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde_json::{Value, json};
+
+use super::{Verdict, histogram_of, percentile_us};
+use crate::history::{Event, FleetStarted, History, PollingChange, TaskState};
+use crate::scenario::{ReconnectStorm, RpcLatency};
+
+/// Pairs named in a detail line; the evidence has them all.
+const NAMED: usize = 8;
+
+/// Most pairs listed in the evidence.
+const LISTED: usize = 2000;
+
+fn fleet(h: &History) -> Option<&FleetStarted> {
+    h.events.iter().find_map(|e| match e {
+        Event::Fleet(f) => Some(f),
+        _ => None,
+    })
+}
+
+fn no_fleet() -> (Verdict, String, Value) {
+    (Verdict::Unknown, "no fleet was started".into(), json!({}))
+}
+
+fn secs(us: u64) -> f64 {
+    us as f64 / 1e6
+}
+
+fn names(list: &[String]) -> String {
+    let mut s = list
+        .iter()
+        .take(NAMED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if list.len() > NAMED {
+        s.push_str(&format!(" and {} more", list.len() - NAMED));
+    }
+    s
+}
+
+/// Open connections per (Tentacle, node), replayed event by event.
+#[derive(Default)]
+struct Replay {
+    open: HashMap<(String, String), u32>,
+}
+
+impl Replay {
+    fn apply(&mut self, tentacle: &str, node: &str, change: PollingChange) {
+        let n = self
+            .open
+            .entry((tentacle.to_string(), node.to_string()))
+            .or_default();
+        match change {
+            PollingChange::Connected => *n += 1,
+            PollingChange::Dropped => *n = n.saturating_sub(1),
+            PollingChange::Failed => {}
+        }
+    }
+
+    fn missing(&self, f: &FleetStarted) -> Vec<String> {
+        let mut missing = Vec::new();
+        for t in &f.tentacles {
+            for node in &f.nodes {
+                if self
+                    .open
+                    .get(&(t.name.clone(), node.clone()))
+                    .copied()
+                    .unwrap_or(0)
+                    == 0
+                {
+                    missing.push(format!("{}↔{node}", t.name));
+                }
+            }
+        }
+        missing
+    }
+}
+
+/// The instants fan-out is judged at: the start of each health round,
+/// and the end of the workload phase.
+fn instants(h: &History) -> Vec<(u64, String)> {
+    let mut rounds: BTreeMap<u32, u64> = BTreeMap::new();
+    for e in &h.events {
+        if let Event::HealthTask(t) = e {
+            let at = rounds.entry(t.round).or_insert(t.queued_us);
+            *at = (*at).min(t.queued_us);
+        }
+    }
+    let mut out: Vec<(u64, String)> = rounds
+        .into_iter()
+        .map(|(r, at)| (at, format!("health round {}", r + 1)))
+        .collect();
+    if let Some(end) = h.events.iter().find_map(|e| match e {
+        Event::Phase {
+            at_us,
+            phase: crate::history::Phase::Heal,
+        } => Some(*at_us),
+        _ => None,
+    }) {
+        out.push((end, "the end of the workload".into()));
+    }
+    out.sort();
+    out
+}
+
+/// `polling_fan_out`: at each judged instant, every Tentacle has a live
+/// polling connection to every node.
+pub(super) fn fan_out(h: &History) -> (Verdict, String, Value) {
+    let Some(f) = fleet(h) else { return no_fleet() };
+    let judged = instants(h);
+    if judged.is_empty() {
+        return (
+            Verdict::Unknown,
+            "no health round or end of workload to judge fan-out at".into(),
+            json!({}),
+        );
+    }
+    let expected = f.tentacles.len() * f.nodes.len();
+    let mut replay = Replay::default();
+    let mut full_at: Option<u64> = None;
+    let mut connected_pairs = 0usize;
+    let mut next = judged.iter().peekable();
+    let mut verdicts = Vec::new();
+    let mut first_gap: Option<(String, Vec<String>)> = None;
+    let mut judge_at = |replay: &Replay, label: &str, verdicts: &mut Vec<Value>| {
+        let missing = replay.missing(f);
+        if !missing.is_empty() && first_gap.is_none() {
+            first_gap = Some((label.to_string(), missing.clone()));
+        }
+        verdicts.push(json!({
+            "at": label,
+            "connected_pairs": expected - missing.len(),
+            "missing": missing.iter().take(LISTED).collect::<Vec<_>>(),
+        }));
+    };
+    for e in &h.events {
+        let Event::Polling(p) = e else { continue };
+        while let Some((at, label)) = next.peek() {
+            if *at > p.at_us {
+                break;
+            }
+            judge_at(&replay, label, &mut verdicts);
+            next.next();
+        }
+        let before = replay
+            .open
+            .get(&(p.tentacle.clone(), p.node.clone()))
+            .copied()
+            .unwrap_or(0);
+        replay.apply(&p.tentacle, &p.node, p.change);
+        let after = replay
+            .open
+            .get(&(p.tentacle.clone(), p.node.clone()))
+            .copied()
+            .unwrap_or(0);
+        if f.nodes.contains(&p.node) {
+            match (before, after) {
+                (0, n) if n > 0 => connected_pairs += 1,
+                (n, 0) if n > 0 => connected_pairs -= 1,
+                _ => {}
+            }
+        }
+        if full_at.is_none() && connected_pairs == expected {
+            full_at = Some(p.at_us);
+        }
+    }
+    for (_, label) in next {
+        judge_at(&replay, label, &mut verdicts);
+    }
+    let to_full = full_at.map(|t| secs(t.saturating_sub(f.at_us)));
+    let evidence = json!({
+        "tentacles": f.tentacles.len(),
+        "nodes": f.nodes,
+        "endpoints": f.endpoints,
+        "pairs": expected,
+        "time_to_full_fan_out_s": to_full,
+        "judged": verdicts,
+    });
+    match first_gap {
+        None => (
+            Verdict::Pass,
+            format!(
+                "all {} Tentacles polled all {} nodes at every judged instant; full fan-out {:.2}s after the fleet started",
+                f.tentacles.len(),
+                f.nodes.len(),
+                to_full.unwrap_or(0.0)
+            ),
+            evidence,
+        ),
+        Some((label, missing)) => (
+            Verdict::Fail,
+            format!(
+                "at {label}, {} of {expected} Tentacle–node pairs had no polling connection: {}",
+                missing.len(),
+                names(&missing)
+            ),
+            evidence,
+        ),
+    }
+}
+
+/// `polling_certificate`: every node's endpoint served the cluster's one
+/// thumbprint and Halibut's friendly page, so TLS ends at the node.
+pub(super) fn certificate(h: &History) -> (Verdict, String, Value) {
+    let Some(f) = fleet(h) else { return no_fleet() };
+    let probes: Vec<_> = h
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::PollingProbe(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    let mut problems = Vec::new();
+    for node in &f.nodes {
+        let mine: Vec<_> = probes.iter().filter(|p| &p.node == node).collect();
+        if mine.is_empty() {
+            problems.push(format!("{node}: not probed"));
+        }
+        for p in mine {
+            match (&p.error, &p.thumbprint) {
+                (Some(e), _) => problems.push(format!("{node} ({}): {e}", p.address)),
+                (None, Some(t)) if *t != f.server_thumbprint => problems.push(format!(
+                    "{node} ({}) served thumbprint {t}, not the cluster's {}: TLS is terminated before the node",
+                    p.address, f.server_thumbprint
+                )),
+                (None, None) => problems.push(format!("{node} ({}): no certificate", p.address)),
+                (None, Some(_)) if !p.friendly_page => problems.push(format!(
+                    "{node} ({}): the right certificate, but not Halibut's page behind it",
+                    p.address
+                )),
+                _ => {}
+            }
+        }
+    }
+    let evidence = json!({
+        "expected_thumbprint": f.server_thumbprint,
+        "probes": probes,
+    });
+    if problems.is_empty() {
+        (
+            Verdict::Pass,
+            format!(
+                "all {} nodes served thumbprint {} and Halibut's page end to end",
+                f.nodes.len(),
+                f.server_thumbprint
+            ),
+            evidence,
+        )
+    } else {
+        (Verdict::Fail, problems.join("; "), evidence)
+    }
+}
+
+/// `every_node_reaches_every_tentacle`: in every round, the health task
+/// pinned to each node reached every Tentacle.
+pub(super) fn every_node_reaches(h: &History) -> (Verdict, String, Value) {
+    let Some(f) = fleet(h) else { return no_fleet() };
+    let tentacle_of: HashMap<&str, &str> = f
+        .tentacles
+        .iter()
+        .map(|t| (t.machine.as_str(), t.name.as_str()))
+        .collect();
+    let tasks: Vec<_> = h
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::HealthTask(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    if tasks.is_empty() {
+        return (Verdict::Unknown, "no health round ran".into(), json!({}));
+    }
+    // (round, node) → machine → outcome.
+    type Outcomes<'a> = HashMap<&'a str, (bool, Option<&'a str>)>;
+    let mut seen: HashMap<(u32, &str), Outcomes<'_>> = HashMap::new();
+    for e in &h.events {
+        if let Event::Health(x) = e {
+            seen.entry((x.round, x.node.as_str()))
+                .or_default()
+                .insert(x.machine.as_str(), (x.ok, x.error.as_deref()));
+        }
+    }
+    // node → unreached Tentacles (over all rounds), with the first reason.
+    let mut unreached: BTreeMap<String, (BTreeSet<String>, String)> = BTreeMap::new();
+    let mut rounds = Vec::new();
+    for t in &tasks {
+        let outcomes = seen.get(&(t.round, t.node.as_str()));
+        let mut bad = Vec::new();
+        for m in &f.tentacles {
+            let why = match outcomes.and_then(|o| o.get(m.machine.as_str())) {
+                Some((true, _)) => continue,
+                Some((false, why)) => why.unwrap_or("failed").to_string(),
+                None => t.error.clone().unwrap_or_else(|| match t.state {
+                    Some(s) => format!("the health task ended {} without checking it", s.as_str()),
+                    None => "the health task did not finish".into(),
+                }),
+            };
+            bad.push(m.name.clone());
+            let entry = unreached
+                .entry(t.node.clone())
+                .or_insert_with(|| (BTreeSet::new(), why.clone()));
+            entry.0.insert(
+                tentacle_of
+                    .get(m.machine.as_str())
+                    .copied()
+                    .unwrap_or(&m.name)
+                    .to_string(),
+            );
+        }
+        rounds.push(json!({
+            "round": t.round + 1,
+            "node": t.node,
+            "task": t.task,
+            "state": t.state.map(TaskState::as_str),
+            "unreached": bad.iter().take(LISTED).collect::<Vec<_>>(),
+        }));
+    }
+    let mut checked_nodes: BTreeSet<&str> = tasks.iter().map(|t| t.node.as_str()).collect();
+    let never: Vec<String> = f
+        .nodes
+        .iter()
+        .filter(|n| !checked_nodes.remove(n.as_str()))
+        .cloned()
+        .collect();
+    let evidence = json!({ "rounds": rounds, "nodes_never_checked": never });
+    if unreached.is_empty() && never.is_empty() {
+        return (
+            Verdict::Pass,
+            format!(
+                "{} health tasks over {} nodes reached all {} Tentacles",
+                tasks.len(),
+                f.nodes.len(),
+                f.tentacles.len()
+            ),
+            evidence,
+        );
+    }
+    if unreached.is_empty() {
+        return (
+            Verdict::Unknown,
+            format!("no health task ran on {}", never.join(", ")),
+            evidence,
+        );
+    }
+    let parts: Vec<String> = unreached
+        .iter()
+        .map(|(node, (ts, why))| {
+            let list: Vec<String> = ts.iter().cloned().collect();
+            format!(
+                "{node} could not reach {} of {} Tentacles ({}): {why}",
+                ts.len(),
+                f.tentacles.len(),
+                names(&list)
+            )
+        })
+        .collect();
+    (Verdict::Fail, parts.join("; "), evidence)
+}
+
+/// `reconnect_storm`: after each kill or restart, every connection of the
+/// fleet to that node is back within the bound.
+pub(super) fn reconnect_storm(c: &ReconnectStorm, h: &History) -> (Verdict, String, Value) {
+    let Some(f) = fleet(h) else { return no_fleet() };
+    let within_us = c.within.value.get().as_micros() as u64;
+    let windows: Vec<_> = super::judged_windows(h, None, &["kill", "restart", "maintenance"]);
+    if windows.is_empty() {
+        return super::never_injected("restarts");
+    }
+    let per_node = f.connections as usize * f.tentacles.len();
+    let mut outcomes = Vec::new();
+    let mut restarts = Vec::new();
+    for w in &windows {
+        for node in &w.nodes {
+            if !f.endpoints.iter().any(|(n, _)| n == node) {
+                outcomes.push((
+                    Verdict::Unknown,
+                    format!(
+                        "the fleet does not poll {node}, so {} cannot judge it",
+                        w.name
+                    ),
+                ));
+                continue;
+            }
+            let up = h.events.iter().find_map(|e| match e {
+                Event::NodeUp { at_us, node: n, .. } if n == node && *at_us >= w.start_us => {
+                    Some(*at_us)
+                }
+                _ => None,
+            });
+            let Some(up) = up else {
+                outcomes.push((
+                    Verdict::Unknown,
+                    format!("{node} never came back after {}", w.name),
+                ));
+                continue;
+            };
+            // Open connections to the node, replayed to the restart and on.
+            let mut open = 0usize;
+            let mut back: Option<u64> = None;
+            let mut attempts = 0u64;
+            for e in &h.events {
+                let Event::Polling(p) = e else { continue };
+                if &p.node != node {
+                    continue;
+                }
+                match p.change {
+                    PollingChange::Connected => open += 1,
+                    PollingChange::Dropped => open = open.saturating_sub(1),
+                    PollingChange::Failed => {}
+                }
+                if p.at_us >= w.start_us && back.is_none() && p.change != PollingChange::Dropped {
+                    attempts += 1;
+                }
+                if p.at_us >= up && back.is_none() && open >= per_node {
+                    back = Some(p.at_us);
+                }
+            }
+            let (verdict, line) = match back {
+                Some(b) if b - up <= within_us => (
+                    Verdict::Pass,
+                    format!(
+                        "after {} the fleet was back on {node} in {:.2}s",
+                        w.name,
+                        secs(b - up)
+                    ),
+                ),
+                Some(b) => (
+                    Verdict::Fail,
+                    format!(
+                        "after {} the fleet took {:.2}s to be back on {node}, over {}",
+                        w.name,
+                        secs(b - up),
+                        c.within.value
+                    ),
+                ),
+                None => (
+                    Verdict::Fail,
+                    format!(
+                        "after {} only {open} of {per_node} polling connections to {node} came back",
+                        w.name
+                    ),
+                ),
+            };
+            let span = back.unwrap_or(h.end_us()).saturating_sub(w.start_us).max(1);
+            restarts.push(json!({
+                "fault": w.name,
+                "node": node,
+                "node_up_s": secs(up),
+                "time_to_full_fan_out_s": back.map(|b| secs(b - up)),
+                "connection_attempts": attempts,
+                "attempts_per_s": attempts as f64 / secs(span),
+            }));
+            outcomes.push((verdict, line));
+        }
+    }
+    let (verdict, detail) = super::worst(&outcomes);
+    (verdict, detail, json!({ "restarts": restarts }))
+}
+
+/// `rpc_latency`: a percentile of every health-check call's round trip.
+pub(super) fn rpc_latency(c: &RpcLatency, h: &History) -> (Verdict, String, Value) {
+    let rtts = h.events.iter().flat_map(|e| match e {
+        Event::Health(x) => x.rtt_us.as_slice(),
+        _ => &[],
+    });
+    let hist = histogram_of(rtts.copied());
+    let p = c.percentile.value;
+    let Some(at) = percentile_us(&hist, p) else {
+        return (
+            Verdict::Unknown,
+            "no RPC completed".into(),
+            json!({ "calls": 0 }),
+        );
+    };
+    let bound = c.below.get().as_micros() as u64;
+    let evidence = json!({
+        "calls": hist.len(),
+        "p50_ms": hist.value_at_percentile(50.0) as f64 / 1e3,
+        "p99_ms": hist.value_at_percentile(99.0) as f64 / 1e3,
+        "max_ms": hist.max() as f64 / 1e3,
+        "percentile": p,
+        "value_ms": at as f64 / 1e3,
+        "below_ms": bound as f64 / 1e3,
+    });
+    let line = format!(
+        "p{p} of {} polling RPCs was {:.1} ms (bound {})",
+        hist.len(),
+        at as f64 / 1e3,
+        c.below
+    );
+    if at < bound {
+        (Verdict::Pass, line, evidence)
+    } else {
+        (Verdict::Fail, line, evidence)
+    }
+}

@@ -1,0 +1,437 @@
+//! The `fleet` workload: registers a fleet of simulated polling Tentacles
+//! through the API, starts their polling connections, probes each node's
+//! polling endpoint, runs the health-check rounds (one `Health` task per
+//! node, pinned to it, over every Tentacle) and records what each task's
+//! log says of each machine; at the end it stops the fleet and removes
+//! every machine it registered.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand_core::SeedableRng;
+use serde_json::json;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::{Instant, sleep, sleep_until, timeout};
+
+use crate::client::ApiClient;
+use crate::cluster::PollingEndpoint;
+use crate::cluster::api::{NewTask, TaskState};
+use crate::fleet::{self, Fleet, FleetSpec, Target, Tentacle};
+use crate::history::{Event, Events, FleetStarted, FleetTentacle, HealthSeen, HealthTaskSeen};
+use crate::scenario::{FleetLoad, Polls};
+
+/// Registrations in flight at once.
+const REGISTER_CONCURRENCY: usize = 16;
+
+/// Time between two reads of a health task's state.
+const TASK_POLL: Duration = Duration::from_millis(250);
+
+/// The log line prefix the reference node writes per machine.
+const HEALTH_LINE: &str = "Info  HEALTH ";
+
+/// Where the cluster's polling endpoints are.
+pub(super) struct Endpoints {
+    /// Each node's, as the layout has Tentacles reach it.
+    pub nodes: Vec<PollingEndpoint>,
+    /// The LB's shared polling port, if any.
+    pub lb: Option<SocketAddr>,
+    /// The poll wait and the pick-up timeout of the nodes.
+    pub poll_wait: Duration,
+    /// How long a request may wait to be collected.
+    pub pickup: Duration,
+}
+
+/// A running fleet workload.
+pub(super) struct FleetWorkload {
+    handle: tokio::task::JoinHandle<()>,
+    stop: watch::Sender<bool>,
+}
+
+impl FleetWorkload {
+    /// Starts it now; rounds run at their offsets from `start`.
+    pub(super) fn start(
+        cfg: FleetLoad,
+        lb: ApiClient,
+        endpoints: Endpoints,
+        events: Events,
+        start: Instant,
+        seed: u64,
+    ) -> Self {
+        let (stop, stop_rx) = watch::channel(false);
+        let handle = tokio::spawn(run(cfg, lb, endpoints, events, start, seed, stop_rx));
+        Self { handle, stop }
+    }
+
+    /// Stops the rounds, waits for the fleet to stop and for its machines
+    /// to be removed.
+    pub(super) async fn finish(self) {
+        let _ = self.stop.send(true);
+        let _ = self.handle.await;
+    }
+}
+
+async fn run(
+    cfg: FleetLoad,
+    lb: ApiClient,
+    endpoints: Endpoints,
+    events: Events,
+    start: Instant,
+    seed: u64,
+    mut stop: watch::Receiver<bool>,
+) {
+    let n = cfg.tentacles.value as usize;
+    // Certificates take a little CPU each: off the runtime's threads.
+    let tentacles = tokio::task::spawn_blocking(move || {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        (0..n)
+            .map(|i| Tentacle::generate(&format!("tentacle-{:04}", i + 1), &mut rng).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await;
+    let tentacles = match tentacles {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => return eprintln!("harness: fleet: {e}"),
+        Err(e) => return eprintln!("harness: fleet: {e}"),
+    };
+    let thumbprint = match lb.server_thumbprint().await {
+        Ok(t) => t,
+        Err(e) => return eprintln!("harness: fleet: cannot read the server thumbprint: {e}"),
+    };
+    let (machines, errors) = register(&lb, &tentacles).await;
+    for e in errors.iter().take(5) {
+        eprintln!("harness: fleet: {e}");
+    }
+    let targets: Vec<Target> = match &cfg.polls.value {
+        Polls::AllNodes => endpoints
+            .nodes
+            .iter()
+            .map(|e| Target {
+                node: e.node.clone(),
+                addr: e.addr,
+            })
+            .collect(),
+        Polls::Node(name) => endpoints
+            .nodes
+            .iter()
+            .filter(|e| &e.node == name)
+            .map(|e| Target {
+                node: e.node.clone(),
+                addr: e.addr,
+            })
+            .collect(),
+        Polls::Lb => endpoints
+            .lb
+            .map(|addr| Target {
+                node: crate::history::LB_NAME.into(),
+                addr,
+            })
+            .into_iter()
+            .collect(),
+    };
+    events.send(Event::Fleet(FleetStarted {
+        at_us: events.now_us(),
+        tentacles: tentacles
+            .iter()
+            .zip(&machines)
+            .filter_map(|(t, m)| {
+                Some(FleetTentacle {
+                    name: t.name.clone(),
+                    machine: m.clone()?,
+                })
+            })
+            .collect(),
+        endpoints: targets
+            .iter()
+            .map(|t| (t.node.clone(), t.addr.to_string()))
+            .collect(),
+        nodes: endpoints.nodes.iter().map(|e| e.node.clone()).collect(),
+        connections: cfg.connections.value,
+        server_thumbprint: thumbprint.clone(),
+    }));
+    // Each node's endpoint, as a browser on port 10943 sees it.
+    for e in &endpoints.nodes {
+        events.send(Event::PollingProbe(
+            fleet::probe(&e.node, e.addr, &events).await,
+        ));
+    }
+    let spec = FleetSpec {
+        connections: cfg.connections.value,
+        script: cfg.script.value.get(),
+        reconnect_min: cfg.reconnect.min.value.get(),
+        reconnect_max: cfg.reconnect.max.value.get(),
+        receive_timeout: endpoints.poll_wait + Duration::from_secs(30),
+    };
+    let running = match Fleet::start(&tentacles, &targets, &spec, &thumbprint, &events, seed) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("harness: fleet: {e}");
+            remove(&lb, &machines, &events).await;
+            return;
+        }
+    };
+    // The rounds wait for the fleet to connect, within a bound; the
+    // checks judge whether it did.
+    let expected = tentacles.len() * targets.len() * spec.connections as usize;
+    let connected = async {
+        while running.open_connections() < expected {
+            sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::select! {
+        _ = timeout(cfg.connect_within.value.get(), connected) => {}
+        _ = stop.wait_for(|s| *s) => {}
+    }
+    let ids: Vec<String> = machines.iter().flatten().cloned().collect();
+    let nodes: Vec<String> = endpoints.nodes.iter().map(|e| e.node.clone()).collect();
+    // A pinned task waits for its node's queue check, then each call for
+    // a connection: bounded by the pick-up timeout, with room for the rest.
+    let round_within = endpoints.pickup * 3 + endpoints.poll_wait + Duration::from_secs(60);
+    for (round, at) in cfg.health_checks.iter().enumerate() {
+        if *stop.borrow() {
+            break;
+        }
+        tokio::select! {
+            _ = sleep_until(start + at.value.get()) => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+        // Stopping (an interrupt) abandons a round under way.
+        tokio::select! {
+            _ = health_round(&lb, &nodes, &ids, round as u32, round_within, &events) => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+    }
+    let _ = stop.wait_for(|s| *s).await;
+    running.stop().await;
+    remove(&lb, &machines, &events).await;
+}
+
+/// Registers every Tentacle; gives each one's machine ID (None where it
+/// failed) and the errors.
+async fn register(
+    lb: &ApiClient,
+    tentacles: &[Arc<Tentacle>],
+) -> (Vec<Option<String>>, Vec<String>) {
+    let mut ids = vec![None; tentacles.len()];
+    let mut errors = Vec::new();
+    let mut pending = JoinSet::new();
+    let mut next = 0;
+    loop {
+        while pending.len() < REGISTER_CONCURRENCY && next < tentacles.len() {
+            let t = tentacles[next].clone();
+            let lb = lb.clone();
+            let i = next;
+            pending.spawn(async move {
+                (
+                    i,
+                    lb.register_machine(&t.name, &t.subscription, t.thumbprint())
+                        .await,
+                )
+            });
+            next += 1;
+        }
+        match pending.join_next().await {
+            Some(Ok((i, Ok(id)))) => ids[i] = Some(id),
+            Some(Ok((i, Err(e)))) => errors.push(format!("registering {}: {e}", tentacles[i].name)),
+            Some(Err(e)) => errors.push(e.to_string()),
+            None => break,
+        }
+    }
+    (ids, errors)
+}
+
+/// Removes every machine the run registered.
+async fn remove(lb: &ApiClient, machines: &[Option<String>], events: &Events) {
+    let mut removed = 0;
+    let mut errors = Vec::new();
+    let mut pending = JoinSet::new();
+    let mut ids = machines.iter().flatten();
+    loop {
+        while pending.len() < REGISTER_CONCURRENCY {
+            let Some(id) = ids.next() else { break };
+            let lb = lb.clone();
+            let id = id.clone();
+            pending.spawn(async move { lb.delete_machine(&id).await });
+        }
+        match pending.join_next().await {
+            Some(Ok(Ok(()))) => removed += 1,
+            Some(Ok(Err(e))) => errors.push(e),
+            Some(Err(e)) => errors.push(e.to_string()),
+            None => break,
+        }
+    }
+    events.send(Event::FleetRemoved {
+        at_us: events.now_us(),
+        removed,
+        errors,
+    });
+}
+
+/// One round: a health task pinned to each node, all at once, each
+/// followed to its end and its log read.
+async fn health_round(
+    lb: &ApiClient,
+    nodes: &[String],
+    machines: &[String],
+    round: u32,
+    within: Duration,
+    events: &Events,
+) {
+    let mut tasks = JoinSet::new();
+    for node in nodes {
+        let lb = lb.clone();
+        let node = node.clone();
+        let machines = machines.to_vec();
+        let events = events.clone();
+        tasks.spawn(async move {
+            let seen = health_task(&lb, &node, &machines, round, within, &events).await;
+            events.send(Event::HealthTask(seen));
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn health_task(
+    lb: &ApiClient,
+    node: &str,
+    machines: &[String],
+    round: u32,
+    within: Duration,
+    events: &Events,
+) -> HealthTaskSeen {
+    let queued_us = events.now_us();
+    let mut seen = HealthTaskSeen {
+        queued_us,
+        done_us: queued_us,
+        round,
+        node: node.to_string(),
+        task: None,
+        state: None,
+        error: None,
+    };
+    let task = NewTask {
+        name: "Health".into(),
+        description: format!("harness health check, round {}, on {node}", round + 1),
+        arguments: Some(json!({ "MachineIds": machines, "PinnedNode": node })),
+        space_id: None,
+    };
+    let created = lb.create_task(&task, Duration::from_secs(30)).await;
+    let Some(id) = created.id else {
+        seen.error = Some(format!(
+            "the health task was not created: {}",
+            created.error.unwrap_or_default()
+        ));
+        seen.done_us = events.now_us();
+        return seen;
+    };
+    seen.task = Some(id.clone());
+    let deadline = Instant::now() + within;
+    let end = loop {
+        if Instant::now() > deadline {
+            break None;
+        }
+        match lb.tasks(std::slice::from_ref(&id)).await {
+            Ok(t) => match t.first() {
+                Some(t) if t.state.is_completed() => break Some(t.clone()),
+                _ => {}
+            },
+            Err(e) => seen.error = Some(e),
+        }
+        sleep(TASK_POLL).await;
+    };
+    seen.done_us = events.now_us();
+    let Some(end) = end else {
+        seen.error = Some(format!(
+            "the health task did not finish within {}s",
+            within.as_secs()
+        ));
+        return seen;
+    };
+    seen.state = Some(end.state);
+    seen.error = end.error_message.filter(|e| !e.is_empty());
+    // The node names the machines it reached, and how, in the task log.
+    match lb.raw_log(&id).await {
+        Ok((200, log)) => {
+            for line in String::from_utf8_lossy(&log).lines() {
+                if let Some(h) = parse_line(line, round, node, events.now_us()) {
+                    events.send(Event::Health(h));
+                }
+            }
+        }
+        Ok((status, _)) => seen.error = Some(format!("reading the task log answered {status}")),
+        Err(e) => seen.error = Some(e),
+    }
+    if end.state != TaskState::Success && seen.error.is_none() {
+        seen.error = Some(format!("the health task ended {}", end.state.as_str()));
+    }
+    seen
+}
+
+/// One machine's outcome from a log line: `HEALTH <machine> ok
+/// rtt_us=1,2` or `HEALTH <machine> failed <why>`.
+fn parse_line(line: &str, round: u32, node: &str, at_us: u64) -> Option<HealthSeen> {
+    let rest = &line[line.find(HEALTH_LINE)? + HEALTH_LINE.len()..];
+    let (machine, rest) = rest.split_once(' ')?;
+    let (ok, error, rtt_us) = if let Some(list) = rest.strip_prefix("ok rtt_us=") {
+        let rtts = list
+            .split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .collect();
+        (true, None, rtts)
+    } else {
+        let why = rest.strip_prefix("failed ").unwrap_or(rest);
+        (false, Some(why.to_string()), Vec::new())
+    };
+    Some(HealthSeen {
+        at_us,
+        round,
+        node: node.to_string(),
+        machine: machine.to_string(),
+        ok,
+        error,
+        rtt_us,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_lines_parse_both_ways_and_others_are_ignored() {
+        let ok = parse_line(
+            "2026-11-26T10:00:00.000Z  Info  HEALTH Machines-3 ok rtt_us=120,340,99",
+            0,
+            "n1",
+            5,
+        )
+        .unwrap();
+        assert_eq!(
+            (ok.machine.as_str(), ok.ok, ok.rtt_us.clone()),
+            ("Machines-3", true, vec![120, 340, 99])
+        );
+        let bad = parse_line(
+            "2026-11-26T10:00:00.000Z  Info  HEALTH Machines-4 failed ICapabilitiesServiceV2.GetCapabilities: A request was sent",
+            1,
+            "n2",
+            5,
+        )
+        .unwrap();
+        assert!(!bad.ok);
+        assert!(
+            bad.error
+                .unwrap()
+                .starts_with("ICapabilitiesServiceV2.GetCapabilities: A request")
+        );
+        assert!(
+            parse_line(
+                "2026-11-26T10:00:00.000Z  Info  finished: Success",
+                0,
+                "n1",
+                5
+            )
+            .is_none()
+        );
+    }
+}
