@@ -159,6 +159,7 @@ enum ClusterCommand {
 /// Parses the command line and runs it; returns the exit code.
 pub fn main() -> u8 {
     let cli = Cli::parse();
+    raise_open_file_limit();
     match cli.command {
         Command::Run(args) => run(args),
         Command::Validate { scenarios } => validate(&scenarios),
@@ -185,6 +186,19 @@ pub fn main() -> u8 {
             );
             ENVIRONMENT
         }
+    }
+}
+
+/// A fleet of a thousand polling Tentacles holds thousands of sockets, and
+/// each node a thousand: lift the soft limit on open files (often 1024) to
+/// the hard one, for this process and the nodes it starts, as load
+/// generators do. Where that is refused, the old limit stays.
+fn raise_open_file_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+    {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
     }
 }
 
@@ -405,6 +419,15 @@ fn run(args: RunArgs) -> u8 {
     if let Some(engine) = args.lb {
         for l in &mut loaded {
             l.scenario.cluster.lb.engine = engine;
+            // Some settings need what only some LBs do (L4 polling ports).
+            if let Err(problems) = scenario::validate(&l.scenario) {
+                let e = ScenarioError {
+                    file: l.file.clone(),
+                    kind: ScenarioErrorKind::Invalid(problems),
+                };
+                eprintln!("error: with --lb: {e}");
+                return INVALID_INPUT;
+            }
         }
     }
     for l in &loaded {

@@ -127,6 +127,15 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         errors: Vec<String>,
     },
+    /// A process's peak resident memory, read at the end of the run.
+    PeakMemory {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// `harness`, a node's name, or `lb`.
+        process: String,
+        /// Its peak resident set, KiB.
+        peak_rss_kib: u64,
+    },
     /// The last event of a run that ended in an orderly way.
     RunEnded {
         /// Microseconds since the start.
@@ -709,7 +718,7 @@ impl History {
                 Event::PollingProbe(p) => p.at_us,
                 Event::HealthTask(t) => t.done_us,
                 Event::Health(h) => h.at_us,
-                Event::FleetRemoved { at_us, .. } => *at_us,
+                Event::FleetRemoved { at_us, .. } | Event::PeakMemory { at_us, .. } => *at_us,
             })
             .max()
             .unwrap_or(0)

@@ -26,7 +26,7 @@ fn polling_spec(layout: PollingLayout) -> scenario::Cluster {
     let mut spec = fast_spec(2);
     spec.tasks.poll.value = "200ms".parse().unwrap();
     spec.polling = Some(PollingListeners {
-        layout,
+        layout: scenario::spanned(layout),
         poll_wait: scenario::spanned("2s".parse().unwrap()),
         pickup_timeout: scenario::spanned("3s".parse().unwrap()),
     });

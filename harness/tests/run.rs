@@ -607,3 +607,38 @@ fn a_fleet_that_polls_only_the_lb_fails_and_names_the_unreachable_pairs() {
         out.stdout
     );
 }
+
+#[test]
+fn the_unique_port_layout_passes_through_real_haproxy_in_tcp_mode() {
+    if !installed("haproxy") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_scenario(
+        "scenarios/polling-unique-port.yaml",
+        tmp.path(),
+        &["--lb".as_ref(), "haproxy".as_ref()],
+        0,
+    );
+    assert!(out.stdout.contains("verdict: PASS"), "{}", out.stdout);
+    // HAProxy's configuration passes each node's polling port through.
+    let cfg = std::fs::read_to_string(tmp.path().join("latest/cluster/lb/haproxy.cfg")).unwrap();
+    assert_eq!(cfg.matches("mode tcp").count(), 4, "{cfg}");
+}
+
+#[test]
+fn nginx_cannot_carry_per_node_polling_ports_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_scenario(
+        "scenarios/polling-unique-port.yaml",
+        tmp.path(),
+        &["--lb".as_ref(), "nginx".as_ref()],
+        2,
+    );
+    assert!(
+        out.stderr
+            .contains("scenarios/polling-unique-port.yaml:19:13: cluster.polling.layout"),
+        "{}",
+        out.stderr
+    );
+}

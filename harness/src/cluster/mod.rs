@@ -252,6 +252,8 @@ impl EmbeddedCluster {
         let listen = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .and_then(|l| l.local_addr())
             .map_err(|e| ClusterError::new(format!("no free port for the LB: {e}")))?;
+        // HAProxy forwards polling ports in mode tcp; nginx cannot here.
+        let tcp = self.plan_polling(spec, engine == scenario::LbEngine::Haproxy)?;
         let backends: Vec<real_lb::Backend<'_>> = self
             .nodes
             .iter()
@@ -272,7 +274,7 @@ impl EmbeddedCluster {
             file,
             text,
             args,
-        }) = real_lb::config(engine, &spec.lb, listen, &backends, &lb_dir)
+        }) = real_lb::config(engine, &spec.lb, listen, &backends, &tcp, &lb_dir)
         else {
             return Err(ClusterError::new("not a real LB"));
         };
@@ -338,7 +340,7 @@ impl EmbeddedCluster {
                 }
             },
             spool_dir: self.dir.join("lb-spool"),
-            tcp: self.plan_polling(spec)?,
+            tcp: self.plan_polling(spec, true)?,
         };
         let json = serde_json::to_string(&config).map_err(|e| ClusterError::new(e.to_string()))?;
         // The LB reports health changes on stdout; turn them into events.
@@ -374,12 +376,13 @@ impl EmbeddedCluster {
     }
 
     /// Decides where Tentacles reach each node's polling listener, and the
-    /// LB's forwarded ports that this takes: a port per node in the
-    /// unique-port layout, and always one shared port (the
-    /// misconfiguration of polling "the LB").
+    /// LB's forwarded ports that this takes when the LB can forward them
+    /// (`can_forward`): a port per node in the unique-port layout, and one
+    /// shared port (the misconfiguration of polling "the LB").
     fn plan_polling(
         &mut self,
         spec: &scenario::Cluster,
+        can_forward: bool,
     ) -> Result<Vec<lb::TcpForward>, ClusterError> {
         let Some(p) = &spec.polling else {
             return Ok(Vec::new());
@@ -391,7 +394,7 @@ impl EmbeddedCluster {
             .collect();
         let lb_ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
         let mut forwards = Vec::new();
-        self.polling = match p.layout {
+        self.polling = match p.layout.value {
             scenario::PollingLayout::UniqueAddress => listeners
                 .iter()
                 .map(|(node, addr)| PollingEndpoint {
@@ -399,7 +402,8 @@ impl EmbeddedCluster {
                     addr: *addr,
                 })
                 .collect(),
-            scenario::PollingLayout::UniquePort => {
+            // Validation refuses this layout with an LB that cannot forward.
+            scenario::PollingLayout::UniquePort if can_forward => {
                 let ports = free_ports(lb_ip, listeners.len())?;
                 listeners
                     .iter()
@@ -417,7 +421,11 @@ impl EmbeddedCluster {
                     })
                     .collect()
             }
+            scenario::PollingLayout::UniquePort => Vec::new(),
         };
+        if !can_forward {
+            return Ok(forwards);
+        }
         let shared = SocketAddr::new(lb_ip, free_ports(lb_ip, 1)?[0]);
         forwards.push(lb::TcpForward {
             listen: shared,
@@ -513,6 +521,16 @@ impl EmbeddedCluster {
         errors
     }
 
+    /// The peak resident memory of every process of the cluster now
+    /// running (the LB and each node since its last start), in KiB.
+    pub fn peak_memory(&self) -> Vec<(String, u64)> {
+        self.supervisor
+            .pids()
+            .into_iter()
+            .filter_map(|(name, pid)| Some((name, peak_rss_kib(&format!("/proc/{pid}/status"))?)))
+            .collect()
+    }
+
     /// Kills every process now, rather than at drop.
     pub fn shutdown(&self) {
         self.supervisor.shutdown();
@@ -568,4 +586,18 @@ fn free_ports(ip: IpAddr, n: usize) -> Result<Vec<u16>, ClusterError> {
     Err(ClusterError::new(format!(
         "found no {n} free ports on {ip}"
     )))
+}
+
+/// `VmHWM` (the peak resident set) from a `/proc/<pid>/status` file, in
+/// KiB; None where there is no such file (not Linux, or gone).
+pub fn peak_rss_kib(status_path: &str) -> Option<u64> {
+    std::fs::read_to_string(status_path)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }

@@ -13,6 +13,10 @@
 //! | `request_buffering` | `option http-buffer-request` | `proxy_request_buffering` |
 //! | health checks | active: `option httpchk`, `http-check expect`, `inter`/`rise`/`fall`, `timeout check`; passive: none | passive only: `max_fails`, `fail_timeout` |
 //!
+//! Polling ports: HAProxy forwards them in `mode tcp`; nginx would need its
+//! stream module, which Debian does not install with it, so polling
+//! through nginx is refused in validation.
+//!
 //! Not carried over: a refusal as IIS's 404.13 (both answer 413).
 //!
 //! A timeout the settings leave unset is an hour, where the programs would
@@ -56,6 +60,7 @@ pub fn config(
     lb: &Lb,
     listen: SocketAddr,
     backends: &[Backend<'_>],
+    tcp: &[super::lb::TcpForward],
     dir: &Path,
 ) -> Option<RealLb> {
     Some(match engine {
@@ -65,7 +70,7 @@ pub fn config(
             RealLb {
                 program: "haproxy",
                 args: vec!["-f".into(), file.display().to_string(), "-db".into()],
-                text: haproxy(lb, listen, backends),
+                text: haproxy(lb, listen, backends, tcp),
                 file,
             }
         }
@@ -97,7 +102,12 @@ fn secs(d: Duration) -> String {
     format!("{}s", d.as_millis().div_ceil(1000).max(1))
 }
 
-fn haproxy(lb: &Lb, listen: SocketAddr, backends: &[Backend<'_>]) -> String {
+fn haproxy(
+    lb: &Lb,
+    listen: SocketAddr,
+    backends: &[Backend<'_>],
+    tcp: &[super::lb::TcpForward],
+) -> String {
     let l = lb.limits();
     let client = l.body_read_timeout.or(l.idle_timeout).unwrap_or(OPEN);
     let server = l.backend_timeout.or(l.idle_timeout).unwrap_or(OPEN);
@@ -151,6 +161,19 @@ fn haproxy(lb: &Lb, listen: SocketAddr, backends: &[Backend<'_>]) -> String {
             String::new()
         };
         let _ = writeln!(c, "  server {} {}{check}", b.name, b.addr);
+    }
+    // Polling ports, passed through at L4 so TLS ends at the node.
+    for (i, f) in tcp.iter().enumerate() {
+        let _ = writeln!(
+            c,
+            "\nlisten polling{i}\n  mode tcp\n  bind {}\n  balance roundrobin\n  timeout client {}\n  timeout server {}",
+            f.listen,
+            ms(OPEN),
+            ms(OPEN)
+        );
+        for (k, b) in f.backends.iter().enumerate() {
+            let _ = writeln!(c, "  server p{k} {b}");
+        }
     }
     c
 }
@@ -231,6 +254,7 @@ mod tests {
             &l,
             "127.0.0.1:9".parse().unwrap(),
             &backends,
+            &[],
             dir,
         )
         .unwrap();
@@ -254,14 +278,25 @@ mod tests {
         let l = lb(
             "    backend_timeout: 2s\n    max_body: 1MiB\n    health_check: { interval: 1s, accept: \"200,418\" }\n",
         );
+        let polling = [crate::cluster::lb::TcpForward {
+            listen: "127.0.0.1:10943".parse().unwrap(),
+            backends: vec!["127.0.0.2:7000".parse().unwrap()],
+        }];
         let RealLb { text, .. } = config(
             LbEngine::Haproxy,
             &l,
             "127.0.0.1:9".parse().unwrap(),
             &backends,
+            &polling,
             Path::new("/tmp"),
         )
         .unwrap();
+        // The polling port is TCP pass-through: TLS ends at the node.
+        assert!(
+            text.contains("listen polling0\n  mode tcp\n  bind 127.0.0.1:10943\n")
+                && text.contains("server p0 127.0.0.2:7000"),
+            "{text}"
+        );
         assert!(text.contains("timeout server 2000ms"), "{text}");
         assert!(text.contains("gt 1048576"), "{text}");
         assert!(text.contains("rstatus ^(200|418)$"), "{text}");

@@ -250,6 +250,17 @@ impl Supervisor {
         }
     }
 
+    /// Each running child's name and process ID.
+    pub fn pids(&self) -> Vec<(String, u32)> {
+        let mut pids: Vec<(String, u32)> = self
+            .children()
+            .iter()
+            .map(|(name, m)| (name.clone(), m.child.id()))
+            .collect();
+        pids.sort();
+        pids
+    }
+
     /// True if the child exists and has not exited.
     pub fn is_running(&self, name: &str) -> bool {
         match self.children().get_mut(name) {

@@ -51,6 +51,9 @@ pub struct Report {
     /// The polling-Tentacle fleet, when the run had one.
     #[serde(default)]
     pub polling: Option<PollingReport>,
+    /// Peak resident memory of the harness and of each cluster process.
+    #[serde(default)]
+    pub memory: Vec<MemoryReport>,
     /// Wall clock at the start, RFC 3339.
     pub started_at: String,
     /// From the start until the cluster (the last `node_up` of boot, the
@@ -60,6 +63,15 @@ pub struct Report {
     pub interrupted: Option<String>,
     /// The harness version that produced the report.
     pub harness_version: String,
+}
+
+/// One process's peak memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryReport {
+    /// `harness`, a node's name, or `lb`.
+    pub process: String,
+    /// Its peak resident set, MiB.
+    pub peak_rss_mib: f64,
 }
 
 /// A node in the report.
@@ -296,6 +308,21 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
         drains: tasks::drains(history),
         uploads: tasks::uploads(history),
         polling: polling::polling(history),
+        memory: history
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::PeakMemory {
+                    process,
+                    peak_rss_kib,
+                    ..
+                } => Some(MemoryReport {
+                    process: process.clone(),
+                    peak_rss_mib: *peak_rss_kib as f64 / 1024.0,
+                }),
+                _ => None,
+            })
+            .collect(),
         started_at,
         boot_s,
         interrupted,

@@ -227,7 +227,8 @@ impl LiveProgress {
             | Event::PackageDeleted { .. }
             | Event::Polling(_)
             | Event::PollingProbe(_)
-            | Event::Health(_) => {}
+            | Event::Health(_)
+            | Event::PeakMemory { .. } => {}
         }
     }
 
@@ -318,6 +319,14 @@ pub fn summary(r: &Report) -> String {
             p.p50, p.p99, p.max
         );
         let _ = writeln!(s, "  throughput: {:.1} tasks/s", t.throughput_per_s);
+    }
+    if !r.memory.is_empty() {
+        let list: Vec<String> = r
+            .memory
+            .iter()
+            .map(|m| format!("{} {:.0} MiB", m.process, m.peak_rss_mib))
+            .collect();
+        let _ = writeln!(s, "\npeak memory: {}", list.join(", "));
     }
     if let Some(p) = &r.polling {
         let _ = writeln!(s, "\npolling fleet");

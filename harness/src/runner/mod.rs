@@ -366,6 +366,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
             u.finish(true).await;
         }
     }
+    record_memory(&events, &cluster);
     end_run(&events, why_stopped.clone());
     let history = finish(events, recorder).await?;
     cluster.shutdown();
@@ -696,6 +697,19 @@ async fn record(
     match write_error {
         Some(e) => Err(e),
         None => Ok(history),
+    }
+}
+
+/// The peak memory of the harness and of every cluster process, for
+/// capacity planning and the fleet's memory bound.
+fn record_memory(events: &Events, cluster: &EmbeddedCluster) {
+    let own = crate::cluster::peak_rss_kib("/proc/self/status").map(|k| ("harness".to_string(), k));
+    for (process, peak_rss_kib) in own.into_iter().chain(cluster.peak_memory()) {
+        events.send(Event::PeakMemory {
+            at_us: events.now_us(),
+            process,
+            peak_rss_kib,
+        });
     }
 }
 

@@ -17,4 +17,4 @@ pub use model::{
     RoutesAround, RpcLatency, Scenario, SharedStorageCheck, Storage, TaskCap, TaskLoad, TaskQueue,
     UploadIntact, UploadLoad, UploadThroughput, Via, Workload, spanned,
 };
-pub use validate::{MAX_NODES, node_names};
+pub use validate::{MAX_NODES, node_names, validate};

@@ -85,8 +85,8 @@ pub struct Cluster {
 #[serde(deny_unknown_fields)]
 pub struct PollingListeners {
     /// How Tentacles reach each node.
-    #[serde(default)]
-    pub layout: PollingLayout,
+    #[serde(default = "defaults::layout")]
+    pub layout: Spanned<PollingLayout>,
     /// How long a polling connection waits for work before the server
     /// sends the null message; Octopus: 30s.
     #[serde(default = "defaults::poll_wait")]
@@ -1223,6 +1223,9 @@ pub(crate) mod defaults {
     }
     pub fn one() -> Spanned<u32> {
         spanned(1)
+    }
+    pub fn layout() -> Spanned<PollingLayout> {
+        spanned(PollingLayout::UniqueAddress)
     }
     pub fn polls() -> Spanned<Polls> {
         spanned(Polls::AllNodes)

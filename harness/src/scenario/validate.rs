@@ -395,18 +395,20 @@ impl Validator {
                     node_names(s.cluster.nodes.value).join(", ")
                 ),
             ),
-            Polls::Lb if s.cluster.lb.engine != LbEngine::Builtin => self.problem(
+            Polls::Lb if s.cluster.lb.engine == LbEngine::Nginx => self.problem(
                 &f.polls.referenced,
                 format!("{path}.polls"),
-                "the LB's polling port is forwarded by the built-in LB only; use engine: builtin",
+                "the LB's polling port is forwarded by the built-in LB and HAProxy, not nginx",
             ),
             _ => {}
         }
-        if polling.layout == PollingLayout::UniquePort && s.cluster.lb.engine != LbEngine::Builtin {
+        if polling.layout.value == PollingLayout::UniquePort
+            && s.cluster.lb.engine == LbEngine::Nginx
+        {
             self.problem(
-                &f.polls.referenced,
+                &polling.layout.referenced,
                 "cluster.polling.layout",
-                "unique_port forwards a port per node through the built-in LB; use engine: builtin or layout: unique_address",
+                "unique_port forwards a port per node at L4, which the built-in LB and HAProxy do and nginx does not; use another engine or layout: unique_address",
             );
         }
         self.bounded(&f.script, &format!("{path}.script"));
