@@ -284,11 +284,9 @@ async fn poll_loop(mut l: Loop) {
         };
         match outcome {
             Attempt::Refused(e) => l.record(PollingChange::Failed, Some(e)),
-            Attempt::Ended(e) => {
-                l.record(PollingChange::Dropped, Some(e));
-                // It identified: the backoff starts over.
-                first_failure = None;
-            }
+            // It identified (and its drop is recorded): the backoff starts
+            // over.
+            Attempt::Ended => first_failure = None,
         }
         let since = first_failure.get_or_insert_with(Instant::now).elapsed();
         let r = (rng.next_u32() as f64) / (u32::MAX as f64 + 1.0);
@@ -306,7 +304,7 @@ enum Attempt {
     /// It never identified.
     Refused(String),
     /// It polled, then ended.
-    Ended(String),
+    Ended,
 }
 
 async fn connect_and_poll(l: &Loop) -> Attempt {
@@ -345,11 +343,37 @@ async fn connect_and_poll(l: &Loop) -> Attempt {
         Ok(Err(e)) => return Attempt::Refused(e),
         Err(_) => return Attempt::Refused("no identification within 60s".into()),
     };
-    l.record(PollingChange::Connected, None);
-    l.open.fetch_add(1, Ordering::Relaxed);
+    let mut live = Live::new(l);
     let ended = poll(l, &mut wire).await;
-    l.open.fetch_sub(1, Ordering::Relaxed);
-    Attempt::Ended(ended)
+    live.why = Some(ended);
+    Attempt::Ended
+}
+
+/// An identified connection: counted open, and recorded as dropped when
+/// it ends, however it ends, the fleet stopping it included, so the
+/// history never shows a connection that was not there.
+struct Live<'a> {
+    l: &'a Loop,
+    why: Option<String>,
+}
+
+impl<'a> Live<'a> {
+    fn new(l: &'a Loop) -> Self {
+        l.record(PollingChange::Connected, None);
+        l.open.fetch_add(1, Ordering::Relaxed);
+        Self { l, why: None }
+    }
+}
+
+impl Drop for Live<'_> {
+    fn drop(&mut self) {
+        self.l.open.fetch_sub(1, Ordering::Relaxed);
+        let why = self
+            .why
+            .take()
+            .unwrap_or_else(|| "the fleet stopped".into());
+        self.l.record(PollingChange::Dropped, Some(why));
+    }
 }
 
 /// The subscriber's side of the polling loop; returns why it ended.

@@ -151,8 +151,13 @@ pub enum Event {
 pub struct FleetStarted {
     /// Microseconds since the start.
     pub at_us: u64,
-    /// Each Tentacle: its name and machine ID.
+    /// How many Tentacles the scenario asked for.
+    pub requested: u32,
+    /// Each registered Tentacle: its name and machine ID.
     pub tentacles: Vec<FleetTentacle>,
+    /// Why some could not be registered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub registration_errors: Vec<String>,
     /// What each Tentacle polls: the node each endpoint reaches (or `lb`)
     /// and its address.
     pub endpoints: Vec<(String, String)>,
@@ -234,6 +239,9 @@ pub struct HealthTaskSeen {
     pub round: u32,
     /// The node it was pinned to.
     pub node: String,
+    /// The node that ran it, as the task says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ran_on: Option<String>,
     /// The task, if it was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<String>,
@@ -252,7 +260,7 @@ pub struct HealthSeen {
     pub at_us: u64,
     /// The round.
     pub round: u32,
-    /// The node that ran the task.
+    /// The node that ran the task (its `ServerNode`).
     pub node: String,
     /// The machine.
     pub machine: String,
@@ -261,7 +269,8 @@ pub struct HealthSeen {
     /// Why not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// Round trip of each call, microseconds.
+    /// Round trip of each call, microseconds; a failed call's is the time
+    /// until it failed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rtt_us: Vec<u64>,
 }
@@ -722,6 +731,30 @@ impl History {
             })
             .max()
             .unwrap_or(0)
+    }
+
+    /// From the fleet's start until every connection of every Tentacle to
+    /// every endpoint it polls was up at once, in µs; None without a
+    /// fleet or if that never happened.
+    pub fn fleet_fan_out_us(&self) -> Option<u64> {
+        let fleet = self.events.iter().find_map(|e| match e {
+            Event::Fleet(f) => Some(f),
+            _ => None,
+        })?;
+        let all = fleet.tentacles.len() * fleet.endpoints.len() * fleet.connections as usize;
+        let mut up = 0usize;
+        for e in &self.events {
+            let Event::Polling(p) = e else { continue };
+            match p.change {
+                PollingChange::Connected => up += 1,
+                PollingChange::Dropped => up = up.saturating_sub(1),
+                PollingChange::Failed => {}
+            }
+            if all > 0 && up >= all {
+                return Some(p.at_us.saturating_sub(fleet.at_us));
+            }
+        }
+        None
     }
 
     /// Requests that the checks judge: those intended after warm-up.

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde_json::{Value, json};
 
 use super::{Verdict, histogram_of, percentile_us};
-use crate::history::{Event, FleetStarted, History, PollingChange, TaskState};
+use crate::history::{Event, FleetStarted, HealthTaskSeen, History, PollingChange, TaskState};
 use crate::scenario::{ReconnectStorm, RpcLatency};
 
 /// Pairs named in a detail line; the evidence has them all.
@@ -65,10 +65,12 @@ impl Replay {
         }
     }
 
-    fn missing(&self, f: &FleetStarted) -> Vec<String> {
+    /// The Tentacle–node pairs with no open connection, leaving out the
+    /// nodes a fault holds down at the moment.
+    fn missing(&self, f: &FleetStarted, down: &BTreeSet<&str>) -> Vec<String> {
         let mut missing = Vec::new();
         for t in &f.tentacles {
-            for node in &f.nodes {
+            for node in f.nodes.iter().filter(|n| !down.contains(n.as_str())) {
                 if self
                     .open
                     .get(&(t.name.clone(), node.clone()))
@@ -85,7 +87,7 @@ impl Replay {
 }
 
 /// The instants fan-out is judged at: the start of each health round,
-/// and the end of the workload phase.
+/// and the end of the workload.
 fn instants(h: &History) -> Vec<(u64, String)> {
     let mut rounds: BTreeMap<u32, u64> = BTreeMap::new();
     for e in &h.events {
@@ -111,10 +113,31 @@ fn instants(h: &History) -> Vec<(u64, String)> {
     out
 }
 
+/// A fleet that is not the one the scenario asked for cannot pass: an
+/// empty or partly registered fleet proves nothing about the rest.
+fn short_fleet(f: &FleetStarted) -> Option<(Verdict, String, Value)> {
+    if f.tentacles.len() >= f.requested as usize && !f.tentacles.is_empty() {
+        return None;
+    }
+    Some((
+        Verdict::Fail,
+        format!(
+            "only {} of {} Tentacles could be registered: {}",
+            f.tentacles.len(),
+            f.requested,
+            names(&f.registration_errors)
+        ),
+        json!({ "registration_errors": f.registration_errors }),
+    ))
+}
+
 /// `polling_fan_out`: at each judged instant, every Tentacle has a live
-/// polling connection to every node.
+/// polling connection to every node a fault does not hold down.
 pub(super) fn fan_out(h: &History) -> (Verdict, String, Value) {
     let Some(f) = fleet(h) else { return no_fleet() };
+    if let Some(short) = short_fleet(f) {
+        return short;
+    }
     let judged = instants(h);
     if judged.is_empty() {
         return (
@@ -123,21 +146,34 @@ pub(super) fn fan_out(h: &History) -> (Verdict, String, Value) {
             json!({}),
         );
     }
-    let expected = f.tentacles.len() * f.nodes.len();
+    let windows = h.fault_windows();
+    let down_at = |at: u64| -> BTreeSet<&str> {
+        windows
+            .iter()
+            .filter(|w| w.start_us <= at && at <= w.end_us && w.kind != "drain")
+            .flat_map(|w| w.nodes.iter().map(String::as_str))
+            .collect()
+    };
     let mut replay = Replay::default();
-    let mut full_at: Option<u64> = None;
-    let mut connected_pairs = 0usize;
     let mut next = judged.iter().peekable();
     let mut verdicts = Vec::new();
-    let mut first_gap: Option<(String, Vec<String>)> = None;
-    let mut judge_at = |replay: &Replay, label: &str, verdicts: &mut Vec<Value>| {
-        let missing = replay.missing(f);
+    let mut first_gap: Option<(String, usize, Vec<String>)> = None;
+    let mut judge_at = |replay: &Replay, at: u64, label: &str, verdicts: &mut Vec<Value>| {
+        let down = down_at(at);
+        let pairs = f.tentacles.len()
+            * f.nodes
+                .iter()
+                .filter(|n| !down.contains(n.as_str()))
+                .count();
+        let missing = replay.missing(f, &down);
         if !missing.is_empty() && first_gap.is_none() {
-            first_gap = Some((label.to_string(), missing.clone()));
+            first_gap = Some((label.to_string(), pairs, missing.clone()));
         }
         verdicts.push(json!({
             "at": label,
-            "connected_pairs": expected - missing.len(),
+            "at_s": secs(at),
+            "nodes_down": down,
+            "connected_pairs": pairs - missing.len(),
             "missing": missing.iter().take(LISTED).collect::<Vec<_>>(),
         }));
     };
@@ -147,40 +183,19 @@ pub(super) fn fan_out(h: &History) -> (Verdict, String, Value) {
             if *at > p.at_us {
                 break;
             }
-            judge_at(&replay, label, &mut verdicts);
+            judge_at(&replay, *at, label, &mut verdicts);
             next.next();
         }
-        let before = replay
-            .open
-            .get(&(p.tentacle.clone(), p.node.clone()))
-            .copied()
-            .unwrap_or(0);
         replay.apply(&p.tentacle, &p.node, p.change);
-        let after = replay
-            .open
-            .get(&(p.tentacle.clone(), p.node.clone()))
-            .copied()
-            .unwrap_or(0);
-        if f.nodes.contains(&p.node) {
-            match (before, after) {
-                (0, n) if n > 0 => connected_pairs += 1,
-                (n, 0) if n > 0 => connected_pairs -= 1,
-                _ => {}
-            }
-        }
-        if full_at.is_none() && connected_pairs == expected {
-            full_at = Some(p.at_us);
-        }
     }
-    for (_, label) in next {
-        judge_at(&replay, label, &mut verdicts);
+    for (at, label) in next {
+        judge_at(&replay, *at, label, &mut verdicts);
     }
-    let to_full = full_at.map(|t| secs(t.saturating_sub(f.at_us)));
+    let to_full = h.fleet_fan_out_us().map(secs);
     let evidence = json!({
         "tentacles": f.tentacles.len(),
         "nodes": f.nodes,
         "endpoints": f.endpoints,
-        "pairs": expected,
         "time_to_full_fan_out_s": to_full,
         "judged": verdicts,
     });
@@ -188,17 +203,19 @@ pub(super) fn fan_out(h: &History) -> (Verdict, String, Value) {
         None => (
             Verdict::Pass,
             format!(
-                "all {} Tentacles polled all {} nodes at every judged instant; full fan-out {:.2}s after the fleet started",
+                "all {} Tentacles polled all {} nodes at every judged instant{}",
                 f.tentacles.len(),
                 f.nodes.len(),
-                to_full.unwrap_or(0.0)
+                to_full.map_or(String::new(), |t| format!(
+                    "; every connection was up {t:.2}s after the fleet started"
+                ))
             ),
             evidence,
         ),
-        Some((label, missing)) => (
+        Some((label, pairs, missing)) => (
             Verdict::Fail,
             format!(
-                "at {label}, {} of {expected} Tentacle–node pairs had no polling connection: {}",
+                "at {label}, {} of {pairs} Tentacle–node pairs had no polling connection: {}",
                 missing.len(),
                 names(&missing)
             ),
@@ -264,6 +281,9 @@ pub(super) fn certificate(h: &History) -> (Verdict, String, Value) {
 /// pinned to each node reached every Tentacle.
 pub(super) fn every_node_reaches(h: &History) -> (Verdict, String, Value) {
     let Some(f) = fleet(h) else { return no_fleet() };
+    if let Some(short) = short_fleet(f) {
+        return short;
+    }
     let tentacle_of: HashMap<&str, &str> = f
         .tentacles
         .iter()
@@ -293,8 +313,12 @@ pub(super) fn every_node_reaches(h: &History) -> (Verdict, String, Value) {
     // node → unreached Tentacles (over all rounds), with the first reason.
     let mut unreached: BTreeMap<String, (BTreeSet<String>, String)> = BTreeMap::new();
     let mut rounds = Vec::new();
+    // A task counts for the node that ran it; one that never ran counts
+    // against the node it was pinned to.
+    let ran = |t: &HealthTaskSeen| t.ran_on.clone().unwrap_or_else(|| t.node.clone());
     for t in &tasks {
-        let outcomes = seen.get(&(t.round, t.node.as_str()));
+        let node = ran(t);
+        let outcomes = seen.get(&(t.round, node.as_str()));
         let mut bad = Vec::new();
         for m in &f.tentacles {
             let why = match outcomes.and_then(|o| o.get(m.machine.as_str())) {
@@ -307,7 +331,7 @@ pub(super) fn every_node_reaches(h: &History) -> (Verdict, String, Value) {
             };
             bad.push(m.name.clone());
             let entry = unreached
-                .entry(t.node.clone())
+                .entry(node.clone())
                 .or_insert_with(|| (BTreeSet::new(), why.clone()));
             entry.0.insert(
                 tentacle_of
@@ -319,17 +343,19 @@ pub(super) fn every_node_reaches(h: &History) -> (Verdict, String, Value) {
         }
         rounds.push(json!({
             "round": t.round + 1,
-            "node": t.node,
+            "pinned_to": t.node,
+            "ran_on": t.ran_on,
             "task": t.task,
             "state": t.state.map(TaskState::as_str),
             "unreached": bad.iter().take(LISTED).collect::<Vec<_>>(),
         }));
     }
-    let mut checked_nodes: BTreeSet<&str> = tasks.iter().map(|t| t.node.as_str()).collect();
+    let mut checked_nodes: BTreeSet<String> =
+        tasks.iter().filter_map(|t| t.ran_on.clone()).collect();
     let never: Vec<String> = f
         .nodes
         .iter()
-        .filter(|n| !checked_nodes.remove(n.as_str()))
+        .filter(|n| !checked_nodes.remove(n.as_str()) && !unreached.contains_key(n.as_str()))
         .cloned()
         .collect();
     let evidence = json!({ "rounds": rounds, "nodes_never_checked": never });
@@ -405,60 +431,83 @@ pub(super) fn reconnect_storm(c: &ReconnectStorm, h: &History) -> (Verdict, Stri
                 continue;
             };
             // Open connections to the node, replayed to the restart and on.
+            // The fleet may be back before the restart is recorded (the
+            // node listens before it says it is up), so the count is also
+            // judged as the replay passes the restart, once the drops are
+            // in the history.
             let mut open = 0usize;
             let mut back: Option<u64> = None;
             let mut attempts = 0u64;
+            let mut first_drop: Option<u64> = None;
+            let mut passed_up = false;
             for e in &h.events {
                 let Event::Polling(p) = e else { continue };
                 if &p.node != node {
                     continue;
                 }
+                if !passed_up && p.at_us >= up {
+                    passed_up = true;
+                    if first_drop.is_some() && open >= per_node {
+                        back = Some(up);
+                    }
+                }
                 match p.change {
                     PollingChange::Connected => open += 1,
-                    PollingChange::Dropped => open = open.saturating_sub(1),
+                    PollingChange::Dropped => {
+                        open = open.saturating_sub(1);
+                        if p.at_us >= w.start_us {
+                            first_drop.get_or_insert(p.at_us);
+                        }
+                    }
                     PollingChange::Failed => {}
                 }
                 if p.at_us >= w.start_us && back.is_none() && p.change != PollingChange::Dropped {
                     attempts += 1;
                 }
-                if p.at_us >= up && back.is_none() && open >= per_node {
+                if passed_up && back.is_none() && open >= per_node {
                     back = Some(p.at_us);
                 }
             }
+            if !passed_up && back.is_none() && first_drop.is_some() && open >= per_node {
+                back = Some(up);
+            }
+            let span = back.unwrap_or(h.end_us()).saturating_sub(w.start_us).max(1);
+            let rate = attempts as f64 / secs(span);
+            let storm = format!("{attempts} connection attempts, {rate:.1}/s");
             let (verdict, line) = match back {
-                Some(b) if b - up <= within_us => (
+                Some(b) if b.saturating_sub(up) <= within_us => (
                     Verdict::Pass,
                     format!(
-                        "after {} the fleet was back on {node} in {:.2}s",
+                        "after {} the fleet was back on {node} in {:.2}s ({storm})",
                         w.name,
-                        secs(b - up)
+                        secs(b.saturating_sub(up))
                     ),
                 ),
                 Some(b) => (
                     Verdict::Fail,
                     format!(
-                        "after {} the fleet took {:.2}s to be back on {node}, over {}",
+                        "after {} the fleet took {:.2}s to be back on {node}, over {} ({storm})",
                         w.name,
-                        secs(b - up),
+                        secs(b.saturating_sub(up)),
                         c.within.value
                     ),
                 ),
                 None => (
                     Verdict::Fail,
                     format!(
-                        "after {} only {open} of {per_node} polling connections to {node} came back",
+                        "after {} only {open} of {per_node} polling connections to {node} came back ({storm})",
                         w.name
                     ),
                 ),
             };
-            let span = back.unwrap_or(h.end_us()).saturating_sub(w.start_us).max(1);
             restarts.push(json!({
                 "fault": w.name,
                 "node": node,
                 "node_up_s": secs(up),
+                "first_drop_s": first_drop.map(secs),
                 "time_to_full_fan_out_s": back.map(|b| secs(b - up)),
                 "connection_attempts": attempts,
-                "attempts_per_s": attempts as f64 / secs(span),
+                "attempts_per_s": rate,
             }));
             outcomes.push((verdict, line));
         }
@@ -520,6 +569,8 @@ mod tests {
     fn fleet_events() -> Vec<Event> {
         let mut events = vec![Event::Fleet(FleetStarted {
             at_us: 0,
+            requested: 2,
+            registration_errors: Vec::new(),
             tentacles: (1..=2)
                 .map(|i| FleetTentacle {
                     name: format!("t{i}"),
@@ -556,6 +607,7 @@ mod tests {
             done_us: at_us + S,
             round: 0,
             node: node.into(),
+            ran_on: Some(node.into()),
             task: Some("ServerTasks-1".into()),
             state: Some(if unreached.is_empty() {
                 TaskState::Success
@@ -607,6 +659,60 @@ mod tests {
         assert!(
             detail.contains("1 of 4 Tentacle–node pairs") && detail.contains("t2↔n2"),
             "{detail}"
+        );
+    }
+
+    #[test]
+    fn a_fleet_short_of_tentacles_fails_fan_out_and_reachability() {
+        let mut events = fleet_events();
+        if let Event::Fleet(f) = &mut events[0] {
+            f.requested = 3;
+            f.registration_errors = vec!["registering t3: answered 403".into()];
+        }
+        events.extend(round(2 * S, "n1", &[]));
+        events.extend(round(2 * S, "n2", &[]));
+        for kind in [
+            "polling_fan_out: {}",
+            "every_node_reaches_every_tentacle: {}",
+        ] {
+            let (v, detail) = judge(kind, events.clone());
+            assert_eq!(v, Verdict::Fail, "{kind}");
+            assert_eq!(
+                detail,
+                "only 2 of 3 Tentacles could be registered: registering t3: answered 403"
+            );
+        }
+    }
+
+    #[test]
+    fn fan_out_leaves_out_a_node_a_fault_holds_down() {
+        let mut events = fleet_events();
+        events.push(fault("kill-n2", "kill", "n2", FaultAction::Inject, 3 * S));
+        for t in ["t1", "t2"] {
+            events.push(conn(3 * S + 1, t, "n2", PollingChange::Dropped));
+        }
+        // The workload ends while n2 is still down.
+        events.push(Event::Phase {
+            at_us: 4 * S,
+            phase: crate::history::Phase::Heal,
+        });
+        let (v, detail) = judge("polling_fan_out: {}", events);
+        assert_eq!(v, Verdict::Pass, "{detail}");
+    }
+
+    #[test]
+    fn a_health_task_that_ran_elsewhere_does_not_count_for_its_pinned_node() {
+        let mut events = fleet_events();
+        events.extend(round(2 * S, "n1", &[]));
+        let mut moved = round(2 * S, "n1", &[]);
+        if let Event::HealthTask(t) = &mut moved[0] {
+            t.node = "n2".into();
+        }
+        events.push(moved.remove(0));
+        let (v, detail) = judge("every_node_reaches_every_tentacle: {}", events);
+        assert_eq!(
+            (v, detail.as_str()),
+            (Verdict::Unknown, "no health task ran on n2")
         );
     }
 
@@ -702,7 +808,7 @@ mod tests {
             (v, detail.as_str()),
             (
                 Verdict::Pass,
-                "after restart-n2 the fleet was back on n2 in 6.00s"
+                "after restart-n2 the fleet was back on n2 in 6.00s (3 connection attempts, 0.5/s)"
             )
         );
         let (v, detail) = judge("reconnect_storm: { within: 10s }", storm(12 * S));

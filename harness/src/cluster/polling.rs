@@ -253,11 +253,23 @@ impl Polling {
             .await;
             match next {
                 Ok(Some(pending)) => {
-                    if pending.picked.send(()).is_err() {
+                    if pending.picked.is_closed() {
                         // The caller gave up before this was taken.
                         continue;
                     }
-                    let answer = self.exchange(&mut wire, &pending.request).await;
+                    let sent = wire
+                        .send(Some(&Message::Request(pending.request.clone())))
+                        .await;
+                    if let Err(e) = sent {
+                        // Nothing reached the Tentacle: the request waits
+                        // for another connection, within its pick-up time.
+                        let _ = queue.tx.send(pending);
+                        return Err(format!("the connection failed before a request: {e}"));
+                    }
+                    // Collected. A caller that gave up in the last instant
+                    // finds its answer dropped.
+                    let _ = pending.picked.send(());
+                    let answer = self.response(&mut wire, &pending.request).await;
                     let broken = answer.is_err();
                     let _ = pending.reply.send(answer);
                     if broken {
@@ -279,14 +291,12 @@ impl Polling {
         }
     }
 
-    async fn exchange(
+    /// The Tentacle's response to a request just sent.
+    async fn response(
         &self,
         wire: &mut Wire<tokio_rustls::server::TlsStream<TcpStream>>,
         request: &Request,
     ) -> Result<Response, String> {
-        wire.send(Some(&Message::Request(request.clone())))
-            .await
-            .map_err(|e| e.to_string())?;
         match timeout(RESPONSE_TIMEOUT, wire.message()).await {
             Ok(Ok(Some(Message::Response(r)))) if r.id == request.id => Ok(r),
             Ok(Ok(other)) => Err(format!(

@@ -10,6 +10,10 @@ use super::{Control, HalibutError, MAX_MESSAGE, Message};
 /// Longest line (preamble, identification, control) the reader accepts.
 pub const MAX_LINE: usize = 8 * 1024;
 
+/// How long a write may wait for a peer that does not read
+/// (`TcpClientTimeout` in Tentacle's recommended values: 1 min).
+pub const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A connection speaking Halibut.
 pub struct Wire<S> {
     io: S,
@@ -96,14 +100,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
         !self.buf.is_empty()
     }
 
-    /// Writes raw bytes and flushes them.
+    /// Writes raw bytes and flushes them, within [`WRITE_TIMEOUT`].
     pub async fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), HalibutError> {
         let io = async {
             self.io.write_all(bytes).await?;
             self.io.flush().await
         };
-        io.await
-            .map_err(|e| HalibutError(format!("the connection failed: {e}")))
+        match tokio::time::timeout(WRITE_TIMEOUT, io).await {
+            Ok(r) => r.map_err(|e| HalibutError(format!("the connection failed: {e}"))),
+            Err(_) => Err(HalibutError(format!(
+                "the peer read nothing for {}s",
+                WRITE_TIMEOUT.as_secs()
+            ))),
+        }
     }
 
     /// Sends a message (None: the null message).
@@ -139,8 +148,16 @@ mod tests {
         })
     }
 
+    const LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
     #[tokio::test]
     async fn a_message_and_the_line_behind_it_arrive_in_one_read_and_both_are_read() {
+        tokio::time::timeout(LIMIT, message_then_line())
+            .await
+            .unwrap();
+    }
+
+    async fn message_then_line() {
         let (a, b) = tokio::io::duplex(1 << 16);
         let mut left = Wire::new(a);
         let mut right = Wire::new(b);
@@ -159,6 +176,10 @@ mod tests {
 
     #[tokio::test]
     async fn garbage_and_endless_lines_are_errors() {
+        tokio::time::timeout(LIMIT, garbage()).await.unwrap();
+    }
+
+    async fn garbage() {
         let (a, b) = tokio::io::duplex(1 << 16);
         let mut left = Wire::new(a);
         let mut right = Wire::new(b);

@@ -55,8 +55,6 @@ pub fn polling(h: &History) -> Option<PollingReport> {
         Event::Fleet(f) => Some(f),
         _ => None,
     })?;
-    let expected =
-        fleet.tentacles.len() as u64 * fleet.endpoints.len() as u64 * u64::from(fleet.connections);
     let workload_end = h
         .events
         .iter()
@@ -68,9 +66,9 @@ pub fn polling(h: &History) -> Option<PollingReport> {
             _ => None,
         })
         .unwrap_or(u64::MAX);
+    let to_full = h.fleet_fan_out_us();
+    let full_at = to_full.map(|t| fleet.at_us + t);
     let mut open: HashMap<(&str, &str), i64> = HashMap::new();
-    let mut up = 0u64;
-    let mut full_at = None;
     let mut handshakes_to_full = 0u64;
     let (mut attempts, mut failed) = (0u64, 0u64);
     let mut at_end: Option<HashMap<(&str, &str), i64>> = None;
@@ -86,8 +84,7 @@ pub fn polling(h: &History) -> Option<PollingReport> {
             PollingChange::Connected => {
                 attempts += 1;
                 *n += 1;
-                up += 1;
-                if full_at.is_none() {
+                if full_at.is_some_and(|t| p.at_us <= t) {
                     handshakes_to_full += 1;
                 }
             }
@@ -95,13 +92,7 @@ pub fn polling(h: &History) -> Option<PollingReport> {
                 attempts += 1;
                 failed += 1;
             }
-            PollingChange::Dropped => {
-                *n -= 1;
-                up = up.saturating_sub(1);
-            }
-        }
-        if full_at.is_none() && up >= expected {
-            full_at = Some(p.at_us);
+            PollingChange::Dropped => *n -= 1,
         }
     }
     let at_end = at_end.unwrap_or(open);
@@ -141,7 +132,6 @@ pub fn polling(h: &History) -> Option<PollingReport> {
         Event::Health(x) => x.rtt_us.clone(),
         _ => Vec::new(),
     }));
-    let to_full = full_at.map(|t| t.saturating_sub(fleet.at_us));
     Some(PollingReport {
         tentacles: fleet.tentacles.len() as u64,
         connections: fleet.connections,

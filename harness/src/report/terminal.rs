@@ -191,12 +191,16 @@ impl LiveProgress {
                     .map(|(n, a)| format!("{n}={a}"))
                     .collect();
                 self.line(format!(
-                    "[{:>7.1}s] fleet: {} Tentacles registered, {} connection(s) each to {}",
+                    "[{:>7.1}s] fleet: {} of {} Tentacles registered, {} connection(s) each to {}",
                     f.at_us as f64 / 1e6,
                     f.tentacles.len(),
+                    f.requested,
                     f.connections,
                     endpoints.join(" ")
                 ));
+                for e in f.registration_errors.iter().take(3) {
+                    self.line(format!("  fleet: {e}"));
+                }
             }
             Event::HealthTask(t) => {
                 let state = t.state.map_or("not finished", |s| s.as_str());

@@ -100,9 +100,6 @@ async fn run(
         Err(e) => return eprintln!("harness: fleet: cannot read the server thumbprint: {e}"),
     };
     let (machines, errors) = register(&lb, &tentacles).await;
-    for e in errors.iter().take(5) {
-        eprintln!("harness: fleet: {e}");
-    }
     let targets: Vec<Target> = match &cfg.polls.value {
         Polls::AllNodes => endpoints
             .nodes
@@ -130,8 +127,16 @@ async fn run(
             .into_iter()
             .collect(),
     };
+    // Each node's endpoint, as a browser on port 10943 sees it; before the
+    // fleet starts, so the fan-out is timed on its own.
+    for e in &endpoints.nodes {
+        events.send(Event::PollingProbe(
+            fleet::probe(&e.node, e.addr, &events).await,
+        ));
+    }
     events.send(Event::Fleet(FleetStarted {
         at_us: events.now_us(),
+        requested: cfg.tentacles.value,
         tentacles: tentacles
             .iter()
             .zip(&machines)
@@ -142,6 +147,7 @@ async fn run(
                 })
             })
             .collect(),
+        registration_errors: errors,
         endpoints: targets
             .iter()
             .map(|t| (t.node.clone(), t.addr.to_string()))
@@ -150,18 +156,12 @@ async fn run(
         connections: cfg.connections.value,
         server_thumbprint: thumbprint.clone(),
     }));
-    // Each node's endpoint, as a browser on port 10943 sees it.
-    for e in &endpoints.nodes {
-        events.send(Event::PollingProbe(
-            fleet::probe(&e.node, e.addr, &events).await,
-        ));
-    }
     let spec = FleetSpec {
         connections: cfg.connections.value,
         script: cfg.script.value.get(),
         reconnect_min: cfg.reconnect.min.value.get(),
         reconnect_max: cfg.reconnect.max.value.get(),
-        receive_timeout: endpoints.poll_wait + Duration::from_secs(30),
+        receive_timeout: endpoints.poll_wait.saturating_add(Duration::from_secs(30)),
     };
     let running = match Fleet::start(&tentacles, &targets, &spec, &thumbprint, &events, seed) {
         Ok(f) => f,
@@ -187,7 +187,11 @@ async fn run(
     let nodes: Vec<String> = endpoints.nodes.iter().map(|e| e.node.clone()).collect();
     // A pinned task waits for its node's queue check, then each call for
     // a connection: bounded by the pick-up timeout, with room for the rest.
-    let round_within = endpoints.pickup * 3 + endpoints.poll_wait + Duration::from_secs(60);
+    let round_within = endpoints
+        .pickup
+        .saturating_mul(3)
+        .saturating_add(endpoints.poll_wait)
+        .saturating_add(Duration::from_secs(60));
     for (round, at) in cfg.health_checks.iter().enumerate() {
         if *stop.borrow() {
             break;
@@ -306,6 +310,7 @@ async fn health_task(
         done_us: queued_us,
         round,
         node: node.to_string(),
+        ran_on: None,
         task: None,
         state: None,
         error: None,
@@ -350,11 +355,15 @@ async fn health_task(
     };
     seen.state = Some(end.state);
     seen.error = end.error_message.filter(|e| !e.is_empty());
+    // Results count for the node that ran the task, which is the pinned
+    // one unless something moved it.
+    seen.ran_on = end.server_node.clone();
+    let ran_on = end.server_node.as_deref().unwrap_or(node);
     // The node names the machines it reached, and how, in the task log.
     match lb.raw_log(&id).await {
         Ok((200, log)) => {
             for line in String::from_utf8_lossy(&log).lines() {
-                if let Some(h) = parse_line(line, round, node, events.now_us()) {
+                if let Some(h) = parse_line(line, round, ran_on, events.now_us()) {
                     events.send(Event::Health(h));
                 }
             }
@@ -369,27 +378,28 @@ async fn health_task(
 }
 
 /// One machine's outcome from a log line: `HEALTH <machine> ok
-/// rtt_us=1,2` or `HEALTH <machine> failed <why>`.
+/// rtt_us=1,2` or `HEALTH <machine> failed rtt_us=1,2 <why>`.
 fn parse_line(line: &str, round: u32, node: &str, at_us: u64) -> Option<HealthSeen> {
     let rest = &line[line.find(HEALTH_LINE)? + HEALTH_LINE.len()..];
     let (machine, rest) = rest.split_once(' ')?;
-    let (ok, error, rtt_us) = if let Some(list) = rest.strip_prefix("ok rtt_us=") {
-        let rtts = list
-            .split(',')
-            .filter_map(|n| n.trim().parse().ok())
-            .collect();
-        (true, None, rtts)
-    } else {
-        let why = rest.strip_prefix("failed ").unwrap_or(rest);
-        (false, Some(why.to_string()), Vec::new())
+    let (ok, rest) = match rest.split_once(' ') {
+        Some(("ok", rest)) => (true, rest),
+        Some(("failed", rest)) => (false, rest),
+        _ => return None,
     };
+    let (list, why) = rest.split_once(' ').unwrap_or((rest, ""));
+    let rtt_us = list
+        .strip_prefix("rtt_us=")?
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
     Some(HealthSeen {
         at_us,
         round,
         node: node.to_string(),
         machine: machine.to_string(),
         ok,
-        error,
+        error: (!ok).then(|| why.to_string()),
         rtt_us,
     })
 }
@@ -412,13 +422,14 @@ mod tests {
             ("Machines-3", true, vec![120, 340, 99])
         );
         let bad = parse_line(
-            "2026-11-26T10:00:00.000Z  Info  HEALTH Machines-4 failed ICapabilitiesServiceV2.GetCapabilities: A request was sent",
+            "2026-11-26T10:00:00.000Z  Info  HEALTH Machines-4 failed rtt_us=120000000 ICapabilitiesServiceV2.GetCapabilities: A request was sent",
             1,
             "n2",
             5,
         )
         .unwrap();
         assert!(!bad.ok);
+        assert_eq!(bad.rtt_us, vec![120_000_000]);
         assert!(
             bad.error
                 .unwrap()

@@ -185,6 +185,11 @@ impl Validator {
             );
         }
         self.positive(&c.heartbeat, "cluster.heartbeat");
+        if let Some(p) = &c.polling {
+            // A zero wait would spin every connection on null messages.
+            self.positive(&p.poll_wait, "cluster.polling.poll_wait");
+            self.positive(&p.pickup_timeout, "cluster.polling.pickup_timeout");
+        }
         if c.offline_after.value <= c.heartbeat.value {
             self.problem(
                 &c.offline_after.referenced,

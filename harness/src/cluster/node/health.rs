@@ -8,7 +8,7 @@
 //! arguments keeps it on one node, so a run can exercise every node. Each
 //! machine's outcome is one log line the harness reads back:
 //! `HEALTH <machine> ok rtt_us=<a>,<b>,...` or `HEALTH <machine> failed
-//! <why>`.
+//! rtt_us=<a>,... <why>`, the round trips of the calls made in µs.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,16 +64,19 @@ pub async fn run(
     let mut failed = Vec::new();
     let mut total = 0;
     while let Some(joined) = checks.join_next().await {
-        let Ok((m, outcome)) = joined else { continue };
         total += 1;
+        let Ok((m, (rtts, outcome))) = joined else {
+            // A check that panicked reached nobody: it counts as failed.
+            failed.push("a machine's check stopped unexpectedly".to_string());
+            continue;
+        };
         let id = machine_id(m.seq);
+        let list: Vec<String> = rtts.iter().map(|d| d.as_micros().to_string()).collect();
+        let rtt = format!("rtt_us={}", list.join(","));
         match outcome {
-            Ok(rtts) => {
-                let list: Vec<String> = rtts.iter().map(|d| d.as_micros().to_string()).collect();
-                log(format!("{LINE_PREFIX}{id} ok rtt_us={}", list.join(",")));
-            }
+            Ok(()) => log(format!("{LINE_PREFIX}{id} ok {rtt}")),
             Err(why) => {
-                log(format!("{LINE_PREFIX}{id} failed {why}"));
+                log(format!("{LINE_PREFIX}{id} failed {rtt} {why}"));
                 failed.push(format!("{id} ({}): {why}", m.name));
             }
         }
@@ -136,28 +139,33 @@ impl Caller<'_> {
         let request: Request =
             services::request(&m.uri, &m.thumbprint, service, method, self.n, params);
         let begun = Instant::now();
-        let r = self
-            .polling
-            .call(&m.uri, request)
-            .await
-            .map_err(|e| format!("{service}.{method}: {e}"))?;
+        let r = self.polling.call(&m.uri, request).await;
+        // A failed call's time counts too: a pick-up timeout is a round
+        // trip of two minutes, not a missing one.
         self.rtts.push(begun.elapsed());
-        Ok(r.result)
+        Ok(r.map_err(|e| format!("{service}.{method}: {e}"))?.result)
     }
 }
 
-/// One machine's check: the round trip of every call, or why it failed.
+/// One machine's check: the round trip of every call made, and whether
+/// it succeeded.
 async fn check(
     polling: &Polling,
     machine: &MachineRow,
     ticket: &str,
-) -> Result<Vec<Duration>, String> {
+) -> (Vec<Duration>, Result<(), String>) {
     let mut c = Caller {
         polling,
         machine,
         n: 0,
         rtts: Vec::new(),
     };
+    let outcome = calls(&mut c, ticket).await;
+    (c.rtts, outcome)
+}
+
+/// The calls of a script run, in order.
+async fn calls(c: &mut Caller<'_>, ticket: &str) -> Result<(), String> {
     let caps = services::read_capabilities(&c.call(CAPABILITIES, "GetCapabilities", vec![]).await?);
     if !caps.iter().any(|cap| cap == SCRIPT_V2) {
         return Err(format!(
@@ -206,5 +214,5 @@ async fn check(
             status.exit_code
         ));
     }
-    Ok(c.rtts)
+    Ok(())
 }
