@@ -55,6 +55,12 @@ enum Command {
         /// A run folder, such as runs/latest.
         run_dir: PathBuf,
     },
+    /// A read-only preflight of a cluster described by a target file: ping
+    /// of each node directly and through the LB, the API key, versions,
+    /// the node list, the LB's spread, drained or offline nodes, polling
+    /// endpoints. Exit 0 if every check passes, 1 if one fails, 2 for an
+    /// invalid target file, 3 if nothing answers.
+    Doctor(DoctorArgs),
     /// Upload one synthetic package to an Octopus server or LB, streamed
     /// as it is generated, and print how it went (exit 0 if accepted).
     Upload(UploadArgs),
@@ -107,6 +113,19 @@ struct RunArgs {
     /// settings; nginx checks passively).
     #[arg(long, value_name = "LB")]
     lb: Option<scenario::LbEngine>,
+}
+
+#[derive(Debug, clap::Args)]
+struct DoctorArgs {
+    /// The target file.
+    #[arg(long, value_name = "FILE")]
+    target: PathBuf,
+    /// Also write the result as JSON here.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// Also write JUnit XML here: one testcase per check.
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -170,6 +189,7 @@ pub fn main() -> u8 {
             out,
         }) => cluster_up(nodes, task_cap, &out),
         Command::Report { run_dir } => report_cmd(&run_dir),
+        Command::Doctor(args) => doctor_cmd(args),
         Command::Upload(args) => upload_cmd(args),
         Command::Package { size, seed } => package_cmd(size, seed),
         Command::Node => child(|key| {
@@ -199,6 +219,66 @@ fn raise_open_file_limit() {
         && soft < hard
     {
         let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
+fn doctor_cmd(a: DoctorArgs) -> u8 {
+    let target = match crate::target::load(&a.target) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return INVALID_INPUT;
+        }
+    };
+    let key = match target.api_key() {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {}: {e}", a.target.display());
+            return INVALID_INPUT;
+        }
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let d = match rt.block_on(crate::doctor::run(&target, key)) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {}: {e}", a.target.display());
+            return INVALID_INPUT;
+        }
+    };
+    print!("{}", report::doctor_summary(&d));
+    let write = |path: &Path, text: Result<String, String>| {
+        let done = text.and_then(|t| std::fs::write(path, t).map_err(|e| e.to_string()));
+        if let Err(e) = &done {
+            eprintln!("error: failed to write {}: {e}", path.display());
+        }
+        done.is_ok()
+    };
+    if let Some(path) = &a.json
+        && !write(
+            path,
+            serde_json::to_string_pretty(&d).map_err(|e| e.to_string()),
+        )
+    {
+        return ENVIRONMENT;
+    }
+    if let Some(path) = &a.junit
+        && !write(path, report::doctor_junit_xml(&d))
+    {
+        return ENVIRONMENT;
+    }
+    if !d.reachable {
+        eprintln!(
+            "error: nothing in {} answered: not the LB, not one node",
+            a.target.display()
+        );
+        return ENVIRONMENT;
+    }
+    match d.verdict {
+        crate::check::Verdict::Pass => PASS,
+        _ => CHECK_FAILED,
     }
 }
 
@@ -531,6 +611,13 @@ fn cluster_up(nodes: u32, task_cap: u32, out: &Path) -> u8 {
     let mut spec = scenario::Cluster::default();
     spec.nodes.value = nodes;
     spec.task_cap = task_cap;
+    // Polling listeners too, so the cluster is a whole target: doctor
+    // probes them and a fleet can poll them.
+    spec.polling = Some(scenario::PollingListeners {
+        layout: scenario::spanned(scenario::PollingLayout::UniqueAddress),
+        poll_wait: scenario::spanned("30s".parse().expect("a valid duration")),
+        pickup_timeout: scenario::spanned("2m".parse().expect("a valid duration")),
+    });
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -566,12 +653,21 @@ fn cluster_up(nodes: u32, task_cap: u32, out: &Path) -> u8 {
             }
         };
         let lb = cluster.lb_url();
+        let target_file = dir.join("target.yaml");
+        if let Err(e) = std::fs::write(&target_file, target_yaml(&cluster)) {
+            eprintln!("error: failed to write {}: {e}", target_file.display());
+            return ENVIRONMENT;
+        }
+        let pids = cluster.pids();
+        let pid = |name: &str| pids.iter().find(|(n, _)| n == name).map_or(0, |(_, p)| *p);
         println!("embedded cluster up in {:.2}s; files in {}", cluster.boot_time().as_secs_f64(), dir.display());
-        println!("  lb  {lb}");
+        println!("  lb  {lb} pid {}", pid(crate::history::LB_NAME));
         for n in cluster.nodes() {
-            println!("  {:<3} {}", n.name(), n.url());
+            println!("  {:<3} {} pid {}", n.name(), n.url(), pid(n.name()));
         }
         println!("API key: in {} (not printed)", key_file.display());
+        println!("target file: {}", target_file.display());
+        println!("  {TARGET_KEY_ENV}=$(cat {}) harness doctor --target {}", key_file.display(), target_file.display());
         println!("try:");
         println!("  curl -i {lb}/api/octopusservernodes/ping");
         println!("  curl -H \"X-Octopus-ApiKey: $(cat {})\" {lb}/api/octopusservernodes", key_file.display());
@@ -594,6 +690,26 @@ fn cluster_up(nodes: u32, task_cap: u32, out: &Path) -> u8 {
         println!("cluster stopped");
         PASS
     })
+}
+
+/// The variable that `cluster up`'s target file names for the API key.
+const TARGET_KEY_ENV: &str = "HARNESS_API_KEY";
+
+/// The running embedded cluster as a target file.
+fn target_yaml(cluster: &EmbeddedCluster) -> String {
+    use std::fmt::Write as _;
+    let mut t = format!(
+        "# Written by `harness cluster up`: this cluster as a target file.\n# The API key is in the api-key file beside it; put it in {TARGET_KEY_ENV}.\nname: cluster-up\nlb: {}\napi_key_env: {TARGET_KEY_ENV}\nnodes:\n",
+        cluster.lb_url()
+    );
+    let polling = cluster.polling_endpoints();
+    for n in cluster.nodes() {
+        let _ = writeln!(t, "  - name: {}\n    url: {}", n.name(), n.url());
+        if let Some(p) = polling.iter().find(|p| p.node == n.name()) {
+            let _ = writeln!(t, "    polling: {}", p.addr);
+        }
+    }
+    t
 }
 
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {

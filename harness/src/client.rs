@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 
 use crate::cluster::api::{CollectionBody, NewTask, NodeBody, PingBody, TaskBody};
 use crate::history::{Op, Outcome};
+use crate::target::Trust;
 
 /// Deadline of the typed calls (drain, summary, task reads).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -79,10 +80,53 @@ pub struct ApiClient {
     key: ApiKey,
 }
 
+/// Installs ring as the process's TLS crypto provider, once: reqwest
+/// builds its TLS with the process default, and the harness uses ring
+/// everywhere (rcgen and the Halibut listener too), so two providers never
+/// meet.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// An HTTP client builder that trusts HTTPS servers as the target says:
+/// the system's roots, a CA file's, one pinned certificate, or (only when
+/// asked) anything.
+pub fn http_builder(trust: &Trust) -> Result<reqwest::ClientBuilder, String> {
+    install_crypto();
+    let b = reqwest::Client::builder();
+    Ok(match trust {
+        Trust::System => b,
+        Trust::CaFile(path) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("failed to read the CA file {}: {e}", path.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                format!(
+                    "the CA file {} holds no usable certificate: {e}",
+                    path.display()
+                )
+            })?;
+            if certs.is_empty() {
+                return Err(format!(
+                    "the CA file {} holds no certificate",
+                    path.display()
+                ));
+            }
+            b.tls_certs_only(certs)
+        }
+        Trust::Thumbprint(t) => b.tls_backend_preconfigured(crate::halibut::tls::pinned_server(t)?),
+        Trust::Insecure => b.danger_accept_invalid_certs(true),
+    })
+}
+
 impl ApiClient {
     /// A client for `base` (for example `http://127.0.0.1:8080`).
     pub fn new(base: &str, key: ApiKey) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
+        Self::with_trust(base, key, &Trust::System)
+    }
+
+    /// A client for `base` that trusts HTTPS servers as `trust` says.
+    pub fn with_trust(base: &str, key: ApiKey, trust: &Trust) -> Result<Self, String> {
+        let http = http_builder(trust)?
             .no_proxy()
             .tcp_nodelay(true)
             .connect_timeout(Duration::from_secs(5))

@@ -141,7 +141,7 @@ impl Uploader {
         idle_timeout: Duration,
         throttle: Option<f64>,
     ) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
+        let http = crate::client::http_builder(&crate::target::Trust::System)?
             .no_proxy()
             .tcp_nodelay(true)
             .connect_timeout(connect_timeout)

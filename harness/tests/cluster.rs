@@ -54,7 +54,8 @@ pub(crate) async fn boot(spec: scenario::Cluster) -> Booted {
         cluster,
         events: rx,
         lb_pending: Vec::new(),
-        http: reqwest::Client::builder()
+        http: harness::client::http_builder(&harness::target::Trust::System)
+            .unwrap()
             .no_proxy()
             .timeout(Duration::from_secs(2))
             .build()

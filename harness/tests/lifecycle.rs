@@ -76,37 +76,12 @@ fn sigkill_of_the_harness_leaves_no_process_even_a_stopped_one() {
 
 #[test]
 fn cluster_up_serves_until_ctrl_c_and_keeps_the_key_off_the_terminal() {
-    use std::io::{BufRead, BufReader};
     let tmp = tempfile::tempdir().unwrap();
-    let mut cmd = harness();
-    cmd.args(["cluster", "up", "--nodes", "2", "--out"])
-        .arg(tmp.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut guard = ChildGuard(cmd.spawn().unwrap());
-    let stdout = guard.0.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if tx.send(line.unwrap_or_default()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut printed = Vec::new();
-    while !printed
-        .iter()
-        .any(|l: &String| l.starts_with("Ctrl-C stops"))
-    {
-        printed.push(
-            rx.recv_timeout(LIMIT)
-                .expect("cluster up prints its endpoints"),
-        );
-    }
+    let (mut guard, printed) = crate::util::cluster_up(2, tmp.path(), LIMIT);
     let lb = printed
         .iter()
         .find_map(|l| l.trim().strip_prefix("lb  "))
+        .and_then(|l| l.split_whitespace().next())
         .expect("the LB's URL")
         .to_string();
     assert_eq!(
@@ -136,7 +111,11 @@ fn cluster_up_serves_until_ctrl_c_and_keeps_the_key_off_the_terminal() {
         .build()
         .unwrap();
     let page: serde_json::Value = rt.block_on(async {
-        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let client = harness::client::http_builder(&harness::target::Trust::System)
+            .unwrap()
+            .no_proxy()
+            .build()
+            .unwrap();
         let req = client
             .get(format!("{lb}/api/octopusservernodes"))
             .header("X-Octopus-ApiKey", key.as_str());

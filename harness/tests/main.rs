@@ -17,6 +17,10 @@ mod halibut;
 // Polling Tentacles against the cluster: trust, the LB's forwarded ports,
 // a node killed mid-request.
 mod polling;
+// HTTPS trust as a target file sets it.
+mod tls;
+// `harness doctor` against `harness cluster up`'s target file.
+mod doctor;
 // `harness run` end to end: failover passes, a misconfigured LB fails.
 mod run;
 // No node or LB process outlives the harness: normal end, Ctrl-C, SIGKILL.

@@ -127,3 +127,34 @@ pub fn wait_all_gone(pids: &[u32], limit: Duration) -> Vec<u32> {
         pids.iter().copied().filter(|p| alive(*p)).collect()
     }
 }
+
+/// `harness cluster up --nodes N --out DIR` in the background, and what it
+/// printed up to "Ctrl-C stops": the child is killed (its nodes with it)
+/// when the guard drops.
+pub fn cluster_up(nodes: u32, out: &Path, limit: Duration) -> (ChildGuard, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    let mut cmd = harness();
+    cmd.args(["cluster", "up", "--nodes", &nodes.to_string(), "--out"])
+        .arg(out)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut guard = ChildGuard(cmd.spawn().expect("spawn cluster up"));
+    let stdout = guard.0.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut printed: Vec<String> = Vec::new();
+    while !printed.iter().any(|l| l.starts_with("Ctrl-C stops")) {
+        printed.push(
+            rx.recv_timeout(limit)
+                .expect("cluster up prints its endpoints"),
+        );
+    }
+    (guard, printed)
+}

@@ -521,11 +521,16 @@ impl EmbeddedCluster {
         errors
     }
 
+    /// Each running process of the cluster (the LB and the nodes) and its
+    /// process ID.
+    pub fn pids(&self) -> Vec<(String, u32)> {
+        self.supervisor.pids()
+    }
+
     /// The peak resident memory of every process of the cluster now
     /// running (the LB and each node since its last start), in KiB.
     pub fn peak_memory(&self) -> Vec<(String, u64)> {
-        self.supervisor
-            .pids()
+        self.pids()
             .into_iter()
             .filter_map(|(name, pid)| Some((name, peak_rss_kib(&format!("/proc/{pid}/status"))?)))
             .collect()

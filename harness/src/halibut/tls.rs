@@ -115,6 +115,23 @@ pub fn client_config(id: &TlsIdentity, pinned: &str) -> Result<Arc<ClientConfig>
     Ok(Arc::new(config))
 }
 
+/// An HTTPS client's configuration that trusts the one server certificate
+/// with this thumbprint, without a client certificate: a target file's
+/// pinned thumbprint.
+pub fn pinned_server(thumbprint: &str) -> Result<ClientConfig, String> {
+    let provider = provider();
+    let verifier = Arc::new(Pinned {
+        thumbprint: Some(thumbprint.to_ascii_uppercase()),
+        algorithms: provider.signature_verification_algorithms,
+    });
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth())
+}
+
 /// A probe's configuration: no client certificate, and any server
 /// certificate accepted, so the probe can read which one is served (an LB
 /// that terminates TLS serves its own).

@@ -14,10 +14,10 @@ use serde::{Deserialize, Serialize};
 use crate::check::{CheckResult, HISTOGRAM_SIGFIG, Verdict, histogram, percentile_us};
 use crate::history::{Event, History, LB_NAME, Op};
 
-pub use junit::junit_xml;
+pub use junit::{doctor_junit_xml, junit_xml};
 pub use polling::{PollingNode, PollingReport};
 pub use tasks::{DrainReport, DrainStep, Percentiles, TaskReport, UploadReport};
-pub use terminal::{LiveProgress, summary};
+pub use terminal::{LiveProgress, doctor_summary, summary};
 
 /// Everything a finished run says, as `report.json` holds it. The top-level
 /// fields `scenario`, `seed`, `target`, `verdict`, `checks`, `nodes` and

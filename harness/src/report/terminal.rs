@@ -253,6 +253,26 @@ fn phase_name(p: Phase) -> &'static str {
     }
 }
 
+/// One line per check: verdict, name, detail.
+pub fn checks_table(checks: &[crate::check::CheckResult]) -> String {
+    let mut s = String::new();
+    for c in checks {
+        let _ = writeln!(s, "  {:<8} {:<28} {}", mark(c.verdict), c.name, c.detail);
+    }
+    s
+}
+
+/// `harness doctor`'s output.
+pub fn doctor_summary(d: &crate::doctor::DoctorReport) -> String {
+    let mut s = format!(
+        "doctor {}  ({:.2}s, read-only)\n\nchecks\n",
+        d.target, d.duration_s
+    );
+    s.push_str(&checks_table(&d.checks));
+    let _ = writeln!(s, "\nverdict: {}", mark(d.verdict));
+    s
+}
+
 fn mark(v: Verdict) -> &'static str {
     match v {
         Verdict::Pass => "PASS",
@@ -274,9 +294,7 @@ pub fn summary(r: &Report) -> String {
         let _ = writeln!(s, "interrupted: {why}");
     }
     let _ = writeln!(s, "\nchecks");
-    for c in &r.checks {
-        let _ = writeln!(s, "  {:<8} {:<28} {}", mark(c.verdict), c.name, c.detail);
-    }
+    s.push_str(&checks_table(&r.checks));
     let m = &r.metrics;
     let l = &m.latency_ms;
     let _ = writeln!(s, "\nthroughput");

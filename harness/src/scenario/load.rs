@@ -79,22 +79,34 @@ impl fmt::Display for ScenarioError {
                 "failed to load scenario {file}: the file has {n} bytes, more than the limit of {MAX_SCENARIO_BYTES}"
             ),
             ScenarioErrorKind::Invalid(problems) => {
-                let s = if problems.len() == 1 { "" } else { "s" };
-                write!(f, "invalid scenario {file}: {} problem{s}", problems.len())?;
-                for p in problems {
-                    write!(f, "\n  {file}")?;
-                    if p.line > 0 {
-                        write!(f, ":{}:{}", p.line, p.column)?;
-                    }
-                    if !p.path.is_empty() {
-                        write!(f, ": {}", p.path)?;
-                    }
-                    write!(f, ": {}", p.message)?;
-                }
-                Ok(())
+                write_problems(f, "scenario", &self.file, problems)
             }
         }
     }
+}
+
+/// `invalid <what> FILE: N problems`, then each problem on its own line
+/// as `FILE:LINE:COLUMN: PATH: MESSAGE`.
+pub(crate) fn write_problems(
+    f: &mut fmt::Formatter<'_>,
+    what: &str,
+    file: &Path,
+    problems: &[Problem],
+) -> fmt::Result {
+    let file = file.display();
+    let s = if problems.len() == 1 { "" } else { "s" };
+    write!(f, "invalid {what} {file}: {} problem{s}", problems.len())?;
+    for p in problems {
+        write!(f, "\n  {file}")?;
+        if p.line > 0 {
+            write!(f, ":{}:{}", p.line, p.column)?;
+        }
+        if !p.path.is_empty() {
+            write!(f, ": {}", p.path)?;
+        }
+        write!(f, ": {}", p.message)?;
+    }
+    Ok(())
 }
 
 /// A scenario that parsed and passed validation.
@@ -136,9 +148,15 @@ pub fn parse_str(source: &str) -> Result<Scenario, Vec<Problem>> {
 
 /// The first pass alone: YAML to the typed model.
 fn parse_only(source: &str) -> Result<Scenario, Problem> {
+    parse_yaml(source)
+}
+
+/// YAML to any typed model (scenarios, target files), the first error
+/// located by line, column and field path.
+pub(crate) fn parse_yaml<T: for<'de> Deserialize<'de>>(source: &str) -> Result<T, Problem> {
     let mut track = serde_path_to_error::Track::new();
     let result = serde_saphyr::with_deserializer_from_str(source, |de| {
-        Scenario::deserialize(serde_path_to_error::Deserializer::new(de, &mut track))
+        T::deserialize(serde_path_to_error::Deserializer::new(de, &mut track))
     });
     result.map_err(|e| {
         let (line, column) = e

@@ -9,6 +9,7 @@ mod validate;
 pub use load::{
     LoadedScenario, MAX_SCENARIO_BYTES, Problem, ScenarioError, ScenarioErrorKind, load, parse_str,
 };
+pub(crate) use load::{parse_yaml, write_problems};
 pub use model::{
     ApiLoad, Availability, Check, Claim, Cluster, DrainContract, ExactlyOnce, Fault, FleetLoad,
     HealthCheck, HealthMode, KINDS, LadderLoad, LadderReaches, Latency, Lb, LbEngine, LbLimits,

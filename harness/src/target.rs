@@ -1,0 +1,429 @@
+//! Target files: an existing Octopus HA cluster described in YAML (the LB,
+//! each node's URL and polling endpoint, the space, the name of the
+//! environment variable that holds the API key, TLS trust, and the
+//! commands that disrupt a node), loaded and validated like a scenario,
+//! every problem located by file, line, column and field.
+//!
+//! The API key itself is never in the file: only the variable's name,
+//! read when the harness needs the key.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::client::ApiKey;
+use crate::scenario::units::Duration;
+use crate::scenario::{Problem, parse_yaml, write_problems};
+
+/// Target files larger than this are refused before parsing.
+pub const MAX_TARGET_BYTES: u64 = 1 << 20;
+
+/// Most nodes a target may list.
+const MAX_TARGET_NODES: usize = 64;
+
+/// A cluster described by a target file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetFile {
+    /// A name for reports.
+    pub name: Spanned<String>,
+    /// The load balancer's base URL, such as `https://octopus.example.com`.
+    pub lb: Spanned<String>,
+    /// The space the run works in.
+    #[serde(default = "default_space")]
+    pub space: Spanned<String>,
+    /// The name of the environment variable that holds the API key.
+    pub api_key_env: Spanned<String>,
+    /// How HTTPS servers are trusted.
+    #[serde(default)]
+    pub tls: Tls,
+    /// How long a node command may run before it is killed.
+    #[serde(default = "default_command_timeout")]
+    pub command_timeout: Spanned<Duration>,
+    /// The nodes.
+    pub nodes: Vec<Spanned<TargetNode>>,
+}
+
+/// TLS trust for HTTPS URLs: the system's roots unless a CA file or a
+/// pinned thumbprint is given; no verification only when `insecure` says
+/// so.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// A PEM file of the CA certificates to trust instead of the system's.
+    #[serde(default)]
+    pub ca_file: Option<Spanned<String>>,
+    /// The one server certificate to trust, by its SHA-1 thumbprint.
+    #[serde(default)]
+    pub thumbprint: Option<Spanned<String>>,
+    /// Trust any certificate. Off unless set.
+    #[serde(default)]
+    pub insecure: Option<Spanned<bool>>,
+}
+
+/// One node of the target.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetNode {
+    /// Its name, as scenarios refer to it (n1, octo1, ...).
+    pub name: Spanned<String>,
+    /// Its own URL, bypassing the LB.
+    pub url: Spanned<String>,
+    /// Where polling Tentacles reach it: `host:port`.
+    #[serde(default)]
+    pub polling: Option<Spanned<String>>,
+    /// Shell commands that disrupt it.
+    #[serde(default)]
+    pub commands: Commands,
+}
+
+/// The commands the harness may run on a node, each with `sh -c`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Commands {
+    /// Kill the node's process at once.
+    #[serde(default)]
+    pub kill: Option<Spanned<String>>,
+    /// Stop it cleanly.
+    #[serde(default)]
+    pub stop: Option<Spanned<String>>,
+    /// Start it.
+    #[serde(default)]
+    pub start: Option<Spanned<String>>,
+    /// Freeze it (it keeps its sockets).
+    #[serde(default)]
+    pub pause: Option<Spanned<String>>,
+    /// Unfreeze it.
+    #[serde(default)]
+    pub resume: Option<Spanned<String>>,
+}
+
+fn spanned<T>(value: T) -> Spanned<T> {
+    Spanned {
+        value,
+        referenced: serde_saphyr::Location::UNKNOWN,
+        defined: serde_saphyr::Location::UNKNOWN,
+    }
+}
+
+fn default_space() -> Spanned<String> {
+    spanned(crate::cluster::api::SPACE_ID.to_string())
+}
+
+fn default_command_timeout() -> Spanned<Duration> {
+    spanned("2m".parse().expect("a valid duration"))
+}
+
+/// How HTTPS servers are trusted, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// The system's roots.
+    System,
+    /// The CA certificates in this PEM file.
+    CaFile(PathBuf),
+    /// The one certificate with this thumbprint.
+    Thumbprint(String),
+    /// Anything.
+    Insecure,
+}
+
+impl TargetFile {
+    /// The trust the file asks for.
+    pub fn trust(&self) -> Trust {
+        match (&self.tls.ca_file, &self.tls.thumbprint, &self.tls.insecure) {
+            (Some(f), _, _) => Trust::CaFile(PathBuf::from(&f.value)),
+            (None, Some(t), _) => Trust::Thumbprint(t.value.to_ascii_uppercase()),
+            (None, None, Some(i)) if i.value => Trust::Insecure,
+            _ => Trust::System,
+        }
+    }
+
+    /// The API key, from the environment variable the file names.
+    pub fn api_key(&self) -> Result<ApiKey, String> {
+        let var = &self.api_key_env.value;
+        match std::env::var(var) {
+            Ok(k) if !k.trim().is_empty() => Ok(ApiKey::new(k.trim().to_string())),
+            _ => Err(format!(
+                "the target's api_key_env names {var}, which is not set or empty; set it to the API key"
+            )),
+        }
+    }
+}
+
+/// Why a target file could not be loaded.
+#[derive(Debug)]
+pub enum TargetError {
+    /// It could not be read, or is too large.
+    Read(PathBuf, String),
+    /// It is not a valid target file.
+    Invalid(PathBuf, Vec<Problem>),
+}
+
+impl std::error::Error for TargetError {}
+
+impl fmt::Display for TargetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TargetError::Read(file, why) => {
+                write!(f, "failed to read target file {}: {why}", file.display())
+            }
+            TargetError::Invalid(file, problems) => {
+                write_problems(f, "target file", file, problems)
+            }
+        }
+    }
+}
+
+/// Reads, parses and validates a target file.
+pub fn load(file: &Path) -> Result<TargetFile, TargetError> {
+    let read = |why: String| TargetError::Read(file.to_path_buf(), why);
+    let meta = std::fs::metadata(file).map_err(|e| read(e.to_string()))?;
+    if meta.len() > MAX_TARGET_BYTES {
+        return Err(read(format!(
+            "the file has {} bytes, more than the limit of {MAX_TARGET_BYTES}",
+            meta.len()
+        )));
+    }
+    let source = std::fs::read_to_string(file).map_err(|e| read(e.to_string()))?;
+    let base = file.parent().unwrap_or(Path::new("."));
+    parse_str(&source, base).map_err(|p| TargetError::Invalid(file.to_path_buf(), p))
+}
+
+/// Parses and validates target text; relative CA files are read from
+/// `base`.
+pub fn parse_str(source: &str, base: &Path) -> Result<TargetFile, Vec<Problem>> {
+    let mut t: TargetFile = parse_yaml(source).map_err(|p| vec![p])?;
+    if let Some(ca) = &mut t.tls.ca_file {
+        let path = base.join(&ca.value);
+        ca.value = path.display().to_string();
+    }
+    let problems = validate(&t);
+    if problems.is_empty() {
+        Ok(t)
+    } else {
+        Err(problems)
+    }
+}
+
+/// The second pass: every problem, in file order.
+fn validate(t: &TargetFile) -> Vec<Problem> {
+    let mut p = Vec::new();
+    let mut problem = |s: &serde_saphyr::Location, path: &str, msg: String| {
+        p.push(Problem::at(s, path, msg));
+    };
+    if t.name.value.trim().is_empty() {
+        problem(&t.name.referenced, "name", "must not be empty".into());
+    }
+    if let Err(e) = check_url(&t.lb.value) {
+        problem(&t.lb.referenced, "lb", e);
+    }
+    if t.space.value.trim().is_empty() {
+        problem(&t.space.referenced, "space", "must not be empty".into());
+    }
+    let var = &t.api_key_env.value;
+    if var.starts_with("API-") {
+        // The key itself is never echoed, even in the error.
+        problem(
+            &t.api_key_env.referenced,
+            "api_key_env",
+            "must name an environment variable that holds the API key, not the key itself; remove the key from this file".into(),
+        );
+    } else if var.is_empty()
+        || var.starts_with(|c: char| c.is_ascii_digit())
+        || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        problem(
+            &t.api_key_env.referenced,
+            "api_key_env",
+            format!("{var:?} is not an environment variable name (letters, digits and _)"),
+        );
+    }
+    let tls = &t.tls;
+    let chosen = [
+        tls.ca_file.is_some(),
+        tls.thumbprint.is_some(),
+        tls.insecure.as_ref().is_some_and(|i| i.value),
+    ];
+    if chosen.iter().filter(|c| **c).count() > 1 {
+        let at = tls
+            .thumbprint
+            .as_ref()
+            .map(|t| t.referenced)
+            .or(tls.insecure.as_ref().map(|i| i.referenced))
+            .unwrap_or(serde_saphyr::Location::UNKNOWN);
+        problem(
+            &at,
+            "tls",
+            "give one of ca_file, thumbprint and insecure".into(),
+        );
+    }
+    if let Some(ca) = &tls.ca_file
+        && let Err(e) = std::fs::metadata(&ca.value)
+    {
+        problem(
+            &ca.referenced,
+            "tls.ca_file",
+            format!("cannot read {}: {e}", ca.value),
+        );
+    }
+    if let Some(tp) = &tls.thumbprint
+        && (tp.value.len() != 40 || !tp.value.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        problem(
+            &tp.referenced,
+            "tls.thumbprint",
+            "must be 40 hexadecimal digits (SHA-1)".into(),
+        );
+    }
+    if t.command_timeout.value.get().is_zero() {
+        problem(
+            &t.command_timeout.referenced,
+            "command_timeout",
+            "must be longer than 0s".into(),
+        );
+    }
+    if t.nodes.is_empty() || t.nodes.len() > MAX_TARGET_NODES {
+        problem(
+            &t.api_key_env.referenced,
+            "nodes",
+            format!("must list from 1 to {MAX_TARGET_NODES} nodes"),
+        );
+    }
+    let mut names = HashSet::new();
+    for (i, n) in t.nodes.iter().enumerate() {
+        let n = &n.value;
+        let path = format!("nodes[{i}]");
+        let name = &n.name.value;
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            problem(
+                &n.name.referenced,
+                &format!("{path}.name"),
+                format!("{name:?} must be letters, digits, - and _"),
+            );
+        } else if name == "lb" || name == "one" || name == "all" {
+            problem(
+                &n.name.referenced,
+                &format!("{path}.name"),
+                format!("{name:?} is reserved"),
+            );
+        } else if !names.insert(name.clone()) {
+            problem(
+                &n.name.referenced,
+                &format!("{path}.name"),
+                format!("{name:?} is listed twice"),
+            );
+        }
+        if let Err(e) = check_url(&n.url.value) {
+            problem(&n.url.referenced, &format!("{path}.url"), e);
+        }
+        if let Some(poll) = &n.polling {
+            let ok = poll.value.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+            });
+            if !ok {
+                problem(
+                    &poll.referenced,
+                    &format!("{path}.polling"),
+                    format!("{:?} must be host:port", poll.value),
+                );
+            }
+        }
+        let c = &n.commands;
+        for (cmd, key) in [
+            (&c.kill, "kill"),
+            (&c.stop, "stop"),
+            (&c.start, "start"),
+            (&c.pause, "pause"),
+            (&c.resume, "resume"),
+        ] {
+            if let Some(cmd) = cmd
+                && cmd.value.trim().is_empty()
+            {
+                problem(
+                    &cmd.referenced,
+                    &format!("{path}.commands.{key}"),
+                    "must not be empty; leave it out instead".into(),
+                );
+            }
+        }
+    }
+    p.sort_by_key(|x| (x.line, x.column));
+    p
+}
+
+/// An http or https URL with a host, no credentials, no query.
+fn check_url(text: &str) -> Result<(), String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(format!("{text:?} must be http:// or https://"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{text:?} has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        // Not quoted: it holds a secret.
+        return Err(
+            "must not carry a user name or password; the API key comes from api_key_env".into(),
+        );
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{text:?} must not have a query or fragment"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "name: prod\nlb: https://octopus.example.com\napi_key_env: OCTOPUS_API_KEY\nnodes:\n  - name: octo1\n    url: https://octo1.example.com\n    polling: octo1.example.com:10943\n    commands: { kill: \"ssh octo1 sudo systemctl kill -s KILL octopusdeploy\" }\n";
+
+    #[test]
+    fn a_good_file_loads_with_defaults_and_system_trust() {
+        let t = parse_str(GOOD, Path::new(".")).unwrap();
+        assert_eq!(t.space.value, "Spaces-1");
+        assert_eq!(t.trust(), Trust::System);
+        assert_eq!(
+            t.command_timeout.value.get(),
+            std::time::Duration::from_secs(120)
+        );
+        assert!(t.nodes[0].value.commands.stop.is_none());
+    }
+
+    #[test]
+    fn every_problem_is_located_and_a_key_is_never_echoed() {
+        let text = "name: prod\nlb: ftp://x\napi_key_env: API-SECRETSECRETSECRET\ntls: { thumbprint: abc, insecure: true }\nnodes:\n  - { name: a, url: http://u:p@h/ }\n  - { name: a, url: http://h2/, polling: h2 }\n";
+        let problems = parse_str(text, Path::new(".")).unwrap_err();
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{}:{} {}: {}", p.line, p.column, p.path, p.message))
+            .collect();
+        let all = lines.join("\n");
+        assert!(!all.contains("SECRET"), "{all}");
+        assert!(!all.contains("u:p"), "{all}");
+        for want in [
+            "2:5 lb:",
+            "3:14 api_key_env:",
+            "tls: give one of",
+            "tls.thumbprint:",
+            "nodes[0].url: must not carry",
+            "nodes[1].name: \"a\" is listed twice",
+            "nodes[1].polling:",
+        ] {
+            assert!(all.contains(want), "missing {want:?} in\n{all}");
+        }
+        let unknown = parse_str(
+            "name: x\nlb: http://h/\napi_key_env: K\nnodes: []\nextra: 1\n",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert_eq!(unknown[0].line, 5, "{unknown:?}");
+    }
+}

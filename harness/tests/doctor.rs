@@ -1,0 +1,191 @@
+//! `harness doctor` against a cluster started with `harness cluster up`,
+//! which writes a target file for itself: every check passes; with one
+//! node frozen by SIGSTOP the preflight fails and names it; a refused key
+//! fails `api_key`; the key never appears in any output. Invalid target
+//! files give their exact located errors and exit 2.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::util::{ChildGuard, harness, root, run_with_timeout};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// A `cluster up` in the background, killed (with its nodes) when dropped.
+struct ClusterUp {
+    _guard: ChildGuard,
+    target: PathBuf,
+    key: String,
+    pids: Vec<(String, u32)>,
+    _dir: tempfile::TempDir,
+}
+
+fn cluster_up() -> ClusterUp {
+    let dir = tempfile::tempdir().unwrap();
+    let (guard, printed) = crate::util::cluster_up(3, dir.path(), LIMIT);
+    let target = printed
+        .iter()
+        .find_map(|l| l.strip_prefix("target file: "))
+        .map(PathBuf::from)
+        .expect("the target file");
+    let key = std::fs::read_to_string(target.with_file_name("api-key")).unwrap();
+    // "  n2  http://127.0.0.3:PORT pid 1234"
+    let pids = printed
+        .iter()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w.len() == 4 && w[2] == "pid").then(|| (w[0].to_string(), w[3].parse().unwrap()))
+        })
+        .collect();
+    ClusterUp {
+        _guard: guard,
+        target,
+        key,
+        pids,
+        _dir: dir,
+    }
+}
+
+fn doctor(c: &ClusterUp, key: &str, extra: &[&std::ffi::OsStr]) -> crate::util::Output {
+    let mut cmd = harness();
+    cmd.arg("doctor")
+        .arg("--target")
+        .arg(&c.target)
+        .args(extra)
+        .env("HARNESS_API_KEY", key);
+    run_with_timeout(cmd, LIMIT)
+}
+
+fn line<'a>(out: &'a str, kind: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(kind))
+        .unwrap_or_default()
+}
+
+#[test]
+fn doctor_passes_on_a_healthy_cluster_and_names_a_frozen_node() {
+    let c = cluster_up();
+    let out_dir = tempfile::tempdir().unwrap();
+    let json = out_dir.path().join("doctor.json");
+    let junit = out_dir.path().join("doctor.xml");
+    let ok = doctor(
+        &c,
+        &c.key,
+        &[
+            "--json".as_ref(),
+            json.as_os_str(),
+            "--junit".as_ref(),
+            junit.as_os_str(),
+        ],
+    );
+    assert_eq!(ok.code(), 0, "{}\n{}", ok.stdout, ok.stderr);
+    for kind in [
+        "ping_direct",
+        "ping_via_lb",
+        "api_key",
+        "same_version",
+        "node_list_agrees",
+        "lb_spreads",
+        "no_unexpected_drain",
+        "polling_endpoints",
+    ] {
+        assert!(
+            line(&ok.stdout, kind).trim_start().starts_with("PASS"),
+            "{kind}: {}",
+            ok.stdout
+        );
+    }
+    assert!(
+        line(&ok.stdout, "polling_endpoints").contains("all 3 polling endpoints serve thumbprint")
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["verdict"], "pass");
+    assert_eq!(report["checks"].as_array().unwrap().len(), 8);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let parsed = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    assert_eq!(parsed.test_suites[0].test_cases.len(), 8);
+
+    // n2 frozen: it keeps its sockets and answers nothing.
+    let n2 = c.pids.iter().find(|(n, _)| n == "n2").expect("n2's pid").1;
+    kill(Pid::from_raw(n2 as i32), Signal::SIGSTOP).unwrap();
+    let frozen = doctor(&c, &c.key, &[]);
+    kill(Pid::from_raw(n2 as i32), Signal::SIGCONT).unwrap();
+    assert_eq!(frozen.code(), 1, "{}", frozen.stdout);
+    let ping = line(&frozen.stdout, "ping_direct");
+    assert!(
+        ping.trim_start().starts_with("FAIL") && ping.contains("n2 did not answer ping"),
+        "{ping}"
+    );
+    assert!(!ping.contains("n1") && !ping.contains("n3"), "{ping}");
+    assert!(
+        line(&frozen.stdout, "polling_endpoints").contains("n2"),
+        "{}",
+        frozen.stdout
+    );
+
+    // A wrong key fails api_key, and no output holds either key.
+    let refused = doctor(&c, "API-WRONGWRONGWRONGWRONGWRONG", &[]);
+    assert_eq!(refused.code(), 1);
+    assert!(
+        line(&refused.stdout, "api_key").contains("was refused (401)"),
+        "{}",
+        refused.stdout
+    );
+    for text in [
+        &ok.stdout,
+        &ok.stderr,
+        &frozen.stdout,
+        &refused.stdout,
+        &refused.stderr,
+        &xml,
+    ] {
+        assert!(!text.contains(c.key.trim()), "the key leaked");
+        assert!(!text.contains("API-WRONG"), "the wrong key leaked");
+    }
+    assert!(
+        !std::fs::read_to_string(&json)
+            .unwrap()
+            .contains(c.key.trim())
+    );
+}
+
+#[test]
+fn invalid_target_files_give_their_located_errors_and_exit_2() {
+    let dir = root().join("fixtures/targets/invalid");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 2);
+    for f in files {
+        let rel = f.strip_prefix(root()).unwrap();
+        let mut cmd = harness();
+        cmd.arg("doctor")
+            .arg("--target")
+            .arg(rel)
+            .env("OCTOPUS_API_KEY", "x");
+        let out = run_with_timeout(cmd, LIMIT);
+        assert_eq!(out.code(), 2, "{}", rel.display());
+        let expected = std::fs::read_to_string(f.with_extension("expected")).unwrap();
+        assert_eq!(out.stderr, expected, "{}", rel.display());
+        assert!(!out.stderr.contains("ABCDEFGHIJ") && !out.stderr.contains("hunter2"));
+    }
+    // The example is valid; without its variable, doctor says which.
+    let mut cmd = harness();
+    cmd.args(["doctor", "--target", "fixtures/targets/example.yaml"])
+        .env_remove("OCTOPUS_API_KEY");
+    let out = run_with_timeout(cmd, LIMIT);
+    assert_eq!(out.code(), 2);
+    assert!(
+        out.stderr
+            .contains("api_key_env names OCTOPUS_API_KEY, which is not set"),
+        "{}",
+        out.stderr
+    );
+}
