@@ -90,10 +90,16 @@ struct RunArgs {
     /// Scenario files, run one after another.
     #[arg(required = true)]
     scenarios: Vec<PathBuf>,
-    /// A target file describing an existing cluster (not available yet:
-    /// only the embedded cluster runs scenarios today).
+    /// A target file describing an existing cluster. Scenarios are checked
+    /// against it (its node names and commands) and disruptive steps are
+    /// refused without --allow-disruptive; running them there is not
+    /// available yet.
     #[arg(long, value_name = "FILE")]
     target: Option<PathBuf>,
+    /// Let the scenarios' disruptive steps (faults, task bursts, uploads
+    /// over 100 MiB) run on a real target.
+    #[arg(long)]
+    allow_disruptive: bool,
     /// Folder for run folders (<scenario>/<timestamp>/) and `latest`.
     #[arg(long, value_name = "DIR", default_value = "runs")]
     out: PathBuf,
@@ -424,6 +430,68 @@ fn runtime() -> Result<tokio::runtime::Runtime, u8> {
 }
 
 /// Loads every scenario, printing every error; Err if any is invalid.
+/// `run --target`: the scenarios are validated with the target's node
+/// names, their faults checked against the target's commands, and their
+/// disruptive steps refused unless allowed. Nothing reaches the target.
+fn run_on_target(args: &RunArgs, file: &Path) -> u8 {
+    let target = match crate::target::load(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return INVALID_INPUT;
+        }
+    };
+    let names: Vec<String> = target
+        .nodes
+        .iter()
+        .map(|n| n.value.name.value.clone())
+        .collect();
+    let mut bad = false;
+    let mut disruptive = Vec::new();
+    for f in &args.scenarios {
+        let loaded = match scenario::load_for_nodes(f, Some(&names)) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: {e}");
+                bad = true;
+                continue;
+            }
+        };
+        let lacking = crate::target::check_scenario(&target, &loaded.scenario);
+        if !lacking.is_empty() {
+            let e = ScenarioError {
+                file: f.clone(),
+                kind: ScenarioErrorKind::Invalid(lacking),
+            };
+            eprintln!("error: for target {}: {e}", file.display());
+            bad = true;
+        }
+        for step in crate::target::disruptive_steps(&loaded.scenario) {
+            disruptive.push(format!("{}: {step}", f.display()));
+        }
+    }
+    if bad {
+        return INVALID_INPUT;
+    }
+    if !disruptive.is_empty() && !args.allow_disruptive {
+        eprintln!(
+            "error: refusing to disrupt {} ({}) without --allow-disruptive; these steps would:",
+            target.name.value,
+            file.display()
+        );
+        for d in &disruptive {
+            eprintln!("  {d}");
+        }
+        return INVALID_INPUT;
+    }
+    eprintln!(
+        "error: the scenarios fit {}, but running scenarios on a target is not available yet; `harness doctor --target {}` checks it read-only",
+        target.name.value,
+        file.display()
+    );
+    INVALID_INPUT
+}
+
 fn load_all(files: &[PathBuf]) -> Result<Vec<LoadedScenario>, u8> {
     let mut loaded = Vec::new();
     let mut bad = false;
@@ -475,11 +543,7 @@ fn list() -> u8 {
 
 fn run(args: RunArgs) -> u8 {
     if let Some(target) = &args.target {
-        eprintln!(
-            "error: --target {}: target files are not supported yet; leave out --target to run on the embedded cluster",
-            target.display()
-        );
-        return INVALID_INPUT;
+        return run_on_target(&args, target);
     }
     let mut loaded = match load_all(&args.scenarios) {
         Ok(l) => l,

@@ -16,7 +16,7 @@ use serde_saphyr::Spanned;
 
 use crate::client::ApiKey;
 use crate::scenario::units::Duration;
-use crate::scenario::{Problem, parse_yaml, write_problems};
+use crate::scenario::{Fault, Problem, Scenario, Workload, parse_yaml, write_problems};
 
 /// Target files larger than this are refused before parsing.
 pub const MAX_TARGET_BYTES: u64 = 1 << 20;
@@ -358,6 +358,118 @@ fn validate(t: &TargetFile) -> Vec<Problem> {
     p
 }
 
+/// Uploads larger than this count as disruptive on a real cluster: they
+/// fill its package feed and load its LB.
+pub const DISRUPTIVE_UPLOAD: u64 = 100 << 20;
+
+/// The node commands a fault needs: to inject it, and to undo it.
+fn needed_commands(f: &Fault) -> &'static [&'static str] {
+    match f {
+        Fault::Kill(_) | Fault::Restart(_) => &["kill", "start"],
+        Fault::Pause(_) => &["pause", "resume"],
+        // A rolling maintenance stops the node cleanly, then starts it.
+        Fault::Maintenance(_) => &["stop", "start"],
+        // Through the REST API, like an operator.
+        Fault::Drain(_) => &[],
+    }
+}
+
+impl Commands {
+    fn get(&self, name: &str) -> Option<&Spanned<String>> {
+        match name {
+            "kill" => self.kill.as_ref(),
+            "stop" => self.stop.as_ref(),
+            "start" => self.start.as_ref(),
+            "pause" => self.pause.as_ref(),
+            "resume" => self.resume.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// The node commands a scenario's faults need that the target does not
+/// give, located in the scenario file. (Node names are checked by the
+/// scenario's validation, with the target's names.)
+pub fn check_scenario(t: &TargetFile, s: &Scenario) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (i, f) in s.faults.iter().enumerate() {
+        let sel = &f.value.node().value;
+        let nodes: Vec<&TargetNode> = t
+            .nodes
+            .iter()
+            .map(|n| &n.value)
+            .filter(|n| sel == "one" || sel == "all" || n.name.value == *sel)
+            .collect();
+        for cmd in needed_commands(&f.value) {
+            // An unknown node is the validation's to report.
+            if nodes.is_empty() {
+                break;
+            }
+            let lacking: Vec<&str> = nodes
+                .iter()
+                .filter(|n| n.commands.get(cmd).is_none())
+                .map(|n| n.name.value.as_str())
+                .collect();
+            if !lacking.is_empty() {
+                problems.push(Problem::at(
+                    &f.referenced,
+                    format!("faults[{i}].{}", f.value.kind()),
+                    format!(
+                        "needs the `{cmd}` command of {}, which the target {} does not give (nodes[].commands.{cmd})",
+                        lacking.join(", "),
+                        t.name.value
+                    ),
+                ));
+            }
+        }
+    }
+    problems.sort_by_key(|p| (p.line, p.column));
+    problems
+}
+
+/// The steps of a scenario that disturb a cluster: faults, task bursts,
+/// and uploads over [`DISRUPTIVE_UPLOAD`]. On a real cluster they need
+/// `--allow-disruptive`.
+pub fn disruptive_steps(s: &Scenario) -> Vec<String> {
+    let mut steps = Vec::new();
+    for (i, f) in s.faults.iter().enumerate() {
+        steps.push(format!(
+            "faults[{i}]: {} of {} at {}",
+            f.value.kind(),
+            f.value.node().value,
+            f.value.at().value
+        ));
+    }
+    let limit = crate::scenario::units::Size::from_bytes(DISRUPTIVE_UPLOAD);
+    for (i, w) in s.workload.iter().enumerate() {
+        match &w.value {
+            Workload::Tasks(t) => {
+                if let Some(b) = &t.burst {
+                    steps.push(format!("workload[{i}]: a burst of {} tasks", b.value));
+                }
+            }
+            Workload::Upload(u) if u.size.value.bytes() > DISRUPTIVE_UPLOAD => steps.push(format!(
+                "workload[{i}]: {} upload(s) of {} (over {limit})",
+                u.count.value, u.size.value
+            )),
+            Workload::SlowUpload(u) if u.size.value.bytes() > DISRUPTIVE_UPLOAD => {
+                steps.push(format!(
+                    "workload[{i}]: a slow upload of {} (over {limit})",
+                    u.size.value
+                ))
+            }
+            Workload::BodyLimitLadder(l) if l.to.value.bytes() > DISRUPTIVE_UPLOAD => {
+                steps.push(format!(
+                    "workload[{i}]: the body-limit ladder up to {} (over {limit})",
+                    l.to.value
+                ))
+            }
+            _ => {}
+        }
+    }
+    steps
+}
+
 /// An http or https URL with a host, no credentials, no query.
 fn check_url(text: &str) -> Result<(), String> {
     let url = reqwest::Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
@@ -382,6 +494,37 @@ fn check_url(text: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scenario_names_what_the_target_cannot_do_and_its_disruptive_steps() {
+        let t = parse_str(GOOD, Path::new(".")).unwrap();
+        // Only the first pass: the scenario names the target's nodes, which
+        // the embedded cluster's validation would not know.
+        let s: Scenario = crate::scenario::parse_yaml(
+            "name: x\nduration: 30s\nworkload:\n  - api: { rate: 10/s }\n  - tasks: { burst: 50 }\n  - upload: { size: 1GiB, via: octo1 }\nfaults:\n  - kill: { node: octo1, at: 5s, for: 5s }\n  - pause: { node: n2, at: 20s, for: 3s }\n  - drain: { node: all, at: 12s, for: 3s }\n",
+        )
+        .unwrap();
+        let problems: Vec<String> = check_scenario(&t, &s)
+            .iter()
+            .map(|p| format!("{}:{} {}: {}", p.line, p.column, p.path, p.message))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                "8:5 faults[0].kill: needs the `start` command of octo1, which the target prod does not give (nodes[].commands.start)",
+            ]
+        );
+        assert_eq!(
+            disruptive_steps(&s),
+            [
+                "faults[0]: kill of octo1 at 5s",
+                "faults[1]: pause of n2 at 20s",
+                "faults[2]: drain of all at 12s",
+                "workload[1]: a burst of 50 tasks",
+                "workload[2]: 1 upload(s) of 1GiB (over 100MiB)",
+            ]
+        );
+    }
 
     const GOOD: &str = "name: prod\nlb: https://octopus.example.com\napi_key_env: OCTOPUS_API_KEY\nnodes:\n  - name: octo1\n    url: https://octo1.example.com\n    polling: octo1.example.com:10943\n    commands: { kill: \"ssh octo1 sudo systemctl kill -s KILL octopusdeploy\" }\n";
 

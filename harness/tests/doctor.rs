@@ -189,3 +189,67 @@ fn invalid_target_files_give_their_located_errors_and_exit_2() {
         out.stderr
     );
 }
+
+fn run_on_example(args: &[&str]) -> crate::util::Output {
+    let mut cmd = harness();
+    cmd.arg("run")
+        .args(args)
+        .args(["--target", "fixtures/targets/example.yaml"]);
+    run_with_timeout(cmd, LIMIT)
+}
+
+#[test]
+fn run_on_a_target_checks_nodes_and_commands_and_refuses_disruption() {
+    // The shipped failover names n2, which the example target has not.
+    let out = run_on_example(&["scenarios/failover.yaml"]);
+    assert_eq!(out.code(), 2);
+    assert!(
+        out.stderr
+            .contains("faults[0].kill.node: unknown node \"n2\"; known nodes: octo1, octo2"),
+        "{}",
+        out.stderr
+    );
+    // A fault needs the commands to inject and to undo it.
+    let out = run_on_example(&["fixtures/targets/scenarios/pause-octo1.yaml"]);
+    assert_eq!(out.code(), 2);
+    for cmd in ["pause", "resume"] {
+        assert!(
+            out.stderr.contains(&format!(
+                "pause-octo1.yaml:8:5: faults[0].pause: needs the `{cmd}` command of octo1"
+            )),
+            "{}",
+            out.stderr
+        );
+    }
+    // Disruptive steps are listed and refused without --allow-disruptive.
+    let out = run_on_example(&[
+        "fixtures/targets/scenarios/kill-octo2.yaml",
+        "scenarios/upload-1gb.yaml",
+    ]);
+    assert_eq!(out.code(), 2);
+    assert!(
+        out.stderr.contains("refusing to disrupt production-ha"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("kill-octo2.yaml: faults[0]: kill of octo2 at 5s"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("upload-1gb.yaml: workload[1]: 1 upload(s) of 1.20GiB (over 100MiB)"),
+        "{}",
+        out.stderr
+    );
+    // Allowed, the scenarios fit; running them there is still refused, and
+    // says so rather than pretending.
+    let out = run_on_example(&[
+        "fixtures/targets/scenarios/kill-octo2.yaml",
+        "--allow-disruptive",
+    ]);
+    assert_eq!(out.code(), 2);
+    assert!(out.stderr.contains("not available yet"), "{}", out.stderr);
+}

@@ -122,6 +122,14 @@ pub struct LoadedScenario {
 
 /// Reads, parses and validates a scenario file.
 pub fn load(file: &Path) -> Result<LoadedScenario, ScenarioError> {
+    load_for_nodes(file, None)
+}
+
+/// As [`load`], for a real target with these node names.
+pub fn load_for_nodes(
+    file: &Path,
+    nodes: Option<&[String]>,
+) -> Result<LoadedScenario, ScenarioError> {
     let err = |kind| ScenarioError {
         file: file.to_path_buf(),
         kind,
@@ -131,7 +139,10 @@ pub fn load(file: &Path) -> Result<LoadedScenario, ScenarioError> {
         return Err(err(ScenarioErrorKind::TooLarge(meta.len())));
     }
     let source = std::fs::read_to_string(file).map_err(|e| err(ScenarioErrorKind::Read(e)))?;
-    let scenario = parse_str(&source).map_err(|p| err(ScenarioErrorKind::Invalid(p)))?;
+    let scenario = parse_only(&source)
+        .map_err(|p| vec![p])
+        .and_then(|s| validate::validate_for_nodes(&s, nodes).map(|()| s))
+        .map_err(|p| err(ScenarioErrorKind::Invalid(p)))?;
     Ok(LoadedScenario {
         file: file.to_path_buf(),
         source,

@@ -7,7 +7,8 @@ pub mod units;
 mod validate;
 
 pub use load::{
-    LoadedScenario, MAX_SCENARIO_BYTES, Problem, ScenarioError, ScenarioErrorKind, load, parse_str,
+    LoadedScenario, MAX_SCENARIO_BYTES, Problem, ScenarioError, ScenarioErrorKind, load,
+    load_for_nodes, parse_str,
 };
 pub(crate) use load::{parse_yaml, write_problems};
 pub use model::{

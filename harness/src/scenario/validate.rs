@@ -41,7 +41,16 @@ const MAX_POLLING_CONNECTIONS: u64 = 20_000;
 
 /// Every problem in a parsed scenario, sorted by position.
 pub fn validate(s: &Scenario) -> Result<(), Vec<Problem>> {
-    let mut v = Validator::default();
+    validate_for_nodes(s, None)
+}
+
+/// As [`validate`], with the node names of a real target instead of the
+/// embedded cluster's n1, n2, ...
+pub fn validate_for_nodes(s: &Scenario, nodes: Option<&[String]>) -> Result<(), Vec<Problem>> {
+    let mut v = Validator {
+        nodes: nodes.map(<[String]>::to_vec),
+        ..Validator::default()
+    };
     v.scenario(s);
     if v.problems.is_empty() {
         Ok(())
@@ -124,9 +133,18 @@ fn overlaps<'a>(
 #[derive(Default)]
 struct Validator {
     problems: Vec<Problem>,
+    /// A real target's node names; the embedded cluster's when None.
+    nodes: Option<Vec<String>>,
 }
 
 impl Validator {
+    /// The nodes a scenario may name.
+    fn names(&self, s: &Scenario) -> Vec<String> {
+        self.nodes
+            .clone()
+            .unwrap_or_else(|| node_names(s.cluster.nodes.value))
+    }
+
     fn problem(&mut self, loc: &Location, path: impl Into<String>, message: impl Into<String>) {
         self.problems.push(Problem::at(loc, path, message));
     }
@@ -391,14 +409,12 @@ impl Validator {
                 format!("tentacles × connections × nodes is {total}, over the limit of {MAX_POLLING_CONNECTIONS} connections in one process"),
             );
         }
+        let names = self.names(s);
         match &f.polls.value {
-            Polls::Node(n) if !node_names(s.cluster.nodes.value).contains(n) => self.problem(
+            Polls::Node(n) if !names.contains(n) => self.problem(
                 &f.polls.referenced,
                 format!("{path}.polls.node"),
-                format!(
-                    "unknown node {n:?}; known nodes: {}",
-                    node_names(s.cluster.nodes.value).join(", ")
-                ),
+                format!("unknown node {n:?}; known nodes: {}", names.join(", ")),
             ),
             Polls::Lb if s.cluster.lb.engine == LbEngine::Nginx => self.problem(
                 &f.polls.referenced,
@@ -564,7 +580,7 @@ impl Validator {
     }
 
     fn via(&mut self, s: &Scenario, via: &Spanned<String>, path: &str) {
-        let names = node_names(s.cluster.nodes.value);
+        let names = self.names(s);
         if via.value != "lb" && !names.contains(&via.value) {
             self.problem(
                 &via.referenced,
@@ -579,7 +595,7 @@ impl Validator {
     }
 
     fn node_selector(&mut self, s: &Scenario, node: &Spanned<String>, path: String) {
-        let names = node_names(s.cluster.nodes.value);
+        let names = self.names(s);
         let n = node.value.as_str();
         if n != "one" && n != "all" && !names.iter().any(|m| m == n) {
             self.problem(
