@@ -247,7 +247,11 @@ fn doctor_cmd(a: DoctorArgs) -> u8 {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let d = match rt.block_on(crate::doctor::run(&target, key)) {
+    let d = rt.block_on(crate::doctor::run(&target, key));
+    // Name lookups that outlive their request's deadline run on blocking
+    // threads; the preflight does not wait for them.
+    rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    let d = match d {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: {}: {e}", a.target.display());

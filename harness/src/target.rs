@@ -224,7 +224,7 @@ fn validate(t: &TargetFile) -> Vec<Problem> {
         problem(&t.space.referenced, "space", "must not be empty".into());
     }
     let var = &t.api_key_env.value;
-    if var.starts_with("API-") {
+    if var.trim().to_ascii_uppercase().starts_with("API-") {
         // The key itself is never echoed, even in the error.
         problem(
             &t.api_key_env.referenced,
@@ -238,7 +238,8 @@ fn validate(t: &TargetFile) -> Vec<Problem> {
         problem(
             &t.api_key_env.referenced,
             "api_key_env",
-            format!("{var:?} is not an environment variable name (letters, digits and _)"),
+            // Not quoted: a mistyped value may be a secret.
+            "is not an environment variable name (letters, digits and _)".to_string(),
         );
     }
     let tls = &t.tls;
@@ -471,13 +472,15 @@ pub fn disruptive_steps(s: &Scenario) -> Vec<String> {
 }
 
 /// An http or https URL with a host, no credentials, no query.
+/// The URL is never quoted back: a key pasted into it (a query's
+/// `apikey=`, or the key instead of a URL) must not reach the terminal.
 fn check_url(text: &str) -> Result<(), String> {
-    let url = reqwest::Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    let url = reqwest::Url::parse(text).map_err(|e| format!("is not a URL ({e})"))?;
     if url.scheme() != "http" && url.scheme() != "https" {
-        return Err(format!("{text:?} must be http:// or https://"));
+        return Err("must be an http:// or https:// URL".into());
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{text:?} has no host"));
+        return Err("has no host".into());
     }
     if !url.username().is_empty() || url.password().is_some() {
         // Not quoted: it holds a secret.
@@ -486,7 +489,7 @@ fn check_url(text: &str) -> Result<(), String> {
         );
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("{text:?} must not have a query or fragment"));
+        return Err("must not have a query or fragment; the API key comes from api_key_env".into());
     }
     Ok(())
 }
@@ -561,6 +564,17 @@ mod tests {
             "nodes[1].polling:",
         ] {
             assert!(all.contains(want), "missing {want:?} in\n{all}");
+        }
+        // Keys in other places are not echoed either.
+        for text in [
+            "name: x\nlb: https://h/?apikey=API-SECRET1\napi_key_env: K\nnodes: [{ name: a, url: http://h/ }]\n",
+            "name: x\nlb: API-SECRET2\napi_key_env: K\nnodes: [{ name: a, url: http://h/ }]\n",
+            "name: x\nlb: http://h/\napi_key_env: ' api-SECRET3'\nnodes: [{ name: a, url: http://h/ }]\n",
+            "name: x\nlb: http://h/\napi_key_env: SECRET-4\nnodes: [{ name: a, url: http://h/ }]\n",
+        ] {
+            let problems = parse_str(text, Path::new(".")).unwrap_err();
+            let all = format!("{problems:?}");
+            assert!(!all.contains("SECRET"), "{all}");
         }
         let unknown = parse_str(
             "name: x\nlb: http://h/\napi_key_env: K\nnodes: []\nextra: 1\n",
