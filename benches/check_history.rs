@@ -14,6 +14,7 @@ fn history() -> History {
         Event::RunStarted {
             scenario: "failover".into(),
             seed: 1,
+            run_id: "0000abcd".into(),
             target: "embedded".into(),
             started_at: "2026-01-01T00:00:00Z".into(),
         },
@@ -27,7 +28,7 @@ fn history() -> History {
             at_us: 0,
             node: n.to_string(),
             address: format!("127.0.0.{}:1", i + 2),
-            pid: 1,
+            pid: Some(1),
             boot_ms: 3,
         });
     }

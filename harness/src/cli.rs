@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 use crate::check;
 use crate::client::ApiKey;
+use crate::cluster::control::{self, TARGET_KEY_ENV};
 use crate::cluster::supervisor::{child_config, child_guard};
 use crate::cluster::{EmbeddedCluster, lb, node};
 use crate::exit::{CHECK_FAILED, ENVIRONMENT, INVALID_INPUT, PASS};
@@ -17,6 +18,7 @@ use crate::history::{Clock, Event, Events, History};
 use crate::report::{self, Report};
 use crate::runner::{self, RunOptions};
 use crate::scenario::{self, KINDS, LoadedScenario, MAX_NODES, ScenarioError, ScenarioErrorKind};
+use crate::target::TargetFile;
 
 /// The hidden argument that runs the binary as an Octopus node.
 pub const NODE_MODE: &str = "__node";
@@ -169,15 +171,29 @@ enum ClusterCommand {
     /// Start the embedded cluster in the foreground, print its endpoints and
     /// run until Ctrl-C.
     Up {
-        /// Number of nodes.
-        #[arg(long, default_value_t = 3)]
-        nodes: u32,
-        /// Each node's task cap (MaxConcurrentTasks).
-        #[arg(long, default_value_t = 5)]
-        task_cap: u32,
+        /// Number of nodes [default: 3, or the scenario's].
+        #[arg(long)]
+        nodes: Option<u32>,
+        /// Each node's task cap (MaxConcurrentTasks) [default: 5, or the
+        /// scenario's].
+        #[arg(long)]
+        task_cap: Option<u32>,
+        /// Configure the cluster as this scenario's `cluster` section says
+        /// (LB, heartbeats, task queue), so the scenario can then run
+        /// against it with --target.
+        #[arg(long, value_name = "SCENARIO")]
+        like: Option<PathBuf>,
         /// Folder under which the cluster's files go (cluster-up/<timestamp>/).
         #[arg(long, value_name = "DIR", default_value = "runs")]
         out: PathBuf,
+    },
+    /// Start a node of a running `cluster up` after its target file's
+    /// kill or stop command (what that file's `start` commands run).
+    Start {
+        /// The folder `cluster up` printed.
+        dir: PathBuf,
+        /// The node.
+        node: String,
     },
 }
 
@@ -192,8 +208,22 @@ pub fn main() -> u8 {
         Command::Cluster(ClusterCommand::Up {
             nodes,
             task_cap,
+            like,
             out,
-        }) => cluster_up(nodes, task_cap, &out),
+        }) => cluster_up(nodes, task_cap, like.as_deref(), &out),
+        Command::Cluster(ClusterCommand::Start { dir, node }) => {
+            let rt = match runtime() {
+                Ok(rt) => rt,
+                Err(code) => return code,
+            };
+            match rt.block_on(control::request_start(&dir, &node)) {
+                Ok(()) => PASS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ENVIRONMENT
+                }
+            }
+        }
         Command::Report { run_dir } => report_cmd(&run_dir),
         Command::Doctor(args) => doctor_cmd(args),
         Command::Upload(args) => upload_cmd(args),
@@ -337,6 +367,7 @@ fn upload_cmd(a: UploadArgs) -> u8 {
         "target",
         &a.url,
         key,
+        &crate::target::Trust::System,
         std::time::Duration::from_secs(10),
         a.idle_timeout.get(),
         a.throttle.map(|t| t.bytes_per_sec()),
@@ -436,15 +467,35 @@ fn runtime() -> Result<tokio::runtime::Runtime, u8> {
 /// Loads every scenario, printing every error; Err if any is invalid.
 /// `run --target`: the scenarios are validated with the target's node
 /// names, their faults checked against the target's commands, and their
-/// disruptive steps refused unless allowed. Nothing reaches the target.
-fn run_on_target(args: &RunArgs, file: &Path) -> u8 {
+/// disruptive steps refused unless allowed, before anything reaches the
+/// target.
+fn prepare_target(args: &RunArgs, file: &Path) -> Result<(Vec<LoadedScenario>, TargetFile), u8> {
     let target = match crate::target::load(file) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e}");
-            return INVALID_INPUT;
+            return Err(INVALID_INPUT);
         }
     };
+    if args.lb.is_some() {
+        eprintln!("error: --lb chooses the embedded cluster's LB; a target brings its own");
+        return Err(INVALID_INPUT);
+    }
+    // The package, machine and task paths are the default space's.
+    if target.space.value != crate::cluster::api::SPACE_ID {
+        let problem = scenario::Problem::at(
+            &target.space.referenced,
+            "space",
+            format!(
+                "runs work in {} only for now, not {}",
+                crate::cluster::api::SPACE_ID,
+                target.space.value
+            ),
+        );
+        let e = crate::target::TargetError::Invalid(file.to_path_buf(), vec![problem]);
+        eprintln!("error: {e}");
+        return Err(INVALID_INPUT);
+    }
     let names: Vec<String> = target
         .nodes
         .iter()
@@ -452,6 +503,7 @@ fn run_on_target(args: &RunArgs, file: &Path) -> u8 {
         .collect();
     let mut bad = false;
     let mut disruptive = Vec::new();
+    let mut all = Vec::new();
     for f in &args.scenarios {
         let loaded = match scenario::load_for_nodes(f, Some(&names)) {
             Ok(l) => l,
@@ -473,9 +525,10 @@ fn run_on_target(args: &RunArgs, file: &Path) -> u8 {
         for step in crate::target::disruptive_steps(&loaded.scenario) {
             disruptive.push(format!("{}: {step}", f.display()));
         }
+        all.push(loaded);
     }
     if bad {
-        return INVALID_INPUT;
+        return Err(INVALID_INPUT);
     }
     if !disruptive.is_empty() && !args.allow_disruptive {
         eprintln!(
@@ -486,14 +539,17 @@ fn run_on_target(args: &RunArgs, file: &Path) -> u8 {
         for d in &disruptive {
             eprintln!("  {d}");
         }
-        return INVALID_INPUT;
+        return Err(INVALID_INPUT);
+    }
+    if let Err(e) = target.api_key() {
+        eprintln!("error: {}: {e}", file.display());
+        return Err(INVALID_INPUT);
     }
     eprintln!(
-        "error: the scenarios fit {}, but running scenarios on a target is not available yet; `harness doctor --target {}` checks it read-only",
-        target.name.value,
-        file.display()
+        "note: on {}, the scenarios' `cluster` sections are not applied: the cluster is as it is (`harness cluster up --like SCENARIO` starts one set up as a scenario says)",
+        target.name.value
     );
-    INVALID_INPUT
+    Ok((all, target))
 }
 
 fn load_all(files: &[PathBuf]) -> Result<Vec<LoadedScenario>, u8> {
@@ -546,12 +602,15 @@ fn list() -> u8 {
 }
 
 fn run(args: RunArgs) -> u8 {
-    if let Some(target) = &args.target {
-        return run_on_target(&args, target);
-    }
-    let mut loaded = match load_all(&args.scenarios) {
-        Ok(l) => l,
-        Err(code) => return code,
+    let (mut loaded, target) = match &args.target {
+        Some(file) => match prepare_target(&args, file) {
+            Ok((l, t)) => (l, Some(t)),
+            Err(code) => return code,
+        },
+        None => match load_all(&args.scenarios) {
+            Ok(l) => (l, None),
+            Err(code) => return code,
+        },
     };
     let rt = match runtime() {
         Ok(rt) => rt,
@@ -561,6 +620,7 @@ fn run(args: RunArgs) -> u8 {
         out: args.out.clone(),
         seed: args.seed,
         progress: true,
+        target,
     };
     let mut reports: Vec<Report> = Vec::new();
     let mut environment_failed = false;
@@ -671,21 +731,36 @@ fn report_cmd(dir: &Path) -> u8 {
     }
 }
 
-fn cluster_up(nodes: u32, task_cap: u32, out: &Path) -> u8 {
-    if nodes == 0 || nodes > MAX_NODES {
-        eprintln!("error: --nodes must be from 1 to {MAX_NODES}, not {nodes}");
-        return INVALID_INPUT;
+fn cluster_up(nodes: Option<u32>, task_cap: Option<u32>, like: Option<&Path>, out: &Path) -> u8 {
+    let mut spec = match like {
+        Some(file) => match scenario::load(file) {
+            Ok(l) => l.scenario.cluster,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return INVALID_INPUT;
+            }
+        },
+        None => scenario::Cluster::default(),
+    };
+    if let Some(n) = nodes {
+        if n == 0 || n > MAX_NODES {
+            eprintln!("error: --nodes must be from 1 to {MAX_NODES}, not {n}");
+            return INVALID_INPUT;
+        }
+        spec.nodes.value = n;
     }
-    let mut spec = scenario::Cluster::default();
-    spec.nodes.value = nodes;
-    spec.task_cap = task_cap;
+    if let Some(cap) = task_cap {
+        spec.task_cap = cap;
+    }
     // Polling listeners too, so the cluster is a whole target: doctor
     // probes them and a fleet can poll them.
-    spec.polling = Some(scenario::PollingListeners {
-        layout: scenario::spanned(scenario::PollingLayout::UniqueAddress),
-        poll_wait: scenario::spanned("30s".parse().expect("a valid duration")),
-        pickup_timeout: scenario::spanned("2m".parse().expect("a valid duration")),
-    });
+    if spec.polling.is_none() {
+        spec.polling = Some(scenario::PollingListeners {
+            layout: scenario::spanned(scenario::PollingLayout::UniqueAddress),
+            poll_wait: scenario::spanned("30s".parse().expect("a valid duration")),
+            pickup_timeout: scenario::spanned("2m".parse().expect("a valid duration")),
+        });
+    }
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -721,12 +796,26 @@ fn cluster_up(nodes: u32, task_cap: u32, out: &Path) -> u8 {
             }
         };
         let lb = cluster.lb_url();
+        let control = match control::listen(&dir) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ENVIRONMENT;
+            }
+        };
+        let pids = cluster.pids();
+        for (name, pid) in &pids {
+            if let Err(e) = control::write_pid(&dir, name, *pid) {
+                eprintln!("error: failed to write {name}'s process ID: {e}");
+                return ENVIRONMENT;
+            }
+        }
+        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("harness"));
         let target_file = dir.join("target.yaml");
-        if let Err(e) = std::fs::write(&target_file, target_yaml(&cluster)) {
+        if let Err(e) = std::fs::write(&target_file, control::target_yaml(&cluster, &dir, &exe)) {
             eprintln!("error: failed to write {}: {e}", target_file.display());
             return ENVIRONMENT;
         }
-        let pids = cluster.pids();
         let pid = |name: &str| pids.iter().find(|(n, _)| n == name).map_or(0, |(_, p)| *p);
         println!("embedded cluster up in {:.2}s; files in {}", cluster.boot_time().as_secs_f64(), dir.display());
         println!("  lb  {lb} pid {}", pid(crate::history::LB_NAME));
@@ -740,6 +829,8 @@ fn cluster_up(nodes: u32, task_cap: u32, out: &Path) -> u8 {
         println!("  curl -i {lb}/api/octopusservernodes/ping");
         println!("  curl -H \"X-Octopus-ApiKey: $(cat {})\" {lb}/api/octopusservernodes", key_file.display());
         println!("Ctrl-C stops the cluster.");
+        // Boot's own events are the lines above.
+        while rx.try_recv().is_ok() {}
         let stop = runner::interrupts();
         loop {
             tokio::select! {
@@ -747,9 +838,20 @@ fn cluster_up(nodes: u32, task_cap: u32, out: &Path) -> u8 {
                     Some(Event::LbHealth { node, healthy, .. }) => {
                         println!("lb: {node} {}", if healthy { "back in rotation" } else { "out of rotation" });
                     }
+                    Some(Event::NodeUp { node, pid: Some(pid), .. }) => {
+                        println!("{node} started, pid {pid}");
+                        if let Err(e) = control::write_pid(&dir, &node, pid) {
+                            eprintln!("error: failed to write {node}'s process ID: {e}");
+                        }
+                    }
                     Some(_) => {}
                     None => break,
                 },
+                conn = control.accept() => {
+                    if let Ok((stream, _)) = conn {
+                        control::serve(&cluster, stream).await;
+                    }
+                }
                 _ = runner::interrupted(stop.clone()) => break,
             }
         }
@@ -758,26 +860,6 @@ fn cluster_up(nodes: u32, task_cap: u32, out: &Path) -> u8 {
         println!("cluster stopped");
         PASS
     })
-}
-
-/// The variable that `cluster up`'s target file names for the API key.
-const TARGET_KEY_ENV: &str = "HARNESS_API_KEY";
-
-/// The running embedded cluster as a target file.
-fn target_yaml(cluster: &EmbeddedCluster) -> String {
-    use std::fmt::Write as _;
-    let mut t = format!(
-        "# Written by `harness cluster up`: this cluster as a target file.\n# The API key is in the api-key file beside it; put it in {TARGET_KEY_ENV}.\nname: cluster-up\nlb: {}\napi_key_env: {TARGET_KEY_ENV}\nnodes:\n",
-        cluster.lb_url()
-    );
-    let polling = cluster.polling_endpoints();
-    for n in cluster.nodes() {
-        let _ = writeln!(t, "  - name: {}\n    url: {}", n.name(), n.url());
-        if let Some(p) = polling.iter().find(|p| p.node == n.name()) {
-            let _ = writeln!(t, "    polling: {}", p.addr);
-        }
-    }
-    t
 }
 
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {

@@ -226,7 +226,10 @@ impl ApiClient {
         sent.await.map_err(|e| {
             let (outcome, kind) = classify(&e);
             CallError {
-                message: format!("{what}: {kind} error"),
+                message: match root_cause(&e) {
+                    Some(cause) => format!("{what}: {kind} error ({cause})"),
+                    None => format!("{what}: {kind} error"),
+                },
                 outcome,
                 kind,
             }
@@ -392,6 +395,17 @@ impl ApiClient {
         Ok(page.items)
     }
 
+    /// Cancels a task; a finished one stays as it ended.
+    pub async fn cancel_task(&self, id: &str) -> Result<(), String> {
+        let path = format!("/api/tasks/{id}/cancel");
+        let (status, body) = self
+            .call(Method::POST, &path, None, CALL_TIMEOUT)
+            .await
+            .map_err(|e| e.message)?;
+        let _: TaskBody = expect_json(&format!("POST {}{path}", self.base), status, &body)?;
+        Ok(())
+    }
+
     /// A task's raw log: the status and the bytes.
     pub async fn raw_log(&self, id: &str) -> Result<(u16, Bytes), String> {
         self.call(
@@ -441,6 +455,17 @@ fn classify(e: &reqwest::Error) -> (Outcome, &'static str) {
     } else {
         (Outcome::Indeterminate, "connection")
     }
+}
+
+/// The innermost cause of an error, such as "invalid peer certificate:
+/// UnknownIssuer" or "Connection refused (os error 111)": what a user can
+/// act on, which reqwest's own message leaves out.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut last = e.source()?;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    Some(last.to_string())
 }
 
 fn expect_json<T: DeserializeOwned>(what: &str, status: u16, body: &[u8]) -> Result<T, String> {

@@ -29,6 +29,11 @@ use crate::target::TargetFile;
 /// as good as down for a preflight.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long pings through the LB go on, in rounds, until every healthy
+/// node has answered one (an LB with sticky or weighted routing needs
+/// more than one round).
+const SPREAD_WITHIN: Duration = Duration::from_millis(1500);
+
 /// What doctor found.
 #[derive(Debug, Clone, Serialize)]
 pub struct DoctorReport {
@@ -115,6 +120,13 @@ pub async fn run(t: &TargetFile, key: ApiKey) -> Result<DoctorReport, String> {
         get(&lb, "/api/configuration/certificates/certificate-global"),
         polling,
     );
+    // More rounds through the LB until every healthy node has answered.
+    let mut through_lb = through_lb;
+    while begun.elapsed() < SPREAD_WITHIN
+        && !unseen(&healthy_names(&direct), &through_lb).is_empty()
+    {
+        through_lb.extend(join_all((0..lb_pings).map(|_| get(&lb, PING_PATH))).await);
+    }
     let expected_thumbprint = match &certificate {
         Ok((200, v)) => v
             .get("Thumbprint")
@@ -129,11 +141,15 @@ pub async fn run(t: &TargetFile, key: ApiKey) -> Result<DoctorReport, String> {
         ping_via_lb(&through_lb),
         api_key(&t.api_key_env.value, &lb_list),
         same_version(&names, &direct),
-        node_list_agrees(&names, &lists),
+        node_list_agrees(&names, &direct, &lists),
         lb_spreads(&names, &direct, &through_lb),
         no_unexpected_drain(&lb_list),
     ];
-    checks.push(polling_endpoints(&polling, expected_thumbprint.as_deref()));
+    // Only where the target has polling endpoints: a cluster without
+    // polling Tentacles has nothing to check there.
+    if !polling.is_empty() {
+        checks.push(polling_endpoints(&polling, expected_thumbprint.as_deref()));
+    }
     let reachable = direct.iter().chain(&through_lb).any(Result::is_ok);
     Ok(DoctorReport {
         target: t.name.value.clone(),
@@ -276,76 +292,150 @@ fn same_version(names: &[&str], direct: &[Answer]) -> CheckResult {
     )
 }
 
-fn listed_names(v: &Value) -> BTreeSet<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|n| field(n, "Name").map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+/// The names in a node list, or None when the body is not a list of
+/// named nodes.
+fn listed_names(v: &Value) -> Option<BTreeSet<String>> {
+    let names: BTreeSet<String> = v
+        .as_array()?
+        .iter()
+        .map(|n| field(n, "Name").map(str::to_string))
+        .collect::<Option<_>>()?;
+    (!names.is_empty()).then_some(names)
 }
 
-fn node_list_agrees(names: &[&str], lists: &[Answer]) -> CheckResult {
+/// The nodes agree on the node list, and it is the target's: each target
+/// node answers ping as a different node of the list, and the list has no
+/// node the target leaves out.
+fn node_list_agrees(names: &[&str], direct: &[Answer], lists: &[Answer]) -> CheckResult {
     let mut seen: BTreeMap<BTreeSet<String>, Vec<&str>> = BTreeMap::new();
-    let mut problems = Vec::new();
+    let mut unanswered = Vec::new();
     for (name, a) in names.iter().zip(lists) {
         match a {
-            Ok((200, body)) => seen.entry(listed_names(body)).or_default().push(name),
-            other => problems.push(format!("{name}: {}", describe(other))),
+            Ok((200, body)) => match listed_names(body) {
+                Some(list) => seen.entry(list).or_default().push(name),
+                None => unanswered.push(format!("{name}: not a list of named nodes")),
+            },
+            other => unanswered.push(format!("{name}: {}", describe(other))),
         }
     }
-    let (verdict, detail) = match seen.len() {
-        0 => (
+    // Which cluster node each target node is, by its ping's Name.
+    let mut is: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for (name, a) in names.iter().zip(direct) {
+        if let Ok((_, body)) = a
+            && let Some(n) = field(body, "Name")
+        {
+            is.entry(n.to_string()).or_default().push(name);
+        }
+    }
+    let mut problems = Vec::new();
+    for (node, targets) in &is {
+        if targets.len() > 1 {
+            problems.push(format!(
+                "{} all answer ping as {node}: the target lists one node more than once",
+                targets.join(", ")
+            ));
+        }
+    }
+    if seen.len() > 1 {
+        problems.push(format!(
+            "the nodes disagree on the node list: {}",
+            seen.iter()
+                .map(|(list, by)| format!(
+                    "{} see {}",
+                    by.join(", "),
+                    list.iter().cloned().collect::<Vec<_>>().join(", ")
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    if seen.len() == 1
+        && let Some(list) = seen.keys().next()
+    {
+        let left_out: Vec<&str> = list
+            .iter()
+            .filter(|n| !is.contains_key(*n))
+            .map(String::as_str)
+            .collect();
+        // Only when every target node said who it is: one that did not
+        // answer may be the one "left out".
+        if !left_out.is_empty() && is.values().map(Vec::len).sum::<usize>() == names.len() {
+            problems.push(format!(
+                "the cluster lists {}, which the target does not (a run would not disrupt or judge it)",
+                left_out.join(", ")
+            ));
+        }
+        let strangers: Vec<&str> = is
+            .keys()
+            .filter(|n| !list.contains(*n))
+            .map(String::as_str)
+            .collect();
+        if !strangers.is_empty() {
+            problems.push(format!(
+                "{} answer ping but are not in the cluster's node list",
+                strangers.join(", ")
+            ));
+        }
+    }
+    let (verdict, detail) = if !problems.is_empty() {
+        (Verdict::Fail, problems.join("; "))
+    } else if seen.is_empty() {
+        (
             Verdict::Unknown,
-            format!("no node listed the nodes: {}", problems.join("; ")),
-        ),
-        1 if problems.is_empty() => (
-            Verdict::Pass,
-            format!(
-                "every node lists the same {} nodes",
-                seen.keys().next().map_or(0, BTreeSet::len)
-            ),
-        ),
-        1 => (
+            format!("no node listed the nodes: {}", unanswered.join("; ")),
+        )
+    } else if !unanswered.is_empty() {
+        (
             Verdict::Unknown,
             format!(
                 "the nodes that answered agree; no list from {}",
-                problems.join("; ")
+                unanswered.join("; ")
             ),
-        ),
-        _ => (
-            Verdict::Fail,
+        )
+    } else {
+        (
+            Verdict::Pass,
             format!(
-                "the nodes disagree on the node list: {}",
-                seen.iter()
-                    .map(|(list, by)| format!(
-                        "{} see {}",
-                        by.join(", "),
-                        list.iter().cloned().collect::<Vec<_>>().join(", ")
-                    ))
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                "every node lists the same {} nodes, and each is a different one of them",
+                seen.keys().next().map_or(0, BTreeSet::len)
             ),
-        ),
+        )
     };
     result(
         "node_list_agrees",
         verdict,
         detail,
-        json!({ "unanswered": problems }),
+        json!({ "unanswered": unanswered, "answers_as": is }),
     )
 }
 
-fn lb_spreads(names: &[&str], direct: &[Answer], through_lb: &[Answer]) -> CheckResult {
-    // The nodes' own names, as their pings say them.
-    let healthy: BTreeSet<String> = direct
+/// The Names of the nodes that answered their own ping with 200.
+fn healthy_names(direct: &[Answer]) -> BTreeSet<String> {
+    direct
         .iter()
         .filter_map(|a| match a {
             Ok((200, body)) => field(body, "Name").map(str::to_string),
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+/// The healthy nodes no ping through the LB reached.
+fn unseen(healthy: &BTreeSet<String>, through_lb: &[Answer]) -> Vec<String> {
+    healthy
+        .iter()
+        .filter(|n| {
+            !through_lb
+                .iter()
+                .any(|a| matches!(a, Ok((200, b)) if field(b, "Name") == Some(n.as_str())))
+        })
+        .cloned()
+        .collect()
+}
+
+fn lb_spreads(names: &[&str], direct: &[Answer], through_lb: &[Answer]) -> CheckResult {
+    // The nodes' own names, as their pings say them.
+    let healthy = healthy_names(direct);
     let mut served: BTreeMap<String, u32> = BTreeMap::new();
     for a in through_lb {
         if let Ok((200, body)) = a
@@ -354,10 +444,7 @@ fn lb_spreads(names: &[&str], direct: &[Answer], through_lb: &[Answer]) -> Check
             *served.entry(n.to_string()).or_default() += 1;
         }
     }
-    let missing: Vec<&String> = healthy
-        .iter()
-        .filter(|n| !served.contains_key(*n))
-        .collect();
+    let missing = unseen(&healthy, through_lb);
     let (verdict, detail) = if healthy.is_empty() {
         (
             Verdict::Unknown,
@@ -407,8 +494,16 @@ fn no_unexpected_drain(list: &Answer) -> CheckResult {
             json!({}),
         );
     };
+    let Some(list) = body.as_array().filter(|l| !l.is_empty()) else {
+        return result(
+            "no_unexpected_drain",
+            Verdict::Unknown,
+            "the node list through the LB is empty or not a list".into(),
+            json!({}),
+        );
+    };
     let mut problems = Vec::new();
-    for n in body.as_array().into_iter().flatten() {
+    for n in list {
         let name = field(n, "Name").unwrap_or("?");
         if n.get("IsInMaintenanceMode").and_then(Value::as_bool) == Some(true) {
             problems.push(format!("{name} is draining"));
@@ -434,14 +529,6 @@ fn polling_endpoints(
     probes: &[(String, String, Result<crate::history::PollingProbe, String>)],
     expected: Option<&str>,
 ) -> CheckResult {
-    if probes.is_empty() {
-        return result(
-            "polling_endpoints",
-            Verdict::Pass,
-            "the target lists no polling endpoints; nothing to check".into(),
-            json!({}),
-        );
-    }
     let mut problems = Vec::new();
     let mut seen = BTreeMap::new();
     for (node, addr, p) in probes {
@@ -485,4 +572,211 @@ fn polling_endpoints(
         detail,
         json!({ "thumbprints": seen, "expected": expected }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ping(name: &str, status: u16, version: &str) -> Answer {
+        Ok((status, json!({ "Name": name, "Version": version })))
+    }
+
+    fn list(names: &[&str]) -> Answer {
+        Ok((
+            200,
+            Value::Array(
+                names
+                    .iter()
+                    .map(|n| json!({ "Name": n, "IsInMaintenanceMode": false, "IsOffline": false }))
+                    .collect(),
+            ),
+        ))
+    }
+
+    const NAMES: [&str; 3] = ["n1", "n2", "n3"];
+
+    fn healthy() -> Vec<Answer> {
+        NAMES.iter().map(|n| ping(n, 200, "2025.1")).collect()
+    }
+
+    #[test]
+    fn ping_direct_fails_naming_a_silent_node_and_a_bad_status() {
+        let mut direct = healthy();
+        assert_eq!(ping_direct(&NAMES, &direct).verdict, Verdict::Pass);
+        direct[1] = Err("GET http://x/ping: timeout error".into());
+        direct[2] = ping("n3", 503, "2025.1");
+        let r = ping_direct(&NAMES, &direct);
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert!(r.detail.contains("n2 did not answer ping"), "{}", r.detail);
+        assert!(
+            r.detail.contains("n3 answered ping with 503"),
+            "{}",
+            r.detail
+        );
+        // A drained node (418) still answers.
+        direct[1] = ping("n2", 418, "2025.1");
+        direct[2] = ping("n3", 200, "2025.1");
+        assert_eq!(ping_direct(&NAMES, &direct).verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn ping_via_lb_fails_on_any_answer_but_200() {
+        let mut pings = vec![ping("n1", 200, "v"), ping("n2", 200, "v")];
+        assert_eq!(ping_via_lb(&pings).verdict, Verdict::Pass);
+        pings.push(Ok((502, Value::Null)));
+        let r = ping_via_lb(&pings);
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert!(r.detail.contains("2 of 3 pings"), "{}", r.detail);
+        assert!(r.detail.contains("502"), "{}", r.detail);
+    }
+
+    #[test]
+    fn api_key_fails_when_refused_and_is_unknown_without_an_answer() {
+        assert_eq!(api_key("K", &list(&NAMES)).verdict, Verdict::Pass);
+        let r = api_key("K", &Ok((401, Value::Null)));
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert!(r.detail.contains("in K was refused (401)"), "{}", r.detail);
+        assert_eq!(
+            api_key("K", &Err("connect error".into())).verdict,
+            Verdict::Unknown
+        );
+    }
+
+    #[test]
+    fn same_version_names_the_odd_node_and_knows_nothing_without_versions() {
+        let mut direct = healthy();
+        assert_eq!(same_version(&NAMES, &direct).verdict, Verdict::Pass);
+        direct[2] = ping("n3", 200, "2025.2");
+        let r = same_version(&NAMES, &direct);
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert!(r.detail.contains("2025.2 on n3"), "{}", r.detail);
+        let silent: Vec<Answer> = NAMES.iter().map(|_| Err("down".into())).collect();
+        assert_eq!(same_version(&NAMES, &silent).verdict, Verdict::Unknown);
+    }
+
+    #[test]
+    fn node_list_agrees_catches_disagreement_duplicates_and_left_out_nodes() {
+        let lists = vec![list(&NAMES), list(&NAMES), list(&NAMES)];
+        assert_eq!(
+            node_list_agrees(&NAMES, &healthy(), &lists).verdict,
+            Verdict::Pass
+        );
+        // One node sees a different cluster.
+        let split = vec![list(&NAMES), list(&NAMES), list(&["n1", "n3"])];
+        let r = node_list_agrees(&NAMES, &healthy(), &split);
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert!(r.detail.contains("n3 see n1, n3"), "{}", r.detail);
+        // Two target entries are the same node.
+        let mut direct = healthy();
+        direct[2] = ping("n2", 200, "2025.1");
+        let r = node_list_agrees(&NAMES, &direct, &lists);
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert!(
+            r.detail.contains("n2, n3 all answer ping as n2"),
+            "{}",
+            r.detail
+        );
+        // The target leaves a node of the cluster out.
+        let two = ["n1", "n2"];
+        let r = node_list_agrees(&two, &healthy()[..2], &lists[..2]);
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert!(r.detail.contains("the cluster lists n3"), "{}", r.detail);
+        // Lists that are empty or not lists say nothing.
+        let junk = vec![
+            Ok((200, json!([]))),
+            Ok((200, json!({"x": 1}))),
+            Ok((200, Value::Null)),
+        ];
+        let r = node_list_agrees(&NAMES, &healthy(), &junk);
+        assert_eq!(r.verdict, Verdict::Unknown, "{}", r.detail);
+    }
+
+    #[test]
+    fn lb_spreads_fails_naming_a_healthy_node_the_lb_never_reached() {
+        let through: Vec<Answer> = ["n1", "n2", "n3", "n1"]
+            .iter()
+            .map(|n| ping(n, 200, "v"))
+            .collect();
+        assert_eq!(
+            lb_spreads(&NAMES, &healthy(), &through).verdict,
+            Verdict::Pass
+        );
+        let stuck: Vec<Answer> = (0..9).map(|_| ping("n1", 200, "v")).collect();
+        let r = lb_spreads(&NAMES, &healthy(), &stuck);
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert!(r.detail.contains("never reached n2, n3"), "{}", r.detail);
+        // A drained node (418) is not expected behind the LB.
+        let mut direct = healthy();
+        direct[1] = ping("n2", 418, "v");
+        direct[2] = ping("n3", 418, "v");
+        assert_eq!(lb_spreads(&NAMES, &direct, &stuck).verdict, Verdict::Pass);
+        let silent: Vec<Answer> = NAMES.iter().map(|_| Err("down".into())).collect();
+        assert_eq!(
+            lb_spreads(&NAMES, &silent, &stuck).verdict,
+            Verdict::Unknown
+        );
+    }
+
+    #[test]
+    fn no_unexpected_drain_names_drained_and_offline_nodes() {
+        assert_eq!(no_unexpected_drain(&list(&NAMES)).verdict, Verdict::Pass);
+        let body = json!([
+            { "Name": "n1", "IsInMaintenanceMode": true, "IsOffline": false },
+            { "Name": "n2", "IsInMaintenanceMode": false, "IsOffline": true },
+        ]);
+        let r = no_unexpected_drain(&Ok((200, body)));
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert_eq!(r.detail, "n1 is draining; n2 is offline");
+        for junk in [json!([]), json!({"Items": []})] {
+            assert_eq!(
+                no_unexpected_drain(&Ok((200, junk))).verdict,
+                Verdict::Unknown
+            );
+        }
+        assert_eq!(
+            no_unexpected_drain(&Ok((401, Value::Null))).verdict,
+            Verdict::Unknown
+        );
+    }
+
+    #[test]
+    fn polling_endpoints_fail_on_a_wrong_thumbprint_or_no_answer() {
+        let probe = |thumbprint: Option<&str>, error: Option<&str>| crate::history::PollingProbe {
+            at_us: 0,
+            node: String::new(),
+            address: "127.0.0.2:10943".into(),
+            thumbprint: thumbprint.map(str::to_string),
+            friendly_page: true,
+            error: error.map(str::to_string),
+        };
+        let ok = vec![(
+            "n1".to_string(),
+            "127.0.0.2:10943".to_string(),
+            Ok(probe(Some("AB12"), None)),
+        )];
+        assert_eq!(polling_endpoints(&ok, Some("ab12")).verdict, Verdict::Pass);
+        assert_eq!(polling_endpoints(&ok, None).verdict, Verdict::Unknown);
+        let bad = vec![
+            (
+                "n1".to_string(),
+                "a:1".to_string(),
+                Ok(probe(Some("FFFF"), None)),
+            ),
+            (
+                "n2".to_string(),
+                "b:1".to_string(),
+                Err("b:1: no answer".into()),
+            ),
+        ];
+        let r = polling_endpoints(&bad, Some("AB12"));
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert!(
+            r.detail
+                .contains("n1 (a:1) served thumbprint FFFF, not the server's AB12"),
+            "{}",
+            r.detail
+        );
+        assert!(r.detail.contains("n2: b:1: no answer"), "{}", r.detail);
+    }
 }

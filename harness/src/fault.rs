@@ -3,14 +3,15 @@
 //! injected, on error and on Ctrl-C too, and then asks the cluster to bring
 //! every node back, whatever state it is in.
 //!
-//! Process faults (kill, pause, restart) act on the embedded cluster's
-//! processes; drains go through the REST API, as an operator's would, so
-//! they work on any cluster the API reaches.
+//! Process faults (kill, pause, restart) act through the target: on the
+//! embedded cluster's processes, or by a real cluster's node commands.
+//! Drains go through the REST API, as an operator's would, so they work on
+//! any cluster the API reaches.
 
 use std::time::Duration;
 
 use crate::client::ApiClient;
-use crate::cluster::EmbeddedCluster;
+use crate::target::Target;
 
 /// The fault kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,11 +71,11 @@ pub struct PlannedFault {
 
 impl PlannedFault {
     /// Applies the fault to every node; the first error stops it.
-    pub async fn inject(&self, cluster: &EmbeddedCluster, api: &ApiClient) -> Result<(), String> {
+    pub async fn inject(&self, cluster: &Target, api: &ApiClient) -> Result<(), String> {
         for node in &self.nodes {
             match self.kind {
-                FaultKind::Kill => cluster.kill(node).map_err(|e| e.to_string())?,
-                FaultKind::Pause => cluster.pause(node).map_err(|e| e.to_string())?,
+                FaultKind::Kill => cluster.kill(node).await?,
+                FaultKind::Pause => cluster.pause(node).await?,
                 FaultKind::Restart => restart(cluster, node).await?,
                 FaultKind::Drain | FaultKind::Maintenance => api.set_drain(node, true).await?,
             }
@@ -83,19 +84,19 @@ impl PlannedFault {
     }
 
     /// Undoes the fault on every node, trying them all; errors are joined.
-    pub async fn heal(&self, cluster: &EmbeddedCluster, api: &ApiClient) -> Result<(), String> {
+    pub async fn heal(&self, cluster: &Target, api: &ApiClient) -> Result<(), String> {
         let mut errors = Vec::new();
         for node in &self.nodes {
             let done = match self.kind {
-                FaultKind::Kill => cluster.start(node).await.map_err(|e| e.to_string()),
-                FaultKind::Pause => cluster.resume(node).map_err(|e| e.to_string()),
+                FaultKind::Kill => cluster.start(node).await,
+                FaultKind::Pause => cluster.resume(node).await,
                 // The restart's new process normally runs already; heal_all
                 // starts it if it does not.
                 FaultKind::Restart => Ok(()),
                 FaultKind::Drain => api.set_drain(node, false).await,
                 FaultKind::Maintenance => {
                     // A maintenance cut short may have left the node down.
-                    match ensure_running(cluster, node).await {
+                    match cluster.ensure_running(node).await {
                         Ok(()) => api.set_drain(node, false).await,
                         Err(e) => Err(e),
                     }
@@ -113,15 +114,8 @@ impl PlannedFault {
     }
 }
 
-/// SIGKILLs a node and starts a new process for it.
-pub async fn restart(cluster: &EmbeddedCluster, node: &str) -> Result<(), String> {
-    cluster.kill(node).map_err(|e| e.to_string())?;
-    cluster.start(node).await.map_err(|e| e.to_string())
-}
-
-async fn ensure_running(cluster: &EmbeddedCluster, node: &str) -> Result<(), String> {
-    if cluster.is_running(node) {
-        return Ok(());
-    }
-    cluster.start(node).await.map_err(|e| e.to_string())
+/// Kills a node and starts it again at once.
+pub async fn restart(cluster: &Target, node: &str) -> Result<(), String> {
+    cluster.kill(node).await?;
+    cluster.start(node).await
 }

@@ -28,7 +28,11 @@ pub enum Event {
         scenario: String,
         /// Seed of every random choice.
         seed: u64,
-        /// `embedded`, or the target file.
+        /// The ID in the name of everything the run created in the
+        /// cluster.
+        #[serde(default)]
+        run_id: String,
+        /// `embedded`, or the target file's name.
         target: String,
         /// Wall clock at time 0, RFC 3339.
         started_at: String,
@@ -48,8 +52,10 @@ pub enum Event {
         node: String,
         /// Its HTTP address.
         address: String,
-        /// Its process ID, so tests can prove it is gone afterwards.
-        pid: u32,
+        /// Its process ID, so tests can prove it is gone afterwards; none
+        /// on a real target.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pid: Option<u32>,
         /// From spawn until it answered.
         boot_ms: u64,
     },
@@ -126,6 +132,21 @@ pub enum Event {
         /// Why some could not be.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         errors: Vec<String>,
+    },
+    /// The run removed a machine it registered, or canceled a task it
+    /// created that had not finished (tasks cannot be deleted).
+    Removed {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// `machine` or `task`.
+        kind: String,
+        /// Its resource ID.
+        id: String,
+        /// Whether it was removed (or canceled).
+        removed: bool,
+        /// Why not.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
     },
     /// A process's peak resident memory, read at the end of the run.
     PeakMemory {
@@ -722,6 +743,7 @@ impl History {
                 Event::Upload(u) => u.done_us,
                 Event::PackageRead(p) => p.at_us,
                 Event::PackageDeleted { at_us, .. } => *at_us,
+                Event::Removed { at_us, .. } => *at_us,
                 Event::Fleet(f) => f.at_us,
                 Event::Polling(p) => p.at_us,
                 Event::PollingProbe(p) => p.at_us,
@@ -900,6 +922,7 @@ impl History {
                 seed,
                 target,
                 started_at,
+                ..
             } => Some((
                 scenario.as_str(),
                 *seed,

@@ -7,6 +7,12 @@
 //! The API key itself is never in the file: only the variable's name,
 //! read when the harness needs the key.
 
+mod interface;
+pub mod real;
+
+pub use interface::Target;
+pub use real::RealCluster;
+
 use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -376,7 +382,8 @@ fn needed_commands(f: &Fault) -> &'static [&'static str] {
 }
 
 impl Commands {
-    fn get(&self, name: &str) -> Option<&Spanned<String>> {
+    /// The command for a verb (`kill`, `stop`, ...).
+    pub(crate) fn get(&self, name: &str) -> Option<&Spanned<String>> {
         match name {
             "kill" => self.kill.as_ref(),
             "stop" => self.stop.as_ref(),

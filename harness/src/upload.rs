@@ -137,11 +137,12 @@ impl Uploader {
         name: &str,
         base: &str,
         key: ApiKey,
+        trust: &crate::target::Trust,
         connect_timeout: Duration,
         idle_timeout: Duration,
         throttle: Option<f64>,
     ) -> Result<Self, String> {
-        let http = crate::client::http_builder(&crate::target::Trust::System)?
+        let http = crate::client::http_builder(trust)?
             .no_proxy()
             .tcp_nodelay(true)
             .connect_timeout(connect_timeout)

@@ -77,7 +77,7 @@ fn sigkill_of_the_harness_leaves_no_process_even_a_stopped_one() {
 #[test]
 fn cluster_up_serves_until_ctrl_c_and_keeps_the_key_off_the_terminal() {
     let tmp = tempfile::tempdir().unwrap();
-    let (mut guard, printed) = crate::util::cluster_up(2, tmp.path(), LIMIT);
+    let (mut guard, printed) = crate::util::cluster_up(&["--nodes", "2"], tmp.path(), LIMIT);
     let lb = printed
         .iter()
         .find_map(|l| l.trim().strip_prefix("lb  "))

@@ -21,6 +21,9 @@ mod polling;
 mod tls;
 // `harness doctor` against `harness cluster up`'s target file.
 mod doctor;
+// `harness run --target` against `harness cluster up`: the real-target
+// path end to end, and nothing left behind.
+mod real_target;
 // `harness run` end to end: failover passes, a misconfigured LB fails.
 mod run;
 // No node or LB process outlives the harness: normal end, Ctrl-C, SIGKILL.

@@ -19,6 +19,7 @@ fn uploader(b: &Booted, base: &str) -> Uploader {
         "test",
         base,
         ApiKey::new(b.key.clone()),
+        &harness::target::Trust::System,
         Duration::from_secs(5),
         Duration::from_secs(20),
         None,

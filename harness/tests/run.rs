@@ -477,7 +477,7 @@ fn an_alb_idle_timeout_cuts_a_slow_node_with_504() {
     );
 }
 
-fn assert_matches_schema(report: &Value) {
+pub fn assert_matches_schema(report: &Value) {
     let schema = read_json(&crate::util::root().join("harness/schemas/report.schema.json"));
     let validator = jsonschema::validator_for(&schema).unwrap();
     let errors: Vec<String> = validator

@@ -131,10 +131,12 @@ pub fn wait_all_gone(pids: &[u32], limit: Duration) -> Vec<u32> {
 /// `harness cluster up --nodes N --out DIR` in the background, and what it
 /// printed up to "Ctrl-C stops": the child is killed (its nodes with it)
 /// when the guard drops.
-pub fn cluster_up(nodes: u32, out: &Path, limit: Duration) -> (ChildGuard, Vec<String>) {
+pub fn cluster_up(args: &[&str], out: &Path, limit: Duration) -> (ChildGuard, Vec<String>) {
     use std::io::{BufRead, BufReader};
     let mut cmd = harness();
-    cmd.args(["cluster", "up", "--nodes", &nodes.to_string(), "--out"])
+    cmd.args(["cluster", "up"])
+        .args(args)
+        .arg("--out")
         .arg(out)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -143,10 +145,10 @@ pub fn cluster_up(nodes: u32, out: &Path, limit: Duration) -> (ChildGuard, Vec<S
     let stdout = guard.0.stdout.take().expect("piped stdout");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        // Read to the end, after the caller stops listening too: a closed
+        // pipe would fail the cluster's later lines.
         for line in BufReader::new(stdout).lines() {
-            if tx.send(line.unwrap_or_default()).is_err() {
-                break;
-            }
+            let _ = tx.send(line.unwrap_or_default());
         }
     });
     let mut printed: Vec<String> = Vec::new();

@@ -191,7 +191,7 @@ mod judged {
                 at_us: 0,
                 node: n.into(),
                 address: String::new(),
-                pid: 0,
+                pid: None,
                 boot_ms: 0,
             });
         }

@@ -782,7 +782,7 @@ mod tests {
                 at_us: 3 * S + 100,
                 node: "n2".into(),
                 address: String::new(),
-                pid: 1,
+                pid: Some(1),
                 boot_ms: 5,
             });
             events.push(fault(

@@ -695,7 +695,7 @@ pub(super) mod build {
                 at_us: 0,
                 node: n.to_string(),
                 address: String::new(),
-                pid: 0,
+                pid: None,
                 boot_ms: 0,
             })
             .collect()

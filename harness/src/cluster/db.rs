@@ -444,6 +444,19 @@ impl SharedDb {
         Ok(changed > 0)
     }
 
+    /// Cancels one task that has not finished, as `POST .../cancel` asks;
+    /// a finished one is left as it is. The node running it finds it
+    /// canceled when it completes, and its result is not recorded.
+    pub fn cancel(&self, seq: i64) -> rusqlite::Result<bool> {
+        let changed = self.conn.execute(
+            "UPDATE tasks SET state = 'Canceled', completed_ms = ?2,
+             error = 'The task was canceled.'
+             WHERE seq = ?1 AND state IN ('Queued', 'Executing', 'Cancelling')",
+            params![seq, now_ms()],
+        )?;
+        Ok(changed > 0)
+    }
+
     /// A node that starts cancels what it was running before it died, as
     /// an Octopus node does when it comes back. Returns how many.
     pub fn cancel_own(&self, node_name: &str) -> rusqlite::Result<usize> {

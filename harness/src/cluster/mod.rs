@@ -7,6 +7,7 @@
 //! the same address and port again so the LB finds it.
 
 pub mod api;
+pub mod control;
 pub mod db;
 mod http;
 pub mod lb;
@@ -218,7 +219,7 @@ impl EmbeddedCluster {
             at_us: self.events.now_us(),
             node: node.name().to_string(),
             address: started.addr.to_string(),
-            pid: started.pid,
+            pid: Some(started.pid),
             boot_ms: started.boot.as_millis() as u64,
         });
         Ok(started)
@@ -294,7 +295,7 @@ impl EmbeddedCluster {
             at_us: self.events.now_us(),
             node: LB_NAME.to_string(),
             address: started.addr.to_string(),
-            pid: started.pid,
+            pid: Some(started.pid),
             boot_ms: started.boot.as_millis() as u64,
         });
         Ok(())
@@ -369,7 +370,7 @@ impl EmbeddedCluster {
             at_us: self.events.now_us(),
             node: LB_NAME.to_string(),
             address: started.addr.to_string(),
-            pid: started.pid,
+            pid: Some(started.pid),
             boot_ms: started.boot.as_millis() as u64,
         });
         Ok(())

@@ -8,7 +8,8 @@
 //! (paged), `.../all`, `.../summary`, `GET`/`PUT .../{id}`,
 //! `.../{id}/details`; tasks: `POST /api/{spaceId}/tasks` (or
 //! `/api/tasks`), `GET /api/[{spaceId}/]tasks` (filters `states`, `node`,
-//! `ids`, `skip`, `take`), `GET .../tasks/{id}` and `.../tasks/{id}/raw`;
+//! `ids`, `skip`, `take`), `GET .../tasks/{id}`, `.../tasks/{id}/raw` and
+//! `POST .../tasks/{id}/cancel`;
 //! machines: `POST`/`GET /api/[{spaceId}/]machines`, `GET`/`DELETE
 //! .../machines/{id}`; `GET /api/configuration/certificates/certificate-global`.
 //! Everything but ping needs `X-Octopus-ApiKey` (or `?apikey=`), else 401.
@@ -534,7 +535,8 @@ impl Node {
             ([], Method::GET) => self.list_tasks(query),
             ([id], Method::GET) => self.get_task(id),
             ([id, "raw"], Method::GET) => self.raw_log(id),
-            ([] | [_] | [_, "raw"], _) => method_not_allowed(),
+            ([id, "cancel"], Method::POST) => self.cancel_task(id),
+            ([] | [_] | [_, "raw"] | [_, "cancel"], _) => method_not_allowed(),
             _ => not_found(),
         }
     }
@@ -651,6 +653,18 @@ impl Node {
             Ok(t) => json(StatusCode::OK, &api::task_resource(&t)),
             Err(r) => *r,
         }
+    }
+
+    /// Cancels a task that has not finished; answers with the task.
+    fn cancel_task(&self, id: &str) -> Reply {
+        let task = match self.find_task(id) {
+            Ok(t) => t,
+            Err(r) => return *r,
+        };
+        if let Err(e) = self.db().cancel(task.seq) {
+            return server_error(&format!("failed to cancel the task: {e}"));
+        }
+        self.get_task(id)
     }
 
     /// The task log from this node's storage: where storage is not shared,

@@ -2,6 +2,7 @@
 //! progress, the terminal summary, `report.json` (its schema is
 //! `harness/schemas/report.schema.json`) and JUnit XML.
 
+mod cleanup;
 mod junit;
 mod polling;
 mod tasks;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::check::{CheckResult, HISTOGRAM_SIGFIG, Verdict, histogram, percentile_us};
 use crate::history::{Event, History, LB_NAME, Op};
 
+pub use cleanup::{CleanupReport, Removal, TaskLeft};
 pub use junit::{doctor_junit_xml, junit_xml};
 pub use polling::{PollingNode, PollingReport};
 pub use tasks::{DrainReport, DrainStep, Percentiles, TaskReport, UploadReport};
@@ -54,6 +56,9 @@ pub struct Report {
     /// Peak resident memory of the harness and of each cluster process.
     #[serde(default)]
     pub memory: Vec<MemoryReport>,
+    /// What the run created in the cluster and what became of it.
+    #[serde(default)]
+    pub cleanup: Option<CleanupReport>,
     /// Wall clock at the start, RFC 3339.
     pub started_at: String,
     /// From the start until the cluster (the last `node_up` of boot, the
@@ -323,6 +328,7 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
                 _ => None,
             })
             .collect(),
+        cleanup: cleanup::cleanup(history),
         started_at,
         boot_s,
         interrupted,

@@ -229,6 +229,7 @@ impl LiveProgress {
             | Event::TaskLog(_)
             | Event::PackageRead(_)
             | Event::PackageDeleted { .. }
+            | Event::Removed { .. }
             | Event::Polling(_)
             | Event::PollingProbe(_)
             | Event::Health(_)
@@ -289,7 +290,11 @@ pub fn summary(r: &Report) -> String {
         "scenario {}  seed {}  target {}  started {}",
         r.scenario, r.seed, r.target, r.started_at
     );
-    let _ = writeln!(s, "cluster booted in {:.2}s", r.boot_s);
+    if r.target == "embedded" {
+        let _ = writeln!(s, "cluster booted in {:.2}s", r.boot_s);
+    } else {
+        let _ = writeln!(s, "cluster answered in {:.2}s", r.boot_s);
+    }
     if let Some(why) = &r.interrupted {
         let _ = writeln!(s, "interrupted: {why}");
     }
@@ -349,6 +354,9 @@ pub fn summary(r: &Report) -> String {
             .map(|m| format!("{} {:.0} MiB", m.process, m.peak_rss_mib))
             .collect();
         let _ = writeln!(s, "\npeak memory: {}", list.join(", "));
+    }
+    if let Some(c) = &r.cleanup {
+        cleanup(&mut s, c);
     }
     if let Some(p) = &r.polling {
         let _ = writeln!(s, "\npolling fleet");
@@ -480,4 +488,50 @@ pub fn summary(r: &Report) -> String {
     }
     let _ = writeln!(s, "\nverdict: {}", mark(r.verdict));
     s
+}
+
+/// What the run created, and anything it could not remove.
+fn cleanup(s: &mut String, c: &crate::report::CleanupReport) {
+    if c.packages.is_empty() && c.machines.is_empty() && c.tasks.is_empty() {
+        return;
+    }
+    let canceled = c.tasks.iter().filter(|t| t.canceled_by_run).count();
+    let _ = writeln!(
+        s,
+        "\ncreated by run {}: {} packages, {} machines, {} tasks ({}); {}",
+        c.run_id,
+        c.packages.len(),
+        c.machines.len(),
+        c.tasks.len(),
+        if canceled > 0 {
+            format!("{canceled} canceled by the run")
+        } else {
+            "none canceled".to_string()
+        },
+        if c.clean {
+            "nothing left behind"
+        } else {
+            "LEFT BEHIND:"
+        }
+    );
+    for r in c.packages.iter().chain(&c.machines).filter(|r| !r.removed) {
+        let _ = writeln!(
+            s,
+            "  {} not removed: {}",
+            r.id,
+            r.error.as_deref().unwrap_or("unknown")
+        );
+    }
+    for t in c
+        .tasks
+        .iter()
+        .filter(|t| !t.state.is_some_and(|st| st.is_completed()))
+    {
+        let _ = writeln!(
+            s,
+            "  {} not finished ({})",
+            t.id,
+            t.state.map_or("never read", |st| st.as_str())
+        );
+    }
 }

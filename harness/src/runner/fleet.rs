@@ -58,9 +58,12 @@ impl FleetWorkload {
         events: Events,
         start: Instant,
         seed: u64,
+        run_id: String,
     ) -> Self {
         let (stop, stop_rx) = watch::channel(false);
-        let handle = tokio::spawn(run(cfg, lb, endpoints, events, start, seed, stop_rx));
+        let handle = tokio::spawn(run(
+            cfg, lb, endpoints, events, start, seed, run_id, stop_rx,
+        ));
         Self { handle, stop }
     }
 
@@ -72,6 +75,7 @@ impl FleetWorkload {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
     cfg: FleetLoad,
     lb: ApiClient,
@@ -79,6 +83,7 @@ async fn run(
     events: Events,
     start: Instant,
     seed: u64,
+    run_id: String,
     mut stop: watch::Receiver<bool>,
 ) {
     let n = cfg.tentacles.value as usize;
@@ -99,7 +104,7 @@ async fn run(
         Ok(t) => t,
         Err(e) => return eprintln!("harness: fleet: cannot read the server thumbprint: {e}"),
     };
-    let (machines, errors) = register(&lb, &tentacles).await;
+    let (machines, errors) = register(&lb, &tentacles, &run_id).await;
     let targets: Vec<Target> = match &cfg.polls.value {
         Polls::AllNodes => endpoints
             .nodes
@@ -183,15 +188,22 @@ async fn run(
         _ = timeout(cfg.connect_within.value.get(), connected) => {}
         _ = stop.wait_for(|s| *s) => {}
     }
-    let ids: Vec<String> = machines.iter().flatten().cloned().collect();
     let nodes: Vec<String> = endpoints.nodes.iter().map(|e| e.node.clone()).collect();
-    // A pinned task waits for its node's queue check, then each call for
-    // a connection: bounded by the pick-up timeout, with room for the rest.
-    let round_within = endpoints
-        .pickup
-        .saturating_mul(3)
-        .saturating_add(endpoints.poll_wait)
-        .saturating_add(Duration::from_secs(60));
+    let rounds = Rounds {
+        lb: lb.clone(),
+        events: events.clone(),
+        machines: machines.iter().flatten().cloned().collect(),
+        // A pinned task waits for its node's queue check, then each call
+        // for a connection: bounded by the pick-up timeout, with room for
+        // the rest.
+        within: endpoints
+            .pickup
+            .saturating_mul(3)
+            .saturating_add(endpoints.poll_wait)
+            .saturating_add(Duration::from_secs(60)),
+        run_id,
+        created: Arc::new(std::sync::Mutex::new(Vec::new())),
+    };
     for (round, at) in cfg.health_checks.iter().enumerate() {
         if *stop.borrow() {
             break;
@@ -202,12 +214,21 @@ async fn run(
         }
         // Stopping (an interrupt) abandons a round under way.
         tokio::select! {
-            _ = health_round(&lb, &nodes, &ids, round as u32, round_within, &events) => {}
+            _ = health_round(&rounds, &nodes, round as u32) => {}
             _ = stop.wait_for(|s| *s) => break,
         }
     }
     let _ = stop.wait_for(|s| *s).await;
     running.stop().await;
+    // A round cut short leaves its health tasks behind.
+    let created = rounds
+        .created
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    // (One that finished meanwhile shows in the report as never read:
+    // its health task was abandoned.)
+    super::tasks::cancel_unfinished(&lb, &created, &events).await;
     remove(&lb, &machines, &events).await;
 }
 
@@ -216,6 +237,7 @@ async fn run(
 async fn register(
     lb: &ApiClient,
     tentacles: &[Arc<Tentacle>],
+    run_id: &str,
 ) -> (Vec<Option<String>>, Vec<String>) {
     let mut ids = vec![None; tentacles.len()];
     let mut errors = Vec::new();
@@ -226,10 +248,12 @@ async fn register(
             let t = tentacles[next].clone();
             let lb = lb.clone();
             let i = next;
+            // The run's ID in the machine's name marks it as the run's.
+            let name = format!("{}-{run_id}", t.name);
             pending.spawn(async move {
                 (
                     i,
-                    lb.register_machine(&t.name, &t.subscription, t.thumbprint())
+                    lb.register_machine(&name, &t.subscription, t.thumbprint())
                         .await,
                 )
             });
@@ -256,14 +280,30 @@ async fn remove(lb: &ApiClient, machines: &[Option<String>], events: &Events) {
             let Some(id) = ids.next() else { break };
             let lb = lb.clone();
             let id = id.clone();
-            pending.spawn(async move { lb.delete_machine(&id).await });
+            pending.spawn(async move {
+                let result = lb.delete_machine(&id).await;
+                (id, result)
+            });
         }
-        match pending.join_next().await {
-            Some(Ok(Ok(()))) => removed += 1,
-            Some(Ok(Err(e))) => errors.push(e),
-            Some(Err(e)) => errors.push(e.to_string()),
+        let (id, result) = match pending.join_next().await {
+            Some(Ok(r)) => r,
+            Some(Err(e)) => {
+                errors.push(e.to_string());
+                continue;
+            }
             None => break,
+        };
+        match &result {
+            Ok(()) => removed += 1,
+            Err(e) => errors.push(e.clone()),
         }
+        events.send(Event::Removed {
+            at_us: events.now_us(),
+            kind: "machine".into(),
+            id,
+            removed: result.is_ok(),
+            error: result.err(),
+        });
     }
     events.send(Event::FleetRemoved {
         at_us: events.now_us(),
@@ -272,38 +312,42 @@ async fn remove(lb: &ApiClient, machines: &[Option<String>], events: &Events) {
     });
 }
 
+/// What every health round shares.
+#[derive(Clone)]
+struct Rounds {
+    lb: ApiClient,
+    events: Events,
+    /// The machines each task checks.
+    machines: Vec<String>,
+    /// How long one task may take.
+    within: Duration,
+    run_id: String,
+    /// Every health task created, to cancel the unfinished at the end.
+    created: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
 /// One round: a health task pinned to each node, all at once, each
 /// followed to its end and its log read.
-async fn health_round(
-    lb: &ApiClient,
-    nodes: &[String],
-    machines: &[String],
-    round: u32,
-    within: Duration,
-    events: &Events,
-) {
+async fn health_round(r: &Rounds, nodes: &[String], round: u32) {
     let mut tasks = JoinSet::new();
     for node in nodes {
-        let lb = lb.clone();
+        let r = r.clone();
         let node = node.clone();
-        let machines = machines.to_vec();
-        let events = events.clone();
         tasks.spawn(async move {
-            let seen = health_task(&lb, &node, &machines, round, within, &events).await;
-            events.send(Event::HealthTask(seen));
+            let seen = health_task(&r, &node, round).await;
+            r.events.send(Event::HealthTask(seen));
         });
     }
     while tasks.join_next().await.is_some() {}
 }
 
-async fn health_task(
-    lb: &ApiClient,
-    node: &str,
-    machines: &[String],
-    round: u32,
-    within: Duration,
-    events: &Events,
-) -> HealthTaskSeen {
+async fn health_task(r: &Rounds, node: &str, round: u32) -> HealthTaskSeen {
+    let (lb, events, machines, within) = (&r.lb, &r.events, &r.machines, r.within);
+    let description = format!(
+        "harness run {}, health check round {}, on {node}",
+        r.run_id,
+        round + 1
+    );
     let queued_us = events.now_us();
     let mut seen = HealthTaskSeen {
         queued_us,
@@ -317,7 +361,7 @@ async fn health_task(
     };
     let task = NewTask {
         name: "Health".into(),
-        description: format!("harness health check, round {}, on {node}", round + 1),
+        description,
         arguments: Some(json!({ "MachineIds": machines, "PinnedNode": node })),
         space_id: None,
     };
@@ -331,6 +375,10 @@ async fn health_task(
         return seen;
     };
     seen.task = Some(id.clone());
+    r.created
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(id.clone());
     let deadline = Instant::now() + within;
     let end = loop {
         if Instant::now() > deadline {

@@ -1,7 +1,8 @@
 //! The runner: one scenario, start to finish, in fixed phases.
 //!
-//! 1. **boot**: make the run folder, start the recorder, boot the cluster
-//!    and wait for every node's ping.
+//! 1. **boot**: make the run folder, start the recorder, boot the embedded
+//!    cluster (or, on a real target, see that every node and the LB answer
+//!    ping) and wait for every node's ping.
 //! 2. **warm-up**: start the background load; its requests are recorded
 //!    but not judged.
 //! 3. **workload**: the load goes on, tasks are submitted, and the
@@ -15,7 +16,13 @@
 //!    to end, read every task log through every node, close the history
 //!    and judge it.
 //! 7. **report**: report.json, junit.xml, the terminal summary.
-//! 8. **teardown**: kill every process of the cluster (also on drop).
+//! 8. **teardown**: kill every process of the embedded cluster (also on
+//!    drop); a real cluster is left running.
+//!
+//! The cluster is a [`Target`]: the runner does not know which kind it
+//! drives. Everything a run creates in it (packages, machines, tasks)
+//! carries the run's ID, and the run removes what it created, after an
+//! interrupt too.
 //!
 //! Throughout, a watcher probes each node's own ping directly and records
 //! every change, so drain checks can see 200 → 418 → 200 on any target.
@@ -46,6 +53,7 @@ use crate::history::{
 use crate::report::{self, LiveProgress, Report};
 use crate::scenario::{ApiLoad, LoadedScenario};
 use crate::schedule::{self, Action, RequestSchedule};
+use crate::target::{RealCluster, Target, TargetFile};
 
 /// How a run is asked for.
 #[derive(Debug, Clone)]
@@ -56,6 +64,9 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Show live progress on stderr.
     pub progress: bool,
+    /// A real cluster to run on instead of the embedded one; the caller
+    /// has checked that the scenario fits it and may disrupt it.
+    pub target: Option<TargetFile>,
 }
 
 /// A run that finished, passed or not.
@@ -104,7 +115,6 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
         ))
     })?;
 
-    let key = ApiKey::generate().map_err(RunError::new)?;
     let clock = Clock::start();
     let (events, rx) = Events::channel(clock);
     let writer = HistoryWriter::create(&dir.join("history.jsonl")).map_err(|e| {
@@ -118,10 +128,15 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     let recorder = tokio::spawn(record(rx, writer, progress));
     let interrupt = interrupts();
 
+    let run_id = new_run_id(seed);
     events.send(Event::RunStarted {
         scenario: s.name.value.clone(),
         seed,
-        target: "embedded".to_string(),
+        run_id: run_id.clone(),
+        target: opts
+            .target
+            .as_ref()
+            .map_or_else(|| "embedded".to_string(), |t| t.name.value.clone()),
         started_at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
     });
     let phase = |p| {
@@ -132,15 +147,13 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     };
     phase(Phase::Boot);
 
-    let cluster_dir = dir.join("cluster");
     let booted = tokio::select! {
-        c = EmbeddedCluster::boot(&s.cluster, &cluster_dir, key, events.clone()) => Some(c),
+        c = boot(s, opts.target.clone(), &dir, events.clone()) => Some(c),
         _ = interrupted(interrupt.clone()) => None,
     };
     let cluster = match booted {
         Some(Ok(c)) => Arc::new(c),
-        Some(Err(e)) => {
-            let why = format!("the embedded cluster did not boot: {e}");
+        Some(Err(why)) => {
             end_run(&events, Some(why.clone()));
             let _ = finish(events, recorder).await;
             return Err(RunError::new(why));
@@ -155,14 +168,14 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
         }
     };
 
+    let trust = cluster.trust();
+    let key = cluster.api_key().clone();
     let lb_api =
-        ApiClient::new(&cluster.lb_url(), cluster.api_key().clone()).map_err(RunError::new)?;
+        ApiClient::with_trust(&cluster.lb_url(), key.clone(), &trust).map_err(RunError::new)?;
     let node_apis = cluster
         .nodes()
-        .iter()
-        .map(|n| {
-            ApiClient::new(&n.url(), cluster.api_key().clone()).map(|c| (n.name().to_string(), c))
-        })
+        .into_iter()
+        .map(|(name, url)| ApiClient::with_trust(&url, key.clone(), &trust).map(|c| (name, c)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(RunError::new)?;
     record_cluster_nodes(&events, &lb_api).await;
@@ -212,6 +225,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
             events.clone(),
             warmup_end,
             seed,
+            run_id.clone(),
         )
     });
     tokio::select! {
@@ -234,18 +248,15 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
                 events.clone(),
                 start,
                 start + s.duration.value.get(),
-                seed,
+                run_id.clone(),
             )
         });
         if let Some(l) = s.ladder() {
             let target = crate::upload::Uploader::new(
                 &l.via.value,
-                &if l.via.value == "lb" {
-                    cluster.lb_url()
-                } else {
-                    node_url(&cluster, &l.via.value)
-                },
-                cluster.api_key().clone(),
+                &via_url(&cluster, &l.via.value),
+                key.clone(),
+                &trust,
                 std::time::Duration::from_secs(10),
                 l.idle_timeout.value.get(),
                 None,
@@ -257,6 +268,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
                 events.clone(),
                 start,
                 seed,
+                run_id.clone(),
             ));
         }
         if let Some(u) = s.upload_load() {
@@ -264,21 +276,19 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
                 crate::upload::Uploader::new(
                     name,
                     base,
-                    cluster.api_key().clone(),
+                    key.clone(),
+                    &trust,
                     u.connect_timeout.value.get(),
                     u.idle_timeout.value.get(),
                     u.throttle.as_ref().map(|t| t.value.bytes_per_sec()),
                 )
             };
-            let target = match u.via.value.as_str() {
-                "lb" => make("lb", &cluster.lb_url()),
-                node => make(node, &node_url(&cluster, node)),
-            }
-            .map_err(RunError::new)?;
+            let target =
+                make(&u.via.value, &via_url(&cluster, &u.via.value)).map_err(RunError::new)?;
             let nodes = cluster
                 .nodes()
-                .iter()
-                .map(|n| make(n.name(), &n.url()).map(|u| (n.name().to_string(), u)))
+                .into_iter()
+                .map(|(name, url)| make(&name, &url).map(|u| (name, u)))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(RunError::new)?;
             upload_load = Some(uploads::UploadWorkload::start(
@@ -288,6 +298,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
                 events.clone(),
                 start,
                 seed,
+                run_id.clone(),
                 bars.clone(),
             ));
         }
@@ -403,7 +414,7 @@ pub fn write_report(dir: &Path, report: &Report) -> Result<(), RunError> {
 #[derive(Clone)]
 struct Faults {
     events: Events,
-    cluster: Arc<EmbeddedCluster>,
+    cluster: Arc<Target>,
     api: ApiClient,
     plan: Arc<Vec<PlannedFault>>,
     /// Per fault: (injected, healed).
@@ -496,7 +507,11 @@ impl Faults {
         self.record(i, FaultAction::Step, step_at, Some(idle), None);
         for node in &f.nodes {
             let at_us = self.events.now_us();
-            let result = crate::fault::restart(&self.cluster, node).await;
+            // Cleanly, as an operator would; the embedded nodes are killed.
+            let result = match self.cluster.stop(node).await {
+                Ok(()) => self.cluster.start(node).await,
+                Err(e) => Err(e),
+            };
             let result = match result {
                 Ok(()) => self.wait_up(node).await,
                 Err(e) => Err(e),
@@ -527,12 +542,9 @@ impl Faults {
     async fn wait_up(&self, node: &str) -> Result<(), String> {
         let url = self
             .cluster
-            .nodes()
-            .iter()
-            .find(|n| n.name() == node)
-            .map(|n| n.url())
+            .node_url(node)
             .ok_or_else(|| format!("unknown node {node:?}"))?;
-        let client = ApiClient::new(&url, self.api_key())?;
+        let client = ApiClient::with_trust(&url, self.api_key(), &self.cluster.trust())?;
         let deadline = tokio::time::Instant::now() + UP_TIMEOUT;
         while tokio::time::Instant::now() < deadline {
             if client.ping_status(Duration::from_secs(1)).await.is_some() {
@@ -564,14 +576,45 @@ impl Faults {
     }
 }
 
-/// A node's base URL by name.
-fn node_url(cluster: &EmbeddedCluster, name: &str) -> String {
-    cluster
-        .nodes()
-        .iter()
-        .find(|n| n.name() == name)
-        .map(|n| n.url())
-        .unwrap_or_default()
+/// The base URL of `lb` or of a node, by name (validation has checked
+/// the name).
+fn via_url(cluster: &Target, via: &str) -> String {
+    if via == crate::history::LB_NAME {
+        cluster.lb_url()
+    } else {
+        cluster.node_url(via).unwrap_or_default()
+    }
+}
+
+/// A short ID unique to the run, in the name of everything it creates in
+/// the cluster, so that only those are removed.
+fn new_run_id(seed: u64) -> String {
+    format!("{:08x}", getrandom::u32().unwrap_or(seed as u32))
+}
+
+/// Readies the cluster: boots the embedded one, or checks that a real one
+/// answers.
+async fn boot(
+    s: &crate::scenario::Scenario,
+    target: Option<TargetFile>,
+    dir: &Path,
+    events: Events,
+) -> Result<Target, String> {
+    match target {
+        None => {
+            let key = ApiKey::generate()?;
+            EmbeddedCluster::boot(&s.cluster, &dir.join("cluster"), key, events)
+                .await
+                .map(|c| Target::Embedded(Box::new(c)))
+                .map_err(|e| format!("the embedded cluster did not boot: {e}"))
+        }
+        Some(file) => {
+            let key = file.api_key()?;
+            let real = RealCluster::new(file, key, events).await?;
+            real.wait_ready().await?;
+            Ok(Target::Real(Box::new(real)))
+        }
+    }
 }
 
 /// Records the cluster's nodes and task caps as its API lists them.
@@ -702,7 +745,7 @@ async fn record(
 
 /// The peak memory of the harness and of every cluster process, for
 /// capacity planning and the fleet's memory bound.
-fn record_memory(events: &Events, cluster: &EmbeddedCluster) {
+fn record_memory(events: &Events, cluster: &Target) {
     let own = crate::cluster::peak_rss_kib("/proc/self/status").map(|k| ("harness".to_string(), k));
     for (process, peak_rss_kib) in own.into_iter().chain(cluster.peak_memory()) {
         events.send(Event::PeakMemory {

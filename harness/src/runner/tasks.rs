@@ -60,13 +60,12 @@ impl TaskWorkload {
         events: Events,
         start: Instant,
         end: Instant,
-        seed: u64,
+        tag: String,
     ) -> Self {
         let (finish_by, finish_rx) = watch::channel(None);
         let finish_within = cfg.finish_within.value.get();
         // The marker must be unique to the run, so a rerun of a task from an
         // earlier run can never count as this one's.
-        let tag = format!("{:08x}", getrandom::u32().unwrap_or(seed as u32));
         let handle = tokio::spawn(run(cfg, lb, nodes, events, start, end, tag, finish_rx));
         Self {
             handle,
@@ -129,16 +128,22 @@ async fn run(
     };
     // Both in this task, so stopping it stops both; the follower ends
     // once the submitter is done and every task has ended.
-    let ((), followed) = tokio::join!(
+    let ((), (followed, unfinished)) = tokio::join!(
         submitter,
         follow(
             cfg.poll.value.get(),
-            readers,
+            readers.clone(),
             rx,
             &events,
             finish_by.clone(),
         )
     );
+    // The run's scripts must not go on running in the cluster after it.
+    // Those that finished since the last poll are recorded as they ended.
+    let clock = events.clock();
+    for b in cancel_unfinished(&readers[0], &unfinished, &events).await {
+        events.send(Event::Task(seen(&clock, events.now_us(), &b)));
+    }
     // Logs are read once the run has healed, so a node that is down for a
     // fault does not count against shared storage.
     let finish = loop {
@@ -255,7 +260,7 @@ async fn follow(
     mut incoming: mpsc::UnboundedReceiver<Followed>,
     events: &Events,
     finish_by: watch::Receiver<Option<Finish>>,
-) -> Vec<Followed> {
+) -> (Vec<Followed>, Vec<String>) {
     let clock = events.clock();
     let mut all: Vec<Followed> = Vec::new();
     let mut live: Vec<String> = Vec::new();
@@ -306,7 +311,42 @@ async fn follow(
         }
         live.retain(|id| !ended.contains(id));
     }
-    all
+    (all, live)
+}
+
+/// Cancels those of `ids` that have not finished, and records each
+/// cancel; their states are read first, so a task that finished is left.
+/// Gives the tasks found finished.
+pub(super) async fn cancel_unfinished(
+    api: &ApiClient,
+    ids: &[String],
+    events: &Events,
+) -> Vec<TaskBody> {
+    let mut finished = Vec::new();
+    for chunk in ids.chunks(PAGE) {
+        // Unread states count as unfinished: cancelling a finished task
+        // changes nothing.
+        let active: Vec<String> = match api.tasks(chunk).await {
+            Ok(bodies) => {
+                let (done, active): (Vec<TaskBody>, Vec<TaskBody>) =
+                    bodies.into_iter().partition(|b| b.state.is_completed());
+                finished.extend(done);
+                active.into_iter().map(|b| b.id).collect()
+            }
+            Err(_) => chunk.to_vec(),
+        };
+        for id in active {
+            let result = api.cancel_task(&id).await;
+            events.send(Event::Removed {
+                at_us: events.now_us(),
+                kind: "task".into(),
+                id,
+                removed: result.is_ok(),
+                error: result.err(),
+            });
+        }
+    }
+    finished
 }
 
 fn seen(clock: &crate::history::Clock, at_us: u64, b: &TaskBody) -> TaskSeen {

@@ -49,6 +49,7 @@ struct Made {
 
 impl UploadWorkload {
     /// Starts the uploads at `start + at`.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn start(
         cfg: UploadLoad,
         target: Uploader,
@@ -56,9 +57,9 @@ impl UploadWorkload {
         events: Events,
         start: Instant,
         seed: u64,
+        tag: String,
         progress: Option<MultiProgress>,
     ) -> Self {
-        let tag = format!("{:08x}", getrandom::u32().unwrap_or(seed as u32));
         let made = Arc::new(Mutex::new(Vec::new()));
         let handle = tokio::spawn(run(
             cfg,
@@ -88,8 +89,8 @@ impl UploadWorkload {
         events: Events,
         start: Instant,
         seed: u64,
+        tag: String,
     ) -> Self {
-        let tag = format!("{:08x}", getrandom::u32().unwrap_or(seed as u32));
         let made = Arc::new(Mutex::new(Vec::new()));
         let handle = tokio::spawn(ladder(
             cfg,

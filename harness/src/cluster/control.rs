@@ -1,0 +1,184 @@
+//! `harness cluster up` as a target: the target file it writes for itself,
+//! with node commands that act on its processes by PID, and the control
+//! socket through which a `start` command asks it for a new node process
+//! (a node must be its child, to be watched and reaped).
+//!
+//! Files in the cluster's folder: `pids/<node>` holds each node's current
+//! process ID; `control.sock` takes one line, `start <node>`, and answers
+//! `ok` or `error: <why>`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use super::EmbeddedCluster;
+
+/// The variable that the target file names for the API key.
+pub const TARGET_KEY_ENV: &str = "HARNESS_API_KEY";
+
+/// The control socket's file name in the cluster's folder.
+const SOCKET: &str = "control.sock";
+
+/// How long `start` waits for a node's old process to be gone (a `stop`
+/// signals it and returns at once).
+const OLD_PROCESS_GONE: Duration = Duration::from_secs(10);
+
+/// How long a client waits for a start.
+const START_WITHIN: Duration = Duration::from_secs(60);
+
+/// Longest request line.
+const MAX_LINE: usize = 256;
+
+/// The file holding a node's process ID.
+pub fn pid_file(dir: &Path, node: &str) -> PathBuf {
+    dir.join("pids").join(node)
+}
+
+/// Writes a node's current process ID.
+pub fn write_pid(dir: &Path, node: &str, pid: u32) -> std::io::Result<()> {
+    let path = pid_file(dir, node);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    // Renamed into place, so a command never reads half a number.
+    let tmp = path.with_extension("new");
+    std::fs::write(&tmp, pid.to_string())?;
+    std::fs::rename(tmp, path)
+}
+
+/// Listens on the cluster folder's control socket.
+pub fn listen(dir: &Path) -> Result<UnixListener, String> {
+    let path = dir.join(SOCKET);
+    let _ = std::fs::remove_file(&path);
+    UnixListener::bind(&path).map_err(|e| format!("failed to listen on {}: {e}", path.display()))
+}
+
+/// Serves one control connection: reads its request and answers it.
+pub async fn serve(cluster: &EmbeddedCluster, mut stream: UnixStream) {
+    let mut line = String::new();
+    let read = {
+        let mut reader = BufReader::new((&mut stream).take(MAX_LINE as u64));
+        tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await
+    };
+    let answer = match read {
+        Ok(Ok(_)) => match line.trim().split_once(' ') {
+            Some(("start", node)) => match start(cluster, node).await {
+                Ok(()) => "ok".to_string(),
+                Err(e) => format!("error: {e}"),
+            },
+            _ => "error: the request must be `start <node>`".to_string(),
+        },
+        Ok(Err(e)) => format!("error: {e}"),
+        Err(_) => "error: no request within 5s".to_string(),
+    };
+    let _ = stream.write_all(format!("{answer}\n").as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+/// Starts a node once its old process is gone; a node that runs is left.
+async fn start(cluster: &EmbeddedCluster, node: &str) -> Result<(), String> {
+    if !cluster.nodes().iter().any(|n| n.name() == node) {
+        return Err(format!("unknown node {node:?}"));
+    }
+    let deadline = tokio::time::Instant::now() + OLD_PROCESS_GONE;
+    while cluster.is_running(node) {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!(
+                "{node} still runs {}s after the request to start it",
+                OLD_PROCESS_GONE.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cluster.start(node).await.map_err(|e| e.to_string())
+}
+
+/// `harness cluster start DIR NODE`: asks the `cluster up` whose folder is
+/// `dir` to start a node, and waits for it.
+pub async fn request_start(dir: &Path, node: &str) -> Result<(), String> {
+    let path = dir.join(SOCKET);
+    let talk = async {
+        let mut stream = UnixStream::connect(&path)
+            .await
+            .map_err(|e| format!("no `harness cluster up` answers on {}: {e}", path.display()))?;
+        stream
+            .write_all(format!("start {node}\n").as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut answer = String::new();
+        BufReader::new(stream.take(4096))
+            .read_line(&mut answer)
+            .await
+            .map_err(|e| e.to_string())?;
+        match answer.trim() {
+            "ok" => Ok(()),
+            "" => Err("the cluster closed the connection without an answer".into()),
+            other => Err(other.strip_prefix("error: ").unwrap_or(other).to_string()),
+        }
+    };
+    tokio::time::timeout(START_WITHIN, talk)
+        .await
+        .map_err(|_| format!("{node} was not started within {}s", START_WITHIN.as_secs()))?
+}
+
+/// Quotes a string for `sh`.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The running cluster as a target file. Kill, stop, pause and resume
+/// signal the node's current PID; start goes through the control socket.
+pub fn target_yaml(cluster: &EmbeddedCluster, dir: &Path, exe: &Path) -> String {
+    let mut t = format!(
+        "# Written by `harness cluster up`: this cluster as a target file.\n\
+         # The API key is in the api-key file beside it; put it in {TARGET_KEY_ENV}.\n\
+         name: cluster-up\nlb: {}\napi_key_env: {TARGET_KEY_ENV}\ncommand_timeout: 1m\nnodes:\n",
+        cluster.lb_url()
+    );
+    let polling = cluster.polling_endpoints();
+    // YAML single quotes around sh single quotes: each ' doubled.
+    let yaml = |s: String| format!("'{}'", s.replace('\'', "''"));
+    for n in cluster.nodes() {
+        let _ = writeln!(t, "  - name: {}\n    url: {}", n.name(), n.url());
+        if let Some(p) = polling.iter().find(|p| p.node == n.name()) {
+            let _ = writeln!(t, "    polling: {}", p.addr);
+        }
+        let pid = sh_quote(&pid_file(dir, n.name()).display().to_string());
+        let signal = |sig: &str| yaml(format!("kill -{sig} \"$(cat {pid})\""));
+        let start = yaml(format!(
+            "{} cluster start {} {}",
+            sh_quote(&exe.display().to_string()),
+            sh_quote(&dir.display().to_string()),
+            n.name()
+        ));
+        let _ = writeln!(
+            t,
+            "    commands:\n      kill: {}\n      stop: {}\n      start: {start}\n      pause: {}\n      resume: {}",
+            signal("KILL"),
+            signal("TERM"),
+            signal("STOP"),
+            signal("CONT"),
+        );
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quoted_path_reaches_sh_intact() {
+        for path in ["/a b/it's", "/plain", "/$HOME `x` \"q\""] {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf %s {}", sh_quote(path)))
+                .output()
+                .expect("sh runs");
+            assert_eq!(String::from_utf8_lossy(&out.stdout), path);
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The one interface a run drives a cluster through, whichever it is: the
+//! embedded reference cluster the harness starts, or a real one described
+//! by a target file. The runner and the faults ask it for addresses and to
+//! act on nodes; the checks never see it, as they judge only the history.
+
+use crate::client::ApiKey;
+use crate::cluster::{EmbeddedCluster, PollingEndpoint};
+
+use super::Trust;
+use super::real::{RealCluster, Verb};
+
+/// A cluster a run can drive.
+pub enum Target {
+    /// The reference cluster the run started; it goes with the run.
+    Embedded(Box<EmbeddedCluster>),
+    /// A cluster the harness did not start and leaves running.
+    Real(Box<RealCluster>),
+}
+
+impl Target {
+    /// `embedded`, or the target file's name.
+    pub fn name(&self) -> String {
+        match self {
+            Target::Embedded(_) => "embedded".to_string(),
+            Target::Real(r) => r.name().to_string(),
+        }
+    }
+
+    /// Whether the harness started this cluster (and so may measure its
+    /// processes and create whatever it likes in it).
+    pub fn is_embedded(&self) -> bool {
+        matches!(self, Target::Embedded(_))
+    }
+
+    /// The LB's base URL.
+    pub fn lb_url(&self) -> String {
+        match self {
+            Target::Embedded(c) => c.lb_url(),
+            Target::Real(r) => r.lb_url(),
+        }
+    }
+
+    /// Each node's name and own URL.
+    pub fn nodes(&self) -> Vec<(String, String)> {
+        match self {
+            Target::Embedded(c) => c
+                .nodes()
+                .iter()
+                .map(|n| (n.name().to_string(), n.url()))
+                .collect(),
+            Target::Real(r) => r.nodes(),
+        }
+    }
+
+    /// A node's own URL.
+    pub fn node_url(&self, node: &str) -> Option<String> {
+        self.nodes()
+            .into_iter()
+            .find(|(n, _)| n == node)
+            .map(|(_, u)| u)
+    }
+
+    /// The API key.
+    pub fn api_key(&self) -> &ApiKey {
+        match self {
+            Target::Embedded(c) => c.api_key(),
+            Target::Real(r) => r.api_key(),
+        }
+    }
+
+    /// How HTTPS servers are trusted.
+    pub fn trust(&self) -> Trust {
+        match self {
+            Target::Embedded(_) => Trust::System,
+            Target::Real(r) => r.trust(),
+        }
+    }
+
+    /// Each node's polling endpoint.
+    pub fn polling_endpoints(&self) -> &[PollingEndpoint] {
+        match self {
+            Target::Embedded(c) => c.polling_endpoints(),
+            Target::Real(r) => r.polling_endpoints(),
+        }
+    }
+
+    /// A polling port the LB forwards to every node, where there is one.
+    pub fn lb_polling_endpoint(&self) -> Option<std::net::SocketAddr> {
+        match self {
+            Target::Embedded(c) => c.lb_polling_endpoint(),
+            Target::Real(_) => None,
+        }
+    }
+
+    /// Kills a node's process at once.
+    pub async fn kill(&self, node: &str) -> Result<(), String> {
+        match self {
+            Target::Embedded(c) => c.kill(node).map_err(|e| e.to_string()),
+            Target::Real(r) => r.act(node, Verb::Kill).await,
+        }
+    }
+
+    /// Stops a node cleanly; the embedded nodes have nothing to lose, so
+    /// they are killed.
+    pub async fn stop(&self, node: &str) -> Result<(), String> {
+        match self {
+            Target::Embedded(c) => c.kill(node).map_err(|e| e.to_string()),
+            Target::Real(r) => r.act(node, Verb::Stop).await,
+        }
+    }
+
+    /// Starts a node that is down.
+    pub async fn start(&self, node: &str) -> Result<(), String> {
+        match self {
+            Target::Embedded(c) => c.start(node).await.map_err(|e| e.to_string()),
+            Target::Real(r) => r.act(node, Verb::Start).await,
+        }
+    }
+
+    /// Freezes a node.
+    pub async fn pause(&self, node: &str) -> Result<(), String> {
+        match self {
+            Target::Embedded(c) => c.pause(node).map_err(|e| e.to_string()),
+            Target::Real(r) => r.act(node, Verb::Pause).await,
+        }
+    }
+
+    /// Unfreezes a node.
+    pub async fn resume(&self, node: &str) -> Result<(), String> {
+        match self {
+            Target::Embedded(c) => c.resume(node).map_err(|e| e.to_string()),
+            Target::Real(r) => r.act(node, Verb::Resume).await,
+        }
+    }
+
+    /// Starts a node if it is down (for the embedded cluster, its process
+    /// is gone; for a real one, the harness left it down).
+    pub async fn ensure_running(&self, node: &str) -> Result<(), String> {
+        let down = match self {
+            Target::Embedded(c) => !c.is_running(node),
+            Target::Real(r) => r.is_down(node),
+        };
+        if down { self.start(node).await } else { Ok(()) }
+    }
+
+    /// Brings every node back, whatever state it was left in.
+    pub async fn heal_all(&self) -> Vec<String> {
+        match self {
+            Target::Embedded(c) => c
+                .heal_all()
+                .await
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect(),
+            Target::Real(r) => r.heal_all().await,
+        }
+    }
+
+    /// The peak memory of the cluster's processes, where the harness can
+    /// see them.
+    pub fn peak_memory(&self) -> Vec<(String, u64)> {
+        match self {
+            Target::Embedded(c) => c.peak_memory(),
+            Target::Real(_) => Vec::new(),
+        }
+    }
+
+    /// Stops what the run started: the embedded cluster's processes; a
+    /// real cluster is left as it is.
+    pub fn shutdown(&self) {
+        if let Target::Embedded(c) = self {
+            c.shutdown();
+        }
+    }
+}

@@ -1,0 +1,423 @@
+//! A real cluster as a run drives it: reached at the URLs of its target
+//! file and disrupted only by the file's node commands, each run with
+//! `sh -c` under the file's time limit. The harness remembers what it did
+//! to each node, so that healing knows which command brings it back.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+
+use crate::client::{ApiClient, ApiKey};
+use crate::cluster::PollingEndpoint;
+use crate::history::{Event, Events, LB_NAME};
+
+use super::{TargetFile, Trust};
+
+/// The node commands, by the verb scenarios' faults map to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    /// Kill the node's process at once.
+    Kill,
+    /// Stop it cleanly.
+    Stop,
+    /// Start it.
+    Start,
+    /// Freeze it.
+    Pause,
+    /// Unfreeze it.
+    Resume,
+}
+
+impl Verb {
+    /// As written in target files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Kill => "kill",
+            Verb::Stop => "stop",
+            Verb::Start => "start",
+            Verb::Pause => "pause",
+            Verb::Resume => "resume",
+        }
+    }
+}
+
+/// What the harness last left a node in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Left {
+    Down,
+    Paused,
+}
+
+/// Most bytes of a command's output kept for an error message.
+const OUTPUT_TAIL: usize = 2000;
+
+/// How long the LB and the nodes have to answer ping before a run.
+const READY_WITHIN: Duration = Duration::from_secs(10);
+
+/// How long a started node has to answer ping.
+const UP_WITHIN: Duration = Duration::from_secs(60);
+
+/// A cluster the harness did not start.
+pub struct RealCluster {
+    file: TargetFile,
+    key: ApiKey,
+    polling: Vec<PollingEndpoint>,
+    left: Mutex<HashMap<String, Left>>,
+    events: Events,
+}
+
+impl RealCluster {
+    /// The cluster a target file describes, its polling endpoints resolved
+    /// (a name that does not resolve is an error naming the node).
+    pub async fn new(file: TargetFile, key: ApiKey, events: Events) -> Result<Self, String> {
+        let mut polling = Vec::new();
+        for n in &file.nodes {
+            let Some(p) = &n.value.polling else { continue };
+            let addr = tokio::time::timeout(
+                Duration::from_secs(5),
+                tokio::net::lookup_host(p.value.as_str()),
+            )
+            .await
+            .map_err(|_| {
+                format!(
+                    "{}'s polling endpoint did not resolve within 5s",
+                    n.value.name.value
+                )
+            })?
+            .map_err(|e| {
+                format!(
+                    "{}'s polling endpoint does not resolve: {e}",
+                    n.value.name.value
+                )
+            })?
+            .next()
+            .ok_or_else(|| {
+                format!(
+                    "{}'s polling endpoint resolves to no address",
+                    n.value.name.value
+                )
+            })?;
+            polling.push(PollingEndpoint {
+                node: n.value.name.value.clone(),
+                addr,
+            });
+        }
+        Ok(Self {
+            file,
+            key,
+            polling,
+            left: Mutex::new(HashMap::new()),
+            events,
+        })
+    }
+
+    /// Waits until the LB and every node answer ping (200, or 418 for a
+    /// drained node), and records each as up.
+    pub async fn wait_ready(&self) -> Result<(), String> {
+        let mut all = vec![(LB_NAME.to_string(), self.lb_url())];
+        all.extend(self.nodes());
+        let waits = all
+            .iter()
+            .map(|(name, url)| self.wait_up(name, url, READY_WITHIN));
+        let failed: Vec<String> = futures_util::future::join_all(waits)
+            .await
+            .into_iter()
+            .filter_map(Result::err)
+            .collect();
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the target {} is not ready: {}; `harness doctor --target` says more",
+                self.name(),
+                failed.join("; ")
+            ))
+        }
+    }
+
+    /// Waits until one node (or the LB) answers ping, and records it up.
+    async fn wait_up(&self, name: &str, url: &str, within: Duration) -> Result<(), String> {
+        let client = ApiClient::with_trust(url, self.key.clone(), &self.trust())?;
+        let began = tokio::time::Instant::now();
+        loop {
+            if client.ping_status(Duration::from_secs(2)).await.is_some() {
+                self.events.send(Event::NodeUp {
+                    at_us: self.events.now_us(),
+                    node: name.to_string(),
+                    address: url.to_string(),
+                    pid: None,
+                    boot_ms: began.elapsed().as_millis() as u64,
+                });
+                return Ok(());
+            }
+            if began.elapsed() >= within {
+                return Err(format!(
+                    "{name} did not answer ping within {}s",
+                    within.as_secs()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The target file's name for reports.
+    pub fn name(&self) -> &str {
+        &self.file.name.value
+    }
+
+    /// The LB's base URL.
+    pub fn lb_url(&self) -> String {
+        self.file.lb.value.trim_end_matches('/').to_string()
+    }
+
+    /// Each node's name and own URL.
+    pub fn nodes(&self) -> Vec<(String, String)> {
+        self.file
+            .nodes
+            .iter()
+            .map(|n| {
+                (
+                    n.value.name.value.clone(),
+                    n.value.url.value.trim_end_matches('/').to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// The API key.
+    pub fn api_key(&self) -> &ApiKey {
+        &self.key
+    }
+
+    /// How HTTPS servers are trusted.
+    pub fn trust(&self) -> Trust {
+        self.file.trust()
+    }
+
+    /// The nodes' polling endpoints.
+    pub fn polling_endpoints(&self) -> &[PollingEndpoint] {
+        &self.polling
+    }
+
+    /// Runs a node's command and remembers what it left the node in.
+    pub async fn act(&self, node: &str, verb: Verb) -> Result<(), String> {
+        let command = self
+            .file
+            .nodes
+            .iter()
+            .find(|n| n.value.name.value == node)
+            .ok_or_else(|| format!("unknown node {node:?}"))?
+            .value
+            .commands
+            .get(verb.as_str())
+            .map(|c| c.value.clone())
+            .ok_or_else(|| {
+                format!(
+                    "the target {} gives no `{}` command for {node}",
+                    self.name(),
+                    verb.as_str()
+                )
+            })?;
+        self.run(node, verb, &command).await?;
+        {
+            let mut left = self.left.lock().unwrap_or_else(|e| e.into_inner());
+            match verb {
+                Verb::Kill | Verb::Stop => left.insert(node.to_string(), Left::Down),
+                Verb::Pause => left.insert(node.to_string(), Left::Paused),
+                Verb::Start | Verb::Resume => left.remove(node),
+            };
+        }
+        // Started as the embedded cluster starts a node: done once it
+        // answers.
+        if verb == Verb::Start {
+            let url = self
+                .nodes()
+                .into_iter()
+                .find(|(n, _)| n == node)
+                .map(|(_, u)| u)
+                .unwrap_or_default();
+            self.wait_up(node, &url, UP_WITHIN).await?;
+        }
+        Ok(())
+    }
+
+    /// Brings back every node the harness left down or paused.
+    pub async fn heal_all(&self) -> Vec<String> {
+        let left: Vec<(String, Left)> = {
+            let left = self.left.lock().unwrap_or_else(|e| e.into_inner());
+            let mut v: Vec<_> = left.iter().map(|(n, l)| (n.clone(), *l)).collect();
+            v.sort();
+            v
+        };
+        let mut errors = Vec::new();
+        for (node, l) in left {
+            let verb = match l {
+                Left::Down => Verb::Start,
+                Left::Paused => Verb::Resume,
+            };
+            if let Err(e) = self.act(&node, verb).await {
+                errors.push(e);
+            }
+        }
+        errors
+    }
+
+    /// Whether the harness left the node down.
+    pub fn is_down(&self, node: &str) -> bool {
+        let left = self.left.lock().unwrap_or_else(|e| e.into_inner());
+        left.get(node) == Some(&Left::Down)
+    }
+
+    /// `sh -c command` in its own process group, killed whole when the time
+    /// limit passes. Its output goes into the error, with the API key
+    /// blotted out, should the command print it.
+    async fn run(&self, node: &str, verb: Verb, command: &str) -> Result<(), String> {
+        let limit = self.file.command_timeout.value.get();
+        let what = format!("{node}'s `{}` command", verb.as_str());
+        let mut child = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .env("HARNESS_NODE", node)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("{what} could not start: {e}"))?;
+        let pid = child.id();
+        let mut stdout = child.stdout.take();
+        let mut stderr = child.stderr.take();
+        // Both pipes at once: a command that fills one must not stall.
+        let read = async {
+            let mut out = Vec::new();
+            let mut err = Vec::new();
+            tokio::join!(
+                drain(stdout.as_mut(), &mut out),
+                drain(stderr.as_mut(), &mut err)
+            );
+            out.extend_from_slice(&err);
+            out
+        };
+        let done = tokio::time::timeout(limit, async {
+            let output = read.await;
+            (child.wait().await, output)
+        })
+        .await;
+        let (status, output) = match done {
+            Ok(r) => r,
+            Err(_) => {
+                // The whole group: `sh` and whatever it started.
+                if let Some(pid) = pid {
+                    let _ = nix::sys::signal::killpg(
+                        nix::unistd::Pid::from_raw(pid as i32),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+                let _ = child.wait().await;
+                return Err(format!(
+                    "{what} did not finish within {}",
+                    self.file.command_timeout.value
+                ));
+            }
+        };
+        let status = status.map_err(|e| format!("{what} could not be waited for: {e}"))?;
+        if status.success() {
+            return Ok(());
+        }
+        let text = String::from_utf8_lossy(&output);
+        let text = text.replace(self.key.expose(), "[API key]");
+        let text = text.trim();
+        let tail = match text.char_indices().rev().nth(OUTPUT_TAIL) {
+            Some((i, _)) => &text[i..],
+            None => text,
+        };
+        Err(format!(
+            "{what} failed ({status}){}",
+            if tail.is_empty() {
+                String::new()
+            } else {
+                format!(": {tail}")
+            }
+        ))
+    }
+}
+
+/// Reads a pipe to its end, if there is one.
+async fn drain<R: tokio::io::AsyncRead + Unpin>(pipe: Option<&mut R>, buf: &mut Vec<u8>) {
+    if let Some(p) = pipe {
+        let _ = p.read_to_end(buf).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn cluster(commands: &str, timeout: &str) -> RealCluster {
+        let yaml = format!(
+            "name: t\nlb: http://127.0.0.1:1\napi_key_env: K\ncommand_timeout: {timeout}\nnodes:\n  - name: n1\n    url: http://127.0.0.1:2\n    commands: {commands}\n"
+        );
+        let file = super::super::parse_str(&yaml, std::path::Path::new(".")).expect("valid");
+        let (events, _rx) = Events::channel(crate::history::Clock::start());
+        RealCluster::new(file, ApiKey::new("API-SECRET123".into()), events)
+            .await
+            .expect("no polling to resolve")
+    }
+
+    async fn within<F: std::future::Future>(f: F) -> F::Output {
+        tokio::time::timeout(Duration::from_secs(20), f)
+            .await
+            .expect("in time")
+    }
+
+    #[tokio::test]
+    async fn commands_run_with_the_node_named_and_heal_undoes_what_was_left() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("log");
+        let log = log.display();
+        let c = cluster(
+            &format!(
+                "{{ kill: 'echo kill $HARNESS_NODE >> {log}', start: 'echo start $HARNESS_NODE >> {log}', pause: 'echo pause >> {log}', resume: 'echo resume >> {log}' }}"
+            ),
+            "5s",
+        )
+        .await;
+        within(c.act("n1", Verb::Kill)).await.expect("kill runs");
+        assert!(c.is_down("n1"));
+        within(c.act("n1", Verb::Pause)).await.expect("pause runs");
+        assert!(!c.is_down("n1"));
+        assert!(within(c.heal_all()).await.is_empty());
+        assert!(
+            within(c.heal_all()).await.is_empty(),
+            "nothing left to heal"
+        );
+        let text = std::fs::read_to_string(dir.path().join("log")).expect("log");
+        assert_eq!(text, "kill n1\npause\nresume\n");
+        let e = within(c.act("n1", Verb::Stop)).await.expect_err("no stop");
+        assert!(e.contains("no `stop` command for n1"), "{e}");
+        let e = within(c.act("n9", Verb::Kill)).await.expect_err("unknown");
+        assert!(e.contains("unknown node"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_failing_command_says_why_without_the_key_and_a_slow_one_is_killed() {
+        let c = cluster(
+            "{ kill: 'echo using API-SECRET123 >&2; exit 3', stop: 'sleep 30 & sleep 30' }",
+            "300ms",
+        )
+        .await;
+        let e = within(c.act("n1", Verb::Kill)).await.expect_err("exit 3");
+        assert!(e.contains("n1's `kill` command failed"), "{e}");
+        assert!(e.contains("exit status: 3"), "{e}");
+        assert!(e.contains("using [API key]"), "{e}");
+        assert!(!e.contains("SECRET123"), "{e}");
+        assert!(!c.is_down("n1"), "a failed kill leaves nothing to heal");
+        // The 30 s sleeps would outlast `within` were the group not killed.
+        let e = within(c.act("n1", Verb::Stop)).await.expect_err("slow");
+        assert!(e.contains("did not finish within 300ms"), "{e}");
+    }
+}

@@ -1,0 +1,260 @@
+//! The real-target path end to end, without a real Octopus: `harness
+//! cluster up --like SCENARIO` runs in the background and writes a target
+//! file for itself, whose node commands signal node processes by PID and
+//! start them through its control socket. The shipped scenarios then run
+//! against it with `--target` and must pass, leave nothing they created
+//! behind, and never print the API key.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use harness::client::{ApiClient, ApiKey};
+use serde_json::Value;
+
+use crate::util::{ChildGuard, harness, poll, run_with_timeout, wait_with_timeout};
+
+/// Boot of `cluster up`.
+const BOOT: Duration = Duration::from_secs(30);
+
+/// A whole run, the 1.2 GiB upload on a debug build included.
+const RUN: Duration = Duration::from_secs(600);
+
+/// A `cluster up --like scenario` in the background.
+struct Up {
+    _guard: ChildGuard,
+    target: PathBuf,
+    key: String,
+    lb: String,
+}
+
+fn up_like(scenario: &str, dir: &Path) -> Up {
+    let (guard, printed) =
+        crate::util::cluster_up(&["--like", &format!("scenarios/{scenario}")], dir, BOOT);
+    let target = printed
+        .iter()
+        .find_map(|l| l.strip_prefix("target file: "))
+        .map(PathBuf::from)
+        .expect("the target file");
+    let key = std::fs::read_to_string(target.with_file_name("api-key"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let lb = printed
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("lb  "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the LB's URL")
+        .to_string();
+    Up {
+        _guard: guard,
+        target,
+        key,
+        lb,
+    }
+}
+
+/// Starts `cluster up --like scenario`, runs the scenario against it as a
+/// real target, and checks the run passed and cleaned up after itself.
+/// Returns the report.
+fn passes_on_cluster_up(scenario: &str) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let up = up_like(scenario, dir.path());
+    let (target, key) = (&up.target, &up.key);
+    let json = dir.path().join("report.json");
+    let junit = dir.path().join("junit.xml");
+    let mut cmd = harness();
+    cmd.args(["run", "--allow-disruptive", "--target"])
+        .arg(target)
+        .arg(format!("scenarios/{scenario}"))
+        .arg("--out")
+        .arg(dir.path().join("runs"))
+        .arg("--json")
+        .arg(&json)
+        .arg("--junit")
+        .arg(&junit)
+        .env("HARNESS_API_KEY", key);
+    let out = run_with_timeout(cmd, RUN);
+    assert_eq!(
+        out.code(),
+        0,
+        "{scenario} on the real target:\n{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    crate::run::assert_matches_schema(&report);
+    assert_eq!(report["target"], "cluster-up");
+    assert_eq!(report["verdict"], "pass");
+    // The key is in no output, report, history or log of the run.
+    let mut texts = vec![out.stdout.clone(), out.stderr.clone()];
+    texts.push(std::fs::read_to_string(&junit).unwrap());
+    texts.extend(files_under(&dir.path().join("runs")));
+    for t in &texts {
+        assert!(!t.contains(key.as_str()), "the API key leaked");
+    }
+    // Nothing the run created is left in the cluster.
+    let cleanup = &report["cleanup"];
+    assert_eq!(cleanup["clean"], true, "{cleanup}");
+    let run_id = cleanup["run_id"].as_str().unwrap().to_string();
+    assert_nothing_left(&up.lb, key, &run_id);
+    report
+}
+
+/// Every file the run wrote, as text.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut texts = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                texts.push(String::from_utf8_lossy(&bytes).into_owned());
+            }
+        }
+    }
+    texts
+}
+
+/// Asks the cluster itself: no package or machine with the run's ID, and
+/// no task still queued or running.
+fn assert_nothing_left(lb: &str, key: &str, run_id: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let api = ApiClient::new(lb, ApiKey::new(key.to_string())).unwrap();
+        let get = |path: &'static str| {
+            let api = api.clone();
+            async move {
+                tokio::time::timeout(Duration::from_secs(10), api.get_json::<Value>(path))
+                    .await
+                    .expect("in time")
+                    .expect("the cluster answers")
+            }
+        };
+        let packages = get("/api/Spaces-1/packages?take=1000").await;
+        let machines = get("/api/Spaces-1/machines?take=1000").await;
+        let active = get("/api/tasks?states=Queued,Executing,Cancelling&take=1000").await;
+        for (what, list) in [("package", &packages), ("machine", &machines)] {
+            for item in list["Items"].as_array().expect("a collection") {
+                let text = item.to_string();
+                assert!(
+                    !text.contains(run_id),
+                    "a {what} of the run is left: {text}"
+                );
+            }
+        }
+        assert_eq!(
+            active["Items"].as_array().expect("a collection").len(),
+            0,
+            "tasks still active: {active}"
+        );
+        // Every node is back and in service.
+        let nodes = get("/api/octopusservernodes?take=100").await;
+        for n in nodes["Items"].as_array().expect("a collection") {
+            assert_eq!(n["IsInMaintenanceMode"], false, "left drained: {n}");
+        }
+    });
+}
+
+#[test]
+fn failover_passes_through_a_real_target_killing_and_starting_by_pid() {
+    let report = passes_on_cluster_up("failover.yaml");
+    // The kill went through the target's commands: n2 answered again after
+    // its start, as a second node_up.
+    let n2 = report["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "n2")
+        .expect("n2 in the report");
+    assert_eq!(n2["starts"], 2, "{n2}");
+}
+
+#[test]
+fn drain_passes_through_a_real_target_and_its_tasks_are_all_ended() {
+    let report = passes_on_cluster_up("drain.yaml");
+    let tasks = report["cleanup"]["tasks"].as_array().unwrap();
+    assert!(
+        tasks.len() >= 20,
+        "the run's tasks are listed: {}",
+        tasks.len()
+    );
+    assert!(tasks.iter().all(|t| t["state"] == "Success"), "{tasks:?}");
+}
+
+#[test]
+fn a_gigabyte_upload_passes_through_a_real_target_and_its_package_is_deleted() {
+    let report = passes_on_cluster_up("upload-1gb.yaml");
+    let packages = report["cleanup"]["packages"].as_array().unwrap();
+    assert_eq!(packages.len(), 1, "{packages:?}");
+    assert_eq!(packages[0]["removed"], true);
+    let run_id = report["cleanup"]["run_id"].as_str().unwrap();
+    assert!(
+        packages[0]["id"].as_str().unwrap().contains(run_id),
+        "the package carries the run's ID: {packages:?}"
+    );
+}
+
+#[test]
+fn a_polling_fleet_passes_through_a_real_target_and_its_machines_are_removed() {
+    let report = passes_on_cluster_up("polling-fanout.yaml");
+    let machines = report["cleanup"]["machines"].as_array().unwrap();
+    assert_eq!(machines.len(), 50, "every Tentacle's machine is listed");
+    assert!(
+        machines.iter().all(|m| m["removed"] == true),
+        "{machines:?}"
+    );
+}
+
+#[test]
+fn an_interrupted_run_heals_the_target_and_cancels_its_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = up_like("drain.yaml", dir.path());
+    let runs = dir.path().join("runs");
+    let mut cmd = harness();
+    cmd.args(["run", "--allow-disruptive", "--target"])
+        .arg(&up.target)
+        .arg("scenarios/drain.yaml")
+        .arg("--out")
+        .arg(&runs)
+        .env("HARNESS_API_KEY", &up.key)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut run = ChildGuard(cmd.spawn().unwrap());
+    // Ctrl-C while n1 is drained for its maintenance, with tasks running.
+    let history = runs.join("latest").join("history.jsonl");
+    poll(Duration::from_secs(60), || {
+        let text = std::fs::read_to_string(&history).ok()?;
+        (text.contains("maintain-n1") && text.contains("\"Executing\"")).then_some(())
+    })
+    .expect("the maintenance of n1 began with tasks running");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(run.0.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = wait_with_timeout(&mut run.0, Duration::from_secs(120)).expect("it ends");
+    assert_eq!(status.code(), Some(3), "an interrupted run exits 3");
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(runs.join("latest").join("report.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        report["interrupted"].is_string(),
+        "{}",
+        report["interrupted"]
+    );
+    let cleanup = &report["cleanup"];
+    assert_eq!(cleanup["clean"], true, "{cleanup}");
+    let tasks = cleanup["tasks"].as_array().unwrap();
+    assert!(
+        tasks.iter().any(|t| t["canceled_by_run"] == true),
+        "the unfinished tasks were canceled: {tasks:?}"
+    );
+    assert_nothing_left(&up.lb, &up.key, cleanup["run_id"].as_str().unwrap());
+}
