@@ -51,6 +51,10 @@ enum Command {
     /// The embedded reference cluster, to explore by hand.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// A real Octopus HA cluster in containers (needs Docker and, for more
+    /// than one node, a licence): SQL Server, the nodes and HAProxy.
+    #[command(subcommand)]
+    Containers(ContainersCommand),
     /// Re-render a finished run from its folder: judge its history again and
     /// rewrite report.json and junit.xml.
     Report {
@@ -197,6 +201,33 @@ enum ClusterCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum ContainersCommand {
+    /// Start the cluster in the foreground, wait on every node's ping,
+    /// write a target file for it and run until Ctrl-C, which removes the
+    /// containers and their volumes. Exits 3 at once if no Docker daemon
+    /// answers (DOCKER_HOST chooses one).
+    Up {
+        /// Number of Octopus nodes.
+        #[arg(long, default_value_t = 2)]
+        nodes: u32,
+        /// Each node's task cap (TASK_CAP).
+        #[arg(long, default_value_t = 20)]
+        task_cap: u32,
+        /// The octopusdeploy/octopusdeploy tag.
+        #[arg(long, default_value = "latest")]
+        octopus_tag: String,
+        /// The environment variable holding the licence, base64 (an HA
+        /// cluster needs one; a single node may try a free licence).
+        #[arg(long, default_value = "OCTOPUS_LICENSE_BASE64")]
+        licence_env: String,
+        /// Folder under which the cluster's files go
+        /// (containers-up/<timestamp>/).
+        #[arg(long, value_name = "DIR", default_value = "runs")]
+        out: PathBuf,
+    },
+}
+
 /// Parses the command line and runs it; returns the exit code.
 pub fn main() -> u8 {
     let cli = Cli::parse();
@@ -224,6 +255,13 @@ pub fn main() -> u8 {
                 }
             }
         }
+        Command::Containers(ContainersCommand::Up {
+            nodes,
+            task_cap,
+            octopus_tag,
+            licence_env,
+            out,
+        }) => containers_up(nodes, task_cap, octopus_tag, &licence_env, &out),
         Command::Report { run_dir } => report_cmd(&run_dir),
         Command::Doctor(args) => doctor_cmd(args),
         Command::Upload(args) => upload_cmd(args),
@@ -858,6 +896,105 @@ fn cluster_up(nodes: Option<u32>, task_cap: Option<u32>, like: Option<&Path>, ou
         cluster.shutdown();
         let _ = std::fs::remove_file(&key_file);
         println!("cluster stopped");
+        PASS
+    })
+}
+
+fn containers_up(
+    nodes: u32,
+    task_cap: u32,
+    octopus_tag: String,
+    licence_env: &str,
+    out: &Path,
+) -> u8 {
+    use crate::containers::{ContainerConfig, Secrets};
+    if nodes == 0 || nodes > MAX_NODES {
+        eprintln!("error: --nodes must be from 1 to {MAX_NODES}, not {nodes}");
+        return INVALID_INPUT;
+    }
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    rt.block_on(async move {
+        // Docker first: without it nothing else matters.
+        if let Err(e) = crate::containers::docker_answers().await {
+            eprintln!("error: {e}");
+            return ENVIRONMENT;
+        }
+        let licence = std::env::var(licence_env).ok().filter(|l| !l.trim().is_empty());
+        if nodes > 1 && licence.is_none() {
+            eprintln!(
+                "error: a cluster of {nodes} nodes needs an Octopus HA licence: put it, base64, in {licence_env}"
+            );
+            return INVALID_INPUT;
+        }
+        let free = || {
+            std::net::TcpListener::bind("0.0.0.0:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+        };
+        let ports = (|| -> std::io::Result<(u16, Vec<(u16, u16)>)> {
+            let lb = free()?;
+            let nodes = (0..nodes)
+                .map(|_| Ok((free()?, free()?)))
+                .collect::<std::io::Result<_>>()?;
+            Ok((lb, nodes))
+        })();
+        let (Ok((lb_port, node_ports)), Ok(secrets)) = (ports, Secrets::generate()) else {
+            eprintln!("error: no free ports or no randomness for the cluster");
+            return ENVIRONMENT;
+        };
+        let dir = match runner::create_run_dir(out, "containers-up") {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ENVIRONMENT;
+            }
+        };
+        let cfg = ContainerConfig {
+            nodes,
+            task_cap,
+            octopus_tag,
+            licence,
+            id: format!("{:08x}", getrandom::u32().unwrap_or(std::process::id())),
+            lb_port,
+            node_ports,
+            secrets,
+        };
+        let key_file = dir.join("api-key");
+        if let Err(e) = write_private(&key_file, cfg.secrets.api_key.expose()) {
+            eprintln!("error: failed to write {}: {e}", key_file.display());
+            return ENVIRONMENT;
+        }
+        println!("starting SQL Server, {nodes} Octopus nodes and HAProxy (network {})", cfg.network());
+        let stop = runner::interrupts();
+        let running = tokio::select! {
+            r = crate::containers::up(&cfg) => r,
+            _ = runner::interrupted(stop.clone()) => Err("interrupted".to_string()),
+        };
+        let running = match running {
+            Ok(r) => r,
+            Err(e) => {
+                // What started is removed as its handles drop.
+                eprintln!("error: the containerized cluster did not come up: {e}");
+                return ENVIRONMENT;
+            }
+        };
+        let target_file = dir.join("target.yaml");
+        if let Err(e) = std::fs::write(&target_file, cfg.target_yaml(&running.ids, TARGET_KEY_ENV)) {
+            eprintln!("error: failed to write {}: {e}", target_file.display());
+        }
+        println!("containerized cluster up; LB http://127.0.0.1:{}", cfg.lb_port);
+        println!("API key: in {} (not printed)", key_file.display());
+        println!("target file: {}", target_file.display());
+        println!("Ctrl-C removes the containers and their volumes.");
+        let _ = runner::interrupted(stop).await;
+        for e in running.remove().await {
+            eprintln!("harness: containers: {e}");
+        }
+        let _ = std::fs::remove_file(&key_file);
+        println!("containers removed");
         PASS
     })
 }

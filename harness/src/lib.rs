@@ -16,6 +16,7 @@ pub mod check;
 pub mod cli;
 pub mod client;
 pub mod cluster;
+pub mod containers;
 pub mod doctor;
 pub mod exit;
 pub mod fault;

@@ -24,6 +24,9 @@ mod doctor;
 // `harness run --target` against `harness cluster up`: the real-target
 // path end to end, and nothing left behind.
 mod real_target;
+// `harness containers up`: no Docker daemon gives exit 3; the whole
+// containerized cluster where Docker and a licence are at hand.
+mod containers;
 // `harness run` end to end: failover passes, a misconfigured LB fails.
 mod run;
 // No node or LB process outlives the harness: normal end, Ctrl-C, SIGKILL.

@@ -14,7 +14,7 @@ pub mod lb;
 pub mod multipart;
 pub mod node;
 pub mod polling;
-mod real_lb;
+pub(crate) mod real_lb;
 pub mod supervisor;
 pub(crate) mod work;
 
@@ -260,7 +260,7 @@ impl EmbeddedCluster {
             .iter()
             .map(|n| real_lb::Backend {
                 name: n.name(),
-                addr: n.config.listen,
+                addr: n.config.listen.to_string(),
             })
             .collect();
         let lb_dir = self.dir.join("lb");

@@ -36,8 +36,9 @@ const OPEN: Duration = Duration::from_secs(3600);
 pub struct Backend<'a> {
     /// Node name.
     pub name: &'a str,
-    /// Its address.
-    pub addr: SocketAddr,
+    /// Its address, `host:port` (a container's name on a Docker network
+    /// will do).
+    pub addr: String,
 }
 
 /// A real LB ready to start: the program, its configuration file and
