@@ -93,6 +93,7 @@ pub fn install_crypto() {
 /// asked) anything.
 pub fn http_builder(trust: &Trust) -> Result<reqwest::ClientBuilder, String> {
     install_crypto();
+    #[allow(clippy::disallowed_methods)] // The one place allowed to.
     let b = reqwest::Client::builder();
     Ok(match trust {
         Trust::System => b,
@@ -446,7 +447,11 @@ pub struct TaskCreated {
 /// Refused means the request never left: a definite failure. Anything after
 /// the connection opened may or may not have reached the server.
 fn classify(e: &reqwest::Error) -> (Outcome, &'static str) {
-    if e.is_connect() {
+    if is_tls(e) {
+        // The server answered; its certificate was not trusted, so nothing
+        // was sent.
+        (Outcome::Fail, "tls")
+    } else if e.is_connect() {
         (Outcome::Fail, "connect")
     } else if e.is_timeout() {
         (Outcome::Indeterminate, "timeout")
@@ -455,6 +460,23 @@ fn classify(e: &reqwest::Error) -> (Outcome, &'static str) {
     } else {
         (Outcome::Indeterminate, "connection")
     }
+}
+
+/// Whether a rustls error is on the error's chain. An io::Error hides
+/// the error it wraps from `source` (it gives that error's source), so
+/// the chain goes through what it wraps instead.
+fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if err.is::<rustls::Error>() {
+            return true;
+        }
+        next = match err.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    false
 }
 
 /// The innermost cause of an error, such as "invalid peer certificate:

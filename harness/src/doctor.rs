@@ -150,7 +150,12 @@ pub async fn run(t: &TargetFile, key: ApiKey) -> Result<DoctorReport, String> {
     if !polling.is_empty() {
         checks.push(polling_endpoints(&polling, expected_thumbprint.as_deref()));
     }
-    let reachable = direct.iter().chain(&through_lb).any(Result::is_ok);
+    // A server whose certificate was refused answered: the trust in the
+    // target file is what is wrong, which the checks say (exit 1).
+    let reachable = direct
+        .iter()
+        .chain(&through_lb)
+        .any(|a| a.is_ok() || refused_by_tls(a));
     Ok(DoctorReport {
         target: t.name.value.clone(),
         verdict: Verdict::merge(checks.iter().map(|c| c.verdict)),
@@ -171,6 +176,12 @@ async fn probe(addr: &str, events: &Events) -> Result<crate::history::PollingPro
         .await
         .map_err(|_| format!("{addr}: no answer"))?;
     Ok(p)
+}
+
+/// A TLS handshake that failed on the certificate (the client's word for
+/// it is `tls`).
+fn refused_by_tls(a: &Answer) -> bool {
+    matches!(a, Err(e) if e.contains(": tls error"))
 }
 
 fn describe(a: &Answer) -> String {
@@ -618,6 +629,17 @@ mod tests {
         direct[1] = ping("n2", 418, "2025.1");
         direct[2] = ping("n3", 200, "2025.1");
         assert_eq!(ping_direct(&NAMES, &direct).verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn a_refused_certificate_counts_as_an_answer() {
+        assert!(refused_by_tls(&Err(
+            "GET https://x/ping: tls error (invalid peer certificate: UnknownIssuer)".into()
+        )));
+        assert!(!refused_by_tls(&Err(
+            "GET https://x/ping: connect error (Connection refused (os error 111))".into()
+        )));
+        assert!(!refused_by_tls(&ping("n1", 200, "v")));
     }
 
     #[test]
