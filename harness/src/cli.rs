@@ -249,7 +249,11 @@ pub fn main() -> u8 {
             };
             match rt.block_on(control::request_start(&dir, &node)) {
                 Ok(()) => PASS,
-                Err(e) => {
+                Err(control::StartError::Invalid(e)) => {
+                    eprintln!("error: {e}");
+                    INVALID_INPUT
+                }
+                Err(control::StartError::Failed(e)) => {
                     eprintln!("error: {e}");
                     ENVIRONMENT
                 }
@@ -827,7 +831,7 @@ fn cluster_up(nodes: Option<u32>, task_cap: Option<u32>, like: Option<&Path>, ou
         }
         let (events, mut rx) = Events::channel(Clock::start());
         let cluster = match EmbeddedCluster::boot(&spec, &dir, key, events).await {
-            Ok(c) => c,
+            Ok(c) => std::sync::Arc::new(c),
             Err(e) => {
                 eprintln!("error: the embedded cluster did not boot: {e}");
                 return ENVIRONMENT;
@@ -886,8 +890,12 @@ fn cluster_up(nodes: Option<u32>, task_cap: Option<u32>, like: Option<&Path>, ou
                     None => break,
                 },
                 conn = control.accept() => {
+                    // Each request on its own, so a slow start holds up
+                    // neither Ctrl-C nor another node's start.
                     if let Ok((stream, _)) = conn {
-                        control::serve(&cluster, stream).await;
+                        let cluster = cluster.clone();
+                        let dir = dir.clone();
+                        tokio::spawn(async move { control::serve(&cluster, &dir, stream).await });
                     }
                 }
                 _ = runner::interrupted(stop.clone()) => break,

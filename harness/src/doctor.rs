@@ -34,6 +34,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// more than one round).
 const SPREAD_WITHIN: Duration = Duration::from_millis(1500);
 
+/// Most rounds of pings through the LB.
+const SPREAD_ROUNDS: u32 = 5;
+
 /// What doctor found.
 #[derive(Debug, Clone, Serialize)]
 pub struct DoctorReport {
@@ -120,12 +123,19 @@ pub async fn run(t: &TargetFile, key: ApiKey) -> Result<DoctorReport, String> {
         get(&lb, "/api/configuration/certificates/certificate-global"),
         polling,
     );
-    // More rounds through the LB until every healthy node has answered.
+    // More rounds through the LB until every healthy node has answered,
+    // a few at most, a moment apart; not when the LB fails pings, which
+    // more of would only repeat.
     let mut through_lb = through_lb;
-    while begun.elapsed() < SPREAD_WITHIN
+    let mut rounds = 1;
+    while rounds < SPREAD_ROUNDS
+        && begun.elapsed() < SPREAD_WITHIN
+        && through_lb.iter().all(|a| matches!(a, Ok((200, _))))
         && !unseen(&healthy_names(&direct), &through_lb).is_empty()
     {
+        tokio::time::sleep(Duration::from_millis(100)).await;
         through_lb.extend(join_all((0..lb_pings).map(|_| get(&lb, PING_PATH))).await);
+        rounds += 1;
     }
     let expected_thumbprint = match &certificate {
         Ok((200, v)) => v
@@ -217,10 +227,20 @@ fn ping_direct(names: &[&str], direct: &[Answer]) -> CheckResult {
 
 fn ping_via_lb(pings: &[Answer]) -> CheckResult {
     let ok = pings.iter().filter(|a| matches!(a, Ok((200, _)))).count();
-    let bad: Vec<String> = pings
-        .iter()
-        .filter(|a| !matches!(a, Ok((200, _))))
-        .map(describe)
+    // Each different answer once, with how many times it came.
+    let mut counted: BTreeMap<String, usize> = BTreeMap::new();
+    for a in pings.iter().filter(|a| !matches!(a, Ok((200, _)))) {
+        *counted.entry(describe(a)).or_default() += 1;
+    }
+    let bad: Vec<String> = counted
+        .into_iter()
+        .map(|(what, n)| {
+            if n > 1 {
+                format!("{what} (×{n})")
+            } else {
+                what
+            }
+        })
         .collect();
     let (verdict, detail) = if bad.is_empty() {
         (
@@ -647,10 +667,11 @@ mod tests {
         let mut pings = vec![ping("n1", 200, "v"), ping("n2", 200, "v")];
         assert_eq!(ping_via_lb(&pings).verdict, Verdict::Pass);
         pings.push(Ok((502, Value::Null)));
+        pings.push(Ok((502, Value::Null)));
         let r = ping_via_lb(&pings);
         assert_eq!(r.verdict, Verdict::Fail);
-        assert!(r.detail.contains("2 of 3 pings"), "{}", r.detail);
-        assert!(r.detail.contains("502"), "{}", r.detail);
+        assert!(r.detail.contains("2 of 4 pings"), "{}", r.detail);
+        assert!(r.detail.ends_with("the others: 502 (×2)"), "{}", r.detail);
     }
 
     #[test]

@@ -16,11 +16,11 @@ use crate::target::Target;
 /// The fault kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultKind {
-    /// SIGKILL; the undo starts a new process.
+    /// SIGKILL (a real target's `kill` command); the undo starts it.
     Kill,
-    /// SIGSTOP; the undo is SIGCONT.
+    /// SIGSTOP (`pause`); the undo is SIGCONT (`resume`).
     Pause,
-    /// SIGKILL and a new process at once; the undo makes sure it runs.
+    /// Kill and start at once; the undo makes sure it runs.
     Restart,
     /// `IsInMaintenanceMode: true`; the undo sets it false.
     Drain,
@@ -95,10 +95,15 @@ impl PlannedFault {
                 FaultKind::Restart => Ok(()),
                 FaultKind::Drain => api.set_drain(node, false).await,
                 FaultKind::Maintenance => {
-                    // A maintenance cut short may have left the node down.
-                    match cluster.ensure_running(node).await {
-                        Ok(()) => api.set_drain(node, false).await,
-                        Err(e) => Err(e),
+                    // A maintenance cut short may have left the node down;
+                    // it is undrained either way, so that once it runs it
+                    // takes tasks again.
+                    let running = cluster.ensure_running(node).await;
+                    let undrained = api.set_drain(node, false).await;
+                    match (running, undrained) {
+                        (Ok(()), Ok(())) => Ok(()),
+                        (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+                        (Err(a), Err(b)) => Err(format!("{a}; {b}")),
                     }
                 }
             };

@@ -133,8 +133,9 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         errors: Vec<String>,
     },
-    /// The run removed a machine it registered, or canceled a task it
-    /// created that had not finished (tasks cannot be deleted).
+    /// The run removed a machine it registered, or, at its end, looked at
+    /// a task it created that it had not seen finish, and canceled it if
+    /// it was still going (tasks cannot be deleted).
     Removed {
         /// Microseconds since the start.
         at_us: u64,
@@ -142,11 +143,22 @@ pub enum Event {
         kind: String,
         /// Its resource ID.
         id: String,
-        /// Whether it was removed (or canceled).
+        /// Whether it was removed; for a task, whether the run canceled
+        /// it.
         removed: bool,
-        /// Why not.
+        /// What went wrong.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// A task's last state as read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state: Option<crate::cluster::api::TaskState>,
+    },
+    /// The heal phase could not bring a node back.
+    HealFailed {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// Why.
+        error: String,
     },
     /// A process's peak resident memory, read at the end of the run.
     PeakMemory {
@@ -744,6 +756,7 @@ impl History {
                 Event::PackageRead(p) => p.at_us,
                 Event::PackageDeleted { at_us, .. } => *at_us,
                 Event::Removed { at_us, .. } => *at_us,
+                Event::HealFailed { at_us, .. } => *at_us,
                 Event::Fleet(f) => f.at_us,
                 Event::Polling(p) => p.at_us,
                 Event::PollingProbe(p) => p.at_us,

@@ -431,6 +431,38 @@ pub fn check_scenario(t: &TargetFile, s: &Scenario) -> Vec<Problem> {
             }
         }
     }
+    // A target file names each node's polling endpoint, not an LB's.
+    for (i, w) in s.workload.iter().enumerate() {
+        if let Workload::Fleet(f) = &w.value {
+            if f.polls.value == crate::scenario::Polls::Lb {
+                problems.push(Problem::at(
+                    &f.polls.referenced,
+                    format!("workload[{i}].fleet.polls"),
+                    format!(
+                        "polls the LB's polling port, which the target {} does not give (a target lists each node's polling endpoint)",
+                        t.name.value
+                    ),
+                ));
+            }
+            let lacking: Vec<&str> = t
+                .nodes
+                .iter()
+                .filter(|n| n.value.polling.is_none())
+                .map(|n| n.value.name.value.as_str())
+                .collect();
+            if !lacking.is_empty() {
+                problems.push(Problem::at(
+                    &w.referenced,
+                    format!("workload[{i}].fleet"),
+                    format!(
+                        "needs the polling endpoint of {}, which the target {} does not give (nodes[].polling)",
+                        lacking.join(", "),
+                        t.name.value
+                    ),
+                ));
+            }
+        }
+    }
     problems.sort_by_key(|p| (p.line, p.column));
     problems
 }
@@ -532,6 +564,27 @@ mod tests {
                 "faults[2]: drain of all at 12s",
                 "workload[1]: a burst of 50 tasks",
                 "workload[2]: 1 upload(s) of 1GiB (over 100MiB)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_fleet_needs_every_node_s_polling_endpoint_and_no_lb_port() {
+        let two = format!("{GOOD}  - name: octo2\n    url: https://octo2.example.com\n");
+        let t = parse_str(&two, Path::new(".")).unwrap();
+        let s: Scenario = crate::scenario::parse_yaml(
+            "name: x\nduration: 30s\nworkload:\n  - fleet:\n      tentacles: 5\n      polls: lb\n",
+        )
+        .unwrap();
+        let problems: Vec<String> = check_scenario(&t, &s)
+            .iter()
+            .map(|p| format!("{}:{} {}: {}", p.line, p.column, p.path, p.message))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                "4:5 workload[0].fleet: needs the polling endpoint of octo2, which the target prod does not give (nodes[].polling)",
+                "6:14 workload[0].fleet.polls: polls the LB's polling port, which the target prod does not give (a target lists each node's polling endpoint)",
             ]
         );
     }

@@ -25,6 +25,8 @@ struct Up {
     target: PathBuf,
     key: String,
     lb: String,
+    /// Each node's name and own URL.
+    nodes: Vec<(String, String)>,
 }
 
 fn up_like(scenario: &str, dir: &Path) -> Up {
@@ -45,11 +47,21 @@ fn up_like(scenario: &str, dir: &Path) -> Up {
         .and_then(|l| l.split_whitespace().next())
         .expect("the LB's URL")
         .to_string();
+    // "  n2  http://127.0.0.3:PORT pid 1234"
+    let nodes = printed
+        .iter()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w.len() == 4 && w[2] == "pid" && w[0] != "lb")
+                .then(|| (w[0].to_string(), w[1].to_string()))
+        })
+        .collect();
     Up {
         _guard: guard,
         target,
         key,
         lb,
+        nodes,
     }
 }
 
@@ -96,7 +108,7 @@ fn passes_on_cluster_up(scenario: &str) -> Value {
     let cleanup = &report["cleanup"];
     assert_eq!(cleanup["clean"], true, "{cleanup}");
     let run_id = cleanup["run_id"].as_str().unwrap().to_string();
-    assert_nothing_left(&up.lb, key, &run_id);
+    assert_nothing_left(&up, &run_id);
     report
 }
 
@@ -117,15 +129,16 @@ fn files_under(dir: &Path) -> Vec<String> {
     texts
 }
 
-/// Asks the cluster itself: no package or machine with the run's ID, and
-/// no task still queued or running.
-fn assert_nothing_left(lb: &str, key: &str, run_id: &str) {
+/// Asks the cluster itself: no package or machine with the run's ID, no
+/// task still queued or running, no node drained; and every node runs,
+/// answers its own ping with 200, and is not frozen.
+fn assert_nothing_left(up: &Up, run_id: &str) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let api = ApiClient::new(lb, ApiKey::new(key.to_string())).unwrap();
+        let api = ApiClient::new(&up.lb, ApiKey::new(up.key.clone())).unwrap();
         let get = |path: &'static str| {
             let api = api.clone();
             async move {
@@ -152,10 +165,29 @@ fn assert_nothing_left(lb: &str, key: &str, run_id: &str) {
             0,
             "tasks still active: {active}"
         );
-        // Every node is back and in service.
         let nodes = get("/api/octopusservernodes?take=100").await;
         for n in nodes["Items"].as_array().expect("a collection") {
             assert_eq!(n["IsInMaintenanceMode"], false, "left drained: {n}");
+        }
+        assert!(!up.nodes.is_empty());
+        for (name, url) in &up.nodes {
+            let client = ApiClient::new(url, ApiKey::new(up.key.clone())).unwrap();
+            assert_eq!(
+                client.ping_status(Duration::from_secs(5)).await,
+                Some(200),
+                "{name} does not answer its ping with 200"
+            );
+            let pid: i32 = std::fs::read_to_string(up.target.with_file_name("pids").join(name))
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap();
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            let state = stat.rsplit(") ").next().and_then(|r| r.chars().next());
+            assert!(
+                matches!(state, Some('S' | 'R' | 'D')),
+                "{name} (pid {pid}) is in state {state:?}"
+            );
         }
     });
 }
@@ -256,5 +288,57 @@ fn an_interrupted_run_heals_the_target_and_cancels_its_tasks() {
         tasks.iter().any(|t| t["canceled_by_run"] == true),
         "the unfinished tasks were canceled: {tasks:?}"
     );
-    assert_nothing_left(&up.lb, &up.key, cleanup["run_id"].as_str().unwrap());
+    assert_nothing_left(&up, cleanup["run_id"].as_str().unwrap());
+}
+
+#[test]
+fn an_upload_interrupted_while_it_is_read_back_is_still_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = up_like("upload-1gb.yaml", dir.path());
+    let runs = dir.path().join("runs");
+    let mut cmd = harness();
+    cmd.args(["run", "--allow-disruptive", "--target"])
+        .arg(&up.target)
+        .arg("scenarios/upload-1gb.yaml")
+        .arg("--out")
+        .arg(&runs)
+        .env("HARNESS_API_KEY", &up.key)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut run = ChildGuard(cmd.spawn().unwrap());
+    // Ctrl-C once the read-back through the nodes has begun.
+    let history = runs.join("latest").join("history.jsonl");
+    poll(Duration::from_secs(300), || {
+        let text = std::fs::read_to_string(&history).ok()?;
+        text.contains("\"package_read\"").then_some(())
+    })
+    .expect("the upload is read back");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(run.0.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = wait_with_timeout(&mut run.0, Duration::from_secs(120)).expect("it ends");
+    assert_eq!(status.code(), Some(3), "an interrupted run exits 3");
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(runs.join("latest").join("report.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(report["interrupted"].is_string());
+    let cleanup = &report["cleanup"];
+    assert_eq!(
+        cleanup["packages"].as_array().unwrap().len(),
+        1,
+        "{cleanup}"
+    );
+    assert_eq!(cleanup["clean"], true, "{cleanup}");
+    let left_clean = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "left_clean")
+        .expect("left_clean is judged");
+    assert_eq!(left_clean["verdict"], "pass", "{left_clean}");
+    assert_nothing_left(&up, cleanup["run_id"].as_str().unwrap());
 }

@@ -66,7 +66,7 @@ fn failover_passes_and_writes_every_report() {
     assert_eq!(report["seed"], 42);
     assert!(report["nodes"].as_array().unwrap().len() >= 3);
     let checks = report["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), 4);
+    assert_eq!(checks.len(), 5, "four declared, and left_clean");
     assert!(checks.iter().all(|c| c["verdict"] == "pass"), "{checks:?}");
     assert!(report["metrics"]["requests"].as_u64().unwrap() > 1000);
     assert!(report["metrics"]["rps"].as_f64().unwrap() > 250.0);
@@ -79,7 +79,7 @@ fn failover_passes_and_writes_every_report() {
 
     let junit = std::fs::read_to_string(&junit_path).unwrap();
     assert!(
-        junit.contains(r#"<testsuite name="failover" tests="4""#),
+        junit.contains(r#"<testsuite name="failover" tests="5""#),
         "{junit}"
     );
     assert!(!junit.contains("<failure"), "{junit}");
@@ -532,7 +532,7 @@ fn polling_scenario_passes(scenario: &str) {
     let report = read_json(&tmp.path().join("latest/report.json"));
     assert_matches_schema(&report);
     let checks = report["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), 5);
+    assert_eq!(checks.len(), 6, "five declared, and left_clean");
     assert!(checks.iter().all(|c| c["verdict"] == "pass"), "{checks:?}");
     let polling = &report["polling"];
     assert_eq!(polling["tentacles"], 50);

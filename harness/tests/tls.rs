@@ -112,7 +112,11 @@ async fn https_targets_are_trusted_as_the_target_file_says() {
             // A refusal says it was the certificate, not a dead server.
             if let Err(e) = r {
                 assert_eq!(e.kind, "tls", "{trust:?}: {}", e.message);
-                assert!(e.message.contains("certificate"), "{trust:?}: {}", e.message);
+                assert!(
+                    e.message.contains("certificate"),
+                    "{trust:?}: {}",
+                    e.message
+                );
             }
         }
         // A CA file with no certificate is an error at once.

@@ -7,6 +7,7 @@
 mod availability;
 mod drain;
 mod latency;
+mod left_clean;
 mod polling;
 mod recovers;
 mod routes_around;
@@ -73,13 +74,23 @@ pub struct CheckResult {
     pub evidence: serde_json::Value,
 }
 
-/// Judges every check of a scenario.
+/// Judges every check of a scenario, and then `left_clean`, which every
+/// run gets.
 pub fn run_all(scenario: &Scenario, history: &History) -> Vec<CheckResult> {
-    scenario
+    let mut results: Vec<CheckResult> = scenario
         .checks
         .iter()
         .map(|c| judge(&c.value, history))
-        .collect()
+        .collect();
+    let (verdict, detail, evidence) = left_clean::judge(history);
+    results.push(CheckResult {
+        name: "left_clean".into(),
+        kind: "left_clean".into(),
+        verdict,
+        detail,
+        evidence,
+    });
+    results
 }
 
 /// Judges one check.

@@ -5,7 +5,7 @@
 //!
 //! Files in the cluster's folder: `pids/<node>` holds each node's current
 //! process ID; `control.sock` takes one line, `start <node>`, and answers
-//! `ok` or `error: <why>`.
+//! `ok`, `invalid: <why>` (no such node) or `error: <why>`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -22,9 +22,10 @@ pub const TARGET_KEY_ENV: &str = "HARNESS_API_KEY";
 /// The control socket's file name in the cluster's folder.
 const SOCKET: &str = "control.sock";
 
-/// How long `start` waits for a node's old process to be gone (a `stop`
-/// signals it and returns at once).
-const OLD_PROCESS_GONE: Duration = Duration::from_secs(10);
+/// How long `start` waits for a node's old process to be gone (a `kill`
+/// or `stop` signals it and returns at once); one still running after that
+/// is taken as running, and left.
+const OLD_PROCESS_GONE: Duration = Duration::from_secs(1);
 
 /// How long a client waits for a start.
 const START_WITHIN: Duration = Duration::from_secs(60);
@@ -57,7 +58,7 @@ pub fn listen(dir: &Path) -> Result<UnixListener, String> {
 }
 
 /// Serves one control connection: reads its request and answers it.
-pub async fn serve(cluster: &EmbeddedCluster, mut stream: UnixStream) {
+pub async fn serve(cluster: &EmbeddedCluster, dir: &Path, mut stream: UnixStream) {
     let mut line = String::new();
     let read = {
         let mut reader = BufReader::new((&mut stream).take(MAX_LINE as u64));
@@ -65,7 +66,10 @@ pub async fn serve(cluster: &EmbeddedCluster, mut stream: UnixStream) {
     };
     let answer = match read {
         Ok(Ok(_)) => match line.trim().split_once(' ') {
-            Some(("start", node)) => match start(cluster, node).await {
+            Some(("start", node)) if !cluster.nodes().iter().any(|n| n.name() == node) => {
+                format!("invalid: unknown node {node:?}")
+            }
+            Some(("start", node)) => match start(cluster, dir, node).await {
                 Ok(()) => "ok".to_string(),
                 Err(e) => format!("error: {e}"),
             },
@@ -78,50 +82,80 @@ pub async fn serve(cluster: &EmbeddedCluster, mut stream: UnixStream) {
     let _ = stream.shutdown().await;
 }
 
-/// Starts a node once its old process is gone; a node that runs is left.
-async fn start(cluster: &EmbeddedCluster, node: &str) -> Result<(), String> {
-    if !cluster.nodes().iter().any(|n| n.name() == node) {
-        return Err(format!("unknown node {node:?}"));
-    }
+/// Starts a node once its old process is gone, and writes its process ID
+/// before answering; a node that runs is left as it is.
+async fn start(cluster: &EmbeddedCluster, dir: &Path, node: &str) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + OLD_PROCESS_GONE;
     while cluster.is_running(node) {
         if tokio::time::Instant::now() >= deadline {
-            return Err(format!(
-                "{node} still runs {}s after the request to start it",
-                OLD_PROCESS_GONE.as_secs()
-            ));
+            return Ok(());
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    cluster.start(node).await.map_err(|e| e.to_string())
+    cluster.start(node).await.map_err(|e| e.to_string())?;
+    let pid = cluster
+        .pids()
+        .into_iter()
+        .find(|(n, _)| n == node)
+        .map(|(_, p)| p)
+        .ok_or_else(|| format!("{node} started but has no process"))?;
+    write_pid(dir, node, pid).map_err(|e| format!("failed to write {node}'s process ID: {e}"))
+}
+
+/// Why a start was not done: the request was wrong (exit 2), or the
+/// cluster could not do it (exit 3).
+#[derive(Debug)]
+pub enum StartError {
+    /// No such node.
+    Invalid(String),
+    /// Anything else.
+    Failed(String),
 }
 
 /// `harness cluster start DIR NODE`: asks the `cluster up` whose folder is
 /// `dir` to start a node, and waits for it.
-pub async fn request_start(dir: &Path, node: &str) -> Result<(), String> {
+pub async fn request_start(dir: &Path, node: &str) -> Result<(), StartError> {
     let path = dir.join(SOCKET);
+    let failed = StartError::Failed;
     let talk = async {
-        let mut stream = UnixStream::connect(&path)
-            .await
-            .map_err(|e| format!("no `harness cluster up` answers on {}: {e}", path.display()))?;
+        let mut stream = UnixStream::connect(&path).await.map_err(|e| {
+            failed(format!(
+                "no `harness cluster up` answers on {}: {e}",
+                path.display()
+            ))
+        })?;
         stream
             .write_all(format!("start {node}\n").as_bytes())
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| failed(e.to_string()))?;
         let mut answer = String::new();
         BufReader::new(stream.take(4096))
             .read_line(&mut answer)
             .await
-            .map_err(|e| e.to_string())?;
-        match answer.trim() {
-            "ok" => Ok(()),
-            "" => Err("the cluster closed the connection without an answer".into()),
-            other => Err(other.strip_prefix("error: ").unwrap_or(other).to_string()),
+            .map_err(|e| failed(e.to_string()))?;
+        let answer = answer.trim();
+        if answer == "ok" {
+            Ok(())
+        } else if let Some(why) = answer.strip_prefix("invalid: ") {
+            Err(StartError::Invalid(why.to_string()))
+        } else if answer.is_empty() {
+            Err(failed(
+                "the cluster closed the connection without an answer".into(),
+            ))
+        } else {
+            Err(failed(
+                answer.strip_prefix("error: ").unwrap_or(answer).to_string(),
+            ))
         }
     };
     tokio::time::timeout(START_WITHIN, talk)
         .await
-        .map_err(|_| format!("{node} was not started within {}s", START_WITHIN.as_secs()))?
+        .map_err(|_| {
+            failed(format!(
+                "{node} was not started within {}s",
+                START_WITHIN.as_secs()
+            ))
+        })?
 }
 
 /// Quotes a string for `sh`.

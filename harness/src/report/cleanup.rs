@@ -3,7 +3,7 @@
 //! what became of it. Tasks cannot be deleted through the Octopus API, so
 //! the run cancels those it left unfinished and lists every one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -43,8 +43,7 @@ pub struct Removal {
 pub struct TaskLeft {
     /// Its ID.
     pub id: String,
-    /// Its last state as the run saw it (`Canceled` if the run canceled
-    /// it); null if never read.
+    /// Its last state as the run read it; null if never read.
     pub state: Option<TaskState>,
     /// The run canceled it because it had not finished.
     pub canceled_by_run: bool,
@@ -68,7 +67,6 @@ pub fn cleanup(history: &History) -> Option<CleanupReport> {
     let mut packages: BTreeMap<String, Removal> = BTreeMap::new();
     let mut machines: BTreeMap<String, Removal> = BTreeMap::new();
     let mut tasks: BTreeMap<String, TaskLeft> = BTreeMap::new();
-    let mut canceled: BTreeSet<String> = BTreeSet::new();
     let not_yet = |id: &str| Removal {
         id: id.to_string(),
         removed: false,
@@ -115,12 +113,21 @@ pub fn cleanup(history: &History) -> Option<CleanupReport> {
                     },
                 );
             }
+            // The run's last look at a task: its state then, and whether
+            // the run canceled it.
             Event::Removed {
-                kind, id, removed, ..
+                kind,
+                id,
+                removed,
+                state,
+                ..
             } if kind == "task" => {
                 new_task(id, &mut tasks);
-                if *removed {
-                    canceled.insert(id.clone());
+                if let Some(left) = tasks.get_mut(id) {
+                    left.canceled_by_run = *removed;
+                    if state.is_some() {
+                        left.state = *state;
+                    }
                 }
             }
             Event::TaskSubmitted(t) => {
@@ -144,12 +151,6 @@ pub fn cleanup(history: &History) -> Option<CleanupReport> {
                 }
             }
             _ => {}
-        }
-    }
-    for id in &canceled {
-        if let Some(left) = tasks.get_mut(id) {
-            left.canceled_by_run = true;
-            left.state = Some(TaskState::Canceled);
         }
     }
     let tasks: Vec<TaskLeft> = tasks.into_values().collect();

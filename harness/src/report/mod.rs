@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::check::{CheckResult, HISTOGRAM_SIGFIG, Verdict, histogram, percentile_us};
 use crate::history::{Event, History, LB_NAME, Op};
 
-pub use cleanup::{CleanupReport, Removal, TaskLeft};
+pub use cleanup::{CleanupReport, Removal, TaskLeft, cleanup};
 pub use junit::{doctor_junit_xml, junit_xml};
 pub use polling::{PollingNode, PollingReport};
 pub use tasks::{DrainReport, DrainStep, Percentiles, TaskReport, UploadReport};

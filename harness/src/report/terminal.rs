@@ -230,6 +230,7 @@ impl LiveProgress {
             | Event::PackageRead(_)
             | Event::PackageDeleted { .. }
             | Event::Removed { .. }
+            | Event::HealFailed { .. }
             | Event::Polling(_)
             | Event::PollingProbe(_)
             | Event::Health(_)

@@ -226,8 +226,6 @@ async fn run(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    // (One that finished meanwhile shows in the report as never read:
-    // its health task was abandoned.)
     super::tasks::cancel_unfinished(&lb, &created, &events).await;
     remove(&lb, &machines, &events).await;
 }
@@ -303,6 +301,7 @@ async fn remove(lb: &ApiClient, machines: &[Option<String>], events: &Events) {
             id,
             removed: result.is_ok(),
             error: result.err(),
+            state: None,
         });
     }
     events.send(Event::FleetRemoved {

@@ -327,8 +327,12 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     procedures.abort_all();
     while procedures.join_next().await.is_some() {}
     faults.heal_the_rest().await;
-    for e in cluster.heal_all().await {
-        eprintln!("harness: heal: {e}");
+    for error in cluster.heal_all().await {
+        eprintln!("harness: heal: {error}");
+        events.send(Event::HealFailed {
+            at_us: events.now_us(),
+            error,
+        });
     }
 
     if why_stopped.is_none() {
@@ -347,16 +351,14 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     let _ = watcher.await;
     if let Some(t) = task_load {
         // Unfinished tasks get their time, unless the run was interrupted
-        // (then nothing more is read); an interrupt while they finish ends
-        // the wait, and dropping the workload stops it.
-        if why_stopped.is_none() {
-            let within = t.finish_within();
-            tokio::select! {
-                _ = t.finish(within, true) => {}
-                why = interrupted(interrupt.clone()) => why_stopped = Some(why),
-            }
-        } else {
-            t.finish(Duration::ZERO, false).await;
+        // (then nothing more is read). Either way, and after an interrupt
+        // while they finish, the run's unfinished tasks are canceled.
+        let (within, read_logs) = match why_stopped {
+            None => (t.finish_within(), true),
+            Some(_) => (Duration::ZERO, false),
+        };
+        if let Some(why) = t.finish(within, read_logs, interrupt.clone()).await {
+            why_stopped.get_or_insert(why);
         }
     }
     if let Some(f) = fleet_load {
@@ -366,15 +368,9 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     }
     for u in [ladder_load, upload_load].into_iter().flatten() {
         // Verification reads whole packages from every node; an interrupt
-        // then cuts it short (the embedded cluster goes with the run).
-        // After an interrupt, uploads stop and their packages are deleted.
-        if why_stopped.is_none() {
-            tokio::select! {
-                _ = u.finish(false) => {}
-                why = interrupted(interrupt.clone()) => why_stopped = Some(why),
-            }
-        } else {
-            u.finish(true).await;
+        // cuts it short. Whatever happens, the packages are deleted.
+        if let Some(why) = u.finish(why_stopped.is_some(), interrupt.clone()).await {
+            why_stopped.get_or_insert(why);
         }
     }
     record_memory(&events, &cluster);
@@ -547,7 +543,10 @@ impl Faults {
         let client = ApiClient::with_trust(&url, self.api_key(), &self.cluster.trust())?;
         let deadline = tokio::time::Instant::now() + UP_TIMEOUT;
         while tokio::time::Instant::now() < deadline {
-            if client.ping_status(Duration::from_secs(1)).await.is_some() {
+            if matches!(
+                client.ping_status(Duration::from_secs(1)).await,
+                Some(200 | 418)
+            ) {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

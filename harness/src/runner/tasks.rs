@@ -26,6 +26,9 @@ use crate::scenario::{TaskLoad, Via};
 /// Tasks read in one list call.
 const PAGE: usize = 100;
 
+/// Longest wait for the cancels after an interrupt.
+const CLEANUP_WITHIN: Duration = Duration::from_secs(120);
+
 /// Log reads in flight at once.
 const LOG_READS: usize = 8;
 
@@ -34,6 +37,8 @@ pub(super) struct TaskWorkload {
     handle: JoinHandle<()>,
     finish_by: watch::Sender<Option<Finish>>,
     finish_within: Duration,
+    /// Turns true once the unfinished tasks are canceled.
+    cleaned: watch::Receiver<bool>,
 }
 
 /// The end the runner asks for: submissions stop at once, tasks still
@@ -63,14 +68,18 @@ impl TaskWorkload {
         tag: String,
     ) -> Self {
         let (finish_by, finish_rx) = watch::channel(None);
+        let (cleaned_tx, cleaned) = watch::channel(false);
         let finish_within = cfg.finish_within.value.get();
         // The marker must be unique to the run, so a rerun of a task from an
         // earlier run can never count as this one's.
-        let handle = tokio::spawn(run(cfg, lb, nodes, events, start, end, tag, finish_rx));
+        let handle = tokio::spawn(run(
+            cfg, lb, nodes, events, start, end, tag, finish_rx, cleaned_tx,
+        ));
         Self {
             handle,
             finish_by,
             finish_within,
+            cleaned,
         }
     }
 
@@ -80,13 +89,35 @@ impl TaskWorkload {
     }
 
     /// Stops submitting, waits up to `within` for tasks still running,
-    /// then reads every log if `read_logs`.
-    pub(super) async fn finish(mut self, within: Duration, read_logs: bool) {
+    /// cancels those that are not done, then reads every log if
+    /// `read_logs`. An interrupt meanwhile cuts the wait and the log reads
+    /// short, but not the cancels; it is returned.
+    pub(super) async fn finish(
+        mut self,
+        within: Duration,
+        read_logs: bool,
+        interrupt: watch::Receiver<Option<String>>,
+    ) -> Option<String> {
         let _ = self.finish_by.send(Some(Finish {
             by: Instant::now() + within,
             read_logs,
         }));
-        let _ = (&mut self.handle).await;
+        tokio::select! {
+            _ = &mut self.handle => None,
+            why = super::interrupted(interrupt) => {
+                let _ = self.finish_by.send(Some(Finish {
+                    by: Instant::now(),
+                    read_logs: false,
+                }));
+                // Bounded: cancel calls have their own timeouts.
+                let _ = tokio::time::timeout(
+                    CLEANUP_WITHIN,
+                    self.cleaned.wait_for(|done| *done),
+                )
+                .await;
+                Some(why)
+            }
+        }
     }
 }
 
@@ -107,8 +138,9 @@ async fn run(
     end: Instant,
     tag: String,
     mut finish_by: watch::Receiver<Option<Finish>>,
+    cleaned: watch::Sender<bool>,
 ) {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = mpsc::unbounded_channel();
     let submitter = submit(
         cfg.clone(),
         lb.clone(),
@@ -128,22 +160,28 @@ async fn run(
     };
     // Both in this task, so stopping it stops both; the follower ends
     // once the submitter is done and every task has ended.
-    let ((), (followed, unfinished)) = tokio::join!(
+    let ((), (mut followed, mut unfinished)) = tokio::join!(
         submitter,
         follow(
             cfg.poll.value.get(),
             readers.clone(),
-            rx,
+            &mut rx,
             &events,
             finish_by.clone(),
         )
     );
+    // Tasks whose creation returned after the follower stopped.
+    while let Ok(f) = rx.try_recv() {
+        unfinished.push(f.id.clone());
+        followed.push(f);
+    }
     // The run's scripts must not go on running in the cluster after it.
     // Those that finished since the last poll are recorded as they ended.
     let clock = events.clock();
     for b in cancel_unfinished(&readers[0], &unfinished, &events).await {
         events.send(Event::Task(seen(&clock, events.now_us(), &b)));
     }
+    let _ = cleaned.send(true);
     // Logs are read once the run has healed, so a node that is down for a
     // fault does not count against shared storage.
     let finish = loop {
@@ -257,9 +295,9 @@ async fn submit(
 async fn follow(
     poll: Duration,
     readers: Vec<ApiClient>,
-    mut incoming: mpsc::UnboundedReceiver<Followed>,
+    incoming: &mut mpsc::UnboundedReceiver<Followed>,
     events: &Events,
-    finish_by: watch::Receiver<Option<Finish>>,
+    mut finish_by: watch::Receiver<Option<Finish>>,
 ) -> (Vec<Followed>, Vec<String>) {
     let clock = events.clock();
     let mut all: Vec<Followed> = Vec::new();
@@ -270,7 +308,15 @@ async fn follow(
     let mut ticker = tokio::time::interval(poll);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
+        // A deadline brought forward (an interrupt) is seen at once.
+        tokio::select! {
+            _ = ticker.tick() => {}
+            changed = finish_by.changed() => {
+                if changed.is_err() {
+                    ticker.tick().await;
+                }
+            }
+        }
         loop {
             match incoming.try_recv() {
                 Ok(f) => {
@@ -314,39 +360,86 @@ async fn follow(
     (all, live)
 }
 
-/// Cancels those of `ids` that have not finished, and records each
-/// cancel; their states are read first, so a task that finished is left.
-/// Gives the tasks found finished.
+/// How long canceled tasks get to reach a final state (a real node stops
+/// an executing task in its own time: `Cancelling`, then `Canceled`).
+const CANCEL_SETTLE: Duration = Duration::from_secs(30);
+
+/// Cancels those of `ids` that have not finished, waits (bounded) for them
+/// to end, and records each with its last state: a task found finished is
+/// recorded as not canceled. Gives the tasks' last bodies read.
 pub(super) async fn cancel_unfinished(
     api: &ApiClient,
     ids: &[String],
     events: &Events,
 ) -> Vec<TaskBody> {
-    let mut finished = Vec::new();
+    let mut last: HashMap<String, TaskBody> = HashMap::new();
+    let mut canceled: HashMap<String, Result<(), String>> = HashMap::new();
     for chunk in ids.chunks(PAGE) {
         // Unread states count as unfinished: cancelling a finished task
         // changes nothing.
         let active: Vec<String> = match api.tasks(chunk).await {
             Ok(bodies) => {
-                let (done, active): (Vec<TaskBody>, Vec<TaskBody>) =
-                    bodies.into_iter().partition(|b| b.state.is_completed());
-                finished.extend(done);
-                active.into_iter().map(|b| b.id).collect()
+                let mut active = Vec::new();
+                for b in bodies {
+                    if !b.state.is_completed() {
+                        active.push(b.id.clone());
+                    }
+                    last.insert(b.id.clone(), b);
+                }
+                active
             }
             Err(_) => chunk.to_vec(),
         };
         for id in active {
             let result = api.cancel_task(&id).await;
-            events.send(Event::Removed {
-                at_us: events.now_us(),
-                kind: "task".into(),
-                id,
-                removed: result.is_ok(),
-                error: result.err(),
-            });
+            canceled.insert(id, result);
         }
     }
-    finished
+    // Until every canceled task has ended, or the bound.
+    let deadline = Instant::now() + CANCEL_SETTLE;
+    let mut pending: Vec<String> = canceled
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(id, _)| id.clone())
+        .collect();
+    while !pending.is_empty() && Instant::now() < deadline {
+        for chunk in pending.clone().chunks(PAGE) {
+            if let Ok(bodies) = api.tasks(chunk).await {
+                for b in bodies {
+                    last.insert(b.id.clone(), b);
+                }
+            }
+        }
+        pending.retain(|id| !last.get(id).is_some_and(|b| b.state.is_completed()));
+        if !pending.is_empty() {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    for id in ids {
+        let state = last.get(id).map(|b| b.state);
+        let (removed, error) = match canceled.remove(id) {
+            Some(Ok(())) if state.is_some_and(TaskState::is_completed) => (true, None),
+            Some(Ok(())) => (
+                true,
+                Some(format!(
+                    "canceled, but still {} after {}s",
+                    state.map_or("unread", TaskState::as_str),
+                    CANCEL_SETTLE.as_secs()
+                )),
+            ),
+            Some(Err(e)) => (false, Some(e)),
+            None => (false, None),
+        };
+        events.send(Event::Removed {
+            at_us: events.now_us(),
+            kind: "task".into(),
+            id: id.clone(),
+            removed,
+            error,
+            state,
+        });
+    }
+    last.into_values().collect()
 }
 
 fn seen(clock: &crate::history::Clock, at_us: u64, b: &TaskBody) -> TaskSeen {

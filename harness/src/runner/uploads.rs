@@ -111,19 +111,38 @@ impl UploadWorkload {
     }
 
     /// Waits for the uploads (or, after an interrupt, stops them), reads
-    /// back what they made unless interrupted, and deletes it all.
-    pub(super) async fn finish(mut self, interrupted: bool) {
+    /// back what they made unless interrupted, and deletes it all. An
+    /// interrupt while it waits or reads back stops that, not the deletes;
+    /// it is returned.
+    pub(super) async fn finish(
+        mut self,
+        interrupted: bool,
+        interrupt: tokio::sync::watch::Receiver<Option<String>>,
+    ) -> Option<String> {
+        let mut why = None;
         if interrupted {
             self.handle.abort();
         }
-        let _ = (&mut self.handle).await;
+        tokio::select! {
+            _ = &mut self.handle => {}
+            w = super::interrupted(interrupt.clone()), if !interrupted => {
+                self.handle.abort();
+                why = Some(w);
+            }
+        }
         let mut made = self.made.lock().map(|m| m.clone()).unwrap_or_default();
         made.sort_by_key(|m| m.seq);
-        if !interrupted {
-            for m in &made {
-                if m.accepted {
-                    verify(m, &self.target, &self.nodes, &self.events).await;
+        if !interrupted && why.is_none() {
+            let verify_all = async {
+                for m in &made {
+                    if m.accepted {
+                        verify(m, &self.target, &self.nodes, &self.events).await;
+                    }
                 }
+            };
+            tokio::select! {
+                _ = verify_all => {}
+                w = super::interrupted(interrupt) => why = Some(w),
             }
         }
         // Delete whatever may exist: a failed upload can still have landed.
@@ -137,6 +156,7 @@ impl UploadWorkload {
                 error: result.err(),
             });
         }
+        why
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::process::Stdio;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
@@ -44,11 +44,11 @@ impl Verb {
     }
 }
 
-/// What the harness last left a node in.
+/// What the harness left a node in, the worse last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Left {
-    Down,
     Paused,
+    Down,
 }
 
 /// Most bytes of a command's output kept for an error message.
@@ -56,9 +56,6 @@ const OUTPUT_TAIL: usize = 2000;
 
 /// How long the LB and the nodes have to answer ping before a run.
 const READY_WITHIN: Duration = Duration::from_secs(10);
-
-/// How long a started node has to answer ping.
-const UP_WITHIN: Duration = Duration::from_secs(60);
 
 /// A cluster the harness did not start.
 pub struct RealCluster {
@@ -143,7 +140,12 @@ impl RealCluster {
         let client = ApiClient::with_trust(url, self.key.clone(), &self.trust())?;
         let began = tokio::time::Instant::now();
         loop {
-            if client.ping_status(Duration::from_secs(2)).await.is_some() {
+            // 200 in service, 418 drained; anything else (a 502 from a
+            // proxy, a 503 while starting) is not up.
+            if matches!(
+                client.ping_status(Duration::from_secs(2)).await,
+                Some(200 | 418)
+            ) {
                 self.events.send(Event::NodeUp {
                     at_us: self.events.now_us(),
                     node: name.to_string(),
@@ -221,17 +223,23 @@ impl RealCluster {
                     verb.as_str()
                 )
             })?;
-        self.run(node, verb, &command).await?;
-        {
+        // Marked before the command runs: one that fails or times out may
+        // have done its work all the same, and then must still be undone.
+        // Down outranks paused: starting a node also ends its pause.
+        let mark = |state: Left| {
             let mut left = self.left.lock().unwrap_or_else(|e| e.into_inner());
-            match verb {
-                Verb::Kill | Verb::Stop => left.insert(node.to_string(), Left::Down),
-                Verb::Pause => left.insert(node.to_string(), Left::Paused),
-                Verb::Start | Verb::Resume => left.remove(node),
-            };
+            let now = left.entry(node.to_string()).or_insert(state);
+            *now = (*now).max(state);
+        };
+        match verb {
+            Verb::Kill | Verb::Stop => mark(Left::Down),
+            Verb::Pause => mark(Left::Paused),
+            Verb::Start | Verb::Resume => {}
         }
+        self.run(node, verb, &command).await?;
         // Started as the embedded cluster starts a node: done once it
-        // answers.
+        // answers, within the command time limit again. Only then is there
+        // nothing left to undo.
         if verb == Verb::Start {
             let url = self
                 .nodes()
@@ -239,7 +247,18 @@ impl RealCluster {
                 .find(|(n, _)| n == node)
                 .map(|(_, u)| u)
                 .unwrap_or_default();
-            self.wait_up(node, &url, UP_WITHIN).await?;
+            self.wait_up(node, &url, self.file.command_timeout.value.get())
+                .await?;
+        }
+        let mut left = self.left.lock().unwrap_or_else(|e| e.into_inner());
+        match verb {
+            Verb::Start => {
+                left.remove(node);
+            }
+            Verb::Resume if left.get(node) == Some(&Left::Paused) => {
+                left.remove(node);
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -272,8 +291,10 @@ impl RealCluster {
     }
 
     /// `sh -c command` in its own process group, killed whole when the time
-    /// limit passes. Its output goes into the error, with the API key
-    /// blotted out, should the command print it.
+    /// limit passes. Done when `sh` exits: a process it leaves running in
+    /// the background (a server it started) is left alone. Its output goes
+    /// into the error, with the API key blotted out, should the command
+    /// print it.
     async fn run(&self, node: &str, verb: Verb, command: &str) -> Result<(), String> {
         let limit = self.file.command_timeout.value.get();
         let what = format!("{node}'s `{}` command", verb.as_str());
@@ -289,26 +310,17 @@ impl RealCluster {
             .spawn()
             .map_err(|e| format!("{what} could not start: {e}"))?;
         let pid = child.id();
-        let mut stdout = child.stdout.take();
-        let mut stderr = child.stderr.take();
-        // Both pipes at once: a command that fills one must not stall.
-        let read = async {
-            let mut out = Vec::new();
-            let mut err = Vec::new();
-            tokio::join!(
-                drain(stdout.as_mut(), &mut out),
-                drain(stderr.as_mut(), &mut err)
-            );
-            out.extend_from_slice(&err);
-            out
-        };
-        let done = tokio::time::timeout(limit, async {
-            let output = read.await;
-            (child.wait().await, output)
-        })
-        .await;
-        let (status, output) = match done {
-            Ok(r) => r,
+        // Both pipes at once, so a command that fills one does not stall.
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let mut readers = tokio::task::JoinSet::new();
+        if let Some(p) = child.stdout.take() {
+            readers.spawn(collect(p, output.clone()));
+        }
+        if let Some(p) = child.stderr.take() {
+            readers.spawn(collect(p, output.clone()));
+        }
+        let status = match tokio::time::timeout(limit, child.wait()).await {
+            Ok(status) => status.map_err(|e| format!("{what} could not be waited for: {e}"))?,
             Err(_) => {
                 // The whole group: `sh` and whatever it started.
                 if let Some(pid) = pid {
@@ -324,10 +336,17 @@ impl RealCluster {
                 ));
             }
         };
-        let status = status.map_err(|e| format!("{what} could not be waited for: {e}"))?;
+        // What is still in the pipes; a background process that keeps them
+        // open is not waited for.
+        let _ = tokio::time::timeout(OUTPUT_GRACE, async {
+            while readers.join_next().await.is_some() {}
+        })
+        .await;
+        readers.abort_all();
         if status.success() {
             return Ok(());
         }
+        let output = output.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let text = String::from_utf8_lossy(&output);
         let text = text.replace(self.key.expose(), "[API key]");
         let text = text.trim();
@@ -346,10 +365,23 @@ impl RealCluster {
     }
 }
 
-/// Reads a pipe to its end, if there is one.
-async fn drain<R: tokio::io::AsyncRead + Unpin>(pipe: Option<&mut R>, buf: &mut Vec<u8>) {
-    if let Some(p) = pipe {
-        let _ = p.read_to_end(buf).await;
+/// How long output is still read after a command has exited.
+const OUTPUT_GRACE: Duration = Duration::from_millis(500);
+
+/// Most bytes of output kept per command.
+const OUTPUT_KEPT: usize = 64 << 10;
+
+/// Appends what a pipe gives to `into`, up to [`OUTPUT_KEPT`] bytes (the
+/// rest is read and dropped, so the command never blocks on it).
+async fn collect<R: tokio::io::AsyncRead + Unpin>(mut pipe: R, into: Arc<Mutex<Vec<u8>>>) {
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = pipe.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        let mut out = into.lock().unwrap_or_else(|e| e.into_inner());
+        let room = OUTPUT_KEPT.saturating_sub(out.len());
+        out.extend_from_slice(&buf[..n.min(room)]);
     }
 }
 
@@ -383,20 +415,25 @@ mod tests {
             &format!(
                 "{{ kill: 'echo kill $HARNESS_NODE >> {log}', start: 'echo start $HARNESS_NODE >> {log}', pause: 'echo pause >> {log}', resume: 'echo resume >> {log}' }}"
             ),
-            "5s",
+            "2s",
         )
         .await;
-        within(c.act("n1", Verb::Kill)).await.expect("kill runs");
-        assert!(c.is_down("n1"));
         within(c.act("n1", Verb::Pause)).await.expect("pause runs");
         assert!(!c.is_down("n1"));
-        assert!(within(c.heal_all()).await.is_empty());
-        assert!(
-            within(c.heal_all()).await.is_empty(),
-            "nothing left to heal"
-        );
+        within(c.act("n1", Verb::Kill)).await.expect("kill runs");
+        assert!(c.is_down("n1"), "down outranks paused");
+        // The start waits for ping, which nothing answers here: it fails,
+        // and the node stays to be healed.
+        let e = within(c.heal_all()).await;
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("n1 did not answer ping"), "{e:?}");
+        assert!(c.is_down("n1"));
         let text = std::fs::read_to_string(dir.path().join("log")).expect("log");
-        assert_eq!(text, "kill n1\npause\nresume\n");
+        assert_eq!(text, "pause\nkill n1\nstart n1\n");
+        within(c.act("n1", Verb::Resume))
+            .await
+            .expect("resume runs");
+        assert!(c.is_down("n1"), "a resume does not bring back a dead node");
         let e = within(c.act("n1", Verb::Stop)).await.expect_err("no stop");
         assert!(e.contains("no `stop` command for n1"), "{e}");
         let e = within(c.act("n9", Verb::Kill)).await.expect_err("unknown");
@@ -415,9 +452,20 @@ mod tests {
         assert!(e.contains("exit status: 3"), "{e}");
         assert!(e.contains("using [API key]"), "{e}");
         assert!(!e.contains("SECRET123"), "{e}");
-        assert!(!c.is_down("n1"), "a failed kill leaves nothing to heal");
+        assert!(
+            c.is_down("n1"),
+            "a failed kill may have killed: it is healed"
+        );
         // The 30 s sleeps would outlast `within` were the group not killed.
         let e = within(c.act("n1", Verb::Stop)).await.expect_err("slow");
         assert!(e.contains("did not finish within 300ms"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_command_that_leaves_a_process_running_is_done_when_sh_exits() {
+        let c = cluster("{ pause: 'sleep 30 & echo started' }", "5s").await;
+        within(c.act("n1", Verb::Pause))
+            .await
+            .expect("done once sh exits, its child left running");
     }
 }
