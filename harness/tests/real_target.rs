@@ -72,6 +72,22 @@ fn passes_on_cluster_up(scenario: &str) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let up = up_like(scenario, dir.path());
     let (target, key) = (&up.target, &up.key);
+    // Without --allow-disruptive the run is refused before anything is
+    // sent, and the disruptive steps are listed.
+    let mut refused = harness();
+    refused
+        .args(["run", "--target"])
+        .arg(target)
+        .arg(format!("scenarios/{scenario}"))
+        .env("HARNESS_API_KEY", key);
+    let out = run_with_timeout(refused, Duration::from_secs(30));
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("refusing to disrupt cluster-up")
+            && out.stderr.contains(&format!("scenarios/{scenario}: ")),
+        "{}",
+        out.stderr
+    );
     let json = dir.path().join("report.json");
     let junit = dir.path().join("junit.xml");
     let mut cmd = harness();
@@ -195,6 +211,7 @@ fn assert_nothing_left(up: &Up, run_id: &str) {
 #[test]
 fn failover_passes_through_a_real_target_killing_and_starting_by_pid() {
     let report = passes_on_cluster_up("failover.yaml");
+    assert_eq!(report["faults"][0]["name"], "kill-n2");
     // The kill went through the target's commands: n2 answered again after
     // its start, as a second node_up.
     let n2 = report["nodes"]
