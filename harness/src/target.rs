@@ -222,6 +222,13 @@ fn validate(t: &TargetFile) -> Vec<Problem> {
     };
     if t.name.value.trim().is_empty() {
         problem(&t.name.referenced, "name", "must not be empty".into());
+    } else if t.name.value == "embedded" {
+        // Reports say `embedded` for the cluster the harness starts.
+        problem(
+            &t.name.referenced,
+            "name",
+            "`embedded` names the harness's own cluster in reports; choose another".into(),
+        );
     }
     if let Err(e) = check_url(&t.lb.value) {
         problem(&t.lb.referenced, "lb", e);
