@@ -69,6 +69,7 @@ fn up_like(scenario: &str, dir: &Path) -> Up {
 /// real target, and checks the run passed and cleaned up after itself.
 /// Returns the report.
 fn passes_on_cluster_up(scenario: &str) -> Value {
+    let _exclusive = crate::util::exclusive();
     let dir = tempfile::tempdir().unwrap();
     let up = up_like(scenario, dir.path());
     let (target, key) = (&up.target, &up.key);
@@ -261,6 +262,7 @@ fn a_polling_fleet_passes_through_a_real_target_and_its_machines_are_removed() {
 
 #[test]
 fn an_interrupted_run_heals_the_target_and_cancels_its_tasks() {
+    let _exclusive = crate::util::exclusive();
     let dir = tempfile::tempdir().unwrap();
     let up = up_like("drain.yaml", dir.path());
     let runs = dir.path().join("runs");
@@ -310,6 +312,7 @@ fn an_interrupted_run_heals_the_target_and_cancels_its_tasks() {
 
 #[test]
 fn an_upload_interrupted_while_it_is_read_back_is_still_deleted() {
+    let _exclusive = crate::util::exclusive();
     let dir = tempfile::tempdir().unwrap();
     let up = up_like("upload-1gb.yaml", dir.path());
     let runs = dir.path().join("runs");

@@ -38,6 +38,7 @@ fn read_json(path: &std::path::Path) -> Value {
 
 #[test]
 fn failover_passes_and_writes_every_report() {
+    let _exclusive = crate::util::exclusive();
     let tmp = tempfile::tempdir().unwrap();
     let json_path = tmp.path().join("report.json");
     let junit_path = tmp.path().join("junit.xml");
@@ -296,6 +297,7 @@ fn a_kill_mid_task_cancels_the_tasks_without_running_them_again() {
 
 #[test]
 fn a_gigabyte_upload_through_the_lb_reads_back_intact_on_every_node() {
+    let _exclusive = crate::util::exclusive();
     let tmp = tempfile::tempdir().unwrap();
     let out = run_scenario("scenarios/upload-1gb.yaml", tmp.path(), &[], 0);
     assert!(out.stdout.contains("verdict: PASS"), "{}", out.stdout);
@@ -337,6 +339,7 @@ fn installed(program: &str) -> bool {
 
 #[test]
 fn a_gigabyte_upload_passes_through_real_haproxy_and_nginx() {
+    let _exclusive = crate::util::exclusive();
     for lb in ["haproxy", "nginx"] {
         if !installed(lb) {
             continue;

@@ -160,3 +160,11 @@ pub fn cluster_up(args: &[&str], out: &Path, limit: Duration) -> (ChildGuard, Ve
     }
     (guard, printed)
 }
+
+/// Tests that saturate the CPU (gigabyte uploads) and tests whose
+/// scenarios bound latency never overlap: on a 2-core machine one would
+/// starve the other. Each such test holds this for its whole run.
+pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}

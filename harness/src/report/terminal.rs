@@ -76,8 +76,14 @@ impl LiveProgress {
                 boot_ms,
                 ..
             } => {
+                // A real target's nodes are known by their URLs.
+                let url = if address.contains("://") {
+                    address.clone()
+                } else {
+                    format!("http://{address}")
+                };
                 self.line(format!(
-                    "[{:>7.1}s] {node} up at http://{address} in {boot_ms} ms",
+                    "[{:>7.1}s] {node} up at {url} in {boot_ms} ms",
                     *at_us as f64 / 1e6
                 ));
             }
