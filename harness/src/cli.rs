@@ -873,6 +873,7 @@ fn cluster_up(nodes: Option<u32>, task_cap: Option<u32>, like: Option<&Path>, ou
         println!("Ctrl-C stops the cluster.");
         // Boot's own events are the lines above.
         while rx.try_recv().is_ok() {}
+        let starting = std::sync::Arc::new(tokio::sync::Mutex::new(()));
         let stop = runner::interrupts();
         loop {
             tokio::select! {
@@ -893,9 +894,10 @@ fn cluster_up(nodes: Option<u32>, task_cap: Option<u32>, like: Option<&Path>, ou
                     // Each request on its own, so a slow start holds up
                     // neither Ctrl-C nor another node's start.
                     if let Ok((stream, _)) = conn {
-                        let cluster = cluster.clone();
-                        let dir = dir.clone();
-                        tokio::spawn(async move { control::serve(&cluster, &dir, stream).await });
+                        let (cluster, dir, starting) = (cluster.clone(), dir.clone(), starting.clone());
+                        tokio::spawn(async move {
+                            control::serve(&cluster, &dir, &starting, stream).await
+                        });
                     }
                 }
                 _ = runner::interrupted(stop.clone()) => break,
@@ -938,7 +940,7 @@ fn containers_up(
             return INVALID_INPUT;
         }
         let free = || {
-            std::net::TcpListener::bind("0.0.0.0:0")
+            std::net::TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
                 .map(|a| a.port())
         };
@@ -984,26 +986,41 @@ fn containers_up(
         let running = match running {
             Ok(r) => r,
             Err(e) => {
-                // What started is removed as its handles drop.
                 eprintln!("error: the containerized cluster did not come up: {e}");
+                // The containers started go as their handles drop (up()
+                // has returned); the volumes and the key file do not.
+                let volumes: Vec<String> = cfg.volumes().into_iter().map(|(v, _)| v).collect();
+                for e in crate::containers::remove_volumes(&volumes).await {
+                    eprintln!("harness: containers: {e}");
+                }
+                let _ = std::fs::remove_file(&key_file);
                 return ENVIRONMENT;
             }
         };
         let target_file = dir.join("target.yaml");
+        let mut code = PASS;
         if let Err(e) = std::fs::write(&target_file, cfg.target_yaml(&running.ids, TARGET_KEY_ENV)) {
             eprintln!("error: failed to write {}: {e}", target_file.display());
+            code = ENVIRONMENT;
         }
         println!("containerized cluster up; LB http://127.0.0.1:{}", cfg.lb_port);
         println!("API key: in {} (not printed)", key_file.display());
         println!("target file: {}", target_file.display());
         println!("Ctrl-C removes the containers and their volumes.");
-        let _ = runner::interrupted(stop).await;
-        for e in running.remove().await {
+        if code == PASS {
+            let _ = runner::interrupted(stop).await;
+        }
+        let errors = running.remove().await;
+        for e in &errors {
             eprintln!("harness: containers: {e}");
         }
         let _ = std::fs::remove_file(&key_file);
-        println!("containers removed");
-        PASS
+        if errors.is_empty() {
+            println!("containers removed");
+        } else {
+            code = ENVIRONMENT;
+        }
+        code
     })
 }
 

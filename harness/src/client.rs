@@ -447,9 +447,9 @@ pub struct TaskCreated {
 /// Refused means the request never left: a definite failure. Anything after
 /// the connection opened may or may not have reached the server.
 fn classify(e: &reqwest::Error) -> (Outcome, &'static str) {
-    if is_tls(e) {
-        // The server answered; its certificate was not trusted, so nothing
-        // was sent.
+    if e.is_connect() && is_tls(e) {
+        // The server answered the handshake; its certificate was not
+        // trusted, so the request was never sent.
         (Outcome::Fail, "tls")
     } else if e.is_connect() {
         (Outcome::Fail, "connect")

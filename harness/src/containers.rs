@@ -27,9 +27,6 @@ use crate::client::{ApiClient, ApiKey};
 use crate::cluster::real_lb;
 use crate::scenario::{Lb, LbEngine, LbPreset};
 
-/// The SQL Server image the `mssql_server` module runs.
-pub const SQL_IMAGE: &str = "mcr.microsoft.com/mssql/server";
-
 /// The Octopus Server image.
 pub const OCTOPUS_IMAGE: &str = "octopusdeploy/octopusdeploy";
 
@@ -109,8 +106,9 @@ impl Secrets {
     }
 }
 
-/// One container to start.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One container to start. Its environment holds secrets, so its Debug
+/// shows only the variables' names.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ContainerSpec {
     /// Its name, also its host name on the cluster's network.
     pub name: String,
@@ -124,6 +122,21 @@ pub struct ContainerSpec {
     pub ports: Vec<(u16, u16)>,
     /// Files copied in before start: (path, text).
     pub files: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for ContainerSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContainerSpec")
+            .field("name", &self.name)
+            .field("image", &self.image)
+            .field(
+                "env",
+                &self.env.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+            )
+            .field("volumes", &self.volumes)
+            .field("ports", &self.ports)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ContainerConfig {
@@ -237,7 +250,7 @@ impl ContainerConfig {
             })
             .collect();
         let listen = SocketAddr::from(([0, 0, 0, 0], WEB_PORT));
-        real_lb::config(
+        let text = real_lb::config(
             LbEngine::Haproxy,
             &lb,
             listen,
@@ -246,7 +259,20 @@ impl ContainerConfig {
             Path::new("/"),
         )
         .map(|c| c.text)
-        .unwrap_or_default()
+        .unwrap_or_default();
+        // A container started again after a stop or kill may get a new
+        // address on the network: HAProxy asks Docker's DNS again, rather
+        // than keeping the one it resolved at start.
+        let mut out =
+            String::from("resolvers docker\n  nameserver dns 127.0.0.11:53\n  hold valid 1s\n\n");
+        for line in text.lines() {
+            out.push_str(line);
+            if line.trim_start().starts_with("server ") {
+                out.push_str(" resolvers docker init-addr last,libc,none");
+            }
+            out.push('\n');
+        }
+        out
     }
 
     /// The cluster as a target file, its node commands acting on the
@@ -314,14 +340,14 @@ pub async fn docker_answers() -> Result<(), String> {
             ))
         }
     };
-    tokio::time::timeout(Duration::from_secs(3), ask)
-        .await
-        .map_err(|_| "no answer within 3s".to_string())?
-        .map_err(|why| {
-            format!(
-                "no Docker daemon answers at {host} ({why}); the containers target needs one (DOCKER_HOST chooses another)"
-            )
-        })
+    let why = match tokio::time::timeout(Duration::from_secs(3), ask).await {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(why)) => why,
+        Err(_) => "no answer within 3s".to_string(),
+    };
+    Err(format!(
+        "no Docker daemon answers at {host} ({why}); the containers target needs one (DOCKER_HOST chooses another)"
+    ))
 }
 
 /// A started containerized cluster; [`Running::remove`] takes it down.
@@ -367,6 +393,19 @@ pub async fn up(cfg: &ContainerConfig) -> Result<Running, String> {
         for (host, inside) in spec.ports {
             req = req.with_mapped_port(host, inside.tcp());
         }
+        // Published on loopback only: the portal and API hold an admin.
+        let mut req = req.with_host_config_modifier(|hc| {
+            for bindings in hc
+                .port_bindings
+                .iter_mut()
+                .flat_map(|b| b.values_mut())
+                .flatten()
+            {
+                for b in bindings {
+                    b.host_ip = Some("127.0.0.1".into());
+                }
+            }
+        });
         for (path, text) in spec.files {
             req = req.with_copy_to(path, text.into_bytes());
         }
@@ -430,24 +469,26 @@ impl Running {
         if let Err(e) = self.sql.rm().await {
             errors.push(e.to_string());
         }
-        match testcontainers::bollard::Docker::connect_with_defaults() {
-            Ok(docker) => {
-                for v in self.volumes {
-                    if let Err(e) = docker
-                        .remove_volume(
-                            &v,
-                            None::<testcontainers::bollard::query_parameters::RemoveVolumeOptions>,
-                        )
-                        .await
-                    {
-                        errors.push(format!("volume {v}: {e}"));
-                    }
-                }
-            }
-            Err(e) => errors.push(e.to_string()),
-        }
+        errors.extend(remove_volumes(&self.volumes).await);
         errors
     }
+}
+
+/// Removes the cluster's named volumes (containers do not take theirs with
+/// them); gives what could not be removed.
+pub async fn remove_volumes(volumes: &[String]) -> Vec<String> {
+    use testcontainers::bollard::query_parameters::RemoveVolumeOptions;
+    let docker = match testcontainers::bollard::Docker::connect_with_defaults() {
+        Ok(d) => d,
+        Err(e) => return vec![e.to_string()],
+    };
+    let mut errors = Vec::new();
+    for v in volumes {
+        if let Err(e) = docker.remove_volume(v, None::<RemoveVolumeOptions>).await {
+            errors.push(format!("volume {v}: {e}"));
+        }
+    }
+    errors
 }
 
 #[cfg(test)]
@@ -512,6 +553,16 @@ mod tests {
             None
         );
         assert!(!format!("{:?}", c.secrets).contains(&c.secrets.sa_password));
+        let shown = format!("{:?}", specs[0]);
+        assert!(shown.contains("MASTER_KEY"), "{shown}");
+        for secret in [
+            &c.secrets.sa_password,
+            &c.secrets.master_key,
+            &c.secrets.admin_password,
+        ] {
+            assert!(!shown.contains(secret.as_str()), "{shown}");
+        }
+        assert!(!shown.contains(c.secrets.api_key.expose()), "{shown}");
     }
 
     #[test]

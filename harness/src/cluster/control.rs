@@ -58,7 +58,14 @@ pub fn listen(dir: &Path) -> Result<UnixListener, String> {
 }
 
 /// Serves one control connection: reads its request and answers it.
-pub async fn serve(cluster: &EmbeddedCluster, dir: &Path, mut stream: UnixStream) {
+/// Starts take `starting` one at a time, so two requests for one node
+/// never both start it.
+pub async fn serve(
+    cluster: &EmbeddedCluster,
+    dir: &Path,
+    starting: &tokio::sync::Mutex<()>,
+    mut stream: UnixStream,
+) {
     let mut line = String::new();
     let read = {
         let mut reader = BufReader::new((&mut stream).take(MAX_LINE as u64));
@@ -69,10 +76,13 @@ pub async fn serve(cluster: &EmbeddedCluster, dir: &Path, mut stream: UnixStream
             Some(("start", node)) if !cluster.nodes().iter().any(|n| n.name() == node) => {
                 format!("invalid: unknown node {node:?}")
             }
-            Some(("start", node)) => match start(cluster, dir, node).await {
-                Ok(()) => "ok".to_string(),
-                Err(e) => format!("error: {e}"),
-            },
+            Some(("start", node)) => {
+                let _one_at_a_time = starting.lock().await;
+                match start(cluster, dir, node).await {
+                    Ok(()) => "ok".to_string(),
+                    Err(e) => format!("error: {e}"),
+                }
+            }
             _ => "error: the request must be `start <node>`".to_string(),
         },
         Ok(Err(e)) => format!("error: {e}"),

@@ -125,9 +125,13 @@ pub fn cleanup(history: &History) -> Option<CleanupReport> {
                 new_task(id, &mut tasks);
                 if let Some(left) = tasks.get_mut(id) {
                     left.canceled_by_run = *removed;
-                    if state.is_some() {
-                        left.state = *state;
-                    }
+                    left.state = match state {
+                        Some(s) => Some(*s),
+                        // A history from before states were recorded
+                        // here: its cancels were immediate.
+                        None if *removed => Some(TaskState::Canceled),
+                        None => left.state,
+                    };
                 }
             }
             Event::TaskSubmitted(t) => {

@@ -364,54 +364,92 @@ async fn follow(
 /// an executing task in its own time: `Cancelling`, then `Canceled`).
 const CANCEL_SETTLE: Duration = Duration::from_secs(30);
 
+/// Cancel requests in flight at once, and the bound on all of them.
+const CANCELS: usize = 8;
+const CANCELS_WITHIN: Duration = Duration::from_secs(120);
+
 /// Cancels those of `ids` that have not finished, waits (bounded) for them
 /// to end, and records each with its last state: a task found finished is
-/// recorded as not canceled. Gives the tasks' last bodies read.
+/// recorded as not canceled. Gives the tasks found finished on the first
+/// read, which ended by themselves; a task the run canceled is recorded
+/// only as canceled, so that no check takes the cancel for its end.
 pub(super) async fn cancel_unfinished(
     api: &ApiClient,
     ids: &[String],
     events: &Events,
 ) -> Vec<TaskBody> {
     let mut last: HashMap<String, TaskBody> = HashMap::new();
-    let mut canceled: HashMap<String, Result<(), String>> = HashMap::new();
+    let mut active: Vec<String> = Vec::new();
     for chunk in ids.chunks(PAGE) {
         // Unread states count as unfinished: cancelling a finished task
         // changes nothing.
-        let active: Vec<String> = match api.tasks(chunk).await {
+        match api.tasks(chunk).await {
             Ok(bodies) => {
-                let mut active = Vec::new();
+                let read: Vec<&String> = bodies.iter().map(|b| &b.id).collect();
+                active.extend(chunk.iter().filter(|id| !read.contains(id)).cloned());
                 for b in bodies {
                     if !b.state.is_completed() {
                         active.push(b.id.clone());
                     }
                     last.insert(b.id.clone(), b);
                 }
-                active
             }
-            Err(_) => chunk.to_vec(),
-        };
-        for id in active {
-            let result = api.cancel_task(&id).await;
-            canceled.insert(id, result);
+            Err(_) => active.extend(chunk.iter().cloned()),
         }
+    }
+    let ended_alone: Vec<TaskBody> = last
+        .values()
+        .filter(|b| b.state.is_completed())
+        .cloned()
+        .collect();
+    // The cancels, a few at a time, all within a bound.
+    let mut canceled: HashMap<String, Result<(), String>> = HashMap::new();
+    let mut pending = active.iter();
+    let mut calls = JoinSet::new();
+    let deadline = Instant::now() + CANCELS_WITHIN;
+    loop {
+        while calls.len() < CANCELS {
+            let Some(id) = pending.next() else { break };
+            let (api, id) = (api.clone(), id.clone());
+            calls.spawn(async move {
+                let r = api.cancel_task(&id).await;
+                (id, r)
+            });
+        }
+        match tokio::time::timeout_at(deadline, calls.join_next()).await {
+            Ok(Some(Ok((id, r)))) => {
+                canceled.insert(id, r);
+            }
+            Ok(Some(Err(_))) => {}
+            Ok(None) => break,
+            Err(_) => {
+                calls.abort_all();
+                break;
+            }
+        }
+    }
+    for id in &active {
+        canceled
+            .entry(id.clone())
+            .or_insert_with(|| Err(format!("not canceled within {}s", CANCELS_WITHIN.as_secs())));
     }
     // Until every canceled task has ended, or the bound.
     let deadline = Instant::now() + CANCEL_SETTLE;
-    let mut pending: Vec<String> = canceled
+    let mut settling: Vec<String> = canceled
         .iter()
         .filter(|(_, r)| r.is_ok())
         .map(|(id, _)| id.clone())
         .collect();
-    while !pending.is_empty() && Instant::now() < deadline {
-        for chunk in pending.clone().chunks(PAGE) {
+    while !settling.is_empty() && Instant::now() < deadline {
+        for chunk in settling.clone().chunks(PAGE) {
             if let Ok(bodies) = api.tasks(chunk).await {
                 for b in bodies {
                     last.insert(b.id.clone(), b);
                 }
             }
         }
-        pending.retain(|id| !last.get(id).is_some_and(|b| b.state.is_completed()));
-        if !pending.is_empty() {
+        settling.retain(|id| !last.get(id).is_some_and(|b| b.state.is_completed()));
+        if !settling.is_empty() {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
@@ -439,7 +477,7 @@ pub(super) async fn cancel_unfinished(
             state,
         });
     }
-    last.into_values().collect()
+    ended_alone
 }
 
 fn seen(clock: &crate::history::Clock, at_us: u64, b: &TaskBody) -> TaskSeen {

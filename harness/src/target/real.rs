@@ -44,11 +44,12 @@ impl Verb {
     }
 }
 
-/// What the harness left a node in, the worse last.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Left {
-    Paused,
-    Down,
+/// What the harness left a node in: frozen, down, or both (a frozen
+/// container must be unfrozen before it can be started).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Left {
+    paused: bool,
+    down: bool,
 }
 
 /// Most bytes of a command's output kept for an error message.
@@ -225,16 +226,14 @@ impl RealCluster {
             })?;
         // Marked before the command runs: one that fails or times out may
         // have done its work all the same, and then must still be undone.
-        // Down outranks paused: starting a node also ends its pause.
-        let mark = |state: Left| {
+        {
             let mut left = self.left.lock().unwrap_or_else(|e| e.into_inner());
-            let now = left.entry(node.to_string()).or_insert(state);
-            *now = (*now).max(state);
-        };
-        match verb {
-            Verb::Kill | Verb::Stop => mark(Left::Down),
-            Verb::Pause => mark(Left::Paused),
-            Verb::Start | Verb::Resume => {}
+            let l = left.entry(node.to_string()).or_default();
+            match verb {
+                Verb::Kill | Verb::Stop => l.down = true,
+                Verb::Pause => l.paused = true,
+                Verb::Start | Verb::Resume => {}
+            }
         }
         self.run(node, verb, &command).await?;
         // Started as the embedded cluster starts a node: done once it
@@ -251,34 +250,34 @@ impl RealCluster {
                 .await?;
         }
         let mut left = self.left.lock().unwrap_or_else(|e| e.into_inner());
-        match verb {
-            Verb::Start => {
+        if let Some(l) = left.get_mut(node) {
+            match verb {
+                Verb::Start => l.down = false,
+                Verb::Resume => l.paused = false,
+                Verb::Kill | Verb::Stop | Verb::Pause => {}
+            }
+            if *l == Left::default() {
                 left.remove(node);
             }
-            Verb::Resume if left.get(node) == Some(&Left::Paused) => {
-                left.remove(node);
-            }
-            _ => {}
         }
         Ok(())
     }
 
-    /// Brings back every node the harness left down or paused.
+    /// Brings back every node the harness left down or frozen: unfreezes
+    /// it, then starts it.
     pub async fn heal_all(&self) -> Vec<String> {
-        let left: Vec<(String, Left)> = {
+        let mut left: Vec<(String, Left)> = {
             let left = self.left.lock().unwrap_or_else(|e| e.into_inner());
-            let mut v: Vec<_> = left.iter().map(|(n, l)| (n.clone(), *l)).collect();
-            v.sort();
-            v
+            left.iter().map(|(n, l)| (n.clone(), *l)).collect()
         };
+        left.sort_by(|a, b| a.0.cmp(&b.0));
         let mut errors = Vec::new();
         for (node, l) in left {
-            let verb = match l {
-                Left::Down => Verb::Start,
-                Left::Paused => Verb::Resume,
-            };
-            if let Err(e) = self.act(&node, verb).await {
-                errors.push(e);
+            let verbs = [(l.paused, Verb::Resume), (l.down, Verb::Start)];
+            for (_, verb) in verbs.into_iter().filter(|(needed, _)| *needed) {
+                if let Err(e) = self.act(&node, verb).await {
+                    errors.push(e);
+                }
             }
         }
         errors
@@ -287,7 +286,7 @@ impl RealCluster {
     /// Whether the harness left the node down.
     pub fn is_down(&self, node: &str) -> bool {
         let left = self.left.lock().unwrap_or_else(|e| e.into_inner());
-        left.get(node) == Some(&Left::Down)
+        left.get(node).is_some_and(|l| l.down)
     }
 
     /// `sh -c command` in its own process group, killed whole when the time
@@ -309,7 +308,10 @@ impl RealCluster {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("{what} could not start: {e}"))?;
-        let pid = child.id();
+        // Should this future be dropped (an interrupt, an aborted
+        // maintenance) while `sh` runs, its whole group goes with it: an
+        // `ssh ... stop` must not finish after the heal's start.
+        let mut group = GroupGuard(child.id().map(|p| p as i32));
         // Both pipes at once, so a command that fills one does not stall.
         let output = Arc::new(Mutex::new(Vec::new()));
         let mut readers = tokio::task::JoinSet::new();
@@ -320,15 +322,14 @@ impl RealCluster {
             readers.spawn(collect(p, output.clone()));
         }
         let status = match tokio::time::timeout(limit, child.wait()).await {
-            Ok(status) => status.map_err(|e| format!("{what} could not be waited for: {e}"))?,
+            Ok(status) => {
+                // `sh` is done; what it left running is meant to run.
+                group.0 = None;
+                status.map_err(|e| format!("{what} could not be waited for: {e}"))?
+            }
             Err(_) => {
                 // The whole group: `sh` and whatever it started.
-                if let Some(pid) = pid {
-                    let _ = nix::sys::signal::killpg(
-                        nix::unistd::Pid::from_raw(pid as i32),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
+                group.kill();
                 let _ = child.wait().await;
                 return Err(format!(
                     "{what} did not finish within {}",
@@ -365,14 +366,35 @@ impl RealCluster {
     }
 }
 
+/// Kills a command's process group when dropped, unless disarmed.
+struct GroupGuard(Option<i32>);
+
+impl GroupGuard {
+    fn kill(&mut self) {
+        if let Some(pgid) = self.0.take() {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pgid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// How long output is still read after a command has exited.
 const OUTPUT_GRACE: Duration = Duration::from_millis(500);
 
 /// Most bytes of output kept per command.
 const OUTPUT_KEPT: usize = 64 << 10;
 
-/// Appends what a pipe gives to `into`, up to [`OUTPUT_KEPT`] bytes (the
-/// rest is read and dropped, so the command never blocks on it).
+/// Appends what a pipe gives to `into`, keeping the last [`OUTPUT_KEPT`]
+/// bytes (an error is usually at the end; all is read, so the command
+/// never blocks on it).
 async fn collect<R: tokio::io::AsyncRead + Unpin>(mut pipe: R, into: Arc<Mutex<Vec<u8>>>) {
     let mut buf = [0u8; 4096];
     while let Ok(n) = pipe.read(&mut buf).await {
@@ -380,8 +402,9 @@ async fn collect<R: tokio::io::AsyncRead + Unpin>(mut pipe: R, into: Arc<Mutex<V
             break;
         }
         let mut out = into.lock().unwrap_or_else(|e| e.into_inner());
-        let room = OUTPUT_KEPT.saturating_sub(out.len());
-        out.extend_from_slice(&buf[..n.min(room)]);
+        out.extend_from_slice(&buf[..n]);
+        let over = out.len().saturating_sub(OUTPUT_KEPT);
+        out.drain(..over);
     }
 }
 
@@ -421,15 +444,16 @@ mod tests {
         within(c.act("n1", Verb::Pause)).await.expect("pause runs");
         assert!(!c.is_down("n1"));
         within(c.act("n1", Verb::Kill)).await.expect("kill runs");
-        assert!(c.is_down("n1"), "down outranks paused");
+        assert!(c.is_down("n1"));
         // The start waits for ping, which nothing answers here: it fails,
-        // and the node stays to be healed.
+        // and the node stays to be healed; the resume worked.
         let e = within(c.heal_all()).await;
         assert_eq!(e.len(), 1, "{e:?}");
         assert!(e[0].contains("n1 did not answer ping"), "{e:?}");
         assert!(c.is_down("n1"));
         let text = std::fs::read_to_string(dir.path().join("log")).expect("log");
-        assert_eq!(text, "pause\nkill n1\nstart n1\n");
+        // Unfrozen first, then started.
+        assert_eq!(text, "pause\nkill n1\nresume\nstart n1\n");
         within(c.act("n1", Verb::Resume))
             .await
             .expect("resume runs");
@@ -459,6 +483,53 @@ mod tests {
         // The 30 s sleeps would outlast `within` were the group not killed.
         let e = within(c.act("n1", Verb::Stop)).await.expect_err("slow");
         assert!(e.contains("did not finish within 300ms"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_command_dropped_midway_takes_its_whole_group_with_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pid_file = dir.path().join("pid");
+        let c = std::sync::Arc::new(
+            cluster(
+                &format!(
+                    "{{ stop: 'sleep 30 & echo $! > {}; wait' }}",
+                    pid_file.display()
+                ),
+                "60s",
+            )
+            .await,
+        );
+        let running = tokio::spawn({
+            let c = c.clone();
+            async move { c.act("n1", Verb::Stop).await }
+        });
+        let pid: i32 = within(async {
+            loop {
+                if let Some(p) = std::fs::read_to_string(&pid_file)
+                    .ok()
+                    .and_then(|t| t.trim().parse().ok())
+                {
+                    break p;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        running.abort();
+        // The sleep, a grandchild, is gone (or a zombie) soon after.
+        within(async {
+            loop {
+                let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .ok()
+                    .and_then(|s| s.rsplit(") ").next().and_then(|r| r.chars().next()));
+                if matches!(state, None | Some('Z')) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        assert!(c.is_down("n1"), "a stop cut short is still healed");
     }
 
     #[tokio::test]
