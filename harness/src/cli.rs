@@ -96,10 +96,10 @@ struct RunArgs {
     /// Scenario files, run one after another.
     #[arg(required = true)]
     scenarios: Vec<PathBuf>,
-    /// A target file describing an existing cluster. Scenarios are checked
-    /// against it (its node names and commands) and disruptive steps are
-    /// refused without --allow-disruptive; running them there is not
-    /// available yet.
+    /// A target file describing an existing cluster to run on instead of
+    /// the embedded one. Scenarios are checked against it first (its node
+    /// names and commands), and disruptive steps are refused without
+    /// --allow-disruptive.
     #[arg(long, value_name = "FILE")]
     target: Option<PathBuf>,
     /// Let the scenarios' disruptive steps (faults, task bursts, uploads
