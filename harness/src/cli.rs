@@ -125,6 +125,14 @@ struct RunArgs {
     /// settings; nginx checks passively).
     #[arg(long, value_name = "LB")]
     lb: Option<scenario::LbEngine>,
+    /// Run only the scenarios with at least one of these tags
+    /// (comma-separated), for example `nightly`.
+    #[arg(long, value_name = "TAGS", value_delimiter = ',')]
+    tags: Vec<String>,
+    /// Leave out the scenarios with any of these tags, for example
+    /// `disruptive`.
+    #[arg(long, value_name = "TAGS", value_delimiter = ',')]
+    skip_tags: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -555,6 +563,12 @@ fn prepare_target(args: &RunArgs, file: &Path) -> Result<(Vec<LoadedScenario>, T
                 continue;
             }
         };
+        // Left out before its steps are weighed: `--skip-tags disruptive`
+        // is how a suite runs on a cluster that must not be disturbed.
+        if left_out_by_tags(&loaded.scenario, &args.tags, &args.skip_tags).is_some() {
+            all.push(loaded);
+            continue;
+        }
         let lacking = crate::target::check_scenario(&target, &loaded.scenario);
         if !lacking.is_empty() {
             let e = ScenarioError {
@@ -592,6 +606,40 @@ fn prepare_target(args: &RunArgs, file: &Path) -> Result<(Vec<LoadedScenario>, T
         target.name.value
     );
     Ok((all, target))
+}
+
+/// Why `--tags` and `--skip-tags` leave a scenario out, if they do.
+fn left_out_by_tags(s: &scenario::Scenario, tags: &[String], skip: &[String]) -> Option<String> {
+    let has = |t: &String| s.tags.iter().any(|u| &u.value == t);
+    if let Some(t) = skip.iter().find(|t| has(t)) {
+        Some(format!("tagged {t}"))
+    } else if !tags.is_empty() && !tags.iter().any(has) {
+        Some(format!("not tagged {}", tags.join(" or ")))
+    } else {
+        None
+    }
+}
+
+/// The scenarios `--tags` and `--skip-tags` select, each left out said on
+/// stderr; none selected is an error (a suite that runs nothing must not
+/// pass).
+fn select_by_tags(
+    loaded: Vec<LoadedScenario>,
+    tags: &[String],
+    skip: &[String],
+) -> Result<Vec<LoadedScenario>, u8> {
+    let mut chosen = Vec::new();
+    for l in loaded {
+        match left_out_by_tags(&l.scenario, tags, skip) {
+            Some(why) => eprintln!("skipped: {} ({why})", l.file.display()),
+            None => chosen.push(l),
+        }
+    }
+    if chosen.is_empty() {
+        eprintln!("error: no scenario is selected by --tags and --skip-tags");
+        return Err(INVALID_INPUT);
+    }
+    Ok(chosen)
 }
 
 fn load_all(files: &[PathBuf]) -> Result<Vec<LoadedScenario>, u8> {
@@ -644,7 +692,13 @@ fn list() -> u8 {
 }
 
 fn run(args: RunArgs) -> u8 {
-    let (mut loaded, target) = match &args.target {
+    for t in args.tags.iter().chain(&args.skip_tags) {
+        if !scenario::is_tag(t) {
+            eprintln!("error: {t:?} is not a tag (1 to 32 lower-case letters, digits or '-')");
+            return INVALID_INPUT;
+        }
+    }
+    let (loaded, target) = match &args.target {
         Some(file) => match prepare_target(&args, file) {
             Ok((l, t)) => (l, Some(t)),
             Err(code) => return code,
@@ -653,6 +707,10 @@ fn run(args: RunArgs) -> u8 {
             Ok(l) => (l, None),
             Err(code) => return code,
         },
+    };
+    let mut loaded = match select_by_tags(loaded, &args.tags, &args.skip_tags) {
+        Ok(l) => l,
+        Err(code) => return code,
     };
     let rt = match runtime() {
         Ok(rt) => rt,

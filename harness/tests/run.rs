@@ -678,3 +678,74 @@ fn a_fleet_that_polls_one_node_fails_on_the_other_nodes_only() {
     assert_eq!(nodes[0]["health_ok"], 20, "{nodes:?}");
     assert_eq!(nodes[1]["health_failed"], 20, "{nodes:?}");
 }
+
+#[test]
+fn a_suite_selected_by_tags_writes_one_junit_file_a_consumer_parses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let junit = tmp.path().join("junit.xml");
+    let mut cmd = harness();
+    cmd.args(["run", "--tags", "nightly", "--out"])
+        .arg(tmp.path().join("runs"))
+        .arg("--junit")
+        .arg(&junit)
+        .args([
+            "fixtures/scenarios/suite/quick-nightly-disruptive.yaml",
+            "fixtures/scenarios/suite/quick-nightly.yaml",
+            "fixtures/scenarios/suite/quick-weekly.yaml",
+        ]);
+    let out = run_with_timeout(cmd, Duration::from_secs(120));
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("skipped: fixtures/scenarios/suite/quick-weekly.yaml (not tagged nightly)"),
+        "{}",
+        out.stderr
+    );
+    // One file, one testsuite per scenario that ran, read back by a JUnit
+    // library.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let parsed = quick_junit::Report::deserialize_from_str(&xml).expect("valid JUnit");
+    let suites: Vec<&str> = parsed.test_suites.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(suites, ["quick-nightly-disruptive", "quick-nightly"]);
+    for s in &parsed.test_suites {
+        // The declared check, and left_clean.
+        assert_eq!(s.test_cases.len(), 2, "{}", s.name.as_str());
+        assert_eq!(s.failures, 0, "{}", s.name.as_str());
+    }
+
+    // --skip-tags leaves the disruptive one out; nothing selected is an
+    // error, not a pass.
+    let mut cmd = harness();
+    cmd.args([
+        "run",
+        "--tags",
+        "nightly",
+        "--skip-tags",
+        "disruptive,nightly",
+        "--out",
+    ])
+    .arg(tmp.path().join("runs"))
+    .arg("fixtures/scenarios/suite/quick-nightly.yaml");
+    let out = run_with_timeout(cmd, Duration::from_secs(30));
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("no scenario is selected by --tags and --skip-tags"),
+        "{}",
+        out.stderr
+    );
+    let mut cmd = harness();
+    cmd.args([
+        "run",
+        "--tags",
+        "Nightly!",
+        "fixtures/scenarios/suite/quick-nightly.yaml",
+    ]);
+    let out = run_with_timeout(cmd, Duration::from_secs(30));
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("\"Nightly!\" is not a tag"),
+        "{}",
+        out.stderr
+    );
+}

@@ -54,7 +54,11 @@ fn each_invalid_fixture_gives_its_expected_error_and_exit_2() {
 #[test]
 fn every_shipped_scenario_validates() {
     let mut files = Vec::new();
-    for dir in ["scenarios", "fixtures/scenarios/valid"] {
+    for dir in [
+        "scenarios",
+        "fixtures/scenarios/valid",
+        "fixtures/scenarios/suite",
+    ] {
         for e in std::fs::read_dir(root().join(dir)).unwrap() {
             let p = e.unwrap().path();
             if p.extension().is_some_and(|e| e == "yaml") {

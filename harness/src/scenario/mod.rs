@@ -19,4 +19,4 @@ pub use model::{
     RoutesAround, RpcLatency, Scenario, SharedStorageCheck, Storage, TaskCap, TaskLoad, TaskQueue,
     UploadIntact, UploadLoad, UploadThroughput, Via, Workload, spanned,
 };
-pub use validate::{MAX_NODES, node_names, validate};
+pub use validate::{MAX_NODES, is_tag, node_names, validate};

@@ -20,6 +20,10 @@ pub struct Scenario {
     /// What the scenario proves, in a sentence or two.
     #[serde(default)]
     pub description: String,
+    /// Labels that `run --tags` and `--skip-tags` select by, such as
+    /// `nightly`, `pre-upgrade` or `disruptive`.
+    #[serde(default)]
+    pub tags: Vec<Spanned<String>>,
     /// Seed for every random choice; `--seed` overrides it, and a random
     /// seed is drawn (and printed) when neither is given.
     #[serde(default)]

@@ -60,6 +60,13 @@ pub fn validate_for_nodes(s: &Scenario, nodes: Option<&[String]>) -> Result<(), 
     }
 }
 
+/// A tag as scenarios and `--tags` spell it.
+pub fn is_tag(t: &str) -> bool {
+    (1..=32).contains(&t.len())
+        && t.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
 /// The node names of an embedded cluster of `n` nodes.
 pub fn node_names(n: u32) -> Vec<String> {
     (1..=n).map(|i| format!("n{i}")).collect()
@@ -183,6 +190,21 @@ impl Validator {
                 "name",
                 "must be 1 to 64 letters, digits, '-', '_' or '.', not starting with '.' (it names the run folder)",
             );
+        }
+        for (i, t) in s.tags.iter().enumerate() {
+            if !is_tag(&t.value) {
+                self.problem(
+                    &t.referenced,
+                    format!("tags[{i}]"),
+                    "must be 1 to 32 lower-case letters, digits or '-'",
+                );
+            } else if s.tags[..i].iter().any(|u| u.value == t.value) {
+                self.problem(
+                    &t.referenced,
+                    format!("tags[{i}]"),
+                    format!("{:?} is listed twice", t.value),
+                );
+            }
         }
         self.positive(&s.duration, "duration");
         self.bounded(&s.warmup, "warmup");
@@ -995,5 +1017,31 @@ fn v_drain(
                 ),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_lower_case_words_listed_once() {
+        let s: Scenario = crate::scenario::parse_yaml(
+            "name: x\ntags: [nightly, Bad Tag, nightly, pre-upgrade]\nduration: 2s\nworkload:\n  - api: { rate: 10/s }\n",
+        )
+        .expect("parses");
+        let problems: Vec<String> = validate(&s)
+            .expect_err("two bad tags")
+            .iter()
+            .map(|p| format!("{}:{} {}: {}", p.line, p.column, p.path, p.message))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                "2:17 tags[1]: must be 1 to 32 lower-case letters, digits or '-'",
+                "2:26 tags[2]: \"nightly\" is listed twice",
+            ]
+        );
+        assert!(is_tag("pre-upgrade") && !is_tag("") && !is_tag(&"a".repeat(33)));
     }
 }
