@@ -555,6 +555,17 @@ fn prepare_target(args: &RunArgs, file: &Path) -> Result<(Vec<LoadedScenario>, T
     let mut disruptive = Vec::new();
     let mut all = Vec::new();
     for f in &args.scenarios {
+        // Left out before it is fitted to the target or its steps are
+        // weighed: `--skip-tags disruptive` is how a suite runs on a cluster
+        // that must not be disturbed, and the scenarios left out may name
+        // the embedded cluster's nodes.
+        let tags_only = scenario::load_for_nodes(f, None);
+        if let Ok(l) = &tags_only
+            && left_out_by_tags(&l.scenario, &args.tags, &args.skip_tags).is_some()
+        {
+            all.extend(tags_only);
+            continue;
+        }
         let loaded = match scenario::load_for_nodes(f, Some(&names)) {
             Ok(l) => l,
             Err(e) => {
@@ -563,12 +574,6 @@ fn prepare_target(args: &RunArgs, file: &Path) -> Result<(Vec<LoadedScenario>, T
                 continue;
             }
         };
-        // Left out before its steps are weighed: `--skip-tags disruptive`
-        // is how a suite runs on a cluster that must not be disturbed.
-        if left_out_by_tags(&loaded.scenario, &args.tags, &args.skip_tags).is_some() {
-            all.push(loaded);
-            continue;
-        }
         let lacking = crate::target::check_scenario(&target, &loaded.scenario);
         if !lacking.is_empty() {
             let e = ScenarioError {

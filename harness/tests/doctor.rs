@@ -245,6 +245,23 @@ fn run_on_a_target_checks_nodes_and_commands_and_refuses_disruption() {
         "{}",
         out.stderr
     );
+    // --skip-tags disruptive leaves failover out before it is fitted to
+    // the target (it names n2) or refused; throughput fits and is not
+    // disruptive, so only the missing key stops the run.
+    let out = run_on_example(&[
+        "scenarios/failover.yaml",
+        "scenarios/throughput.yaml",
+        "--skip-tags",
+        "disruptive",
+    ]);
+    assert_eq!(out.code(), 2);
+    assert!(!out.stderr.contains("unknown node"), "{}", out.stderr);
+    assert!(!out.stderr.contains("refusing"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("OCTOPUS_API_KEY, which is not set"),
+        "{}",
+        out.stderr
+    );
     // Allowed, the scenarios fit; without the key nothing is sent (the
     // example's hosts are not on loopback).
     let out = run_on_example(&[
