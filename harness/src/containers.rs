@@ -310,23 +310,15 @@ pub async fn docker_answers() -> Result<(), String> {
         let request = b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n";
         let mut answer = Vec::new();
         if let Some(path) = host.strip_prefix("unix://") {
-            let mut s = tokio::net::UnixStream::connect(path)
+            let s = tokio::net::UnixStream::connect(path)
                 .await
                 .map_err(|e| e.to_string())?;
-            s.write_all(request).await.map_err(|e| e.to_string())?;
-            s.take(4096)
-                .read_to_end(&mut answer)
-                .await
-                .map_err(|e| e.to_string())?;
+            exchange(s, request, &mut answer).await?;
         } else if let Some(addr) = host.strip_prefix("tcp://") {
-            let mut s = tokio::net::TcpStream::connect(addr)
+            let s = tokio::net::TcpStream::connect(addr)
                 .await
                 .map_err(|e| e.to_string())?;
-            s.write_all(request).await.map_err(|e| e.to_string())?;
-            s.take(4096)
-                .read_to_end(&mut answer)
-                .await
-                .map_err(|e| e.to_string())?;
+            exchange(s, request, &mut answer).await?;
         } else {
             return Err("DOCKER_HOST is neither unix:// nor tcp://".to_string());
         }
@@ -348,6 +340,22 @@ pub async fn docker_answers() -> Result<(), String> {
     Err(format!(
         "no Docker daemon answers at {host} ({why}); the containers target needs one (DOCKER_HOST chooses another)"
     ))
+}
+
+/// Writes a request and reads the answer (at most 4 KiB) until the peer
+/// closes.
+async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut stream: S,
+    request: &[u8],
+    answer: &mut Vec<u8>,
+) -> Result<(), String> {
+    stream.write_all(request).await.map_err(|e| e.to_string())?;
+    stream
+        .take(4096)
+        .read_to_end(answer)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// A started containerized cluster; [`Running::remove`] takes it down.

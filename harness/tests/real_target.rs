@@ -260,16 +260,16 @@ fn a_polling_fleet_passes_through_a_real_target_and_its_machines_are_removed() {
     );
 }
 
-#[test]
-fn an_interrupted_run_heals_the_target_and_cancels_its_tasks() {
-    let _exclusive = crate::util::exclusive();
-    let dir = tempfile::tempdir().unwrap();
-    let up = up_like("drain.yaml", dir.path());
-    let runs = dir.path().join("runs");
+/// Runs `scenario` against `up` as a real target, sends SIGINT once its
+/// history contains every one of `markers` (within `within`), and gives the
+/// report of the
+/// interrupted run, after checking it exited 3 and says it was interrupted.
+fn interrupted_run(up: &Up, scenario: &str, markers: &[&str], within: Duration) -> Value {
+    let runs = up.target.with_file_name("runs-interrupted");
     let mut cmd = harness();
     cmd.args(["run", "--allow-disruptive", "--target"])
         .arg(&up.target)
-        .arg("scenarios/drain.yaml")
+        .arg(format!("scenarios/{scenario}"))
         .arg("--out")
         .arg(&runs)
         .env("HARNESS_API_KEY", &up.key)
@@ -277,13 +277,12 @@ fn an_interrupted_run_heals_the_target_and_cancels_its_tasks() {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let mut run = ChildGuard(cmd.spawn().unwrap());
-    // Ctrl-C while n1 is drained for its maintenance, with tasks running.
     let history = runs.join("latest").join("history.jsonl");
-    poll(Duration::from_secs(60), || {
+    poll(within, || {
         let text = std::fs::read_to_string(&history).ok()?;
-        (text.contains("maintain-n1") && text.contains("\"Executing\"")).then_some(())
+        markers.iter().all(|m| text.contains(m)).then_some(())
     })
-    .expect("the maintenance of n1 began with tasks running");
+    .unwrap_or_else(|| panic!("{markers:?} never all appeared in the history"));
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(run.0.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -300,6 +299,21 @@ fn an_interrupted_run_heals_the_target_and_cancels_its_tasks() {
         "{}",
         report["interrupted"]
     );
+    report
+}
+
+#[test]
+fn an_interrupted_run_heals_the_target_and_cancels_its_tasks() {
+    let _exclusive = crate::util::exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let up = up_like("drain.yaml", dir.path());
+    // Ctrl-C while n1 is drained for its maintenance, with tasks running.
+    let report = interrupted_run(
+        &up,
+        "drain.yaml",
+        &["maintain-n1", "\"Executing\""],
+        Duration::from_secs(60),
+    );
     let cleanup = &report["cleanup"];
     assert_eq!(cleanup["clean"], true, "{cleanup}");
     let tasks = cleanup["tasks"].as_array().unwrap();
@@ -315,37 +329,13 @@ fn an_upload_interrupted_while_it_is_read_back_is_still_deleted() {
     let _exclusive = crate::util::exclusive();
     let dir = tempfile::tempdir().unwrap();
     let up = up_like("upload-1gb.yaml", dir.path());
-    let runs = dir.path().join("runs");
-    let mut cmd = harness();
-    cmd.args(["run", "--allow-disruptive", "--target"])
-        .arg(&up.target)
-        .arg("scenarios/upload-1gb.yaml")
-        .arg("--out")
-        .arg(&runs)
-        .env("HARNESS_API_KEY", &up.key)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let mut run = ChildGuard(cmd.spawn().unwrap());
     // Ctrl-C once the read-back through the nodes has begun.
-    let history = runs.join("latest").join("history.jsonl");
-    poll(Duration::from_secs(300), || {
-        let text = std::fs::read_to_string(&history).ok()?;
-        text.contains("\"package_read\"").then_some(())
-    })
-    .expect("the upload is read back");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(run.0.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let status = wait_with_timeout(&mut run.0, Duration::from_secs(120)).expect("it ends");
-    assert_eq!(status.code(), Some(3), "an interrupted run exits 3");
-    let report: Value = serde_json::from_str(
-        &std::fs::read_to_string(runs.join("latest").join("report.json")).unwrap(),
-    )
-    .unwrap();
-    assert!(report["interrupted"].is_string());
+    let report = interrupted_run(
+        &up,
+        "upload-1gb.yaml",
+        &["\"package_read\""],
+        Duration::from_secs(300),
+    );
     let cleanup = &report["cleanup"];
     assert_eq!(
         cleanup["packages"].as_array().unwrap().len(),

@@ -49,24 +49,7 @@ pub fn judge(history: &History) -> (Verdict, String, serde_json::Value) {
     let cleanup = crate::report::cleanup(history);
     let (packages, machines, tasks) = match &cleanup {
         Some(c) => {
-            for r in c.packages.iter().chain(&c.machines).filter(|r| !r.removed) {
-                problems.push(format!(
-                    "{} is left: {}",
-                    r.id,
-                    r.error.as_deref().unwrap_or("not removed")
-                ));
-            }
-            for t in c
-                .tasks
-                .iter()
-                .filter(|t| !t.state.is_some_and(|s| s.is_completed()))
-            {
-                problems.push(format!(
-                    "{} is left {}",
-                    t.id,
-                    t.state.map_or("in a state never read", |s| s.as_str())
-                ));
-            }
+            problems.extend(c.left_behind());
             (c.packages.len(), c.machines.len(), c.tasks.len())
         }
         None => (0, 0, 0),

@@ -160,16 +160,46 @@ pub fn cleanup(history: &History) -> Option<CleanupReport> {
     let tasks: Vec<TaskLeft> = tasks.into_values().collect();
     let packages: Vec<Removal> = packages.into_values().collect();
     let machines: Vec<Removal> = machines.into_values().collect();
-    let clean = packages.iter().all(|p| p.removed)
-        && machines.iter().all(|m| m.removed)
-        && tasks
-            .iter()
-            .all(|t| t.state.is_some_and(TaskState::is_completed));
-    Some(CleanupReport {
+    let mut report = CleanupReport {
         run_id,
         packages,
         machines,
         tasks,
-        clean,
-    })
+        clean: false,
+    };
+    report.clean = report.left_behind().is_empty();
+    Some(report)
+}
+
+impl CleanupReport {
+    /// What the run left in the cluster, a line each: a package or machine
+    /// not removed, a task not finished.
+    pub fn left_behind(&self) -> Vec<String> {
+        let mut left: Vec<String> = self
+            .packages
+            .iter()
+            .chain(&self.machines)
+            .filter(|r| !r.removed)
+            .map(|r| {
+                format!(
+                    "{} is left: {}",
+                    r.id,
+                    r.error.as_deref().unwrap_or("not removed")
+                )
+            })
+            .collect();
+        left.extend(
+            self.tasks
+                .iter()
+                .filter(|t| !t.state.is_some_and(TaskState::is_completed))
+                .map(|t| {
+                    format!(
+                        "{} is left {}",
+                        t.id,
+                        t.state.map_or("in a state never read", TaskState::as_str)
+                    )
+                }),
+        );
+        left
+    }
 }

@@ -521,24 +521,7 @@ fn cleanup(s: &mut String, c: &crate::report::CleanupReport) {
             "LEFT BEHIND:"
         }
     );
-    for r in c.packages.iter().chain(&c.machines).filter(|r| !r.removed) {
-        let _ = writeln!(
-            s,
-            "  {} not removed: {}",
-            r.id,
-            r.error.as_deref().unwrap_or("unknown")
-        );
-    }
-    for t in c
-        .tasks
-        .iter()
-        .filter(|t| !t.state.is_some_and(|st| st.is_completed()))
-    {
-        let _ = writeln!(
-            s,
-            "  {} not finished ({})",
-            t.id,
-            t.state.map_or("never read", |st| st.as_str())
-        );
+    for line in c.left_behind() {
+        let _ = writeln!(s, "  {line}");
     }
 }
