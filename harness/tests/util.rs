@@ -140,7 +140,8 @@ pub fn cluster_up(args: &[&str], out: &Path, limit: Duration) -> (ChildGuard, Ve
         .arg(out)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        // To a file, so a cluster that did not come up says why.
+        .stderr(std::fs::File::create(out.join("cluster-up.stderr")).expect("stderr file"));
     let mut guard = ChildGuard(cmd.spawn().expect("spawn cluster up"));
     let stdout = guard.0.stdout.take().expect("piped stdout");
     let (tx, rx) = std::sync::mpsc::channel();
@@ -153,10 +154,13 @@ pub fn cluster_up(args: &[&str], out: &Path, limit: Duration) -> (ChildGuard, Ve
     });
     let mut printed: Vec<String> = Vec::new();
     while !printed.iter().any(|l| l.starts_with("Ctrl-C stops")) {
-        printed.push(
-            rx.recv_timeout(limit)
-                .expect("cluster up prints its endpoints"),
-        );
+        match rx.recv_timeout(limit) {
+            Ok(line) => printed.push(line),
+            Err(e) => panic!(
+                "cluster up did not print its endpoints ({e}); it printed {printed:?} and on stderr: {}",
+                std::fs::read_to_string(out.join("cluster-up.stderr")).unwrap_or_default()
+            ),
+        }
     }
     (guard, printed)
 }
