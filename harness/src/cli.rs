@@ -56,7 +56,7 @@ enum Command {
     #[command(subcommand)]
     Containers(ContainersCommand),
     /// Re-render a finished run from its folder: judge its history again and
-    /// rewrite report.json and junit.xml.
+    /// rewrite report.json, report.html and junit.xml.
     Report {
         /// A run folder, such as runs/latest.
         run_dir: PathBuf,

@@ -29,6 +29,9 @@ mod real_target;
 mod containers;
 // `harness run` end to end: failover passes, a misconfigured LB fails.
 mod run;
+// report.html: self-contained, rebuilt by `harness report`, drawn by
+// headless Chromium.
+mod report;
 // No node or LB process outlives the harness: normal end, Ctrl-C, SIGKILL.
 mod lifecycle;
 // Shared helpers.

@@ -1,12 +1,14 @@
 //! Reports, all built from the one recorded history: the live terminal
 //! progress, the terminal summary, `report.json` (its schema is
-//! `harness/schemas/report.schema.json`) and JUnit XML.
+//! `harness/schemas/report.schema.json`), `report.html` and JUnit XML.
 
 mod cleanup;
+mod html;
 mod junit;
 mod polling;
 mod tasks;
 mod terminal;
+mod timeline;
 
 use std::collections::BTreeMap;
 
@@ -16,10 +18,12 @@ use crate::check::{CheckResult, HISTOGRAM_SIGFIG, Verdict, histogram, percentile
 use crate::history::{Event, History, LB_NAME, Op};
 
 pub use cleanup::{CleanupReport, Removal, TaskLeft, cleanup};
+pub use html::html;
 pub use junit::{doctor_junit_xml, junit_xml};
 pub use polling::{PollingNode, PollingReport};
 pub use tasks::{DrainReport, DrainStep, Percentiles, TaskReport, UploadReport};
 pub use terminal::{LiveProgress, doctor_summary, summary};
+pub use timeline::{Timeline, TimelinePoint, timeline};
 
 /// Everything a finished run says, as `report.json` holds it. The top-level
 /// fields `scenario`, `seed`, `target`, `verdict`, `checks`, `nodes` and
@@ -40,6 +44,9 @@ pub struct Report {
     pub nodes: Vec<NodeReport>,
     /// Throughput and latency of the judged part of the run.
     pub metrics: Metrics,
+    /// Throughput and latency second by second, the whole run.
+    #[serde(default)]
+    pub timeline: Option<Timeline>,
     /// Faults, in injection order.
     pub faults: Vec<FaultReport>,
     /// The built-in LB's changes of mind about nodes.
@@ -307,6 +314,7 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
         checks,
         nodes,
         metrics,
+        timeline: Some(timeline::timeline(history)),
         faults,
         lb_health,
         tasks: tasks::tasks(history),

@@ -393,11 +393,16 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     Ok(RunResult { dir, report })
 }
 
-/// Writes report.json and junit.xml into a run folder.
+/// Writes report.json, report.html and junit.xml into a run folder.
 pub fn write_report(dir: &Path, report: &Report) -> Result<(), RunError> {
     let json = serde_json::to_string_pretty(report).map_err(|e| RunError::new(e.to_string()))?;
     let xml = report::junit_xml(std::slice::from_ref(report)).map_err(RunError::new)?;
-    for (name, text) in [("report.json", json), ("junit.xml", xml)] {
+    let page = report::html(report);
+    for (name, text) in [
+        ("report.json", json),
+        ("report.html", page),
+        ("junit.xml", xml),
+    ] {
         std::fs::write(dir.join(name), text).map_err(|e| {
             RunError::new(format!("failed to write {}: {e}", dir.join(name).display()))
         })?;
