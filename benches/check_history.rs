@@ -92,7 +92,7 @@ fn judge(c: &mut Criterion) {
     let mut group = c.benchmark_group("checks");
     group.sample_size(10);
     group.bench_function("failover_checks_over_1m_events", |b| {
-        b.iter(|| harness::check::run_all(&scenario, std::hint::black_box(&history)))
+        b.iter(|| harness::check::run_all(&scenario, std::hint::black_box(&history), None))
     });
     // The peer: one plain pass over the same events, summing latencies; the
     // ratio says how many passes' worth of work the four checks do.

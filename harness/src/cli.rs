@@ -116,6 +116,12 @@ struct RunArgs {
     /// per check.
     #[arg(long, value_name = "PATH")]
     junit: Option<PathBuf>,
+    /// Compare with an earlier run: its report.json, its run folder, or a
+    /// suite's --json array. Each scenario's no_regression check is judged
+    /// against its run there (with default tolerances when the scenario
+    /// declares none).
+    #[arg(long, value_name = "PATH")]
+    baseline: Option<PathBuf>,
     /// Seed for every random choice, instead of the scenario's or a random
     /// one.
     #[arg(long, value_name = "N")]
@@ -717,6 +723,31 @@ fn run(args: RunArgs) -> u8 {
         Ok(l) => l,
         Err(code) => return code,
     };
+    let baseline = match &args.baseline {
+        Some(path) => match check::Baselines::load(path) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return INVALID_INPUT;
+            }
+        },
+        None => {
+            for l in &loaded {
+                let declared = l
+                    .scenario
+                    .checks
+                    .iter()
+                    .any(|c| matches!(c.value, scenario::Check::NoRegression(_)));
+                if declared {
+                    eprintln!(
+                        "note: {}: no_regression is not judged without --baseline",
+                        l.file.display()
+                    );
+                }
+            }
+            None
+        }
+    };
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -726,6 +757,7 @@ fn run(args: RunArgs) -> u8 {
         seed: args.seed,
         progress: true,
         target,
+        baseline,
     };
     let mut reports: Vec<Report> = Vec::new();
     let mut environment_failed = false;
@@ -823,7 +855,26 @@ fn report_cmd(dir: &Path) -> u8 {
             return INVALID_INPUT;
         }
     };
-    let report = report::build(&history, check::run_all(&scenario, &history));
+    // A run compared with a baseline kept it in its folder.
+    let kept = dir.join(runner::BASELINE_FILE);
+    let baseline = if kept.exists() {
+        match check::Baselines::load(&kept) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return INVALID_INPUT;
+            }
+        }
+    } else {
+        None
+    };
+    let against = baseline
+        .as_ref()
+        .map(|b| runner::against(b, &scenario.name.value));
+    let report = report::build(
+        &history,
+        check::run_all(&scenario, &history, against.as_ref()),
+    );
     if let Err(e) = runner::write_report(dir, &report) {
         eprintln!("error: {e}");
         return ENVIRONMENT;

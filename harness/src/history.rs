@@ -160,6 +160,18 @@ pub enum Event {
         /// Why.
         error: String,
     },
+    /// Each node's CPU limit, set at boot of an embedded cluster whose
+    /// scenario gives `node_cpus`.
+    CpuLimit {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// `cgroup_v2`, `cgroup_v1` or `affinity`.
+        method: String,
+        /// CPUs each node may use: the quota, or whole cores of affinity.
+        cores_per_node: f64,
+        /// What the scenario asked for.
+        asked: f64,
+    },
     /// A process's peak resident memory, read at the end of the run.
     PeakMemory {
         /// Microseconds since the start.
@@ -762,7 +774,9 @@ impl History {
                 Event::PollingProbe(p) => p.at_us,
                 Event::HealthTask(t) => t.done_us,
                 Event::Health(h) => h.at_us,
-                Event::FleetRemoved { at_us, .. } | Event::PeakMemory { at_us, .. } => *at_us,
+                Event::FleetRemoved { at_us, .. }
+                | Event::PeakMemory { at_us, .. }
+                | Event::CpuLimit { at_us, .. } => *at_us,
             })
             .max()
             .unwrap_or(0)

@@ -10,6 +10,7 @@ mod latency;
 mod left_clean;
 mod polling;
 mod recovers;
+mod regression;
 mod routes_around;
 mod tasks;
 mod upload;
@@ -17,9 +18,10 @@ mod upload;
 use serde::{Deserialize, Serialize};
 
 use crate::history::History;
-use crate::scenario::{Check, Scenario};
+use crate::scenario::{Check, NoRegression, Scenario};
 
 pub use latency::{HISTOGRAM_SIGFIG, histogram, histogram_of, percentile_us};
+pub use regression::{Against, Baseline, Baselines};
 
 /// A check's judgement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,13 +77,38 @@ pub struct CheckResult {
 }
 
 /// Judges every check of a scenario, and then `left_clean`, which every
-/// run gets.
-pub fn run_all(scenario: &Scenario, history: &History) -> Vec<CheckResult> {
-    let mut results: Vec<CheckResult> = scenario
+/// run gets. With a baseline, `no_regression` is judged against it (with
+/// the default tolerances when the scenario declares none); without one,
+/// the scenario's `no_regression` checks are left out, as there is nothing
+/// to compare with.
+pub fn run_all(
+    scenario: &Scenario,
+    history: &History,
+    baseline: Option<&Against>,
+) -> Vec<CheckResult> {
+    let mut results: Vec<CheckResult> = Vec::new();
+    for c in &scenario.checks {
+        match (&c.value, baseline) {
+            (Check::NoRegression(_), None) => {}
+            (Check::NoRegression(n), Some(against)) => {
+                results.push(no_regression(&c.value, n, history, against));
+            }
+            (other, _) => results.push(judge(other, history)),
+        }
+    }
+    let declared = scenario
         .checks
         .iter()
-        .map(|c| judge(&c.value, history))
-        .collect();
+        .any(|c| matches!(c.value, Check::NoRegression(_)));
+    if let (false, Some(against)) = (declared, baseline) {
+        let implicit = Check::NoRegression(NoRegression::default());
+        results.push(no_regression(
+            &implicit,
+            &NoRegression::default(),
+            history,
+            against,
+        ));
+    }
     let (verdict, detail, evidence) = left_clean::judge(history);
     results.push(CheckResult {
         name: "left_clean".into(),
@@ -93,7 +120,24 @@ pub fn run_all(scenario: &Scenario, history: &History) -> Vec<CheckResult> {
     results
 }
 
-/// Judges one check.
+fn no_regression(
+    check: &Check,
+    c: &NoRegression,
+    history: &History,
+    against: &Against,
+) -> CheckResult {
+    let (verdict, detail, evidence) = regression::judge(c, history, against);
+    CheckResult {
+        name: check.name(),
+        kind: check.kind().to_string(),
+        verdict,
+        detail,
+        evidence,
+    }
+}
+
+/// Judges one check. `no_regression` needs a baseline, which only
+/// [`run_all`] is given; here it is unknown.
 pub fn judge(check: &Check, history: &History) -> CheckResult {
     let (verdict, detail, evidence) = match check {
         Check::Availability(c) => availability::judge(c, history),
@@ -113,6 +157,11 @@ pub fn judge(check: &Check, history: &History) -> CheckResult {
         Check::EveryNodeReachesEveryTentacle(_) => polling::every_node_reaches(history),
         Check::ReconnectStorm(c) => polling::reconnect_storm(c, history),
         Check::RpcLatency(c) => polling::rpc_latency(c, history),
+        Check::NoRegression(_) => (
+            Verdict::Unknown,
+            "no baseline: compared only with run --baseline".into(),
+            serde_json::json!({ "baseline": null }),
+        ),
     };
     CheckResult {
         name: check.name(),
@@ -255,7 +304,7 @@ mod judged {
             "name: t\nduration: 30s\nworkload:\n  - api: {{ rate: 100/s }}\nfaults:\n  - kill: {{ node: n2, at: 10s, for: 10s }}\nchecks:\n{checks}"
         );
         let s = parse_str(&yaml).unwrap();
-        run_all(&s, h)
+        run_all(&s, h, None)
             .into_iter()
             .map(|r| (r.detail, r.verdict))
             .collect()

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod control;
+pub mod cpu;
 pub mod db;
 mod http;
 pub mod lb;
@@ -78,6 +79,9 @@ pub struct PollingEndpoint {
 /// A running embedded cluster. Dropping it kills every process.
 pub struct EmbeddedCluster {
     supervisor: Supervisor,
+    /// The nodes' CPU limits; after the supervisor, so its cgroups are
+    /// removed once the supervisor's drop has reaped the nodes.
+    cpu: Option<cpu::CpuLimits>,
     nodes: Vec<NodeHandle>,
     lb: SocketAddr,
     api_key: ApiKey,
@@ -145,8 +149,24 @@ impl EmbeddedCluster {
         drop(db);
         let supervisor = Supervisor::new(exe, &dir.join("logs"), api_key.clone())?;
         let installation_id = format!("{:016x}", getrandom::u64().unwrap_or(0));
+        let cpu = match &spec.node_cpus {
+            Some(cores) => Some(cpu::CpuLimits::prepare(
+                cores.value,
+                spec.nodes.value as usize,
+            )?),
+            None => None,
+        };
+        if let Some(limits) = &cpu {
+            events.send(Event::CpuLimit {
+                at_us: events.now_us(),
+                method: limits.method().as_str().to_string(),
+                cores_per_node: limits.effective_cores(),
+                asked: spec.node_cpus.as_ref().map_or(0.0, |c| c.value),
+            });
+        }
         let mut cluster = Self {
             supervisor,
+            cpu,
             nodes: Vec::new(),
             lb: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             api_key,
@@ -192,6 +212,7 @@ impl EmbeddedCluster {
                             pickup_timeout_ms: p.pickup_timeout.value.get().as_millis() as u64,
                         }
                     }),
+                    cpu: cluster.cpu.as_ref().and_then(|l| l.placement(i)),
                 };
             cluster.nodes.push(NodeHandle { config });
         }

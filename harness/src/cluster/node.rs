@@ -99,6 +99,9 @@ pub struct NodeConfig {
     /// The polling listener, where the cluster has one.
     #[serde(default)]
     pub polling: Option<PollingConfig>,
+    /// The node's CPU limit, where the scenario gives one.
+    #[serde(default)]
+    pub cpu: Option<super::cpu::CpuPlacement>,
 }
 
 impl NodeConfig {
@@ -132,6 +135,10 @@ fn full(bytes: impl Into<Bytes>) -> BoxBody<Bytes, std::io::Error> {
 /// Runs a node until the process is killed. Prints `READY <addr>` on stdout
 /// once it is registered and listening.
 pub fn main(cfg: NodeConfig, api_key: String) -> Result<(), String> {
+    // Before the runtime exists, so no thread of the node escapes it.
+    if let Some(p) = &cfg.cpu {
+        super::cpu::enter(p)?;
+    }
     // One thread is plenty for a node and leaves the cores to the LB and the
     // load generator on a small machine.
     let rt = tokio::runtime::Builder::new_current_thread()

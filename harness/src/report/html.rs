@@ -409,6 +409,15 @@ fn faults_and_cleanup(o: &mut String, r: &Report) {
         }
         o.push_str("</table>\n");
     }
+    if let Some(c) = &r.cpu_limit {
+        let _ = writeln!(
+            o,
+            "<p class=\"meta\">Each node was limited to {} CPUs ({} asked) by {}.</p>",
+            c.cores_per_node,
+            c.asked,
+            esc(&c.method)
+        );
+    }
     if !r.memory.is_empty() {
         o.push_str("<h2>Peak memory</h2><table><tr>");
         for m in &r.memory {

@@ -21,6 +21,7 @@ pub use cleanup::{CleanupReport, Removal, TaskLeft, cleanup};
 pub use html::html;
 pub use junit::{doctor_junit_xml, junit_xml};
 pub use polling::{PollingNode, PollingReport};
+pub use tasks::tasks as task_report;
 pub use tasks::{DrainReport, DrainStep, Percentiles, TaskReport, UploadReport};
 pub use terminal::{LiveProgress, doctor_summary, summary};
 pub use timeline::{Timeline, TimelinePoint, timeline};
@@ -63,6 +64,10 @@ pub struct Report {
     /// Peak resident memory of the harness and of each cluster process.
     #[serde(default)]
     pub memory: Vec<MemoryReport>,
+    /// Each node's CPU limit and how it was enforced, when the scenario
+    /// set `node_cpus`.
+    #[serde(default)]
+    pub cpu_limit: Option<CpuLimitReport>,
     /// What the run created in the cluster and what became of it.
     #[serde(default)]
     pub cleanup: Option<CleanupReport>,
@@ -84,6 +89,17 @@ pub struct MemoryReport {
     pub process: String,
     /// Its peak resident set, MiB.
     pub peak_rss_mib: f64,
+}
+
+/// The nodes' CPU limit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CpuLimitReport {
+    /// `cgroup_v2`, `cgroup_v1` or `affinity`.
+    pub method: String,
+    /// CPUs each node could use.
+    pub cores_per_node: f64,
+    /// CPUs the scenario asked for.
+    pub asked: f64,
 }
 
 /// A node in the report.
@@ -169,6 +185,51 @@ fn ms(us: u64) -> f64 {
     us as f64 / 1e3
 }
 
+/// Throughput and latency of the requests intended after warm-up.
+pub fn metrics(history: &History) -> Metrics {
+    let from = history.measured_from();
+    let (mut requests, mut errors, mut indeterminate, mut last_done) = (0u64, 0u64, 0u64, from);
+    let mut by_op: BTreeMap<String, u64> = BTreeMap::new();
+    for r in history.measured_requests() {
+        requests += 1;
+        last_done = last_done.max(r.done_us);
+        if r.is_error() {
+            errors += 1;
+        }
+        if r.outcome == crate::history::Outcome::Indeterminate {
+            indeterminate += 1;
+        }
+        let op = match r.op {
+            Op::Ping => "ping",
+            Op::Nodes => "nodes",
+            Op::Root => "root",
+        };
+        *by_op.entry(op.to_string()).or_default() += 1;
+    }
+    let duration_us = last_done.saturating_sub(from);
+    let hist = histogram(history.measured_requests().filter(|r| !r.is_error()));
+    let pct = |p| percentile_us(&hist, p).map(ms).unwrap_or(0.0);
+    Metrics {
+        requests,
+        errors,
+        indeterminate,
+        rps: if duration_us > 0 {
+            requests as f64 / secs(duration_us)
+        } else {
+            0.0
+        },
+        duration_s: secs(duration_us),
+        latency_ms: LatencyMs {
+            p50: pct(50.0),
+            p90: pct(90.0),
+            p99: pct(99.0),
+            max: if hist.is_empty() { 0.0 } else { ms(hist.max()) },
+            significant_figures: HISTOGRAM_SIGFIG,
+        },
+        by_op,
+    }
+}
+
 /// Builds the report of a run from its history and check results.
 pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
     let (scenario, seed, target, started_at) = history
@@ -193,52 +254,13 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
         Verdict::merge(checks.iter().map(|c| c.verdict))
     };
 
-    let from = history.measured_from();
-    let (mut requests, mut errors, mut indeterminate, mut last_done) = (0u64, 0u64, 0u64, from);
-    let mut by_op: BTreeMap<String, u64> = BTreeMap::new();
+    let metrics = metrics(history);
     let mut pings: BTreeMap<&str, u64> = BTreeMap::new();
     for r in history.measured_requests() {
-        requests += 1;
-        last_done = last_done.max(r.done_us);
-        if r.is_error() {
-            errors += 1;
-        }
-        if r.outcome == crate::history::Outcome::Indeterminate {
-            indeterminate += 1;
-        }
-        let op = match r.op {
-            Op::Ping => "ping",
-            Op::Nodes => "nodes",
-            Op::Root => "root",
-        };
-        *by_op.entry(op.to_string()).or_default() += 1;
         if let (false, Some(n)) = (r.is_error(), &r.node) {
             *pings.entry(n.as_str()).or_default() += 1;
         }
     }
-    let duration_us = last_done.saturating_sub(from);
-    let hist = histogram(history.measured_requests().filter(|r| !r.is_error()));
-    let pct = |p| percentile_us(&hist, p).map(ms).unwrap_or(0.0);
-    let metrics = Metrics {
-        requests,
-        errors,
-        indeterminate,
-        rps: if duration_us > 0 {
-            requests as f64 / secs(duration_us)
-        } else {
-            0.0
-        },
-        duration_s: secs(duration_us),
-        latency_ms: LatencyMs {
-            p50: pct(50.0),
-            p90: pct(90.0),
-            p99: pct(99.0),
-            max: if hist.is_empty() { 0.0 } else { ms(hist.max()) },
-            significant_figures: HISTOGRAM_SIGFIG,
-        },
-        by_op,
-    };
-
     let total_pings: u64 = pings.values().sum();
     let mut nodes: Vec<NodeReport> = Vec::new();
     for e in &history.events {
@@ -337,6 +359,19 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
             })
             .collect(),
         cleanup: cleanup::cleanup(history),
+        cpu_limit: history.events.iter().find_map(|e| match e {
+            Event::CpuLimit {
+                method,
+                cores_per_node,
+                asked,
+                ..
+            } => Some(CpuLimitReport {
+                method: method.clone(),
+                cores_per_node: *cores_per_node,
+                asked: *asked,
+            }),
+            _ => None,
+        }),
         started_at,
         boot_s,
         interrupted,

@@ -87,6 +87,17 @@ impl LiveProgress {
                     *at_us as f64 / 1e6
                 ));
             }
+            Event::CpuLimit {
+                at_us,
+                method,
+                cores_per_node,
+                asked,
+            } => {
+                self.line(format!(
+                    "[{:>7.1}s] each node limited to {cores_per_node} CPUs ({asked} asked) by {method}",
+                    *at_us as f64 / 1e6
+                ));
+            }
             Event::Fault(f) => {
                 let what = match (f.action, &f.step) {
                     (crate::history::FaultAction::Inject, _) => "inject".to_string(),
@@ -353,6 +364,13 @@ pub fn summary(r: &Report) -> String {
             p.p50, p.p99, p.max
         );
         let _ = writeln!(s, "  throughput: {:.1} tasks/s", t.throughput_per_s);
+    }
+    if let Some(c) = &r.cpu_limit {
+        let _ = writeln!(
+            s,
+            "\neach node limited to {} CPUs ({} asked) by {}",
+            c.cores_per_node, c.asked, c.method
+        );
     }
     if !r.memory.is_empty() {
         let list: Vec<String> = r

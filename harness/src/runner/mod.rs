@@ -67,6 +67,8 @@ pub struct RunOptions {
     /// A real cluster to run on instead of the embedded one; the caller
     /// has checked that the scenario fits it and may disrupt it.
     pub target: Option<TargetFile>,
+    /// Earlier runs to judge `no_regression` against.
+    pub baseline: Option<crate::check::Baselines>,
 }
 
 /// A run that finished, passed or not.
@@ -114,6 +116,19 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
             dir.join("scenario.yaml").display()
         ))
     })?;
+
+    // The scenario's baseline is kept beside the history, so `harness
+    // report` judges the run again against the same figures.
+    let baseline: Option<Vec<crate::check::Baseline>> = opts
+        .baseline
+        .as_ref()
+        .map(|b| b.of(&s.name.value).cloned().into_iter().collect());
+    if let Some(kept) = &baseline {
+        let path = dir.join(BASELINE_FILE);
+        let text = serde_json::to_string_pretty(kept).map_err(|e| RunError::new(e.to_string()))?;
+        std::fs::write(&path, text)
+            .map_err(|e| RunError::new(format!("failed to write {}: {e}", path.display())))?;
+    }
 
     let clock = Clock::start();
     let (events, rx) = Events::channel(clock);
@@ -378,7 +393,8 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     let history = finish(events, recorder).await?;
     cluster.shutdown();
 
-    let results = check::run_all(s, &history);
+    let against = opts.baseline.as_ref().map(|b| against(b, &s.name.value));
+    let results = check::run_all(s, &history, against.as_ref());
     let report = report::build(&history, results);
     write_report(&dir, &report)?;
     if let Some(why) = why_stopped {
@@ -391,6 +407,20 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
         });
     }
     Ok(RunResult { dir, report })
+}
+
+/// The copy of a run's baseline in its folder.
+pub const BASELINE_FILE: &str = "baseline.json";
+
+/// What a scenario's run is compared with, out of `baselines`.
+pub fn against<'a>(baselines: &'a check::Baselines, scenario: &str) -> check::Against<'a> {
+    match baselines.of(scenario) {
+        Some(b) => check::Against::Baseline(b),
+        None => check::Against::Missing(format!(
+            "the baseline {} holds no run of scenario {scenario}",
+            baselines.path.display()
+        )),
+    }
 }
 
 /// Writes report.json, report.html and junit.xml into a run folder.

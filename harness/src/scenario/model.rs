@@ -61,6 +61,11 @@ pub struct Cluster {
     /// Each node's MaxConcurrentTasks.
     #[serde(default = "defaults::task_cap")]
     pub task_cap: u32,
+    /// CPUs each node may use, such as 0.5 or 2: a CFS quota in a cgroup
+    /// where the harness may write one, else CPU affinity rounded up to
+    /// whole cores. Unlimited when absent.
+    #[serde(default)]
+    pub node_cpus: Option<Spanned<f64>>,
     /// How often each node writes LastSeen to the shared database.
     #[serde(default = "defaults::heartbeat")]
     pub heartbeat: Spanned<Duration>,
@@ -128,6 +133,7 @@ impl Default for Cluster {
         Self {
             nodes: defaults::nodes(),
             task_cap: defaults::task_cap(),
+            node_cpus: None,
             heartbeat: defaults::heartbeat(),
             offline_after: defaults::offline_after(),
             lb: Lb::default(),
@@ -834,6 +840,41 @@ pub enum Check {
     ReconnectStorm(ReconnectStorm),
     /// A percentile of the polling RPC round trips stays under a bound.
     RpcLatency(RpcLatency),
+    /// Compared with a baseline report (`run --baseline`), throughput has
+    /// not fallen and p99 has not risen by more than a tolerance.
+    NoRegression(NoRegression),
+}
+
+/// Parameters of `no_regression`: how far the run may fall behind its
+/// baseline before the check fails.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoRegression {
+    /// Name in reports; the kind when absent.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// Largest fall of successful requests per second (and of tasks ended
+    /// per second, where both runs had tasks).
+    #[serde(default = "defaults::max_throughput_drop")]
+    pub max_throughput_drop: Spanned<Percent>,
+    /// Largest rise of the p99 latency.
+    #[serde(default = "defaults::max_p99_rise")]
+    pub max_p99_rise: Spanned<Percent>,
+    /// A p99 rise smaller than this never fails, however large in percent:
+    /// at a millisecond or two, scheduling noise alone moves p99 by half.
+    #[serde(default = "defaults::p99_slack")]
+    pub p99_slack: Spanned<Duration>,
+}
+
+impl Default for NoRegression {
+    fn default() -> Self {
+        Self {
+            name: None,
+            max_throughput_drop: defaults::max_throughput_drop(),
+            max_p99_rise: defaults::max_p99_rise(),
+            p99_slack: defaults::p99_slack(),
+        }
+    }
 }
 
 /// A check with no parameters but its name.
@@ -1056,6 +1097,7 @@ impl Check {
             Check::EveryNodeReachesEveryTentacle(_) => "every_node_reaches_every_tentacle",
             Check::ReconnectStorm(_) => "reconnect_storm",
             Check::RpcLatency(_) => "rpc_latency",
+            Check::NoRegression(_) => "no_regression",
         }
     }
 
@@ -1108,6 +1150,7 @@ impl Check {
             | Check::EveryNodeReachesEveryTentacle(c) => &c.name,
             Check::ReconnectStorm(c) => &c.name,
             Check::RpcLatency(c) => &c.name,
+            Check::NoRegression(c) => &c.name,
         };
         name.as_ref()
             .map(|n| n.value.clone())
@@ -1318,6 +1361,15 @@ pub(crate) mod defaults {
     pub fn min_requests() -> u32 {
         20
     }
+    pub fn max_throughput_drop() -> Spanned<Percent> {
+        spanned("10%".parse().expect("valid literal"))
+    }
+    pub fn max_p99_rise() -> Spanned<Percent> {
+        spanned("20%".parse().expect("valid literal"))
+    }
+    pub fn p99_slack() -> Spanned<Duration> {
+        spanned(Duration::from_millis(2))
+    }
 }
 
 /// Every kind a scenario may use, with a one-line description, for
@@ -1462,5 +1514,10 @@ pub const KINDS: &[(&str, &str, &str)] = &[
         "check",
         "rpc_latency",
         "a percentile of the polling RPC round trips (health-check calls) stays under a bound",
+    ),
+    (
+        "check",
+        "no_regression",
+        "against run --baseline: successful requests/s (and tasks/s) not down, p99 not up, by more than a tolerance; names the metric and both values",
     ),
 ];

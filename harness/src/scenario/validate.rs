@@ -18,6 +18,9 @@ use super::units::Size;
 /// Most nodes the embedded cluster starts; each takes a loopback address.
 pub const MAX_NODES: u32 = 16;
 
+/// Most CPUs one node may be given.
+const MAX_NODE_CPUS: f64 = 256.0;
+
 /// Longest duration of any kind in a scenario: a day. Longer runs are a
 /// typo, and the bound keeps every time sum far from overflow.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
@@ -225,6 +228,18 @@ impl Validator {
             );
         }
         self.positive(&c.heartbeat, "cluster.heartbeat");
+        if let Some(cpus) = &c.node_cpus
+            && !(cpus.value >= 0.01 && cpus.value <= MAX_NODE_CPUS)
+        {
+            self.problem(
+                &cpus.referenced,
+                "cluster.node_cpus",
+                format!(
+                    "must be from 0.01 to {MAX_NODE_CPUS} CPUs, not {}",
+                    cpus.value
+                ),
+            );
+        }
         if let Some(p) = &c.polling {
             // A zero wait would spin every connection on null messages.
             self.positive(&p.poll_wait, "cluster.polling.poll_wait");
@@ -759,6 +774,14 @@ impl Validator {
                         "needs an upload workload to judge, and the scenario has none",
                     );
                 }
+            } else if let Check::NoRegression(_) = &c.value {
+                if api.is_none() && s.task_load().is_none() {
+                    self.problem(
+                        &c.referenced,
+                        path.clone(),
+                        "needs an api or tasks workload to compare with the baseline, and the scenario has neither",
+                    );
+                }
             } else if c.value.judges_tasks() {
                 if s.task_load().is_none() {
                     self.problem(
@@ -842,6 +865,9 @@ impl Validator {
                             "needs a kill, restart or maintenance fault to judge, and the scenario has none",
                         );
                     }
+                }
+                Check::NoRegression(n) => {
+                    self.bounded(&n.p99_slack, &format!("{path}.p99_slack"));
                 }
                 Check::RpcLatency(l) => {
                     let p = l.percentile.value;
