@@ -119,6 +119,42 @@ pub fn http_builder(trust: &Trust) -> Result<reqwest::ClientBuilder, String> {
     })
 }
 
+/// What a finished request says: its status and body, or the error that
+/// ended it. Shared by the open-model driver and the load phase's users.
+pub fn observe(op: Op, result: Result<(u16, Bytes), reqwest::Error>) -> Observation {
+    match result {
+        Ok((status, body)) => {
+            let ok = (200..300).contains(&status);
+            // A drained node answers ping with 418 and its resource, so
+            // the body still names the node that served the request.
+            let node = if op == Op::Ping && (ok || status == 418) {
+                serde_json::from_slice::<PingBody>(&body)
+                    .ok()
+                    .map(|b| b.name)
+            } else {
+                None
+            };
+            Observation {
+                outcome: if ok { Outcome::Ok } else { Outcome::Fail },
+                status: Some(status),
+                error: None,
+                bytes: body.len() as u64,
+                node,
+            }
+        }
+        Err(e) => {
+            let (outcome, kind) = classify(&e);
+            Observation {
+                outcome,
+                status: None,
+                error: Some(kind.to_string()),
+                bytes: 0,
+                node: None,
+            }
+        }
+    }
+}
+
 impl ApiClient {
     /// A client for `base` (for example `http://127.0.0.1:8080`).
     pub fn new(base: &str, key: ApiKey) -> Result<Self, String> {
@@ -156,35 +192,7 @@ impl ApiClient {
             Ok::<_, reqwest::Error>((status, body))
         };
         match tokio::time::timeout(timeout, call).await {
-            Ok(Ok((status, body))) => {
-                let ok = (200..300).contains(&status);
-                // A drained node answers ping with 418 and its resource, so
-                // the body still names the node that served the request.
-                let node = if op == Op::Ping && (ok || status == 418) {
-                    serde_json::from_slice::<PingBody>(&body)
-                        .ok()
-                        .map(|b| b.name)
-                } else {
-                    None
-                };
-                Observation {
-                    outcome: if ok { Outcome::Ok } else { Outcome::Fail },
-                    status: Some(status),
-                    error: None,
-                    bytes: body.len() as u64,
-                    node,
-                }
-            }
-            Ok(Err(e)) => {
-                let (outcome, kind) = classify(&e);
-                Observation {
-                    outcome,
-                    status: None,
-                    error: Some(kind.to_string()),
-                    bytes: 0,
-                    node: None,
-                }
-            }
+            Ok(result) => observe(op, result),
             Err(_) => Observation {
                 outcome: Outcome::Indeterminate,
                 status: None,

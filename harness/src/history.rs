@@ -160,6 +160,23 @@ pub enum Event {
         /// Why.
         error: String,
     },
+    /// A load phase ended: goose's own count and its threshold rules, each
+    /// judged by goose at the end of the phase.
+    LoadEnded {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// Requests goose counted.
+        requests: u64,
+        /// Of which goose counted as failed.
+        failed: u64,
+        /// Each threshold rule and what goose found.
+        thresholds: Vec<ThresholdOutcome>,
+        /// Why goose could not run or finish, if it could not.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// goose's report files, relative to the run folder.
+        reports: Vec<String>,
+    },
     /// Each node's CPU limit, set at boot of an embedded cluster whose
     /// scenario gives `node_cpus`.
     CpuLimit {
@@ -338,6 +355,17 @@ pub enum Phase {
     Check,
 }
 
+/// One goose threshold rule as goose judged it at the end of a load phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdOutcome {
+    /// The rule, as the scenario gives it.
+    pub rule: String,
+    /// What goose observed, as its reports show it.
+    pub observed: String,
+    /// Whether it held.
+    pub passed: bool,
+}
+
 /// What kind of request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -348,6 +376,13 @@ pub enum Op {
     Nodes,
     /// `GET /api`.
     Root,
+    /// `GET /api/Spaces-1/packages`.
+    Packages,
+    /// `POST /api/tasks` and reads until the task ends: its latency is the
+    /// task's whole life, and it is ok when the task succeeded.
+    Task,
+    /// `POST /api/Spaces-1/packages/raw` of a small package.
+    Upload,
 }
 
 impl Op {
@@ -357,6 +392,21 @@ impl Op {
             Op::Ping => "/api/octopusservernodes/ping",
             Op::Nodes => "/api/octopusservernodes",
             Op::Root => "/api",
+            Op::Packages => "/api/Spaces-1/packages",
+            Op::Task => "/api/tasks",
+            Op::Upload => "/api/Spaces-1/packages/raw",
+        }
+    }
+
+    /// The name in reports, as in the history.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Ping => "ping",
+            Op::Nodes => "nodes",
+            Op::Root => "root",
+            Op::Packages => "packages",
+            Op::Task => "task",
+            Op::Upload => "upload",
         }
     }
 }
@@ -776,7 +826,8 @@ impl History {
                 Event::Health(h) => h.at_us,
                 Event::FleetRemoved { at_us, .. }
                 | Event::PeakMemory { at_us, .. }
-                | Event::CpuLimit { at_us, .. } => *at_us,
+                | Event::CpuLimit { at_us, .. }
+                | Event::LoadEnded { at_us, .. } => *at_us,
             })
             .max()
             .unwrap_or(0)

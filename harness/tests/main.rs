@@ -29,6 +29,9 @@ mod real_target;
 mod containers;
 // `harness run` end to end: failover passes, a misconfigured LB fails.
 mod run;
+// The goose load phase: its counts match the history, its thresholds are
+// checks.
+mod load;
 // run --baseline: no_regression passes against the run's own baseline and
 // fails on a cluster slowed by a CPU limit.
 mod baseline;

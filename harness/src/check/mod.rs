@@ -13,6 +13,7 @@ mod recovers;
 mod regression;
 mod routes_around;
 mod tasks;
+mod thresholds;
 mod upload;
 
 use serde::{Deserialize, Serialize};
@@ -100,7 +101,12 @@ pub fn run_all(
         .checks
         .iter()
         .any(|c| matches!(c.value, Check::NoRegression(_)));
-    if let (false, Some(against)) = (declared, baseline) {
+    // Implicit only where there is something to compare, as validation
+    // asks of a declared one.
+    let comparable = scenario.api_load().is_some()
+        || scenario.load_phase().is_some()
+        || scenario.task_load().is_some();
+    if let (false, true, Some(against)) = (declared, comparable, baseline) {
         let implicit = Check::NoRegression(NoRegression::default());
         results.push(no_regression(
             &implicit,
@@ -108,6 +114,21 @@ pub fn run_all(
             history,
             against,
         ));
+    }
+    // Each goose threshold rule of the load phase is a check of its own.
+    for rule in scenario
+        .load_phase()
+        .into_iter()
+        .flat_map(|l| &l.thresholds)
+    {
+        let (verdict, detail, evidence) = thresholds::judge(&rule.value, history);
+        results.push(CheckResult {
+            name: format!("threshold {}", rule.value),
+            kind: "load_threshold".into(),
+            verdict,
+            detail,
+            evidence,
+        });
     }
     let (verdict, detail, evidence) = left_clean::judge(history);
     results.push(CheckResult {

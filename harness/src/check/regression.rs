@@ -25,6 +25,9 @@ pub struct Baseline {
     /// Its tasks, when it had any.
     #[serde(default)]
     pub tasks: Option<BaselineTasks>,
+    /// Why it ended early, if it did: such a run is no baseline.
+    #[serde(default)]
+    pub interrupted: Option<String>,
 }
 
 /// The part of `metrics` a baseline keeps.
@@ -77,13 +80,21 @@ impl Baselines {
             .map_err(|e| format!("failed to read the baseline {}: {e}", file.display()))?;
         let bad = |e: serde_path_to_error::Error<serde_json::Error>| {
             let inner = e.inner();
+            // serde_json ends its message with the location, given first here.
+            let text = inner.to_string();
+            let what = text
+                .strip_suffix(&format!(
+                    " at line {} column {}",
+                    inner.line(),
+                    inner.column()
+                ))
+                .unwrap_or(&text);
             format!(
-                "the baseline {}:{}:{}: {}: {}",
+                "the baseline {}:{}:{}: {}: {what}",
                 file.display(),
                 inner.line(),
                 inner.column(),
                 e.path(),
-                inner
             )
         };
         let trimmed = text.trim_start();
@@ -131,6 +142,15 @@ pub(super) fn judge(c: &NoRegression, h: &History, against: &Against) -> (Verdic
             return (Verdict::Unknown, why.clone(), json!({ "baseline": null }));
         }
     };
+    if let Some(why) = &base.interrupted {
+        return (
+            Verdict::Unknown,
+            format!(
+                "the baseline run was interrupted ({why}), so it proves nothing to compare with"
+            ),
+            json!({ "baseline_scenario": base.scenario, "interrupted": why }),
+        );
+    }
     let now = crate::report::metrics(h);
     let drop = c.max_throughput_drop.value.fraction();
     let rise = c.max_p99_rise.value.fraction();
@@ -285,6 +305,7 @@ mod tests {
                 },
             },
             tasks: None,
+            interrupted: None,
         }
     }
 
@@ -368,6 +389,11 @@ mod tests {
         empty.metrics.errors = 0;
         let (v, _, _) = judge(&NoRegression::default(), &h, &Against::Baseline(&empty));
         assert_eq!(v, Verdict::Unknown);
+        let mut cut = baseline_of(&h);
+        cut.interrupted = Some("Ctrl-C".into());
+        let (v, detail, _) = judge(&NoRegression::default(), &h, &Against::Baseline(&cut));
+        assert_eq!(v, Verdict::Unknown);
+        assert!(detail.contains("interrupted (Ctrl-C)"), "{detail}");
     }
 
     #[test]
@@ -399,7 +425,8 @@ mod tests {
         let e = Baselines::load(&bad).unwrap_err();
         assert!(
             e.starts_with(&format!("the baseline {}:2:", bad.display()))
-                && e.contains("metrics.requests"),
+                && e.contains("metrics.requests: invalid type")
+                && !e.contains("at line"),
             "{e}"
         );
         let e = Baselines::load(&dir.path().join("missing.json")).unwrap_err();

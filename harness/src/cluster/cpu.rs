@@ -2,8 +2,10 @@
 //! "two nodes of 8 cores or four of 4" is a real variable of the embedded
 //! cluster. The limit is a CFS quota in a cgroup of the node's own (cgroup
 //! v2 `cpu.max` where the harness may write it, else cgroup v1
-//! `cpu.cfs_quota_us`), and CPU affinity, rounded up to whole cores, where
-//! neither can be written. Which one was used goes into the history.
+//! `cpu.cfs_quota_us`), and CPU affinity where neither can be written, for
+//! whole CPUs that do not share a core between nodes (anything else would
+//! not be the size asked for, so it is refused). Which one was used goes
+//! into the history.
 //!
 //! The node joins its cgroup or sets its affinity itself, first thing,
 //! before its runtime starts a thread: nothing of it runs unlimited.
@@ -61,7 +63,13 @@ impl CpuLimits {
     /// Limits of `cores` each for `nodes` nodes, by the first method this
     /// machine lets the harness use.
     pub fn prepare(cores: f64, nodes: usize) -> Result<Self, ClusterError> {
-        let tag = format!("harness-{}", std::process::id());
+        // Unique to this cluster: a suite boots several in one process.
+        static CLUSTERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let tag = format!(
+            "harness-{}-{}",
+            std::process::id(),
+            CLUSTERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
         let quota = ((cores * PERIOD_US as f64).round() as u64).max(1000);
         for (method, root) in [
             (Method::CgroupV2, cgroup_v2_root()),
@@ -100,15 +108,21 @@ impl CpuLimits {
         let cpus: Vec<usize> = (0..nix::sched::CpuSet::count())
             .filter(|&c| online.is_set(c).unwrap_or(false))
             .collect();
-        let each = (cores.ceil() as usize).clamp(1, cpus.len().max(1));
+        if cores.fract() != 0.0 {
+            return Err(ClusterError::new(format!(
+                "node_cpus {cores} needs a CPU quota, and no cgroup with the cpu controller is writable here (as root, with cgroup v2's cpu controller enabled, or cgroup v1's cpu hierarchy mounted); whole CPUs can be given by CPU affinity instead"
+            )));
+        }
+        let each = cores as usize;
+        if nodes * each > cpus.len() {
+            return Err(ClusterError::new(format!(
+                "node_cpus {cores} for {nodes} nodes needs {} CPUs of their own by CPU affinity, and the harness may use {}; no cgroup with the cpu controller is writable here for a quota",
+                nodes * each,
+                cpus.len()
+            )));
+        }
         let placements = (0..nodes)
-            .map(|i| {
-                CpuPlacement::Affinity(
-                    (0..each)
-                        .map(|k| cpus[(i * each + k) % cpus.len()])
-                        .collect(),
-                )
-            })
+            .map(|i| CpuPlacement::Affinity(cpus[i * each..(i + 1) * each].to_vec()))
             .collect();
         Ok(Self {
             method: Method::Affinity,
@@ -122,13 +136,9 @@ impl CpuLimits {
         self.method
     }
 
-    /// The CPUs each node may use: the quota, or the whole cores of its
-    /// affinity.
+    /// The CPUs each node may use.
     pub fn effective_cores(&self) -> f64 {
-        match self.placements.first() {
-            Some(CpuPlacement::Affinity(cpus)) => cpus.len() as f64,
-            _ => self.cores,
-        }
+        self.cores
     }
 
     /// Where the `i`th node (from 0) goes.
@@ -234,18 +244,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_limit_is_set_by_one_method_and_its_groups_go_with_it() {
-        let limits = CpuLimits::prepare(0.5, 2).unwrap();
-        match limits.method() {
-            Method::Affinity => {
-                assert_eq!(limits.effective_cores(), 1.0);
-                assert!(
-                    matches!(limits.placement(1), Some(CpuPlacement::Affinity(c)) if c.len() == 1)
-                );
-            }
-            Method::CgroupV1 | Method::CgroupV2 => {
+    fn a_limit_is_a_quota_where_a_cgroup_is_writable_and_its_groups_go_with_it() {
+        match CpuLimits::prepare(0.5, 2) {
+            Ok(limits) => {
                 let Some(CpuPlacement::Cgroup(dir)) = limits.placement(0) else {
-                    panic!("a cgroup placement")
+                    panic!("half a CPU can only be a quota: {limits:?}")
                 };
                 let quota = match limits.method() {
                     Method::CgroupV2 => std::fs::read_to_string(dir.join("cpu.max")).unwrap(),
@@ -255,6 +258,20 @@ mod tests {
                 assert_eq!(limits.effective_cores(), 0.5);
                 drop(limits);
                 assert!(!dir.exists(), "{} is left", dir.display());
+            }
+            // No writable cgroup: a fraction is refused, a whole CPU is
+            // given by affinity, on a core of its own.
+            Err(e) => {
+                assert!(e.to_string().contains("needs a CPU quota"), "{e}");
+                let whole = CpuLimits::prepare(1.0, 1).unwrap();
+                assert_eq!(whole.method(), Method::Affinity);
+                assert!(
+                    matches!(whole.placement(0), Some(CpuPlacement::Affinity(c)) if c.len() == 1)
+                );
+                assert!(
+                    CpuLimits::prepare(1.0, 4096).is_err(),
+                    "cores shared between nodes"
+                );
             }
         }
     }

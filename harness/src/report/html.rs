@@ -532,7 +532,8 @@ fn axis_x(o: &mut String, span: f64, x: &dyn Fn(f64) -> f64) {
     ]
     .into_iter()
     .find(|s| span / s <= 12.0)
-    .unwrap_or(7200.0);
+    // Whole hours, still about 12 ticks, however long the span.
+    .unwrap_or_else(|| (span / 12.0 / 3600.0).ceil() * 3600.0);
     let mut s = 0.0;
     while s <= span + 1e-9 {
         let _ = writeln!(

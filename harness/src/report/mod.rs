@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::check::{CheckResult, HISTOGRAM_SIGFIG, Verdict, histogram, percentile_us};
-use crate::history::{Event, History, LB_NAME, Op};
+use crate::history::{Event, History, LB_NAME};
 
 pub use cleanup::{CleanupReport, Removal, TaskLeft, cleanup};
 pub use html::html;
@@ -199,12 +199,7 @@ pub fn metrics(history: &History) -> Metrics {
         if r.outcome == crate::history::Outcome::Indeterminate {
             indeterminate += 1;
         }
-        let op = match r.op {
-            Op::Ping => "ping",
-            Op::Nodes => "nodes",
-            Op::Root => "root",
-        };
-        *by_op.entry(op.to_string()).or_default() += 1;
+        *by_op.entry(r.op.as_str().to_string()).or_default() += 1;
     }
     let duration_us = last_done.saturating_sub(from);
     let hist = histogram(history.measured_requests().filter(|r| !r.is_error()));

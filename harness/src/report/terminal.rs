@@ -87,6 +87,22 @@ impl LiveProgress {
                     *at_us as f64 / 1e6
                 ));
             }
+            Event::LoadEnded {
+                at_us,
+                requests,
+                failed,
+                error,
+                ..
+            } => {
+                let how = match error {
+                    Some(e) => format!(": {e}"),
+                    None => String::new(),
+                };
+                self.line(format!(
+                    "[{:>7.1}s] load phase ended: goose counted {requests} requests, {failed} failed{how}",
+                    *at_us as f64 / 1e6
+                ));
+            }
             Event::CpuLimit {
                 at_us,
                 method,

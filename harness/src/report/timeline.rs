@@ -42,6 +42,11 @@ pub struct TimelinePoint {
 
 const INTERVAL_US: u64 = 1_000_000;
 
+/// Most points kept: two days, past any scenario's duration (at most a
+/// day) with its warm-up, heal and settle; a history with a later time is
+/// damaged, and its points stop there.
+const MAX_POINTS: u64 = 2 * 86_400;
+
 /// The time series of every request in the history, warm-up and settle
 /// included, bucketed by when each completed: what a monitor watching the
 /// cluster would have seen.
@@ -58,7 +63,7 @@ pub fn timeline(history: &History) -> Timeline {
     }
     let mut points = Vec::new();
     if let (Some(&first), Some(&last)) = (seconds.keys().next(), seconds.keys().next_back()) {
-        for t in first..=last {
+        for t in first..=last.min(first + MAX_POINTS - 1) {
             let (errors, latencies) = seconds.remove(&t).unwrap_or_default();
             let ok = latencies.len() as u64;
             let h = histogram_of(latencies.into_iter());

@@ -29,6 +29,7 @@
 //! The runner never judges anything itself: it only records events.
 
 mod fleet;
+mod load;
 mod tasks;
 mod uploads;
 
@@ -249,12 +250,26 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     }
 
     let mut procedures = JoinSet::new();
+    let mut goose_load = None;
     let mut task_load = None;
     let mut upload_load = None;
     let mut ladder_load = None;
     if why_stopped.is_none() {
         phase(Phase::Workload);
         let start = tokio::time::Instant::now();
+        goose_load = s.load_phase().map(|l| {
+            load::LoadWorkload::start(
+                l.clone(),
+                cluster.lb_url(),
+                key.clone(),
+                trust.clone(),
+                events.clone(),
+                start,
+                seed,
+                run_id.clone(),
+                dir.clone(),
+            )
+        });
         task_load = s.task_load().map(|t| {
             tasks::TaskWorkload::start(
                 t.clone(),
@@ -364,6 +379,13 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
         let _ = load.await;
     }
     let _ = watcher.await;
+    if let Some(l) = goose_load {
+        // Its test plan ends within the duration; then what it created is
+        // removed, after an interrupt too.
+        if let Some(why) = l.finish(why_stopped.is_some(), interrupt.clone()).await {
+            why_stopped.get_or_insert(why);
+        }
+    }
     if let Some(t) = task_load {
         // Unfinished tasks get their time, unless the run was interrupted
         // (then nothing more is read). Either way, and after an interrupt
@@ -872,12 +894,23 @@ pub(crate) fn interrupts() -> watch::Receiver<Option<String>> {
 
 fn watch_interrupts() -> watch::Receiver<Option<String>> {
     let (tx, rx) = watch::channel(None);
+    // Ctrl-C through the ctrlc crate, installed here first: goose, which a
+    // load phase embeds, installs its own Ctrl-C handler with ctrlc, and
+    // that one stops goose alone and would leave the run unhealed. ctrlc
+    // allows one handler per process, so once the harness holds it,
+    // goose's attempt fails and every Ctrl-C comes here.
+    let (ctrl_c_tx, mut ctrl_c) = tokio::sync::mpsc::unbounded_channel::<()>();
+    if let Err(e) = ctrlc::set_handler(move || {
+        let _ = ctrl_c_tx.send(());
+    }) {
+        eprintln!("harness: cannot catch Ctrl-C: {e}");
+    }
     tokio::spawn(async move {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         let mut next = async || -> &'static str {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => "Ctrl-C",
+                Some(()) = ctrl_c.recv() => "Ctrl-C",
                 _ = async {
                     match &mut term {
                         Some(t) => { t.recv().await; }

@@ -480,7 +480,7 @@ pub(super) async fn cancel_unfinished(
     ended_alone
 }
 
-fn seen(clock: &crate::history::Clock, at_us: u64, b: &TaskBody) -> TaskSeen {
+pub(super) fn seen(clock: &crate::history::Clock, at_us: u64, b: &TaskBody) -> TaskSeen {
     let time = |t: &Option<String>| t.as_deref().and_then(|t| clock.from_server_time(t));
     TaskSeen {
         at_us,

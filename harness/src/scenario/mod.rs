@@ -14,9 +14,10 @@ pub(crate) use load::{parse_yaml, write_problems};
 pub use model::{
     ApiLoad, Availability, Check, Claim, Cluster, DrainContract, ExactlyOnce, Fault, FleetLoad,
     HealthCheck, HealthMode, KINDS, LadderLoad, LadderReaches, Latency, Lb, LbEngine, LbLimits,
-    LbPreset, MaintenanceFault, Mix, NamedCheck, NoRegression, NodeFault, OrphanedTasks,
-    PackageFeed, PollingLayout, PollingListeners, Polls, Reconnect, ReconnectStorm, Recovers,
-    RestartFault, RoutesAround, RpcLatency, Scenario, SharedStorageCheck, Storage, TaskCap,
-    TaskLoad, TaskQueue, UploadIntact, UploadLoad, UploadThroughput, Via, Workload, spanned,
+    LbPreset, LoadMix, LoadPhase, MaintenanceFault, Mix, NamedCheck, NoRegression, NodeFault,
+    OrphanedTasks, PackageFeed, PollingLayout, PollingListeners, Polls, Reconnect, ReconnectStorm,
+    Recovers, RestartFault, RoutesAround, RpcLatency, Scenario, SharedStorageCheck, Storage,
+    TaskCap, TaskLoad, TaskQueue, UploadIntact, UploadLoad, UploadThroughput, Via, Workload,
+    spanned,
 };
 pub use validate::{MAX_NODES, is_tag, node_names, validate};

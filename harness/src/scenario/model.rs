@@ -484,6 +484,87 @@ pub enum Workload {
     /// Simulated polling Tentacles, registered through the API, polling
     /// the nodes, and health-checked from every node.
     Fleet(FleetLoad),
+    /// Closed-model users on goose: a test plan (ramp up, hold, ramp down)
+    /// over a weighted mix of transactions.
+    Load(LoadPhase),
+}
+
+/// A load phase: `users` goose users, each running one transaction after
+/// another (closed model: a slow cluster slows them down), started over
+/// `ramp_up`, held for `hold` and stopped over `ramp_down`. Every request
+/// is also recorded in the history, so every check judges it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadPhase {
+    /// Users at the top of the plan.
+    pub users: Spanned<u32>,
+    /// When the ramp-up starts, after warm-up.
+    #[serde(default = "defaults::zero")]
+    pub at: Spanned<Duration>,
+    /// Time to start every user, in whole seconds.
+    #[serde(default = "defaults::zero")]
+    pub ramp_up: Spanned<Duration>,
+    /// Time every user runs, in whole seconds.
+    pub hold: Spanned<Duration>,
+    /// Time to stop every user, in whole seconds.
+    #[serde(default = "defaults::zero")]
+    pub ramp_down: Spanned<Duration>,
+    /// Relative weights of the transactions.
+    #[serde(default = "defaults::load_mix")]
+    pub mix: Spanned<LoadMix>,
+    /// A user's pause after each transaction.
+    #[serde(default)]
+    pub think: Option<Spanned<Duration>>,
+    /// A request without a complete response in this time fails.
+    #[serde(default = "defaults::request_timeout")]
+    pub timeout: Spanned<Duration>,
+    /// The package file's size in an `upload` transaction.
+    #[serde(default = "defaults::load_upload_size")]
+    pub upload_size: Spanned<Size>,
+    /// How long the script of a `task` transaction runs.
+    #[serde(default = "defaults::load_task_work")]
+    pub task_work: Spanned<Duration>,
+    /// goose threshold rules, such as `p95<500ms`, `error-rate<1%` or
+    /// `rps>=200`; each becomes a check of the run.
+    #[serde(default)]
+    pub thresholds: Vec<Spanned<String>>,
+}
+
+/// Relative weights of a load phase's transactions.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LoadMix {
+    /// `GET /api/octopusservernodes/ping`.
+    #[serde(default)]
+    pub ping: u32,
+    /// `GET /api/octopusservernodes`.
+    #[serde(default)]
+    pub nodes: u32,
+    /// `GET /api`.
+    #[serde(default)]
+    pub root: u32,
+    /// `GET /api/Spaces-1/packages`.
+    #[serde(default)]
+    pub packages: u32,
+    /// Create an `AdHocScript` task and wait until it ends.
+    #[serde(default)]
+    pub task: u32,
+    /// Upload a small package (deleted at the end of the run).
+    #[serde(default)]
+    pub upload: u32,
+}
+
+impl Default for LoadMix {
+    fn default() -> Self {
+        Self {
+            ping: 8,
+            nodes: 1,
+            root: 0,
+            packages: 1,
+            task: 0,
+            upload: 0,
+        }
+    }
 }
 
 /// A fleet of simulated polling Tentacles.
@@ -1361,6 +1442,15 @@ pub(crate) mod defaults {
     pub fn min_requests() -> u32 {
         20
     }
+    pub fn load_mix() -> Spanned<LoadMix> {
+        spanned(LoadMix::default())
+    }
+    pub fn load_upload_size() -> Spanned<Size> {
+        spanned(Size::from_bytes(64 * 1024))
+    }
+    pub fn load_task_work() -> Spanned<Duration> {
+        spanned(Duration::from_millis(100))
+    }
     pub fn max_throughput_drop() -> Spanned<Percent> {
         spanned("10%".parse().expect("valid literal"))
     }
@@ -1404,6 +1494,11 @@ pub const KINDS: &[(&str, &str, &str)] = &[
         "workload",
         "fleet",
         "simulated polling Tentacles (Halibut over mutual TLS), registered through the API, polling all nodes, one node or the LB; health-check rounds pinned to each node",
+    ),
+    (
+        "workload",
+        "load",
+        "closed-model users on goose: ramp up, hold, ramp down over a mix of ping, node list, API root, package list, task (create and wait) and small upload; goose thresholds become checks",
     ),
     (
         "fault",

@@ -9,14 +9,20 @@ use serde_saphyr::{Location, Spanned};
 
 use super::load::Problem;
 use super::model::{
-    ApiLoad, Check, Fault, FleetLoad, HealthMode, LadderLoad, LbEngine, Mix, PollingLayout, Polls,
-    Scenario, TaskLoad, UploadLoad, Workload,
+    ApiLoad, Check, Fault, FleetLoad, HealthMode, LadderLoad, LbEngine, LoadPhase, Mix,
+    PollingLayout, Polls, Scenario, TaskLoad, UploadLoad, Workload,
 };
 use super::units::Duration;
 use super::units::Size;
 
 /// Most nodes the embedded cluster starts; each takes a loopback address.
 pub const MAX_NODES: u32 = 16;
+
+/// Most users of one load phase.
+const MAX_USERS: u32 = 10_000;
+
+/// Largest package of a load phase's upload transaction.
+const MAX_LOAD_UPLOAD: u64 = 64 << 20;
 
 /// Most CPUs one node may be given.
 const MAX_NODE_CPUS: f64 = 256.0;
@@ -106,6 +112,14 @@ impl Scenario {
     pub fn fleet(&self) -> Option<&FleetLoad> {
         self.workload.iter().find_map(|w| match &w.value {
             Workload::Fleet(f) => Some(f),
+            _ => None,
+        })
+    }
+
+    /// The goose load phase, if the scenario has one.
+    pub fn load_phase(&self) -> Option<&LoadPhase> {
+        self.workload.iter().find_map(|w| match &w.value {
+            Workload::Load(l) => Some(l),
             _ => None,
         })
     }
@@ -342,6 +356,7 @@ impl Validator {
                 Workload::Upload(_) | Workload::SlowUpload(_) => "upload or slow_upload",
                 Workload::BodyLimitLadder(_) => "body_limit_ladder",
                 Workload::Fleet(_) => "fleet",
+                Workload::Load(_) => "load",
             };
             let n = seen.entry(slot).or_default();
             *n += 1;
@@ -381,6 +396,10 @@ impl Validator {
                     self.fleet(s, f, &w.referenced, &format!("workload[{i}].fleet"));
                     continue;
                 }
+                Workload::Load(l) => {
+                    self.load(s, l, &format!("workload[{i}].load"));
+                    continue;
+                }
             };
             let path = format!("workload[{i}].api");
             if !(MIN_RATE..=100_000.0).contains(&api.rate.get()) {
@@ -407,6 +426,88 @@ impl Validator {
                     &api.max_in_flight.referenced,
                     format!("{path}.max_in_flight"),
                     "must be at least 1",
+                );
+            }
+        }
+    }
+
+    fn load(&mut self, s: &Scenario, l: &LoadPhase, path: &str) {
+        if !(1..=MAX_USERS).contains(&l.users.value) {
+            self.problem(
+                &l.users.referenced,
+                format!("{path}.users"),
+                format!("must be from 1 to {MAX_USERS}"),
+            );
+        }
+        // goose's test plan counts whole seconds.
+        for (d, field) in [
+            (&l.ramp_up, "ramp_up"),
+            (&l.hold, "hold"),
+            (&l.ramp_down, "ramp_down"),
+        ] {
+            self.bounded(d, &format!("{path}.{field}"));
+            if d.value.get().subsec_nanos() != 0 {
+                self.problem(
+                    &d.referenced,
+                    format!("{path}.{field}"),
+                    format!(
+                        "must be whole seconds, as goose's test plan counts them, not {}",
+                        d.value
+                    ),
+                );
+            }
+        }
+        self.positive(&l.hold, &format!("{path}.hold"));
+        let plan =
+            l.at.value.get() + l.ramp_up.value.get() + l.hold.value.get() + l.ramp_down.value.get();
+        if plan > s.duration.value.get() {
+            self.problem(
+                &l.hold.referenced,
+                format!("{path}.hold"),
+                format!(
+                    "at + ramp_up + hold + ramp_down is {}, past the scenario's duration ({})",
+                    humantime::format_duration(plan),
+                    s.duration.value
+                ),
+            );
+        }
+        let m = l.mix.value;
+        if m.ping + m.nodes + m.root + m.packages + m.task + m.upload == 0 {
+            self.problem(
+                &l.mix.referenced,
+                format!("{path}.mix"),
+                "needs at least one weight above 0",
+            );
+        }
+        if let Some(t) = &l.think {
+            self.bounded(t, &format!("{path}.think"));
+        }
+        self.positive(&l.timeout, &format!("{path}.timeout"));
+        self.bounded(&l.task_work, &format!("{path}.task_work"));
+        if l.upload_size.value.bytes() == 0 || l.upload_size.value.bytes() > MAX_LOAD_UPLOAD {
+            self.problem(
+                &l.upload_size.referenced,
+                format!("{path}.upload_size"),
+                "must be from 1B to 64MiB: a load phase's uploads are small; use an upload workload for large ones",
+            );
+        }
+        for (i, t) in l.thresholds.iter().enumerate() {
+            // Each rule names a check of its own.
+            if let Some(first) = l.thresholds[..i].iter().position(|u| u.value == t.value) {
+                self.problem(
+                    &t.referenced,
+                    format!("{path}.thresholds[{i}]"),
+                    format!("repeats thresholds[{first}]"),
+                );
+            } else if let Err(e) = t.value.parse::<goose::threshold::Threshold>() {
+                let why = match e {
+                    goose::GooseError::InvalidOption { detail, .. } => detail,
+                    e => e.to_string(),
+                };
+                self.problem(
+                    &t.referenced,
+                    format!("{path}.thresholds[{i}]"),
+                    format!("goose cannot read this rule: {why}"),
                 );
             }
         }
@@ -737,8 +838,10 @@ impl Validator {
 
     fn checks(&mut self, s: &Scenario) {
         let mut names: HashMap<String, usize> = HashMap::new();
-        let api = s.api_load();
-        let has_ping = api.map(|a| a.mix().ping > 0).unwrap_or(false);
+        // REST requests come from an api workload or a load phase.
+        let api = s.api_load().is_some() || s.load_phase().is_some();
+        let has_ping = s.api_load().is_some_and(|a| a.mix().ping > 0)
+            || s.load_phase().is_some_and(|l| l.mix.value.ping > 0);
         for (i, c) in s.checks.iter().enumerate() {
             let kind = c.value.kind();
             let path = format!("checks[{i}].{kind}");
@@ -775,11 +878,11 @@ impl Validator {
                     );
                 }
             } else if let Check::NoRegression(_) = &c.value {
-                if api.is_none() && s.task_load().is_none() {
+                if !api && s.task_load().is_none() {
                     self.problem(
                         &c.referenced,
                         path.clone(),
-                        "needs an api or tasks workload to compare with the baseline, and the scenario has neither",
+                        "needs an api, load or tasks workload to compare with the baseline, and the scenario has none",
                     );
                 }
             } else if c.value.judges_tasks() {
@@ -790,18 +893,18 @@ impl Validator {
                         "needs a tasks workload to judge, and the scenario has none",
                     );
                 }
-            } else if api.is_none() {
+            } else if !api {
                 self.problem(
                     &c.referenced,
                     path.clone(),
-                    "needs an api workload to judge, and the scenario has none",
+                    "needs an api or load workload to judge, and the scenario has none",
                 );
             }
             // The checks that follow a failed node need a positive bound,
             // ping traffic, and a fault of the right kind to judge.
             let node_check = |v: &mut Self, within: &Spanned<Duration>, fault, kinds: &[&str]| {
                 v.positive(within, &format!("{path}.within"));
-                v.needs_ping(has_ping, api.is_some(), &c.referenced, &path);
+                v.needs_ping(has_ping, api, &c.referenced, &path);
                 v.fault_ref(s, fault, &path, &c.referenced, kinds);
             };
             match &c.value {
@@ -819,7 +922,7 @@ impl Validator {
                     );
                 }
                 Check::DrainContract(d) => {
-                    v_drain(self, s, d, has_ping, api.is_some(), &c.referenced, &path);
+                    v_drain(self, s, d, has_ping, api, &c.referenced, &path);
                 }
                 Check::ExactlyOnce(e) => self.positive(&e.within, &format!("{path}.within")),
                 Check::TaskCap(t) => {
