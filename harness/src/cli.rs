@@ -723,6 +723,15 @@ fn run(args: RunArgs) -> u8 {
         Ok(l) => l,
         Err(code) => return code,
     };
+    if target.is_some()
+        && let Some(l) = loaded.iter().find(|l| l.scenario.sweep.is_some())
+    {
+        eprintln!(
+            "error: {}: a sweep runs on the embedded cluster only, where node counts and sizes can change; leave out --target",
+            l.file.display()
+        );
+        return INVALID_INPUT;
+    }
     let baseline = match &args.baseline {
         Some(path) => match check::Baselines::load(path) {
             Ok(b) => Some(b),
@@ -776,6 +785,28 @@ fn run(args: RunArgs) -> u8 {
         }
     }
     for l in &loaded {
+        if l.scenario.sweep.is_some() {
+            match rt.block_on(runner::run_sweep(l, &opts)) {
+                Ok(result) => {
+                    print!(
+                        "\nsweep {}\n{}",
+                        result.report.scenario,
+                        result.report.table()
+                    );
+                    println!("verdict: {}", result.report.verdict.as_str().to_uppercase());
+                    println!("sweep folder: {}", result.dir.display());
+                    reports.extend(result.runs);
+                }
+                Err(e) => {
+                    eprintln!("error: scenario {}: {e}", l.file.display());
+                    environment_failed = true;
+                    if e.interrupted {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
         match rt.block_on(runner::run(l, &opts)) {
             Ok(result) => {
                 print!("\n{}", report::summary(&result.report));

@@ -378,9 +378,10 @@ pub enum Op {
     Root,
     /// `GET /api/Spaces-1/packages`.
     Packages,
-    /// `POST /api/tasks` and reads until the task ends: its latency is the
-    /// task's whole life, and it is ok when the task succeeded.
+    /// `POST /api/tasks`: a task created (its life is in the task events).
     Task,
+    /// `GET /api/tasks/{id}`: a created task's state read.
+    TaskRead,
     /// `POST /api/Spaces-1/packages/raw` of a small package.
     Upload,
 }
@@ -393,7 +394,7 @@ impl Op {
             Op::Nodes => "/api/octopusservernodes",
             Op::Root => "/api",
             Op::Packages => "/api/Spaces-1/packages",
-            Op::Task => "/api/tasks",
+            Op::Task | Op::TaskRead => "/api/tasks",
             Op::Upload => "/api/Spaces-1/packages/raw",
         }
     }
@@ -406,6 +407,7 @@ impl Op {
             Op::Root => "root",
             Op::Packages => "packages",
             Op::Task => "task",
+            Op::TaskRead => "task_read",
             Op::Upload => "upload",
         }
     }

@@ -96,6 +96,7 @@ fn a_load_phase_runs_on_goose_and_every_request_is_in_the_history() {
         ("root", "GET /api"),
         ("packages", "GET /api/Spaces-1/packages"),
         ("task", "POST /api/tasks"),
+        ("task_read", "GET /api/tasks/{id}"),
         ("upload", "POST /api/Spaces-1/packages/raw"),
     ] {
         let ours = recorded.get(op).copied().unwrap_or(0);

@@ -32,6 +32,8 @@ mod run;
 // The goose load phase: its counts match the history, its thresholds are
 // checks.
 mod load;
+// scenarios/capacity.yaml: the sweep's table, CSV, JSON and page.
+mod sweep;
 // run --baseline: no_regression passes against the run's own baseline and
 // fails on a cluster slowed by a CPU limit.
 mod baseline;

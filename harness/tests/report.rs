@@ -2,59 +2,11 @@
 //! byte, it fetches nothing, and headless Chromium lays out its verdict and
 //! every chart.
 
-use std::os::unix::process::CommandExt as _;
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::{harness, run_with_timeout, wait_with_timeout};
-
-/// Debian's Chromium, which .ci/run installs.
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// The page as Chromium has it once loaded and its script has run.
-fn chromium_dom(page: &Path, profile: &Path) -> String {
-    assert!(
-        Path::new(CHROMIUM).is_file(),
-        "{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
-    );
-    let out_file = profile.join("dom.html");
-    let stdout = std::fs::File::create(&out_file).unwrap();
-    // These flags keep a headless Chromium from reaching for the network,
-    // which this machine refuses; its own process group lets the test kill
-    // every helper process it starts.
-    let mut child = Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--window-size=1100,2000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", page.display()))
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .expect("spawn chromium");
-    let group = nix::unistd::Pid::from_raw(child.id() as i32);
-    let status = wait_with_timeout(&mut child, Duration::from_secs(60));
-    // Whatever happened, no Chromium process outlives the test.
-    let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
-    let _ = child.wait();
-    let status = status.expect("chromium did not finish within 60s");
-    assert!(status.success(), "chromium exited with {status}");
-    std::fs::read_to_string(out_file).unwrap()
-}
+use crate::util::{chromium_dom, harness, run_with_timeout};
 
 #[test]
 fn a_run_writes_a_self_contained_html_report_that_chromium_renders() {

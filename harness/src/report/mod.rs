@@ -6,6 +6,7 @@ mod cleanup;
 mod html;
 mod junit;
 mod polling;
+mod sweep;
 mod tasks;
 mod terminal;
 mod timeline;
@@ -18,9 +19,10 @@ use crate::check::{CheckResult, HISTOGRAM_SIGFIG, Verdict, histogram, percentile
 use crate::history::{Event, History, LB_NAME};
 
 pub use cleanup::{CleanupReport, Removal, TaskLeft, cleanup};
-pub use html::html;
+pub use html::{html, sweep_html};
 pub use junit::{doctor_junit_xml, junit_xml};
 pub use polling::{PollingNode, PollingReport};
+pub use sweep::{SweepReport, SweepRow};
 pub use tasks::tasks as task_report;
 pub use tasks::{DrainReport, DrainStep, Percentiles, TaskReport, UploadReport};
 pub use terminal::{LiveProgress, doctor_summary, summary};

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ms, secs};
 use crate::check::{HISTOGRAM_SIGFIG, histogram_of, percentile_us};
-use crate::history::{Event, FaultAction, History};
+use crate::history::{Event, FaultAction, History, Phase};
 
 /// Tasks in the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +28,11 @@ pub struct TaskReport {
     /// Tasks that ended, per second from the first submission to the last
     /// end.
     pub throughput_per_s: f64,
+    /// Tasks that ended during the workload phase, per second of it: the
+    /// rate the cluster sustained while its faults held, the heal and the
+    /// settle left out (what a sweep compares).
+    #[serde(default)]
+    pub workload_throughput_per_s: Option<f64>,
 }
 
 /// Percentiles in milliseconds, from an HDR histogram.
@@ -205,6 +210,11 @@ pub fn tasks(h: &History) -> Option<TaskReport> {
     let mut by_node: BTreeMap<String, u64> = BTreeMap::new();
     let mut last_end = 0;
     let mut ended = 0u64;
+    let window = h
+        .phase_start(Phase::Workload)
+        .zip(h.phase_start(Phase::Heal))
+        .filter(|(from, to)| to > from);
+    let mut ended_in_window = 0u64;
     for r in &records {
         let state = r.last().map(|s| s.state.as_str()).unwrap_or("NeverSeen");
         *by_state.entry(state.to_string()).or_default() += 1;
@@ -214,6 +224,9 @@ pub fn tasks(h: &History) -> Option<TaskReport> {
         if let Some((_, at)) = r.end() {
             ended += 1;
             last_end = last_end.max(at);
+            if window.is_some_and(|(from, to)| (from..to).contains(&at)) {
+                ended_in_window += 1;
+            }
         }
     }
     let pickups = histogram_of(
@@ -234,6 +247,8 @@ pub fn tasks(h: &History) -> Option<TaskReport> {
         } else {
             0.0
         },
+        workload_throughput_per_s: window
+            .map(|(from, to)| ended_in_window as f64 / secs(to - from)),
     })
 }
 

@@ -24,8 +24,8 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 
 use crate::client::{ApiClient, ApiKey, observe};
-use crate::cluster::api::{NewTask, TaskBody, TaskState};
-use crate::history::{Event, Events, Op, Outcome, Request, TaskSubmit, ThresholdOutcome};
+use crate::cluster::api::{NewTask, TaskBody};
+use crate::history::{Event, Events, Op, Request, TaskSubmit, ThresholdOutcome};
 use crate::package::{CHUNK, Multipart, PackageSpec};
 use crate::scenario::LoadPhase;
 use crate::target::Trust;
@@ -436,8 +436,9 @@ async fn get(user: &mut GooseUser, shared: &Shared, op: Op) -> TransactionResult
     Ok(())
 }
 
-/// Creates an `AdHocScript` task and reads it until it ends: one `task`
-/// request in the history, from the POST to the end, ok if it succeeded.
+/// Creates an `AdHocScript` task and reads it until it ends: a `task`
+/// request for the POST, a `task_read` for each read, and the task's end
+/// as a task event, as the tasks workload records it.
 async fn task(user: &mut GooseUser, shared: &Shared) -> TransactionResult {
     let seq = shared.next_seq();
     let marker = format!("HARNESS-EXEC-{}-L{seq}", shared.tag);
@@ -479,57 +480,43 @@ async fn task(user: &mut GooseUser, shared: &Shared) -> TransactionResult {
         error: o.error.clone(),
         id: id.clone(),
     }));
+    shared.record(Op::Task, sent_us, o);
     let Some(id) = id else {
-        shared.record(Op::Task, sent_us, o);
         return Ok(());
     };
     if let Ok(mut m) = shared.made.lock() {
         m.tasks.push(id.clone());
     }
-    // Until the task ends, or the script's time and the grace have passed.
+    // Until the task ends, or the script's time and the grace have passed;
+    // each read is a request of its own, and the last state a task event.
     let deadline = Instant::now() + work + TASK_GRACE;
-    let path = format!("{}/{id}", Op::Task.path());
-    let last = loop {
+    let path = format!("{}/{id}", Op::TaskRead.path());
+    loop {
         tokio::time::sleep(TASK_POLL).await;
         let request = GooseRequest::builder()
             .path(path.as_str())
-            .name("GET /api/tasks/{id}")
+            .name("/api/tasks/{id}")
             .build();
+        let sent_us = shared.events.now_us();
         let goose = user.request(request).await?;
-        let state = match read(goose.response).await {
-            Ok((200, b)) => serde_json::from_slice::<TaskBody>(&b).ok(),
+        let result = read(goose.response).await;
+        let state = match &result {
+            Ok((200, b)) => serde_json::from_slice::<TaskBody>(b).ok(),
             _ => None,
         };
+        shared.record(Op::TaskRead, sent_us, observe(Op::TaskRead, result));
         if let Some(t) = state.filter(|t| t.state.is_completed()) {
-            break Some(t);
+            shared.events.send(Event::Task(super::tasks::seen(
+                &shared.events.clock(),
+                shared.events.now_us(),
+                &t,
+            )));
+            break;
         }
         if Instant::now() >= deadline {
-            break None;
+            break;
         }
-    };
-    let (outcome, error) = match &last {
-        Some(t) if t.state == TaskState::Success => (Outcome::Ok, None),
-        Some(t) => (Outcome::Fail, Some(format!("task {}", t.state.as_str()))),
-        None => (Outcome::Indeterminate, Some("task did not end".into())),
-    };
-    if let Some(t) = &last {
-        shared.events.send(Event::Task(super::tasks::seen(
-            &shared.events.clock(),
-            shared.events.now_us(),
-            t,
-        )));
     }
-    shared.record(
-        Op::Task,
-        sent_us,
-        crate::client::Observation {
-            outcome,
-            status: o.status,
-            error,
-            bytes: o.bytes,
-            node: None,
-        },
-    );
     Ok(())
 }
 

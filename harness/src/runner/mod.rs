@@ -30,9 +30,11 @@
 
 mod fleet;
 mod load;
+mod sweep;
 mod tasks;
 mod uploads;
 
+pub use sweep::{SweepResult, run_sweep};
 pub use uploads::{PACKAGE_ID, ladder_sizes};
 
 use std::path::{Path, PathBuf};

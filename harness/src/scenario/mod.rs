@@ -3,6 +3,7 @@
 
 mod load;
 mod model;
+pub mod sweep;
 pub mod units;
 mod validate;
 
@@ -16,8 +17,8 @@ pub use model::{
     HealthCheck, HealthMode, KINDS, LadderLoad, LadderReaches, Latency, Lb, LbEngine, LbLimits,
     LbPreset, LoadMix, LoadPhase, MaintenanceFault, Mix, NamedCheck, NoRegression, NodeFault,
     OrphanedTasks, PackageFeed, PollingLayout, PollingListeners, Polls, Reconnect, ReconnectStorm,
-    Recovers, RestartFault, RoutesAround, RpcLatency, Scenario, SharedStorageCheck, Storage,
-    TaskCap, TaskLoad, TaskQueue, UploadIntact, UploadLoad, UploadThroughput, Via, Workload,
+    Recovers, RestartFault, RoutesAround, RpcLatency, Scenario, Shape, SharedStorageCheck, Storage,
+    Sweep, TaskCap, TaskLoad, TaskQueue, UploadIntact, UploadLoad, UploadThroughput, Via, Workload,
     spanned,
 };
 pub use validate::{MAX_NODES, is_tag, node_names, validate};

@@ -49,6 +49,51 @@ pub struct Scenario {
     /// Checks judged on the recorded history.
     #[serde(default)]
     pub checks: Vec<Spanned<Check>>,
+    /// A parameter matrix: the scenario runs once per combination on the
+    /// embedded cluster, and the sweep's table compares them.
+    #[serde(default)]
+    pub sweep: Option<Spanned<Sweep>>,
+}
+
+/// The values a sweep tries; every combination of the axes given runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sweep {
+    /// Node counts.
+    #[serde(default)]
+    pub nodes: Vec<u32>,
+    /// CPUs per node.
+    #[serde(default)]
+    pub node_cpus: Vec<f64>,
+    /// Cluster shapes, each a node count and CPUs per node together, in
+    /// place of `nodes` and `node_cpus`: "4 small or 2 large".
+    #[serde(default)]
+    pub shapes: Vec<Shape>,
+    /// Each node's task cap.
+    #[serde(default)]
+    pub task_cap: Vec<u32>,
+    /// The load phase's users.
+    #[serde(default)]
+    pub users: Vec<u32>,
+    /// LB presets.
+    #[serde(default)]
+    pub lb_preset: Vec<LbPreset>,
+    /// Run each combination a second time with its last node killed from
+    /// the start of the workload, to measure the capacity one node's death
+    /// costs.
+    #[serde(default = "defaults::yes")]
+    pub one_node_down: bool,
+}
+
+/// A cluster shape of a sweep.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shape {
+    /// Nodes.
+    pub nodes: u32,
+    /// CPUs per node; unlimited when absent.
+    #[serde(default)]
+    pub node_cpus: Option<f64>,
 }
 
 /// The embedded reference cluster.

@@ -230,6 +230,14 @@ impl Validator {
         self.workload(s);
         self.faults(s);
         self.checks(s);
+        // Each combination is validated as a scenario of its own, once the
+        // scenario itself is sound, so a problem is not said once per
+        // combination.
+        if let Some(sweep) = &s.sweep
+            && self.problems.is_empty()
+        {
+            self.problems.extend(super::sweep::problems(s, sweep));
+        }
     }
 
     fn cluster(&mut self, s: &Scenario) {

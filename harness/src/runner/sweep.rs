@@ -1,0 +1,120 @@
+//! A sweep: every combination of the scenario's matrix, run one after
+//! another on the embedded cluster (and again with one node down where the
+//! sweep asks), each an ordinary run with its own folder and report under
+//! the sweep's; then the sweep's table as `sweep.csv` and `sweep.json`, and
+//! its plot as `report.html`.
+
+use std::path::PathBuf;
+
+use super::{RunError, RunOptions, create_run_dir};
+use crate::report::{Report, SweepReport, SweepRow};
+use crate::scenario::LoadedScenario;
+use crate::scenario::sweep::combinations;
+
+/// A finished sweep.
+#[derive(Debug)]
+pub struct SweepResult {
+    /// The sweep's folder.
+    pub dir: PathBuf,
+    /// Its table.
+    pub report: SweepReport,
+    /// Every run's report, in order.
+    pub runs: Vec<Report>,
+}
+
+/// Runs every combination of `loaded`'s sweep; each combination's runs
+/// share one seed, so they differ only by the matrix's values.
+pub async fn run_sweep(
+    loaded: &LoadedScenario,
+    opts: &RunOptions,
+) -> Result<SweepResult, RunError> {
+    let s = &loaded.scenario;
+    let combos = combinations(s);
+    let dir = create_run_dir(&opts.out, &s.name.value)?;
+    std::fs::write(dir.join("scenario.yaml"), &loaded.source).map_err(|e| {
+        RunError::new(format!(
+            "failed to write {}: {e}",
+            dir.join("scenario.yaml").display()
+        ))
+    })?;
+    let seed = match opts.seed.or(s.seed) {
+        Some(seed) => seed,
+        None => {
+            getrandom::u64().map_err(|e| RunError::new(format!("failed to draw a seed: {e}")))?
+        }
+    };
+    let sub = RunOptions {
+        out: dir.join("runs"),
+        seed: Some(seed),
+        ..opts.clone()
+    };
+    let started_at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+    let params: Vec<String> = combos
+        .first()
+        .map(|c| c.params.iter().map(|(k, _)| k.clone()).collect())
+        .unwrap_or_default();
+    let total = combos.len();
+    let mut rows = Vec::new();
+    let mut runs = Vec::new();
+    for c in combos {
+        let label = c
+            .params
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        eprintln!(
+            "sweep {}: combination {}/{total} ({label}), seed {seed}",
+            s.name.value, c.index
+        );
+        let run_one = |scenario| LoadedScenario {
+            file: loaded.file.clone(),
+            source: loaded.source.clone(),
+            scenario,
+        };
+        let up = super::run(&run_one(c.scenario.clone()), &sub).await?;
+        let down = match &c.one_down {
+            Some(d) => Some(super::run(&run_one(d.clone()), &sub).await?),
+            None => None,
+        };
+        let rel = |p: &PathBuf| p.strip_prefix(&dir).unwrap_or(p).display().to_string();
+        let row = SweepRow::new(
+            c.index,
+            c.params.into_iter().map(|(_, v)| v).collect(),
+            (&up.report, rel(&up.dir)),
+            down.as_ref().map(|d| (&d.report, rel(&d.dir))),
+        );
+        eprintln!(
+            "  {:.1} req/s, p99 {:.2} ms{}: {}",
+            row.throughput,
+            row.p99_ms,
+            match (row.down_throughput, row.capacity_lost) {
+                (Some(d), Some(l)) =>
+                    format!("; one node down {d:.1} req/s ({:.1}% lost)", l * 100.0),
+                _ => String::new(),
+            },
+            row.verdict.as_str().to_uppercase()
+        );
+        rows.push(row);
+        runs.push(up.report);
+        runs.extend(down.map(|d| d.report));
+    }
+    let report = SweepReport {
+        scenario: s.name.value.clone(),
+        started_at,
+        params,
+        verdict: crate::check::Verdict::merge(rows.iter().map(|r| r.verdict)),
+        rows,
+    };
+    let json = serde_json::to_string_pretty(&report).map_err(|e| RunError::new(e.to_string()))?;
+    for (name, text) in [
+        ("sweep.json", json),
+        ("sweep.csv", report.csv()),
+        ("report.html", crate::report::sweep_html(&report)),
+    ] {
+        std::fs::write(dir.join(name), text).map_err(|e| {
+            RunError::new(format!("failed to write {}: {e}", dir.join(name).display()))
+        })?;
+    }
+    Ok(SweepResult { dir, report, runs })
+}

@@ -1,0 +1,102 @@
+//! `harness run scenarios/capacity.yaml`: the seed's capacity question as a
+//! sweep on the embedded cluster. It prints the table, writes the CSV, the
+//! JSON and a page that headless Chromium draws, a run folder per run, and
+//! a JUnit testsuite per run.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::util::{chromium_dom, harness, run_with_timeout};
+
+#[test]
+fn the_capacity_sweep_prints_its_table_and_chromium_draws_its_charts() {
+    let _exclusive = crate::util::exclusive();
+    let tmp = tempfile::tempdir().unwrap();
+    let junit = tmp.path().join("junit.xml");
+    let mut cmd = harness();
+    cmd.args(["run", "scenarios/capacity.yaml", "--out"])
+        .arg(tmp.path().join("runs"))
+        .arg("--junit")
+        .arg(&junit);
+    // A bound against a hang, not a speed target: the README's figure
+    // comes from a timed run, not from here.
+    let out = run_with_timeout(cmd, Duration::from_secs(900));
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+
+    // The table: a header and four combinations, then the CPU method.
+    let table: Vec<&str> = out
+        .stdout
+        .lines()
+        .skip_while(|l| *l != "sweep capacity")
+        .skip(1)
+        .take(6)
+        .collect();
+    assert!(
+        table[0].starts_with("#  nodes  node_cpus  users  req/s  p50 ms  p99 ms"),
+        "{}",
+        out.stdout
+    );
+    for (row, shape) in
+        table[1..5]
+            .iter()
+            .zip(["4  0.25  50", "4  0.25  200", "2  0.5  50", "2  0.5  200"])
+    {
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells[1..4].join("  "), shape, "{row}");
+        assert_eq!(cells.last(), Some(&"PASS"), "{row}");
+    }
+    assert!(
+        table[5].starts_with("node CPUs limited by cgroup_v"),
+        "{}",
+        table[5]
+    );
+
+    let dir = tmp.path().join("runs/latest");
+    let sweep: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sweep.json")).unwrap()).unwrap();
+    let rows = sweep["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    for r in rows {
+        for key in [
+            "throughput",
+            "task_throughput",
+            "down_throughput",
+            "capacity_lost",
+            "task_capacity_lost",
+        ] {
+            assert!(r[key].is_number(), "{key} in {r}");
+        }
+        assert!(r["throughput"].as_f64().unwrap() > 0.0);
+        // Each run has its own folder and page.
+        for run in ["run", "down_run"] {
+            let d = dir.join(r[run].as_str().unwrap());
+            assert!(d.join("report.html").is_file(), "{}", d.display());
+        }
+    }
+    let csv = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    let report = quick_junit::Report::deserialize_from_str(&junit).unwrap();
+    assert_eq!(
+        report.test_suites.len(),
+        8,
+        "four combinations, each up and one down"
+    );
+
+    let page = dir.join("report.html");
+    let profile = tmp.path().join("chromium");
+    std::fs::create_dir(&profile).unwrap();
+    let dom = chromium_dom(&page, &profile);
+    assert!(
+        dom.contains("<span id=\"verdict\" class=\"badge pass\">PASS</span>"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("data-charts=\"3\" data-charts-drawn=\"3\""),
+        "Chromium did not draw every chart: {}",
+        dom.lines()
+            .find(|l| l.contains("<body"))
+            .unwrap_or("no body")
+    );
+}
