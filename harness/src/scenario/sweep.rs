@@ -175,7 +175,8 @@ pub(super) fn problems(s: &Scenario, sweep: &Spanned<Sweep>) -> Vec<Problem> {
     let problem = |message: String| Problem::at(&sweep.referenced, "sweep", message);
     let w = &sweep.value;
     let mut out = Vec::new();
-    if !w.shapes.is_empty() && !(w.nodes.is_empty() && w.node_cpus.is_empty()) {
+    let separate = !w.nodes.is_empty() || !w.node_cpus.is_empty();
+    if !w.shapes.is_empty() && separate {
         out.push(problem(
             "shapes give nodes and node_cpus together; leave out the separate nodes and node_cpus axes".into(),
         ));
