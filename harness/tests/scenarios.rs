@@ -183,3 +183,66 @@ fn odd_inputs_are_errors_not_panics() {
         assert!(parse_str(&input).is_err(), "{input:?} was accepted");
     }
 }
+
+/// The nightly pipelines in fixtures/ci/: each runs doctor, then the
+/// nightly suite with a JUnit file, publishes that file even when a check
+/// failed, and keeps the HTML reports.
+#[test]
+fn the_ci_fixtures_run_doctor_then_the_nightly_suite_and_keep_the_reports() {
+    let read = |name: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(root().join("fixtures/ci").join(name)).unwrap();
+        serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let steps_text = |steps: &serde_json::Value| -> Vec<String> {
+        steps
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    for (name, steps, publish, keep) in [
+        (
+            "github-nightly.yml",
+            "/jobs/gate/steps",
+            "mikepenz/action-junit-report",
+            "actions/upload-artifact",
+        ),
+        (
+            "azure-nightly.yml",
+            "/jobs/0/steps",
+            "PublishTestResults@2",
+            "PublishPipelineArtifact@1",
+        ),
+    ] {
+        let doc = read(name);
+        let steps = steps_text(
+            doc.pointer(steps)
+                .unwrap_or_else(|| panic!("{name}: no steps")),
+        );
+        let at = |needle: &str| {
+            steps
+                .iter()
+                .position(|s| s.contains(needle))
+                .unwrap_or_else(|| panic!("{name}: no step with {needle}"))
+        };
+        let doctor = at("harness doctor --target");
+        let suite = at("harness run scenarios/*.yaml --tags nightly");
+        assert!(doctor < suite, "{name}: doctor before the suite");
+        assert!(steps[suite].contains("--junit junit.xml"), "{name}");
+        let published = at(publish);
+        assert!(
+            published > suite && steps[published].contains("junit.xml"),
+            "{name}"
+        );
+        assert!(
+            steps[published].contains("always()"),
+            "{name}: published when a check fails"
+        );
+        let kept = steps.iter().position(|s| s.contains(keep)).unwrap();
+        assert!(
+            steps[..=kept].iter().any(|s| s.contains("report.html")),
+            "{name}: report.html kept"
+        );
+    }
+}
