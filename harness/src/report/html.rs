@@ -774,9 +774,14 @@ fn bars(o: &mut String, id: &str, title: &str, values: Vec<(usize, f64, Option<f
     let bar = (slot * 0.35).min(40.0);
     let _ = writeln!(o, "<h2>{}</h2>", esc(title));
     o.push_str(
-        "<div class=\"legend\"><span class=\"swatch\" style=\"background:#1f6fd1;height:10px\"></span>all nodes up\
-         <span class=\"swatch\" style=\"background:#e07b00;height:10px\"></span>one node down</div>\n",
+        "<div class=\"legend\"><span class=\"swatch\" style=\"background:#1f6fd1;height:10px\"></span>all nodes up",
     );
+    if values.iter().any(|(_, _, down)| down.is_some()) {
+        o.push_str(
+            "<span class=\"swatch\" style=\"background:#e07b00;height:10px\"></span>one node down",
+        );
+    }
+    o.push_str("</div>\n");
     chart_open(o, id, title);
     let mut v = 0.0;
     while v <= y_max + 1e-9 {
