@@ -89,7 +89,9 @@ up_dir=$(ls -d "$work"/gen/cluster-up/*/)
 export HARNESS_API_KEY
 HARNESS_API_KEY=$(cat "$up_dir/api-key")
 harness_rps() {
-  "$@" run benches/load-ping.yaml --target "$up_dir/target.yaml" --out "$work/gen-runs" --json "$work/gen.json" >/dev/null 2>&1
+  rm -f "$work/gen.json"
+  "$@" run benches/load-ping.yaml --target "$up_dir/target.yaml" --out "$work/gen-runs" --json "$work/gen.json" > "$work/gen.out" 2>&1 \
+    || { echo "harness run failed:" >&2; cat "$work/gen.out" >&2; exit 1; }
   python3 -c "import json,sys; m=json.load(open(sys.argv[1]))['metrics']; print(round(m['requests']/m['duration_s']))" "$work/gen.json"
 }
 w=(); h=()

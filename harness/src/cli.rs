@@ -786,7 +786,7 @@ fn run(args: RunArgs) -> u8 {
     }
     for l in &loaded {
         if l.scenario.sweep.is_some() {
-            match rt.block_on(runner::run_sweep(l, &opts)) {
+            let interrupted = match rt.block_on(runner::run_sweep(l, &opts)) {
                 Ok(result) => {
                     print!(
                         "\nsweep {}\n{}",
@@ -796,14 +796,20 @@ fn run(args: RunArgs) -> u8 {
                     println!("verdict: {}", result.report.verdict.as_str().to_uppercase());
                     println!("sweep folder: {}", result.dir.display());
                     reports.extend(result.runs);
+                    result.error.is_some_and(|e| {
+                        eprintln!("error: scenario {}: {e}", l.file.display());
+                        environment_failed = true;
+                        e.interrupted
+                    })
                 }
                 Err(e) => {
                     eprintln!("error: scenario {}: {e}", l.file.display());
                     environment_failed = true;
-                    if e.interrupted {
-                        break;
-                    }
+                    e.interrupted
                 }
+            };
+            if interrupted {
+                break;
             }
             continue;
         }

@@ -355,6 +355,10 @@ pub enum Phase {
     Check,
 }
 
+/// The `via` of a load phase's task submissions: its tasks are followed
+/// to their end, but their logs are not read.
+pub const LOAD_VIA: &str = "load";
+
 /// One goose threshold rule as goose judged it at the end of a load phase.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdOutcome {

@@ -22,6 +22,15 @@ fn the_capacity_sweep_prints_its_table_and_chromium_draws_its_charts() {
     // A bound against a hang, not a speed target: the README's figure
     // comes from a timed run, not from here.
     let out = run_with_timeout(cmd, Duration::from_secs(900));
+    if out.code() == 3 && out.stderr.contains("needs a CPU quota") {
+        // Quarter and half CPUs need a cgroup quota (root, as in CI);
+        // CPU affinity cannot make a node smaller than a core.
+        eprintln!(
+            "skipped: capacity.yaml: no writable cgroup here: {}",
+            out.stderr
+        );
+        return;
+    }
     assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
 
     // The table: a header and four combinations, then the CPU method.

@@ -68,54 +68,99 @@ pub struct Baselines {
 }
 
 impl Baselines {
-    /// Reads `path`; a folder stands for its `report.json`. The error names
-    /// the file and, for bad JSON, the line, column and field.
+    /// Reads `path`; a run folder stands for its `report.json`, and a
+    /// sweep's folder for the newest `report.json` of each of its runs.
+    /// The error names the file and, for bad JSON, the line, column and
+    /// field.
     pub fn load(path: &Path) -> Result<Self, String> {
+        if path.is_dir() && !path.join("report.json").exists() && path.join("sweep.json").exists() {
+            let mut reports = Vec::new();
+            for file in sweep_reports(path)? {
+                reports.extend(read(&file)?);
+            }
+            return Ok(Self {
+                path: path.to_path_buf(),
+                reports,
+            });
+        }
         let file = if path.is_dir() {
             path.join("report.json")
         } else {
             path.to_path_buf()
         };
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| format!("failed to read the baseline {}: {e}", file.display()))?;
-        let bad = |e: serde_path_to_error::Error<serde_json::Error>| {
-            let inner = e.inner();
-            // serde_json ends its message with the location, given first here.
-            let text = inner.to_string();
-            let what = text
-                .strip_suffix(&format!(
-                    " at line {} column {}",
-                    inner.line(),
-                    inner.column()
-                ))
-                .unwrap_or(&text);
-            format!(
-                "the baseline {}:{}:{}: {}: {what}",
-                file.display(),
-                inner.line(),
-                inner.column(),
-                e.path(),
-            )
-        };
-        let trimmed = text.trim_start();
-        let reports = if trimmed.starts_with('[') {
-            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(&text))
-                .map_err(bad)?
-        } else {
-            vec![
-                serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(&text))
-                    .map_err(bad)?,
-            ]
-        };
         Ok(Self {
+            reports: read(&file)?,
             path: file,
-            reports,
         })
     }
 
     /// The baseline of a scenario.
     pub fn of(&self, scenario: &str) -> Option<&Baseline> {
         self.reports.iter().find(|b| b.scenario == scenario)
+    }
+}
+
+/// The newest `report.json` of each run under a sweep's `runs/`
+/// (`runs/<scenario>/<timestamp>/`), by scenario name.
+fn sweep_reports(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let runs = dir.join("runs");
+    let entries = |d: &Path| {
+        std::fs::read_dir(d)
+            .map_err(|e| format!("failed to read the baseline {}: {e}", d.display()))
+            .map(|rd| {
+                let mut v: Vec<PathBuf> = rd
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.is_dir())
+                    .collect();
+                v.sort();
+                v
+            })
+    };
+    let mut files = Vec::new();
+    for scenario in entries(&runs)? {
+        // Timestamps sort as text; the last is the newest.
+        if let Some(newest) = entries(&scenario)?
+            .into_iter()
+            .rev()
+            .find(|r| r.join("report.json").is_file())
+        {
+            files.push(newest.join("report.json"));
+        }
+    }
+    Ok(files)
+}
+
+/// One report, or a suite's array of them, from a file.
+fn read(file: &Path) -> Result<Vec<Baseline>, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("failed to read the baseline {}: {e}", file.display()))?;
+    let bad = |e: serde_path_to_error::Error<serde_json::Error>| {
+        let inner = e.inner();
+        // serde_json ends its message with the location, given first here.
+        let text = inner.to_string();
+        let what = text
+            .strip_suffix(&format!(
+                " at line {} column {}",
+                inner.line(),
+                inner.column()
+            ))
+            .unwrap_or(&text);
+        format!(
+            "the baseline {}:{}:{}: {}: {what}",
+            file.display(),
+            inner.line(),
+            inner.column(),
+            e.path(),
+        )
+    };
+    if text.trim_start().starts_with('[') {
+        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(&text))
+            .map_err(bad)
+    } else {
+        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(&text))
+            .map(|b| vec![b])
+            .map_err(bad)
     }
 }
 
@@ -429,6 +474,26 @@ mod tests {
                 && !e.contains("at line"),
             "{e}"
         );
+        // A sweep's folder: the newest run of each combination.
+        let sweep = dir.path().join("sweep");
+        for (name, stamp, p99) in [
+            ("cap-n2", "20261101T000000Z", "2.0"),
+            ("cap-n2", "20261102T000000Z", "7.0"),
+            ("cap-n4", "20261101T000000Z", "3.0"),
+        ] {
+            let run = sweep.join("runs").join(name).join(stamp);
+            std::fs::create_dir_all(&run).unwrap();
+            let report = one
+                .replace(r#""a""#, &format!("{name:?}"))
+                .replace(r#""p99":2.0"#, &format!(r#""p99":{p99}"#));
+            std::fs::write(run.join("report.json"), report).unwrap();
+        }
+        std::fs::write(sweep.join("sweep.json"), "{}").unwrap();
+        let b = Baselines::load(&sweep).unwrap();
+        assert_eq!(b.reports.len(), 2);
+        assert_eq!(b.of("cap-n2").unwrap().metrics.latency_ms.p99, 7.0);
+        assert_eq!(b.of("cap-n4").unwrap().metrics.latency_ms.p99, 3.0);
+
         let e = Baselines::load(&dir.path().join("missing.json")).unwrap_err();
         assert!(
             e.contains("missing.json") && e.starts_with("failed to read the baseline"),

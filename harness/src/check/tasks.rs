@@ -87,11 +87,23 @@ fn ran_more_than_once(t: &TaskRecord<'_>) -> Option<String> {
     }
 }
 
+/// The tasks of the tasks workload, whose logs the run reads: a load
+/// phase's tasks are followed to their end but their logs are not read,
+/// so the checks that need logs leave them out.
+fn logged_records(h: &History) -> Vec<TaskRecord<'_>> {
+    let mut records = h.task_records();
+    records.retain(|t| t.submit.via != crate::history::LOAD_VIA);
+    records
+}
+
 pub(super) fn exactly_once(c: &ExactlyOnce, h: &History) -> (Verdict, String, Value) {
-    let records = h.task_records();
+    let records = logged_records(h);
     // A submission without an ID made no task; it is a client-side failure
     // that availability-style checks judge, not this one.
-    let submit_failures = h.task_submissions().filter(|t| t.id.is_none()).count();
+    let submit_failures = h
+        .task_submissions()
+        .filter(|t| t.id.is_none() && t.via != crate::history::LOAD_VIA)
+        .count();
     if records.is_empty() {
         return (
             Verdict::Unknown,
@@ -549,7 +561,7 @@ fn past(kind: &str) -> String {
 }
 
 pub(super) fn shared_storage(_c: &SharedStorageCheck, h: &History) -> (Verdict, String, Value) {
-    let records = h.task_records();
+    let records = logged_records(h);
     let reads: usize = records.iter().map(|t| t.logs.len()).sum();
     if reads == 0 {
         return (

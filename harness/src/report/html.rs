@@ -724,7 +724,16 @@ pub fn sweep_html(s: &super::SweepReport) -> String {
             V = r.verdict.as_str().to_uppercase(),
         );
     }
-    o.push_str("</table>\n<p class=\"meta\">Throughput counts successful requests per second after warm-up; \"lost\" is the share of it that one node's death cost, measured by running the combination again with its last node killed as the workload starts. Each run has its own report.html in its run folder.</p>\n");
+    o.push_str("</table>\n");
+    for r in s.rows.iter().filter(|r| r.error.is_some()) {
+        let _ = writeln!(
+            o,
+            "<p class=\"fail\">Combination {} could not run: {}</p>",
+            r.index,
+            esc(r.error.as_deref().unwrap_or(""))
+        );
+    }
+    o.push_str("<p class=\"meta\">Throughput counts successful requests per second after warm-up; \"lost\" is the share of it that one node's death cost, measured by running the combination again with its last node killed as the workload starts. Each run has its own report.html in its run folder.</p>\n");
     let rows = &s.rows;
     bars(
         &mut o,

@@ -60,6 +60,9 @@ pub struct SweepRow {
     pub run: String,
     /// The one-down run's folder, if it ran.
     pub down_run: Option<String>,
+    /// Why a run of the combination could not be made, if one could not.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 fn ok_per_s(r: &Report) -> f64 {
@@ -77,6 +80,41 @@ fn lost(up: f64, down: f64) -> Option<f64> {
 }
 
 impl SweepRow {
+    /// A row for a combination whose run could not be made: unknown, with
+    /// why, and what its all-up run measured if that one finished.
+    pub fn failed(
+        index: usize,
+        values: Vec<String>,
+        up: Option<(&Report, String)>,
+        error: String,
+    ) -> Self {
+        let mut row = match up {
+            Some(up) => Self::new(index, values, up, None),
+            None => Self {
+                index,
+                values,
+                throughput: 0.0,
+                p50_ms: 0.0,
+                p99_ms: 0.0,
+                requests: 0,
+                errors: 0,
+                task_throughput: None,
+                down_throughput: None,
+                down_task_throughput: None,
+                capacity_lost: None,
+                task_capacity_lost: None,
+                cpu_limit: None,
+                verdict: Verdict::Unknown,
+                run: String::new(),
+                down_run: None,
+                error: None,
+            },
+        };
+        row.verdict = Verdict::Unknown;
+        row.error = Some(error);
+        row
+    }
+
     /// A row from its runs' reports.
     pub fn new(
         index: usize,
@@ -117,6 +155,7 @@ impl SweepRow {
             verdict: Verdict::merge(std::iter::once(up.verdict).chain(down.map(|d| d.verdict))),
             run,
             down_run,
+            error: None,
         }
     }
 }
@@ -199,6 +238,11 @@ impl SweepReport {
             let method = first.split(' ').next().unwrap_or(first);
             let _ = writeln!(out, "node CPUs limited by {method}");
         }
+        for r in &self.rows {
+            if let Some(e) = &r.error {
+                let _ = writeln!(out, "combination {} could not run: {e}", r.index);
+            }
+        }
         out
     }
 
@@ -222,6 +266,7 @@ impl SweepReport {
                 "verdict",
                 "run",
                 "down_run",
+                "error",
             ]
             .map(String::from),
         );
@@ -252,6 +297,7 @@ impl SweepReport {
                 r.verdict.as_str().to_string(),
                 field(&r.run),
                 field(r.down_run.as_deref().unwrap_or("")),
+                field(r.error.as_deref().unwrap_or("")),
             ]);
             out.push_str(&cells.join(","));
             out.push('\n');
@@ -283,6 +329,7 @@ pub(super) mod tests {
             verdict: Verdict::Pass,
             run: format!("runs/cap-{index}/x"),
             down_run: Some(format!("runs/cap-{index}-down/x")),
+            error: None,
         };
         SweepReport {
             scenario: "cap".into(),

@@ -12,7 +12,7 @@
 //! tasks canceled.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,8 +40,16 @@ const TASK_POLL: Duration = Duration::from_millis(200);
 /// queue (Octopus reads it every 20 s) and the server's work.
 const TASK_GRACE: Duration = Duration::from_secs(60);
 
-/// How long goose may take to stop its users after its killswitch.
+/// How long goose may take to stop its users after its killswitch; a
+/// transaction under way ends within a poll of the stop.
 const STOP_WITHIN: Duration = Duration::from_secs(30);
+
+/// How long a user idles per transaction once the phase is stopped, and
+/// how often the killswitch is set again until goose has stopped.
+const IDLE: Duration = Duration::from_millis(200);
+
+/// What goose's killswitch is told.
+const STOP_REASON: &str = "the harness run was interrupted";
 
 /// goose's reports, in the run folder.
 const REPORTS: [&str; 2] = ["goose-report.html", "goose-report.json"];
@@ -58,6 +66,11 @@ struct Shared {
     /// each is unique in the run.
     seq: AtomicU64,
     made: Mutex<Made>,
+    /// Set once the run wants the phase over (Ctrl-C): nothing more is
+    /// sent, and goose is told through its killswitch.
+    stop: AtomicBool,
+    /// Wakes the wait for the phase's start.
+    stopped: tokio::sync::Notify,
 }
 
 /// What the phase created, for the clean-up.
@@ -76,6 +89,9 @@ pub(super) struct LoadWorkload {
 
 impl Drop for LoadWorkload {
     fn drop(&mut self) {
+        // goose's users are tasks of their own and outlive an abort; the
+        // stop makes them idle instead of sending.
+        self.shared.stop();
         self.handle.abort();
     }
 }
@@ -104,13 +120,22 @@ impl LoadWorkload {
             seq: AtomicU64::new(0),
             made: Mutex::new(Made::default()),
             cfg,
+            stop: AtomicBool::new(false),
+            stopped: tokio::sync::Notify::new(),
         });
         let at = start + shared.cfg.at.value.get();
         let handle = tokio::spawn({
             let (shared, lb_url) = (shared.clone(), lb_url.clone());
             async move {
-                sleep_until(at).await;
-                let ended = attack(shared.clone(), lb_url, &dir).await;
+                tokio::select! {
+                    _ = sleep_until(at) => {}
+                    _ = shared.stopped.notified() => {}
+                }
+                let ended = if shared.stopping() {
+                    ended(&shared, Err("stopped before it started".into()))
+                } else {
+                    attack(shared.clone(), lb_url, &dir).await
+                };
                 shared.events.send(ended);
             }
         });
@@ -131,23 +156,30 @@ impl LoadWorkload {
     ) -> Option<String> {
         let mut why = None;
         if interrupted {
-            goose::trigger_killswitch("the harness run was interrupted");
+            self.shared.stop();
         }
         tokio::select! {
             _ = &mut self.handle => {}
             w = super::interrupted(interrupt), if !interrupted => {
-                goose::trigger_killswitch("the harness run was interrupted");
+                self.shared.stop();
                 why = Some(w);
             }
         }
-        // goose's killswitch stops its users and lets it write its reports;
-        // aborting instead would leave the users' tasks sending requests.
-        if !self.handle.is_finished()
-            && tokio::time::timeout(STOP_WITHIN, &mut self.handle)
-                .await
-                .is_err()
-        {
-            self.handle.abort();
+        // goose's killswitch stops its users and lets it write its
+        // reports. goose clears the switch as it starts, so it is set again
+        // until goose has stopped; past the bound goose is aborted, and its
+        // users, idle since the stop, send nothing more.
+        let deadline = Instant::now() + STOP_WITHIN;
+        while !self.handle.is_finished() {
+            if Instant::now() >= deadline {
+                self.handle.abort();
+                break;
+            }
+            goose::trigger_killswitch(STOP_REASON);
+            tokio::select! {
+                _ = &mut self.handle => {}
+                _ = tokio::time::sleep(IDLE) => {}
+            }
         }
         let made = self
             .shared
@@ -386,6 +418,12 @@ fn transaction(shared: Arc<Shared>, op: Op) -> Transaction {
     Transaction::new(Arc::new(move |user: &mut GooseUser| {
         let shared = shared.clone();
         Box::pin(async move {
+            if shared.stopping() {
+                // Idle, sending nothing, until goose stops this user.
+                goose::trigger_killswitch(STOP_REASON);
+                tokio::time::sleep(IDLE).await;
+                return Ok(());
+            }
             match op {
                 Op::Task => task(user, &shared).await,
                 Op::Upload => upload(user, &shared).await,
@@ -397,6 +435,17 @@ fn transaction(shared: Arc<Shared>, op: Op) -> Transaction {
 }
 
 impl Shared {
+    fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // A permit, so a start not yet waiting still sees it.
+        self.stopped.notify_one();
+        goose::trigger_killswitch(STOP_REASON);
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
     fn next_seq(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::Relaxed)
     }
@@ -472,7 +521,7 @@ async fn task(user: &mut GooseUser, shared: &Shared) -> TransactionResult {
     shared.events.send(Event::TaskSubmitted(TaskSubmit {
         seq,
         marker,
-        via: "lb".into(),
+        via: crate::history::LOAD_VIA.into(),
         sent_us,
         done_us: shared.events.now_us(),
         outcome: o.outcome,
@@ -493,6 +542,10 @@ async fn task(user: &mut GooseUser, shared: &Shared) -> TransactionResult {
     let path = format!("{}/{id}", Op::TaskRead.path());
     loop {
         tokio::time::sleep(TASK_POLL).await;
+        if shared.stopping() {
+            // The clean-up cancels it if it has not ended.
+            break;
+        }
         let request = GooseRequest::builder()
             .path(path.as_str())
             .name("/api/tasks/{id}")

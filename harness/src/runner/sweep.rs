@@ -18,12 +18,18 @@ pub struct SweepResult {
     pub dir: PathBuf,
     /// Its table.
     pub report: SweepReport,
-    /// Every run's report, in order.
+    /// Every finished run's report, in order.
     pub runs: Vec<Report>,
+    /// The first run that could not be made, if one could not: the sweep
+    /// went on past it (its row says why), unless it was interrupted.
+    pub error: Option<RunError>,
 }
 
 /// Runs every combination of `loaded`'s sweep; each combination's runs
-/// share one seed, so they differ only by the matrix's values.
+/// share one seed, so they differ only by the matrix's values. A run that
+/// cannot be made gives its combination a row that says why, and the
+/// sweep goes on; an interrupt ends it. Either way the table is written
+/// for what ran. Errs only when the sweep's own folder cannot be made.
 pub async fn run_sweep(
     loaded: &LoadedScenario,
     opts: &RunOptions,
@@ -56,6 +62,7 @@ pub async fn run_sweep(
     let total = combos.len();
     let mut rows = Vec::new();
     let mut runs = Vec::new();
+    let mut error: Option<RunError> = None;
     for c in combos {
         let label = c
             .params
@@ -72,15 +79,46 @@ pub async fn run_sweep(
             source: loaded.source.clone(),
             scenario,
         };
-        let up = super::run(&run_one(c.scenario.clone()), &sub).await?;
+        let rel = |p: &PathBuf| p.strip_prefix(&dir).unwrap_or(p).display().to_string();
+        let values: Vec<String> = c.params.into_iter().map(|(_, v)| v).collect();
+        let up = match super::run(&run_one(c.scenario.clone()), &sub).await {
+            Ok(up) => up,
+            Err(e) => {
+                eprintln!("  could not run: {e}");
+                rows.push(SweepRow::failed(c.index, values, None, e.message.clone()));
+                let stop = e.interrupted;
+                error.get_or_insert(e);
+                if stop {
+                    break;
+                }
+                continue;
+            }
+        };
         let down = match &c.one_down {
-            Some(d) => Some(super::run(&run_one(d.clone()), &sub).await?),
+            Some(d) => match super::run(&run_one(d.clone()), &sub).await {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    eprintln!("  one node down could not run: {e}");
+                    rows.push(SweepRow::failed(
+                        c.index,
+                        values,
+                        Some((&up.report, rel(&up.dir))),
+                        format!("one node down: {}", e.message),
+                    ));
+                    runs.push(up.report);
+                    let stop = e.interrupted;
+                    error.get_or_insert(e);
+                    if stop {
+                        break;
+                    }
+                    continue;
+                }
+            },
             None => None,
         };
-        let rel = |p: &PathBuf| p.strip_prefix(&dir).unwrap_or(p).display().to_string();
         let row = SweepRow::new(
             c.index,
-            c.params.into_iter().map(|(_, v)| v).collect(),
+            values,
             (&up.report, rel(&up.dir)),
             down.as_ref().map(|d| (&d.report, rel(&d.dir))),
         );
@@ -116,5 +154,10 @@ pub async fn run_sweep(
             RunError::new(format!("failed to write {}: {e}", dir.join(name).display()))
         })?;
     }
-    Ok(SweepResult { dir, report, runs })
+    Ok(SweepResult {
+        dir,
+        report,
+        runs,
+        error,
+    })
 }

@@ -19,10 +19,12 @@ pub struct Combination {
     pub index: usize,
     /// The values it sets, in the sweep's order: (`nodes`, `4`), ...
     pub params: Vec<(String, String)>,
-    /// The scenario with them applied, named `<name>-<index>`.
+    /// The scenario with them applied, named by its values, such as
+    /// `capacity-n4-c0.25-u50`, so a baseline of a sweep matches the same
+    /// combination however the matrix is reordered or grown.
     pub scenario: Scenario,
     /// The same with its last node killed as the workload starts, named
-    /// `<name>-<index>-down`; None unless the sweep measures it.
+    /// `<name>-down`; None unless the sweep measures it.
     pub one_down: Option<Scenario>,
 }
 
@@ -50,6 +52,19 @@ impl Value {
             Value::TaskCap(c) => vec![p("task_cap", c.to_string())],
             Value::Users(u) => vec![p("users", u.to_string())],
             Value::Preset(l) => vec![p("lb_preset", l.as_str().to_string())],
+        }
+    }
+
+    /// The value in a combination's name.
+    fn tag(self) -> String {
+        match self {
+            Value::Nodes(n) => format!("n{n}"),
+            Value::NodeCpus(c) => format!("c{c}"),
+            Value::Shape(n, Some(c)) => format!("n{n}-c{c}"),
+            Value::Shape(n, None) => format!("n{n}"),
+            Value::TaskCap(c) => format!("cap{c}"),
+            Value::Users(u) => format!("u{u}"),
+            Value::Preset(p) => p.as_str().to_string(),
         }
     }
 
@@ -139,7 +154,10 @@ pub fn combinations(s: &Scenario) -> Vec<Combination> {
             let index = i + 1;
             let mut scenario = s.clone();
             scenario.sweep = None;
-            scenario.name.value = format!("{}-{index}", s.name.value);
+            scenario.name.value = std::iter::once(s.name.value.clone())
+                .chain(values.iter().map(|v| v.tag()))
+                .collect::<Vec<_>>()
+                .join("-");
             for v in &values {
                 v.apply(&mut scenario);
             }
@@ -204,6 +222,14 @@ pub(super) fn problems(s: &Scenario, sweep: &Spanned<Sweep>) -> Vec<Problem> {
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(" ");
+        let longest = c.one_down.as_ref().unwrap_or(&c.scenario);
+        if longest.name.value.len() > 64 {
+            out.push(problem(format!(
+                "combination {} is named {:?}, longer than 64 characters; shorten the scenario's name",
+                c.index, longest.name.value
+            )));
+            continue;
+        }
         if w.one_node_down && c.scenario.cluster.nodes.value < 2 {
             out.push(problem(format!(
                 "combination {} ({label}) has one node: one_node_down needs two at least",
@@ -238,7 +264,7 @@ mod tests {
         );
         let c = combinations(&s);
         assert_eq!(c.len(), 4);
-        assert_eq!(c[1].scenario.name.value, "cap-2");
+        assert_eq!(c[1].scenario.name.value, "cap-n4-c0.25-u200");
         assert_eq!(
             c[1].params,
             vec![
@@ -251,7 +277,7 @@ mod tests {
         assert_eq!(c[1].scenario.load_phase().unwrap().users.value, 200);
         assert_eq!(c[2].scenario.cluster.node_cpus.as_ref().unwrap().value, 0.5);
         let down = c[2].one_down.as_ref().unwrap();
-        assert_eq!(down.name.value, "cap-3-down");
+        assert_eq!(down.name.value, "cap-n2-c0.5-u50-down");
         assert!(matches!(&down.faults[0].value, Fault::Kill(k) if k.node.value == "n2"));
         assert!(c[2].scenario.faults.is_empty());
         assert!(c.iter().all(|c| c.scenario.sweep.is_none()));

@@ -24,6 +24,9 @@ const MAX_USERS: u32 = 10_000;
 /// Largest package of a load phase's upload transaction.
 const MAX_LOAD_UPLOAD: u64 = 64 << 20;
 
+/// Most memory a load phase's packages may take at once.
+const MAX_LOAD_UPLOAD_MEMORY: u64 = 1 << 30;
+
 /// Most CPUs one node may be given.
 const MAX_NODE_CPUS: f64 = 256.0;
 
@@ -497,6 +500,15 @@ impl Validator {
                 &l.upload_size.referenced,
                 format!("{path}.upload_size"),
                 "must be from 1B to 64MiB: a load phase's uploads are small; use an upload workload for large ones",
+            );
+        } else if l.mix.value.upload > 0
+            && u64::from(l.users.value) * l.upload_size.value.bytes() > MAX_LOAD_UPLOAD_MEMORY
+        {
+            // Each user holds its package in memory while it sends it.
+            self.problem(
+                &l.upload_size.referenced,
+                format!("{path}.upload_size"),
+                "users × upload_size is over 1GiB, which every user's package in memory at once would take; use fewer users or smaller packages",
             );
         }
         for (i, t) in l.thresholds.iter().enumerate() {
