@@ -862,6 +862,14 @@ fn write_outputs(args: &RunArgs, reports: &[Report]) -> Result<(), u8> {
 }
 
 fn report_cmd(dir: &Path) -> u8 {
+    if dir.join("sweep.json").is_file() {
+        eprintln!(
+            "error: {} is a sweep's folder; its table is sweep.json, and each of its runs, under {}, is a run folder `harness report` takes",
+            dir.display(),
+            dir.join("runs").display()
+        );
+        return INVALID_INPUT;
+    }
     let scenario_file = dir.join("scenario.yaml");
     let source = match std::fs::read_to_string(&scenario_file) {
         Ok(s) => s,
@@ -905,9 +913,12 @@ fn report_cmd(dir: &Path) -> u8 {
     } else {
         None
     };
-    let against = baseline
-        .as_ref()
-        .map(|b| runner::against(b, &scenario.name.value));
+    // By the name the run had: a sweep's runs are named by their values,
+    // while their scenario.yaml is the sweep's.
+    let name = history
+        .header()
+        .map_or_else(|| scenario.name.value.clone(), |h| h.0.to_string());
+    let against = baseline.as_ref().map(|b| runner::against(b, &name));
     let report = report::build(
         &history,
         check::run_all(&scenario, &history, against.as_ref()),

@@ -511,6 +511,19 @@ pub fn disruptive_steps(s: &Scenario) -> Vec<String> {
                     l.to.value
                 ))
             }
+            // As many users as asked, each creating tasks or packages as
+            // fast as the cluster answers: a burst with no end set.
+            Workload::Load(l) if l.mix.value.task > 0 || l.mix.value.upload > 0 => {
+                steps.push(format!(
+                    "workload[{i}]: a load phase of {} users creating {}",
+                    l.users.value,
+                    match (l.mix.value.task > 0, l.mix.value.upload > 0) {
+                        (true, true) => "tasks and packages",
+                        (true, false) => "tasks",
+                        _ => "packages",
+                    }
+                ))
+            }
             _ => {}
         }
     }
@@ -550,7 +563,7 @@ mod tests {
         // Only the first pass: the scenario names the target's nodes, which
         // the embedded cluster's validation would not know.
         let s: Scenario = crate::scenario::parse_yaml(
-            "name: x\nduration: 30s\nworkload:\n  - api: { rate: 10/s }\n  - tasks: { burst: 50 }\n  - upload: { size: 1GiB, via: octo1 }\nfaults:\n  - kill: { node: octo1, at: 5s, for: 5s }\n  - pause: { node: n2, at: 20s, for: 3s }\n  - drain: { node: all, at: 12s, for: 3s }\n",
+            "name: x\nduration: 30s\nworkload:\n  - api: { rate: 10/s }\n  - tasks: { burst: 50 }\n  - upload: { size: 1GiB, via: octo1 }\n  - load: { users: 20, hold: 5s, mix: { ping: 1, task: 1 } }\nfaults:\n  - kill: { node: octo1, at: 5s, for: 5s }\n  - pause: { node: n2, at: 20s, for: 3s }\n  - drain: { node: all, at: 12s, for: 3s }\n",
         )
         .unwrap();
         let problems: Vec<String> = check_scenario(&t, &s)
@@ -560,7 +573,7 @@ mod tests {
         assert_eq!(
             problems,
             [
-                "8:5 faults[0].kill: needs the `start` command of octo1, which the target prod does not give (nodes[].commands.start)",
+                "9:5 faults[0].kill: needs the `start` command of octo1, which the target prod does not give (nodes[].commands.start)",
             ]
         );
         assert_eq!(
@@ -571,6 +584,7 @@ mod tests {
                 "faults[2]: drain of all at 12s",
                 "workload[1]: a burst of 50 tasks",
                 "workload[2]: 1 upload(s) of 1GiB (over 100MiB)",
+                "workload[3]: a load phase of 20 users creating tasks",
             ]
         );
     }

@@ -83,6 +83,29 @@ fn the_capacity_sweep_prints_its_table_and_chromium_draws_its_charts() {
             assert!(d.join("report.html").is_file(), "{}", d.display());
         }
     }
+    // `harness report` takes each run's folder, and says so of the sweep's.
+    let mut cmd = harness();
+    cmd.arg("report").arg(&dir);
+    let again = run_with_timeout(cmd, Duration::from_secs(30));
+    assert_eq!(again.code(), 2, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("is a sweep's folder"),
+        "{}",
+        again.stderr
+    );
+    let first = dir.join(rows[0]["run"].as_str().unwrap());
+    assert!(
+        first
+            .display()
+            .to_string()
+            .contains("runs/capacity-n4-c0.25-u50/"),
+        "{}",
+        first.display()
+    );
+    let mut cmd = harness();
+    cmd.arg("report").arg(&first);
+    let again = run_with_timeout(cmd, Duration::from_secs(30));
+    assert_eq!(again.code(), 0, "{}", again.stderr);
     let csv = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
     assert_eq!(csv.lines().count(), 5, "{csv}");
     let junit = std::fs::read_to_string(&junit).unwrap();
