@@ -120,7 +120,10 @@ fn axes(sweep: &Sweep) -> Vec<Vec<Value>> {
 
 /// How many combinations the sweep has.
 pub fn count(sweep: &Sweep) -> usize {
-    axes(sweep).iter().map(Vec::len).product()
+    // Saturating: a matrix from a hostile file must not overflow.
+    axes(sweep)
+        .iter()
+        .fold(1usize, |n, axis| n.saturating_mul(axis.len()))
 }
 
 /// Every combination of `s`'s sweep, in order (the first axis slowest);
@@ -215,7 +218,15 @@ pub(super) fn problems(s: &Scenario, sweep: &Spanned<Sweep>) -> Vec<Problem> {
     if !out.is_empty() {
         return out;
     }
+    let mut names = std::collections::HashSet::new();
     for c in combinations(s) {
+        if !names.insert(c.scenario.name.value.clone()) {
+            out.push(problem(format!(
+                "gives combination {} the values of an earlier one ({}); list each value once",
+                c.index, c.scenario.name.value
+            )));
+            continue;
+        }
         let label = c
             .params
             .iter()
@@ -299,6 +310,31 @@ mod tests {
         assert!(
             text.iter().any(|t| t.starts_with("users sweeps")),
             "{text:?}"
+        );
+        // A value twice, and a matrix too large to count.
+        let s = crate::scenario::parse_str(
+            "name: cap\nduration: 10s\nworkload:\n  - api: { rate: 10/s }\n\
+             sweep:\n  nodes: [2, 2]\n",
+        );
+        let problems = s.unwrap_err();
+        assert!(
+            problems[0]
+                .message
+                .starts_with("gives combination 2 the values of an earlier one (cap-n2)"),
+            "{problems:?}"
+        );
+        // 40,000 values on each of five axes: 1.0e23 combinations, past
+        // what a usize counts.
+        let wide = format!("[{}]", vec!["2"; 40_000].join(","));
+        let presets = format!("[{}]", vec!["alb"; 40_000].join(","));
+        let s = crate::scenario::parse_str(&format!(
+            "name: cap\nduration: 10s\nworkload:\n  - load: {{ users: 1, hold: 1s }}\n\
+             sweep:\n  nodes: {wide}\n  task_cap: {wide}\n  node_cpus: {wide}\n  users: {wide}\n  lb_preset: {presets}\n"
+        ));
+        let problems = s.unwrap_err();
+        assert!(
+            problems[0].message == format!("has {} combinations, more than 64", usize::MAX),
+            "{problems:?}"
         );
         // A combination whose fault names a node it does not have.
         let s = crate::scenario::parse_str(
