@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::{chromium_dom, harness, run_with_timeout};
+use crate::util::{harness, run_with_timeout};
 
 #[test]
 fn a_run_writes_a_self_contained_html_report_that_chromium_renders() {
@@ -68,20 +68,7 @@ fn a_run_writes_a_self_contained_html_report_that_chromium_renders() {
     assert_eq!(std::fs::read_to_string(&page_path).unwrap(), page);
 
     // Chromium lays out the verdict and all three charts.
-    let profile = tmp.path().join("chromium");
-    std::fs::create_dir(&profile).unwrap();
-    let dom = chromium_dom(&page_path, &profile);
-    assert!(
-        dom.contains("<span id=\"verdict\" class=\"badge pass\">PASS</span>"),
-        "{dom}"
-    );
-    assert!(
-        dom.contains("data-charts=\"3\" data-charts-drawn=\"3\""),
-        "Chromium did not draw every chart: {}",
-        dom.lines()
-            .find(|l| l.contains("<body"))
-            .unwrap_or("no body")
-    );
+    crate::util::assert_chromium_draws(&page_path, tmp.path(), 3);
 }
 
 #[test]

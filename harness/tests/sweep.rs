@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::{chromium_dom, harness, run_with_timeout};
+use crate::util::{harness, run_with_timeout};
 
 #[test]
 fn the_capacity_sweep_prints_its_table_and_chromium_draws_its_charts() {
@@ -117,18 +117,5 @@ fn the_capacity_sweep_prints_its_table_and_chromium_draws_its_charts() {
     );
 
     let page = dir.join("report.html");
-    let profile = tmp.path().join("chromium");
-    std::fs::create_dir(&profile).unwrap();
-    let dom = chromium_dom(&page, &profile);
-    assert!(
-        dom.contains("<span id=\"verdict\" class=\"badge pass\">PASS</span>"),
-        "{dom}"
-    );
-    assert!(
-        dom.contains("data-charts=\"3\" data-charts-drawn=\"3\""),
-        "Chromium did not draw every chart: {}",
-        dom.lines()
-            .find(|l| l.contains("<body"))
-            .unwrap_or("no body")
-    );
+    crate::util::assert_chromium_draws(&page, tmp.path(), 3);
 }

@@ -178,7 +178,7 @@ pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// The page as Chromium has it once loaded and its script has run.
-pub fn chromium_dom(page: &Path, profile: &Path) -> String {
+fn chromium_dom(page: &Path, profile: &Path) -> String {
     assert!(
         Path::new(CHROMIUM).is_file(),
         "{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
@@ -217,4 +217,25 @@ pub fn chromium_dom(page: &Path, profile: &Path) -> String {
     let status = status.expect("chromium did not finish within 60s");
     assert!(status.success(), "chromium exited with {status}");
     std::fs::read_to_string(out_file).unwrap()
+}
+
+/// Asserts that Chromium shows `page` with a PASS verdict and draws all
+/// `charts` of its charts (the page's own probe counts them once laid out).
+pub fn assert_chromium_draws(page: &Path, scratch: &Path, charts: usize) {
+    let profile = scratch.join("chromium");
+    std::fs::create_dir(&profile).unwrap();
+    let dom = chromium_dom(page, &profile);
+    assert!(
+        dom.contains("<span id=\"verdict\" class=\"badge pass\">PASS</span>"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains(&format!(
+            "data-charts=\"{charts}\" data-charts-drawn=\"{charts}\""
+        )),
+        "Chromium did not draw every chart: {}",
+        dom.lines()
+            .find(|l| l.contains("<body"))
+            .unwrap_or("no body")
+    );
 }

@@ -147,14 +147,7 @@ fn no_regression(
     history: &History,
     against: &Against,
 ) -> CheckResult {
-    let (verdict, detail, evidence) = regression::judge(c, history, against);
-    CheckResult {
-        name: check.name(),
-        kind: check.kind().to_string(),
-        verdict,
-        detail,
-        evidence,
-    }
+    CheckResult::of(check, regression::judge(c, history, against))
 }
 
 /// Judges one check. `no_regression` needs a baseline, which only
@@ -184,12 +177,22 @@ pub fn judge(check: &Check, history: &History) -> CheckResult {
             serde_json::json!({ "baseline": null }),
         ),
     };
-    CheckResult {
-        name: check.name(),
-        kind: check.kind().to_string(),
-        verdict,
-        detail,
-        evidence,
+    CheckResult::of(check, (verdict, detail, evidence))
+}
+
+impl CheckResult {
+    /// The result of a declared check: its name and kind, and a judgement.
+    fn of(
+        check: &Check,
+        (verdict, detail, evidence): (Verdict, String, serde_json::Value),
+    ) -> Self {
+        Self {
+            name: check.name(),
+            kind: check.kind().to_string(),
+            verdict,
+            detail,
+            evidence,
+        }
     }
 }
 

@@ -106,19 +106,8 @@ impl RunError {
 /// Runs one scenario on the embedded cluster.
 pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult, RunError> {
     let s = &loaded.scenario;
-    let seed = match opts.seed.or(s.seed) {
-        Some(seed) => seed,
-        None => {
-            getrandom::u64().map_err(|e| RunError::new(format!("failed to draw a seed: {e}")))?
-        }
-    };
-    let dir = create_run_dir(&opts.out, &s.name.value)?;
-    std::fs::write(dir.join("scenario.yaml"), &loaded.source).map_err(|e| {
-        RunError::new(format!(
-            "failed to write {}: {e}",
-            dir.join("scenario.yaml").display()
-        ))
-    })?;
+    let seed = seed_of(opts, s)?;
+    let dir = scenario_run_dir(&opts.out, &s.name.value, &loaded.source)?;
 
     // The scenario's baseline is kept beside the history, so `harness
     // report` judges the run again against the same figures.
@@ -431,6 +420,24 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
         });
     }
     Ok(RunResult { dir, report })
+}
+
+/// The seed `--seed` or the scenario gives, or a random one.
+fn seed_of(opts: &RunOptions, s: &crate::scenario::Scenario) -> Result<u64, RunError> {
+    match opts.seed.or(s.seed) {
+        Some(seed) => Ok(seed),
+        None => getrandom::u64().map_err(|e| RunError::new(format!("failed to draw a seed: {e}"))),
+    }
+}
+
+/// A new run folder named for `name`, holding an exact copy of the
+/// scenario file as `scenario.yaml`.
+fn scenario_run_dir(out: &Path, name: &str, source: &str) -> Result<PathBuf, RunError> {
+    let dir = create_run_dir(out, name)?;
+    let copy = dir.join("scenario.yaml");
+    std::fs::write(&copy, source)
+        .map_err(|e| RunError::new(format!("failed to write {}: {e}", copy.display())))?;
+    Ok(dir)
 }
 
 /// The copy of a run's baseline in its folder.

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use super::{RunError, RunOptions, create_run_dir};
+use super::{RunError, RunOptions};
 use crate::report::{Report, SweepReport, SweepRow};
 use crate::scenario::LoadedScenario;
 use crate::scenario::sweep::combinations;
@@ -36,19 +36,8 @@ pub async fn run_sweep(
 ) -> Result<SweepResult, RunError> {
     let s = &loaded.scenario;
     let combos = combinations(s);
-    let dir = create_run_dir(&opts.out, &s.name.value)?;
-    std::fs::write(dir.join("scenario.yaml"), &loaded.source).map_err(|e| {
-        RunError::new(format!(
-            "failed to write {}: {e}",
-            dir.join("scenario.yaml").display()
-        ))
-    })?;
-    let seed = match opts.seed.or(s.seed) {
-        Some(seed) => seed,
-        None => {
-            getrandom::u64().map_err(|e| RunError::new(format!("failed to draw a seed: {e}")))?
-        }
-    };
+    let dir = super::scenario_run_dir(&opts.out, &s.name.value, &loaded.source)?;
+    let seed = super::seed_of(opts, s)?;
     let sub = RunOptions {
         out: dir.join("runs"),
         seed: Some(seed),
@@ -64,12 +53,7 @@ pub async fn run_sweep(
     let mut runs = Vec::new();
     let mut error: Option<RunError> = None;
     for c in combos {
-        let label = c
-            .params
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let label = c.label();
         eprintln!(
             "sweep {}: combination {}/{total} ({label}), seed {seed}",
             s.name.value, c.index

@@ -28,6 +28,17 @@ pub struct Combination {
     pub one_down: Option<Scenario>,
 }
 
+impl Combination {
+    /// Its values as people read them: `nodes=4 node_cpus=0.25 users=50`.
+    pub fn label(&self) -> String {
+        self.params
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 /// One axis value applied to a scenario.
 #[derive(Debug, Clone, Copy)]
 enum Value {
@@ -227,12 +238,7 @@ pub(super) fn problems(s: &Scenario, sweep: &Spanned<Sweep>) -> Vec<Problem> {
             )));
             continue;
         }
-        let label = c
-            .params
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let label = c.label();
         let longest = c.one_down.as_ref().unwrap_or(&c.scenario);
         if longest.name.value.len() > 64 {
             out.push(problem(format!(
