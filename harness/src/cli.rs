@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 
 use crate::check;
-use crate::client::ApiKey;
+use crate::client::{ApiClient, ApiKey};
 use crate::cluster::control::{self, TARGET_KEY_ENV};
 use crate::cluster::supervisor::{child_config, child_guard};
 use crate::cluster::{EmbeddedCluster, lb, node};
 use crate::exit::{CHECK_FAILED, ENVIRONMENT, INVALID_INPUT, PASS};
 use crate::history::{Clock, Event, Events, History};
+use crate::limits::{CLEANUP_COMMAND_WITHIN, CONTAINERS_UP_WITHIN};
 use crate::report::{self, Report};
 use crate::runner::{self, RunOptions};
 use crate::scenario::{self, KINDS, LoadedScenario, MAX_NODES, ScenarioError, ScenarioErrorKind};
@@ -67,6 +68,12 @@ enum Command {
     /// endpoints. Exit 0 if every check passes, 1 if one fails, 2 for an
     /// invalid target file, 3 if nothing answers.
     Doctor(DoctorArgs),
+    /// Remove what a run left on a real cluster, found by the run ID in
+    /// its report (`cleanup.run_id`): its packages and machines are
+    /// deleted, its unfinished tasks canceled. Exit 0 when nothing is
+    /// left, 2 for a bad run ID or target file, 3 if the cluster cannot be
+    /// read or something could not be removed.
+    Cleanup(CleanupArgs),
     /// Upload one synthetic package to an Octopus server or LB, streamed
     /// as it is generated, and print how it went (exit 0 if accepted).
     Upload(UploadArgs),
@@ -139,6 +146,24 @@ struct RunArgs {
     /// `disruptive`.
     #[arg(long, value_name = "TAGS", value_delimiter = ',')]
     skip_tags: Vec<String>,
+    /// The longest each run may take (such as 20m), instead of its
+    /// warm-up, duration, settle and task time plus 10 minutes. A run
+    /// past it is stopped, healed and reported as a harness error (exit 3).
+    #[arg(long, value_name = "DURATION")]
+    time_limit: Option<scenario::units::Duration>,
+}
+
+#[derive(Debug, clap::Args)]
+struct CleanupArgs {
+    /// The run's ID: 8 hexadecimal digits.
+    #[arg(long, value_name = "ID")]
+    run_id: String,
+    /// The target file of the cluster the run used.
+    #[arg(long, value_name = "FILE")]
+    target: PathBuf,
+    /// List what would be removed, and remove nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -282,6 +307,7 @@ pub fn main() -> u8 {
         }) => containers_up(nodes, task_cap, octopus_tag, &licence_env, &out),
         Command::Report { run_dir } => report_cmd(&run_dir),
         Command::Doctor(args) => doctor_cmd(args),
+        Command::Cleanup(args) => cleanup_cmd(args),
         Command::Upload(args) => upload_cmd(args),
         Command::Package { size, seed } => package_cmd(size, seed),
         Command::Node => child(|key| {
@@ -314,6 +340,87 @@ fn raise_open_file_limit() {
     }
 }
 
+fn cleanup_cmd(a: CleanupArgs) -> u8 {
+    if !crate::cleanup::valid_run_id(&a.run_id) {
+        eprintln!(
+            "error: --run-id: {:?} is not a run ID (8 hexadecimal digits, as in the report's cleanup.run_id)",
+            a.run_id
+        );
+        return INVALID_INPUT;
+    }
+    let target = match crate::target::load(&a.target) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return INVALID_INPUT;
+        }
+    };
+    let key = match target.api_key() {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {}: {e}", a.target.display());
+            return INVALID_INPUT;
+        }
+    };
+    let api = match ApiClient::with_trust(&target.lb.value, key, &target.trust()) {
+        Ok(api) => api,
+        Err(e) => {
+            eprintln!("error: {}: {e}", a.target.display());
+            return INVALID_INPUT;
+        }
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let work = async {
+        let left = crate::cleanup::find(&api, &a.run_id).await?;
+        println!(
+            "run {} left {} packages, {} unfinished tasks, {} machines on {}",
+            a.run_id,
+            left.packages.len(),
+            left.tasks.len(),
+            left.machines.len(),
+            target.name.value
+        );
+        if a.dry_run {
+            for id in &left.packages {
+                println!("  package {id}");
+            }
+            for id in &left.tasks {
+                println!("  task {id}");
+            }
+            for (id, name) in &left.machines {
+                println!("  machine {id} ({name})");
+            }
+            return Ok(true);
+        }
+        let (lines, all_gone) = crate::cleanup::remove(&api, &left).await;
+        for line in lines {
+            println!("  {line}");
+        }
+        Ok::<_, String>(all_gone)
+    };
+    match rt.block_on(async { tokio::time::timeout(CLEANUP_COMMAND_WITHIN, work).await }) {
+        Ok(Ok(true)) => PASS,
+        Ok(Ok(false)) => {
+            eprintln!("error: not everything could be removed; run the command again");
+            ENVIRONMENT
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            ENVIRONMENT
+        }
+        Err(_) => {
+            eprintln!(
+                "error: the clean-up did not end within {}",
+                humantime::format_duration(CLEANUP_COMMAND_WITHIN)
+            );
+            ENVIRONMENT
+        }
+    }
+}
+
 fn doctor_cmd(a: DoctorArgs) -> u8 {
     let target = match crate::target::load(&a.target) {
         Ok(t) => t,
@@ -336,7 +443,7 @@ fn doctor_cmd(a: DoctorArgs) -> u8 {
     let d = rt.block_on(crate::doctor::run(&target, key));
     // Name lookups that outlive their request's deadline run on blocking
     // threads; the preflight does not wait for them.
-    rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    rt.shutdown_within(std::time::Duration::from_millis(100));
     let d = match d {
         Ok(d) => d,
         Err(e) => {
@@ -510,14 +617,45 @@ fn child(body: impl FnOnce(String) -> Result<(), String>) -> u8 {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, u8> {
+fn runtime() -> Result<Runtime, u8> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
+        .map(|rt| Runtime(Some(rt)))
         .map_err(|e| {
             eprintln!("error: failed to start the async runtime: {e}");
             ENVIRONMENT
         })
+}
+
+/// The async runtime, which does not wait long for blocking work still
+/// running when it is dropped: a name lookup that outlived its request's
+/// deadline, a hash of a package no one waits for any more.
+struct Runtime(Option<tokio::runtime::Runtime>);
+
+impl Runtime {
+    /// Drops the runtime, waiting at most `within` for blocking work.
+    fn shutdown_within(mut self, within: std::time::Duration) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_timeout(within);
+        }
+    }
+}
+
+impl std::ops::Deref for Runtime {
+    type Target = tokio::runtime::Runtime;
+
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref().expect("the runtime lives until dropped")
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_timeout(std::time::Duration::from_secs(5));
+        }
+    }
 }
 
 /// Loads every scenario, printing every error; Err if any is invalid.
@@ -767,6 +905,7 @@ fn run(args: RunArgs) -> u8 {
         progress: true,
         target,
         baseline,
+        time_limit: args.time_limit.map(|d| d.get()),
     };
     let mut reports: Vec<Report> = Vec::new();
     let mut environment_failed = false;
@@ -913,8 +1052,8 @@ fn report_cmd(dir: &Path) -> u8 {
     } else {
         None
     };
-    // By the name the run had: a sweep's runs are named by their values,
-    // while their scenario.yaml is the sweep's.
+    // By the name the run had, from its history: runs of sweeps from
+    // before combinations were printed hold the sweep's scenario.yaml.
     let name = history
         .header()
         .map_or_else(|| scenario.name.value.clone(), |h| h.0.to_string());
@@ -1142,7 +1281,12 @@ fn containers_up(
         println!("starting SQL Server, {nodes} Octopus nodes and HAProxy (network {})", cfg.network());
         let stop = runner::interrupts();
         let running = tokio::select! {
-            r = crate::containers::up(&cfg) => r,
+            r = tokio::time::timeout(CONTAINERS_UP_WITHIN, crate::containers::up(&cfg)) => {
+                r.unwrap_or_else(|_| Err(format!(
+                    "not up within {}",
+                    humantime::format_duration(CONTAINERS_UP_WITHIN)
+                )))
+            }
             _ = runner::interrupted(stop.clone()) => Err("interrupted".to_string()),
         };
         let running = match running {

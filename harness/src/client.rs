@@ -262,11 +262,6 @@ impl ApiClient {
 
     /// Every node with its running task count, from the cluster summary.
     pub async fn summary(&self) -> Result<Vec<NodeBody>, String> {
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Summary {
-            nodes: Vec<NodeBody>,
-        }
         let s: Summary = self.get_json("/api/octopusservernodes/summary").await?;
         Ok(s.nodes)
     }
@@ -501,7 +496,20 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     Some(last.to_string())
 }
 
-fn expect_json<T: DeserializeOwned>(what: &str, status: u16, body: &[u8]) -> Result<T, String> {
+/// The cluster summary's one field the harness reads.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Summary {
+    nodes: Vec<NodeBody>,
+}
+
+/// A JSON answer to `what`: a 2xx body of the expected shape, or an error
+/// naming the call, the status and the server's `ErrorMessage`.
+pub(crate) fn expect_json<T: DeserializeOwned>(
+    what: &str,
+    status: u16,
+    body: &[u8],
+) -> Result<T, String> {
     if !(200..300).contains(&status) {
         let said = serde_json::from_slice::<serde_json::Value>(body)
             .ok()

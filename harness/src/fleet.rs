@@ -32,12 +32,7 @@ use crate::halibut::tls::{self, TlsIdentity};
 use crate::halibut::wire::Wire;
 use crate::halibut::{Bson, Control, Identity, Message, PREAMBLE, Request, Response, ServerError};
 use crate::history::{Event, Events, PollingChange, PollingProbe, PollingSeen};
-
-/// Connect and TLS handshake (`TcpClientConnectTimeout`: 60 s).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// NEXT/PROCEED (`TcpClientHeartbeatTimeout`: 60 s).
-const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(60);
+use crate::limits::{HALIBUT_CONNECT_TIMEOUT, HEARTBEAT_TIMEOUT};
 
 /// How a fleet behaves.
 #[derive(Debug, Clone)]
@@ -338,7 +333,7 @@ async fn connect_and_poll(l: &Loop) -> Attempt {
             other => Err(format!("expected MX-SERVER, got {other:?}")),
         }
     };
-    let mut wire = match timeout(CONNECT_TIMEOUT, hello).await {
+    let mut wire = match timeout(HALIBUT_CONNECT_TIMEOUT, hello).await {
         Ok(Ok(w)) => w,
         Ok(Err(e)) => return Attempt::Refused(e),
         Err(_) => return Attempt::Refused("no identification within 60s".into()),

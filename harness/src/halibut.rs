@@ -14,7 +14,7 @@
 //!   TimeSpans as .NET strings (`00:02:00`).
 //! - DataStream frames: GUID, int64 length, bytes, the length again.
 //!
-//! Every reader is bounded ([`MAX_MESSAGE`], [`MAX_STREAM`], [`MAX_DEPTH`])
+//! Every reader is bounded ([`MAX_MESSAGE`], [`MAX_STREAM`], [`BSON_MAX_DEPTH`])
 //! and reports malformed input as an error, never a panic.
 
 pub mod services;
@@ -24,17 +24,9 @@ pub mod wire;
 use std::fmt;
 use std::time::Duration;
 
+pub use crate::limits::{BSON_MAX_DEPTH, MAX_MESSAGE, MAX_STREAM};
 use miniz_oxide::inflate::TINFLStatus;
 use miniz_oxide::inflate::core::{DecompressorOxide, decompress, inflate_flags};
-
-/// Largest BSON document a message may inflate to.
-pub const MAX_MESSAGE: usize = 16 << 20;
-
-/// Largest DataStream the reader accepts.
-pub const MAX_STREAM: u64 = 1 << 40;
-
-/// Deepest nesting of documents and arrays.
-pub const MAX_DEPTH: usize = 32;
 
 /// `$type` of a request.
 pub const REQUEST_TYPE: &str = "Halibut.Transport.Protocol.RequestMessage, Halibut";
@@ -206,8 +198,8 @@ impl Reader<'_> {
     }
 
     fn doc(&mut self, depth: usize) -> Result<Doc, HalibutError> {
-        if depth > MAX_DEPTH {
-            return err(format!("BSON nested deeper than {MAX_DEPTH}"));
+        if depth > BSON_MAX_DEPTH {
+            return err(format!("BSON nested deeper than {BSON_MAX_DEPTH}"));
         }
         let start = self.at;
         let len = self.i32()?;
@@ -436,48 +428,64 @@ pub fn stream_frame(id: Guid, data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A DataStream frame read from the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StreamFrame<'a> {
-    /// The stream's id, as the message's DataStream object names it.
-    pub id: Guid,
-    /// Its bytes.
-    pub data: &'a [u8],
-    /// Bytes the frame took on the wire.
-    pub len: usize,
+/// The `$type` of a DataStream object inside a message.
+pub const DATASTREAM_TYPE: &str = "Halibut.DataStream, Halibut";
+
+/// A DataStream object, as a message carries it in an object slot; its
+/// bytes follow the message as a frame ([`stream_frame`]).
+pub fn data_stream(id: Guid, length: u64) -> Bson {
+    Bson::Document(Doc(vec![
+        ("$type".into(), Bson::String(DATASTREAM_TYPE.into())),
+        ("id".into(), id.to_bson()),
+        (
+            "length".into(),
+            Bson::Int64(length.min(i64::MAX as u64) as i64),
+        ),
+    ]))
 }
 
-/// Reads the DataStream frame at the start of `input`; None when more
-/// input is needed. A trailing length that disagrees is an error.
-pub fn read_stream_frame(input: &[u8]) -> Result<Option<StreamFrame<'_>>, HalibutError> {
-    if input.len() < 24 {
-        return Ok(None);
+/// The DataStreams a message carries, in serialization order: the frames
+/// that follow it on the wire, one each.
+pub fn streams_of(m: &Message) -> Vec<Guid> {
+    fn walk(v: &Bson, out: &mut Vec<Guid>) {
+        match v {
+            Bson::Document(d) => {
+                if d.str("$type")
+                    .is_some_and(|t| t.starts_with("Halibut.DataStream"))
+                    && let Some(id) = d.get("id").and_then(Guid::from_bson)
+                {
+                    out.push(id);
+                    return;
+                }
+                d.0.iter().for_each(|(_, v)| walk(v, out));
+            }
+            Bson::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
     }
+    let mut out = Vec::new();
+    match m {
+        Message::Request(r) => r.params.iter().for_each(|v| walk(v, &mut out)),
+        Message::Response(r) => walk(&r.result, &mut out),
+    }
+    out
+}
+
+/// Bytes before a DataStream frame's content: its id and its length.
+pub const STREAM_HEADER: usize = 24;
+
+/// A DataStream frame's id and length, from its first
+/// [`STREAM_HEADER`] bytes; a length past [`MAX_STREAM`] is an error.
+pub fn stream_header(head: &[u8; STREAM_HEADER]) -> Result<(Guid, u64), HalibutError> {
     let mut id = [0u8; 16];
-    id.copy_from_slice(&input[..16]);
-    let mut n = [0u8; 8];
-    n.copy_from_slice(&input[16..24]);
-    let len = i64::from_le_bytes(n);
+    id.copy_from_slice(&head[..16]);
+    let len = i64::from_le_bytes(head[16..].try_into().expect("8 bytes"));
     if len < 0 || len as u64 > MAX_STREAM {
-        return err(format!("a DataStream of {len} bytes"));
+        return err(format!(
+            "a DataStream of {len} bytes (at most {MAX_STREAM})"
+        ));
     }
-    let len = usize::try_from(len).map_err(|_| HalibutError("DataStream too large".into()))?;
-    let Some(total) = len.checked_add(32) else {
-        return err("DataStream too large");
-    };
-    if input.len() < total {
-        return Ok(None);
-    }
-    n.copy_from_slice(&input[24 + len..32 + len]);
-    let trailing = i64::from_le_bytes(n);
-    if trailing != len as i64 {
-        return err(format!("a DataStream says {len} bytes and then {trailing}"));
-    }
-    Ok(Some(StreamFrame {
-        id: Guid::from_dotnet_bytes(id),
-        data: &input[24..24 + len],
-        len: total,
-    }))
+    Ok((Guid::from_dotnet_bytes(id), len as u64))
 }
 
 /// Who speaks, in the identification line.
@@ -838,24 +846,27 @@ mod tests {
     }
 
     #[test]
-    fn stream_frames_are_checked_at_both_ends() {
+    fn stream_headers_are_read_and_bounded_and_messages_name_their_streams() {
         let id = Guid::random();
         let frame = stream_frame(id, b"hello");
         assert_eq!(frame.len(), 16 + 8 + 5 + 8);
-        assert_eq!(&frame[16..24], &5i64.to_le_bytes());
-        let got = read_stream_frame(&frame).unwrap().unwrap();
-        assert_eq!(
-            (got.id, got.data, got.len),
-            (id, &b"hello"[..], frame.len())
-        );
-        assert_eq!(read_stream_frame(&frame[..20]).unwrap(), None);
-        let mut bad = frame.clone();
-        let n = bad.len();
-        bad[n - 8..].copy_from_slice(&6i64.to_le_bytes());
-        assert!(read_stream_frame(&bad).is_err());
-        let mut huge = frame;
-        huge[16..24].copy_from_slice(&(2i64 << 40).to_le_bytes());
-        assert!(read_stream_frame(&huge).is_err());
+        let head: &[u8; STREAM_HEADER] = frame[..STREAM_HEADER].try_into().unwrap();
+        assert_eq!(stream_header(head).unwrap(), (id, 5));
+        let mut huge = *head;
+        huge[16..].copy_from_slice(&((MAX_STREAM + 1) as i64).to_le_bytes());
+        assert!(stream_header(&huge).is_err());
+        huge[16..].copy_from_slice(&(-1i64).to_le_bytes());
+        assert!(stream_header(&huge).is_err());
+        let other = Guid::random();
+        let m = Message::Response(Response {
+            id: "x".into(),
+            error: None,
+            result: Bson::Array(vec![
+                data_stream(id, 5),
+                Bson::Document(Doc(vec![("Contents".into(), data_stream(other, 0))])),
+            ]),
+        });
+        assert_eq!(streams_of(&m), vec![id, other]);
     }
 
     #[test]
@@ -893,7 +904,7 @@ mod tests {
         lying[0..4].copy_from_slice(&(2i32 << 30).to_le_bytes());
         assert!(decode(&lying).is_err());
         let mut deep = document(&[]);
-        for _ in 0..(MAX_DEPTH + 2) {
+        for _ in 0..(BSON_MAX_DEPTH + 2) {
             deep = document(&[element(0x03, "d", &deep)]);
         }
         assert!(decode(&deep).is_err());

@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod check;
+pub mod cleanup;
 pub mod cli;
 pub mod client;
 pub mod cluster;
@@ -21,8 +22,10 @@ pub mod doctor;
 pub mod exit;
 pub mod fault;
 pub mod fleet;
+pub mod fuzz;
 pub mod halibut;
 pub mod history;
+pub mod limits;
 pub mod package;
 pub mod report;
 pub mod runner;

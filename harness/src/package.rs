@@ -86,6 +86,7 @@ impl PackageSpec {
     pub fn stream(&self) -> PackageStream {
         PackageStream {
             rng: ChaCha8Rng::seed_from_u64(self.seed),
+            spare: Vec::new(),
             remaining: self.content,
             content: self.content,
             stage: Stage::Header,
@@ -107,6 +108,8 @@ enum Stage {
 /// A package's bytes, chunk by chunk, with its SHA-1 at the end.
 pub struct PackageStream {
     rng: ChaCha8Rng,
+    /// Drawn and not yet sent: the end of a word a chunk ended inside.
+    spare: Vec<u8>,
     remaining: u64,
     content: u64,
     stage: Stage,
@@ -131,7 +134,22 @@ impl PackageStream {
             Stage::Content => {
                 let n = (max.max(1) as u64).min(self.remaining) as usize;
                 let mut buf = BytesMut::zeroed(n);
-                self.rng.fill_bytes(&mut buf);
+                // The generator draws whole 4-byte words: the bytes of a
+                // word a chunk ends inside are kept for the next one, so
+                // the content is the same however it is cut.
+                let k = self.spare.len().min(n);
+                buf[..k].copy_from_slice(&self.spare[..k]);
+                self.spare.drain(..k);
+                let rest = &mut buf[k..];
+                let whole = rest.len() / 4 * 4;
+                self.rng.fill_bytes(&mut rest[..whole]);
+                if whole < rest.len() {
+                    let mut word = [0u8; 4];
+                    self.rng.fill_bytes(&mut word);
+                    let t = rest.len() - whole;
+                    rest[whole..].copy_from_slice(&word[..t]);
+                    self.spare.extend_from_slice(&word[t..]);
+                }
                 self.crc.update(&buf);
                 self.remaining -= n as u64;
                 if self.remaining == 0 {

@@ -21,14 +21,10 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::client::ApiKey;
+pub use crate::limits::MAX_TARGET_BYTES;
+use crate::limits::{MAX_COMMAND_TIMEOUT, MAX_TARGET_NODES};
 use crate::scenario::units::Duration;
-use crate::scenario::{Fault, Problem, Scenario, Workload, parse_yaml, write_problems};
-
-/// Target files larger than this are refused before parsing.
-pub const MAX_TARGET_BYTES: u64 = 1 << 20;
-
-/// Most nodes a target may list.
-const MAX_TARGET_NODES: usize = 64;
+use crate::scenario::{Fault, Problem, Scenario, Workload, parse_yaml, utf8, write_problems};
 
 /// A cluster described by a target file.
 #[derive(Debug, Clone, Deserialize)]
@@ -193,7 +189,8 @@ pub fn load(file: &Path) -> Result<TargetFile, TargetError> {
             meta.len()
         )));
     }
-    let source = std::fs::read_to_string(file).map_err(|e| read(e.to_string()))?;
+    let bytes = std::fs::read(file).map_err(|e| read(e.to_string()))?;
+    let source = utf8(bytes).map_err(|p| TargetError::Invalid(file.to_path_buf(), vec![p]))?;
     let base = file.parent().unwrap_or(Path::new("."));
     parse_str(&source, base).map_err(|p| TargetError::Invalid(file.to_path_buf(), p))
 }
@@ -297,6 +294,15 @@ fn validate(t: &TargetFile) -> Vec<Problem> {
             &t.command_timeout.referenced,
             "command_timeout",
             "must be longer than 0s".into(),
+        );
+    } else if t.command_timeout.value.get() > MAX_COMMAND_TIMEOUT {
+        problem(
+            &t.command_timeout.referenced,
+            "command_timeout",
+            format!(
+                "must be at most {}",
+                humantime::format_duration(MAX_COMMAND_TIMEOUT)
+            ),
         );
     }
     if t.nodes.is_empty() || t.nodes.len() > MAX_TARGET_NODES {

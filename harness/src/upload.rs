@@ -29,10 +29,8 @@ use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
 use crate::client::ApiKey;
+use crate::limits::MAX_ANSWER;
 use crate::package::{CHUNK, Multipart, PackageSpec, PackageStream};
-
-/// The most of an upload's answer the client keeps.
-const MAX_ANSWER: usize = 64 * 1024;
 
 /// `overwriteMode`, spelled as Octopus spells it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -313,12 +311,15 @@ impl Uploader {
     pub async fn download_sha1(&self, id: &str) -> Result<(u16, u64, String), String> {
         use sha1::Digest;
         let url = format!("{}/api/Spaces-1/packages/{id}/raw", self.base);
-        let mut resp = self
+        let send = self
             .http
             .get(&url)
             .header("X-Octopus-ApiKey", self.key.expose())
-            .send()
+            .send();
+        // The idle timeout covers the wait for the answer's head too.
+        let mut resp = tokio::time::timeout(self.idle_timeout, send)
             .await
+            .map_err(|_| format!("GET {url}: no answer for the idle timeout"))?
             .map_err(|e| format!("GET {url}: {}", describe(&e)))?;
         let status = resp.status().as_u16();
         let mut sha = sha1::Sha1::new();
@@ -341,7 +342,10 @@ pub fn package_resource_id(spec: &PackageSpec) -> String {
     format!("packages-{}.{}", spec.package_id, spec.version)
 }
 
-fn classify_status(status: u16, body: &[u8]) -> (UploadClass, Option<String>, Option<String>) {
+pub(crate) fn classify_status(
+    status: u16,
+    body: &[u8],
+) -> (UploadClass, Option<String>, Option<String>) {
     let text = String::from_utf8_lossy(&body[..body.len().min(300)]).to_string();
     let excerpt = || Some(format!("status {status}: {}", one_line(&text)));
     match status {

@@ -157,3 +157,130 @@ fn child_pids_of(parent: u32) -> Vec<u32> {
         })
         .collect()
 }
+
+/// Every process started for the harness with this PID: the supervisor
+/// marks each (node, LB, HAProxy or nginx) with `HARNESS_PARENT_PID`.
+fn children_of_harness(pid: u32) -> Vec<u32> {
+    let mark = format!("HARNESS_PARENT_PID={pid}");
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| alive(*p))
+        .filter(|p| {
+            std::fs::read(format!("/proc/{p}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == mark.as_bytes()))
+        })
+        .collect()
+}
+
+#[test]
+fn the_harness_killed_at_random_points_in_20_runs_leaves_no_process_and_the_next_run_works() {
+    use rand_core::{Rng, SeedableRng};
+    let _one = crate::util::exclusive();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    let scenario = "fixtures/scenarios/kill/every-phase.yaml";
+    // A whole run takes about 5 s in the test build: kills land in boot,
+    // warm-up, the workload, heal, settle, the checks and the report.
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20);
+    let mut seen_children = 0;
+    for run in 0..20 {
+        let at = Duration::from_millis(u64::from(rng.next_u32() % 6_500));
+        let mut cmd = harness();
+        cmd.args(["run", scenario, "--out"])
+            .arg(out)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut guard = ChildGuard(cmd.spawn().unwrap());
+        let pid = guard.0.id();
+        // Note who the harness has started just before the kill.
+        let deadline = std::time::Instant::now() + at;
+        let mut children = Vec::new();
+        while std::time::Instant::now() < deadline {
+            for c in children_of_harness(pid) {
+                if !children.contains(&c) {
+                    children.push(c);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        guard.0.kill().unwrap();
+        wait_with_timeout(&mut guard.0, LIMIT).expect("reaped");
+        seen_children += children.len();
+        let survivors = wait_all_gone(&children, Duration::from_secs(10));
+        assert_eq!(survivors, Vec::<u32>::new(), "run {run}, killed at {at:?}");
+        let late = poll(Duration::from_secs(10), || {
+            children_of_harness(pid).is_empty().then_some(())
+        });
+        assert!(
+            late.is_some(),
+            "run {run}, killed at {at:?}: {:?}",
+            children_of_harness(pid)
+        );
+    }
+    assert!(
+        seen_children > 20,
+        "the kills came before any child started"
+    );
+
+    // The same output folder still takes a whole run.
+    let mut cmd = harness();
+    cmd.args(["run", scenario, "--out"]).arg(out);
+    let done = crate::util::run_with_timeout(cmd, Duration::from_secs(120));
+    assert_eq!(done.code(), 0, "{}", done.stderr);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("latest/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["verdict"], "pass");
+}
+
+#[test]
+fn a_run_past_its_time_limit_is_stopped_healed_and_reported_as_a_harness_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = harness();
+    cmd.args([
+        "run",
+        "fixtures/scenarios/valid/long-pause.yaml",
+        "--time-limit",
+        "6s",
+        "--out",
+    ])
+    .arg(tmp.path());
+    let started = std::time::Instant::now();
+    let done = crate::util::run_with_timeout(cmd, Duration::from_secs(60));
+    assert_eq!(done.code(), 3, "{}", done.stderr);
+    assert!(
+        done.stderr
+            .contains("the run was stopped (it overran its time limit of 6s); it was healed"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    let history = tmp.path().join("latest/history.jsonl");
+    let pids = child_pids(&history);
+    assert!(!pids.is_empty());
+    assert_eq!(
+        wait_all_gone(&pids, Duration::from_secs(10)),
+        Vec::<u32>::new()
+    );
+    let text = std::fs::read_to_string(&history).unwrap();
+    // long-pause pauses n1 from 1s for 50s of its 60s: the stop came in
+    // the middle, and the heal phase undid the pause.
+    assert!(
+        text.contains(r#""kind":"pause","nodes":["n1"],"action":"heal""#),
+        "{text}"
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("latest/report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["verdict"], "unknown");
+    assert_eq!(report["interrupted"], "it overran its time limit of 6s");
+}

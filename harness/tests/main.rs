@@ -42,5 +42,13 @@ mod baseline;
 mod report;
 // No node or LB process outlives the harness: normal end, Ctrl-C, SIGKILL.
 mod lifecycle;
+// Hostile input: the fuzzers' seeds and findings replayed, and validate
+// against every fixture and thousands of mutated scenarios.
+mod fuzz;
+// Hostile clients against a node and the LB, and hostile Halibut peers,
+// with a well-behaved client beside them.
+mod hostile;
+// Round trips over generated inputs: Halibut, packages, scenarios.
+mod roundtrip;
 // Shared helpers.
 mod util;

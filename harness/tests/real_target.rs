@@ -30,8 +30,12 @@ struct Up {
 }
 
 fn up_like(scenario: &str, dir: &Path) -> Up {
-    let (guard, printed) =
-        crate::util::cluster_up(&["--like", &format!("scenarios/{scenario}")], dir, BOOT);
+    up_like_file(&format!("scenarios/{scenario}"), dir)
+}
+
+/// As [`up_like`], for any scenario file under the repository.
+fn up_like_file(scenario: &str, dir: &Path) -> Up {
+    let (guard, printed) = crate::util::cluster_up(&["--like", scenario], dir, BOOT);
     let target = printed
         .iter()
         .find_map(|l| l.strip_prefix("target file: "))
@@ -260,29 +264,43 @@ fn a_polling_fleet_passes_through_a_real_target_and_its_machines_are_removed() {
     );
 }
 
+/// Starts `harness run --target` of a scenario file in the background and
+/// waits until its history holds every marker; gives the run and its
+/// history's text.
+fn run_until(
+    up: &Up,
+    scenario: &str,
+    runs: &Path,
+    markers: &[&str],
+    within: Duration,
+) -> (ChildGuard, String) {
+    let mut cmd = harness();
+    cmd.args(["run", "--allow-disruptive", "--target"])
+        .arg(&up.target)
+        .arg(scenario)
+        .arg("--out")
+        .arg(runs)
+        .env("HARNESS_API_KEY", &up.key)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let run = ChildGuard(cmd.spawn().unwrap());
+    let history = runs.join("latest").join("history.jsonl");
+    let text = poll(within, || {
+        let text = std::fs::read_to_string(&history).ok()?;
+        markers.iter().all(|m| text.contains(m)).then_some(text)
+    })
+    .unwrap_or_else(|| panic!("{markers:?} never all appeared in the history"));
+    (run, text)
+}
+
 /// Runs `scenario` against `up` as a real target, sends SIGINT once its
 /// history contains every one of `markers` (within `within`), and gives the
 /// report of the
 /// interrupted run, after checking it exited 3 and says it was interrupted.
 fn interrupted_run(up: &Up, scenario: &str, markers: &[&str], within: Duration) -> Value {
     let runs = up.target.with_file_name("runs-interrupted");
-    let mut cmd = harness();
-    cmd.args(["run", "--allow-disruptive", "--target"])
-        .arg(&up.target)
-        .arg(format!("scenarios/{scenario}"))
-        .arg("--out")
-        .arg(&runs)
-        .env("HARNESS_API_KEY", &up.key)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let mut run = ChildGuard(cmd.spawn().unwrap());
-    let history = runs.join("latest").join("history.jsonl");
-    poll(within, || {
-        let text = std::fs::read_to_string(&history).ok()?;
-        markers.iter().all(|m| text.contains(m)).then_some(())
-    })
-    .unwrap_or_else(|| panic!("{markers:?} never all appeared in the history"));
+    let (mut run, _) = run_until(up, &format!("scenarios/{scenario}"), &runs, markers, within);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(run.0.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -351,4 +369,111 @@ fn an_upload_interrupted_while_it_is_read_back_is_still_deleted() {
         .expect("left_clean is judged");
     assert_eq!(left_clean["verdict"], "pass", "{left_clean}");
     assert_nothing_left(&up, cleanup["run_id"].as_str().unwrap());
+}
+
+/// What `harness cleanup --dry-run` says a run left: packages, tasks and
+/// machines.
+fn left_by(up: &Up, run_id: &str) -> (u32, u32, u32) {
+    let mut cmd = harness();
+    cmd.args(["cleanup", "--dry-run", "--run-id", run_id, "--target"])
+        .arg(&up.target)
+        .env("HARNESS_API_KEY", &up.key);
+    let out = run_with_timeout(cmd, Duration::from_secs(60));
+    assert_eq!(out.code(), 0, "{}{}", out.stdout, out.stderr);
+    // "run ID left N packages, N unfinished tasks, N machines on NAME"
+    let line = out.stdout.lines().next().unwrap_or_default().to_string();
+    let counts = line.split_once(" left ").map_or("", |(_, c)| c);
+    let n: Vec<u32> = counts
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(n.len(), 3, "{line}");
+    (n[0], n[1], n[2])
+}
+
+#[test]
+fn cleanup_by_run_id_removes_what_a_killed_run_left_on_a_real_target() {
+    let _exclusive = crate::util::exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = "fixtures/scenarios/kill/left-behind.yaml";
+    let up = up_like_file(scenario, dir.path());
+    // Killed once its package is in, its tasks are submitted and its fleet
+    // is registered: nothing of that is removed by the run.
+    let (mut run, history) = run_until(
+        &up,
+        scenario,
+        &dir.path().join("runs"),
+        &[
+            r#""class":"accepted""#,
+            r#""event":"fleet""#,
+            r#""event":"task_submitted","seq":2"#,
+        ],
+        Duration::from_secs(60),
+    );
+    run.0.kill().unwrap();
+    wait_with_timeout(&mut run.0, Duration::from_secs(10)).expect("reaped");
+    let run_id = history
+        .lines()
+        .find_map(|l| {
+            let v: Value = serde_json::from_str(l).ok()?;
+            (v["event"] == "run_started").then(|| v["run_id"].as_str().map(str::to_string))?
+        })
+        .expect("the run's ID");
+
+    let (packages, tasks, machines) = left_by(&up, &run_id);
+    assert!(
+        packages >= 1 && tasks >= 1 && machines == 2,
+        "{packages} {tasks} {machines}"
+    );
+    // Another run's ID finds nothing of it.
+    assert_eq!(left_by(&up, "00000000"), (0, 0, 0));
+
+    let mut cmd = harness();
+    cmd.args(["cleanup", "--run-id", &run_id, "--target"])
+        .arg(&up.target)
+        .env("HARNESS_API_KEY", &up.key);
+    let done = run_with_timeout(cmd, Duration::from_secs(60));
+    assert_eq!(done.code(), 0, "{}{}", done.stdout, done.stderr);
+    assert!(
+        done.stdout
+            .contains("removed package packages-HarnessProbe."),
+        "{}",
+        done.stdout
+    );
+    assert!(done.stdout.contains("(canceled)"), "{}", done.stdout);
+    assert!(!done.stdout.contains(&up.key) && !done.stderr.contains(&up.key));
+    assert_eq!(left_by(&up, &run_id), (0, 0, 0));
+
+    // Checked through the API too: no package of the run, no task of it
+    // still running, no machine.
+    let api = ApiClient::new(&up.lb, ApiKey::new(up.key.clone())).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (packages, machines): (Value, Value) = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(20), async {
+            (
+                api.get_json("/api/Spaces-1/packages?take=1000")
+                    .await
+                    .unwrap(),
+                api.get_json("/api/Spaces-1/machines?take=1000")
+                    .await
+                    .unwrap(),
+            )
+        })
+        .await
+        .unwrap()
+    });
+    let text = format!("{packages}{machines}");
+    assert!(!text.contains(&run_id), "{text}");
+
+    // A bad run ID is refused before anything is sent.
+    let mut cmd = harness();
+    cmd.args(["cleanup", "--run-id", "../x", "--target"])
+        .arg(&up.target)
+        .env("HARNESS_API_KEY", &up.key);
+    let bad = run_with_timeout(cmd, Duration::from_secs(20));
+    assert_eq!(bad.code(), 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("not a run ID"), "{}", bad.stderr);
 }

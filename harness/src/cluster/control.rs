@@ -15,6 +15,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 use super::EmbeddedCluster;
+use crate::limits::CONTROL_MAX_LINE;
 
 /// The variable that the target file names for the API key.
 pub const TARGET_KEY_ENV: &str = "HARNESS_API_KEY";
@@ -29,9 +30,6 @@ const OLD_PROCESS_GONE: Duration = Duration::from_secs(1);
 
 /// How long a client waits for a start.
 const START_WITHIN: Duration = Duration::from_secs(60);
-
-/// Longest request line.
-const MAX_LINE: usize = 256;
 
 /// The file holding a node's process ID.
 pub fn pid_file(dir: &Path, node: &str) -> PathBuf {
@@ -68,7 +66,7 @@ pub async fn serve(
 ) {
     let mut line = String::new();
     let read = {
-        let mut reader = BufReader::new((&mut stream).take(MAX_LINE as u64));
+        let mut reader = BufReader::new((&mut stream).take(CONTROL_MAX_LINE as u64));
         tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await
     };
     let answer = match read {

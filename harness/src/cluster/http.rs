@@ -6,20 +6,20 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io::Read;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body::{Frame, SizeHint};
 
+use crate::limits::{HEADER_READ_TIMEOUT, LINGER, MAX_CONNECTIONS, MAX_HEADER_BYTES, MAX_HEADERS};
 use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-
-/// How long a client may take to send its request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Serves every connection on `listener` with `handle`, forever.
 pub(crate) async fn serve<H, F, B>(listener: TcpListener, handle: H)
@@ -30,6 +30,7 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let slots = connection_slots();
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(s) => s,
@@ -39,6 +40,9 @@ where
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
+        };
+        let Some(slot) = take_slot(&slots) else {
+            continue;
         };
         let _ = stream.set_nodelay(true);
         let handle = handle.clone();
@@ -50,15 +54,25 @@ where
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT)
+                .max_buf_size(MAX_HEADER_BYTES)
+                .max_headers(MAX_HEADERS)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
+            drop(slot);
         });
     }
 }
 
-/// How long a refused request's body is read and dropped: nginx's
-/// `lingering_time`.
-const LINGER: Duration = Duration::from_secs(30);
+/// One listener's connection slots, [`MAX_CONNECTIONS`] of them.
+pub(crate) fn connection_slots() -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(MAX_CONNECTIONS))
+}
+
+/// A slot for a connection just accepted, held until it closes; None when
+/// every slot is taken, and the caller drops (closes) the connection.
+pub(crate) fn take_slot(slots: &Arc<Semaphore>) -> Option<OwnedSemaphorePermit> {
+    slots.clone().try_acquire_owned().ok()
+}
 
 /// Reads and drops what is left of a refused request's body, for at most
 /// [`LINGER`], so a client still sending can read the answer instead of

@@ -86,14 +86,19 @@ pub struct TcpForward {
 /// Accepts on a forwarded port and pipes each connection to a backend.
 async fn forward_tcp(listener: TcpListener, backends: Vec<SocketAddr>) {
     let next = Arc::new(AtomicUsize::new(0));
+    let slots = super::http::connection_slots();
     loop {
         let Ok((mut inbound, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
+        let Some(slot) = super::http::take_slot(&slots) else {
+            continue;
+        };
         let backends = backends.clone();
         let next = next.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let first = next.fetch_add(1, Ordering::Relaxed);
             for k in 0..backends.len() {
                 let to = backends[(first + k) % backends.len()];
@@ -427,6 +432,11 @@ impl Lb {
                     if activity.body_timed_out.load(Ordering::Relaxed) {
                         return reply(StatusCode::REQUEST_TIMEOUT, "request body read timeout");
                     }
+                    // The client's fault, not the node's: the node stays
+                    // in rotation (a hostile client must not eject it).
+                    if activity.client_failed.load(Ordering::Relaxed) {
+                        return reply(StatusCode::BAD_REQUEST, "the request body was cut short");
+                    }
                     self.failed(backend);
                     if !e.is_connect() || attempt + 1 == tries {
                         return reply(StatusCode::BAD_GATEWAY, "bad gateway");
@@ -572,6 +582,8 @@ struct Activity {
     body_done_us: AtomicU64,
     too_large: AtomicBool,
     body_timed_out: AtomicBool,
+    /// The client's body broke off (it closed, or sent a bad chunk).
+    client_failed: AtomicBool,
 }
 
 impl Activity {
@@ -582,6 +594,7 @@ impl Activity {
             body_done_us: AtomicU64::new(NOT_YET),
             too_large: AtomicBool::new(false),
             body_timed_out: AtomicBool::new(false),
+            client_failed: AtomicBool::new(false),
         }
     }
 
@@ -666,7 +679,10 @@ impl http_body::Body for Watched {
                 this.sleep = None;
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(Some(Err(e))) => {
+                this.activity.client_failed.store(true, Ordering::Relaxed);
+                Poll::Ready(Some(Err(e)))
+            }
         }
     }
 

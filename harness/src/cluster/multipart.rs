@@ -4,22 +4,12 @@
 //! whole. Untrusted input: every size is bounded, and every malformation
 //! is an error, never a panic.
 
+use crate::limits::MAX_BOUNDARY;
+pub use crate::limits::{BODY_STALL, MAX_FIELD, MAX_PART_HEADERS};
 use bytes::{Buf, Bytes, BytesMut};
 use http_body::Body;
 use http_body_util::BodyExt;
 use memchr::memmem::Finder;
-
-/// Largest block of part headers.
-pub const MAX_PART_HEADERS: usize = 16 * 1024;
-
-/// Largest non-file part, which is read and dropped.
-pub const MAX_FIELD: usize = 64 * 1024;
-
-/// Longest wait for the next bytes of a body.
-pub const STALL: std::time::Duration = std::time::Duration::from_secs(120);
-
-/// Longest boundary (RFC 2046 says 70).
-const MAX_BOUNDARY: usize = 200;
 
 /// What went wrong with a multipart body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,13 +91,13 @@ where
     }
 
     /// Reads one more frame into the buffer; false at the end of the body.
-    /// A client that sends nothing for [`STALL`] is given up on.
+    /// A client that sends nothing for [`BODY_STALL`] is given up on.
     async fn fill(&mut self) -> Result<bool, MultipartError> {
         while !self.eof {
-            let Ok(frame) = tokio::time::timeout(STALL, self.body.frame()).await else {
+            let Ok(frame) = tokio::time::timeout(BODY_STALL, self.body.frame()).await else {
                 return Err(MultipartError::Body(format!(
                     "no data for {}s",
-                    STALL.as_secs()
+                    BODY_STALL.as_secs()
                 )));
             };
             match frame {
@@ -257,38 +247,13 @@ fn param(value: &str, key: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::VecDeque;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-
-    /// A body that yields the given chunks.
-    struct Chunks(VecDeque<Bytes>);
-
-    impl Body for Chunks {
-        type Data = Bytes;
-        type Error = std::convert::Infallible;
-
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-        ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-            Poll::Ready(self.0.pop_front().map(|b| Ok(http_body::Frame::data(b))))
-        }
-    }
-
-    fn body(text: &[u8], chunk: usize) -> Chunks {
-        Chunks(
-            text.chunks(chunk.max(1))
-                .map(Bytes::copy_from_slice)
-                .collect(),
-        )
-    }
+    use crate::fuzz::Chunks;
 
     async fn read_all(
         text: &[u8],
         chunk: usize,
     ) -> Result<Vec<(PartHeaders, Vec<u8>)>, MultipartError> {
-        let mut r = MultipartReader::new(body(text, chunk), "XyZ");
+        let mut r = MultipartReader::new(Chunks::of(text, chunk), "XyZ");
         let mut parts = Vec::new();
         while let Some(h) = r.next_part().await? {
             let mut content = Vec::new();

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -46,15 +46,13 @@ use super::db::{ClaimMode, SharedDb, TaskFilter, TaskRow, now_ms};
 use super::polling::{Polling, PollingConfig, SERVER_CERTIFICATE};
 use super::work;
 use crate::halibut::tls::TlsIdentity;
+use crate::limits::{BODY_STALL, MAX_JSON_BODY};
 
 mod health;
 mod packages;
 
 /// The version every reference node reports.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "-reference");
-
-/// Largest JSON body (a node update, a new task) a node reads.
-const MAX_BODY: usize = 64 * 1024;
 
 /// Largest page of tasks, and most IDs in one filter.
 const MAX_TAKE: usize = 1000;
@@ -877,13 +875,24 @@ fn unknown_space(space: Option<&str>) -> Option<Reply> {
     ))
 }
 
-/// Reads a small JSON body, or gives the 413 to answer with.
+/// Reads a small JSON body, or gives the answer to refuse it with: 413
+/// past [`MAX_JSON_BODY`], 408 when the client stops sending for
+/// [`BODY_STALL`], 400 when the body breaks off.
 async fn read_body(req: Request<Incoming>) -> Result<Bytes, Reply> {
-    match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(b) => Ok(b.to_bytes()),
-        Err(_) => Err(json(
+    let read = Limited::new(req.into_body(), MAX_JSON_BODY).collect();
+    match tokio::time::timeout(BODY_STALL, read).await {
+        Ok(Ok(b)) => Ok(b.to_bytes()),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(json(
             StatusCode::PAYLOAD_TOO_LARGE,
-            &api::error(&format!("the body must be at most {MAX_BODY} bytes")),
+            &api::error(&format!("the body must be at most {MAX_JSON_BODY} bytes")),
+        )),
+        Ok(Err(e)) => Err(bad_request(&format!("the body could not be read: {e}"))),
+        Err(_) => Err(json(
+            StatusCode::REQUEST_TIMEOUT,
+            &api::error(&format!(
+                "the body did not arrive within {}s",
+                BODY_STALL.as_secs()
+            )),
         )),
     }
 }

@@ -26,17 +26,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::halibut::wire::Wire;
 use crate::halibut::{self, Control, Identity, Message, Request, Response, tls};
-
-/// How long the TLS handshake and identification may take
-/// (`TcpClientTimeout` in Tentacle's recommended values: 1 min).
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How long a Tentacle may take over a response
-/// (`TcpClientReceiveResponseTimeout`, recommended 5 min).
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// How long NEXT may take (`TcpClientHeartbeatTimeout`).
-const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(60);
+use crate::limits::{HANDSHAKE_TIMEOUT, HEARTBEAT_TIMEOUT, RESPONSE_TIMEOUT};
 
 /// Halibut's page for a browser (or an HTTP probe) on the polling port.
 const FRIENDLY_PAGE: &str = "HTTP/1.0 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nConnection: close\r\n\r\n<html><body><p>Octopus Server configured successfully</p><p>If you can view this page, your Octopus Server is configured and ready to accept polling Tentacle connections.</p></body></html>";
@@ -174,6 +164,7 @@ impl Polling {
         trusted: Arc<dyn Fn(&str) -> bool + Send + Sync>,
     ) -> Result<(), String> {
         let acceptor = TlsAcceptor::from(tls::server_config(server)?);
+        let slots = super::http::connection_slots();
         loop {
             let (tcp, peer) = match listener.accept().await {
                 Ok(c) => c,
@@ -184,11 +175,15 @@ impl Polling {
                     continue;
                 }
             };
+            let Some(slot) = super::http::take_slot(&slots) else {
+                continue;
+            };
             let _ = tcp.set_nodelay(true);
             let me = self.clone();
             let acceptor = acceptor.clone();
             let trusted = trusted.clone();
             tokio::spawn(async move {
+                let _slot = slot;
                 me.open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if let Err(e) = me.connection(acceptor, tcp, &*trusted).await {
                     eprintln!("polling connection from {peer}: {e}");

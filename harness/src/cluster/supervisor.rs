@@ -230,7 +230,8 @@ impl Supervisor {
         );
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            let connect = tokio::net::TcpStream::connect(addr);
+            if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(1), connect).await {
                 return Ok(Started {
                     addr,
                     pid,
@@ -321,10 +322,19 @@ impl Drop for Supervisor {
     }
 }
 
-/// SIGKILL, then wait: SIGKILL also ends a stopped process.
+/// SIGKILL, then wait: SIGKILL also ends a stopped process. A process in
+/// an uninterruptible wait (a hung network file system) is not waited for
+/// past a few seconds; it dies when its wait ends.
 fn reap(child: &mut Child) {
     let _ = child.kill();
-    let _ = child.wait();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    eprintln!("harness: process {} did not end after SIGKILL", child.id());
 }
 
 /// The last line of a child's log, for error messages.

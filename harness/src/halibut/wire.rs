@@ -5,14 +5,8 @@
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::{Control, HalibutError, MAX_MESSAGE, Message};
-
-/// Longest line (preamble, identification, control) the reader accepts.
-pub const MAX_LINE: usize = 8 * 1024;
-
-/// How long a write may wait for a peer that does not read
-/// (`TcpClientTimeout` in Tentacle's recommended values: 1 min).
-pub const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+use super::{Control, Guid, HalibutError, MAX_MESSAGE, Message, STREAM_HEADER};
+pub use crate::limits::{HALIBUT_MAX_LINE, HALIBUT_WRITE_TIMEOUT};
 
 /// A connection speaking Halibut.
 pub struct Wire<S> {
@@ -65,8 +59,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
                 return Ok(String::from_utf8_lossy(&line).into_owned());
             }
             scanned = self.buf.len();
-            if scanned > MAX_LINE {
-                return Err(HalibutError(format!("a line longer than {MAX_LINE} bytes")));
+            if scanned > HALIBUT_MAX_LINE {
+                return Err(HalibutError(format!(
+                    "a line longer than {HALIBUT_MAX_LINE} bytes"
+                )));
             }
             self.fill().await?;
         }
@@ -77,8 +73,58 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
         Control::parse(&self.line().await?)
     }
 
-    /// The next message: None is the null message.
+    /// The next message (None is the null message), and after it the
+    /// frames of the DataStreams it carries, read and dropped: nothing the
+    /// harness receives needs their bytes, and dropping them as they come
+    /// keeps a large stream from being held.
     pub async fn message(&mut self) -> Result<Option<Message>, HalibutError> {
+        let message = self.message_alone().await?;
+        if let Some(m) = &message {
+            for id in super::streams_of(m) {
+                self.skip_stream(id).await?;
+            }
+        }
+        Ok(message)
+    }
+
+    /// One DataStream frame, which must be `id`'s and end with the length
+    /// it started with (Halibut's protocol error otherwise).
+    async fn skip_stream(&mut self, id: Guid) -> Result<(), HalibutError> {
+        while self.buf.len() < STREAM_HEADER {
+            self.fill().await?;
+        }
+        let head: [u8; STREAM_HEADER] = self.buf[..STREAM_HEADER].try_into().expect("a header");
+        let (got, len) = super::stream_header(&head)?;
+        if got != id {
+            return Err(HalibutError(format!(
+                "a DataStream frame for {got} where {id} was due"
+            )));
+        }
+        self.buf.drain(..STREAM_HEADER);
+        let mut left = len;
+        loop {
+            let take = left.min(self.buf.len() as u64);
+            self.buf.drain(..take as usize);
+            left -= take;
+            if left == 0 {
+                break;
+            }
+            self.fill().await?;
+        }
+        while self.buf.len() < 8 {
+            self.fill().await?;
+        }
+        let trailing = i64::from_le_bytes(self.buf[..8].try_into().expect("8 bytes"));
+        self.buf.drain(..8);
+        if trailing != len as i64 {
+            return Err(HalibutError(format!(
+                "a DataStream says {len} bytes and then {trailing}"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn message_alone(&mut self) -> Result<Option<Message>, HalibutError> {
         loop {
             if let Some((doc, used)) = super::inflate(&self.buf)? {
                 self.buf.drain(..used);
@@ -100,17 +146,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
         !self.buf.is_empty()
     }
 
-    /// Writes raw bytes and flushes them, within [`WRITE_TIMEOUT`].
+    /// Writes raw bytes and flushes them, within [`HALIBUT_WRITE_TIMEOUT`].
     pub async fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), HalibutError> {
         let io = async {
             self.io.write_all(bytes).await?;
             self.io.flush().await
         };
-        match tokio::time::timeout(WRITE_TIMEOUT, io).await {
+        match tokio::time::timeout(HALIBUT_WRITE_TIMEOUT, io).await {
             Ok(r) => r.map_err(|e| HalibutError(format!("the connection failed: {e}"))),
             Err(_) => Err(HalibutError(format!(
                 "the peer read nothing for {}s",
-                WRITE_TIMEOUT.as_secs()
+                HALIBUT_WRITE_TIMEOUT.as_secs()
             ))),
         }
     }
@@ -126,9 +172,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
         self.send_bytes(c.line().as_bytes()).await
     }
 
-    /// Closes the write side (TLS close_notify, then FIN).
+    /// Closes the write side (TLS close_notify, then FIN), within
+    /// [`HALIBUT_WRITE_TIMEOUT`].
     pub async fn shutdown(&mut self) {
-        let _ = self.io.shutdown().await;
+        let _ = tokio::time::timeout(HALIBUT_WRITE_TIMEOUT, self.io.shutdown()).await;
     }
 }
 
@@ -175,6 +222,48 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_message_s_streams_are_read_past_and_a_wrong_trailer_is_an_error() {
+        tokio::time::timeout(LIMIT, streams()).await.unwrap();
+    }
+
+    async fn streams() {
+        let id = Guid::random();
+        let m = Message::Response(super::super::Response {
+            id: "r".into(),
+            error: None,
+            result: super::super::data_stream(id, 100_000),
+        });
+        let body = vec![5u8; 100_000];
+        let mut bytes =
+            super::super::deflate(&super::super::encode(&super::super::envelope(Some(&m))));
+        bytes.extend_from_slice(&super::super::stream_frame(id, &body));
+        bytes.extend_from_slice(b"NEXT\r\n");
+        let (a, b) = tokio::io::duplex(1 << 12);
+        let mut left = Wire::new(a);
+        let mut right = Wire::new(b);
+        let good = bytes.clone();
+        let sender = tokio::spawn(async move { left.send_bytes(&good).await.map(|()| left) });
+        assert_eq!(right.message().await.unwrap(), Some(m.clone()));
+        assert_eq!(right.control().await.unwrap(), Control::Next);
+        drop(sender.await.unwrap().unwrap());
+
+        // The same with the trailing length changed, and with another id.
+        let trailer = bytes.len() - 6 - 8;
+        for (at, what) in [(trailer, "then"), (trailer - 8 - body.len() - 16, "where")] {
+            let mut bad = bytes.clone();
+            bad[at] ^= 1;
+            let (a, b) = tokio::io::duplex(1 << 12);
+            let mut left = Wire::new(a);
+            let mut right = Wire::new(b);
+            let sender = tokio::spawn(async move { left.send_bytes(&bad).await });
+            let e = right.message().await.unwrap_err();
+            assert!(e.0.contains(what), "{e:?}");
+            drop(right);
+            let _ = sender.await;
+        }
+    }
+
+    #[tokio::test]
     async fn garbage_and_endless_lines_are_errors() {
         tokio::time::timeout(LIMIT, garbage()).await.unwrap();
     }
@@ -183,7 +272,9 @@ mod tests {
         let (a, b) = tokio::io::duplex(1 << 16);
         let mut left = Wire::new(a);
         let mut right = Wire::new(b);
-        left.send_bytes(&[b'x'; MAX_LINE + 10]).await.unwrap();
+        left.send_bytes(&[b'x'; HALIBUT_MAX_LINE + 10])
+            .await
+            .unwrap();
         assert!(right.line().await.unwrap_err().0.contains("longer"));
         let (a, b) = tokio::io::duplex(1 << 16);
         let mut left = Wire::new(a);

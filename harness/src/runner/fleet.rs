@@ -20,6 +20,7 @@ use crate::cluster::PollingEndpoint;
 use crate::cluster::api::{NewTask, TaskState};
 use crate::fleet::{self, Fleet, FleetSpec, Target, Tentacle};
 use crate::history::{Event, Events, FleetStarted, FleetTentacle, HealthSeen, HealthTaskSeen};
+use crate::limits::CLEANUP_WITHIN;
 use crate::scenario::{FleetLoad, Polls};
 
 /// Registrations in flight at once.
@@ -68,10 +69,21 @@ impl FleetWorkload {
     }
 
     /// Stops the rounds, waits for the fleet to stop and for its machines
-    /// to be removed.
-    pub(super) async fn finish(self) {
+    /// to be removed, within [`CLEANUP_WITHIN`]; past it the fleet is
+    /// dropped where it is (its machines carry the run ID, for `harness
+    /// cleanup --run-id`).
+    pub(super) async fn finish(mut self) {
         let _ = self.stop.send(true);
-        let _ = self.handle.await;
+        if tokio::time::timeout(CLEANUP_WITHIN, &mut self.handle)
+            .await
+            .is_err()
+        {
+            self.handle.abort();
+            eprintln!(
+                "harness: the fleet did not stop and remove its machines within {}s",
+                CLEANUP_WITHIN.as_secs()
+            );
+        }
     }
 }
 

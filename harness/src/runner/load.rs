@@ -31,7 +31,7 @@ use crate::scenario::LoadPhase;
 use crate::target::Trust;
 
 /// The package ID of a load phase's uploads.
-const PACKAGE_ID: &str = "HarnessLoad";
+pub const LOAD_PACKAGE_ID: &str = "HarnessLoad";
 
 /// How often a task transaction reads its task's state.
 const TASK_POLL: Duration = Duration::from_millis(200);
@@ -199,15 +199,7 @@ impl LoadWorkload {
                 None,
             ) {
                 Ok(lb) => {
-                    for id in &made.packages {
-                        let result = lb.delete(id).await;
-                        s.events.send(Event::PackageDeleted {
-                            at_us: s.events.now_us(),
-                            id: id.clone(),
-                            deleted: result.as_ref().is_ok_and(|d| *d),
-                            error: result.err(),
-                        });
-                    }
+                    super::uploads::delete_packages(&lb, made.packages.clone(), &s.events).await
                 }
                 Err(e) => {
                     for id in &made.packages {
@@ -577,7 +569,7 @@ async fn task(user: &mut GooseUser, shared: &Shared) -> TransactionResult {
 async fn upload(user: &mut GooseUser, shared: &Shared) -> TransactionResult {
     let seq = shared.next_seq();
     let spec = PackageSpec {
-        package_id: PACKAGE_ID.into(),
+        package_id: LOAD_PACKAGE_ID.into(),
         version: format!("2.0.{seq}-r{}", shared.tag),
         content: PackageSpec::content_for_total(shared.cfg.upload_size.value.bytes()),
         seed: shared.seed.wrapping_add(seq),

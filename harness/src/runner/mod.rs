@@ -34,6 +34,7 @@ mod sweep;
 mod tasks;
 mod uploads;
 
+pub use load::LOAD_PACKAGE_ID;
 pub use sweep::{SweepResult, run_sweep};
 pub use uploads::{PACKAGE_ID, ladder_sizes};
 
@@ -53,6 +54,7 @@ use crate::history::{
     Clock, ClusterNode, Event, Events, FaultAction, FaultEvent, History, HistoryWriter, Phase,
     Request,
 };
+use crate::limits::RUN_ALLOWANCE;
 use crate::report::{self, LiveProgress, Report};
 use crate::scenario::{ApiLoad, LoadedScenario};
 use crate::schedule::{self, Action, RequestSchedule};
@@ -72,6 +74,54 @@ pub struct RunOptions {
     pub target: Option<TargetFile>,
     /// Earlier runs to judge `no_regression` against.
     pub baseline: Option<crate::check::Baselines>,
+    /// The longest a run may take, instead of [`time_limit`]'s.
+    pub time_limit: Option<Duration>,
+}
+
+/// The longest a run of `s` may take: the time it states, its tasks' time
+/// to finish, and [`RUN_ALLOWANCE`] for the rest.
+pub fn time_limit(s: &crate::scenario::Scenario) -> Duration {
+    let tasks = s
+        .task_load()
+        .map_or(Duration::ZERO, |t| t.finish_within.value.get());
+    s.warmup.value.get() + s.duration.value.get() + s.settle.value.get() + tasks + RUN_ALLOWANCE
+}
+
+/// The interrupts, and the run's own deadline as one more: past `limit`
+/// the run stops as it does on Ctrl-C. The flag says the deadline fired.
+fn with_deadline(
+    mut interrupts: watch::Receiver<Option<String>>,
+    limit: Duration,
+) -> (
+    watch::Receiver<Option<String>>,
+    Arc<std::sync::atomic::AtomicBool>,
+) {
+    let (tx, rx) = watch::channel(None);
+    let overran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = overran.clone();
+    tokio::spawn(async move {
+        let why = tokio::select! {
+            why = interrupted(interrupts.clone()) => why,
+            _ = tokio::time::sleep(limit) => {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                format!(
+                    "it overran its time limit of {}",
+                    humantime::format_duration(limit)
+                )
+            }
+            // Every receiver gone: the run ended.
+            _ = tx.closed() => return,
+        };
+        let _ = tx.send(Some(why));
+        // Later interrupts still reach the run (a second Ctrl-C).
+        while interrupts.changed().await.is_ok() {
+            let again = interrupts.borrow().clone();
+            if again.is_some() && tx.send(again).is_err() {
+                return;
+            }
+        }
+    });
+    (rx, overran)
 }
 
 /// A run that finished, passed or not.
@@ -133,7 +183,8 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     let bars = opts.progress.then(indicatif::MultiProgress::new);
     let progress = bars.as_ref().map(LiveProgress::new);
     let recorder = tokio::spawn(record(rx, writer, progress));
-    let interrupt = interrupts();
+    let limit = opts.time_limit.unwrap_or_else(|| time_limit(s));
+    let (interrupt, overran) = with_deadline(interrupts(), limit);
 
     let run_id = new_run_id(seed);
     events.send(Event::RunStarted {
@@ -411,12 +462,16 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     let report = report::build(&history, results);
     write_report(&dir, &report)?;
     if let Some(why) = why_stopped {
+        // An overrun is the harness's error, not the user's stop: a suite
+        // goes on with its next scenario.
+        let overran = overran.load(std::sync::atomic::Ordering::SeqCst);
+        let what = if overran { "stopped" } else { "interrupted" };
         return Err(RunError {
             message: format!(
-                "the run was interrupted ({why}); its partial history is in {}",
+                "the run was {what} ({why}); it was healed, and its partial history is in {}",
                 dir.display()
             ),
-            interrupted: true,
+            interrupted: !overran,
         });
     }
     Ok(RunResult { dir, report })

@@ -58,9 +58,11 @@ pub async fn run_sweep(
             "sweep {}: combination {}/{total} ({label}), seed {seed}",
             s.name.value, c.index
         );
-        let run_one = |scenario| LoadedScenario {
+        // Each run's folder holds its combination as a scenario of its
+        // own, so `harness report` there judges exactly what ran.
+        let run_one = |scenario: crate::scenario::Scenario| LoadedScenario {
             file: loaded.file.clone(),
-            source: loaded.source.clone(),
+            source: crate::scenario::print(&scenario).unwrap_or_else(|_| loaded.source.clone()),
             scenario,
         };
         let rel = |p: &PathBuf| p.strip_prefix(&dir).unwrap_or(p).display().to_string();

@@ -21,13 +21,11 @@ use tokio::time::{Instant, sleep_until};
 use crate::client::{ApiClient, CALL_TIMEOUT};
 use crate::cluster::api::{NewTask, TaskBody, TaskState};
 use crate::history::{Event, Events, TaskLogRead, TaskSeen, TaskSubmit};
+use crate::limits::CLEANUP_WITHIN;
 use crate::scenario::{TaskLoad, Via};
 
 /// Tasks read in one list call.
 const PAGE: usize = 100;
-
-/// Longest wait for the cancels after an interrupt.
-const CLEANUP_WITHIN: Duration = Duration::from_secs(120);
 
 /// Log reads in flight at once.
 const LOG_READS: usize = 8;

@@ -15,6 +15,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, sleep_until};
 
 use crate::history::{Event, Events, PackageRead, PackageReadKind, UploadAttempt, UploadPurpose};
+use crate::limits::CLEANUP_WITHIN;
 use crate::package::PackageSpec;
 use crate::scenario::{LadderLoad, UploadLoad};
 use crate::upload::{Attempt, OverwriteMode, UploadClass, Uploader, package_resource_id};
@@ -146,17 +147,31 @@ impl UploadWorkload {
             }
         }
         // Delete whatever may exist: a failed upload can still have landed.
-        for m in &made {
-            let id = package_resource_id(&m.spec);
-            let result = self.target.delete(&id).await;
-            self.events.send(Event::PackageDeleted {
-                at_us: self.events.now_us(),
-                id,
-                deleted: result.as_ref().is_ok_and(|d| *d),
-                error: result.err(),
-            });
-        }
+        let ids = made.iter().map(|m| package_resource_id(&m.spec)).collect();
+        delete_packages(&self.target, ids, &self.events).await;
         why
+    }
+}
+
+/// Deletes a run's packages one by one, each recorded in the history,
+/// within [`CLEANUP_WITHIN`] in all: those the time did not reach are
+/// recorded as not deleted, for `harness cleanup --run-id`.
+pub(super) async fn delete_packages(through: &Uploader, ids: Vec<String>, events: &Events) {
+    let deadline = tokio::time::Instant::now() + CLEANUP_WITHIN;
+    for id in ids {
+        let result = match tokio::time::timeout_at(deadline, through.delete(&id)).await {
+            Ok(r) => r,
+            Err(_) => Err(format!(
+                "not deleted: the clean-up's {}s ran out",
+                CLEANUP_WITHIN.as_secs()
+            )),
+        };
+        events.send(Event::PackageDeleted {
+            at_us: events.now_us(),
+            id,
+            deleted: result.as_ref().is_ok_and(|d| *d),
+            error: result.err(),
+        });
     }
 }
 

@@ -13,10 +13,7 @@ use serde::Deserialize;
 
 use super::model::Scenario;
 use super::validate;
-
-/// Scenario files larger than this are refused before parsing; no real
-/// scenario comes near it.
-pub const MAX_SCENARIO_BYTES: u64 = 1 << 20;
+pub use crate::limits::MAX_SCENARIO_BYTES;
 
 /// One problem in a scenario, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,11 +99,31 @@ pub(crate) fn write_problems(
             write!(f, ":{}:{}", p.line, p.column)?;
         }
         if !p.path.is_empty() {
-            write!(f, ": {}", p.path)?;
+            write!(f, ": {}", printable(&p.path))?;
         }
-        write!(f, ": {}", p.message)?;
+        write!(f, ": {}", printable(&p.message))?;
     }
     Ok(())
+}
+
+/// Control characters escaped: a field path or a message may quote the
+/// input, and a hostile file must not start new lines or drive the
+/// terminal.
+fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return s.into();
+    }
+    s.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect::<String>()
+        .into()
 }
 
 /// A scenario that parsed and passed validation.
@@ -138,7 +155,8 @@ pub fn load_for_nodes(
     if meta.len() > MAX_SCENARIO_BYTES {
         return Err(err(ScenarioErrorKind::TooLarge(meta.len())));
     }
-    let source = std::fs::read_to_string(file).map_err(|e| err(ScenarioErrorKind::Read(e)))?;
+    let bytes = std::fs::read(file).map_err(|e| err(ScenarioErrorKind::Read(e)))?;
+    let source = utf8(bytes).map_err(|p| err(ScenarioErrorKind::Invalid(vec![p])))?;
     let scenario = parse_only(&source)
         .map_err(|p| vec![p])
         .and_then(|s| validate::validate_for_nodes(&s, nodes).map(|()| s))
@@ -157,18 +175,46 @@ pub fn parse_str(source: &str) -> Result<Scenario, Vec<Problem>> {
     Ok(scenario)
 }
 
+/// A scenario as YAML that parses back to the same scenario: every field
+/// written out, defaults included, units in exact form.
+pub fn print(scenario: &Scenario) -> Result<String, String> {
+    serde_saphyr::to_string(scenario).map_err(|e| format!("failed to print the scenario: {e}"))
+}
+
 /// The first pass alone: YAML to the typed model.
 fn parse_only(source: &str) -> Result<Scenario, Problem> {
     parse_yaml(source)
+}
+
+/// A file's bytes as text; bytes that are not UTF-8 are a problem located
+/// at the first of them.
+pub(crate) fn utf8(bytes: Vec<u8>) -> Result<String, Problem> {
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let good = &bytes[..e.utf8_error().valid_up_to()];
+        let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let before = std::str::from_utf8(&good[line_start..]).unwrap_or_default();
+        Problem {
+            line: 1 + good.iter().filter(|&&b| b == b'\n').count() as u64,
+            column: 1 + before.chars().count() as u64,
+            path: String::new(),
+            message: format!(
+                "the file is not UTF-8 text (byte 0x{:02x})",
+                bytes[good.len()]
+            ),
+        }
+    })
 }
 
 /// YAML to any typed model (scenarios, target files), the first error
 /// located by line, column and field path.
 pub(crate) fn parse_yaml<T: for<'de> Deserialize<'de>>(source: &str) -> Result<T, Problem> {
     let mut track = serde_path_to_error::Track::new();
-    let result = serde_saphyr::with_deserializer_from_str(source, |de| {
-        T::deserialize(serde_path_to_error::Deserializer::new(de, &mut track))
-    });
+    let result = serde_saphyr::with_deserializer_from_str_with_options(
+        source,
+        crate::limits::yaml_options(),
+        |de| T::deserialize(serde_path_to_error::Deserializer::new(de, &mut track)),
+    );
     result.map_err(|e| {
         let (line, column) = e
             .location()
@@ -178,24 +224,11 @@ pub(crate) fn parse_yaml<T: for<'de> Deserialize<'de>>(source: &str) -> Result<T
             &serde_saphyr::UserMessageFormatter,
             e.without_snippet(),
         );
-        // The message may quote the input: escape control characters so a
-        // hostile file cannot drive the terminal.
-        let message: String = message
-            .chars()
-            .flat_map(|c| {
-                let escaped: Vec<char> = if c.is_control() {
-                    c.escape_default().collect()
-                } else {
-                    vec![c]
-                };
-                escaped
-            })
-            .collect();
         Problem {
             line,
             column,
             path: field_path(&track.path().to_string()),
-            message,
+            message: message.into_owned(),
         }
     })
 }
@@ -214,6 +247,15 @@ fn field_path(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_located() {
+        let p = utf8(b"name: x\nduration: 1\xffs\n".to_vec()).unwrap_err();
+        assert_eq!((p.line, p.column), (2, 12));
+        assert!(p.message.contains("0xff"), "{}", p.message);
+        assert_eq!(utf8(b"\xc3".to_vec()).unwrap_err().column, 1);
+        assert_eq!(utf8("é".into()).unwrap(), "é");
+    }
 
     #[test]
     fn paths_drop_spanned_steps() {

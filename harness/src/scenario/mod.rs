@@ -9,9 +9,9 @@ mod validate;
 
 pub use load::{
     LoadedScenario, MAX_SCENARIO_BYTES, Problem, ScenarioError, ScenarioErrorKind, load,
-    load_for_nodes, parse_str,
+    load_for_nodes, parse_str, print,
 };
-pub(crate) use load::{parse_yaml, write_problems};
+pub(crate) use load::{parse_yaml, utf8, write_problems};
 pub use model::{
     ApiLoad, Availability, Check, Claim, Cluster, DrainContract, ExactlyOnce, Fault, FleetLoad,
     HealthCheck, HealthMode, KINDS, LadderLoad, LadderReaches, Latency, Lb, LbEngine, LbLimits,

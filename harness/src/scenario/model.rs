@@ -6,13 +6,13 @@
 //! Fields that the second validation pass must point at are `Spanned`.
 //! SCENARIOS.md documents every field; keep the two in step.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 use super::units::{Bandwidth, Duration, Percent, Rate, Size, StatusCodes};
 
 /// One scenario file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Short name, used in run folders and reports.
@@ -56,7 +56,7 @@ pub struct Scenario {
 }
 
 /// The values a sweep tries; every combination of the axes given runs.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sweep {
     /// Node counts.
@@ -86,7 +86,7 @@ pub struct Sweep {
 }
 
 /// A cluster shape of a sweep.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Shape {
     /// Nodes.
@@ -97,7 +97,7 @@ pub struct Shape {
 }
 
 /// The embedded reference cluster.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
     /// Number of Octopus nodes, named n1, n2, ...
@@ -135,7 +135,7 @@ pub struct Cluster {
 }
 
 /// The nodes' Halibut polling listeners.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PollingListeners {
     /// How Tentacles reach each node.
@@ -152,7 +152,7 @@ pub struct PollingListeners {
 }
 
 /// The two documented ways to reach each node of an HA cluster.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PollingLayout {
     /// Each node on its own address, all on the same port.
@@ -163,7 +163,7 @@ pub enum PollingLayout {
 }
 
 /// The reference nodes' package feed.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PackageFeed {
     /// Work after an upload's body has arrived, per GiB, before the node
@@ -191,7 +191,7 @@ impl Default for Cluster {
 }
 
 /// How the reference nodes run the task queue.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskQueue {
     /// Time between two checks of the queue by one node; Octopus: 20s.
@@ -217,7 +217,7 @@ impl Default for TaskQueue {
 }
 
 /// How a node claims a task.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Claim {
     /// Read and claim in one write transaction, as Octopus does.
@@ -229,7 +229,7 @@ pub enum Claim {
 }
 
 /// Where the nodes keep task logs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Storage {
     /// One folder for every node, as Octopus HA requires.
@@ -242,7 +242,7 @@ pub enum Storage {
 /// The built-in load balancer: round robin over healthy nodes. A preset
 /// gives the documented defaults of a real LB; fields set here override
 /// it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Lb {
     /// Which LB runs: the built-in one, or a real HAProxy or nginx, its
@@ -280,7 +280,7 @@ pub struct Lb {
 }
 
 /// The program in front of the nodes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LbEngine {
     /// The harness's own LB.
@@ -308,7 +308,7 @@ impl std::str::FromStr for LbEngine {
 
 /// Real LBs' documented defaults for what breaks uploads
 /// (tooling.md §2a).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LbPreset {
     /// AWS ALB: 60s idle timeout; no body limit.
     #[serde(rename = "alb")]
@@ -441,7 +441,7 @@ impl LbPreset {
 
 /// Health checks: active ones modelled on an AWS ALB target group, or
 /// passive ones modelled on nginx OSS.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheck {
     /// When false the LB never checks, and keeps routing to dead nodes.
@@ -479,7 +479,7 @@ pub struct HealthCheck {
 }
 
 /// How the LB finds out a node is unwell.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthMode {
     /// Probes of the health-check path (AWS ALB, HAProxy, nginx Plus).
@@ -512,7 +512,7 @@ impl Default for HealthCheck {
 // Parsed once per run, so the size of the larger variant costs nothing
 // worth a Box.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Workload {
     /// Open-model REST requests through the LB at a fixed rate.
@@ -538,7 +538,7 @@ pub enum Workload {
 /// another (closed model: a slow cluster slows them down), started over
 /// `ramp_up`, held for `hold` and stopped over `ramp_down`. Every request
 /// is also recorded in the history, so every check judges it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoadPhase {
     /// Users at the top of the plan.
@@ -576,7 +576,7 @@ pub struct LoadPhase {
 }
 
 /// Relative weights of a load phase's transactions.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct LoadMix {
     /// `GET /api/octopusservernodes/ping`.
@@ -613,7 +613,7 @@ impl Default for LoadMix {
 }
 
 /// A fleet of simulated polling Tentacles.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FleetLoad {
     /// How many Tentacles.
@@ -640,7 +640,7 @@ pub struct FleetLoad {
 }
 
 /// Which endpoints a fleet polls.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Polls {
     /// Every node's own endpoint: the correct configuration.
@@ -654,7 +654,7 @@ pub enum Polls {
 }
 
 /// The bounds of the reconnect backoff.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reconnect {
     /// The shortest wait; Halibut: 5s.
@@ -676,7 +676,7 @@ impl Default for Reconnect {
 
 /// The slow-upload probe: an `upload` of one package, throttled, with no
 /// retry, so the report shows whether, when and how the LB cut it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlowUpload {
     /// The package file's size.
@@ -713,7 +713,7 @@ impl SlowUpload {
 }
 
 /// The body-limit ladder.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LadderLoad {
     /// The first size; each next one is twice as large.
@@ -735,7 +735,7 @@ pub struct LadderLoad {
 
 /// Package uploads: `count` packages of `size`, streamed as they are
 /// generated, `concurrency` at a time, through the LB or to one node.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UploadLoad {
     /// Each package file's size.
@@ -772,7 +772,7 @@ pub struct UploadLoad {
 /// A task workload: `AdHocScript` tasks that echo a marker and sleep for
 /// `work`, submitted through the LB or straight to the nodes, each followed
 /// until it ends.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskLoad {
     /// Tasks submitted each second, from `at` to the end of the duration.
@@ -802,7 +802,7 @@ pub struct TaskLoad {
 }
 
 /// Where requests go.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Via {
     /// The load balancer.
@@ -814,7 +814,7 @@ pub enum Via {
 
 /// Open-model REST load: requests start on schedule whether or not earlier
 /// ones have finished, so a slow cluster cannot slow the load down.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiLoad {
     /// Requests started each second.
@@ -833,7 +833,7 @@ pub struct ApiLoad {
 }
 
 /// Relative weights of the request kinds in an API workload.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Mix {
     /// `GET /api/octopusservernodes/ping`; its body names the serving node.
@@ -858,7 +858,7 @@ impl Default for Mix {
 }
 
 /// A fault, injected at `at` and undone after `for` or in the heal phase.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Fault {
     /// SIGKILL the node; the undo starts a new process.
@@ -877,7 +877,7 @@ pub enum Fault {
 }
 
 /// Parameters of a rolling maintenance.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MaintenanceFault {
     /// Name that checks refer to; `maintenance-<node>` when absent.
@@ -898,7 +898,7 @@ pub struct MaintenanceFault {
 }
 
 /// Parameters of a fault that holds a node down for a while.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeFault {
     /// Name that checks refer to; `<kind>-<node>` when absent.
@@ -914,7 +914,7 @@ pub struct NodeFault {
 }
 
 /// Parameters of a restart.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RestartFault {
     /// Name that checks refer to; `restart-<node>` when absent.
@@ -927,7 +927,7 @@ pub struct RestartFault {
 }
 
 /// A check, judged on the recorded history after the run.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Check {
     /// Error rate through the LB, and no errors outside fault windows.
@@ -973,7 +973,7 @@ pub enum Check {
 
 /// Parameters of `no_regression`: how far the run may fall behind its
 /// baseline before the check fails.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoRegression {
     /// Name in reports; the kind when absent.
@@ -1004,7 +1004,7 @@ impl Default for NoRegression {
 }
 
 /// A check with no parameters but its name.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NamedCheck {
     /// Name in reports; the kind when absent.
@@ -1013,7 +1013,7 @@ pub struct NamedCheck {
 }
 
 /// Parameters of `reconnect_storm`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReconnectStorm {
     /// Name in reports; the kind when absent.
@@ -1025,7 +1025,7 @@ pub struct ReconnectStorm {
 }
 
 /// Parameters of `rpc_latency`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RpcLatency {
     /// Name in reports; the kind when absent.
@@ -1038,7 +1038,7 @@ pub struct RpcLatency {
 }
 
 /// Parameters of `ladder_reaches`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LadderReaches {
     /// Name in reports; the kind when absent.
@@ -1049,7 +1049,7 @@ pub struct LadderReaches {
 }
 
 /// Parameters of `upload_intact`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UploadIntact {
     /// Name in reports; the kind when absent.
@@ -1058,7 +1058,7 @@ pub struct UploadIntact {
 }
 
 /// Parameters of `upload_throughput`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UploadThroughput {
     /// Name in reports; the kind when absent.
@@ -1069,7 +1069,7 @@ pub struct UploadThroughput {
 }
 
 /// Parameters of `drain_contract`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DrainContract {
     /// Name in reports; the kind when absent.
@@ -1092,7 +1092,7 @@ pub struct DrainContract {
 }
 
 /// Parameters of `exactly_once`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExactlyOnce {
     /// Name in reports; the kind when absent.
@@ -1103,7 +1103,7 @@ pub struct ExactlyOnce {
 }
 
 /// Parameters of `task_cap`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskCap {
     /// Name in reports; the kind when absent.
@@ -1116,7 +1116,7 @@ pub struct TaskCap {
 }
 
 /// Parameters of `orphaned_tasks`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrphanedTasks {
     /// Name in reports; the kind when absent.
@@ -1130,7 +1130,7 @@ pub struct OrphanedTasks {
 }
 
 /// Parameters of `shared_storage`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SharedStorageCheck {
     /// Name in reports; the kind when absent.
@@ -1139,7 +1139,7 @@ pub struct SharedStorageCheck {
 }
 
 /// Parameters of `availability`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Availability {
     /// Name in reports; the kind when absent.
@@ -1154,7 +1154,7 @@ pub struct Availability {
 }
 
 /// Parameters of `routes_around_failed_node`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoutesAround {
     /// Name in reports; the kind when absent.
@@ -1173,7 +1173,7 @@ pub struct RoutesAround {
 }
 
 /// Parameters of `recovers`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Recovers {
     /// Name in reports; the kind when absent.
@@ -1187,7 +1187,7 @@ pub struct Recovers {
 }
 
 /// Parameters of `latency`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Latency {
     /// Name in reports; the kind when absent.

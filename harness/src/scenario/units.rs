@@ -162,16 +162,11 @@ impl FromStr for Rate {
         };
         let (number, unit) = s.trim().split_once('/').ok_or_else(bad)?;
         let number: f64 = number.trim().parse().map_err(|_| bad())?;
-        let seconds = match unit.trim() {
-            "s" | "sec" => 1.0,
-            "m" | "min" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
+        let seconds = per_unit(unit).ok_or_else(bad)?;
         if !number.is_finite() || number <= 0.0 {
             return Err(bad());
         }
-        Ok(Rate(number / seconds))
+        Ok(Rate(number / f64::from(seconds)))
     }
 }
 
@@ -182,14 +177,30 @@ impl fmt::Display for Rate {
 }
 
 /// Bytes per second, written as a size per unit of time: `4MiB/s`,
-/// `100MB/min`.
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
-pub struct Bandwidth(f64);
+/// `100MB/min`. The size and the unit are kept as written, so the value
+/// prints back exactly.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bandwidth {
+    size: Size,
+    /// Seconds in the unit of time: 1, 60 or 3600.
+    per: u32,
+}
 
 impl Bandwidth {
     /// Bytes each second.
     pub fn bytes_per_sec(self) -> f64 {
-        self.0
+        self.size.bytes() as f64 / f64::from(self.per)
+    }
+}
+
+/// The units of time a rate or a bandwidth is written per, and their
+/// seconds.
+fn per_unit(unit: &str) -> Option<u32> {
+    match unit.trim() {
+        "s" | "sec" => Some(1),
+        "m" | "min" => Some(60),
+        "h" => Some(3600),
+        _ => None,
     }
 }
 
@@ -204,22 +215,17 @@ impl FromStr for Bandwidth {
         };
         let (size, unit) = s.trim().split_once('/').ok_or_else(bad)?;
         let size: Size = size.parse().map_err(|_| bad())?;
-        let seconds = match unit.trim() {
-            "s" | "sec" => 1.0,
-            "m" | "min" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
+        let per = per_unit(unit).ok_or_else(bad)?;
         if size.bytes() == 0 {
             return Err(bad());
         }
-        Ok(Bandwidth(size.bytes() as f64 / seconds))
+        Ok(Bandwidth { size, per })
     }
 }
 
 impl fmt::Display for Bandwidth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:.2}MiB/s", self.0 / 1048576.0)
+        write!(f, "{:.2}MiB/s", self.bytes_per_sec() / 1048576.0)
     }
 }
 
@@ -387,6 +393,77 @@ macro_rules! deserialize_from_str {
 
 deserialize_from_str!(Duration, Size, Rate, Percent, Bandwidth);
 
+/// Text that parses back to exactly the same value, for printing a
+/// scenario.
+trait Exact {
+    fn exact(&self) -> String;
+}
+
+impl Exact for Duration {
+    fn exact(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Exact for Size {
+    /// The largest binary unit the size is a whole number of, else bytes.
+    /// (Display rounds, for people.)
+    fn exact(&self) -> String {
+        SIZE_UNITS
+            .iter()
+            .rev()
+            .filter(|(name, _)| name.ends_with("iB"))
+            .find(|(_, factor)| self.0 > 0 && self.0.is_multiple_of(*factor as u64))
+            .map_or_else(
+                || format!("{}B", self.0),
+                |(name, factor)| format!("{}{name}", self.0 / *factor as u64),
+            )
+    }
+}
+
+impl Exact for Rate {
+    fn exact(&self) -> String {
+        // Rust prints the shortest text that reads back as the same f64.
+        format!("{}/s", self.0)
+    }
+}
+
+impl Exact for Bandwidth {
+    fn exact(&self) -> String {
+        let unit = match self.per {
+            1 => "s",
+            60 => "min",
+            _ => "h",
+        };
+        format!("{}/{unit}", self.size.exact())
+    }
+}
+
+impl Exact for Percent {
+    fn exact(&self) -> String {
+        format!("{}%", self.0)
+    }
+}
+
+impl Exact for StatusCodes {
+    fn exact(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// Serializes a unit as its exact text.
+macro_rules! serialize_exact {
+    ($($ty:ty),*) => {$(
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.exact())
+            }
+        }
+    )*};
+}
+
+serialize_exact!(Duration, Size, Rate, Percent, Bandwidth, StatusCodes);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -439,6 +516,26 @@ mod tests {
         );
         assert!("0B/s".parse::<Bandwidth>().is_err());
         assert!("4MiB".parse::<Bandwidth>().is_err());
+    }
+
+    #[test]
+    fn exact_text_reads_back_as_the_same_value() {
+        for (text, exact) in [
+            ("1.5GiB", "1536MiB"),
+            ("1.2GiB", "1288490189B"),
+            ("10MB", "10000000B"),
+            ("0B", "0B"),
+            ("2048KiB", "2MiB"),
+        ] {
+            let size: Size = text.parse().unwrap();
+            assert_eq!(size.exact(), exact);
+            assert_eq!(exact.parse::<Size>().unwrap(), size);
+        }
+        let b: Bandwidth = "100MB/min".parse().unwrap();
+        assert_eq!(b.exact(), "100000000B/min");
+        assert_eq!(b.exact().parse::<Bandwidth>().unwrap(), b);
+        let r: Rate = "7/min".parse().unwrap();
+        assert_eq!(r.exact().parse::<Rate>().unwrap(), r);
     }
 
     #[test]

@@ -29,10 +29,8 @@ use super::{
     Node, Reply, api, bad_request, method_not_allowed, not_found, server_error, unknown_space,
 };
 use crate::cluster::db::now_ms;
+use crate::limits::MAX_FILE_NAME;
 use crate::package::{hex, parse_file_name};
-
-/// Longest file name accepted (Octopus has a `FileNameTooLong` issue).
-const MAX_FILE_NAME: usize = 255;
 
 const GIB: u64 = 1 << 30;
 

@@ -1,0 +1,189 @@
+//! `harness cleanup --run-id ID`: what a run left on a real cluster, found
+//! by the run ID in each thing's name, and removed. A run normally removes
+//! what it made; a run that was killed (or whose clean-up ran out of time)
+//! cannot, and this finds it afterwards. Everything a run makes carries its
+//! ID: packages `HarnessProbe` (uploads) and `HarnessLoad` (load phases)
+//! with a version ending `-r<ID>` or `-ladder<ID>`, tasks described `harness run <ID>, …`, machines named
+//! `<tentacle>-<ID>`. Tasks cannot be deleted through the API: unfinished
+//! ones are canceled.
+
+use reqwest::Method;
+use serde::Deserialize;
+
+use crate::client::{ApiClient, CALL_TIMEOUT};
+use crate::cluster::api::{SPACE_ID, TaskState};
+
+/// Items read per page.
+const PAGE: usize = 500;
+
+/// Most pages read of one list: far past any cluster, and a bound on a
+/// server that pages forever.
+const MAX_PAGES: usize = 2_000;
+
+use crate::runner::{LOAD_PACKAGE_ID, PACKAGE_ID};
+
+/// Whether `id` is a run ID as runs make them: 8 lowercase hex digits.
+pub fn valid_run_id(id: &str) -> bool {
+    id.len() == 8
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// What a run left: resource IDs, with a name to show.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Leftovers {
+    /// Packages, by resource ID.
+    pub packages: Vec<String>,
+    /// Unfinished tasks, by ID.
+    pub tasks: Vec<String>,
+    /// Machines: resource ID and name.
+    pub machines: Vec<(String, String)>,
+}
+
+impl Leftovers {
+    /// Nothing left.
+    pub fn is_empty(&self) -> bool {
+        self.packages.is_empty() && self.tasks.is_empty() && self.machines.is_empty()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Page<T> {
+    items: Vec<T>,
+    #[serde(default)]
+    total_results: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Package {
+    id: String,
+    package_id: String,
+    version: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Task {
+    id: String,
+    #[serde(default)]
+    description: String,
+    state: TaskState,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Machine {
+    id: String,
+    name: String,
+}
+
+/// Every item of a paged collection.
+async fn all<T: for<'de> Deserialize<'de>>(api: &ApiClient, path: &str) -> Result<Vec<T>, String> {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let mut items = Vec::new();
+    for page in 0..MAX_PAGES {
+        let p: Page<T> = api
+            .get_json(&format!("{path}{sep}skip={}&take={PAGE}", page * PAGE))
+            .await?;
+        let n = p.items.len();
+        items.extend(p.items);
+        if n < PAGE || p.total_results.is_some_and(|t| items.len() >= t) {
+            return Ok(items);
+        }
+    }
+    Err(format!("{path}: more than {} pages", MAX_PAGES))
+}
+
+/// Finds what run `run_id` left.
+pub async fn find(api: &ApiClient, run_id: &str) -> Result<Leftovers, String> {
+    let packages: Vec<Package> = all(api, &format!("/api/{SPACE_ID}/packages")).await?;
+    let tasks: Vec<Task> = all(api, "/api/tasks?states=Queued,Executing,Cancelling").await?;
+    let machines: Vec<Machine> = all(api, &format!("/api/{SPACE_ID}/machines")).await?;
+    let made_by_run = |description: &str| {
+        description
+            .strip_prefix("harness run ")
+            .and_then(|rest| rest.strip_prefix(run_id))
+            .is_some_and(|rest| rest.starts_with(','))
+    };
+    Ok(Leftovers {
+        packages: packages
+            .into_iter()
+            .filter(|p| {
+                [PACKAGE_ID, LOAD_PACKAGE_ID].contains(&p.package_id.as_str())
+                    && (p.version.ends_with(&format!("-r{run_id}"))
+                        || p.version.ends_with(&format!("-ladder{run_id}")))
+            })
+            .map(|p| p.id)
+            .collect(),
+        tasks: tasks
+            .into_iter()
+            .filter(|t| !t.state.is_completed() && made_by_run(&t.description))
+            .map(|t| t.id)
+            .collect(),
+        machines: machines
+            .into_iter()
+            .filter(|m| m.name.ends_with(&format!("-{run_id}")))
+            .map(|m| (m.id, m.name))
+            .collect(),
+    })
+}
+
+/// Removes what [`find`] found: deletes packages and machines, cancels
+/// tasks. Gives one line per thing, and whether all went.
+pub async fn remove(api: &ApiClient, left: &Leftovers) -> (Vec<String>, bool) {
+    let mut lines = Vec::new();
+    let mut all_gone = true;
+    let mut say = |what: String, result: Result<(), String>| match result {
+        Ok(()) => lines.push(format!("removed {what}")),
+        Err(e) => {
+            all_gone = false;
+            lines.push(format!("FAILED {what}: {e}"));
+        }
+    };
+    for id in &left.packages {
+        let path = format!("/api/{SPACE_ID}/packages/{id}");
+        say(format!("package {id}"), delete(api, &path).await);
+    }
+    for id in &left.tasks {
+        say(format!("task {id} (canceled)"), api.cancel_task(id).await);
+    }
+    for (id, name) in &left.machines {
+        say(
+            format!("machine {id} ({name})"),
+            api.delete_machine(id).await,
+        );
+    }
+    (lines, all_gone)
+}
+
+/// DELETE; gone already counts as removed.
+async fn delete(api: &ApiClient, path: &str) -> Result<(), String> {
+    match api.call(Method::DELETE, path, None, CALL_TIMEOUT).await {
+        Ok((s, _)) if (200..300).contains(&s) || s == 404 => Ok(()),
+        Ok((s, _)) => Err(format!("DELETE {path} answered {s}")),
+        Err(e) => Err(e.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_are_eight_lowercase_hex_digits() {
+        assert!(valid_run_id("0a1b2c3d"));
+        for bad in [
+            "",
+            "0a1b2c3",
+            "0A1B2C3D",
+            "0a1b2c3g",
+            "0a1b2c3d0",
+            "../../x",
+        ] {
+            assert!(!valid_run_id(bad), "{bad}");
+        }
+    }
+}

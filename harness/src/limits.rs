@@ -1,0 +1,216 @@
+//! Every bound on what untrusted input can make the harness or a reference
+//! node hold, and on how long anyone may be waited for, in one place: the
+//! README's robustness section lists these, and the modules that enforce
+//! them import them from here. A bound reached is a refusal the user can
+//! read (a located problem, a 4xx, a closed connection), never a crash.
+
+use std::time::Duration;
+
+// --- YAML: scenario and target files ---------------------------------
+
+/// Scenario files larger than this are refused before parsing; no real
+/// scenario comes near it.
+pub const MAX_SCENARIO_BYTES: u64 = 1 << 20;
+
+/// Target files larger than this are refused before parsing.
+pub const MAX_TARGET_BYTES: u64 = 1 << 20;
+
+/// Most nodes a target may list.
+pub const MAX_TARGET_NODES: usize = 64;
+
+/// Longest `command_timeout` a target may give its stop and start
+/// commands: a heal runs each at most twice per node.
+pub const MAX_COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Deepest nesting of YAML collections (the deepest scenario nests 6).
+pub const YAML_MAX_DEPTH: usize = 32;
+
+/// Most YAML parser events (scalars, collection starts and ends) in one
+/// file; the largest shipped scenario has a few hundred.
+pub const YAML_MAX_EVENTS: usize = 500_000;
+
+/// Most anchors and most aliases in one file: scenarios have no use for
+/// them beyond sharing a block or two.
+pub const YAML_MAX_ALIASES: usize = 1_000;
+
+/// Most events an alias may replay in all, so a "billion laughs" of
+/// nested aliases is refused instead of expanded.
+pub const YAML_MAX_REPLAYED_EVENTS: usize = 100_000;
+
+/// serde-saphyr's options with the budgets above: one document, bounded
+/// depth, events, anchors, aliases and alias expansion.
+pub fn yaml_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = YAML_MAX_DEPTH;
+    budget.max_events = YAML_MAX_EVENTS;
+    budget.max_nodes = YAML_MAX_EVENTS;
+    budget.max_aliases = YAML_MAX_ALIASES;
+    budget.max_anchors = YAML_MAX_ALIASES;
+    budget.max_merge_keys = YAML_MAX_ALIASES;
+    budget.max_documents = 1;
+    budget.max_total_scalar_bytes = MAX_SCENARIO_BYTES as usize;
+    budget.max_recorded_anchor_events = YAML_MAX_REPLAYED_EVENTS;
+    budget.max_recorded_anchor_bytes = MAX_SCENARIO_BYTES as usize;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.alias_limits.max_total_replayed_events = YAML_MAX_REPLAYED_EVENTS;
+    options
+}
+
+// --- HTTP on the reference nodes and the built-in LB -------------------
+
+/// Open connections one listener (a node's REST port, the LB) serves at
+/// once. One more is accepted and closed at once, so a flood of idle
+/// connections costs a descriptor each for a moment, not a slot for good.
+/// The harness raises its descriptor limit (and its children's) to the
+/// hard limit at start, which must be above this.
+pub const MAX_CONNECTIONS: usize = 10_000;
+
+/// Largest request head (request line and headers) a listener buffers;
+/// past it the answer is 431.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// Most headers in one request; past it the answer is 431.
+pub const MAX_HEADERS: usize = 100;
+
+/// How long a client may take to send its request headers, on a new
+/// connection and between requests on a kept-alive one.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Largest JSON body (a node update, a new task) a node reads.
+pub const MAX_JSON_BODY: usize = 64 * 1024;
+
+/// Longest package file name (Octopus has a `FileNameTooLong` issue).
+pub const MAX_FILE_NAME: usize = 255;
+
+/// Largest block of multipart part headers.
+pub const MAX_PART_HEADERS: usize = 16 * 1024;
+
+/// Largest non-file multipart part, which is read and dropped.
+pub const MAX_FIELD: usize = 64 * 1024;
+
+/// Longest multipart boundary (RFC 2046 says 70).
+pub const MAX_BOUNDARY: usize = 200;
+
+/// Longest wait for the next bytes of an upload (one that stalls is
+/// refused with 400 and leaves nothing behind), and for the whole of a
+/// small JSON body (408).
+pub const BODY_STALL: Duration = Duration::from_secs(120);
+
+/// How long a refused request's body is read and dropped: nginx's
+/// `lingering_time`.
+pub const LINGER: Duration = Duration::from_secs(30);
+
+/// The most of an upload's answer the harness keeps.
+pub const MAX_ANSWER: usize = 64 * 1024;
+
+// --- Halibut, on the nodes' polling listeners and in the simulated fleet --
+
+/// Longest line (preamble, identification, control) the reader accepts.
+pub const HALIBUT_MAX_LINE: usize = 8 * 1024;
+
+/// Largest BSON document a message may declare or inflate to.
+pub const MAX_MESSAGE: usize = 16 << 20;
+
+/// Largest DataStream frame the reader accepts (the simulated Tentacles
+/// transfer no packages).
+pub const MAX_STREAM: u64 = 256 << 20;
+
+/// Deepest nesting of BSON documents and arrays.
+pub const BSON_MAX_DEPTH: usize = 32;
+
+/// Connect and TLS handshake from a simulated Tentacle
+/// (`TcpClientConnectTimeout`: 60 s).
+pub const HALIBUT_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long the TLS handshake and identification may take on a node
+/// (`TcpClientTimeout` in Tentacle's recommended values: 1 min).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a Tentacle may take over a response
+/// (`TcpClientReceiveResponseTimeout`, recommended 5 min).
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How long NEXT or PROCEED may take (`TcpClientHeartbeatTimeout`).
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a write may wait for a peer that does not read
+/// (`TcpClientTimeout`: 1 min).
+pub const HALIBUT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
+// --- Runs ----------------------------------------------------------------
+
+/// What a run may take beyond the time its scenario states (warm-up,
+/// duration, settle, and the time its tasks are given to finish): booting
+/// the cluster, healing, verifying uploads and cleaning up. A run still
+/// going past its limit is stopped, healed, and reported as a harness
+/// error (exit 3); `harness run --time-limit` sets the whole limit.
+pub const RUN_ALLOWANCE: Duration = Duration::from_secs(600);
+
+/// The longest each clean-up step of a run may take (removing its
+/// packages, canceling its tasks, stopping its fleet and removing its
+/// machines), after an interrupt too. What is left is recorded in the
+/// history, and `harness cleanup --run-id` removes it later.
+pub const CLEANUP_WITHIN: Duration = Duration::from_secs(120);
+
+/// The longest `harness cleanup --run-id` may take in all.
+pub const CLEANUP_COMMAND_WITHIN: Duration = Duration::from_secs(600);
+
+/// The longest `harness containers up` waits for its containers (image
+/// pulls included) before it gives up and removes them.
+pub const CONTAINERS_UP_WITHIN: Duration = Duration::from_secs(1800);
+
+// --- The cluster's control socket ---------------------------------------
+
+/// Longest request line on `harness cluster up`'s control socket.
+pub const CONTROL_MAX_LINE: usize = 256;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Five levels of ten aliases: a "billion laughs" in small.
+    fn alias_bomb() -> String {
+        let mut doc = String::from("l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..5 {
+            let prev = format!("*l{}", level - 1);
+            let items = [prev.as_str(); 10].join(", ");
+            doc.push_str(&format!("l{level}: &l{level} [{items}]\n"));
+        }
+        doc
+    }
+
+    #[test]
+    fn the_readme_lists_every_limit() {
+        let readme = include_str!("../../README.md");
+        let names: Vec<&str> = include_str!("limits.rs")
+            .lines()
+            .filter_map(|l| l.strip_prefix("pub const ")?.split(':').next())
+            .collect();
+        assert!(names.len() >= 30, "{names:?}");
+        for name in names {
+            assert!(readme.contains(&format!("`{name}`")), "README: {name}");
+        }
+    }
+
+    #[test]
+    fn the_yaml_budgets_refuse_an_alias_bomb_and_deep_nesting_the_defaults_take() {
+        type Any = serde_json::Value;
+        let bomb = alias_bomb();
+        assert!(serde_saphyr::from_str::<Any>(&bomb).is_ok());
+        let e = crate::scenario::parse_yaml::<Any>(&bomb).unwrap_err();
+        assert!(e.line > 0, "{e:?}");
+
+        let deep = format!(
+            "a: {}{}",
+            "[".repeat(YAML_MAX_DEPTH + 8),
+            "]".repeat(YAML_MAX_DEPTH + 8)
+        );
+        assert!(serde_saphyr::from_str::<Any>(&deep).is_ok());
+        let e = crate::scenario::parse_yaml::<Any>(&deep).unwrap_err();
+        assert!(e.message.contains("depth"), "{e:?}");
+
+        let two = "a: 1\n---\nb: 2\n";
+        assert!(crate::scenario::parse_yaml::<Any>(two).is_err());
+    }
+}
