@@ -3,9 +3,9 @@
 //! what it made; a run that was killed (or whose clean-up ran out of time)
 //! cannot, and this finds it afterwards. Everything a run makes carries its
 //! ID: packages `HarnessProbe` (uploads) and `HarnessLoad` (load phases)
-//! with a version ending `-r<ID>` or `-ladder<ID>`, tasks described `harness run <ID>, …`, machines named
-//! `<tentacle>-<ID>`. Tasks cannot be deleted through the API: unfinished
-//! ones are canceled.
+//! with a version ending `-r<ID>` or `-ladder<ID>`, tasks described
+//! `harness run <ID>, …`, machines named `tentacle-NNNN-<ID>`. Tasks cannot
+//! be deleted through the API: unfinished ones are canceled.
 
 use reqwest::Method;
 use serde::Deserialize;
@@ -84,13 +84,14 @@ struct Machine {
 async fn all<T: for<'de> Deserialize<'de>>(api: &ApiClient, path: &str) -> Result<Vec<T>, String> {
     let sep = if path.contains('?') { '&' } else { '?' };
     let mut items = Vec::new();
-    for page in 0..MAX_PAGES {
+    for _ in 0..MAX_PAGES {
+        // From what has come so far: a server may give fewer than asked.
         let p: Page<T> = api
-            .get_json(&format!("{path}{sep}skip={}&take={PAGE}", page * PAGE))
+            .get_json(&format!("{path}{sep}skip={}&take={PAGE}", items.len()))
             .await?;
         let n = p.items.len();
         items.extend(p.items);
-        if n < PAGE || p.total_results.is_some_and(|t| items.len() >= t) {
+        if n == 0 || p.total_results.is_some_and(|t| items.len() >= t) {
             return Ok(items);
         }
     }
@@ -125,22 +126,29 @@ pub async fn find(api: &ApiClient, run_id: &str) -> Result<Leftovers, String> {
             .collect(),
         machines: machines
             .into_iter()
-            .filter(|m| m.name.ends_with(&format!("-{run_id}")))
+            .filter(|m| fleet_machine_of(&m.name, run_id))
             .map(|m| (m.id, m.name))
             .collect(),
     })
 }
 
+/// Whether a machine's name is one a run's fleet gives: `tentacle-NNNN-`
+/// and the run ID.
+fn fleet_machine_of(name: &str, run_id: &str) -> bool {
+    name.strip_prefix("tentacle-")
+        .and_then(|rest| rest.strip_suffix(run_id)?.strip_suffix('-'))
+        .is_some_and(|n| n.len() >= 4 && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Removes what [`find`] found: deletes packages and machines, cancels
-/// tasks. Gives one line per thing, and whether all went.
-pub async fn remove(api: &ApiClient, left: &Leftovers) -> (Vec<String>, bool) {
-    let mut lines = Vec::new();
+/// tasks, telling `say_line` of each as it goes. Gives whether all went.
+pub async fn remove(api: &ApiClient, left: &Leftovers, mut say_line: impl FnMut(String)) -> bool {
     let mut all_gone = true;
     let mut say = |what: String, result: Result<(), String>| match result {
-        Ok(()) => lines.push(format!("removed {what}")),
+        Ok(()) => say_line(format!("removed {what}")),
         Err(e) => {
             all_gone = false;
-            lines.push(format!("FAILED {what}: {e}"));
+            say_line(format!("FAILED {what}: {e}"));
         }
     };
     for id in &left.packages {
@@ -156,7 +164,7 @@ pub async fn remove(api: &ApiClient, left: &Leftovers) -> (Vec<String>, bool) {
             api.delete_machine(id).await,
         );
     }
-    (lines, all_gone)
+    all_gone
 }
 
 /// DELETE; gone already counts as removed.
@@ -171,6 +179,21 @@ async fn delete(api: &ApiClient, path: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_run_s_own_fleet_machines_match() {
+        assert!(fleet_machine_of("tentacle-0001-0a1b2c3d", "0a1b2c3d"));
+        assert!(fleet_machine_of("tentacle-12345-0a1b2c3d", "0a1b2c3d"));
+        for other in [
+            "web-0a1b2c3d",
+            "tentacle-01-0a1b2c3d",
+            "tentacle-0001-ff0a1b2c3d",
+            "tentacle-0001-0a1b2c3d-x",
+            "mytentacle-0001-0a1b2c3d",
+        ] {
+            assert!(!fleet_machine_of(other, "0a1b2c3d"), "{other}");
+        }
+    }
 
     #[test]
     fn run_ids_are_eight_lowercase_hex_digits() {

@@ -70,9 +70,10 @@ enum Command {
     Doctor(DoctorArgs),
     /// Remove what a run left on a real cluster, found by the run ID in
     /// its report (`cleanup.run_id`): its packages and machines are
-    /// deleted, its unfinished tasks canceled. Exit 0 when nothing is
-    /// left, 2 for a bad run ID or target file, 3 if the cluster cannot be
-    /// read or something could not be removed.
+    /// deleted, its unfinished tasks canceled, each listed as it goes.
+    /// Exit 0 when nothing is left (with --dry-run, once it is listed), 2
+    /// for a bad run ID or target file, 3 if the cluster cannot be read or
+    /// something could not be removed.
     Cleanup(CleanupArgs),
     /// Upload one synthetic package to an Octopus server or LB, streamed
     /// as it is generated, and print how it went (exit 0 if accepted).
@@ -395,10 +396,7 @@ fn cleanup_cmd(a: CleanupArgs) -> u8 {
             }
             return Ok(true);
         }
-        let (lines, all_gone) = crate::cleanup::remove(&api, &left).await;
-        for line in lines {
-            println!("  {line}");
-        }
+        let all_gone = crate::cleanup::remove(&api, &left, |line| println!("  {line}")).await;
         Ok::<_, String>(all_gone)
     };
     match rt.block_on(async { tokio::time::timeout(CLEANUP_COMMAND_WITHIN, work).await }) {
@@ -907,6 +905,10 @@ fn run(args: RunArgs) -> u8 {
         baseline,
         time_limit: args.time_limit.map(|d| d.get()),
     };
+    if opts.time_limit.is_some_and(|t| t.is_zero()) {
+        eprintln!("error: --time-limit must be longer than 0s");
+        return INVALID_INPUT;
+    }
     let mut reports: Vec<Report> = Vec::new();
     let mut environment_failed = false;
     if let Some(engine) = args.lb {

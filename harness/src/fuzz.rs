@@ -42,12 +42,24 @@ fn block_on<T>(f: impl Future<Output = T>) -> T {
 }
 
 /// Scenario text through both passes, as `harness validate` reads it.
-/// Every refusal names at least one problem, and each problem renders.
+/// Every refusal names at least one problem, and each problem renders; a
+/// scenario that passes prints as YAML that parses to the same values.
 pub fn scenario(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Err(problems) = crate::scenario::parse_str(text) {
+    let parsed = crate::scenario::parse_str(text);
+    if let Ok(s) = &parsed {
+        let printed = crate::scenario::print(s).expect("a scenario prints");
+        let again = crate::scenario::parse_str(&printed)
+            .unwrap_or_else(|p| panic!("the printed scenario is refused: {p:?}\n{printed}"));
+        assert_eq!(
+            serde_json::to_value(s).expect("JSON"),
+            serde_json::to_value(&again).expect("JSON"),
+            "the printed scenario differs:\n{printed}"
+        );
+    }
+    if let Err(problems) = parsed {
         assert!(!problems.is_empty(), "a refusal without a problem");
         assert!(problems.iter().all(|p| !p.message.is_empty()));
         let shown = crate::scenario::ScenarioError {

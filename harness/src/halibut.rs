@@ -444,17 +444,26 @@ pub fn data_stream(id: Guid, length: u64) -> Bson {
     ]))
 }
 
-/// The DataStreams a message carries, in serialization order: the frames
-/// that follow it on the wire, one each.
+/// The DataStreams a message carries: the frames that follow it on the
+/// wire, one per distinct stream. A DataStream is an object with a GUID
+/// `id` and an int64 `length`; Halibut writes its `$type` only where the
+/// declared type is not DataStream (`TypeNameHandling.Auto`), so the shape
+/// decides, and a stream named twice has one frame, as Halibut keeps its
+/// streams in a set.
 pub fn streams_of(m: &Message) -> Vec<Guid> {
     fn walk(v: &Bson, out: &mut Vec<Guid>) {
         match v {
             Bson::Document(d) => {
-                if d.str("$type")
-                    .is_some_and(|t| t.starts_with("Halibut.DataStream"))
+                let typed = d
+                    .str("$type")
+                    .is_none_or(|t| t.starts_with("Halibut.DataStream"));
+                if typed
+                    && matches!(d.get("length"), Some(Bson::Int64(_)))
                     && let Some(id) = d.get("id").and_then(Guid::from_bson)
                 {
-                    out.push(id);
+                    if !out.contains(&id) {
+                        out.push(id);
+                    }
                     return;
                 }
                 d.0.iter().for_each(|(_, v)| walk(v, out));
@@ -858,12 +867,19 @@ mod tests {
         huge[16..].copy_from_slice(&(-1i64).to_le_bytes());
         assert!(stream_header(&huge).is_err());
         let other = Guid::random();
+        // Without its $type, as in a slot declared DataStream; and the
+        // first stream named again.
+        let untyped = Bson::Document(Doc(vec![
+            ("id".into(), other.to_bson()),
+            ("length".into(), Bson::Int64(0)),
+        ]));
         let m = Message::Response(Response {
             id: "x".into(),
             error: None,
             result: Bson::Array(vec![
                 data_stream(id, 5),
-                Bson::Document(Doc(vec![("Contents".into(), data_stream(other, 0))])),
+                Bson::Document(Doc(vec![("Contents".into(), untyped)])),
+                data_stream(id, 5),
             ]),
         });
         assert_eq!(streams_of(&m), vec![id, other]);

@@ -59,12 +59,14 @@ pub fn yaml_options() -> serde_saphyr::Options {
 
 // --- HTTP on the reference nodes and the built-in LB -------------------
 
-/// Open connections one listener (a node's REST port, the LB) serves at
-/// once. One more is accepted and closed at once, so a flood of idle
-/// connections costs a descriptor each for a moment, not a slot for good.
-/// The harness raises its descriptor limit (and its children's) to the
-/// hard limit at start, which must be above this.
-pub const MAX_CONNECTIONS: usize = 10_000;
+/// Open connections one listener (a node's REST or polling port, the LB,
+/// a forwarded polling port) serves at once: above the 20,000 polling
+/// connections a scenario may ask of one listener. One more is accepted
+/// and closed at once, so a flood costs a descriptor for a moment, not a
+/// slot for good. The harness raises its descriptor limit (and its
+/// children's) to the hard limit at start; below this cap, that limit
+/// decides, and accepting backs off while descriptors are out.
+pub const MAX_CONNECTIONS: usize = 32_768;
 
 /// Largest request head (request line and headers) a listener buffers;
 /// past it the answer is 431.
@@ -112,9 +114,10 @@ pub const HALIBUT_MAX_LINE: usize = 8 * 1024;
 /// Largest BSON document a message may declare or inflate to.
 pub const MAX_MESSAGE: usize = 16 << 20;
 
-/// Largest DataStream frame the reader accepts (the simulated Tentacles
-/// transfer no packages).
-pub const MAX_STREAM: u64 = 256 << 20;
+/// Largest DataStream frame the reader accepts. Frames are read past as
+/// they arrive and never held, so this bounds a frame's length field, not
+/// memory; the largest package a server pushes to a Tentacle fits.
+pub const MAX_STREAM: u64 = 64 << 30;
 
 /// Deepest nesting of BSON documents and arrays.
 pub const BSON_MAX_DEPTH: usize = 32;
@@ -137,6 +140,11 @@ pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a write may wait for a peer that does not read
 /// (`TcpClientTimeout`: 1 min).
 pub const HALIBUT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a connection through the LB's forwarded polling ports may
+/// carry no byte either way before it is closed: a response's time and a
+/// heartbeat's, the longest a live polling connection is quiet.
+pub const FORWARD_IDLE: Duration = Duration::from_secs(300 + 60);
 
 // --- Runs ----------------------------------------------------------------
 
@@ -200,6 +208,7 @@ mod tests {
         assert!(serde_saphyr::from_str::<Any>(&bomb).is_ok());
         let e = crate::scenario::parse_yaml::<Any>(&bomb).unwrap_err();
         assert!(e.line > 0, "{e:?}");
+        assert!(e.message.contains("too large or too complex"), "{e:?}");
 
         let deep = format!(
             "a: {}{}",

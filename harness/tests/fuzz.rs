@@ -38,6 +38,7 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn every_seed_and_every_found_input_goes_through_its_fuzz_target() {
     let fuzz = root().join("harness/fuzz");
+    assert!(fuzz.join("regressions").is_dir());
     for (name, entry) in TARGETS {
         let seeds = files_in(&fuzz.join("seeds").join(name));
         assert!(seeds.len() >= 4, "{name} has {} seeds", seeds.len());
@@ -188,7 +189,8 @@ fn validate_all(files: &[PathBuf]) {
         assert!(out.stderr.starts_with("error: "), "{}", out.stderr);
     }
     // `error: invalid scenario FILE: N problems`, then `  FILE:L:C: ...`
-    // for each problem, or `error: failed to read scenario FILE: why`.
+    // for each problem; nothing else (a file that cannot be read would
+    // name no location).
     let mut problems_left = 0;
     for line in out.stderr.lines() {
         if let Some(rest) = line.strip_prefix("  ") {

@@ -14,7 +14,7 @@ use harness::client::{ApiClient, ApiKey};
 use harness::cluster::api::{NewTask, TaskState};
 use harness::halibut::tls::{TlsIdentity, client_config};
 use harness::halibut::{self, Bson, Control, Doc, Identity, Message, PREAMBLE, Response};
-use harness::limits::{HEADER_READ_TIMEOUT, HEARTBEAT_TIMEOUT, MAX_MESSAGE};
+use harness::limits::{BODY_STALL, HEADER_READ_TIMEOUT, HEARTBEAT_TIMEOUT, MAX_MESSAGE};
 use harness::scenario::{self, PollingLayout, PollingListeners};
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -35,7 +35,16 @@ struct Bystander {
 }
 
 impl Bystander {
-    fn start(http: reqwest::Client, urls: Vec<(String, Vec<String>)>) -> Arc<Self> {
+    /// Pings each URL in turn, each on a new connection (no pool), so a
+    /// listener that stopped accepting is seen.
+    fn start(urls: Vec<(String, Vec<String>)>) -> Arc<Self> {
+        let http = harness::client::http_builder(&harness::target::Trust::System)
+            .unwrap()
+            .no_proxy()
+            .pool_max_idle_per_host(0)
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
         let me = Arc::new(Self {
             ok: AtomicU64::new(0),
             wrong: std::sync::Mutex::new(Vec::new()),
@@ -160,24 +169,57 @@ fn host_of(url: &str) -> String {
         .to_string()
 }
 
-/// Resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
+/// Most memory any process of the cluster may have held at its peak
+/// (VmHWM) through the hostile cases: a node or the LB idles at about
+/// 20 MiB; a reader that buffered a 1 MiB header per connection, a 2 GiB
+/// BSON size or a DataStream whole would go far past it.
+const PEAK_MEMORY_KIB: u64 = 256 * 1024;
+
+/// Every process's peak memory stayed under [`PEAK_MEMORY_KIB`].
+fn memory_bounded(b: &Booted) {
+    let peaks = b.cluster.peak_memory();
+    assert!(!peaks.is_empty());
+    for (name, kib) in peaks {
+        assert!(kib < PEAK_MEMORY_KIB, "{name} peaked at {kib} KiB");
+    }
 }
 
-/// No process of the cluster panicked, and each is still the one that
-/// started (none died).
+/// Raises this process's descriptor limit to its hard limit, for the
+/// thousands of idle connections the test opens.
+fn raise_descriptor_limit(need: u64) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    assert!(
+        hard >= need,
+        "the hard descriptor limit {hard} is below the {need} this test needs"
+    );
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+}
+
+/// A cluster for the hostile cases: the LB's health checks and backend
+/// timeout are loose enough that a busy 2-core machine does not take a
+/// node out of rotation and turn the well-behaved client's pings into
+/// errors.
+fn hostile_spec() -> scenario::Cluster {
+    let mut spec = fast_spec(2);
+    let hc = &mut spec.lb.health_check;
+    hc.interval.value = "500ms".parse().unwrap();
+    hc.timeout.value = "3s".parse().unwrap();
+    spec.lb.backend_timeout = Some(scenario::spanned("30s".parse().unwrap()));
+    spec
+}
+
+/// No process of the cluster died or panicked: each is the one that
+/// started, still alive, and no log says it panicked.
 fn none_panicked(b: &Booted, pids_before: &[(String, u32)]) {
     assert_eq!(
         b.cluster.pids(),
         pids_before,
-        "a process of the cluster died"
+        "a process of the cluster restarted"
     );
+    for (name, pid) in pids_before {
+        assert!(crate::util::alive(*pid), "{name} (pid {pid}) died");
+    }
     for entry in std::fs::read_dir(b.dir().join("logs")).unwrap() {
         let path = entry.unwrap().path();
         let log = std::fs::read_to_string(&path).unwrap_or_default();
@@ -226,32 +268,39 @@ fn multipart(parts: &[(&[u8], &[u8])], close: bool) -> Vec<u8> {
     body
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hostile_http_clients_get_an_answer_or_a_close_and_the_cluster_keeps_serving() {
-    timeout(Duration::from_secs(240), hostile_http())
-        .await
-        .expect("the hostile-client test ends in time");
+/// Runs a test's body on its own runtime, alone among the tests that load
+/// the machine (`util::exclusive`), within `limit`.
+fn alone(limit: Duration, body: impl Future<Output = ()>) {
+    let _one = crate::util::exclusive();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async { timeout(limit, body).await.expect("the test ends in time") });
+}
+
+#[test]
+fn hostile_http_clients_get_an_answer_or_a_close_and_the_cluster_keeps_serving() {
+    alone(BODY_STALL + Duration::from_secs(120), hostile_http());
 }
 
 async fn hostile_http() {
-    let b = boot(fast_spec(2)).await;
+    raise_descriptor_limit(10_500);
+    let b = boot(hostile_spec()).await;
     let lb = b.cluster.lb_url();
     let n1 = b.node_url("n1");
     let pids = b.cluster.pids();
-    let rss_before: Vec<u64> = pids.iter().map(|(_, p)| rss_kib(*p)).collect();
-    let bystander = Bystander::start(
-        b.http().clone(),
-        vec![
-            (
-                format!("{n1}/api/octopusservernodes/ping"),
-                vec!["n1".into()],
-            ),
-            (
-                format!("{lb}/api/octopusservernodes/ping"),
-                vec!["n1".into(), "n2".into()],
-            ),
-        ],
-    );
+    let bystander = Bystander::start(vec![
+        (
+            format!("{n1}/api/octopusservernodes/ping"),
+            vec!["n1".into()],
+        ),
+        (
+            format!("{lb}/api/octopusservernodes/ping"),
+            vec!["n1".into(), "n2".into()],
+        ),
+    ]);
     bystander.sees_more(10, "starting").await;
     let (packages_before, tasks_before) = visible(&b).await;
     let key = b.key.clone();
@@ -283,6 +332,43 @@ async fn hostile_http() {
             })
         })
         .collect();
+
+    // Stalled bodies, beside everything else: an upload and a new task that
+    // send part of what they announce and then nothing, for longer than
+    // the node waits. The node gives up (400 for the upload, 408 for the
+    // task), through the LB too.
+    let mut stalled = Vec::new();
+    for (who, addr) in &targets {
+        let mut upload = request(
+            "POST /api/Spaces-1/packages/raw HTTP/1.1",
+            &key,
+            &format!(
+                "Content-Type: multipart/form-data; boundary=B\r\nContent-Length: {}\r\n",
+                1 << 20
+            ),
+        );
+        upload.extend_from_slice(&multipart(
+            &[(
+                b"name=\"file\"; filename=\"Stalled.1.0.0.zip\"",
+                &[7u8; 64 * 1024],
+            )],
+            false,
+        ));
+        let mut task = request(
+            "POST /api/tasks HTTP/1.1",
+            &key,
+            "Content-Type: application/json\r\nContent-Length: 100\r\n",
+        );
+        task.extend_from_slice(br#"{"Name":"#);
+        for (bytes, want) in [(upload, 400), (task, 408)] {
+            let (who, addr) = (who.to_string(), addr.clone());
+            stalled.push(tokio::spawn(async move {
+                let wait = BODY_STALL + Duration::from_secs(20);
+                let seen = raw(&addr, vec![Step::Send(bytes)], wait).await;
+                assert_eq!(seen.status, Some(want), "{who}, a stalled body: {seen:?}");
+            }));
+        }
+    }
 
     for (who, addr) in &targets {
         // Header floods: 10,000 headers, or one of 1 MiB.
@@ -365,40 +451,13 @@ async fn hostile_http() {
             .sees_more(4, &format!("{who} had malformed requests"))
             .await;
 
-        // Uploads that stall, or stop in the middle of a chunked body.
+        // An upload that stops in the middle of a chunked body.
         let upload = "multipart/form-data; boundary=B";
         let head = multipart(
-            &[(b"name=\"file\"; filename=\"Stalled.1.0.0.zip\"", b"")],
+            &[(b"name=\"file\"; filename=\"Cut.1.0.0.zip\"", b"")],
             false,
         );
         let head = &head[..head.len() - 2];
-        let mut stalled = request(
-            "POST /api/Spaces-1/packages/raw HTTP/1.1",
-            &key,
-            &format!("Content-Type: {upload}\r\nContent-Length: {}\r\n", 1 << 20),
-        );
-        stalled.extend_from_slice(head);
-        stalled.extend_from_slice(&vec![7u8; 64 * 1024]);
-        let addr2 = addr.clone();
-        let stall = tokio::spawn(async move {
-            raw(
-                &addr2,
-                vec![Step::Send(stalled), Step::Pause(Duration::from_secs(3))],
-                Duration::from_millis(100),
-            )
-            .await
-        });
-        sleep(Duration::from_secs(1)).await;
-        bystander
-            .sees_more(4, &format!("an upload to {who} stalled"))
-            .await;
-        assert_eq!(
-            visible(&b).await.0,
-            packages_before,
-            "{who}: a stalled upload is visible"
-        );
-        timeout(ANSWER, stall).await.unwrap().unwrap();
-
         let mut cut = request(
             "POST /api/Spaces-1/packages/raw HTTP/1.1",
             &key,
@@ -518,6 +577,18 @@ async fn hostile_http() {
             .unwrap()
             .unwrap();
     }
+    // While the stalled uploads wait, nothing of them is visible.
+    assert_eq!(
+        visible(&b).await.0,
+        packages_before,
+        "a stalled upload is visible"
+    );
+    for s in stalled {
+        timeout(BODY_STALL + Duration::from_secs(60), s)
+            .await
+            .unwrap()
+            .unwrap();
+    }
     bystander
         .sees_more(10, "the slow clients were closed")
         .await;
@@ -530,13 +601,7 @@ async fn hostile_http() {
     assert!(gone.is_some(), "left behind: {:?}", stored_files(&b));
     assert_eq!(visible(&b).await, (packages_before, tasks_before));
     none_panicked(&b, &pids);
-    for ((name, pid), before) in pids.iter().zip(rss_before) {
-        let after = rss_kib(*pid);
-        assert!(
-            after < before + 128 * 1024,
-            "{name} grew from {before} KiB to {after} KiB"
-        );
-    }
+    memory_bounded(&b);
 }
 
 fn polling_spec() -> scenario::Cluster {
@@ -648,6 +713,76 @@ fn envelope_typed(type_name: &str, response: &Response) -> Vec<u8> {
     halibut::deflate(&halibut::encode(&envelope))
 }
 
+/// A well-behaved polling Tentacle (the harness's own simulated one),
+/// registered and polling one node.
+struct Good {
+    fleet: harness::fleet::Fleet,
+    machine: String,
+}
+
+impl Good {
+    async fn start(lb: &ApiClient, node: std::net::SocketAddr, server: &str) -> Self {
+        use rand_core::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
+        let t = Arc::new(harness::fleet::Tentacle::generate("good", &mut rng).unwrap());
+        let machine = lb
+            .register_machine(&t.name, &t.subscription, t.thumbprint())
+            .await
+            .unwrap();
+        let (events, _rx) = harness::history::Events::channel(harness::history::Clock::start());
+        let spec = harness::fleet::FleetSpec {
+            connections: 1,
+            script: Duration::from_millis(10),
+            reconnect_min: Duration::from_millis(200),
+            reconnect_max: Duration::from_secs(1),
+            receive_timeout: Duration::from_secs(32),
+        };
+        let target = harness::fleet::Target {
+            node: "n1".into(),
+            addr: node,
+        };
+        let fleet =
+            harness::fleet::Fleet::start(&[t], &[target], &spec, server, &events, 8).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while fleet.open_connections() < 1 {
+            assert!(
+                Instant::now() < deadline,
+                "the good Tentacle never connected"
+            );
+            sleep(Duration::from_millis(50)).await;
+        }
+        Self { fleet, machine }
+    }
+
+    async fn passes_a_health_check(&self, lb: &ApiClient, when: &str) {
+        let task = NewTask {
+            name: "Health".into(),
+            description: format!("the good Tentacle, {when}"),
+            arguments: Some(json!({ "MachineIds": [self.machine], "PinnedNode": "n1" })),
+            space_id: None,
+        };
+        let id = lb.create_task(&task, ANSWER).await.id.expect("a task");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let t = lb.tasks(std::slice::from_ref(&id)).await.unwrap();
+            match t[0].state {
+                TaskState::Success => return,
+                TaskState::Queued | TaskState::Executing => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "{when}: the health check never ended"
+                    );
+                    sleep(Duration::from_millis(100)).await;
+                }
+                other => panic!(
+                    "{when}: the good Tentacle's health check ended {other:?}: {:?}",
+                    t[0].error_message
+                ),
+            }
+        }
+    }
+}
+
 /// What a hostile peer answers a request with.
 type Answer = fn(&Response) -> Vec<u8>;
 
@@ -664,7 +799,7 @@ struct HealthPeer {
 impl HealthPeer {
     /// Answers a health check's request with what the case gives; the
     /// task must fail, and the connection close.
-    async fn answered_with(&self, what: &str, answer: Answer) {
+    async fn answered_with(&self, what: &str, says: &str, answer: Answer) {
         let mut p = connect(self.n1, &self.me, &self.server).await;
         subscribe(&mut p, self.subscription).await;
         let task = NewTask {
@@ -697,7 +832,15 @@ impl HealthPeer {
         loop {
             let t = self.lb.tasks(std::slice::from_ref(&id)).await.unwrap();
             match t[0].state {
-                TaskState::Failed => break,
+                TaskState::Failed => {
+                    // Failed for this case's reason, not for another.
+                    let error = t[0].error_message.clone().unwrap_or_default();
+                    assert!(
+                        error.contains(says),
+                        "{what}: the task failed with {error:?}"
+                    );
+                    break;
+                }
                 TaskState::Queued | TaskState::Executing => {
                     assert!(Instant::now() < deadline, "{what}: the task never ended");
                     sleep(Duration::from_millis(100)).await;
@@ -708,14 +851,12 @@ impl HealthPeer {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hostile_halibut_peers_are_cut_off_and_the_node_keeps_polling() {
-    timeout(
-        HEARTBEAT_TIMEOUT + Duration::from_secs(90),
+#[test]
+fn hostile_halibut_peers_are_cut_off_and_the_node_keeps_polling() {
+    alone(
+        HEARTBEAT_TIMEOUT + Duration::from_secs(120),
         hostile_halibut(),
-    )
-    .await
-    .expect("the hostile-peer test ends in time");
+    );
 }
 
 async fn hostile_halibut() {
@@ -730,6 +871,8 @@ async fn hostile_halibut() {
         .find(|e| e.node == "n1")
         .unwrap()
         .addr;
+    // The node's own polling port, and the LB's, which forwards to a node.
+    let routes = [("n1", n1), ("the LB", c.lb_polling_endpoint().unwrap())];
     let me = TlsIdentity::generate("hostile").unwrap();
     let subscription = "poll://hostilepeerxyzabcde/";
     let machine = lb
@@ -737,88 +880,113 @@ async fn hostile_halibut() {
         .await
         .unwrap();
     let n1_url = b.node_url("n1");
-    let bystander = Bystander::start(
-        b.http().clone(),
-        vec![(
-            format!("{n1_url}/api/octopusservernodes/ping"),
-            vec!["n1".into()],
-        )],
-    );
+    let bystander = Bystander::start(vec![(
+        format!("{n1_url}/api/octopusservernodes/ping"),
+        vec!["n1".into()],
+    )]);
+    // A well-behaved Tentacle polling n1: its health check passes before
+    // the hostile peers and after them.
+    let good = Good::start(&lb, n1, &server).await;
+    good.passes_a_health_check(&lb, "before the hostile peers")
+        .await;
 
     // Never NEXT: after the node's null message, silence. The node closes
     // after its heartbeat timeout; the other cases go on meanwhile.
-    let silent = {
-        let mut p = connect(n1, &me, &server).await;
+    let mut silent = Vec::new();
+    for (via, addr) in routes {
+        let mut p = connect(addr, &me, &server).await;
         subscribe(&mut p, subscription).await;
-        tokio::spawn(async move {
-            assert_eq!(p.message().await, Some(None), "the null message");
-            p.closed_within(HEARTBEAT_TIMEOUT + Duration::from_secs(10))
-                .await
-        })
-    };
+        silent.push(tokio::spawn(async move {
+            assert_eq!(p.message().await, Some(None), "{via}: the null message");
+            let closed = p
+                .closed_within(HEARTBEAT_TIMEOUT + Duration::from_secs(10))
+                .await;
+            assert!(closed, "{via}: the node kept a peer that never sent NEXT");
+        }));
+    }
 
-    // Garbage after the preamble: a line far past the longest one.
-    let mut p = connect(n1, &me, &server).await;
-    assert!(p.send(PREAMBLE).await);
-    p.send(&vec![b'z'; 64 * 1024]).await;
-    assert!(p.closed_within(ANSWER).await, "garbage after the preamble");
-    // Garbage where a control line is due.
-    let mut p = connect(n1, &me, &server).await;
-    subscribe(&mut p, subscription).await;
-    assert_eq!(p.message().await, Some(None));
-    p.send(b"\x00\xffNOT A CONTROL LINE\r\n").await;
-    assert!(p.closed_within(ANSWER).await, "garbage for NEXT");
-    bystander.sees_more(4, "garbage came in over Halibut").await;
+    for (via, addr) in routes {
+        // Garbage after the preamble: a line far past the longest one.
+        let mut p = connect(addr, &me, &server).await;
+        assert!(p.send(PREAMBLE).await);
+        p.send(&vec![b'z'; 64 * 1024]).await;
+        assert!(
+            p.closed_within(ANSWER).await,
+            "{via}: garbage after the preamble"
+        );
+        // Garbage where a control line is due.
+        let mut p = connect(addr, &me, &server).await;
+        subscribe(&mut p, subscription).await;
+        assert_eq!(p.message().await, Some(None));
+        p.send(b"\x00\xffNOT A CONTROL LINE\r\n").await;
+        assert!(p.closed_within(ANSWER).await, "{via}: garbage for NEXT");
+        bystander.sees_more(4, "garbage came in over Halibut").await;
+    }
 
+    // Answers to a health check's request, on n1's own port (the task is
+    // pinned to n1; the LB's port could lead to either node).
     let peer = HealthPeer {
-        lb,
+        lb: lb.clone(),
         n1,
         me,
         server,
         subscription,
         machine,
     };
-    let cases: Vec<(&str, Answer)> = vec![
-        ("an unknown $type", |r| {
+    let cases: Vec<(&str, &str, Answer)> = vec![
+        ("an unknown $type", "unknown $type", |r| {
             envelope_typed("Halibut.Transport.Protocol.Nonsense, Evil", r)
         }),
-        ("a BSON document that says it is 2 GiB", |_| {
-            let mut doc = (i32::MAX).to_le_bytes().to_vec();
-            doc.extend_from_slice(&[0x02, b'x', 0, 1, 0, 0, 0, 0, 0]);
-            halibut::deflate(&doc)
-        }),
-        ("a message that inflates past the largest", |_| {
-            halibut::deflate(&vec![0u8; MAX_MESSAGE + 1024])
-        }),
-        ("a DataStream whose trailing length disagrees", |r| {
-            let id = halibut::Guid([3; 16]);
-            let carrying = Response {
-                result: halibut::data_stream(id, 12),
-                ..r.clone()
-            };
-            let mut bytes = halibut::deflate(&halibut::encode(&halibut::envelope(Some(
-                &Message::Response(carrying),
-            ))));
-            let mut frame = halibut::stream_frame(id, b"stream bytes");
-            let n = frame.len();
-            frame[n - 8..].copy_from_slice(&999i64.to_le_bytes());
-            bytes.extend_from_slice(&frame);
-            bytes
-        }),
+        (
+            "a BSON document that says it is 2 GiB",
+            "BSON document of 2147483647 bytes",
+            |_| {
+                let mut doc = (i32::MAX).to_le_bytes().to_vec();
+                doc.extend_from_slice(&[0x02, b'x', 0, 1, 0, 0, 0, 0, 0]);
+                halibut::deflate(&doc)
+            },
+        ),
+        (
+            "a message that inflates past the largest",
+            "inflates past",
+            |_| halibut::deflate(&vec![0u8; MAX_MESSAGE + 1024]),
+        ),
+        (
+            "a DataStream whose trailing length disagrees",
+            "DataStream says 12 bytes and then 999",
+            |r| {
+                let id = halibut::Guid([3; 16]);
+                let carrying = Response {
+                    result: halibut::data_stream(id, 12),
+                    ..r.clone()
+                };
+                let mut bytes = halibut::deflate(&halibut::encode(&halibut::envelope(Some(
+                    &Message::Response(carrying),
+                ))));
+                let mut frame = halibut::stream_frame(id, b"stream bytes");
+                let n = frame.len();
+                frame[n - 8..].copy_from_slice(&999i64.to_le_bytes());
+                bytes.extend_from_slice(&frame);
+                bytes
+            },
+        ),
     ];
-    for (what, answer) in cases {
-        peer.answered_with(what, answer).await;
+    for (what, says, answer) in cases {
+        peer.answered_with(what, says, answer).await;
         bystander.sees_more(4, what).await;
     }
 
-    assert!(
-        timeout(HEARTBEAT_TIMEOUT + Duration::from_secs(20), silent)
+    for s in silent {
+        timeout(HEARTBEAT_TIMEOUT + Duration::from_secs(20), s)
             .await
             .unwrap()
-            .unwrap(),
-        "the node kept a peer that never sent NEXT"
-    );
+            .unwrap();
+    }
+    good.passes_a_health_check(&lb, "after the hostile peers")
+        .await;
     bystander.ok_so_far();
+    memory_bounded(&b);
+    good.fleet.stop().await;
     bystander.stop.store(true, Ordering::Relaxed);
     none_panicked(&b, &pids);
 }

@@ -451,7 +451,7 @@ fn cleanup_by_run_id_removes_what_a_killed_run_left_on_a_real_target() {
         .enable_all()
         .build()
         .unwrap();
-    let (packages, machines): (Value, Value) = rt.block_on(async {
+    let (packages, machines, tasks): (Value, Value, Value) = rt.block_on(async {
         tokio::time::timeout(Duration::from_secs(20), async {
             (
                 api.get_json("/api/Spaces-1/packages?take=1000")
@@ -460,13 +460,38 @@ fn cleanup_by_run_id_removes_what_a_killed_run_left_on_a_real_target() {
                 api.get_json("/api/Spaces-1/machines?take=1000")
                     .await
                     .unwrap(),
+                api.get_json("/api/tasks?states=Queued,Executing,Cancelling&take=1000")
+                    .await
+                    .unwrap(),
             )
         })
         .await
         .unwrap()
     });
-    let text = format!("{packages}{machines}");
+    let text = format!("{packages}{machines}{tasks}");
     assert!(!text.contains(&run_id), "{text}");
+    // The run's tasks are all there, ended: three canceled.
+    let all: Value = rt.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            api.get_json("/api/tasks?take=1000"),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+    });
+    let canceled = all["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| {
+            t["Description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with(&format!("harness run {run_id},")))
+                && t["State"] == "Canceled"
+        })
+        .count();
+    assert_eq!(canceled, 3, "{all}");
 
     // A bad run ID is refused before anything is sent.
     let mut cmd = harness();

@@ -311,3 +311,103 @@ proptest! {
         }
     }
 }
+
+/// A unit's printed (serialized) text.
+fn printed<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn per() -> impl Strategy<Value = &'static str> {
+    prop_oneof![Just("s"), Just("min"), Just("h")]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Each unit prints as text that reads back as exactly the same value
+    /// (what makes a printed scenario the same scenario).
+    #[test]
+    fn units_print_as_text_that_reads_back_the_same(
+        bytes in 0u64..(1 << 53),
+        millis in 0u64..(100 * 86_400_000),
+        secs in 0u64..1_000_000,
+        rate in (1u32..100_000, 0u32..1000, per()),
+        bandwidth in (1u64..(1 << 40), per()),
+        percent in (0u32..100, 0u32..1000),
+    ) {
+        use harness::scenario::units::{Bandwidth, Duration, Percent, Rate, Size};
+        let size = Size::from_bytes(bytes);
+        prop_assert_eq!(printed(&size).parse::<Size>(), Ok(size));
+        for d in [Duration::from_millis(millis), Duration::from_secs(secs)] {
+            prop_assert_eq!(printed(&d).parse::<Duration>(), Ok(d));
+        }
+        let r: Rate = format!("{}.{}/{}", rate.0, rate.1, rate.2).parse().unwrap();
+        prop_assert_eq!(printed(&r).parse::<Rate>(), Ok(r));
+        let b: Bandwidth = format!("{}B/{}", bandwidth.0, bandwidth.1).parse().unwrap();
+        let again: Bandwidth = printed(&b).parse().unwrap();
+        prop_assert_eq!(again, b);
+        prop_assert_eq!(again.bytes_per_sec(), b.bytes_per_sec());
+        let p: Percent = format!("{}.{}%", percent.0, percent.1).parse().unwrap();
+        prop_assert_eq!(printed(&p).parse::<Percent>(), Ok(p));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A message with DataStream frames behind it, sent through a real
+    /// byte stream in chunks of any size, is read back whole by the wire,
+    /// its frames read past (in any order), and the control line behind
+    /// them read after.
+    #[test]
+    fn messages_and_their_streams_cross_a_connection_in_any_chunks(
+        m in message(),
+        streams in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..3000), 0..4),
+        reversed in any::<bool>(),
+        chunk in 1usize..5000,
+    ) {
+        use tokio::io::AsyncWriteExt;
+        let ids: Vec<Guid> = (0..streams.len()).map(|i| Guid([i as u8 + 1; 16])).collect();
+        // The message carries its streams beside what it had.
+        let carried = Bson::Array(ids.iter().zip(&streams).map(|(id, s)| halibut::data_stream(*id, s.len() as u64)).collect());
+        let m = match m {
+            Message::Request(mut r) => {
+                r.params.push(carried);
+                Message::Request(r)
+            }
+            Message::Response(mut r) => {
+                r.result = Bson::Array(vec![r.result, carried]);
+                Message::Response(r)
+            }
+        };
+        let mut bytes = halibut::deflate(&halibut::encode(&halibut::envelope(Some(&m))));
+        let mut frames: Vec<Vec<u8>> = ids.iter().zip(&streams).map(|(id, s)| halibut::stream_frame(*id, s)).collect();
+        if reversed {
+            frames.reverse();
+        }
+        bytes.extend(frames.concat());
+        bytes.extend_from_slice(b"NEXT\r\n");
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let (got, next) = rt.block_on(async {
+            let (a, b) = tokio::io::duplex(chunk);
+            let writer = tokio::spawn(async move {
+                let mut a = a;
+                for piece in bytes.chunks(chunk) {
+                    a.write_all(piece).await.unwrap();
+                }
+                a
+            });
+            let mut wire = halibut::wire::Wire::new(b);
+            let got = tokio::time::timeout(std::time::Duration::from_secs(10), wire.message()).await.unwrap().unwrap();
+            let next = wire.control().await.unwrap();
+            drop(writer.await.unwrap());
+            (got, next)
+        });
+        prop_assert_eq!(got, Some(m));
+        prop_assert_eq!(next, halibut::Control::Next);
+    }
+}

@@ -50,6 +50,8 @@ use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
+use crate::limits::FORWARD_IDLE;
+
 type BoxError = Box<dyn StdError + Send + Sync>;
 type Body = BoxBody<Bytes, BoxError>;
 
@@ -107,13 +109,55 @@ async fn forward_tcp(listener: TcpListener, backends: Vec<SocketAddr>) {
                 if let Ok(Ok(mut outbound)) = connect.await {
                     let _ = inbound.set_nodelay(true);
                     let _ = outbound.set_nodelay(true);
-                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    pipe_until_idle(&mut inbound, &mut outbound).await;
                     return;
                 }
             }
             // No backend: the client sees the connection close, as with
             // an NLB that has no healthy target.
         });
+    }
+}
+
+/// Copies both ways until both sides close, or until no byte has gone
+/// either way for [`FORWARD_IDLE`] (a peer that vanished without a FIN
+/// would otherwise hold the connection and its slot for good).
+async fn pipe_until_idle(a: &mut tokio::net::TcpStream, b: &mut tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let start = tokio::time::Instant::now();
+    let last_ms = AtomicU64::new(0);
+    let touched = || last_ms.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    let (mut ar, mut aw) = a.split();
+    let (mut br, mut bw) = b.split();
+    let one_way = async |from: &mut tokio::net::tcp::ReadHalf<'_>,
+                         to: &mut tokio::net::tcp::WriteHalf<'_>| {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match from.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if to.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                    touched();
+                }
+            }
+        }
+        let _ = to.shutdown().await;
+    };
+    let idle = async {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1).min(FORWARD_IDLE)).await;
+            let quiet = (start.elapsed().as_millis() as u64)
+                .saturating_sub(last_ms.load(Ordering::Relaxed));
+            if quiet >= FORWARD_IDLE.as_millis() as u64 {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        _ = async { tokio::join!(one_way(&mut ar, &mut bw), one_way(&mut br, &mut aw)) } => {}
+        () = idle => {}
     }
 }
 
@@ -406,6 +450,7 @@ impl Lb {
             };
             let watched = Watched::new(
                 inner,
+                spooled.is_none(),
                 activity.clone(),
                 // A spooled body is the LB's own: no limits apply twice.
                 if spooled.is_some() {
@@ -443,7 +488,11 @@ impl Lb {
                     }
                 }
                 Waited::TimedOut(what) => {
-                    self.failed(backend);
+                    // While the client is still sending, the wait is its
+                    // own, not the node's.
+                    if activity.body_done_us.load(Ordering::Relaxed) != NOT_YET {
+                        self.failed(backend);
+                    }
                     return reply(StatusCode::GATEWAY_TIMEOUT, what);
                 }
             }
@@ -512,6 +561,7 @@ impl Lb {
         let limits = &self.limits;
         let mut watched = Watched::new(
             body.map_err(BoxError::from).boxed(),
+            true,
             activity.clone(),
             limits.max_body,
             limits.body_read_timeout_ms.map(Duration::from_millis),
@@ -608,6 +658,9 @@ impl Activity {
 /// tells the wait when bytes move and when the body ends.
 struct Watched {
     inner: Body,
+    /// The body is the client's (not the LB's own spooled copy): its
+    /// errors are the client's fault.
+    from_client: bool,
     activity: Arc<Activity>,
     max_body: Option<u64>,
     read_timeout: Option<Duration>,
@@ -618,12 +671,14 @@ struct Watched {
 impl Watched {
     fn new(
         inner: Body,
+        from_client: bool,
         activity: Arc<Activity>,
         max_body: Option<u64>,
         read_timeout: Option<Duration>,
     ) -> Self {
         Self {
             inner,
+            from_client,
             activity,
             max_body,
             read_timeout,
@@ -680,7 +735,9 @@ impl http_body::Body for Watched {
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
-                this.activity.client_failed.store(true, Ordering::Relaxed);
+                if this.from_client {
+                    this.activity.client_failed.store(true, Ordering::Relaxed);
+                }
                 Poll::Ready(Some(Err(e)))
             }
         }

@@ -80,26 +80,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
     pub async fn message(&mut self) -> Result<Option<Message>, HalibutError> {
         let message = self.message_alone().await?;
         if let Some(m) = &message {
-            for id in super::streams_of(m) {
-                self.skip_stream(id).await?;
+            // One frame per stream, matched by id, in any order.
+            let mut due = super::streams_of(m);
+            while !due.is_empty() {
+                self.skip_stream(&mut due).await?;
             }
         }
         Ok(message)
     }
 
-    /// One DataStream frame, which must be `id`'s and end with the length
-    /// it started with (Halibut's protocol error otherwise).
-    async fn skip_stream(&mut self, id: Guid) -> Result<(), HalibutError> {
+    /// One DataStream frame, which must be for a stream still `due` (it is
+    /// taken off) and end with the length it started with (Halibut's
+    /// protocol error otherwise).
+    async fn skip_stream(&mut self, due: &mut Vec<Guid>) -> Result<(), HalibutError> {
         while self.buf.len() < STREAM_HEADER {
             self.fill().await?;
         }
         let head: [u8; STREAM_HEADER] = self.buf[..STREAM_HEADER].try_into().expect("a header");
         let (got, len) = super::stream_header(&head)?;
-        if got != id {
+        let Some(at) = due.iter().position(|id| *id == got) else {
             return Err(HalibutError(format!(
-                "a DataStream frame for {got} where {id} was due"
+                "a DataStream frame for {got}, which the message does not carry"
             )));
-        }
+        };
+        due.swap_remove(at);
         self.buf.drain(..STREAM_HEADER);
         let mut left = len;
         loop {
@@ -249,7 +253,10 @@ mod tests {
 
         // The same with the trailing length changed, and with another id.
         let trailer = bytes.len() - 6 - 8;
-        for (at, what) in [(trailer, "then"), (trailer - 8 - body.len() - 16, "where")] {
+        for (at, what) in [
+            (trailer, "then"),
+            (trailer - 8 - body.len() - 16, "does not carry"),
+        ] {
             let mut bad = bytes.clone();
             bad[at] ^= 1;
             let (a, b) = tokio::io::duplex(1 << 12);

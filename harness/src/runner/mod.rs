@@ -217,12 +217,14 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
             return Err(RunError::new(why));
         }
         None => {
-            end_run(&events, Some("interrupted while the cluster booted".into()));
+            let why = interrupt.borrow().clone().unwrap_or_default();
+            end_run(&events, Some(format!("{why}, while the cluster booted")));
             let _ = finish(events, recorder).await;
-            return Err(RunError {
-                message: "interrupted while the cluster booted".into(),
-                interrupted: true,
-            });
+            return Err(stopped(
+                &why,
+                overran.load(std::sync::atomic::Ordering::SeqCst),
+                &dir,
+            ));
         }
     };
 
@@ -462,19 +464,28 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     let report = report::build(&history, results);
     write_report(&dir, &report)?;
     if let Some(why) = why_stopped {
-        // An overrun is the harness's error, not the user's stop: a suite
-        // goes on with its next scenario.
-        let overran = overran.load(std::sync::atomic::Ordering::SeqCst);
-        let what = if overran { "stopped" } else { "interrupted" };
-        return Err(RunError {
-            message: format!(
-                "the run was {what} ({why}); it was healed, and its partial history is in {}",
-                dir.display()
-            ),
-            interrupted: !overran,
-        });
+        return Err(stopped(
+            &why,
+            overran.load(std::sync::atomic::Ordering::SeqCst),
+            &dir,
+        ));
     }
     Ok(RunResult { dir, report })
+}
+
+/// The error of a run stopped early. An overrun is the harness's error,
+/// not the user's stop: a suite goes on with its next scenario, unless a
+/// Ctrl-C came too.
+fn stopped(why: &str, overran: bool, dir: &Path) -> RunError {
+    let user_stop = !overran || interrupts().borrow().is_some();
+    let what = if overran { "stopped" } else { "interrupted" };
+    RunError {
+        message: format!(
+            "the run was {what} ({why}); it was healed, and its partial history is in {}",
+            dir.display()
+        ),
+        interrupted: user_stop,
+    }
 }
 
 /// The seed `--seed` or the scenario gives, or a random one.

@@ -248,6 +248,21 @@ fn field_path(raw: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Found by the mutation test of `harness validate`: a quoted key with
+    /// a line break went into the field path as it was, and started a
+    /// line of the error that named no location.
+    #[test]
+    fn a_field_path_with_a_line_break_stays_on_its_problem_s_line() {
+        let problems = parse_str("name: x\nduration: 1s\n\"evil\\nkey\": 1\n").unwrap_err();
+        let shown = ScenarioError {
+            file: "s.yaml".into(),
+            kind: ScenarioErrorKind::Invalid(problems),
+        }
+        .to_string();
+        assert_eq!(shown.lines().count(), 2, "{shown}");
+        assert!(shown.contains("s.yaml:3:1: "), "{shown}");
+    }
+
     #[test]
     fn bytes_that_are_not_utf8_are_located() {
         let p = utf8(b"name: x\nduration: 1\xffs\n".to_vec()).unwrap_err();
