@@ -24,7 +24,7 @@ pub mod wire;
 use std::fmt;
 use std::time::Duration;
 
-pub use crate::limits::{BSON_MAX_DEPTH, MAX_MESSAGE, MAX_STREAM};
+use crate::limits::{BSON_MAX_DEPTH, MAX_MESSAGE, MAX_STREAM};
 use miniz_oxide::inflate::TINFLStatus;
 use miniz_oxide::inflate::core::{DecompressorOxide, decompress, inflate_flags};
 

@@ -289,8 +289,9 @@ fn a_run_past_its_time_limit_is_stopped_healed_and_reported_as_a_harness_error()
     let done = crate::util::run_with_timeout(cmd, Duration::from_secs(60));
     assert_eq!(done.code(), 3, "{}", done.stderr);
     assert!(
-        done.stderr
-            .contains("the run was stopped (it overran its time limit of 6s); it was healed"),
+        done.stderr.contains(
+            "the run was stopped (it overran its time limit of 6s); the cluster was healed"
+        ),
         "{}",
         done.stderr
     );

@@ -42,8 +42,11 @@ pub fn write_pid(dir: &Path, node: &str, pid: u32) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    // Renamed into place, so a command never reads half a number.
-    let tmp = path.with_extension("new");
+    // Renamed into place, so a command never reads half a number. The
+    // temporary name is the writer's own: a start through the socket and
+    // the node's start event write the same file at the same moment, and
+    // with one shared name the second rename found nothing to rename.
+    let tmp = path.with_extension(format!("{:016x}.new", getrandom::u64().unwrap_or(0)));
     std::fs::write(&tmp, pid.to_string())?;
     std::fs::rename(tmp, path)
 }
@@ -211,6 +214,33 @@ pub fn target_yaml(cluster: &EmbeddedCluster, dir: &Path, exe: &Path) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by CI: a restart's start request and the node's start event
+    /// wrote a PID file at once, and one of them failed ("No such file or
+    /// directory") because both renamed the same temporary file.
+    #[test]
+    fn two_writers_of_one_pid_file_at_once_both_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::thread::scope(|s| {
+            for w in 0..4u32 {
+                let dir = dir.path();
+                s.spawn(move || {
+                    for i in 0..200u32 {
+                        write_pid(dir, "n1", w * 1000 + i).unwrap();
+                    }
+                });
+            }
+        });
+        let pid: u32 = std::fs::read_to_string(pid_file(dir.path(), "n1"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(pid % 1000 == 199, "{pid}");
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("pids"))
+            .unwrap()
+            .collect();
+        assert_eq!(left.len(), 1, "temporary files left: {left:?}");
+    }
 
     #[test]
     fn a_quoted_path_reaches_sh_intact() {

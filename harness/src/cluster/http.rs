@@ -13,13 +13,14 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use http_body::{Frame, SizeHint};
 
-use crate::limits::{HEADER_READ_TIMEOUT, LINGER, MAX_CONNECTIONS, MAX_HEADER_BYTES, MAX_HEADERS};
 use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::limits::{HEADER_READ_TIMEOUT, LINGER, MAX_CONNECTIONS, MAX_HEADER_BYTES, MAX_HEADERS};
 
 /// Serves every connection on `listener` with `handle`, forever.
 pub(crate) async fn serve<H, F, B>(listener: TcpListener, handle: H)

@@ -5,7 +5,7 @@
 //! is an error, never a panic.
 
 use crate::limits::MAX_BOUNDARY;
-pub use crate::limits::{BODY_STALL, MAX_FIELD, MAX_PART_HEADERS};
+use crate::limits::{BODY_STALL, MAX_FIELD, MAX_PART_HEADERS};
 use bytes::{Buf, Bytes, BytesMut};
 use http_body::Body;
 use http_body_util::BodyExt;

@@ -5,8 +5,8 @@
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::{Control, Guid, HalibutError, MAX_MESSAGE, Message, STREAM_HEADER};
-pub use crate::limits::{HALIBUT_MAX_LINE, HALIBUT_WRITE_TIMEOUT};
+use super::{Control, Guid, HalibutError, Message, STREAM_HEADER};
+use crate::limits::{HALIBUT_MAX_LINE, HALIBUT_WRITE_TIMEOUT, MAX_MESSAGE};
 
 /// A connection speaking Halibut.
 pub struct Wire<S> {

@@ -217,8 +217,11 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
             return Err(RunError::new(why));
         }
         None => {
-            let why = interrupt.borrow().clone().unwrap_or_default();
-            end_run(&events, Some(format!("{why}, while the cluster booted")));
+            let why = format!(
+                "{}, while the cluster booted",
+                interrupt.borrow().clone().unwrap_or_default()
+            );
+            end_run(&events, Some(why.clone()));
             let _ = finish(events, recorder).await;
             return Err(stopped(
                 &why,
@@ -481,7 +484,7 @@ fn stopped(why: &str, overran: bool, dir: &Path) -> RunError {
     let what = if overran { "stopped" } else { "interrupted" };
     RunError {
         message: format!(
-            "the run was {what} ({why}); it was healed, and its partial history is in {}",
+            "the run was {what} ({why}); the cluster was healed and shut down, and the run's partial history is in {}",
             dir.display()
         ),
         interrupted: user_stop,

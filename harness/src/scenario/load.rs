@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::model::Scenario;
 use super::validate;
-pub use crate::limits::MAX_SCENARIO_BYTES;
+use crate::limits::MAX_SCENARIO_BYTES;
 
 /// One problem in a scenario, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]

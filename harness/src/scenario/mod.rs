@@ -8,8 +8,8 @@ pub mod units;
 mod validate;
 
 pub use load::{
-    LoadedScenario, MAX_SCENARIO_BYTES, Problem, ScenarioError, ScenarioErrorKind, load,
-    load_for_nodes, parse_str, print,
+    LoadedScenario, Problem, ScenarioError, ScenarioErrorKind, load, load_for_nodes, parse_str,
+    print,
 };
 pub(crate) use load::{parse_yaml, utf8, write_problems};
 pub use model::{
