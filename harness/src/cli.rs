@@ -341,6 +341,20 @@ fn raise_open_file_limit() {
     }
 }
 
+/// A target file and the API key its variable holds, or exit 2 having
+/// said why.
+fn target_and_key(file: &Path) -> Result<(TargetFile, ApiKey), u8> {
+    let target = crate::target::load(file).map_err(|e| {
+        eprintln!("error: {e}");
+        INVALID_INPUT
+    })?;
+    let key = target.api_key().map_err(|e| {
+        eprintln!("error: {}: {e}", file.display());
+        INVALID_INPUT
+    })?;
+    Ok((target, key))
+}
+
 fn cleanup_cmd(a: CleanupArgs) -> u8 {
     if !crate::cleanup::valid_run_id(&a.run_id) {
         eprintln!(
@@ -349,19 +363,9 @@ fn cleanup_cmd(a: CleanupArgs) -> u8 {
         );
         return INVALID_INPUT;
     }
-    let target = match crate::target::load(&a.target) {
+    let (target, key) = match target_and_key(&a.target) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return INVALID_INPUT;
-        }
-    };
-    let key = match target.api_key() {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("error: {}: {e}", a.target.display());
-            return INVALID_INPUT;
-        }
+        Err(code) => return code,
     };
     let api = match ApiClient::with_trust(&target.lb.value, key, &target.trust()) {
         Ok(api) => api,
@@ -420,19 +424,9 @@ fn cleanup_cmd(a: CleanupArgs) -> u8 {
 }
 
 fn doctor_cmd(a: DoctorArgs) -> u8 {
-    let target = match crate::target::load(&a.target) {
+    let (target, key) = match target_and_key(&a.target) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return INVALID_INPUT;
-        }
-    };
-    let key = match target.api_key() {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("error: {}: {e}", a.target.display());
-            return INVALID_INPUT;
-        }
+        Err(code) => return code,
     };
     let rt = match runtime() {
         Ok(rt) => rt,

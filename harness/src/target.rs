@@ -21,8 +21,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::client::ApiKey;
-use crate::limits::MAX_TARGET_BYTES;
-use crate::limits::{MAX_COMMAND_TIMEOUT, MAX_TARGET_NODES};
+use crate::limits::{MAX_COMMAND_TIMEOUT, MAX_TARGET_BYTES, MAX_TARGET_NODES};
 use crate::scenario::units::Duration;
 use crate::scenario::{Fault, Problem, Scenario, Workload, parse_yaml, utf8, write_problems};
 
