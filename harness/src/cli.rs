@@ -12,7 +12,7 @@ use crate::check;
 use crate::client::{ApiClient, ApiKey};
 use crate::cluster::control::{self, TARGET_KEY_ENV};
 use crate::cluster::supervisor::{child_config, child_guard};
-use crate::cluster::{EmbeddedCluster, lb, node};
+use crate::cluster::{EmbeddedCluster, NodeNaming, lb, node};
 use crate::exit::{CHECK_FAILED, ENVIRONMENT, INVALID_INPUT, PASS};
 use crate::history::{Clock, Event, Events, History};
 use crate::limits::{CLEANUP_COMMAND_WITHIN, CONTAINERS_UP_WITHIN};
@@ -227,6 +227,12 @@ enum ClusterCommand {
         /// against it with --target.
         #[arg(long, value_name = "SCENARIO")]
         like: Option<PathBuf>,
+        /// How the nodes name themselves to the API: `host` gives Names
+        /// like a real installation's host names (OCTO-HA-01) and Ids
+        /// unique to the cluster, unlike the target file's n1, n2, ...;
+        /// `key` gives each node its target file's name.
+        #[arg(long, value_enum, default_value = "host")]
+        node_names: NodeNamesArg,
         /// Folder under which the cluster's files go (cluster-up/<timestamp>/).
         #[arg(long, value_name = "DIR", default_value = "runs")]
         out: PathBuf,
@@ -239,6 +245,24 @@ enum ClusterCommand {
         /// The node.
         node: String,
     },
+}
+
+/// `cluster up --node-names`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum NodeNamesArg {
+    /// Host-like Names and cluster-unique Ids.
+    Host,
+    /// The target file's node names.
+    Key,
+}
+
+impl From<NodeNamesArg> for NodeNaming {
+    fn from(a: NodeNamesArg) -> Self {
+        match a {
+            NodeNamesArg::Host => NodeNaming::Host,
+            NodeNamesArg::Key => NodeNaming::Key,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -280,8 +304,9 @@ pub fn main() -> u8 {
             nodes,
             task_cap,
             like,
+            node_names,
             out,
-        }) => cluster_up(nodes, task_cap, like.as_deref(), &out),
+        }) => cluster_up(nodes, task_cap, like.as_deref(), node_names.into(), &out),
         Command::Cluster(ClusterCommand::Start { dir, node }) => {
             let rt = match runtime() {
                 Ok(rt) => rt,
@@ -1070,7 +1095,13 @@ fn report_cmd(dir: &Path) -> u8 {
     }
 }
 
-fn cluster_up(nodes: Option<u32>, task_cap: Option<u32>, like: Option<&Path>, out: &Path) -> u8 {
+fn cluster_up(
+    nodes: Option<u32>,
+    task_cap: Option<u32>,
+    like: Option<&Path>,
+    naming: NodeNaming,
+    out: &Path,
+) -> u8 {
     let mut spec = match like {
         Some(file) => match scenario::load(file) {
             Ok(l) => l.scenario.cluster,
@@ -1127,7 +1158,7 @@ fn cluster_up(nodes: Option<u32>, task_cap: Option<u32>, like: Option<&Path>, ou
             return ENVIRONMENT;
         }
         let (events, mut rx) = Events::channel(Clock::start());
-        let cluster = match EmbeddedCluster::boot(&spec, &dir, key, events).await {
+        let cluster = match EmbeddedCluster::boot(&spec, naming, &dir, key, events).await {
             Ok(c) => std::sync::Arc::new(c),
             Err(e) => {
                 eprintln!("error: the embedded cluster did not boot: {e}");
@@ -1159,7 +1190,14 @@ fn cluster_up(nodes: Option<u32>, task_cap: Option<u32>, like: Option<&Path>, ou
         println!("embedded cluster up in {:.2}s; files in {}", cluster.boot_time().as_secs_f64(), dir.display());
         println!("  lb  {lb} pid {}", pid(crate::history::LB_NAME));
         for n in cluster.nodes() {
-            println!("  {:<3} {} pid {}", n.name(), n.url(), pid(n.name()));
+            println!(
+                "  {:<3} {} pid {}  Name {}  Id {}",
+                n.key(),
+                n.url(),
+                pid(n.key()),
+                n.cluster_name(),
+                n.id()
+            );
         }
         println!("API key: in {} (not printed)", key_file.display());
         println!("target file: {}", target_file.display());

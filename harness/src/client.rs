@@ -68,7 +68,8 @@ pub struct Observation {
     pub error: Option<String>,
     /// Response body bytes.
     pub bytes: u64,
-    /// For a ping: the serving node's `Name`.
+    /// For a ping: the serving node as its body names it (its `Name`, else
+    /// its `Id`).
     pub node: Option<String>,
 }
 
@@ -130,7 +131,7 @@ pub fn observe(op: Op, result: Result<(u16, Bytes), reqwest::Error>) -> Observat
             let node = if op == Op::Ping && (ok || status == 418) {
                 serde_json::from_slice::<PingBody>(&body)
                     .ok()
-                    .map(|b| b.name)
+                    .and_then(PingBody::names)
             } else {
                 None
             };
@@ -255,9 +256,17 @@ impl ApiClient {
         expect_json(&format!("GET {}{path}", self.base), status, &body)
     }
 
-    /// Every node, from `GET /api/octopusservernodes/all`.
+    /// Every node, from `GET /api/octopusservernodes/all`, or from the
+    /// paged list where a cluster has no `/all`.
     pub async fn nodes(&self) -> Result<Vec<NodeBody>, String> {
-        self.get_json("/api/octopusservernodes/all").await
+        match self.get_json("/api/octopusservernodes/all").await {
+            Ok(nodes) => Ok(nodes),
+            Err(all) => self
+                .get_json::<CollectionBody<NodeBody>>("/api/octopusservernodes?skip=0&take=1000")
+                .await
+                .map(|page| page.items)
+                .map_err(|paged| format!("{all}; {paged}")),
+        }
     }
 
     /// Every node with its running task count, from the cluster summary.
@@ -266,17 +275,48 @@ impl ApiClient {
         Ok(s.nodes)
     }
 
-    /// Drains (true) or undrains a node by name: the node's resource is
+    /// One node's resource, by its Id.
+    pub async fn node(&self, id: &str) -> Result<NodeBody, String> {
+        self.get_json(&node_path(id)).await
+    }
+
+    /// How many tasks a node runs: from the cluster summary, else from the
+    /// node's details, for clusters that lack one or the other. An error
+    /// when neither says.
+    pub async fn running_tasks(&self, id: &str) -> Result<u32, String> {
+        let summary = match self.summary().await {
+            Ok(nodes) => match nodes.iter().find(|n| n.id == id) {
+                Some(n) => match n.running_task_count {
+                    Some(count) => return Ok(count),
+                    None => format!("the cluster summary gives {id} no RunningTaskCount"),
+                },
+                None => format!("the cluster summary does not list {id}"),
+            },
+            Err(e) => e,
+        };
+        let path = format!("{}/details", node_path(id));
+        let details: serde_json::Value = self
+            .get_json(&path)
+            .await
+            .map_err(|e| format!("{summary}; {e}"))?;
+        // A count, or the running tasks themselves.
+        match details.get("RunningTasks") {
+            Some(serde_json::Value::Number(n)) => n
+                .as_u64()
+                .map(|n| n.min(u64::from(u32::MAX)) as u32)
+                .ok_or_else(|| format!("{summary}; {path} gives RunningTasks {n}")),
+            Some(serde_json::Value::Array(tasks)) => Ok(tasks.len() as u32),
+            _ => Err(format!("{summary}; {path} gives no RunningTasks")),
+        }
+    }
+
+    /// Drains (true) or undrains a node, by its Id: the node's resource is
     /// read, only `IsInMaintenanceMode` is changed, and the whole of it is
-    /// PUT back, as octopus-surface.md §2.2 describes, so no other field
-    /// (a task cap the harness did not read) is overwritten.
-    pub async fn set_drain(&self, node: &str, drained: bool) -> Result<(), String> {
-        let nodes = self.nodes().await?;
-        let found = nodes
-            .iter()
-            .find(|n| n.name == node)
-            .ok_or_else(|| format!("the cluster lists no node named {node:?}"))?;
-        let path = format!("/api/octopusservernodes/{}", found.id);
+    /// PUT back, so no other field (a task cap the harness did not read)
+    /// is overwritten. Done when the cluster answers with the node in the
+    /// state asked for.
+    pub async fn set_drain(&self, id: &str, drained: bool) -> Result<(), String> {
+        let path = node_path(id);
         let mut body: serde_json::Value = self.get_json(&path).await?;
         match body.as_object_mut() {
             Some(fields) => {
@@ -421,6 +461,11 @@ impl ApiClient {
         .await
         .map_err(|e| e.message)
     }
+}
+
+/// The path of a node's resource.
+fn node_path(id: &str) -> String {
+    format!("/api/octopusservernodes/{id}")
 }
 
 /// A call that got no response.

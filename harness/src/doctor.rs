@@ -21,8 +21,9 @@ use serde_json::{Value, json};
 
 use crate::check::{CheckResult, Verdict};
 use crate::client::{ApiClient, ApiKey};
-use crate::cluster::api::PING_PATH;
-use crate::history::{Clock, Events};
+use crate::cluster::api::{NodeBody, PING_PATH, PingBody};
+use crate::history::{Clock, Events, NodeMap};
+use crate::identity;
 use crate::target::TargetFile;
 
 /// Deadline of each request: a node that does not answer in this time is
@@ -123,6 +124,10 @@ pub async fn run(t: &TargetFile, key: ApiKey) -> Result<DoctorReport, String> {
         get(&lb, "/api/configuration/certificates/certificate-global"),
         polling,
     );
+    let names: Vec<&str> = nodes.iter().map(|(n, _)| n.as_str()).collect();
+    // Who each target node is, as a run would learn it.
+    let resolved = identify(&names, &direct, &lb_list, &lists);
+    let map = NodeMap::new(resolved.identities.clone());
     // More rounds through the LB until every healthy node has answered,
     // a few at most, a moment apart; not when the LB fails pings, which
     // more of would only repeat.
@@ -131,7 +136,7 @@ pub async fn run(t: &TargetFile, key: ApiKey) -> Result<DoctorReport, String> {
     while rounds < SPREAD_ROUNDS
         && begun.elapsed() < SPREAD_WITHIN
         && through_lb.iter().all(|a| matches!(a, Ok((200, _))))
-        && !unseen(&healthy_names(&direct), &through_lb).is_empty()
+        && !unseen(&healthy(&names, &direct), &map, &through_lb).is_empty()
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
         through_lb.extend(join_all((0..lb_pings).map(|_| get(&lb, PING_PATH))).await);
@@ -145,15 +150,14 @@ pub async fn run(t: &TargetFile, key: ApiKey) -> Result<DoctorReport, String> {
         _ => None,
     };
 
-    let names: Vec<&str> = nodes.iter().map(|(n, _)| n.as_str()).collect();
     let mut checks = vec![
         ping_direct(&names, &direct),
         ping_via_lb(&through_lb),
         api_key(&t.api_key_env.value, &lb_list),
         same_version(&names, &direct),
-        node_list_agrees(&names, &direct, &lists),
-        lb_spreads(&names, &direct, &through_lb),
-        no_unexpected_drain(&lb_list),
+        node_list_agrees(&names, &lists, &resolved),
+        lb_spreads(&names, &direct, &map, &through_lb),
+        no_unexpected_drain(&lb_list, &map),
     ];
     // Only where the target has polling endpoints: a cluster without
     // polling Tentacles has nothing to check there.
@@ -334,10 +338,54 @@ fn listed_names(v: &Value) -> Option<BTreeSet<String>> {
     (!names.is_empty()).then_some(names)
 }
 
+/// A node list as the cluster gave it, if the answer is one.
+fn node_list(a: &Answer) -> Option<Vec<NodeBody>> {
+    match a {
+        Ok((200, v)) => serde_json::from_value::<Vec<NodeBody>>(v.clone())
+            .ok()
+            .filter(|l| !l.is_empty()),
+        _ => None,
+    }
+}
+
+/// Which cluster node each target node is, as a run learns it: each
+/// node's ping body against the node list (the LB's, else the first a
+/// node gave).
+fn identify(
+    names: &[&str],
+    direct: &[Answer],
+    lb_list: &Answer,
+    lists: &[Answer],
+) -> identity::Resolved {
+    let said: Vec<(String, identity::Said)> = names
+        .iter()
+        .zip(direct)
+        .map(|(name, a)| {
+            let said = match a {
+                Ok((200 | 418, body)) => serde_json::from_value::<PingBody>(body.clone())
+                    .map_err(|e| format!("its ping body is not a node ({e})")),
+                Ok((status, _)) => Err(format!("it answered ping with {status}")),
+                Err(e) => Err(e.clone()),
+            };
+            (name.to_string(), said)
+        })
+        .collect();
+    // Without a list there is nothing to match against; node_list_agrees
+    // says so on its own.
+    match node_list(lb_list).or_else(|| lists.iter().find_map(node_list)) {
+        Some(listed) => identity::resolve(&said, &listed),
+        None => identity::Resolved::default(),
+    }
+}
+
 /// The nodes agree on the node list, and it is the target's: each target
 /// node answers ping as a different node of the list, and the list has no
-/// node the target leaves out.
-fn node_list_agrees(names: &[&str], direct: &[Answer], lists: &[Answer]) -> CheckResult {
+/// node the target leaves out; the mapping a run would use.
+fn node_list_agrees(
+    names: &[&str],
+    lists: &[Answer],
+    resolved: &identity::Resolved,
+) -> CheckResult {
     let mut seen: BTreeMap<BTreeSet<String>, Vec<&str>> = BTreeMap::new();
     let mut unanswered = Vec::new();
     for (name, a) in names.iter().zip(lists) {
@@ -349,24 +397,7 @@ fn node_list_agrees(names: &[&str], direct: &[Answer], lists: &[Answer]) -> Chec
             other => unanswered.push(format!("{name}: {}", describe(other))),
         }
     }
-    // Which cluster node each target node is, by its ping's Name.
-    let mut is: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-    for (name, a) in names.iter().zip(direct) {
-        if let Ok((_, body)) = a
-            && let Some(n) = field(body, "Name")
-        {
-            is.entry(n.to_string()).or_default().push(name);
-        }
-    }
     let mut problems = Vec::new();
-    for (node, targets) in &is {
-        if targets.len() > 1 {
-            problems.push(format!(
-                "{} all answer ping as {node}: the target lists one node more than once",
-                targets.join(", ")
-            ));
-        }
-    }
     if seen.len() > 1 {
         problems.push(format!(
             "the nodes disagree on the node list: {}",
@@ -380,34 +411,14 @@ fn node_list_agrees(names: &[&str], direct: &[Answer], lists: &[Answer]) -> Chec
                 .join("; ")
         ));
     }
-    if seen.len() == 1
-        && let Some(list) = seen.keys().next()
-    {
-        let left_out: Vec<&str> = list
+    // A node that did not answer its ping is ping_direct's to report.
+    problems.extend(
+        resolved
+            .problems
             .iter()
-            .filter(|n| !is.contains_key(*n))
-            .map(String::as_str)
-            .collect();
-        // Only when every target node said who it is: one that did not
-        // answer may be the one "left out".
-        if !left_out.is_empty() && is.values().map(Vec::len).sum::<usize>() == names.len() {
-            problems.push(format!(
-                "the cluster lists {}, which the target does not (a run would not disrupt or judge it)",
-                left_out.join(", ")
-            ));
-        }
-        let strangers: Vec<&str> = is
-            .keys()
-            .filter(|n| !list.contains(*n))
-            .map(String::as_str)
-            .collect();
-        if !strangers.is_empty() {
-            problems.push(format!(
-                "{} answer ping but are not in the cluster's node list",
-                strangers.join(", ")
-            ));
-        }
-    }
+            .filter(|p| !p.contains(" did not say which node it is: "))
+            .cloned(),
+    );
     let (verdict, detail) = if !problems.is_empty() {
         (Verdict::Fail, problems.join("; "))
     } else if seen.is_empty() {
@@ -415,20 +426,31 @@ fn node_list_agrees(names: &[&str], direct: &[Answer], lists: &[Answer]) -> Chec
             Verdict::Unknown,
             format!("no node listed the nodes: {}", unanswered.join("; ")),
         )
-    } else if !unanswered.is_empty() {
+    } else if !unanswered.is_empty() || resolved.identities.len() < names.len() {
         (
             Verdict::Unknown,
             format!(
-                "the nodes that answered agree; no list from {}",
-                unanswered.join("; ")
+                "the nodes that answered agree; no list or ping from {}",
+                unanswered
+                    .iter()
+                    .cloned()
+                    .chain(resolved.problems.iter().cloned())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ),
         )
     } else {
         (
             Verdict::Pass,
             format!(
-                "every node lists the same {} nodes, and each is a different one of them",
-                seen.keys().next().map_or(0, BTreeSet::len)
+                "every node lists the same {} nodes, and each target node is a different one of them: {}",
+                seen.keys().next().map_or(0, BTreeSet::len),
+                resolved
+                    .identities
+                    .iter()
+                    .map(|i| format!("{} is {} ({})", i.node, i.name, i.id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )
     };
@@ -436,46 +458,67 @@ fn node_list_agrees(names: &[&str], direct: &[Answer], lists: &[Answer]) -> Chec
         "node_list_agrees",
         verdict,
         detail,
-        json!({ "unanswered": unanswered, "answers_as": is }),
+        json!({
+            "unanswered": unanswered,
+            "identities": resolved.identities,
+            "offline_unclaimed": resolved.offline_unclaimed,
+        }),
     )
 }
 
-/// The Names of the nodes that answered their own ping with 200.
-fn healthy_names(direct: &[Answer]) -> BTreeSet<String> {
-    direct
+/// The target nodes that answered their own ping with 200.
+fn healthy(names: &[&str], direct: &[Answer]) -> BTreeSet<String> {
+    names
         .iter()
-        .filter_map(|a| match a {
-            Ok((200, body)) => field(body, "Name").map(str::to_string),
-            _ => None,
-        })
+        .zip(direct)
+        .filter(|(_, a)| matches!(a, Ok((200, _))))
+        .map(|(n, _)| n.to_string())
         .collect()
+}
+
+/// The target node (else the cluster's own name) that served a ping
+/// through the LB.
+fn served_by(map: &NodeMap, a: &Answer) -> Option<String> {
+    let Ok((200, body)) = a else { return None };
+    let said = serde_json::from_value::<PingBody>(body.clone())
+        .ok()?
+        .names()?;
+    Some(match map.node_of(&said) {
+        Some(node) => node.to_string(),
+        None => format!("{said} (not in the target)"),
+    })
 }
 
 /// The healthy nodes no ping through the LB reached.
-fn unseen(healthy: &BTreeSet<String>, through_lb: &[Answer]) -> Vec<String> {
-    healthy
+fn unseen(healthy: &BTreeSet<String>, map: &NodeMap, through_lb: &[Answer]) -> Vec<String> {
+    let served: BTreeSet<String> = through_lb
         .iter()
-        .filter(|n| {
-            !through_lb
-                .iter()
-                .any(|a| matches!(a, Ok((200, b)) if field(b, "Name") == Some(n.as_str())))
-        })
-        .cloned()
-        .collect()
+        .filter_map(|a| served_by(map, a))
+        .collect();
+    healthy.difference(&served).cloned().collect()
 }
 
-fn lb_spreads(names: &[&str], direct: &[Answer], through_lb: &[Answer]) -> CheckResult {
-    // The nodes' own names, as their pings say them.
-    let healthy = healthy_names(direct);
-    let mut served: BTreeMap<String, u32> = BTreeMap::new();
-    for a in through_lb {
-        if let Ok((200, body)) = a
-            && let Some(n) = field(body, "Name")
-        {
-            *served.entry(n.to_string()).or_default() += 1;
-        }
+/// A target node as doctor names it: with the cluster's Name beside it
+/// where the two differ.
+fn label(map: &NodeMap, node: &str) -> String {
+    match map.identity(node) {
+        Some(i) if i.name != node => format!("{node} ({})", i.name),
+        _ => node.to_string(),
     }
-    let missing = unseen(&healthy, through_lb);
+}
+
+fn lb_spreads(
+    names: &[&str],
+    direct: &[Answer],
+    map: &NodeMap,
+    through_lb: &[Answer],
+) -> CheckResult {
+    let healthy = healthy(names, direct);
+    let mut served: BTreeMap<String, u32> = BTreeMap::new();
+    for node in through_lb.iter().filter_map(|a| served_by(map, a)) {
+        *served.entry(node).or_default() += 1;
+    }
+    let missing = unseen(&healthy, map, through_lb);
     let (verdict, detail) = if healthy.is_empty() {
         (
             Verdict::Unknown,
@@ -489,7 +532,7 @@ fn lb_spreads(names: &[&str], direct: &[Answer], through_lb: &[Answer]) -> Check
                 through_lb.len(),
                 served
                     .iter()
-                    .map(|(n, c)| format!("{n} {c}"))
+                    .map(|(n, c)| format!("{} {c}", label(map, n)))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -502,7 +545,7 @@ fn lb_spreads(names: &[&str], direct: &[Answer], through_lb: &[Answer]) -> Check
                 through_lb.len(),
                 missing
                     .iter()
-                    .map(|s| s.as_str())
+                    .map(|n| label(map, n))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -516,7 +559,7 @@ fn lb_spreads(names: &[&str], direct: &[Answer], through_lb: &[Answer]) -> Check
     )
 }
 
-fn no_unexpected_drain(list: &Answer) -> CheckResult {
+fn no_unexpected_drain(list: &Answer, map: &NodeMap) -> CheckResult {
     let Ok((200, body)) = list else {
         return result(
             "no_unexpected_drain",
@@ -535,7 +578,15 @@ fn no_unexpected_drain(list: &Answer) -> CheckResult {
     };
     let mut problems = Vec::new();
     for n in list {
-        let name = field(n, "Name").unwrap_or("?");
+        let said = field(n, "Name").unwrap_or("?");
+        // The target's name for it first, where the run knows it.
+        let name = match map
+            .node_of(said)
+            .or_else(|| field(n, "Id").and_then(|i| map.node_of(i)))
+        {
+            Some(node) if node != said => format!("{node} ({said})"),
+            _ => said.to_string(),
+        };
         if n.get("IsInMaintenanceMode").and_then(Value::as_bool) == Some(true) {
             problems.push(format!("{name} is draining"));
         }
@@ -609,20 +660,44 @@ fn polling_endpoints(
 mod tests {
     use super::*;
 
-    fn ping(name: &str, status: u16, version: &str) -> Answer {
-        Ok((status, json!({ "Name": name, "Version": version })))
+    /// The cluster's Name for the node the target calls `key` (n2 is
+    /// OCTO-2): never the key, as on a real installation.
+    fn name(key: &str) -> String {
+        format!("OCTO-{}", &key[1..])
     }
 
-    fn list(names: &[&str]) -> Answer {
+    fn id(key: &str) -> String {
+        format!("OctopusServerNodes-x{}", &key[1..])
+    }
+
+    /// The ping of the node the target calls `key`.
+    fn ping(key: &str, status: u16, version: &str) -> Answer {
+        Ok((
+            status,
+            json!({ "Id": id(key), "Name": name(key), "Version": version }),
+        ))
+    }
+
+    fn list(keys: &[&str]) -> Answer {
         Ok((
             200,
             Value::Array(
-                names
-                    .iter()
-                    .map(|n| json!({ "Name": n, "IsInMaintenanceMode": false, "IsOffline": false }))
+                keys.iter()
+                    .map(|k| json!({ "Id": id(k), "Name": name(k), "IsInMaintenanceMode": false, "IsOffline": false }))
                     .collect(),
             ),
         ))
+    }
+
+    /// node_list_agrees as doctor runs it: the mapping from the pings and
+    /// the first list.
+    fn agrees(names: &[&str], direct: &[Answer], lists: &[Answer]) -> CheckResult {
+        let resolved = identify(names, direct, &lists[0], lists);
+        node_list_agrees(names, lists, &resolved)
+    }
+
+    fn map_of(names: &[&str], direct: &[Answer]) -> NodeMap {
+        NodeMap::new(identify(names, direct, &list(names), &[]).identities)
     }
 
     const NAMES: [&str; 3] = ["n1", "n2", "n3"];
@@ -701,84 +776,123 @@ mod tests {
     #[test]
     fn node_list_agrees_catches_disagreement_duplicates_and_left_out_nodes() {
         let lists = vec![list(&NAMES), list(&NAMES), list(&NAMES)];
-        assert_eq!(
-            node_list_agrees(&NAMES, &healthy(), &lists).verdict,
-            Verdict::Pass
+        let r = agrees(&NAMES, &healthy(), &lists);
+        assert_eq!(r.verdict, Verdict::Pass, "{}", r.detail);
+        // It says who is who, as a run will take it.
+        assert!(
+            r.detail
+                .contains("n2 is OCTO-2 (OctopusServerNodes-x2), n3 is OCTO-3"),
+            "{}",
+            r.detail
         );
         // One node sees a different cluster.
         let split = vec![list(&NAMES), list(&NAMES), list(&["n1", "n3"])];
-        let r = node_list_agrees(&NAMES, &healthy(), &split);
+        let r = agrees(&NAMES, &healthy(), &split);
         assert_eq!(r.verdict, Verdict::Fail);
-        assert!(r.detail.contains("n3 see n1, n3"), "{}", r.detail);
+        assert!(r.detail.contains("n3 see OCTO-1, OCTO-3"), "{}", r.detail);
         // Two target entries are the same node.
         let mut direct = healthy();
         direct[2] = ping("n2", 200, "2025.1");
-        let r = node_list_agrees(&NAMES, &direct, &lists);
+        let r = agrees(&NAMES, &direct, &lists);
         assert_eq!(r.verdict, Verdict::Fail);
         assert!(
-            r.detail.contains("n2, n3 all answer ping as n2"),
+            r.detail
+                .contains("n2, n3 all answer ping as OCTO-2 (OctopusServerNodes-x2)"),
+            "{}",
+            r.detail
+        );
+        // A target node that answers as no listed node.
+        let mut direct = healthy();
+        direct[0] = Ok((200, json!({ "Id": "Elsewhere-1", "Name": "STRANGER" })));
+        let r = agrees(&NAMES, &direct, &lists);
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert!(
+            r.detail.contains(
+                "n1 answers ping as STRANGER (Elsewhere-1), which the cluster's node list does not hold"
+            ),
             "{}",
             r.detail
         );
         // The target leaves a node of the cluster out.
         let two = ["n1", "n2"];
-        let r = node_list_agrees(&two, &healthy()[..2], &lists[..2]);
+        let r = agrees(&two, &healthy()[..2], &lists[..2]);
         assert_eq!(r.verdict, Verdict::Fail);
-        assert!(r.detail.contains("the cluster lists n3"), "{}", r.detail);
+        assert!(
+            r.detail
+                .contains("the cluster lists OCTO-3 (OctopusServerNodes-x3)"),
+            "{}",
+            r.detail
+        );
         // Lists that are empty or not lists say nothing.
         let junk = vec![
             Ok((200, json!([]))),
             Ok((200, json!({"x": 1}))),
             Ok((200, Value::Null)),
         ];
-        let r = node_list_agrees(&NAMES, &healthy(), &junk);
+        let r = agrees(&NAMES, &healthy(), &junk);
         assert_eq!(r.verdict, Verdict::Unknown, "{}", r.detail);
     }
 
     #[test]
     fn lb_spreads_fails_naming_a_healthy_node_the_lb_never_reached() {
+        let map = map_of(&NAMES, &healthy());
         let through: Vec<Answer> = ["n1", "n2", "n3", "n1"]
             .iter()
             .map(|n| ping(n, 200, "v"))
             .collect();
-        assert_eq!(
-            lb_spreads(&NAMES, &healthy(), &through).verdict,
-            Verdict::Pass
+        let r = lb_spreads(&NAMES, &healthy(), &map, &through);
+        assert_eq!(r.verdict, Verdict::Pass);
+        assert!(
+            r.detail
+                .ends_with("n1 (OCTO-1) 2, n2 (OCTO-2) 1, n3 (OCTO-3) 1"),
+            "{}",
+            r.detail
         );
         let stuck: Vec<Answer> = (0..9).map(|_| ping("n1", 200, "v")).collect();
-        let r = lb_spreads(&NAMES, &healthy(), &stuck);
+        let r = lb_spreads(&NAMES, &healthy(), &map, &stuck);
         assert_eq!(r.verdict, Verdict::Fail);
-        assert!(r.detail.contains("never reached n2, n3"), "{}", r.detail);
+        assert!(
+            r.detail.contains("never reached n2 (OCTO-2), n3 (OCTO-3)"),
+            "{}",
+            r.detail
+        );
         // A drained node (418) is not expected behind the LB.
         let mut direct = healthy();
         direct[1] = ping("n2", 418, "v");
         direct[2] = ping("n3", 418, "v");
-        assert_eq!(lb_spreads(&NAMES, &direct, &stuck).verdict, Verdict::Pass);
+        assert_eq!(
+            lb_spreads(&NAMES, &direct, &map, &stuck).verdict,
+            Verdict::Pass
+        );
         let silent: Vec<Answer> = NAMES.iter().map(|_| Err("down".into())).collect();
         assert_eq!(
-            lb_spreads(&NAMES, &silent, &stuck).verdict,
+            lb_spreads(&NAMES, &silent, &map, &stuck).verdict,
             Verdict::Unknown
         );
     }
 
     #[test]
     fn no_unexpected_drain_names_drained_and_offline_nodes() {
-        assert_eq!(no_unexpected_drain(&list(&NAMES)).verdict, Verdict::Pass);
+        let map = map_of(&NAMES, &healthy());
+        assert_eq!(
+            no_unexpected_drain(&list(&NAMES), &map).verdict,
+            Verdict::Pass
+        );
         let body = json!([
-            { "Name": "n1", "IsInMaintenanceMode": true, "IsOffline": false },
-            { "Name": "n2", "IsInMaintenanceMode": false, "IsOffline": true },
+            { "Id": id("n1"), "Name": name("n1"), "IsInMaintenanceMode": true, "IsOffline": false },
+            { "Id": id("n2"), "Name": name("n2"), "IsInMaintenanceMode": false, "IsOffline": true },
         ]);
-        let r = no_unexpected_drain(&Ok((200, body)));
+        let r = no_unexpected_drain(&Ok((200, body)), &map);
         assert_eq!(r.verdict, Verdict::Fail);
-        assert_eq!(r.detail, "n1 is draining; n2 is offline");
+        assert_eq!(r.detail, "n1 (OCTO-1) is draining; n2 (OCTO-2) is offline");
         for junk in [json!([]), json!({"Items": []})] {
             assert_eq!(
-                no_unexpected_drain(&Ok((200, junk))).verdict,
+                no_unexpected_drain(&Ok((200, junk)), &map).verdict,
                 Verdict::Unknown
             );
         }
         assert_eq!(
-            no_unexpected_drain(&Ok((401, Value::Null))).verdict,
+            no_unexpected_drain(&Ok((401, Value::Null)), &map).verdict,
             Verdict::Unknown
         );
     }

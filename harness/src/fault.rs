@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use crate::client::ApiClient;
+use crate::history::NodeMap;
 use crate::target::Target;
 
 /// The fault kinds.
@@ -70,36 +71,51 @@ pub struct PlannedFault {
 }
 
 impl PlannedFault {
-    /// Applies the fault to every node; the first error stops it.
-    pub async fn inject(&self, cluster: &Target, api: &ApiClient) -> Result<(), String> {
+    /// Applies the fault to every node; the first error stops it. Drains
+    /// go to the node by the Id the cluster gave it.
+    pub async fn inject(
+        &self,
+        cluster: &Target,
+        api: &ApiClient,
+        ids: &NodeMap,
+    ) -> Result<(), String> {
         for node in &self.nodes {
             match self.kind {
                 FaultKind::Kill => cluster.kill(node).await?,
                 FaultKind::Pause => cluster.pause(node).await?,
                 FaultKind::Restart => restart(cluster, node).await?,
-                FaultKind::Drain | FaultKind::Maintenance => api.set_drain(node, true).await?,
+                FaultKind::Drain | FaultKind::Maintenance => {
+                    api.set_drain(id_of(ids, node)?, true).await?
+                }
             }
         }
         Ok(())
     }
 
     /// Undoes the fault on every node, trying them all; errors are joined.
-    pub async fn heal(&self, cluster: &Target, api: &ApiClient) -> Result<(), String> {
+    pub async fn heal(
+        &self,
+        cluster: &Target,
+        api: &ApiClient,
+        ids: &NodeMap,
+    ) -> Result<(), String> {
         let mut errors = Vec::new();
         for node in &self.nodes {
+            let undrain =
+                async || -> Result<(), String> { api.set_drain(id_of(ids, node)?, false).await };
             let done = match self.kind {
                 FaultKind::Kill => cluster.start(node).await,
                 FaultKind::Pause => cluster.resume(node).await,
                 // The restart's new process normally runs already; heal_all
                 // starts it if it does not.
                 FaultKind::Restart => Ok(()),
-                FaultKind::Drain => api.set_drain(node, false).await,
+                FaultKind::Drain => undrain().await,
                 FaultKind::Maintenance => {
                     // A maintenance cut short may have left the node down;
                     // it is undrained either way, so that once it runs it
                     // takes tasks again.
                     let running = cluster.ensure_running(node).await;
-                    let undrained = api.set_drain(node, false).await;
+                    let undrained = undrain().await;
                     match (running, undrained) {
                         (Ok(()), Ok(())) => Ok(()),
                         (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
@@ -119,8 +135,57 @@ impl PlannedFault {
     }
 }
 
-/// Kills a node and starts it again at once.
+/// Kills a node and starts it again at once: the start only once the kill
+/// was done.
 pub async fn restart(cluster: &Target, node: &str) -> Result<(), String> {
     cluster.kill(node).await?;
     cluster.start(node).await
+}
+
+/// The cluster's Id of one of the run's nodes.
+fn id_of<'a>(ids: &'a NodeMap, node: &str) -> Result<&'a str, String> {
+    ids.identity(node)
+        .map(|i| i.id.as_str())
+        .ok_or_else(|| format!("the cluster never said which of its nodes {node} is"))
+}
+
+/// Time between two looks at a node that should have drained.
+const CONFIRM_POLL: Duration = Duration::from_millis(200);
+
+/// Waits until every node is confirmed drained: the cluster reports it in
+/// maintenance mode and its own ping answers 418. What a maintenance must
+/// see before it stops a node; an error at `deadline` says what was seen
+/// instead.
+pub async fn confirm_drained(
+    cluster: &Target,
+    api: &ApiClient,
+    ids: &NodeMap,
+    nodes: &[String],
+    deadline: tokio::time::Instant,
+) -> Result<(), String> {
+    for node in nodes {
+        let id = id_of(ids, node)?;
+        let url = cluster
+            .node_url(node)
+            .ok_or_else(|| format!("unknown node {node:?}"))?;
+        let own = ApiClient::with_trust(&url, cluster.api_key().clone(), &cluster.trust())?;
+        loop {
+            let (resource, ping) =
+                tokio::join!(api.node(id), own.ping_status(Duration::from_secs(2)));
+            let saw = match (&resource, ping) {
+                (Ok(n), Some(418)) if n.is_in_maintenance_mode => break,
+                (Ok(n), ping) => format!(
+                    "the cluster reports IsInMaintenanceMode {} and its own ping answers {}",
+                    n.is_in_maintenance_mode,
+                    ping.map_or_else(|| "nothing".to_string(), |p| p.to_string())
+                ),
+                (Err(e), _) => format!("its resource could not be read ({e})"),
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!("{node} was not confirmed drained: {saw}"));
+            }
+            tokio::time::sleep(CONFIRM_POLL).await;
+        }
+    }
+    Ok(())
 }

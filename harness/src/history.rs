@@ -73,6 +73,17 @@ pub enum Event {
         /// In rotation or not.
         healthy: bool,
     },
+    /// Which cluster node each of the run's nodes is, learnt from the
+    /// cluster before anything is sent: every node's ping body matched
+    /// against the node list. From this event on, the recorder names every
+    /// node the cluster names (a ping body's `Name`, a task's
+    /// `ServerNode`) by the run's name for it.
+    NodeIdentities {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// One entry per node of the scenario or target file.
+        nodes: Vec<NodeIdentity>,
+    },
     /// The cluster's nodes as its API lists them, read once after boot.
     ClusterNodes {
         /// Microseconds since the start.
@@ -471,6 +482,79 @@ impl Request {
     }
 }
 
+/// One node as the run names it and as the cluster does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeIdentity {
+    /// The run's name for it: the scenario's node key, or the target
+    /// file's `nodes[].name` (n1, web-a).
+    pub node: String,
+    /// The cluster's `Id` for it (`OctopusServerNodes-…`).
+    pub id: String,
+    /// The cluster's `Name` for it, often a host name (`OCTOPUS01`).
+    pub name: String,
+}
+
+/// Turns what the cluster calls a node (its `Name` in a ping body, or the
+/// `Name` or `Id` a task's `ServerNode` holds) into the run's name for it.
+/// Names the map does not know are left as the cluster gave them.
+#[derive(Debug, Clone, Default)]
+pub struct NodeMap {
+    nodes: Vec<NodeIdentity>,
+}
+
+impl NodeMap {
+    /// A map of these identities.
+    pub fn new(nodes: Vec<NodeIdentity>) -> Self {
+        Self { nodes }
+    }
+
+    /// The run's name for a node the cluster names `said`: by exact Id or
+    /// Name, else by a Name that differs only in case (Windows host names
+    /// do), when only one node has it.
+    pub fn node_of(&self, said: &str) -> Option<&str> {
+        if let Some(n) = self.nodes.iter().find(|n| n.id == said || n.name == said) {
+            return Some(&n.node);
+        }
+        let mut folded = self
+            .nodes
+            .iter()
+            .filter(|n| n.name.eq_ignore_ascii_case(said) || n.id.eq_ignore_ascii_case(said));
+        match (folded.next(), folded.next()) {
+            (Some(n), None) => Some(&n.node),
+            _ => None,
+        }
+    }
+
+    /// The cluster's identity of one of the run's nodes.
+    pub fn identity(&self, node: &str) -> Option<&NodeIdentity> {
+        self.nodes.iter().find(|n| n.node == node)
+    }
+
+    fn rename(&self, said: &mut String) {
+        if let Some(node) = self.node_of(said) {
+            *said = node.to_string();
+        }
+    }
+
+    /// Names every node the event names from the cluster's side by the
+    /// run's name for it.
+    pub fn translate(&self, event: &mut Event) {
+        if self.nodes.is_empty() {
+            return;
+        }
+        match event {
+            Event::Request(r) => r.node.iter_mut().for_each(|n| self.rename(n)),
+            Event::Task(t) => t.node.iter_mut().for_each(|n| self.rename(n)),
+            Event::HealthTask(t) => t.ran_on.iter_mut().for_each(|n| self.rename(n)),
+            Event::Health(h) => self.rename(&mut h.node),
+            Event::ClusterNodes { nodes, .. } => {
+                nodes.iter_mut().for_each(|n| self.rename(&mut n.name));
+            }
+            _ => {}
+        }
+    }
+}
+
 /// A node as the cluster's API lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClusterNode {
@@ -733,6 +817,12 @@ pub struct FaultEvent {
     pub error: Option<String>,
 }
 
+/// The `step` of a fault's event when the fault went no further: the next
+/// step's precondition was not confirmed (a drain the cluster did not
+/// take, a task count that could not be read), so what the fault had done
+/// is undone and the rest is not done. Its `error` says why.
+pub const STOPPED_STEP: &str = "stopped";
+
 /// The two halves of a fault, and the steps between them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -764,6 +854,9 @@ pub struct FaultWindow {
     pub healed: bool,
     /// Why the injection did not work, if it did not.
     pub inject_error: Option<String>,
+    /// Why the fault stopped short of its next step, if it did: that
+    /// step's precondition was not confirmed, so it was not taken.
+    pub stopped: Option<String>,
 }
 
 impl FaultWindow {
@@ -813,6 +906,7 @@ impl History {
                 | Event::NodeUp { at_us, .. }
                 | Event::LbHealth { at_us, .. }
                 | Event::ClusterNodes { at_us, .. }
+                | Event::NodeIdentities { at_us, .. }
                 | Event::NodeStatus { at_us, .. }
                 | Event::RunEnded { at_us, .. } => *at_us,
                 Event::Request(r) => r.done_us,
@@ -876,7 +970,16 @@ impl History {
         for e in &self.events {
             let Event::Fault(f) = e else { continue };
             match f.action {
-                FaultAction::Step => {}
+                FaultAction::Step => {
+                    if f.step.as_deref() == Some(STOPPED_STEP)
+                        && let Some(w) = windows
+                            .iter_mut()
+                            .rev()
+                            .find(|w| w.name == f.name && !w.healed)
+                    {
+                        w.stopped = Some(f.error.clone().unwrap_or_default());
+                    }
+                }
                 FaultAction::Inject => windows.push(FaultWindow {
                     name: f.name.clone(),
                     kind: f.kind.clone(),
@@ -886,6 +989,7 @@ impl History {
                     end_us: end,
                     healed: false,
                     inject_error: f.error.clone(),
+                    stopped: None,
                 }),
                 FaultAction::Heal => {
                     if let Some(w) = windows
@@ -982,6 +1086,26 @@ impl History {
             } if n == node => Some((*at_us, *status)),
             _ => None,
         })
+    }
+
+    /// Which cluster node each of the run's nodes is, if the run learnt it.
+    pub fn identities(&self) -> &[NodeIdentity] {
+        self.events
+            .iter()
+            .find_map(|e| match e {
+                Event::NodeIdentities { nodes, .. } => Some(nodes.as_slice()),
+                _ => None,
+            })
+            .unwrap_or(&[])
+    }
+
+    /// A node as reports name it: the run's name, and the cluster's Name
+    /// beside it where the two differ (`n2 (OCTOPUS02)`).
+    pub fn label(&self, node: &str) -> String {
+        match self.identities().iter().find(|n| n.node == node) {
+            Some(n) if n.name != node => format!("{node} ({})", n.name),
+            _ => node.to_string(),
+        }
     }
 
     /// Names of the cluster's nodes (not the LB), in first-boot order.
@@ -1189,6 +1313,82 @@ pub fn parse_server_time(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cluster_s_names_and_ids_become_the_run_s_names() {
+        let map = NodeMap::new(vec![
+            NodeIdentity {
+                node: "n1".into(),
+                id: "OctopusServerNodes-a1".into(),
+                name: "OCTOPUS01".into(),
+            },
+            NodeIdentity {
+                node: "web-b".into(),
+                id: "OctopusServerNodes-b2".into(),
+                name: "OCTOPUS02".into(),
+            },
+        ]);
+        // A served request names its node by the Name in the ping body.
+        let mut served = Event::Request(Request {
+            seq: 0,
+            op: Op::Ping,
+            intended_us: 0,
+            sent_us: 0,
+            done_us: 1,
+            outcome: Outcome::Ok,
+            status: Some(200),
+            error: None,
+            bytes: 10,
+            node: Some("OCTOPUS02".into()),
+        });
+        map.translate(&mut served);
+        assert!(matches!(&served, Event::Request(r) if r.node.as_deref() == Some("web-b")));
+        // A task's ServerNode may hold the Id, or the Name in another case.
+        for (said, want) in [
+            ("OctopusServerNodes-a1", "n1"),
+            ("octopus01", "n1"),
+            ("ELSEWHERE", "ELSEWHERE"),
+        ] {
+            let mut seen = Event::Task(TaskSeen {
+                at_us: 0,
+                id: "ServerTasks-1".into(),
+                state: TaskState::Executing,
+                node: Some(said.into()),
+                queued_us: None,
+                started_us: None,
+                completed_us: None,
+                error: None,
+            });
+            map.translate(&mut seen);
+            let Event::Task(t) = &seen else {
+                unreachable!()
+            };
+            assert_eq!(t.node.as_deref(), Some(want), "{said}");
+        }
+        let mut nodes = Event::ClusterNodes {
+            at_us: 0,
+            nodes: vec![ClusterNode {
+                name: "OCTOPUS01".into(),
+                task_cap: 5,
+                drained: false,
+            }],
+        };
+        map.translate(&mut nodes);
+        assert!(matches!(&nodes, Event::ClusterNodes { nodes, .. } if nodes[0].name == "n1"));
+        // Reports put the cluster's Name beside the run's.
+        let h = History {
+            events: vec![Event::NodeIdentities {
+                at_us: 0,
+                nodes: vec![NodeIdentity {
+                    node: "n1".into(),
+                    id: "OctopusServerNodes-a1".into(),
+                    name: "OCTOPUS01".into(),
+                }],
+            }],
+        };
+        assert_eq!(h.label("n1"), "n1 (OCTOPUS01)");
+        assert_eq!(h.label("n2"), "n2");
+    }
 
     #[test]
     fn server_times_with_z_and_offsets() {

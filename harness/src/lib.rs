@@ -25,6 +25,7 @@ pub mod fleet;
 pub mod fuzz;
 pub mod halibut;
 pub mod history;
+pub mod identity;
 pub mod limits;
 pub mod package;
 pub mod report;

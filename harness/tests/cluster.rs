@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use harness::client::ApiKey;
-use harness::cluster::EmbeddedCluster;
+use harness::cluster::{EmbeddedCluster, NodeNaming};
 use harness::history::{Clock, Event, Events};
 use harness::scenario::{self, units::Size};
 use serde_json::{Value, json};
@@ -45,7 +45,14 @@ pub(crate) async fn boot(spec: scenario::Cluster) -> Booted {
     let exe = Path::new(env!("CARGO_BIN_EXE_harness"));
     let cluster = timeout(
         LIMIT,
-        EmbeddedCluster::boot_with_exe(&spec, dir.path(), key.clone(), events, exe),
+        EmbeddedCluster::boot_with_exe(
+            &spec,
+            NodeNaming::Host,
+            dir.path(),
+            key.clone(),
+            events,
+            exe,
+        ),
     )
     .await
     .expect("boot in time")
@@ -74,11 +81,29 @@ impl Booted {
         &self.http
     }
 
+    /// A node's Octopus Id, which the cluster made up: never its key.
+    pub(crate) fn id(&self, key: &str) -> String {
+        self.handle(key).id().to_string()
+    }
+
+    /// A node's Octopus Name, which is not its key either.
+    pub(crate) fn name(&self, key: &str) -> String {
+        self.handle(key).cluster_name().to_string()
+    }
+
+    fn handle(&self, key: &str) -> &harness::cluster::NodeHandle {
+        self.cluster
+            .nodes()
+            .iter()
+            .find(|n| n.key() == key)
+            .unwrap()
+    }
+
     pub(crate) fn node_url(&self, name: &str) -> String {
         self.cluster
             .nodes()
             .iter()
-            .find(|n| n.name() == name)
+            .find(|n| n.key() == name)
             .unwrap()
             .url()
     }
@@ -119,7 +144,8 @@ impl Booted {
         )
     }
 
-    /// Names of the nodes that served `n` pings through the LB.
+    /// The keys of the nodes that served `n` pings through the LB, by the
+    /// Names the ping bodies give.
     async fn served_by(&self, n: usize) -> Vec<String> {
         let lb = self.cluster.lb_url();
         let mut names = Vec::new();
@@ -128,7 +154,15 @@ impl Booted {
                 .get(&format!("{lb}/api/octopusservernodes/ping"), false)
                 .await;
             assert_eq!(status, 200, "{body}");
-            names.push(body["Name"].as_str().unwrap().to_string());
+            let name = body["Name"].as_str().unwrap();
+            let key = self
+                .cluster
+                .nodes()
+                .iter()
+                .find(|n| n.cluster_name() == name)
+                .map(|n| n.key().to_string())
+                .unwrap_or_else(|| panic!("{name} is no node of the cluster"));
+            names.push(key);
         }
         names
     }
@@ -169,15 +203,22 @@ async fn nodes_speak_the_octopus_surface_from_one_shared_database() {
                 false,
             )
             .await;
-        assert_eq!((status, body["Name"].as_str()), (200, Some(name)));
+        // Octopus-shaped and unlike the key, as on a real installation.
+        assert_eq!(
+            (status, body["Name"].as_str(), body["Id"].as_str()),
+            (200, Some(b.name(name).as_str()), Some(b.id(name).as_str()))
+        );
+        assert_ne!(b.name(name), name);
+        assert!(b.id(name).starts_with("OctopusServerNodes-"));
+        assert!(!b.id(name).contains(name), "{}", b.id(name));
         assert_eq!(body["IsInMaintenanceMode"], false);
         assert_eq!(body["IsOffline"], false);
     }
     // Everything else needs the key.
     for path in [
-        "/api",
-        "/api/octopusservernodes",
-        "/api/octopusservernodes/OctopusServerNodes-n1",
+        "/api".to_string(),
+        "/api/octopusservernodes".to_string(),
+        format!("/api/octopusservernodes/{}", b.id("n1")),
     ] {
         let (status, body) = b.get(&format!("{lb}{path}"), false).await;
         assert_eq!(status, 401, "{path}");
@@ -216,7 +257,7 @@ async fn nodes_speak_the_octopus_surface_from_one_shared_database() {
 
     // Drain n2 through the LB (any node takes the PUT): n2's ping turns 418,
     // and every node sees the flag.
-    let n2 = "OctopusServerNodes-n2";
+    let n2 = &b.id("n2");
     let (status, body) = b
         .put(
             &format!("{lb}/api/octopusservernodes/{n2}"),
@@ -230,7 +271,7 @@ async fn nodes_speak_the_octopus_surface_from_one_shared_database() {
             false,
         )
         .await;
-    assert_eq!((status, &body["Name"]), (418, &json!("n2")));
+    assert_eq!((status, &body["Name"]), (418, &json!(b.name("n2"))));
     let (_, seen) = b
         .get(
             &format!("{}/api/octopusservernodes/{n2}", b.node_url("n1")),
@@ -257,7 +298,7 @@ async fn nodes_speak_the_octopus_surface_from_one_shared_database() {
     let (status, body) = b
         .put(
             &format!("{lb}/api/octopusservernodes/{n2}"),
-            json!({"Id": "OctopusServerNodes-n1"}),
+            json!({"Id": b.id("n1")}),
         )
         .await;
     assert_eq!(status, 400, "{body}");
@@ -289,10 +330,7 @@ async fn a_killed_node_goes_offline_and_the_lb_routes_around_it_until_restart() 
     let offline = timeout(LIMIT, async {
         loop {
             let (_, n1) = b
-                .get(
-                    &format!("{lb}/api/octopusservernodes/OctopusServerNodes-n1"),
-                    true,
-                )
+                .get(&format!("{lb}/api/octopusservernodes/{}", b.id("n1")), true)
                 .await;
             if n1["IsOffline"] == true {
                 return n1;
@@ -302,7 +340,7 @@ async fn a_killed_node_goes_offline_and_the_lb_routes_around_it_until_restart() 
     })
     .await
     .expect("n1 shown offline");
-    assert_eq!(offline["Name"], "n1");
+    assert_eq!(offline["Name"], b.name("n1"));
     // A restart brings it back on the same address.
     timeout(LIMIT, b.cluster.start("n1"))
         .await
@@ -354,8 +392,9 @@ async fn the_lb_answers_413_above_max_body() {
     spec.lb.max_body = Some(scenario::spanned(Size::from_bytes(1024)));
     let b = boot(spec).await;
     let url = format!(
-        "{}/api/octopusservernodes/OctopusServerNodes-n1",
-        b.cluster.lb_url()
+        "{}/api/octopusservernodes/{}",
+        b.cluster.lb_url(),
+        b.id("n1")
     );
     let big = vec![b' '; 4096];
     let resp = timeout(
@@ -373,7 +412,8 @@ async fn the_lb_answers_413_above_max_body() {
     // Without a Content-Length (chunked) the body is counted as it streams.
     let addr = b.cluster.lb_url().trim_start_matches("http://").to_string();
     let mut chunked = format!(
-        "PUT /api/octopusservernodes/OctopusServerNodes-n1 HTTP/1.1\r\nHost: lb\r\nX-Octopus-ApiKey: {}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        "PUT /api/octopusservernodes/{} HTTP/1.1\r\nHost: lb\r\nX-Octopus-ApiKey: {}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        b.id("n1"),
         b.key
     )
     .into_bytes();
@@ -399,7 +439,7 @@ async fn the_lb_answers_413_above_max_body() {
     .await
     .unwrap();
     assert_eq!(status_line, "HTTP/1.1 413 Payload Too Large");
-    let (status, _) = b.put(&url, json!({"Id": "OctopusServerNodes-n1"})).await;
+    let (status, _) = b.put(&url, json!({"Id": b.id("n1")})).await;
     assert_eq!(status, 200);
 }
 
@@ -411,15 +451,16 @@ async fn a_passive_lb_keeps_a_drained_node_and_retries_past_a_dead_one() {
     let mut b = boot(spec).await;
     let lb = b.cluster.lb_url();
     let ping = format!("{lb}/api/octopusservernodes/ping");
-    let drain = |on: bool| json!({ "Id": "OctopusServerNodes-n1", "IsInMaintenanceMode": on });
-    let n1 = format!("{lb}/api/octopusservernodes/OctopusServerNodes-n1");
+    let id = b.id("n1");
+    let drain = |on: bool| json!({ "Id": id, "IsInMaintenanceMode": on });
+    let n1 = format!("{lb}/api/octopusservernodes/{id}");
     // A drained node's 418 is an answer: passive checks keep routing to it.
     assert_eq!(b.put(&n1, drain(true)).await.0, 200);
     let mut teapots = 0;
     for _ in 0..10 {
         let (status, body) = b.get(&ping, false).await;
         if status == 418 {
-            assert_eq!(body["Name"], "n1");
+            assert_eq!(body["Name"], b.name("n1"));
             teapots += 1;
         }
     }
@@ -433,7 +474,10 @@ async fn a_passive_lb_keeps_a_drained_node_and_retries_past_a_dead_one() {
     b.cluster.kill("n2").unwrap();
     for _ in 0..10 {
         let (status, body) = b.get(&ping, false).await;
-        assert_eq!((status, body["Name"].as_str()), (200, Some("n1")));
+        assert_eq!(
+            (status, body["Name"].as_str()),
+            (200, Some(b.name("n1").as_str()))
+        );
     }
     b.lb_says("n2", false).await;
 }

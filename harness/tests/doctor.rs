@@ -37,7 +37,7 @@ fn cluster_up() -> ClusterUp {
         .iter()
         .filter_map(|l| {
             let w: Vec<&str> = l.split_whitespace().collect();
-            (w.len() == 4 && w[2] == "pid").then(|| (w[0].to_string(), w[3].parse().unwrap()))
+            (w.len() >= 4 && w[2] == "pid").then(|| (w[0].to_string(), w[3].parse().unwrap()))
         })
         .collect();
     ClusterUp {

@@ -295,11 +295,11 @@ async fn hostile_http() {
     let bystander = Bystander::start(vec![
         (
             format!("{n1}/api/octopusservernodes/ping"),
-            vec!["n1".into()],
+            vec![b.name("n1")],
         ),
         (
             format!("{lb}/api/octopusservernodes/ping"),
-            vec!["n1".into(), "n2".into()],
+            vec![b.name("n1"), b.name("n2")],
         ),
     ]);
     bystander.sees_more(10, "starting").await;
@@ -755,11 +755,12 @@ impl Good {
         Self { fleet, machine }
     }
 
-    async fn passes_a_health_check(&self, lb: &ApiClient, when: &str) {
+    /// A health check pinned to the node the cluster Names `pinned`.
+    async fn passes_a_health_check(&self, lb: &ApiClient, pinned: &str, when: &str) {
         let task = NewTask {
             name: "Health".into(),
             description: format!("the good Tentacle, {when}"),
-            arguments: Some(json!({ "MachineIds": [self.machine], "PinnedNode": "n1" })),
+            arguments: Some(json!({ "MachineIds": [self.machine], "PinnedNode": pinned })),
             space_id: None,
         };
         let id = lb.create_task(&task, ANSWER).await.id.expect("a task");
@@ -795,6 +796,8 @@ struct HealthPeer {
     server: String,
     subscription: &'static str,
     machine: String,
+    /// n1's Name in the cluster, which pins the task to it.
+    pinned: String,
 }
 
 impl HealthPeer {
@@ -806,7 +809,7 @@ impl HealthPeer {
         let task = NewTask {
             name: "Health".into(),
             description: format!("hostile: {what}"),
-            arguments: Some(json!({ "MachineIds": [self.machine], "PinnedNode": "n1" })),
+            arguments: Some(json!({ "MachineIds": [self.machine], "PinnedNode": self.pinned })),
             space_id: None,
         };
         let id = self.lb.create_task(&task, ANSWER).await.id.expect("a task");
@@ -883,12 +886,12 @@ async fn hostile_halibut() {
     let n1_url = b.node_url("n1");
     let bystander = Bystander::start(vec![(
         format!("{n1_url}/api/octopusservernodes/ping"),
-        vec!["n1".into()],
+        vec![b.name("n1")],
     )]);
     // A well-behaved Tentacle polling n1: its health check passes before
     // the hostile peers and after them.
     let good = Good::start(&lb, n1, &server).await;
-    good.passes_a_health_check(&lb, "before the hostile peers")
+    good.passes_a_health_check(&lb, &b.name("n1"), "before the hostile peers")
         .await;
 
     // Never NEXT: after the node's null message, silence. The node closes
@@ -933,6 +936,7 @@ async fn hostile_halibut() {
         server,
         subscription,
         machine,
+        pinned: b.name("n1"),
     };
     let cases: Vec<(&str, &str, Answer)> = vec![
         ("an unknown $type", "unknown $type", |r| {
@@ -983,7 +987,7 @@ async fn hostile_halibut() {
             .unwrap()
             .unwrap();
     }
-    good.passes_a_health_check(&lb, "after the hostile peers")
+    good.passes_a_health_check(&lb, &b.name("n1"), "after the hostile peers")
         .await;
     bystander.ok_so_far();
     memory_bounded(&b);

@@ -24,6 +24,9 @@ mod doctor;
 // `harness run --target` against `harness cluster up`: the real-target
 // path end to end, and nothing left behind.
 mod real_target;
+// A cluster the harness did not write: an Octopus-like server with node
+// Names and Ids unlike the target's, that can refuse drains.
+mod foreign;
 // `harness containers up`: no Docker daemon gives exit 3; the whole
 // containerized cluster where Docker and a licence are at hand.
 mod containers;

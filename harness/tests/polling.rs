@@ -137,7 +137,7 @@ async fn a_node_killed_mid_health_check_loses_nothing_and_the_fleet_comes_back()
         })
         .await;
 
-        let doomed = health(&lb, "n1", &machines).await;
+        let doomed = health(&lb, &b.name("n1"), &machines).await;
         until("the health task runs on n1", LIMIT, async || {
             state(&lb, &doomed).await.0 == TaskState::Executing
         })
@@ -167,7 +167,7 @@ async fn a_node_killed_mid_health_check_loses_nothing_and_the_fleet_comes_back()
         assert_eq!(state(&lb, &doomed).await.0, TaskState::Canceled);
 
         // A new health task on n1 reaches every Tentacle.
-        let fresh = health(&lb, "n1", &machines).await;
+        let fresh = health(&lb, &b.name("n1"), &machines).await;
         until("the new health task ends", LIMIT, async || {
             state(&lb, &fresh).await.0.is_completed()
         })
@@ -175,7 +175,7 @@ async fn a_node_killed_mid_health_check_loses_nothing_and_the_fleet_comes_back()
         let (s, node, error) = state(&lb, &fresh).await;
         assert_eq!(
             (s, node.as_deref(), error),
-            (TaskState::Success, Some("n1"), None)
+            (TaskState::Success, Some(b.name("n1").as_str()), None)
         );
 
         fleet.stop().await;

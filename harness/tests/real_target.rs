@@ -30,12 +30,15 @@ struct Up {
 }
 
 fn up_like(scenario: &str, dir: &Path) -> Up {
-    up_like_file(&format!("scenarios/{scenario}"), dir)
+    up_like_file(&format!("scenarios/{scenario}"), dir, &[])
 }
 
-/// As [`up_like`], for any scenario file under the repository.
-fn up_like_file(scenario: &str, dir: &Path) -> Up {
-    let (guard, printed) = crate::util::cluster_up(&["--like", scenario], dir, BOOT);
+/// As [`up_like`], for any scenario file under the repository, with more
+/// `cluster up` arguments.
+fn up_like_file(scenario: &str, dir: &Path, more: &[&str]) -> Up {
+    let mut args = vec!["--like", scenario];
+    args.extend(more);
+    let (guard, printed) = crate::util::cluster_up(&args, dir, BOOT);
     let target = printed
         .iter()
         .find_map(|l| l.strip_prefix("target file: "))
@@ -56,7 +59,7 @@ fn up_like_file(scenario: &str, dir: &Path) -> Up {
         .iter()
         .filter_map(|l| {
             let w: Vec<&str> = l.split_whitespace().collect();
-            (w.len() == 4 && w[2] == "pid" && w[0] != "lb")
+            (w.len() >= 4 && w[2] == "pid" && w[0] != "lb")
                 .then(|| (w[0].to_string(), w[1].to_string()))
         })
         .collect();
@@ -71,11 +74,21 @@ fn up_like_file(scenario: &str, dir: &Path) -> Up {
 
 /// Starts `cluster up --like scenario`, runs the scenario against it as a
 /// real target, and checks the run passed and cleaned up after itself.
-/// Returns the report.
+/// The cluster's nodes name themselves as a real installation's do, unlike
+/// the target file. Returns the report.
 fn passes_on_cluster_up(scenario: &str) -> Value {
+    passes_on_cluster_up_named(scenario, "host")
+}
+
+/// As [`passes_on_cluster_up`], the nodes named as `--node-names` says.
+fn passes_on_cluster_up_named(scenario: &str, node_names: &str) -> Value {
     let _exclusive = crate::util::exclusive();
     let dir = tempfile::tempdir().unwrap();
-    let up = up_like(scenario, dir.path());
+    let up = up_like_file(
+        &format!("scenarios/{scenario}"),
+        dir.path(),
+        &["--node-names", node_names],
+    );
     let (target, key) = (&up.target, &up.key);
     // Without --allow-disruptive the run is refused before anything is
     // sent, and the disruptive steps are listed.
@@ -118,6 +131,14 @@ fn passes_on_cluster_up(scenario: &str) -> Value {
     crate::run::assert_matches_schema(&report);
     assert_eq!(report["target"], "cluster-up");
     assert_eq!(report["verdict"], "pass");
+    // Each node is known by the target's name and the cluster's, which
+    // differ unless the nodes were named after the target's keys.
+    for n in report["nodes"].as_array().expect("nodes") {
+        let (name, theirs) = (&n["name"], &n["cluster_name"]);
+        assert!(theirs.is_string(), "{n}");
+        assert_eq!(name == theirs, node_names == "key", "{n}");
+        assert!(n["pings_served"].as_u64() > Some(0), "{n}");
+    }
     // The key is in no output, report, history or log of the run.
     let mut texts = vec![out.stdout.clone(), out.stderr.clone()];
     texts.push(std::fs::read_to_string(&junit).unwrap());
@@ -226,6 +247,12 @@ fn failover_passes_through_a_real_target_killing_and_starting_by_pid() {
         .find(|n| n["name"] == "n2")
         .expect("n2 in the report");
     assert_eq!(n2["starts"], 2, "{n2}");
+}
+
+#[test]
+fn drain_passes_through_a_real_target_whose_node_names_are_the_target_s() {
+    let report = passes_on_cluster_up_named("drain.yaml", "key");
+    assert_eq!(report["drains"].as_array().unwrap().len(), 2);
 }
 
 #[test]
@@ -396,7 +423,7 @@ fn cleanup_by_run_id_removes_what_a_killed_run_left_on_a_real_target() {
     let _exclusive = crate::util::exclusive();
     let dir = tempfile::tempdir().unwrap();
     let scenario = "fixtures/scenarios/kill/left-behind.yaml";
-    let up = up_like_file(scenario, dir.path());
+    let up = up_like_file(scenario, dir.path(), &[]);
     // Killed once its package is in, its tasks are submitted and its fleet
     // is registered: nothing of that is removed by the run.
     let (mut run, history) = run_until(

@@ -125,7 +125,11 @@ fn a_lb_without_health_checks_fails_routes_around_failed_node() {
         .find(|l| l.contains("routes_around_failed_node"))
         .unwrap_or_default();
     assert!(line.trim_start().starts_with("FAIL"), "{}", out.stdout);
-    assert!(line.contains("kept sending requests to n2"), "{line}");
+    // The node as the scenario names it, and as the cluster does.
+    assert!(
+        line.contains("kept sending requests to n2 (OCTO-HA-02)"),
+        "{line}"
+    );
     let report = read_json(&tmp.path().join("latest/report.json"));
     assert_eq!(report["verdict"], "fail");
     let check = find(&report["checks"], "kind", "routes_around_failed_node");
@@ -249,7 +253,7 @@ fn an_lb_that_accepts_418_fails_the_drain_contract() {
     fails_with(
         "fixtures/scenarios/valid/drain-lb-accepts-4xx.yaml",
         "drain_contract",
-        "LB kept routing to drained node n1 for the whole maintenance",
+        "LB kept routing to drained node n1 (OCTO-HA-01) for the whole maintenance",
     );
 }
 
@@ -258,7 +262,7 @@ fn an_lb_with_passive_checks_only_fails_the_drain_contract() {
     fails_with(
         "fixtures/scenarios/valid/drain-lb-passive.yaml",
         "drain_contract",
-        "LB kept routing to drained node n1 for the whole maintenance",
+        "LB kept routing to drained node n1 (OCTO-HA-01) for the whole maintenance",
     );
 }
 

@@ -190,7 +190,7 @@ async fn a_node_killed_mid_task_has_its_tasks_canceled_and_never_run_again() {
     let b = boot(spec).await;
     let lb = client(&b, &b.cluster.lb_url());
     // Only n1 may claim, so the tasks run there.
-    timeout(LIMIT, lb.set_drain("n2", true))
+    timeout(LIMIT, lb.set_drain(&b.id("n2"), true))
         .await
         .unwrap()
         .unwrap();
@@ -202,9 +202,9 @@ async fn a_node_killed_mid_task_has_its_tasks_canceled_and_never_run_again() {
     assert!(
         running
             .iter()
-            .all(|t| t.server_node.as_deref() == Some("n1"))
+            .all(|t| t.server_node.as_deref() == Some(b.name("n1").as_str()))
     );
-    timeout(LIMIT, lb.set_drain("n2", false))
+    timeout(LIMIT, lb.set_drain(&b.id("n2"), false))
         .await
         .unwrap()
         .unwrap();
@@ -220,7 +220,11 @@ async fn a_node_killed_mid_task_has_its_tasks_canceled_and_never_run_again() {
     let bound = Duration::from_secs(8);
     for t in &ended {
         assert_eq!(t.state, TaskState::Canceled, "{t:?}");
-        assert_eq!(t.server_node.as_deref(), Some("n1"), "never moved: {t:?}");
+        assert_eq!(
+            t.server_node.as_deref(),
+            Some(b.name("n1").as_str()),
+            "never moved: {t:?}"
+        );
         assert!(t.error_message.as_deref().unwrap().contains("offline"));
         let done = parse_server_time(t.completed_time.as_deref().unwrap()).unwrap();
         let killed = killed_at
@@ -327,7 +331,7 @@ async fn a_restarted_node_cancels_its_own_tasks_at_once() {
     spec.tasks.orphan_after.value = "1h".parse().unwrap();
     let b = boot(spec).await;
     let lb = client(&b, &b.cluster.lb_url());
-    timeout(LIMIT, lb.set_drain("n2", true))
+    timeout(LIMIT, lb.set_drain(&b.id("n2"), true))
         .await
         .unwrap()
         .unwrap();
@@ -351,6 +355,6 @@ async fn a_restarted_node_cancels_its_own_tasks_at_once() {
     for t in ended {
         assert_eq!(t.state, TaskState::Canceled, "{t:?}");
         assert!(t.error_message.as_deref().unwrap().contains("restarted"));
-        assert_eq!(t.server_node.as_deref(), Some("n1"));
+        assert_eq!(t.server_node.as_deref(), Some(b.name("n1").as_str()));
     }
 }

@@ -31,6 +31,12 @@ use crate::scenario::DrainContract;
 /// it never stopped.
 const LAST_SECOND_US: u64 = 1_000_000;
 
+/// The part that says a maintenance stopped short.
+const STOPPED_PART: &str = "completed";
+
+/// What usually keeps an LB routing to a node whose ping answers 418.
+const LIKELY_CAUSE: &str = "the usual cause is a health check that accepts 4xx (an ALB matcher of 200-499, an HAProxy `http-check expect status` range that takes 418) or passive checks only (nginx open source), which never probe the ping";
+
 /// Task IDs listed in evidence, at most.
 const LISTED: usize = 10;
 
@@ -88,10 +94,15 @@ fn judge_window(
     all_nodes: &[String],
 ) -> (Verdict, String, Value) {
     if let Some(e) = &w.inject_error {
+        let then = w
+            .stopped
+            .as_ref()
+            .map(|s| format!("; {s}"))
+            .unwrap_or_default();
         return (
             Verdict::Unknown,
-            format!("{} could not be injected: {e}", w.name),
-            json!({ "fault": w.name, "nodes": w.nodes, "inject_error": e }),
+            format!("{} could not be injected: {e}{then}", w.name),
+            json!({ "fault": w.name, "nodes": w.nodes, "inject_error": e, "stopped": w.stopped }),
         );
     }
     let ping_within = c.ping_within.value.as_micros_u64();
@@ -123,10 +134,19 @@ fn judge_window(
         .requests()
         .filter(|r| r.intended_us >= w.start_us && r.intended_us <= w.end_us)
         .collect();
-    let (part, lb) = lb_part(c, w, &in_window, all_nodes);
+    let (part, lb) = lb_part(c, h, w, &in_window, all_nodes);
     parts.push(part);
     let (part, failed) = failed_part(w, &in_window);
     parts.push(part);
+    // A maintenance that stopped short (its drain not confirmed, its task
+    // count unreadable) never did what it was for: the window cannot pass.
+    if let Some(why) = &w.stopped {
+        parts.push(Part::new(
+            STOPPED_PART,
+            Verdict::Unknown,
+            format!("{} stopped before its restart: {why}", w.name),
+        ));
+    }
 
     // e and d work on the tasks; a run without a tasks workload has no
     // evidence for them, and they are left out rather than passed.
@@ -157,10 +177,11 @@ fn judge_window(
                 .join(", ")
         )
     } else {
-        // Every part as bad as the window, so one run shows every breach.
+        // Every part as bad as the window, so one run shows every breach;
+        // and why a maintenance stopped short, whatever else went wrong.
         parts
             .iter()
-            .filter(|p| p.verdict == verdict)
+            .filter(|p| p.verdict == verdict || p.name == STOPPED_PART)
             .map(|p| p.detail.as_str())
             .collect::<Vec<_>>()
             .join("; ")
@@ -192,6 +213,7 @@ fn judge_window(
         "tasks_running_at_drain": running.len(),
         "running_task_outcomes": running_outcomes(&running),
         "outcomes": outcomes,
+        "stopped": w.stopped,
         "verdict": verdict,
     });
     (verdict, detail, evidence)
@@ -354,6 +376,7 @@ struct Lb {
 /// b: the LB stops routing to the drained node within the bound.
 fn lb_part(
     c: &DrainContract,
+    h: &History,
     w: &FaultWindow,
     in_window: &[&Request],
     all_nodes: &[String],
@@ -388,18 +411,18 @@ fn lb_part(
     let last = to_drained.iter().copied().max();
     let convergence = last.map_or(0, |t| t - w.start_us);
     lb.convergence = Some(convergence);
-    let who = drained_nodes(w);
+    let who = drained_nodes(h, w);
     let still_at_end = last.is_some_and(|t| w.end_us.saturating_sub(t) < LAST_SECOND_US);
     if still_at_end {
         let d = format!(
-            "LB kept routing to {who} for the whole {} ({} requests)",
+            "LB kept routing to {who} for the whole {} ({} requests); {LIKELY_CAUSE}",
             w.kind, lb.to_drained
         );
         return (Part::new(NAME, Verdict::Fail, d), lb);
     }
     if convergence > within {
         let d = format!(
-            "LB kept routing to {who} for {} after {}, more than {} ({} requests after the bound)",
+            "LB kept routing to {who} for {} after {}, more than {} ({} requests after the bound); {LIKELY_CAUSE}",
             secs(convergence),
             w.name,
             secs(within),
@@ -411,8 +434,9 @@ fn lb_part(
     (Part::new(NAME, Verdict::Pass, d), lb)
 }
 
-fn drained_nodes(w: &FaultWindow) -> String {
-    match w.nodes.as_slice() {
+fn drained_nodes(h: &History, w: &FaultWindow) -> String {
+    let labels: Vec<String> = w.nodes.iter().map(|n| h.label(n)).collect();
+    match labels.as_slice() {
         [one] => format!("drained node {one}"),
         many => format!("drained nodes {}", many.join(", ")),
     }
@@ -792,6 +816,13 @@ mod tests {
             Verdict::Fail,
             "LB kept routing to drained node n1 for the whole drain (334 requests)",
         );
+        // The detail says what to look at in the LB.
+        assert_verdict(
+            &r,
+            Verdict::Fail,
+            "a health check that accepts 4xx (an ALB matcher of 200-499, an HAProxy `http-check expect status` range",
+        );
+        assert_verdict(&r, Verdict::Fail, "passive checks only (nginx open source)");
         assert_eq!(r.evidence["faults"][0]["requests_to_drained_node"], 334);
 
         let r = judged(CONTRACT, drain(9 * S));
@@ -810,6 +841,33 @@ mod tests {
             &r,
             Verdict::Unknown,
             "no ping went through the LB during drain-n1",
+        );
+    }
+
+    #[test]
+    fn a_maintenance_that_stopped_short_is_unknown_with_its_reason() {
+        let mut events = drain(7 * S);
+        // The drain went well, but the maintenance went no further.
+        let stop = 6 * S;
+        let at = events
+            .iter()
+            .position(|e| matches!(e, Event::Request(r) if r.intended_us >= stop))
+            .unwrap();
+        let mut stopped = fault("drain-n1", "drain", "n1", FaultAction::Step, stop);
+        if let Event::Fault(f) = &mut stopped {
+            f.step = Some(crate::history::STOPPED_STEP.into());
+            f.error = Some("the running task count could not be read".into());
+        }
+        events.insert(at, stopped);
+        let r = judged(CONTRACT, events);
+        assert_verdict(
+            &r,
+            Verdict::Unknown,
+            "drain-n1 stopped before its restart: the running task count could not be read",
+        );
+        assert_eq!(
+            r.evidence["faults"][0]["stopped"],
+            "the running task count could not be read"
         );
     }
 

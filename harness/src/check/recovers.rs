@@ -19,6 +19,8 @@ pub(super) fn judge(c: &Recovers, h: &History) -> (Verdict, String, Value) {
     let mut outcomes = Vec::new();
     for w in &windows {
         for node in &w.nodes {
+            // Named as the scenario does, the cluster's Name beside it.
+            let who = h.label(node);
             let (verdict, detail, recovery) = if let Some(e) = &w.inject_error {
                 (
                     Verdict::Unknown,
@@ -28,7 +30,7 @@ pub(super) fn judge(c: &Recovers, h: &History) -> (Verdict, String, Value) {
             } else if !w.healed {
                 (
                     Verdict::Unknown,
-                    format!("{} was never undone, so {node} could not recover", w.name),
+                    format!("{} was never undone, so {who} could not recover", w.name),
                     None,
                 )
             } else {
@@ -45,7 +47,7 @@ pub(super) fn judge(c: &Recovers, h: &History) -> (Verdict, String, Value) {
                             (
                                 Verdict::Pass,
                                 format!(
-                                    "{node} served requests {} after {} was undone (bound {})",
+                                    "{who} served requests {} after {} was undone (bound {})",
                                     secs(took),
                                     w.name,
                                     secs(within)
@@ -56,7 +58,7 @@ pub(super) fn judge(c: &Recovers, h: &History) -> (Verdict, String, Value) {
                             (
                                 Verdict::Fail,
                                 format!(
-                                    "{node} served its first request {} after {} was undone, more than {}",
+                                    "{who} served its first request {} after {} was undone, more than {}",
                                     secs(took),
                                     w.name,
                                     secs(within)
@@ -68,7 +70,7 @@ pub(super) fn judge(c: &Recovers, h: &History) -> (Verdict, String, Value) {
                     None if end.saturating_sub(w.end_us) > within => (
                         Verdict::Fail,
                         format!(
-                            "{node} served no request in the {} after {} was undone (bound {})",
+                            "{who} served no request in the {} after {} was undone (bound {})",
                             secs(end - w.end_us),
                             w.name,
                             secs(within)

@@ -38,7 +38,12 @@ fn judge_window(
     within: u64,
     node_count: usize,
 ) -> (Verdict, String, Value) {
-    let nodes = w.nodes.join(", ");
+    let nodes = w
+        .nodes
+        .iter()
+        .map(|n| h.label(n))
+        .collect::<Vec<_>>()
+        .join(", ");
     if let Some(e) = &w.inject_error {
         return (
             Verdict::Unknown,

@@ -167,12 +167,24 @@ pub struct NodeUpdate {
     pub max_concurrent_tasks: Option<u32>,
 }
 
-/// The one field of a ping body the harness reads.
-#[derive(Debug, Deserialize)]
+/// The fields of a ping body the harness reads: who the node is. Both are
+/// optional, as clusters differ in what they put there; one of them names
+/// the node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct PingBody {
-    /// The node's name.
-    #[serde(rename = "Name")]
-    pub name: String,
+    /// The node's `Id`.
+    #[serde(rename = "Id", default)]
+    pub id: Option<String>,
+    /// The node's `Name`.
+    #[serde(rename = "Name", default)]
+    pub name: Option<String>,
+}
+
+impl PingBody {
+    /// What the body calls the node: its Name, else its Id.
+    pub fn names(self) -> Option<String> {
+        self.name.filter(|n| !n.is_empty()).or(self.id)
+    }
 }
 
 /// A task's state, as Octopus spells it in JSON.
@@ -375,6 +387,9 @@ pub struct NodeBody {
     /// Drained.
     #[serde(default)]
     pub is_in_maintenance_mode: bool,
+    /// Not seen for a while, by the cluster's own reckoning.
+    #[serde(default)]
+    pub is_offline: bool,
     /// Active tasks (summary only).
     #[serde(default)]
     pub running_task_count: Option<u32>,

@@ -74,7 +74,7 @@ pub async fn serve(
     };
     let answer = match read {
         Ok(Ok(_)) => match line.trim().split_once(' ') {
-            Some(("start", node)) if !cluster.nodes().iter().any(|n| n.name() == node) => {
+            Some(("start", node)) if !cluster.nodes().iter().any(|n| n.key() == node) => {
                 format!("invalid: unknown node {node:?}")
             }
             Some(("start", node)) => {
@@ -187,17 +187,17 @@ pub fn target_yaml(cluster: &EmbeddedCluster, dir: &Path, exe: &Path) -> String 
     // YAML single quotes around sh single quotes: each ' doubled.
     let yaml = |s: String| format!("'{}'", s.replace('\'', "''"));
     for n in cluster.nodes() {
-        let _ = writeln!(t, "  - name: {}\n    url: {}", n.name(), n.url());
-        if let Some(p) = polling.iter().find(|p| p.node == n.name()) {
+        let _ = writeln!(t, "  - name: {}\n    url: {}", n.key(), n.url());
+        if let Some(p) = polling.iter().find(|p| p.node == n.key()) {
             let _ = writeln!(t, "    polling: {}", p.addr);
         }
-        let pid = sh_quote(&pid_file(dir, n.name()).display().to_string());
+        let pid = sh_quote(&pid_file(dir, n.key()).display().to_string());
         let signal = |sig: &str| yaml(format!("kill -{sig} \"$(cat {pid})\""));
         let start = yaml(format!(
             "{} cluster start {} {}",
             sh_quote(&exe.display().to_string()),
             sh_quote(&dir.display().to_string()),
-            n.name()
+            n.key()
         ));
         let _ = writeln!(
             t,

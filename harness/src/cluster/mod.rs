@@ -55,9 +55,19 @@ pub struct NodeHandle {
 }
 
 impl NodeHandle {
-    /// Node name.
-    pub fn name(&self) -> &str {
+    /// The harness's name for it: the scenario's key (n1, n2, ...).
+    pub fn key(&self) -> &str {
+        &self.config.key
+    }
+
+    /// Its Octopus `Name`.
+    pub fn cluster_name(&self) -> &str {
         &self.config.name
+    }
+
+    /// Its Octopus `Id`.
+    pub fn id(&self) -> &str {
+        &self.config.id
     }
 
     /// Its HTTP base URL.
@@ -74,6 +84,32 @@ pub struct PollingEndpoint {
     pub node: String,
     /// Its address.
     pub addr: SocketAddr,
+}
+
+/// How the embedded cluster's nodes name themselves to Octopus clients.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NodeNaming {
+    /// As a real installation's do, unlike the scenario's keys: Names like
+    /// host names (`OCTO-HA-01`) and Ids unique to the cluster, so every
+    /// run goes through the mapping a real cluster needs.
+    #[default]
+    Host,
+    /// Name as the key (`n1`), Id `OctopusServerNodes-n1`.
+    Key,
+}
+
+impl NodeNaming {
+    /// The Octopus Name and Id of the `i`th node (from 0), keyed `key`, of
+    /// a cluster tagged `tag`.
+    fn name_and_id(self, i: usize, key: &str, tag: &str) -> (String, String) {
+        match self {
+            NodeNaming::Host => (
+                format!("OCTO-HA-{:02}", i + 1),
+                format!("OctopusServerNodes-{tag}{:02}", i + 1),
+            ),
+            NodeNaming::Key => (key.to_string(), format!("OctopusServerNodes-{key}")),
+        }
+    }
 }
 
 /// A running embedded cluster. Dropping it kills every process.
@@ -102,6 +138,7 @@ impl EmbeddedCluster {
     /// this executable, run in its hidden modes.
     pub async fn boot(
         spec: &scenario::Cluster,
+        naming: NodeNaming,
         dir: &Path,
         api_key: ApiKey,
         events: Events,
@@ -109,13 +146,14 @@ impl EmbeddedCluster {
         let exe = std::env::current_exe().map_err(|e| {
             ClusterError::new(format!("failed to find the harness executable: {e}"))
         })?;
-        Self::boot_with_exe(spec, dir, api_key, events, &exe).await
+        Self::boot_with_exe(spec, naming, dir, api_key, events, &exe).await
     }
 
     /// As [`EmbeddedCluster::boot`], with the `harness` executable named;
     /// tests, whose own executable is the test binary, use this.
     pub async fn boot_with_exe(
         spec: &scenario::Cluster,
+        naming: NodeNaming,
         dir: &Path,
         api_key: ApiKey,
         events: Events,
@@ -176,14 +214,16 @@ impl EmbeddedCluster {
             polling: Vec::new(),
             lb_polling: None,
         };
-        for (i, name) in node_names(spec.nodes.value).into_iter().enumerate() {
+        for (i, key) in node_names(spec.nodes.value).into_iter().enumerate() {
             let storage = match spec.storage {
                 scenario::Storage::Shared => dir.join("shared-storage"),
-                scenario::Storage::PerNode => dir.join("node-storage").join(&name),
+                scenario::Storage::PerNode => dir.join("node-storage").join(&key),
             };
+            let (name, id) = naming.name_and_id(i, &key, &installation_id[..6]);
             let config =
                 NodeConfig {
-                    id: format!("OctopusServerNodes-{name}"),
+                    key,
+                    id,
                     name,
                     // Each node on its own loopback address, so "unique address,
                     // same port" polling layouts work later.
@@ -234,11 +274,11 @@ impl EmbeddedCluster {
             serde_json::to_string(&node.config).map_err(|e| ClusterError::new(e.to_string()))?;
         let started = self
             .supervisor
-            .start(node.name(), ChildKind::Node, json, None)
+            .start(node.key(), ChildKind::Node, json, None)
             .await?;
         self.events.send(Event::NodeUp {
             at_us: self.events.now_us(),
-            node: node.name().to_string(),
+            node: node.key().to_string(),
             address: started.addr.to_string(),
             pid: Some(started.pid),
             boot_ms: started.boot.as_millis() as u64,
@@ -257,9 +297,9 @@ impl EmbeddedCluster {
             if Instant::now() > deadline {
                 return Err(ClusterError::new(format!(
                     "{} did not answer ping with 200 within {}s; see {}",
-                    node.name(),
+                    node.key(),
                     BOOT_TIMEOUT.as_secs(),
-                    self.supervisor.log_path(node.name()).display()
+                    self.supervisor.log_path(node.key()).display()
                 )));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -280,7 +320,7 @@ impl EmbeddedCluster {
             .nodes
             .iter()
             .map(|n| real_lb::Backend {
-                name: n.name(),
+                name: n.key(),
                 addr: n.config.listen.to_string(),
             })
             .collect();
@@ -333,7 +373,7 @@ impl EmbeddedCluster {
                 .nodes
                 .iter()
                 .map(|n| BackendConfig {
-                    name: n.name().to_string(),
+                    name: n.key().to_string(),
                     addr: n.config.listen,
                 })
                 .collect(),
@@ -412,7 +452,7 @@ impl EmbeddedCluster {
         let listeners: Vec<(String, SocketAddr)> = self
             .nodes
             .iter()
-            .filter_map(|n| Some((n.name().to_string(), n.config.polling.as_ref()?.listen)))
+            .filter_map(|n| Some((n.key().to_string(), n.config.polling.as_ref()?.listen)))
             .collect();
         let lb_ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
         let mut forwards = Vec::new();
@@ -492,7 +532,7 @@ impl EmbeddedCluster {
     fn index(&self, node: &str) -> Result<usize, ClusterError> {
         self.nodes
             .iter()
-            .position(|n| n.name() == node)
+            .position(|n| n.key() == node)
             .ok_or_else(|| ClusterError::new(format!("unknown node {node:?}")))
     }
 
@@ -530,7 +570,7 @@ impl EmbeddedCluster {
     pub async fn heal_all(&self) -> Vec<ClusterError> {
         let mut errors = Vec::new();
         for n in &self.nodes {
-            let name = n.name();
+            let name = n.key();
             let result = if self.supervisor.is_paused(name) {
                 self.supervisor.resume(name)
             } else if !self.supervisor.is_running(name) {

@@ -63,9 +63,12 @@ const MAX_SKIP: usize = 1 << 40;
 /// What a node process needs to know, passed as JSON by the supervisor.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NodeConfig {
-    /// Node name (n1, n2, ...).
+    /// The harness's name for the node (n1, n2, ...): its process, its
+    /// log, its key in scenarios.
+    pub key: String,
+    /// The node's Octopus `Name`, which need not be its key.
     pub name: String,
-    /// Node ID.
+    /// The node's Octopus `Id`.
     pub id: String,
     /// Address to bind; port 0 on first start, the same port on restarts.
     pub listen: SocketAddr,

@@ -261,7 +261,7 @@ fn nodes(o: &mut String, r: &Report) {
             o,
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\
              <rect class=\"series share\" x=\"{LEFT}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\">{:.1}% · {} served · started {}×</text>",
+             <text x=\"{:.1}\" y=\"{:.1}\">{:.1}% · {} served · started {}×{}</text>",
             LEFT - 8.0,
             y + row * 0.6,
             esc(&n.name),
@@ -273,6 +273,10 @@ fn nodes(o: &mut String, r: &Report) {
             n.share * 100.0,
             n.pings_served,
             n.starts,
+            match &n.cluster_name {
+                Some(c) if *c != n.name => format!(" · the cluster's {}", esc(c)),
+                _ => String::new(),
+            },
         );
     }
     o.push_str("</svg>\n");

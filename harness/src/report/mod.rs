@@ -107,8 +107,14 @@ pub struct CpuLimitReport {
 /// A node in the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeReport {
-    /// Node name.
+    /// The node's name in the scenario or target file.
     pub name: String,
+    /// Its Name in the cluster, where the run learnt it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_name: Option<String>,
+    /// Its Id in the cluster, where the run learnt it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_id: Option<String>,
     /// Its last address.
     pub address: String,
     /// Successful pings it served.
@@ -117,6 +123,17 @@ pub struct NodeReport {
     pub share: f64,
     /// Times it was started (1 plus restarts).
     pub starts: u64,
+}
+
+impl NodeReport {
+    /// The node as reports name it: its name in the scenario, and the
+    /// cluster's Name beside it where the two differ (`n2 (OCTOPUS02)`).
+    pub fn label(&self) -> String {
+        match &self.cluster_name {
+            Some(c) if *c != self.name => format!("{} ({c})", self.name),
+            _ => self.name.clone(),
+        }
+    }
 }
 
 /// Throughput and latency of requests intended after warm-up.
@@ -271,6 +288,8 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
                 }
                 None => nodes.push(NodeReport {
                     name: node.clone(),
+                    cluster_name: None,
+                    cluster_id: None,
                     address: address.clone(),
                     pings_served: 0,
                     share: 0.0,
@@ -280,6 +299,10 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
         }
     }
     for n in &mut nodes {
+        if let Some(i) = history.identities().iter().find(|i| i.node == n.name) {
+            n.cluster_name = Some(i.name.clone());
+            n.cluster_id = Some(i.id.clone());
+        }
         n.pings_served = pings.get(n.name.as_str()).copied().unwrap_or(0);
         n.share = if total_pings > 0 {
             n.pings_served as f64 / total_pings as f64

@@ -250,6 +250,17 @@ impl LiveProgress {
                     t.task.as_deref().unwrap_or("not created")
                 ));
             }
+            Event::NodeIdentities { at_us, nodes } => {
+                for n in nodes {
+                    self.line(format!(
+                        "[{:>7.1}s] {} is the cluster's {} ({})",
+                        *at_us as f64 / 1e6,
+                        n.node,
+                        n.name,
+                        n.id
+                    ));
+                }
+            }
             Event::FleetRemoved { at_us, removed, .. } => {
                 self.line(format!(
                     "[{:>7.1}s] fleet: {removed} machines removed",
@@ -348,12 +359,19 @@ pub fn summary(r: &Report) -> String {
         l.p50, l.p90, l.p99, l.max
     );
     let _ = writeln!(s, "\nnodes (share of successful pings)");
+    let width = r
+        .nodes
+        .iter()
+        .map(|n| n.label().len())
+        .max()
+        .unwrap_or(0)
+        .max(4);
     for n in &r.nodes {
         let restarts = n.starts.saturating_sub(1);
         let _ = writeln!(
             s,
-            "  {:<4} {:<22} {:>5.1}%  {:>7} pings  {} restart{}",
-            n.name,
+            "  {:<width$} {:<22} {:>5.1}%  {:>7} pings  {} restart{}",
+            n.label(),
             n.address,
             n.share * 100.0,
             n.pings_served,

@@ -19,7 +19,9 @@ use crate::client::ApiClient;
 use crate::cluster::PollingEndpoint;
 use crate::cluster::api::{NewTask, TaskState};
 use crate::fleet::{self, Fleet, FleetSpec, Target, Tentacle};
-use crate::history::{Event, Events, FleetStarted, FleetTentacle, HealthSeen, HealthTaskSeen};
+use crate::history::{
+    Event, Events, FleetStarted, FleetTentacle, HealthSeen, HealthTaskSeen, NodeMap,
+};
 use crate::limits::CLEANUP_WITHIN;
 use crate::scenario::{FleetLoad, Polls};
 
@@ -42,6 +44,9 @@ pub(super) struct Endpoints {
     pub poll_wait: Duration,
     /// How long a request may wait to be collected.
     pub pickup: Duration,
+    /// Which cluster node each node is: a health task is pinned by the
+    /// Name the cluster knows its node by.
+    pub ids: NodeMap,
 }
 
 /// A running fleet workload.
@@ -215,6 +220,7 @@ async fn run(
             .saturating_add(Duration::from_secs(60)),
         run_id,
         created: Arc::new(std::sync::Mutex::new(Vec::new())),
+        ids: endpoints.ids.clone(),
     };
     for (round, at) in cfg.health_checks.iter().enumerate() {
         if *stop.borrow() {
@@ -335,6 +341,7 @@ struct Rounds {
     run_id: String,
     /// Every health task created, to cancel the unfinished at the end.
     created: Arc<std::sync::Mutex<Vec<String>>>,
+    ids: NodeMap,
 }
 
 /// One round: a health task pinned to each node, all at once, each
@@ -370,10 +377,11 @@ async fn health_task(r: &Rounds, node: &str, round: u32) -> HealthTaskSeen {
         state: None,
         error: None,
     };
+    let pinned = r.ids.identity(node).map_or(node, |i| i.name.as_str());
     let task = NewTask {
         name: "Health".into(),
         description,
-        arguments: Some(json!({ "MachineIds": machines, "PinnedNode": node })),
+        arguments: Some(json!({ "MachineIds": machines, "PinnedNode": pinned })),
         space_id: None,
     };
     let created = lb.create_task(&task, Duration::from_secs(30)).await;

@@ -48,12 +48,13 @@ use tokio::time::sleep_until;
 
 use crate::check;
 use crate::client::{ApiClient, ApiKey};
-use crate::cluster::EmbeddedCluster;
+use crate::cluster::{EmbeddedCluster, NodeNaming};
 use crate::fault::{FaultKind, PlannedFault};
 use crate::history::{
-    Clock, ClusterNode, Event, Events, FaultAction, FaultEvent, History, HistoryWriter, Phase,
-    Request,
+    Clock, ClusterNode, Event, Events, FaultAction, FaultEvent, History, HistoryWriter, NodeMap,
+    Phase, Request, STOPPED_STEP,
 };
+use crate::identity;
 use crate::limits::RUN_ALLOWANCE;
 use crate::report::{self, LiveProgress, Report};
 use crate::scenario::{ApiLoad, LoadedScenario};
@@ -241,11 +242,22 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
         .map(|(name, url)| ApiClient::with_trust(&url, key.clone(), &trust).map(|c| (name, c)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(RunError::new)?;
-    record_cluster_nodes(&events, &lb_api).await;
+    // Who each node is, from the cluster, before anything is sent: every
+    // fault, check and report goes by it.
+    let ids = match identity::learn(&node_apis, &lb_api).await {
+        Ok(learnt) => record_identities(&events, learnt),
+        Err(why) => {
+            end_run(&events, Some(why.clone()));
+            let _ = finish(events, recorder).await;
+            cluster.shutdown();
+            return Err(RunError::new(why));
+        }
+    };
     let faults = Faults {
         events: events.clone(),
         cluster: cluster.clone(),
         api: lb_api.clone(),
+        ids: Arc::new(ids),
         plan: Arc::new(schedule::plan_faults(s, seed)),
         state: Arc::new(Mutex::new(Vec::new())),
     };
@@ -284,6 +296,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
                 lb: cluster.lb_polling_endpoint(),
                 poll_wait: p.poll_wait.value.get(),
                 pickup: p.pickup_timeout.value.get(),
+                ids: (*faults.ids).clone(),
             },
             events.clone(),
             warmup_end,
@@ -387,8 +400,12 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
                     Action::Inject(i) if faults.plan[i].kind == FaultKind::Maintenance => {
                         procedures.spawn(faults.clone().maintain(i));
                     }
-                    Action::Inject(i) => faults.apply(i, FaultAction::Inject).await,
-                    Action::Heal(i) => faults.apply(i, FaultAction::Heal).await,
+                    Action::Inject(i) => {
+                        let _ = faults.apply(i, FaultAction::Inject).await;
+                    }
+                    Action::Heal(i) => {
+                        let _ = faults.apply(i, FaultAction::Heal).await;
+                    }
                 }
             }
             sleep_until(start + s.duration.value.get()).await;
@@ -548,6 +565,8 @@ struct Faults {
     cluster: Arc<Target>,
     api: ApiClient,
     plan: Arc<Vec<PlannedFault>>,
+    /// Which cluster node each of the run's nodes is.
+    ids: Arc<NodeMap>,
     /// Per fault: (injected, healed).
     state: Arc<Mutex<Vec<(bool, bool)>>>,
 }
@@ -572,7 +591,7 @@ impl Faults {
     /// that requests that failed while a kill or a restart was under way
     /// fall inside the fault's window, and when it returned, by which time
     /// a drain has taken effect.
-    async fn apply(&self, i: usize, action: FaultAction) {
+    async fn apply(&self, i: usize, action: FaultAction) -> Result<(), String> {
         let f = &self.plan[i];
         let at_us = self.events.now_us();
         // Marked first: a heal that is cut short must still be retried.
@@ -580,15 +599,16 @@ impl Faults {
             self.mark(i, action);
         }
         let result = match action {
-            FaultAction::Inject => f.inject(&self.cluster, &self.api).await,
-            FaultAction::Heal => f.heal(&self.cluster, &self.api).await,
+            FaultAction::Inject => f.inject(&self.cluster, &self.api, &self.ids).await,
+            FaultAction::Heal => f.heal(&self.cluster, &self.api, &self.ids).await,
             FaultAction::Step => Ok(()),
         };
         // A heal that failed stays pending, so the heal phase tries again.
         if action == FaultAction::Heal && result.is_ok() {
             self.mark(i, action);
         }
-        self.record(i, action, at_us, None, result.err());
+        self.record(i, action, at_us, None, result.clone().err());
+        result
     }
 
     fn record(
@@ -615,30 +635,62 @@ impl Faults {
     /// A rolling maintenance, as the Octopus docs describe it: drain; once
     /// the LB has had `restart_after` and the node runs no task (or `wait`
     /// is over), restart it; once it answers, undrain it.
+    ///
+    /// Each step is taken only once the one before it is confirmed: the
+    /// drain, by the cluster reporting the node in maintenance mode and the
+    /// node's own ping answering 418; the wait, by a running task count
+    /// read as zero, or read at all when the wait is over; a node's
+    /// restart, by its answering again before the next node's. Otherwise
+    /// the maintenance stops there, recorded with the reason, and undrains:
+    /// a node that was never drained is never stopped.
     async fn maintain(self, i: usize) {
         let f = &self.plan[i];
         let Some(plan) = f.maintenance else { return };
         let drained_at = tokio::time::Instant::now();
-        self.apply(i, FaultAction::Inject).await;
-        tokio::time::sleep_until(drained_at + plan.restart_after).await;
+        if self.apply(i, FaultAction::Inject).await.is_err() {
+            // The drain's own event says why.
+            return self
+                .stop_short(i, "the drain was not done; no node was stopped".into())
+                .await;
+        }
         let deadline = drained_at + plan.wait.max(plan.restart_after);
+        let confirmed =
+            crate::fault::confirm_drained(&self.cluster, &self.api, &self.ids, &f.nodes, deadline)
+                .await;
+        if let Err(e) = confirmed {
+            return self
+                .stop_short(i, format!("{e}; no node was stopped"))
+                .await;
+        }
+        tokio::time::sleep_until(drained_at + plan.restart_after).await;
         let (running, step_at) = loop {
             let at = self.events.now_us();
             let running = self.running_tasks(&f.nodes).await;
-            if running == Some(0) || tokio::time::Instant::now() >= deadline {
+            if running == Ok(0) || tokio::time::Instant::now() >= deadline {
                 break (running, at);
             }
             tokio::time::sleep(IDLE_POLL).await;
         };
         let idle = match running {
-            Some(0) => "idle".to_string(),
-            Some(n) => format!("wait over with {n} tasks running"),
-            None => "wait over; the running task count could not be read".to_string(),
+            Ok(0) => "idle".to_string(),
+            Ok(n) => format!("wait over with {n} tasks running"),
+            Err(e) => {
+                return self
+                    .stop_short(
+                        i,
+                        format!(
+                            "the running task count could not be read by the end of the wait ({e}); no node was stopped"
+                        ),
+                    )
+                    .await;
+            }
         };
         self.record(i, FaultAction::Step, step_at, Some(idle), None);
-        for node in &f.nodes {
+        for (k, node) in f.nodes.iter().enumerate() {
             let at_us = self.events.now_us();
             // Cleanly, as an operator would; the embedded nodes are killed.
+            // Started only once stopped, and the next node only once this
+            // one answers again.
             let result = match self.cluster.stop(node).await {
                 Ok(()) => self.cluster.start(node).await,
                 Err(e) => Err(e),
@@ -647,6 +699,7 @@ impl Faults {
                 Ok(()) => self.wait_up(node).await,
                 Err(e) => Err(e),
             };
+            let failed = result.as_ref().err().cloned();
             self.record(
                 i,
                 FaultAction::Step,
@@ -654,19 +707,51 @@ impl Faults {
                 Some("restart".into()),
                 result.err(),
             );
+            if let Some(e) = failed
+                && let Some(rest) = f.nodes.get(k + 1..).filter(|r| !r.is_empty())
+            {
+                return self
+                    .stop_short(
+                        i,
+                        format!(
+                            "{node}'s restart failed ({e}); {} not stopped",
+                            rest.join(", ")
+                        ),
+                    )
+                    .await;
+            }
         }
-        self.apply(i, FaultAction::Heal).await;
+        let _ = self.apply(i, FaultAction::Heal).await;
     }
 
-    /// The nodes' running tasks, from the cluster summary; None when it
+    /// Ends a maintenance before its next step: records why, then undoes
+    /// what it did.
+    async fn stop_short(&self, i: usize, why: String) {
+        eprintln!("harness: {} stopped: {why}", self.plan[i].name);
+        let at_us = self.events.now_us();
+        self.record(
+            i,
+            FaultAction::Step,
+            at_us,
+            Some(STOPPED_STEP.into()),
+            Some(why),
+        );
+        let _ = self.apply(i, FaultAction::Heal).await;
+    }
+
+    /// The nodes' running tasks, by their Ids; an error when a count
     /// cannot be read (a summary without the count is not "idle").
-    async fn running_tasks(&self, nodes: &[String]) -> Option<u32> {
-        let summary = self.api.summary().await.ok()?;
-        let mut total = 0;
+    async fn running_tasks(&self, nodes: &[String]) -> Result<u32, String> {
+        let mut total = 0u32;
         for n in nodes {
-            total += summary.iter().find(|s| &s.name == n)?.running_task_count?;
+            let id = self
+                .ids
+                .identity(n)
+                .map(|i| i.id.clone())
+                .ok_or_else(|| format!("the cluster never said which of its nodes {n} is"))?;
+            total = total.saturating_add(self.api.running_tasks(&id).await?);
         }
-        Some(total)
+        Ok(total)
     }
 
     /// Waits until a restarted node answers ping directly (200 or 418).
@@ -705,7 +790,7 @@ impl Faults {
                 .collect()
         };
         for i in pending {
-            self.apply(i, FaultAction::Heal).await;
+            let _ = self.apply(i, FaultAction::Heal).await;
         }
     }
 }
@@ -737,10 +822,16 @@ async fn boot(
     match target {
         None => {
             let key = ApiKey::generate()?;
-            EmbeddedCluster::boot(&s.cluster, &dir.join("cluster"), key, events)
-                .await
-                .map(|c| Target::Embedded(Box::new(c)))
-                .map_err(|e| format!("the embedded cluster did not boot: {e}"))
+            EmbeddedCluster::boot(
+                &s.cluster,
+                NodeNaming::Host,
+                &dir.join("cluster"),
+                key,
+                events,
+            )
+            .await
+            .map(|c| Target::Embedded(Box::new(c)))
+            .map_err(|e| format!("the embedded cluster did not boot: {e}"))
         }
         Some(file) => {
             let key = file.api_key()?;
@@ -751,22 +842,31 @@ async fn boot(
     }
 }
 
-/// Records the cluster's nodes and task caps as its API lists them.
-async fn record_cluster_nodes(events: &Events, api: &ApiClient) {
-    match api.nodes().await {
-        Ok(nodes) => events.send(Event::ClusterNodes {
-            at_us: events.now_us(),
-            nodes: nodes
-                .into_iter()
-                .map(|n| ClusterNode {
-                    name: n.name,
-                    task_cap: n.max_concurrent_tasks,
-                    drained: n.is_in_maintenance_mode,
-                })
-                .collect(),
-        }),
-        Err(e) => eprintln!("harness: could not read the node list: {e}"),
+/// Records which cluster node each of the run's nodes is, and the
+/// cluster's nodes and task caps as its API lists them; gives the map.
+fn record_identities(events: &Events, learnt: identity::Learnt) -> NodeMap {
+    for ghost in &learnt.offline_unclaimed {
+        eprintln!(
+            "harness: the cluster also lists {ghost}, which it reports offline and the run leaves alone"
+        );
     }
+    events.send(Event::NodeIdentities {
+        at_us: events.now_us(),
+        nodes: learnt.identities.clone(),
+    });
+    events.send(Event::ClusterNodes {
+        at_us: events.now_us(),
+        nodes: learnt
+            .listed
+            .into_iter()
+            .map(|n| ClusterNode {
+                name: n.name,
+                task_cap: n.max_concurrent_tasks,
+                drained: n.is_in_maintenance_mode,
+            })
+            .collect(),
+    });
+    NodeMap::new(learnt.identities)
 }
 
 /// Time between two direct pings of one node.
@@ -850,7 +950,15 @@ async fn record(
 ) -> Result<History, String> {
     let mut history = History::default();
     let mut write_error = None;
-    while let Some(event) = rx.recv().await {
+    // Nodes named as the cluster names them (a ping body, a task's
+    // ServerNode) are recorded by the run's name for them, once the run
+    // has learnt who is who.
+    let mut map = NodeMap::default();
+    while let Some(mut event) = rx.recv().await {
+        if let Event::NodeIdentities { nodes, .. } = &event {
+            map = NodeMap::new(nodes.clone());
+        }
+        map.translate(&mut event);
         if let Err(e) = writer.write(&event)
             && write_error.is_none()
         {

@@ -46,7 +46,7 @@ impl Target {
             Target::Embedded(c) => c
                 .nodes()
                 .iter()
-                .map(|n| (n.name().to_string(), n.url()))
+                .map(|n| (n.key().to_string(), n.url()))
                 .collect(),
             Target::Real(r) => r.nodes(),
         }

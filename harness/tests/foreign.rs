@@ -1,0 +1,428 @@
+//! A cluster the harness did not write. A small Octopus-like server, built
+//! here from the documented REST surface alone (ping, the node list and
+//! resource, drain by PUT, the cluster summary), whose nodes' Names and Ids
+//! look nothing like the target file's names, and which can misbehave as a
+//! real cluster might: refuse a drain, or keep answering ping with 200
+//! while drained. Behind it a round-robin "LB" that honours 418. The
+//! harness runs against it as a real target, through a target file whose
+//! node commands only write to a log, so a test sees exactly which
+//! disruptive commands ran.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use serde_json::{Value, json};
+
+use crate::util::{harness, run_with_timeout};
+
+/// A whole run on the foreign cluster, with room for a slow machine.
+const RUN: Duration = Duration::from_secs(90);
+
+/// How the foreign cluster misbehaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Behaviour {
+    /// As Octopus documents it.
+    Correct,
+    /// Every PUT to a node is refused with 403, as for a key without the
+    /// permission.
+    RefusesDrains,
+    /// A drain is stored, but the node's own ping keeps answering 200.
+    PingIgnoresDrain,
+}
+
+/// One node as the cluster knows it.
+#[derive(Debug, Clone)]
+struct Node {
+    id: String,
+    name: String,
+    drained: bool,
+}
+
+struct State {
+    nodes: Vec<Node>,
+    behaviour: Behaviour,
+    /// The LB's next node.
+    turn: usize,
+    /// Every PUT the cluster took or refused: (node Id, asked drained).
+    puts: Vec<(String, bool)>,
+}
+
+type Shared = Arc<Mutex<State>>;
+
+fn resource(n: &Node) -> Value {
+    json!({
+        "Id": n.id,
+        "Name": n.name,
+        "MaxConcurrentTasks": 5,
+        "IsInMaintenanceMode": n.drained,
+        "IsOffline": false,
+        "LastSeen": "2026-12-06T00:00:00.000+00:00",
+        "Version": "2026.1.1234",
+        "LastModifiedOn": "2026-12-06T00:00:00.000+00:00",
+        "LastModifiedBy": "admin",
+        "Links": { "Self": format!("/api/octopusservernodes/{}", n.id) },
+    })
+}
+
+fn reply(status: u16, body: &Value) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json; charset=utf-8")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("a response")
+}
+
+/// Answers one request; `me` is the node the listener is, or None for the
+/// LB, which answers a ping as the next node in turn that is not drained.
+async fn answer(
+    state: Shared,
+    me: Option<usize>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let mut s = state.lock().unwrap();
+    let behaviour = s.behaviour;
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let resp = match (method.as_str(), segments.as_slice()) {
+        ("GET", ["api", "octopusservernodes", "ping"]) => {
+            let i = match me {
+                Some(i) => i,
+                None => {
+                    let n = s.nodes.len();
+                    let pick = (0..n)
+                        .map(|k| (s.turn + k) % n)
+                        .find(|&k| !s.nodes[k].drained)
+                        .unwrap_or(s.turn % n);
+                    s.turn = pick + 1;
+                    pick
+                }
+            };
+            let n = &s.nodes[i];
+            let teapot = n.drained && behaviour != Behaviour::PingIgnoresDrain;
+            reply(if teapot { 418 } else { 200 }, &resource(n))
+        }
+        ("GET", ["api"]) => reply(
+            200,
+            &json!({ "Application": "Octopus Deploy", "Version": "2026.1.1234", "ApiVersion": "3.0.0" }),
+        ),
+        ("GET", ["api", "octopusservernodes", "all"]) => {
+            reply(200, &Value::Array(s.nodes.iter().map(resource).collect()))
+        }
+        ("GET", ["api", "octopusservernodes", "summary"]) => {
+            let nodes: Vec<Value> = s
+                .nodes
+                .iter()
+                .map(|n| {
+                    let mut r = resource(n);
+                    r["RunningTaskCount"] = json!(0);
+                    r
+                })
+                .collect();
+            reply(200, &json!({ "Nodes": nodes }))
+        }
+        ("GET", ["api", "octopusservernodes", id]) => match s.nodes.iter().find(|n| n.id == *id) {
+            Some(n) => reply(200, &resource(n)),
+            None => reply(
+                404,
+                &json!({ "ErrorMessage": "The resource you requested was not found." }),
+            ),
+        },
+        ("PUT", ["api", "octopusservernodes", id]) => {
+            let asked: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let drained = asked["IsInMaintenanceMode"].as_bool().unwrap_or(false);
+            s.puts.push((id.to_string(), drained));
+            if behaviour == Behaviour::RefusesDrains {
+                reply(
+                    403,
+                    &json!({ "ErrorMessage": "You do not have permission to perform this action. Please contact your Octopus administrator. Missing permission: ConfigureServer" }),
+                )
+            } else {
+                match s.nodes.iter_mut().find(|n| n.id == *id) {
+                    Some(n) => {
+                        n.drained = drained;
+                        reply(200, &resource(n))
+                    }
+                    None => reply(404, &json!({ "ErrorMessage": "not found" })),
+                }
+            }
+        }
+        // A list the run's clean-up reads: this cluster has nothing.
+        ("GET", [..])
+            if path.ends_with("/packages")
+                || path.ends_with("/tasks")
+                || path.ends_with("/machines") =>
+        {
+            reply(200, &json!({ "Items": [], "TotalResults": 0 }))
+        }
+        _ => reply(
+            404,
+            &json!({ "ErrorMessage": format!("no route for {method} {path}") }),
+        ),
+    };
+    Ok(resp)
+}
+
+/// The foreign cluster, served on loopback until the test ends.
+struct Foreign {
+    state: Shared,
+    lb: SocketAddr,
+    nodes: Vec<SocketAddr>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Foreign {
+    fn start(behaviour: Behaviour) -> Self {
+        let state: Shared = Arc::new(Mutex::new(State {
+            // Host names and Ids that share nothing with web-a and web-b.
+            nodes: vec![
+                Node {
+                    id: "OctopusServerNodes-9f3c1e".into(),
+                    name: "PRODOCTO-EU1".into(),
+                    drained: false,
+                },
+                Node {
+                    id: "OctopusServerNodes-41ab07".into(),
+                    name: "PRODOCTO-EU2".into(),
+                    drained: false,
+                },
+            ],
+            behaviour,
+            turn: 0,
+            puts: Vec::new(),
+        }));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut bound = Vec::new();
+        for me in [None, Some(0), Some(1)] {
+            let listener = runtime
+                .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+                .unwrap();
+            bound.push(listener.local_addr().unwrap());
+            let state = state.clone();
+            runtime.spawn(async move {
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let state = state.clone();
+                    tokio::spawn(async move {
+                        let service =
+                            hyper::service::service_fn(move |req| answer(state.clone(), me, req));
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            });
+        }
+        Foreign {
+            state,
+            lb: bound[0],
+            nodes: bound[1..].to_vec(),
+            _runtime: runtime,
+        }
+    }
+
+    /// A target file for it: web-a and web-b, in this order of the
+    /// cluster's nodes (`urls` picks which listener each entry points at),
+    /// whose commands append their verb and node to `log`.
+    fn target(&self, dir: &Path, urls: [usize; 2], log: &Path) -> PathBuf {
+        let mut text = format!(
+            "name: foreign\nlb: http://{}\napi_key_env: FOREIGN_KEY\ncommand_timeout: 10s\nnodes:\n",
+            self.lb
+        );
+        for (name, i) in ["web-a", "web-b"].iter().zip(urls) {
+            let record = |verb: &str| format!("echo {verb} $HARNESS_NODE >> {}", log.display());
+            text.push_str(&format!(
+                "  - name: {name}\n    url: http://{}\n    commands:\n      kill: '{}'\n      stop: '{}'\n      start: '{}'\n",
+                self.nodes[i],
+                record("kill"),
+                record("stop"),
+                record("start"),
+            ));
+        }
+        let path = dir.join("target.yaml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn puts(&self) -> Vec<(String, bool)> {
+        self.state.lock().unwrap().puts.clone()
+    }
+
+    fn drained(&self) -> BTreeMap<String, bool> {
+        let s = self.state.lock().unwrap();
+        s.nodes
+            .iter()
+            .map(|n| (n.name.clone(), n.drained))
+            .collect()
+    }
+}
+
+/// Runs the maintenance of web-a on a foreign cluster; gives the exit
+/// code, stderr, the report and the commands that ran.
+fn maintain(f: &Foreign, dir: &Path) -> (i32, String, Value, String) {
+    let log = dir.join("commands.log");
+    let target = f.target(dir, [0, 1], &log);
+    let json = dir.join("report.json");
+    let mut cmd = harness();
+    cmd.args(["run", "--allow-disruptive", "--target"])
+        .arg(&target)
+        .arg("fixtures/targets/scenarios/maintain-web-a.yaml")
+        .arg("--out")
+        .arg(dir.join("runs"))
+        .arg("--json")
+        .arg(&json)
+        .env("FOREIGN_KEY", "API-FOREIGNFOREIGNFOREIGN12");
+    let out = run_with_timeout(cmd, RUN);
+    let report = std::fs::read_to_string(&json)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    let commands = std::fs::read_to_string(&log).unwrap_or_default();
+    (
+        out.code(),
+        format!("{}\n{}", out.stdout, out.stderr),
+        report,
+        commands,
+    )
+}
+
+fn check<'a>(report: &'a Value, kind: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["kind"] == kind))
+        .unwrap_or_else(|| panic!("no {kind} in {report}"))
+}
+
+#[test]
+fn a_maintenance_on_a_foreign_cluster_goes_by_the_cluster_s_ids_and_passes() {
+    let f = Foreign::start(Behaviour::Correct);
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, report, commands) = maintain(&f, dir.path());
+    assert_eq!(code, 0, "{out}");
+    // The drain and the undrain went to web-a by the cluster's Id for it.
+    assert_eq!(
+        f.puts(),
+        [
+            ("OctopusServerNodes-9f3c1e".to_string(), true),
+            ("OctopusServerNodes-9f3c1e".to_string(), false)
+        ]
+    );
+    assert_eq!(commands, "stop web-a\nstart web-a\n");
+    assert!(f.drained().values().all(|d| !d), "{:?}", f.drained());
+    assert_eq!(check(&report, "drain_contract")["verdict"], "pass", "{out}");
+    assert_eq!(check(&report, "left_clean")["verdict"], "pass", "{out}");
+    // Reports name the node as the target does, the cluster's Name beside.
+    let nodes = report["nodes"].as_array().unwrap();
+    let a = nodes.iter().find(|n| n["name"] == "web-a").unwrap();
+    assert_eq!(a["cluster_name"], "PRODOCTO-EU1");
+    assert_eq!(a["cluster_id"], "OctopusServerNodes-9f3c1e");
+    assert!(a["pings_served"].as_u64().unwrap() > 0, "{a}");
+    assert!(out.contains("web-a (PRODOCTO-EU1)"), "{out}");
+}
+
+#[test]
+fn a_drain_the_cluster_refuses_stops_the_maintenance_before_any_node_is_stopped() {
+    for (behaviour, why) in [
+        (
+            Behaviour::RefusesDrains,
+            "the drain was not done; no node was stopped",
+        ),
+        (
+            Behaviour::PingIgnoresDrain,
+            "web-a was not confirmed drained: the cluster reports IsInMaintenanceMode true and its own ping answers 200",
+        ),
+    ] {
+        let f = Foreign::start(behaviour);
+        let dir = tempfile::tempdir().unwrap();
+        let (code, out, report, commands) = maintain(&f, dir.path());
+        // No stop, no start: a node that was not drained is not restarted.
+        assert_eq!(commands, "", "{behaviour:?}: {out}");
+        assert_eq!(code, 1, "{behaviour:?}: {out}");
+        let contract = check(&report, "drain_contract");
+        let detail = contract["detail"].as_str().unwrap();
+        eprintln!(
+            "{behaviour:?}: drain_contract {}: {detail}",
+            contract["verdict"]
+        );
+        assert_ne!(contract["verdict"], "pass", "{behaviour:?}: {contract}");
+        assert!(detail.contains(why), "{behaviour:?}: {detail}");
+        if behaviour == Behaviour::RefusesDrains {
+            assert!(
+                detail.contains("answered 403: You do not have permission"),
+                "{detail}"
+            );
+        } else {
+            assert!(
+                detail.contains("maintain-web-a stopped before its restart"),
+                "{detail}"
+            );
+        }
+        assert!(detail.contains("no node was stopped"), "{detail}");
+        // What was done is undone.
+        assert!(f.drained().values().all(|d| !d), "{:?}", f.drained());
+    }
+}
+
+#[test]
+fn a_target_whose_entries_are_not_the_cluster_s_nodes_is_refused_before_anything_is_done() {
+    let f = Foreign::start(Behaviour::Correct);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("commands.log");
+    // Both entries point at the first node; the second node is no entry's.
+    let target = f.target(dir.path(), [0, 0], &log);
+    let mut cmd = harness();
+    cmd.args(["run", "--allow-disruptive", "--target"])
+        .arg(&target)
+        .arg("fixtures/targets/scenarios/maintain-web-a.yaml")
+        .arg("--out")
+        .arg(dir.path().join("runs"))
+        .env("FOREIGN_KEY", "API-FOREIGNFOREIGNFOREIGN12");
+    let out = run_with_timeout(cmd, RUN);
+    assert_eq!(out.code(), 3, "{}\n{}", out.stdout, out.stderr);
+    for says in [
+        "the target's nodes are not the cluster's",
+        "web-a, web-b all answer ping as PRODOCTO-EU1 (OctopusServerNodes-9f3c1e): the target lists one node more than once",
+        "the cluster lists PRODOCTO-EU2 (OctopusServerNodes-41ab07), which no node of the target is",
+    ] {
+        assert!(out.stderr.contains(says), "{says:?} not in {}", out.stderr);
+    }
+    assert!(f.puts().is_empty(), "{:?}", f.puts());
+    assert_eq!(std::fs::read_to_string(&log).unwrap_or_default(), "");
+    // doctor says the same, read-only.
+    let mut cmd = harness();
+    cmd.args(["doctor", "--target"])
+        .arg(&target)
+        .env("FOREIGN_KEY", "API-FOREIGNFOREIGNFOREIGN12");
+    let out = run_with_timeout(cmd, RUN);
+    assert_eq!(out.code(), 1, "{}", out.stdout);
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("node_list_agrees"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("FAIL") && line.contains("web-a, web-b all answer ping as PRODOCTO-EU1"),
+        "{}",
+        out.stdout
+    );
+}
