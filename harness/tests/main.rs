@@ -30,6 +30,9 @@ mod foreign;
 // `harness containers up`: no Docker daemon gives exit 3; the whole
 // containerized cluster where Docker and a licence are at hand.
 mod containers;
+// The official Octopus TypeScript client, run by Node.js, against
+// `harness cluster up`: spaces, package pushes and lists, tasks.
+mod ts_client;
 // `harness run` end to end: failover passes, a misconfigured LB fails.
 mod run;
 // The goose load phase: its counts match the history, its thresholds are

@@ -1,6 +1,7 @@
 //! The Octopus REST shapes the reference nodes answer with, as in
 //! octopus-surface.md §0–2: the API root, the OctopusServerNode resource,
-//! the paged collection and the error body. PascalCase, like Octopus.
+//! the space and its home, the paged collection and the error body.
+//! PascalCase, like Octopus.
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -94,6 +95,8 @@ pub fn root(version: &str, installation_id: &str) -> Value {
             "Self": "/api",
             "OctopusServerNodes": "/api/octopusservernodes{/id}{?skip,take,ids,partialName}",
             "OctopusServerNodePing": PING_PATH,
+            "Spaces": "/api/spaces{/id}{?name,skip,ids,take,partialName}",
+            "SpaceHome": "/api/{spaceId}",
         },
     })
 }
@@ -145,6 +148,36 @@ mod tests {
         assert_eq!(pairs[2].1, "€");
         assert_eq!(pairs[3].1, "%");
         let _: Vec<_> = super::query_pairs("x=%é%").collect();
+    }
+
+    #[test]
+    fn task_details_hold_the_task_and_each_log_line() {
+        let t = crate::cluster::db::TaskRow {
+            seq: 7,
+            space_id: super::SPACE_ID.into(),
+            name: "AdHocScript".into(),
+            description: "say hello".into(),
+            arguments: "{}".into(),
+            state: super::TaskState::Executing,
+            server_node: Some("n1".into()),
+            queue_ms: 1,
+            start_ms: Some(2),
+            completed_ms: None,
+            error: None,
+        };
+        let log = b"2026-01-01T00:00:00.000Z  Info  hello  world\nnot a log line\n";
+        let d = super::task_details(&t, log);
+        assert_eq!(d["Task"]["Id"], "ServerTasks-7");
+        assert_eq!(d["PhysicalLogSize"], log.len());
+        let activity = &d["ActivityLogs"][0];
+        assert_eq!(
+            (&activity["Status"], &activity["Name"]),
+            (&"Running".into(), &"say hello".into())
+        );
+        let entries = activity["LogElements"].as_array().unwrap();
+        assert_eq!(entries[0]["MessageText"], "hello  world");
+        assert_eq!(entries[0]["OccurredAt"], "2026-01-01T00:00:00.000Z");
+        assert_eq!(entries[1]["MessageText"], "not a log line");
     }
 }
 
@@ -254,6 +287,45 @@ impl std::str::FromStr for TaskState {
 /// The one space of the reference cluster.
 pub const SPACE_ID: &str = "Spaces-1";
 
+/// Its name, which clients resolve to [`SPACE_ID`].
+pub const SPACE_NAME: &str = "Default";
+
+/// The SpaceResource of the reference cluster's one space.
+pub fn space_resource() -> Value {
+    json!({
+        "Id": SPACE_ID,
+        "Name": SPACE_NAME,
+        "Slug": SPACE_NAME.to_lowercase(),
+        "Description": "The reference cluster's only space.",
+        "IsDefault": true,
+        "IsPrivate": false,
+        "TaskQueueStopped": false,
+        "SpaceManagersTeams": [format!("teams-spacemanagers-{SPACE_ID}")],
+        "SpaceManagersTeamMembers": [],
+        "Icon": null,
+        "LastModifiedOn": null,
+        "LastModifiedBy": null,
+        "Links": {
+            "Self": format!("/api/spaces/{SPACE_ID}"),
+            "SpaceHome": format!("/api/{SPACE_ID}"),
+        },
+    })
+}
+
+/// `GET /api/{spaceId}`: the links into the space, for what the reference
+/// nodes serve there.
+pub fn space_home() -> Value {
+    json!({
+        "Links": {
+            "Self": format!("/api/{SPACE_ID}"),
+            "Packages": format!("/api/{SPACE_ID}/packages{{/id}}{{?nuGetPackageId,filter,latest,skip,take,includeNotes}}"),
+            "PackageUpload": format!("/api/{SPACE_ID}/packages/raw{{?replace,overwriteMode}}"),
+            "Tasks": format!("/api/{SPACE_ID}/tasks{{/id}}{{?skip,take,ids,states,node}}"),
+            "Machines": format!("/api/{SPACE_ID}/machines{{/id}}{{?skip,take}}"),
+        },
+    })
+}
+
 /// Task types a user may queue (Octopus's `BuiltInTasks`).
 pub const TASK_NAMES: &[&str] = &[
     "Backup",
@@ -336,6 +408,45 @@ pub fn task_resource(t: &super::db::TaskRow) -> Value {
             "Raw": format!("/api/tasks/{id}/raw"),
             "Details": format!("/api/tasks/{id}/details"),
         },
+    })
+}
+
+/// `GET .../tasks/{id}/details`: the task, and its log as one activity
+/// whose entries are the log's lines.
+pub fn task_details(t: &super::db::TaskRow, log: &[u8]) -> Value {
+    let id = task_id(t.seq);
+    let status = match t.state {
+        TaskState::Queued => "Pending",
+        TaskState::Executing | TaskState::Cancelling => "Running",
+        TaskState::Success => "Success",
+        TaskState::Failed | TaskState::TimedOut => "Failed",
+        TaskState::Canceled => "Canceled",
+    };
+    let progress = if t.state.is_completed() { 100 } else { 0 };
+    let entries: Vec<Value> = String::from_utf8_lossy(log)
+        .lines()
+        .map(|line| {
+            let (stamp, category, text) = super::work::split_log_line(line);
+            json!({ "Category": category, "OccurredAt": stamp, "MessageText": text })
+        })
+        .collect();
+    json!({
+        "Task": task_resource(t),
+        "Progress": { "ProgressPercentage": progress, "EstimatedTimeRemaining": "" },
+        "PhysicalLogSize": log.len(),
+        "ActivityLogs": [{
+            "Id": id,
+            "Name": t.description,
+            "Started": t.start_ms.map(timestamp),
+            "Ended": t.completed_ms.map(timestamp),
+            "Status": status,
+            "Children": [],
+            "ShowAtSummaryLevel": true,
+            "LogElements": entries,
+            "ProgressPercentage": progress,
+            "ProgressMessage": "",
+        }],
+        "Links": { "Self": format!("/api/tasks/{id}/details") },
     })
 }
 

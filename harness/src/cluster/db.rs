@@ -496,6 +496,15 @@ impl SharedDb {
     }
 }
 
+/// Which packages a list wants; empty fields match every package.
+#[derive(Debug, Clone, Default)]
+pub struct PackageFilter {
+    /// This package ID only, in any case.
+    pub package_id: Option<String>,
+    /// Package IDs that contain this, in any case.
+    pub term: Option<String>,
+}
+
 /// A package in the built-in feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageRow {
@@ -567,17 +576,30 @@ impl SharedDb {
             .optional()
     }
 
-    /// A page of packages, newest first, and how many there are.
-    pub fn packages(&self, skip: usize, take: usize) -> rusqlite::Result<(usize, Vec<PackageRow>)> {
+    /// A page of the packages `f` selects, newest first, and how many it
+    /// selects in all.
+    pub fn packages(
+        &self,
+        f: &PackageFilter,
+        skip: usize,
+        take: usize,
+    ) -> rusqlite::Result<(usize, Vec<PackageRow>)> {
+        // Package IDs are case-insensitive, as in NuGet; the term matches
+        // anywhere in the ID. instr, not LIKE, so % and _ in a term are
+        // plain characters.
+        const WHERE: &str = "WHERE (?1 IS NULL OR package_id = ?1 COLLATE NOCASE)
+            AND (?2 IS NULL OR instr(lower(package_id), lower(?2)) > 0)";
+        let (id, term) = (f.package_id.as_deref(), f.term.as_deref());
         let total: i64 = self
             .conn
-            .query_row("SELECT COUNT(*) FROM packages", [], |r| r.get(0))?;
+            .prepare_cached(&format!("SELECT COUNT(*) FROM packages {WHERE}"))?
+            .query_row(params![id, term], |r| r.get(0))?;
         let rows = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {PACKAGE_COLUMNS} FROM packages ORDER BY published_ms DESC, id LIMIT ?1 OFFSET ?2"
+                "SELECT {PACKAGE_COLUMNS} FROM packages {WHERE} ORDER BY published_ms DESC, id LIMIT ?3 OFFSET ?4"
             ))?
-            .query_map(params![take as i64, skip as i64], package_row)?
+            .query_map(params![id, term, take as i64, skip as i64], package_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok((total as usize, rows))
     }
@@ -1062,5 +1084,66 @@ mod tests {
             b.update("OctopusServerNodes-n9", Some(true), None).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn package_lists_select_by_id_and_by_term_in_any_case() {
+        let (_dir, dbs) = cluster(&[("n1", 5)]);
+        let db = &dbs[0];
+        for (n, (id, version)) in [
+            ("Acme.Web", "1.0.0"),
+            ("Acme.Web", "1.1.0"),
+            ("Other", "2.0.0"),
+            ("100%_sure", "1.0.0"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let row = PackageRow {
+                id: format!("packages-{id}.{version}"),
+                package_id: id.into(),
+                version: version.into(),
+                extension: ".zip".into(),
+                size: 1,
+                hash: "00".into(),
+                path: format!("Packages/{n}"),
+                published_ms: n as i64,
+            };
+            let stored = db.store_package(&row, Overwrite::FailIfExists, || Ok(()));
+            assert!(matches!(stored, Ok(Stored::Created(_))));
+        }
+        let ids = |f: PackageFilter, skip, take| {
+            let (total, rows) = db.packages(&f, skip, take).unwrap();
+            (total, rows.into_iter().map(|r| r.id).collect::<Vec<_>>())
+        };
+        assert_eq!(ids(PackageFilter::default(), 0, 30).0, 4);
+        let web = || PackageFilter {
+            package_id: Some("acme.WEB".into()),
+            term: None,
+        };
+        assert_eq!(
+            ids(web(), 0, 30),
+            (
+                2,
+                vec![
+                    "packages-Acme.Web.1.1.0".into(),
+                    "packages-Acme.Web.1.0.0".into()
+                ]
+            )
+        );
+        // The total counts every match; the page is cut from them.
+        assert_eq!(
+            ids(web(), 1, 30),
+            (2, vec!["packages-Acme.Web.1.0.0".into()])
+        );
+        let term = |t: &str| PackageFilter {
+            package_id: None,
+            term: Some(t.into()),
+        };
+        assert_eq!(ids(term("CME"), 0, 30).0, 2);
+        assert_eq!(ids(term("nothing"), 0, 30), (0, vec![]));
+        // LIKE's wildcards are plain characters in a term.
+        assert_eq!(ids(term("%_"), 0, 30).0, 1);
+        assert_eq!(ids(term("_"), 0, 30).0, 1);
     }
 }

@@ -8,10 +8,13 @@
 //! (paged), `.../all`, `.../summary`, `GET`/`PUT .../{id}`,
 //! `.../{id}/details`; tasks: `POST /api/{spaceId}/tasks` (or
 //! `/api/tasks`), `GET /api/[{spaceId}/]tasks` (filters `states`, `node`,
-//! `ids`, `skip`, `take`), `GET .../tasks/{id}`, `.../tasks/{id}/raw` and
-//! `POST .../tasks/{id}/cancel`;
+//! `ids`, `skip`, `take`), `GET .../tasks/{id}`, `.../tasks/{id}/raw`,
+//! `.../tasks/{id}/details` and `POST .../tasks/{id}/cancel`;
 //! machines: `POST`/`GET /api/[{spaceId}/]machines`, `GET`/`DELETE
-//! .../machines/{id}`; `GET /api/configuration/certificates/certificate-global`.
+//! .../machines/{id}`; `GET /api/configuration/certificates/certificate-global`;
+//! spaces (`node/spaces.rs`): `GET /api/spaces`, `.../all`, `.../{id}` and
+//! the space home `GET /api/{spaceId}`. Space-scoped routes take
+//! `/api/spaces/{spaceId}/...` as well as `/api/{spaceId}/...`.
 //! Everything but ping needs `X-Octopus-ApiKey` (or `?apikey=`), else 401.
 //!
 //! Tasks: a queue thread checks the shared queue every `queue_poll`
@@ -50,6 +53,7 @@ use crate::limits::{BODY_STALL, MAX_JSON_BODY};
 
 mod health;
 mod packages;
+mod spaces;
 
 /// The version every reference node reports.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "-reference");
@@ -392,13 +396,19 @@ async fn handle(node: &Node, req: Request<Incoming>) -> Reply {
         );
     }
     let query = req.uri().query().unwrap_or("").to_string();
-    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let mut segments: Vec<&str> = path.split('/').skip(1).collect();
+    // `/api/spaces/{spaceId}/tasks/...` is another spelling of
+    // `/api/{spaceId}/tasks/...`; `/api/spaces/{id}` alone is the space.
+    if segments.len() > 3 && segments[..2] == ["api", "spaces"] {
+        segments.remove(1);
+    }
     let method = req.method().clone();
     match segments.as_slice() {
         ["api"] if method == Method::GET => json(
             StatusCode::OK,
             &api::root(super::node::VERSION, &node.cfg.installation_id),
         ),
+        ["api", "spaces", rest @ ..] => spaces::route(rest, &method, &query),
         ["api", "octopusservernodes"] if method == Method::GET => node.list(&query),
         ["api", "octopusservernodes", "all"] if method == Method::GET => node.all(),
         ["api", "octopusservernodes", "summary"] if method == Method::GET => node.summary(),
@@ -428,6 +438,9 @@ async fn handle(node: &Node, req: Request<Incoming>) -> Reply {
         ["api", "machines", rest @ ..] => node.machines(None, rest, method, &query, req).await,
         ["api", space, "machines", rest @ ..] => {
             node.machines(Some(space), rest, method, &query, req).await
+        }
+        ["api", space] if space.starts_with("Spaces-") => {
+            unknown_space(Some(space)).unwrap_or_else(|| spaces::home(&method))
         }
         _ => not_found(),
     }
@@ -543,8 +556,9 @@ impl Node {
             ([], Method::GET) => self.list_tasks(query),
             ([id], Method::GET) => self.get_task(id),
             ([id, "raw"], Method::GET) => self.raw_log(id),
+            ([id, "details"], Method::GET) => self.task_details(id),
             ([id, "cancel"], Method::POST) => self.cancel_task(id),
-            ([] | [_] | [_, "raw"] | [_, "cancel"], _) => method_not_allowed(),
+            ([] | [_] | [_, "raw" | "details" | "cancel"], _) => method_not_allowed(),
             _ => not_found(),
         }
     }
@@ -677,15 +691,30 @@ impl Node {
 
     /// The task log from this node's storage: where storage is not shared,
     /// a log written by another node is missing here, which is the point.
+    fn task_log(&self, task: &TaskRow) -> Result<Vec<u8>, Box<Reply>> {
+        match std::fs::read(work::log_path(&self.cfg.storage, task.seq)) {
+            Ok(bytes) => Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(Box::new(server_error(&format!(
+                "failed to read the task log: {e}"
+            )))),
+        }
+    }
+
+    fn task_details(&self, id: &str) -> Reply {
+        match self
+            .find_task(id)
+            .and_then(|t| Ok(api::task_details(&t, &self.task_log(&t)?)))
+        {
+            Ok(details) => json(StatusCode::OK, &details),
+            Err(r) => *r,
+        }
+    }
+
     fn raw_log(&self, id: &str) -> Reply {
-        let task = match self.find_task(id) {
-            Ok(t) => t,
+        let text = match self.find_task(id).and_then(|t| self.task_log(&t)) {
+            Ok(text) => text,
             Err(r) => return *r,
-        };
-        let text = match std::fs::read(work::log_path(&self.cfg.storage, task.seq)) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return server_error(&format!("failed to read the task log: {e}")),
         };
         let mut r = Response::new(full(text));
         r.headers_mut().insert(
@@ -864,6 +893,15 @@ impl Node {
             Err(e) => server_error(&format!("database error: {e}")),
         }
     }
+}
+
+/// A `skip` or `take`: a whole number up to [`MAX_SKIP`], else why not.
+fn count_param(name: &str, value: &str) -> Result<usize, String> {
+    value
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n <= MAX_SKIP)
+        .ok_or_else(|| format!("{name} must be a whole number up to {MAX_SKIP}"))
 }
 
 /// The 404 for a space other than the reference cluster's one.

@@ -96,6 +96,16 @@ pub fn log_line(storage: &Path, seq: i64, text: &str) -> std::io::Result<()> {
         .write_all(line.as_bytes())
 }
 
+/// The time, category and text of a line [`log_line`] wrote; a line in
+/// another form is all text.
+pub fn split_log_line(line: &str) -> (&str, &str, &str) {
+    let mut parts = line.splitn(3, "  ");
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(stamp), Some(category), Some(text)) => (stamp, category, text),
+        _ => ("", "Info", line),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! The built-in package feed on a reference node (octopus-surface.md §3):
 //! `POST /api/{spaceId}/packages/raw` with one multipart file part and an
-//! `overwriteMode`, `GET /api/{spaceId}/packages` (paged),
+//! `overwriteMode`, `GET /api/{spaceId}/packages` (paged; `filter`,
+//! `nuGetPackageId`),
 //! `GET .../packages/{id}`, `GET .../packages/{id}/raw` (streamed) and
 //! `DELETE .../packages/{id}`. IDs are `packages-<PackageId>.<Version>`;
 //! `<PackageId>.<Version>` is accepted too.
@@ -22,11 +23,12 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 
-use super::super::db::{Overwrite, PackageRow, Stored};
+use super::super::db::{Overwrite, PackageFilter, PackageRow, Stored};
 use super::super::http::FileBody;
 use super::super::multipart::{self, MultipartReader};
 use super::{
-    Node, Reply, api, bad_request, method_not_allowed, not_found, server_error, unknown_space,
+    MAX_TAKE, Node, Reply, api, bad_request, count_param, method_not_allowed, not_found,
+    server_error, unknown_space,
 };
 use crate::cluster::db::now_ms;
 use crate::limits::MAX_FILE_NAME;
@@ -308,20 +310,31 @@ fn delete(node: &Node, id: &str) -> Reply {
     }
 }
 
+/// `GET .../packages`: `nuGetPackageId` (or `packageId`) selects one
+/// package ID, `filter` the IDs that contain a term; `includeNotes` changes
+/// nothing, as no package here has release notes.
 fn list(node: &Node, query: &str) -> Reply {
     let (mut skip, mut take) = (0usize, api::DEFAULT_TAKE);
+    let mut f = PackageFilter::default();
     for (k, v) in api::query_pairs(query) {
-        match (
-            k.as_str(),
-            v.parse::<usize>().ok().filter(|n| *n <= 1 << 40),
-        ) {
-            ("skip", Some(n)) => skip = n,
-            ("take", Some(n)) => take = n.clamp(1, 1000),
-            ("skip" | "take", None) => return bad_request(&format!("{k} must be a number")),
+        match k.as_str() {
+            "skip" | "take" => match count_param(&k, &v) {
+                Ok(n) if k == "skip" => skip = n,
+                Ok(n) => take = n.clamp(1, MAX_TAKE),
+                Err(e) => return bad_request(&e),
+            },
+            "nuGetPackageId" | "packageId" if !v.is_empty() => f.package_id = Some(v),
+            "filter" if !v.is_empty() => f.term = Some(v),
+            // The newest version of each ID needs Octopus's version order,
+            // which the reference feed does not keep: a plain refusal
+            // rather than a list that looks right and is not.
+            "latest" if v.eq_ignore_ascii_case("true") => {
+                return bad_request("latest=true is not supported by the reference cluster's feed");
+            }
             _ => {}
         }
     }
-    match node.db().packages(skip, take) {
+    match node.db().packages(&f, skip, take) {
         Ok((total, rows)) => {
             let items = rows.iter().map(resource).collect();
             super::json(
