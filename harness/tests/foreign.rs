@@ -36,6 +36,10 @@ enum Behaviour {
     RefusesDrains,
     /// A drain is stored, but the node's own ping keeps answering 200.
     PingIgnoresDrain,
+    /// Correct, with less of the API: no `/all` (only the paged list), no
+    /// summary (a node's details list its running tasks), ping bodies with
+    /// a Name and no Id, and a PUT answered 204 with no body.
+    Terse,
 }
 
 /// One node as the cluster knows it.
@@ -114,7 +118,26 @@ async fn answer(
             };
             let n = &s.nodes[i];
             let teapot = n.drained && behaviour != Behaviour::PingIgnoresDrain;
-            reply(if teapot { 418 } else { 200 }, &resource(n))
+            let mut body = resource(n);
+            if behaviour == Behaviour::Terse {
+                body = json!({ "Name": n.name, "IsInMaintenanceMode": n.drained });
+            }
+            reply(if teapot { 418 } else { 200 }, &body)
+        }
+        ("GET", ["api", "octopusservernodes", "all" | "summary"])
+            if behaviour == Behaviour::Terse =>
+        {
+            reply(
+                404,
+                &json!({ "ErrorMessage": "The resource you requested was not found." }),
+            )
+        }
+        ("GET", ["api", "octopusservernodes"]) => reply(
+            200,
+            &json!({ "ItemType": "OctopusServerNode", "TotalResults": s.nodes.len(), "Items": s.nodes.iter().map(resource).collect::<Vec<_>>() }),
+        ),
+        ("GET", ["api", "octopusservernodes", id, "details"]) => {
+            reply(200, &json!({ "Id": id, "RunningTasks": [] }))
         }
         ("GET", ["api"]) => reply(
             200,
@@ -153,6 +176,13 @@ async fn answer(
                 )
             } else {
                 match s.nodes.iter_mut().find(|n| n.id == *id) {
+                    Some(n) if behaviour == Behaviour::Terse => {
+                        n.drained = drained;
+                        Response::builder()
+                            .status(204)
+                            .body(Full::new(Bytes::new()))
+                            .expect("a response")
+                    }
                     Some(n) => {
                         n.drained = drained;
                         reply(200, &resource(n))
@@ -315,29 +345,32 @@ fn check<'a>(report: &'a Value, kind: &str) -> &'a Value {
 
 #[test]
 fn a_maintenance_on_a_foreign_cluster_goes_by_the_cluster_s_ids_and_passes() {
-    let f = Foreign::start(Behaviour::Correct);
-    let dir = tempfile::tempdir().unwrap();
-    let (code, out, report, commands) = maintain(&f, dir.path());
-    assert_eq!(code, 0, "{out}");
-    // The drain and the undrain went to web-a by the cluster's Id for it.
-    assert_eq!(
-        f.puts(),
-        [
-            ("OctopusServerNodes-9f3c1e".to_string(), true),
-            ("OctopusServerNodes-9f3c1e".to_string(), false)
-        ]
-    );
-    assert_eq!(commands, "stop web-a\nstart web-a\n");
-    assert!(f.drained().values().all(|d| !d), "{:?}", f.drained());
-    assert_eq!(check(&report, "drain_contract")["verdict"], "pass", "{out}");
-    assert_eq!(check(&report, "left_clean")["verdict"], "pass", "{out}");
-    // Reports name the node as the target does, the cluster's Name beside.
-    let nodes = report["nodes"].as_array().unwrap();
-    let a = nodes.iter().find(|n| n["name"] == "web-a").unwrap();
-    assert_eq!(a["cluster_name"], "PRODOCTO-EU1");
-    assert_eq!(a["cluster_id"], "OctopusServerNodes-9f3c1e");
-    assert!(a["pings_served"].as_u64().unwrap() > 0, "{a}");
-    assert!(out.contains("web-a (PRODOCTO-EU1)"), "{out}");
+    for behaviour in [Behaviour::Correct, Behaviour::Terse] {
+        let f = Foreign::start(behaviour);
+        let dir = tempfile::tempdir().unwrap();
+        let (code, out, report, commands) = maintain(&f, dir.path());
+        assert_eq!(code, 0, "{behaviour:?}: {out}");
+        // The drain and the undrain went to web-a by the cluster's Id for it.
+        assert_eq!(
+            f.puts(),
+            [
+                ("OctopusServerNodes-9f3c1e".to_string(), true),
+                ("OctopusServerNodes-9f3c1e".to_string(), false)
+            ],
+            "{behaviour:?}"
+        );
+        assert_eq!(commands, "stop web-a\nstart web-a\n", "{behaviour:?}");
+        assert!(f.drained().values().all(|d| !d), "{:?}", f.drained());
+        assert_eq!(check(&report, "drain_contract")["verdict"], "pass", "{out}");
+        assert_eq!(check(&report, "left_clean")["verdict"], "pass", "{out}");
+        // Reports name the node as the target does, the cluster's Name beside.
+        let nodes = report["nodes"].as_array().unwrap();
+        let a = nodes.iter().find(|n| n["name"] == "web-a").unwrap();
+        assert_eq!(a["cluster_name"], "PRODOCTO-EU1");
+        assert_eq!(a["cluster_id"], "OctopusServerNodes-9f3c1e");
+        assert!(a["pings_served"].as_u64().unwrap() > 0, "{a}");
+        assert!(out.contains("web-a (PRODOCTO-EU1)"), "{out}");
+    }
 }
 
 #[test]
