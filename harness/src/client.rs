@@ -299,15 +299,11 @@ impl ApiClient {
             .get_json(&path)
             .await
             .map_err(|e| format!("{summary}; {e}"))?;
-        // A count, or the running tasks themselves.
-        match details.get("RunningTasks") {
-            Some(serde_json::Value::Number(n)) => n
-                .as_u64()
-                .map(|n| n.min(u64::from(u32::MAX)) as u32)
-                .ok_or_else(|| format!("{summary}; {path} gives RunningTasks {n}")),
-            Some(serde_json::Value::Array(tasks)) => Ok(tasks.len() as u32),
-            _ => Err(format!("{summary}; {path} gives no RunningTasks")),
-        }
+        details
+            .get("RunningTasks")
+            .and_then(serde_json::Value::as_u64)
+            .map(|n| n.min(u64::from(u32::MAX)) as u32)
+            .ok_or_else(|| format!("{summary}; {path} gives no count of RunningTasks"))
     }
 
     /// Drains (true) or undrains a node, by its Id: the node's resource is
@@ -329,17 +325,34 @@ impl ApiClient {
             .await
             .map_err(|e| e.message)?;
         let put = format!("PUT {}{path}", self.base);
-        let updated: NodeBody = match expect_json(&put, status, &resp) {
-            Ok(node) => node,
-            // Accepted with a body that is not the node (empty, say): what
-            // the cluster now holds is read back instead.
-            Err(_) if (200..300).contains(&status) => self.node(id).await?,
+        let answered: serde_json::Value = match expect_json(&put, status, &resp) {
+            Ok(body) => body,
+            // Accepted with no JSON at all (a 204, say).
+            Err(_) if (200..300).contains(&status) => serde_json::Value::Null,
             Err(e) => return Err(e),
         };
-        if updated.is_in_maintenance_mode != drained {
+        // Where the answer does not say, what the cluster now holds is read
+        // back: a field left out is not a "false".
+        let now = match answered
+            .get("IsInMaintenanceMode")
+            .and_then(|v| v.as_bool())
+        {
+            Some(now) => now,
+            None => {
+                let read: serde_json::Value = self.get_json(&path).await?;
+                read.get("IsInMaintenanceMode")
+                    .and_then(|v| v.as_bool())
+                    .ok_or_else(|| {
+                        format!(
+                            "{put} answered {status}, and GET {}{path} does not say IsInMaintenanceMode",
+                            self.base
+                        )
+                    })?
+            }
+        };
+        if now != drained {
             return Err(format!(
-                "PUT {}{path} answered {status} but IsInMaintenanceMode is still {}",
-                self.base, updated.is_in_maintenance_mode
+                "{put} answered {status} but IsInMaintenanceMode is still {now}"
             ));
         }
         Ok(())

@@ -65,6 +65,22 @@ async fn get(client: &ApiClient, path: &str) -> Answer {
     Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
 }
 
+/// The node list: `/all`, or the first page of the paged list where a
+/// cluster lacks `/all`, given as `/all` gives it (a bare array).
+async fn get_list(client: &ApiClient) -> Answer {
+    let all = get(client, "/api/octopusservernodes/all").await;
+    if matches!(&all, Ok((200, v)) if v.is_array()) {
+        return all;
+    }
+    match get(client, "/api/octopusservernodes?skip=0&take=1000").await {
+        Ok((200, page)) if page.get("Items").is_some_and(Value::is_array) => {
+            Ok((200, page["Items"].clone()))
+        }
+        // The first answer says best what went wrong (a 401, say).
+        _ => all,
+    }
+}
+
 fn result(kind: &str, verdict: Verdict, detail: String, evidence: Value) -> CheckResult {
     CheckResult {
         name: kind.to_string(),
@@ -99,11 +115,7 @@ pub async fn run(t: &TargetFile, key: ApiKey) -> Result<DoctorReport, String> {
     let lb_pings = (3 * nodes.len()).max(6);
     // Everything at once: the slowest request bounds the whole.
     let direct = join_all(nodes.iter().map(|(_, c)| get(c, PING_PATH)));
-    let lists = join_all(
-        nodes
-            .iter()
-            .map(|(_, c)| get(c, "/api/octopusservernodes/all")),
-    );
+    let lists = join_all(nodes.iter().map(|(_, c)| get_list(c)));
     let through_lb = join_all((0..lb_pings).map(|_| get(&lb, PING_PATH)));
     let events = Events::channel(Clock::start()).0;
     let polling = join_all(t.nodes.iter().filter_map(|n| {
@@ -120,14 +132,14 @@ pub async fn run(t: &TargetFile, key: ApiKey) -> Result<DoctorReport, String> {
         direct,
         lists,
         through_lb,
-        get(&lb, "/api/octopusservernodes/all"),
+        get_list(&lb),
         get(&lb, "/api/configuration/certificates/certificate-global"),
         polling,
     );
     let names: Vec<&str> = nodes.iter().map(|(n, _)| n.as_str()).collect();
     // Who each target node is, as a run would learn it.
     let resolved = identify(&names, &direct, &lb_list, &lists);
-    let map = NodeMap::new(resolved.identities.clone());
+    let map = spread_map(&names, &direct, &resolved);
     // More rounds through the LB until every healthy node has answered,
     // a few at most, a moment apart; not when the LB fails pings, which
     // more of would only repeat.
@@ -157,7 +169,7 @@ pub async fn run(t: &TargetFile, key: ApiKey) -> Result<DoctorReport, String> {
         same_version(&names, &direct),
         node_list_agrees(&names, &lists, &resolved),
         lb_spreads(&names, &direct, &map, &through_lb),
-        no_unexpected_drain(&lb_list, &map),
+        no_unexpected_drain(&lb_list, &map, &resolved.offline_unclaimed),
     ];
     // Only where the target has polling endpoints: a cluster without
     // polling Tentacles has nothing to check there.
@@ -361,12 +373,11 @@ fn identify(
         .iter()
         .zip(direct)
         .map(|(name, a)| {
-            let said = match a {
-                Ok((200 | 418, body)) => serde_json::from_value::<PingBody>(body.clone())
-                    .map_err(|e| format!("its ping body is not a node ({e})")),
-                Ok((status, _)) => Err(format!("it answered ping with {status}")),
-                Err(e) => Err(e.clone()),
-            };
+            let said = identity::said_by(a.as_ref().map(|(s, _)| *s), || {
+                serde_json::from_value::<PingBody>(
+                    a.as_ref().map_or(Value::Null, |(_, b)| b.clone()),
+                )
+            });
             (name.to_string(), said)
         })
         .collect();
@@ -416,7 +427,7 @@ fn node_list_agrees(
         resolved
             .problems
             .iter()
-            .filter(|p| !p.contains(" did not say which node it is: "))
+            .filter(|p| !resolved.silent.contains(p))
             .cloned(),
     );
     let (verdict, detail) = if !problems.is_empty() {
@@ -461,9 +472,31 @@ fn node_list_agrees(
         json!({
             "unanswered": unanswered,
             "identities": resolved.identities,
-            "offline_unclaimed": resolved.offline_unclaimed,
+            "offline_unclaimed": resolved.offline_unclaimed.iter().map(identity::describe).collect::<Vec<_>>(),
         }),
     )
+}
+
+/// Which target node served a ping through the LB: the mapping where
+/// the cluster's list gave one, else what each node's own ping says it is,
+/// so that the LB's spread is judged even when the list cannot be read.
+fn spread_map(names: &[&str], direct: &[Answer], resolved: &identity::Resolved) -> NodeMap {
+    let mut ids = resolved.identities.clone();
+    for (node, a) in names.iter().zip(direct) {
+        if ids.iter().any(|i| i.node == *node) {
+            continue;
+        }
+        if let Ok((_, body)) = a
+            && let Ok(said) = serde_json::from_value::<PingBody>(body.clone())
+        {
+            ids.push(crate::history::NodeIdentity {
+                node: node.to_string(),
+                id: said.id.unwrap_or_default(),
+                name: said.name.unwrap_or_default(),
+            });
+        }
+    }
+    NodeMap::new(ids)
 }
 
 /// The target nodes that answered their own ping with 200.
@@ -498,15 +531,6 @@ fn unseen(healthy: &BTreeSet<String>, map: &NodeMap, through_lb: &[Answer]) -> V
     healthy.difference(&served).cloned().collect()
 }
 
-/// A target node as doctor names it: with the cluster's Name beside it
-/// where the two differ.
-fn label(map: &NodeMap, node: &str) -> String {
-    match map.identity(node) {
-        Some(i) if i.name != node => format!("{node} ({})", i.name),
-        _ => node.to_string(),
-    }
-}
-
 fn lb_spreads(
     names: &[&str],
     direct: &[Answer],
@@ -532,7 +556,7 @@ fn lb_spreads(
                 through_lb.len(),
                 served
                     .iter()
-                    .map(|(n, c)| format!("{} {c}", label(map, n)))
+                    .map(|(n, c)| format!("{} {c}", map.label(n)))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -545,7 +569,7 @@ fn lb_spreads(
                 through_lb.len(),
                 missing
                     .iter()
-                    .map(|n| label(map, n))
+                    .map(|n| map.label(n))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -559,7 +583,9 @@ fn lb_spreads(
     )
 }
 
-fn no_unexpected_drain(list: &Answer, map: &NodeMap) -> CheckResult {
+/// No node is draining or offline, but for an offline record no target
+/// node is (a retired machine's), which the run leaves alone too.
+fn no_unexpected_drain(list: &Answer, map: &NodeMap, retired: &[NodeBody]) -> CheckResult {
     let Ok((200, body)) = list else {
         return result(
             "no_unexpected_drain",
@@ -577,8 +603,16 @@ fn no_unexpected_drain(list: &Answer, map: &NodeMap) -> CheckResult {
         );
     };
     let mut problems = Vec::new();
+    let mut left_alone = Vec::new();
     for n in list {
         let said = field(n, "Name").unwrap_or("?");
+        if let Some(r) = retired
+            .iter()
+            .find(|r| Some(r.id.as_str()) == field(n, "Id"))
+        {
+            left_alone.push(identity::describe(r));
+            continue;
+        }
         // The target's name for it first, where the run knows it.
         let name = match map
             .node_of(said)
@@ -594,16 +628,19 @@ fn no_unexpected_drain(list: &Answer, map: &NodeMap) -> CheckResult {
             problems.push(format!("{name} is offline"));
         }
     }
-    let detail = if problems.is_empty() {
-        "no node is draining or offline".to_string()
-    } else {
-        problems.join("; ")
+    let detail = match (problems.is_empty(), left_alone.is_empty()) {
+        (true, true) => "no node is draining or offline".to_string(),
+        (true, false) => format!(
+            "no node of the target is draining or offline; the cluster also lists {}, offline and no target node's",
+            left_alone.join(", ")
+        ),
+        (false, _) => problems.join("; "),
     };
     result(
         "no_unexpected_drain",
         pass_or_fail(&problems),
         detail,
-        json!({ "problems": problems }),
+        json!({ "problems": problems, "offline_unclaimed": left_alone }),
     )
 }
 
@@ -697,7 +734,8 @@ mod tests {
     }
 
     fn map_of(names: &[&str], direct: &[Answer]) -> NodeMap {
-        NodeMap::new(identify(names, direct, &list(names), &[]).identities)
+        let resolved = identify(names, direct, &list(names), &[]);
+        spread_map(names, direct, &resolved)
     }
 
     const NAMES: [&str; 3] = ["n1", "n2", "n3"];
@@ -872,28 +910,65 @@ mod tests {
     }
 
     #[test]
+    fn without_a_node_list_the_lb_s_spread_is_judged_by_what_each_node_says_it_is() {
+        // A refused key: no list to match against.
+        let refused: Answer = Ok((401, json!({ "ErrorMessage": "no" })));
+        let resolved = identify(&NAMES, &healthy(), &refused, &[]);
+        assert!(resolved.identities.is_empty());
+        let map = spread_map(&NAMES, &healthy(), &resolved);
+        let through: Vec<Answer> = ["n1", "n2", "n3"]
+            .iter()
+            .map(|n| ping(n, 200, "v"))
+            .collect();
+        let r = lb_spreads(&NAMES, &healthy(), &map, &through);
+        assert_eq!(r.verdict, Verdict::Pass, "{}", r.detail);
+        let stuck: Vec<Answer> = (0..9).map(|_| ping("n1", 200, "v")).collect();
+        let r = lb_spreads(&NAMES, &healthy(), &map, &stuck);
+        assert!(
+            r.detail.contains("never reached n2 (OCTO-2), n3 (OCTO-3)"),
+            "{}",
+            r.detail
+        );
+    }
+
+    #[test]
     fn no_unexpected_drain_names_drained_and_offline_nodes() {
         let map = map_of(&NAMES, &healthy());
         assert_eq!(
-            no_unexpected_drain(&list(&NAMES), &map).verdict,
+            no_unexpected_drain(&list(&NAMES), &map, &[]).verdict,
             Verdict::Pass
         );
         let body = json!([
             { "Id": id("n1"), "Name": name("n1"), "IsInMaintenanceMode": true, "IsOffline": false },
             { "Id": id("n2"), "Name": name("n2"), "IsInMaintenanceMode": false, "IsOffline": true },
         ]);
-        let r = no_unexpected_drain(&Ok((200, body)), &map);
+        let r = no_unexpected_drain(&Ok((200, body)), &map, &[]);
         assert_eq!(r.verdict, Verdict::Fail);
         assert_eq!(r.detail, "n1 (OCTO-1) is draining; n2 (OCTO-2) is offline");
         for junk in [json!([]), json!({"Items": []})] {
             assert_eq!(
-                no_unexpected_drain(&Ok((200, junk)), &map).verdict,
+                no_unexpected_drain(&Ok((200, junk)), &map, &[]).verdict,
                 Verdict::Unknown
             );
         }
         assert_eq!(
-            no_unexpected_drain(&Ok((401, Value::Null)), &map).verdict,
+            no_unexpected_drain(&Ok((401, Value::Null)), &map, &[]).verdict,
             Verdict::Unknown
+        );
+        // An offline record no target node is (a retired machine's) is
+        // left alone, as a run leaves it, and said.
+        let mut with_ghost = list(&NAMES);
+        if let Ok((_, Value::Array(items))) = &mut with_ghost {
+            items.push(json!({ "Id": "OctopusServerNodes-old", "Name": "RETIRED", "IsInMaintenanceMode": false, "IsOffline": true }));
+        }
+        let resolved = identify(&NAMES, &healthy(), &with_ghost, &[]);
+        assert!(resolved.problems.is_empty(), "{:?}", resolved.problems);
+        let r = no_unexpected_drain(&with_ghost, &map, &resolved.offline_unclaimed);
+        assert_eq!(r.verdict, Verdict::Pass, "{}", r.detail);
+        assert!(
+            r.detail.ends_with("the cluster also lists RETIRED (OctopusServerNodes-old), offline and no target node's"),
+            "{}",
+            r.detail
         );
     }
 

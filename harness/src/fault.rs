@@ -152,10 +152,13 @@ fn id_of<'a>(ids: &'a NodeMap, node: &str) -> Result<&'a str, String> {
 /// Time between two looks at a node that should have drained.
 const CONFIRM_POLL: Duration = Duration::from_millis(200);
 
+/// Longest wait for one answer of a node's own ping.
+const PING_WITHIN: Duration = Duration::from_secs(2);
+
 /// Waits until every node is confirmed drained: the cluster reports it in
 /// maintenance mode and its own ping answers 418. What a maintenance must
 /// see before it stops a node; an error at `deadline` says what was seen
-/// instead.
+/// instead. A deadline already past looks once.
 pub async fn confirm_drained(
     cluster: &Target,
     api: &ApiClient,
@@ -170,8 +173,17 @@ pub async fn confirm_drained(
             .ok_or_else(|| format!("unknown node {node:?}"))?;
         let own = ApiClient::with_trust(&url, cluster.api_key().clone(), &cluster.trust())?;
         loop {
-            let (resource, ping) =
-                tokio::join!(api.node(id), own.ping_status(Duration::from_secs(2)));
+            // Each look within what is left of the wait (a second at least).
+            let left = deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .max(Duration::from_secs(1));
+            let look = async { tokio::join!(api.node(id), own.ping_status(left.min(PING_WITHIN))) };
+            let Ok((resource, ping)) = tokio::time::timeout(left, look).await else {
+                return Err(format!(
+                    "{node} was not confirmed drained: the cluster did not answer within {}s",
+                    left.as_secs()
+                ));
+            };
             let saw = match (&resource, ping) {
                 (Ok(n), Some(418)) if n.is_in_maintenance_mode => break,
                 (Ok(n), ping) => format!(

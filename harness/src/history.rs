@@ -530,6 +530,15 @@ impl NodeMap {
         self.nodes.iter().find(|n| n.node == node)
     }
 
+    /// One of the run's nodes as reports name it: the run's name, and the
+    /// cluster's Name beside it where the two differ (`n2 (OCTOPUS02)`).
+    pub fn label(&self, node: &str) -> String {
+        match self.identity(node) {
+            Some(n) if !n.name.is_empty() && n.name != node => format!("{node} ({})", n.name),
+            _ => node.to_string(),
+        }
+    }
+
     fn rename(&self, said: &mut String) {
         if let Some(node) = self.node_of(said) {
             *said = node.to_string();
@@ -1099,13 +1108,9 @@ impl History {
             .unwrap_or(&[])
     }
 
-    /// A node as reports name it: the run's name, and the cluster's Name
-    /// beside it where the two differ (`n2 (OCTOPUS02)`).
+    /// A node as reports name it: see [`NodeMap::label`].
     pub fn label(&self, node: &str) -> String {
-        match self.identities().iter().find(|n| n.node == node) {
-            Some(n) if n.name != node => format!("{node} ({})", n.name),
-            _ => node.to_string(),
-        }
+        NodeMap::new(self.identities().to_vec()).label(node)
     }
 
     /// Names of the cluster's nodes (not the LB), in first-boot order.
@@ -1375,6 +1380,32 @@ mod tests {
         };
         map.translate(&mut nodes);
         assert!(matches!(&nodes, Event::ClusterNodes { nodes, .. } if nodes[0].name == "n1"));
+        // A health task's node, and each machine's outcome in it.
+        let mut task = Event::HealthTask(HealthTaskSeen {
+            queued_us: 0,
+            done_us: 1,
+            round: 0,
+            node: "n1".into(),
+            ran_on: Some("OCTOPUS02".into()),
+            task: None,
+            state: None,
+            error: None,
+        });
+        map.translate(&mut task);
+        assert!(
+            matches!(&task, Event::HealthTask(t) if t.ran_on.as_deref() == Some("web-b") && t.node == "n1")
+        );
+        let mut health = Event::Health(HealthSeen {
+            at_us: 0,
+            round: 0,
+            node: "OctopusServerNodes-b2".into(),
+            machine: "Machines-1".into(),
+            ok: true,
+            error: None,
+            rtt_us: Vec::new(),
+        });
+        map.translate(&mut health);
+        assert!(matches!(&health, Event::Health(h) if h.node == "web-b"));
         // Reports put the cluster's Name beside the run's.
         let h = History {
             events: vec![Event::NodeIdentities {

@@ -34,14 +34,17 @@ pub struct Resolved {
     pub identities: Vec<NodeIdentity>,
     /// Why the mapping cannot be trusted; empty when it can.
     pub problems: Vec<String>,
+    /// Of the problems, the nodes that did not answer at all (a preflight
+    /// reports those under their ping).
+    pub silent: Vec<String>,
     /// Listed nodes no entry covers that the cluster itself reports
     /// offline (a node record left behind by a machine long gone): said,
     /// not an error.
-    pub offline_unclaimed: Vec<String>,
+    pub offline_unclaimed: Vec<NodeBody>,
 }
 
 /// A listed node, as reports name it: its Name and Id.
-fn describe(n: &NodeBody) -> String {
+pub fn describe(n: &NodeBody) -> String {
     if n.name.is_empty() {
         n.id.clone()
     } else {
@@ -49,16 +52,16 @@ fn describe(n: &NodeBody) -> String {
     }
 }
 
-/// The listed node a ping body names: by its Id where the body gives one
-/// the list holds, else by its Name, exactly or (Windows host names being
-/// caseless) differing only in case when one node alone matches.
+/// The listed node a ping body names: by its Id where the body gives one,
+/// else by its Name, exactly or (Windows host names being caseless)
+/// differing only in case when one node alone matches. A body whose Id the
+/// list does not hold is no node of it, whatever its Name: two clusters
+/// may well both have an `OCTOPUS01`.
 fn find<'a>(said: &PingBody, listed: &'a [NodeBody]) -> Option<&'a NodeBody> {
-    if let Some(id) = said.id.as_deref().filter(|i| !i.is_empty())
-        && let Some(n) = listed.iter().find(|n| n.id == id)
-    {
-        return Some(n);
+    if let Some(id) = said.id.as_deref() {
+        return listed.iter().find(|n| n.id.eq_ignore_ascii_case(id));
     }
-    let name = said.name.as_deref().filter(|n| !n.is_empty())?;
+    let name = said.name.as_deref()?;
     if let Some(n) = listed.iter().find(|n| n.name == name) {
         return Some(n);
     }
@@ -69,12 +72,21 @@ fn find<'a>(said: &PingBody, listed: &'a [NodeBody]) -> Option<&'a NodeBody> {
     }
 }
 
+/// A ping body with empty fields as absent ones.
+fn tidy(b: &PingBody) -> PingBody {
+    let keep = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+    PingBody {
+        id: keep(&b.id),
+        name: keep(&b.name),
+    }
+}
+
 /// Matches what each node said against the node list.
 pub fn resolve(said: &[(String, Said)], listed: &[NodeBody]) -> Resolved {
     let mut r = Resolved::default();
     let mut all_said = true;
     for (node, answer) in said {
-        let body = match answer {
+        let body = match answer.as_ref().map(tidy) {
             Ok(b) if b.name.is_some() || b.id.is_some() => b,
             Ok(_) => {
                 all_said = false;
@@ -85,12 +97,13 @@ pub fn resolve(said: &[(String, Said)], listed: &[NodeBody]) -> Resolved {
             }
             Err(e) => {
                 all_said = false;
-                r.problems
-                    .push(format!("{node} did not say which node it is: {e}"));
+                let why = format!("{node} did not say which node it is: {e}");
+                r.silent.push(why.clone());
+                r.problems.push(why);
                 continue;
             }
         };
-        match find(body, listed) {
+        match find(&body, listed) {
             Some(l) => r.identities.push(NodeIdentity {
                 node: node.clone(),
                 id: l.id.clone(),
@@ -148,7 +161,7 @@ pub fn resolve(said: &[(String, Said)], listed: &[NodeBody]) -> Resolved {
                 continue;
             }
             if n.is_offline {
-                r.offline_unclaimed.push(describe(n));
+                r.offline_unclaimed.push(n.clone());
             } else {
                 r.problems.push(format!(
                     "the cluster lists {}, which no node of the target is: a run would neither disrupt nor judge it (add it to the target file)",
@@ -160,16 +173,23 @@ pub fn resolve(said: &[(String, Said)], listed: &[NodeBody]) -> Resolved {
     r
 }
 
-/// What a ping answer says about the node that gave it.
-pub fn said_by(answer: &Result<(u16, bytes::Bytes), String>) -> Said {
+/// What a ping answer says about the node that gave it: its status, and
+/// its body parsed by `parse`.
+pub fn said_by<E: std::fmt::Display>(
+    answer: Result<u16, &String>,
+    parse: impl FnOnce() -> Result<PingBody, E>,
+) -> Said {
     match answer {
         // A drained node answers 418 with its resource all the same.
-        Ok((200 | 418, body)) => serde_json::from_slice::<PingBody>(body)
-            .map_err(|e| format!("its ping body is not a node ({e})")),
-        Ok((status, _)) => Err(format!("it answered ping with {status}")),
+        Ok(200 | 418) => parse().map_err(|e| format!("its ping body is not a node ({e})")),
+        Ok(status) => Err(format!("it answered ping with {status}")),
         Err(e) => Err(e.clone()),
     }
 }
+
+/// How long learning who is who may take in all: every request has its own
+/// deadline, and this bounds the lot.
+const LEARN_WITHIN: Duration = Duration::from_secs(30);
 
 /// What the cluster told the run about its nodes.
 #[derive(Debug, Clone)]
@@ -183,9 +203,20 @@ pub struct Learnt {
 }
 
 /// Asks every node who it is and the cluster (through the LB, else
-/// through any node) for its node list, and matches the two. An error
-/// names every problem.
+/// through any node) for its node list, and matches the two, within
+/// [`LEARN_WITHIN`]. An error names every problem.
 pub async fn learn(nodes: &[(String, ApiClient)], lb: &ApiClient) -> Result<Learnt, String> {
+    tokio::time::timeout(LEARN_WITHIN, learn_now(nodes, lb))
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "the cluster did not say which node is which within {}s",
+                LEARN_WITHIN.as_secs()
+            ))
+        })
+}
+
+async fn learn_now(nodes: &[(String, ApiClient)], lb: &ApiClient) -> Result<Learnt, String> {
     let pings = join_all(nodes.iter().map(|(_, c)| async move {
         c.call(Method::GET, PING_PATH, None, ASK_TIMEOUT)
             .await
@@ -194,21 +225,22 @@ pub async fn learn(nodes: &[(String, ApiClient)], lb: &ApiClient) -> Result<Lear
     let (pings, from_lb) = tokio::join!(pings, lb.nodes());
     let listed = match from_lb {
         Ok(l) => l,
-        Err(lb_error) => {
-            let mut found = None;
-            for (_, c) in nodes {
-                if let Ok(l) = c.nodes().await {
-                    found = Some(l);
-                    break;
-                }
-            }
-            found.ok_or_else(|| format!("the cluster's node list could not be read: {lb_error}"))?
-        }
+        // Any node's list will do; asked all at once.
+        Err(lb_error) => join_all(nodes.iter().map(|(_, c)| c.nodes()))
+            .await
+            .into_iter()
+            .find_map(Result::ok)
+            .ok_or_else(|| format!("the cluster's node list could not be read: {lb_error}"))?,
     };
     let said: Vec<(String, Said)> = nodes
         .iter()
         .zip(&pings)
-        .map(|((node, _), answer)| (node.clone(), said_by(answer)))
+        .map(|((node, _), answer)| {
+            let said = said_by(answer.as_ref().map(|(s, _)| *s), || {
+                serde_json::from_slice::<PingBody>(answer.as_ref().map_or(&[][..], |(_, b)| b))
+            });
+            (node.clone(), said)
+        })
         .collect();
     let r = resolve(&said, &listed);
     if !r.problems.is_empty() {
@@ -220,7 +252,7 @@ pub async fn learn(nodes: &[(String, ApiClient)], lb: &ApiClient) -> Result<Lear
     Ok(Learnt {
         identities: r.identities,
         listed,
-        offline_unclaimed: r.offline_unclaimed,
+        offline_unclaimed: r.offline_unclaimed.iter().map(describe).collect(),
     })
 }
 
@@ -334,6 +366,7 @@ mod tests {
             r.problems,
             ["n2 did not say which node it is: connect error"]
         );
+        assert_eq!(r.silent, r.problems);
         let with_ghost = [
             ("OctopusServerNodes-a1", "OCTOPUS01", false),
             ("OctopusServerNodes-old", "RETIRED", true),
@@ -341,7 +374,8 @@ mod tests {
         let said = vec![("n1".to_string(), ping(None, Some("OCTOPUS01")))];
         let r = resolve(&said, &listed(&with_ghost));
         assert!(r.problems.is_empty(), "{:?}", r.problems);
-        assert_eq!(r.offline_unclaimed, ["RETIRED (OctopusServerNodes-old)"]);
+        let retired: Vec<String> = r.offline_unclaimed.iter().map(describe).collect();
+        assert_eq!(retired, ["RETIRED (OctopusServerNodes-old)"]);
         // Two cluster nodes whose names differ only in case are not
         // guessed between.
         let twins = [
@@ -359,18 +393,47 @@ mod tests {
 
     #[test]
     fn a_ping_answer_says_its_node_on_200_and_418_only() {
-        let body =
-            bytes::Bytes::from_static(br#"{"Id":"OctopusServerNodes-a1","Name":"OCTOPUS01"}"#);
+        let body = br#"{"Id":"OctopusServerNodes-a1","Name":"OCTOPUS01"}"#;
+        let parse = |b: &[u8]| serde_json::from_slice::<PingBody>(b);
         for status in [200, 418] {
-            let said = said_by(&Ok((status, body.clone()))).expect("a node");
+            let said = said_by(Ok(status), || parse(body)).expect("a node");
             assert_eq!(said.name.as_deref(), Some("OCTOPUS01"));
             assert_eq!(said.id.as_deref(), Some("OctopusServerNodes-a1"));
         }
         assert_eq!(
-            said_by(&Ok((503, body))).unwrap_err(),
+            said_by(Ok(503), || parse(body)).unwrap_err(),
             "it answered ping with 503"
         );
-        let junk = said_by(&Ok((200, bytes::Bytes::from_static(b"<html>"))));
+        let junk = said_by(Ok(200), || parse(b"<html>"));
         assert!(junk.unwrap_err().starts_with("its ping body is not a node"));
+        let silent = "GET http://n1/ping: connect error".to_string();
+        assert_eq!(said_by(Err(&silent), || parse(body)).unwrap_err(), silent);
+    }
+
+    #[test]
+    fn an_id_the_list_lacks_is_a_stranger_whatever_its_name_and_empty_fields_name_nothing() {
+        // Another cluster's OCTOPUS01: same Name, an Id this one lacks.
+        let said = vec![(
+            "n1".to_string(),
+            ping(Some("OctopusServerNodes-staging"), Some("OCTOPUS01")),
+        )];
+        let r = resolve(&said, &listed(&CLUSTER[..1]));
+        assert!(
+            r.problems[0].starts_with(
+                "n1 answers ping as OCTOPUS01 (OctopusServerNodes-staging), which the cluster's node list does not hold"
+            ),
+            "{:?}",
+            r.problems
+        );
+        // An Id in another case is the same Id.
+        let said = vec![("n1".to_string(), ping(Some("octopusservernodes-A1"), None))];
+        assert!(resolve(&said, &listed(&CLUSTER[..1])).problems.is_empty());
+        let said = vec![("n1".to_string(), ping(Some(" "), Some("")))];
+        let r = resolve(&said, &listed(&CLUSTER[..1]));
+        assert_eq!(
+            r.problems,
+            ["n1's ping body names no node (it has neither Id nor Name)"]
+        );
+        assert!(r.silent.is_empty());
     }
 }

@@ -37,9 +37,12 @@ enum Behaviour {
     /// A drain is stored, but the node's own ping keeps answering 200.
     PingIgnoresDrain,
     /// Correct, with less of the API: no `/all` (only the paged list), no
-    /// summary (a node's details list its running tasks), ping bodies with
+    /// summary (a node's details count its running tasks), ping bodies with
     /// a Name and no Id, and a PUT answered 204 with no body.
     Terse,
+    /// Neither the summary nor a node's details: no running task count
+    /// can be read.
+    NoTaskCounts,
 }
 
 /// One node as the cluster knows it.
@@ -120,7 +123,7 @@ async fn answer(
             let teapot = n.drained && behaviour != Behaviour::PingIgnoresDrain;
             let mut body = resource(n);
             if behaviour == Behaviour::Terse {
-                body = json!({ "Name": n.name, "IsInMaintenanceMode": n.drained });
+                body = json!({ "Name": n.name, "Version": "2026.1.1234", "IsInMaintenanceMode": n.drained });
             }
             reply(if teapot { 418 } else { 200 }, &body)
         }
@@ -136,9 +139,18 @@ async fn answer(
             200,
             &json!({ "ItemType": "OctopusServerNode", "TotalResults": s.nodes.len(), "Items": s.nodes.iter().map(resource).collect::<Vec<_>>() }),
         ),
-        ("GET", ["api", "octopusservernodes", id, "details"]) => {
-            reply(200, &json!({ "Id": id, "RunningTasks": [] }))
+        ("GET", ["api", "octopusservernodes", id, "details"])
+            if behaviour != Behaviour::NoTaskCounts =>
+        {
+            reply(200, &json!({ "Id": id, "RunningTasks": 0 }))
         }
+        (
+            "GET",
+            ["api", "octopusservernodes", "summary"] | ["api", "octopusservernodes", _, "details"],
+        ) if behaviour == Behaviour::NoTaskCounts => reply(
+            404,
+            &json!({ "ErrorMessage": "The resource you requested was not found." }),
+        ),
         ("GET", ["api"]) => reply(
             200,
             &json!({ "Application": "Octopus Deploy", "Version": "2026.1.1234", "ApiVersion": "3.0.0" }),
@@ -370,6 +382,20 @@ fn a_maintenance_on_a_foreign_cluster_goes_by_the_cluster_s_ids_and_passes() {
         assert_eq!(a["cluster_id"], "OctopusServerNodes-9f3c1e");
         assert!(a["pings_served"].as_u64().unwrap() > 0, "{a}");
         assert!(out.contains("web-a (PRODOCTO-EU1)"), "{out}");
+        // The preflight finds the same cluster healthy, whatever it lacks.
+        let mut cmd = harness();
+        cmd.args(["doctor", "--target"])
+            .arg(dir.path().join("target.yaml"))
+            .env("FOREIGN_KEY", "API-FOREIGNFOREIGNFOREIGN12");
+        let doctor = run_with_timeout(cmd, RUN);
+        assert_eq!(doctor.code(), 0, "{behaviour:?}: {}", doctor.stdout);
+        assert!(
+            doctor
+                .stdout
+                .contains("web-a is PRODOCTO-EU1 (OctopusServerNodes-9f3c1e)"),
+            "{}",
+            doctor.stdout
+        );
     }
 }
 
@@ -383,6 +409,10 @@ fn a_drain_the_cluster_refuses_stops_the_maintenance_before_any_node_is_stopped(
         (
             Behaviour::PingIgnoresDrain,
             "web-a was not confirmed drained: the cluster reports IsInMaintenanceMode true and its own ping answers 200",
+        ),
+        (
+            Behaviour::NoTaskCounts,
+            "the running task count could not be read by the end of the wait",
         ),
     ] {
         let f = Foreign::start(behaviour);

@@ -134,7 +134,13 @@ fn judge_window(
         .requests()
         .filter(|r| r.intended_us >= w.start_us && r.intended_us <= w.end_us)
         .collect();
-    let (part, lb) = lb_part(c, h, w, &in_window, all_nodes);
+    // The LB's usual culprits are worth naming only when the node's own
+    // ping said 418 in time: otherwise the LB may be following the ping.
+    let ping_said_418 = parts
+        .iter()
+        .filter(|p| p.name == "ping_418")
+        .all(|p| p.verdict == Verdict::Pass);
+    let (part, lb) = lb_part(c, h, w, &in_window, all_nodes, ping_said_418);
     parts.push(part);
     let (part, failed) = failed_part(w, &in_window);
     parts.push(part);
@@ -169,7 +175,11 @@ fn judge_window(
     let detail = if verdict == Verdict::Pass {
         format!(
             "{}: {}",
-            w.nodes.join(", "),
+            w.nodes
+                .iter()
+                .map(|n| h.label(n))
+                .collect::<Vec<_>>()
+                .join(", "),
             parts
                 .iter()
                 .map(|p| p.detail.as_str())
@@ -380,8 +390,14 @@ fn lb_part(
     w: &FaultWindow,
     in_window: &[&Request],
     all_nodes: &[String],
+    ping_said_418: bool,
 ) -> (Part, Lb) {
     const NAME: &str = "lb";
+    let cause = if ping_said_418 {
+        LIKELY_CAUSE
+    } else {
+        "the node's own ping did not say 418 in time, and an LB that follows the ping keeps routing to it"
+    };
     let within = c.lb_within.value.as_micros_u64();
     let drained = |r: &Request| r.node.as_ref().is_some_and(|n| w.nodes.contains(n));
     let to_drained: Vec<u64> = in_window
@@ -415,14 +431,14 @@ fn lb_part(
     let still_at_end = last.is_some_and(|t| w.end_us.saturating_sub(t) < LAST_SECOND_US);
     if still_at_end {
         let d = format!(
-            "LB kept routing to {who} for the whole {} ({} requests); {LIKELY_CAUSE}",
+            "LB kept routing to {who} for the whole {} ({} requests); {cause}",
             w.kind, lb.to_drained
         );
         return (Part::new(NAME, Verdict::Fail, d), lb);
     }
     if convergence > within {
         let d = format!(
-            "LB kept routing to {who} for {} after {}, more than {} ({} requests after the bound); {LIKELY_CAUSE}",
+            "LB kept routing to {who} for {} after {}, more than {} ({} requests after the bound); {cause}",
             secs(convergence),
             w.name,
             secs(within),
@@ -842,6 +858,28 @@ mod tests {
             Verdict::Unknown,
             "no ping went through the LB during drain-n1",
         );
+    }
+
+    #[test]
+    fn an_lb_that_follows_a_ping_that_never_said_418_is_not_blamed_for_its_settings() {
+        let mut events = drain(20 * S);
+        events.retain(|e| {
+            !matches!(
+                e,
+                Event::NodeStatus {
+                    status: Some(418),
+                    ..
+                }
+            )
+        });
+        let r = judged(CONTRACT, events);
+        assert_verdict(&r, Verdict::Fail, "n1's own ping never answered 418");
+        assert_verdict(
+            &r,
+            Verdict::Fail,
+            "the node's own ping did not say 418 in time, and an LB that follows the ping keeps routing to it",
+        );
+        assert!(!r.detail.contains("ALB matcher"), "{}", r.detail);
     }
 
     #[test]

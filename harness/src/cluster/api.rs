@@ -485,7 +485,7 @@ pub struct CollectionBody<T> {
 
 /// A node of `GET /api/octopusservernodes/summary` or the node list, as
 /// the harness reads it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct NodeBody {
     /// Node ID.

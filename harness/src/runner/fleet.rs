@@ -377,7 +377,13 @@ async fn health_task(r: &Rounds, node: &str, round: u32) -> HealthTaskSeen {
         state: None,
         error: None,
     };
-    let pinned = r.ids.identity(node).map_or(node, |i| i.name.as_str());
+    let Some(pinned) = r.ids.identity(node).map(|i| i.name.clone()) else {
+        seen.error = Some(format!(
+            "the cluster never said which of its nodes {node} is, so no task was pinned to it"
+        ));
+        seen.done_us = events.now_us();
+        return seen;
+    };
     let task = NewTask {
         name: "Health".into(),
         description,
@@ -425,7 +431,9 @@ async fn health_task(r: &Rounds, node: &str, round: u32) -> HealthTaskSeen {
     // Results count for the node that ran the task, which is the pinned
     // one unless something moved it.
     seen.ran_on = end.server_node.clone();
-    let ran_on = end.server_node.as_deref().unwrap_or(node);
+    // As the cluster names nodes, like a ServerNode: the recorder names it
+    // by the run's name.
+    let ran_on = end.server_node.as_deref().unwrap_or(&pinned);
     // The node names the machines it reached, and how, in the task log.
     match lb.raw_log(&id).await {
         Ok((200, log)) => {

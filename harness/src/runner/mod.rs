@@ -244,13 +244,28 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
         .map_err(RunError::new)?;
     // Who each node is, from the cluster, before anything is sent: every
     // fault, check and report goes by it.
-    let ids = match identity::learn(&node_apis, &lb_api).await {
-        Ok(learnt) => record_identities(&events, learnt),
-        Err(why) => {
+    let learnt = tokio::select! {
+        l = identity::learn(&node_apis, &lb_api) => Some(l),
+        _ = interrupted(interrupt.clone()) => None,
+    };
+    let ids = match learnt {
+        Some(Ok(learnt)) => record_identities(&events, learnt),
+        Some(Err(why)) => {
             end_run(&events, Some(why.clone()));
             let _ = finish(events, recorder).await;
             cluster.shutdown();
             return Err(RunError::new(why));
+        }
+        None => {
+            let why = format!(
+                "{}, while the cluster was asked which node is which",
+                interrupt.borrow().clone().unwrap_or_default()
+            );
+            end_run(&events, Some(why.clone()));
+            let _ = finish(events, recorder).await;
+            cluster.shutdown();
+            let overran = overran.load(std::sync::atomic::Ordering::SeqCst);
+            return Err(stopped(&why, overran, &dir));
         }
     };
     let faults = Faults {
@@ -639,10 +654,10 @@ impl Faults {
     /// Each step is taken only once the one before it is confirmed: the
     /// drain, by the cluster reporting the node in maintenance mode and the
     /// node's own ping answering 418; the wait, by a running task count
-    /// read as zero, or read at all when the wait is over; a node's
-    /// restart, by its answering again before the next node's. Otherwise
-    /// the maintenance stops there, recorded with the reason, and undrains:
-    /// a node that was never drained is never stopped.
+    /// read as zero, or read at all when the wait is over, and the drain
+    /// seen again just before the stop. Otherwise the maintenance stops
+    /// there, recorded with the reason, and undrains: a node that was not
+    /// drained is never stopped.
     async fn maintain(self, i: usize) {
         let f = &self.plan[i];
         let Some(plan) = f.maintenance else { return };
@@ -686,11 +701,29 @@ impl Faults {
             }
         };
         self.record(i, FaultAction::Step, step_at, Some(idle), None);
-        for (k, node) in f.nodes.iter().enumerate() {
+        // Looked at once more just before the stop: the wait may have been
+        // long, and something else (an operator) may have undrained it.
+        let still = crate::fault::confirm_drained(
+            &self.cluster,
+            &self.api,
+            &self.ids,
+            &f.nodes,
+            tokio::time::Instant::now(),
+        )
+        .await;
+        if let Err(e) = still {
+            return self
+                .stop_short(
+                    i,
+                    format!("{e} when its restart was due; no node was stopped"),
+                )
+                .await;
+        }
+        // A maintenance has one node (validation sees to it).
+        for node in &f.nodes {
             let at_us = self.events.now_us();
             // Cleanly, as an operator would; the embedded nodes are killed.
-            // Started only once stopped, and the next node only once this
-            // one answers again.
+            // Started only once stopped.
             let result = match self.cluster.stop(node).await {
                 Ok(()) => self.cluster.start(node).await,
                 Err(e) => Err(e),
@@ -699,7 +732,6 @@ impl Faults {
                 Ok(()) => self.wait_up(node).await,
                 Err(e) => Err(e),
             };
-            let failed = result.as_ref().err().cloned();
             self.record(
                 i,
                 FaultAction::Step,
@@ -707,19 +739,6 @@ impl Faults {
                 Some("restart".into()),
                 result.err(),
             );
-            if let Some(e) = failed
-                && let Some(rest) = f.nodes.get(k + 1..).filter(|r| !r.is_empty())
-            {
-                return self
-                    .stop_short(
-                        i,
-                        format!(
-                            "{node}'s restart failed ({e}); {} not stopped",
-                            rest.join(", ")
-                        ),
-                    )
-                    .await;
-            }
         }
         let _ = self.apply(i, FaultAction::Heal).await;
     }
