@@ -139,6 +139,7 @@ pub async fn run(t: &TargetFile, key: ApiKey) -> Result<DoctorReport, String> {
     let names: Vec<&str> = nodes.iter().map(|(n, _)| n.as_str()).collect();
     // Who each target node is, as a run would learn it.
     let resolved = identify(&names, &direct, &lb_list, &lists);
+    let direct = with_versions(&names, direct, &resolved, &lb_list);
     let map = spread_map(&names, &direct, &resolved);
     // More rounds through the LB until every healthy node has answered,
     // a few at most, a moment apart; not when the LB fails pings, which
@@ -522,13 +523,55 @@ fn served_by(map: &NodeMap, a: &Answer) -> Option<String> {
     })
 }
 
-/// The healthy nodes no ping through the LB reached.
+/// Pings whose bodies leave out `Version` (not every cluster puts it
+/// there), with the node list's `Version` for that node put in.
+fn with_versions(
+    names: &[&str],
+    mut direct: Vec<Answer>,
+    resolved: &identity::Resolved,
+    list: &Answer,
+) -> Vec<Answer> {
+    let Ok((200, Value::Array(listed))) = list else {
+        return direct;
+    };
+    for (name, a) in names.iter().zip(direct.iter_mut()) {
+        let Ok((_, body)) = a else { continue };
+        if field(body, "Version").is_some() || !body.is_object() {
+            continue;
+        }
+        let listed_version = resolved
+            .identities
+            .iter()
+            .find(|i| i.node == *name)
+            .and_then(|i| {
+                listed
+                    .iter()
+                    .find(|n| field(n, "Id") == Some(i.id.as_str()))
+            })
+            .and_then(|n| field(n, "Version"));
+        if let Some(v) = listed_version {
+            body["Version"] = Value::String(v.to_string());
+        }
+    }
+    direct
+}
+
+/// The healthy nodes no ping through the LB reached. Two entries that are
+/// one node (node_list_agrees's to report) are reached together.
 fn unseen(healthy: &BTreeSet<String>, map: &NodeMap, through_lb: &[Answer]) -> Vec<String> {
     let served: BTreeSet<String> = through_lb
         .iter()
         .filter_map(|a| served_by(map, a))
         .collect();
-    healthy.difference(&served).cloned().collect()
+    let same = |a: &str, b: &str| match (map.identity(a), map.identity(b)) {
+        (Some(x), Some(y)) => x.id == y.id && x.name == y.name,
+        _ => a == b,
+    };
+    healthy
+        .iter()
+        .filter(|h| !served.iter().any(|s| same(h, s)))
+        .cloned()
+        .collect()
 }
 
 fn lb_spreads(
@@ -929,6 +972,34 @@ mod tests {
             "{}",
             r.detail
         );
+    }
+
+    #[test]
+    fn a_ping_without_a_version_takes_the_list_s_and_one_node_listed_twice_is_reached_once() {
+        let bare: Vec<Answer> = NAMES
+            .iter()
+            .map(|k| Ok((200, json!({ "Id": id(k), "Name": name(k) }))))
+            .collect();
+        let mut listed = list(&NAMES);
+        if let Ok((_, Value::Array(items))) = &mut listed {
+            for item in items.iter_mut() {
+                item["Version"] = json!("2026.1.1");
+            }
+        }
+        let resolved = identify(&NAMES, &bare, &listed, &[]);
+        let direct = with_versions(&NAMES, bare, &resolved, &listed);
+        let r = same_version(&NAMES, &direct);
+        assert_eq!(r.verdict, Verdict::Pass, "{}", r.detail);
+        assert!(r.detail.contains("2026.1.1"), "{}", r.detail);
+        // n2's entry points at n1's node: the LB reaching n1 reaches both;
+        // node_list_agrees says the target is wrong.
+        let mut twice = healthy();
+        twice[1] = ping("n1", 200, "v");
+        let resolved = identify(&NAMES, &twice, &list(&NAMES), &[]);
+        let map = spread_map(&NAMES, &twice, &resolved);
+        let through: Vec<Answer> = ["n1", "n3"].iter().map(|n| ping(n, 200, "v")).collect();
+        let r = lb_spreads(&NAMES, &twice, &map, &through);
+        assert_eq!(r.verdict, Verdict::Pass, "{}", r.detail);
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! Drains go through the REST API, as an operator's would, so they work on
 //! any cluster the API reaches.
 
+use std::collections::BTreeSet;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::client::ApiClient;
@@ -70,52 +72,111 @@ pub struct PlannedFault {
     pub maintenance: Option<MaintenancePlan>,
 }
 
+/// How faults reach the cluster's API: the client, which cluster node each
+/// of the run's nodes is, and the nodes the run drained, so that a heal
+/// undrains those and no other (a node an operator drained before the run
+/// stays drained).
+pub struct FaultApi {
+    api: ApiClient,
+    ids: NodeMap,
+    drained: Mutex<BTreeSet<String>>,
+}
+
+impl FaultApi {
+    /// Drains and undrains through `api` (the LB), by the Ids in `ids`.
+    pub fn new(api: ApiClient, ids: NodeMap) -> Self {
+        Self {
+            api,
+            ids,
+            drained: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    /// Which cluster node each of the run's nodes is.
+    pub fn ids(&self) -> &NodeMap {
+        &self.ids
+    }
+
+    /// The client.
+    pub fn client(&self) -> &ApiClient {
+        &self.api
+    }
+
+    fn mark(&self, node: &str, drained: bool) {
+        let mut set = self.drained.lock().unwrap_or_else(|e| e.into_inner());
+        if drained {
+            set.insert(node.to_string());
+        } else {
+            set.remove(node);
+        }
+    }
+
+    fn marked(&self, node: &str) -> bool {
+        let set = self.drained.lock().unwrap_or_else(|e| e.into_inner());
+        set.contains(node)
+    }
+
+    /// Drains a node the run may drain: one not drained already.
+    async fn drain(&self, node: &str) -> Result<(), String> {
+        let id = id_of(&self.ids, node)?;
+        if self.api.node(id).await?.is_in_maintenance_mode {
+            return Err(format!(
+                "{node} was in maintenance mode already, drained by someone else; the run leaves it as it found it"
+            ));
+        }
+        // Marked first: a drain whose answer was lost may have been done.
+        self.mark(node, true);
+        let done = self.api.set_drain(id, true).await;
+        if done.is_err() && matches!(self.api.node(id).await, Ok(n) if !n.is_in_maintenance_mode) {
+            // Not drained after all: nothing to undo.
+            self.mark(node, false);
+        }
+        done
+    }
+
+    /// Undrains a node the run drained; any other is left alone.
+    async fn undrain(&self, node: &str) -> Result<(), String> {
+        if !self.marked(node) {
+            return Ok(());
+        }
+        self.api.set_drain(id_of(&self.ids, node)?, false).await?;
+        self.mark(node, false);
+        Ok(())
+    }
+}
+
 impl PlannedFault {
     /// Applies the fault to every node; the first error stops it. Drains
     /// go to the node by the Id the cluster gave it.
-    pub async fn inject(
-        &self,
-        cluster: &Target,
-        api: &ApiClient,
-        ids: &NodeMap,
-    ) -> Result<(), String> {
+    pub async fn inject(&self, cluster: &Target, api: &FaultApi) -> Result<(), String> {
         for node in &self.nodes {
             match self.kind {
                 FaultKind::Kill => cluster.kill(node).await?,
                 FaultKind::Pause => cluster.pause(node).await?,
                 FaultKind::Restart => restart(cluster, node).await?,
-                FaultKind::Drain | FaultKind::Maintenance => {
-                    api.set_drain(id_of(ids, node)?, true).await?
-                }
+                FaultKind::Drain | FaultKind::Maintenance => api.drain(node).await?,
             }
         }
         Ok(())
     }
 
     /// Undoes the fault on every node, trying them all; errors are joined.
-    pub async fn heal(
-        &self,
-        cluster: &Target,
-        api: &ApiClient,
-        ids: &NodeMap,
-    ) -> Result<(), String> {
+    pub async fn heal(&self, cluster: &Target, api: &FaultApi) -> Result<(), String> {
         let mut errors = Vec::new();
         for node in &self.nodes {
-            let undrain =
-                async || -> Result<(), String> { api.set_drain(id_of(ids, node)?, false).await };
             let done = match self.kind {
                 FaultKind::Kill => cluster.start(node).await,
                 FaultKind::Pause => cluster.resume(node).await,
                 // The restart's new process normally runs already; heal_all
                 // starts it if it does not.
                 FaultKind::Restart => Ok(()),
-                FaultKind::Drain => undrain().await,
+                FaultKind::Drain => api.undrain(node).await,
                 FaultKind::Maintenance => {
                     // A maintenance cut short may have left the node down;
                     // it is undrained either way, so that once it runs it
                     // takes tasks again.
                     let running = cluster.ensure_running(node).await;
-                    let undrained = undrain().await;
+                    let undrained = api.undrain(node).await;
                     match (running, undrained) {
                         (Ok(()), Ok(())) => Ok(()),
                         (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
@@ -161,11 +222,11 @@ const PING_WITHIN: Duration = Duration::from_secs(2);
 /// instead. A deadline already past looks once.
 pub async fn confirm_drained(
     cluster: &Target,
-    api: &ApiClient,
-    ids: &NodeMap,
+    api: &FaultApi,
     nodes: &[String],
     deadline: tokio::time::Instant,
 ) -> Result<(), String> {
+    let (ids, api) = (&api.ids, &api.api);
     for node in nodes {
         let id = id_of(ids, node)?;
         let url = cluster

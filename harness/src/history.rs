@@ -859,12 +859,16 @@ pub struct FaultWindow {
     pub started_us: u64,
     /// Healed at; the end of the run if it never was.
     pub end_us: u64,
+    /// When the heal returned, by which time an undrain has taken effect
+    /// (a maintenance's heal may first wait for its node to start).
+    pub healed_done_us: Option<u64>,
     /// Whether a heal was recorded.
     pub healed: bool,
     /// Why the injection did not work, if it did not.
     pub inject_error: Option<String>,
-    /// Why the fault stopped short of its next step, if it did: that
-    /// step's precondition was not confirmed, so it was not taken.
+    /// Why the fault went no further, if it did not: a step's
+    /// precondition was not confirmed, so it was not taken, or a step
+    /// failed.
     pub stopped: Option<String>,
 }
 
@@ -980,13 +984,22 @@ impl History {
             let Event::Fault(f) = e else { continue };
             match f.action {
                 FaultAction::Step => {
-                    if f.step.as_deref() == Some(STOPPED_STEP)
+                    // A step that failed, or the record of the steps not
+                    // taken, means the fault went no further.
+                    let why = match (f.step.as_deref(), &f.error) {
+                        (Some(STOPPED_STEP), e) => Some(e.clone().unwrap_or_default()),
+                        (step, Some(e)) => {
+                            Some(format!("its {} failed: {e}", step.unwrap_or("step")))
+                        }
+                        (_, None) => None,
+                    };
+                    if let Some(why) = why
                         && let Some(w) = windows
                             .iter_mut()
                             .rev()
                             .find(|w| w.name == f.name && !w.healed)
                     {
-                        w.stopped = Some(f.error.clone().unwrap_or_default());
+                        w.stopped.get_or_insert(why);
                     }
                 }
                 FaultAction::Inject => windows.push(FaultWindow {
@@ -996,6 +1009,7 @@ impl History {
                     start_us: f.at_us,
                     started_us: f.done_us.unwrap_or(f.at_us),
                     end_us: end,
+                    healed_done_us: None,
                     healed: false,
                     inject_error: f.error.clone(),
                     stopped: None,
@@ -1007,6 +1021,7 @@ impl History {
                         .find(|w| w.name == f.name && !w.healed)
                     {
                         w.end_us = f.at_us;
+                        w.healed_done_us = f.done_us;
                         w.healed = true;
                     }
                 }

@@ -22,6 +22,12 @@ pub const MAX_TARGET_NODES: usize = 64;
 /// commands: a heal runs each at most twice per node.
 pub const MAX_COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// How long a real target's node has to stop answering its own ping after
+/// its `kill`, `stop` or `pause` command succeeded (or the target's
+/// `command_timeout`, if shorter): a node that still answers was not the
+/// one the command acted on.
+pub const NODE_DOWN_WITHIN: Duration = Duration::from_secs(15);
+
 /// Deepest nesting of YAML collections (the deepest scenario nests 6).
 pub const YAML_MAX_DEPTH: usize = 32;
 

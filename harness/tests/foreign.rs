@@ -3,13 +3,14 @@
 //! resource, drain by PUT, the cluster summary), whose nodes' Names and Ids
 //! look nothing like the target file's names, and which can misbehave as a
 //! real cluster might: refuse a drain, or keep answering ping with 200
-//! while drained. Behind it a round-robin "LB" that honours 418. The
-//! harness runs against it as a real target, through a target file whose
-//! node commands only write to a log, so a test sees exactly which
-//! disruptive commands ran.
+//! while drained. Behind it a round-robin "LB" that honours 418 and skips
+//! a node that is down. The harness runs against it as a real target,
+//! through a target file whose node commands write what they do to a log,
+//! which the cluster reads: a node stopped or killed there stops
+//! answering, so a test sees exactly which disruptive commands ran, and
+//! on which node.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -60,7 +61,33 @@ struct State {
     turn: usize,
     /// Every PUT the cluster took or refused: (node Id, asked drained).
     puts: Vec<(String, bool)>,
+    /// What the node commands did: lines of `VERB NAME`.
+    log: PathBuf,
 }
+
+impl State {
+    /// Whether the last command that acted on node `i` stopped it.
+    fn down(&self, i: usize) -> bool {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let name = &self.nodes[i].name;
+        log.lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some(name.as_str()))
+            .next_back()
+            .is_some_and(|l| l.starts_with("stop ") || l.starts_with("kill "))
+    }
+}
+
+/// A node that is down: its connections are closed unanswered.
+#[derive(Debug)]
+struct Down;
+
+impl std::fmt::Display for Down {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("down")
+    }
+}
+
+impl std::error::Error for Down {}
 
 type Shared = Arc<Mutex<State>>;
 
@@ -93,7 +120,10 @@ async fn answer(
     state: Shared,
     me: Option<usize>,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Full<Bytes>>, Down> {
+    if me.is_some_and(|i| state.lock().unwrap().down(i)) {
+        return Err(Down);
+    }
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let body = req
@@ -111,10 +141,12 @@ async fn answer(
                 Some(i) => i,
                 None => {
                     let n = s.nodes.len();
-                    let pick = (0..n)
+                    let Some(pick) = (0..n)
                         .map(|k| (s.turn + k) % n)
-                        .find(|&k| !s.nodes[k].drained)
-                        .unwrap_or(s.turn % n);
+                        .find(|&k| !s.nodes[k].drained && !s.down(k))
+                    else {
+                        return Ok(reply(503, &json!({ "ErrorMessage": "no node in service" })));
+                    };
                     s.turn = pick + 1;
                     pick
                 }
@@ -222,6 +254,9 @@ async fn answer(
 /// The foreign cluster, served on loopback until the test ends.
 struct Foreign {
     state: Shared,
+    /// The node commands' log, which the cluster reads.
+    log: PathBuf,
+    _dir: tempfile::TempDir,
     lb: SocketAddr,
     nodes: Vec<SocketAddr>,
     _runtime: tokio::runtime::Runtime,
@@ -229,7 +264,10 @@ struct Foreign {
 
 impl Foreign {
     fn start(behaviour: Behaviour) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("commands.log");
         let state: Shared = Arc::new(Mutex::new(State {
+            log: log.clone(),
             // Host names and Ids that share nothing with web-a and web-b.
             nodes: vec![
                 Node {
@@ -277,25 +315,33 @@ impl Foreign {
         }
         Foreign {
             state,
+            log,
+            _dir: dir,
             lb: bound[0],
             nodes: bound[1..].to_vec(),
             _runtime: runtime,
         }
     }
 
-    /// A target file for it: web-a and web-b, in this order of the
-    /// cluster's nodes (`urls` picks which listener each entry points at),
-    /// whose commands append their verb and node to `log`.
-    fn target(&self, dir: &Path, urls: [usize; 2], log: &Path) -> PathBuf {
+    /// A target file for it: web-a and web-b; `urls` picks the node each
+    /// entry's URL is, `acts_on` the node its commands act on (the same,
+    /// unless the file is wrong). The commands append their verb and that
+    /// node's Name to the log.
+    fn target(&self, dir: &Path, urls: [usize; 2], acts_on: [usize; 2]) -> PathBuf {
         let mut text = format!(
-            "name: foreign\nlb: http://{}\napi_key_env: FOREIGN_KEY\ncommand_timeout: 10s\nnodes:\n",
+            "name: foreign\nlb: http://{}\napi_key_env: FOREIGN_KEY\ncommand_timeout: 3s\nnodes:\n",
             self.lb
         );
-        for (name, i) in ["web-a", "web-b"].iter().zip(urls) {
-            let record = |verb: &str| format!("echo {verb} $HARNESS_NODE >> {}", log.display());
+        let names: Vec<String> = {
+            let s = self.state.lock().unwrap();
+            s.nodes.iter().map(|n| n.name.clone()).collect()
+        };
+        for ((entry, url), on) in ["web-a", "web-b"].iter().zip(urls).zip(acts_on) {
+            let record =
+                |verb: &str| format!("echo {verb} {} >> {}", names[on], self.log.display());
             text.push_str(&format!(
-                "  - name: {name}\n    url: http://{}\n    commands:\n      kill: '{}'\n      stop: '{}'\n      start: '{}'\n",
-                self.nodes[i],
+                "  - name: {entry}\n    url: http://{}\n    commands:\n      kill: '{}'\n      stop: '{}'\n      start: '{}'\n",
+                self.nodes[url],
                 record("kill"),
                 record("stop"),
                 record("start"),
@@ -304,6 +350,11 @@ impl Foreign {
         let path = dir.join("target.yaml");
         std::fs::write(&path, text).unwrap();
         path
+    }
+
+    /// The node commands that ran, in order.
+    fn commands(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     fn puts(&self) -> Vec<(String, bool)> {
@@ -322,8 +373,13 @@ impl Foreign {
 /// Runs the maintenance of web-a on a foreign cluster; gives the exit
 /// code, stderr, the report and the commands that ran.
 fn maintain(f: &Foreign, dir: &Path) -> (i32, String, Value, String) {
-    let log = dir.join("commands.log");
-    let target = f.target(dir, [0, 1], &log);
+    maintain_with(f, dir, [0, 1])
+}
+
+/// As [`maintain`], with web-a's and web-b's commands acting on the nodes
+/// `acts_on` names.
+fn maintain_with(f: &Foreign, dir: &Path, acts_on: [usize; 2]) -> (i32, String, Value, String) {
+    let target = f.target(dir, [0, 1], acts_on);
     let json = dir.join("report.json");
     let mut cmd = harness();
     cmd.args(["run", "--allow-disruptive", "--target"])
@@ -339,7 +395,7 @@ fn maintain(f: &Foreign, dir: &Path) -> (i32, String, Value, String) {
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(Value::Null);
-    let commands = std::fs::read_to_string(&log).unwrap_or_default();
+    let commands = f.commands();
     (
         out.code(),
         format!("{}\n{}", out.stdout, out.stderr),
@@ -371,7 +427,10 @@ fn a_maintenance_on_a_foreign_cluster_goes_by_the_cluster_s_ids_and_passes() {
             ],
             "{behaviour:?}"
         );
-        assert_eq!(commands, "stop web-a\nstart web-a\n", "{behaviour:?}");
+        assert_eq!(
+            commands, "stop PRODOCTO-EU1\nstart PRODOCTO-EU1\n",
+            "{behaviour:?}"
+        );
         assert!(f.drained().values().all(|d| !d), "{:?}", f.drained());
         assert_eq!(check(&report, "drain_contract")["verdict"], "pass", "{out}");
         assert_eq!(check(&report, "left_clean")["verdict"], "pass", "{out}");
@@ -435,10 +494,7 @@ fn a_drain_the_cluster_refuses_stops_the_maintenance_before_any_node_is_stopped(
                 "{detail}"
             );
         } else {
-            assert!(
-                detail.contains("maintain-web-a stopped before its restart"),
-                "{detail}"
-            );
+            assert!(detail.contains("maintain-web-a did not complete: "), "{detail}");
         }
         assert!(detail.contains("no node was stopped"), "{detail}");
         // What was done is undone.
@@ -450,9 +506,8 @@ fn a_drain_the_cluster_refuses_stops_the_maintenance_before_any_node_is_stopped(
 fn a_target_whose_entries_are_not_the_cluster_s_nodes_is_refused_before_anything_is_done() {
     let f = Foreign::start(Behaviour::Correct);
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("commands.log");
     // Both entries point at the first node; the second node is no entry's.
-    let target = f.target(dir.path(), [0, 0], &log);
+    let target = f.target(dir.path(), [0, 0], [0, 1]);
     let mut cmd = harness();
     cmd.args(["run", "--allow-disruptive", "--target"])
         .arg(&target)
@@ -470,7 +525,7 @@ fn a_target_whose_entries_are_not_the_cluster_s_nodes_is_refused_before_anything
         assert!(out.stderr.contains(says), "{says:?} not in {}", out.stderr);
     }
     assert!(f.puts().is_empty(), "{:?}", f.puts());
-    assert_eq!(std::fs::read_to_string(&log).unwrap_or_default(), "");
+    assert_eq!(f.commands(), "");
     // doctor says the same, read-only.
     let mut cmd = harness();
     cmd.args(["doctor", "--target"])
@@ -488,4 +543,68 @@ fn a_target_whose_entries_are_not_the_cluster_s_nodes_is_refused_before_anything
         "{}",
         out.stdout
     );
+}
+
+#[test]
+fn a_stop_command_that_acts_on_another_node_is_caught_and_the_maintenance_goes_no_further() {
+    let f = Foreign::start(Behaviour::Correct);
+    let dir = tempfile::tempdir().unwrap();
+    // web-a's URL is the first node, but its commands act on the second.
+    let (code, out, report, commands) = maintain_with(&f, dir.path(), [1, 1]);
+    assert_eq!(code, 1, "{out}");
+    // The stop went to the wrong node; web-a kept answering, so no start
+    // followed it but the heal's, which brings the stopped node back.
+    assert_eq!(commands, "stop PRODOCTO-EU2\nstart PRODOCTO-EU2\n", "{out}");
+    let contract = check(&report, "drain_contract");
+    assert_ne!(contract["verdict"], "pass", "{contract} {}", report["drains"]);
+    assert!(
+        contract["detail"].as_str().unwrap().contains(
+            "maintain-web-a did not complete: its restart failed: web-a's `stop` command succeeded"
+        ),
+        "{contract}"
+    );
+    let steps = report["drains"][0]["steps"].as_array().unwrap();
+    let restart = steps.iter().find(|s| s["step"] == "restart").unwrap();
+    assert!(
+        restart["error"]
+            .as_str()
+            .unwrap()
+            .contains("web-a's `stop` command succeeded, but web-a still answers ping at http://")
+            && restart["error"]
+                .as_str()
+                .unwrap()
+                .contains("the command may act on another node"),
+        "{restart}"
+    );
+    // Both nodes answer again, and neither is left drained.
+    assert!(!f.state.lock().unwrap().down(0) && !f.state.lock().unwrap().down(1));
+    assert!(f.drained().values().all(|d| !d), "{:?}", f.drained());
+}
+
+#[test]
+fn a_node_an_operator_drained_before_the_run_is_neither_restarted_nor_undrained() {
+    let f = Foreign::start(Behaviour::Correct);
+    f.state.lock().unwrap().nodes[0].drained = true;
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, report, commands) = maintain(&f, dir.path());
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(commands, "", "{out}");
+    // No PUT at all: the drain was not the run's to make or to undo.
+    assert!(f.puts().is_empty(), "{:?}", f.puts());
+    assert_eq!(f.drained()["PRODOCTO-EU1"], true);
+    assert!(
+        out.contains("web-a (PRODOCTO-EU1) is in maintenance mode as the run starts"),
+        "{out}"
+    );
+    let contract = check(&report, "drain_contract");
+    assert_eq!(contract["verdict"], "unknown", "{contract}");
+    assert!(
+        contract["detail"]
+            .as_str()
+            .unwrap()
+            .contains("web-a was in maintenance mode already, drained by someone else"),
+        "{contract}"
+    );
+    // Nothing the run did is left undone.
+    assert_eq!(check(&report, "left_clean")["verdict"], "pass", "{out}");
 }

@@ -45,13 +45,16 @@ pub(super) fn judge(c: &DrainContract, h: &History) -> (Verdict, String, Value) 
     if windows.is_empty() {
         return never_injected("faults");
     }
-    // Read once: every window works on the same tasks and nodes.
+    // Read once: every window works on the same tasks and nodes, and on
+    // every drain, judged or not, as another node drained beside this one
+    // answers 418 too.
+    let every = judged_windows(h, None, &["drain", "maintenance"]);
     let tasks = h.task_records();
     let all_nodes = h.node_names();
     let mut results = Vec::new();
     let mut outcomes = Vec::new();
     for w in &windows {
-        let (verdict, detail, evidence) = judge_window(c, h, w, &tasks, &all_nodes);
+        let (verdict, detail, evidence) = judge_window(c, h, w, &every, &tasks, &all_nodes);
         outcomes.push((verdict, detail));
         results.push(evidence);
     }
@@ -90,6 +93,7 @@ fn judge_window(
     c: &DrainContract,
     h: &History,
     w: &FaultWindow,
+    drains: &[FaultWindow],
     tasks: &[TaskRecord<'_>],
     all_nodes: &[String],
 ) -> (Verdict, String, Value) {
@@ -142,15 +146,16 @@ fn judge_window(
         .all(|p| p.verdict == Verdict::Pass);
     let (part, lb) = lb_part(c, h, w, &in_window, all_nodes, ping_said_418);
     parts.push(part);
-    let (part, failed) = failed_part(w, &in_window);
+    let (part, failed) = failed_part(w, drains, &in_window);
     parts.push(part);
     // A maintenance that stopped short (its drain not confirmed, its task
-    // count unreadable) never did what it was for: the window cannot pass.
+    // count unreadable) or whose restart failed never did what it was for:
+    // the window cannot pass.
     if let Some(why) = &w.stopped {
         parts.push(Part::new(
             STOPPED_PART,
             Verdict::Unknown,
-            format!("{} stopped before its restart: {why}", w.name),
+            format!("{} did not complete: {why}", w.name),
         ));
     }
 
@@ -330,19 +335,22 @@ fn ping_200_part(
         );
         return (Part::new(NAME, Verdict::Unknown, d), None);
     }
-    // Statuses are changes: one already 200 at the undrain (a node that
-    // lost its drain in a restart, say) has no later 200 to find.
-    let seen = if status_at(statuses, w.end_us) == Some(Some(200)) {
-        Some(w.end_us)
+    // From the undrain itself: a maintenance's heal may first wait for its
+    // node to start. Statuses are changes: one already 200 at the undrain
+    // (a node that lost its drain in a restart, say) has no later 200 to
+    // find.
+    let undrained = w.healed_done_us.unwrap_or(w.end_us).max(w.end_us);
+    let seen = if status_at(statuses, undrained) == Some(Some(200)) {
+        Some(undrained)
     } else {
         statuses
             .iter()
-            .find(|(t, st)| *t >= w.end_us && *st == Some(200))
+            .find(|(t, st)| *t >= undrained && *st == Some(200))
             .map(|(t, _)| *t)
     };
     match seen {
         Some(t) => {
-            let took = t - w.end_us;
+            let took = t - undrained;
             if took <= within {
                 let d = format!("200 {} after the undrain", secs(took));
                 (Part::new(NAME, Verdict::Pass, d), Some(took))
@@ -356,10 +364,10 @@ fn ping_200_part(
                 (Part::new(NAME, Verdict::Fail, d), Some(took))
             }
         }
-        None if h.end_us().saturating_sub(w.end_us) < within => {
+        None if h.end_us().saturating_sub(undrained) < within => {
             let d = format!(
                 "the run ended {} after {} was undone, before {node}'s ping bound of {}",
-                secs(h.end_us().saturating_sub(w.end_us)),
+                secs(h.end_us().saturating_sub(undrained)),
                 w.name,
                 secs(within)
             );
@@ -460,14 +468,24 @@ fn drained_nodes(h: &History, w: &FaultWindow) -> String {
 
 /// c: no request through the LB fails during the window. A drained node's
 /// 418 to a ping is not a failure but routing evidence, judged in b.
-fn failed_part(w: &FaultWindow, in_window: &[&Request]) -> (Part, BTreeMap<String, usize>) {
+fn failed_part(
+    w: &FaultWindow,
+    drains: &[FaultWindow],
+    in_window: &[&Request],
+) -> (Part, BTreeMap<String, usize>) {
     const NAME: &str = "failed_requests";
     let mut by: BTreeMap<String, usize> = BTreeMap::new();
     for r in in_window {
         if !r.is_error() {
             continue;
         }
-        let from_drained = r.node.as_ref().is_some_and(|n| w.nodes.contains(n));
+        // A 418 from a node drained at the time, by this drain or one
+        // beside it, is routing evidence, not a failure.
+        let from_drained = r.node.as_ref().is_some_and(|n| {
+            drains.iter().any(|d| {
+                d.nodes.contains(n) && r.intended_us >= d.start_us && r.intended_us <= d.end_us
+            })
+        });
         if r.status == Some(418) && from_drained {
             continue;
         }
@@ -732,7 +750,7 @@ mod tests {
         assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
         assert_eq!(
             r.detail,
-            "n1: ping 418 after 0.2s, 200 0.3s after the undrain, LB stopped routing after 2.0s, \
+            "n1: ping 418 after 0.2s, 200 0.2s after the undrain, LB stopped routing after 2.0s, \
              0 failed requests, 1 running task finished, none started"
         );
         let w = &r.evidence["faults"][0];
@@ -770,7 +788,7 @@ mod tests {
         assert_verdict(
             &r,
             Verdict::Pass,
-            "ping 418 after 0.2s, 200 0.3s after the undrain",
+            "ping 418 after 0.2s, 200 0.2s after the undrain",
         );
         assert_eq!(r.evidence["faults"][0]["kind"], "maintenance");
     }
@@ -901,7 +919,7 @@ mod tests {
         assert_verdict(
             &r,
             Verdict::Unknown,
-            "drain-n1 stopped before its restart: the running task count could not be read",
+            "drain-n1 did not complete: the running task count could not be read",
         );
         assert_eq!(
             r.evidence["faults"][0]["stopped"],

@@ -271,8 +271,8 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     let faults = Faults {
         events: events.clone(),
         cluster: cluster.clone(),
-        api: lb_api.clone(),
-        ids: Arc::new(ids),
+        api: Arc::new(crate::fault::FaultApi::new(lb_api.clone(), ids)),
+        turns: Arc::new(tokio::sync::Mutex::new(())),
         plan: Arc::new(schedule::plan_faults(s, seed)),
         state: Arc::new(Mutex::new(Vec::new())),
     };
@@ -311,7 +311,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
                 lb: cluster.lb_polling_endpoint(),
                 poll_wait: p.poll_wait.value.get(),
                 pickup: p.pickup_timeout.value.get(),
-                ids: (*faults.ids).clone(),
+                ids: faults.api.ids().clone(),
             },
             events.clone(),
             warmup_end,
@@ -578,10 +578,12 @@ pub fn write_report(dir: &Path, report: &Report) -> Result<(), RunError> {
 struct Faults {
     events: Events,
     cluster: Arc<Target>,
-    api: ApiClient,
+    /// The cluster's API as faults use it, with who is who.
+    api: Arc<crate::fault::FaultApi>,
     plan: Arc<Vec<PlannedFault>>,
-    /// Which cluster node each of the run's nodes is.
-    ids: Arc<NodeMap>,
+    /// Maintenances take turns, as an operator's rolling maintenance
+    /// does: a node is drained only once the last one is back.
+    turns: Arc<tokio::sync::Mutex<()>>,
     /// Per fault: (injected, healed).
     state: Arc<Mutex<Vec<(bool, bool)>>>,
 }
@@ -614,8 +616,8 @@ impl Faults {
             self.mark(i, action);
         }
         let result = match action {
-            FaultAction::Inject => f.inject(&self.cluster, &self.api, &self.ids).await,
-            FaultAction::Heal => f.heal(&self.cluster, &self.api, &self.ids).await,
+            FaultAction::Inject => f.inject(&self.cluster, &self.api).await,
+            FaultAction::Heal => f.heal(&self.cluster, &self.api).await,
             FaultAction::Step => Ok(()),
         };
         // A heal that failed stays pending, so the heal phase tries again.
@@ -661,6 +663,16 @@ impl Faults {
     async fn maintain(self, i: usize) {
         let f = &self.plan[i];
         let Some(plan) = f.maintenance else { return };
+        let _turn = match self.turns.try_lock() {
+            Ok(turn) => turn,
+            Err(_) => {
+                eprintln!(
+                    "harness: {} waits for the maintenance under way to end",
+                    f.name
+                );
+                self.turns.lock().await
+            }
+        };
         let drained_at = tokio::time::Instant::now();
         if self.apply(i, FaultAction::Inject).await.is_err() {
             // The drain's own event says why.
@@ -670,8 +682,7 @@ impl Faults {
         }
         let deadline = drained_at + plan.wait.max(plan.restart_after);
         let confirmed =
-            crate::fault::confirm_drained(&self.cluster, &self.api, &self.ids, &f.nodes, deadline)
-                .await;
+            crate::fault::confirm_drained(&self.cluster, &self.api, &f.nodes, deadline).await;
         if let Err(e) = confirmed {
             return self
                 .stop_short(i, format!("{e}; no node was stopped"))
@@ -706,7 +717,6 @@ impl Faults {
         let still = crate::fault::confirm_drained(
             &self.cluster,
             &self.api,
-            &self.ids,
             &f.nodes,
             tokio::time::Instant::now(),
         )
@@ -764,11 +774,12 @@ impl Faults {
         let mut total = 0u32;
         for n in nodes {
             let id = self
-                .ids
+                .api
+                .ids()
                 .identity(n)
                 .map(|i| i.id.clone())
                 .ok_or_else(|| format!("the cluster never said which of its nodes {n} is"))?;
-            total = total.saturating_add(self.api.running_tasks(&id).await?);
+            total = total.saturating_add(self.api.client().running_tasks(&id).await?);
         }
         Ok(total)
     }
@@ -869,6 +880,15 @@ fn record_identities(events: &Events, learnt: identity::Learnt) -> NodeMap {
             "harness: the cluster also lists {ghost}, which it reports offline and the run leaves alone"
         );
     }
+    let map = NodeMap::new(learnt.identities.clone());
+    for n in learnt.listed.iter().filter(|n| n.is_in_maintenance_mode) {
+        let who = map
+            .node_of(&n.id)
+            .map_or_else(|| n.name.clone(), |k| map.label(k));
+        eprintln!(
+            "harness: {who} is in maintenance mode as the run starts; the run will neither drain nor undrain it"
+        );
+    }
     events.send(Event::NodeIdentities {
         at_us: events.now_us(),
         nodes: learnt.identities.clone(),
@@ -885,7 +905,7 @@ fn record_identities(events: &Events, learnt: identity::Learnt) -> NodeMap {
             })
             .collect(),
     });
-    NodeMap::new(learnt.identities)
+    map
 }
 
 /// Time between two direct pings of one node.

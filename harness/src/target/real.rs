@@ -13,6 +13,7 @@ use tokio::io::AsyncReadExt;
 use crate::client::{ApiClient, ApiKey};
 use crate::cluster::PollingEndpoint;
 use crate::history::{Event, Events, LB_NAME};
+use crate::limits::NODE_DOWN_WITHIN;
 
 use super::{TargetFile, Trust};
 
@@ -166,6 +167,33 @@ impl RealCluster {
         }
     }
 
+    /// Waits until a node no longer answers its own ping with 200 or 418
+    /// (refused, silent, or a proxy's 5xx), after `verb`'s command.
+    async fn wait_down(
+        &self,
+        node: &str,
+        verb: Verb,
+        url: &str,
+        within: Duration,
+    ) -> Result<(), String> {
+        let client = ApiClient::with_trust(url, self.key.clone(), &self.trust())?;
+        let began = tokio::time::Instant::now();
+        loop {
+            let status = client.ping_status(Duration::from_secs(1)).await;
+            if !matches!(status, Some(200 | 418)) {
+                return Ok(());
+            }
+            if began.elapsed() >= within {
+                return Err(format!(
+                    "{node}'s `{}` command succeeded, but {node} still answers ping at {url} after {}s: the command may act on another node than this one",
+                    verb.as_str(),
+                    within.as_secs()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The target file's name for reports.
     pub fn name(&self) -> &str {
         &self.file.name.value
@@ -236,18 +264,27 @@ impl RealCluster {
             }
         }
         self.run(node, verb, &command).await?;
-        // Started as the embedded cluster starts a node: done once it
-        // answers, within the command time limit again. Only then is there
-        // nothing left to undo.
-        if verb == Verb::Start {
-            let url = self
-                .nodes()
-                .into_iter()
-                .find(|(n, _)| n == node)
-                .map(|(_, u)| u)
-                .unwrap_or_default();
-            self.wait_up(node, &url, self.file.command_timeout.value.get())
-                .await?;
+        let url = self
+            .nodes()
+            .into_iter()
+            .find(|(n, _)| n == node)
+            .map(|(_, u)| u)
+            .unwrap_or_default();
+        match verb {
+            // Started as the embedded cluster starts a node: done once it
+            // answers, within the command time limit again. Only then is
+            // there nothing left to undo.
+            Verb::Start => {
+                self.wait_up(node, &url, self.file.command_timeout.value.get())
+                    .await?
+            }
+            // Done once the node at this URL no longer answers: a command
+            // that acted on another node must not pass for this one's.
+            Verb::Kill | Verb::Stop | Verb::Pause => {
+                let within = NODE_DOWN_WITHIN.min(self.file.command_timeout.value.get());
+                self.wait_down(node, verb, &url, within).await?
+            }
+            Verb::Resume => {}
         }
         let mut left = self.left.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(l) = left.get_mut(node) {
