@@ -556,6 +556,9 @@ fn upload_cmd(a: UploadArgs) -> u8 {
         a.class,
         a.status.map(|s| format!(" ({s})")).unwrap_or_default()
     );
+    if let Some(server) = &a.server {
+        println!("server:    {server}");
+    }
     if let Some(e) = &a.error {
         println!("error:     {e}");
     }

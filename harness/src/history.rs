@@ -605,6 +605,16 @@ pub struct UploadAttempt {
     /// MiB a second to the last byte.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mib_s: Option<f64>,
+    /// The answer's `Server` header: an LB often names itself there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// The answer's `Content-Type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The shape of the answer's body: Octopus's JSON error, or an LB's
+    /// page. With `server`, what tells an LB's answer from a node's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_kind: Option<crate::upload::BodyKind>,
 }
 
 /// Why an upload was made.

@@ -99,7 +99,72 @@ pub struct Attempt {
     pub sha1: Option<String>,
     /// The `Hash` the server answered with.
     pub server_hash: Option<String>,
+    /// The answer's `Server` header, if one came: an LB often names itself
+    /// there (`nginx/1.24.0`, `awselb/2.0`, `Microsoft-IIS/10.0`).
+    pub server: Option<String>,
+    /// The answer's `Content-Type`, if one came.
+    pub content_type: Option<String>,
+    /// What the answer's body looked like, if an answer came.
+    pub body_kind: Option<BodyKind>,
 }
+
+/// The shape of an answer's body: enough to tell an Octopus node's answer
+/// (JSON, with `ErrorMessage` for an error) from an LB's own error page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyKind {
+    /// A JSON object with `ErrorMessage`: Octopus's error, from a node.
+    OctopusError,
+    /// Other JSON: an Octopus resource, usually.
+    Json,
+    /// An HTML page: what LBs and proxies answer with for their own errors.
+    Html,
+    /// Any other text.
+    Text,
+    /// No body at all.
+    Empty,
+}
+
+impl BodyKind {
+    /// The body's kind from its start and its `Content-Type`.
+    pub fn of(content_type: Option<&str>, body: &[u8]) -> BodyKind {
+        let text = String::from_utf8_lossy(&body[..body.len().min(2048)]);
+        let start = text.trim_start();
+        if start.is_empty() {
+            return BodyKind::Empty;
+        }
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+            return if v.get("ErrorMessage").is_some() {
+                BodyKind::OctopusError
+            } else {
+                BodyKind::Json
+            };
+        }
+        let html_type = content_type.is_some_and(|t| t.to_ascii_lowercase().contains("html"));
+        let lower = start.chars().take(64).collect::<String>().to_ascii_lowercase();
+        if html_type || lower.starts_with("<html") || lower.starts_with("<!doctype html") {
+            BodyKind::Html
+        } else if start.starts_with('{') && start.contains("\"ErrorMessage\"") {
+            // Cut at the answer's limit, still Octopus's.
+            BodyKind::OctopusError
+        } else {
+            BodyKind::Text
+        }
+    }
+}
+
+/// A header's value kept for the history: printable, and short, whatever
+/// the server sent.
+fn header_text(v: &reqwest::header::HeaderValue) -> String {
+    String::from_utf8_lossy(v.as_bytes())
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_HEADER_KEPT)
+        .collect()
+}
+
+/// The most characters of a header's value the history keeps.
+const MAX_HEADER_KEPT: usize = 100;
 
 /// Where and how to upload.
 #[derive(Clone)]
@@ -199,6 +264,11 @@ impl Uploader {
         let exchange = async {
             let mut resp = request.send().await?;
             let status = resp.status().as_u16();
+            let headers = resp.headers();
+            let server = headers.get(reqwest::header::SERVER).map(header_text);
+            let content_type = headers
+                .get(reqwest::header::CONTENT_TYPE)
+                .map(header_text);
             // The answer is a small JSON resource or an error page; keep
             // its start only, whatever the server sends.
             let mut text = Vec::new();
@@ -206,7 +276,7 @@ impl Uploader {
                 let room = MAX_ANSWER.saturating_sub(text.len());
                 text.extend_from_slice(&chunk[..chunk.len().min(room)]);
             }
-            Ok::<_, reqwest::Error>((status, Bytes::from(text)))
+            Ok::<_, reqwest::Error>((status, Bytes::from(text), server, content_type))
         };
         let outcome = self.with_idle_timeout(exchange, &state, start).await;
         let done = start.elapsed();
@@ -215,14 +285,21 @@ impl Uploader {
         let last_byte = sha1
             .as_ref()
             .map(|_| Duration::from_micros(state.last_progress_us.load(Ordering::Relaxed)));
+        let mut answer = (None, None, None);
         let (class, status, error, server_hash) = match outcome {
-            Ok(Ok((status, body))) => {
+            Ok(Ok((status, body, server, content_type))) => {
                 let (class, error, hash) = classify_status(status, &body);
+                answer = (
+                    Some(BodyKind::of(content_type.as_deref(), &body)),
+                    server,
+                    content_type,
+                );
                 (class, Some(status), error, hash)
             }
             Ok(Err(e)) => (classify_error(&e), None, Some(describe(&e)), None),
             Err(idle) => (UploadClass::TimedOut, None, Some(idle), None),
         };
+        let (body_kind, server, content_type) = answer;
         Attempt {
             class,
             status,
@@ -232,6 +309,9 @@ impl Uploader {
             done,
             sha1,
             server_hash,
+            server,
+            content_type,
+            body_kind,
         }
     }
 
@@ -492,5 +572,45 @@ impl Body for UploadBody {
 
     fn size_hint(&self) -> SizeHint {
         SizeHint::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_s_json_error_is_told_from_an_lb_s_page() {
+        let octopus = br#"{"ErrorMessage":"A package with the same ID exists","Errors":[]}"#;
+        assert_eq!(
+            BodyKind::of(Some("application/json"), octopus),
+            BodyKind::OctopusError
+        );
+        // Cut at the answer's limit: no longer JSON, still Octopus's.
+        assert_eq!(
+            BodyKind::of(None, &octopus[..30]),
+            BodyKind::OctopusError
+        );
+        assert_eq!(
+            BodyKind::of(Some("application/json"), br#"{"Id":"packages-X.1.0"}"#),
+            BodyKind::Json
+        );
+        let haproxy = b"<html><body><h1>504 Gateway Time-out</h1>\nThe server didn't respond in time.\n</body></html>\n";
+        assert_eq!(BodyKind::of(Some("text/html"), haproxy), BodyKind::Html);
+        // An HTML page without its type is an HTML page.
+        assert_eq!(BodyKind::of(None, b"\r\n<HTML><head>"), BodyKind::Html);
+        assert_eq!(
+            BodyKind::of(Some("text/plain"), b"gateway timeout (idle timeout)"),
+            BodyKind::Text
+        );
+        assert_eq!(BodyKind::of(None, b"  \r\n"), BodyKind::Empty);
+    }
+
+    #[test]
+    fn a_header_is_kept_printable_and_short() {
+        let long = reqwest::header::HeaderValue::from_bytes(&[b'a'; 300]).unwrap();
+        assert_eq!(header_text(&long).len(), MAX_HEADER_KEPT);
+        let tabbed = reqwest::header::HeaderValue::from_static("nginx/1.24\t(Ubuntu)");
+        assert_eq!(header_text(&tabbed), "nginx/1.24(Ubuntu)");
     }
 }

@@ -379,6 +379,9 @@ mod tests {
             sha1: None,
             server_hash: None,
             mib_s: Some(100.0),
+            server: None,
+            content_type: None,
+            body_kind: None,
         })
     }
 

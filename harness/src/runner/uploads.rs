@@ -416,6 +416,9 @@ fn record(
         sha1: a.sha1.clone(),
         server_hash: a.server_hash.clone(),
         mib_s,
+        server: a.server.clone(),
+        content_type: a.content_type.clone(),
+        body_kind: a.body_kind,
     }));
 }
 
