@@ -141,7 +141,11 @@ impl BodyKind {
             };
         }
         let html_type = content_type.is_some_and(|t| t.to_ascii_lowercase().contains("html"));
-        let lower = start.chars().take(64).collect::<String>().to_ascii_lowercase();
+        let lower = start
+            .chars()
+            .take(64)
+            .collect::<String>()
+            .to_ascii_lowercase();
         if html_type || lower.starts_with("<html") || lower.starts_with("<!doctype html") {
             BodyKind::Html
         } else if start.starts_with('{') && start.contains("\"ErrorMessage\"") {
@@ -266,9 +270,7 @@ impl Uploader {
             let status = resp.status().as_u16();
             let headers = resp.headers();
             let server = headers.get(reqwest::header::SERVER).map(header_text);
-            let content_type = headers
-                .get(reqwest::header::CONTENT_TYPE)
-                .map(header_text);
+            let content_type = headers.get(reqwest::header::CONTENT_TYPE).map(header_text);
             // The answer is a small JSON resource or an error page; keep
             // its start only, whatever the server sends.
             let mut text = Vec::new();
@@ -587,10 +589,7 @@ mod tests {
             BodyKind::OctopusError
         );
         // Cut at the answer's limit: no longer JSON, still Octopus's.
-        assert_eq!(
-            BodyKind::of(None, &octopus[..30]),
-            BodyKind::OctopusError
-        );
+        assert_eq!(BodyKind::of(None, &octopus[..30]), BodyKind::OctopusError);
         assert_eq!(
             BodyKind::of(Some("application/json"), br#"{"Id":"packages-X.1.0"}"#),
             BodyKind::Json
