@@ -80,6 +80,33 @@ impl UploadClass {
     }
 }
 
+/// Whether an attempt that did not succeed may still leave its package on
+/// the server: its whole body went out, and what ended it (a timeout, a
+/// cut, an LB's 5xx) did not come from the node refusing it. The node may
+/// be storing it still, after the client has given up.
+pub fn may_land_later(class: UploadClass, all_sent: bool, body: Option<BodyKind>) -> bool {
+    all_sent
+        && matches!(
+            class,
+            UploadClass::TimedOut | UploadClass::Reset | UploadClass::Other
+        )
+        && body != Some(BodyKind::OctopusError)
+}
+
+/// When the caller wants an attempt under way ended early.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Cut {
+    /// Let it run to its end.
+    #[default]
+    Never,
+    /// End it at once if its body is still going out (no server keeps an
+    /// incomplete body, so nothing of it can be stored); once its last
+    /// byte has gone, let it wait for its answer.
+    BeforeLastByte,
+    /// End it at once.
+    Now,
+}
+
 /// What one attempt observed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attempt {
@@ -91,7 +118,8 @@ pub struct Attempt {
     pub error: Option<String>,
     /// Body bytes handed to the connection.
     pub bytes_sent: u64,
-    /// From the start to the last byte sent, if it was.
+    /// From the start to the last byte of the body handed to the
+    /// connection, if it was.
     pub last_byte: Option<Duration>,
     /// From the start to the end of the attempt.
     pub done: Duration,
@@ -239,6 +267,19 @@ impl Uploader {
         mode: OverwriteMode,
         progress: Option<ProgressBar>,
     ) -> Attempt {
+        let (_never, cut) = tokio::sync::watch::channel(Cut::Never);
+        self.attempt_until(spec, mode, progress, cut).await
+    }
+
+    /// One attempt, ended early as `cut` comes to say; an attempt cut short
+    /// is recorded like any other, as a reset with the reason.
+    pub async fn attempt_until(
+        &self,
+        spec: &PackageSpec,
+        mode: OverwriteMode,
+        progress: Option<ProgressBar>,
+        mut cut: tokio::sync::watch::Receiver<Cut>,
+    ) -> Attempt {
         let multipart = Multipart::new(&spec.file_name(), spec.seed);
         let length = multipart.len(spec.len());
         let state = Arc::new(Shared::default());
@@ -280,13 +321,40 @@ impl Uploader {
             }
             Ok::<_, reqwest::Error>((status, Bytes::from(text), server, content_type))
         };
-        let outcome = self.with_idle_timeout(exchange, &state, start).await;
+        let cut_short = async {
+            loop {
+                let now = *cut.borrow_and_update();
+                let all_sent = state.all_sent.load(Ordering::Relaxed);
+                match now {
+                    Cut::Now => break,
+                    Cut::BeforeLastByte if !all_sent => break,
+                    _ => {}
+                }
+                if cut.changed().await.is_err() {
+                    // No one can ask any more: run to the end.
+                    std::future::pending::<()>().await;
+                }
+            }
+            format!(
+                "stopped by the harness as the run ended, {} bytes sent{}",
+                state.sent.load(Ordering::Relaxed),
+                if state.all_sent.load(Ordering::Relaxed) {
+                    ", all of them"
+                } else {
+                    ""
+                }
+            )
+        };
+        let outcome = tokio::select! {
+            out = self.with_idle_timeout(exchange, &state, start) => out.map_err(|idle| (UploadClass::TimedOut, idle)),
+            why = cut_short => Err((UploadClass::Reset, why)),
+        };
         let done = start.elapsed();
         let sha1 = state.digest.lock().map(|d| d.clone()).unwrap_or(None);
         let bytes_sent = state.sent.load(Ordering::Relaxed);
-        let last_byte = sha1
-            .as_ref()
-            .map(|_| Duration::from_micros(state.last_progress_us.load(Ordering::Relaxed)));
+        // The last byte is the framing's, after the package's.
+        let last_byte = (sha1.is_some() && state.all_sent.load(Ordering::Relaxed))
+            .then(|| Duration::from_micros(state.last_progress_us.load(Ordering::Relaxed)));
         let mut answer = (None, None, None);
         let (class, status, error, server_hash) = match outcome {
             Ok(Ok((status, body, server, content_type))) => {
@@ -299,7 +367,7 @@ impl Uploader {
                 (class, Some(status), error, hash)
             }
             Ok(Err(e)) => (classify_error(&e), None, Some(describe(&e)), None),
-            Err(idle) => (UploadClass::TimedOut, None, Some(idle), None),
+            Err((class, why)) => (class, None, Some(why), None),
         };
         let (body_kind, server, content_type) = answer;
         Attempt {
@@ -491,6 +559,8 @@ struct Shared {
     sent: AtomicU64,
     /// Microseconds from the start to the last chunk handed out.
     last_progress_us: AtomicU64,
+    /// The body's last byte has been handed to the connection.
+    all_sent: std::sync::atomic::AtomicBool,
     digest: Mutex<Option<String>>,
 }
 
@@ -557,6 +627,7 @@ impl Body for UploadBody {
             }
             c
         } else if let Some(t) = this.tail.take() {
+            this.state.all_sent.store(true, Ordering::Relaxed);
             t
         } else {
             return Poll::Ready(None);

@@ -490,6 +490,11 @@ fn an_lb_with_nginx_default_limits_refuses_the_upload_with_413() {
     ] {
         assert!(detail.contains(want), "{want:?} not in {detail}");
     }
+    // Never stored, and said so: not "removed".
+    let package = &report["cleanup"]["packages"][0];
+    assert_eq!(package["outcome"], "never_stored", "{package}");
+    assert_eq!(package["removed"], false, "{package}");
+    assert_eq!(report["cleanup"]["clean"], true);
 }
 
 const STORED_THEN_504: &str = "fixtures/scenarios/valid/upload-stored-then-lb-timeout.yaml";
@@ -523,6 +528,9 @@ fn stored_then_504(args: &[&str], says: &[&str]) {
     // Integrity is upload_intact's verdict, and the bytes did arrive.
     let intact = find(&report["checks"], "kind", "upload_intact");
     assert_eq!(intact["verdict"], "pass", "{intact}");
+    // Stored, then deleted, and gone at the run's last look.
+    let package = &report["cleanup"]["packages"][0];
+    assert_eq!(package["outcome"], "removed", "{package}");
     assert_matches_schema(&report);
 }
 
