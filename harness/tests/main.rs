@@ -24,6 +24,9 @@ mod doctor;
 // `harness run --target` against `harness cluster up`: the real-target
 // path end to end, and nothing left behind.
 mod real_target;
+// `harness cleanup --run-id` against a server of the test's own that lacks
+// one API: the other kinds are still removed, and the exit is 3.
+mod cleanup;
 // `harness containers up`: no Docker daemon gives exit 3; the whole
 // containerized cluster where Docker and a licence are at hand.
 mod containers;
