@@ -407,6 +407,7 @@ pub fn ladder_sizes(from: u64, to: u64) -> Vec<u64> {
     sizes
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn ladder(
     cfg: LadderLoad,
     target: Uploader,
