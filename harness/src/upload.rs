@@ -93,6 +93,10 @@ pub fn may_land_later(class: UploadClass, all_sent: bool, body: Option<BodyKind>
         && body != Some(BodyKind::OctopusError)
 }
 
+/// How the error of an attempt the harness cut short begins: the cut is the
+/// harness's, not the cluster's.
+pub const STOPPED_BY_HARNESS: &str = "stopped by the harness as the run ended";
+
 /// When the caller wants an attempt under way ended early.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Cut {
@@ -336,7 +340,7 @@ impl Uploader {
                 }
             }
             format!(
-                "stopped by the harness as the run ended, {} bytes sent{}",
+                "{STOPPED_BY_HARNESS}, {} bytes sent{}",
                 state.sent.load(Ordering::Relaxed),
                 if state.all_sent.load(Ordering::Relaxed) {
                     ", all of them"

@@ -13,7 +13,8 @@
 //!   who answered (a node's JSON error, or an LB's page, from its body and
 //!   `Server` header) and the LB setting that usually causes it. An
 //!   attempt under way during an injected fault is left to
-//!   `upload_intact`: a cut is what the fault is for. Judged on every run
+//!   `upload_intact`: a cut is what the fault is for; so is one the harness
+//!   cut itself as a stopped run ended. Judged on every run
 //!   with an upload workload, declared or not.
 //! - `upload_throughput`: every attempt that sent its last byte went at
 //!   least as fast as the floor, in MiB/s from its start to its last byte,
@@ -334,6 +335,10 @@ pub(super) fn answered(h: &History) -> (Verdict, String, Value) {
             let during = windows
                 .iter()
                 .find(|w| a.done_us >= w.start_us && a.sent_us <= w.end_us);
+            let stopped = a
+                .error
+                .as_deref()
+                .is_some_and(|e| e.starts_with(crate::upload::STOPPED_BY_HARNESS));
             evidence.push(json!({
                 "seq": seq,
                 "attempt": a.attempt,
@@ -346,8 +351,13 @@ pub(super) fn answered(h: &History) -> (Verdict, String, Value) {
                 "body_kind": a.body_kind,
                 "error": a.error,
                 "during_fault": during.map(|w| w.name.clone()),
+                "stopped_by_harness": stopped,
             }));
             match during {
+                _ if stopped => excused.push(format!(
+                    "upload {seq} attempt {} cut by the harness as the run ended",
+                    a.attempt + 1
+                )),
                 Some(w) => excused.push(format!(
                     "upload {seq} attempt {} ({}) during {}",
                     a.attempt + 1,
@@ -374,7 +384,7 @@ pub(super) fn answered(h: &History) -> (Verdict, String, Value) {
         String::new()
     } else {
         format!(
-            "; {} failed under an injected fault, left to upload_intact: {}",
+            "; {} failed under an injected fault or were cut by the harness, left to upload_intact: {}",
             excused.len(),
             excused.join(", ")
         )
@@ -1029,7 +1039,17 @@ mod tests {
             Event::Upload(accepted.clone()),
         ]);
         assert_eq!(v, Verdict::Pass, "{d}");
-        assert!(d.contains("1 of 2 attempts answered with success; 1 failed under an injected fault, left to upload_intact: upload 0 attempt 1 (connection cut) during kill-n2"), "{d}");
+        assert!(d.contains("1 of 2 attempts answered with success; 1 failed under an injected fault or were cut by the harness, left to upload_intact: upload 0 attempt 1 (connection cut) during kill-n2"), "{d}");
+        // Cut by the harness as a stopped run ended: not the cluster's doing.
+        let mut stopped = attempt(0, UploadClass::Reset, None, 900_000);
+        stopped.last_byte_us = None;
+        stopped.error = Some(format!(
+            "{}, 1000 bytes sent",
+            crate::upload::STOPPED_BY_HARNESS
+        ));
+        let (v, d) = answered_check(vec![Event::Upload(stopped)]);
+        assert_eq!(v, Verdict::Pass, "{d}");
+        assert!(d.contains("upload 0 attempt 1 cut by the harness"), "{d}");
         let mut ok = accepted;
         ok.attempt = 0;
         let (v, d) = answered_check(vec![Event::Upload(ok)]);
