@@ -30,21 +30,82 @@ pub fn valid_run_id(id: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// What a run left: resource IDs, with a name to show.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+/// What a run left, kind by kind: resource IDs, with a name to show, or
+/// why that kind could not be listed. One kind's listing failing (a 404
+/// where a cluster lacks an API) does not stop the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leftovers {
     /// Packages, by resource ID.
-    pub packages: Vec<String>,
+    pub packages: Result<Vec<String>, String>,
     /// Unfinished tasks, by ID.
-    pub tasks: Vec<String>,
+    pub tasks: Result<Vec<String>, String>,
     /// Machines: resource ID and name.
-    pub machines: Vec<(String, String)>,
+    pub machines: Result<Vec<(String, String)>, String>,
 }
 
 impl Leftovers {
-    /// Nothing left.
+    /// Nothing left, and every kind listed.
     pub fn is_empty(&self) -> bool {
-        self.packages.is_empty() && self.tasks.is_empty() && self.machines.is_empty()
+        self.packages.as_ref().is_ok_and(Vec::is_empty)
+            && self.tasks.as_ref().is_ok_and(Vec::is_empty)
+            && self.machines.as_ref().is_ok_and(Vec::is_empty)
+    }
+
+    /// Every kind was listed.
+    pub fn all_listed(&self) -> bool {
+        self.packages.is_ok() && self.tasks.is_ok() && self.machines.is_ok()
+    }
+
+    /// "N packages, N unfinished tasks, N machines", with "unknown" for a
+    /// kind that could not be listed.
+    pub fn counts(&self) -> String {
+        fn n<T>(r: &Result<Vec<T>, String>) -> String {
+            r.as_ref()
+                .map_or_else(|_| "unknown".to_string(), |v| v.len().to_string())
+        }
+        format!(
+            "{} packages, {} unfinished tasks, {} machines",
+            n(&self.packages),
+            n(&self.tasks),
+            n(&self.machines)
+        )
+    }
+}
+
+/// What became of one kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindOutcome {
+    /// `packages`, `tasks` or `machines`.
+    pub kind: &'static str,
+    /// How many were found, or why they could not be listed.
+    pub listed: Result<usize, String>,
+    /// How many were removed (tasks: canceled).
+    pub removed: usize,
+}
+
+impl KindOutcome {
+    /// The kind was listed and all of it removed.
+    pub fn ok(&self) -> bool {
+        self.listed.as_ref().is_ok_and(|n| *n == self.removed)
+    }
+
+    /// A line for the person running the command.
+    pub fn line(&self) -> String {
+        let done = if self.kind == "tasks" {
+            "canceled"
+        } else {
+            "removed"
+        };
+        match &self.listed {
+            Err(e) => format!("{}: FAILED, could not list them: {e}", self.kind),
+            Ok(n) if *n == self.removed => format!("{}: {n} found, {n} {done}", self.kind),
+            Ok(n) => format!(
+                "{}: FAILED, {n} found, {} {done}, {} not",
+                self.kind,
+                self.removed,
+                n - self.removed
+            ),
+        }
     }
 }
 
@@ -98,38 +159,51 @@ async fn all<T: for<'de> Deserialize<'de>>(api: &ApiClient, path: &str) -> Resul
     Err(format!("{path}: more than {} pages", MAX_PAGES))
 }
 
-/// Finds what run `run_id` left.
-pub async fn find(api: &ApiClient, run_id: &str) -> Result<Leftovers, String> {
-    let packages: Vec<Package> = all(api, &format!("/api/{SPACE_ID}/packages")).await?;
-    let tasks: Vec<Task> = all(api, "/api/tasks?states=Queued,Executing,Cancelling").await?;
-    let machines: Vec<Machine> = all(api, &format!("/api/{SPACE_ID}/machines")).await?;
+/// Finds what run `run_id` left, listing each kind even when another
+/// kind's listing failed.
+pub async fn find(api: &ApiClient, run_id: &str) -> Leftovers {
     let made_by_run = |description: &str| {
         description
             .strip_prefix("harness run ")
             .and_then(|rest| rest.strip_prefix(run_id))
             .is_some_and(|rest| rest.starts_with(','))
     };
-    Ok(Leftovers {
-        packages: packages
-            .into_iter()
-            .filter(|p| {
-                [PACKAGE_ID, LOAD_PACKAGE_ID].contains(&p.package_id.as_str())
-                    && (p.version.ends_with(&format!("-r{run_id}"))
-                        || p.version.ends_with(&format!("-ladder{run_id}")))
-            })
-            .map(|p| p.id)
-            .collect(),
-        tasks: tasks
-            .into_iter()
-            .filter(|t| !t.state.is_completed() && made_by_run(&t.description))
-            .map(|t| t.id)
-            .collect(),
-        machines: machines
-            .into_iter()
-            .filter(|m| fleet_machine_of(&m.name, run_id))
-            .map(|m| (m.id, m.name))
-            .collect(),
-    })
+    let packages = all::<Package>(api, &format!("/api/{SPACE_ID}/packages"))
+        .await
+        .map(|packages| {
+            packages
+                .into_iter()
+                .filter(|p| {
+                    [PACKAGE_ID, LOAD_PACKAGE_ID].contains(&p.package_id.as_str())
+                        && (p.version.ends_with(&format!("-r{run_id}"))
+                            || p.version.ends_with(&format!("-ladder{run_id}")))
+                })
+                .map(|p| p.id)
+                .collect()
+        });
+    let tasks = all::<Task>(api, "/api/tasks?states=Queued,Executing,Cancelling")
+        .await
+        .map(|tasks| {
+            tasks
+                .into_iter()
+                .filter(|t| !t.state.is_completed() && made_by_run(&t.description))
+                .map(|t| t.id)
+                .collect()
+        });
+    let machines = all::<Machine>(api, &format!("/api/{SPACE_ID}/machines"))
+        .await
+        .map(|machines| {
+            machines
+                .into_iter()
+                .filter(|m| fleet_machine_of(&m.name, run_id))
+                .map(|m| (m.id, m.name))
+                .collect()
+        });
+    Leftovers {
+        packages,
+        tasks,
+        machines,
+    }
 }
 
 /// Whether a machine's name is one a run's fleet gives: `tentacle-NNNN-`
@@ -141,30 +215,56 @@ fn fleet_machine_of(name: &str, run_id: &str) -> bool {
 }
 
 /// Removes what [`find`] found: deletes packages and machines, cancels
-/// tasks, telling `say_line` of each as it goes. Gives whether all went.
-pub async fn remove(api: &ApiClient, left: &Leftovers, mut say_line: impl FnMut(String)) -> bool {
-    let mut all_gone = true;
+/// tasks, telling `say_line` of each as it goes; a kind that could not be
+/// listed is passed over, and the others go on. Gives each kind's outcome.
+pub async fn remove(
+    api: &ApiClient,
+    left: &Leftovers,
+    mut say_line: impl FnMut(String),
+) -> Vec<KindOutcome> {
     let mut say = |what: String, result: Result<(), String>| match result {
-        Ok(()) => say_line(format!("removed {what}")),
+        Ok(()) => {
+            say_line(format!("removed {what}"));
+            1
+        }
         Err(e) => {
-            all_gone = false;
             say_line(format!("FAILED {what}: {e}"));
+            0
         }
     };
-    for id in &left.packages {
+    let mut outcomes = Vec::new();
+    let mut removed = 0;
+    for id in left.packages.iter().flatten() {
         let path = format!("/api/{SPACE_ID}/packages/{id}");
-        say(format!("package {id}"), delete(api, &path).await);
+        removed += say(format!("package {id}"), delete(api, &path).await);
     }
-    for id in &left.tasks {
-        say(format!("task {id} (canceled)"), api.cancel_task(id).await);
+    outcomes.push(KindOutcome {
+        kind: "packages",
+        listed: left.packages.as_ref().map(Vec::len).map_err(Clone::clone),
+        removed,
+    });
+    let mut removed = 0;
+    for id in left.tasks.iter().flatten() {
+        removed += say(format!("task {id} (canceled)"), api.cancel_task(id).await);
     }
-    for (id, name) in &left.machines {
-        say(
+    outcomes.push(KindOutcome {
+        kind: "tasks",
+        listed: left.tasks.as_ref().map(Vec::len).map_err(Clone::clone),
+        removed,
+    });
+    let mut removed = 0;
+    for (id, name) in left.machines.iter().flatten() {
+        removed += say(
             format!("machine {id} ({name})"),
             api.delete_machine(id).await,
         );
     }
-    all_gone
+    outcomes.push(KindOutcome {
+        kind: "machines",
+        listed: left.machines.as_ref().map(Vec::len).map_err(Clone::clone),
+        removed,
+    });
+    outcomes
 }
 
 /// DELETE; gone already counts as removed.

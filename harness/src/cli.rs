@@ -70,10 +70,11 @@ enum Command {
     Doctor(DoctorArgs),
     /// Remove what a run left on a real cluster, found by the run ID in
     /// its report (`cleanup.run_id`): its packages and machines are
-    /// deleted, its unfinished tasks canceled, each listed as it goes.
-    /// Exit 0 when nothing is left (with --dry-run, once it is listed), 2
-    /// for a bad run ID or target file, 3 if the cluster cannot be read or
-    /// something could not be removed.
+    /// deleted, its unfinished tasks canceled, each listed as it goes, then
+    /// each kind's outcome. A kind that cannot be listed does not stop the
+    /// others. Exit 0 when nothing is left (with --dry-run, once every kind
+    /// is listed), 2 for a bad run ID or target file, 3 at the end if any
+    /// kind could not be listed or removed.
     Cleanup(CleanupArgs),
     /// Upload one synthetic package to an Octopus server or LB, streamed
     /// as it is generated, and print how it went (exit 0 if accepted).
@@ -404,38 +405,50 @@ fn cleanup_cmd(a: CleanupArgs) -> u8 {
         Err(code) => return code,
     };
     let work = async {
-        let left = crate::cleanup::find(&api, &a.run_id).await?;
+        // Each kind on its own: one that cannot be listed (a cluster
+        // without that API) is reported, and the others are still done.
+        let left = crate::cleanup::find(&api, &a.run_id).await;
         println!(
-            "run {} left {} packages, {} unfinished tasks, {} machines on {}",
+            "run {} left {} on {}",
             a.run_id,
-            left.packages.len(),
-            left.tasks.len(),
-            left.machines.len(),
+            left.counts(),
             target.name.value
         );
         if a.dry_run {
-            for id in &left.packages {
+            for id in left.packages.iter().flatten() {
                 println!("  package {id}");
             }
-            for id in &left.tasks {
+            for id in left.tasks.iter().flatten() {
                 println!("  task {id}");
             }
-            for (id, name) in &left.machines {
+            for (id, name) in left.machines.iter().flatten() {
                 println!("  machine {id} ({name})");
             }
-            return Ok(true);
+            let failed: Vec<String> = [
+                ("packages", &left.packages.as_ref().err()),
+                ("tasks", &left.tasks.as_ref().err()),
+                ("machines", &left.machines.as_ref().err()),
+            ]
+            .iter()
+            .filter_map(|(kind, e)| e.map(|e| format!("{kind}: FAILED, could not list them: {e}")))
+            .collect();
+            for line in &failed {
+                println!("{line}");
+            }
+            return failed.is_empty();
         }
-        let all_gone = crate::cleanup::remove(&api, &left, |line| println!("  {line}")).await;
-        Ok::<_, String>(all_gone)
+        let outcomes = crate::cleanup::remove(&api, &left, |line| println!("  {line}")).await;
+        for o in &outcomes {
+            println!("{}", o.line());
+        }
+        outcomes.iter().all(|o| o.ok())
     };
     match rt.block_on(async { tokio::time::timeout(CLEANUP_COMMAND_WITHIN, work).await }) {
-        Ok(Ok(true)) => PASS,
-        Ok(Ok(false)) => {
-            eprintln!("error: not everything could be removed; run the command again");
-            ENVIRONMENT
-        }
-        Ok(Err(e)) => {
-            eprintln!("error: {e}");
+        Ok(true) => PASS,
+        Ok(false) => {
+            eprintln!(
+                "error: not everything could be listed or removed (see FAILED above); run the command again"
+            );
             ENVIRONMENT
         }
         Err(_) => {
@@ -581,6 +594,9 @@ fn upload_cmd(a: UploadArgs) -> u8 {
         a.class,
         a.status.map(|s| format!(" ({s})")).unwrap_or_default()
     );
+    if let Some(server) = &a.server {
+        println!("server:    {server}");
+    }
     if let Some(e) = &a.error {
         println!("error:     {e}");
     }

@@ -124,6 +124,20 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// After its deletes, the run looked for a package it may have made:
+    /// the last such look is what the report says of it.
+    PackageLook {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// The package's resource ID.
+        id: String,
+        /// Whether the server has it; None when the look failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        present: Option<bool>,
+        /// Why the look failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     /// A fleet of polling Tentacles was registered and started.
     Fleet(FleetStarted),
     /// A polling connection came up, failed to, or dropped.
@@ -698,6 +712,16 @@ pub struct UploadAttempt {
     /// MiB a second to the last byte.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mib_s: Option<f64>,
+    /// The answer's `Server` header: an LB often names itself there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// The answer's `Content-Type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The shape of the answer's body: Octopus's JSON error, or an LB's
+    /// page. With `server`, what tells an LB's answer from a node's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_kind: Option<crate::upload::BodyKind>,
 }
 
 /// Why an upload was made.
@@ -929,7 +953,7 @@ impl History {
                 Event::TaskLog(t) => t.at_us,
                 Event::Upload(u) => u.done_us,
                 Event::PackageRead(p) => p.at_us,
-                Event::PackageDeleted { at_us, .. } => *at_us,
+                Event::PackageDeleted { at_us, .. } | Event::PackageLook { at_us, .. } => *at_us,
                 Event::Removed { at_us, .. } => *at_us,
                 Event::HealFailed { at_us, .. } => *at_us,
                 Event::Fleet(f) => f.at_us,

@@ -167,6 +167,17 @@ pub const RUN_ALLOWANCE: Duration = Duration::from_secs(600);
 /// history, and `harness cleanup --run-id` removes it later.
 pub const CLEANUP_WITHIN: Duration = Duration::from_secs(120);
 
+/// How long a run stopped early waits for its upload attempts whose body
+/// has all gone to be answered (the node may be storing the package) before
+/// it cuts them and deletes what they made.
+pub const ATTEMPTS_END_WITHIN: Duration = Duration::from_secs(30);
+
+/// How long after an upload attempt that may still land its package (its
+/// body went, its answer failed, and the server then said it had no such
+/// package) the run's clean-up looks for it, to delete it. Past it the
+/// report says the package may be left, for `harness cleanup --run-id`.
+pub const LATE_LANDING_WITHIN: Duration = Duration::from_secs(10);
+
 /// The longest `harness cleanup --run-id` may take in all.
 pub const CLEANUP_COMMAND_WITHIN: Duration = Duration::from_secs(600);
 

@@ -80,6 +80,37 @@ impl UploadClass {
     }
 }
 
+/// Whether an attempt that did not succeed may still leave its package on
+/// the server: its whole body went out, and what ended it (a timeout, a
+/// cut, an LB's 5xx) did not come from the node refusing it. The node may
+/// be storing it still, after the client has given up.
+pub fn may_land_later(class: UploadClass, all_sent: bool, body: Option<BodyKind>) -> bool {
+    all_sent
+        && matches!(
+            class,
+            UploadClass::TimedOut | UploadClass::Reset | UploadClass::Other
+        )
+        && body != Some(BodyKind::OctopusError)
+}
+
+/// How the error of an attempt the harness cut short begins: the cut is the
+/// harness's, not the cluster's.
+pub const STOPPED_BY_HARNESS: &str = "stopped by the harness as the run ended";
+
+/// When the caller wants an attempt under way ended early.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Cut {
+    /// Let it run to its end.
+    #[default]
+    Never,
+    /// End it at once if its body is still going out (no server keeps an
+    /// incomplete body, so nothing of it can be stored); once its last
+    /// byte has gone, let it wait for its answer.
+    BeforeLastByte,
+    /// End it at once.
+    Now,
+}
+
 /// What one attempt observed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attempt {
@@ -91,7 +122,8 @@ pub struct Attempt {
     pub error: Option<String>,
     /// Body bytes handed to the connection.
     pub bytes_sent: u64,
-    /// From the start to the last byte sent, if it was.
+    /// From the start to the last byte of the body handed to the
+    /// connection, if it was.
     pub last_byte: Option<Duration>,
     /// From the start to the end of the attempt.
     pub done: Duration,
@@ -99,7 +131,76 @@ pub struct Attempt {
     pub sha1: Option<String>,
     /// The `Hash` the server answered with.
     pub server_hash: Option<String>,
+    /// The answer's `Server` header, if one came: an LB often names itself
+    /// there (`nginx/1.24.0`, `awselb/2.0`, `Microsoft-IIS/10.0`).
+    pub server: Option<String>,
+    /// The answer's `Content-Type`, if one came.
+    pub content_type: Option<String>,
+    /// What the answer's body looked like, if an answer came.
+    pub body_kind: Option<BodyKind>,
 }
+
+/// The shape of an answer's body: enough to tell an Octopus node's answer
+/// (JSON, with `ErrorMessage` for an error) from an LB's own error page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyKind {
+    /// A JSON object with `ErrorMessage`: Octopus's error, from a node.
+    OctopusError,
+    /// Other JSON: an Octopus resource, usually.
+    Json,
+    /// An HTML page: what LBs and proxies answer with for their own errors.
+    Html,
+    /// Any other text.
+    Text,
+    /// No body at all.
+    Empty,
+}
+
+impl BodyKind {
+    /// The body's kind from its start and its `Content-Type`.
+    pub fn of(content_type: Option<&str>, body: &[u8]) -> BodyKind {
+        let text = String::from_utf8_lossy(&body[..body.len().min(2048)]);
+        let start = text.trim_start();
+        if start.is_empty() {
+            return BodyKind::Empty;
+        }
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+            return if v.get("ErrorMessage").is_some() {
+                BodyKind::OctopusError
+            } else {
+                BodyKind::Json
+            };
+        }
+        let html_type = content_type.is_some_and(|t| t.to_ascii_lowercase().contains("html"));
+        let lower = start
+            .chars()
+            .take(64)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if html_type || lower.starts_with("<html") || lower.starts_with("<!doctype html") {
+            BodyKind::Html
+        } else if start.starts_with('{') && start.contains("\"ErrorMessage\"") {
+            // Cut at the answer's limit, still Octopus's.
+            BodyKind::OctopusError
+        } else {
+            BodyKind::Text
+        }
+    }
+}
+
+/// A header's value kept for the history: printable, and short, whatever
+/// the server sent.
+fn header_text(v: &reqwest::header::HeaderValue) -> String {
+    String::from_utf8_lossy(v.as_bytes())
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_HEADER_KEPT)
+        .collect()
+}
+
+/// The most characters of a header's value the history keeps.
+const MAX_HEADER_KEPT: usize = 100;
 
 /// Where and how to upload.
 #[derive(Clone)]
@@ -170,6 +271,19 @@ impl Uploader {
         mode: OverwriteMode,
         progress: Option<ProgressBar>,
     ) -> Attempt {
+        let (_never, cut) = tokio::sync::watch::channel(Cut::Never);
+        self.attempt_until(spec, mode, progress, cut).await
+    }
+
+    /// One attempt, ended early as `cut` comes to say; an attempt cut short
+    /// is recorded like any other, as a reset with the reason.
+    pub async fn attempt_until(
+        &self,
+        spec: &PackageSpec,
+        mode: OverwriteMode,
+        progress: Option<ProgressBar>,
+        mut cut: tokio::sync::watch::Receiver<Cut>,
+    ) -> Attempt {
         let multipart = Multipart::new(&spec.file_name(), spec.seed);
         let length = multipart.len(spec.len());
         let state = Arc::new(Shared::default());
@@ -199,6 +313,9 @@ impl Uploader {
         let exchange = async {
             let mut resp = request.send().await?;
             let status = resp.status().as_u16();
+            let headers = resp.headers();
+            let server = headers.get(reqwest::header::SERVER).map(header_text);
+            let content_type = headers.get(reqwest::header::CONTENT_TYPE).map(header_text);
             // The answer is a small JSON resource or an error page; keep
             // its start only, whatever the server sends.
             let mut text = Vec::new();
@@ -206,23 +323,57 @@ impl Uploader {
                 let room = MAX_ANSWER.saturating_sub(text.len());
                 text.extend_from_slice(&chunk[..chunk.len().min(room)]);
             }
-            Ok::<_, reqwest::Error>((status, Bytes::from(text)))
+            Ok::<_, reqwest::Error>((status, Bytes::from(text), server, content_type))
         };
-        let outcome = self.with_idle_timeout(exchange, &state, start).await;
+        let cut_short = async {
+            loop {
+                let now = *cut.borrow_and_update();
+                let all_sent = state.all_sent.load(Ordering::Relaxed);
+                match now {
+                    Cut::Now => break,
+                    Cut::BeforeLastByte if !all_sent => break,
+                    _ => {}
+                }
+                if cut.changed().await.is_err() {
+                    // No one can ask any more: run to the end.
+                    std::future::pending::<()>().await;
+                }
+            }
+            format!(
+                "{STOPPED_BY_HARNESS}, {} bytes sent{}",
+                state.sent.load(Ordering::Relaxed),
+                if state.all_sent.load(Ordering::Relaxed) {
+                    ", all of them"
+                } else {
+                    ""
+                }
+            )
+        };
+        let outcome = tokio::select! {
+            out = self.with_idle_timeout(exchange, &state, start) => out.map_err(|idle| (UploadClass::TimedOut, idle)),
+            why = cut_short => Err((UploadClass::Reset, why)),
+        };
         let done = start.elapsed();
         let sha1 = state.digest.lock().map(|d| d.clone()).unwrap_or(None);
         let bytes_sent = state.sent.load(Ordering::Relaxed);
-        let last_byte = sha1
-            .as_ref()
-            .map(|_| Duration::from_micros(state.last_progress_us.load(Ordering::Relaxed)));
+        // The last byte is the framing's, after the package's.
+        let last_byte = (sha1.is_some() && state.all_sent.load(Ordering::Relaxed))
+            .then(|| Duration::from_micros(state.last_progress_us.load(Ordering::Relaxed)));
+        let mut answer = (None, None, None);
         let (class, status, error, server_hash) = match outcome {
-            Ok(Ok((status, body))) => {
+            Ok(Ok((status, body, server, content_type))) => {
                 let (class, error, hash) = classify_status(status, &body);
+                answer = (
+                    Some(BodyKind::of(content_type.as_deref(), &body)),
+                    server,
+                    content_type,
+                );
                 (class, Some(status), error, hash)
             }
             Ok(Err(e)) => (classify_error(&e), None, Some(describe(&e)), None),
-            Err(idle) => (UploadClass::TimedOut, None, Some(idle), None),
+            Err((class, why)) => (class, None, Some(why), None),
         };
+        let (body_kind, server, content_type) = answer;
         Attempt {
             class,
             status,
@@ -232,6 +383,9 @@ impl Uploader {
             done,
             sha1,
             server_hash,
+            server,
+            content_type,
+            body_kind,
         }
     }
 
@@ -409,6 +563,8 @@ struct Shared {
     sent: AtomicU64,
     /// Microseconds from the start to the last chunk handed out.
     last_progress_us: AtomicU64,
+    /// The body's last byte has been handed to the connection.
+    all_sent: std::sync::atomic::AtomicBool,
     digest: Mutex<Option<String>>,
 }
 
@@ -475,6 +631,7 @@ impl Body for UploadBody {
             }
             c
         } else if let Some(t) = this.tail.take() {
+            this.state.all_sent.store(true, Ordering::Relaxed);
             t
         } else {
             return Poll::Ready(None);
@@ -492,5 +649,42 @@ impl Body for UploadBody {
 
     fn size_hint(&self) -> SizeHint {
         SizeHint::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_s_json_error_is_told_from_an_lb_s_page() {
+        let octopus = br#"{"ErrorMessage":"A package with the same ID exists","Errors":[]}"#;
+        assert_eq!(
+            BodyKind::of(Some("application/json"), octopus),
+            BodyKind::OctopusError
+        );
+        // Cut at the answer's limit: no longer JSON, still Octopus's.
+        assert_eq!(BodyKind::of(None, &octopus[..30]), BodyKind::OctopusError);
+        assert_eq!(
+            BodyKind::of(Some("application/json"), br#"{"Id":"packages-X.1.0"}"#),
+            BodyKind::Json
+        );
+        let haproxy = b"<html><body><h1>504 Gateway Time-out</h1>\nThe server didn't respond in time.\n</body></html>\n";
+        assert_eq!(BodyKind::of(Some("text/html"), haproxy), BodyKind::Html);
+        // An HTML page without its type is an HTML page.
+        assert_eq!(BodyKind::of(None, b"\r\n<HTML><head>"), BodyKind::Html);
+        assert_eq!(
+            BodyKind::of(Some("text/plain"), b"gateway timeout (idle timeout)"),
+            BodyKind::Text
+        );
+        assert_eq!(BodyKind::of(None, b"  \r\n"), BodyKind::Empty);
+    }
+
+    #[test]
+    fn a_header_is_kept_printable_and_short() {
+        let long = reqwest::header::HeaderValue::from_bytes(&[b'a'; 300]).unwrap();
+        assert_eq!(header_text(&long).len(), MAX_HEADER_KEPT);
+        let tabbed = reqwest::header::HeaderValue::from_static("nginx/1.24\t(Ubuntu)");
+        assert_eq!(header_text(&tabbed), "nginx/1.24(Ubuntu)");
     }
 }

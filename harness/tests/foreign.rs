@@ -71,8 +71,7 @@ impl State {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let name = &self.nodes[i].name;
         log.lines()
-            .filter(|l| l.split_whitespace().nth(1) == Some(name.as_str()))
-            .next_back()
+            .rfind(|l| l.split_whitespace().nth(1) == Some(name.as_str()))
             .is_some_and(|l| l.starts_with("stop ") || l.starts_with("kill "))
     }
 }
@@ -494,7 +493,10 @@ fn a_drain_the_cluster_refuses_stops_the_maintenance_before_any_node_is_stopped(
                 "{detail}"
             );
         } else {
-            assert!(detail.contains("maintain-web-a did not complete: "), "{detail}");
+            assert!(
+                detail.contains("maintain-web-a did not complete: "),
+                "{detail}"
+            );
         }
         assert!(detail.contains("no node was stopped"), "{detail}");
         // What was done is undone.
@@ -556,7 +558,11 @@ fn a_stop_command_that_acts_on_another_node_is_caught_and_the_maintenance_goes_n
     // followed it but the heal's, which brings the stopped node back.
     assert_eq!(commands, "stop PRODOCTO-EU2\nstart PRODOCTO-EU2\n", "{out}");
     let contract = check(&report, "drain_contract");
-    assert_ne!(contract["verdict"], "pass", "{contract} {}", report["drains"]);
+    assert_ne!(
+        contract["verdict"], "pass",
+        "{contract} {}",
+        report["drains"]
+    );
     assert!(
         contract["detail"].as_str().unwrap().contains(
             "maintain-web-a did not complete: its restart failed: web-a's `stop` command succeeded"

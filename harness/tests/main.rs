@@ -27,6 +27,9 @@ mod real_target;
 // A cluster the harness did not write: an Octopus-like server with node
 // Names and Ids unlike the target's, that can refuse drains.
 mod foreign;
+// `harness cleanup --run-id` against a server of the test's own that lacks
+// one API: the other kinds are still removed, and the exit is 3.
+mod cleanup;
 // `harness containers up`: no Docker daemon gives exit 3; the whole
 // containerized cluster where Docker and a licence are at hand.
 mod containers;

@@ -234,9 +234,16 @@ fn the_tasks_scenario_reports_distribution_and_pick_up_latency() {
 
 /// A fixture that must fail one check: exit 1, the check named FAIL, and
 /// its detail says what happened.
-fn fails_with(fixture: &str, kind: &str, says: &str) {
+fn fails_with(fixture: &str, kind: &str, says: &str) -> Value {
+    fails_with_args(fixture, &[], kind, says)
+}
+
+/// Runs a fixture that must fail `kind` with a detail that `says`; gives
+/// the report.
+fn fails_with_args(fixture: &str, args: &[&str], kind: &str, says: &str) -> Value {
     let tmp = tempfile::tempdir().unwrap();
-    let out = run_scenario(fixture, tmp.path(), &[], 1);
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    let out = run_scenario(fixture, tmp.path(), &args, 1);
     let line = out
         .stdout
         .lines()
@@ -246,6 +253,7 @@ fn fails_with(fixture: &str, kind: &str, says: &str) {
     assert!(line.contains(says), "{line}");
     let report = read_json(&tmp.path().join("latest/report.json"));
     assert_eq!(find(&report["checks"], "kind", kind)["verdict"], "fail");
+    report
 }
 
 #[test]
@@ -468,11 +476,90 @@ fn the_ladder_finds_nginx_default_body_limit_and_says_so() {
 
 #[test]
 fn an_lb_with_nginx_default_limits_refuses_the_upload_with_413() {
-    fails_with(
+    let report = fails_with(
         "fixtures/scenarios/valid/upload-lb-nginx-default-limits.yaml",
         "upload_intact",
         "rejected as too large (status 413",
     );
+    // Refused before it was stored: the client saw it fail too, and the LB
+    // said so on its own.
+    let answered = find(&report["checks"], "kind", "upload_answered");
+    assert_eq!(answered["verdict"], "fail", "{answered}");
+    let detail = answered["detail"].as_str().unwrap();
+    for want in [
+        "answered 413",
+        "from the LB, the built-in LB (Server: harness-lb",
+        "the package did not arrive",
+        "client_max_body_size",
+    ] {
+        assert!(detail.contains(want), "{want:?} not in {detail}");
+    }
+    // Never stored, and said so: not "removed".
+    let package = &report["cleanup"]["packages"][0];
+    assert_eq!(package["outcome"], "never_stored", "{package}");
+    assert_eq!(package["removed"], false, "{package}");
+    assert_eq!(report["cleanup"]["clean"], true);
+}
+
+const STORED_THEN_504: &str = "fixtures/scenarios/valid/upload-stored-then-lb-timeout.yaml";
+
+/// What the stored-then-504 fixture must show through any LB: the client
+/// saw a 504 from the LB after its last byte, naming the LB and its setting
+/// as `says`, though the package arrived intact.
+fn stored_then_504(args: &[&str], says: &[&str]) {
+    let report = fails_with_args(
+        STORED_THEN_504,
+        args,
+        "upload_answered",
+        "attempt 1 of 1 answered 504",
+    );
+    let answered = find(&report["checks"], "kind", "upload_answered");
+    let detail = answered["detail"].as_str().unwrap();
+    for want in [
+        "s after its last byte from the LB, ",
+        "yet the package was stored (found intact after the failure)",
+        "HAProxy `timeout server`, the AWS ALB idle timeout (60s), nginx `proxy_read_timeout` (60s), IIS/ARR's proxy timeout",
+    ]
+    .iter()
+    .chain(says)
+    {
+        assert!(detail.contains(want), "{args:?}: {want:?} not in {detail}");
+    }
+    let failed = &answered["evidence"]["failed"][0];
+    assert_eq!(failed["answered_by"], "lb", "{failed}");
+    let after = failed["after_last_byte_s"].as_f64().unwrap();
+    assert!((0.4..3.0).contains(&after), "{failed}");
+    // Integrity is upload_intact's verdict, and the bytes did arrive.
+    let intact = find(&report["checks"], "kind", "upload_intact");
+    assert_eq!(intact["verdict"], "pass", "{intact}");
+    // Stored, then deleted, and gone at the run's last look.
+    let package = &report["cleanup"]["packages"][0];
+    assert_eq!(package["outcome"], "removed", "{package}");
+    assert_matches_schema(&report);
+}
+
+#[test]
+fn a_package_stored_before_the_lb_answers_504_fails_upload_answered() {
+    stored_then_504(
+        &[],
+        &[
+            "the built-in LB (Server: harness-lb; not Octopus's JSON): \"gateway timeout (no response in time)\"",
+            "its response timeout (`lb.backend_timeout`",
+        ],
+    );
+}
+
+#[test]
+fn real_haproxy_and_nginx_answering_504_for_a_stored_package_fail_upload_answered() {
+    let _exclusive = crate::util::exclusive();
+    for (lb, setting) in [
+        ("haproxy", "HAProxy's `timeout server` is shorter"),
+        ("nginx", "nginx's `proxy_read_timeout` is shorter"),
+    ] {
+        if installed(lb) {
+            stored_then_504(&["--lb", lb], &[setting]);
+        }
+    }
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! brought back, and everything it created (packages, machines) removed,
 //! every task it created finished or canceled. On a real cluster this is
 //! what makes a run safe to repeat; on the embedded one it catches a
-//! harness that forgets its own mess.
+//! harness that forgets its own mess. A package the run cannot say is gone
+//! (its last look failed, or an attempt may still land it) makes it
+//! unknown, unless something else fails it.
 
 use serde_json::json;
 
@@ -47,18 +49,37 @@ pub fn judge(history: &History) -> (Verdict, String, serde_json::Value) {
         }
     }
     let cleanup = crate::report::cleanup(history);
+    let mut unsure = Vec::new();
     let (packages, machines, tasks) = match &cleanup {
         Some(c) => {
             problems.extend(c.left_behind());
-            (c.packages.len(), c.machines.len(), c.tasks.len())
+            unsure = c.unconfirmed();
+            (
+                match c.package_outcomes() {
+                    o if o.is_empty() => "0 packages".to_string(),
+                    o => format!("packages: {o}"),
+                },
+                c.machines.len(),
+                c.tasks.len(),
+            )
         }
-        None => (0, 0, 0),
+        None => ("0 packages".to_string(), 0, 0),
     };
     // A long list is cut; the report's cleanup section has all of it.
     let shown: Vec<&String> = problems.iter().take(5).collect();
-    let detail = if problems.is_empty() {
+    let detail = if problems.is_empty() && !unsure.is_empty() {
         format!(
-            "{} faults undone; {packages} packages and {machines} machines removed; {tasks} tasks finished or canceled",
+            "{}{}",
+            unsure[0],
+            if unsure.len() > 1 {
+                format!("; and {} more", unsure.len() - 1)
+            } else {
+                String::new()
+            }
+        )
+    } else if problems.is_empty() {
+        format!(
+            "{} faults undone; {packages}; {machines} machines removed; {tasks} tasks finished or canceled",
             injected.len()
         )
     } else {
@@ -76,12 +97,18 @@ pub fn judge(history: &History) -> (Verdict, String, serde_json::Value) {
             }
         )
     };
-    let verdict = if problems.is_empty() {
-        Verdict::Pass
-    } else {
+    let verdict = if !problems.is_empty() {
         Verdict::Fail
+    } else if !unsure.is_empty() {
+        Verdict::Unknown
+    } else {
+        Verdict::Pass
     };
-    (verdict, detail, json!({ "problems": problems }))
+    (
+        verdict,
+        detail,
+        json!({ "problems": problems, "unconfirmed": unsure }),
+    )
 }
 
 #[cfg(test)]

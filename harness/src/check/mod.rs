@@ -19,7 +19,7 @@ mod upload;
 use serde::{Deserialize, Serialize};
 
 use crate::history::History;
-use crate::scenario::{Check, NoRegression, Scenario};
+use crate::scenario::{Check, NamedCheck, NoRegression, Scenario};
 
 pub use latency::{HISTOGRAM_SIGFIG, histogram, histogram_of, percentile_us};
 pub use regression::{Against, Baseline, Baselines};
@@ -77,7 +77,8 @@ pub struct CheckResult {
     pub evidence: serde_json::Value,
 }
 
-/// Judges every check of a scenario, and then `left_clean`, which every
+/// Judges every check of a scenario, then `upload_answered` where the
+/// scenario uploads and does not declare it, and `left_clean`, which every
 /// run gets. With a baseline, `no_regression` is judged against it (with
 /// the default tolerances when the scenario declares none); without one,
 /// the scenario's `no_regression` checks are left out, as there is nothing
@@ -113,6 +114,18 @@ pub fn run_all(
             &NoRegression::default(),
             history,
             against,
+        ));
+    }
+    // A client that saw its upload fail is a failure wherever uploads run,
+    // asked for or not: a pipeline's `octo push` would have failed.
+    let answered = scenario
+        .checks
+        .iter()
+        .any(|c| matches!(c.value, Check::UploadAnswered(_)));
+    if !answered && scenario.upload_load().is_some() {
+        results.push(judge(
+            &Check::UploadAnswered(NamedCheck { name: None }),
+            history,
         ));
     }
     // Each goose threshold rule of the load phase is a check of its own.
@@ -164,6 +177,7 @@ pub fn judge(check: &Check, history: &History) -> CheckResult {
         Check::OrphanedTasks(c) => tasks::orphaned(c, history),
         Check::SharedStorage(c) => tasks::shared_storage(c, history),
         Check::UploadIntact(_) => upload::intact(history),
+        Check::UploadAnswered(_) => upload::answered(history),
         Check::UploadThroughput(c) => upload::throughput(c, history),
         Check::LadderReaches(c) => upload::ladder(c, history),
         Check::PollingFanOut(_) => polling::fan_out(history),

@@ -5,8 +5,22 @@
 //!   resource gives the size and `Hash` of the bytes sent, and a download
 //!   from every node directly gives those bytes (same length, same SHA-1).
 //!   A failed upload's detail names the status or timeout that broke it.
-//! - `upload_throughput`: every accepted attempt went at least as fast as
-//!   the floor, in MiB/s from its start to its last byte.
+//! - `upload_answered`: every attempt was answered with success, as a
+//!   client such as `octo push` sees it: an error status or a cut
+//!   connection fails it, even when a later attempt or a read-back shows
+//!   the bytes arrived (that is `upload_intact`'s verdict, not this one).
+//!   The detail names the status, how long after the last byte it came,
+//!   who answered (a node's JSON error, or an LB's page, from its body and
+//!   `Server` header) and the LB setting that usually causes it. An
+//!   attempt under way during an injected fault is left to
+//!   `upload_intact`: a cut is what the fault is for; so is one the harness
+//!   cut itself as a stopped run ended. Judged on every run
+//!   with an upload workload, declared or not.
+//! - `upload_throughput`: every attempt that sent its last byte went at
+//!   least as fast as the floor, in MiB/s from its start to its last byte,
+//!   whatever the answer: a failed answer is said, and is
+//!   `upload_answered`'s to judge. A refusal (413, 409) does not count: its
+//!   bytes never went to a node.
 //! - `ladder_reaches`: the body-limit ladder got a package of at least a
 //!   size through; otherwise the detail gives the largest size accepted,
 //!   the smallest refused, how it was refused, and the likely culprit.
@@ -227,33 +241,59 @@ pub(super) fn intact(h: &History) -> (Verdict, String, Value) {
 
 pub(super) fn throughput(c: &UploadThroughput, h: &History) -> (Verdict, String, Value) {
     let floor = c.at_least.bytes_per_sec() / MIB;
+    // The bytes' speed to the last byte, whatever came back after it;
+    // a refusal's bytes went to the refusing LB's bin, not to a node.
     let mut speeds: Vec<(f64, &UploadAttempt)> = h
         .uploads()
-        .filter(|a| a.class == UploadClass::Accepted && a.purpose == UploadPurpose::Workload)
+        .filter(|a| a.purpose == UploadPurpose::Workload)
+        .filter(|a| !matches!(a.class, UploadClass::TooLarge | UploadClass::Exists))
         .filter_map(|a| a.mib_s.map(|m| (m, a)))
         .collect();
     if speeds.is_empty() {
         return (
             Verdict::Unknown,
-            "no upload was accepted; nothing to time".into(),
+            "no upload sent its last byte; nothing to time".into(),
             json!({ "floor_mib_s": floor }),
         );
     }
     speeds.sort_by(|a, b| a.0.total_cmp(&b.0));
     let (slowest, which) = speeds[0];
     let median = speeds[speeds.len() / 2].0;
+    let failed: Vec<&UploadAttempt> = speeds
+        .iter()
+        .map(|(_, a)| *a)
+        .filter(|a| a.class != UploadClass::Accepted)
+        .collect();
     let evidence = json!({
         "floor_mib_s": floor,
         "slowest_mib_s": slowest,
         "median_mib_s": median,
         "fastest_mib_s": speeds[speeds.len() - 1].0,
-        "accepted": speeds.len(),
+        "timed": speeds.len(),
+        "accepted": speeds.len() - failed.len(),
+        "answered_with_a_failure": failed.len(),
     });
+    let answers = match failed.first() {
+        None => String::new(),
+        Some(f) => format!(
+            "; {} of them answered with a failure after the last byte ({}): timed to the last byte all the same, the answer is upload_answered's to judge",
+            failed.len(),
+            f.status.map_or_else(
+                || class_word(f.class).to_string(),
+                |s| format!("status {s}")
+            )
+        ),
+    };
     if slowest < floor {
+        let answered = if which.class == UploadClass::Accepted {
+            String::new()
+        } else {
+            " to its last byte (its answer failed)".to_string()
+        };
         return (
             Verdict::Fail,
             format!(
-                "{} went at {slowest:.1} MiB/s, under the floor of {floor:.1} MiB/s",
+                "{} went at {slowest:.1} MiB/s{answered}, under the floor of {floor:.1} MiB/s{answers}",
                 which.file
             ),
             evidence,
@@ -262,12 +302,314 @@ pub(super) fn throughput(c: &UploadThroughput, h: &History) -> (Verdict, String,
     (
         Verdict::Pass,
         format!(
-            "{} accepted upload{} at {slowest:.1} MiB/s or faster (median {median:.1}); floor {floor:.1} MiB/s",
+            "{} upload{} at {slowest:.1} MiB/s or faster to the last byte (median {median:.1}); floor {floor:.1} MiB/s{answers}",
             speeds.len(),
             if speeds.len() == 1 { "" } else { "s" }
         ),
         evidence,
     )
+}
+
+/// Every attempt answered with success, or the first that was not.
+pub(super) fn answered(h: &History) -> (Verdict, String, Value) {
+    let all = uploads(h);
+    if all.is_empty() {
+        return (
+            Verdict::Unknown,
+            "no upload was attempted".into(),
+            json!({ "attempts": [] }),
+        );
+    }
+    let windows = h.fault_windows();
+    let mut failures: Vec<String> = Vec::new();
+    let mut excused: Vec<String> = Vec::new();
+    let mut evidence = Vec::new();
+    let mut attempts = 0usize;
+    for (seq, u) in &all {
+        for a in &u.attempts {
+            attempts += 1;
+            if a.class == UploadClass::Accepted {
+                continue;
+            }
+            let source = answered_by(a);
+            let during = windows
+                .iter()
+                .find(|w| a.done_us >= w.start_us && a.sent_us <= w.end_us);
+            let stopped = a
+                .error
+                .as_deref()
+                .is_some_and(|e| e.starts_with(crate::upload::STOPPED_BY_HARNESS));
+            evidence.push(json!({
+                "seq": seq,
+                "attempt": a.attempt,
+                "class": a.class,
+                "status": a.status,
+                "after_last_byte_s": after_last_byte(a),
+                "bytes_sent": a.bytes_sent,
+                "answered_by": source.who(),
+                "server": a.server,
+                "body_kind": a.body_kind,
+                "error": a.error,
+                "during_fault": during.map(|w| w.name.clone()),
+                "stopped_by_harness": stopped,
+            }));
+            match during {
+                _ if stopped => excused.push(format!(
+                    "upload {seq} attempt {} cut by the harness as the run ended",
+                    a.attempt + 1
+                )),
+                Some(w) => excused.push(format!(
+                    "upload {seq} attempt {} ({}) during {}",
+                    a.attempt + 1,
+                    a.status.map_or_else(
+                        || class_word(a.class).to_string(),
+                        |s| format!("status {s}")
+                    ),
+                    w.name
+                )),
+                None => failures.push(failure(*seq, u, a, &source)),
+            }
+        }
+    }
+    let evidence = json!({ "attempts": attempts, "failed": evidence });
+    if let Some(first) = failures.first() {
+        let more = if failures.len() > 1 {
+            format!(" (and {} more failed attempts)", failures.len() - 1)
+        } else {
+            String::new()
+        };
+        return (Verdict::Fail, format!("{first}{more}"), evidence);
+    }
+    let faults = if excused.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} failed under an injected fault or were cut by the harness, left to upload_intact: {}",
+            excused.len(),
+            excused.join(", ")
+        )
+    };
+    (
+        Verdict::Pass,
+        format!(
+            "{} of {attempts} attempt{} answered with success{faults}",
+            attempts - excused.len(),
+            if attempts == 1 { "" } else { "s" }
+        ),
+        evidence,
+    )
+}
+
+/// Seconds from the last byte to the answer (or the cut), if the last byte
+/// went.
+fn after_last_byte(a: &UploadAttempt) -> Option<f64> {
+    a.last_byte_us
+        .map(|l| a.done_us.saturating_sub(l) as f64 / 1e6)
+}
+
+/// Who answered an attempt, as far as its answer shows.
+#[derive(Debug, Clone, PartialEq)]
+enum Source {
+    /// Nothing: the connection was cut, or nothing came in time.
+    Nobody,
+    /// A node: Octopus's JSON.
+    Node,
+    /// An LB or proxy, named when its answer names it.
+    Lb(Option<LbKind>),
+    /// A history from before answers were recorded.
+    NotRecorded,
+}
+
+/// The LBs whose answers the harness recognises.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum LbKind {
+    BuiltIn,
+    Haproxy,
+    Nginx,
+    Alb,
+    Iis,
+}
+
+impl LbKind {
+    fn name(self) -> &'static str {
+        match self {
+            LbKind::BuiltIn => "the built-in LB",
+            LbKind::Haproxy => "HAProxy",
+            LbKind::Nginx => "nginx",
+            LbKind::Alb => "an AWS ALB",
+            LbKind::Iis => "IIS/ARR",
+        }
+    }
+}
+
+impl Source {
+    fn who(&self) -> &'static str {
+        match self {
+            Source::Nobody => "nobody",
+            Source::Node => "node",
+            Source::Lb(_) => "lb",
+            Source::NotRecorded => "not recorded",
+        }
+    }
+}
+
+/// Tells an LB's answer from a node's: Octopus answers errors as JSON with
+/// `ErrorMessage`; LBs answer their own with a page of their own, and most
+/// name themselves in `Server` (HAProxy does not, but its pages are its
+/// own).
+fn answered_by(a: &UploadAttempt) -> Source {
+    use crate::upload::BodyKind;
+    if a.status.is_none() {
+        return Source::Nobody;
+    }
+    let server = a.server.as_deref().unwrap_or("").to_ascii_lowercase();
+    let body = a.error.as_deref().unwrap_or("").to_ascii_lowercase();
+    let named = if server == crate::cluster::lb::LB_SERVER {
+        Some(LbKind::BuiltIn)
+    } else if server.starts_with("nginx") || body.contains("<center>nginx") {
+        Some(LbKind::Nginx)
+    } else if server.starts_with("awselb") {
+        Some(LbKind::Alb)
+    } else if server.starts_with("microsoft-iis") || body.contains("502.3") {
+        Some(LbKind::Iis)
+    } else if server.contains("haproxy") || body.contains("the server didn't respond in time") {
+        Some(LbKind::Haproxy)
+    } else {
+        None
+    };
+    match a.body_kind {
+        Some(BodyKind::OctopusError | BodyKind::Json) => Source::Node,
+        Some(_) => Source::Lb(named),
+        None if named.is_some() => Source::Lb(named),
+        None => Source::NotRecorded,
+    }
+}
+
+fn class_word(c: UploadClass) -> &'static str {
+    match c {
+        UploadClass::Accepted => "accepted",
+        UploadClass::Exists => "already exists",
+        UploadClass::TooLarge => "too large",
+        UploadClass::TimedOut => "timed out",
+        UploadClass::Reset => "connection cut",
+        UploadClass::Other => "failed",
+    }
+}
+
+/// One failed attempt, in a line a person can act on.
+fn failure(seq: u64, u: &Upload<'_>, a: &UploadAttempt, source: &Source) -> String {
+    let what = match (a.status, &a.error) {
+        (Some(s), _) => format!("answered {s}"),
+        (None, Some(e)) => format!("got no answer ({e})"),
+        (None, None) => "got no answer".into(),
+    };
+    let when = match after_last_byte(a) {
+        Some(s) => format!("{s:.1}s after its last byte"),
+        None => format!(
+            "before its last byte, {} sent in {:.1}s",
+            gib(a.bytes_sent),
+            a.done_us.saturating_sub(a.sent_us) as f64 / 1e6
+        ),
+    };
+    let from = match source {
+        Source::Nobody => String::new(),
+        Source::Node => " from a node (Octopus's JSON error)".into(),
+        Source::Lb(Some(kind)) => format!(
+            " from the LB, {}{}",
+            kind.name(),
+            match (&a.server, a.body_kind) {
+                (Some(s), _) => format!(" (Server: {s}; not Octopus's JSON)"),
+                (None, Some(crate::upload::BodyKind::Html)) =>
+                    " (its HTML page, not Octopus's JSON)".into(),
+                _ => " (not Octopus's JSON)".into(),
+            }
+        ),
+        Source::Lb(None) => match a.body_kind {
+            Some(crate::upload::BodyKind::Html) => {
+                " from the LB or a proxy (an HTML page, not Octopus's JSON)".into()
+            }
+            _ => " from the LB or a proxy (not Octopus's JSON)".into(),
+        },
+        Source::NotRecorded => " (who answered was not recorded)".into(),
+    };
+    let excerpt = a
+        .error
+        .as_deref()
+        .filter(|_| a.status.is_some())
+        .map(|e| {
+            format!(
+                ": \"{}\"",
+                e.strip_prefix(&format!("status {}: ", a.status.unwrap_or(0)))
+                    .unwrap_or(e)
+            )
+        })
+        .unwrap_or_default();
+    let stored = match u.arrived() {
+        Some("accepted") => "; a later attempt was accepted",
+        Some(_) => "; yet the package was stored (found intact after the failure)",
+        None => "; the package did not arrive",
+    };
+    format!(
+        "upload {seq} ({}, {}) attempt {} of {} {what} {when}{from}{excerpt}{stored}: a client such as `octo push` saw it fail. {}",
+        a.file,
+        gib(a.size),
+        a.attempt + 1,
+        u.attempts.len(),
+        cause(a, source)
+    )
+}
+
+/// The LB setting that usually gives such an answer.
+fn cause(a: &UploadAttempt, source: &Source) -> String {
+    const USUAL: &str = "HAProxy `timeout server`, the AWS ALB idle timeout (60s), nginx `proxy_read_timeout` (60s), IIS/ARR's proxy timeout (120s)";
+    let after_body = a.last_byte_us.is_some();
+    let lb = match source {
+        Source::Lb(k) => *k,
+        _ => None,
+    };
+    if a.status.is_some() && *source == Source::Node {
+        return "The node refused it: see its ErrorMessage".into();
+    }
+    match (a.class, a.status) {
+        (UploadClass::TooLarge, _) => format!(
+            "A request body limit on the way{}: nginx `client_max_body_size` (1m by default), IIS `maxAllowedContentLength` (30,000,000 bytes), a WAF's file-upload limit",
+            lb.map(|k| format!(" ({})", k.name())).unwrap_or_default()
+        ),
+        (_, Some(408)) => "A body read timeout on the way: nginx `client_body_timeout` (60s), HAProxy `timeout http-request`, the ALB idle timeout".into(),
+        (_, Some(502 | 503)) => "The LB had no node to answer: a node down or restarting, or the LB's health checks behind".into(),
+        (_, Some(_)) if after_body => {
+            let setting = match lb {
+                Some(LbKind::BuiltIn)
+                    if a.error.as_deref().is_some_and(|e| e.contains("idle timeout")) =>
+                {
+                    "its idle timeout (`lb.idle_timeout`, as an ALB's)"
+                }
+                Some(LbKind::BuiltIn) => {
+                    "its response timeout (`lb.backend_timeout`, as HAProxy's `timeout server`)"
+                }
+                Some(LbKind::Haproxy) => "HAProxy's `timeout server`",
+                Some(LbKind::Nginx) => "nginx's `proxy_read_timeout`",
+                Some(LbKind::Alb) => "the ALB's idle timeout",
+                Some(LbKind::Iis) => "IIS/ARR's proxy timeout",
+                None => "its server or idle timeout",
+            };
+            format!(
+                "The LB gave up waiting for the node's answer after the body: {setting} is shorter than the node's work on the package; raise it (usually: {USUAL})"
+            )
+        }
+        (_, Some(_)) => format!(
+            "The LB gave up while the body was still coming: its idle or request timeout ({USUAL})"
+        ),
+        (UploadClass::TimedOut, None) => format!(
+            "No byte moved either way for the client's idle timeout: an LB holding the answer back, or a stalled link ({USUAL})"
+        ),
+        (_, None) if after_body => format!(
+            "The connection was cut after the body, before any answer: an LB or proxy timeout that closes instead of answering ({USUAL})"
+        ),
+        (_, None) => format!(
+            "The connection was cut mid-body: a proxy limit or a dying node (the timeouts that usually cut uploads: {USUAL})"
+        ),
+    }
 }
 
 pub(super) fn ladder(c: &LadderReaches, h: &History) -> (Verdict, String, Value) {
@@ -379,6 +721,9 @@ mod tests {
             sha1: None,
             server_hash: None,
             mib_s: Some(100.0),
+            server: None,
+            content_type: None,
+            body_kind: None,
         })
     }
 
@@ -445,6 +790,41 @@ mod tests {
         let h = History { events };
         let pass = crate::check::judge(&yaml("10MiB/s").checks[0].value, &h);
         assert_eq!(pass.verdict, Verdict::Pass, "{}", pass.detail);
+        assert_eq!(
+            pass.detail,
+            "2 uploads at 20.0 MiB/s or faster to the last byte (median 80.0); floor 10.0 MiB/s"
+        );
+        // An upload the LB answered 504 after its last byte: its bytes
+        // were timed all the same, and the detail says how it was answered.
+        let mut cut = vec![upload(0, UploadClass::TimedOut, 30.0)];
+        if let Event::Upload(a) = &mut cut[0] {
+            a.status = Some(504);
+        }
+        let timed = crate::check::judge(
+            &yaml("10MiB/s").checks[0].value,
+            &History {
+                events: cut.clone(),
+            },
+        );
+        assert_eq!(timed.verdict, Verdict::Pass, "{}", timed.detail);
+        assert!(
+            timed
+                .detail
+                .contains("1 upload at 30.0 MiB/s or faster to the last byte")
+                && timed
+                    .detail
+                    .contains("1 of them answered with a failure after the last byte (status 504)"),
+            "{}",
+            timed.detail
+        );
+        let slow = crate::check::judge(&yaml("50MiB/s").checks[0].value, &History { events: cut });
+        assert_eq!(slow.verdict, Verdict::Fail);
+        assert!(
+            slow.detail
+                .contains("30.0 MiB/s to its last byte (its answer failed), under the floor"),
+            "{}",
+            slow.detail
+        );
         let fail = crate::check::judge(&yaml("50MiB/s").checks[0].value, &h);
         assert_eq!(fail.verdict, Verdict::Fail);
         assert!(
@@ -454,6 +834,229 @@ mod tests {
         );
         let none = crate::check::judge(&yaml("1MiB/s").checks[0].value, &History::default());
         assert_eq!(none.verdict, Verdict::Unknown);
+    }
+
+    /// A workload attempt: its last byte at 1 s, its answer at `done_us`.
+    fn attempt(
+        attempt: u32,
+        class: UploadClass,
+        status: Option<u16>,
+        done_us: u64,
+    ) -> UploadAttempt {
+        let Event::Upload(mut a) = step(0, 4 << 20, class, status) else {
+            unreachable!()
+        };
+        a.purpose = UploadPurpose::Workload;
+        a.attempt = attempt;
+        a.file = "HarnessProbe.1.0.0-rab12cd34.zip".into();
+        a.sent_us = 0;
+        a.last_byte_us = Some(1_000_000);
+        a.done_us = done_us;
+        a.sha1 = Some("aa".into());
+        a
+    }
+
+    fn answered_by_lb(
+        mut a: UploadAttempt,
+        server: Option<&str>,
+        kind: crate::upload::BodyKind,
+        body: &str,
+    ) -> UploadAttempt {
+        a.server = server.map(str::to_string);
+        a.body_kind = Some(kind);
+        a.error = Some(format!("status {}: {body}", a.status.unwrap_or(0)));
+        a
+    }
+
+    fn found_intact(seq: u64) -> Event {
+        Event::PackageRead(PackageRead {
+            at_us: 2_000_000,
+            seq,
+            id: "packages-HarnessProbe.1.0.0-rab12cd34".into(),
+            via: "lb".into(),
+            kind: PackageReadKind::AfterFailure,
+            status: Some(200),
+            size: Some(4 << 20),
+            sha1: Some("aa".into()),
+            expected: Some("aa".into()),
+            error: None,
+        })
+    }
+
+    fn answered_check(events: Vec<Event>) -> (Verdict, String) {
+        let s = crate::scenario::parse_str(
+            "name: t\nduration: 10s\nworkload:\n  - upload: { size: 4MiB }\nchecks:\n  - upload_intact: {}\n",
+        )
+        .unwrap();
+        let h = History { events };
+        let results = crate::check::run_all(&s, &h, None);
+        let r = results
+            .iter()
+            .find(|r| r.kind == "upload_answered")
+            .expect("judged without being declared");
+        (r.verdict, r.detail.clone())
+    }
+
+    #[test]
+    fn a_stored_package_the_lb_answered_504_for_fails_naming_the_lb_s_timeout() {
+        use crate::upload::BodyKind;
+        let cut = answered_by_lb(
+            attempt(0, UploadClass::TimedOut, Some(504), 1_500_000),
+            Some("harness-lb"),
+            BodyKind::Text,
+            "gateway timeout (no response in time)",
+        );
+        let events = vec![Event::Upload(cut), found_intact(0)];
+        let (v, d) = answered_check(events.clone());
+        assert_eq!(v, Verdict::Fail, "{d}");
+        for want in [
+            "attempt 1 of 1 answered 504 0.5s after its last byte",
+            "from the LB, the built-in LB (Server: harness-lb; not Octopus's JSON)",
+            "found intact after the failure",
+            "`lb.backend_timeout`",
+            "HAProxy `timeout server`",
+            "ALB idle timeout",
+            "nginx `proxy_read_timeout`",
+            "IIS/ARR",
+        ] {
+            assert!(d.contains(want), "{want:?} not in {d}");
+        }
+        // Integrity is its own verdict: the bytes did arrive.
+        let intact = crate::check::judge(
+            &crate::scenario::Check::UploadIntact(crate::scenario::UploadIntact { name: None }),
+            &History { events },
+        );
+        assert_ne!(intact.verdict, Verdict::Fail, "{}", intact.detail);
+    }
+
+    #[test]
+    fn the_lb_is_named_from_its_page_or_server_header_and_a_node_from_its_json() {
+        use crate::upload::BodyKind;
+        let haproxy = answered_by_lb(
+            attempt(0, UploadClass::TimedOut, Some(504), 3_000_000),
+            None,
+            BodyKind::Html,
+            "<html><body><h1>504 Gateway Time-out</h1> The server didn't respond in time. </body></html>",
+        );
+        let (v, d) = answered_check(vec![Event::Upload(haproxy)]);
+        assert_eq!(v, Verdict::Fail);
+        assert!(
+            d.contains("2.0s after its last byte from the LB, HAProxy (its HTML page"),
+            "{d}"
+        );
+        assert!(d.contains("HAProxy's `timeout server` is shorter"), "{d}");
+        assert!(d.contains("the package did not arrive"), "{d}");
+        let nginx = answered_by_lb(
+            attempt(0, UploadClass::TimedOut, Some(504), 2_000_000),
+            Some("nginx/1.24.0"),
+            BodyKind::Html,
+            "<html> <head><title>504 Gateway Time-out</title></head>",
+        );
+        let (_, d) = answered_check(vec![Event::Upload(nginx)]);
+        assert!(d.contains("nginx (Server: nginx/1.24.0"), "{d}");
+        assert!(d.contains("nginx's `proxy_read_timeout` is shorter"), "{d}");
+        let alb = answered_by_lb(
+            attempt(0, UploadClass::TimedOut, Some(504), 2_000_000),
+            Some("awselb/2.0"),
+            BodyKind::Html,
+            "<html>",
+        );
+        let (_, d) = answered_check(vec![Event::Upload(alb)]);
+        assert!(d.contains("the ALB's idle timeout is shorter"), "{d}");
+        // An unnamed HTML page is still not the node's.
+        let proxy = answered_by_lb(
+            attempt(0, UploadClass::Other, Some(500), 2_000_000),
+            None,
+            BodyKind::Html,
+            "<html><body>Internal error</body></html>",
+        );
+        let (_, d) = answered_check(vec![Event::Upload(proxy)]);
+        assert!(d.contains("from the LB or a proxy (an HTML page"), "{d}");
+        let node = answered_by_lb(
+            attempt(1, UploadClass::Exists, Some(409), 2_000_000),
+            None,
+            BodyKind::OctopusError,
+            r#"{"ErrorMessage":"A package with the same ID and version already exists"}"#,
+        );
+        let first = answered_by_lb(
+            attempt(0, UploadClass::TimedOut, Some(504), 2_000_000),
+            Some("harness-lb"),
+            BodyKind::Text,
+            "gateway timeout (idle timeout)",
+        );
+        let (v, d) = answered_check(vec![Event::Upload(first), Event::Upload(node)]);
+        assert_eq!(v, Verdict::Fail);
+        assert!(d.contains("its idle timeout (`lb.idle_timeout`"), "{d}");
+        assert!(d.contains("(and 1 more failed attempts)"), "{d}");
+    }
+
+    #[test]
+    fn a_refusal_before_the_last_byte_and_a_cut_fail_and_a_clean_run_passes() {
+        use crate::upload::BodyKind;
+        let mut refused = answered_by_lb(
+            attempt(0, UploadClass::TooLarge, Some(413), 300_000),
+            Some("harness-lb"),
+            BodyKind::Text,
+            "request body too large",
+        );
+        refused.last_byte_us = None;
+        refused.bytes_sent = 1 << 20;
+        let (v, d) = answered_check(vec![Event::Upload(refused)]);
+        assert_eq!(v, Verdict::Fail);
+        assert!(
+            d.contains("answered 413 before its last byte, 1.0 MiB sent in 0.3s"),
+            "{d}"
+        );
+        assert!(d.contains("client_max_body_size"), "{d}");
+        let mut reset = attempt(0, UploadClass::Reset, None, 1_200_000);
+        reset.error = Some("body error: connection reset".into());
+        let (v, d) = answered_check(vec![Event::Upload(reset.clone())]);
+        assert_eq!(v, Verdict::Fail);
+        assert!(
+            d.contains("got no answer (body error: connection reset) 0.2s after its last byte"),
+            "{d}"
+        );
+        assert!(d.contains("cut after the body"), "{d}");
+        // Under an injected kill, the cut is the fault's; upload_intact
+        // judges whether the package made it.
+        let fault = |at_us, action| {
+            Event::Fault(crate::history::FaultEvent {
+                at_us,
+                done_us: None,
+                step: None,
+                name: "kill-n2".into(),
+                kind: "kill".into(),
+                nodes: vec!["n2".into()],
+                action,
+                error: None,
+            })
+        };
+        let accepted = attempt(1, UploadClass::Accepted, Some(201), 5_000_000);
+        let (v, d) = answered_check(vec![
+            fault(500_000, crate::history::FaultAction::Inject),
+            Event::Upload(reset),
+            fault(3_000_000, crate::history::FaultAction::Heal),
+            Event::Upload(accepted.clone()),
+        ]);
+        assert_eq!(v, Verdict::Pass, "{d}");
+        assert!(d.contains("1 of 2 attempts answered with success; 1 failed under an injected fault or were cut by the harness, left to upload_intact: upload 0 attempt 1 (connection cut) during kill-n2"), "{d}");
+        // Cut by the harness as a stopped run ended: not the cluster's doing.
+        let mut stopped = attempt(0, UploadClass::Reset, None, 900_000);
+        stopped.last_byte_us = None;
+        stopped.error = Some(format!(
+            "{}, 1000 bytes sent",
+            crate::upload::STOPPED_BY_HARNESS
+        ));
+        let (v, d) = answered_check(vec![Event::Upload(stopped)]);
+        assert_eq!(v, Verdict::Pass, "{d}");
+        assert!(d.contains("upload 0 attempt 1 cut by the harness"), "{d}");
+        let mut ok = accepted;
+        ok.attempt = 0;
+        let (v, d) = answered_check(vec![Event::Upload(ok)]);
+        assert_eq!(v, Verdict::Pass, "{d}");
+        assert_eq!(d, "1 of 1 attempt answered with success");
+        let (v, _) = answered_check(Vec::new());
+        assert_eq!(v, Verdict::Unknown);
     }
 
     #[test]

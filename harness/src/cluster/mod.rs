@@ -245,6 +245,7 @@ impl EmbeddedCluster {
                         .delay_per_gib
                         .as_ref()
                         .map_or(0, |d| d.value.get().as_millis() as u64),
+                    upload_store_first: spec.packages.store_first,
                     polling: spec.polling.as_ref().zip(polling_port).map(|(p, port)| {
                         PollingConfig {
                             listen: SocketAddr::new(node_ips(i + 1)[i], port),

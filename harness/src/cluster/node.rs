@@ -101,6 +101,9 @@ pub struct NodeConfig {
     /// the server's post-upload processing that trips response timeouts.
     #[serde(default)]
     pub upload_delay_ms_per_gib: u64,
+    /// The package is stored before that work rather than after it.
+    #[serde(default)]
+    pub upload_store_first: bool,
     /// The polling listener, where the cluster has one.
     #[serde(default)]
     pub polling: Option<PollingConfig>,

@@ -2,14 +2,22 @@
 //! cluster (packages, machines, tasks), each named with the run's ID, and
 //! what became of it. Tasks cannot be deleted through the Octopus API, so
 //! the run cancels those it left unfinished and lists every one.
+//!
+//! A package is `removed` only when the server confirmed it had it (an
+//! accepted upload, a read that found it, a DELETE that removed it) and the
+//! run's last look found it gone; `never_stored` when the server never had
+//! it as far as the run saw and no attempt may still land it; `left` when
+//! the last look found it, or it was never deleted; `unconfirmed` when the
+//! last look failed, or found nothing while an attempt that sent its whole
+//! body may still land it.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::api::TaskState;
-use crate::history::{Event, History};
-use crate::upload::UploadClass;
+use crate::history::{Event, History, PackageReadKind};
+use crate::upload::{UploadClass, may_land_later};
 
 /// What the run created and what it removed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,10 +40,108 @@ pub struct CleanupReport {
 pub struct Removal {
     /// Its resource ID.
     pub id: String,
-    /// Whether the run removed it.
+    /// Whether the run removed it: the server had it, and has it no more.
     pub removed: bool,
-    /// Why not.
+    /// What became of it.
+    #[serde(default)]
+    pub outcome: Outcome,
+    /// Why it is not known to be gone.
     pub error: Option<String>,
+}
+
+/// What became of something the run created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The server had it, and the run saw it gone.
+    Removed,
+    /// The server never had it, as far as the run saw.
+    NeverStored,
+    /// It is still there, or was never deleted.
+    Left,
+    /// The run cannot tell: its last look failed, or an attempt may still
+    /// land it.
+    #[default]
+    Unconfirmed,
+}
+
+impl Outcome {
+    /// The word in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Removed => "removed",
+            Outcome::NeverStored => "never stored",
+            Outcome::Left => "left",
+            Outcome::Unconfirmed => "unconfirmed",
+        }
+    }
+}
+
+impl Removal {
+    fn new(id: &str, outcome: Outcome, error: Option<String>) -> Self {
+        Self {
+            id: id.to_string(),
+            removed: outcome == Outcome::Removed,
+            outcome,
+            error,
+        }
+    }
+}
+
+/// What the history says of one package.
+#[derive(Default)]
+struct PackageSeen {
+    /// Accepted, or found by a read: the server had it.
+    had: bool,
+    /// A DELETE: whether it found the package, and why it failed.
+    deleted: Option<(bool, Option<String>)>,
+    /// A DELETE found it, at some point.
+    deleted_once: bool,
+    /// The last look: present or not, or why it failed.
+    look: Option<Result<bool, String>>,
+    /// An attempt that sent its whole body and failed: it may still land.
+    may_land: Option<String>,
+}
+
+impl PackageSeen {
+    fn removal(&self, id: &str) -> Removal {
+        let had = self.had || self.deleted_once;
+        match (&self.look, &self.deleted) {
+            (Some(Ok(true)), d) => Removal::new(
+                id,
+                Outcome::Left,
+                Some(match d.as_ref().and_then(|(_, e)| e.clone()) {
+                    Some(e) => format!("still there at the run's last look ({e})"),
+                    None => "still there at the run's last look".into(),
+                }),
+            ),
+            (Some(Err(e)), _) => Removal::new(
+                id,
+                Outcome::Unconfirmed,
+                Some(format!("the run's last look failed: {e}")),
+            ),
+            (Some(Ok(false)), _) if had => Removal::new(id, Outcome::Removed, None),
+            (Some(Ok(false)), _) => match &self.may_land {
+                Some(why) => Removal::new(
+                    id,
+                    Outcome::Unconfirmed,
+                    Some(format!(
+                        "not there at the run's last look, but {why}: the server may still store it"
+                    )),
+                ),
+                None => Removal::new(id, Outcome::NeverStored, None),
+            },
+            // A history from before the last look: the DELETE's answer.
+            (None, Some((_, Some(e)))) => Removal::new(id, Outcome::Left, Some(e.clone())),
+            (None, Some(_)) if had => Removal::new(id, Outcome::Removed, None),
+            (None, Some(_)) => Removal::new(id, Outcome::NeverStored, None),
+            (None, None) => Removal::new(
+                id,
+                Outcome::Left,
+                Some("the run ended before removing it".into()),
+            ),
+        }
+    }
 }
 
 /// One task.
@@ -64,31 +170,49 @@ pub fn cleanup(history: &History) -> Option<CleanupReport> {
         Event::RunStarted { run_id, .. } if !run_id.is_empty() => Some(run_id.clone()),
         _ => None,
     })?;
-    let mut packages: BTreeMap<String, Removal> = BTreeMap::new();
+    let mut packages: BTreeMap<String, PackageSeen> = BTreeMap::new();
     let mut machines: BTreeMap<String, Removal> = BTreeMap::new();
     let mut tasks: BTreeMap<String, TaskLeft> = BTreeMap::new();
-    let not_yet = |id: &str| Removal {
-        id: id.to_string(),
-        removed: false,
-        error: Some("the run ended before removing it".into()),
+    let not_yet = |id: &str| {
+        Removal::new(
+            id,
+            Outcome::Left,
+            Some("the run ended before removing it".into()),
+        )
     };
     for e in &history.events {
         match e {
-            Event::Upload(u) if u.class == UploadClass::Accepted => {
-                packages
-                    .entry(u.id.clone())
-                    .or_insert_with(|| not_yet(&u.id));
+            Event::Upload(u) => {
+                let p = packages.entry(u.id.clone()).or_default();
+                p.had |= u.class == UploadClass::Accepted;
+                if may_land_later(u.class, u.last_byte_us.is_some(), u.body_kind) {
+                    p.may_land = Some(format!(
+                        "attempt {} ended {} after its whole body went",
+                        u.attempt + 1,
+                        u.status
+                            .map_or_else(|| "with no answer".to_string(), |s| format!("with {s}"))
+                    ));
+                }
             }
-            // Not there to delete is as good as deleted.
-            Event::PackageDeleted { id, error, .. } => {
-                packages.insert(
-                    id.clone(),
-                    Removal {
-                        id: id.clone(),
-                        removed: error.is_none(),
-                        error: error.clone(),
-                    },
-                );
+            Event::PackageRead(r)
+                if r.kind != PackageReadKind::Download && r.status == Some(200) =>
+            {
+                packages.entry(r.id.clone()).or_default().had = true;
+            }
+            Event::PackageDeleted {
+                id, deleted, error, ..
+            } => {
+                let p = packages.entry(id.clone()).or_default();
+                p.deleted = Some((*deleted, error.clone()));
+                p.deleted_once |= *deleted;
+            }
+            Event::PackageLook {
+                id, present, error, ..
+            } => {
+                packages.entry(id.clone()).or_default().look = Some(match present {
+                    Some(p) => Ok(*p),
+                    None => Err(error.clone().unwrap_or_else(|| "no answer".into())),
+                });
             }
             Event::Fleet(f) => {
                 for t in &f.tentacles {
@@ -104,14 +228,12 @@ pub fn cleanup(history: &History) -> Option<CleanupReport> {
                 error,
                 ..
             } if kind == "machine" => {
-                machines.insert(
-                    id.clone(),
-                    Removal {
-                        id: id.clone(),
-                        removed: *removed,
-                        error: error.clone(),
-                    },
-                );
+                let outcome = if *removed {
+                    Outcome::Removed
+                } else {
+                    Outcome::Left
+                };
+                machines.insert(id.clone(), Removal::new(id, outcome, error.clone()));
             }
             // The run's last look at a task: its state then, and whether
             // the run canceled it.
@@ -158,7 +280,13 @@ pub fn cleanup(history: &History) -> Option<CleanupReport> {
         }
     }
     let tasks: Vec<TaskLeft> = tasks.into_values().collect();
-    let packages: Vec<Removal> = packages.into_values().collect();
+    // A failed attempt the run never deleted nor looked for (a history
+    // from before either) is not shown: nothing says it was ever stored.
+    let packages: Vec<Removal> = packages
+        .iter()
+        .filter(|(_, p)| p.had || p.deleted.is_some() || p.look.is_some())
+        .map(|(id, p)| p.removal(id))
+        .collect();
     let machines: Vec<Removal> = machines.into_values().collect();
     let mut report = CleanupReport {
         run_id,
@@ -167,11 +295,46 @@ pub fn cleanup(history: &History) -> Option<CleanupReport> {
         tasks,
         clean: false,
     };
-    report.clean = report.left_behind().is_empty();
+    report.clean = report.left_behind().is_empty() && report.unconfirmed().is_empty();
     Some(report)
 }
 
 impl CleanupReport {
+    /// What the run cannot say is gone, a line each: a package whose last
+    /// look failed, or that an attempt may still land.
+    pub fn unconfirmed(&self) -> Vec<String> {
+        self.packages
+            .iter()
+            .chain(&self.machines)
+            .filter(|r| r.outcome == Outcome::Unconfirmed)
+            .map(|r| {
+                format!(
+                    "{} may be left: {} (`harness cleanup --run-id {}` removes it if it is)",
+                    r.id,
+                    r.error.as_deref().unwrap_or("not confirmed gone"),
+                    self.run_id
+                )
+            })
+            .collect()
+    }
+
+    /// How many packages became what, such as "2 removed, 1 never stored".
+    pub fn package_outcomes(&self) -> String {
+        let mut parts = Vec::new();
+        for o in [
+            Outcome::Removed,
+            Outcome::NeverStored,
+            Outcome::Left,
+            Outcome::Unconfirmed,
+        ] {
+            let n = self.packages.iter().filter(|p| p.outcome == o).count();
+            if n > 0 {
+                parts.push(format!("{n} {}", o.as_str()));
+            }
+        }
+        parts.join(", ")
+    }
+
     /// What the run left in the cluster, a line each: a package or machine
     /// not removed, a task not finished.
     pub fn left_behind(&self) -> Vec<String> {
@@ -179,7 +342,7 @@ impl CleanupReport {
             .packages
             .iter()
             .chain(&self.machines)
-            .filter(|r| !r.removed)
+            .filter(|r| r.outcome == Outcome::Left)
             .map(|r| {
                 format!(
                     "{} is left: {}",
@@ -201,5 +364,111 @@ impl CleanupReport {
                 }),
         );
         left
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_started() -> Event {
+        Event::RunStarted {
+            scenario: "s".into(),
+            seed: 1,
+            run_id: "ab12cd34".into(),
+            target: "t".into(),
+            started_at: "2026-12-06T00:00:00Z".into(),
+        }
+    }
+
+    fn deleted(id: &str, deleted: bool, error: Option<&str>) -> Event {
+        Event::PackageDeleted {
+            at_us: 1,
+            id: id.into(),
+            deleted,
+            error: error.map(str::to_string),
+        }
+    }
+
+    fn look(id: &str, present: Option<bool>) -> Event {
+        Event::PackageLook {
+            at_us: 2,
+            id: id.into(),
+            present,
+            error: present.is_none().then(|| "GET answered 503".to_string()),
+        }
+    }
+
+    fn outcomes(events: Vec<Event>) -> Vec<(String, Outcome, Option<String>)> {
+        let mut all = vec![run_started()];
+        all.extend(events);
+        cleanup(&History { events: all })
+            .unwrap()
+            .packages
+            .into_iter()
+            .map(|r| (r.id, r.outcome, r.error))
+            .collect()
+    }
+
+    #[test]
+    fn the_last_look_decides_and_a_404_is_never_stored_not_removed() {
+        let got = outcomes(vec![
+            // Deleted, and gone at the last look.
+            deleted("packages-A", true, None),
+            look("packages-A", Some(false)),
+            // Not there to delete, nor at the last look.
+            deleted("packages-B", false, None),
+            look("packages-B", Some(false)),
+            // Not there to delete, and there at the last look.
+            deleted("packages-C", false, None),
+            look("packages-C", Some(true)),
+            // The last look failed.
+            deleted("packages-D", true, None),
+            look("packages-D", None),
+            // Found at a look, deleted again, and gone at the last one.
+            deleted("packages-E", false, None),
+            look("packages-E", Some(true)),
+            deleted("packages-E", true, None),
+            look("packages-E", Some(false)),
+        ]);
+        assert_eq!(
+            got,
+            vec![
+                ("packages-A".into(), Outcome::Removed, None),
+                ("packages-B".into(), Outcome::NeverStored, None),
+                (
+                    "packages-C".into(),
+                    Outcome::Left,
+                    Some("still there at the run's last look".into())
+                ),
+                (
+                    "packages-D".into(),
+                    Outcome::Unconfirmed,
+                    Some("the run's last look failed: GET answered 503".into())
+                ),
+                ("packages-E".into(), Outcome::Removed, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_history_from_before_the_last_look_goes_by_its_deletes() {
+        let got = outcomes(vec![
+            deleted("packages-A", true, None),
+            deleted("packages-B", false, None),
+            deleted("packages-C", false, Some("DELETE answered 500")),
+        ]);
+        assert_eq!(
+            got,
+            vec![
+                ("packages-A".into(), Outcome::Removed, None),
+                ("packages-B".into(), Outcome::NeverStored, None),
+                (
+                    "packages-C".into(),
+                    Outcome::Left,
+                    Some("DELETE answered 500".into())
+                ),
+            ]
+        );
     }
 }

@@ -435,20 +435,31 @@ fn faults_and_cleanup(o: &mut String, r: &Report) {
     }
     if let Some(c) = &r.cleanup {
         let left = c.left_behind();
+        let unsure = c.unconfirmed();
+        let outcomes = c.package_outcomes();
         let _ = write!(
             o,
-            "<h2>Clean-up</h2><p>Run ID {}: {} packages, {} machines, {} tasks created. ",
+            "<h2>Clean-up</h2><p>Run ID {}: {} packages{}, {} machines, {} tasks created. ",
             esc(&c.run_id),
             c.packages.len(),
+            if outcomes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", esc(&outcomes))
+            },
             c.machines.len(),
             c.tasks.len()
         );
-        if left.is_empty() {
+        if left.is_empty() && unsure.is_empty() {
             o.push_str("<span class=\"pass\">Nothing left behind.</span></p>\n");
         } else {
-            o.push_str("<span class=\"fail\">Left behind:</span></p><ul>");
-            for l in left {
-                let _ = write!(o, "<li>{}</li>", esc(&l));
+            o.push_str(if left.is_empty() {
+                "<span class=\"fail\">Not confirmed gone:</span></p><ul>"
+            } else {
+                "<span class=\"fail\">Left behind:</span></p><ul>"
+            });
+            for l in left.iter().chain(&unsure) {
+                let _ = write!(o, "<li>{}</li>", esc(l));
             }
             o.push_str("</ul>\n");
         }

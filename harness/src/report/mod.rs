@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::check::{CheckResult, HISTOGRAM_SIGFIG, Verdict, histogram, percentile_us};
 use crate::history::{Event, History, LB_NAME};
 
-pub use cleanup::{CleanupReport, Removal, TaskLeft, cleanup};
+pub use cleanup::{CleanupReport, Outcome, Removal, TaskLeft, cleanup};
 pub use html::{html, sweep_html};
 pub use junit::{doctor_junit_xml, junit_xml};
 pub use polling::{PollingNode, PollingReport};

@@ -273,6 +273,7 @@ impl LiveProgress {
             | Event::TaskLog(_)
             | Event::PackageRead(_)
             | Event::PackageDeleted { .. }
+            | Event::PackageLook { .. }
             | Event::Removed { .. }
             | Event::HealFailed { .. }
             | Event::Polling(_)
@@ -555,11 +556,18 @@ fn cleanup(s: &mut String, c: &crate::report::CleanupReport) {
         return;
     }
     let canceled = c.tasks.iter().filter(|t| t.canceled_by_run).count();
+    let outcomes = c.package_outcomes();
+    let left = c.left_behind();
     let _ = writeln!(
         s,
-        "\ncreated by run {}: {} packages, {} machines, {} tasks ({}); {}",
+        "\ncreated by run {}: {} packages{}, {} machines, {} tasks ({}); {}",
         c.run_id,
         c.packages.len(),
+        if outcomes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({outcomes})")
+        },
         c.machines.len(),
         c.tasks.len(),
         if canceled > 0 {
@@ -569,11 +577,13 @@ fn cleanup(s: &mut String, c: &crate::report::CleanupReport) {
         },
         if c.clean {
             "nothing left behind"
+        } else if left.is_empty() {
+            "NOT CONFIRMED GONE:"
         } else {
             "LEFT BEHIND:"
         }
     );
-    for line in c.left_behind() {
+    for line in left.iter().chain(&c.unconfirmed()) {
         let _ = writeln!(s, "  {line}");
     }
 }

@@ -4,6 +4,15 @@
 //! resource through the target, its bytes from every node directly) and every
 //! package the run created is deleted, and only those.
 //!
+//! The clean-up tells what it saw, not what it hoped. A run stopped early
+//! starts no upload or retry again, ends at once the attempts still sending
+//! their body (no server stores an incomplete body) and waits, within
+//! [`ATTEMPTS_END_WITHIN`], for those whose body has gone: the node may be
+//! storing it. Then it deletes; waits, within [`LATE_LANDING_WITHIN`], for
+//! a package an attempt may still land (its body went, its answer failed,
+//! and the server said it had none), deleting it when it comes; and looks
+//! for every package once more. That last look is what the report says.
+//!
 //! Package versions carry a tag unique to the run (`1.0.<seq>-r<tag>`), so
 //! a run never touches a package it did not make.
 
@@ -15,10 +24,12 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, sleep_until};
 
 use crate::history::{Event, Events, PackageRead, PackageReadKind, UploadAttempt, UploadPurpose};
-use crate::limits::CLEANUP_WITHIN;
+use crate::limits::{ATTEMPTS_END_WITHIN, CLEANUP_WITHIN, LATE_LANDING_WITHIN};
 use crate::package::PackageSpec;
 use crate::scenario::{LadderLoad, UploadLoad};
-use crate::upload::{Attempt, OverwriteMode, UploadClass, Uploader, package_resource_id};
+use crate::upload::{
+    Attempt, Cut, OverwriteMode, UploadClass, Uploader, may_land_later, package_resource_id,
+};
 
 /// The package ID of every package the harness makes.
 pub const PACKAGE_ID: &str = "HarnessProbe";
@@ -30,6 +41,10 @@ pub(super) struct UploadWorkload {
     target: Uploader,
     nodes: Vec<(String, Uploader)>,
     events: Events,
+    /// Tells the attempts under way when to end early.
+    cut: tokio::sync::watch::Sender<Cut>,
+    /// How long the clean-up waits for a package an attempt may still land.
+    late_within: std::time::Duration,
 }
 
 impl Drop for UploadWorkload {
@@ -46,6 +61,10 @@ struct Made {
     /// The upload ended in success (accepted, or found intact after a
     /// failure).
     accepted: bool,
+    /// When an attempt of it that sent its whole body failed, not refused
+    /// by the node: the server may store the package after the client has
+    /// given up.
+    may_land: Option<tokio::time::Instant>,
 }
 
 impl UploadWorkload {
@@ -62,6 +81,7 @@ impl UploadWorkload {
         progress: Option<MultiProgress>,
     ) -> Self {
         let made = Arc::new(Mutex::new(Vec::new()));
+        let (cut, cut_rx) = tokio::sync::watch::channel(Cut::Never);
         let handle = tokio::spawn(run(
             cfg,
             target.clone(),
@@ -71,6 +91,7 @@ impl UploadWorkload {
             tag,
             progress,
             made.clone(),
+            cut_rx,
         ));
         Self {
             handle,
@@ -78,6 +99,8 @@ impl UploadWorkload {
             target,
             nodes,
             events,
+            cut,
+            late_within: LATE_LANDING_WITHIN,
         }
     }
 
@@ -93,6 +116,7 @@ impl UploadWorkload {
         tag: String,
     ) -> Self {
         let made = Arc::new(Mutex::new(Vec::new()));
+        let (cut, cut_rx) = tokio::sync::watch::channel(Cut::Never);
         let handle = tokio::spawn(ladder(
             cfg,
             target.clone(),
@@ -101,6 +125,7 @@ impl UploadWorkload {
             seed,
             tag,
             made.clone(),
+            cut_rx,
         ));
         Self {
             handle,
@@ -108,28 +133,30 @@ impl UploadWorkload {
             target,
             nodes: Vec::new(),
             events,
+            cut,
+            late_within: LATE_LANDING_WITHIN,
         }
     }
 
-    /// Waits for the uploads (or, after an interrupt, stops them), reads
-    /// back what they made unless interrupted, and deletes it all. An
-    /// interrupt while it waits or reads back stops that, not the deletes;
-    /// it is returned.
+    /// Waits for the uploads (or, after an interrupt, stops them: see the
+    /// module's notes), reads back what they made unless interrupted, and
+    /// deletes it all. An interrupt while it waits or reads back stops
+    /// that, not the deletes; it is returned.
     pub(super) async fn finish(
         mut self,
         interrupted: bool,
         interrupt: tokio::sync::watch::Receiver<Option<String>>,
     ) -> Option<String> {
         let mut why = None;
-        if interrupted {
-            self.handle.abort();
-        }
-        tokio::select! {
-            _ = &mut self.handle => {}
-            w = super::interrupted(interrupt.clone()), if !interrupted => {
-                self.handle.abort();
-                why = Some(w);
+        let mut ended = false;
+        if !interrupted {
+            tokio::select! {
+                _ = &mut self.handle => ended = true,
+                w = super::interrupted(interrupt.clone()) => why = Some(w),
             }
+        }
+        if !ended {
+            self.stop().await;
         }
         let mut made = self.made.lock().map(|m| m.clone()).unwrap_or_default();
         made.sort_by_key(|m| m.seq);
@@ -147,32 +174,147 @@ impl UploadWorkload {
             }
         }
         // Delete whatever may exist: a failed upload can still have landed.
-        let ids = made.iter().map(|m| package_resource_id(&m.spec)).collect();
-        delete_packages(&self.target, ids, &self.events).await;
+        let ids = made
+            .iter()
+            .map(|m| {
+                (
+                    package_resource_id(&m.spec),
+                    m.may_land.filter(|_| !m.accepted),
+                )
+            })
+            .collect();
+        clean_up_packages(&self.target, ids, self.late_within, &self.events).await;
         why
+    }
+
+    /// Stops the uploads early: none starts again, an attempt still sending
+    /// its body ends at once, and one whose body has gone is given until
+    /// [`ATTEMPTS_END_WITHIN`] for its answer, as the node may be storing
+    /// its package; past that it is cut too. Each attempt ends recorded.
+    async fn stop(&mut self) {
+        let _ = self.cut.send(Cut::BeforeLastByte);
+        if tokio::time::timeout(ATTEMPTS_END_WITHIN, &mut self.handle)
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        let _ = self.cut.send(Cut::Now);
+        // A cut attempt ends at once; this bounds a retry's read-back.
+        if tokio::time::timeout(std::time::Duration::from_secs(10), &mut self.handle)
+            .await
+            .is_err()
+        {
+            self.handle.abort();
+        }
     }
 }
 
-/// Deletes a run's packages one by one, each recorded in the history,
-/// within [`CLEANUP_WITHIN`] in all: those the time did not reach are
-/// recorded as not deleted, for `harness cleanup --run-id`.
+/// Deletes packages the run made (the load phase's), then looks for each
+/// once more; see [`clean_up_packages`].
 pub(super) async fn delete_packages(through: &Uploader, ids: Vec<String>, events: &Events) {
+    let ids = ids.into_iter().map(|id| (id, None)).collect();
+    clean_up_packages(through, ids, std::time::Duration::ZERO, events).await;
+}
+
+/// How often the clean-up looks for a package that may still land.
+const LOOK_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Deletes a run's packages one by one, each recorded in the history; for
+/// a package that may still land (beside its ID, when the attempt that may
+/// land it ended) and that the server said it did not have, looks again
+/// until it comes (and deletes it) or `late_within` has passed since that
+/// attempt; then looks for every package once more, deletes what is still
+/// there, and looks at that again. Within [`CLEANUP_WITHIN`]
+/// in all: what the time did not reach is recorded as not deleted, for
+/// `harness cleanup --run-id`.
+pub(super) async fn clean_up_packages(
+    through: &Uploader,
+    ids: Vec<(String, Option<tokio::time::Instant>)>,
+    late_within: std::time::Duration,
+    events: &Events,
+) {
     let deadline = tokio::time::Instant::now() + CLEANUP_WITHIN;
-    for id in ids {
-        let result = match tokio::time::timeout_at(deadline, through.delete(&id)).await {
-            Ok(r) => r,
-            Err(_) => Err(format!(
-                "not deleted: the clean-up's {}s ran out",
-                CLEANUP_WITHIN.as_secs()
-            )),
-        };
-        events.send(Event::PackageDeleted {
-            at_us: events.now_us(),
-            id,
-            deleted: result.as_ref().is_ok_and(|d| *d),
-            error: result.err(),
-        });
+    let mut waiting = Vec::new();
+    let mut late_until = tokio::time::Instant::now();
+    for (id, may_land) in &ids {
+        let was_there = delete_one(through, id, deadline, events).await;
+        if let (Some(since), Some(false)) = (may_land, was_there) {
+            waiting.push(id.as_str());
+            late_until = late_until.max(*since + late_within);
+        }
     }
+    let late_until = late_until.min(deadline);
+    while !waiting.is_empty() && tokio::time::Instant::now() < late_until {
+        tokio::time::sleep_until((tokio::time::Instant::now() + LOOK_EVERY).min(late_until)).await;
+        let mut landed = Vec::new();
+        for id in &waiting {
+            if let Ok(Ok(Some(_))) = tokio::time::timeout_at(deadline, through.fetch(id)).await {
+                delete_one(through, id, deadline, events).await;
+                landed.push(*id);
+            }
+        }
+        waiting.retain(|id| !landed.contains(id));
+    }
+    // The last look, which the report believes; what is still there gets
+    // one more delete, and a look after it.
+    let mut still: Vec<&str> = Vec::new();
+    for (id, _) in &ids {
+        if look(through, id, deadline, events).await == Some(true) {
+            still.push(id);
+        }
+    }
+    for id in still {
+        delete_one(through, id, deadline, events).await;
+        look(through, id, deadline, events).await;
+    }
+}
+
+/// One DELETE, recorded: Some(true) if the package was there, Some(false)
+/// if the server said it was not, None if that is not known.
+async fn delete_one(
+    through: &Uploader,
+    id: &str,
+    deadline: tokio::time::Instant,
+    events: &Events,
+) -> Option<bool> {
+    let result = match tokio::time::timeout_at(deadline, through.delete(id)).await {
+        Ok(r) => r,
+        Err(_) => Err(format!(
+            "not deleted: the clean-up's {}s ran out",
+            CLEANUP_WITHIN.as_secs()
+        )),
+    };
+    events.send(Event::PackageDeleted {
+        at_us: events.now_us(),
+        id: id.to_string(),
+        deleted: result.as_ref().is_ok_and(|d| *d),
+        error: result.as_ref().err().cloned(),
+    });
+    result.ok()
+}
+
+/// Whether the server has a package, recorded.
+async fn look(
+    through: &Uploader,
+    id: &str,
+    deadline: tokio::time::Instant,
+    events: &Events,
+) -> Option<bool> {
+    let seen = match tokio::time::timeout_at(deadline, through.fetch(id)).await {
+        Ok(r) => r.map(|p| p.is_some()),
+        Err(_) => Err(format!(
+            "not looked at: the clean-up's {}s ran out",
+            CLEANUP_WITHIN.as_secs()
+        )),
+    };
+    events.send(Event::PackageLook {
+        at_us: events.now_us(),
+        id: id.to_string(),
+        present: seen.as_ref().ok().copied(),
+        error: seen.as_ref().err().cloned(),
+    });
+    seen.ok()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -185,14 +327,22 @@ async fn run(
     tag: String,
     progress: Option<MultiProgress>,
     made: Arc<Mutex<Vec<Made>>>,
+    cut: tokio::sync::watch::Receiver<Cut>,
 ) {
-    sleep_until(start + cfg.at.value.get()).await;
+    tokio::select! {
+        _ = sleep_until(start + cfg.at.value.get()) => {}
+        _ = stopping(cut.clone()) => return,
+    }
     let slots = Arc::new(Semaphore::new(cfg.concurrency.value as usize));
     let mut running = JoinSet::new();
     for seq in 0..u64::from(cfg.count.value) {
         let Ok(permit) = slots.clone().acquire_owned().await else {
             break;
         };
+        // Stopped while it waited for a slot: no new upload.
+        if *cut.borrow() != Cut::Never {
+            break;
+        }
         let spec = PackageSpec {
             package_id: PACKAGE_ID.into(),
             version: format!("1.0.{seq}-r{tag}"),
@@ -218,19 +368,26 @@ async fn run(
                 seq,
                 spec: spec.clone(),
                 accepted: false,
+                may_land: None,
             });
         }
-        let (cfg, target, events, made) =
-            (cfg.clone(), target.clone(), events.clone(), made.clone());
+        let (cfg, target, events, made, cut) = (
+            cfg.clone(),
+            target.clone(),
+            events.clone(),
+            made.clone(),
+            cut.clone(),
+        );
         running.spawn(async move {
-            let accepted = upload_one(&cfg, &target, &events, seq, &spec, bar.clone()).await;
+            let ended = upload_one(&cfg, &target, &events, seq, &spec, bar.clone(), cut).await;
             if let Some(b) = bar {
                 b.finish_and_clear();
             }
             if let Ok(mut m) = made.lock()
                 && let Some(entry) = m.iter_mut().find(|e| e.seq == seq)
             {
-                entry.accepted = accepted;
+                entry.accepted = ended.accepted;
+                entry.may_land = ended.may_land;
             }
             drop(permit);
         });
@@ -250,6 +407,7 @@ pub fn ladder_sizes(from: u64, to: u64) -> Vec<u64> {
     sizes
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn ladder(
     cfg: LadderLoad,
     target: Uploader,
@@ -258,12 +416,19 @@ async fn ladder(
     seed: u64,
     tag: String,
     made: Arc<Mutex<Vec<Made>>>,
+    cut: tokio::sync::watch::Receiver<Cut>,
 ) {
-    sleep_until(start + cfg.at.value.get()).await;
+    tokio::select! {
+        _ = sleep_until(start + cfg.at.value.get()) => {}
+        _ = stopping(cut.clone()) => return,
+    }
     for (step, size) in ladder_sizes(cfg.from.value.bytes(), cfg.to.value.bytes())
         .into_iter()
         .enumerate()
     {
+        if *cut.borrow() != Cut::Never {
+            break;
+        }
         let seq = step as u64;
         let spec = PackageSpec {
             package_id: PACKAGE_ID.into(),
@@ -276,11 +441,12 @@ async fn ladder(
                 seq,
                 spec: spec.clone(),
                 accepted: false,
+                may_land: None,
             });
         }
         let mode = OverwriteMode::FailIfExists;
         let sent_us = events.now_us();
-        let a = target.attempt(&spec, mode, None).await;
+        let a = target.attempt_until(&spec, mode, None, cut.clone()).await;
         let id = package_resource_id(&spec);
         record(
             &events,
@@ -294,13 +460,42 @@ async fn ladder(
             sent_us,
             &a,
         );
+        if let Ok(mut m) = made.lock()
+            && let Some(entry) = m.iter_mut().find(|e| e.seq == seq)
+        {
+            entry.may_land = lands_later(&a).then(tokio::time::Instant::now);
+        }
         if a.class != UploadClass::Accepted {
             break;
         }
     }
 }
 
-/// One package, by the retry policy; true once it is known to be there.
+/// Resolves once the workload is told to stop.
+async fn stopping(mut cut: tokio::sync::watch::Receiver<Cut>) {
+    while *cut.borrow_and_update() == Cut::Never {
+        if cut.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Whether the attempt may still leave its package on the server.
+fn lands_later(a: &Attempt) -> bool {
+    may_land_later(a.class, a.last_byte.is_some(), a.body_kind)
+}
+
+/// How one upload ended.
+#[derive(Default)]
+struct Ended {
+    /// It is known to be there.
+    accepted: bool,
+    /// When an attempt that may still land it ended.
+    may_land: Option<tokio::time::Instant>,
+}
+
+/// One package, by the retry policy, until it is known to be there or the
+/// workload is stopped.
 async fn upload_one(
     cfg: &UploadLoad,
     target: &Uploader,
@@ -308,16 +503,23 @@ async fn upload_one(
     seq: u64,
     spec: &PackageSpec,
     bar: Option<ProgressBar>,
-) -> bool {
+    cut: tokio::sync::watch::Receiver<Cut>,
+) -> Ended {
     let id = package_resource_id(spec);
     let mut mode = cfg.overwrite_mode;
     let mut expected: Option<String> = None;
+    let mut ended = Ended::default();
     for attempt in 0..=cfg.retries.value {
+        if *cut.borrow() != Cut::Never {
+            return ended;
+        }
         if let Some(b) = &bar {
             b.set_position(0);
         }
         let sent_us = events.now_us();
-        let a = target.attempt(spec, mode, bar.clone()).await;
+        let a = target
+            .attempt_until(spec, mode, bar.clone(), cut.clone())
+            .await;
         record(
             events,
             UploadPurpose::Workload,
@@ -330,8 +532,12 @@ async fn upload_one(
             sent_us,
             &a,
         );
+        if lands_later(&a) {
+            ended.may_land = Some(tokio::time::Instant::now());
+        }
         if a.class == UploadClass::Accepted {
-            return true;
+            ended.accepted = true;
+            return ended;
         }
         // Worth another try: a timeout or reset; a 502 or 503 from an LB
         // still sending to a dead node; and a 409 on a retry, which may be
@@ -340,7 +546,7 @@ async fn upload_one(
             || matches!(a.status, Some(502 | 503))
             || (attempt > 0 && a.class == UploadClass::Exists);
         if !again {
-            return false;
+            return ended;
         }
         // Did it arrive anyway? (Octopus.Client's VerifyTransfer.)
         let want = match (&a.sha1, &expected) {
@@ -365,15 +571,24 @@ async fn upload_one(
         )
         .await;
         match found {
-            Ok(Some(p)) if p.hash == want && p.package_size_bytes == spec.len() => return true,
+            Ok(Some(p)) if p.hash == want && p.package_size_bytes == spec.len() => {
+                ended.accepted = true;
+                return ended;
+            }
             // Something else is there under the name: replace it.
             Ok(Some(_)) => mode = OverwriteMode::OverwriteExisting,
             Ok(None) | Err(_) => {}
         }
+        if attempt == cfg.retries.value {
+            break;
+        }
         // Give the LB's health checks time to take a dead node out.
-        tokio::time::sleep(RETRY_PAUSE * (attempt + 1)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(RETRY_PAUSE * (attempt + 1)) => {}
+            _ = stopping(cut.clone()) => return ended,
+        }
     }
-    false
+    ended
 }
 
 /// The pause before a retry, times the attempt's number.
@@ -416,6 +631,9 @@ fn record(
         sha1: a.sha1.clone(),
         server_hash: a.server_hash.clone(),
         mib_s,
+        server: a.server.clone(),
+        content_type: a.content_type.clone(),
+        body_kind: a.body_kind,
     }));
 }
 
@@ -480,5 +698,423 @@ async fn verify(m: &Made, target: &Uploader, nodes: &[(String, Uploader)], event
             expected: None,
             error,
         }));
+    }
+}
+
+/// The clean-up against a small server of the test's own, which answers an
+/// upload as an LB would (any status, any time after the body) and stores
+/// the package when the test says, whatever became of the connection: what
+/// a real node does once it has the whole body.
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Incoming;
+    use hyper::{Method, Request, Response, StatusCode};
+
+    use super::*;
+    use crate::history::{Clock, History};
+    use crate::report::{CleanupReport, Outcome};
+
+    const LIMIT: Duration = Duration::from_secs(20);
+    const TAG: &str = "ab12cd34";
+
+    struct Fake {
+        /// Packages the server has: ID to size and SHA-1.
+        stored: Mutex<BTreeMap<String, (u64, String)>>,
+        /// The package the workload uploads.
+        id: String,
+        size: u64,
+        sha1: String,
+        /// The answer to an upload, and how long after its body it comes.
+        status: u16,
+        answer_after: Duration,
+        /// When the package is stored after its body; never when None.
+        store_after: Option<Duration>,
+        /// Uploads whose whole body arrived.
+        bodies: AtomicU64,
+    }
+
+    type Reply = Response<Full<Bytes>>;
+
+    fn reply(status: u16, body: String) -> Reply {
+        let mut r = Response::new(Full::new(Bytes::from(body)));
+        *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+        r
+    }
+
+    impl Fake {
+        fn resource(&self) -> String {
+            format!(
+                r#"{{"Id":"{}","PackageSizeBytes":{},"Hash":"{}"}}"#,
+                self.id, self.size, self.sha1
+            )
+        }
+
+        async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Reply {
+            let path = req.uri().path().to_string();
+            let id = path.rsplit('/').next().unwrap_or_default().to_string();
+            match (req.method().clone(), path.as_str()) {
+                (Method::POST, "/api/Spaces-1/packages/raw") => {
+                    let mut body = req.into_body();
+                    loop {
+                        match body.frame().await {
+                            None => break,
+                            Some(Ok(_)) => {}
+                            // Cut mid-body: nothing to store.
+                            Some(Err(_)) => return reply(400, String::new()),
+                        }
+                    }
+                    self.bodies.fetch_add(1, Ordering::SeqCst);
+                    if let Some(after) = self.store_after {
+                        let me = self.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(after).await;
+                            if let Ok(mut s) = me.stored.lock() {
+                                s.insert(me.id.clone(), (me.size, me.sha1.clone()));
+                            }
+                        });
+                    }
+                    tokio::time::sleep(self.answer_after).await;
+                    if (200..300).contains(&self.status) {
+                        reply(self.status, self.resource())
+                    } else {
+                        let mut r = reply(self.status, "gateway timeout".into());
+                        r.headers_mut()
+                            .insert(hyper::header::SERVER, "fake-lb".parse().unwrap());
+                        r
+                    }
+                }
+                (Method::GET, _) if self.stored.lock().unwrap().contains_key(&id) => {
+                    reply(200, self.resource())
+                }
+                (Method::DELETE, _) if self.stored.lock().unwrap().remove(&id).is_some() => {
+                    reply(200, "{}".into())
+                }
+                _ => reply(404, r#"{"ErrorMessage":"not found"}"#.into()),
+            }
+        }
+
+        fn has_it(&self) -> bool {
+            !self.stored.lock().unwrap().is_empty()
+        }
+    }
+
+    /// The server, listening on a port of its own on loopback.
+    async fn fake(
+        spec: &PackageSpec,
+        status: u16,
+        answer_after: Duration,
+        store_after: Option<Duration>,
+    ) -> (Arc<Fake>, String, JoinHandle<()>) {
+        let fake = Arc::new(Fake {
+            stored: Mutex::new(BTreeMap::new()),
+            id: package_resource_id(spec),
+            size: spec.len(),
+            sha1: spec.sha1(),
+            status,
+            answer_after,
+            store_after,
+            bodies: AtomicU64::new(0),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = fake.clone();
+        let handle = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let server = server.clone();
+                        async move { Ok::<_, std::convert::Infallible>(server.handle(req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        (fake, url, handle)
+    }
+
+    /// The spec the workload makes for its first upload.
+    fn first_spec(size: u64, seed: u64) -> PackageSpec {
+        PackageSpec {
+            package_id: PACKAGE_ID.into(),
+            version: format!("1.0.0-r{TAG}"),
+            content: PackageSpec::content_for_total(size),
+            seed,
+        }
+    }
+
+    fn workload(yaml_upload: &str, url: &str, events: &Events, late: Duration) -> UploadWorkload {
+        let s = crate::scenario::parse_str(&format!(
+            "name: t\nduration: 1s\nworkload:\n  - upload: {yaml_upload}\n"
+        ))
+        .unwrap();
+        let target = Uploader::new(
+            "lb",
+            url,
+            crate::client::ApiKey::new("API-TEST".into()),
+            &crate::target::Trust::System,
+            Duration::from_secs(2),
+            Duration::from_secs(5),
+            s.upload_load()
+                .unwrap()
+                .throttle
+                .map(|t| t.value.bytes_per_sec()),
+        )
+        .unwrap();
+        let mut w = UploadWorkload::start(
+            s.upload_load().unwrap(),
+            target,
+            Vec::new(),
+            events.clone(),
+            Instant::now(),
+            7,
+            TAG.into(),
+            None,
+        );
+        w.late_within = late;
+        w
+    }
+
+    fn events() -> (Events, tokio::sync::mpsc::UnboundedReceiver<Event>) {
+        let (events, rx) = Events::channel(Clock::start());
+        events.send(Event::RunStarted {
+            scenario: "t".into(),
+            seed: 7,
+            run_id: TAG.into(),
+            target: "embedded".into(),
+            started_at: "2026-12-06T00:00:00Z".into(),
+        });
+        (events, rx)
+    }
+
+    fn history(mut rx: tokio::sync::mpsc::UnboundedReceiver<Event>) -> History {
+        let mut events = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            events.push(e);
+        }
+        History { events }
+    }
+
+    fn cleanup_of(h: &History) -> CleanupReport {
+        crate::report::cleanup(h).expect("a run ID")
+    }
+
+    async fn until(what: &str, f: impl Fn() -> bool) {
+        tokio::time::timeout(LIMIT, async {
+            while !f() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not happen within {LIMIT:?}"));
+    }
+
+    #[tokio::test]
+    async fn an_attempt_awaiting_its_answer_when_the_run_stops_is_waited_for_then_deleted() {
+        let spec = first_spec(64 << 10, 7);
+        // The server stores the package 300 ms after its body, and answers
+        // 100 ms later: a run that stopped without waiting would delete
+        // before the package is there, and leave it.
+        let (fake, url, server) = fake(
+            &spec,
+            201,
+            Duration::from_millis(400),
+            Some(Duration::from_millis(300)),
+        )
+        .await;
+        let (events, rx) = events();
+        let w = workload(
+            "{ size: 64KiB, retries: 0 }",
+            &url,
+            &events,
+            Duration::from_secs(5),
+        );
+        until("the upload's body arriving", || {
+            fake.bodies.load(Ordering::SeqCst) == 1
+        })
+        .await;
+        let (_stop, interrupt) = tokio::sync::watch::channel(Some("interrupted".to_string()));
+        tokio::time::timeout(LIMIT, w.finish(true, interrupt))
+            .await
+            .unwrap();
+        assert!(!fake.has_it(), "the package was left on the server");
+        let h = history(rx);
+        let attempt = h.uploads().next().expect("the attempt is recorded");
+        assert_eq!(attempt.class, UploadClass::Accepted, "{attempt:?}");
+        let c = cleanup_of(&h);
+        assert_eq!(c.packages.len(), 1, "{c:?}");
+        assert_eq!(c.packages[0].outcome, Outcome::Removed, "{c:?}");
+        assert!(c.clean, "{c:?}");
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn an_attempt_still_sending_its_body_when_the_run_stops_ends_at_once() {
+        let spec = first_spec(256 << 10, 7);
+        let (fake, url, server) = fake(&spec, 201, Duration::ZERO, Some(Duration::ZERO)).await;
+        let (events, rx) = events();
+        // 256 KiB at 64 KiB/s: four seconds of body.
+        let w = workload(
+            "{ size: 256KiB, retries: 2, throttle: 64KiB/s }",
+            &url,
+            &events,
+            Duration::from_secs(5),
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (_stop, interrupt) = tokio::sync::watch::channel(Some("interrupted".to_string()));
+        let started = std::time::Instant::now();
+        tokio::time::timeout(LIMIT, w.finish(true, interrupt))
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(fake.bodies.load(Ordering::SeqCst), 0);
+        assert!(!fake.has_it());
+        let h = history(rx);
+        // Cut, recorded, and not retried.
+        let attempts: Vec<_> = h.uploads().collect();
+        assert_eq!(attempts.len(), 1, "{attempts:?}");
+        assert_eq!(attempts[0].class, UploadClass::Reset);
+        assert!(attempts[0].last_byte_us.is_none(), "{:?}", attempts[0]);
+        assert!(
+            attempts[0]
+                .error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("stopped by the harness as the run ended")),
+            "{:?}",
+            attempts[0]
+        );
+        let c = cleanup_of(&h);
+        assert_eq!(c.packages[0].outcome, Outcome::NeverStored, "{c:?}");
+        assert!(!c.packages[0].removed);
+        assert!(c.clean, "{c:?}");
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_package_that_lands_after_the_delete_is_found_deleted_and_reported_removed() {
+        let spec = first_spec(64 << 10, 7);
+        // An LB's 504 50 ms after the body; the node stores the package
+        // 600 ms after it, long after the clean-up's first DELETE.
+        let (fake, url, server) = fake(
+            &spec,
+            504,
+            Duration::from_millis(50),
+            Some(Duration::from_millis(600)),
+        )
+        .await;
+        let (events, rx) = events();
+        let w = workload(
+            "{ size: 64KiB, retries: 0 }",
+            &url,
+            &events,
+            Duration::from_secs(10),
+        );
+        let (_stop, interrupt) = tokio::sync::watch::channel(None);
+        tokio::time::timeout(LIMIT, w.finish(false, interrupt))
+            .await
+            .unwrap();
+        assert!(!fake.has_it(), "the package that landed late was left");
+        let h = history(rx);
+        let deletes: Vec<bool> = h
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::PackageDeleted { deleted, .. } => Some(*deleted),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(deletes, vec![false, true], "the first DELETE found nothing");
+        let c = cleanup_of(&h);
+        assert_eq!(c.packages[0].outcome, Outcome::Removed, "{c:?}");
+        assert!(c.clean, "{c:?}");
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_package_an_attempt_may_still_land_is_not_called_never_stored() {
+        let spec = first_spec(64 << 10, 7);
+        // The LB answers 504 after the body, and nothing lands within the
+        // clean-up's wait: the run cannot say the package was never stored.
+        let (fake, url, server) = fake(&spec, 504, Duration::from_millis(50), None).await;
+        let (events, rx) = events();
+        let w = workload(
+            "{ size: 64KiB, retries: 0 }",
+            &url,
+            &events,
+            Duration::from_millis(600),
+        );
+        let (_stop, interrupt) = tokio::sync::watch::channel(None);
+        tokio::time::timeout(LIMIT, w.finish(false, interrupt))
+            .await
+            .unwrap();
+        assert!(!fake.has_it());
+        let h = history(rx);
+        let c = cleanup_of(&h);
+        assert_eq!(c.packages[0].outcome, Outcome::Unconfirmed, "{c:?}");
+        assert!(!c.clean, "{c:?}");
+        let unsure = c.unconfirmed();
+        assert_eq!(
+            unsure,
+            vec![format!(
+                "packages-HarnessProbe.1.0.0-r{TAG} may be left: not there at the run's last look, but attempt 1 ended with 504 after its whole body went: the server may still store it (`harness cleanup --run-id {TAG}` removes it if it is)"
+            )]
+        );
+        let s = crate::scenario::parse_str(
+            "name: t\nduration: 1s\nworkload:\n  - upload: { size: 64KiB }\n",
+        )
+        .unwrap();
+        let results = crate::check::run_all(&s, &h, None);
+        let left_clean = results.iter().find(|r| r.kind == "left_clean").unwrap();
+        assert_eq!(
+            left_clean.verdict,
+            crate::check::Verdict::Unknown,
+            "{}",
+            left_clean.detail
+        );
+        assert_eq!(left_clean.detail, unsure[0]);
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_refused_upload_is_never_stored_and_not_waited_for() {
+        let spec = first_spec(64 << 10, 7);
+        let (fake, url, server) = fake(&spec, 413, Duration::ZERO, None).await;
+        let (events, rx) = events();
+        let w = workload(
+            "{ size: 64KiB, retries: 0 }",
+            &url,
+            &events,
+            Duration::from_secs(5),
+        );
+        let (_stop, interrupt) = tokio::sync::watch::channel(None);
+        let started = std::time::Instant::now();
+        tokio::time::timeout(LIMIT, w.finish(false, interrupt))
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(!fake.has_it());
+        let h = history(rx);
+        let c = cleanup_of(&h);
+        assert_eq!(c.packages[0].outcome, Outcome::NeverStored, "{c:?}");
+        assert!(!c.packages[0].removed, "{c:?}");
+        assert!(c.clean);
+        assert_eq!(c.package_outcomes(), "1 never stored");
+        server.abort();
     }
 }

@@ -171,6 +171,11 @@ pub struct PackageFeed {
     /// timeouts.
     #[serde(default)]
     pub delay_per_gib: Option<Spanned<Duration>>,
+    /// The node stores the package before that work rather than after it:
+    /// an LB that gives up meanwhile answers an error for a package that
+    /// is there.
+    #[serde(default)]
+    pub store_first: bool,
 }
 
 impl Default for Cluster {
@@ -951,6 +956,10 @@ pub enum Check {
     SharedStorage(SharedStorageCheck),
     /// Every upload arrived, and its hash and bytes match on every node.
     UploadIntact(UploadIntact),
+    /// Every upload attempt was answered with success: no error status and
+    /// no cut, as the client sees it. Judged on every run with an upload
+    /// workload, declared or not.
+    UploadAnswered(NamedCheck),
     /// Every accepted upload went at least this fast.
     UploadThroughput(UploadThroughput),
     /// The body-limit ladder got a package of at least this size through.
@@ -1216,6 +1225,7 @@ impl Check {
             Check::OrphanedTasks(_) => "orphaned_tasks",
             Check::SharedStorage(_) => "shared_storage",
             Check::UploadIntact(_) => "upload_intact",
+            Check::UploadAnswered(_) => "upload_answered",
             Check::UploadThroughput(_) => "upload_throughput",
             Check::LadderReaches(_) => "ladder_reaches",
             Check::PollingFanOut(_) => "polling_fan_out",
@@ -1229,7 +1239,10 @@ impl Check {
 
     /// Whether the check judges uploads (and needs an upload workload).
     pub fn judges_uploads(&self) -> bool {
-        matches!(self, Check::UploadIntact(_) | Check::UploadThroughput(_))
+        matches!(
+            self,
+            Check::UploadIntact(_) | Check::UploadAnswered(_) | Check::UploadThroughput(_)
+        )
     }
 
     /// Whether the check judges a fleet of polling Tentacles.
@@ -1271,7 +1284,8 @@ impl Check {
             Check::UploadIntact(c) => &c.name,
             Check::UploadThroughput(c) => &c.name,
             Check::LadderReaches(c) => &c.name,
-            Check::PollingFanOut(c)
+            Check::UploadAnswered(c)
+            | Check::PollingFanOut(c)
             | Check::PollingCertificate(c)
             | Check::EveryNodeReachesEveryTentacle(c) => &c.name,
             Check::ReconnectStorm(c) => &c.name,
@@ -1622,8 +1636,13 @@ pub const KINDS: &[(&str, &str, &str)] = &[
     ),
     (
         "check",
+        "upload_answered",
+        "every upload attempt was answered with success (no error status, no cut), as octo push sees it; names the status, the time after the last byte, the LB or node that answered and the LB setting to blame; on by default with uploads",
+    ),
+    (
+        "check",
         "upload_throughput",
-        "every accepted upload went at least as fast as a floor, in MiB/s to the last byte",
+        "every upload went at least as fast as a floor, in MiB/s to the last byte, whatever the answer (a failed answer is said)",
     ),
     (
         "check",

@@ -962,6 +962,7 @@ impl Validator {
                 }
                 Check::SharedStorage(_)
                 | Check::UploadIntact(_)
+                | Check::UploadAnswered(_)
                 | Check::UploadThroughput(_)
                 | Check::LadderReaches(_)
                 | Check::PollingFanOut(_)

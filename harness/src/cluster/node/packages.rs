@@ -11,7 +11,10 @@
 //! a valid file name becomes a package: its file is moved into place and
 //! its row written under the database's write lock, together, so a
 //! truncated or malformed upload leaves nothing visible. Answers: 201 new,
-//! 200 replaced or ignored, 409 exists (FailIfExists), 400 otherwise.
+//! 200 replaced or ignored, 409 exists (FailIfExists), 400 otherwise. The
+//! processing time (`packages.delay_per_gib`) comes before the package is
+//! stored, or, with `packages.store_first`, after it, the package visible
+//! meanwhile.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -203,9 +206,8 @@ async fn receive(node: &Node, mode: Overwrite, reader: &mut MultipartReader<Inco
         Ok(Err(e)) => return server_error(&format!("failed to write the package: {e}")),
         Err(e) => return server_error(&format!("failed to write the package: {e}")),
     }
-    let delay = node.cfg.upload_delay_ms_per_gib as u128 * size as u128 / GIB as u128;
-    if delay > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(delay as u64)).await;
+    if !node.cfg.upload_store_first {
+        processing(node, size).await;
     }
 
     let file_name = format!("{package_id}.{version}{extension}");
@@ -236,9 +238,17 @@ async fn receive(node: &Node, mode: Overwrite, reader: &mut MultipartReader<Inco
         Ok(())
     });
     match stored {
-        Ok(Stored::Created(r)) => super::json(StatusCode::CREATED, &resource(&r)),
+        Ok(Stored::Created(r)) => {
+            if node.cfg.upload_store_first {
+                processing(node, size).await;
+            }
+            super::json(StatusCode::CREATED, &resource(&r))
+        }
         Ok(Stored::Replaced(r, old)) => {
             let _ = std::fs::remove_file(storage.join(&old.path));
+            if node.cfg.upload_store_first {
+                processing(node, size).await;
+            }
             super::json(StatusCode::OK, &resource(&r))
         }
         Ok(Stored::Ignored(existing)) => super::json(StatusCode::OK, &resource(&existing)),
@@ -256,6 +266,18 @@ async fn receive(node: &Node, mode: Overwrite, reader: &mut MultipartReader<Inco
             }
             server_error(&e)
         }
+    }
+}
+
+/// The work a node does on a package once its body has arrived, before it
+/// answers (`packages.delay_per_gib`). Before the store, an LB that gives
+/// up waiting closes the connection and the node, cut off, stores nothing;
+/// after it (`packages.store_first`), the LB answers 504 for a package
+/// that is there, which a client must not take for a lost upload.
+async fn processing(node: &Node, size: u64) {
+    let delay = node.cfg.upload_delay_ms_per_gib as u128 * size as u128 / GIB as u128;
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay as u64)).await;
     }
 }
 
