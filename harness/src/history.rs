@@ -18,6 +18,10 @@ pub use crate::cluster::api::TaskState;
 /// The name under which the load balancer appears in `node_up` events.
 pub const LB_NAME: &str = "lb";
 
+/// The `Server` header the built-in LB puts on its own answers, by which
+/// an upload's answer is known to be the LB's.
+pub const LB_SERVER: &str = "harness-lb";
+
 /// One event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -137,6 +141,11 @@ pub enum Event {
         /// Why the look failed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// The clean-up watched this package for a late landing for as
+        /// long as it waits after the attempt that might land it: a look
+        /// that finds nothing then is believed.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        landing_watched: bool,
     },
     /// A fleet of polling Tentacles was registered and started.
     Fleet(FleetStarted),

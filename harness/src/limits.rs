@@ -172,6 +172,11 @@ pub const CLEANUP_WITHIN: Duration = Duration::from_secs(120);
 /// it cuts them and deletes what they made.
 pub const ATTEMPTS_END_WITHIN: Duration = Duration::from_secs(30);
 
+/// How long upload attempts the run has cut (past [`ATTEMPTS_END_WITHIN`])
+/// may take to end, a retry's read-back included, before the workload is
+/// dropped where it is.
+pub const CUT_ATTEMPTS_END_WITHIN: Duration = Duration::from_secs(10);
+
 /// How long after an upload attempt that may still land its package (its
 /// body went, its answer failed, and the server then said it had no such
 /// package) the run's clean-up looks for it, to delete it. Past it the

@@ -552,8 +552,16 @@ fn describe(e: &reqwest::Error) -> String {
     parts.join(": ")
 }
 
+/// A server's text as one short line fit for a terminal: control
+/// characters (escapes, bells) and bidirectional overrides dropped.
 fn one_line(s: &str) -> String {
-    let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let bidi = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .filter(|c| !c.is_control() && !bidi(*c))
+        .collect();
+    let s: String = clean.split_whitespace().collect::<Vec<_>>().join(" ");
     s.chars().take(160).collect()
 }
 

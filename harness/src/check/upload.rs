@@ -11,16 +11,18 @@
 //!   the bytes arrived (that is `upload_intact`'s verdict, not this one).
 //!   The detail names the status, how long after the last byte it came,
 //!   who answered (a node's JSON error, or an LB's page, from its body and
-//!   `Server` header) and the LB setting that usually causes it. An
-//!   attempt under way during an injected fault is left to
-//!   `upload_intact`: a cut is what the fault is for; so is one the harness
-//!   cut itself as a stopped run ended. Judged on every run
-//!   with an upload workload, declared or not.
+//!   `Server` header) and the LB setting that usually causes it. A failure
+//!   an injected fault explains (a cut, no answer, a 502 or 503 while a
+//!   node is down, a 504 while one is frozen, ending while the fault was in
+//!   effect) is left to `upload_intact`, as is an attempt the harness cut
+//!   itself as a stopped run ended; when nothing else is left the verdict
+//!   is unknown. Judged on every run with an upload workload, declared or
+//!   not.
 //! - `upload_throughput`: every attempt that sent its last byte went at
 //!   least as fast as the floor, in MiB/s from its start to its last byte,
 //!   whatever the answer: a failed answer is said, and is
-//!   `upload_answered`'s to judge. A refusal (413, 409) does not count: its
-//!   bytes never went to a node.
+//!   `upload_answered`'s to judge. A refusal (413, 409) does not count: it
+//!   says nothing of the way to a node that stores the package.
 //! - `ladder_reaches`: the body-limit ladder got a package of at least a
 //!   size through; otherwise the detail gives the largest size accepted,
 //!   the smallest refused, how it was refused, and the likely culprit.
@@ -332,9 +334,7 @@ pub(super) fn answered(h: &History) -> (Verdict, String, Value) {
                 continue;
             }
             let source = answered_by(a);
-            let during = windows
-                .iter()
-                .find(|w| a.done_us >= w.start_us && a.sent_us <= w.end_us);
+            let during = windows.iter().find(|w| fault_explains(w, a));
             let stopped = a
                 .error
                 .as_deref()
@@ -380,6 +380,16 @@ pub(super) fn answered(h: &History) -> (Verdict, String, Value) {
         };
         return (Verdict::Fail, format!("{first}{more}"), evidence);
     }
+    if excused.len() == attempts {
+        return (
+            Verdict::Unknown,
+            format!(
+                "every attempt failed under an injected fault or was cut by the harness, so none tells how the cluster answers: {}",
+                excused.join(", ")
+            ),
+            evidence,
+        );
+    }
     let faults = if excused.is_empty() {
         String::new()
     } else {
@@ -398,6 +408,40 @@ pub(super) fn answered(h: &History) -> (Verdict, String, Value) {
         ),
         evidence,
     )
+}
+
+/// How long after a fault is undone an attempt's failure may still be its
+/// doing: the LB's health checks take a node back in a few seconds.
+const FAULT_GRACE_US: u64 = 5_000_000;
+
+/// Whether an injected fault explains an attempt's failure: the attempt
+/// ended while the fault was in effect (or just after), the fault took a
+/// node down or froze it, and the failure is one that does (a cut, no
+/// answer, the LB's 502 or 503; a 504 only for a frozen node, which
+/// accepts and never answers). A refusal (413, 409, any other 4xx) is
+/// never a fault's doing, nor is anything during a drain, which must not
+/// fail a request.
+fn fault_explains(w: &crate::history::FaultWindow, a: &UploadAttempt) -> bool {
+    if w.inject_error.is_some()
+        || a.done_us < w.start_us
+        || a.done_us > w.end_us.saturating_add(FAULT_GRACE_US)
+    {
+        return false;
+    }
+    let takes_down = matches!(
+        w.kind.as_str(),
+        "kill" | "restart" | "pause" | "maintenance"
+    );
+    let explained = match a.status {
+        None => matches!(
+            a.class,
+            UploadClass::TimedOut | UploadClass::Reset | UploadClass::Other
+        ),
+        Some(502 | 503) => true,
+        Some(504) => w.kind == "pause",
+        Some(_) => false,
+    };
+    takes_down && explained
 }
 
 /// Seconds from the last byte to the answer (or the cut), if the last byte
@@ -464,7 +508,7 @@ fn answered_by(a: &UploadAttempt) -> Source {
     }
     let server = a.server.as_deref().unwrap_or("").to_ascii_lowercase();
     let body = a.error.as_deref().unwrap_or("").to_ascii_lowercase();
-    let named = if server == crate::cluster::lb::LB_SERVER {
+    let named = if server == crate::history::LB_SERVER {
         Some(LbKind::BuiltIn)
     } else if server.starts_with("nginx") || body.contains("<center>nginx") {
         Some(LbKind::Nginx)
@@ -478,7 +522,10 @@ fn answered_by(a: &UploadAttempt) -> Source {
         None
     };
     match a.body_kind {
-        Some(BodyKind::OctopusError | BodyKind::Json) => Source::Node,
+        // Octopus answers an error with its ErrorMessage; other JSON on an
+        // error is a gateway's or a proxy's.
+        Some(BodyKind::OctopusError) => Source::Node,
+        Some(BodyKind::Json) if a.status.is_some_and(|s| (200..300).contains(&s)) => Source::Node,
         Some(_) => Source::Lb(named),
         None if named.is_some() => Source::Lb(named),
         None => Source::NotRecorded,
@@ -577,7 +624,7 @@ fn cause(a: &UploadAttempt, source: &Source) -> String {
         ),
         (_, Some(408)) => "A body read timeout on the way: nginx `client_body_timeout` (60s), HAProxy `timeout http-request`, the ALB idle timeout".into(),
         (_, Some(502 | 503)) => "The LB had no node to answer: a node down or restarting, or the LB's health checks behind".into(),
-        (_, Some(_)) if after_body => {
+        (_, Some(504 | 524)) if after_body => {
             let setting = match lb {
                 Some(LbKind::BuiltIn)
                     if a.error.as_deref().is_some_and(|e| e.contains("idle timeout")) =>
@@ -597,8 +644,12 @@ fn cause(a: &UploadAttempt, source: &Source) -> String {
                 "The LB gave up waiting for the node's answer after the body: {setting} is shorter than the node's work on the package; raise it (usually: {USUAL})"
             )
         }
-        (_, Some(_)) => format!(
+        (_, Some(504 | 524)) => format!(
             "The LB gave up while the body was still coming: its idle or request timeout ({USUAL})"
+        ),
+        (_, Some(status)) => format!(
+            "Not a timeout: {status} came from something in front of Octopus{}, such as a WAF, an authentication proxy or a gateway's own rule; its logs say why",
+            lb.map(|k| format!(" ({})", k.name())).unwrap_or_default()
         ),
         (UploadClass::TimedOut, None) => format!(
             "No byte moved either way for the client's idle timeout: an LB holding the answer back, or a stalled link ({USUAL})"
@@ -1048,7 +1099,8 @@ mod tests {
             crate::upload::STOPPED_BY_HARNESS
         ));
         let (v, d) = answered_check(vec![Event::Upload(stopped)]);
-        assert_eq!(v, Verdict::Pass, "{d}");
+        // Nothing left that tells how the cluster answers.
+        assert_eq!(v, Verdict::Unknown, "{d}");
         assert!(d.contains("upload 0 attempt 1 cut by the harness"), "{d}");
         let mut ok = accepted;
         ok.attempt = 0;
@@ -1057,6 +1109,86 @@ mod tests {
         assert_eq!(d, "1 of 1 attempt answered with success");
         let (v, _) = answered_check(Vec::new());
         assert_eq!(v, Verdict::Unknown);
+    }
+
+    #[test]
+    fn a_fault_excuses_only_the_failures_it_explains_while_it_lasts() {
+        use crate::history::{FaultAction, FaultEvent};
+        use crate::upload::BodyKind;
+        let fault = |kind: &str, at_us, action, error: Option<&str>| {
+            Event::Fault(FaultEvent {
+                at_us,
+                done_us: None,
+                step: None,
+                name: format!("{kind}-n2"),
+                kind: kind.into(),
+                nodes: vec!["n2".into()],
+                action,
+                error: error.map(str::to_string),
+            })
+        };
+        let gateway = answered_by_lb(
+            attempt(0, UploadClass::TimedOut, Some(504), 2_000_000),
+            Some("harness-lb"),
+            BodyKind::Text,
+            "gateway timeout (no response in time)",
+        );
+        let window = |kind: &str, error: Option<&str>, heal_us: u64| {
+            vec![
+                fault(kind, 500_000, FaultAction::Inject, error),
+                Event::Upload(gateway.clone()),
+                fault(kind, heal_us, FaultAction::Heal, None),
+            ]
+        };
+        // A frozen node is what makes an LB answer 504: excused, and with
+        // nothing else judged, unknown.
+        let (v, d) = answered_check(window("pause", None, 3_000_000));
+        assert_eq!(v, Verdict::Unknown, "{d}");
+        // A drain must fail nothing, and a killed node is refused, not
+        // waited for: the 504 is the LB's timeout all the same.
+        for kind in ["drain", "kill"] {
+            let (v, d) = answered_check(window(kind, None, 3_000_000));
+            assert_eq!(v, Verdict::Fail, "{kind}: {d}");
+            assert!(d.contains("answered 504"), "{d}");
+        }
+        // Nor a fault that was never injected, or one long over.
+        let (v, _) = answered_check(window("pause", Some("no pause command"), 3_000_000));
+        assert_eq!(v, Verdict::Fail);
+        let mut late = window("pause", None, 1_000_000);
+        if let Event::Upload(a) = &mut late[1] {
+            a.done_us = 1_000_000 + FAULT_GRACE_US + 1;
+        }
+        let (v, _) = answered_check(late);
+        assert_eq!(v, Verdict::Fail);
+        // A refusal is never a fault's doing.
+        let mut refused = window("pause", None, 3_000_000);
+        refused[1] = Event::Upload(answered_by_lb(
+            attempt(0, UploadClass::TooLarge, Some(413), 2_000_000),
+            Some("harness-lb"),
+            BodyKind::Text,
+            "request body too large",
+        ));
+        let (v, _) = answered_check(refused);
+        assert_eq!(v, Verdict::Fail);
+    }
+
+    #[test]
+    fn a_gateway_s_json_is_not_octopus_s_and_a_refusal_is_not_called_a_timeout() {
+        use crate::upload::BodyKind;
+        let waf = answered_by_lb(
+            attempt(0, UploadClass::Other, Some(403), 1_100_000),
+            Some("awselb/2.0"),
+            BodyKind::Json,
+            r#"{"message":"Forbidden"}"#,
+        );
+        let (v, d) = answered_check(vec![Event::Upload(waf)]);
+        assert_eq!(v, Verdict::Fail);
+        assert!(d.contains("from the LB, an AWS ALB"), "{d}");
+        assert!(
+            d.contains("Not a timeout: 403 came from something in front of Octopus"),
+            "{d}"
+        );
+        assert!(!d.contains("raise it"), "{d}");
     }
 
     #[test]

@@ -785,12 +785,12 @@ fn reply(status: StatusCode, text: &'static str) -> Response<Body> {
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     // Names the LB on its own answers, as nginx, ALB and IIS do, so a
     // client can tell them from a node's.
-    headers.insert(hyper::header::SERVER, HeaderValue::from_static(LB_SERVER));
+    headers.insert(
+        hyper::header::SERVER,
+        HeaderValue::from_static(crate::history::LB_SERVER),
+    );
     r
 }
-
-/// The `Server` header of the built-in LB's own answers.
-pub const LB_SERVER: &str = "harness-lb";
 
 async fn health_loop(lb: Arc<Lb>, index: usize, hc: HealthConfig) {
     let backend = &lb.backends[index];

@@ -97,8 +97,9 @@ struct PackageSeen {
     deleted: Option<(bool, Option<String>)>,
     /// A DELETE found it, at some point.
     deleted_once: bool,
-    /// The last look: present or not, or why it failed.
-    look: Option<Result<bool, String>>,
+    /// The last look: whether it watched long enough for a late landing,
+    /// and present or not, or why it failed.
+    look: Option<(bool, Result<bool, String>)>,
     /// An attempt that sent its whole body and failed: it may still land.
     may_land: Option<String>,
 }
@@ -106,7 +107,23 @@ struct PackageSeen {
 impl PackageSeen {
     fn removal(&self, id: &str) -> Removal {
         let had = self.had || self.deleted_once;
-        match (&self.look, &self.deleted) {
+        // An attempt that may land late leaves the package's fate open
+        // unless it landed (and was deleted) while the clean-up watched for
+        // it the whole time it waits: a package never seen may come yet.
+        let open = match (&self.look, &self.may_land) {
+            (Some((watched, _)), Some(why)) if !(had && *watched) => Some(why),
+            _ => None,
+        };
+        let look = self.look.as_ref().map(|(_, l)| l);
+        match (look, &self.deleted) {
+            (Some(Ok(false)), _) if open.is_some() => Removal::new(
+                id,
+                Outcome::Unconfirmed,
+                Some(format!(
+                    "not there at the run's last look, but {}: the server may still store it",
+                    open.map_or("", |w| w.as_str()),
+                )),
+            ),
             (Some(Ok(true)), d) => Removal::new(
                 id,
                 Outcome::Left,
@@ -121,16 +138,7 @@ impl PackageSeen {
                 Some(format!("the run's last look failed: {e}")),
             ),
             (Some(Ok(false)), _) if had => Removal::new(id, Outcome::Removed, None),
-            (Some(Ok(false)), _) => match &self.may_land {
-                Some(why) => Removal::new(
-                    id,
-                    Outcome::Unconfirmed,
-                    Some(format!(
-                        "not there at the run's last look, but {why}: the server may still store it"
-                    )),
-                ),
-                None => Removal::new(id, Outcome::NeverStored, None),
-            },
+            (Some(Ok(false)), _) => Removal::new(id, Outcome::NeverStored, None),
             // A history from before the last look: the DELETE's answer.
             (None, Some((_, Some(e)))) => Removal::new(id, Outcome::Left, Some(e.clone())),
             (None, Some(_)) if had => Removal::new(id, Outcome::Removed, None),
@@ -207,12 +215,19 @@ pub fn cleanup(history: &History) -> Option<CleanupReport> {
                 p.deleted_once |= *deleted;
             }
             Event::PackageLook {
-                id, present, error, ..
+                id,
+                present,
+                error,
+                landing_watched,
+                ..
             } => {
-                packages.entry(id.clone()).or_default().look = Some(match present {
-                    Some(p) => Ok(*p),
-                    None => Err(error.clone().unwrap_or_else(|| "no answer".into())),
-                });
+                packages.entry(id.clone()).or_default().look = Some((
+                    *landing_watched,
+                    match present {
+                        Some(p) => Ok(*p),
+                        None => Err(error.clone().unwrap_or_else(|| "no answer".into())),
+                    },
+                ));
             }
             Event::Fleet(f) => {
                 for t in &f.tentacles {
@@ -396,6 +411,7 @@ mod tests {
             id: id.into(),
             present,
             error: present.is_none().then(|| "GET answered 503".to_string()),
+            landing_watched: false,
         }
     }
 

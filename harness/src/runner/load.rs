@@ -77,7 +77,9 @@ struct Shared {
 #[derive(Default, Clone)]
 struct Made {
     tasks: Vec<String>,
-    packages: Vec<String>,
+    /// Each package, beside when an upload of it that may still land it
+    /// ended (its body went, its answer failed).
+    packages: Vec<(String, Option<tokio::time::Instant>)>,
 }
 
 /// A load phase under way. Dropping it stops goose.
@@ -202,7 +204,7 @@ impl LoadWorkload {
                     super::uploads::delete_packages(&lb, made.packages.clone(), &s.events).await
                 }
                 Err(e) => {
-                    for id in &made.packages {
+                    for (id, _) in &made.packages {
                         s.events.send(Event::PackageDeleted {
                             at_us: s.events.now_us(),
                             id: id.clone(),
@@ -582,9 +584,10 @@ async fn upload(user: &mut GooseUser, shared: &Shared) -> TransactionResult {
         body.extend_from_slice(&chunk);
     }
     body.extend_from_slice(&framing.tail);
+    let id = crate::upload::package_resource_id(&spec);
     if let Ok(mut m) = shared.made.lock() {
         // Recorded before it is sent: a failed upload may still have landed.
-        m.packages.push(crate::upload::package_resource_id(&spec));
+        m.packages.push((id.clone(), None));
     }
     let sent_us = shared.events.now_us();
     let builder = user
@@ -598,7 +601,18 @@ async fn upload(user: &mut GooseUser, shared: &Shared) -> TransactionResult {
         .build();
     let goose = user.request(request).await?;
     let result = read(goose.response).await;
-    shared.record(Op::Upload, sent_us, observe(Op::Upload, result));
+    let seen = observe(Op::Upload, result);
+    // An answer that failed after the body went, but not a refusal of it
+    // (4xx): the server may store the package all the same.
+    let may_land = seen.outcome != crate::history::Outcome::Ok
+        && !seen.status.is_some_and(|s| (400..500).contains(&s));
+    if may_land
+        && let Ok(mut m) = shared.made.lock()
+        && let Some(p) = m.packages.iter_mut().find(|(p, _)| *p == id)
+    {
+        p.1 = Some(tokio::time::Instant::now());
+    }
+    shared.record(Op::Upload, sent_us, seen);
     Ok(())
 }
 

@@ -24,7 +24,9 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, sleep_until};
 
 use crate::history::{Event, Events, PackageRead, PackageReadKind, UploadAttempt, UploadPurpose};
-use crate::limits::{ATTEMPTS_END_WITHIN, CLEANUP_WITHIN, LATE_LANDING_WITHIN};
+use crate::limits::{
+    ATTEMPTS_END_WITHIN, CLEANUP_WITHIN, CUT_ATTEMPTS_END_WITHIN, LATE_LANDING_WITHIN,
+};
 use crate::package::PackageSpec;
 use crate::scenario::{LadderLoad, UploadLoad};
 use crate::upload::{
@@ -173,15 +175,12 @@ impl UploadWorkload {
                 w = super::interrupted(interrupt) => why = Some(w),
             }
         }
-        // Delete whatever may exist: a failed upload can still have landed.
+        // Delete whatever may exist: a failed attempt can still land its
+        // package, after the clean-up's DELETE too, even when a retry of it
+        // was accepted.
         let ids = made
             .iter()
-            .map(|m| {
-                (
-                    package_resource_id(&m.spec),
-                    m.may_land.filter(|_| !m.accepted),
-                )
-            })
+            .map(|m| (package_resource_id(&m.spec), m.may_land))
             .collect();
         clean_up_packages(&self.target, ids, self.late_within, &self.events).await;
         why
@@ -201,7 +200,7 @@ impl UploadWorkload {
         }
         let _ = self.cut.send(Cut::Now);
         // A cut attempt ends at once; this bounds a retry's read-back.
-        if tokio::time::timeout(std::time::Duration::from_secs(10), &mut self.handle)
+        if tokio::time::timeout(CUT_ATTEMPTS_END_WITHIN, &mut self.handle)
             .await
             .is_err()
         {
@@ -210,11 +209,14 @@ impl UploadWorkload {
     }
 }
 
-/// Deletes packages the run made (the load phase's), then looks for each
-/// once more; see [`clean_up_packages`].
-pub(super) async fn delete_packages(through: &Uploader, ids: Vec<String>, events: &Events) {
-    let ids = ids.into_iter().map(|id| (id, None)).collect();
-    clean_up_packages(through, ids, std::time::Duration::ZERO, events).await;
+/// Deletes packages the run made (the load phase's), each beside when an
+/// attempt that may still land it ended; see [`clean_up_packages`].
+pub(super) async fn delete_packages(
+    through: &Uploader,
+    ids: Vec<(String, Option<tokio::time::Instant>)>,
+    events: &Events,
+) {
+    clean_up_packages(through, ids, LATE_LANDING_WITHIN, events).await;
 }
 
 /// How often the clean-up looks for a package that may still land.
@@ -222,9 +224,10 @@ const LOOK_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Deletes a run's packages one by one, each recorded in the history; for
 /// a package that may still land (beside its ID, when the attempt that may
-/// land it ended) and that the server said it did not have, looks again
-/// until it comes (and deletes it) or `late_within` has passed since that
-/// attempt; then looks for every package once more, deletes what is still
+/// land it ended), whatever the DELETE found, looks again and again until
+/// `late_within` has passed since that attempt, deleting it each time it
+/// is there (a late attempt lands after the DELETE, and a second one after
+/// that); then looks for every package once more, deletes what is still
 /// there, and looks at that again. Within [`CLEANUP_WITHIN`]
 /// in all: what the time did not reach is recorded as not deleted, for
 /// `harness cleanup --run-id`.
@@ -238,35 +241,38 @@ pub(super) async fn clean_up_packages(
     let mut waiting = Vec::new();
     let mut late_until = tokio::time::Instant::now();
     for (id, may_land) in &ids {
-        let was_there = delete_one(through, id, deadline, events).await;
-        if let (Some(since), Some(false)) = (may_land, was_there) {
-            waiting.push(id.as_str());
+        delete_one(through, id, deadline, events).await;
+        if let Some(since) = may_land {
+            waiting.push((id.as_str(), *since + late_within));
             late_until = late_until.max(*since + late_within);
         }
     }
     let late_until = late_until.min(deadline);
     while !waiting.is_empty() && tokio::time::Instant::now() < late_until {
         tokio::time::sleep_until((tokio::time::Instant::now() + LOOK_EVERY).min(late_until)).await;
-        let mut landed = Vec::new();
-        for id in &waiting {
+        let now = tokio::time::Instant::now();
+        waiting.retain(|(_, until)| *until > now);
+        for (id, _) in &waiting {
             if let Ok(Ok(Some(_))) = tokio::time::timeout_at(deadline, through.fetch(id)).await {
                 delete_one(through, id, deadline, events).await;
-                landed.push(*id);
             }
         }
-        waiting.retain(|id| !landed.contains(id));
     }
-    // The last look, which the report believes; what is still there gets
-    // one more delete, and a look after it.
-    let mut still: Vec<&str> = Vec::new();
-    for (id, _) in &ids {
-        if look(through, id, deadline, events).await == Some(true) {
-            still.push(id);
+    // The last look, which the report believes (for a package that might
+    // land late, only once it was watched for the whole wait); what is
+    // still there gets one more delete, and a look after it.
+    let watched = |may_land: &Option<tokio::time::Instant>| {
+        may_land.is_some_and(|since| tokio::time::Instant::now() >= since + late_within)
+    };
+    let mut still = Vec::new();
+    for (id, may_land) in &ids {
+        if look(through, id, watched(may_land), deadline, events).await == Some(true) {
+            still.push((id, may_land));
         }
     }
-    for id in still {
+    for (id, may_land) in still {
         delete_one(through, id, deadline, events).await;
-        look(through, id, deadline, events).await;
+        look(through, id, watched(may_land), deadline, events).await;
     }
 }
 
@@ -298,6 +304,7 @@ async fn delete_one(
 async fn look(
     through: &Uploader,
     id: &str,
+    landing_watched: bool,
     deadline: tokio::time::Instant,
     events: &Events,
 ) -> Option<bool> {
@@ -313,6 +320,7 @@ async fn look(
         id: id.to_string(),
         present: seen.as_ref().ok().copied(),
         error: seen.as_ref().err().cloned(),
+        landing_watched,
     });
     seen.ok()
 }
@@ -379,15 +387,9 @@ async fn run(
             cut.clone(),
         );
         running.spawn(async move {
-            let ended = upload_one(&cfg, &target, &events, seq, &spec, bar.clone(), cut).await;
+            upload_one(&cfg, &target, &events, seq, &spec, bar.clone(), cut, &made).await;
             if let Some(b) = bar {
                 b.finish_and_clear();
-            }
-            if let Ok(mut m) = made.lock()
-                && let Some(entry) = m.iter_mut().find(|e| e.seq == seq)
-            {
-                entry.accepted = ended.accepted;
-                entry.may_land = ended.may_land;
             }
             drop(permit);
         });
@@ -485,17 +487,22 @@ fn lands_later(a: &Attempt) -> bool {
     may_land_later(a.class, a.last_byte.is_some(), a.body_kind)
 }
 
-/// How one upload ended.
-#[derive(Default)]
-struct Ended {
-    /// It is known to be there.
-    accepted: bool,
-    /// When an attempt that may still land it ended.
-    may_land: Option<tokio::time::Instant>,
+/// Notes what an upload's attempts have shown so far, as each ends, so the
+/// clean-up knows it even if the upload is cut off later.
+fn note(made: &Mutex<Vec<Made>>, seq: u64, accepted: bool, may_land: bool) {
+    if let Ok(mut m) = made.lock()
+        && let Some(entry) = m.iter_mut().find(|e| e.seq == seq)
+    {
+        entry.accepted |= accepted;
+        if may_land {
+            entry.may_land = Some(tokio::time::Instant::now());
+        }
+    }
 }
 
 /// One package, by the retry policy, until it is known to be there or the
-/// workload is stopped.
+/// workload is stopped; each attempt noted in `made`.
+#[allow(clippy::too_many_arguments)]
 async fn upload_one(
     cfg: &UploadLoad,
     target: &Uploader,
@@ -504,14 +511,14 @@ async fn upload_one(
     spec: &PackageSpec,
     bar: Option<ProgressBar>,
     cut: tokio::sync::watch::Receiver<Cut>,
-) -> Ended {
+    made: &Mutex<Vec<Made>>,
+) {
     let id = package_resource_id(spec);
     let mut mode = cfg.overwrite_mode;
     let mut expected: Option<String> = None;
-    let mut ended = Ended::default();
     for attempt in 0..=cfg.retries.value {
         if *cut.borrow() != Cut::Never {
-            return ended;
+            return;
         }
         if let Some(b) = &bar {
             b.set_position(0);
@@ -532,12 +539,9 @@ async fn upload_one(
             sent_us,
             &a,
         );
-        if lands_later(&a) {
-            ended.may_land = Some(tokio::time::Instant::now());
-        }
+        note(made, seq, a.class == UploadClass::Accepted, lands_later(&a));
         if a.class == UploadClass::Accepted {
-            ended.accepted = true;
-            return ended;
+            return;
         }
         // Worth another try: a timeout or reset; a 502 or 503 from an LB
         // still sending to a dead node; and a 409 on a retry, which may be
@@ -546,7 +550,7 @@ async fn upload_one(
             || matches!(a.status, Some(502 | 503))
             || (attempt > 0 && a.class == UploadClass::Exists);
         if !again {
-            return ended;
+            return;
         }
         // Did it arrive anyway? (Octopus.Client's VerifyTransfer.)
         let want = match (&a.sha1, &expected) {
@@ -572,8 +576,8 @@ async fn upload_one(
         .await;
         match found {
             Ok(Some(p)) if p.hash == want && p.package_size_bytes == spec.len() => {
-                ended.accepted = true;
-                return ended;
+                note(made, seq, true, false);
+                return;
             }
             // Something else is there under the name: replace it.
             Ok(Some(_)) => mode = OverwriteMode::OverwriteExisting,
@@ -585,10 +589,9 @@ async fn upload_one(
         // Give the LB's health checks time to take a dead node out.
         tokio::select! {
             _ = tokio::time::sleep(RETRY_PAUSE * (attempt + 1)) => {}
-            _ = stopping(cut.clone()) => return ended,
+            _ = stopping(cut.clone()) => return,
         }
     }
-    ended
 }
 
 /// The pause before a retry, times the attempt's number.
@@ -730,11 +733,13 @@ mod tests {
         id: String,
         size: u64,
         sha1: String,
-        /// The answer to an upload, and how long after its body it comes.
-        status: u16,
+        /// The answer to each upload in turn (the last for the rest), and
+        /// how long after its body it comes.
+        statuses: Vec<u16>,
         answer_after: Duration,
-        /// When the package is stored after its body; never when None.
-        store_after: Option<Duration>,
+        /// When each upload in turn (the last for the rest) stores the
+        /// package after its body; never when None.
+        stores_after: Vec<Option<Duration>>,
         /// Uploads whose whole body arrived.
         bodies: AtomicU64,
     }
@@ -769,8 +774,10 @@ mod tests {
                             Some(Err(_)) => return reply(400, String::new()),
                         }
                     }
-                    self.bodies.fetch_add(1, Ordering::SeqCst);
-                    if let Some(after) = self.store_after {
+                    let n = self.bodies.fetch_add(1, Ordering::SeqCst) as usize;
+                    let status = self.statuses[n.min(self.statuses.len() - 1)];
+                    let store = self.stores_after[n.min(self.stores_after.len() - 1)];
+                    if let Some(after) = store {
                         let me = self.clone();
                         tokio::spawn(async move {
                             tokio::time::sleep(after).await;
@@ -780,10 +787,10 @@ mod tests {
                         });
                     }
                     tokio::time::sleep(self.answer_after).await;
-                    if (200..300).contains(&self.status) {
-                        reply(self.status, self.resource())
+                    if (200..300).contains(&status) {
+                        reply(status, self.resource())
                     } else {
-                        let mut r = reply(self.status, "gateway timeout".into());
+                        let mut r = reply(status, "gateway timeout".into());
                         r.headers_mut()
                             .insert(hyper::header::SERVER, "fake-lb".parse().unwrap());
                         r
@@ -811,14 +818,24 @@ mod tests {
         answer_after: Duration,
         store_after: Option<Duration>,
     ) -> (Arc<Fake>, String, JoinHandle<()>) {
+        fake_in_turn(spec, vec![status], answer_after, vec![store_after]).await
+    }
+
+    /// As [`fake`], each upload answered and stored as its turn says.
+    async fn fake_in_turn(
+        spec: &PackageSpec,
+        statuses: Vec<u16>,
+        answer_after: Duration,
+        stores_after: Vec<Option<Duration>>,
+    ) -> (Arc<Fake>, String, JoinHandle<()>) {
         let fake = Arc::new(Fake {
             stored: Mutex::new(BTreeMap::new()),
             id: package_resource_id(spec),
             size: spec.len(),
             sha1: spec.sha1(),
-            status,
+            statuses,
             answer_after,
-            store_after,
+            stores_after,
             bodies: AtomicU64::new(0),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1019,7 +1036,7 @@ mod tests {
             "{ size: 64KiB, retries: 0 }",
             &url,
             &events,
-            Duration::from_secs(10),
+            Duration::from_millis(1500),
         );
         let (_stop, interrupt) = tokio::sync::watch::channel(None);
         tokio::time::timeout(LIMIT, w.finish(false, interrupt))
@@ -1036,6 +1053,56 @@ mod tests {
             })
             .collect();
         assert_eq!(deletes, vec![false, true], "the first DELETE found nothing");
+        let c = cleanup_of(&h);
+        assert_eq!(c.packages[0].outcome, Outcome::Removed, "{c:?}");
+        assert!(c.clean, "{c:?}");
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn an_accepted_retry_does_not_end_the_watch_for_an_earlier_attempt_landing_late() {
+        let spec = first_spec(64 << 10, 7);
+        // The first attempt gets the LB's 504 and its node stores the
+        // package 2.5 s later; the retry, a second on, is accepted at once.
+        // The clean-up deletes the accepted package, and the first
+        // attempt's copy lands after that DELETE.
+        let (fake, url, server) = fake_in_turn(
+            &spec,
+            vec![504, 201],
+            Duration::from_millis(20),
+            vec![Some(Duration::from_millis(2500)), Some(Duration::ZERO)],
+        )
+        .await;
+        let (events, rx) = events();
+        let w = workload(
+            "{ size: 64KiB, retries: 1 }",
+            &url,
+            &events,
+            Duration::from_secs(4),
+        );
+        until("both attempts' bodies arriving", || {
+            fake.bodies.load(Ordering::SeqCst) == 2
+        })
+        .await;
+        let (_stop, interrupt) = tokio::sync::watch::channel(None);
+        tokio::time::timeout(LIMIT, w.finish(false, interrupt))
+            .await
+            .unwrap();
+        assert!(!fake.has_it(), "the late copy was left on the server");
+        let h = history(rx);
+        let deletes: Vec<bool> = h
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::PackageDeleted { deleted, .. } => Some(*deleted),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            deletes,
+            vec![true, true],
+            "the accepted copy, then the late one"
+        );
         let c = cleanup_of(&h);
         assert_eq!(c.packages[0].outcome, Outcome::Removed, "{c:?}");
         assert!(c.clean, "{c:?}");

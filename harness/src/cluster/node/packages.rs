@@ -271,9 +271,11 @@ async fn receive(node: &Node, mode: Overwrite, reader: &mut MultipartReader<Inco
 
 /// The work a node does on a package once its body has arrived, before it
 /// answers (`packages.delay_per_gib`). Before the store, an LB that gives
-/// up waiting closes the connection and the node, cut off, stores nothing;
-/// after it (`packages.store_first`), the LB answers 504 for a package
-/// that is there, which a client must not take for a lost upload.
+/// up waiting closes the connection and this node, cut off, stores nothing
+/// (a real server may finish storing all the same; the reference node does
+/// not model that); after it (`packages.store_first`), the LB answers 504
+/// for a package that is there, which a client must not take for a lost
+/// upload.
 async fn processing(node: &Node, size: u64) {
     let delay = node.cfg.upload_delay_ms_per_gib as u128 * size as u128 / GIB as u128;
     if delay > 0 {
