@@ -499,8 +499,14 @@ fn a_drain_the_cluster_refuses_stops_the_maintenance_before_any_node_is_stopped(
             );
         }
         assert!(detail.contains("no node was stopped"), "{detail}");
-        // What was done is undone.
+        // What was done is undone, and nothing is left to undo: a drain
+        // the cluster refused is not one to take back.
         assert!(f.drained().values().all(|d| !d), "{:?}", f.drained());
+        assert_eq!(
+            check(&report, "left_clean")["verdict"],
+            "pass",
+            "{behaviour:?}: {out}"
+        );
     }
 }
 
