@@ -20,13 +20,13 @@ const BOOT: Duration = Duration::from_secs(30);
 const RUN: Duration = Duration::from_secs(600);
 
 /// A `cluster up --like scenario` in the background.
-struct Up {
+pub(crate) struct Up {
     _guard: ChildGuard,
-    target: PathBuf,
-    key: String,
-    lb: String,
+    pub(crate) target: PathBuf,
+    pub(crate) key: String,
+    pub(crate) lb: String,
     /// Each node's name and own URL.
-    nodes: Vec<(String, String)>,
+    pub(crate) nodes: Vec<(String, String)>,
 }
 
 fn up_like(scenario: &str, dir: &Path) -> Up {
@@ -35,7 +35,7 @@ fn up_like(scenario: &str, dir: &Path) -> Up {
 
 /// As [`up_like`], for any scenario file under the repository, with more
 /// `cluster up` arguments.
-fn up_like_file(scenario: &str, dir: &Path, more: &[&str]) -> Up {
+pub(crate) fn up_like_file(scenario: &str, dir: &Path, more: &[&str]) -> Up {
     let mut args = vec!["--like", scenario];
     args.extend(more);
     let (guard, printed) = crate::util::cluster_up(&args, dir, BOOT);

@@ -6,7 +6,7 @@
 //! `npm ci` in that folder, which .ci/run does; without it the test fails
 //! and says so.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -18,9 +18,6 @@ use crate::util::{root, run_with_timeout};
 
 /// Where the script, package.json and package-lock.json live.
 const CLIENT_DIR: &str = "fixtures/clients/octopus-api-client";
-
-/// Boot of `cluster up`.
-const BOOT: Duration = Duration::from_secs(30);
 
 /// The whole script: about two seconds here, far more on a busy machine.
 const SCRIPT: Duration = Duration::from_secs(120);
@@ -119,26 +116,9 @@ fn the_official_typescript_client_pushes_lists_and_reads_a_task_on_cluster_up() 
     let dir = tempfile::tempdir().unwrap();
     // tasks.yaml's cluster checks its queue every 500 ms instead of
     // Octopus's 20 s, so the task is done in a moment.
-    let (_cluster, printed) = crate::util::cluster_up(
-        &["--like", "scenarios/tasks.yaml", "--nodes", "2"],
-        dir.path(),
-        BOOT,
-    );
-    let target = printed
-        .iter()
-        .find_map(|l| l.strip_prefix("target file: "))
-        .map(PathBuf::from)
-        .expect("the target file");
-    let key = std::fs::read_to_string(target.with_file_name("api-key"))
-        .expect("the API key file")
-        .trim()
-        .to_string();
-    let lb = printed
-        .iter()
-        .find_map(|l| l.trim().strip_prefix("lb  "))
-        .and_then(|l| l.split_whitespace().next())
-        .expect("the LB's URL")
-        .to_string();
+    let up =
+        crate::real_target::up_like_file("scenarios/tasks.yaml", dir.path(), &["--nodes", "2"]);
+    let (key, lb) = (up.key.clone(), up.lb.clone());
     let task = finished_task(&lb, &key);
 
     let work = dir.path().join("client-work");

@@ -210,11 +210,11 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
         c = boot(s, opts.target.clone(), &dir, events.clone()) => Some(c),
         _ = interrupted(interrupt.clone()) => None,
     };
+    let overran_now = || overran.load(std::sync::atomic::Ordering::SeqCst);
     let cluster = match booted {
         Some(Ok(c)) => Arc::new(c),
         Some(Err(why)) => {
-            end_run(&events, Some(why.clone()));
-            let _ = finish(events, recorder).await;
+            give_up(events, recorder, None, &why).await;
             return Err(RunError::new(why));
         }
         None => {
@@ -222,13 +222,8 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
                 "{}, while the cluster booted",
                 interrupt.borrow().clone().unwrap_or_default()
             );
-            end_run(&events, Some(why.clone()));
-            let _ = finish(events, recorder).await;
-            return Err(stopped(
-                &why,
-                overran.load(std::sync::atomic::Ordering::SeqCst),
-                &dir,
-            ));
+            give_up(events, recorder, None, &why).await;
+            return Err(stopped(&why, overran_now(), &dir));
         }
     };
 
@@ -251,9 +246,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     let ids = match learnt {
         Some(Ok(learnt)) => record_identities(&events, learnt),
         Some(Err(why)) => {
-            end_run(&events, Some(why.clone()));
-            let _ = finish(events, recorder).await;
-            cluster.shutdown();
+            give_up(events, recorder, Some(&cluster), &why).await;
             return Err(RunError::new(why));
         }
         None => {
@@ -261,11 +254,8 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
                 "{}, while the cluster was asked which node is which",
                 interrupt.borrow().clone().unwrap_or_default()
             );
-            end_run(&events, Some(why.clone()));
-            let _ = finish(events, recorder).await;
-            cluster.shutdown();
-            let overran = overran.load(std::sync::atomic::Ordering::SeqCst);
-            return Err(stopped(&why, overran, &dir));
+            give_up(events, recorder, Some(&cluster), &why).await;
+            return Err(stopped(&why, overran_now(), &dir));
         }
     };
     let faults = Faults {
@@ -1042,6 +1032,21 @@ fn end_run(events: &Events, interrupted: Option<String>) {
         at_us: events.now_us(),
         interrupted,
     });
+}
+
+/// Ends a run before anything was disrupted: the history closed with why,
+/// and what the run started shut down.
+async fn give_up(
+    events: Events,
+    recorder: tokio::task::JoinHandle<Result<History, String>>,
+    cluster: Option<&Target>,
+    why: &str,
+) {
+    end_run(&events, Some(why.to_string()));
+    let _ = finish(events, recorder).await;
+    if let Some(c) = cluster {
+        c.shutdown();
+    }
 }
 
 /// Closes the stream and waits for the recorder.

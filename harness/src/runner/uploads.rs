@@ -920,6 +920,17 @@ mod tests {
         History { events }
     }
 
+    /// What each DELETE of the run found: the package, or nothing.
+    fn deletes(h: &History) -> Vec<bool> {
+        h.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::PackageDeleted { deleted, .. } => Some(*deleted),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn cleanup_of(h: &History) -> CleanupReport {
         crate::report::cleanup(h).expect("a run ID")
     }
@@ -1044,14 +1055,7 @@ mod tests {
             .unwrap();
         assert!(!fake.has_it(), "the package that landed late was left");
         let h = history(rx);
-        let deletes: Vec<bool> = h
-            .events
-            .iter()
-            .filter_map(|e| match e {
-                Event::PackageDeleted { deleted, .. } => Some(*deleted),
-                _ => None,
-            })
-            .collect();
+        let deletes = deletes(&h);
         assert_eq!(deletes, vec![false, true], "the first DELETE found nothing");
         let c = cleanup_of(&h);
         assert_eq!(c.packages[0].outcome, Outcome::Removed, "{c:?}");
@@ -1090,14 +1094,7 @@ mod tests {
             .unwrap();
         assert!(!fake.has_it(), "the late copy was left on the server");
         let h = history(rx);
-        let deletes: Vec<bool> = h
-            .events
-            .iter()
-            .filter_map(|e| match e {
-                Event::PackageDeleted { deleted, .. } => Some(*deleted),
-                _ => None,
-            })
-            .collect();
+        let deletes = deletes(&h);
         assert_eq!(
             deletes,
             vec![true, true],
