@@ -1290,18 +1290,13 @@ fn containers_up(
             );
             return INVALID_INPUT;
         }
-        let free = || {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-        };
-        let ports = (|| -> std::io::Result<(u16, Vec<(u16, u16)>)> {
-            let lb = free()?;
-            let nodes = (0..nodes)
-                .map(|_| Ok((free()?, free()?)))
-                .collect::<std::io::Result<_>>()?;
-            Ok((lb, nodes))
-        })();
+        // Published later by the engine: chosen where no outgoing
+        // connection takes them meanwhile.
+        let ports = crate::cluster::free_ports(
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            1 + 2 * nodes as usize,
+        )
+        .map(|p| (p[0], p[1..].chunks(2).map(|c| (c[0], c[1])).collect::<Vec<_>>()));
         let (Ok((lb_port, node_ports)), Ok(secrets)) = (ports, Secrets::generate()) else {
             eprintln!("error: no free ports or no randomness for the cluster");
             return ENVIRONMENT;

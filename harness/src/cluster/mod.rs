@@ -312,9 +312,8 @@ impl EmbeddedCluster {
     async fn start_real_lb(&mut self, spec: &scenario::Cluster) -> Result<(), ClusterError> {
         let engine = spec.lb.engine;
         // A port checked free on loopback, for the program's own bind.
-        let listen = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .map_err(|e| ClusterError::new(format!("no free port for the LB: {e}")))?;
+        let lb_ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let listen = SocketAddr::new(lb_ip, free_ports(lb_ip, 1)?[0]);
         // HAProxy forwards polling ports in mode tcp; nginx cannot here.
         let tcp = self.plan_polling(spec, engine == scenario::LbEngine::Haproxy)?;
         let backends: Vec<real_lb::Backend<'_>> = self
@@ -615,45 +614,81 @@ fn node_ips(n: usize) -> Vec<IpAddr> {
 /// A port free on every one of `ips`, so every node can listen on the same
 /// port at its own address (Octopus's "unique address, same port").
 fn free_port_on(ips: &[IpAddr]) -> Result<u16, ClusterError> {
-    for _ in 0..50 {
-        let Some(first) = ips.first() else {
-            return Err(ClusterError::new("no nodes"));
-        };
-        let port = std::net::TcpListener::bind((*first, 0))
-            .and_then(|l| l.local_addr())
-            .map_err(|e| ClusterError::new(format!("no free port on {first}: {e}")))?
-            .port();
-        if ips
-            .iter()
-            .all(|ip| std::net::TcpListener::bind((*ip, port)).is_ok())
-        {
+    if ips.is_empty() {
+        return Err(ClusterError::new("no nodes"));
+    }
+    let range = unclaimed_range();
+    for _ in 0..200 {
+        let port = random_port(&range);
+        if ips.iter().all(|ip| free(*ip, port)) {
             return Ok(port);
         }
     }
-    Err(ClusterError::new(
-        "found no port free on every node address",
-    ))
+    Err(ClusterError::new(format!(
+        "found no port in {}..{} free on every node address",
+        range.start, range.end
+    )))
 }
 
-/// `n` ports free on `ip`, consecutive where possible (10943, 10944, ...
-/// in Octopus's docs), for the LB's forwarded polling ports.
-fn free_ports(ip: IpAddr, n: usize) -> Result<Vec<u16>, ClusterError> {
-    for _ in 0..50 {
-        let base = std::net::TcpListener::bind((ip, 0))
-            .and_then(|l| l.local_addr())
-            .map_err(|e| ClusterError::new(format!("no free port on {ip}: {e}")))?
-            .port();
-        let ports: Vec<u16> = (0..n as u16).map(|k| base.wrapping_add(k)).collect();
-        if ports
-            .iter()
-            .all(|p| *p > 1024 && std::net::TcpListener::bind((ip, *p)).is_ok())
-        {
+/// `n` consecutive ports free on `ip` (10943, 10944, ... in Octopus's
+/// docs), for the LB's forwarded polling ports.
+pub fn free_ports(ip: IpAddr, n: usize) -> Result<Vec<u16>, ClusterError> {
+    let range = unclaimed_range();
+    let span = n as u16;
+    if range.len() <= n {
+        return Err(ClusterError::new(format!("no room for {n} ports on {ip}")));
+    }
+    for _ in 0..200 {
+        let base = random_port(&(range.start..range.end - span));
+        let ports: Vec<u16> = (base..base + span).collect();
+        if ports.iter().all(|p| free(ip, *p)) {
             return Ok(ports);
         }
     }
     Err(ClusterError::new(format!(
-        "found no {n} free ports on {ip}"
+        "found no {n} free ports on {ip} in {}..{}",
+        range.start, range.end
     )))
+}
+
+/// Where the cluster picks the ports it hands from one process to another
+/// (a node's polling port, the LB's forwarded ports): below the kernel's
+/// ephemeral range. A port is chosen here and bound later by a child; one
+/// from the ephemeral range could meanwhile become the local port of any
+/// outgoing connection on the machine, and the child's bind then fails
+/// with "Address already in use". Nothing takes a port below the range
+/// without asking for it by number.
+fn unclaimed_range() -> std::ops::Range<u16> {
+    const FLOOR: u16 = 10_000;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    // A machine whose ephemeral range starts low leaves no such room; take
+    // the ports above it then, as before.
+    if ephemeral_low > FLOOR + 1_000 {
+        FLOOR..ephemeral_low
+    } else {
+        1_025..u16::MAX
+    }
+}
+
+/// A port drawn at random from `range`, so clusters booting side by side
+/// (tests in parallel) seldom try the same one.
+fn random_port(range: &std::ops::Range<u16>) -> u16 {
+    let width = u64::from(range.end - range.start).max(1);
+    let draw = getrandom::u64().unwrap_or_else(|_| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() as u64)
+            ^ u64::from(std::process::id())
+    });
+    range.start + (draw % width) as u16
+}
+
+/// Whether `ip:port` can be bound now.
+fn free(ip: IpAddr, port: u16) -> bool {
+    std::net::TcpListener::bind((ip, port)).is_ok()
 }
 
 /// `VmHWM` (the peak resident set) from a `/proc/<pid>/status` file, in
@@ -668,4 +703,28 @@ pub fn peak_rss_kib(status_path: &str) -> Option<u64> {
         .trim()
         .parse()
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handed_on_ports_lie_below_the_ephemeral_range_and_are_free() {
+        let range = unclaimed_range();
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let ports = free_ports(ip, 3).expect("three ports");
+        assert_eq!(ports[1], ports[0] + 1);
+        assert_eq!(ports[2], ports[0] + 2);
+        for p in &ports {
+            assert!(range.contains(p), "{p} outside {range:?}");
+            assert!(free(ip, *p), "{p} was handed on but is taken");
+        }
+        let shared = free_port_on(&node_ips(2)).expect("a shared port");
+        assert!(range.contains(&shared));
+        // A bound port is never handed on.
+        let held = std::net::TcpListener::bind((ip, shared)).expect("bind");
+        assert!(!free(ip, shared));
+        drop(held);
+    }
 }
