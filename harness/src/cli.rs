@@ -518,7 +518,7 @@ fn doctor_cmd(a: DoctorArgs) -> u8 {
 fn upload_cmd(a: UploadArgs) -> u8 {
     use crate::upload::{OverwriteMode, UploadClass, Uploader};
     let key = match &a.api_key_file {
-        Some(f) => std::fs::read_to_string(f)
+        Some(f) => crate::input::read_text(f, crate::limits::MAX_KEY_FILE_BYTES)
             .map(|k| k.trim().to_string())
             .map_err(|e| format!("failed to read the API key from {}: {e}", f.display())),
         None => std::env::var(&a.api_key_env)
@@ -1047,7 +1047,7 @@ fn report_cmd(dir: &Path) -> u8 {
         return INVALID_INPUT;
     }
     let scenario_file = dir.join("scenario.yaml");
-    let source = match std::fs::read_to_string(&scenario_file) {
+    let source = match crate::input::read_text(&scenario_file, crate::limits::MAX_SCENARIO_BYTES) {
         Ok(s) => s,
         Err(e) => {
             eprintln!(

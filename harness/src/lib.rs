@@ -26,6 +26,7 @@ pub mod fuzz;
 pub mod halibut;
 pub mod history;
 pub mod identity;
+pub mod input;
 pub mod limits;
 pub mod package;
 pub mod report;

@@ -15,6 +15,17 @@ pub const MAX_SCENARIO_BYTES: u64 = 1 << 20;
 /// Target files larger than this are refused before parsing.
 pub const MAX_TARGET_BYTES: u64 = 1 << 20;
 
+/// Baseline reports (one report, or a suite's array of them) larger than
+/// this are refused; a suite of twenty runs' reports is well under it.
+pub const MAX_BASELINE_BYTES: u64 = 16 << 20;
+
+/// API key files larger than this are refused: a key is 36 characters.
+pub const MAX_KEY_FILE_BYTES: u64 = 64 << 10;
+
+/// How long reading a file the user named may take, opening included: a
+/// FIFO with no writer is given up on, not waited for.
+pub const INPUT_READ_WITHIN: Duration = Duration::from_secs(5);
+
 /// Most nodes a target may list.
 pub const MAX_TARGET_NODES: usize = 64;
 

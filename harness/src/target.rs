@@ -181,14 +181,7 @@ impl fmt::Display for TargetError {
 /// Reads, parses and validates a target file.
 pub fn load(file: &Path) -> Result<TargetFile, TargetError> {
     let read = |why: String| TargetError::Read(file.to_path_buf(), why);
-    let meta = std::fs::metadata(file).map_err(|e| read(e.to_string()))?;
-    if meta.len() > MAX_TARGET_BYTES {
-        return Err(read(format!(
-            "the file has {} bytes, more than the limit of {MAX_TARGET_BYTES}",
-            meta.len()
-        )));
-    }
-    let bytes = std::fs::read(file).map_err(|e| read(e.to_string()))?;
+    let bytes = crate::input::read(file, MAX_TARGET_BYTES).map_err(|e| read(e.to_string()))?;
     let source = utf8(bytes).map_err(|p| TargetError::Invalid(file.to_path_buf(), vec![p]))?;
     let base = file.parent().unwrap_or(Path::new("."));
     parse_str(&source, base).map_err(|p| TargetError::Invalid(file.to_path_buf(), p))

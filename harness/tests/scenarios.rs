@@ -246,3 +246,82 @@ fn the_ci_fixtures_run_doctor_then_the_nightly_suite_and_keep_the_reports() {
         );
     }
 }
+
+/// Devices, FIFOs and /proc files say they hold 0 bytes: whatever a named
+/// file is, it is read to its bound and no further, and a FIFO with no
+/// writer is given up on. Each is exit 2, with the file named, in a few
+/// seconds and a few tens of MiB.
+#[test]
+fn inputs_that_are_not_regular_files_are_read_within_their_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let fifo = fifo.to_str().unwrap();
+    let failover = "scenarios/failover.yaml";
+    let cases: Vec<(Vec<&str>, &str, &str)> = vec![
+        (
+            vec!["validate", "/dev/zero"],
+            "/dev/zero",
+            "limit of 1048576 bytes",
+        ),
+        (
+            vec!["validate", "/dev/urandom"],
+            "/dev/urandom",
+            "limit of 1048576 bytes",
+        ),
+        (
+            vec!["validate", "/proc/self/pagemap"],
+            "/proc/self/pagemap",
+            "",
+        ),
+        (vec!["validate", fifo], fifo, "FIFO"),
+        (
+            vec!["run", "/dev/zero"],
+            "/dev/zero",
+            "limit of 1048576 bytes",
+        ),
+        (
+            vec!["run", "--target", "/dev/zero", failover],
+            "target file /dev/zero",
+            "limit",
+        ),
+        (vec!["run", "--target", fifo, failover], fifo, "FIFO"),
+        (
+            vec!["run", "--baseline", "/dev/zero", failover],
+            "baseline /dev/zero",
+            "limit",
+        ),
+        (
+            vec!["doctor", "--target", "/dev/zero"],
+            "target file /dev/zero",
+            "limit",
+        ),
+    ];
+    for (args, names, says) in cases {
+        // GNU time reports the peak resident set of what it ran, in KiB.
+        let mut cmd = std::process::Command::new("/usr/bin/time");
+        cmd.args(["-f", "peak-rss-kib %M"])
+            .arg(env!("CARGO_BIN_EXE_harness"))
+            .args(&args)
+            .current_dir(root());
+        let out = run_with_timeout(cmd, Duration::from_secs(20));
+        assert_eq!(out.code(), 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(names) && out.stderr.contains(says),
+            "{args:?}: {}",
+            out.stderr
+        );
+        let kib: u64 = out
+            .stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("peak-rss-kib "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no peak from time: {}", out.stderr));
+        let bound = if args.contains(&"--baseline") { 80 } else { 50 };
+        assert!(kib < bound * 1024, "{args:?} peaked at {kib} KiB");
+    }
+}

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::Verdict;
 use crate::history::History;
+use crate::limits::MAX_BASELINE_BYTES;
 use crate::scenario::NoRegression;
 
 /// The figures of one scenario's earlier run that a run is compared with.
@@ -133,7 +134,7 @@ fn sweep_reports(dir: &Path) -> Result<Vec<PathBuf>, String> {
 
 /// One report, or a suite's array of them, from a file.
 fn read(file: &Path) -> Result<Vec<Baseline>, String> {
-    let text = std::fs::read_to_string(file)
+    let text = crate::input::read_text(file, MAX_BASELINE_BYTES)
         .map_err(|e| format!("failed to read the baseline {}: {e}", file.display()))?;
     let bad = |e: serde_path_to_error::Error<serde_json::Error>| {
         let inner = e.inner();

@@ -56,10 +56,9 @@ pub struct ScenarioError {
 /// The ways loading a scenario fails.
 #[derive(Debug)]
 pub enum ScenarioErrorKind {
-    /// The file could not be read.
-    Read(std::io::Error),
-    /// The file is larger than [`MAX_SCENARIO_BYTES`].
-    TooLarge(u64),
+    /// The file could not be read, was larger than [`MAX_SCENARIO_BYTES`],
+    /// or its read did not end in time.
+    Read(crate::input::InputError),
     /// The file was read but is not a valid scenario.
     Invalid(Vec<Problem>),
 }
@@ -71,10 +70,6 @@ impl fmt::Display for ScenarioError {
         let file = self.file.display();
         match &self.kind {
             ScenarioErrorKind::Read(e) => write!(f, "failed to read scenario {file}: {e}"),
-            ScenarioErrorKind::TooLarge(n) => write!(
-                f,
-                "failed to load scenario {file}: the file has {n} bytes, more than the limit of {MAX_SCENARIO_BYTES}"
-            ),
             ScenarioErrorKind::Invalid(problems) => {
                 write_problems(f, "scenario", &self.file, problems)
             }
@@ -151,11 +146,8 @@ pub fn load_for_nodes(
         file: file.to_path_buf(),
         kind,
     };
-    let meta = std::fs::metadata(file).map_err(|e| err(ScenarioErrorKind::Read(e)))?;
-    if meta.len() > MAX_SCENARIO_BYTES {
-        return Err(err(ScenarioErrorKind::TooLarge(meta.len())));
-    }
-    let bytes = std::fs::read(file).map_err(|e| err(ScenarioErrorKind::Read(e)))?;
+    let bytes = crate::input::read(file, MAX_SCENARIO_BYTES)
+        .map_err(|e| err(ScenarioErrorKind::Read(e)))?;
     let source = utf8(bytes).map_err(|p| err(ScenarioErrorKind::Invalid(vec![p])))?;
     let scenario = parse_only(&source)
         .map_err(|p| vec![p])
