@@ -839,10 +839,13 @@ fn load_all(files: &[PathBuf]) -> Result<Vec<LoadedScenario>, u8> {
     if bad { Err(INVALID_INPUT) } else { Ok(loaded) }
 }
 
+/// Each file's verdict in turn: an invalid file does not hide that the
+/// others are valid.
 fn validate(files: &[PathBuf]) -> u8 {
-    match load_all(files) {
-        Ok(loaded) => {
-            for l in loaded {
+    let mut code = PASS;
+    for f in files {
+        match scenario::load(f) {
+            Ok(l) => {
                 let s = &l.scenario;
                 println!(
                     "ok: {} ({}: {} nodes, {} faults, {} checks, {})",
@@ -854,10 +857,13 @@ fn validate(files: &[PathBuf]) -> u8 {
                     s.duration.value
                 );
             }
-            PASS
+            Err(e) => {
+                eprintln!("error: {e}");
+                code = INVALID_INPUT;
+            }
         }
-        Err(code) => code,
     }
+    code
 }
 
 fn list() -> u8 {

@@ -103,10 +103,7 @@ fn list_shows_exactly_the_kinds_the_parser_accepts() {
             .collect();
         assert_eq!(
             problems[0].message,
-            format!(
-                "unknown variant `nope`, expected one of {}",
-                listed.join(", ")
-            ),
+            format!("unknown kind `nope`; known: {}", listed.join(", ")),
             "{field}"
         );
     }
@@ -324,4 +321,31 @@ fn inputs_that_are_not_regular_files_are_read_within_their_bounds() {
         let bound = if args.contains(&"--baseline") { 80 } else { 50 };
         assert!(kib < bound * 1024, "{args:?} peaked at {kib} KiB");
     }
+}
+
+/// One invalid file among several: the others still get their `ok` line,
+/// and the exit code is still 2.
+#[test]
+fn an_invalid_file_does_not_hide_that_the_others_are_valid() {
+    let mut cmd = harness();
+    cmd.args([
+        "validate",
+        "scenarios/failover.yaml",
+        "fixtures/scenarios/invalid/wrong-type.yaml",
+        "scenarios/drain.yaml",
+    ]);
+    let out = run_with_timeout(cmd, LIMIT);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    let oks: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("ok: "))
+        .collect();
+    assert_eq!(oks.len(), 2, "{}", out.stdout);
+    assert!(oks[0].contains("scenarios/failover.yaml") && oks[1].contains("scenarios/drain.yaml"));
+    assert!(
+        out.stderr.contains("wrong-type.yaml:5:10"),
+        "{}",
+        out.stderr
+    );
 }

@@ -212,6 +212,16 @@ pub(crate) fn parse_yaml<T: for<'de> Deserialize<'de>>(source: &str) -> Result<T
             .location()
             .map(|l| (l.line(), l.column()))
             .unwrap_or((0, 0));
+        let path = field_path(&track.path().to_string());
+        if let Some(said) = super::words::explain(e.without_snippet(), source, line, column, &path)
+        {
+            return Problem {
+                line: said.line,
+                column: said.column,
+                path: said.path,
+                message: said.message,
+            };
+        }
         let message = serde_saphyr::MessageFormatter::format_message(
             &serde_saphyr::UserMessageFormatter,
             e.without_snippet(),
@@ -219,7 +229,8 @@ pub(crate) fn parse_yaml<T: for<'de> Deserialize<'de>>(source: &str) -> Result<T
         Problem {
             line,
             column,
-            path: field_path(&track.path().to_string()),
+            // serde_path_to_error's `?` is "no field yet", said as nothing.
+            path: if path == "?" { String::new() } else { path },
             message: message.into_owned(),
         }
     })

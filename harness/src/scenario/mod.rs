@@ -6,6 +6,7 @@ mod model;
 pub mod sweep;
 pub mod units;
 mod validate;
+mod words;
 
 pub use load::{
     LoadedScenario, Problem, ScenarioError, ScenarioErrorKind, load, load_for_nodes, parse_str,

@@ -157,6 +157,18 @@ fn overlaps<'a>(
         .collect()
 }
 
+/// A whole-number field's bounds, where validation sets them, by its
+/// path: a value that is no whole number is then told what would be.
+pub(crate) fn whole_number_bounds(path: &str) -> Option<(u32, u32)> {
+    if path == "cluster.nodes" || path.starts_with("sweep.") && path.ends_with(".nodes") {
+        Some((1, MAX_NODES))
+    } else if path.starts_with("workload[") && path.ends_with(".load.users") {
+        Some((1, MAX_USERS))
+    } else {
+        None
+    }
+}
+
 #[derive(Default)]
 struct Validator {
     problems: Vec<Problem>,
@@ -170,6 +182,14 @@ impl Validator {
         self.nodes
             .clone()
             .unwrap_or_else(|| node_names(s.cluster.nodes.value))
+    }
+
+    /// The nodes a scenario may name, where they are known: a node count
+    /// out of range is its own problem, and names judged against it would
+    /// only repeat it.
+    fn known_names(&self, s: &Scenario) -> Option<Vec<String>> {
+        (self.nodes.is_some() || (1..=MAX_NODES).contains(&s.cluster.nodes.value))
+            .then(|| self.names(s))
     }
 
     fn problem(&mut self, loc: &Location, path: impl Into<String>, message: impl Into<String>) {
@@ -567,13 +587,17 @@ impl Validator {
                 format!("tentacles × connections × nodes is {total}, over the limit of {MAX_POLLING_CONNECTIONS} connections in one process"),
             );
         }
-        let names = self.names(s);
+        let names = self.known_names(s);
         match &f.polls.value {
-            Polls::Node(n) if !names.contains(n) => self.problem(
-                &f.polls.referenced,
-                format!("{path}.polls.node"),
-                format!("unknown node {n:?}; known nodes: {}", names.join(", ")),
-            ),
+            Polls::Node(n) if names.as_ref().is_some_and(|names| !names.contains(n)) => self
+                .problem(
+                    &f.polls.referenced,
+                    format!("{path}.polls.node"),
+                    format!(
+                        "unknown node {n:?}; known nodes: {}",
+                        names.unwrap_or_default().join(", ")
+                    ),
+                ),
             Polls::Lb if s.cluster.lb.engine == LbEngine::Nginx => self.problem(
                 &f.polls.referenced,
                 format!("{path}.polls"),
@@ -738,7 +762,9 @@ impl Validator {
     }
 
     fn via(&mut self, s: &Scenario, via: &Spanned<String>, path: &str) {
-        let names = self.names(s);
+        let Some(names) = self.known_names(s) else {
+            return;
+        };
         if via.value != "lb" && !names.contains(&via.value) {
             self.problem(
                 &via.referenced,
@@ -753,7 +779,9 @@ impl Validator {
     }
 
     fn node_selector(&mut self, s: &Scenario, node: &Spanned<String>, path: String) {
-        let names = self.names(s);
+        let Some(names) = self.known_names(s) else {
+            return;
+        };
         let n = node.value.as_str();
         if n != "one" && n != "all" && !names.iter().any(|m| m == n) {
             self.problem(
