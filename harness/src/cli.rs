@@ -3,7 +3,7 @@
 //! a node or as the LB. Each command returns an exit code from
 //! [`crate::exit`].
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
@@ -616,6 +616,9 @@ fn upload_cmd(a: UploadArgs) -> u8 {
     }
     if a.class == UploadClass::Accepted {
         PASS
+    } else if a.unreachable {
+        // As every command that cannot reach its cluster.
+        ENVIRONMENT
     } else {
         CHECK_FAILED
     }
@@ -628,13 +631,31 @@ fn package_cmd(size: scenario::units::Size, seed: u64) -> u8 {
         content: crate::package::PackageSpec::content_for_total(size.bytes()),
         seed,
     };
-    let mut stream = spec.stream();
     let mut out = std::io::stdout().lock();
+    if out.is_terminal() {
+        eprintln!(
+            "error: refusing to write a binary package to a terminal; redirect it, as in: harness package {size} > package.zip"
+        );
+        return INVALID_INPUT;
+    }
+    let mut stream = spec.stream();
     while let Some(chunk) = stream.next_chunk(crate::package::CHUNK) {
-        if let Err(e) = out.write_all(&chunk) {
-            eprintln!("error: failed to write the package: {e}");
-            return ENVIRONMENT;
+        match out.write_all(&chunk) {
+            Ok(()) => {}
+            // A reader that has read enough (`| head -c 10`) ends it
+            // quietly, as it does any Unix tool.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return PASS,
+            Err(e) => {
+                eprintln!("error: failed to write the package: {e}");
+                return ENVIRONMENT;
+            }
         }
+    }
+    if let Err(e) = out.flush()
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: failed to write the package: {e}");
+        return ENVIRONMENT;
     }
     PASS
 }

@@ -123,6 +123,11 @@ pub const LINGER: Duration = Duration::from_secs(30);
 /// The most of an upload's answer the harness keeps.
 pub const MAX_ANSWER: usize = 64 * 1024;
 
+/// The most of an Octopus error (its `ErrorMessage` and `Errors`) an
+/// upload's outcome quotes, in characters: whole for any real error, short
+/// enough for a terminal line.
+pub const MAX_SERVER_ERROR_KEPT: usize = 2_000;
+
 // --- Halibut, on the nodes' polling listeners and in the simulated fleet --
 
 /// Longest line (preamble, identification, control) the reader accepts.

@@ -29,7 +29,7 @@ use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
 use crate::client::ApiKey;
-use crate::limits::MAX_ANSWER;
+use crate::limits::{MAX_ANSWER, MAX_SERVER_ERROR_KEPT};
 use crate::package::{CHUNK, Multipart, PackageSpec, PackageStream};
 
 /// `overwriteMode`, spelled as Octopus spells it.
@@ -138,6 +138,8 @@ pub struct Attempt {
     pub content_type: Option<String>,
     /// What the answer's body looked like, if an answer came.
     pub body_kind: Option<BodyKind>,
+    /// No connection could be made: nothing answered at the address.
+    pub unreachable: bool,
 }
 
 /// The shape of an answer's body: enough to tell an Octopus node's answer
@@ -360,6 +362,7 @@ impl Uploader {
         let last_byte = (sha1.is_some() && state.all_sent.load(Ordering::Relaxed))
             .then(|| Duration::from_micros(state.last_progress_us.load(Ordering::Relaxed)));
         let mut answer = (None, None, None);
+        let unreachable = matches!(&outcome, Ok(Err(e)) if e.is_connect());
         let (class, status, error, server_hash) = match outcome {
             Ok(Ok((status, body, server, content_type))) => {
                 let (class, error, hash) = classify_status(status, &body);
@@ -386,6 +389,7 @@ impl Uploader {
             server,
             content_type,
             body_kind,
+            unreachable,
         }
     }
 
@@ -501,7 +505,10 @@ pub(crate) fn classify_status(
     body: &[u8],
 ) -> (UploadClass, Option<String>, Option<String>) {
     let text = String::from_utf8_lossy(&body[..body.len().min(300)]).to_string();
-    let excerpt = || Some(format!("status {status}: {}", one_line(&text)));
+    let excerpt = || {
+        let said = octopus_error(body).unwrap_or_else(|| one_line(&text, 160));
+        Some(format!("status {status}: {said}"))
+    };
     match status {
         200 | 201 => {
             let hash = serde_json::from_slice::<PackageBody>(body)
@@ -552,9 +559,29 @@ fn describe(e: &reqwest::Error) -> String {
     parts.join(": ")
 }
 
-/// A server's text as one short line fit for a terminal: control
-/// characters (escapes, bells) and bidirectional overrides dropped.
-fn one_line(s: &str) -> String {
+/// Octopus's error answer said whole: its `ErrorMessage`, then each of
+/// its `Errors` (where the reason usually is), up to
+/// [`MAX_SERVER_ERROR_KEPT`] characters; None for any other body.
+fn octopus_error(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let message = v.get("ErrorMessage")?.as_str()?;
+    let errors: Vec<&str> = v
+        .get("Errors")
+        .and_then(|e| e.as_array())
+        .map(|a| a.iter().filter_map(|e| e.as_str()).collect())
+        .unwrap_or_default();
+    let said = if errors.is_empty() {
+        message.to_string()
+    } else {
+        format!("{message}: {}", errors.join("; "))
+    };
+    Some(one_line(&said, MAX_SERVER_ERROR_KEPT))
+}
+
+/// A server's text as one line of at most `max` characters, fit for a
+/// terminal: control characters (escapes, bells) and bidirectional
+/// overrides dropped.
+fn one_line(s: &str, max: usize) -> String {
     let bidi = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
     let clean: String = s
         .chars()
@@ -562,7 +589,7 @@ fn one_line(s: &str) -> String {
         .filter(|c| !c.is_control() && !bidi(*c))
         .collect();
     let s: String = clean.split_whitespace().collect::<Vec<_>>().join(" ");
-    s.chars().take(160).collect()
+    s.chars().take(max).collect()
 }
 
 /// What the body shares with the attempt while it streams.
@@ -663,6 +690,33 @@ impl Body for UploadBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_octopus_error_is_quoted_whole_with_its_errors() {
+        let reason = "A package with the same ID and version already exists. Use the \
+OverwriteExisting or IgnoreIfExists mode, or give the package a new version number, and push \
+it again; the existing package was pushed earlier by another user of this space.";
+        let body = format!(
+            r#"{{"ErrorMessage":"There was a problem with your request.","Errors":["{reason}","second"]}}"#
+        );
+        let (class, error, _) = classify_status(409, body.as_bytes());
+        assert_eq!(class, UploadClass::Exists);
+        assert_eq!(
+            error.as_deref(),
+            Some(
+                format!("status 409: There was a problem with your request.: {reason}; second")
+                    .as_str()
+            )
+        );
+        // Not Octopus's: a short excerpt, as before.
+        let page = format!("<html>{}</html>", "x".repeat(1000));
+        let (_, error, _) = classify_status(502, page.as_bytes());
+        assert_eq!(error.unwrap().chars().count(), "status 502: ".len() + 160);
+        // Bounded whatever the server sends.
+        let huge = format!(r#"{{"ErrorMessage":"{}","Errors":[]}}"#, "y".repeat(50_000));
+        let (_, error, _) = classify_status(400, huge.as_bytes());
+        assert!(error.unwrap().chars().count() <= "status 400: ".len() + MAX_SERVER_ERROR_KEPT);
+    }
 
     #[test]
     fn a_node_s_json_error_is_told_from_an_lb_s_page() {

@@ -196,3 +196,73 @@ async fn a_truncated_or_malformed_upload_leaves_no_package() {
     }
     assert!(stored_files(&b).is_empty(), "{:?}", stored_files(&b));
 }
+
+/// `harness package` and `harness upload` end as Unix tools do: a reader
+/// that closes early is no error, binary is not written to a terminal, and
+/// an address where nothing listens is exit 3, as for every command that
+/// cannot reach its cluster.
+#[test]
+fn the_package_and_upload_commands_end_as_unix_tools_do() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+
+    use crate::util::{ChildGuard, harness, run_with_timeout, wait_with_timeout};
+
+    // `harness package 1GiB | head -c 10`.
+    let mut child = ChildGuard(
+        harness()
+            .args(["package", "1GiB"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    let mut head = [0u8; 10];
+    child
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_exact(&mut head)
+        .unwrap();
+    // The pipe's reader is gone now.
+    let status = wait_with_timeout(&mut child.0, LIMIT).expect("package ended");
+    let mut err = String::new();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!((status.code(), err.as_str()), (Some(0), ""));
+    assert_eq!(&head[..2], b"PK", "a zip begins with its signature");
+
+    // On a terminal (script gives the command one), nothing is written.
+    let mut on_tty = Command::new("script");
+    on_tty
+        .args(["-qec"])
+        .arg(format!("{} package 1KiB", env!("CARGO_BIN_EXE_harness")))
+        .arg("/dev/null");
+    let out = run_with_timeout(on_tty, LIMIT);
+    assert_eq!(out.code(), 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("refusing to write a binary package to a terminal"),
+        "{}",
+        out.stdout
+    );
+
+    // Nothing listens at the address.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut upload = harness();
+    upload
+        .args(["upload", &format!("http://{closed}"), "--size", "1KiB"])
+        .env("OCTOPUS_API_KEY", "not-a-real-key");
+    let out = run_with_timeout(upload, LIMIT);
+    assert_eq!(out.code(), 3, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("Connection refused"), "{}", out.stdout);
+}
