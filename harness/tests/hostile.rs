@@ -995,3 +995,43 @@ async fn hostile_halibut() {
     bystander.stop.store(true, Ordering::Relaxed);
     none_panicked(&b, &pids);
 }
+
+/// A JSON body far past the node's limit, through the built-in LB, 50
+/// times in a row: each gets the node's own 413 (its JSON error), never
+/// the LB's 502 for a connection the node reset while the body was still
+/// coming.
+#[test]
+fn a_json_body_too_large_gets_the_node_s_413_through_the_lb_every_time() {
+    alone(Duration::from_secs(240), async {
+        let b = boot(hostile_spec()).await;
+        let url = format!("{}/api/Spaces-1/machines", b.cluster.lb_url());
+        let body = bytes::Bytes::from(vec![b' '; 100 << 20]);
+        let mut statuses = std::collections::BTreeMap::<u16, u32>::new();
+        for i in 0..50 {
+            // A connection each, as a client retrying would open.
+            let client = reqwest::Client::new();
+            let resp = timeout(
+                Duration::from_secs(30),
+                client
+                    .post(&url)
+                    .header("X-Octopus-ApiKey", &b.key)
+                    .header("Content-Type", "application/json")
+                    .body(body.clone())
+                    .send(),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("request {i} got no answer in time"))
+            .unwrap_or_else(|e| panic!("request {i}: {e}"));
+            let status = resp.status().as_u16();
+            let text = timeout(Duration::from_secs(30), resp.text())
+                .await
+                .expect("the answer's body in time")
+                .unwrap_or_default();
+            if status == 413 {
+                assert!(text.contains("ErrorMessage"), "request {i}: {text}");
+            }
+            *statuses.entry(status).or_default() += 1;
+        }
+        assert_eq!(statuses, [(413, 50)].into(), "statuses of 50 requests");
+    });
+}

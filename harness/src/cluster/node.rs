@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -921,16 +921,40 @@ fn unknown_space(space: Option<&str>) -> Option<Reply> {
 
 /// Reads a small JSON body, or gives the answer to refuse it with: 413
 /// past [`MAX_JSON_BODY`], 408 when the client stops sending for
-/// [`BODY_STALL`], 400 when the body breaks off.
+/// [`BODY_STALL`], 400 when the body breaks off. A body refused as too
+/// large is read on behind the answer (README, "the body behind a
+/// refusal"): closing on a client still sending resets the connection,
+/// and the client (or the LB before it) then never reads the 413.
 async fn read_body(req: Request<Incoming>) -> Result<Bytes, Reply> {
-    let read = Limited::new(req.into_body(), MAX_JSON_BODY).collect();
+    enum Read {
+        Whole(Vec<u8>),
+        TooLarge,
+        Broken(hyper::Error),
+    }
+    let mut body = req.into_body();
+    let read = async {
+        let mut bytes = Vec::new();
+        while let Some(frame) = body.frame().await {
+            match frame.map(|f| f.into_data()) {
+                Ok(Ok(data)) if bytes.len() + data.len() > MAX_JSON_BODY => return Read::TooLarge,
+                Ok(Ok(data)) => bytes.extend_from_slice(&data),
+                // Trailers: nothing a JSON body needs.
+                Ok(Err(_)) => {}
+                Err(e) => return Read::Broken(e),
+            }
+        }
+        Read::Whole(bytes)
+    };
     match tokio::time::timeout(BODY_STALL, read).await {
-        Ok(Ok(b)) => Ok(b.to_bytes()),
-        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(json(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &api::error(&format!("the body must be at most {MAX_JSON_BODY} bytes")),
-        )),
-        Ok(Err(e)) => Err(bad_request(&format!("the body could not be read: {e}"))),
+        Ok(Read::Whole(b)) => Ok(Bytes::from(b)),
+        Ok(Read::TooLarge) => {
+            tokio::spawn(super::http::linger(body));
+            Err(json(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &api::error(&format!("the body must be at most {MAX_JSON_BODY} bytes")),
+            ))
+        }
+        Ok(Read::Broken(e)) => Err(bad_request(&format!("the body could not be read: {e}"))),
         Err(_) => Err(json(
             StatusCode::REQUEST_TIMEOUT,
             &api::error(&format!(
