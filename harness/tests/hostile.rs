@@ -1009,7 +1009,9 @@ fn a_json_body_too_large_gets_the_node_s_413_through_the_lb_every_time() {
         let mut statuses = std::collections::BTreeMap::<u16, u32>::new();
         for i in 0..50 {
             // A connection each, as a client retrying would open.
-            let client = reqwest::Client::new();
+            let client = harness::client::http_builder(&harness::target::Trust::System)
+                .and_then(|b| b.build().map_err(|e| e.to_string()))
+                .expect("a client");
             let resp = timeout(
                 Duration::from_secs(30),
                 client
