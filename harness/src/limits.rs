@@ -26,6 +26,16 @@ pub const MAX_KEY_FILE_BYTES: u64 = 64 << 10;
 /// FIFO with no writer is given up on, not waited for.
 pub const INPUT_READ_WITHIN: Duration = Duration::from_secs(5);
 
+/// Most package bytes a scenario may keep on the cluster's storage at
+/// once (`Scenario::stored_at_most`: every upload's package until the
+/// run's end, the ladder's steps, spooled copies). Each field has its own
+/// bound; this one weighs them together.
+pub const MAX_STORED_BYTES: u64 = 2 << 40;
+
+/// Free space the embedded cluster keeps beyond what a scenario stores:
+/// its database, logs and the LB's spool of small bodies.
+pub const STORAGE_HEADROOM: u64 = 1 << 30;
+
 /// Most nodes a target may list.
 pub const MAX_TARGET_NODES: usize = 64;
 

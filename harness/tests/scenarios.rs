@@ -349,3 +349,63 @@ fn an_invalid_file_does_not_hide_that_the_others_are_valid() {
         out.stderr
     );
 }
+
+/// A scenario whose fields are each in range but whose packages together
+/// would not fit on the disk is refused before the cluster starts, with
+/// the figures, and exit 3 (the machine, not the scenario, is short).
+#[test]
+fn a_run_whose_packages_would_fill_the_disk_is_refused_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let stat = nix::sys::statvfs::statvfs(dir.path()).unwrap();
+    let free = u64::from(stat.blocks_available()) * stat.fragment_size();
+    // 1000 packages that together hold 2 GiB more than is free.
+    let mib = (free + (2 << 30)) / 1000 / (1 << 20) + 1;
+    if mib * 1000 > 2 << 20 {
+        eprintln!("this disk has more free space than a scenario may store; nothing to refuse");
+        return;
+    }
+    let file = dir.path().join("fills-the-disk.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: fills-the-disk\nduration: 60s\nworkload:\n  - upload: {{ size: {mib}MiB, count: 1000, concurrency: 4 }}\n"
+        ),
+    )
+    .unwrap();
+    let mut cmd = harness();
+    cmd.arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.path().join("runs"));
+    let out = run_with_timeout(cmd, LIMIT);
+    assert_eq!(out.code(), 3, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("not enough free space in ")
+            && out
+                .stderr
+                .contains(&format!("keeps up to {}", mib * 1000 / 1024)),
+        "{}",
+        out.stderr
+    );
+    // Refused before any node started: no cluster folder holds a node's log.
+    let logs: Vec<_> = walk(&dir.path().join("runs"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("/logs/"))
+        .collect();
+    assert!(logs.is_empty(), "{logs:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                pending.push(p.clone());
+            }
+            found.push(p);
+        }
+    }
+    found
+}

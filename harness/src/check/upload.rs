@@ -1194,9 +1194,9 @@ mod tests {
     #[test]
     fn ladder_sizes_double_up_to_the_ceiling() {
         assert_eq!(
-            crate::runner::ladder_sizes(1 << 20, 5 << 20),
+            crate::scenario::ladder_sizes(1 << 20, 5 << 20),
             vec![1 << 20, 2 << 20, 4 << 20, 5 << 20]
         );
-        assert_eq!(crate::runner::ladder_sizes(8, 8), vec![8]);
+        assert_eq!(crate::scenario::ladder_sizes(8, 8), vec![8]);
     }
 }

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use crate::client::{ApiClient, ApiKey};
 use crate::history::{Event, Events, LB_NAME};
+use crate::limits::STORAGE_HEADROOM;
 use crate::scenario::{self, node_names};
 use lb::{BackendConfig, HealthConfig, LbConfig};
 use node::NodeConfig;
@@ -691,6 +692,36 @@ fn free(ip: IpAddr, port: u16) -> bool {
     std::net::TcpListener::bind((ip, port)).is_ok()
 }
 
+/// Refuses a run whose packages would not fit in `dir`'s file system,
+/// where the embedded cluster keeps its storage: `stored` bytes at once
+/// (`Scenario::stored_at_most`), and [`STORAGE_HEADROOM`] more for the
+/// database and logs. A disk filled mid-run fails every node at once, and
+/// looks like a cluster fault.
+pub fn check_room(dir: &Path, stored: u64) -> Result<(), ClusterError> {
+    if stored == 0 {
+        return Ok(());
+    }
+    let stat = nix::sys::statvfs::statvfs(dir).map_err(|e| {
+        ClusterError::new(format!(
+            "failed to read the free space of {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let free = u64::from(stat.blocks_available()).saturating_mul(stat.fragment_size());
+    let needed = stored.saturating_add(STORAGE_HEADROOM);
+    if needed <= free {
+        return Ok(());
+    }
+    let size = crate::scenario::units::Size::from_bytes;
+    Err(ClusterError::new(format!(
+        "not enough free space in {}: the scenario keeps up to {} of packages on the cluster's storage at once, and the cluster needs {} more for its database and logs, but {} is free",
+        dir.display(),
+        size(stored),
+        size(STORAGE_HEADROOM),
+        size(free)
+    )))
+}
+
 /// `VmHWM` (the peak resident set) from a `/proc/<pid>/status` file, in
 /// KiB; None where there is no such file (not Linux, or gone).
 pub fn peak_rss_kib(status_path: &str) -> Option<u64> {
@@ -726,5 +757,32 @@ mod tests {
         let held = std::net::TcpListener::bind((ip, shared)).expect("bind");
         assert!(!free(ip, shared));
         drop(held);
+    }
+}
+
+#[cfg(test)]
+mod room_tests {
+    use super::*;
+
+    #[test]
+    fn a_run_that_would_fill_the_disk_is_refused_with_the_figures() {
+        let dir = tempfile::tempdir().unwrap();
+        let stat = nix::sys::statvfs::statvfs(dir.path()).unwrap();
+        let free = u64::from(stat.blocks_available()) * stat.fragment_size();
+        check_room(dir.path(), 1 << 20).expect("a MiB fits");
+        check_room(dir.path(), 0).expect("nothing stored needs no room");
+        let e = check_room(dir.path(), free).unwrap_err().to_string();
+        assert!(e.contains("not enough free space in "), "{e}");
+        assert!(
+            e.contains("at once, and the cluster needs 1GiB more"),
+            "{e}"
+        );
+        let e = check_room(Path::new("/no/such/dir"), 1)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("failed to read the free space of /no/such/dir"),
+            "{e}"
+        );
     }
 }

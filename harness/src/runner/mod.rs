@@ -36,7 +36,7 @@ mod uploads;
 
 pub use load::LOAD_PACKAGE_ID;
 pub use sweep::{SweepResult, run_sweep};
-pub use uploads::{PACKAGE_ID, ladder_sizes};
+pub use uploads::PACKAGE_ID;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -841,6 +841,7 @@ async fn boot(
 ) -> Result<Target, String> {
     match target {
         None => {
+            crate::cluster::check_room(dir, s.stored_at_most()).map_err(|e| e.to_string())?;
             let key = ApiKey::generate()?;
             EmbeddedCluster::boot(
                 &s.cluster,

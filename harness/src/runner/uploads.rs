@@ -397,18 +397,6 @@ async fn run(
     while running.join_next().await.is_some() {}
 }
 
-/// The sizes of the ladder: `from`, doubling, then the ceiling itself.
-pub fn ladder_sizes(from: u64, to: u64) -> Vec<u64> {
-    let mut sizes = Vec::new();
-    let mut size = from.max(1);
-    while size < to {
-        sizes.push(size);
-        size = size.saturating_mul(2);
-    }
-    sizes.push(to);
-    sizes
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn ladder(
     cfg: LadderLoad,
@@ -424,7 +412,7 @@ async fn ladder(
         _ = sleep_until(start + cfg.at.value.get()) => {}
         _ = stopping(cut.clone()) => return,
     }
-    for (step, size) in ladder_sizes(cfg.from.value.bytes(), cfg.to.value.bytes())
+    for (step, size) in crate::scenario::ladder_sizes(cfg.from.value.bytes(), cfg.to.value.bytes())
         .into_iter()
         .enumerate()
     {

@@ -20,6 +20,6 @@ pub use model::{
     OrphanedTasks, PackageFeed, PollingLayout, PollingListeners, Polls, Reconnect, ReconnectStorm,
     Recovers, RestartFault, RoutesAround, RpcLatency, Scenario, Shape, SharedStorageCheck, Storage,
     Sweep, TaskCap, TaskLoad, TaskQueue, UploadIntact, UploadLoad, UploadThroughput, Via, Workload,
-    spanned,
+    ladder_sizes, spanned,
 };
 pub use validate::{MAX_NODES, is_tag, node_names, validate};

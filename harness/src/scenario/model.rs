@@ -738,6 +738,19 @@ pub struct LadderLoad {
     pub idle_timeout: Spanned<Duration>,
 }
 
+/// The sizes of a body-limit ladder: `from`, doubling, then the ceiling
+/// itself.
+pub fn ladder_sizes(from: u64, to: u64) -> Vec<u64> {
+    let mut sizes = Vec::new();
+    let mut size = from.max(1);
+    while size < to {
+        sizes.push(size);
+        size = size.saturating_mul(2);
+    }
+    sizes.push(to);
+    sizes
+}
+
 /// Package uploads: `count` packages of `size`, streamed as they are
 /// generated, `concurrency` at a time, through the LB or to one node.
 #[derive(Debug, Clone, Serialize, Deserialize)]

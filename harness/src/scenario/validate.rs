@@ -14,6 +14,7 @@ use super::model::{
 };
 use super::units::Duration;
 use super::units::Size;
+use crate::limits::MAX_STORED_BYTES;
 
 /// Most nodes the embedded cluster starts; each takes a loopback address.
 pub const MAX_NODES: u32 = 16;
@@ -101,6 +102,31 @@ impl Scenario {
             Workload::SlowUpload(u) => Some(u.as_upload()),
             _ => None,
         })
+    }
+
+    /// The most package bytes a run keeps on the cluster's storage at
+    /// once: every upload's package (the run deletes them at its end, not
+    /// as it goes), each step of the body-limit ladder, and, where the LB
+    /// buffers request bodies, a spooled copy of each upload in flight.
+    /// The load phase's small packages are left out: how many it makes
+    /// depends on the cluster's speed.
+    pub fn stored_at_most(&self) -> u64 {
+        let upload = self.upload_load().map_or(0, |u| {
+            let size = u.size.value.bytes();
+            let kept = size.saturating_mul(u.count.value.into());
+            let spooled = if self.cluster.lb.limits().request_buffering {
+                size.saturating_mul(u.concurrency.value.min(u.count.value).into())
+            } else {
+                0
+            };
+            kept.saturating_add(spooled)
+        });
+        let ladder = self.ladder().map_or(0, |l| {
+            super::model::ladder_sizes(l.from.value.bytes(), l.to.value.bytes())
+                .into_iter()
+                .fold(0u64, u64::saturating_add)
+        });
+        upload.saturating_add(ladder)
     }
 
     /// The body-limit ladder, if the scenario has one.
@@ -251,6 +277,7 @@ impl Validator {
         self.bounded(&s.settle, "settle");
         self.cluster(s);
         self.workload(s);
+        self.stored(s);
         self.faults(s);
         self.checks(s);
         // Each combination is validated as a scenario of its own, once the
@@ -375,6 +402,37 @@ impl Validator {
                 "must list at least one status code",
             );
         }
+    }
+
+    /// What the fields weigh together: the package bytes the run keeps
+    /// on the cluster's storage at once.
+    fn stored(&mut self, s: &Scenario) {
+        let stored = s.stored_at_most();
+        if stored <= MAX_STORED_BYTES {
+            return;
+        }
+        let Some((i, loc)) = s
+            .workload
+            .iter()
+            .enumerate()
+            .find_map(|(i, w)| match &w.value {
+                Workload::Upload(u) => Some((i, &u.size.referenced)),
+                Workload::SlowUpload(u) => Some((i, &u.size.referenced)),
+                Workload::BodyLimitLadder(l) => Some((i, &l.to.referenced)),
+                _ => None,
+            })
+        else {
+            return;
+        };
+        self.problem(
+            loc,
+            format!("workload[{i}]"),
+            format!(
+                "the run would keep up to {} of packages on the cluster's storage at once (each upload's package until the run ends, the ladder's steps, and the LB's spooled copies), over the limit of {}",
+                Size::from_bytes(stored),
+                Size::from_bytes(MAX_STORED_BYTES)
+            ),
+        );
     }
 
     fn workload(&mut self, s: &Scenario) {
