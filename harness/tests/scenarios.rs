@@ -357,7 +357,7 @@ fn an_invalid_file_does_not_hide_that_the_others_are_valid() {
 fn a_run_whose_packages_would_fill_the_disk_is_refused_before_it_starts() {
     let dir = tempfile::tempdir().unwrap();
     let stat = nix::sys::statvfs::statvfs(dir.path()).unwrap();
-    let free = u64::from(stat.blocks_available()) * stat.fragment_size();
+    let free = stat.blocks_available() * stat.fragment_size();
     // 1000 packages that together hold 2 GiB more than is free.
     let mib = (free + (2 << 30)) / 1000 / (1 << 20) + 1;
     if mib * 1000 > 2 << 20 {

@@ -707,7 +707,7 @@ pub fn check_room(dir: &Path, stored: u64) -> Result<(), ClusterError> {
             dir.display()
         ))
     })?;
-    let free = u64::from(stat.blocks_available()).saturating_mul(stat.fragment_size());
+    let free = stat.blocks_available().saturating_mul(stat.fragment_size());
     let needed = stored.saturating_add(STORAGE_HEADROOM);
     if needed <= free {
         return Ok(());
@@ -768,7 +768,7 @@ mod room_tests {
     fn a_run_that_would_fill_the_disk_is_refused_with_the_figures() {
         let dir = tempfile::tempdir().unwrap();
         let stat = nix::sys::statvfs::statvfs(dir.path()).unwrap();
-        let free = u64::from(stat.blocks_available()) * stat.fragment_size();
+        let free = stat.blocks_available() * stat.fragment_size();
         check_room(dir.path(), 1 << 20).expect("a MiB fits");
         check_room(dir.path(), 0).expect("nothing stored needs no room");
         let e = check_room(dir.path(), free).unwrap_err().to_string();
