@@ -8,7 +8,10 @@
 //! - **LB**: requests through the LB stop reaching the node within
 //!   `lb_within` (a ping body names the node that served it, a 418 too);
 //! - **no failed request**: nothing through the LB fails during the window,
-//!   which is what tells a drain from a kill;
+//!   which is what tells a drain from a kill. A drained node's 418 within
+//!   `lb_within` of the drain is the LB's reaction time, not a failure;
+//!   one later is a failure. `availability` counts them the same way (see
+//!   [`Drained418`] and README, "Drains and the LB's reaction time");
 //! - **no task starts** on the node once the drain took effect;
 //! - **running tasks finish**: those the node ran when it was drained end
 //!   in Success.
@@ -19,6 +22,7 @@
 //! when it was drained (and must succeed), not as started after it.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
@@ -70,6 +74,102 @@ pub(super) fn judge(c: &DrainContract, h: &History) -> (Verdict, String, Value) 
         worst_detail
     };
     (verdict, detail, json!({ "faults": results }))
+}
+
+/// Where a 418 a drained node answered through the LB stands, by the one
+/// rule `drain_contract` and `availability` share: within the LB's allowed
+/// detection window (`lb_within` from the drain) it is the LB's reaction
+/// time, reported and not counted as a failure; after it, or where no
+/// `drain_contract` gives the LB a window, it is a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Drained418 {
+    /// Before the LB was due to take the node out.
+    InWindow,
+    /// After it, or with no window declared.
+    AfterWindow,
+}
+
+/// The LB's allowed detection window for each drain: the `lb_within` of
+/// the scenario's `drain_contract` that judges it (the smallest, when
+/// several do).
+#[derive(Debug, Clone, Default)]
+pub(super) struct LbWindows(Vec<(Option<String>, u64)>);
+
+impl LbWindows {
+    /// The windows the scenario's `drain_contract` checks declare.
+    pub(super) fn of(checks: &[serde_saphyr::Spanned<crate::scenario::Check>]) -> Self {
+        Self(
+            checks
+                .iter()
+                .filter_map(|c| match &c.value {
+                    crate::scenario::Check::DrainContract(d) => Some((
+                        d.fault.as_ref().map(|f| f.value.clone()),
+                        d.lb_within.value.as_micros_u64(),
+                    )),
+                    _ => None,
+                })
+                .collect(),
+        )
+    }
+
+    /// True when no `drain_contract` gives a window.
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// One window for every drain, as one `drain_contract` sees them.
+    fn every(within: u64) -> Self {
+        Self(vec![(None, within)])
+    }
+
+    fn bound(&self, w: &FaultWindow) -> Option<u64> {
+        self.0
+            .iter()
+            .filter(|(fault, _)| fault.as_ref().is_none_or(|f| *f == w.name))
+            .map(|(_, within)| *within)
+            .min()
+    }
+
+    /// Whether `r` is a 418 from a node drained when it was intended, and
+    /// if so where it stands; `drains` are every drain and maintenance.
+    pub(super) fn classify(&self, r: &Request, drains: &[FaultWindow]) -> Option<Drained418> {
+        if r.status != Some(418) {
+            return None;
+        }
+        let node = r.node.as_ref()?;
+        let mut drained = false;
+        for d in drains {
+            if !d.nodes.contains(node) || r.intended_us < d.start_us || r.intended_us > d.end_us {
+                continue;
+            }
+            drained = true;
+            if self
+                .bound(d)
+                .is_some_and(|b| r.intended_us <= d.start_us.saturating_add(b))
+            {
+                return Some(Drained418::InWindow);
+            }
+        }
+        drained.then_some(Drained418::AfterWindow)
+    }
+}
+
+/// Who answered drained 418s, for details ("drained node n1", "drained
+/// nodes n1, n2"), and the pronoun for them.
+pub(super) fn drained_by(nodes: &[String]) -> (String, &'static str) {
+    match nodes {
+        [] => ("a drained node".into(), "it"),
+        [one] => (format!("drained node {one}"), "it"),
+        many => (format!("drained nodes {}", many.join(", ")), "them"),
+    }
+}
+
+/// The drained nodes named in 418s among `requests`, sorted.
+fn nodes_of(requests: &[&Request]) -> Vec<String> {
+    let mut nodes: Vec<String> = requests.iter().filter_map(|r| r.node.clone()).collect();
+    nodes.sort();
+    nodes.dedup();
+    nodes
 }
 
 /// One part of the contract: its verdict and a fragment of the detail.
@@ -146,7 +246,7 @@ fn judge_window(
         .all(|p| p.verdict == Verdict::Pass);
     let (part, lb) = lb_part(c, h, w, &in_window, all_nodes, ping_said_418);
     parts.push(part);
-    let (part, failed) = failed_part(w, drains, &in_window);
+    let (part, failed) = failed_part(c, h, w, drains, &in_window);
     parts.push(part);
     // A maintenance that stopped short (its drain not confirmed, its task
     // count unreadable) or whose restart failed never did what it was for:
@@ -221,8 +321,10 @@ fn judge_window(
         "lb_within_s": s(c.lb_within.value.as_micros_u64()),
         "requests_to_drained_node": lb.to_drained,
         "requests_to_drained_node_after_bound": lb.after_bound,
-        "failed_requests": failed.values().sum::<usize>(),
-        "failed_by": failed,
+        "failed_requests": failed.by.values().sum::<usize>(),
+        "failed_by": failed.by,
+        "drained_418_in_lb_window": failed.in_window,
+        "drained_418_after_lb_window": failed.after_window,
         "tasks_started_on_drained": started.len(),
         "tasks_started_on_drained_ids": started.iter().take(LISTED).collect::<Vec<_>>(),
         "tasks_running_at_drain": running.len(),
@@ -466,48 +568,94 @@ fn drained_nodes(h: &History, w: &FaultWindow) -> String {
     }
 }
 
+/// What the failed-requests part counted.
+struct Failed {
+    /// Failures by status or error, drained nodes' late 418s included.
+    by: BTreeMap<String, usize>,
+    /// Drained nodes' 418s within the LB's window: its reaction time.
+    in_window: usize,
+    /// Drained nodes' 418s after it, counted in `by` too.
+    after_window: usize,
+}
+
 /// c: no request through the LB fails during the window. A drained node's
-/// 418 to a ping is not a failure but routing evidence, judged in b.
+/// 418 within `lb_within` of its drain (this one or one beside it) is the
+/// LB's reaction time, reported but not a failure; a later one is a
+/// failure, as `availability` counts it too.
 fn failed_part(
+    c: &DrainContract,
+    h: &History,
     w: &FaultWindow,
     drains: &[FaultWindow],
     in_window: &[&Request],
-) -> (Part, BTreeMap<String, usize>) {
+) -> (Part, Failed) {
     const NAME: &str = "failed_requests";
+    let within = c.lb_within.value.as_micros_u64();
+    let lb = LbWindows::every(within);
     let mut by: BTreeMap<String, usize> = BTreeMap::new();
+    let (mut reaction, mut late): (Vec<&Request>, Vec<&Request>) = (Vec::new(), Vec::new());
     for r in in_window {
         if !r.is_error() {
             continue;
         }
-        // A 418 from a node drained at the time, by this drain or one
-        // beside it, is routing evidence, not a failure.
-        let from_drained = r.node.as_ref().is_some_and(|n| {
-            drains.iter().any(|d| {
-                d.nodes.contains(n) && r.intended_us >= d.start_us && r.intended_us <= d.end_us
-            })
-        });
-        if r.status == Some(418) && from_drained {
-            continue;
+        match lb.classify(r, drains) {
+            Some(Drained418::InWindow) => {
+                reaction.push(r);
+                continue;
+            }
+            Some(Drained418::AfterWindow) => late.push(r),
+            None => {}
         }
         *by.entry(failure_label(r)).or_default() += 1;
     }
-    let total: usize = by.values().sum();
+    // "67 answered 418 by drained node n1", and "it" or "them".
+    let label = |rs: &[&Request]| {
+        let nodes: Vec<String> = nodes_of(rs).iter().map(|n| h.label(n)).collect();
+        let (who, them) = drained_by(&nodes);
+        (format!("{} answered 418 by {who}", rs.len()), them)
+    };
+    let failed = Failed {
+        by,
+        in_window: reaction.len(),
+        after_window: late.len(),
+    };
+    let before_out = (!reaction.is_empty()).then(|| {
+        let (what, them) = label(&reaction);
+        format!(
+            "{what} before the LB took {them} out, within {}",
+            secs(within)
+        )
+    });
+    let total: usize = failed.by.values().sum();
     if total == 0 {
-        return (
-            Part::new(NAME, Verdict::Pass, "0 failed requests".into()),
-            by,
-        );
+        let d = match &before_out {
+            Some(b) => format!("0 failed requests ({b})"),
+            None => "0 failed requests".into(),
+        };
+        return (Part::new(NAME, Verdict::Pass, d), failed);
     }
-    let mut kinds: Vec<(&String, &usize)> = by.iter().collect();
+    let mut kinds: Vec<(&String, &usize)> = failed.by.iter().collect();
     kinds.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
-    let d = format!(
-        "{total} {} failed through the LB during {} ({}); a drain must not fail requests",
+    let mut d = format!(
+        "{total} {} failed through the LB during {} ({})",
         if total == 1 { "request" } else { "requests" },
         w.name,
         kinds.join(", ")
     );
-    (Part::new(NAME, Verdict::Fail, d), by)
+    if !late.is_empty() {
+        let (what, them) = label(&late);
+        let _ = write!(
+            d,
+            "; {what} more than {} after the drain, when the LB should have taken {them} out",
+            secs(within)
+        );
+    }
+    d.push_str("; a drain must not fail requests");
+    if let Some(b) = &before_out {
+        let _ = write!(d, " (not counted: {b})");
+    }
+    (Part::new(NAME, Verdict::Fail, d), failed)
 }
 
 /// How a request failed, in a word: its status, else its error.
@@ -751,7 +899,8 @@ mod tests {
         assert_eq!(
             r.detail,
             "n1: ping 418 after 0.2s, 200 0.2s after the undrain, LB stopped routing after 2.0s, \
-             0 failed requests, 1 running task finished, none started"
+             0 failed requests (67 answered 418 by drained node n1 before the LB took it out, \
+             within 3.0s), 1 running task finished, none started"
         );
         let w = &r.evidence["faults"][0];
         assert_eq!(w["tasks_running_at_drain"], 1);
@@ -956,9 +1105,99 @@ mod tests {
         assert_eq!(r.verdict, Verdict::Fail, "{r:?}");
         assert_eq!(
             r.detail,
-            "2 requests failed through the LB during drain-n1 (502 ×1, timeout ×1); a drain must not fail requests"
+            "2 requests failed through the LB during drain-n1 (502 ×1, timeout ×1); a drain must not fail requests \
+             (not counted: 67 answered 418 by drained node n1 before the LB took it out, within 3.0s)"
         );
         assert_eq!(r.evidence["faults"][0]["failed_by"]["502"], 1);
+    }
+
+    /// `drain_contract` and `availability` judged together on `events`.
+    fn both(events: Vec<Event>) -> (CheckResult, CheckResult) {
+        let yaml = format!(
+            "name: t\nduration: 30s\nworkload:\n  - api: {{ rate: 100/s }}\n  - tasks: {{ burst: 10 }}\nfaults:\n  - drain: {{ node: n1, at: 5s, for: 10s }}\nchecks:\n  - {CONTRACT}\n  - availability: {{ max_error_rate: 1% }}\n"
+        );
+        let s = parse_str(&yaml).unwrap();
+        let mut results = crate::check::run_all(&s, &History { events }, None).into_iter();
+        (results.next().unwrap(), results.next().unwrap())
+    }
+
+    /// A drained node's 418s before the LB took it out, within lb_within,
+    /// are its reaction time in both checks: neither counts them, both say
+    /// what they were. See: issue 17.
+    #[test]
+    fn r17_drained_418s_within_lb_within_are_the_lbs_reaction_in_both_checks() {
+        let (drain, avail) = both(drain(7 * S));
+        let said = "67 answered 418 by drained node n1 before the LB took it out";
+        assert_verdict(&drain, Verdict::Pass, said);
+        assert_verdict(&avail, Verdict::Pass, said);
+        assert_verdict(&avail, Verdict::Pass, "error rate 0.00% (0 of 2000)");
+        let w = &drain.evidence["faults"][0];
+        assert_eq!(w["failed_requests"], 0);
+        assert_eq!(avail.evidence["errors"], 0);
+        for counted in [w, &avail.evidence] {
+            assert_eq!(counted["drained_418_in_lb_window"], 67, "{counted}");
+            assert_eq!(counted["drained_418_after_lb_window"], 0, "{counted}");
+        }
+    }
+
+    /// Later than lb_within they are failures in both checks, and both say
+    /// what they were. See: issue 17.
+    #[test]
+    fn r17_drained_418s_after_lb_within_are_failures_in_both_checks() {
+        let (drain, avail) = both(drain(9 * S));
+        assert_verdict(
+            &drain,
+            Verdict::Fail,
+            "33 requests failed through the LB during drain-n1 (418 ×33); 33 answered 418 by drained \
+             node n1 more than 3.0s after the drain, when the LB should have taken it out",
+        );
+        assert_verdict(
+            &drain,
+            Verdict::Fail,
+            "(not counted: 100 answered 418 by drained node n1 before the LB took it out, within 3.0s)",
+        );
+        // 33 of 2000 is above 1%.
+        assert_verdict(
+            &avail,
+            Verdict::Fail,
+            "error rate 1.65% is above 1%: 33 of 2000 requests failed; 33 of the errors answered 418 \
+             by drained node n1 (later than the drain_contract's lb_within",
+        );
+        assert_verdict(
+            &avail,
+            Verdict::Fail,
+            "(not counted: 100 answered 418 by drained node n1 before the LB took it out",
+        );
+        let w = &drain.evidence["faults"][0];
+        assert_eq!(w["failed_requests"], 33);
+        assert_eq!(avail.evidence["errors"], 33);
+        for counted in [w, &avail.evidence] {
+            assert_eq!(counted["drained_418_in_lb_window"], 100, "{counted}");
+            assert_eq!(counted["drained_418_after_lb_window"], 33, "{counted}");
+        }
+    }
+
+    /// Without a drain_contract no window is declared: every drained 418 is
+    /// an error, and the detail says why.
+    #[test]
+    fn without_a_drain_contract_availability_counts_every_drained_418() {
+        let yaml = "name: t\nduration: 30s\nworkload:\n  - api: { rate: 100/s }\nfaults:\n  - drain: { node: n1, at: 5s, for: 10s }\nchecks:\n  - availability: { max_error_rate: 5% }\n";
+        let s = parse_str(yaml).unwrap();
+        let r = crate::check::run_all(
+            &s,
+            &History {
+                events: drain(7 * S),
+            },
+            None,
+        )
+        .remove(0);
+        assert_verdict(
+            &r,
+            Verdict::Pass,
+            "error rate 3.35% (67 of 2000) is within 5%, none outside fault windows; 67 of the errors \
+             answered 418 by drained node n1 (no drain_contract gives the LB a window to take it out in)",
+        );
+        assert_eq!(r.evidence["drained_418_after_lb_window"], 67);
     }
 
     #[test]

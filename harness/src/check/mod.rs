@@ -89,13 +89,14 @@ pub fn run_all(
     baseline: Option<&Against>,
 ) -> Vec<CheckResult> {
     let mut results: Vec<CheckResult> = Vec::new();
+    let lb = drain::LbWindows::of(&scenario.checks);
     for c in &scenario.checks {
         match (&c.value, baseline) {
             (Check::NoRegression(_), None) => {}
             (Check::NoRegression(n), Some(against)) => {
                 results.push(no_regression(&c.value, n, history, against));
             }
-            (other, _) => results.push(judge(other, history)),
+            (other, _) => results.push(judge_in(other, history, &lb)),
         }
     }
     let declared = scenario
@@ -164,10 +165,19 @@ fn no_regression(
 }
 
 /// Judges one check. `no_regression` needs a baseline, which only
-/// [`run_all`] is given; here it is unknown.
+/// [`run_all`] is given; here it is unknown. Nor is there a
+/// `drain_contract` beside it to give the LB a window to take a drained
+/// node out in, so `availability` counts every 418 a drained node answered
+/// as a failure.
 pub fn judge(check: &Check, history: &History) -> CheckResult {
+    judge_in(check, history, &drain::LbWindows::default())
+}
+
+/// Judges one check, with the LB's windows the scenario's
+/// `drain_contract` checks give.
+fn judge_in(check: &Check, history: &History, lb: &drain::LbWindows) -> CheckResult {
     let (verdict, detail, evidence) = match check {
-        Check::Availability(c) => availability::judge(c, history),
+        Check::Availability(c) => availability::judge(c, history, lb),
         Check::RoutesAroundFailedNode(c) => routes_around::judge(c, history),
         Check::Recovers(c) => recovers::judge(c, history),
         Check::Latency(c) => latency::judge(c, history),

@@ -58,11 +58,12 @@ pub fn html(r: &Report) -> String {
     let _ = writeln!(
         o,
         "<h1>{} <span id=\"verdict\" class=\"badge {v}\">{V}</span></h1>\
-         <p class=\"meta\">target {} · seed {} · started {} · harness {}</p>",
+         <p class=\"meta\">target {} · seed {} · started {} · booted in {:.2} s · harness {}</p>",
         esc(&r.scenario),
         esc(&r.target),
         r.seed,
         esc(&r.started_at),
+        r.boot_s,
         esc(&r.harness_version),
         v = r.verdict.as_str(),
         V = r.verdict.as_str().to_uppercase(),
@@ -89,11 +90,13 @@ pub fn html(r: &Report) -> String {
 fn checks(o: &mut String, r: &Report) {
     o.push_str("<h2>Checks</h2><table id=\"checks\"><tr><th>check</th><th>kind</th><th>verdict</th><th>detail</th></tr>\n");
     for c in &r.checks {
+        // A check named for its kind says it once.
+        let kind = if c.kind == c.name { "" } else { &c.kind };
         let _ = writeln!(
             o,
             "<tr><td>{}</td><td>{}</td><td class=\"{v}\">{V}</td><td>{}</td></tr>",
             esc(&c.name),
-            esc(&c.kind),
+            esc(kind),
             esc(&c.detail),
             v = c.verdict.as_str(),
             V = c.verdict.as_str().to_uppercase(),
@@ -104,6 +107,11 @@ fn checks(o: &mut String, r: &Report) {
 
 fn metrics(o: &mut String, r: &Report) {
     let m = &r.metrics;
+    // A run without requests (a polling fleet alone) has no throughput to
+    // show; its fleet has its own section.
+    if m.requests == 0 {
+        return;
+    }
     let _ = writeln!(
         o,
         "<h2>Requests</h2><table><tr><th>requests</th><th>errors</th><th>indeterminate</th>\
@@ -112,7 +120,7 @@ fn metrics(o: &mut String, r: &Report) {
          <td class=\"num\">{:.1}</td><td class=\"num\">{:.2} ms</td><td class=\"num\">{:.2} ms</td>\
          <td class=\"num\">{:.2} ms</td><td class=\"num\">{:.2} ms</td></tr></table>\
          <p class=\"meta\">Over the {:.1} s after warm-up. Latency of successful requests from \
-         their intended start, from HDR histograms with {} significant figures; boot took {:.2} s.</p>",
+         their intended start, from HDR histograms with {} significant figures.</p>",
         m.requests,
         m.errors,
         m.indeterminate,
@@ -123,7 +131,6 @@ fn metrics(o: &mut String, r: &Report) {
         m.latency_ms.max,
         m.duration_s,
         m.latency_ms.significant_figures,
-        r.boot_s,
     );
 }
 
@@ -147,9 +154,12 @@ fn over_time(o: &mut String, r: &Report) {
     let span = time_span(r);
     let x = |s: f64| LEFT + (WIDTH - LEFT - RIGHT) * (s / span);
 
-    // Throughput: successes and errors per second, linear.
-    let top = t
-        .points
+    // Throughput: successes and errors per second, linear, over whole
+    // seconds only: the run's first and last seconds are partly outside
+    // it, and their counts are no rate (a last 0.4 s of 300/s is 120).
+    let whole: Vec<&super::TimelinePoint> =
+        t.points.iter().filter(|p| p.covered_s >= 1.0).collect();
+    let top = whole
         .iter()
         .map(|p| p.ok.max(p.errors))
         .max()
@@ -157,7 +167,10 @@ fn over_time(o: &mut String, r: &Report) {
         .max(1) as f64;
     let (y_max, step) = nice_axis(top);
     let y = |v: f64| HEIGHT - BOTTOM - (HEIGHT - TOP - BOTTOM) * (v / y_max);
-    o.push_str("<h2>Throughput over time</h2>\n");
+    o.push_str(
+        "<h2>Throughput over time</h2><p class=\"meta\">Whole seconds only: the run's first \
+         and last seconds, which it spans only in part, are left out.</p>\n",
+    );
     legend(
         o,
         &[("ok", "successes per second"), ("err", "errors per second")],
@@ -173,14 +186,14 @@ fn over_time(o: &mut String, r: &Report) {
     series(
         o,
         "ok",
-        t.points
+        whole
             .iter()
             .map(|p| Some((x(p.t_s as f64 + 0.5), y(p.ok as f64)))),
     );
     series(
         o,
         "err",
-        t.points
+        whole
             .iter()
             .map(|p| Some((x(p.t_s as f64 + 0.5), y(p.errors as f64)))),
     );
@@ -246,6 +259,12 @@ fn nodes(o: &mut String, r: &Report) {
     if r.nodes.is_empty() {
         return;
     }
+    // Without a ping through the LB there is no share to draw: a table of
+    // the nodes instead, with the fleet's fan-out where there is one.
+    if r.nodes.iter().all(|n| n.pings_served == 0) {
+        node_table(o, r);
+        return;
+    }
     let row = 26.0;
     let height = TOP + BOTTOM / 2.0 + row * r.nodes.len() as f64;
     let bar_w = WIDTH - LEFT - RIGHT - 120.0;
@@ -280,6 +299,37 @@ fn nodes(o: &mut String, r: &Report) {
         );
     }
     o.push_str("</svg>\n");
+}
+
+/// The nodes, without shares: for a run that sent no ping through the LB.
+fn node_table(o: &mut String, r: &Report) {
+    let fleet = r.polling.as_ref();
+    o.push_str(
+        "<h2>Nodes</h2><table id=\"nodes\"><tr><th>node</th><th>address</th><th>started</th>",
+    );
+    if fleet.is_some() {
+        o.push_str("<th>Tentacles connected</th>");
+    }
+    o.push_str("</tr>\n");
+    for n in &r.nodes {
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}×</td>",
+            esc(&n.label()),
+            esc(&n.address),
+            n.starts
+        );
+        if let Some(p) = fleet {
+            let connected = p
+                .nodes
+                .iter()
+                .find(|f| f.node == n.name)
+                .map_or(0, |f| f.tentacles_connected);
+            let _ = write!(o, "<td class=\"num\">{connected} / {}</td>", p.tentacles);
+        }
+        o.push_str("</tr>\n");
+    }
+    o.push_str("</table>\n");
 }
 
 fn tasks(o: &mut String, r: &Report) {
@@ -635,8 +685,121 @@ fn esc(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(in crate::report) mod tests {
     use super::*;
+    use crate::check::{CheckResult, Verdict};
+    use crate::history::{Event, History};
+    use crate::report::{PollingNode, PollingReport, build};
+
+    fn node_up(node: &str) -> Event {
+        Event::NodeUp {
+            at_us: 0,
+            node: node.into(),
+            address: format!("{node}:1"),
+            pid: None,
+            boot_ms: 0,
+        }
+    }
+
+    fn check(name: &str, kind: &str) -> CheckResult {
+        CheckResult {
+            name: name.into(),
+            kind: kind.into(),
+            verdict: Verdict::Pass,
+            detail: "fine".into(),
+            evidence: serde_json::Value::Null,
+        }
+    }
+
+    /// The y of each point of a series' path.
+    fn ys(page: &str, class: &str) -> Vec<f64> {
+        let start = format!("<path class=\"series {class}\" d=\"");
+        let at = page.find(&start).expect("the series") + start.len();
+        let d = &page[at..at + page[at..].find('"').unwrap()];
+        d.split_whitespace()
+            .map(|p| p[1..].split(',').nth(1).unwrap().parse().unwrap())
+            .collect()
+    }
+
+    /// A steady 250/s plots flat: the last 0.4 s is not drawn as a drop to
+    /// 100/s, nor the first 0.6 s as a climb. See: issue 17.
+    #[test]
+    fn r17_throughput_is_plotted_over_whole_seconds_only() {
+        let mut h = crate::report::timeline::tests::steady();
+        h.events.insert(0, node_up("n1"));
+        let page = html(&build(&h, Vec::new()));
+        let ok = ys(&page, "ok");
+        assert_eq!(ok.len(), 24, "{ok:?}");
+        assert!(ok.iter().all(|y| *y == ok[0]), "{ok:?}");
+    }
+
+    /// The kind column speaks only where the name does not say it.
+    /// See: issue 17.
+    #[test]
+    fn r17_a_check_named_for_its_kind_shows_it_once() {
+        let mut r = build(&History::default(), Vec::new());
+        r.checks = vec![
+            check("availability", "availability"),
+            check("drain-n1", "drain_contract"),
+        ];
+        let page = html(&r);
+        assert!(
+            page.contains("<tr><td>availability</td><td></td><td class=\"pass\">"),
+            "{page}"
+        );
+        assert!(
+            page.contains("<tr><td>drain-n1</td><td>drain_contract</td>"),
+            "{page}"
+        );
+    }
+
+    /// A polling fleet alone sent no request: no table of zeros, no share
+    /// chart of 0% bars, but each node's fan-out. See: issue 17.
+    #[test]
+    fn r17_a_run_without_requests_shows_its_nodes_fan_out_not_zeros() {
+        let h = History {
+            events: vec![node_up("n1"), node_up("n2")],
+        };
+        let mut r = build(&h, Vec::new());
+        r.polling = Some(fleet());
+        let page = html(&r);
+        assert!(!page.contains("<h2>Requests</h2>"), "{page}");
+        assert!(!page.contains("chart-nodes"), "{page}");
+        assert!(page.contains("<table id=\"nodes\">"), "{page}");
+        assert!(
+            page.contains(
+                "<td>n2</td><td>n2:1</td><td class=\"num\">1×</td><td class=\"num\">48 / 50</td>"
+            ),
+            "{page}"
+        );
+    }
+
+    pub(in crate::report) fn fleet() -> PollingReport {
+        PollingReport {
+            tentacles: 50,
+            connections: 1,
+            endpoints: vec![("n1".into(), "n1:2".into()), ("n2".into(), "n2:2".into())],
+            time_to_full_fan_out_s: Some(1.5),
+            handshakes_per_s: Some(66.0),
+            connection_attempts: 100,
+            failed_attempts: 0,
+            nodes: vec![
+                PollingNode {
+                    node: "n1".into(),
+                    tentacles_connected: 50,
+                    health_ok: 50,
+                    health_failed: 0,
+                },
+                PollingNode {
+                    node: "n2".into(),
+                    tentacles_connected: 48,
+                    health_ok: 48,
+                    health_failed: 2,
+                },
+            ],
+            rpc_ms: None,
+        }
+    }
 
     #[test]
     fn text_from_the_run_is_escaped() {

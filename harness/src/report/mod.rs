@@ -35,8 +35,14 @@ pub use timeline::{Timeline, TimelinePoint, timeline};
 pub struct Report {
     /// Scenario name.
     pub scenario: String,
-    /// Seed of every random choice.
+    /// Seed of every random choice. A drawn seed is below 2^53; one given
+    /// with `--seed` or in the scenario may be any `u64`, which a reader
+    /// that holds JSON numbers as doubles (`jq`) rounds.
     pub seed: u64,
+    /// The seed in decimal, exact whatever reads it: replay with
+    /// `--seed "$(jq -r .seed_text report.json)"`.
+    #[serde(default)]
+    pub seed_text: String,
     /// `embedded`, or the target file.
     pub target: String,
     /// Every check merged: fail over unknown over pass.
@@ -351,6 +357,7 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
     Report {
         scenario,
         seed,
+        seed_text: seed.to_string(),
         target,
         verdict,
         checks,
@@ -396,5 +403,40 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
         boot_s,
         interrupted,
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn started(seed: u64) -> History {
+        History {
+            events: vec![
+                Event::RunStarted {
+                    scenario: "s".into(),
+                    seed,
+                    run_id: "r".into(),
+                    target: "embedded".into(),
+                    started_at: "2026-12-06T00:00:00Z".into(),
+                },
+                Event::RunEnded {
+                    at_us: 1,
+                    interrupted: None,
+                },
+            ],
+        }
+    }
+
+    /// A seed above 2^53 given with `--seed` is in report.json as text too,
+    /// which a reader of doubles cannot round. See: issue 17.
+    #[test]
+    fn r17_the_seed_is_written_as_text_too() {
+        for seed in [0, 42, (1 << 53) + 1, u64::MAX] {
+            let r = build(&started(seed), Vec::new());
+            let json = serde_json::to_value(&r).unwrap();
+            assert_eq!(json["seed_text"], seed.to_string());
+            assert_eq!(json["seed"].as_u64(), Some(seed));
+        }
     }
 }

@@ -300,11 +300,24 @@ fn phase_name(p: Phase) -> &'static str {
     }
 }
 
-/// One line per check: verdict, name, detail.
+/// One line per check: verdict, name, detail; the names in a column as
+/// wide as the longest (28 at least), so every detail starts in one place.
 pub fn checks_table(checks: &[crate::check::CheckResult]) -> String {
+    let width = checks
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(28);
     let mut s = String::new();
     for c in checks {
-        let _ = writeln!(s, "  {:<8} {:<28} {}", mark(c.verdict), c.name, c.detail);
+        let _ = writeln!(
+            s,
+            "  {:<8} {:<width$} {}",
+            mark(c.verdict),
+            c.name,
+            c.detail
+        );
     }
     s
 }
@@ -346,40 +359,8 @@ pub fn summary(r: &Report) -> String {
     }
     let _ = writeln!(s, "\nchecks");
     s.push_str(&checks_table(&r.checks));
-    let m = &r.metrics;
-    let l = &m.latency_ms;
-    let _ = writeln!(s, "\nthroughput");
-    let _ = writeln!(
-        s,
-        "  {} requests in {:.1}s = {:.0}/s, {} errors ({} indeterminate)",
-        m.requests, m.duration_s, m.rps, m.errors, m.indeterminate
-    );
-    let _ = writeln!(
-        s,
-        "  latency from intended start: p50 {:.2}ms  p90 {:.2}ms  p99 {:.2}ms  max {:.2}ms",
-        l.p50, l.p90, l.p99, l.max
-    );
-    let _ = writeln!(s, "\nnodes (share of successful pings)");
-    let width = r
-        .nodes
-        .iter()
-        .map(|n| n.label().len())
-        .max()
-        .unwrap_or(0)
-        .max(4);
-    for n in &r.nodes {
-        let restarts = n.starts.saturating_sub(1);
-        let _ = writeln!(
-            s,
-            "  {:<width$} {:<22} {:>5.1}%  {:>7} pings  {} restart{}",
-            n.label(),
-            n.address,
-            n.share * 100.0,
-            n.pings_served,
-            restarts,
-            if restarts == 1 { "" } else { "s" }
-        );
-    }
+    throughput(&mut s, r);
+    nodes(&mut s, r);
     if let Some(t) = &r.tasks {
         let _ = writeln!(s, "\ntasks");
         let states: Vec<String> = t.by_state.iter().map(|(k, v)| format!("{v} {k}")).collect();
@@ -550,6 +531,81 @@ pub fn summary(r: &Report) -> String {
     s
 }
 
+/// Requests and their latency; nothing for a run that sent none (a
+/// polling fleet alone).
+fn throughput(s: &mut String, r: &Report) {
+    let m = &r.metrics;
+    if m.requests == 0 {
+        return;
+    }
+    let l = &m.latency_ms;
+    let _ = writeln!(s, "\nthroughput");
+    let _ = writeln!(
+        s,
+        "  {} requests in {:.1}s = {:.0}/s, {} errors ({} indeterminate)",
+        m.requests, m.duration_s, m.rps, m.errors, m.indeterminate
+    );
+    if m.errors >= m.requests {
+        let _ = writeln!(s, "  latency: no request succeeded");
+    } else {
+        let _ = writeln!(
+            s,
+            "  latency from intended start: p50 {:.2}ms  p90 {:.2}ms  p99 {:.2}ms  max {:.2}ms",
+            l.p50, l.p90, l.p99, l.max
+        );
+    }
+}
+
+/// The nodes: each one's share of the pings through the LB where any
+/// went through it, the fleet's Tentacles on it where there is a fleet,
+/// and its restarts.
+fn nodes(s: &mut String, r: &Report) {
+    if r.nodes.is_empty() {
+        return;
+    }
+    let pinged = r.nodes.iter().any(|n| n.pings_served > 0);
+    let fleet = r.polling.as_ref();
+    let heading = match (pinged, fleet.is_some()) {
+        (true, false) => "nodes (share of successful pings)",
+        (true, true) => "nodes (share of successful pings; polling Tentacles connected)",
+        (false, true) => "nodes (polling Tentacles connected at the end of the workload)",
+        (false, false) => "nodes",
+    };
+    let _ = writeln!(s, "\n{heading}");
+    let width = r
+        .nodes
+        .iter()
+        .map(|n| n.label().chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    for n in &r.nodes {
+        let mut line = format!("  {:<width$} {:<22}", n.label(), n.address);
+        if pinged {
+            let _ = write!(
+                line,
+                " {:>5.1}%  {:>7} pings ",
+                n.share * 100.0,
+                n.pings_served
+            );
+        }
+        if let Some(p) = fleet {
+            let connected = p
+                .nodes
+                .iter()
+                .find(|f| f.node == n.name)
+                .map_or(0, |f| f.tentacles_connected);
+            let _ = write!(line, " {connected:>5}/{} Tentacles ", p.tentacles);
+        }
+        let restarts = n.starts.saturating_sub(1);
+        let _ = writeln!(
+            s,
+            "{line} {restarts} restart{}",
+            if restarts == 1 { "" } else { "s" }
+        );
+    }
+}
+
 /// What the run created, and anything it could not remove.
 fn cleanup(s: &mut String, c: &crate::report::CleanupReport) {
     if c.packages.is_empty() && c.machines.is_empty() && c.tasks.is_empty() {
@@ -585,5 +641,83 @@ fn cleanup(s: &mut String, c: &crate::report::CleanupReport) {
     );
     for line in left.iter().chain(&c.unconfirmed()) {
         let _ = writeln!(s, "  {line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::History;
+
+    /// A polling fleet alone sent no request: no throughput of zeros, no
+    /// "0.0% 0 pings", but each node's fan-out. See: issue 17.
+    #[test]
+    fn r17_a_run_without_requests_shows_its_nodes_fan_out_not_zeros() {
+        let up = |node: &str| Event::NodeUp {
+            at_us: 0,
+            node: node.into(),
+            address: format!("{node}:1"),
+            pid: None,
+            boot_ms: 0,
+        };
+        let h = History {
+            events: vec![up("n1"), up("n2")],
+        };
+        let mut r = crate::report::build(&h, Vec::new());
+        r.polling = Some(crate::report::html::tests::fleet());
+        let text = summary(&r);
+        for absent in ["throughput", "latency", "0.0%", "pings"] {
+            assert!(!text.contains(absent), "{absent:?} in\n{text}");
+        }
+        assert!(
+            text.contains("nodes (polling Tentacles connected at the end of the workload)\n"),
+            "{text}"
+        );
+        let n2 = text.lines().find(|l| l.starts_with("  n2 ")).unwrap();
+        assert!(n2.contains("48/50 Tentacles"), "{n2}");
+        assert!(n2.ends_with("0 restarts"), "{n2}");
+    }
+
+    /// A check name longer than the column widens it for every row, as
+    /// `harness list` does. See: issue 17.
+    #[test]
+    fn r17_the_checks_column_fits_the_longest_name() {
+        let check = |name: &str| crate::check::CheckResult {
+            name: name.into(),
+            kind: name.into(),
+            verdict: Verdict::Pass,
+            detail: "detail".into(),
+            evidence: serde_json::Value::Null,
+        };
+        let text = checks_table(&[
+            check("availability"),
+            check("every_node_reaches_every_tentacle"),
+        ]);
+        let at: Vec<Option<usize>> = text.lines().map(|l| l.find("detail")).collect();
+        assert_eq!(at, [Some(45), Some(45)], "{text}");
+    }
+
+    /// A run with pings keeps its shares, and its throughput.
+    #[test]
+    fn a_run_with_pings_shows_shares_and_throughput() {
+        let mut h = crate::report::timeline::tests::steady();
+        h.events.insert(
+            0,
+            Event::NodeUp {
+                at_us: 0,
+                node: "n1".into(),
+                address: "n1:1".into(),
+                pid: None,
+                boot_ms: 0,
+            },
+        );
+        let text = summary(&crate::report::build(&h, Vec::new()));
+        assert!(text.contains("\nthroughput\n  6250 requests"), "{text}");
+        assert!(text.contains("latency from intended start: p50"), "{text}");
+        assert!(
+            text.contains("nodes (share of successful pings)\n"),
+            "{text}"
+        );
+        assert!(text.contains("100.0%     6250 pings  0 restarts"), "{text}");
     }
 }

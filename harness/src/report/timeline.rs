@@ -38,6 +38,16 @@ pub struct TimelinePoint {
     pub p50_ms: Option<f64>,
     /// 99th percentile of this second's successes.
     pub p99_ms: Option<f64>,
+    /// How much of this second the run's requests spanned, from the first
+    /// one's intended start to the last one's end: 1 but at the ends. A
+    /// rate over a part of a second is no rate, so `report.html` plots
+    /// throughput over whole seconds only.
+    #[serde(default = "whole")]
+    pub covered_s: f64,
+}
+
+fn whole() -> f64 {
+    1.0
 }
 
 const INTERVAL_US: u64 = 1_000_000;
@@ -53,7 +63,10 @@ const MAX_POINTS: u64 = 2 * 86_400;
 pub fn timeline(history: &History) -> Timeline {
     // Per second: (errors, latencies of successes).
     let mut seconds: BTreeMap<u64, (u64, Vec<u64>)> = BTreeMap::new();
+    let (mut from_us, mut to_us) = (u64::MAX, 0u64);
     for r in history.requests() {
+        from_us = from_us.min(r.intended_us);
+        to_us = to_us.max(r.done_us);
         let slot = seconds.entry(r.done_us / INTERVAL_US).or_default();
         if r.is_error() {
             slot.0 += 1;
@@ -68,12 +81,16 @@ pub fn timeline(history: &History) -> Timeline {
             let ok = latencies.len() as u64;
             let h = histogram_of(latencies.into_iter());
             let pct = |p| percentile_us(&h, p).map(ms);
+            let start = t.saturating_mul(INTERVAL_US);
+            let end = start.saturating_add(INTERVAL_US);
+            let covered = end.min(to_us).saturating_sub(start.max(from_us));
             points.push(TimelinePoint {
                 t_s: t,
                 ok,
                 errors,
                 p50_ms: pct(50.0),
                 p99_ms: pct(99.0),
+                covered_s: secs(covered),
             });
         }
     }
@@ -82,5 +99,49 @@ pub fn timeline(history: &History) -> Timeline {
         measured_from_s: secs(history.measured_from()),
         significant_figures: HISTOGRAM_SIGFIG,
         points,
+    }
+}
+
+#[cfg(test)]
+pub(in crate::report) mod tests {
+    use super::*;
+    use crate::history::{Event, Op, Outcome, Request};
+
+    /// 250 requests a second intended from 0.4 s to 25.4 s, each done 1 ms
+    /// later.
+    pub(in crate::report) fn steady() -> History {
+        let events = (0..25 * 250u64)
+            .map(|seq| {
+                let t = 400_000 + seq * 4_000;
+                Event::Request(Request {
+                    seq,
+                    op: Op::Ping,
+                    intended_us: t,
+                    sent_us: t,
+                    done_us: t + 1_000,
+                    outcome: Outcome::Ok,
+                    status: Some(200),
+                    error: None,
+                    bytes: 1,
+                    node: Some("n1".into()),
+                })
+            })
+            .collect();
+        History { events }
+    }
+
+    #[test]
+    fn r17_the_first_and_last_seconds_say_how_much_of_them_the_run_covered() {
+        let t = timeline(&steady());
+        let first = &t.points[0];
+        let last = t.points.last().unwrap();
+        assert_eq!((first.t_s, first.covered_s), (0, 0.6));
+        assert_eq!(last.t_s, 25);
+        assert!((last.covered_s - 0.397).abs() < 1e-9, "{last:?}");
+        assert!(
+            t.points[1..t.points.len() - 1]
+                .iter()
+                .all(|p| p.covered_s == 1.0 && p.ok == 250)
+        );
     }
 }

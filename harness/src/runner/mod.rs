@@ -513,12 +513,26 @@ fn stopped(why: &str, overran: bool, dir: &Path) -> RunError {
     }
 }
 
-/// The seed `--seed` or the scenario gives, or a random one.
+/// The seed `--seed` or the scenario gives (any `u64`), or a random one
+/// below 2^53.
 fn seed_of(opts: &RunOptions, s: &crate::scenario::Scenario) -> Result<u64, RunError> {
     match opts.seed.or(s.seed) {
         Some(seed) => Ok(seed),
-        None => getrandom::u64().map_err(|e| RunError::new(format!("failed to draw a seed: {e}"))),
+        None => draw_seed(),
     }
+}
+
+/// Seeds drawn at random stay at or below this, the largest integer a
+/// JSON reader that holds numbers as doubles (`jq`, JavaScript) reads
+/// exactly, so `--seed $(jq .seed report.json)` replays the same run. See
+/// README, "What a run leaves behind".
+pub const MAX_DRAWN_SEED: u64 = (1 << 53) - 1;
+
+/// A random seed a double holds exactly.
+fn draw_seed() -> Result<u64, RunError> {
+    getrandom::u64()
+        .map(|n| n & MAX_DRAWN_SEED)
+        .map_err(|e| RunError::new(format!("failed to draw a seed: {e}")))
 }
 
 /// A new run folder named for `name`, holding an exact copy of the
@@ -1167,6 +1181,22 @@ pub(crate) async fn interrupted(mut rx: watch::Receiver<Option<String>>) -> Stri
         }
         if rx.changed().await.is_err() {
             std::future::pending::<()>().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A drawn seed survives a JSON reader that holds numbers as doubles:
+    /// `jq .seed` prints the seed that replays the run. See: issue 17.
+    #[test]
+    fn r17_drawn_seeds_are_exact_as_doubles() {
+        for _ in 0..256 {
+            let seed = draw_seed().unwrap();
+            assert!(seed <= MAX_DRAWN_SEED, "{seed}");
+            assert_eq!(seed as f64 as u64, seed);
         }
     }
 }
