@@ -216,6 +216,11 @@ struct UploadArgs {
 enum ClusterCommand {
     /// Start the embedded cluster in the foreground, print its endpoints and
     /// run until Ctrl-C.
+    ///
+    /// Its files go in DIR/cluster-up/<timestamp>/: the API key file and
+    /// target.yaml, a target file for the cluster whose paths are all
+    /// absolute. Ctrl-C or SIGTERM stops it and removes its control socket,
+    /// PID files, key file and ready file; target.yaml stays.
     Up {
         /// Number of nodes [default: 3, or the scenario's].
         #[arg(long)]
@@ -236,8 +241,16 @@ enum ClusterCommand {
         #[arg(long, value_enum, default_value = "host")]
         node_names: NodeNamesArg,
         /// Folder under which the cluster's files go (cluster-up/<timestamp>/).
+        /// `DIR/latest` is left alone: it names the last scenario run.
         #[arg(long, value_name = "DIR", default_value = "runs")]
         out: PathBuf,
+        /// Once everything listens, write this file (atomically: it appears
+        /// whole) holding the absolute paths of the target file
+        /// (`target:`), the API key file (`api_key_file:`, never the key)
+        /// and the cluster's folder (`dir:`), as YAML; removed when the
+        /// cluster stops. A script waits for it instead of guessing.
+        #[arg(long, value_name = "PATH")]
+        ready_file: Option<PathBuf>,
     },
     /// Start a node of a running `cluster up` after its target file's
     /// kill or stop command (what that file's `start` commands run).
@@ -308,7 +321,15 @@ pub fn main() -> u8 {
             like,
             node_names,
             out,
-        }) => cluster_up(nodes, task_cap, like.as_deref(), node_names.into(), &out),
+            ready_file,
+        }) => cluster_up(
+            nodes,
+            task_cap,
+            like.as_deref(),
+            node_names.into(),
+            &out,
+            ready_file.as_deref(),
+        ),
         Command::Cluster(ClusterCommand::Start { dir, node }) => {
             let rt = match runtime() {
                 Ok(rt) => rt,
@@ -1159,7 +1180,16 @@ fn cluster_up(
     like: Option<&Path>,
     naming: NodeNaming,
     out: &Path,
+    ready_file: Option<&Path>,
 ) -> u8 {
+    // Checked before anything starts.
+    let ready = match ready_file.map(control::ReadyFile::prepare).transpose() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return INVALID_INPUT;
+        }
+    };
     let mut spec = match like {
         Some(file) => match scenario::load(file) {
             Ok(l) => l.scenario.cluster,
@@ -1194,13 +1224,20 @@ fn cluster_up(
         Err(code) => return code,
     };
     rt.block_on(async move {
-        let dir = match runner::create_run_dir(out, "cluster-up") {
+        // Caught from the start: a signal before the handler is in place
+        // would end the process at once and leave the socket and PID files.
+        let stop = runner::interrupts();
+        let dir = match cluster_folder(out, "cluster-up") {
             Ok(d) => d,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ENVIRONMENT;
             }
         };
+        let key_file = dir.join("api-key");
+        // Whatever way this ends, the files that only a running cluster
+        // may have go with it.
+        let mut tidy = control::Tidy::new(&dir, &key_file, ready);
         let key = match ApiKey::generate() {
             Ok(k) => k,
             Err(e) => {
@@ -1210,7 +1247,6 @@ fn cluster_up(
         };
         // The key goes to a file only the user can read, never to the
         // terminal or a log.
-        let key_file = dir.join("api-key");
         if let Err(e) = write_private(&key_file, key.expose()) {
             eprintln!("error: failed to write {}: {e}", key_file.display());
             return ENVIRONMENT;
@@ -1244,6 +1280,20 @@ fn cluster_up(
             eprintln!("error: failed to write {}: {e}", target_file.display());
             return ENVIRONMENT;
         }
+        if stop.borrow().is_some() {
+            // Interrupted while it booted: it was never ready.
+            cluster.shutdown();
+            drop(tidy);
+            println!("cluster stopped");
+            return PASS;
+        }
+        if let Some(ready) = tidy.ready()
+            && let Err(e) = ready.write(&target_file, &key_file, &dir)
+        {
+            eprintln!("error: {e}");
+            cluster.shutdown();
+            return ENVIRONMENT;
+        }
         let pid = |name: &str| pids.iter().find(|(n, _)| n == name).map_or(0, |(_, p)| *p);
         println!("embedded cluster up in {:.2}s; files in {}", cluster.boot_time().as_secs_f64(), dir.display());
         println!("  lb  {lb} pid {}", pid(crate::history::LB_NAME));
@@ -1267,7 +1317,6 @@ fn cluster_up(
         // Boot's own events are the lines above.
         while rx.try_recv().is_ok() {}
         let starting = std::sync::Arc::new(tokio::sync::Mutex::new(()));
-        let stop = runner::interrupts();
         loop {
             tokio::select! {
                 ev = rx.recv() => match ev {
@@ -1297,7 +1346,7 @@ fn cluster_up(
             }
         }
         cluster.shutdown();
-        let _ = std::fs::remove_file(&key_file);
+        drop(tidy);
         println!("cluster stopped");
         PASS
     })
@@ -1343,7 +1392,7 @@ fn containers_up(
             eprintln!("error: no free ports or no randomness for the cluster");
             return ENVIRONMENT;
         };
-        let dir = match runner::create_run_dir(out, "containers-up") {
+        let dir = match cluster_folder(out, "containers-up") {
             Ok(d) => d,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -1415,6 +1464,17 @@ fn containers_up(
         }
         code
     })
+}
+
+/// A new folder `<out>/<name>/<timestamp>/` for `cluster up` or
+/// `containers up`, as an absolute path: the target file written there
+/// names files in it, and must work from any folder. `<out>/latest` is
+/// left alone, as it names the last scenario run (README, "What a run
+/// leaves behind").
+fn cluster_folder(out: &Path, name: &str) -> Result<PathBuf, String> {
+    let dir = runner::create_dir(out, name).map_err(|e| e.to_string())?;
+    std::fs::canonicalize(&dir)
+        .map_err(|e| format!("failed to find the absolute path of {}: {e}", dir.display()))
 }
 
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {

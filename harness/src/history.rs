@@ -903,6 +903,9 @@ pub struct FaultWindow {
     /// precondition was not confirmed, so it was not taken, or a step
     /// failed.
     pub stopped: Option<String>,
+    /// Why its undo failed, if the last attempt at it did (the heal phase
+    /// tries a failed heal again; a later success clears this).
+    pub heal_error: Option<String>,
 }
 
 impl FaultWindow {
@@ -1046,6 +1049,7 @@ impl History {
                     healed: false,
                     inject_error: f.error.clone(),
                     stopped: None,
+                    heal_error: None,
                 }),
                 FaultAction::Heal => {
                     if let Some(w) = windows
@@ -1056,6 +1060,15 @@ impl History {
                         w.end_us = f.at_us;
                         w.healed_done_us = f.done_us;
                         w.healed = true;
+                        w.heal_error = f.error.clone();
+                    } else if let Some(w) = windows
+                        .iter_mut()
+                        .rev()
+                        .find(|w| w.name == f.name && w.heal_error.is_some())
+                    {
+                        // The heal phase's retry of a failed heal: the
+                        // window keeps its end, the outcome is the retry's.
+                        w.heal_error = f.error.clone();
                     }
                 }
             }

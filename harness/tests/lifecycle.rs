@@ -141,6 +141,150 @@ fn cluster_up_serves_until_ctrl_c_and_keeps_the_key_off_the_terminal() {
     );
 }
 
+/// Issue 17: `cluster up` pointed `runs/latest` at its own folder, so
+/// `harness report runs/latest` failed ("not a run folder"). `latest`
+/// names the last scenario run only.
+#[test]
+fn r17_cluster_up_leaves_latest_naming_the_last_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let last_run = Path::new("drain/20260101T000000Z");
+    std::fs::create_dir_all(tmp.path().join(last_run)).unwrap();
+    std::os::unix::fs::symlink(last_run, tmp.path().join("latest")).unwrap();
+    let (_guard, printed) = crate::util::cluster_up(&["--nodes", "1"], tmp.path(), LIMIT);
+    assert!(
+        tmp.path().join("cluster-up").is_dir(),
+        "the cluster's folder: {printed:?}"
+    );
+    assert_eq!(
+        std::fs::read_link(tmp.path().join("latest")).unwrap(),
+        last_run
+    );
+}
+
+/// The folder `cluster up` printed ("...; files in DIR").
+fn printed_folder(printed: &[String]) -> std::path::PathBuf {
+    printed
+        .iter()
+        .find_map(|l| l.split_once("; files in ").map(|(_, d)| d.into()))
+        .unwrap_or_else(|| panic!("no folder in {printed:?}"))
+}
+
+/// Issue 17: after Ctrl-C or SIGTERM, `cluster up` left `control.sock` and
+/// `pids/` behind, so the target file's kill commands could signal a PID
+/// that was no longer a node's. They go, with the key file; the target
+/// file stays as the record of the cluster.
+#[test]
+fn r17_cluster_up_removes_its_socket_and_pid_files_when_stopped() {
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut guard, printed) = crate::util::cluster_up(&["--nodes", "1"], tmp.path(), LIMIT);
+        let dir = printed_folder(&printed);
+        let running = ["control.sock", "pids/n1", "api-key", "target.yaml"];
+        for f in running {
+            assert!(dir.join(f).exists(), "{signal}: {f} while it runs");
+        }
+        kill(Pid::from_raw(guard.0.id() as i32), signal).unwrap();
+        let status = wait_with_timeout(&mut guard.0, LIMIT).expect("exits after the signal");
+        assert_eq!(status.code(), Some(0), "{signal}");
+        for f in ["control.sock", "pids", "api-key"] {
+            assert!(!dir.join(f).exists(), "{signal}: {f} left behind");
+        }
+        assert!(dir.join("target.yaml").is_file(), "{signal}");
+    }
+}
+
+/// Issue 17: the README's recipe started `cluster up` in the background and
+/// read its files at once, before they were there, and a second cluster's
+/// folder made its glob match two. `--ready-file` appears, whole, once
+/// everything listens, replacing an earlier cluster's, and holds the
+/// absolute paths of the target file and the key file (never the key);
+/// it goes when the cluster stops.
+#[test]
+fn r17_cluster_up_hands_over_through_a_ready_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let handover = tmp.path().join("handover");
+    std::fs::create_dir(&handover).unwrap();
+    let ready = handover.join("up.yaml");
+    std::fs::write(&ready, "target: /an/earlier/cluster/target.yaml\n").unwrap();
+    let mut cmd = harness();
+    cmd.args(["cluster", "up", "--nodes", "2", "--out"])
+        .arg(tmp.path().join("runs"))
+        .arg("--ready-file")
+        .arg(&ready)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(tmp.path().join("stderr")).unwrap());
+    let mut guard = ChildGuard(cmd.spawn().unwrap());
+    let text = poll(LIMIT, || {
+        if let Some(status) = guard.0.try_wait().unwrap() {
+            panic!(
+                "cluster up ended ({status}): {}",
+                std::fs::read_to_string(tmp.path().join("stderr")).unwrap_or_default()
+            );
+        }
+        std::fs::read_to_string(&ready)
+            .ok()
+            .filter(|t| !t.contains("/an/earlier/"))
+    })
+    .expect("the ready file in time");
+    let up = crate::util::read_ready(&ready);
+    for p in [&up.target, &up.api_key_file, &up.dir] {
+        assert!(p.is_absolute() && p.exists(), "{p:?} in\n{text}");
+    }
+    let key = std::fs::read_to_string(&up.api_key_file).unwrap();
+    assert!(!text.contains(key.trim()), "the key is in the ready file");
+    // Nothing else beside it: the temporary file was renamed into place.
+    let beside: Vec<_> = std::fs::read_dir(&handover)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(beside, [std::ffi::OsString::from("up.yaml")]);
+    // Everything listens: doctor passes through the target file, run from
+    // another folder than the cluster's.
+    let mut doctor = harness();
+    doctor
+        .args(["doctor", "--target"])
+        .arg(&up.target)
+        .env("HARNESS_API_KEY", key.trim());
+    let out = crate::util::run_with_timeout(doctor, LIMIT);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    kill(Pid::from_raw(guard.0.id() as i32), Signal::SIGTERM).unwrap();
+    let status = wait_with_timeout(&mut guard.0, LIMIT).expect("exits after SIGTERM");
+    assert_eq!(status.code(), Some(0));
+    assert!(!ready.exists(), "the ready file outlived the cluster");
+}
+
+/// A ready file `cluster up` could not write is refused before anything
+/// starts: exit 2, naming it and why.
+#[test]
+fn a_ready_file_cluster_up_cannot_write_is_exit_2_before_anything_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("no-such-folder/up.yaml");
+    for (path, why) in [
+        (tmp.path().to_path_buf(), "it is a folder".to_string()),
+        (
+            missing.clone(),
+            format!("there is no folder {}", missing.parent().unwrap().display()),
+        ),
+    ] {
+        let mut cmd = harness();
+        cmd.args(["cluster", "up", "--out"])
+            .arg(tmp.path().join("runs"))
+            .arg("--ready-file")
+            .arg(&path);
+        let out = crate::util::run_with_timeout(cmd, LIMIT);
+        assert_eq!(out.code(), 2, "{}", out.stderr);
+        assert_eq!(
+            out.stderr.trim(),
+            format!(
+                "error: failed to use --ready-file {}: {why}",
+                path.display()
+            )
+        );
+        assert!(!tmp.path().join("runs").exists(), "something started");
+    }
+}
+
 /// Direct children of a process, from /proc.
 fn child_pids_of(parent: u32) -> Vec<u32> {
     std::fs::read_dir("/proc")

@@ -36,15 +36,16 @@ fn up_like(scenario: &str, dir: &Path) -> Up {
 /// As [`up_like`], for any scenario file under the repository, with more
 /// `cluster up` arguments.
 pub(crate) fn up_like_file(scenario: &str, dir: &Path, more: &[&str]) -> Up {
-    let mut args = vec!["--like", scenario];
+    // The ready file is written before `cluster up` prints its endpoints,
+    // which the helper waits for.
+    let ready_file = dir.join("ready.yaml");
+    let ready_arg = ready_file.display().to_string();
+    let mut args = vec!["--like", scenario, "--ready-file", &ready_arg];
     args.extend(more);
     let (guard, printed) = crate::util::cluster_up(&args, dir, BOOT);
-    let target = printed
-        .iter()
-        .find_map(|l| l.strip_prefix("target file: "))
-        .map(PathBuf::from)
-        .expect("the target file");
-    let key = std::fs::read_to_string(target.with_file_name("api-key"))
+    let ready = crate::util::read_ready(&ready_file);
+    let target = ready.target;
+    let key = std::fs::read_to_string(&ready.api_key_file)
         .unwrap()
         .trim()
         .to_string();
@@ -289,6 +290,93 @@ fn a_polling_fleet_passes_through_a_real_target_and_its_machines_are_removed() {
         machines.iter().all(|m| m["removed"] == true),
         "{machines:?}"
     );
+}
+
+/// Issue 17: with a relative `--out`, `cluster up`'s target file named its
+/// PID files relatively (`cat runs/cluster-up/.../pids/n2`), so from any
+/// other folder the kill failed, the heal failed, and the summary still
+/// showed the kill as done. Its target file and the paths it prints are
+/// absolute, and a kill through them works from anywhere.
+#[test]
+fn r17_cluster_up_s_target_file_works_from_another_folder() {
+    let _exclusive = crate::util::exclusive();
+    let tmp = tempfile::tempdir().unwrap();
+    let (up_dir, elsewhere) = (tmp.path().join("up"), tmp.path().join("elsewhere"));
+    std::fs::create_dir(&up_dir).unwrap();
+    std::fs::create_dir(&elsewhere).unwrap();
+    let (_guard, printed) =
+        crate::util::cluster_up_in(&up_dir, &["--nodes", "3", "--out", "runs"], BOOT);
+    let printed_path = |prefix: &str| {
+        printed
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(|p| PathBuf::from(p.trim_end_matches(" (not printed)")))
+            .unwrap_or_else(|| panic!("no {prefix:?} in {printed:?}"))
+    };
+    let (target, key_file) = (printed_path("target file: "), printed_path("API key: in "));
+    // Found as `cluster up` meant them, whatever they are.
+    let key = std::fs::read_to_string(up_dir.join(&key_file))
+        .unwrap()
+        .trim()
+        .to_string();
+    let scenario = elsewhere.join("kill.yaml");
+    std::fs::write(
+        &scenario,
+        "name: kill-from-elsewhere\nduration: 5s\nwarmup: 1s\nsettle: 1s\n\
+         workload:\n  - api: { rate: 20/s, mix: { ping: 1 }, timeout: 2s }\n\
+         faults:\n  - kill: { name: kill-n2, node: n2, at: 1s, for: 2s }\n\
+         checks:\n  - recovers: { fault: kill-n2, within: 15s }\n",
+    )
+    .unwrap();
+    let mut cmd = harness();
+    cmd.current_dir(&elsewhere)
+        .args(["run", "--allow-disruptive", "--out", "runs", "--target"])
+        .arg(up_dir.join(&target))
+        .arg(&scenario)
+        .env("HARNESS_API_KEY", &key);
+    let out = run_with_timeout(cmd, Duration::from_secs(120));
+    let said = format!("{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.code(), 0, "{said}");
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(elsewhere.join("runs/latest/report.json")).unwrap(),
+    )
+    .unwrap();
+    crate::run::assert_matches_schema(&report);
+    let fault = &report["faults"][0];
+    assert_eq!(
+        (fault["name"].as_str(), fault["outcome"].as_str()),
+        (Some("kill-n2"), Some("done")),
+        "{fault}"
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.ends_with("kill-n2 kill on n2"))
+            && out.stdout.lines().any(|l| l.ends_with("kill-n2 undone")),
+        "{said}"
+    );
+    assert!(
+        target.is_absolute() && key_file.is_absolute(),
+        "printed {target:?} and {key_file:?}"
+    );
+    // Every command names its files by absolute paths: `cat '/...'` for a
+    // PID, `cluster start '/...'` for the control socket's folder.
+    let folder = format!(
+        "'{}/",
+        up_dir
+            .canonicalize()
+            .unwrap()
+            .join("runs/cluster-up")
+            .display()
+    );
+    let file = harness::target::load(&target).unwrap();
+    for n in &file.nodes {
+        let c = &n.value.commands;
+        for cmd in [&c.kill, &c.stop, &c.start] {
+            let cmd = &cmd.as_ref().expect("a command").value;
+            assert!(cmd.contains(&folder), "{folder} in {cmd:?}");
+        }
+    }
 }
 
 /// Starts `harness run --target` of a scenario file in the background and

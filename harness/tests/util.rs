@@ -133,16 +133,26 @@ pub fn wait_all_gone(pids: &[u32], limit: Duration) -> Vec<u32> {
 /// printed up to "Ctrl-C stops": the child is killed (its nodes with it)
 /// when the guard drops.
 pub fn cluster_up(args: &[&str], out: &Path, limit: Duration) -> (ChildGuard, Vec<String>) {
-    use std::io::{BufRead, BufReader};
     let mut cmd = harness();
-    cmd.args(["cluster", "up"])
-        .args(args)
-        .arg("--out")
-        .arg(out)
-        .stdin(Stdio::null())
+    cmd.args(["cluster", "up"]).args(args).arg("--out").arg(out);
+    spawn_cluster_up(cmd, &out.join("cluster-up.stderr"), limit)
+}
+
+/// As [`cluster_up`], started in the folder `cwd` with only `args` (an
+/// `--out` among them is read from `cwd`); its stderr goes to
+/// `cwd/cluster-up.stderr`.
+pub fn cluster_up_in(cwd: &Path, args: &[&str], limit: Duration) -> (ChildGuard, Vec<String>) {
+    let mut cmd = harness();
+    cmd.args(["cluster", "up"]).args(args).current_dir(cwd);
+    spawn_cluster_up(cmd, &cwd.join("cluster-up.stderr"), limit)
+}
+
+fn spawn_cluster_up(mut cmd: Command, stderr: &Path, limit: Duration) -> (ChildGuard, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         // To a file, so a cluster that did not come up says why.
-        .stderr(std::fs::File::create(out.join("cluster-up.stderr")).expect("stderr file"));
+        .stderr(std::fs::File::create(stderr).expect("stderr file"));
     let mut guard = ChildGuard(cmd.spawn().expect("spawn cluster up"));
     let stdout = guard.0.stdout.take().expect("piped stdout");
     let (tx, rx) = std::sync::mpsc::channel();
@@ -159,11 +169,27 @@ pub fn cluster_up(args: &[&str], out: &Path, limit: Duration) -> (ChildGuard, Ve
             Ok(line) => printed.push(line),
             Err(e) => panic!(
                 "cluster up did not print its endpoints ({e}); it printed {printed:?} and on stderr: {}",
-                std::fs::read_to_string(out.join("cluster-up.stderr")).unwrap_or_default()
+                std::fs::read_to_string(stderr).unwrap_or_default()
             ),
         }
     }
     (guard, printed)
+}
+
+/// What `cluster up --ready-file` wrote.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ready {
+    pub target: PathBuf,
+    pub api_key_file: PathBuf,
+    pub dir: PathBuf,
+}
+
+/// Reads and parses a ready file.
+pub fn read_ready(path: &Path) -> Ready {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("the ready file {}: {e}", path.display()));
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("the ready file: {e}\n{text}"))
 }
 
 /// Tests that saturate the CPU (gigabyte uploads) and tests whose

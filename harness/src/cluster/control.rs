@@ -5,7 +5,14 @@
 //!
 //! Files in the cluster's folder: `pids/<node>` holds each node's current
 //! process ID; `control.sock` takes one line, `start <node>`, and answers
-//! `ok`, `invalid: <why>` (no such node) or `error: <why>`.
+//! `ok`, `invalid: <why>` (no such node) or `error: <why>`. Both go when
+//! `cluster up` stops (with the API key file), so no command of the target
+//! file acts on a PID that is no longer the node's.
+//!
+//! The ready file (`--ready-file`) hands the cluster over to a script
+//! without a race: it appears, whole, once everything listens, and holds
+//! the absolute paths of the target file and the key file (README,
+//! "Running scenarios on a real target").
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -169,6 +176,155 @@ pub async fn request_start(dir: &Path, node: &str) -> Result<(), StartError> {
         })?
 }
 
+/// The files `cluster up` leaves only while it runs: the control socket,
+/// the PID files, the API key file and the ready file. They go when this
+/// drops, on Ctrl-C, SIGTERM or an error alike.
+pub struct Tidy {
+    dir: PathBuf,
+    key_file: PathBuf,
+    ready: Option<ReadyFile>,
+}
+
+impl Tidy {
+    /// Tidies `dir` (the cluster's folder) and the ready file when dropped.
+    pub fn new(dir: &Path, key_file: &Path, ready: Option<ReadyFile>) -> Self {
+        Tidy {
+            dir: dir.to_path_buf(),
+            key_file: key_file.to_path_buf(),
+            ready,
+        }
+    }
+
+    /// The ready file, to write once the cluster listens.
+    pub fn ready(&mut self) -> Option<&mut ReadyFile> {
+        self.ready.as_mut()
+    }
+}
+
+impl Drop for Tidy {
+    fn drop(&mut self) {
+        // The ready file first: a script that sees it may use the rest.
+        if let Some(r) = &self.ready {
+            r.remove();
+        }
+        let _ = std::fs::remove_file(self.dir.join(SOCKET));
+        let _ = std::fs::remove_dir_all(self.dir.join("pids"));
+        let _ = std::fs::remove_file(&self.key_file);
+    }
+}
+
+/// `cluster up --ready-file PATH`: written atomically once the cluster
+/// listens (a temporary file in the same folder, renamed into place), so a
+/// script that waits for it never reads half of it or an older cluster's.
+/// A YAML mapping with three keys, each an absolute path: `target` (the
+/// target file), `api_key_file` (the key's file; never the key) and `dir`
+/// (the cluster's folder). A value is plain unless the path holds a
+/// character YAML or `sh` would read otherwise; then it is double-quoted
+/// as JSON quotes strings.
+#[derive(Debug)]
+pub struct ReadyFile {
+    path: PathBuf,
+    /// What was written, so that only this cluster's file is removed.
+    written: Option<String>,
+}
+
+impl ReadyFile {
+    /// Checks the path before anything starts, and removes an earlier
+    /// cluster's file there, so that whoever waits for it waits for this
+    /// cluster. Its error is the user's to fix (exit 2).
+    pub fn prepare(path: &Path) -> Result<Self, String> {
+        let fail = |why: String| format!("failed to use --ready-file {}: {why}", path.display());
+        if path.is_dir() {
+            return Err(fail("it is a folder".into()));
+        }
+        let folder = folder_of(path);
+        if !folder.is_dir() {
+            return Err(fail(format!("there is no folder {}", folder.display())));
+        }
+        if std::fs::symlink_metadata(path).is_ok() {
+            std::fs::remove_file(path)
+                .map_err(|e| fail(format!("failed to remove the one already there: {e}")))?;
+        }
+        Ok(ReadyFile {
+            path: path.to_path_buf(),
+            written: None,
+        })
+    }
+
+    /// Writes the file: a temporary file in its folder, renamed into place.
+    pub fn write(&mut self, target: &Path, api_key_file: &Path, dir: &Path) -> Result<(), String> {
+        let fail = |why: String| format!("failed to write {}: {why}", self.path.display());
+        let mut text = String::from(
+            "# Written by `harness cluster up` once its cluster listens; removed when it stops.\n",
+        );
+        for (key, path) in [
+            ("target", target),
+            ("api_key_file", api_key_file),
+            ("dir", dir),
+        ] {
+            let value = path
+                .to_str()
+                .ok_or_else(|| fail(format!("{} is not UTF-8", path.display())))?;
+            let _ = writeln!(text, "{key}: {}", yaml_scalar(value));
+        }
+        let name = self
+            .path
+            .file_name()
+            .map_or_else(|| "ready".to_string(), |n| n.to_string_lossy().into_owned());
+        let tmp = folder_of(&self.path).join(format!(
+            ".{name}.{:016x}.tmp",
+            getrandom::u64().unwrap_or(u64::from(std::process::id()))
+        ));
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .and_then(|mut f| {
+                use std::io::Write as _;
+                f.write_all(text.as_bytes())?;
+                f.sync_all()
+            })
+            .and_then(|()| std::fs::rename(&tmp, &self.path));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(fail(e.to_string()));
+        }
+        self.written = Some(text);
+        Ok(())
+    }
+
+    /// Removes the file if it is still the one this cluster wrote.
+    fn remove(&self) {
+        if let Some(text) = &self.written
+            && std::fs::read_to_string(&self.path).is_ok_and(|t| &t == text)
+        {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The folder a file is in; `.` for a bare file name.
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// A path as a YAML scalar: plain when it holds only characters that YAML
+/// and `sh` both take as they are, else double-quoted (a JSON string is a
+/// YAML double-quoted scalar).
+fn yaml_scalar(s: &str) -> String {
+    let plain = s.starts_with('/')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+@%,=".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
+    }
+}
+
 /// Quotes a string for `sh`.
 fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -240,6 +396,54 @@ mod tests {
             .unwrap()
             .collect();
         assert_eq!(left.len(), 1, "temporary files left: {left:?}");
+    }
+
+    /// Whatever the paths, the ready file reads back as written, and a
+    /// plain path stays plain for `sed`.
+    #[test]
+    fn a_ready_file_reads_back_whatever_its_paths() {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Ready {
+            target: String,
+            api_key_file: String,
+            dir: String,
+        }
+        let folder = tempfile::tempdir().unwrap();
+        let file = folder.path().join("up.yaml");
+        for dir in [
+            "/plain/runs/cluster-up/20261206T000000Z",
+            "/a b/it's: #x",
+            "/\"q\"/- [x]",
+        ] {
+            let mut ready = ReadyFile::prepare(&file).unwrap();
+            let dir = Path::new(dir);
+            let (target, key) = (dir.join("target.yaml"), dir.join("api-key"));
+            ready.write(&target, &key, dir).unwrap();
+            let text = std::fs::read_to_string(&file).unwrap();
+            let back: Ready = serde_saphyr::from_str(&text).unwrap();
+            assert_eq!(
+                (
+                    back.target.as_str(),
+                    back.api_key_file.as_str(),
+                    back.dir.as_str()
+                ),
+                (
+                    target.to_str().unwrap(),
+                    key.to_str().unwrap(),
+                    dir.to_str().unwrap()
+                ),
+                "{text}"
+            );
+            if dir.starts_with("/plain") {
+                assert!(
+                    text.contains(&format!("\ntarget: {}\n", target.display())),
+                    "{text}"
+                );
+            }
+            let left: Vec<_> = std::fs::read_dir(folder.path()).unwrap().collect();
+            assert_eq!(left.len(), 1, "only the ready file: {left:?}");
+        }
     }
 
     #[test]

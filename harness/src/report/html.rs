@@ -447,11 +447,11 @@ fn polling(o: &mut String, r: &Report) {
 
 fn faults_and_cleanup(o: &mut String, r: &Report) {
     if !r.faults.is_empty() {
-        o.push_str("<h2>Faults</h2><table><tr><th>fault</th><th>kind</th><th>nodes</th><th>from</th><th>to</th></tr>\n");
+        o.push_str("<h2>Faults</h2><table><tr><th>fault</th><th>kind</th><th>nodes</th><th>from</th><th>to</th><th>outcome</th></tr>\n");
         for f in &r.faults {
             let _ = writeln!(
                 o,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{:.2} s</td><td class=\"num\">{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{:.2} s</td><td class=\"num\">{}</td><td>{}</td></tr>",
                 esc(&f.name),
                 esc(&f.kind),
                 esc(&f.nodes.join(", ")),
@@ -459,6 +459,7 @@ fn faults_and_cleanup(o: &mut String, r: &Report) {
                 f.end_s
                     .map(|s| format!("{s:.2} s"))
                     .unwrap_or_else(|| "never healed".into()),
+                esc(&fault_outcome(f)),
             );
         }
         o.push_str("</table>\n");
@@ -545,6 +546,18 @@ fn chart_open(o: &mut String, id: &str, title: &str) {
     );
 }
 
+/// A fault's outcome as recorded, and its undo's if that failed.
+fn fault_outcome(f: &crate::report::FaultReport) -> String {
+    let mut text = f.outcome.as_str().to_string();
+    if let Some(e) = &f.error {
+        let _ = write!(text, ": {e}");
+    }
+    if let Some(e) = &f.heal_error {
+        let _ = write!(text, "; undo failed: {e}");
+    }
+    text
+}
+
 /// The warm-up and every fault window, behind the series.
 fn shading(o: &mut String, r: &Report, warmup_end: f64, x: &dyn Fn(f64) -> f64) {
     let (y0, h) = (TOP, HEIGHT - TOP - BOTTOM);
@@ -564,10 +577,13 @@ fn shading(o: &mut String, r: &Report, warmup_end: f64, x: &dyn Fn(f64) -> f64) 
             "<rect class=\"fault\" x=\"{a:.1}\" y=\"{y0}\" width=\"{:.1}\" height=\"{h}\">\
              <title>{}</title></rect><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
             (b - a).max(1.0),
-            esc(&f.name),
+            esc(&format!("{} ({})", f.name, fault_outcome(f))),
             a + 3.0,
             TOP + 11.0,
-            esc(&f.name),
+            esc(&match f.outcome {
+                crate::report::FaultOutcome::Done => f.name.clone(),
+                other => format!("{} ({})", f.name, other.as_str()),
+            }),
         );
     }
 }

@@ -189,6 +189,42 @@ pub struct FaultReport {
     pub start_s: f64,
     /// Healed, seconds since the start; None if never.
     pub end_s: Option<f64>,
+    /// What became of it, as recorded: a fault whose injection failed is
+    /// never shown as done.
+    #[serde(default)]
+    pub outcome: FaultOutcome,
+    /// Why it failed or stopped, if it did.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Why its undo failed, if the last attempt at it did.
+    #[serde(default)]
+    pub heal_error: Option<String>,
+}
+
+/// What became of a fault.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultOutcome {
+    /// Injected, and each step of it taken.
+    #[default]
+    Done,
+    /// Its injection failed (a node command that failed or timed out, a
+    /// drain the cluster refused).
+    Failed,
+    /// Injected, but it went no further: a step's precondition was not
+    /// confirmed, or a step failed; what it had done was undone.
+    Stopped,
+}
+
+impl FaultOutcome {
+    /// The outcome as `report.json` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultOutcome::Done => "done",
+            FaultOutcome::Failed => "failed",
+            FaultOutcome::Stopped => "stopped",
+        }
+    }
 }
 
 /// A change of the built-in LB's view of a node.
@@ -320,12 +356,22 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
     let faults = history
         .fault_windows()
         .into_iter()
-        .map(|w| FaultReport {
-            name: w.name,
-            kind: w.kind,
-            nodes: w.nodes,
-            start_s: secs(w.start_us),
-            end_s: w.healed.then(|| secs(w.end_us)),
+        .map(|w| {
+            let (outcome, error) = match (w.inject_error, w.stopped) {
+                (Some(e), _) => (FaultOutcome::Failed, Some(e)),
+                (None, Some(why)) => (FaultOutcome::Stopped, Some(why)),
+                (None, None) => (FaultOutcome::Done, None),
+            };
+            FaultReport {
+                name: w.name,
+                kind: w.kind,
+                nodes: w.nodes,
+                start_s: secs(w.start_us),
+                end_s: w.healed.then(|| secs(w.end_us)),
+                outcome,
+                error,
+                heal_error: w.heal_error,
+            }
         })
         .collect();
     let lb_health = history
@@ -409,6 +455,7 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::{FaultAction, FaultEvent, Phase};
 
     fn started(seed: u64) -> History {
         History {
@@ -437,6 +484,139 @@ mod tests {
             let json = serde_json::to_value(&r).unwrap();
             assert_eq!(json["seed_text"], seed.to_string());
             assert_eq!(json["seed"].as_u64(), Some(seed));
+        }
+    }
+
+    fn fault(at_s: u64, action: FaultAction, step: Option<&str>, error: Option<&str>) -> Event {
+        Event::Fault(FaultEvent {
+            at_us: at_s * 1_000_000,
+            done_us: Some(at_s * 1_000_000 + 1000),
+            step: step.map(str::to_string),
+            name: "kill-n2".into(),
+            kind: "kill".into(),
+            nodes: vec!["n2".into()],
+            action,
+            error: error.map(str::to_string),
+        })
+    }
+
+    fn run_of(faults: Vec<Event>) -> Report {
+        let mut events = vec![
+            Event::RunStarted {
+                scenario: "s".into(),
+                seed: 1,
+                run_id: "r1".into(),
+                target: "cluster-up".into(),
+                started_at: "2026-01-01T00:00:00Z".into(),
+            },
+            Event::Phase {
+                at_us: 0,
+                phase: Phase::Workload,
+            },
+        ];
+        events.extend(faults);
+        events.push(Event::RunEnded {
+            at_us: 20_000_000,
+            interrupted: None,
+        });
+        build(&History { events }, Vec::new())
+    }
+
+    /// Issue 17: a kill whose command failed was shown as "kill-n2 kill on
+    /// n2" in the summary's timeline, as if it had been done. Its recorded
+    /// outcome is shown in the summary, `report.json` and the HTML page.
+    #[test]
+    fn r17_a_fault_is_shown_as_its_history_records_it() {
+        let failed = "the kill command failed (exit 1): cat: runs/pids/n2: No such file";
+        for (faults, line, undo, outcome, error, heal_error) in [
+            (
+                vec![
+                    fault(5, FaultAction::Inject, None, Some(failed)),
+                    fault(10, FaultAction::Heal, None, None),
+                ],
+                format!("kill-n2 kill on n2 FAILED: {failed}"),
+                "kill-n2 undone",
+                "failed",
+                Some(failed),
+                None,
+            ),
+            (
+                vec![
+                    fault(5, FaultAction::Inject, None, None),
+                    fault(
+                        7,
+                        FaultAction::Step,
+                        Some("stopped"),
+                        Some("n2 never drained"),
+                    ),
+                    fault(7, FaultAction::Heal, None, None),
+                ],
+                "kill-n2 kill on n2 STOPPED: n2 never drained".to_string(),
+                "kill-n2 undone",
+                "stopped",
+                Some("n2 never drained"),
+                None,
+            ),
+            (
+                vec![
+                    fault(5, FaultAction::Inject, None, None),
+                    fault(10, FaultAction::Heal, None, Some("start timed out")),
+                ],
+                "kill-n2 kill on n2".to_string(),
+                "kill-n2 undo FAILED: start timed out",
+                "done",
+                None,
+                Some("start timed out"),
+            ),
+            (
+                // The heal phase tried the failed heal again, and it worked.
+                vec![
+                    fault(5, FaultAction::Inject, None, None),
+                    fault(10, FaultAction::Heal, None, Some("start timed out")),
+                    fault(15, FaultAction::Heal, None, None),
+                ],
+                "kill-n2 kill on n2".to_string(),
+                "kill-n2 undone",
+                "done",
+                None,
+                None,
+            ),
+        ] {
+            let r = run_of(faults);
+            let text = summary(&r);
+            let lines: Vec<&str> = text.lines().map(str::trim).collect();
+            assert!(
+                lines.iter().any(|l| l.ends_with(&line)),
+                "{line:?} in\n{text}"
+            );
+            assert!(
+                lines.iter().any(|l| l.ends_with(undo)),
+                "{undo:?} in\n{text}"
+            );
+            if outcome != "done" {
+                assert!(
+                    !lines.iter().any(|l| l.ends_with("kill-n2 kill on n2")),
+                    "shown as done:\n{text}"
+                );
+            }
+            let json = serde_json::to_value(&r).unwrap();
+            let f = &json["faults"][0];
+            assert_eq!(
+                (
+                    f["outcome"].as_str(),
+                    f["error"].as_str(),
+                    f["heal_error"].as_str()
+                ),
+                (Some(outcome), error, heal_error),
+                "{f}"
+            );
+            let page = html(&r);
+            let cell = match (error, heal_error) {
+                (Some(e), _) => format!("<td>{outcome}: {e}</td>"),
+                (None, Some(e)) => format!("<td>{outcome}; undo failed: {e}</td>"),
+                (None, None) => format!("<td>{outcome}</td>"),
+            };
+            assert!(page.contains(&cell), "{cell} in the page");
         }
     }
 }

@@ -506,12 +506,23 @@ pub fn summary(r: &Report) -> String {
         let _ = writeln!(s, "\ntimeline");
         let mut lines: Vec<(f64, String)> = Vec::new();
         for f in &r.faults {
+            // As recorded: a fault that failed is never shown as done.
+            let why = f.error.as_deref().unwrap_or("no reason recorded");
+            let outcome = match f.outcome {
+                crate::report::FaultOutcome::Done => String::new(),
+                crate::report::FaultOutcome::Failed => format!(" FAILED: {why}"),
+                crate::report::FaultOutcome::Stopped => format!(" STOPPED: {why}"),
+            };
             lines.push((
                 f.start_s,
-                format!("{} {} on {}", f.name, f.kind, f.nodes.join(",")),
+                format!("{} {} on {}{outcome}", f.name, f.kind, f.nodes.join(",")),
             ));
             if let Some(end) = f.end_s {
-                lines.push((end, format!("{} undone", f.name)));
+                let undone = match &f.heal_error {
+                    Some(e) => format!("{} undo FAILED: {e}", f.name),
+                    None => format!("{} undone", f.name),
+                };
+                lines.push((end, undone));
             }
         }
         for h in &r.lb_health {

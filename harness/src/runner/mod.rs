@@ -953,12 +953,30 @@ async fn watch_nodes(nodes: Vec<(String, ApiClient)>, events: Events, stop: watc
 
 /// Creates `<out>/<scenario>/<timestamp>/` and points `<out>/latest` at it.
 pub(crate) fn create_run_dir(out: &Path, scenario: &str) -> Result<PathBuf, RunError> {
+    let dir = create_dir(out, scenario)?;
+    let latest = out.join("latest");
+    let _ = std::fs::remove_file(&latest);
+    let relative = dir.strip_prefix(out).unwrap_or(&dir);
+    if let Err(e) = std::os::unix::fs::symlink(relative, &latest) {
+        eprintln!(
+            "harness: could not point {} at the run: {e}",
+            latest.display()
+        );
+    }
+    Ok(dir)
+}
+
+/// Creates `<out>/<name>/<timestamp>/` and leaves `<out>/latest` alone:
+/// for what is not a scenario's run (`cluster up`, `containers up`), as
+/// `latest` names the last run, which `harness report` reads (README,
+/// "What a run leaves behind").
+pub(crate) fn create_dir(out: &Path, name: &str) -> Result<PathBuf, RunError> {
     let stamp: String = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()
         .chars()
         .filter(|c| *c != '-' && *c != ':')
         .collect();
-    let base = out.join(scenario);
+    let base = out.join(name);
     let mut dir = base.join(&stamp);
     let mut n = 1;
     while dir.exists() {
@@ -971,15 +989,6 @@ pub(crate) fn create_run_dir(out: &Path, scenario: &str) -> Result<PathBuf, RunE
             dir.display()
         ))
     })?;
-    let latest = out.join("latest");
-    let _ = std::fs::remove_file(&latest);
-    let relative = dir.strip_prefix(out).unwrap_or(&dir);
-    if let Err(e) = std::os::unix::fs::symlink(relative, &latest) {
-        eprintln!(
-            "harness: could not point {} at the run: {e}",
-            latest.display()
-        );
-    }
     Ok(dir)
 }
 
