@@ -890,14 +890,19 @@ fn validate(files: &[PathBuf]) -> u8 {
         match scenario::load(f) {
             Ok(l) => {
                 let s = &l.scenario;
+                // Whole seconds: an estimate has no use for milliseconds.
+                let expect = std::time::Duration::from_secs(
+                    runner::expected_wall_time(s).as_secs_f64().ceil() as u64,
+                );
                 println!(
-                    "ok: {} ({}: {} nodes, {} faults, {} checks, {})",
+                    "ok: {} ({}: {} nodes, {} faults, {} checks, duration {}; a run takes about {})",
                     l.file.display(),
                     s.name.value,
                     s.cluster.nodes.value,
                     s.faults.len(),
                     s.checks.len(),
-                    s.duration.value
+                    s.duration.value,
+                    humantime::format_duration(expect)
                 );
             }
             Err(e) => {
