@@ -320,11 +320,7 @@ fn node_table(o: &mut String, r: &Report) {
             n.starts
         );
         if let Some(p) = fleet {
-            let connected = p
-                .nodes
-                .iter()
-                .find(|f| f.node == n.name)
-                .map_or(0, |f| f.tentacles_connected);
+            let connected = p.connected_to(&n.name);
             let _ = write!(o, "<td class=\"num\">{connected} / {}</td>", p.tentacles);
         }
         o.push_str("</tr>\n");

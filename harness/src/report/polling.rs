@@ -36,6 +36,17 @@ pub struct PollingReport {
     pub rpc_ms: Option<Percentiles>,
 }
 
+impl PollingReport {
+    /// How many Tentacles the scenario's node `node` has connected; 0 for
+    /// a node the fleet never reached.
+    pub fn connected_to(&self, node: &str) -> u64 {
+        self.nodes
+            .iter()
+            .find(|f| f.node == node)
+            .map_or(0, |f| f.tentacles_connected)
+    }
+}
+
 /// One node's view of the fleet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PollingNode {

@@ -601,11 +601,7 @@ fn nodes(s: &mut String, r: &Report) {
             );
         }
         if let Some(p) = fleet {
-            let connected = p
-                .nodes
-                .iter()
-                .find(|f| f.node == n.name)
-                .map_or(0, |f| f.tentacles_connected);
+            let connected = p.connected_to(&n.name);
             let _ = write!(line, " {connected:>5}/{} Tentacles ", p.tentacles);
         }
         let restarts = n.starts.saturating_sub(1);
