@@ -1063,9 +1063,12 @@ fn run(args: RunArgs) -> u8 {
                 println!("run folder: {}", result.dir.display());
                 reports.push(result.report);
             }
-            Err(e) => {
+            Err(mut e) => {
                 eprintln!("error: scenario {}: {e}", l.file.display());
                 environment_failed = true;
+                // A run stopped early still has a report: --json and
+                // --junit get it, so CI shows what was cut.
+                reports.extend(e.report.take().map(|r| *r));
                 if e.interrupted {
                     break;
                 }

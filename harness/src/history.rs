@@ -232,6 +232,23 @@ pub enum Event {
         /// Its peak resident set, KiB.
         peak_rss_kib: u64,
     },
+    /// The run was told to stop early (Ctrl-C, SIGTERM, its time limit),
+    /// recorded the moment the runner saw it, before it healed anything:
+    /// checks tell a fault window or a bound the interruption cut short
+    /// from one that ran its course (README, "Interrupted runs").
+    Interrupted {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// What stopped it: `Ctrl-C`, `SIGTERM`, or the time limit.
+        why: String,
+        /// The phase it was in.
+        phase: Phase,
+    },
+    /// An upload attempt began: recorded before its first byte, so an
+    /// attempt whose end never made it into the history (the harness was
+    /// killed, or its attempt aborted) is still known to have been in
+    /// flight.
+    UploadStarted(UploadStart),
     /// The last event of a run that ended in an orderly way.
     RunEnded {
         /// Microseconds since the start.
@@ -387,6 +404,20 @@ pub enum Phase {
     Settle,
     /// Judge the history.
     Check,
+}
+
+impl Phase {
+    /// The word the history uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Boot => "boot",
+            Phase::Warmup => "warmup",
+            Phase::Workload => "workload",
+            Phase::Heal => "heal",
+            Phase::Settle => "settle",
+            Phase::Check => "check",
+        }
+    }
 }
 
 /// The `via` of a load phase's task submissions: its tasks are followed
@@ -733,8 +764,47 @@ pub struct UploadAttempt {
     pub body_kind: Option<crate::upload::BodyKind>,
 }
 
+/// The start of one upload attempt; its end is an [`UploadAttempt`] with
+/// the same purpose, sequence number and attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadStart {
+    /// A package upload, or a step of the body-limit ladder.
+    #[serde(default)]
+    pub purpose: UploadPurpose,
+    /// The upload's number in the workload (the step, for the ladder).
+    pub seq: u64,
+    /// 0 for the first attempt, then the retries.
+    pub attempt: u32,
+    /// The file name sent.
+    pub file: String,
+    /// `lb`, or the node it went to.
+    pub via: String,
+    /// The package file's bytes.
+    pub size: u64,
+    /// When the attempt started.
+    pub sent_us: u64,
+}
+
+/// The interruption of a run, as its history records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Interruption {
+    /// When the runner saw it.
+    pub at_us: u64,
+    /// What stopped the run.
+    pub why: String,
+    /// The phase it came in.
+    pub phase: Phase,
+}
+
+impl Interruption {
+    /// `Ctrl-C during workload`.
+    pub fn describe(&self) -> String {
+        format!("{} during {}", self.why, self.phase.as_str())
+    }
+}
+
 /// Why an upload was made.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UploadPurpose {
     /// The upload workload: it must arrive.
@@ -957,7 +1027,9 @@ impl History {
                 | Event::ClusterNodes { at_us, .. }
                 | Event::NodeIdentities { at_us, .. }
                 | Event::NodeStatus { at_us, .. }
+                | Event::Interrupted { at_us, .. }
                 | Event::RunEnded { at_us, .. } => *at_us,
+                Event::UploadStarted(u) => u.sent_us,
                 Event::Request(r) => r.done_us,
                 Event::Fault(f) => f.done_us.unwrap_or(f.at_us),
                 Event::TaskSubmitted(t) => t.done_us,
@@ -1010,6 +1082,37 @@ impl History {
     pub fn measured_requests(&self) -> impl Iterator<Item = &Request> {
         let from = self.measured_from();
         self.requests().filter(move |r| r.intended_us >= from)
+    }
+
+    /// The interruption that stopped the run early, if one did: the first
+    /// `interrupted` event.
+    pub fn interruption(&self) -> Option<Interruption> {
+        self.events.iter().find_map(|e| match e {
+            Event::Interrupted { at_us, why, phase } => Some(Interruption {
+                at_us: *at_us,
+                why: why.clone(),
+                phase: *phase,
+            }),
+            _ => None,
+        })
+    }
+
+    /// Upload attempts that started and whose end the history does not
+    /// hold: in flight when the run ended, or when the harness died.
+    pub fn uploads_in_flight(&self) -> Vec<&UploadStart> {
+        let ended: std::collections::HashSet<(UploadPurpose, u64, u32)> = self
+            .uploads()
+            .map(|a| (a.purpose, a.seq, a.attempt))
+            .collect();
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::UploadStarted(u) if !ended.contains(&(u.purpose, u.seq, u.attempt)) => {
+                    Some(u)
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     /// Every fault's window, in injection order.

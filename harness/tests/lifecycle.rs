@@ -428,7 +428,9 @@ fn a_run_past_its_time_limit_is_stopped_healed_and_reported_as_a_harness_error()
         "6s",
         "--out",
     ])
-    .arg(tmp.path());
+    .arg(tmp.path())
+    .arg("--json")
+    .arg(tmp.path().join("out.json"));
     let started = std::time::Instant::now();
     let done = crate::util::run_with_timeout(cmd, Duration::from_secs(60));
     assert_eq!(done.code(), 3, "{}", done.stderr);
@@ -464,4 +466,242 @@ fn a_run_past_its_time_limit_is_stopped_healed_and_reported_as_a_harness_error()
     .unwrap();
     assert_eq!(report["verdict"], "unknown");
     assert_eq!(report["interrupted"], "it overran its time limit of 6s");
+    assert_eq!(report["interrupted_phase"], "workload");
+    // Issue 17: --json gets the stopped run's report too.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("out.json")).unwrap())
+            .unwrap();
+    assert_eq!(json, report);
+}
+
+/// What a run stopped with Ctrl-C left: its exit code, the `--json`
+/// report, the `--junit` file, and the run folder.
+struct Stopped {
+    code: Option<i32>,
+    json: serde_json::Value,
+    junit: String,
+    dir: std::path::PathBuf,
+}
+
+/// `harness run SCENARIO --json --junit`, sent `signal` (SIGINT is Ctrl-C)
+/// `then` after `ready` holds for its run folder (polled for at most
+/// [`LIMIT`]).
+fn stop_when(
+    signal: Signal,
+    scenario: &str,
+    out: &Path,
+    ready: impl Fn(&Path) -> bool,
+    then: Duration,
+) -> Stopped {
+    let (json, junit) = (out.join("out.json"), out.join("junit.xml"));
+    let mut cmd = harness();
+    cmd.args(["run", scenario, "--out"])
+        .arg(out)
+        .arg("--json")
+        .arg(&json)
+        .arg("--junit")
+        .arg(&junit)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(out.join("stderr")).unwrap());
+    let mut guard = ChildGuard(cmd.spawn().unwrap());
+    let _reap = KillChildrenOf(guard.0.id());
+    let dir = out.join("latest");
+    let seen = poll(LIMIT, || ready(&dir).then_some(()));
+    assert!(
+        seen.is_some(),
+        "the run never got there; it said: {}",
+        std::fs::read_to_string(out.join("stderr")).unwrap_or_default()
+    );
+    std::thread::sleep(then);
+    kill(Pid::from_raw(guard.0.id() as i32), signal).unwrap();
+    let status = wait_with_timeout(&mut guard.0, Duration::from_secs(60))
+        .expect("harness exits after the signal");
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    Stopped {
+        code: status.code(),
+        json: serde_json::from_str(&read(&json)).unwrap_or(serde_json::Value::Null),
+        junit: read(&junit),
+        dir: std::fs::canonicalize(&dir).unwrap(),
+    }
+}
+
+/// True once the run's history holds `text`.
+fn history_has(dir: &Path, text: &str) -> bool {
+    std::fs::read_to_string(dir.join("history.jsonl")).is_ok_and(|h| h.contains(text))
+}
+
+/// The checks of a report whose verdict is `verdict`, by name.
+fn checks_with(report: &serde_json::Value, verdict: &str) -> Vec<String> {
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["verdict"] == verdict)
+        .map(|c| c["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The `--json` report of a stopped run is the one in its folder, matches
+/// the schema, and the JUnit file has a testcase per check (and one for
+/// the run), each undecided check an error that names the interruption.
+fn assert_reported_everywhere(s: &Stopped, says: &str) {
+    assert_eq!(s.code, Some(3), "an interrupted run is exit 3");
+    assert!(s.json.is_object(), "--json got {}", s.json);
+    let in_folder: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(s.json, in_folder);
+    crate::run::assert_matches_schema(&s.json);
+    assert_eq!(s.json["verdict"], "unknown");
+    let checks = s.json["checks"].as_array().unwrap().len();
+    assert!(checks > 0);
+    assert!(
+        s.junit.contains(&format!("tests=\"{}\"", checks + 1)),
+        "{}",
+        s.junit
+    );
+    let unknown = checks_with(&s.json, "unknown");
+    assert!(!unknown.is_empty(), "{}", s.json["checks"]);
+    let message = format!("message=\"{says}\"");
+    assert_eq!(
+        s.junit.matches(&message).count(),
+        unknown.len(),
+        "{message} on each of {unknown:?}: {}",
+        s.junit
+    );
+    for name in &unknown {
+        assert!(
+            s.junit.contains(&format!("<testcase name=\"{name}\"")),
+            "{}",
+            s.junit
+        );
+    }
+}
+
+/// The detail of the check named `name`.
+fn detail_of(report: &serde_json::Value, name: &str) -> (String, String) {
+    let c = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {}", report["checks"]));
+    (
+        c["verdict"].as_str().unwrap().to_string(),
+        c["detail"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Issue 17, interrupted runs: Ctrl-C a moment after a pause, long before
+/// routes_around_failed_node's bound. The report goes to --json and JUnit
+/// as well as the run folder, and the window the interruption cut short is
+/// unknown, not a failure of the LB.
+#[test]
+fn r17_ctrl_c_mid_workload_reports_to_json_and_junit_and_fails_no_cut_window() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = stop_when(
+        Signal::SIGINT,
+        "fixtures/scenarios/interrupt/pause-cut-short.yaml",
+        tmp.path(),
+        |d| history_has(d, r#""kind":"pause","nodes":["n1"],"action":"inject""#),
+        Duration::from_millis(1500),
+    );
+    assert_reported_everywhere(&s, "interrupted: Ctrl-C during workload");
+    assert_eq!(s.json["interrupted"], "Ctrl-C");
+    assert_eq!(s.json["interrupted_phase"], "workload");
+    assert_eq!(checks_with(&s.json, "fail"), Vec::<String>::new());
+    let (verdict, detail) = detail_of(&s.json, "routes_around_failed_node");
+    assert_eq!(verdict, "unknown", "{detail}");
+    assert!(
+        detail.contains("was cut short by the interruption (Ctrl-C during workload)")
+            && detail.contains("before its bound of 30.0s elapsed"),
+        "{detail}"
+    );
+    let history = std::fs::read_to_string(s.dir.join("history.jsonl")).unwrap();
+    assert!(
+        history.contains(r#""event":"interrupted""#) && history.contains(r#""phase":"workload""#),
+        "{history}"
+    );
+}
+
+/// Issue 17, interrupted runs: a drain cut short by SIGTERM two seconds
+/// in, while the LB had its 30 s to take the node out, is unknown, not
+/// failed.
+#[test]
+fn r17_a_drain_cut_short_by_sigterm_is_unknown_not_failed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = stop_when(
+        Signal::SIGTERM,
+        "fixtures/scenarios/interrupt/drain-cut-short.yaml",
+        tmp.path(),
+        |d| history_has(d, r#""kind":"drain","nodes":["n2"],"action":"inject""#),
+        Duration::from_secs(2),
+    );
+    assert_reported_everywhere(&s, "interrupted: SIGTERM during workload");
+    let (verdict, detail) = detail_of(&s.json, "drain_contract");
+    assert_eq!(verdict, "unknown", "{detail}");
+    assert!(
+        detail.contains("drain-n2 was cut short by the interruption (SIGTERM during workload)"),
+        "{detail}"
+    );
+}
+
+/// Issue 17, interrupted runs: Ctrl-C while the cluster boots still writes
+/// a report (unknown, the phase named) to the run folder, --json and JUnit.
+#[test]
+fn r17_ctrl_c_during_boot_still_reports_everywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = stop_when(
+        Signal::SIGINT,
+        "fixtures/scenarios/valid/long-pause.yaml",
+        tmp.path(),
+        |d| history_has(d, r#""phase":"boot""#),
+        Duration::ZERO,
+    );
+    assert_reported_everywhere(&s, "interrupted: Ctrl-C during boot");
+    assert_eq!(s.json["interrupted_phase"], "boot");
+    let (verdict, detail) = detail_of(&s.json, "availability");
+    assert_eq!(verdict, "unknown");
+    assert!(
+        detail.contains("interrupted (Ctrl-C during boot) before its workload began"),
+        "{detail}"
+    );
+}
+
+/// Issue 17, interrupted runs: an upload in flight at Ctrl-C leaves no
+/// partial file in the embedded cluster's storage, the report says it was
+/// in flight, and upload_intact is unknown for it.
+#[test]
+fn r17_an_upload_in_flight_at_ctrl_c_leaves_nothing_and_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let incoming = |d: &Path| d.join("cluster/shared-storage/.incoming");
+    let parts = |d: &Path| -> Vec<(std::path::PathBuf, u64)> {
+        std::fs::read_dir(incoming(d))
+            .map(|r| {
+                r.filter_map(|e| e.ok())
+                    .map(|e| (e.path(), e.metadata().map_or(0, |m| m.len())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let s = stop_when(
+        Signal::SIGINT,
+        "fixtures/scenarios/interrupt/upload-in-flight.yaml",
+        tmp.path(),
+        |d| parts(d).iter().any(|(_, len)| *len > 0),
+        Duration::from_millis(500),
+    );
+    assert_eq!(parts(&s.dir), Vec::new(), "left in the cluster's storage");
+    assert_reported_everywhere(&s, "interrupted: Ctrl-C during workload");
+    let in_flight = s.json["uploads_in_flight"].as_array().unwrap();
+    assert_eq!(in_flight.len(), 1, "{in_flight:?}");
+    assert_eq!(in_flight[0]["seq"], 0);
+    let (verdict, detail) = detail_of(&s.json, "upload_intact");
+    assert_eq!(verdict, "unknown", "{detail}");
+    assert!(
+        detail.contains("upload 0 (")
+            && detail.contains("was in flight when the run")
+            && !detail.contains("no upload was attempted"),
+        "{detail}"
+    );
 }

@@ -266,3 +266,77 @@ fn the_package_and_upload_commands_end_as_unix_tools_do() {
     assert_eq!(out.code(), 3, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("Connection refused"), "{}", out.stdout);
 }
+
+/// Starts an upload of `announced` bytes to `addr` (a node or the LB),
+/// sends its first MiB and leaves the connection open: the upload is in
+/// flight until the caller drops the stream.
+fn upload_in_flight(addr: &str, key: &str, version: &str) -> std::net::TcpStream {
+    let head = format!(
+        "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"InFlight.{version}.zip\"\r\n\r\n"
+    );
+    let announced = 64 * 1024 * 1024;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /api/Spaces-1/packages/raw HTTP/1.1\r\nHost: x\r\nX-Octopus-ApiKey: {key}\r\nContent-Type: multipart/form-data; boundary=B\r\nContent-Length: {announced}\r\n\r\n{head}"
+    )
+    .unwrap();
+    stream.write_all(&vec![7u8; 1024 * 1024]).unwrap();
+    stream
+}
+
+/// The `.part` files under the nodes' incoming folder once one holds
+/// bytes: the upload has reached a node and is being written.
+fn wait_for_part(b: &Booted) -> Vec<std::path::PathBuf> {
+    let incoming = b.dir().join("shared-storage").join(".incoming");
+    crate::util::poll(LIMIT, || {
+        let parts: Vec<_> = std::fs::read_dir(&incoming)
+            .ok()?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.metadata().is_ok_and(|m| m.len() > 0))
+            .map(|e| e.path())
+            .collect();
+        (!parts.is_empty()).then_some(parts)
+    })
+    .expect("the upload reached a node's incoming folder")
+}
+
+/// Issue 17, interrupted runs: an upload in flight when the embedded
+/// cluster is torn down leaves no partial file in its storage, though its
+/// node is killed before it can remove its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r17_teardown_removes_an_upload_left_in_flight() {
+    let b = boot(fast_spec(2)).await;
+    let node = b.node_url("n1");
+    let stream = upload_in_flight(node.trim_start_matches("http://"), &b.key, "1.0.0");
+    let parts = wait_for_part(&b);
+    b.cluster.shutdown();
+    let left: Vec<_> = parts.iter().filter(|p| p.exists()).collect();
+    assert!(left.is_empty(), "left behind after teardown: {left:?}");
+    assert!(stored_files(&b).is_empty(), "{:?}", stored_files(&b));
+    drop(stream);
+}
+
+/// Issue 17, interrupted runs: a client that goes away mid-upload through
+/// the LB (as an interrupted harness does) leaves no partial file on the
+/// node behind the LB, long before the node's stall timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r17_a_client_gone_mid_upload_through_the_lb_leaves_no_partial_file() {
+    let b = boot(fast_spec(2)).await;
+    let lb = b.cluster.lb_url();
+    let stream = upload_in_flight(lb.trim_start_matches("http://"), &b.key, "1.0.1");
+    let parts = wait_for_part(&b);
+    drop(stream);
+    let gone = crate::util::poll(Duration::from_secs(20), || {
+        parts.iter().all(|p| !p.exists()).then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "still there 20s after the client went (the node's stall timeout is {}s): {:?}",
+        harness::limits::BODY_STALL.as_secs(),
+        stored_files(&b)
+    );
+}

@@ -58,6 +58,7 @@ fn every_shipped_scenario_validates() {
         "scenarios",
         "fixtures/scenarios/valid",
         "fixtures/scenarios/suite",
+        "fixtures/scenarios/interrupt",
     ] {
         for e in std::fs::read_dir(root().join(dir)).unwrap() {
             let p = e.unwrap().path();

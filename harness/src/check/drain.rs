@@ -16,7 +16,10 @@
 //! - **running tasks finish**: those the node ran when it was drained end
 //!   in Success.
 //!
-//! A part the history holds no evidence for is unknown, never passed.
+//! A part the history holds no evidence for is unknown, never passed. A
+//! part whose bound the run's interruption came in before it elapsed (the
+//! ping's, the LB's, the undrain's; running tasks not yet ended) is unknown
+//! where it would fail (README, "Interrupted runs").
 //! Task start times are the server's, so `clock_skew` widens the drain's
 //! edges: a task that started within it of the drain counts as running
 //! when it was drained (and must succeed), not as started after it.
@@ -27,7 +30,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use super::tasks::{first_started_us, last_node, node_at, task_id};
-use super::{Verdict, judged_windows, never_injected, secs, worst};
+use super::{Verdict, cut_short, judged_windows, never_injected, secs, window_cut_short, worst};
 use crate::history::{FaultWindow, History, Op, Request, TaskRecord, TaskState};
 use crate::scenario::DrainContract;
 
@@ -276,6 +279,13 @@ fn judge_window(
         (Vec::new(), Vec::new())
     };
 
+    for p in parts.iter_mut().filter(|p| p.verdict == Verdict::Fail) {
+        if let Some(why) = cut_by_interruption(c, h, w, p.name, &running) {
+            p.verdict = Verdict::Unknown;
+            p.detail = why;
+        }
+    }
+
     let verdict = Verdict::merge(parts.iter().map(|p| p.verdict));
     let detail = if verdict == Verdict::Pass {
         format!(
@@ -334,6 +344,45 @@ fn judge_window(
         "verdict": verdict,
     });
     (verdict, detail, evidence)
+}
+
+/// Why a failing part cannot be judged because the run was interrupted
+/// before its bound elapsed, if that is so.
+fn cut_by_interruption(
+    c: &DrainContract,
+    h: &History,
+    w: &FaultWindow,
+    part: &str,
+    running: &[Running],
+) -> Option<String> {
+    let ping_within = c.ping_within.value.as_micros_u64();
+    match part {
+        "ping_418" => window_cut_short(h, w, w.started_us, ping_within),
+        "lb" => window_cut_short(h, w, w.start_us, c.lb_within.value.as_micros_u64()),
+        "ping_200" => {
+            let undrained = w.healed_done_us.unwrap_or(w.end_us).max(w.end_us);
+            cut_short(
+                h,
+                &format!("the wait for ping 200 after {} was undone", w.name),
+                undrained,
+                ping_within,
+            )
+        }
+        "running_tasks" => {
+            let i = h.interruption()?;
+            let open = running
+                .iter()
+                .filter(|r| r.end != Some(TaskState::Success))
+                .find(|r| r.ended_us.is_none_or(|at| at > i.at_us))?;
+            Some(format!(
+                "task {}, running on {} when it was drained, had not ended when the run was interrupted ({}); cannot tell",
+                open.id,
+                open.node,
+                i.describe()
+            ))
+        }
+        _ => None,
+    }
 }
 
 fn s(us: u64) -> f64 {
@@ -711,6 +760,8 @@ struct Running {
     id: String,
     node: String,
     end: Option<TaskState>,
+    /// When it ended, if it did.
+    ended_us: Option<u64>,
     last: Option<TaskState>,
     error: Option<String>,
 }
@@ -748,6 +799,7 @@ fn running_part(
             id: task_id(t).to_string(),
             node: node.to_string(),
             end: t.end().map(|(s, _)| s),
+            ended_us: t.end().map(|(_, at)| at),
             last: t.last().map(|s| s.state),
             error: t.last().and_then(|s| s.error.clone()),
         });

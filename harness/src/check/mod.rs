@@ -152,6 +152,21 @@ pub fn run_all(
         detail,
         evidence,
     });
+    // Stopped before its workload: nothing the checks are about happened,
+    // so none of them can say pass or fail.
+    if let Some(i) = history.interruption()
+        && history
+            .phase_start(crate::history::Phase::Workload)
+            .is_none()
+    {
+        for r in &mut results {
+            r.verdict = Verdict::Unknown;
+            r.detail = format!(
+                "not judged: the run was interrupted ({}) before its workload began",
+                i.describe()
+            );
+        }
+    }
     results
 }
 
@@ -234,6 +249,43 @@ fn judged_windows(
             None => kinds.is_empty() || kinds.contains(&w.kind.as_str()),
         })
         .collect()
+}
+
+/// Why a bound of `bound_us` counted from `from_us` was not seen out: the
+/// run was interrupted before it elapsed. A check says unknown with this,
+/// never fail, where it would otherwise fail (README, "Interrupted runs").
+fn cut_short(h: &History, what: &str, from_us: u64, bound_us: u64) -> Option<String> {
+    let i = h.interruption()?;
+    if i.at_us >= from_us.saturating_add(bound_us) {
+        return None;
+    }
+    let when = if i.at_us >= from_us {
+        format!("{} in", secs(i.at_us - from_us))
+    } else {
+        "before it began".to_string()
+    };
+    Some(format!(
+        "{what} was cut short by the interruption ({}) {when}, before its bound of {} elapsed; cannot tell",
+        i.describe(),
+        secs(bound_us)
+    ))
+}
+
+/// [`cut_short`] for a bound that runs inside fault window `w` from
+/// `from_us`: only a window still in effect when the interruption came was
+/// cut short by it (one healed on schedule before it ran its course).
+fn window_cut_short(
+    h: &History,
+    w: &crate::history::FaultWindow,
+    from_us: u64,
+    bound_us: u64,
+) -> Option<String> {
+    let i = h.interruption()?;
+    let in_effect = i.at_us >= w.start_us && (!w.healed || w.end_us >= i.at_us);
+    if !in_effect {
+        return None;
+    }
+    cut_short(h, &w.name, from_us, bound_us)
 }
 
 /// The answer of a check whose fault was never injected.
@@ -375,6 +427,146 @@ mod judged {
             verdicts(strict, &history(12 * S, Some(22 * S)))[0].1,
             Verdict::Unknown
         );
+    }
+
+    /// n2 killed at 10 s; the run stopped by Ctrl-C at 11.5 s (when
+    /// `interrupted`), the kill healed at 11.6 s, the load over then, the
+    /// run ended at 30 s. n2's turn fails from the kill on.
+    fn cut_at(interrupted: bool) -> History {
+        let mut events = vec![Event::Phase {
+            at_us: 0,
+            phase: Phase::Workload,
+        }];
+        for n in ["n1", "n2", "n3"] {
+            events.push(Event::NodeUp {
+                at_us: 0,
+                node: n.into(),
+                address: String::new(),
+                pid: None,
+                boot_ms: 0,
+            });
+        }
+        let fault = |at_us, action| {
+            Event::Fault(FaultEvent {
+                at_us,
+                done_us: None,
+                step: None,
+                name: "kill-n2".into(),
+                kind: "kill".into(),
+                nodes: vec!["n2".into()],
+                action,
+                error: None,
+            })
+        };
+        for seq in 0..1160u64 {
+            let t = seq * 10_000;
+            if t == 10 * S {
+                events.push(fault(t, FaultAction::Inject));
+            }
+            if t == 11_500_000 && interrupted {
+                events.push(Event::Interrupted {
+                    at_us: t,
+                    why: "Ctrl-C".into(),
+                    phase: Phase::Workload,
+                });
+            }
+            let turn = ["n1", "n2", "n3"][(seq % 3) as usize];
+            let failed = turn == "n2" && t >= 10 * S;
+            events.push(Event::Request(Request {
+                seq,
+                op: Op::Ping,
+                intended_us: t,
+                sent_us: t,
+                done_us: t + 1000,
+                outcome: if failed { Outcome::Fail } else { Outcome::Ok },
+                status: Some(if failed { 502 } else { 200 }),
+                error: None,
+                bytes: 1,
+                node: (!failed).then(|| turn.to_string()),
+            }));
+        }
+        events.push(fault(11_600_000, FaultAction::Heal));
+        events.push(Event::RunEnded {
+            at_us: 30 * S,
+            interrupted: interrupted.then(|| "Ctrl-C".into()),
+        });
+        History { events }
+    }
+
+    /// Issue 17: a fault window the interruption cut short before its
+    /// bound is unknown, never fail; the same history without the
+    /// interruption recorded fails.
+    #[test]
+    fn r17_a_window_cut_short_by_the_interruption_is_unknown_not_failed() {
+        let check = "  - routes_around_failed_node: { within: 5s }\n  - recovers: { within: 3s }\n";
+        let cut = verdicts(check, &cut_at(true));
+        assert_eq!(
+            cut[0],
+            (
+                "kill-n2 was cut short by the interruption (Ctrl-C during workload) 1.5s in, before its bound of 5.0s elapsed; cannot tell".to_string(),
+                Verdict::Unknown
+            )
+        );
+        assert_eq!(
+            cut[1],
+            (
+                "the wait for n2 after kill-n2 was undone was cut short by the interruption (Ctrl-C during workload) before it began, before its bound of 3.0s elapsed; cannot tell".to_string(),
+                Verdict::Unknown
+            )
+        );
+        let whole = verdicts(check, &cut_at(false));
+        assert_eq!(whole[0].1, Verdict::Fail, "{whole:?}");
+        assert!(whole[0].0.contains("for the whole 1.6s"), "{whole:?}");
+        assert_eq!(whole[1].1, Verdict::Fail, "{whole:?}");
+    }
+
+    /// Issue 17: a window healed on schedule before the interruption came
+    /// ran its course, and is judged as ever.
+    #[test]
+    fn r17_a_window_over_before_the_interruption_is_judged_as_ever() {
+        let mut h = history(20 * S, Some(22 * S));
+        h.events.push(Event::Interrupted {
+            at_us: 25 * S,
+            why: "Ctrl-C".into(),
+            phase: Phase::Workload,
+        });
+        let v = verdicts("  - routes_around_failed_node: { within: 3s }\n", &h);
+        assert_eq!(v[0].1, Verdict::Fail, "{v:?}");
+        assert!(v[0].0.contains("for the whole 10.0s"), "{v:?}");
+    }
+
+    /// Issue 17: a run stopped before its workload judges nothing.
+    #[test]
+    fn r17_a_run_stopped_during_boot_judges_nothing() {
+        let h = History {
+            events: vec![
+                Event::Phase {
+                    at_us: 0,
+                    phase: Phase::Boot,
+                },
+                Event::Interrupted {
+                    at_us: 300_000,
+                    why: "Ctrl-C".into(),
+                    phase: Phase::Boot,
+                },
+                Event::RunEnded {
+                    at_us: 400_000,
+                    interrupted: Some("Ctrl-C".into()),
+                },
+            ],
+        };
+        let v = verdicts(
+            "  - routes_around_failed_node: { within: 3s }\n  - availability: { max_error_rate: 1% }\n",
+            &h,
+        );
+        assert_eq!(v.len(), 3, "{v:?}");
+        for (detail, verdict) in v {
+            assert_eq!(verdict, Verdict::Unknown);
+            assert_eq!(
+                detail,
+                "not judged: the run was interrupted (Ctrl-C during boot) before its workload began"
+            );
+        }
     }
 
     #[test]

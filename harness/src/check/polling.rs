@@ -500,6 +500,20 @@ pub(super) fn reconnect_storm(c: &ReconnectStorm, h: &History) -> (Verdict, Stri
                     ),
                 ),
             };
+            // A return the run's interruption came in before the bound
+            // elapsed: unknown, not fail (README, "Interrupted runs").
+            let (verdict, line) = match verdict {
+                Verdict::Fail => match super::cut_short(
+                    h,
+                    &format!("the fleet's return to {node} after {}", w.name),
+                    up,
+                    within_us,
+                ) {
+                    Some(why) => (Verdict::Unknown, why),
+                    None => (verdict, line),
+                },
+                _ => (verdict, line),
+            };
             restarts.push(json!({
                 "fault": w.name,
                 "node": node,
@@ -819,6 +833,55 @@ mod tests {
         let (v, detail) = judge("reconnect_storm: { within: 10s }", never);
         assert_eq!(v, Verdict::Fail);
         assert!(detail.contains("only 1 of 2"), "{detail}");
+    }
+
+    /// Issue 17: a return the run's interruption came in before the bound
+    /// elapsed is unknown, not failed; one it came in after still fails.
+    #[test]
+    fn r17_a_return_cut_short_by_the_interruption_is_unknown() {
+        let never_back = |interrupted_at: u64| {
+            let mut events = fleet_events();
+            events.push(fault(
+                "restart-n2",
+                "restart",
+                "n2",
+                FaultAction::Inject,
+                3 * S,
+            ));
+            for t in ["t1", "t2"] {
+                events.push(conn(3 * S + 1, t, "n2", PollingChange::Dropped));
+            }
+            events.push(Event::NodeUp {
+                at_us: 3 * S + 100,
+                node: "n2".into(),
+                address: String::new(),
+                pid: Some(1),
+                boot_ms: 5,
+            });
+            events.push(fault(
+                "restart-n2",
+                "restart",
+                "n2",
+                FaultAction::Heal,
+                3 * S + 200,
+            ));
+            events.push(Event::Interrupted {
+                at_us: interrupted_at,
+                why: "Ctrl-C".into(),
+                phase: crate::history::Phase::Workload,
+            });
+            events.push(conn(interrupted_at + S, "t1", "n2", PollingChange::Failed));
+            events
+        };
+        let (v, detail) = judge("reconnect_storm: { within: 10s }", never_back(5 * S));
+        assert_eq!(v, Verdict::Unknown, "{detail}");
+        assert_eq!(
+            detail,
+            "the fleet's return to n2 after restart-n2 was cut short by the interruption (Ctrl-C during workload) 2.0s in, before its bound of 10.0s elapsed; cannot tell"
+        );
+        let (v, detail) = judge("reconnect_storm: { within: 10s }", never_back(20 * S));
+        assert_eq!(v, Verdict::Fail, "{detail}");
+        assert!(detail.contains("only 0 of 2"), "{detail}");
     }
 
     #[test]

@@ -5,11 +5,13 @@
 //! for a ping, names that node in its body. So convergence is the time from
 //! the fault to the last request started inside the window that failed or
 //! was served by the failed node. A real LB does not say where it routed;
-//! this works on any target.
+//! this works on any target. A window the run's interruption ended before
+//! the bound elapsed is unknown where it would fail (README, "Interrupted
+//! runs").
 
 use serde_json::{Value, json};
 
-use super::{Verdict, judged_windows, never_injected, secs, worst};
+use super::{Verdict, judged_windows, never_injected, secs, window_cut_short, worst};
 use crate::history::{FaultWindow, History, Request};
 use crate::scenario::RoutesAround;
 
@@ -92,6 +94,11 @@ fn judge_window(
         "window_s": window as f64 / 1e6,
     });
     if still_bad_at_end || convergence > within {
+        // A window the interruption ended before the bound elapsed cannot
+        // show the LB failing to stop in time.
+        if let Some(why) = window_cut_short(h, w, w.start_us, within) {
+            return (Verdict::Unknown, why, evidence);
+        }
         let detail = if still_bad_at_end {
             format!(
                 "the LB kept sending requests to {nodes} for the whole {} of {} (bound {})",

@@ -121,6 +121,16 @@ pub(super) fn exactly_once(c: &ExactlyOnce, h: &History) -> (Verdict, String, Va
     // Tasks whose log cannot say how often they ran: no log was read, or
     // one that ended well does not show its marker at all.
     let mut unproven: Vec<&str> = Vec::new();
+    // Tasks still inside their bound when the run was interrupted that did
+    // not end within it: the run's stop, not the cluster, may be why
+    // (README, "Interrupted runs").
+    let interruption = h.interruption();
+    let mut cut: Vec<&str> = Vec::new();
+    let within_bound_at_stop = |t: &TaskRecord<'_>| {
+        interruption
+            .as_ref()
+            .is_some_and(|i| i.at_us < t.submit.sent_us.saturating_add(within))
+    };
     for t in &records {
         if let Some(why) = ran_more_than_once(t) {
             twice.push((task_id(t), why));
@@ -136,11 +146,14 @@ pub(super) fn exactly_once(c: &ExactlyOnce, h: &History) -> (Verdict, String, Va
             unproven.push(task_id(t));
         }
         match t.end() {
+            None if within_bound_at_stop(t) => cut.push(task_id(t)),
             None => unfinished.push(t),
             Some((_, at)) => {
                 let took = at.saturating_sub(t.submit.sent_us);
                 max_to_end = Some(max_to_end.map_or(took, |m| m.max(took)));
-                if took > within {
+                if took > within && within_bound_at_stop(t) {
+                    cut.push(task_id(t));
+                } else if took > within {
                     late.push((task_id(t), took));
                 }
             }
@@ -160,6 +173,7 @@ pub(super) fn exactly_once(c: &ExactlyOnce, h: &History) -> (Verdict, String, Va
         "within_s": s(within),
         "unproven": unproven.len(),
         "unproven_ids": unproven.iter().take(LISTED).collect::<Vec<_>>(),
+        "cut_short_by_interruption": cut.len(),
     });
     let mut breaches = Vec::new();
     if let Some((_, why)) = twice.first() {
@@ -190,6 +204,18 @@ pub(super) fn exactly_once(c: &ExactlyOnce, h: &History) -> (Verdict, String, Va
     }
     if !breaches.is_empty() {
         return (Verdict::Fail, breaches.join("; "), evidence);
+    }
+    if let (Some(id), Some(i)) = (cut.first(), &interruption) {
+        return (
+            Verdict::Unknown,
+            format!(
+                "{} of {total} tasks had not ended within their bound of {} when the run was interrupted ({}) before it elapsed ({id}); cannot tell",
+                cut.len(),
+                secs(within),
+                i.describe()
+            ),
+            evidence,
+        );
     }
     if let Some(id) = unproven.first() {
         return (
@@ -499,6 +525,23 @@ fn orphaned_window(
                     ),
                 ),
             }
+        };
+        // Its end's bound the run's interruption came in before it elapsed:
+        // unknown, not fail (README, "Interrupted runs"). Running again or
+        // ending Success are not a matter of time.
+        let bound_only =
+            ran_on.len() <= 1 && runs <= 1 && !matches!(t.end(), Some((TaskState::Success, _)));
+        let (verdict, detail) = match verdict {
+            Verdict::Fail if bound_only => match super::cut_short(
+                h,
+                &format!("the wait for {id} to end after {}", w.name),
+                w.start_us,
+                within,
+            ) {
+                Some(why) => (Verdict::Unknown, why),
+                None => (verdict, detail),
+            },
+            _ => (verdict, detail),
         };
         tasks.push(json!({
             "id": id,
@@ -952,6 +995,39 @@ mod tests {
         assert_eq!(r.evidence["late"], 1);
     }
 
+    /// Issue 17: a task still inside its bound when the run was
+    /// interrupted, unfinished or ending late after the stop, is unknown,
+    /// not failed; one whose bound had elapsed before the stop still fails.
+    #[test]
+    fn r17_exactly_once_is_unknown_for_tasks_the_interruption_cut_short() {
+        let stopped_at = |at_us: u64, mut events: Vec<Event>| {
+            events.push(Event::Interrupted {
+                at_us,
+                why: "Ctrl-C".into(),
+                phase: crate::history::Phase::Workload,
+            });
+            events
+        };
+        for end in [None, Some((Canceled, 40 * S))] {
+            let mut tasks = three_tasks();
+            tasks[2] = task(3, "n3", 2 * S, end);
+            let r = judged(ONCE, stopped_at(5 * S, with_logs(tasks)));
+            assert_verdict(
+                &r,
+                Verdict::Unknown,
+                "1 of 3 tasks had not ended within their bound of 30.0s when the run was interrupted (Ctrl-C during workload) before it elapsed (ServerTasks-3); cannot tell",
+            );
+        }
+        let mut tasks = three_tasks();
+        tasks[2] = task(3, "n3", 2 * S, None);
+        let r = judged(ONCE, stopped_at(35 * S, with_logs(tasks)));
+        assert_verdict(
+            &r,
+            Verdict::Fail,
+            "1 of 3 tasks never reached a final state",
+        );
+    }
+
     #[test]
     fn exactly_once_cannot_tell_without_tasks() {
         let mut events = task(1, "n1", S, None);
@@ -1105,6 +1181,40 @@ mod tests {
             Verdict::Fail,
             "ServerTasks-1 (running on n2 at the kill) was still Executing 35.0s later; bound 30.0s",
         );
+    }
+
+    /// Issue 17: a task whose bound the run's interruption came in before
+    /// is unknown, not failed, when the run's own clean-up canceled it or
+    /// it never ended; one that ran again still fails.
+    #[test]
+    fn r17_orphaned_is_unknown_when_the_interruption_cut_the_bound_short() {
+        let cut = |mut events: Vec<Event>| {
+            events.insert(
+                4,
+                Event::Interrupted {
+                    at_us: 12 * S,
+                    why: "SIGTERM".into(),
+                    phase: crate::history::Phase::Workload,
+                },
+            );
+            events
+        };
+        for orphan in [
+            task(1, "n2", 8 * S, Some((Canceled, 42 * S))),
+            task(1, "n2", 8 * S, None),
+        ] {
+            let r = judged(ORPHANS, cut(killed(orphan)));
+            assert_verdict(
+                &r,
+                Verdict::Unknown,
+                "the wait for ServerTasks-1 to end after kill-n2 was cut short by the interruption (SIGTERM during workload) 2.0s in, before its bound of 30.0s elapsed",
+            );
+        }
+        let r = judged(
+            ORPHANS,
+            cut(killed(task(1, "n2", 8 * S, Some((Success, 15 * S))))),
+        );
+        assert_verdict(&r, Verdict::Fail, "yet ended Success");
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //!   resource gives the size and `Hash` of the bytes sent, and a download
 //!   from every node directly gives those bytes (same length, same SHA-1).
 //!   A failed upload's detail names the status or timeout that broke it.
+//!   An upload in flight when the run stopped (its attempt cut by the
+//!   harness, or its end never recorded) is unknown, not failed.
 //! - `upload_answered`: every attempt was answered with success, as a
 //!   client such as `octo push` sees it: an error status or a cut
 //!   connection fails it, even when a later attempt or a read-back shows
@@ -32,7 +34,9 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::Verdict;
-use crate::history::{History, PackageRead, PackageReadKind, UploadAttempt, UploadPurpose};
+use crate::history::{
+    History, PackageRead, PackageReadKind, UploadAttempt, UploadPurpose, UploadStart,
+};
 use crate::scenario::{LadderReaches, UploadThroughput};
 use crate::upload::UploadClass;
 
@@ -43,6 +47,8 @@ const MIB: f64 = 1024.0 * 1024.0;
 struct Upload<'a> {
     attempts: Vec<&'a UploadAttempt>,
     reads: Vec<&'a PackageRead>,
+    /// Attempts that started and whose end the history does not hold.
+    in_flight: Vec<&'a UploadStart>,
 }
 
 impl Upload<'_> {
@@ -81,12 +87,41 @@ fn uploads(h: &History) -> BTreeMap<u64, Upload<'_>> {
     for a in h.uploads().filter(|a| a.purpose == UploadPurpose::Workload) {
         by_seq.entry(a.seq).or_default().attempts.push(a);
     }
+    for u in h
+        .uploads_in_flight()
+        .into_iter()
+        .filter(|u| u.purpose == UploadPurpose::Workload)
+    {
+        by_seq.entry(u.seq).or_default().in_flight.push(u);
+    }
     for r in h.package_reads() {
         if let Some(u) = by_seq.get_mut(&r.seq) {
             u.reads.push(r);
         }
     }
     by_seq
+}
+
+/// Why an upload that did not arrive cannot be called failed: the run
+/// stopped while it was in flight, so its end was the harness's doing, or
+/// never recorded (README, "Interrupted runs").
+fn in_flight_at_stop(label: &str, u: &Upload<'_>) -> Option<String> {
+    if let Some(open) = u.in_flight.last() {
+        return Some(format!(
+            "{label} was in flight when the run ended: attempt {} started at {:.1}s and its end was never recorded; cannot tell whether it arrived",
+            open.attempt + 1,
+            open.sent_us as f64 / 1e6
+        ));
+    }
+    let last = u.attempts.last()?;
+    let cut = last
+        .error
+        .as_deref()
+        .filter(|e| e.starts_with(crate::upload::STOPPED_BY_HARNESS))?;
+    Some(format!(
+        "{label} was in flight when the run was stopped (attempt {}: {cut}); cannot tell whether it arrived",
+        last.attempt + 1
+    ))
 }
 
 fn gib(bytes: u64) -> String {
@@ -136,11 +171,27 @@ pub(super) fn intact(h: &History) -> (Verdict, String, Value) {
     let mut evidence = Vec::new();
     for (seq, u) in &all {
         let Some(first) = u.attempts.first() else {
+            // Only started: its one attempt's end is not in the history.
+            if let Some(open) = u.in_flight.first() {
+                let label = format!("upload {seq} ({}, {})", open.file, gib(open.size));
+                unknown.extend(in_flight_at_stop(&label, u));
+                evidence.push(json!({ "seq": seq, "file": open.file, "arrived": null,
+                    "attempts": u.in_flight.len(), "in_flight": true }));
+            }
             continue;
         };
         let last = u.attempts.last().copied().unwrap_or(first);
         let label = format!("upload {seq} ({}, {})", first.file, gib(first.size));
-        let Some(arrived) = u.arrived() else {
+        let arrived = u.arrived();
+        if arrived.is_none()
+            && let Some(why) = in_flight_at_stop(&label, u)
+        {
+            unknown.push(why);
+            evidence.push(json!({ "seq": seq, "file": first.file, "arrived": null,
+                "attempts": u.attempts.len() + u.in_flight.len(), "in_flight": true }));
+            continue;
+        }
+        let Some(arrived) = arrived else {
             failures.push(format!(
                 "{label} failed: {} (attempt {} of {})",
                 how(last),
@@ -315,12 +366,16 @@ pub(super) fn throughput(c: &UploadThroughput, h: &History) -> (Verdict, String,
 /// Every attempt answered with success, or the first that was not.
 pub(super) fn answered(h: &History) -> (Verdict, String, Value) {
     let all = uploads(h);
-    if all.is_empty() {
-        return (
-            Verdict::Unknown,
-            "no upload was attempted".into(),
-            json!({ "attempts": [] }),
-        );
+    if all.values().all(|u| u.attempts.is_empty()) {
+        let in_flight: usize = all.values().map(|u| u.in_flight.len()).sum();
+        let detail = match in_flight {
+            0 => "no upload was attempted".to_string(),
+            n => format!(
+                "no attempt ended: {n} {} in flight when the run ended, and no answer was recorded",
+                if n == 1 { "was" } else { "were" }
+            ),
+        };
+        return (Verdict::Unknown, detail, json!({ "attempts": [] }));
     }
     let windows = h.fault_windows();
     let mut failures: Vec<String> = Vec::new();
@@ -1198,5 +1253,69 @@ mod tests {
             vec![1 << 20, 2 << 20, 4 << 20, 5 << 20]
         );
         assert_eq!(crate::scenario::ladder_sizes(8, 8), vec![8]);
+    }
+
+    /// Issue 17: an upload in flight when the run stopped (its start
+    /// recorded, its end not; or its attempt cut by the harness) makes
+    /// upload_intact unknown, never "no upload was attempted", and never
+    /// a failure.
+    #[test]
+    fn r17_an_upload_in_flight_at_the_stop_is_unknown() {
+        let judge = |events: Vec<Event>| {
+            let s = crate::scenario::parse_str(
+                "name: t\nduration: 10s\nworkload:\n  - upload: { size: 4MiB }\nchecks:\n  - upload_intact: {}\n",
+            )
+            .unwrap();
+            let results = crate::check::run_all(&s, &History { events }, None);
+            results
+                .into_iter()
+                .filter(|r| r.kind.starts_with("upload_"))
+                .map(|r| (r.kind, r.verdict, r.detail))
+                .collect::<Vec<_>>()
+        };
+        let start = |attempt: u32| {
+            Event::UploadStarted(UploadStart {
+                purpose: UploadPurpose::Workload,
+                seq: 0,
+                attempt,
+                file: "HarnessProbe.1.0.0-rab12cd34.zip".into(),
+                via: "lb".into(),
+                size: 4 << 20,
+                sent_us: 1_500_000,
+            })
+        };
+        // Its end never recorded: the harness died, or aborted it.
+        let open = judge(vec![start(0)]);
+        assert_eq!(open[0].1, Verdict::Unknown, "{open:?}");
+        assert_eq!(
+            open[0].2,
+            "upload 0 (HarnessProbe.1.0.0-rab12cd34.zip, 4.0 MiB) was in flight when the run ended: attempt 1 started at 1.5s and its end was never recorded; cannot tell whether it arrived"
+        );
+        assert_eq!(open[1].1, Verdict::Unknown, "{open:?}");
+        assert!(open[1].2.contains("1 was in flight"), "{open:?}");
+        // A retry in flight after a failed first attempt.
+        let mut reset = attempt(0, UploadClass::Reset, None, 900_000);
+        reset.last_byte_us = None;
+        let retry = judge(vec![start(0), Event::Upload(reset), start(1)]);
+        assert_eq!(retry[0].1, Verdict::Unknown, "{retry:?}");
+        assert!(retry[0].2.contains("attempt 2 started at"), "{retry:?}");
+        // Cut by the harness as the run stopped.
+        let mut cut = attempt(0, UploadClass::Reset, None, 900_000);
+        cut.last_byte_us = None;
+        cut.error = Some(format!(
+            "{}, 1000 bytes sent",
+            crate::upload::STOPPED_BY_HARNESS
+        ));
+        let stopped = judge(vec![start(0), Event::Upload(cut)]);
+        assert_eq!(stopped[0].1, Verdict::Unknown, "{stopped:?}");
+        assert!(
+            stopped[0].2.contains(
+                "was in flight when the run was stopped (attempt 1: stopped by the harness"
+            ),
+            "{stopped:?}"
+        );
+        // No start at all: nothing was attempted.
+        let none = judge(Vec::new());
+        assert_eq!(none[0].2, "no upload was attempted");
     }
 }

@@ -132,6 +132,14 @@ pub struct EmbeddedCluster {
     lb_polling: Option<SocketAddr>,
 }
 
+impl Drop for EmbeddedCluster {
+    fn drop(&mut self) {
+        // A run that stops on an error drops its cluster without calling
+        // shutdown: its partial uploads go all the same.
+        self.shutdown();
+    }
+}
+
 impl EmbeddedCluster {
     /// Starts the cluster a scenario describes in `dir`: the shared database
     /// and storage, every node (waiting for each ping to answer 200), then
@@ -599,9 +607,19 @@ impl EmbeddedCluster {
             .collect()
     }
 
-    /// Kills every process now, rather than at drop.
+    /// Kills every process now, rather than at drop; then removes the
+    /// uploads the nodes left in flight, which they, killed, cannot.
     pub fn shutdown(&self) {
         self.supervisor.shutdown();
+        let mut storages: Vec<&Path> = self
+            .nodes
+            .iter()
+            .map(|n| n.config.storage.as_path())
+            .collect();
+        storages.dedup();
+        for storage in storages {
+            node::clear_incoming(storage);
+        }
     }
 }
 

@@ -53,6 +53,7 @@ use crate::limits::{BODY_STALL, MAX_JSON_BODY};
 
 mod health;
 mod packages;
+pub(crate) use packages::clear_incoming;
 mod spaces;
 
 /// The version every reference node reports.

@@ -69,11 +69,26 @@ pub fn html(r: &Report) -> String {
         V = r.verdict.as_str().to_uppercase(),
     );
     if let Some(why) = &r.interrupted {
+        let during = r
+            .interrupted_phase
+            .as_ref()
+            .map(|p| format!(" during {}", esc(p)))
+            .unwrap_or_default();
         let _ = writeln!(
             o,
-            "<p class=\"fail\">Interrupted: {}. An interrupted run proves nothing either way.</p>",
+            "<p class=\"fail\">Interrupted: {}{during}. An interrupted run proves nothing either way.</p>",
             esc(why)
         );
+        for u in &r.uploads_in_flight {
+            let _ = writeln!(
+                o,
+                "<p class=\"fail\">Upload in flight when the run stopped: {} (upload {}, attempt {}, via {}).</p>",
+                esc(&u.file),
+                u.seq,
+                u.attempt + 1,
+                esc(&u.via)
+            );
+        }
     }
     checks(&mut o, r);
     metrics(&mut o, r);

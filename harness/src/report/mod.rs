@@ -86,8 +86,79 @@ pub struct Report {
     pub boot_s: f64,
     /// Why the run ended early, if it did.
     pub interrupted: Option<String>,
+    /// The phase the interruption came in (`boot`, `warmup`, `workload`,
+    /// `heal`, `settle`, `check`); null when the run was not interrupted
+    /// or its history does not say.
+    #[serde(default)]
+    pub interrupted_phase: Option<String>,
+    /// Upload attempts in flight when the run stopped: cut by the harness
+    /// as it stopped, or with no end in the history (README, "Interrupted
+    /// runs").
+    #[serde(default)]
+    pub uploads_in_flight: Vec<UploadInFlight>,
     /// The harness version that produced the report.
     pub harness_version: String,
+}
+
+/// An upload attempt in flight when the run ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadInFlight {
+    /// A package upload, or a ladder step.
+    pub purpose: crate::history::UploadPurpose,
+    /// The upload's number.
+    pub seq: u64,
+    /// 0 for the first attempt, then the retries.
+    pub attempt: u32,
+    /// The file name.
+    pub file: String,
+    /// The package file's bytes.
+    pub size: u64,
+    /// `lb`, or the node it went to.
+    pub via: String,
+    /// When it started, seconds since the start of the run.
+    pub started_s: f64,
+    /// True when the harness cut it as the run stopped (its end says so);
+    /// false when its end is not in the history at all.
+    pub end_recorded: bool,
+}
+
+/// The upload attempts in flight when the run stopped: those the harness
+/// cut as it stopped, and those whose end the history does not hold.
+fn uploads_in_flight(history: &History) -> Vec<UploadInFlight> {
+    let cut = history.uploads().filter(|a| {
+        a.error
+            .as_deref()
+            .is_some_and(|e| e.starts_with(crate::upload::STOPPED_BY_HARNESS))
+    });
+    let mut out: Vec<UploadInFlight> = cut
+        .map(|a| UploadInFlight {
+            purpose: a.purpose,
+            seq: a.seq,
+            attempt: a.attempt,
+            file: a.file.clone(),
+            size: a.size,
+            via: a.via.clone(),
+            started_s: secs(a.sent_us),
+            end_recorded: true,
+        })
+        .collect();
+    out.extend(
+        history
+            .uploads_in_flight()
+            .into_iter()
+            .map(|u| UploadInFlight {
+                purpose: u.purpose,
+                seq: u.seq,
+                attempt: u.attempt,
+                file: u.file.clone(),
+                size: u.size,
+                via: u.via.clone(),
+                started_s: secs(u.sent_us),
+                end_recorded: false,
+            }),
+    );
+    out.sort_by(|a, b| a.started_s.total_cmp(&b.started_s));
+    out
 }
 
 /// One process's peak memory.
@@ -447,7 +518,12 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
         }),
         started_at,
         boot_s,
+        interrupted_phase: history
+            .interruption()
+            .filter(|_| interrupted.is_some())
+            .map(|i| i.phase.as_str().to_string()),
         interrupted,
+        uploads_in_flight: uploads_in_flight(history),
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
     }
 }

@@ -261,6 +261,13 @@ impl LiveProgress {
                     ));
                 }
             }
+            Event::Interrupted { at_us, why, phase } => {
+                self.line(format!(
+                    "[{:>7.1}s] {why} during {}: stopping",
+                    *at_us as f64 / 1e6,
+                    phase.as_str()
+                ));
+            }
             Event::FleetRemoved { at_us, removed, .. } => {
                 self.line(format!(
                     "[{:>7.1}s] fleet: {removed} machines removed",
@@ -269,6 +276,7 @@ impl LiveProgress {
             }
             Event::RunStarted { .. }
             | Event::RunEnded { .. }
+            | Event::UploadStarted(_)
             | Event::ClusterNodes { .. }
             | Event::TaskLog(_)
             | Event::PackageRead(_)
@@ -355,7 +363,25 @@ pub fn summary(r: &Report) -> String {
         let _ = writeln!(s, "cluster answered in {:.2}s", r.boot_s);
     }
     if let Some(why) = &r.interrupted {
-        let _ = writeln!(s, "interrupted: {why}");
+        match &r.interrupted_phase {
+            Some(phase) => {
+                let _ = writeln!(s, "interrupted: {why} during {phase}");
+            }
+            None => {
+                let _ = writeln!(s, "interrupted: {why}");
+            }
+        }
+    }
+    for u in &r.uploads_in_flight {
+        let _ = writeln!(
+            s,
+            "upload in flight when the run stopped: {} (upload {}, attempt {}, via {}, from {:.1}s)",
+            u.file,
+            u.seq,
+            u.attempt + 1,
+            u.via,
+            u.started_s
+        );
     }
     let _ = writeln!(s, "\nchecks");
     s.push_str(&checks_table(&r.checks));

@@ -202,6 +202,11 @@ pub struct RunError {
     pub message: String,
     /// Ctrl-C or SIGTERM: the caller should not start another run.
     pub interrupted: bool,
+    /// The report of a run stopped early (interrupted, or past its time
+    /// limit), as written to its folder: it goes to `--json` and
+    /// `--junit` too, so CI shows what was cut (README, "Interrupted
+    /// runs").
+    pub report: Option<Box<Report>>,
 }
 
 impl RunError {
@@ -209,7 +214,13 @@ impl RunError {
         Self {
             message: message.into(),
             interrupted: false,
+            report: None,
         }
+    }
+
+    fn with_report(mut self, report: Report) -> Self {
+        self.report = Some(Box::new(report));
+        self
     }
 }
 
@@ -264,6 +275,16 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
         })
     };
     phase(Phase::Boot);
+    // Recorded the moment the runner sees it, before anything is healed:
+    // checks judge a fault window the interruption cut short by it.
+    let stop_in = |why: String, phase: Phase| -> String {
+        events.send(Event::Interrupted {
+            at_us: events.now_us(),
+            why: why.clone(),
+            phase,
+        });
+        why
+    };
 
     let booted = tokio::select! {
         c = boot(s, opts.target.clone(), &dir, events.clone()) => Some(c),
@@ -277,12 +298,14 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
             return Err(RunError::new(why));
         }
         None => {
-            let why = format!(
-                "{}, while the cluster booted",
-                interrupt.borrow().clone().unwrap_or_default()
+            let why = stop_in(interrupt.borrow().clone().unwrap_or_default(), Phase::Boot);
+            let history = give_up(events, recorder, None, &why).await;
+            let e = stopped(
+                &format!("{why}, while the cluster booted"),
+                overran_now(),
+                &dir,
             );
-            give_up(events, recorder, None, &why).await;
-            return Err(stopped(&why, overran_now(), &dir));
+            return Err(report_stopped(e, loaded, opts, history, &dir));
         }
     };
 
@@ -309,12 +332,14 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
             return Err(RunError::new(why));
         }
         None => {
-            let why = format!(
-                "{}, while the cluster was asked which node is which",
-                interrupt.borrow().clone().unwrap_or_default()
+            let why = stop_in(interrupt.borrow().clone().unwrap_or_default(), Phase::Boot);
+            let history = give_up(events, recorder, Some(&cluster), &why).await;
+            let e = stopped(
+                &format!("{why}, while the cluster was asked which node is which"),
+                overran_now(),
+                &dir,
             );
-            give_up(events, recorder, Some(&cluster), &why).await;
-            return Err(stopped(&why, overran_now(), &dir));
+            return Err(report_stopped(e, loaded, opts, history, &dir));
         }
     };
     let faults = Faults {
@@ -370,7 +395,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     });
     tokio::select! {
         _ = sleep_until(warmup_end) => {}
-        why = interrupted(interrupt.clone()) => why_stopped = Some(why),
+        why = interrupted(interrupt.clone()) => why_stopped = Some(stop_in(why, Phase::Warmup)),
     }
 
     let mut procedures = JoinSet::new();
@@ -476,7 +501,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
         };
         tokio::select! {
             _ = body => {}
-            why = interrupted(interrupt.clone()) => why_stopped = Some(why),
+            why = interrupted(interrupt.clone()) => why_stopped = Some(stop_in(why, Phase::Workload)),
         }
     }
 
@@ -493,11 +518,17 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
         });
     }
 
+    // An interrupt that came while the heal ran.
+    if why_stopped.is_none()
+        && let Some(why) = interrupt.borrow().clone()
+    {
+        why_stopped = Some(stop_in(why, Phase::Heal));
+    }
     if why_stopped.is_none() {
         phase(Phase::Settle);
         tokio::select! {
             _ = tokio::time::sleep(s.settle.value.get()) => {}
-            why = interrupted(interrupt.clone()) => why_stopped = Some(why),
+            why = interrupted(interrupt.clone()) => why_stopped = Some(stop_in(why, Phase::Settle)),
         }
     }
 
@@ -510,8 +541,10 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     if let Some(l) = goose_load {
         // Its test plan ends within the duration; then what it created is
         // removed, after an interrupt too.
-        if let Some(why) = l.finish(why_stopped.is_some(), interrupt.clone()).await {
-            why_stopped.get_or_insert(why);
+        if let Some(why) = l.finish(why_stopped.is_some(), interrupt.clone()).await
+            && why_stopped.is_none()
+        {
+            why_stopped = Some(stop_in(why, Phase::Check));
         }
     }
     if let Some(t) = task_load {
@@ -522,8 +555,10 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
             None => (t.finish_within(), true),
             Some(_) => (Duration::ZERO, false),
         };
-        if let Some(why) = t.finish(within, read_logs, interrupt.clone()).await {
-            why_stopped.get_or_insert(why);
+        if let Some(why) = t.finish(within, read_logs, interrupt.clone()).await
+            && why_stopped.is_none()
+        {
+            why_stopped = Some(stop_in(why, Phase::Check));
         }
     }
     if let Some(f) = fleet_load {
@@ -534,8 +569,10 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
     for u in [ladder_load, upload_load].into_iter().flatten() {
         // Verification reads whole packages from every node; an interrupt
         // cuts it short. Whatever happens, the packages are deleted.
-        if let Some(why) = u.finish(why_stopped.is_some(), interrupt.clone()).await {
-            why_stopped.get_or_insert(why);
+        if let Some(why) = u.finish(why_stopped.is_some(), interrupt.clone()).await
+            && why_stopped.is_none()
+        {
+            why_stopped = Some(stop_in(why, Phase::Check));
         }
     }
     record_memory(&events, &cluster);
@@ -552,9 +589,30 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
             &why,
             overran.load(std::sync::atomic::Ordering::SeqCst),
             &dir,
-        ));
+        )
+        .with_report(report));
     }
     Ok(RunResult { dir, report })
+}
+
+/// The report of a run stopped before its workload, judged and written
+/// to its folder like any other, and carried by its error; without a
+/// history (the recorder failed) the error alone.
+fn report_stopped(
+    e: RunError,
+    loaded: &LoadedScenario,
+    opts: &RunOptions,
+    history: Option<History>,
+    dir: &Path,
+) -> RunError {
+    let Some(history) = history else { return e };
+    let s = &loaded.scenario;
+    let against = opts.baseline.as_ref().map(|b| against(b, &s.name.value));
+    let report = report::build(&history, check::run_all(s, &history, against.as_ref()));
+    if let Err(w) = write_report(dir, &report) {
+        eprintln!("harness: {w}");
+    }
+    e.with_report(report)
 }
 
 /// The error of a run stopped early. An overrun is the harness's error,
@@ -569,6 +627,7 @@ fn stopped(why: &str, overran: bool, dir: &Path) -> RunError {
             dir.display()
         ),
         interrupted: user_stop,
+        report: None,
     }
 }
 
@@ -1118,18 +1177,20 @@ fn end_run(events: &Events, interrupted: Option<String>) {
 }
 
 /// Ends a run before anything was disrupted: the history closed with why,
-/// and what the run started shut down.
+/// and what the run started shut down. Gives the history, if the recorder
+/// kept it.
 async fn give_up(
     events: Events,
     recorder: tokio::task::JoinHandle<Result<History, String>>,
     cluster: Option<&Target>,
     why: &str,
-) {
+) -> Option<History> {
     end_run(&events, Some(why.to_string()));
-    let _ = finish(events, recorder).await;
+    let history = finish(events, recorder).await.ok();
     if let Some(c) = cluster {
         c.shutdown();
     }
+    history
 }
 
 /// Closes the stream and waits for the recorder.

@@ -69,9 +69,10 @@ pub async fn run_sweep(
         let values: Vec<String> = c.params.into_iter().map(|(_, v)| v).collect();
         let up = match super::run(&run_one(c.scenario.clone()), &sub).await {
             Ok(up) => up,
-            Err(e) => {
+            Err(mut e) => {
                 eprintln!("  could not run: {e}");
                 rows.push(SweepRow::failed(c.index, values, None, e.message.clone()));
+                runs.extend(e.report.take().map(|r| *r));
                 let stop = e.interrupted;
                 error.get_or_insert(e);
                 if stop {
@@ -83,7 +84,7 @@ pub async fn run_sweep(
         let down = match &c.one_down {
             Some(d) => match super::run(&run_one(d.clone()), &sub).await {
                 Ok(d) => Some(d),
-                Err(e) => {
+                Err(mut e) => {
                     eprintln!("  one node down could not run: {e}");
                     rows.push(SweepRow::failed(
                         c.index,
@@ -92,6 +93,7 @@ pub async fn run_sweep(
                         format!("one node down: {}", e.message),
                     ));
                     runs.push(up.report);
+                    runs.extend(e.report.take().map(|r| *r));
                     let stop = e.interrupted;
                     error.get_or_insert(e);
                     if stop {

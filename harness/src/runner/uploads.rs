@@ -23,7 +23,9 @@ use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, sleep_until};
 
-use crate::history::{Event, Events, PackageRead, PackageReadKind, UploadAttempt, UploadPurpose};
+use crate::history::{
+    Event, Events, PackageRead, PackageReadKind, UploadAttempt, UploadPurpose, UploadStart,
+};
 use crate::limits::{
     ATTEMPTS_END_WITHIN, CLEANUP_WITHIN, CUT_ATTEMPTS_END_WITHIN, LATE_LANDING_WITHIN,
 };
@@ -435,7 +437,7 @@ async fn ladder(
             });
         }
         let mode = OverwriteMode::FailIfExists;
-        let sent_us = events.now_us();
+        let sent_us = started(&events, UploadPurpose::Ladder, seq, 0, &spec, &target);
         let a = target.attempt_until(&spec, mode, None, cut.clone()).await;
         let id = package_resource_id(&spec);
         record(
@@ -511,7 +513,7 @@ async fn upload_one(
         if let Some(b) = &bar {
             b.set_position(0);
         }
-        let sent_us = events.now_us();
+        let sent_us = started(events, UploadPurpose::Workload, seq, attempt, spec, target);
         let a = target
             .attempt_until(spec, mode, bar.clone(), cut.clone())
             .await;
@@ -584,6 +586,30 @@ async fn upload_one(
 
 /// The pause before a retry, times the attempt's number.
 const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Records that an attempt begins, before its first byte, so one whose
+/// end never reaches the history (aborted, or the harness killed) is known
+/// to have been in flight; gives its start.
+fn started(
+    events: &Events,
+    purpose: UploadPurpose,
+    seq: u64,
+    attempt: u32,
+    spec: &PackageSpec,
+    target: &Uploader,
+) -> u64 {
+    let sent_us = events.now_us();
+    events.send(Event::UploadStarted(UploadStart {
+        purpose,
+        seq,
+        attempt,
+        file: spec.file_name(),
+        via: via_name(target),
+        size: spec.len(),
+        sent_us,
+    }));
+    sent_us
+}
 
 #[allow(clippy::too_many_arguments)]
 fn record(

@@ -7,7 +7,10 @@
 //! `<PackageId>.<Version>` is accepted too.
 //!
 //! An upload streams into a temporary file in the storage folder while its
-//! SHA-1 is computed; nothing is buffered whole. Only a complete body with
+//! SHA-1 is computed; nothing is buffered whole. The file is removed when
+//! the body breaks off, stalls for `BODY_STALL` or is refused, and when
+//! the connection goes; a node killed mid-upload leaves it for its next
+//! start, or for the cluster's teardown, to remove. Only a complete body with
 //! a valid file name becomes a package: its file is moved into place and
 //! its row written under the database's write lock, together, so a
 //! truncated or malformed upload leaves nothing visible. Answers: 201 new,
@@ -151,7 +154,7 @@ async fn receive(node: &Node, mode: Overwrite, reader: &mut MultipartReader<Inco
     };
 
     let storage = &node.cfg.storage;
-    let incoming_dir = storage.join(".incoming");
+    let incoming_dir = storage.join(INCOMING);
     if let Err(e) = std::fs::create_dir_all(&incoming_dir) {
         return server_error(&format!("failed to create {}: {e}", incoming_dir.display()));
     }
@@ -283,10 +286,32 @@ async fn processing(node: &Node, size: u64) {
     }
 }
 
+/// The folder under a node's storage that holds uploads under way.
+const INCOMING: &str = ".incoming";
+
+/// Removes every upload file under `storage`'s incoming folder: for the
+/// cluster's teardown, once every node is dead. A node killed mid-upload
+/// (as teardown kills them) cannot remove its own partial file.
+pub(crate) fn clear_incoming(storage: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(storage.join(INCOMING)) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if let Err(err) = std::fs::remove_file(e.path())
+            && err.kind() != std::io::ErrorKind::NotFound
+        {
+            eprintln!(
+                "harness: could not remove the partial upload {}: {err}",
+                e.path().display()
+            );
+        }
+    }
+}
+
 /// Removes the upload files this node left when it was killed: they never
 /// became packages, and no one else will finish them.
 pub(super) fn remove_stale_uploads(storage: &std::path::Path, node: &str) {
-    let Ok(entries) = std::fs::read_dir(storage.join(".incoming")) else {
+    let Ok(entries) = std::fs::read_dir(storage.join(INCOMING)) else {
         return;
     };
     let prefix = format!("{node}-");
