@@ -20,7 +20,7 @@ const PAGE: usize = 500;
 /// server that pages forever.
 const MAX_PAGES: usize = 2_000;
 
-use crate::runner::{LOAD_PACKAGE_ID, PACKAGE_ID};
+use crate::package::{LOAD_PACKAGE_ID, PACKAGE_ID};
 
 /// Whether `id` is a run ID as runs make them: 8 lowercase hex digits.
 pub fn valid_run_id(id: &str) -> bool {

@@ -22,12 +22,7 @@ use crate::runner::{self, RunOptions};
 use crate::scenario::{self, KINDS, LoadedScenario, MAX_NODES, ScenarioError, ScenarioErrorKind};
 use crate::target::TargetFile;
 
-/// The hidden argument that runs the binary as an Octopus node.
-pub const NODE_MODE: &str = "__node";
-/// The hidden argument that runs the binary as the load balancer.
-pub const LB_MODE: &str = "__lb";
-/// The hidden argument that runs another program as a cluster child.
-pub const EXEC_MODE: &str = "__exec";
+use crate::cluster::supervisor::{EXEC_MODE, LB_MODE, NODE_MODE};
 
 /// Conformance and load tests for Octopus Deploy High Availability clusters.
 #[derive(Debug, Parser)]
@@ -569,7 +564,7 @@ fn upload_cmd(a: UploadArgs) -> u8 {
         }
     };
     let spec = crate::package::PackageSpec {
-        package_id: crate::runner::PACKAGE_ID.into(),
+        package_id: crate::package::PACKAGE_ID.into(),
         version: a.version.clone(),
         content: crate::package::PackageSpec::content_for_total(a.size.bytes()),
         seed: a.seed,
@@ -648,7 +643,7 @@ fn upload_cmd(a: UploadArgs) -> u8 {
 
 fn package_cmd(size: scenario::units::Size, seed: u64) -> u8 {
     let spec = crate::package::PackageSpec {
-        package_id: crate::runner::PACKAGE_ID.into(),
+        package_id: crate::package::PACKAGE_ID.into(),
         version: "1.0.0".into(),
         content: crate::package::PackageSpec::content_for_total(size.bytes()),
         seed,

@@ -8,7 +8,6 @@
 //! Error messages name the method, URL and status, never the API key,
 //! which travels in a header only.
 
-use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,45 +16,10 @@ use serde::de::DeserializeOwned;
 
 use crate::cluster::api::{CollectionBody, NewTask, NodeBody, PingBody, TaskBody};
 use crate::history::{Op, Outcome};
-use crate::target::Trust;
+pub use crate::vocab::{ApiKey, Trust};
 
 /// Deadline of the typed calls (drain, summary, task reads).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// An API key. It never prints: `Debug` and reports show it redacted, and
-/// only [`ApiKey::expose`] gives the text, for the one header that needs it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    /// Wraps a key.
-    pub fn new(key: String) -> Self {
-        Self(key)
-    }
-
-    /// A fresh random key in Octopus's format (`API-` and 26 characters).
-    pub fn generate() -> Result<Self, String> {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-        let mut bytes = [0u8; 26];
-        getrandom::fill(&mut bytes).map_err(|e| format!("failed to read OS randomness: {e}"))?;
-        let key: String = bytes
-            .iter()
-            .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-            .collect();
-        Ok(Self(format!("API-{key}")))
-    }
-
-    /// The key itself.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey(<redacted>)")
-    }
-}
 
 /// What one request observed.
 #[derive(Debug, Clone, PartialEq)]

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::cluster::api::TaskState;
+pub use crate::vocab::TaskState;
 
 /// The name under which the load balancer appears in `node_up` events.
 pub const LB_NAME: &str = "lb";
@@ -185,7 +185,7 @@ pub enum Event {
         error: Option<String>,
         /// A task's last state as read.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        state: Option<crate::cluster::api::TaskState>,
+        state: Option<TaskState>,
     },
     /// The heal phase could not bring a node back.
     HealFailed {
@@ -725,7 +725,7 @@ pub struct UploadAttempt {
     /// The package file's bytes.
     pub size: u64,
     /// `overwriteMode` sent.
-    pub overwrite_mode: crate::upload::OverwriteMode,
+    pub overwrite_mode: crate::vocab::OverwriteMode,
     /// When the attempt started.
     pub sent_us: u64,
     /// When the last byte went out, if it did.
@@ -736,7 +736,7 @@ pub struct UploadAttempt {
     /// Body bytes handed to the connection.
     pub bytes_sent: u64,
     /// How it ended.
-    pub class: crate::upload::UploadClass,
+    pub class: crate::vocab::UploadClass,
     /// HTTP status, if a response came.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
@@ -761,7 +761,7 @@ pub struct UploadAttempt {
     /// The shape of the answer's body: Octopus's JSON error, or an LB's
     /// page. With `server`, what tells an LB's answer from a node's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body_kind: Option<crate::upload::BodyKind>,
+    pub body_kind: Option<crate::vocab::BodyKind>,
 }
 
 /// The start of one upload attempt; its end is an [`UploadAttempt`] with

@@ -17,6 +17,13 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 use sha1::{Digest, Sha1};
 
+/// The package ID of every package the harness makes (the upload
+/// workloads', the ladder's, `harness upload`'s).
+pub const PACKAGE_ID: &str = "HarnessProbe";
+
+/// The package ID of a load phase's uploads.
+pub const LOAD_PACKAGE_ID: &str = "HarnessLoad";
+
 /// Bytes per chunk the stream yields.
 pub const CHUNK: usize = 256 * 1024;
 

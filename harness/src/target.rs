@@ -20,10 +20,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::client::ApiKey;
 use crate::limits::{MAX_COMMAND_TIMEOUT, MAX_TARGET_BYTES, MAX_TARGET_NODES};
 use crate::scenario::units::Duration;
 use crate::scenario::{Fault, Problem, Scenario, Workload, parse_yaml, utf8, write_problems};
+use crate::vocab::ApiKey;
 
 /// A cluster described by a target file.
 #[derive(Debug, Clone, Deserialize)]
@@ -118,18 +118,7 @@ fn default_command_timeout() -> Spanned<Duration> {
     spanned("2m".parse().expect("a valid duration"))
 }
 
-/// How HTTPS servers are trusted, resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Trust {
-    /// The system's roots.
-    System,
-    /// The CA certificates in this PEM file.
-    CaFile(PathBuf),
-    /// The one certificate with this thumbprint.
-    Thumbprint(String),
-    /// Anything.
-    Insecure,
-}
+pub use crate::vocab::Trust;
 
 impl TargetFile {
     /// The trust the file asks for.

@@ -26,59 +26,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use indicatif::ProgressBar;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::client::ApiKey;
 use crate::limits::{MAX_ANSWER, MAX_SERVER_ERROR_KEPT};
 use crate::package::{CHUNK, Multipart, PackageSpec, PackageStream};
-
-/// `overwriteMode`, spelled as Octopus spells it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OverwriteMode {
-    /// 409 when it exists.
-    #[default]
-    FailIfExists,
-    /// Replace it.
-    OverwriteExisting,
-    /// Keep it, 200.
-    IgnoreIfExists,
-}
-
-impl OverwriteMode {
-    /// The query value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OverwriteMode::FailIfExists => "FailIfExists",
-            OverwriteMode::OverwriteExisting => "OverwriteExisting",
-            OverwriteMode::IgnoreIfExists => "IgnoreIfExists",
-        }
-    }
-}
-
-/// How an upload attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UploadClass {
-    /// 201 or 200.
-    Accepted,
-    /// 409: the package exists.
-    Exists,
-    /// 413, or IIS's 404.13: the body is too large for something on the way.
-    TooLarge,
-    /// 408 or 504 from the way, or no byte either way for the idle timeout.
-    TimedOut,
-    /// The connection was reset or closed mid-request.
-    Reset,
-    /// Anything else.
-    Other,
-}
-
-impl UploadClass {
-    /// Whether the retry policy tries again after it.
-    pub fn retryable(self) -> bool {
-        matches!(self, UploadClass::TimedOut | UploadClass::Reset)
-    }
-}
+pub use crate::vocab::{ApiKey, BodyKind, OverwriteMode, UploadClass};
 
 /// Whether an attempt that did not succeed may still leave its package on
 /// the server: its whole body went out, and what ended it (a timeout, a
@@ -142,55 +94,6 @@ pub struct Attempt {
     pub unreachable: bool,
 }
 
-/// The shape of an answer's body: enough to tell an Octopus node's answer
-/// (JSON, with `ErrorMessage` for an error) from an LB's own error page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BodyKind {
-    /// A JSON object with `ErrorMessage`: Octopus's error, from a node.
-    OctopusError,
-    /// Other JSON: an Octopus resource, usually.
-    Json,
-    /// An HTML page: what LBs and proxies answer with for their own errors.
-    Html,
-    /// Any other text.
-    Text,
-    /// No body at all.
-    Empty,
-}
-
-impl BodyKind {
-    /// The body's kind from its start and its `Content-Type`.
-    pub fn of(content_type: Option<&str>, body: &[u8]) -> BodyKind {
-        let text = String::from_utf8_lossy(&body[..body.len().min(2048)]);
-        let start = text.trim_start();
-        if start.is_empty() {
-            return BodyKind::Empty;
-        }
-        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
-            return if v.get("ErrorMessage").is_some() {
-                BodyKind::OctopusError
-            } else {
-                BodyKind::Json
-            };
-        }
-        let html_type = content_type.is_some_and(|t| t.to_ascii_lowercase().contains("html"));
-        let lower = start
-            .chars()
-            .take(64)
-            .collect::<String>()
-            .to_ascii_lowercase();
-        if html_type || lower.starts_with("<html") || lower.starts_with("<!doctype html") {
-            BodyKind::Html
-        } else if start.starts_with('{') && start.contains("\"ErrorMessage\"") {
-            // Cut at the answer's limit, still Octopus's.
-            BodyKind::OctopusError
-        } else {
-            BodyKind::Text
-        }
-    }
-}
-
 /// A header's value kept for the history: printable, and short, whatever
 /// the server sent.
 fn header_text(v: &reqwest::header::HeaderValue) -> String {
@@ -238,7 +141,7 @@ impl Uploader {
         name: &str,
         base: &str,
         key: ApiKey,
-        trust: &crate::target::Trust,
+        trust: &crate::vocab::Trust,
         connect_timeout: Duration,
         idle_timeout: Duration,
         throttle: Option<f64>,

@@ -4,6 +4,8 @@
 
 // Loading scenarios: the invalid fixtures, the shipped scenarios, the CLI.
 mod scenarios;
+// The modules' floors: no import runs up one.
+mod layering;
 // The embedded cluster in-process: the REST surface, the LB, faults.
 mod cluster;
 // Tasks through the REST API: logs, the orphan rule, exactly once.

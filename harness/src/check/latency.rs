@@ -2,40 +2,12 @@
 //! the intended start, stays under a bound; optionally leaving out requests
 //! that overlap a fault window.
 
-use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
 use super::Verdict;
-use crate::history::{History, Request};
+use crate::history::History;
+use crate::metrics::{histogram, percentile_us};
 use crate::scenario::Latency;
-
-/// Significant figures of every latency histogram; the report states it.
-pub const HISTOGRAM_SIGFIG: u8 = 3;
-
-/// Largest latency a histogram holds, in microseconds (an hour); longer
-/// ones are clamped to it. Fixed bounds keep every histogram mergeable.
-pub const HISTOGRAM_MAX_US: u64 = 3_600_000_000;
-
-/// An HDR histogram of requests' latencies in microseconds.
-pub fn histogram<'a>(requests: impl Iterator<Item = &'a Request>) -> Histogram<u64> {
-    histogram_of(requests.map(Request::latency_us))
-}
-
-/// An HDR histogram of any durations in microseconds, with the same bounds
-/// and precision as every other, so they merge.
-pub fn histogram_of(values_us: impl Iterator<Item = u64>) -> Histogram<u64> {
-    let mut h = Histogram::<u64>::new_with_bounds(1, HISTOGRAM_MAX_US, HISTOGRAM_SIGFIG)
-        .expect("constant bounds are valid");
-    for v in values_us {
-        h.saturating_record(v.max(1));
-    }
-    h
-}
-
-/// The `p`th percentile (0 to 100) in microseconds; None when empty.
-pub fn percentile_us(h: &Histogram<u64>, p: f64) -> Option<u64> {
-    (!h.is_empty()).then(|| h.value_at_percentile(p))
-}
 
 pub(super) fn judge(c: &Latency, h: &History) -> (Verdict, String, Value) {
     let windows = if c.outside_faults {

@@ -48,7 +48,7 @@ pub fn judge(history: &History) -> (Verdict, String, serde_json::Value) {
             problems.push(format!("{name} was injected and never undone"));
         }
     }
-    let cleanup = crate::report::cleanup(history);
+    let cleanup = crate::metrics::cleanup(history);
     let mut unsure = Vec::new();
     let (packages, machines, tasks) = match &cleanup {
         Some(c) => {

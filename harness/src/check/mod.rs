@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::history::History;
 use crate::scenario::{Check, NamedCheck, NoRegression, Scenario};
 
-pub use latency::{HISTOGRAM_SIGFIG, histogram, histogram_of, percentile_us};
+pub use crate::metrics::{HISTOGRAM_SIGFIG, histogram, histogram_of, percentile_us};
 pub use regression::{Against, Baseline, Baselines};
 
 /// A check's judgement.

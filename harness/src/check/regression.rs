@@ -197,7 +197,7 @@ pub(super) fn judge(c: &NoRegression, h: &History, against: &Against) -> (Verdic
             json!({ "baseline_scenario": base.scenario, "interrupted": why }),
         );
     }
-    let now = crate::report::metrics(h);
+    let now = crate::metrics::metrics(h);
     let drop = c.max_throughput_drop.value.fraction();
     let rise = c.max_p99_rise.value.fraction();
     let slack_ms = c.p99_slack.value.as_micros_u64() as f64 / 1000.0;
@@ -231,7 +231,7 @@ pub(super) fn judge(c: &NoRegression, h: &History, against: &Against) -> (Verdic
         ),
         ok_per_s(now.requests, now.errors, now.duration_s),
     );
-    let tasks_now = crate::report::task_report(h).map(|t| t.throughput_per_s);
+    let tasks_now = crate::metrics::task_report(h).map(|t| t.throughput_per_s);
     throughput(
         "task_throughput",
         " tasks/s",
@@ -339,7 +339,7 @@ mod tests {
     }
 
     fn baseline_of(h: &History) -> Baseline {
-        let m = crate::report::metrics(h);
+        let m = crate::metrics::metrics(h);
         Baseline {
             scenario: "s".into(),
             metrics: BaselineMetrics {

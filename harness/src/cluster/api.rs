@@ -220,69 +220,7 @@ impl PingBody {
     }
 }
 
-/// A task's state, as Octopus spells it in JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum TaskState {
-    /// Waiting for a node.
-    Queued,
-    /// A node runs it.
-    Executing,
-    /// Ended in failure.
-    Failed,
-    /// Canceled, by a user or by the orphan rule.
-    Canceled,
-    /// Waited too long in the queue.
-    TimedOut,
-    /// Ended well.
-    Success,
-    /// A cancel was asked for and has not finished.
-    Cancelling,
-}
-
-impl TaskState {
-    /// The JSON spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskState::Queued => "Queued",
-            TaskState::Executing => "Executing",
-            TaskState::Failed => "Failed",
-            TaskState::Canceled => "Canceled",
-            TaskState::TimedOut => "TimedOut",
-            TaskState::Success => "Success",
-            TaskState::Cancelling => "Cancelling",
-        }
-    }
-
-    /// Octopus's `IsCompleted`: not Queued, Executing or Cancelling.
-    pub fn is_completed(self) -> bool {
-        !matches!(
-            self,
-            TaskState::Queued | TaskState::Executing | TaskState::Cancelling
-        )
-    }
-
-    /// Every state.
-    pub const ALL: [TaskState; 7] = [
-        TaskState::Queued,
-        TaskState::Executing,
-        TaskState::Failed,
-        TaskState::Canceled,
-        TaskState::TimedOut,
-        TaskState::Success,
-        TaskState::Cancelling,
-    ];
-}
-
-impl std::str::FromStr for TaskState {
-    type Err = ();
-
-    fn from_str(s: &str) -> Result<Self, ()> {
-        TaskState::ALL
-            .into_iter()
-            .find(|t| t.as_str().eq_ignore_ascii_case(s))
-            .ok_or(())
-    }
-}
+pub use crate::vocab::TaskState;
 
 /// The one space of the reference cluster.
 pub const SPACE_ID: &str = "Spaces-1";

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::api::TaskState;
+use crate::vocab::TaskState;
 
 /// A node's row.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,10 +24,15 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::client::{ApiClient, ApiKey};
 use crate::history::{Event, Events, LB_NAME};
 use crate::limits::STORAGE_HEADROOM;
 use crate::scenario::{self, node_names};
+use crate::vocab::ApiKey;
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use lb::{BackendConfig, HealthConfig, LbConfig};
 use node::NodeConfig;
 use polling::PollingConfig;
@@ -297,11 +302,18 @@ impl EmbeddedCluster {
     }
 
     async fn wait_until_online(&self, node: &NodeHandle) -> Result<(), ClusterError> {
-        let client =
-            ApiClient::new(&node.url(), self.api_key.clone()).map_err(ClusterError::new)?;
+        // Ping needs no key; a plain client keeps the reference cluster
+        // apart from the harness's own.
+        let client: Client<HttpConnector, Empty<Bytes>> =
+            Client::builder(TokioExecutor::new()).build_http();
+        let uri: hyper::Uri = format!("{}{}", node.url(), api::PING_PATH)
+            .parse()
+            .map_err(|e| ClusterError::new(format!("{}: no usable ping URL: {e}", node.key())))?;
         let deadline = Instant::now() + BOOT_TIMEOUT;
         loop {
-            if client.ping_status(Duration::from_secs(1)).await == Some(200) {
+            let answer =
+                tokio::time::timeout(Duration::from_secs(1), client.get(uri.clone())).await;
+            if matches!(answer, Ok(Ok(r)) if r.status() == hyper::StatusCode::OK) {
                 return Ok(());
             }
             if Instant::now() > deadline {

@@ -30,7 +30,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::ClusterError;
-use crate::client::ApiKey;
+use crate::vocab::ApiKey;
 
 /// Environment variable that carries a child's JSON configuration.
 pub const CONFIG_ENV: &str = "HARNESS_CHILD_CONFIG";
@@ -40,6 +40,13 @@ const PARENT_PID_ENV: &str = "HARNESS_PARENT_PID";
 
 /// How long a child may take to print its READY line.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The hidden argument that runs the binary as an Octopus node.
+pub const NODE_MODE: &str = "__node";
+/// The hidden argument that runs the binary as the load balancer.
+pub const LB_MODE: &str = "__lb";
+/// The hidden argument that runs another program as a cluster child.
+pub const EXEC_MODE: &str = "__exec";
 
 /// Which hidden mode of the harness binary a child runs.
 #[derive(Debug, Clone, Copy)]
@@ -53,8 +60,8 @@ pub enum ChildKind {
 impl ChildKind {
     fn arg(self) -> &'static str {
         match self {
-            ChildKind::Node => crate::cli::NODE_MODE,
-            ChildKind::Lb => crate::cli::LB_MODE,
+            ChildKind::Node => NODE_MODE,
+            ChildKind::Lb => LB_MODE,
         }
     }
 }
@@ -207,7 +214,7 @@ impl Supervisor {
                 .map_err(|e| ClusterError::new(format!("failed to open the log of {name}: {e}")))
         };
         let mut cmd = Command::new(&self.exe);
-        cmd.arg(crate::cli::EXEC_MODE)
+        cmd.arg(EXEC_MODE)
             .arg(program)
             .args(args)
             .env(PARENT_PID_ENV, std::process::id().to_string())

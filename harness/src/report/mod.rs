@@ -2,12 +2,10 @@
 //! progress, the terminal summary, `report.json` (its schema is
 //! `harness/schemas/report.schema.json`), `report.html` and JUnit XML.
 
-mod cleanup;
 mod html;
 mod junit;
 mod polling;
 mod sweep;
-mod tasks;
 mod terminal;
 mod timeline;
 
@@ -15,16 +13,18 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::check::{CheckResult, HISTOGRAM_SIGFIG, Verdict, histogram, percentile_us};
+use crate::check::{CheckResult, Verdict};
 use crate::history::{Event, History, LB_NAME};
+use crate::metrics::secs;
 
-pub use cleanup::{CleanupReport, Outcome, Removal, TaskLeft, cleanup};
+pub use crate::metrics::{
+    CleanupReport, DrainReport, DrainStep, LatencyMs, Metrics, Outcome, Percentiles, Removal,
+    TaskLeft, TaskReport, UploadReport, cleanup, metrics, task_report,
+};
 pub use html::{html, sweep_html};
 pub use junit::{doctor_junit_xml, junit_xml};
 pub use polling::{PollingNode, PollingReport};
 pub use sweep::{SweepReport, SweepRow};
-pub use tasks::tasks as task_report;
-pub use tasks::{DrainReport, DrainStep, Percentiles, TaskReport, UploadReport};
 pub use terminal::{LiveProgress, doctor_summary, summary};
 pub use timeline::{Timeline, TimelinePoint, timeline};
 
@@ -213,40 +213,6 @@ impl NodeReport {
     }
 }
 
-/// Throughput and latency of requests intended after warm-up.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Metrics {
-    /// Requests judged.
-    pub requests: u64,
-    /// Of which failed or indeterminate.
-    pub errors: u64,
-    /// Of which indeterminate.
-    pub indeterminate: u64,
-    /// Requests completed per second.
-    pub rps: f64,
-    /// Seconds the judged part of the run lasted.
-    pub duration_s: f64,
-    /// Latency of successful requests, from the intended start.
-    pub latency_ms: LatencyMs,
-    /// Requests per kind.
-    pub by_op: BTreeMap<String, u64>,
-}
-
-/// Latency percentiles in milliseconds, from an HDR histogram.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LatencyMs {
-    /// Median.
-    pub p50: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// Largest.
-    pub max: f64,
-    /// The histogram's significant figures.
-    pub significant_figures: u8,
-}
-
 /// A fault in the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaultReport {
@@ -307,54 +273,6 @@ pub struct LbHealthReport {
     pub node: String,
     /// In rotation or not.
     pub healthy: bool,
-}
-
-fn secs(us: u64) -> f64 {
-    us as f64 / 1e6
-}
-
-fn ms(us: u64) -> f64 {
-    us as f64 / 1e3
-}
-
-/// Throughput and latency of the requests intended after warm-up.
-pub fn metrics(history: &History) -> Metrics {
-    let from = history.measured_from();
-    let (mut requests, mut errors, mut indeterminate, mut last_done) = (0u64, 0u64, 0u64, from);
-    let mut by_op: BTreeMap<String, u64> = BTreeMap::new();
-    for r in history.measured_requests() {
-        requests += 1;
-        last_done = last_done.max(r.done_us);
-        if r.is_error() {
-            errors += 1;
-        }
-        if r.outcome == crate::history::Outcome::Indeterminate {
-            indeterminate += 1;
-        }
-        *by_op.entry(r.op.as_str().to_string()).or_default() += 1;
-    }
-    let duration_us = last_done.saturating_sub(from);
-    let hist = histogram(history.measured_requests().filter(|r| !r.is_error()));
-    let pct = |p| percentile_us(&hist, p).map(ms).unwrap_or(0.0);
-    Metrics {
-        requests,
-        errors,
-        indeterminate,
-        rps: if duration_us > 0 {
-            requests as f64 / secs(duration_us)
-        } else {
-            0.0
-        },
-        duration_s: secs(duration_us),
-        latency_ms: LatencyMs {
-            p50: pct(50.0),
-            p90: pct(90.0),
-            p99: pct(99.0),
-            max: if hist.is_empty() { 0.0 } else { ms(hist.max()) },
-            significant_figures: HISTOGRAM_SIGFIG,
-        },
-        by_op,
-    }
 }
 
 /// Builds the report of a run from its history and check results.
@@ -483,9 +401,9 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
         timeline: Some(timeline::timeline(history)),
         faults,
         lb_health,
-        tasks: tasks::tasks(history),
-        drains: tasks::drains(history),
-        uploads: tasks::uploads(history),
+        tasks: task_report(history),
+        drains: crate::metrics::drains(history),
+        uploads: crate::metrics::uploads(history),
         polling: polling::polling(history),
         memory: history
             .events
@@ -502,7 +420,7 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
                 _ => None,
             })
             .collect(),
-        cleanup: cleanup::cleanup(history),
+        cleanup: cleanup(history),
         cpu_limit: history.events.iter().find_map(|e| match e {
             Event::CpuLimit {
                 method,

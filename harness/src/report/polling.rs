@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::secs;
-use super::tasks::Percentiles;
-use crate::check::histogram_of;
 use crate::history::{Event, History, Phase, PollingChange};
+use crate::metrics::Percentiles;
+use crate::metrics::histogram_of;
+use crate::metrics::secs;
 
 /// The fleet in the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ms, secs};
-use crate::check::{HISTOGRAM_SIGFIG, histogram_of, percentile_us};
 use crate::history::History;
+use crate::metrics::{HISTOGRAM_SIGFIG, histogram_of, percentile_us};
+use crate::metrics::{ms, secs};
 
 /// One point per second, from the start of the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -26,12 +26,9 @@ use tokio::time::{Instant, sleep_until};
 use crate::client::{ApiClient, ApiKey, observe};
 use crate::cluster::api::{NewTask, TaskBody};
 use crate::history::{Event, Events, Op, Request, TaskSubmit, ThresholdOutcome};
-use crate::package::{CHUNK, Multipart, PackageSpec};
+use crate::package::{CHUNK, LOAD_PACKAGE_ID, Multipart, PackageSpec};
 use crate::scenario::LoadPhase;
 use crate::target::Trust;
-
-/// The package ID of a load phase's uploads.
-pub const LOAD_PACKAGE_ID: &str = "HarnessLoad";
 
 /// How often a task transaction reads its task's state.
 const TASK_POLL: Duration = Duration::from_millis(200);

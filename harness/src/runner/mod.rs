@@ -34,9 +34,7 @@ mod sweep;
 mod tasks;
 mod uploads;
 
-pub use load::LOAD_PACKAGE_ID;
 pub use sweep::{SweepResult, run_sweep};
-pub use uploads::PACKAGE_ID;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -29,14 +29,11 @@ use crate::history::{
 use crate::limits::{
     ATTEMPTS_END_WITHIN, CLEANUP_WITHIN, CUT_ATTEMPTS_END_WITHIN, LATE_LANDING_WITHIN,
 };
-use crate::package::PackageSpec;
+use crate::package::{PACKAGE_ID, PackageSpec};
 use crate::scenario::{LadderLoad, UploadLoad};
 use crate::upload::{
     Attempt, Cut, OverwriteMode, UploadClass, Uploader, may_land_later, package_resource_id,
 };
-
-/// The package ID of every package the harness makes.
-pub const PACKAGE_ID: &str = "HarnessProbe";
 
 /// An upload workload under way. Dropping it stops the uploads.
 pub(super) struct UploadWorkload {

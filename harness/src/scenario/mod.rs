@@ -3,6 +3,7 @@
 
 mod load;
 mod model;
+mod problem;
 pub mod sweep;
 pub mod units;
 mod validate;

@@ -709,7 +709,7 @@ impl SlowUpload {
             at: self.at.clone(),
             via: self.via.clone(),
             throttle: Some(self.rate.clone()),
-            overwrite_mode: crate::upload::OverwriteMode::FailIfExists,
+            overwrite_mode: crate::vocab::OverwriteMode::FailIfExists,
             connect_timeout: defaults::connect_timeout(),
             idle_timeout: self.idle_timeout.clone(),
             retries: defaults::spanned(0),
@@ -775,7 +775,7 @@ pub struct UploadLoad {
     pub throttle: Option<Spanned<Bandwidth>>,
     /// `overwriteMode` of the first attempt.
     #[serde(default)]
-    pub overwrite_mode: crate::upload::OverwriteMode,
+    pub overwrite_mode: crate::vocab::OverwriteMode,
     /// Time to connect.
     #[serde(default = "defaults::connect_timeout")]
     pub connect_timeout: Spanned<Duration>,

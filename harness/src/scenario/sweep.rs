@@ -5,8 +5,8 @@
 
 use serde_saphyr::Spanned;
 
-use super::load::Problem;
 use super::model::{Fault, LbPreset, NodeFault, Scenario, Sweep, Workload};
+use super::problem::Problem;
 use super::units::Duration;
 
 /// Most combinations one sweep may have.
@@ -201,9 +201,15 @@ fn down(s: &Scenario) -> Scenario {
     d
 }
 
-/// The sweep's own problems, then each combination's, located at the
-/// sweep and said of which combination.
-pub(super) fn problems(s: &Scenario, sweep: &Spanned<Sweep>) -> Vec<Problem> {
+/// The sweep's own problems, then each combination's as a scenario of its
+/// own, located at the sweep and said of which combination. `validate`
+/// judges a combination: the validator passes itself in, so this module
+/// need not import the one that imports it.
+pub(super) fn problems(
+    s: &Scenario,
+    sweep: &Spanned<Sweep>,
+    validate: impl Fn(&Scenario) -> Result<(), Vec<Problem>>,
+) -> Vec<Problem> {
     let problem = |message: String| Problem::at(&sweep.referenced, "sweep", message);
     let w = &sweep.value;
     let mut out = Vec::new();
@@ -254,7 +260,7 @@ pub(super) fn problems(s: &Scenario, sweep: &Spanned<Sweep>) -> Vec<Problem> {
             )));
         }
         for run in std::iter::once(&c.scenario).chain(c.one_down.as_ref()) {
-            if let Err(ps) = super::validate(run) {
+            if let Err(ps) = validate(run) {
                 out.extend(ps.into_iter().map(|p| Problem {
                     message: format!("in combination {} ({label}): {}", c.index, p.message),
                     ..p

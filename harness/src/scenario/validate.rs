@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_saphyr::{Location, Spanned};
 
-use super::load::Problem;
 use super::model::{
     ApiLoad, Check, Fault, FleetLoad, HealthMode, LadderLoad, LbEngine, LoadPhase, Mix,
     PollingLayout, Polls, Scenario, TaskLoad, UploadLoad, Workload,
 };
+use super::problem::Problem;
 use super::units::Duration;
 use super::units::Size;
 use crate::limits::MAX_STORED_BYTES;
@@ -286,7 +286,8 @@ impl Validator {
         if let Some(sweep) = &s.sweep
             && self.problems.is_empty()
         {
-            self.problems.extend(super::sweep::problems(s, sweep));
+            self.problems
+                .extend(super::sweep::problems(s, sweep, validate));
         }
     }
 

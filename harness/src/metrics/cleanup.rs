@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::api::TaskState;
 use crate::history::{Event, History, PackageReadKind};
 use crate::upload::{UploadClass, may_land_later};
+use crate::vocab::TaskState;
 
 /// What the run created and what it removed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

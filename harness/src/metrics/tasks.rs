@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ms, secs};
-use crate::check::{HISTOGRAM_SIGFIG, histogram_of, percentile_us};
+use super::{HISTOGRAM_SIGFIG, histogram_of, ms, percentile_us, secs};
 use crate::history::{Event, FaultAction, History, Phase};
 
 /// Tasks in the report.
@@ -117,7 +116,7 @@ pub struct UploadReport {
     /// Attempts made.
     pub attempts: usize,
     /// How the last attempt ended.
-    pub class: crate::upload::UploadClass,
+    pub class: crate::vocab::UploadClass,
     /// Its status, if a response came.
     pub status: Option<u16>,
     /// Its error, if any.

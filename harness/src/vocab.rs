@@ -1,0 +1,221 @@
+//! The words several layers share, at the bottom of the house: a task's
+//! state and an upload's overwrite mode as Octopus spells them, how an
+//! upload attempt ended and what its answer looked like, the API key that
+//! never prints, and how HTTPS servers are trusted. The reference cluster,
+//! the client, the history and the checks all speak of these; keeping them
+//! here lets each import them without importing one another. Nothing here
+//! imports the rest of the harness.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A task's state, as Octopus spells it in JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum TaskState {
+    /// Waiting for a node.
+    Queued,
+    /// A node runs it.
+    Executing,
+    /// Ended in failure.
+    Failed,
+    /// Canceled, by a user or by the orphan rule.
+    Canceled,
+    /// Waited too long in the queue.
+    TimedOut,
+    /// Ended well.
+    Success,
+    /// A cancel was asked for and has not finished.
+    Cancelling,
+}
+
+impl TaskState {
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Queued => "Queued",
+            TaskState::Executing => "Executing",
+            TaskState::Failed => "Failed",
+            TaskState::Canceled => "Canceled",
+            TaskState::TimedOut => "TimedOut",
+            TaskState::Success => "Success",
+            TaskState::Cancelling => "Cancelling",
+        }
+    }
+
+    /// Octopus's `IsCompleted`: not Queued, Executing or Cancelling.
+    pub fn is_completed(self) -> bool {
+        !matches!(
+            self,
+            TaskState::Queued | TaskState::Executing | TaskState::Cancelling
+        )
+    }
+
+    /// Every state.
+    pub const ALL: [TaskState; 7] = [
+        TaskState::Queued,
+        TaskState::Executing,
+        TaskState::Failed,
+        TaskState::Canceled,
+        TaskState::TimedOut,
+        TaskState::Success,
+        TaskState::Cancelling,
+    ];
+}
+
+impl std::str::FromStr for TaskState {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        TaskState::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(s))
+            .ok_or(())
+    }
+}
+
+/// `overwriteMode`, spelled as Octopus spells it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OverwriteMode {
+    /// 409 when it exists.
+    #[default]
+    FailIfExists,
+    /// Replace it.
+    OverwriteExisting,
+    /// Keep it, 200.
+    IgnoreIfExists,
+}
+
+impl OverwriteMode {
+    /// The query value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverwriteMode::FailIfExists => "FailIfExists",
+            OverwriteMode::OverwriteExisting => "OverwriteExisting",
+            OverwriteMode::IgnoreIfExists => "IgnoreIfExists",
+        }
+    }
+}
+
+/// How an upload attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadClass {
+    /// 201 or 200.
+    Accepted,
+    /// 409: the package exists.
+    Exists,
+    /// 413, or IIS's 404.13: the body is too large for something on the way.
+    TooLarge,
+    /// 408 or 504 from the way, or no byte either way for the idle timeout.
+    TimedOut,
+    /// The connection was reset or closed mid-request.
+    Reset,
+    /// Anything else.
+    Other,
+}
+
+impl UploadClass {
+    /// Whether the retry policy tries again after it.
+    pub fn retryable(self) -> bool {
+        matches!(self, UploadClass::TimedOut | UploadClass::Reset)
+    }
+}
+
+/// The shape of an answer's body: enough to tell an Octopus node's answer
+/// (JSON, with `ErrorMessage` for an error) from an LB's own error page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyKind {
+    /// A JSON object with `ErrorMessage`: Octopus's error, from a node.
+    OctopusError,
+    /// Other JSON: an Octopus resource, usually.
+    Json,
+    /// An HTML page: what LBs and proxies answer with for their own errors.
+    Html,
+    /// Any other text.
+    Text,
+    /// No body at all.
+    Empty,
+}
+
+impl BodyKind {
+    /// The body's kind from its start and its `Content-Type`.
+    pub fn of(content_type: Option<&str>, body: &[u8]) -> BodyKind {
+        let text = String::from_utf8_lossy(&body[..body.len().min(2048)]);
+        let start = text.trim_start();
+        if start.is_empty() {
+            return BodyKind::Empty;
+        }
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+            return if v.get("ErrorMessage").is_some() {
+                BodyKind::OctopusError
+            } else {
+                BodyKind::Json
+            };
+        }
+        let html_type = content_type.is_some_and(|t| t.to_ascii_lowercase().contains("html"));
+        let lower = start
+            .chars()
+            .take(64)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if html_type || lower.starts_with("<html") || lower.starts_with("<!doctype html") {
+            BodyKind::Html
+        } else if start.starts_with('{') && start.contains("\"ErrorMessage\"") {
+            // Cut at the answer's limit, still Octopus's.
+            BodyKind::OctopusError
+        } else {
+            BodyKind::Text
+        }
+    }
+}
+
+/// An API key. It never prints: `Debug` and reports show it redacted, and
+/// only [`ApiKey::expose`] gives the text, for the one header that needs it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key.
+    pub fn new(key: String) -> Self {
+        Self(key)
+    }
+
+    /// A fresh random key in Octopus's format (`API-` and 26 characters).
+    pub fn generate() -> Result<Self, String> {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        let mut bytes = [0u8; 26];
+        getrandom::fill(&mut bytes).map_err(|e| format!("failed to read OS randomness: {e}"))?;
+        let key: String = bytes
+            .iter()
+            .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+            .collect();
+        Ok(Self(format!("API-{key}")))
+    }
+
+    /// The key itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// How HTTPS servers are trusted, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// The system's roots.
+    System,
+    /// The CA certificates in this PEM file.
+    CaFile(PathBuf),
+    /// The one certificate with this thumbprint.
+    Thumbprint(String),
+    /// Anything.
+    Insecure,
+}
