@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use harness::client::ApiKey;
-use harness::cluster::{EmbeddedCluster, NodeNaming};
+use harness::cluster::{EmbeddedCluster, NodeNaming, ServerTimeouts};
 use harness::history::{Clock, Event, Events};
 use harness::scenario::{self, units::Size};
 use serde_json::{Value, json};
@@ -39,6 +39,12 @@ pub(crate) fn fast_spec(nodes: u32) -> scenario::Cluster {
 }
 
 pub(crate) async fn boot(spec: scenario::Cluster) -> Booted {
+    boot_waiting(spec, ServerTimeouts::default()).await
+}
+
+/// As [`boot`], with the nodes' and the LB's waits for their clients set:
+/// a test that waits one out sets it short.
+pub(crate) async fn boot_waiting(spec: scenario::Cluster, waits: ServerTimeouts) -> Booted {
     let dir = tempfile::tempdir().unwrap();
     let key = ApiKey::generate().unwrap();
     let (events, rx) = Events::channel(Clock::start());
@@ -48,6 +54,7 @@ pub(crate) async fn boot(spec: scenario::Cluster) -> Booted {
         EmbeddedCluster::boot_with_exe(
             &spec,
             NodeNaming::Host,
+            waits,
             dir.path(),
             key.clone(),
             events,

@@ -11,20 +11,27 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use harness::client::{ApiClient, ApiKey};
+use harness::cluster::ServerTimeouts;
 use harness::cluster::api::{NewTask, TaskState};
 use harness::halibut::tls::{TlsIdentity, client_config};
 use harness::halibut::{self, Bson, Control, Doc, Identity, Message, PREAMBLE, Response};
-use harness::limits::{BODY_STALL, HEADER_READ_TIMEOUT, HEARTBEAT_TIMEOUT, MAX_MESSAGE};
+use harness::limits::MAX_MESSAGE;
 use harness::scenario::{self, PollingLayout, PollingListeners};
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep, timeout};
 
-use crate::cluster::{Booted, boot, fast_spec};
+use crate::cluster::{Booted, boot, boot_waiting, fast_spec};
 
 /// How long one raw exchange may wait for the server.
 const ANSWER: Duration = Duration::from_secs(10);
+
+/// The servers' waits for a client (its headers, its body's next bytes,
+/// a refused body behind the answer, a polling peer's handshake and
+/// NEXT), set short: the tests see each run out without waiting out the
+/// production values, whose defaults a unit test holds to `limits`.
+const WAITS: Duration = Duration::from_secs(5);
 
 /// A well-behaved client beside the hostile ones: pings each URL in turn
 /// and checks the node that answers.
@@ -283,12 +290,12 @@ fn alone(limit: Duration, body: impl Future<Output = ()>) {
 
 #[test]
 fn hostile_http_clients_get_an_answer_or_a_close_and_the_cluster_keeps_serving() {
-    alone(BODY_STALL + Duration::from_secs(120), hostile_http());
+    alone(WAITS + Duration::from_secs(150), hostile_http());
 }
 
 async fn hostile_http() {
     raise_descriptor_limit(10_500);
-    let b = boot(hostile_spec()).await;
+    let b = boot_waiting(hostile_spec(), ServerTimeouts::all(WAITS)).await;
     let lb = b.cluster.lb_url();
     let n1 = b.node_url("n1");
     let pids = b.cluster.pids();
@@ -326,7 +333,7 @@ async fn hostile_http() {
                 let took = started.elapsed();
                 assert!(seen.closed, "{who} kept a slowloris client: {seen:?}");
                 assert!(
-                    took < HEADER_READ_TIMEOUT + Duration::from_secs(8),
+                    took < WAITS + Duration::from_secs(8),
                     "{who} held a slowloris client for {took:?}"
                 );
                 assert!(matches!(seen.status, None | Some(408)), "{who}: {seen:?}");
@@ -364,7 +371,7 @@ async fn hostile_http() {
         for (bytes, want) in [(upload, 400), (task, 408)] {
             let (who, addr) = (who.to_string(), addr.clone());
             stalled.push(tokio::spawn(async move {
-                let wait = BODY_STALL + Duration::from_secs(20);
+                let wait = WAITS + Duration::from_secs(20);
                 let seen = raw(&addr, vec![Step::Send(bytes)], wait).await;
                 assert_eq!(seen.status, Some(want), "{who}, a stalled body: {seen:?}");
             }));
@@ -573,7 +580,7 @@ async fn hostile_http() {
     drop(idle);
 
     for s in slowloris {
-        timeout(HEADER_READ_TIMEOUT + Duration::from_secs(30), s)
+        timeout(WAITS + Duration::from_secs(30), s)
             .await
             .unwrap()
             .unwrap();
@@ -585,7 +592,7 @@ async fn hostile_http() {
         "a stalled upload is visible"
     );
     for s in stalled {
-        timeout(BODY_STALL + Duration::from_secs(60), s)
+        timeout(WAITS + Duration::from_secs(60), s)
             .await
             .unwrap()
             .unwrap();
@@ -857,14 +864,11 @@ impl HealthPeer {
 
 #[test]
 fn hostile_halibut_peers_are_cut_off_and_the_node_keeps_polling() {
-    alone(
-        HEARTBEAT_TIMEOUT + Duration::from_secs(120),
-        hostile_halibut(),
-    );
+    alone(WAITS + Duration::from_secs(120), hostile_halibut());
 }
 
 async fn hostile_halibut() {
-    let b = boot(polling_spec()).await;
+    let b = boot_waiting(polling_spec(), ServerTimeouts::all(WAITS)).await;
     let c = &b.cluster;
     let pids = c.pids();
     let lb = ApiClient::new(&c.lb_url(), ApiKey::new(b.key.clone())).unwrap();
@@ -902,9 +906,7 @@ async fn hostile_halibut() {
         subscribe(&mut p, subscription).await;
         silent.push(tokio::spawn(async move {
             assert_eq!(p.message().await, Some(None), "{via}: the null message");
-            let closed = p
-                .closed_within(HEARTBEAT_TIMEOUT + Duration::from_secs(10))
-                .await;
+            let closed = p.closed_within(WAITS + Duration::from_secs(10)).await;
             assert!(closed, "{via}: the node kept a peer that never sent NEXT");
         }));
     }
@@ -982,7 +984,7 @@ async fn hostile_halibut() {
     }
 
     for s in silent {
-        timeout(HEARTBEAT_TIMEOUT + Duration::from_secs(20), s)
+        timeout(WAITS + Duration::from_secs(20), s)
             .await
             .unwrap()
             .unwrap();

@@ -20,10 +20,11 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::limits::{HEADER_READ_TIMEOUT, LINGER, MAX_CONNECTIONS, MAX_HEADER_BYTES, MAX_HEADERS};
+use crate::limits::{MAX_CONNECTIONS, MAX_HEADER_BYTES, MAX_HEADERS};
 
-/// Serves every connection on `listener` with `handle`, forever.
-pub(crate) async fn serve<H, F, B>(listener: TcpListener, handle: H)
+/// Serves every connection on `listener` with `handle`, forever; a client
+/// gets `header_read` to send each request's headers.
+pub(crate) async fn serve<H, F, B>(listener: TcpListener, header_read: Duration, handle: H)
 where
     H: Fn(Request<Incoming>) -> F + Clone + Send + 'static,
     F: Future<Output = Response<B>> + Send + 'static,
@@ -54,7 +55,7 @@ where
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .header_read_timeout(header_read)
                 .max_buf_size(MAX_HEADER_BYTES)
                 .max_headers(MAX_HEADERS)
                 .serve_connection(TokioIo::new(stream), service)
@@ -76,11 +77,12 @@ pub(crate) fn take_slot(slots: &Arc<Semaphore>) -> Option<OwnedSemaphorePermit> 
 }
 
 /// Reads and drops what is left of a refused request's body, for at most
-/// [`LINGER`], so a client still sending can read the answer instead of
-/// failing on a closed connection. Spawn it behind the answer.
-pub(crate) async fn linger(mut body: Incoming) {
+/// `within` (the cluster's linger setting), so a client still sending can
+/// read the answer instead of failing on a closed connection. Spawn it
+/// behind the answer.
+pub(crate) async fn linger(mut body: Incoming, within: Duration) {
     use http_body_util::BodyExt;
-    let deadline = tokio::time::Instant::now() + LINGER;
+    let deadline = tokio::time::Instant::now() + within;
     while let Ok(Some(Ok(_))) = tokio::time::timeout_at(deadline, body.frame()).await {}
 }
 

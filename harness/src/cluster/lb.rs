@@ -71,6 +71,9 @@ pub struct LbConfig {
     /// TCP ports forwarded at L4, for polling Tentacles.
     #[serde(default)]
     pub tcp: Vec<TcpForward>,
+    /// How long it waits for a client's headers and reads a refused body.
+    #[serde(default)]
+    pub timeouts: super::ServerTimeouts,
 }
 
 /// A TCP port the LB forwards byte for byte, with no TLS termination, as
@@ -239,6 +242,8 @@ struct Lb {
     spool_dir: std::path::PathBuf,
     /// Passive checks: (max_fails, fail_timeout), or None.
     passive: Option<(u32, Duration)>,
+    /// How long a refused body is read behind the answer.
+    linger: Duration,
 }
 
 /// Runs the LB until the process is killed. Prints `READY <addr>` once it
@@ -289,6 +294,7 @@ pub fn main(cfg: LbConfig) -> Result<(), String> {
                     Duration::from_millis(cfg.health.fail_timeout_ms),
                 )
             }),
+            linger: cfg.timeouts.linger(),
         });
         if cfg.health.enabled && !cfg.health.passive {
             for i in 0..lb.backends.len() {
@@ -296,7 +302,7 @@ pub fn main(cfg: LbConfig) -> Result<(), String> {
             }
         }
         println!("READY {addr}");
-        super::http::serve(listener, move |req| {
+        super::http::serve(listener, cfg.timeouts.header_read(), move |req| {
             let lb = lb.clone();
             async move { lb.proxy(req).await }
         })
@@ -387,7 +393,7 @@ impl Lb {
             // Refused on its headers, at once; the body is read and dropped
             // for a while behind the answer (nginx's lingering close), so
             // the client sees the 413 instead of a broken pipe.
-            tokio::spawn(super::http::linger(req.into_body()));
+            tokio::spawn(super::http::linger(req.into_body(), self.linger));
             return self.too_large();
         }
         let (mut parts, body) = req.into_parts();

@@ -17,6 +17,7 @@ pub mod node;
 pub mod polling;
 pub(crate) mod real_lb;
 pub mod supervisor;
+mod timeouts;
 pub(crate) mod work;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -37,6 +38,7 @@ use lb::{BackendConfig, HealthConfig, LbConfig};
 use node::NodeConfig;
 use polling::PollingConfig;
 use supervisor::{ChildKind, Started, Supervisor};
+pub use timeouts::ServerTimeouts;
 
 /// How long boot waits for every node to answer ping with 200.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -135,6 +137,8 @@ pub struct EmbeddedCluster {
     polling: Vec<PollingEndpoint>,
     /// The LB's shared polling port, round robin over the nodes.
     lb_polling: Option<SocketAddr>,
+    /// How long its nodes and LB wait for their clients.
+    timeouts: ServerTimeouts,
 }
 
 impl Drop for EmbeddedCluster {
@@ -160,14 +164,17 @@ impl EmbeddedCluster {
         let exe = std::env::current_exe().map_err(|e| {
             ClusterError::new(format!("failed to find the harness executable: {e}"))
         })?;
-        Self::boot_with_exe(spec, naming, dir, api_key, events, &exe).await
+        let timeouts = ServerTimeouts::default();
+        Self::boot_with_exe(spec, naming, timeouts, dir, api_key, events, &exe).await
     }
 
-    /// As [`EmbeddedCluster::boot`], with the `harness` executable named;
-    /// tests, whose own executable is the test binary, use this.
+    /// As [`EmbeddedCluster::boot`], with the `harness` executable named
+    /// and the servers' waits set: tests, whose own executable is the test
+    /// binary, use this, and set short waits where they wait them out.
     pub async fn boot_with_exe(
         spec: &scenario::Cluster,
         naming: NodeNaming,
+        timeouts: ServerTimeouts,
         dir: &Path,
         api_key: ApiKey,
         events: Events,
@@ -227,6 +234,7 @@ impl EmbeddedCluster {
             dir: dir.to_path_buf(),
             polling: Vec::new(),
             lb_polling: None,
+            timeouts,
         };
         for (i, key) in node_names(spec.nodes.value).into_iter().enumerate() {
             let storage = match spec.storage {
@@ -268,6 +276,7 @@ impl EmbeddedCluster {
                         }
                     }),
                     cpu: cluster.cpu.as_ref().and_then(|l| l.placement(i)),
+                    timeouts,
                 };
             cluster.nodes.push(NodeHandle { config });
         }
@@ -424,6 +433,7 @@ impl EmbeddedCluster {
             },
             spool_dir: self.dir.join("lb-spool"),
             tcp: self.plan_polling(spec, true)?,
+            timeouts: self.timeouts,
         };
         let json = serde_json::to_string(&config).map_err(|e| ClusterError::new(e.to_string()))?;
         // The LB reports health changes on stdout; turn them into events.

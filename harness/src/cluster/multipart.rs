@@ -4,8 +4,11 @@
 //! whole. Untrusted input: every size is bounded, and every malformation
 //! is an error, never a panic.
 
+use std::time::Duration;
+
 use crate::limits::MAX_BOUNDARY;
 use crate::limits::{BODY_STALL, MAX_FIELD, MAX_PART_HEADERS};
+
 use bytes::{Buf, Bytes, BytesMut};
 use http_body::Body;
 use http_body_util::BodyExt;
@@ -65,6 +68,8 @@ pub struct MultipartReader<B> {
     eof: bool,
     /// The closing delimiter was read.
     finished: bool,
+    /// The longest wait for the body's next bytes.
+    stall: Duration,
 }
 
 impl<B> MultipartReader<B>
@@ -87,17 +92,26 @@ where
             finder,
             eof: false,
             finished: false,
+            stall: BODY_STALL,
         }
     }
 
+    /// Gives the client up after `stall` without a byte, instead of
+    /// [`BODY_STALL`]: the cluster's setting.
+    pub fn stalling_after(mut self, stall: Duration) -> Self {
+        self.stall = stall;
+        self
+    }
+
     /// Reads one more frame into the buffer; false at the end of the body.
-    /// A client that sends nothing for [`BODY_STALL`] is given up on.
+    /// A client that sends nothing for the stall time it was given is
+    /// given up on.
     async fn fill(&mut self) -> Result<bool, MultipartError> {
         while !self.eof {
-            let Ok(frame) = tokio::time::timeout(BODY_STALL, self.body.frame()).await else {
+            let Ok(frame) = tokio::time::timeout(self.stall, self.body.frame()).await else {
                 return Err(MultipartError::Body(format!(
-                    "no data for {}s",
-                    BODY_STALL.as_secs()
+                    "no data for {}",
+                    humantime::format_duration(self.stall)
                 )));
             };
             match frame {

@@ -49,7 +49,7 @@ use super::db::{ClaimMode, SharedDb, TaskFilter, TaskRow, now_ms};
 use super::polling::{Polling, PollingConfig, SERVER_CERTIFICATE};
 use super::work;
 use crate::halibut::tls::TlsIdentity;
-use crate::limits::{BODY_STALL, MAX_JSON_BODY};
+use crate::limits::MAX_JSON_BODY;
 
 mod health;
 mod packages;
@@ -108,6 +108,9 @@ pub struct NodeConfig {
     /// The polling listener, where the cluster has one.
     #[serde(default)]
     pub polling: Option<PollingConfig>,
+    /// How long it waits for its clients.
+    #[serde(default)]
+    pub timeouts: super::ServerTimeouts,
     /// The node's CPU limit, where the scenario gives one.
     #[serde(default)]
     pub cpu: Option<super::cpu::CpuPlacement>,
@@ -189,7 +192,8 @@ pub fn main(cfg: NodeConfig, api_key: String) -> Result<(), String> {
         });
         tokio::spawn(run_claimed(node.clone(), claimed));
         println!("READY {addr}");
-        super::http::serve(listener, move |req| {
+        let header_read = node.cfg.timeouts.header_read();
+        super::http::serve(listener, header_read, move |req| {
             let node = node.clone();
             async move { handle(&node, req).await }
         })
@@ -221,7 +225,7 @@ async fn start_polling(
             false
         })
     });
-    let polling = Arc::new(Polling::new(p));
+    let polling = Arc::new(Polling::new(p, &cfg.timeouts));
     let serving = polling.clone();
     let server = TlsIdentity::from_der(server.cert.to_vec(), server.key_der().to_vec());
     tokio::spawn(async move {
@@ -511,7 +515,7 @@ impl Node {
     }
 
     async fn add_machine(&self, req: Request<Incoming>) -> Reply {
-        let body = match read_body(req).await {
+        let body = match read_body(req, &self.cfg.timeouts).await {
             Ok(b) => b,
             Err(r) => return r,
         };
@@ -568,7 +572,7 @@ impl Node {
     }
 
     async fn create_task(&self, req: Request<Incoming>) -> Reply {
-        let body = match read_body(req).await {
+        let body = match read_body(req, &self.cfg.timeouts).await {
             Ok(b) => b,
             Err(r) => return r,
         };
@@ -873,7 +877,7 @@ impl Node {
     }
 
     async fn put(&self, id: &str, req: Request<Incoming>) -> Reply {
-        let body = match read_body(req).await {
+        let body = match read_body(req, &self.cfg.timeouts).await {
             Ok(b) => b,
             Err(r) => return r,
         };
@@ -921,12 +925,12 @@ fn unknown_space(space: Option<&str>) -> Option<Reply> {
 }
 
 /// Reads a small JSON body, or gives the answer to refuse it with: 413
-/// past [`MAX_JSON_BODY`], 408 when the client stops sending for
-/// [`BODY_STALL`], 400 when the body breaks off. A body refused as too
+/// past [`MAX_JSON_BODY`], 408 when the whole body has not come within the
+/// cluster's body-stall time, 400 when the body breaks off. A body refused as too
 /// large is read on behind the answer (README, "the body behind a
 /// refusal"): closing on a client still sending resets the connection,
 /// and the client (or the LB before it) then never reads the 413.
-async fn read_body(req: Request<Incoming>) -> Result<Bytes, Reply> {
+async fn read_body(req: Request<Incoming>, waits: &super::ServerTimeouts) -> Result<Bytes, Reply> {
     enum Read {
         Whole(Vec<u8>),
         TooLarge,
@@ -946,10 +950,10 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, Reply> {
         }
         Read::Whole(bytes)
     };
-    match tokio::time::timeout(BODY_STALL, read).await {
+    match tokio::time::timeout(waits.body_stall(), read).await {
         Ok(Read::Whole(b)) => Ok(Bytes::from(b)),
         Ok(Read::TooLarge) => {
-            tokio::spawn(super::http::linger(body));
+            tokio::spawn(super::http::linger(body, waits.linger()));
             Err(json(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &api::error(&format!("the body must be at most {MAX_JSON_BODY} bytes")),
@@ -959,8 +963,8 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, Reply> {
         Err(_) => Err(json(
             StatusCode::REQUEST_TIMEOUT,
             &api::error(&format!(
-                "the body did not arrive within {}s",
-                BODY_STALL.as_secs()
+                "the body did not arrive within {}",
+                humantime::format_duration(waits.body_stall())
             )),
         )),
     }

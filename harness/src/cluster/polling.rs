@@ -26,7 +26,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::halibut::wire::Wire;
 use crate::halibut::{self, Control, Identity, Message, Request, Response, tls};
-use crate::limits::{HANDSHAKE_TIMEOUT, HEARTBEAT_TIMEOUT, RESPONSE_TIMEOUT};
+use crate::limits::RESPONSE_TIMEOUT;
 
 /// Halibut's page for a browser (or an HTTP probe) on the polling port.
 const FRIENDLY_PAGE: &str = "HTTP/1.0 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nConnection: close\r\n\r\n<html><body><p>Octopus Server configured successfully</p><p>If you can view this page, your Octopus Server is configured and ready to accept polling Tentacle connections.</p></body></html>";
@@ -87,17 +87,22 @@ pub struct Polling {
     queues: Mutex<HashMap<String, Arc<Queue>>>,
     poll_wait: Duration,
     pickup: Duration,
+    /// A peer's handshake and identification, and its NEXT or PROCEED.
+    handshake: Duration,
+    heartbeat: Duration,
     /// Connections open now, for the node's log at exit and for tests.
     open: std::sync::atomic::AtomicUsize,
 }
 
 impl Polling {
     /// Queues with these timeouts.
-    pub fn new(cfg: &PollingConfig) -> Self {
+    pub fn new(cfg: &PollingConfig, waits: &super::ServerTimeouts) -> Self {
         Self {
             queues: Mutex::new(HashMap::new()),
             poll_wait: Duration::from_millis(cfg.poll_wait_ms),
             pickup: Duration::from_millis(cfg.pickup_timeout_ms),
+            handshake: waits.handshake(),
+            heartbeat: waits.heartbeat(),
             open: Default::default(),
         }
     }
@@ -217,7 +222,7 @@ impl Polling {
             let _blank = wire.line().await.map_err(|e| e.to_string())?;
             Ok::<_, String>(Some((wire, who)))
         };
-        let Some((mut wire, who)) = timeout(HANDSHAKE_TIMEOUT, hello)
+        let Some((mut wire, who)) = timeout(self.handshake, hello)
             .await
             .map_err(|_| "no identification within the handshake timeout".to_string())??
         else {
@@ -275,7 +280,7 @@ impl Polling {
                 // happen; treat it as idle.
                 Ok(None) | Err(_) => wire.send(None).await.map_err(|e| e.to_string())?,
             }
-            match timeout(HEARTBEAT_TIMEOUT, wire.control()).await {
+            match timeout(self.heartbeat, wire.control()).await {
                 Ok(Ok(Control::Next)) => wire
                     .send_control(Control::Proceed)
                     .await
@@ -315,11 +320,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_nobody_collects_fails_with_octopus_words() {
-        let p = Polling::new(&PollingConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            poll_wait_ms: 1000,
-            pickup_timeout_ms: 50,
-        });
+        let p = Polling::new(
+            &PollingConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                poll_wait_ms: 1000,
+                pickup_timeout_ms: 50,
+            },
+            &crate::cluster::ServerTimeouts::default(),
+        );
         let r = crate::halibut::services::request("poll://x/", "A", "S", "M", 1, vec![]);
         let e = timeout(Duration::from_secs(5), p.call("poll://x/", r))
             .await

@@ -114,12 +114,16 @@ async fn upload(node: &Node, query: &str, req: Request<Incoming>) -> Reply {
             "the body must be multipart/form-data with a boundary and one file part",
         );
     };
-    let mut reader = MultipartReader::new(req.into_body(), &boundary);
+    let mut reader = MultipartReader::new(req.into_body(), &boundary)
+        .stalling_after(node.cfg.timeouts.body_stall());
     let reply = receive(node, mode, &mut reader).await;
     // A refusal before the end of the body: answer at once, and read the
     // rest (for a while) behind the answer, so the client can read it.
     if !reply.status().is_success() {
-        tokio::spawn(super::super::http::linger(reader.into_body()));
+        tokio::spawn(super::super::http::linger(
+            reader.into_body(),
+            node.cfg.timeouts.linger(),
+        ));
     }
     reply
 }
