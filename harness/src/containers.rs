@@ -22,9 +22,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
 
 use crate::client::{ApiClient, ApiKey};
+use crate::cluster::control::TARGET_KEY_ENV;
 use crate::cluster::real_lb;
+use crate::cluster::serve::stopped;
+use crate::exit::{Failure, Kind};
+use crate::limits::CONTAINERS_UP_WITHIN;
 use crate::scenario::{Lb, LbEngine, LbPreset};
 
 /// The Octopus Server image.
@@ -497,6 +502,73 @@ pub async fn remove_volumes(volumes: &[String]) -> Vec<String> {
         }
     }
     errors
+}
+
+/// `harness containers up` once its folder and key file exist and its
+/// start is announced: starts the cluster (within
+/// [`CONTAINERS_UP_WITHIN`], unless `stop` turns first), writes its target
+/// file, says where everything is and waits for `stop` (Ctrl-C or
+/// SIGTERM); then removes the containers, their volumes and the key file.
+/// Each error is said on stderr as it happens, before what the clean-up
+/// after it says, so a failure comes back already said.
+pub async fn serve(
+    cfg: &ContainerConfig,
+    dir: &Path,
+    key_file: &Path,
+    stop: watch::Receiver<Option<String>>,
+) -> Result<(), Failure> {
+    let running = tokio::select! {
+        r = tokio::time::timeout(CONTAINERS_UP_WITHIN, up(cfg)) => {
+            r.unwrap_or_else(|_| Err(format!(
+                "not up within {}",
+                humantime::format_duration(CONTAINERS_UP_WITHIN)
+            )))
+        }
+        _ = stopped(stop.clone()) => Err("interrupted".to_string()),
+    };
+    let running = match running {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: the containerized cluster did not come up: {e}");
+            // The containers started go as their handles drop (up()
+            // has returned); the volumes and the key file do not.
+            let volumes: Vec<String> = cfg.volumes().into_iter().map(|(v, _)| v).collect();
+            for e in remove_volumes(&volumes).await {
+                eprintln!("harness: containers: {e}");
+            }
+            let _ = std::fs::remove_file(key_file);
+            return Err(Failure::said(Kind::Environment));
+        }
+    };
+    let target_file = dir.join("target.yaml");
+    let mut written = true;
+    if let Err(e) = std::fs::write(&target_file, cfg.target_yaml(&running.ids, TARGET_KEY_ENV)) {
+        eprintln!("error: failed to write {}: {e}", target_file.display());
+        written = false;
+    }
+    println!(
+        "containerized cluster up; LB http://127.0.0.1:{}",
+        cfg.lb_port
+    );
+    println!("API key: in {} (not printed)", key_file.display());
+    println!("target file: {}", target_file.display());
+    println!("Ctrl-C removes the containers and their volumes.");
+    if written {
+        stopped(stop).await;
+    }
+    let errors = running.remove().await;
+    for e in &errors {
+        eprintln!("harness: containers: {e}");
+    }
+    let _ = std::fs::remove_file(key_file);
+    if errors.is_empty() {
+        println!("containers removed");
+    }
+    if written && errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::said(Kind::Environment))
+    }
 }
 
 #[cfg(test)]

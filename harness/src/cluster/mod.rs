@@ -16,6 +16,7 @@ pub mod multipart;
 pub mod node;
 pub mod polling;
 pub(crate) mod real_lb;
+pub mod serve;
 pub mod supervisor;
 mod timeouts;
 pub(crate) mod work;

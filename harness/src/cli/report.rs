@@ -1,0 +1,59 @@
+//! `harness report`: a finished run's folder judged again, and its
+//! report.json, report.html and junit.xml rewritten.
+
+use std::path::Path;
+
+use crate::check;
+use crate::exit::{Failure, Outcome};
+use crate::history::History;
+use crate::report;
+use crate::runner;
+use crate::scenario::{self, ScenarioError, ScenarioErrorKind};
+
+pub(super) fn report(dir: &Path) -> Result<Outcome, Failure> {
+    if dir.join("sweep.json").is_file() {
+        return Err(Failure::invalid(format!(
+            "{} is a sweep's folder; its table is sweep.json, and each of its runs, under {}, is a run folder `harness report` takes",
+            dir.display(),
+            dir.join("runs").display()
+        )));
+    }
+    let scenario_file = dir.join("scenario.yaml");
+    let source = crate::input::read_text(&scenario_file, crate::limits::MAX_SCENARIO_BYTES)
+        .map_err(|e| {
+            Failure::invalid(format!(
+                "{} is not a run folder: failed to read {}: {e}",
+                dir.display(),
+                scenario_file.display()
+            ))
+        })?;
+    let scenario = scenario::parse_str(&source).map_err(|problems| {
+        let e = ScenarioError {
+            file: scenario_file,
+            kind: ScenarioErrorKind::Invalid(problems),
+        };
+        Failure::invalid(e.to_string())
+    })?;
+    let history =
+        History::read(&dir.join("history.jsonl")).map_err(|e| Failure::invalid(e.to_string()))?;
+    // A run compared with a baseline kept it in its folder.
+    let kept = dir.join(runner::BASELINE_FILE);
+    let baseline = if kept.exists() {
+        Some(check::Baselines::load(&kept).map_err(|e| Failure::invalid(e.to_string()))?)
+    } else {
+        None
+    };
+    // By the name the run had, from its history: runs of sweeps from
+    // before combinations were printed hold the sweep's scenario.yaml.
+    let name = history
+        .header()
+        .map_or_else(|| scenario.name.value.clone(), |h| h.0.to_string());
+    let against = baseline.as_ref().map(|b| runner::against(b, &name));
+    let report = report::build(
+        &history,
+        check::run_all(&scenario, &history, against.as_ref()),
+    );
+    runner::write_report(dir, &report).map_err(|e| Failure::environment(e.to_string()))?;
+    print!("{}", report::summary(&report));
+    Ok(Outcome::of(report.verdict == check::Verdict::Pass))
+}
