@@ -373,8 +373,8 @@ impl ApiClient {
         Ok(c.thumbprint)
     }
 
-    /// Registers a polling Tentacle (octopus-surface.md §5.4); gives its
-    /// machine ID.
+    /// Registers a polling Tentacle (docs/octopus-surface.md, "Polling
+    /// Tentacles"); gives its machine ID.
     pub async fn register_machine(
         &self,
         name: &str,

@@ -39,8 +39,8 @@ pub const OCTOPUS_IMAGE: &str = "octopusdeploy/octopusdeploy";
 pub const HAPROXY_IMAGE: (&str, &str) = ("haproxy", "lts");
 const HAPROXY_CFG: &str = "/usr/local/etc/haproxy/haproxy.cfg";
 
-/// The volumes every node shares, by their path in the container (octopus-
-/// surface.md §7.1).
+/// The volumes every node shares, by their path in the container
+/// (docs/octopus-surface.md, "Running Octopus in containers").
 pub const SHARED_PATHS: [&str; 4] = ["/repository", "/artifacts", "/taskLogs", "/eventExports"];
 
 /// Ports inside an Octopus container: the API and portal, and polling.

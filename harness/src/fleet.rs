@@ -1,7 +1,7 @@
 //! The simulated fleet of polling Tentacles: many Tentacles in this one
 //! process, each with its own certificate and subscription ID, each
 //! keeping `connections` Halibut polling connections to every endpoint it
-//! is configured for (octopus-surface.md §5.2, §6.7).
+//! is configured for (docs/halibut.md, "The subscriber, step by step").
 //!
 //! A Tentacle answers `ICapabilitiesServiceV2` and `IScriptServiceV2`: a
 //! script "runs" for a set time, then is complete with exit code 0. A

@@ -1,5 +1,5 @@
 //! Halibut, the protocol between Octopus Server and polling Tentacles
-//! (octopus-surface.md §6), as bytes: no sockets here, only what goes on
+//! (docs/halibut.md), as bytes: no sockets here, only what goes on
 //! the wire and back, so both sides (the reference nodes' polling listener
 //! and the harness's simulated Tentacles) share one codec that is tested
 //! against vectors built from the spec.

@@ -320,9 +320,10 @@ impl Multipart {
 }
 
 /// A package's ID and version, read from its file name by Octopus's rules
-/// (octopus-surface.md §3.2): the extension goes (with a `.tar` before
-/// it), and the ID is the shortest run of word segments joined by `.`, `_`
-/// or `-` that leaves a valid semantic version after a dot.
+/// (docs/octopus-surface.md, "Package file names"): the extension goes
+/// (with a `.tar` before it), and the ID is the shortest run of word
+/// segments joined by `.`, `_` or `-` that leaves a valid semantic version
+/// after a dot.
 pub fn parse_file_name(name: &str) -> Option<(String, String, String)> {
     const EXTENSIONS: &[&str] = &[
         ".tar.gz", ".tar.bz2", ".tar.bz", ".tar.Z", ".nupkg", ".zip", ".jar", ".war", ".ear",

@@ -1,9 +1,9 @@
 //! Halibut on real sockets: a polling subscriber and a listener on
 //! loopback, over mutual TLS with self-signed certificates, speak the
-//! sequence of octopus-surface.md §6.7 with the harness's codec: preamble,
-//! identification, a request and its response, the null message, NEXT and
-//! PROCEED. A pinned thumbprint that does not match, and a client the
-//! listener does not trust, end the connection.
+//! sequence of docs/halibut.md ("The polling sequence") with the
+//! harness's codec: preamble, identification, a request and its response,
+//! the null message, NEXT and PROCEED. A pinned thumbprint that does not
+//! match, and a client the listener does not trust, end the connection.
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
-//! Checks of a polling-Tentacle fleet (failure-modes.md §2.2, P1, P3,
-//! P5): fan-out, the served certificate, every node reaching every
+//! Checks of a polling-Tentacle fleet (docs/failure-modes.md, "Polling
+//! Tentacles"): fan-out, the served certificate, every node reaching every
 //! Tentacle, the reconnect storm after a restart, and RPC round trips.
 //! All of them replay the fleet's connection events and the health
 //! rounds' results from the history.

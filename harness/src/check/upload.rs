@@ -778,7 +778,7 @@ pub(super) fn ladder(c: &LadderReaches, h: &History) -> (Verdict, String, Value)
 }
 
 /// The likely source of a refusal, from the documented defaults
-/// (tooling.md §2a).
+/// (docs/lb-limits.md, "Defaults that break uploads").
 fn hint(r: &UploadAttempt, accepted: u64) -> String {
     let between = |lo: u64| accepted < lo && lo <= r.size;
     let text = match (r.class, r.status) {

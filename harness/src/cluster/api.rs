@@ -1,5 +1,6 @@
 //! The Octopus REST shapes the reference nodes answer with, as in
-//! octopus-surface.md §0–2: the API root, the OctopusServerNode resource,
+//! docs/octopus-surface.md ("Conventions", "The API root and the space",
+//! "Nodes and drain"): the API root, the OctopusServerNode resource,
 //! the space and its home, the paged collection and the error body.
 //! PascalCase, like Octopus.
 
@@ -310,7 +311,7 @@ pub fn task_seq(id: &str) -> Option<i64> {
         .filter(|n| *n > 0)
 }
 
-/// The TaskResource of octopus-surface.md §4.2.
+/// The TaskResource (docs/octopus-surface.md, "Tasks").
 pub fn task_resource(t: &super::db::TaskRow) -> Value {
     let id = task_id(t.seq);
     let completed = t.state.is_completed();
@@ -445,7 +446,7 @@ pub struct NodeBody {
 }
 
 /// A polling Tentacle's registration, as `POST /api/{spaceId}/machines`
-/// takes it (octopus-surface.md §5.4).
+/// takes it (docs/octopus-surface.md, "Polling Tentacles").
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct NewMachine {

@@ -16,14 +16,15 @@
 //! - Otherwise no retries: a request sent to a dead node gets 502
 //!   (refused) or 504 (a timeout), which is what a client of a real LB sees
 //!   until the health checks catch up.
-//! - The limits that break uploads (tooling.md §2a): a body above
-//!   `max_body` gets 413 (or IIS's 404.13); no byte either way for the
-//!   idle timeout gets 504 (ALB); more than the body read timeout between
-//!   two reads of the body gets 408 (nginx's `client_body_timeout`); no
-//!   response headers within the backend timeout, counted from the end of
-//!   the body, gets 504 (GCP, Envoy, nginx's `proxy_read_timeout`); and
-//!   request buffering reads the whole body to a file before the node sees
-//!   a byte (nginx's `proxy_request_buffering on`).
+//! - The limits that break uploads (docs/lb-limits.md, "Defaults that
+//!   break uploads"): a body above `max_body` gets 413 (or IIS's 404.13);
+//!   no byte either way for the idle timeout gets 504 (ALB); more than the
+//!   body read timeout between two reads of the body gets 408 (nginx's
+//!   `client_body_timeout`); no response headers within the backend
+//!   timeout, counted from the end of the body, gets 504 (GCP, Envoy,
+//!   nginx's `proxy_read_timeout`); and request buffering reads the whole
+//!   body to a file before the node sees a byte (nginx's
+//!   `proxy_request_buffering on`).
 //!
 //! Each change of a node's state is printed on stdout as
 //! `HEALTH <node> up|down`; the supervisor records it in the history.
@@ -164,7 +165,8 @@ async fn pipe_until_idle(a: &mut tokio::net::TcpStream, b: &mut tokio::net::TcpS
     }
 }
 
-/// The limits of octopus-surface.md §8 and tooling.md §2a.
+/// The limits of docs/lb-limits.md ("What Octopus asks of a load
+/// balancer", "Defaults that break uploads").
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Limits {
     /// For the response headers, counted from the end of the request body.

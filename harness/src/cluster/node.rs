@@ -1,7 +1,7 @@
 //! A reference Octopus node: one OS process (the harness binary in its
 //! hidden node mode) that serves the Octopus REST surface of
-//! octopus-surface.md §0–2 and §4 from the shared database, heartbeats
-//! into it, and runs tasks from its queue.
+//! docs/octopus-surface.md ("Conventions" to "Tasks") from the shared
+//! database, heartbeats into it, and runs tasks from its queue.
 //!
 //! Routes: `GET /api`, `GET /api/octopusservernodes/ping` (200 online, 418
 //! drained, the node as JSON, no API key), `GET /api/octopusservernodes`

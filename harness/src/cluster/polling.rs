@@ -1,5 +1,6 @@
 //! A reference node's polling listener and its pending-request queues, as
-//! Halibut's server side works (octopus-surface.md §5.1, §6.7).
+//! Halibut's server side works (docs/halibut.md, "The listener, step by
+//! step").
 //!
 //! - Mutual TLS with the cluster's one server certificate; the client's
 //!   thumbprint is authorised after the handshake against the registered

@@ -2,7 +2,8 @@
 //! configuration written from the scenario's LB settings, so the same
 //! scenario runs through the built-in LB and through the real thing.
 //!
-//! The mapping, by what each knob means (tooling.md §2a):
+//! The mapping, by what each knob means (docs/lb-limits.md, "Defaults
+//! that break uploads"):
 //!
 //! | setting | HAProxy | nginx |
 //! | --- | --- | --- |

@@ -1,9 +1,10 @@
-//! The Tentacle services a health check calls (octopus-surface.md §6.10),
-//! as Halibut values: `ICapabilitiesServiceV2.GetCapabilities`, then
-//! `IScriptServiceV2` `StartScript`, `GetStatus` until the script is
-//! complete, and `CompleteScript`. The node builds the requests and reads
-//! the answers; the simulated Tentacle does the reverse, so both use the
-//! same `$type` names and field names.
+//! The Tentacle services a health check calls (docs/halibut.md, "Tentacle
+//! services for a health check"), as Halibut values:
+//! `ICapabilitiesServiceV2.GetCapabilities`, then `IScriptServiceV2`
+//! `StartScript`, `GetStatus` until the script is complete, and
+//! `CompleteScript`. The node builds the requests and reads the answers;
+//! the simulated Tentacle does the reverse, so both use the same `$type`
+//! names and field names.
 
 use super::{Bson, Doc, Guid, Request};
 

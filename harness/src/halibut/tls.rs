@@ -1,9 +1,9 @@
-//! TLS for Halibut's polling connections (octopus-surface.md §6.1):
-//! self-signed identities, .NET thumbprints (SHA-1 of the DER certificate,
-//! uppercase hex), a listener that accepts any client certificate in the
-//! handshake and authorises its thumbprint afterwards, and an initiator
-//! that trusts the server by its pinned thumbprint alone (no chain, no
-//! host name), as Halibut does.
+//! TLS for Halibut's polling connections (docs/halibut.md, "TLS and
+//! thumbprints"): self-signed identities, .NET thumbprints (SHA-1 of the
+//! DER certificate, uppercase hex), a listener that accepts any client
+//! certificate in the handshake and authorises its thumbprint afterwards,
+//! and an initiator that trusts the server by its pinned thumbprint alone
+//! (no chain, no host name), as Halibut does.
 //!
 //! One crypto provider (ring) is passed to every configuration, so nothing
 //! depends on a process-wide default.

@@ -312,7 +312,7 @@ impl std::str::FromStr for LbEngine {
 }
 
 /// Real LBs' documented defaults for what breaks uploads
-/// (tooling.md §2a).
+/// (docs/lb-limits.md, "Defaults that break uploads").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LbPreset {
     /// AWS ALB: 60s idle timeout; no body limit.

@@ -1,8 +1,9 @@
 //! The `Health` task on a reference node: for each target machine, the
 //! calls Octopus's Tentacle client makes to run a script, through this
-//! node's polling queue (octopus-surface.md §6.10): `GetCapabilities`,
-//! `StartScript`, `GetStatus` until complete (backing off from 300 ms by
-//! ×1.4 up to 5 s, as for polling Tentacles), then `CompleteScript`.
+//! node's polling queue (docs/halibut.md, "Tentacle services for a health
+//! check"): `GetCapabilities`, `StartScript`, `GetStatus` until complete
+//! (backing off from 300 ms by ×1.4 up to 5 s, as for polling Tentacles),
+//! then `CompleteScript`.
 //!
 //! The task runs on whichever node claims it; `PinnedNode` in its
 //! arguments keeps it on one node, so a run can exercise every node. Each

@@ -1,10 +1,10 @@
-//! The built-in package feed on a reference node (octopus-surface.md §3):
-//! `POST /api/{spaceId}/packages/raw` with one multipart file part and an
-//! `overwriteMode`, `GET /api/{spaceId}/packages` (paged; `filter`,
-//! `nuGetPackageId`),
-//! `GET .../packages/{id}`, `GET .../packages/{id}/raw` (streamed) and
-//! `DELETE .../packages/{id}`. IDs are `packages-<PackageId>.<Version>`;
-//! `<PackageId>.<Version>` is accepted too.
+//! The built-in package feed on a reference node (docs/octopus-surface.md,
+//! "Packages"): `POST /api/{spaceId}/packages/raw` with one multipart file
+//! part and an `overwriteMode`, `GET /api/{spaceId}/packages` (paged;
+//! `filter`, `nuGetPackageId`), `GET .../packages/{id}`,
+//! `GET .../packages/{id}/raw` (streamed) and `DELETE .../packages/{id}`.
+//! IDs are `packages-<PackageId>.<Version>`; `<PackageId>.<Version>` is
+//! accepted too.
 //!
 //! An upload streams into a temporary file in the storage folder while its
 //! SHA-1 is computed; nothing is buffered whole. The file is removed when
