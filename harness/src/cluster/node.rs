@@ -923,8 +923,8 @@ fn unknown_space(space: Option<&str>) -> Option<Reply> {
 /// Reads a small JSON body, or gives the answer to refuse it with: 413
 /// past [`MAX_JSON_BODY`], 408 when the client stops sending for
 /// [`BODY_STALL`], 400 when the body breaks off. A body refused as too
-/// large is read on behind the answer (README, "the body behind a
-/// refusal"): closing on a client still sending resets the connection,
+/// large is read on behind the answer (docs/robustness.md, "the body
+/// behind a refusal"): closing on a client still sending resets the connection,
 /// and the client (or the LB before it) then never reads the 413.
 async fn read_body(req: Request<Incoming>) -> Result<Bytes, Reply> {
     enum Read {

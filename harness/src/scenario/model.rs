@@ -107,8 +107,8 @@ pub struct Cluster {
     #[serde(default = "defaults::task_cap")]
     pub task_cap: u32,
     /// CPUs each node may use, such as 0.5 or 2: a CFS quota in a cgroup
-    /// where the harness may write one, else CPU affinity rounded up to
-    /// whole cores. Unlimited when absent.
+    /// where the harness may write one, else whole cores of CPU affinity
+    /// (a fraction is then refused). Unlimited when absent.
     #[serde(default)]
     pub node_cpus: Option<Spanned<f64>>,
     /// How often each node writes LastSeen to the shared database.
