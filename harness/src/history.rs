@@ -235,7 +235,7 @@ pub enum Event {
     /// The run was told to stop early (Ctrl-C, SIGTERM, its time limit),
     /// recorded the moment the runner saw it, before it healed anything:
     /// checks tell a fault window or a bound the interruption cut short
-    /// from one that ran its course (README, "Interrupted runs").
+    /// from one that ran its course (docs/robustness.md, "Interrupted runs").
     Interrupted {
         /// Microseconds since the start.
         at_us: u64,

@@ -193,7 +193,7 @@ fn r17_cluster_up_removes_its_socket_and_pid_files_when_stopped() {
     }
 }
 
-/// Issue 17: the README's recipe started `cluster up` in the background and
+/// Issue 17: the documented recipe (now docs/targets.md) started `cluster up` in the background and
 /// read its files at once, before they were there, and a second cluster's
 /// folder made its glob match two. `--ready-file` appears, whole, once
 /// everything listens, replacing an earlier cluster's, and holds the

@@ -40,6 +40,8 @@ mod containers;
 mod ts_client;
 // `harness run` end to end: failover passes, a misconfigured LB fails.
 mod run;
+// The README's sample run has the layout the code prints.
+mod readme;
 // The goose load phase: its counts match the history, its thresholds are
 // checks.
 mod load;

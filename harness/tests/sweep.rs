@@ -19,8 +19,8 @@ fn the_capacity_sweep_prints_its_table_and_chromium_draws_its_charts() {
         .arg(tmp.path().join("runs"))
         .arg("--junit")
         .arg(&junit);
-    // A bound against a hang, not a speed target: the README's figure
-    // comes from a timed run, not from here.
+    // A bound against a hang, not a speed target: docs/capacity.md's
+    // figure comes from a timed run, not from here.
     let out = run_with_timeout(cmd, Duration::from_secs(900));
     if out.code() == 3 && out.stderr.contains("needs a CPU quota") {
         // Quarter and half CPUs need a cgroup quota (root, as in CI);

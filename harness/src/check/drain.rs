@@ -11,7 +11,8 @@
 //!   which is what tells a drain from a kill. A drained node's 418 within
 //!   `lb_within` of the drain is the LB's reaction time, not a failure;
 //!   one later is a failure. `availability` counts them the same way (see
-//!   [`Drained418`] and README, "Drains and the LB's reaction time");
+//!   [`Drained418`] and docs/scenarios.md, "Drains and the LB's
+//!   reaction time");
 //! - **no task starts** on the node once the drain took effect;
 //! - **running tasks finish**: those the node ran when it was drained end
 //!   in Success.
@@ -19,7 +20,7 @@
 //! A part the history holds no evidence for is unknown, never passed. A
 //! part whose bound the run's interruption came in before it elapsed (the
 //! ping's, the LB's, the undrain's; running tasks not yet ended) is unknown
-//! where it would fail (README, "Interrupted runs").
+//! where it would fail (docs/robustness.md, "Interrupted runs").
 //! Task start times are the server's, so `clock_skew` widens the drain's
 //! edges: a task that started within it of the drain counts as running
 //! when it was drained (and must succeed), not as started after it.

@@ -253,7 +253,7 @@ fn judged_windows(
 
 /// Why a bound of `bound_us` counted from `from_us` was not seen out: the
 /// run was interrupted before it elapsed. A check says unknown with this,
-/// never fail, where it would otherwise fail (README, "Interrupted runs").
+/// never fail, where it would otherwise fail (docs/robustness.md, "Interrupted runs").
 fn cut_short(h: &History, what: &str, from_us: u64, bound_us: u64) -> Option<String> {
     let i = h.interruption()?;
     if i.at_us >= from_us.saturating_add(bound_us) {

@@ -501,7 +501,7 @@ pub(super) fn reconnect_storm(c: &ReconnectStorm, h: &History) -> (Verdict, Stri
                 ),
             };
             // A return the run's interruption came in before the bound
-            // elapsed: unknown, not fail (README, "Interrupted runs").
+            // elapsed: unknown, not fail (docs/robustness.md, "Interrupted runs").
             let (verdict, line) = match verdict {
                 Verdict::Fail => match super::cut_short(
                     h,

@@ -2,7 +2,7 @@
 //! one resumed), the node serves requests again within a bound. Only ping
 //! bodies name the serving node, so pings are the evidence. A recovery the
 //! run's interruption came in before the bound elapsed is unknown where it
-//! would fail (README, "Interrupted runs").
+//! would fail (docs/robustness.md, "Interrupted runs").
 
 use serde_json::{Value, json};
 

@@ -6,8 +6,8 @@
 //! the fault to the last request started inside the window that failed or
 //! was served by the failed node. A real LB does not say where it routed;
 //! this works on any target. A window the run's interruption ended before
-//! the bound elapsed is unknown where it would fail (README, "Interrupted
-//! runs").
+//! the bound elapsed is unknown where it would fail (docs/robustness.md,
+//! "Interrupted runs").
 
 use serde_json::{Value, json};
 

@@ -123,7 +123,7 @@ pub(super) fn exactly_once(c: &ExactlyOnce, h: &History) -> (Verdict, String, Va
     let mut unproven: Vec<&str> = Vec::new();
     // Tasks still inside their bound when the run was interrupted that did
     // not end within it: the run's stop, not the cluster, may be why
-    // (README, "Interrupted runs").
+    // (docs/robustness.md, "Interrupted runs").
     let interruption = h.interruption();
     let mut cut: Vec<&str> = Vec::new();
     let within_bound_at_stop = |t: &TaskRecord<'_>| {
@@ -527,7 +527,7 @@ fn orphaned_window(
             }
         };
         // Its end's bound the run's interruption came in before it elapsed:
-        // unknown, not fail (README, "Interrupted runs"). Running again or
+        // unknown, not fail (docs/robustness.md, "Interrupted runs"). Running again or
         // ending Success are not a matter of time.
         let bound_only =
             ran_on.len() <= 1 && runs <= 1 && !matches!(t.end(), Some((TaskState::Success, _)));

@@ -104,7 +104,7 @@ fn uploads(h: &History) -> BTreeMap<u64, Upload<'_>> {
 
 /// Why an upload that did not arrive cannot be called failed: the run
 /// stopped while it was in flight, so its end was the harness's doing, or
-/// never recorded (README, "Interrupted runs").
+/// never recorded (docs/robustness.md, "Interrupted runs").
 fn in_flight_at_stop(label: &str, u: &Upload<'_>) -> Option<String> {
     if let Some(open) = u.in_flight.last() {
         return Some(format!(

@@ -74,8 +74,8 @@ impl Drop for Runtime {
 /// A new folder `<out>/<name>/<timestamp>/` for `cluster up` or
 /// `containers up`, as an absolute path: the target file written there
 /// names files in it, and must work from any folder. `<out>/latest` is
-/// left alone, as it names the last scenario run (README, "What a run
-/// leaves behind").
+/// left alone, as it names the last scenario run (docs/scenarios.md, "What a
+/// run leaves behind").
 pub(super) fn cluster_folder(out: &Path, name: &str) -> Result<PathBuf, String> {
     let dir = runner::create_dir(out, name).map_err(|e| e.to_string())?;
     std::fs::canonicalize(&dir)

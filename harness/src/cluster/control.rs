@@ -11,8 +11,8 @@
 //!
 //! The ready file (`--ready-file`) hands the cluster over to a script
 //! without a race: it appears, whole, once everything listens, and holds
-//! the absolute paths of the target file and the key file (README,
-//! "Running scenarios on a real target").
+//! the absolute paths of the target file and the key file
+//! (docs/targets.md, "Handing the cluster to a script").
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -926,9 +926,9 @@ fn unknown_space(space: Option<&str>) -> Option<Reply> {
 
 /// Reads a small JSON body, or gives the answer to refuse it with: 413
 /// past [`MAX_JSON_BODY`], 408 when the whole body has not come within the
-/// cluster's body-stall time, 400 when the body breaks off. A body refused as too
-/// large is read on behind the answer (README, "the body behind a
-/// refusal"): closing on a client still sending resets the connection,
+/// cluster's body-stall time, 400 when the body breaks off. A body refused
+/// as too large is read on behind the answer (docs/robustness.md, "the
+/// body behind a refusal"): closing on a client still sending resets the connection,
 /// and the client (or the LB before it) then never reads the 413.
 async fn read_body(req: Request<Incoming>, waits: &super::ServerTimeouts) -> Result<Bytes, Reply> {
     enum Read {

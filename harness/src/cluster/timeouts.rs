@@ -1,5 +1,5 @@
 //! The reference cluster's server-side waits, as settings. Each defaults
-//! to its production value in `limits` (the values the README's limits
+//! to its production value in `limits` (the values docs/robustness.md's limits
 //! table lists); a test about what happens when one runs out sets it short
 //! rather than waiting the production value out.
 

@@ -3,7 +3,7 @@
 //! gate cannot call them passed. In a run stopped early every check is
 //! still a testcase, and those the stop left undecided are errors whose
 //! message says so (`interrupted: Ctrl-C during workload`), so CI shows
-//! what was cut (README, "Interrupted runs").
+//! what was cut (docs/robustness.md, "Interrupted runs").
 
 use quick_junit::{NonSuccessKind, Report as JUnit, TestCase, TestCaseStatus, TestSuite};
 

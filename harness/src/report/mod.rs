@@ -92,8 +92,8 @@ pub struct Report {
     #[serde(default)]
     pub interrupted_phase: Option<String>,
     /// Upload attempts in flight when the run stopped: cut by the harness
-    /// as it stopped, or with no end in the history (README, "Interrupted
-    /// runs").
+    /// as it stopped, or with no end in the history (docs/robustness.md,
+    /// "Interrupted runs").
     #[serde(default)]
     pub uploads_in_flight: Vec<UploadInFlight>,
     /// The harness version that produced the report.

@@ -202,8 +202,8 @@ pub struct RunError {
     pub interrupted: bool,
     /// The report of a run stopped early (interrupted, or past its time
     /// limit), as written to its folder: it goes to `--json` and
-    /// `--junit` too, so CI shows what was cut (README, "Interrupted
-    /// runs").
+    /// `--junit` too, so CI shows what was cut (docs/robustness.md,
+    /// "Interrupted runs").
     pub report: Option<Box<Report>>,
 }
 
@@ -641,7 +641,7 @@ fn seed_of(opts: &RunOptions, s: &crate::scenario::Scenario) -> Result<u64, RunE
 /// Seeds drawn at random stay at or below this, the largest integer a
 /// JSON reader that holds numbers as doubles (`jq`, JavaScript) reads
 /// exactly, so `--seed $(jq .seed report.json)` replays the same run. See
-/// README, "What a run leaves behind".
+/// docs/scenarios.md, "What a run leaves behind".
 pub const MAX_DRAWN_SEED: u64 = (1 << 53) - 1;
 
 /// A random seed a double holds exactly.
@@ -1084,8 +1084,8 @@ pub(crate) fn create_run_dir(out: &Path, scenario: &str) -> Result<PathBuf, RunE
 
 /// Creates `<out>/<name>/<timestamp>/` and leaves `<out>/latest` alone:
 /// for what is not a scenario's run (`cluster up`, `containers up`), as
-/// `latest` names the last run, which `harness report` reads (README,
-/// "What a run leaves behind").
+/// `latest` names the last run, which `harness report` reads
+/// (docs/scenarios.md, "What a run leaves behind").
 pub(crate) fn create_dir(out: &Path, name: &str) -> Result<PathBuf, RunError> {
     let stamp: String = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()

@@ -4,7 +4,7 @@
 //! check) is an externally tagged enum (`- kill: { node: n2, at: 20s }`),
 //! the one serde form that keeps line, column and field path in errors.
 //! Fields that the second validation pass must point at are `Spanned`.
-//! SCENARIOS.md documents every field; keep the two in step.
+//! docs/scenarios.md documents every field; keep the two in step.
 
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
@@ -107,8 +107,8 @@ pub struct Cluster {
     #[serde(default = "defaults::task_cap")]
     pub task_cap: u32,
     /// CPUs each node may use, such as 0.5 or 2: a CFS quota in a cgroup
-    /// where the harness may write one, else CPU affinity rounded up to
-    /// whole cores. Unlimited when absent.
+    /// where the harness may write one, else whole cores of CPU affinity
+    /// (a fraction is then refused). Unlimited when absent.
     #[serde(default)]
     pub node_cpus: Option<Spanned<f64>>,
     /// How often each node writes LastSeen to the shared database.
@@ -1367,7 +1367,7 @@ pub fn spanned<T>(value: T) -> Spanned<T> {
     defaults::spanned(value)
 }
 
-/// Defaults, in one place so SCENARIOS.md can quote them.
+/// Defaults, in one place so docs/scenarios.md can quote them.
 pub(crate) mod defaults {
     use super::*;
 
