@@ -1160,12 +1160,9 @@ fn report_cmd(dir: &Path) -> u8 {
     let name = history
         .header()
         .map_or_else(|| scenario.name.value.clone(), |h| h.0.to_string());
-    let against = baseline.as_ref().map(|b| runner::against(b, &name));
-    let report = report::build(
-        &history,
-        check::run_all(&scenario, &history, against.as_ref()),
-    );
-    if let Err(e) = runner::write_report(dir, &report) {
+    let (report, written) =
+        report::judge_and_write(dir, &scenario, &history, baseline.as_ref(), &name);
+    if let Err(e) = written {
         eprintln!("error: {e}");
         return ENVIRONMENT;
     }
