@@ -7,13 +7,18 @@
 //! embedded cluster's processes, or by a real cluster's node commands.
 //! Drains go through the REST API, as an operator's would, so they work on
 //! any cluster the API reaches.
+//!
+//! [`Faults`] carries a run's planned faults through it: each injected and
+//! healed when the runner's timeline says, a rolling maintenance's steps
+//! (drain, wait for the node's tasks, restart, undrain), and the heal of
+//! whatever is still in effect.
 
 use std::collections::BTreeSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::client::ApiClient;
-use crate::history::NodeMap;
+use crate::client::{ApiClient, ApiKey};
+use crate::history::{Event, Events, FaultAction, FaultEvent, NodeMap, STOPPED_STEP};
 use crate::target::Target;
 
 /// The fault kinds.
@@ -261,4 +266,281 @@ pub async fn confirm_drained(
         }
     }
     Ok(())
+}
+
+/// A run's faults and what has been done with them: each injected and
+/// healed at its time, a maintenance's steps, and the heal of whatever is
+/// left. Cheap to clone into a maintenance running alongside the timeline.
+#[derive(Clone)]
+pub struct Faults {
+    events: Events,
+    cluster: Arc<Target>,
+    /// The cluster's API as faults use it, with who is who.
+    api: Arc<FaultApi>,
+    plan: Arc<Vec<PlannedFault>>,
+    /// Maintenances take turns, as an operator's rolling maintenance
+    /// does: a node is drained only once the last one is back.
+    turns: Arc<tokio::sync::Mutex<()>>,
+    /// Per fault: (injected, healed).
+    state: Arc<Mutex<Vec<(bool, bool)>>>,
+}
+
+/// How often a maintenance reads the node's running task count.
+const IDLE_POLL: Duration = Duration::from_millis(250);
+
+/// How long a restarted node may take to answer ping.
+const UP_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Faults {
+    /// The faults of `plan`, none injected yet, acting on `cluster` and
+    /// through `api`, recorded to `events`.
+    pub fn new(
+        events: Events,
+        cluster: Arc<Target>,
+        api: FaultApi,
+        plan: Vec<PlannedFault>,
+    ) -> Self {
+        let state = vec![(false, false); plan.len()];
+        Self {
+            events,
+            cluster,
+            api: Arc::new(api),
+            turns: Arc::new(tokio::sync::Mutex::new(())),
+            plan: Arc::new(plan),
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    /// The planned faults, by index.
+    pub fn plan(&self) -> &[PlannedFault] {
+        &self.plan
+    }
+
+    fn mark(&self, i: usize, action: FaultAction) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match action {
+            FaultAction::Inject => state[i].0 = true,
+            FaultAction::Heal => state[i].1 = true,
+            FaultAction::Step => {}
+        }
+    }
+
+    /// Injects or heals fault `i` and records it at the time it began, so
+    /// that requests that failed while a kill or a restart was under way
+    /// fall inside the fault's window, and when it returned, by which time
+    /// a drain has taken effect.
+    pub async fn apply(&self, i: usize, action: FaultAction) -> Result<(), String> {
+        let f = &self.plan[i];
+        let at_us = self.events.now_us();
+        // Marked first: a heal that is cut short must still be retried.
+        if action == FaultAction::Inject {
+            self.mark(i, action);
+        }
+        let result = match action {
+            FaultAction::Inject => f.inject(&self.cluster, &self.api).await,
+            FaultAction::Heal => f.heal(&self.cluster, &self.api).await,
+            FaultAction::Step => Ok(()),
+        };
+        // A heal that failed stays pending, so the heal phase tries again.
+        if action == FaultAction::Heal && result.is_ok() {
+            self.mark(i, action);
+        }
+        self.record(i, action, at_us, None, result.clone().err());
+        result
+    }
+
+    fn record(
+        &self,
+        i: usize,
+        action: FaultAction,
+        at_us: u64,
+        step: Option<String>,
+        error: Option<String>,
+    ) {
+        let f = &self.plan[i];
+        self.events.send(Event::Fault(FaultEvent {
+            at_us,
+            done_us: Some(self.events.now_us()),
+            step,
+            name: f.name.clone(),
+            kind: f.kind.as_str().to_string(),
+            nodes: f.nodes.clone(),
+            action,
+            error,
+        }));
+    }
+
+    /// A rolling maintenance, as the Octopus docs describe it: drain; once
+    /// the LB has had `restart_after` and the node runs no task (or `wait`
+    /// is over), restart it; once it answers, undrain it.
+    ///
+    /// Each step is taken only once the one before it is confirmed: the
+    /// drain, by the cluster reporting the node in maintenance mode and the
+    /// node's own ping answering 418; the wait, by a running task count
+    /// read as zero, or read at all when the wait is over, and the drain
+    /// seen again just before the stop. Otherwise the maintenance stops
+    /// there, recorded with the reason, and undrains: a node that was not
+    /// drained is never stopped.
+    pub async fn maintain(self, i: usize) {
+        let f = &self.plan[i];
+        let Some(plan) = f.maintenance else { return };
+        let _turn = match self.turns.try_lock() {
+            Ok(turn) => turn,
+            Err(_) => {
+                eprintln!(
+                    "harness: {} waits for the maintenance under way to end",
+                    f.name
+                );
+                self.turns.lock().await
+            }
+        };
+        let drained_at = tokio::time::Instant::now();
+        if self.apply(i, FaultAction::Inject).await.is_err() {
+            // The drain's own event says why.
+            return self
+                .stop_short(i, "the drain was not done; no node was stopped".into())
+                .await;
+        }
+        let deadline = drained_at + plan.wait.max(plan.restart_after);
+        let confirmed = confirm_drained(&self.cluster, &self.api, &f.nodes, deadline).await;
+        if let Err(e) = confirmed {
+            return self
+                .stop_short(i, format!("{e}; no node was stopped"))
+                .await;
+        }
+        tokio::time::sleep_until(drained_at + plan.restart_after).await;
+        let (running, step_at) = loop {
+            let at = self.events.now_us();
+            let running = self.running_tasks(&f.nodes).await;
+            if running == Ok(0) || tokio::time::Instant::now() >= deadline {
+                break (running, at);
+            }
+            tokio::time::sleep(IDLE_POLL).await;
+        };
+        let idle = match running {
+            Ok(0) => "idle".to_string(),
+            Ok(n) => format!("wait over with {n} tasks running"),
+            Err(e) => {
+                return self
+                    .stop_short(
+                        i,
+                        format!(
+                            "the running task count could not be read by the end of the wait ({e}); no node was stopped"
+                        ),
+                    )
+                    .await;
+            }
+        };
+        self.record(i, FaultAction::Step, step_at, Some(idle), None);
+        // Looked at once more just before the stop: the wait may have been
+        // long, and something else (an operator) may have undrained it.
+        let still = confirm_drained(
+            &self.cluster,
+            &self.api,
+            &f.nodes,
+            tokio::time::Instant::now(),
+        )
+        .await;
+        if let Err(e) = still {
+            return self
+                .stop_short(
+                    i,
+                    format!("{e} when its restart was due; no node was stopped"),
+                )
+                .await;
+        }
+        // A maintenance has one node (validation sees to it).
+        for node in &f.nodes {
+            let at_us = self.events.now_us();
+            // Cleanly, as an operator would; the embedded nodes are killed.
+            // Started only once stopped.
+            let result = match self.cluster.stop(node).await {
+                Ok(()) => self.cluster.start(node).await,
+                Err(e) => Err(e),
+            };
+            let result = match result {
+                Ok(()) => self.wait_up(node).await,
+                Err(e) => Err(e),
+            };
+            self.record(
+                i,
+                FaultAction::Step,
+                at_us,
+                Some("restart".into()),
+                result.err(),
+            );
+        }
+        let _ = self.apply(i, FaultAction::Heal).await;
+    }
+
+    /// Ends a maintenance before its next step: records why, then undoes
+    /// what it did.
+    async fn stop_short(&self, i: usize, why: String) {
+        eprintln!("harness: {} stopped: {why}", self.plan[i].name);
+        let at_us = self.events.now_us();
+        self.record(
+            i,
+            FaultAction::Step,
+            at_us,
+            Some(STOPPED_STEP.into()),
+            Some(why),
+        );
+        let _ = self.apply(i, FaultAction::Heal).await;
+    }
+
+    /// The nodes' running tasks, by their Ids; an error when a count
+    /// cannot be read (a summary without the count is not "idle").
+    async fn running_tasks(&self, nodes: &[String]) -> Result<u32, String> {
+        let mut total = 0u32;
+        for n in nodes {
+            let id = self
+                .api
+                .ids()
+                .identity(n)
+                .map(|i| i.id.clone())
+                .ok_or_else(|| format!("the cluster never said which of its nodes {n} is"))?;
+            total = total.saturating_add(self.api.client().running_tasks(&id).await?);
+        }
+        Ok(total)
+    }
+
+    /// Waits until a restarted node answers ping directly (200 or 418).
+    async fn wait_up(&self, node: &str) -> Result<(), String> {
+        let url = self
+            .cluster
+            .node_url(node)
+            .ok_or_else(|| format!("unknown node {node:?}"))?;
+        let client = ApiClient::with_trust(&url, self.api_key(), &self.cluster.trust())?;
+        let deadline = tokio::time::Instant::now() + UP_TIMEOUT;
+        while tokio::time::Instant::now() < deadline {
+            if matches!(
+                client.ping_status(Duration::from_secs(1)).await,
+                Some(200 | 418)
+            ) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(format!(
+            "{node} did not answer ping within {}s of its restart",
+            UP_TIMEOUT.as_secs()
+        ))
+    }
+
+    fn api_key(&self) -> ApiKey {
+        self.cluster.api_key().clone()
+    }
+
+    /// Heals every fault injected and not yet healed.
+    pub async fn heal_the_rest(&self) {
+        let pending: Vec<usize> = {
+            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            (0..state.len())
+                .filter(|&i| state[i].0 && !state[i].1)
+                .collect()
+        };
+        for i in pending {
+            let _ = self.apply(i, FaultAction::Heal).await;
+        }
+    }
 }

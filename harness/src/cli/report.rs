@@ -48,12 +48,9 @@ pub(super) fn report(dir: &Path) -> Result<Outcome, Failure> {
     let name = history
         .header()
         .map_or_else(|| scenario.name.value.clone(), |h| h.0.to_string());
-    let against = baseline.as_ref().map(|b| runner::against(b, &name));
-    let report = report::build(
-        &history,
-        check::run_all(&scenario, &history, against.as_ref()),
-    );
-    runner::write_report(dir, &report).map_err(|e| Failure::environment(e.to_string()))?;
+    let (report, written) =
+        report::judge_and_write(dir, &scenario, &history, baseline.as_ref(), &name);
+    written.map_err(Failure::environment)?;
     print!("{}", report::summary(&report));
     Ok(Outcome::of(report.verdict == check::Verdict::Pass))
 }

@@ -2,6 +2,7 @@
 //! progress, the terminal summary, `report.json` (its schema is
 //! `harness/schemas/report.schema.json`), `report.html` and JUnit XML.
 
+mod files;
 mod html;
 mod junit;
 mod polling;
@@ -21,6 +22,7 @@ pub use crate::metrics::{
     CleanupReport, DrainReport, DrainStep, LatencyMs, Metrics, Outcome, Percentiles, Removal,
     TaskLeft, TaskReport, UploadReport, cleanup, metrics, task_report,
 };
+pub use files::{against, judge_and_write, write, write_sweep};
 pub use html::{html, sweep_html};
 pub use junit::{doctor_junit_xml, junit_xml};
 pub use polling::{PollingNode, PollingReport};

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 
+use super::workload::{RunContext, Workload};
 use crate::client::ApiClient;
 use crate::cluster::PollingEndpoint;
 use crate::cluster::api::{NewTask, TaskState};
@@ -23,7 +24,7 @@ use crate::history::{
     Event, Events, FleetStarted, FleetTentacle, HealthSeen, HealthTaskSeen, NodeMap,
 };
 use crate::limits::CLEANUP_WITHIN;
-use crate::scenario::{FleetLoad, Polls};
+use crate::scenario::{FleetLoad, PollingListeners, Polls};
 
 /// Registrations in flight at once.
 const REGISTER_CONCURRENCY: usize = 16;
@@ -35,7 +36,7 @@ const TASK_POLL: Duration = Duration::from_millis(250);
 const HEALTH_LINE: &str = "Info  HEALTH ";
 
 /// Where the cluster's polling endpoints are.
-pub(super) struct Endpoints {
+struct Endpoints {
     /// Each node's, as the layout has Tentacles reach it.
     pub nodes: Vec<PollingEndpoint>,
     /// The LB's shared polling port, if any.
@@ -55,29 +56,49 @@ pub(super) struct FleetWorkload {
     stop: watch::Sender<bool>,
 }
 
-impl FleetWorkload {
+impl Workload for FleetWorkload {
+    /// The fleet, and the nodes' polling listeners it reaches.
+    type Part = (FleetLoad, PollingListeners);
+
     /// Starts it now; rounds run at their offsets from `start`.
-    pub(super) fn start(
-        cfg: FleetLoad,
-        lb: ApiClient,
-        endpoints: Endpoints,
-        events: Events,
-        start: Instant,
-        seed: u64,
-        run_id: String,
-    ) -> Self {
+    fn start(ctx: &RunContext, (cfg, polling): Self::Part) -> Result<Self, String> {
+        let endpoints = Endpoints {
+            nodes: ctx.cluster.polling_endpoints().to_vec(),
+            lb: ctx.cluster.lb_polling_endpoint(),
+            poll_wait: polling.poll_wait.value.get(),
+            pickup: polling.pickup_timeout.value.get(),
+            ids: ctx.ids.clone(),
+        };
+        let setup = Setup {
+            lb: ctx.lb.clone(),
+            events: ctx.events.clone(),
+            start: ctx.start,
+            seed: ctx.seed,
+            run_id: ctx.run_id.clone(),
+        };
         let (stop, stop_rx) = watch::channel(false);
-        let handle = tokio::spawn(run(
-            cfg, lb, endpoints, events, start, seed, run_id, stop_rx,
-        ));
-        Self { handle, stop }
+        let handle = tokio::spawn(run(cfg, endpoints, setup, stop_rx));
+        Ok(Self { handle, stop })
     }
 
+    /// Stopping the fleet and removing its machines is clean-up: it runs
+    /// after an interrupt too, and no interrupt cuts it short.
+    async fn finish(
+        self,
+        _stopped: bool,
+        _interrupt: watch::Receiver<Option<String>>,
+    ) -> Option<String> {
+        self.stop_and_remove().await;
+        None
+    }
+}
+
+impl FleetWorkload {
     /// Stops the rounds, waits for the fleet to stop and for its machines
     /// to be removed, within [`CLEANUP_WITHIN`]; past it the fleet is
     /// dropped where it is (its machines carry the run ID, for `harness
     /// cleanup --run-id`).
-    pub(super) async fn finish(mut self) {
+    async fn stop_and_remove(mut self) {
         let _ = self.stop.send(true);
         if tokio::time::timeout(CLEANUP_WITHIN, &mut self.handle)
             .await
@@ -92,29 +113,27 @@ impl FleetWorkload {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run(
-    cfg: FleetLoad,
+/// What the fleet's work goes through, records to, and counts from.
+struct Setup {
     lb: ApiClient,
-    endpoints: Endpoints,
     events: Events,
+    /// When the health-check rounds' offsets count from.
     start: Instant,
     seed: u64,
+    /// In every machine's name, for `harness cleanup --run-id`.
     run_id: String,
-    mut stop: watch::Receiver<bool>,
-) {
-    let n = cfg.tentacles.value as usize;
-    // Certificates take a little CPU each: off the runtime's threads.
-    let tentacles = tokio::task::spawn_blocking(move || {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        (0..n)
-            .map(|i| Tentacle::generate(&format!("tentacle-{:04}", i + 1), &mut rng).map(Arc::new))
-            .collect::<Result<Vec<_>, _>>()
-    })
-    .await;
-    let tentacles = match tentacles {
-        Ok(Ok(t)) => t,
-        Ok(Err(e)) => return eprintln!("harness: fleet: {e}"),
+}
+
+async fn run(cfg: FleetLoad, endpoints: Endpoints, setup: Setup, mut stop: watch::Receiver<bool>) {
+    let Setup {
+        lb,
+        events,
+        start,
+        seed,
+        run_id,
+    } = setup;
+    let tentacles = match generate(cfg.tentacles.value as usize, seed).await {
+        Ok(t) => t,
         Err(e) => return eprintln!("harness: fleet: {e}"),
     };
     let thumbprint = match lb.server_thumbprint().await {
@@ -122,33 +141,7 @@ async fn run(
         Err(e) => return eprintln!("harness: fleet: cannot read the server thumbprint: {e}"),
     };
     let (machines, errors) = register(&lb, &tentacles, &run_id).await;
-    let targets: Vec<Target> = match &cfg.polls.value {
-        Polls::AllNodes => endpoints
-            .nodes
-            .iter()
-            .map(|e| Target {
-                node: e.node.clone(),
-                addr: e.addr,
-            })
-            .collect(),
-        Polls::Node(name) => endpoints
-            .nodes
-            .iter()
-            .filter(|e| &e.node == name)
-            .map(|e| Target {
-                node: e.node.clone(),
-                addr: e.addr,
-            })
-            .collect(),
-        Polls::Lb => endpoints
-            .lb
-            .map(|addr| Target {
-                node: crate::history::LB_NAME.into(),
-                addr,
-            })
-            .into_iter()
-            .collect(),
-    };
+    let targets = targets(&cfg.polls.value, &endpoints);
     // Each node's endpoint, as a browser on port 10943 sees it; before the
     // fleet starts, so the fan-out is timed on its own.
     for e in &endpoints.nodes {
@@ -222,20 +215,7 @@ async fn run(
         created: Arc::new(std::sync::Mutex::new(Vec::new())),
         ids: endpoints.ids.clone(),
     };
-    for (round, at) in cfg.health_checks.iter().enumerate() {
-        if *stop.borrow() {
-            break;
-        }
-        tokio::select! {
-            _ = sleep_until(start + at.value.get()) => {}
-            _ = stop.wait_for(|s| *s) => break,
-        }
-        // Stopping (an interrupt) abandons a round under way.
-        tokio::select! {
-            _ = health_round(&rounds, &nodes, round as u32) => {}
-            _ = stop.wait_for(|s| *s) => break,
-        }
-    }
+    health_rounds(&cfg, &rounds, &nodes, start, &mut stop).await;
     let _ = stop.wait_for(|s| *s).await;
     running.stop().await;
     // A round cut short leaves its health tasks behind.
@@ -246,6 +226,75 @@ async fn run(
         .clone();
     super::tasks::cancel_unfinished(&lb, &created, &events).await;
     remove(&lb, &machines, &events).await;
+}
+
+/// The fleet's Tentacles, each with a certificate of its own.
+async fn generate(n: usize, seed: u64) -> Result<Vec<Arc<Tentacle>>, String> {
+    // Certificates take a little CPU each: off the runtime's threads.
+    let tentacles = tokio::task::spawn_blocking(move || {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        (0..n)
+            .map(|i| Tentacle::generate(&format!("tentacle-{:04}", i + 1), &mut rng).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await;
+    tentacles.unwrap_or_else(|e| Err(e.to_string()))
+}
+
+/// Where the Tentacles poll, as the workload's `polls` says.
+fn targets(polls: &Polls, endpoints: &Endpoints) -> Vec<Target> {
+    match polls {
+        Polls::AllNodes => endpoints
+            .nodes
+            .iter()
+            .map(|e| Target {
+                node: e.node.clone(),
+                addr: e.addr,
+            })
+            .collect(),
+        Polls::Node(name) => endpoints
+            .nodes
+            .iter()
+            .filter(|e| &e.node == name)
+            .map(|e| Target {
+                node: e.node.clone(),
+                addr: e.addr,
+            })
+            .collect(),
+        Polls::Lb => endpoints
+            .lb
+            .map(|addr| Target {
+                node: crate::history::LB_NAME.into(),
+                addr,
+            })
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// The health-check rounds, each at its offset from `start`, until they
+/// are done or the fleet is stopped.
+async fn health_rounds(
+    cfg: &FleetLoad,
+    rounds: &Rounds,
+    nodes: &[String],
+    start: Instant,
+    stop: &mut watch::Receiver<bool>,
+) {
+    for (round, at) in cfg.health_checks.iter().enumerate() {
+        if *stop.borrow() {
+            break;
+        }
+        tokio::select! {
+            _ = sleep_until(start + at.value.get()) => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+        // Stopping (an interrupt) abandons a round under way.
+        tokio::select! {
+            _ = health_round(rounds, nodes, round as u32) => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+    }
 }
 
 /// Registers every Tentacle; gives each one's machine ID (None where it

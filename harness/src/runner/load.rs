@@ -11,7 +11,6 @@
 //! versions) and is cleaned up at the end: packages deleted, unfinished
 //! tasks canceled.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,6 +22,7 @@ use goose::{GooseAttack, GooseError};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 
+use super::workload::{RunContext, Workload};
 use crate::client::{ApiClient, ApiKey, observe};
 use crate::cluster::api::{NewTask, TaskBody};
 use crate::history::{Event, Events, Op, Request, TaskSubmit, ThresholdOutcome};
@@ -95,36 +95,28 @@ impl Drop for LoadWorkload {
     }
 }
 
-impl LoadWorkload {
-    /// Starts the test plan at `start + at`, against `lb_url`; goose's
-    /// reports go into `dir`.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn start(
-        cfg: LoadPhase,
-        lb_url: String,
-        key: ApiKey,
-        trust: Trust,
-        events: Events,
-        start: Instant,
-        seed: u64,
-        run_id: String,
-        dir: PathBuf,
-    ) -> Self {
+impl Workload for LoadWorkload {
+    type Part = LoadPhase;
+
+    /// Starts the test plan at `start + at`, against the LB; goose's
+    /// reports go into the run folder.
+    fn start(ctx: &RunContext, cfg: LoadPhase) -> Result<Self, String> {
         let shared = Arc::new(Shared {
-            events,
-            key,
-            trust,
-            tag: run_id,
-            seed,
+            events: ctx.events.clone(),
+            key: ctx.key.clone(),
+            trust: ctx.trust.clone(),
+            tag: ctx.run_id.clone(),
+            seed: ctx.seed,
             seq: AtomicU64::new(0),
             made: Mutex::new(Made::default()),
             cfg,
             stop: AtomicBool::new(false),
             stopped: tokio::sync::Notify::new(),
         });
-        let at = start + shared.cfg.at.value.get();
+        let lb_url = ctx.cluster.lb_url();
+        let at = ctx.start + shared.cfg.at.value.get();
         let handle = tokio::spawn({
-            let (shared, lb_url) = (shared.clone(), lb_url.clone());
+            let (shared, lb_url, dir) = (shared.clone(), lb_url.clone(), ctx.dir.clone());
             async move {
                 tokio::select! {
                     _ = sleep_until(at) => {}
@@ -138,17 +130,17 @@ impl LoadWorkload {
                 shared.events.send(ended);
             }
         });
-        Self {
+        Ok(Self {
             handle,
             shared,
             lb_url,
-        }
+        })
     }
 
     /// Waits for the test plan to end (or, after an interrupt, stops it),
     /// then deletes the packages it uploaded and cancels its unfinished
     /// tasks. An interrupt while it waits is returned.
-    pub(super) async fn finish(
+    async fn finish(
         mut self,
         interrupted: bool,
         interrupt: tokio::sync::watch::Receiver<Option<String>>,

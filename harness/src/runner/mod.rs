@@ -15,9 +15,15 @@
 //! 6. **check**: stop the load, wait for requests in flight and for tasks
 //!    to end, read every task log through every node, close the history
 //!    and judge it.
-//! 7. **report**: report.json, junit.xml, the terminal summary.
-//! 8. **teardown**: kill every process of the embedded cluster (also on
+//! 7. **teardown**: kill every process of the embedded cluster (also on
 //!    drop); a real cluster is left running.
+//! 8. **report**: judge the history; report.json, report.html, junit.xml
+//!    (the terminal summary is the caller's).
+//!
+//! [`run`] reads as those phases, each a function of `phases`; the
+//! workloads share one shape (`workload::Workload`) and start from one
+//! `workload::RunContext`. The faults, and a maintenance's steps, are
+//! [`crate::fault::Faults`]'.
 //!
 //! The cluster is a [`Target`]: the runner does not know which kind it
 //! drives. Everything a run creates in it (packages, machines, tasks)
@@ -30,34 +36,33 @@
 
 mod fleet;
 mod load;
+mod phases;
 mod sweep;
 mod tasks;
 mod uploads;
+mod workload;
 
 pub use sweep::{SweepResult, run_sweep};
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::sleep_until;
 
-use crate::check;
 use crate::client::{ApiClient, ApiKey};
 use crate::cluster::{EmbeddedCluster, NodeNaming};
-use crate::fault::{FaultKind, PlannedFault};
-use crate::history::{
-    Clock, ClusterNode, Event, Events, FaultAction, FaultEvent, History, HistoryWriter, NodeMap,
-    Phase, Request, STOPPED_STEP,
-};
+
+use crate::history::{ClusterNode, Event, Events, History, HistoryWriter, NodeMap, Request};
 use crate::identity;
 use crate::limits::RUN_ALLOWANCE;
 use crate::report::{self, LiveProgress, Report};
 use crate::scenario::{ApiLoad, LoadedScenario};
-use crate::schedule::{self, Action, RequestSchedule};
+use crate::schedule::RequestSchedule;
 use crate::target::{RealCluster, Target, TargetFile};
+use phases::Run;
 
 /// How a run is asked for.
 #[derive(Debug, Clone)]
@@ -222,375 +227,23 @@ impl RunError {
     }
 }
 
-/// Runs one scenario on the embedded cluster.
+/// Runs one scenario on the embedded cluster (or the target `opts`
+/// names), phase by phase.
 pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult, RunError> {
-    let s = &loaded.scenario;
-    let seed = seed_of(opts, s)?;
-    let dir = scenario_run_dir(&opts.out, &s.name.value, &loaded.source)?;
-
-    // The scenario's baseline is kept beside the history, so `harness
-    // report` judges the run again against the same figures.
-    let baseline: Option<Vec<crate::check::Baseline>> = opts
-        .baseline
-        .as_ref()
-        .map(|b| b.of(&s.name.value).cloned().into_iter().collect());
-    if let Some(kept) = &baseline {
-        let path = dir.join(BASELINE_FILE);
-        let text = serde_json::to_string_pretty(kept).map_err(|e| RunError::new(e.to_string()))?;
-        std::fs::write(&path, text)
-            .map_err(|e| RunError::new(format!("failed to write {}: {e}", path.display())))?;
-    }
-
-    let clock = Clock::start();
-    let (events, rx) = Events::channel(clock);
-    let writer = HistoryWriter::create(&dir.join("history.jsonl")).map_err(|e| {
-        RunError::new(format!(
-            "failed to create the history in {}: {e}",
-            dir.display()
-        ))
-    })?;
-    let bars = opts.progress.then(indicatif::MultiProgress::new);
-    let progress = bars.as_ref().map(LiveProgress::new);
-    let recorder = tokio::spawn(record(rx, writer, progress));
-    let limit = opts.time_limit.unwrap_or_else(|| time_limit(s));
-    let (interrupt, overran) = with_deadline(interrupts(), limit);
-
-    let run_id = new_run_id(seed);
-    events.send(Event::RunStarted {
-        scenario: s.name.value.clone(),
-        seed,
-        run_id: run_id.clone(),
-        target: opts
-            .target
-            .as_ref()
-            .map_or_else(|| "embedded".to_string(), |t| t.name.value.clone()),
-        started_at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-    });
-    let phase = |p| {
-        events.send(Event::Phase {
-            at_us: events.now_us(),
-            phase: p,
-        })
+    let mut run = Run::open(loaded, opts)?;
+    let (mut ctx, faults) = match phases::boot(&mut run).await {
+        Ok(booted) => booted,
+        Err((cluster, stop)) => return Err(run.abandon(cluster, stop).await),
     };
-    phase(Phase::Boot);
-    // Recorded the moment the runner sees it, before anything is healed:
-    // checks judge a fault window the interruption cut short by it.
-    let stop_in = |why: String, phase: Phase| -> String {
-        events.send(Event::Interrupted {
-            at_us: events.now_us(),
-            why: why.clone(),
-            phase,
-        });
-        why
-    };
-
-    let booted = tokio::select! {
-        c = boot(s, opts.target.clone(), &dir, events.clone()) => Some(c),
-        _ = interrupted(interrupt.clone()) => None,
-    };
-    let overran_now = || overran.load(std::sync::atomic::Ordering::SeqCst);
-    let cluster = match booted {
-        Some(Ok(c)) => Arc::new(c),
-        Some(Err(why)) => {
-            give_up(events, recorder, None, &why).await;
-            return Err(RunError::new(why));
-        }
-        None => {
-            let why = stop_in(interrupt.borrow().clone().unwrap_or_default(), Phase::Boot);
-            let history = give_up(events, recorder, None, &why).await;
-            let e = stopped(
-                &format!("{why}, while the cluster booted"),
-                overran_now(),
-                &dir,
-            );
-            return Err(report_stopped(e, loaded, opts, history, &dir));
-        }
-    };
-
-    let trust = cluster.trust();
-    let key = cluster.api_key().clone();
-    let lb_api =
-        ApiClient::with_trust(&cluster.lb_url(), key.clone(), &trust).map_err(RunError::new)?;
-    let node_apis = cluster
-        .nodes()
-        .into_iter()
-        .map(|(name, url)| ApiClient::with_trust(&url, key.clone(), &trust).map(|c| (name, c)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(RunError::new)?;
-    // Who each node is, from the cluster, before anything is sent: every
-    // fault, check and report goes by it.
-    let learnt = tokio::select! {
-        l = identity::learn(&node_apis, &lb_api) => Some(l),
-        _ = interrupted(interrupt.clone()) => None,
-    };
-    let ids = match learnt {
-        Some(Ok(learnt)) => record_identities(&events, learnt),
-        Some(Err(why)) => {
-            give_up(events, recorder, Some(&cluster), &why).await;
-            return Err(RunError::new(why));
-        }
-        None => {
-            let why = stop_in(interrupt.borrow().clone().unwrap_or_default(), Phase::Boot);
-            let history = give_up(events, recorder, Some(&cluster), &why).await;
-            let e = stopped(
-                &format!("{why}, while the cluster was asked which node is which"),
-                overran_now(),
-                &dir,
-            );
-            return Err(report_stopped(e, loaded, opts, history, &dir));
-        }
-    };
-    let faults = Faults {
-        events: events.clone(),
-        cluster: cluster.clone(),
-        api: Arc::new(crate::fault::FaultApi::new(lb_api.clone(), ids)),
-        turns: Arc::new(tokio::sync::Mutex::new(())),
-        plan: Arc::new(schedule::plan_faults(s, seed)),
-        state: Arc::new(Mutex::new(Vec::new())),
-    };
-    if let Ok(mut state) = faults.state.lock() {
-        state.resize(faults.plan.len(), (false, false));
-    }
-
-    // Load runs from warm-up to the end of settle; the watcher until the
-    // check phase.
-    phase(Phase::Warmup);
-    let (stop_load, stop_rx) = watch::channel(false);
-    let watcher = tokio::spawn(watch_nodes(
-        node_apis.clone(),
-        events.clone(),
-        stop_rx.clone(),
-    ));
-    let load = s.api_load().map(|api| {
-        tokio::spawn(drive_load(
-            lb_api.clone(),
-            api.clone(),
-            seed,
-            events.clone(),
-            stop_rx.clone(),
-        ))
-    });
-    let mut why_stopped: Option<String> = None;
-    let warmup_end = clock.instant(events.now_us()) + s.warmup.value.get();
-    // The fleet registers and connects during warm-up; its health rounds
-    // count from the end of it, as every workload's times do.
-    let fleet_load = s.fleet().zip(s.cluster.polling.as_ref()).map(|(f, p)| {
-        fleet::FleetWorkload::start(
-            f.clone(),
-            lb_api.clone(),
-            fleet::Endpoints {
-                nodes: cluster.polling_endpoints().to_vec(),
-                lb: cluster.lb_polling_endpoint(),
-                poll_wait: p.poll_wait.value.get(),
-                pickup: p.pickup_timeout.value.get(),
-                ids: faults.api.ids().clone(),
-            },
-            events.clone(),
-            warmup_end,
-            seed,
-            run_id.clone(),
-        )
-    });
-    tokio::select! {
-        _ = sleep_until(warmup_end) => {}
-        why = interrupted(interrupt.clone()) => why_stopped = Some(stop_in(why, Phase::Warmup)),
-    }
-
-    let mut procedures = JoinSet::new();
-    let mut goose_load = None;
-    let mut task_load = None;
-    let mut upload_load = None;
-    let mut ladder_load = None;
-    if why_stopped.is_none() {
-        phase(Phase::Workload);
-        let start = tokio::time::Instant::now();
-        goose_load = s.load_phase().map(|l| {
-            load::LoadWorkload::start(
-                l.clone(),
-                cluster.lb_url(),
-                key.clone(),
-                trust.clone(),
-                events.clone(),
-                start,
-                seed,
-                run_id.clone(),
-                dir.clone(),
-            )
-        });
-        task_load = s.task_load().map(|t| {
-            tasks::TaskWorkload::start(
-                t.clone(),
-                lb_api.clone(),
-                node_apis.clone(),
-                events.clone(),
-                start,
-                start + s.duration.value.get(),
-                run_id.clone(),
-            )
-        });
-        if let Some(l) = s.ladder() {
-            let target = crate::upload::Uploader::new(
-                &l.via.value,
-                &via_url(&cluster, &l.via.value),
-                key.clone(),
-                &trust,
-                std::time::Duration::from_secs(10),
-                l.idle_timeout.value.get(),
-                None,
-            )
-            .map_err(RunError::new)?;
-            ladder_load = Some(uploads::UploadWorkload::start_ladder(
-                l.clone(),
-                target,
-                events.clone(),
-                start,
-                seed,
-                run_id.clone(),
-            ));
-        }
-        if let Some(u) = s.upload_load() {
-            let make = |name: &str, base: &str| {
-                crate::upload::Uploader::new(
-                    name,
-                    base,
-                    key.clone(),
-                    &trust,
-                    u.connect_timeout.value.get(),
-                    u.idle_timeout.value.get(),
-                    u.throttle.as_ref().map(|t| t.value.bytes_per_sec()),
-                )
-            };
-            let target =
-                make(&u.via.value, &via_url(&cluster, &u.via.value)).map_err(RunError::new)?;
-            let nodes = cluster
-                .nodes()
-                .into_iter()
-                .map(|(name, url)| make(&name, &url).map(|u| (name, u)))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(RunError::new)?;
-            upload_load = Some(uploads::UploadWorkload::start(
-                u,
-                target,
-                nodes,
-                events.clone(),
-                start,
-                seed,
-                run_id.clone(),
-                bars.clone(),
-            ));
-        }
-        let timeline = schedule::timeline(&faults.plan);
-        let body = async {
-            for (at, action) in &timeline {
-                sleep_until(start + Duration::from_micros(*at)).await;
-                match *action {
-                    Action::Inject(i) if faults.plan[i].kind == FaultKind::Maintenance => {
-                        procedures.spawn(faults.clone().maintain(i));
-                    }
-                    Action::Inject(i) => {
-                        let _ = faults.apply(i, FaultAction::Inject).await;
-                    }
-                    Action::Heal(i) => {
-                        let _ = faults.apply(i, FaultAction::Heal).await;
-                    }
-                }
-            }
-            sleep_until(start + s.duration.value.get()).await;
-        };
-        tokio::select! {
-            _ = body => {}
-            why = interrupted(interrupt.clone()) => why_stopped = Some(stop_in(why, Phase::Workload)),
-        }
-    }
-
-    // Heal: always. A maintenance still under way stops where it is.
-    phase(Phase::Heal);
-    procedures.abort_all();
-    while procedures.join_next().await.is_some() {}
-    faults.heal_the_rest().await;
-    for error in cluster.heal_all().await {
-        eprintln!("harness: heal: {error}");
-        events.send(Event::HealFailed {
-            at_us: events.now_us(),
-            error,
-        });
-    }
-
-    // An interrupt that came while the heal ran.
-    if why_stopped.is_none()
-        && let Some(why) = interrupt.borrow().clone()
-    {
-        why_stopped = Some(stop_in(why, Phase::Heal));
-    }
-    if why_stopped.is_none() {
-        phase(Phase::Settle);
-        tokio::select! {
-            _ = tokio::time::sleep(s.settle.value.get()) => {}
-            why = interrupted(interrupt.clone()) => why_stopped = Some(stop_in(why, Phase::Settle)),
-        }
-    }
-
-    phase(Phase::Check);
-    let _ = stop_load.send(true);
-    if let Some(load) = load {
-        let _ = load.await;
-    }
-    let _ = watcher.await;
-    if let Some(l) = goose_load {
-        // Its test plan ends within the duration; then what it created is
-        // removed, after an interrupt too.
-        if let Some(why) = l.finish(why_stopped.is_some(), interrupt.clone()).await
-            && why_stopped.is_none()
-        {
-            why_stopped = Some(stop_in(why, Phase::Check));
-        }
-    }
-    if let Some(t) = task_load {
-        // Unfinished tasks get their time, unless the run was interrupted
-        // (then nothing more is read). Either way, and after an interrupt
-        // while they finish, the run's unfinished tasks are canceled.
-        let (within, read_logs) = match why_stopped {
-            None => (t.finish_within(), true),
-            Some(_) => (Duration::ZERO, false),
-        };
-        if let Some(why) = t.finish(within, read_logs, interrupt.clone()).await
-            && why_stopped.is_none()
-        {
-            why_stopped = Some(stop_in(why, Phase::Check));
-        }
-    }
-    if let Some(f) = fleet_load {
-        // Stopping the fleet and removing its machines is clean-up: it runs
-        // after an interrupt too.
-        f.finish().await;
-    }
-    for u in [ladder_load, upload_load].into_iter().flatten() {
-        // Verification reads whole packages from every node; an interrupt
-        // cuts it short. Whatever happens, the packages are deleted.
-        if let Some(why) = u.finish(why_stopped.is_some(), interrupt.clone()).await
-            && why_stopped.is_none()
-        {
-            why_stopped = Some(stop_in(why, Phase::Check));
-        }
-    }
-    record_memory(&events, &cluster);
-    end_run(&events, why_stopped.clone());
-    let history = finish(events, recorder).await?;
-    cluster.shutdown();
-
-    let against = opts.baseline.as_ref().map(|b| against(b, &s.name.value));
-    let results = check::run_all(s, &history, against.as_ref());
-    let report = report::build(&history, results);
-    write_report(&dir, &report)?;
-    if let Some(why) = why_stopped {
-        return Err(stopped(
-            &why,
-            overran.load(std::sync::atomic::Ordering::SeqCst),
-            &dir,
-        )
-        .with_report(report));
-    }
-    Ok(RunResult { dir, report })
+    let (background, mut workloads) = phases::warm_up(&mut run, &mut ctx).await?;
+    let procedures =
+        phases::workload_and_faults(&mut run, &mut ctx, &faults, &mut workloads).await?;
+    phases::heal(&mut run, &ctx.cluster, &faults, procedures).await;
+    phases::settle(&mut run).await;
+    phases::check(&mut run, &ctx, background, workloads).await;
+    let history = run.close().await?;
+    phases::teardown(&ctx.cluster);
+    phases::report(run, &history)
 }
 
 /// The report of a run stopped before its workload, judged and written
@@ -605,9 +258,9 @@ fn report_stopped(
 ) -> RunError {
     let Some(history) = history else { return e };
     let s = &loaded.scenario;
-    let against = opts.baseline.as_ref().map(|b| against(b, &s.name.value));
-    let report = report::build(&history, check::run_all(s, &history, against.as_ref()));
-    if let Err(w) = write_report(dir, &report) {
+    let (report, written) =
+        report::judge_and_write(dir, s, &history, opts.baseline.as_ref(), &s.name.value);
+    if let Err(w) = written {
         eprintln!("harness: {w}");
     }
     e.with_report(report)
@@ -664,297 +317,6 @@ fn scenario_run_dir(out: &Path, name: &str, source: &str) -> Result<PathBuf, Run
 /// The copy of a run's baseline in its folder.
 pub const BASELINE_FILE: &str = "baseline.json";
 
-/// What a scenario's run is compared with, out of `baselines`.
-pub fn against<'a>(baselines: &'a check::Baselines, scenario: &str) -> check::Against<'a> {
-    match baselines.of(scenario) {
-        Some(b) => check::Against::Baseline(b),
-        None => check::Against::Missing(format!(
-            "the baseline {} holds no run of scenario {scenario}",
-            baselines.path.display()
-        )),
-    }
-}
-
-/// Writes report.json, report.html and junit.xml into a run folder.
-pub fn write_report(dir: &Path, report: &Report) -> Result<(), RunError> {
-    let json = serde_json::to_string_pretty(report).map_err(|e| RunError::new(e.to_string()))?;
-    let xml = report::junit_xml(std::slice::from_ref(report)).map_err(RunError::new)?;
-    let page = report::html(report);
-    for (name, text) in [
-        ("report.json", json),
-        ("report.html", page),
-        ("junit.xml", xml),
-    ] {
-        std::fs::write(dir.join(name), text).map_err(|e| {
-            RunError::new(format!("failed to write {}: {e}", dir.join(name).display()))
-        })?;
-    }
-    Ok(())
-}
-
-/// The run's faults and what has been done with them; cheap to clone into
-/// a maintenance running alongside the timeline.
-#[derive(Clone)]
-struct Faults {
-    events: Events,
-    cluster: Arc<Target>,
-    /// The cluster's API as faults use it, with who is who.
-    api: Arc<crate::fault::FaultApi>,
-    plan: Arc<Vec<PlannedFault>>,
-    /// Maintenances take turns, as an operator's rolling maintenance
-    /// does: a node is drained only once the last one is back.
-    turns: Arc<tokio::sync::Mutex<()>>,
-    /// Per fault: (injected, healed).
-    state: Arc<Mutex<Vec<(bool, bool)>>>,
-}
-
-/// How often a maintenance reads the node's running task count.
-const IDLE_POLL: Duration = Duration::from_millis(250);
-
-/// How long a restarted node may take to answer ping.
-const UP_TIMEOUT: Duration = Duration::from_secs(30);
-
-impl Faults {
-    fn mark(&self, i: usize, action: FaultAction) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        match action {
-            FaultAction::Inject => state[i].0 = true,
-            FaultAction::Heal => state[i].1 = true,
-            FaultAction::Step => {}
-        }
-    }
-
-    /// Injects or heals fault `i` and records it at the time it began, so
-    /// that requests that failed while a kill or a restart was under way
-    /// fall inside the fault's window, and when it returned, by which time
-    /// a drain has taken effect.
-    async fn apply(&self, i: usize, action: FaultAction) -> Result<(), String> {
-        let f = &self.plan[i];
-        let at_us = self.events.now_us();
-        // Marked first: a heal that is cut short must still be retried.
-        if action == FaultAction::Inject {
-            self.mark(i, action);
-        }
-        let result = match action {
-            FaultAction::Inject => f.inject(&self.cluster, &self.api).await,
-            FaultAction::Heal => f.heal(&self.cluster, &self.api).await,
-            FaultAction::Step => Ok(()),
-        };
-        // A heal that failed stays pending, so the heal phase tries again.
-        if action == FaultAction::Heal && result.is_ok() {
-            self.mark(i, action);
-        }
-        self.record(i, action, at_us, None, result.clone().err());
-        result
-    }
-
-    fn record(
-        &self,
-        i: usize,
-        action: FaultAction,
-        at_us: u64,
-        step: Option<String>,
-        error: Option<String>,
-    ) {
-        let f = &self.plan[i];
-        self.events.send(Event::Fault(FaultEvent {
-            at_us,
-            done_us: Some(self.events.now_us()),
-            step,
-            name: f.name.clone(),
-            kind: f.kind.as_str().to_string(),
-            nodes: f.nodes.clone(),
-            action,
-            error,
-        }));
-    }
-
-    /// A rolling maintenance, as the Octopus docs describe it: drain; once
-    /// the LB has had `restart_after` and the node runs no task (or `wait`
-    /// is over), restart it; once it answers, undrain it.
-    ///
-    /// Each step is taken only once the one before it is confirmed: the
-    /// drain, by the cluster reporting the node in maintenance mode and the
-    /// node's own ping answering 418; the wait, by a running task count
-    /// read as zero, or read at all when the wait is over, and the drain
-    /// seen again just before the stop. Otherwise the maintenance stops
-    /// there, recorded with the reason, and undrains: a node that was not
-    /// drained is never stopped.
-    async fn maintain(self, i: usize) {
-        let f = &self.plan[i];
-        let Some(plan) = f.maintenance else { return };
-        let _turn = match self.turns.try_lock() {
-            Ok(turn) => turn,
-            Err(_) => {
-                eprintln!(
-                    "harness: {} waits for the maintenance under way to end",
-                    f.name
-                );
-                self.turns.lock().await
-            }
-        };
-        let drained_at = tokio::time::Instant::now();
-        if self.apply(i, FaultAction::Inject).await.is_err() {
-            // The drain's own event says why.
-            return self
-                .stop_short(i, "the drain was not done; no node was stopped".into())
-                .await;
-        }
-        let deadline = drained_at + plan.wait.max(plan.restart_after);
-        let confirmed =
-            crate::fault::confirm_drained(&self.cluster, &self.api, &f.nodes, deadline).await;
-        if let Err(e) = confirmed {
-            return self
-                .stop_short(i, format!("{e}; no node was stopped"))
-                .await;
-        }
-        tokio::time::sleep_until(drained_at + plan.restart_after).await;
-        let (running, step_at) = loop {
-            let at = self.events.now_us();
-            let running = self.running_tasks(&f.nodes).await;
-            if running == Ok(0) || tokio::time::Instant::now() >= deadline {
-                break (running, at);
-            }
-            tokio::time::sleep(IDLE_POLL).await;
-        };
-        let idle = match running {
-            Ok(0) => "idle".to_string(),
-            Ok(n) => format!("wait over with {n} tasks running"),
-            Err(e) => {
-                return self
-                    .stop_short(
-                        i,
-                        format!(
-                            "the running task count could not be read by the end of the wait ({e}); no node was stopped"
-                        ),
-                    )
-                    .await;
-            }
-        };
-        self.record(i, FaultAction::Step, step_at, Some(idle), None);
-        // Looked at once more just before the stop: the wait may have been
-        // long, and something else (an operator) may have undrained it.
-        let still = crate::fault::confirm_drained(
-            &self.cluster,
-            &self.api,
-            &f.nodes,
-            tokio::time::Instant::now(),
-        )
-        .await;
-        if let Err(e) = still {
-            return self
-                .stop_short(
-                    i,
-                    format!("{e} when its restart was due; no node was stopped"),
-                )
-                .await;
-        }
-        // A maintenance has one node (validation sees to it).
-        for node in &f.nodes {
-            let at_us = self.events.now_us();
-            // Cleanly, as an operator would; the embedded nodes are killed.
-            // Started only once stopped.
-            let result = match self.cluster.stop(node).await {
-                Ok(()) => self.cluster.start(node).await,
-                Err(e) => Err(e),
-            };
-            let result = match result {
-                Ok(()) => self.wait_up(node).await,
-                Err(e) => Err(e),
-            };
-            self.record(
-                i,
-                FaultAction::Step,
-                at_us,
-                Some("restart".into()),
-                result.err(),
-            );
-        }
-        let _ = self.apply(i, FaultAction::Heal).await;
-    }
-
-    /// Ends a maintenance before its next step: records why, then undoes
-    /// what it did.
-    async fn stop_short(&self, i: usize, why: String) {
-        eprintln!("harness: {} stopped: {why}", self.plan[i].name);
-        let at_us = self.events.now_us();
-        self.record(
-            i,
-            FaultAction::Step,
-            at_us,
-            Some(STOPPED_STEP.into()),
-            Some(why),
-        );
-        let _ = self.apply(i, FaultAction::Heal).await;
-    }
-
-    /// The nodes' running tasks, by their Ids; an error when a count
-    /// cannot be read (a summary without the count is not "idle").
-    async fn running_tasks(&self, nodes: &[String]) -> Result<u32, String> {
-        let mut total = 0u32;
-        for n in nodes {
-            let id = self
-                .api
-                .ids()
-                .identity(n)
-                .map(|i| i.id.clone())
-                .ok_or_else(|| format!("the cluster never said which of its nodes {n} is"))?;
-            total = total.saturating_add(self.api.client().running_tasks(&id).await?);
-        }
-        Ok(total)
-    }
-
-    /// Waits until a restarted node answers ping directly (200 or 418).
-    async fn wait_up(&self, node: &str) -> Result<(), String> {
-        let url = self
-            .cluster
-            .node_url(node)
-            .ok_or_else(|| format!("unknown node {node:?}"))?;
-        let client = ApiClient::with_trust(&url, self.api_key(), &self.cluster.trust())?;
-        let deadline = tokio::time::Instant::now() + UP_TIMEOUT;
-        while tokio::time::Instant::now() < deadline {
-            if matches!(
-                client.ping_status(Duration::from_secs(1)).await,
-                Some(200 | 418)
-            ) {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Err(format!(
-            "{node} did not answer ping within {}s of its restart",
-            UP_TIMEOUT.as_secs()
-        ))
-    }
-
-    fn api_key(&self) -> ApiKey {
-        self.cluster.api_key().clone()
-    }
-
-    /// Heals every fault injected and not yet healed.
-    async fn heal_the_rest(&self) {
-        let pending: Vec<usize> = {
-            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            (0..state.len())
-                .filter(|&i| state[i].0 && !state[i].1)
-                .collect()
-        };
-        for i in pending {
-            let _ = self.apply(i, FaultAction::Heal).await;
-        }
-    }
-}
-
-/// The base URL of `lb` or of a node, by name (validation has checked
-/// the name).
-fn via_url(cluster: &Target, via: &str) -> String {
-    if via == crate::history::LB_NAME {
-        cluster.lb_url()
-    } else {
-        cluster.node_url(via).unwrap_or_default()
-    }
-}
-
 /// A short ID unique to the run, in the name of everything it creates in
 /// the cluster, so that only those are removed.
 fn new_run_id(seed: u64) -> String {
@@ -963,7 +325,7 @@ fn new_run_id(seed: u64) -> String {
 
 /// Readies the cluster: boots the embedded one, or checks that a real one
 /// answers.
-async fn boot(
+async fn ready_cluster(
     s: &crate::scenario::Scenario,
     target: Option<TargetFile>,
     dir: &Path,

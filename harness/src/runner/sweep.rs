@@ -110,17 +110,7 @@ pub async fn run_sweep(
             (&up.report, rel(&up.dir)),
             down.as_ref().map(|d| (&d.report, rel(&d.dir))),
         );
-        eprintln!(
-            "  {:.1} req/s, p99 {:.2} ms{}: {}",
-            row.throughput,
-            row.p99_ms,
-            match (row.down_throughput, row.capacity_lost) {
-                (Some(d), Some(l)) =>
-                    format!("; one node down {d:.1} req/s ({:.1}% lost)", l * 100.0),
-                _ => String::new(),
-            },
-            row.verdict.as_str().to_uppercase()
-        );
+        say(&row);
         rows.push(row);
         runs.push(up.report);
         runs.extend(down.map(|d| d.report));
@@ -132,20 +122,25 @@ pub async fn run_sweep(
         verdict: crate::check::Verdict::merge(rows.iter().map(|r| r.verdict)),
         rows,
     };
-    let json = serde_json::to_string_pretty(&report).map_err(|e| RunError::new(e.to_string()))?;
-    for (name, text) in [
-        ("sweep.json", json),
-        ("sweep.csv", report.csv()),
-        ("report.html", crate::report::sweep_html(&report)),
-    ] {
-        std::fs::write(dir.join(name), text).map_err(|e| {
-            RunError::new(format!("failed to write {}: {e}", dir.join(name).display()))
-        })?;
-    }
+    crate::report::write_sweep(&dir, &report).map_err(RunError::new)?;
     Ok(SweepResult {
         dir,
         report,
         runs,
         error,
     })
+}
+
+/// Tells how a combination did.
+fn say(row: &SweepRow) {
+    eprintln!(
+        "  {:.1} req/s, p99 {:.2} ms{}: {}",
+        row.throughput,
+        row.p99_ms,
+        match (row.down_throughput, row.capacity_lost) {
+            (Some(d), Some(l)) => format!("; one node down {d:.1} req/s ({:.1}% lost)", l * 100.0),
+            _ => String::new(),
+        },
+        row.verdict.as_str().to_uppercase()
+    );
 }

@@ -18,6 +18,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, sleep_until};
 
+use super::workload::{RunContext, Workload};
 use crate::client::{ApiClient, CALL_TIMEOUT};
 use crate::cluster::api::{NewTask, TaskBody, TaskState};
 use crate::history::{Event, Events, TaskLogRead, TaskSeen, TaskSubmit};
@@ -54,43 +55,58 @@ impl Drop for TaskWorkload {
     }
 }
 
-impl TaskWorkload {
-    /// Starts submitting at `start + at`; rate submissions stop at `end`.
-    pub(super) fn start(
-        cfg: TaskLoad,
-        lb: ApiClient,
-        nodes: Vec<(String, ApiClient)>,
-        events: Events,
-        start: Instant,
-        end: Instant,
-        tag: String,
-    ) -> Self {
+impl Workload for TaskWorkload {
+    type Part = TaskLoad;
+
+    /// Starts submitting at `start + at`; rate submissions stop at the end
+    /// of the workload phase.
+    fn start(ctx: &RunContext, cfg: TaskLoad) -> Result<Self, String> {
         let (finish_by, finish_rx) = watch::channel(None);
         let (cleaned_tx, cleaned) = watch::channel(false);
         let finish_within = cfg.finish_within.value.get();
         // The marker must be unique to the run, so a rerun of a task from an
         // earlier run can never count as this one's.
-        let handle = tokio::spawn(run(
-            cfg, lb, nodes, events, start, end, tag, finish_rx, cleaned_tx,
-        ));
-        Self {
+        let job = Job {
+            from: ctx.start + cfg.at.value.get(),
+            until: ctx.start + ctx.duration,
+            lb: ctx.lb.clone(),
+            nodes: ctx.nodes.clone(),
+            events: ctx.events.clone(),
+            tag: ctx.run_id.clone(),
+            cfg,
+        };
+        let handle = tokio::spawn(run(job, finish_rx, cleaned_tx));
+        Ok(Self {
             handle,
             finish_by,
             finish_within,
             cleaned,
-        }
+        })
     }
 
-    /// How long unfinished tasks get after the settle phase.
-    pub(super) fn finish_within(&self) -> Duration {
-        self.finish_within
+    /// Unfinished tasks get their time, unless the run was stopped (then
+    /// nothing more is read). Either way, and after an interrupt while
+    /// they finish, the run's unfinished tasks are canceled.
+    async fn finish(
+        self,
+        stopped: bool,
+        interrupt: watch::Receiver<Option<String>>,
+    ) -> Option<String> {
+        let (within, read_logs) = if stopped {
+            (Duration::ZERO, false)
+        } else {
+            (self.finish_within, true)
+        };
+        self.end(within, read_logs, interrupt).await
     }
+}
 
+impl TaskWorkload {
     /// Stops submitting, waits up to `within` for tasks still running,
     /// cancels those that are not done, then reads every log if
     /// `read_logs`. An interrupt meanwhile cuts the wait and the log reads
     /// short, but not the cancels; it is returned.
-    pub(super) async fn finish(
+    async fn end(
         mut self,
         within: Duration,
         read_logs: bool,
@@ -126,30 +142,36 @@ struct Followed {
     marker: String,
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run(
+/// What the submitter works from: the workload's part of the scenario,
+/// where it submits, and when.
+#[derive(Clone)]
+struct Job {
     cfg: TaskLoad,
     lb: ApiClient,
     nodes: Vec<(String, ApiClient)>,
     events: Events,
-    start: Instant,
-    end: Instant,
+    /// When submissions start.
+    from: Instant,
+    /// When rate submissions stop.
+    until: Instant,
+    /// The run's ID, in every task's marker and description.
     tag: String,
+}
+
+async fn run(
+    job: Job,
     mut finish_by: watch::Receiver<Option<Finish>>,
     cleaned: watch::Sender<bool>,
 ) {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let submitter = submit(
-        cfg.clone(),
-        lb.clone(),
-        nodes.clone(),
-        events.clone(),
-        start + cfg.at.value.get(),
-        end,
-        tag,
-        tx,
-        finish_by.clone(),
-    );
+    let submitter = submit(job.clone(), tx, finish_by.clone());
+    let Job {
+        cfg,
+        lb,
+        nodes,
+        events,
+        ..
+    } = job;
     // Reads go where submissions go: through the LB, or to the nodes in
     // turn.
     let readers: Vec<ApiClient> = match cfg.via {
@@ -200,18 +222,20 @@ fn script(marker: &str, work: Duration) -> String {
     format!("echo {marker}\nsleep {:.3}", work.as_secs_f64())
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn submit(
-    cfg: TaskLoad,
-    lb: ApiClient,
-    nodes: Vec<(String, ApiClient)>,
-    events: Events,
-    from: Instant,
-    until: Instant,
-    tag: String,
+    job: Job,
     followed: mpsc::UnboundedSender<Followed>,
     mut stop: watch::Receiver<Option<Finish>>,
 ) {
+    let Job {
+        cfg,
+        lb,
+        nodes,
+        events,
+        from,
+        until,
+        tag,
+    } = job;
     let clients = Arc::new(Semaphore::new(cfg.clients.value as usize));
     let work = cfg.work.value.get();
     let timeout = CALL_TIMEOUT;

@@ -23,6 +23,7 @@ use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, sleep_until};
 
+use super::workload::{RunContext, Workload};
 use crate::history::{
     Event, Events, PackageRead, PackageReadKind, UploadAttempt, UploadPurpose, UploadStart,
 };
@@ -31,6 +32,7 @@ use crate::limits::{
 };
 use crate::package::{PACKAGE_ID, PackageSpec};
 use crate::scenario::{LadderLoad, UploadLoad};
+use crate::target::Target;
 use crate::upload::{
     Attempt, Cut, OverwriteMode, UploadClass, Uploader, may_land_later, package_resource_id,
 };
@@ -68,82 +70,191 @@ struct Made {
     may_land: Option<tokio::time::Instant>,
 }
 
+/// What an upload workload starts from: where it uploads, what it
+/// records to, when its `at` counts from, and what seeds and tags its
+/// packages.
+#[derive(Clone)]
+pub(super) struct Plan {
+    pub target: Uploader,
+    pub events: Events,
+    pub start: Instant,
+    pub seed: u64,
+    /// The run's ID, in every package's version.
+    pub tag: String,
+}
+
+impl Plan {
+    fn of(ctx: &RunContext, target: Uploader) -> Self {
+        Self {
+            target,
+            events: ctx.events.clone(),
+            start: ctx.start,
+            seed: ctx.seed,
+            tag: ctx.run_id.clone(),
+        }
+    }
+}
+
+/// What the uploads under way share: their plan, what they made, and
+/// when to end early.
+#[derive(Clone)]
+struct Sending {
+    plan: Plan,
+    made: Arc<Mutex<Vec<Made>>>,
+    cut: tokio::sync::watch::Receiver<Cut>,
+}
+
+/// The body-limit ladder under way: an upload workload of its own kind.
+pub(super) struct LadderWorkload(UploadWorkload);
+
+impl Workload for LadderWorkload {
+    type Part = LadderLoad;
+
+    /// Starts the ladder at `start + at`, through the LB or the node it
+    /// names.
+    fn start(ctx: &RunContext, l: LadderLoad) -> Result<Self, String> {
+        let target = Uploader::new(
+            &l.via.value,
+            &via_url(&ctx.cluster, &l.via.value),
+            ctx.key.clone(),
+            &ctx.trust,
+            std::time::Duration::from_secs(10),
+            l.idle_timeout.value.get(),
+            None,
+        )?;
+        Ok(Self(UploadWorkload::spawn_ladder(l, Plan::of(ctx, target))))
+    }
+
+    /// As the uploads' finish; accepted steps are deleted, not read back.
+    async fn finish(
+        self,
+        stopped: bool,
+        interrupt: tokio::sync::watch::Receiver<Option<String>>,
+    ) -> Option<String> {
+        self.0.finish(stopped, interrupt).await
+    }
+}
+
+/// The base URL of `lb` or of a node, by name (validation has checked
+/// the name).
+fn via_url(cluster: &Target, via: &str) -> String {
+    if via == crate::history::LB_NAME {
+        cluster.lb_url()
+    } else {
+        cluster.node_url(via).unwrap_or_default()
+    }
+}
+
 impl UploadWorkload {
-    /// Starts the uploads at `start + at`.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn start(
+    /// Starts the uploads at `plan.start + at`; accepted packages are read
+    /// back from `nodes` at the end.
+    pub(super) fn spawn(
         cfg: UploadLoad,
-        target: Uploader,
+        plan: Plan,
         nodes: Vec<(String, Uploader)>,
-        events: Events,
-        start: Instant,
-        seed: u64,
-        tag: String,
         progress: Option<MultiProgress>,
     ) -> Self {
         let made = Arc::new(Mutex::new(Vec::new()));
         let (cut, cut_rx) = tokio::sync::watch::channel(Cut::Never);
-        let handle = tokio::spawn(run(
-            cfg,
-            target.clone(),
-            events.clone(),
-            start,
-            seed,
-            tag,
-            progress,
-            made.clone(),
-            cut_rx,
-        ));
+        let sending = Sending {
+            plan: plan.clone(),
+            made: made.clone(),
+            cut: cut_rx,
+        };
+        let handle = tokio::spawn(run(cfg, sending, progress));
         Self {
             handle,
             made,
-            target,
+            target: plan.target,
             nodes,
-            events,
+            events: plan.events,
             cut,
             late_within: LATE_LANDING_WITHIN,
         }
     }
 
-    /// Starts the body-limit ladder at `start + at`: one package per size,
-    /// doubling, until the first refusal or the ceiling. Accepted steps
-    /// are deleted at the end, not read back.
-    pub(super) fn start_ladder(
-        cfg: LadderLoad,
-        target: Uploader,
-        events: Events,
-        start: Instant,
-        seed: u64,
-        tag: String,
-    ) -> Self {
+    /// Starts the body-limit ladder at `plan.start + at`: one package per
+    /// size, doubling, until the first refusal or the ceiling. Accepted
+    /// steps are deleted at the end, not read back.
+    pub(super) fn spawn_ladder(cfg: LadderLoad, plan: Plan) -> Self {
         let made = Arc::new(Mutex::new(Vec::new()));
         let (cut, cut_rx) = tokio::sync::watch::channel(Cut::Never);
-        let handle = tokio::spawn(ladder(
-            cfg,
-            target.clone(),
-            events.clone(),
-            start,
-            seed,
-            tag,
-            made.clone(),
-            cut_rx,
-        ));
+        let sending = Sending {
+            plan: plan.clone(),
+            made: made.clone(),
+            cut: cut_rx,
+        };
+        let handle = tokio::spawn(ladder(cfg, sending));
         Self {
             handle,
             made,
-            target,
+            target: plan.target,
             nodes: Vec::new(),
-            events,
+            events: plan.events,
             cut,
             late_within: LATE_LANDING_WITHIN,
         }
+    }
+    /// Stops the uploads early: none starts again, an attempt still sending
+    /// its body ends at once, and one whose body has gone is given until
+    /// [`ATTEMPTS_END_WITHIN`] for its answer, as the node may be storing
+    /// its package; past that it is cut too. Each attempt ends recorded.
+    async fn stop(&mut self) {
+        let _ = self.cut.send(Cut::BeforeLastByte);
+        if tokio::time::timeout(ATTEMPTS_END_WITHIN, &mut self.handle)
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        let _ = self.cut.send(Cut::Now);
+        // A cut attempt ends at once; this bounds a retry's read-back.
+        if tokio::time::timeout(CUT_ATTEMPTS_END_WITHIN, &mut self.handle)
+            .await
+            .is_err()
+        {
+            self.handle.abort();
+        }
+    }
+}
+
+impl Workload for UploadWorkload {
+    type Part = UploadLoad;
+
+    /// Starts the uploads at `start + at`, through the LB or the node the
+    /// workload names; the read-back goes to every node directly.
+    fn start(ctx: &RunContext, u: UploadLoad) -> Result<Self, String> {
+        let make = |name: &str, base: &str| {
+            Uploader::new(
+                name,
+                base,
+                ctx.key.clone(),
+                &ctx.trust,
+                u.connect_timeout.value.get(),
+                u.idle_timeout.value.get(),
+                u.throttle.as_ref().map(|t| t.value.bytes_per_sec()),
+            )
+        };
+        let target = make(&u.via.value, &via_url(&ctx.cluster, &u.via.value))?;
+        let nodes = ctx
+            .cluster
+            .nodes()
+            .into_iter()
+            .map(|(name, url)| make(&name, &url).map(|u| (name, u)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::spawn(
+            u,
+            Plan::of(ctx, target),
+            nodes,
+            ctx.bars.clone(),
+        ))
     }
 
     /// Waits for the uploads (or, after an interrupt, stops them: see the
     /// module's notes), reads back what they made unless interrupted, and
     /// deletes it all. An interrupt while it waits or reads back stops
     /// that, not the deletes; it is returned.
-    pub(super) async fn finish(
+    async fn finish(
         mut self,
         interrupted: bool,
         interrupt: tokio::sync::watch::Receiver<Option<String>>,
@@ -183,28 +294,6 @@ impl UploadWorkload {
             .collect();
         clean_up_packages(&self.target, ids, self.late_within, &self.events).await;
         why
-    }
-
-    /// Stops the uploads early: none starts again, an attempt still sending
-    /// its body ends at once, and one whose body has gone is given until
-    /// [`ATTEMPTS_END_WITHIN`] for its answer, as the node may be storing
-    /// its package; past that it is cut too. Each attempt ends recorded.
-    async fn stop(&mut self) {
-        let _ = self.cut.send(Cut::BeforeLastByte);
-        if tokio::time::timeout(ATTEMPTS_END_WITHIN, &mut self.handle)
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        let _ = self.cut.send(Cut::Now);
-        // A cut attempt ends at once; this bounds a retry's read-back.
-        if tokio::time::timeout(CUT_ATTEMPTS_END_WITHIN, &mut self.handle)
-            .await
-            .is_err()
-        {
-            self.handle.abort();
-        }
     }
 }
 
@@ -324,20 +413,13 @@ async fn look(
     seen.ok()
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run(
-    cfg: UploadLoad,
-    target: Uploader,
-    events: Events,
-    start: Instant,
-    seed: u64,
-    tag: String,
-    progress: Option<MultiProgress>,
-    made: Arc<Mutex<Vec<Made>>>,
-    cut: tokio::sync::watch::Receiver<Cut>,
-) {
+async fn run(cfg: UploadLoad, sending: Sending, progress: Option<MultiProgress>) {
+    let Plan {
+        start, seed, tag, ..
+    } = &sending.plan;
+    let (made, cut) = (&sending.made, &sending.cut);
     tokio::select! {
-        _ = sleep_until(start + cfg.at.value.get()) => {}
+        _ = sleep_until(*start + cfg.at.value.get()) => {}
         _ = stopping(cut.clone()) => return,
     }
     let slots = Arc::new(Semaphore::new(cfg.concurrency.value as usize));
@@ -378,15 +460,9 @@ async fn run(
                 may_land: None,
             });
         }
-        let (cfg, target, events, made, cut) = (
-            cfg.clone(),
-            target.clone(),
-            events.clone(),
-            made.clone(),
-            cut.clone(),
-        );
+        let (cfg, sending) = (cfg.clone(), sending.clone());
         running.spawn(async move {
-            upload_one(&cfg, &target, &events, seq, &spec, bar.clone(), cut, &made).await;
+            upload_one(&cfg, &sending, seq, &spec, bar.clone()).await;
             if let Some(b) = bar {
                 b.finish_and_clear();
             }
@@ -396,19 +472,17 @@ async fn run(
     while running.join_next().await.is_some() {}
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn ladder(
-    cfg: LadderLoad,
-    target: Uploader,
-    events: Events,
-    start: Instant,
-    seed: u64,
-    tag: String,
-    made: Arc<Mutex<Vec<Made>>>,
-    cut: tokio::sync::watch::Receiver<Cut>,
-) {
+async fn ladder(cfg: LadderLoad, sending: Sending) {
+    let Plan {
+        target,
+        events,
+        start,
+        seed,
+        tag,
+    } = &sending.plan;
+    let (made, cut) = (&sending.made, &sending.cut);
     tokio::select! {
-        _ = sleep_until(start + cfg.at.value.get()) => {}
+        _ = sleep_until(*start + cfg.at.value.get()) => {}
         _ = stopping(cut.clone()) => return,
     }
     for (step, size) in crate::scenario::ladder_sizes(cfg.from.value.bytes(), cfg.to.value.bytes())
@@ -434,21 +508,10 @@ async fn ladder(
             });
         }
         let mode = OverwriteMode::FailIfExists;
-        let sent_us = started(&events, UploadPurpose::Ladder, seq, 0, &spec, &target);
+        let tried = started(events, UploadPurpose::Ladder, seq, 0, &spec, target);
         let a = target.attempt_until(&spec, mode, None, cut.clone()).await;
         let id = package_resource_id(&spec);
-        record(
-            &events,
-            UploadPurpose::Ladder,
-            seq,
-            0,
-            &spec,
-            &id,
-            &target,
-            mode,
-            sent_us,
-            &a,
-        );
+        record(events, tried, &spec, &id, target, mode, &a);
         if let Ok(mut m) = made.lock()
             && let Some(entry) = m.iter_mut().find(|e| e.seq == seq)
         {
@@ -489,17 +552,15 @@ fn note(made: &Mutex<Vec<Made>>, seq: u64, accepted: bool, may_land: bool) {
 
 /// One package, by the retry policy, until it is known to be there or the
 /// workload is stopped; each attempt noted in `made`.
-#[allow(clippy::too_many_arguments)]
 async fn upload_one(
     cfg: &UploadLoad,
-    target: &Uploader,
-    events: &Events,
+    sending: &Sending,
     seq: u64,
     spec: &PackageSpec,
     bar: Option<ProgressBar>,
-    cut: tokio::sync::watch::Receiver<Cut>,
-    made: &Mutex<Vec<Made>>,
 ) {
+    let (target, events) = (&sending.plan.target, &sending.plan.events);
+    let (made, cut) = (&*sending.made, &sending.cut);
     let id = package_resource_id(spec);
     let mut mode = cfg.overwrite_mode;
     let mut expected: Option<String> = None;
@@ -510,22 +571,11 @@ async fn upload_one(
         if let Some(b) = &bar {
             b.set_position(0);
         }
-        let sent_us = started(events, UploadPurpose::Workload, seq, attempt, spec, target);
+        let tried = started(events, UploadPurpose::Workload, seq, attempt, spec, target);
         let a = target
             .attempt_until(spec, mode, bar.clone(), cut.clone())
             .await;
-        record(
-            events,
-            UploadPurpose::Workload,
-            seq,
-            attempt,
-            spec,
-            &id,
-            target,
-            mode,
-            sent_us,
-            &a,
-        );
+        record(events, tried, spec, &id, target, mode, &a);
         note(made, seq, a.class == UploadClass::Accepted, lands_later(&a));
         if a.class == UploadClass::Accepted {
             return;
@@ -584,9 +634,19 @@ async fn upload_one(
 /// The pause before a retry, times the attempt's number.
 const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// One attempt: what it is for, its package's number and its own, and
+/// when it began.
+#[derive(Clone, Copy)]
+struct Tried {
+    purpose: UploadPurpose,
+    seq: u64,
+    attempt: u32,
+    sent_us: u64,
+}
+
 /// Records that an attempt begins, before its first byte, so one whose
 /// end never reaches the history (aborted, or the harness killed) is known
-/// to have been in flight; gives its start.
+/// to have been in flight; gives the attempt, with its start.
 fn started(
     events: &Events,
     purpose: UploadPurpose,
@@ -594,7 +654,7 @@ fn started(
     attempt: u32,
     spec: &PackageSpec,
     target: &Uploader,
-) -> u64 {
+) -> Tried {
     let sent_us = events.now_us();
     events.send(Event::UploadStarted(UploadStart {
         purpose,
@@ -605,22 +665,30 @@ fn started(
         size: spec.len(),
         sent_us,
     }));
-    sent_us
+    Tried {
+        purpose,
+        seq,
+        attempt,
+        sent_us,
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Records how an attempt ended.
 fn record(
     events: &Events,
-    purpose: UploadPurpose,
-    seq: u64,
-    attempt: u32,
+    tried: Tried,
     spec: &PackageSpec,
     id: &str,
     target: &Uploader,
     mode: OverwriteMode,
-    sent_us: u64,
     a: &Attempt,
 ) {
+    let Tried {
+        purpose,
+        seq,
+        attempt,
+        sent_us,
+    } = tried;
     let last_byte_us = a.last_byte.map(|d| sent_us + d.as_micros() as u64);
     let mib_s = a
         .last_byte
@@ -897,16 +965,14 @@ mod tests {
                 .map(|t| t.value.bytes_per_sec()),
         )
         .unwrap();
-        let mut w = UploadWorkload::start(
-            s.upload_load().unwrap(),
+        let plan = Plan {
             target,
-            Vec::new(),
-            events.clone(),
-            Instant::now(),
-            7,
-            TAG.into(),
-            None,
-        );
+            events: events.clone(),
+            start: Instant::now(),
+            seed: 7,
+            tag: TAG.into(),
+        };
+        let mut w = UploadWorkload::spawn(s.upload_load().unwrap(), plan, Vec::new(), None);
         w.late_within = late;
         w
     }

@@ -1,0 +1,462 @@
+//! The run's phases, each a function of its own, in the order
+//! [`super::run`] calls them; the module's notes say what each does.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use indicatif::MultiProgress;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::sleep_until;
+
+use super::fleet::FleetWorkload;
+use super::load::LoadWorkload;
+use super::tasks::TaskWorkload;
+use super::uploads::{LadderWorkload, UploadWorkload};
+use super::workload::{RunContext, Running, Workloads};
+use super::{RunError, RunOptions, RunResult, interrupted};
+use crate::client::ApiClient;
+use crate::fault::{FaultApi, FaultKind, Faults};
+use crate::history::{Clock, Event, Events, FaultAction, History, HistoryWriter, Phase};
+use crate::report::{self, LiveProgress};
+use crate::scenario::{LoadedScenario, Scenario};
+use crate::schedule::{self, Action};
+use crate::target::Target;
+
+/// One run under way: what its phases share before and beyond the
+/// cluster.
+pub(super) struct Run<'a> {
+    loaded: &'a LoadedScenario,
+    opts: &'a RunOptions,
+    seed: u64,
+    dir: PathBuf,
+    run_id: String,
+    events: Events,
+    /// The history's one consumer, until the history is closed.
+    recorder: Option<JoinHandle<Result<History, String>>>,
+    bars: Option<MultiProgress>,
+    /// Ctrl-C, SIGTERM, or the run's time limit.
+    interrupt: watch::Receiver<Option<String>>,
+    /// The time limit fired.
+    overran: Arc<AtomicBool>,
+    /// Why the run stopped early, once it has.
+    why_stopped: Option<String>,
+}
+
+/// Why a run ended before anything was disrupted.
+pub(super) enum NotBooted {
+    /// The cluster could not be made ready, or could not be asked who is
+    /// who: the history is closed with why.
+    Failed(String),
+    /// Stopped while it readied (what it was doing, as "while ..."): the
+    /// history is closed and judged, and the report written.
+    Stopped(&'static str),
+    /// The harness could not go on (a client that cannot be made): the
+    /// error alone.
+    Broken(RunError),
+}
+
+impl<'a> Run<'a> {
+    /// Makes the run folder (with the scenario and its baseline), starts
+    /// the recorder and the time limit, and records the run's start.
+    pub(super) fn open(loaded: &'a LoadedScenario, opts: &'a RunOptions) -> Result<Self, RunError> {
+        let s = &loaded.scenario;
+        let seed = super::seed_of(opts, s)?;
+        let dir = super::scenario_run_dir(&opts.out, &s.name.value, &loaded.source)?;
+        keep_baseline(&dir, opts, s)?;
+        let (events, rx) = Events::channel(Clock::start());
+        let writer = HistoryWriter::create(&dir.join("history.jsonl")).map_err(|e| {
+            RunError::new(format!(
+                "failed to create the history in {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let bars = opts.progress.then(MultiProgress::new);
+        let progress = bars.as_ref().map(LiveProgress::new);
+        let recorder = tokio::spawn(super::record(rx, writer, progress));
+        let limit = opts.time_limit.unwrap_or_else(|| super::time_limit(s));
+        let (interrupt, overran) = super::with_deadline(super::interrupts(), limit);
+        let run_id = super::new_run_id(seed);
+        events.send(Event::RunStarted {
+            scenario: s.name.value.clone(),
+            seed,
+            run_id: run_id.clone(),
+            target: opts
+                .target
+                .as_ref()
+                .map_or_else(|| "embedded".to_string(), |t| t.name.value.clone()),
+            started_at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        });
+        Ok(Self {
+            loaded,
+            opts,
+            seed,
+            dir,
+            run_id,
+            events,
+            recorder: Some(recorder),
+            bars,
+            interrupt,
+            overran,
+            why_stopped: None,
+        })
+    }
+
+    fn scenario(&self) -> &'a Scenario {
+        &self.loaded.scenario
+    }
+
+    fn phase(&self, phase: Phase) {
+        self.events.send(Event::Phase {
+            at_us: self.events.now_us(),
+            phase,
+        });
+    }
+
+    /// The run stops, for `why`, in `phase`: recorded the moment the
+    /// runner sees it, before anything is healed, as checks judge a fault
+    /// window the interruption cut short by it. The first reason is the
+    /// run's; later ones are not recorded.
+    fn stop(&mut self, why: String, phase: Phase) {
+        if self.why_stopped.is_some() {
+            return;
+        }
+        self.events.send(Event::Interrupted {
+            at_us: self.events.now_us(),
+            why: why.clone(),
+            phase,
+        });
+        self.why_stopped = Some(why);
+    }
+
+    fn overran(&self) -> bool {
+        self.overran.load(Ordering::SeqCst)
+    }
+
+    /// Closes the history and waits for the recorder.
+    pub(super) async fn close(&mut self) -> Result<History, RunError> {
+        match self.recorder.take() {
+            Some(recorder) => super::finish(self.events.clone(), recorder).await,
+            None => Err(RunError::new("the history was closed already")),
+        }
+    }
+
+    /// Ends a run that did not boot (`cluster`, if it came up, is shut
+    /// down) and gives its error, with the report of a stopped one.
+    pub(super) async fn abandon(
+        mut self,
+        cluster: Option<Arc<Target>>,
+        stop: NotBooted,
+    ) -> RunError {
+        let Some(recorder) = self.recorder.take() else {
+            return RunError::new("the history was closed already");
+        };
+        let cluster = cluster.as_deref();
+        match stop {
+            NotBooted::Broken(e) => e,
+            NotBooted::Failed(why) => {
+                super::give_up(self.events, recorder, cluster, &why).await;
+                RunError::new(why)
+            }
+            NotBooted::Stopped(doing) => {
+                let why = self.interrupt.borrow().clone().unwrap_or_default();
+                self.stop(why.clone(), Phase::Boot);
+                let history = super::give_up(self.events.clone(), recorder, cluster, &why).await;
+                let e = super::stopped(&format!("{why}, {doing}"), self.overran(), &self.dir);
+                super::report_stopped(e, self.loaded, self.opts, history, &self.dir)
+            }
+        }
+    }
+}
+
+/// The scenario's baseline is kept beside the history, so `harness
+/// report` judges the run again against the same figures.
+fn keep_baseline(dir: &std::path::Path, opts: &RunOptions, s: &Scenario) -> Result<(), RunError> {
+    let baseline: Option<Vec<crate::check::Baseline>> = opts
+        .baseline
+        .as_ref()
+        .map(|b| b.of(&s.name.value).cloned().into_iter().collect());
+    if let Some(kept) = &baseline {
+        let path = dir.join(super::BASELINE_FILE);
+        let text = serde_json::to_string_pretty(kept).map_err(|e| RunError::new(e.to_string()))?;
+        std::fs::write(&path, text)
+            .map_err(|e| RunError::new(format!("failed to write {}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
+/// Boot: readies the cluster and learns which node is which; gives what
+/// every workload and fault starts from.
+pub(super) async fn boot(
+    run: &mut Run<'_>,
+) -> Result<(RunContext, Faults), (Option<Arc<Target>>, NotBooted)> {
+    let s = run.scenario();
+    run.phase(Phase::Boot);
+    let booted = tokio::select! {
+        c = super::ready_cluster(s, run.opts.target.clone(), &run.dir, run.events.clone()) => Some(c),
+        _ = interrupted(run.interrupt.clone()) => None,
+    };
+    let cluster = match booted {
+        Some(Ok(c)) => Arc::new(c),
+        Some(Err(why)) => return Err((None, NotBooted::Failed(why))),
+        None => return Err((None, NotBooted::Stopped("while the cluster booted"))),
+    };
+    let trust = cluster.trust();
+    let key = cluster.api_key().clone();
+    let clients = ApiClient::with_trust(&cluster.lb_url(), key.clone(), &trust).and_then(|lb| {
+        let nodes = cluster
+            .nodes()
+            .into_iter()
+            .map(|(name, url)| ApiClient::with_trust(&url, key.clone(), &trust).map(|c| (name, c)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((lb, nodes))
+    });
+    let (lb, nodes) = match clients {
+        Ok(c) => c,
+        Err(e) => return Err((Some(cluster), NotBooted::Broken(RunError::new(e)))),
+    };
+    // Who each node is, from the cluster, before anything is sent: every
+    // fault, check and report goes by it.
+    let learnt = tokio::select! {
+        l = crate::identity::learn(&nodes, &lb) => Some(l),
+        _ = interrupted(run.interrupt.clone()) => None,
+    };
+    let ids = match learnt {
+        Some(Ok(learnt)) => super::record_identities(&run.events, learnt),
+        Some(Err(why)) => return Err((Some(cluster), NotBooted::Failed(why))),
+        None => {
+            let doing = "while the cluster was asked which node is which";
+            return Err((Some(cluster), NotBooted::Stopped(doing)));
+        }
+    };
+    let faults = Faults::new(
+        run.events.clone(),
+        cluster.clone(),
+        FaultApi::new(lb.clone(), ids.clone()),
+        schedule::plan_faults(s, run.seed),
+    );
+    let ctx = RunContext {
+        cluster,
+        lb,
+        nodes,
+        key,
+        trust,
+        ids,
+        events: run.events.clone(),
+        // Set as the warm-up and the workload phase start.
+        start: tokio::time::Instant::now(),
+        duration: s.duration.value.get(),
+        seed: run.seed,
+        run_id: run.run_id.clone(),
+        dir: run.dir.clone(),
+        interrupt: run.interrupt.clone(),
+        bars: run.bars.clone(),
+    };
+    Ok((ctx, faults))
+}
+
+/// What runs from the warm-up until the check phase: the open-model load
+/// (recorded, not judged, during the warm-up) and the watcher of each
+/// node's own ping.
+pub(super) struct Background {
+    stop: watch::Sender<bool>,
+    watcher: JoinHandle<()>,
+    load: Option<JoinHandle<()>>,
+}
+
+impl Background {
+    /// Stops the load and the watcher, and waits for requests in flight.
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        if let Some(load) = self.load {
+            let _ = load.await;
+        }
+        let _ = self.watcher.await;
+    }
+}
+
+/// Warm-up: starts the background load and the watcher, and the fleet,
+/// which registers and connects during it (its health rounds count from
+/// the end of it, as every workload's times do); then waits it out.
+pub(super) async fn warm_up(
+    run: &mut Run<'_>,
+    ctx: &mut RunContext,
+) -> Result<(Background, Workloads), RunError> {
+    let s = run.scenario();
+    run.phase(Phase::Warmup);
+    let (stop, stop_rx) = watch::channel(false);
+    let watcher = tokio::spawn(super::watch_nodes(
+        ctx.nodes.clone(),
+        ctx.events.clone(),
+        stop_rx.clone(),
+    ));
+    let load = s.api_load().map(|api| {
+        tokio::spawn(super::drive_load(
+            ctx.lb.clone(),
+            api.clone(),
+            run.seed,
+            ctx.events.clone(),
+            stop_rx.clone(),
+        ))
+    });
+    let background = Background {
+        stop,
+        watcher,
+        load,
+    };
+    ctx.start = ctx.events.clock().instant(ctx.events.now_us()) + s.warmup.value.get();
+    let fleet = s.fleet().zip(s.cluster.polling.as_ref());
+    let fleet = Running::start::<FleetWorkload>(ctx, fleet.map(|(f, p)| (f.clone(), p.clone())))
+        .map_err(RunError::new)?;
+    tokio::select! {
+        _ = sleep_until(ctx.start) => {}
+        why = interrupted(run.interrupt.clone()) => run.stop(why, Phase::Warmup),
+    }
+    let workloads = Workloads {
+        fleet,
+        ..Workloads::default()
+    };
+    Ok((background, workloads))
+}
+
+/// Workload and faults: starts the scenario's workloads, and injects and
+/// heals the faults at their times until the duration is over (a
+/// maintenance runs its steps alongside, as one of the procedures given).
+/// Skipped once the run has stopped.
+pub(super) async fn workload_and_faults(
+    run: &mut Run<'_>,
+    ctx: &mut RunContext,
+    faults: &Faults,
+    workloads: &mut Workloads,
+) -> Result<JoinSet<()>, RunError> {
+    let mut procedures = JoinSet::new();
+    if run.why_stopped.is_some() {
+        return Ok(procedures);
+    }
+    let s = run.scenario();
+    run.phase(Phase::Workload);
+    ctx.start = tokio::time::Instant::now();
+    let start = ctx.start;
+    workloads.load =
+        Running::start::<LoadWorkload>(ctx, s.load_phase().cloned()).map_err(RunError::new)?;
+    workloads.tasks =
+        Running::start::<TaskWorkload>(ctx, s.task_load().cloned()).map_err(RunError::new)?;
+    workloads.ladder =
+        Running::start::<LadderWorkload>(ctx, s.ladder().cloned()).map_err(RunError::new)?;
+    workloads.uploads =
+        Running::start::<UploadWorkload>(ctx, s.upload_load()).map_err(RunError::new)?;
+    let timeline = schedule::timeline(faults.plan());
+    let body = async {
+        for (at, action) in &timeline {
+            sleep_until(start + Duration::from_micros(*at)).await;
+            match *action {
+                Action::Inject(i) if faults.plan()[i].kind == FaultKind::Maintenance => {
+                    procedures.spawn(faults.clone().maintain(i));
+                }
+                Action::Inject(i) => {
+                    let _ = faults.apply(i, FaultAction::Inject).await;
+                }
+                Action::Heal(i) => {
+                    let _ = faults.apply(i, FaultAction::Heal).await;
+                }
+            }
+        }
+        sleep_until(start + s.duration.value.get()).await;
+    };
+    tokio::select! {
+        _ = body => {}
+        why = interrupted(run.interrupt.clone()) => run.stop(why, Phase::Workload),
+    }
+    Ok(procedures)
+}
+
+/// Heal: always. A maintenance still under way stops where it is; every
+/// fault still in effect is undone, then every node is brought back,
+/// whatever its state.
+pub(super) async fn heal(
+    run: &mut Run<'_>,
+    cluster: &Target,
+    faults: &Faults,
+    mut procedures: JoinSet<()>,
+) {
+    run.phase(Phase::Heal);
+    procedures.abort_all();
+    while procedures.join_next().await.is_some() {}
+    faults.heal_the_rest().await;
+    for error in cluster.heal_all().await {
+        eprintln!("harness: heal: {error}");
+        run.events.send(Event::HealFailed {
+            at_us: run.events.now_us(),
+            error,
+        });
+    }
+    // An interrupt that came while the heal ran.
+    let why = run.interrupt.borrow().clone();
+    if let Some(why) = why {
+        run.stop(why, Phase::Heal);
+    }
+}
+
+/// Settle: the load goes on so the checks can see the recovery. Skipped
+/// once the run has stopped.
+pub(super) async fn settle(run: &mut Run<'_>) {
+    if run.why_stopped.is_some() {
+        return;
+    }
+    run.phase(Phase::Settle);
+    tokio::select! {
+        _ = tokio::time::sleep(run.scenario().settle.value.get()) => {}
+        why = interrupted(run.interrupt.clone()) => run.stop(why, Phase::Settle),
+    }
+}
+
+/// Check: stops the background load and waits for its requests in
+/// flight, finishes every workload in turn (each told whether the run has
+/// stopped; an interrupt while one finishes stops the run), records the
+/// peak memory and ends the history.
+pub(super) async fn check(
+    run: &mut Run<'_>,
+    ctx: &RunContext,
+    background: Background,
+    workloads: Workloads,
+) {
+    run.phase(Phase::Check);
+    background.stop().await;
+    for w in workloads.in_finish_order() {
+        let stopped = run.why_stopped.is_some();
+        if let Some(why) = w.finish(stopped, ctx.interrupt.clone()).await {
+            run.stop(why, Phase::Check);
+        }
+    }
+    super::record_memory(&ctx.events, &ctx.cluster);
+    super::end_run(&ctx.events, run.why_stopped.clone());
+}
+
+/// Teardown: kills every process of the embedded cluster (also on drop);
+/// a real cluster is left running.
+pub(super) fn teardown(cluster: &Target) {
+    cluster.shutdown();
+}
+
+/// Report: judges the history and writes the report into the run
+/// folder; a run stopped early gives it with its error.
+pub(super) fn report(run: Run<'_>, history: &History) -> Result<RunResult, RunError> {
+    let s = run.scenario();
+    let (report, written) = report::judge_and_write(
+        &run.dir,
+        s,
+        history,
+        run.opts.baseline.as_ref(),
+        &s.name.value,
+    );
+    written.map_err(RunError::new)?;
+    if let Some(why) = &run.why_stopped {
+        return Err(super::stopped(why, run.overran(), &run.dir).with_report(report));
+    }
+    Ok(RunResult {
+        dir: run.dir,
+        report,
+    })
+}
