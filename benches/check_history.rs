@@ -6,6 +6,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use harness::history::{Event, FaultAction, FaultEvent, History, Op, Outcome, Phase, Request};
+use harness::vocab::FaultKind;
 
 const EVENTS: u64 = 1_000_000;
 
@@ -38,7 +39,7 @@ fn history() -> History {
             done_us: None,
             step: None,
             name: "kill-n2".into(),
-            kind: "kill".into(),
+            kind: FaultKind::Kill,
             nodes: vec!["n2".into()],
             action,
             error: None,

@@ -21,34 +21,9 @@ use crate::client::{ApiClient, ApiKey};
 use crate::history::{Event, Events, FaultAction, FaultEvent, NodeMap, STOPPED_STEP};
 use crate::target::Target;
 
-/// The fault kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultKind {
-    /// SIGKILL (a real target's `kill` command); the undo starts it.
-    Kill,
-    /// SIGSTOP (`pause`); the undo is SIGCONT (`resume`).
-    Pause,
-    /// Kill and start at once; the undo makes sure it runs.
-    Restart,
-    /// `IsInMaintenanceMode: true`; the undo sets it false.
-    Drain,
-    /// Drain, wait for the node's tasks, restart, undrain; the undo
-    /// undrains and makes sure the node runs.
-    Maintenance,
-}
-
-impl FaultKind {
-    /// The kind as written in YAML.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FaultKind::Kill => "kill",
-            FaultKind::Pause => "pause",
-            FaultKind::Restart => "restart",
-            FaultKind::Drain => "drain",
-            FaultKind::Maintenance => "maintenance",
-        }
-    }
-}
+/// The fault kinds live with the words every layer shares; the history
+/// and the checks name them too.
+pub use crate::vocab::FaultKind;
 
 /// The steps of a maintenance after its drain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -363,7 +338,7 @@ impl Faults {
             done_us: Some(self.events.now_us()),
             step,
             name: f.name.clone(),
-            kind: f.kind.as_str().to_string(),
+            kind: f.kind,
             nodes: f.nodes.clone(),
             action,
             error,

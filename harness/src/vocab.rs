@@ -1,7 +1,7 @@
-//! The words several layers share, at the bottom of the house: a task's
-//! state and an upload's overwrite mode as Octopus spells them, how an
-//! upload attempt ended and what its answer looked like, the API key that
-//! never prints, and how HTTPS servers are trusted. The reference cluster,
+//! The words several layers share, at the bottom of the house: a fault's
+//! kind, a task's state and an upload's overwrite mode as Octopus spells
+//! them, how an upload attempt ended and what its answer looked like, the
+//! API key that never prints, and how HTTPS servers are trusted. The reference cluster,
 //! the client, the history and the checks all speak of these; keeping them
 //! here lets each import them without importing one another. Nothing here
 //! imports the rest of the harness.
@@ -10,6 +10,43 @@ use std::fmt;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+
+/// The fault kinds, spelt in YAML, the history and reports as
+/// [`FaultKind::as_str`] gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// SIGKILL (a real target's `kill` command); the undo starts it.
+    Kill,
+    /// SIGSTOP (`pause`); the undo is SIGCONT (`resume`).
+    Pause,
+    /// Kill and start at once; the undo makes sure it runs.
+    Restart,
+    /// `IsInMaintenanceMode: true`; the undo sets it false.
+    Drain,
+    /// Drain, wait for the node's tasks, restart, undrain; the undo
+    /// undrains and makes sure the node runs.
+    Maintenance,
+}
+
+impl FaultKind {
+    /// The kind as written in YAML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::Kill => "kill",
+            FaultKind::Pause => "pause",
+            FaultKind::Restart => "restart",
+            FaultKind::Drain => "drain",
+            FaultKind::Maintenance => "maintenance",
+        }
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// A task's state, as Octopus spells it in JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

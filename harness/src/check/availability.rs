@@ -14,10 +14,11 @@ use super::drain::{Drained418, LbWindows, drained_by};
 use super::{Verdict, judged_windows, secs};
 use crate::history::History;
 use crate::scenario::Availability;
+use crate::vocab::FaultKind;
 
 pub(super) fn judge(c: &Availability, h: &History, lb: &LbWindows) -> (Verdict, String, Value) {
     let windows = h.fault_windows();
-    let drains = judged_windows(h, None, &["drain", "maintenance"]);
+    let drains = judged_windows(h, None, &[FaultKind::Drain, FaultKind::Maintenance]);
     let grace = c.grace.as_micros_u64();
     let (mut total, mut errors, mut outside) = (0u64, 0u64, 0u64);
     let (mut in_lb_window, mut after_lb_window) = (0usize, 0usize);

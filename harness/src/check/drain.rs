@@ -34,6 +34,7 @@ use super::tasks::{first_started_us, last_node, node_at, task_id};
 use super::{Verdict, cut_short, judged_windows, never_injected, secs, window_cut_short, worst};
 use crate::history::{FaultWindow, History, Op, Request, TaskRecord, TaskState};
 use crate::scenario::DrainContract;
+use crate::vocab::FaultKind;
 
 /// The LB still sending the node requests this close to the undrain means
 /// it never stopped.
@@ -49,14 +50,18 @@ const LIKELY_CAUSE: &str = "the usual cause is a health check that accepts 4xx (
 const LISTED: usize = 10;
 
 pub(super) fn judge(c: &DrainContract, h: &History) -> (Verdict, String, Value) {
-    let windows = judged_windows(h, c.fault.as_ref(), &["drain", "maintenance"]);
+    let windows = judged_windows(
+        h,
+        c.fault.as_ref(),
+        &[FaultKind::Drain, FaultKind::Maintenance],
+    );
     if windows.is_empty() {
         return never_injected("faults");
     }
     // Read once: every window works on the same tasks and nodes, and on
     // every drain, judged or not, as another node drained beside this one
     // answers 418 too.
-    let every = judged_windows(h, None, &["drain", "maintenance"]);
+    let every = judged_windows(h, None, &[FaultKind::Drain, FaultKind::Maintenance]);
     let tasks = h.task_records();
     let all_nodes = h.node_names();
     let mut results = Vec::new();
@@ -852,6 +857,7 @@ mod tests {
     use crate::check::{CheckResult, Verdict, judge};
     use crate::history::{Event, FaultAction, History, Op, Outcome, Request, TaskState};
     use crate::scenario::parse_str;
+    use crate::vocab::FaultKind;
 
     use TaskState::{Canceled, Success};
 
@@ -892,10 +898,22 @@ mod tests {
         for seq in 0..2000u64 {
             let t = seq * 10_000;
             if t == 5 * S {
-                events.push(fault("drain-n1", "drain", "n1", FaultAction::Inject, t));
+                events.push(fault(
+                    "drain-n1",
+                    FaultKind::Drain,
+                    "n1",
+                    FaultAction::Inject,
+                    t,
+                ));
             }
             if t == 15 * S {
-                events.push(fault("drain-n1", "drain", "n1", FaultAction::Heal, t));
+                events.push(fault(
+                    "drain-n1",
+                    FaultKind::Drain,
+                    "n1",
+                    FaultAction::Heal,
+                    t,
+                ));
                 events.push(status(15_300_000, Some(200)));
             }
             let turn = ["n1", "n2", "n3"][(seq % 3) as usize];
@@ -970,14 +988,14 @@ mod tests {
         for e in &mut events {
             if let Event::Fault(f) = e {
                 f.name = "maintenance-n1".into();
-                f.kind = "maintenance".into();
+                f.kind = FaultKind::Maintenance;
             }
         }
         // The restart: n1 stops answering, then comes back still drained;
         // only the undrain brings its 200 back.
         let mut restart = fault(
             "maintenance-n1",
-            "maintenance",
+            FaultKind::Maintenance,
             "n1",
             FaultAction::Step,
             10 * S,
@@ -1111,7 +1129,7 @@ mod tests {
             .iter()
             .position(|e| matches!(e, Event::Request(r) if r.intended_us >= stop))
             .unwrap();
-        let mut stopped = fault("drain-n1", "drain", "n1", FaultAction::Step, stop);
+        let mut stopped = fault("drain-n1", FaultKind::Drain, "n1", FaultAction::Step, stop);
         if let Event::Fault(f) = &mut stopped {
             f.step = Some(crate::history::STOPPED_STEP.into());
             f.error = Some("the running task count could not be read".into());

@@ -116,6 +116,7 @@ mod tests {
     use super::*;
     use crate::cluster::api::TaskState;
     use crate::history::FaultEvent;
+    use crate::vocab::FaultKind;
 
     fn fault(name: &str, action: FaultAction, error: Option<&str>) -> Event {
         Event::Fault(FaultEvent {
@@ -123,7 +124,7 @@ mod tests {
             done_us: Some(2),
             step: None,
             name: name.into(),
-            kind: "kill".into(),
+            kind: FaultKind::Kill,
             nodes: vec!["n2".into()],
             action,
             error: error.map(str::to_string),

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::history::History;
 use crate::scenario::{Check, NamedCheck, NoRegression, Scenario};
+use crate::vocab::FaultKind;
 
 pub use crate::metrics::{HISTOGRAM_SIGFIG, histogram, histogram_of, percentile_us};
 pub use regression::{Against, Baseline, Baselines};
@@ -240,13 +241,13 @@ impl CheckResult {
 fn judged_windows(
     h: &History,
     fault: Option<&serde_saphyr::Spanned<String>>,
-    kinds: &[&str],
+    kinds: &[FaultKind],
 ) -> Vec<crate::history::FaultWindow> {
     h.fault_windows()
         .into_iter()
         .filter(|w| match fault {
             Some(name) => w.name == name.value,
-            None => kinds.is_empty() || kinds.contains(&w.kind.as_str()),
+            None => kinds.is_empty() || kinds.contains(&w.kind),
         })
         .collect()
 }
@@ -361,7 +362,7 @@ mod judged {
                 done_us: None,
                 step: None,
                 name: "kill-n2".into(),
-                kind: "kill".into(),
+                kind: FaultKind::Kill,
                 nodes: vec!["n2".into()],
                 action,
                 error: None,
@@ -452,7 +453,7 @@ mod judged {
                 done_us: None,
                 step: None,
                 name: "kill-n2".into(),
-                kind: "kill".into(),
+                kind: FaultKind::Kill,
                 nodes: vec!["n2".into()],
                 action,
                 error: None,

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::{Verdict, histogram_of, percentile_us};
 use crate::history::{Event, FleetStarted, HealthTaskSeen, History, PollingChange, TaskState};
 use crate::scenario::{ReconnectStorm, RpcLatency};
+use crate::vocab::FaultKind;
 
 /// Pairs named in a detail line; the evidence has them all.
 const NAMED: usize = 8;
@@ -150,7 +151,7 @@ pub(super) fn fan_out(h: &History) -> (Verdict, String, Value) {
     let down_at = |at: u64| -> BTreeSet<&str> {
         windows
             .iter()
-            .filter(|w| w.start_us <= at && at <= w.end_us && w.kind != "drain")
+            .filter(|w| w.start_us <= at && at <= w.end_us && w.kind != FaultKind::Drain)
             .flat_map(|w| w.nodes.iter().map(String::as_str))
             .collect()
     };
@@ -398,7 +399,11 @@ pub(super) fn every_node_reaches(h: &History) -> (Verdict, String, Value) {
 pub(super) fn reconnect_storm(c: &ReconnectStorm, h: &History) -> (Verdict, String, Value) {
     let Some(f) = fleet(h) else { return no_fleet() };
     let within_us = c.within.value.get().as_micros() as u64;
-    let windows: Vec<_> = super::judged_windows(h, None, &["kill", "restart", "maintenance"]);
+    let windows: Vec<_> = super::judged_windows(
+        h,
+        None,
+        &[FaultKind::Kill, FaultKind::Restart, FaultKind::Maintenance],
+    );
     if windows.is_empty() {
         return super::never_injected("restarts");
     }
@@ -701,7 +706,13 @@ mod tests {
     #[test]
     fn fan_out_leaves_out_a_node_a_fault_holds_down() {
         let mut events = fleet_events();
-        events.push(fault("kill-n2", "kill", "n2", FaultAction::Inject, 3 * S));
+        events.push(fault(
+            "kill-n2",
+            FaultKind::Kill,
+            "n2",
+            FaultAction::Inject,
+            3 * S,
+        ));
         for t in ["t1", "t2"] {
             events.push(conn(3 * S + 1, t, "n2", PollingChange::Dropped));
         }
@@ -784,7 +795,7 @@ mod tests {
             let mut events = fleet_events();
             events.push(fault(
                 "restart-n2",
-                "restart",
+                FaultKind::Restart,
                 "n2",
                 FaultAction::Inject,
                 3 * S,
@@ -801,7 +812,7 @@ mod tests {
             });
             events.push(fault(
                 "restart-n2",
-                "restart",
+                FaultKind::Restart,
                 "n2",
                 FaultAction::Heal,
                 3 * S + 200,
@@ -843,7 +854,7 @@ mod tests {
             let mut events = fleet_events();
             events.push(fault(
                 "restart-n2",
-                "restart",
+                FaultKind::Restart,
                 "n2",
                 FaultAction::Inject,
                 3 * S,
@@ -860,7 +871,7 @@ mod tests {
             });
             events.push(fault(
                 "restart-n2",
-                "restart",
+                FaultKind::Restart,
                 "n2",
                 FaultAction::Heal,
                 3 * S + 200,

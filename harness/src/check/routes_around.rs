@@ -14,10 +14,11 @@ use serde_json::{Value, json};
 use super::{Verdict, judged_windows, never_injected, secs, window_cut_short, worst};
 use crate::history::{FaultWindow, History, Request};
 use crate::scenario::RoutesAround;
+use crate::vocab::FaultKind;
 
 pub(super) fn judge(c: &RoutesAround, h: &History) -> (Verdict, String, Value) {
     let all_nodes = h.node_names();
-    let windows = judged_windows(h, c.fault.as_ref(), &["kill", "pause"]);
+    let windows = judged_windows(h, c.fault.as_ref(), &[FaultKind::Kill, FaultKind::Pause]);
     if windows.is_empty() {
         return never_injected("faults");
     }

@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use super::{Verdict, histogram_of, judged_windows, never_injected, percentile_us, secs, worst};
 use crate::history::{FaultWindow, History, TaskRecord, TaskState};
 use crate::scenario::{ExactlyOnce, OrphanedTasks, SharedStorageCheck, TaskCap};
+use crate::vocab::FaultKind;
 
 /// Task IDs listed in evidence, at most.
 const LISTED: usize = 10;
@@ -400,7 +401,7 @@ pub(super) fn task_cap(c: &TaskCap, h: &History) -> (Verdict, String, Value) {
 }
 
 pub(super) fn orphaned(c: &OrphanedTasks, h: &History) -> (Verdict, String, Value) {
-    let windows = judged_windows(h, c.fault.as_ref(), &["kill", "restart"]);
+    let windows = judged_windows(h, c.fault.as_ref(), &[FaultKind::Kill, FaultKind::Restart]);
     if windows.is_empty() {
         return never_injected("faults");
     }
@@ -481,7 +482,7 @@ fn orphaned_window(
                     Verdict::Fail,
                     format!(
                         "{id} was running on {node} when it was {}, yet ended Success",
-                        past(&w.kind)
+                        past(w.kind)
                     ),
                 ),
                 Some((state, at)) if at.saturating_sub(w.start_us) > within => (
@@ -594,11 +595,11 @@ fn orphaned_window(
 }
 
 /// "killed", "restarted": the fault kind as something done to a node.
-fn past(kind: &str) -> String {
+fn past(kind: FaultKind) -> String {
     match kind {
-        "kill" => "killed".into(),
-        "restart" => "restarted".into(),
-        "pause" => "paused".into(),
+        FaultKind::Kill => "killed".into(),
+        FaultKind::Restart => "restarted".into(),
+        FaultKind::Pause => "paused".into(),
         other => format!("hit by a {other}"),
     }
 }
@@ -738,6 +739,7 @@ pub(super) mod build {
         ClusterNode, Event, FaultAction, FaultEvent, Outcome, TaskLogRead, TaskSeen, TaskState,
         TaskSubmit,
     };
+    use crate::vocab::FaultKind;
 
     /// A second, in microseconds.
     pub(in crate::check) const S: u64 = 1_000_000;
@@ -760,7 +762,7 @@ pub(super) mod build {
     /// later.
     pub(in crate::check) fn fault(
         name: &str,
-        kind: &str,
+        kind: FaultKind,
         node: &str,
         action: FaultAction,
         at: u64,
@@ -770,7 +772,7 @@ pub(super) mod build {
             done_us: Some(at + 50_000),
             step: None,
             name: name.into(),
-            kind: kind.into(),
+            kind,
             nodes: vec![node.into()],
             action,
             error: None,
@@ -889,6 +891,7 @@ mod tests {
     use crate::check::{CheckResult, Verdict, judge};
     use crate::history::{Event, FaultAction, History, TaskState};
     use crate::scenario::parse_str;
+    use crate::vocab::FaultKind;
 
     use TaskState::{Canceled, Success};
 
@@ -1127,8 +1130,20 @@ mod tests {
     /// across the kill, task 3 on n2 well before it.
     fn killed(orphan: Vec<Event>) -> Vec<Event> {
         let mut events = nodes_up(&["n1", "n2", "n3"]);
-        events.push(fault("kill-n2", "kill", "n2", FaultAction::Inject, 10 * S));
-        events.push(fault("kill-n2", "kill", "n2", FaultAction::Heal, 20 * S));
+        events.push(fault(
+            "kill-n2",
+            FaultKind::Kill,
+            "n2",
+            FaultAction::Inject,
+            10 * S,
+        ));
+        events.push(fault(
+            "kill-n2",
+            FaultKind::Kill,
+            "n2",
+            FaultAction::Heal,
+            20 * S,
+        ));
         events.extend(orphan);
         events.extend(task(2, "n1", 8 * S, Some((Success, 12 * S))));
         events.extend(task(3, "n2", 2 * S, Some((Success, 5 * S))));

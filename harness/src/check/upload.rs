@@ -39,6 +39,7 @@ use crate::history::{
 };
 use crate::scenario::{LadderReaches, UploadThroughput};
 use crate::upload::UploadClass;
+use crate::vocab::FaultKind;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -484,8 +485,8 @@ fn fault_explains(w: &crate::history::FaultWindow, a: &UploadAttempt) -> bool {
         return false;
     }
     let takes_down = matches!(
-        w.kind.as_str(),
-        "kill" | "restart" | "pause" | "maintenance"
+        w.kind,
+        FaultKind::Kill | FaultKind::Restart | FaultKind::Pause | FaultKind::Maintenance
     );
     let explained = match a.status {
         None => matches!(
@@ -493,7 +494,7 @@ fn fault_explains(w: &crate::history::FaultWindow, a: &UploadAttempt) -> bool {
             UploadClass::TimedOut | UploadClass::Reset | UploadClass::Other
         ),
         Some(502 | 503) => true,
-        Some(504) => w.kind == "pause",
+        Some(504) => w.kind == FaultKind::Pause,
         Some(_) => false,
     };
     takes_down && explained
@@ -1131,7 +1132,7 @@ mod tests {
                 done_us: None,
                 step: None,
                 name: "kill-n2".into(),
-                kind: "kill".into(),
+                kind: FaultKind::Kill,
                 nodes: vec!["n2".into()],
                 action,
                 error: None,
@@ -1170,13 +1171,13 @@ mod tests {
     fn a_fault_excuses_only_the_failures_it_explains_while_it_lasts() {
         use crate::history::{FaultAction, FaultEvent};
         use crate::upload::BodyKind;
-        let fault = |kind: &str, at_us, action, error: Option<&str>| {
+        let fault = |kind: FaultKind, at_us, action, error: Option<&str>| {
             Event::Fault(FaultEvent {
                 at_us,
                 done_us: None,
                 step: None,
                 name: format!("{kind}-n2"),
-                kind: kind.into(),
+                kind,
                 nodes: vec!["n2".into()],
                 action,
                 error: error.map(str::to_string),
@@ -1188,7 +1189,7 @@ mod tests {
             BodyKind::Text,
             "gateway timeout (no response in time)",
         );
-        let window = |kind: &str, error: Option<&str>, heal_us: u64| {
+        let window = |kind: FaultKind, error: Option<&str>, heal_us: u64| {
             vec![
                 fault(kind, 500_000, FaultAction::Inject, error),
                 Event::Upload(gateway.clone()),
@@ -1197,26 +1198,30 @@ mod tests {
         };
         // A frozen node is what makes an LB answer 504: excused, and with
         // nothing else judged, unknown.
-        let (v, d) = answered_check(window("pause", None, 3_000_000));
+        let (v, d) = answered_check(window(FaultKind::Pause, None, 3_000_000));
         assert_eq!(v, Verdict::Unknown, "{d}");
         // A drain must fail nothing, and a killed node is refused, not
         // waited for: the 504 is the LB's timeout all the same.
-        for kind in ["drain", "kill"] {
+        for kind in [FaultKind::Drain, FaultKind::Kill] {
             let (v, d) = answered_check(window(kind, None, 3_000_000));
             assert_eq!(v, Verdict::Fail, "{kind}: {d}");
             assert!(d.contains("answered 504"), "{d}");
         }
         // Nor a fault that was never injected, or one long over.
-        let (v, _) = answered_check(window("pause", Some("no pause command"), 3_000_000));
+        let (v, _) = answered_check(window(
+            FaultKind::Pause,
+            Some("no pause command"),
+            3_000_000,
+        ));
         assert_eq!(v, Verdict::Fail);
-        let mut late = window("pause", None, 1_000_000);
+        let mut late = window(FaultKind::Pause, None, 1_000_000);
         if let Event::Upload(a) = &mut late[1] {
             a.done_us = 1_000_000 + FAULT_GRACE_US + 1;
         }
         let (v, _) = answered_check(late);
         assert_eq!(v, Verdict::Fail);
         // A refusal is never a fault's doing.
-        let mut refused = window("pause", None, 3_000_000);
+        let mut refused = window(FaultKind::Pause, None, 3_000_000);
         refused[1] = Event::Upload(answered_by_lb(
             attempt(0, UploadClass::TooLarge, Some(413), 2_000_000),
             Some("harness-lb"),

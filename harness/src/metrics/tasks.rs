@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{HISTOGRAM_SIGFIG, histogram_of, ms, percentile_us, secs};
 use crate::history::{Event, FaultAction, History, Phase};
+use crate::vocab::FaultKind;
 
 /// Tasks in the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -255,7 +256,7 @@ pub fn tasks(h: &History) -> Option<TaskReport> {
 pub fn drains(h: &History) -> Vec<DrainReport> {
     h.fault_windows()
         .into_iter()
-        .filter(|w| w.kind == "drain" || w.kind == "maintenance")
+        .filter(|w| matches!(w.kind, FaultKind::Drain | FaultKind::Maintenance))
         .map(|w| {
             let first_status = |from: u64, want: u16| {
                 w.nodes.iter().find_map(|n| {
@@ -297,7 +298,7 @@ pub fn drains(h: &History) -> Vec<DrainReport> {
                 .collect();
             DrainReport {
                 fault: w.name.clone(),
-                kind: w.kind.clone(),
+                kind: w.kind.to_string(),
                 nodes: w.nodes.clone(),
                 drained_s: secs(w.start_us),
                 ping_418_s: first_status(w.start_us, 418),

@@ -355,7 +355,7 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
             };
             FaultReport {
                 name: w.name,
-                kind: w.kind,
+                kind: w.kind.to_string(),
                 nodes: w.nodes,
                 start_s: secs(w.start_us),
                 end_s: w.healed.then(|| secs(w.end_us)),
@@ -452,6 +452,7 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
 mod tests {
     use super::*;
     use crate::history::{FaultAction, FaultEvent, Phase};
+    use crate::vocab::FaultKind;
 
     fn started(seed: u64) -> History {
         History {
@@ -489,7 +490,7 @@ mod tests {
             done_us: Some(at_s * 1_000_000 + 1000),
             step: step.map(str::to_string),
             name: "kill-n2".into(),
-            kind: "kill".into(),
+            kind: FaultKind::Kill,
             nodes: vec!["n2".into()],
             action,
             error: error.map(str::to_string),

@@ -1,0 +1,802 @@
+//! The event schema: [`Event`], every struct and enum an event carries,
+//! and the names (`lb`, the load phase's `via`, a stopped fault's step)
+//! the events use.
+
+use serde::{Deserialize, Serialize};
+
+use crate::vocab::{FaultKind, TaskState};
+
+/// The name under which the load balancer appears in `node_up` events.
+pub const LB_NAME: &str = "lb";
+
+/// The `Server` header the built-in LB puts on its own answers, by which
+/// an upload's answer is known to be the LB's.
+pub const LB_SERVER: &str = "harness-lb";
+
+/// One event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The first event of every run.
+    RunStarted {
+        /// Scenario name.
+        scenario: String,
+        /// Seed of every random choice.
+        seed: u64,
+        /// The ID in the name of everything the run created in the
+        /// cluster.
+        #[serde(default)]
+        run_id: String,
+        /// `embedded`, or the target file's name.
+        target: String,
+        /// Wall clock at time 0, RFC 3339.
+        started_at: String,
+    },
+    /// A runner phase begins.
+    Phase {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// The phase.
+        phase: Phase,
+    },
+    /// A node (or the LB) answers after a start or restart.
+    NodeUp {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// Node name, or `lb`.
+        node: String,
+        /// Its HTTP address.
+        address: String,
+        /// Its process ID, so tests can prove it is gone afterwards; none
+        /// on a real target.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pid: Option<u32>,
+        /// From spawn until it answered.
+        boot_ms: u64,
+    },
+    /// One API request.
+    Request(Request),
+    /// A fault was injected or undone.
+    Fault(FaultEvent),
+    /// The built-in LB changed its mind about a node: informational, never
+    /// judged, because a real LB does not say.
+    LbHealth {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// Node name.
+        node: String,
+        /// In rotation or not.
+        healthy: bool,
+    },
+    /// Which cluster node each of the run's nodes is, learnt from the
+    /// cluster before anything is sent: every node's ping body matched
+    /// against the node list. From this event on, the recorder names every
+    /// node the cluster names (a ping body's `Name`, a task's
+    /// `ServerNode`) by the run's name for it.
+    NodeIdentities {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// One entry per node of the scenario or target file.
+        nodes: Vec<NodeIdentity>,
+    },
+    /// The cluster's nodes as its API lists them, read once after boot.
+    ClusterNodes {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// Each node with its task cap.
+        nodes: Vec<ClusterNode>,
+    },
+    /// A node's own ping, probed directly (not through the LB), answered
+    /// differently from the probe before.
+    NodeStatus {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// Node name.
+        node: String,
+        /// The status, or None when nothing answered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+    },
+    /// The harness submitted a task.
+    TaskSubmitted(TaskSubmit),
+    /// The harness saw a task's state or node change.
+    Task(TaskSeen),
+    /// A task's log as read through one node after the run.
+    TaskLog(TaskLogRead),
+    /// One attempt to upload a package.
+    Upload(UploadAttempt),
+    /// A package read back: its metadata or its bytes.
+    PackageRead(PackageRead),
+    /// A package the run created, deleted at its end.
+    PackageDeleted {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// The package's resource ID.
+        id: String,
+        /// Whether it was there to delete.
+        deleted: bool,
+        /// Why it could not be deleted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// After its deletes, the run looked for a package it may have made:
+    /// the last such look is what the report says of it.
+    PackageLook {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// The package's resource ID.
+        id: String,
+        /// Whether the server has it; None when the look failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        present: Option<bool>,
+        /// Why the look failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// The clean-up watched this package for a late landing for as
+        /// long as it waits after the attempt that might land it: a look
+        /// that finds nothing then is believed.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        landing_watched: bool,
+    },
+    /// A fleet of polling Tentacles was registered and started.
+    Fleet(FleetStarted),
+    /// A polling connection came up, failed to, or dropped.
+    Polling(PollingSeen),
+    /// What a node's polling endpoint served to a probe.
+    PollingProbe(PollingProbe),
+    /// A health task of a round, pinned to one node, ended (or did not).
+    HealthTask(HealthTaskSeen),
+    /// One machine's outcome in a health task.
+    Health(HealthSeen),
+    /// The fleet's machines were removed from the cluster.
+    FleetRemoved {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// How many were removed.
+        removed: u32,
+        /// Why some could not be.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        errors: Vec<String>,
+    },
+    /// The run removed a machine it registered, or, at its end, looked at
+    /// a task it created that it had not seen finish, and canceled it if
+    /// it was still going (tasks cannot be deleted).
+    Removed {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// `machine` or `task`.
+        kind: String,
+        /// Its resource ID.
+        id: String,
+        /// Whether it was removed; for a task, whether the run canceled
+        /// it.
+        removed: bool,
+        /// What went wrong.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// A task's last state as read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state: Option<TaskState>,
+    },
+    /// The heal phase could not bring a node back.
+    HealFailed {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// Why.
+        error: String,
+    },
+    /// A load phase ended: goose's own count and its threshold rules, each
+    /// judged by goose at the end of the phase.
+    LoadEnded {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// Requests goose counted.
+        requests: u64,
+        /// Of which goose counted as failed.
+        failed: u64,
+        /// Each threshold rule and what goose found.
+        thresholds: Vec<ThresholdOutcome>,
+        /// Why goose could not run or finish, if it could not.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// goose's report files, relative to the run folder.
+        reports: Vec<String>,
+    },
+    /// Each node's CPU limit, set at boot of an embedded cluster whose
+    /// scenario gives `node_cpus`.
+    CpuLimit {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// `cgroup_v2`, `cgroup_v1` or `affinity`.
+        method: String,
+        /// CPUs each node may use: the quota, or whole cores of affinity.
+        cores_per_node: f64,
+        /// What the scenario asked for.
+        asked: f64,
+    },
+    /// A process's peak resident memory, read at the end of the run.
+    PeakMemory {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// `harness`, a node's name, or `lb`.
+        process: String,
+        /// Its peak resident set, KiB.
+        peak_rss_kib: u64,
+    },
+    /// The run was told to stop early (Ctrl-C, SIGTERM, its time limit),
+    /// recorded the moment the runner saw it, before it healed anything:
+    /// checks tell a fault window or a bound the interruption cut short
+    /// from one that ran its course (docs/robustness.md, "Interrupted runs").
+    Interrupted {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// What stopped it: `Ctrl-C`, `SIGTERM`, or the time limit.
+        why: String,
+        /// The phase it was in.
+        phase: Phase,
+    },
+    /// An upload attempt began: recorded before its first byte, so an
+    /// attempt whose end never made it into the history (the harness was
+    /// killed, or its attempt aborted) is still known to have been in
+    /// flight.
+    UploadStarted(UploadStart),
+    /// The last event of a run that ended in an orderly way.
+    RunEnded {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// Why it ended early, if it did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        interrupted: Option<String>,
+    },
+}
+
+/// A fleet as started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FleetStarted {
+    /// Microseconds since the start.
+    pub at_us: u64,
+    /// How many Tentacles the scenario asked for.
+    pub requested: u32,
+    /// Each registered Tentacle: its name and machine ID.
+    pub tentacles: Vec<FleetTentacle>,
+    /// Why some could not be registered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub registration_errors: Vec<String>,
+    /// What each Tentacle polls: the node each endpoint reaches (or `lb`)
+    /// and its address.
+    pub endpoints: Vec<(String, String)>,
+    /// Every node of the cluster, which a correct fleet reaches.
+    pub nodes: Vec<String>,
+    /// Connections per Tentacle per endpoint.
+    pub connections: u32,
+    /// The server thumbprint the cluster announced.
+    pub server_thumbprint: String,
+}
+
+/// One Tentacle of a fleet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetTentacle {
+    /// Its name.
+    pub name: String,
+    /// Its machine ID.
+    pub machine: String,
+}
+
+/// What happened to a polling connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PollingChange {
+    /// Identified with the server: the connection polls.
+    Connected,
+    /// An attempt failed before that.
+    Failed,
+    /// A connection that polled ended.
+    Dropped,
+}
+
+/// A change of one polling connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PollingSeen {
+    /// Microseconds since the start.
+    pub at_us: u64,
+    /// The Tentacle.
+    pub tentacle: String,
+    /// The node the endpoint reaches, or `lb`.
+    pub node: String,
+    /// Which of the Tentacle's connections to that endpoint.
+    pub conn: u32,
+    /// What happened.
+    pub change: PollingChange,
+    /// Why it failed or dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A probe of a polling endpoint: TLS without a client certificate, then
+/// an HTTP request, as a browser pointed at port 10943.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PollingProbe {
+    /// Microseconds since the start.
+    pub at_us: u64,
+    /// The node the endpoint reaches, or `lb`.
+    pub node: String,
+    /// Its address.
+    pub address: String,
+    /// The served certificate's thumbprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbprint: Option<String>,
+    /// Whether Halibut's friendly page came back.
+    pub friendly_page: bool,
+    /// Why the probe failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A round's health task on one node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthTaskSeen {
+    /// When it was queued.
+    pub queued_us: u64,
+    /// When the harness saw it end, or gave up.
+    pub done_us: u64,
+    /// The round, from 0.
+    pub round: u32,
+    /// The node it was pinned to.
+    pub node: String,
+    /// The node that ran it, as the task says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ran_on: Option<String>,
+    /// The task, if it was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// Its final state, if it reached one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<TaskState>,
+    /// Its error, or why the harness could not follow it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One machine's outcome in a health task, from the task's log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthSeen {
+    /// Microseconds since the start (when the log was read).
+    pub at_us: u64,
+    /// The round.
+    pub round: u32,
+    /// The node that ran the task (its `ServerNode`).
+    pub node: String,
+    /// The machine.
+    pub machine: String,
+    /// Whether every call succeeded.
+    pub ok: bool,
+    /// Why not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Round trip of each call, microseconds; a failed call's is the time
+    /// until it failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rtt_us: Vec<u64>,
+}
+
+/// Phases of a run, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Start the cluster.
+    Boot,
+    /// Traffic that no check judges.
+    Warmup,
+    /// The workload with its scheduled faults.
+    Workload,
+    /// Undo every fault still in effect.
+    Heal,
+    /// Traffic after the heal.
+    Settle,
+    /// Judge the history.
+    Check,
+}
+
+impl Phase {
+    /// The word the history uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Boot => "boot",
+            Phase::Warmup => "warmup",
+            Phase::Workload => "workload",
+            Phase::Heal => "heal",
+            Phase::Settle => "settle",
+            Phase::Check => "check",
+        }
+    }
+}
+
+/// The `via` of a load phase's task submissions: its tasks are followed
+/// to their end, but their logs are not read.
+pub const LOAD_VIA: &str = "load";
+
+/// One goose threshold rule as goose judged it at the end of a load phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdOutcome {
+    /// The rule, as the scenario gives it.
+    pub rule: String,
+    /// What goose observed, as its reports show it.
+    pub observed: String,
+    /// Whether it held.
+    pub passed: bool,
+}
+
+/// What kind of request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// `GET /api/octopusservernodes/ping`.
+    Ping,
+    /// `GET /api/octopusservernodes`.
+    Nodes,
+    /// `GET /api`.
+    Root,
+    /// `GET /api/Spaces-1/packages`.
+    Packages,
+    /// `POST /api/tasks`: a task created (its life is in the task events).
+    Task,
+    /// `GET /api/tasks/{id}`: a created task's state read.
+    TaskRead,
+    /// `POST /api/Spaces-1/packages/raw` of a small package.
+    Upload,
+}
+
+impl Op {
+    /// The request path.
+    pub fn path(self) -> &'static str {
+        match self {
+            Op::Ping => "/api/octopusservernodes/ping",
+            Op::Nodes => "/api/octopusservernodes",
+            Op::Root => "/api",
+            Op::Packages => "/api/Spaces-1/packages",
+            Op::Task | Op::TaskRead => "/api/tasks",
+            Op::Upload => "/api/Spaces-1/packages/raw",
+        }
+    }
+
+    /// The name in reports, as in the history.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Ping => "ping",
+            Op::Nodes => "nodes",
+            Op::Root => "root",
+            Op::Packages => "packages",
+            Op::Task => "task",
+            Op::TaskRead => "task_read",
+            Op::Upload => "upload",
+        }
+    }
+}
+
+/// What a client knows about one request: it happened, it did not, or it
+/// cannot tell (a timeout or a reset after the request was sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A 2xx response.
+    Ok,
+    /// A response that says no, or a connection that was refused.
+    Fail,
+    /// No complete response.
+    Indeterminate,
+}
+
+/// One API request, with the intended start so latency is free of
+/// coordinated omission.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    /// Sequence number in the schedule.
+    pub seq: u64,
+    /// The request kind.
+    pub op: Op,
+    /// When the schedule wanted it to start.
+    pub intended_us: u64,
+    /// When it was sent.
+    pub sent_us: u64,
+    /// When the response was complete, or the request gave up.
+    pub done_us: u64,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// HTTP status, if a response came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// What went wrong, in a word or two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Response body bytes.
+    pub bytes: u64,
+    /// The node that served it, from a ping body's `Name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+}
+
+impl Request {
+    /// Latency from the intended start.
+    pub fn latency_us(&self) -> u64 {
+        self.done_us.saturating_sub(self.intended_us)
+    }
+
+    /// True unless the outcome is `Ok`.
+    pub fn is_error(&self) -> bool {
+        self.outcome != Outcome::Ok
+    }
+}
+
+/// One node as the run names it and as the cluster does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeIdentity {
+    /// The run's name for it: the scenario's node key, or the target
+    /// file's `nodes[].name` (n1, web-a).
+    pub node: String,
+    /// The cluster's `Id` for it (`OctopusServerNodes-…`).
+    pub id: String,
+    /// The cluster's `Name` for it, often a host name (`OCTOPUS01`).
+    pub name: String,
+}
+
+/// A node as the cluster's API lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterNode {
+    /// Node name.
+    pub name: String,
+    /// Its task cap (MaxConcurrentTasks).
+    pub task_cap: u32,
+    /// Drained at the time.
+    pub drained: bool,
+}
+
+/// One task submission.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSubmit {
+    /// Sequence number in the workload.
+    pub seq: u64,
+    /// The marker the task's script echoes: one line per execution.
+    pub marker: String,
+    /// `lb`, or the node it was sent to.
+    pub via: String,
+    /// When it was sent.
+    pub sent_us: u64,
+    /// When the response came, or the request gave up.
+    pub done_us: u64,
+    /// The outcome of the POST.
+    pub outcome: Outcome,
+    /// HTTP status, if a response came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// What went wrong, in a word or two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The task's ID, from a 201.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// A task as the harness saw it when its state or node changed. Server
+/// times are converted to the run's clock through the wall clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSeen {
+    /// When the harness read it.
+    pub at_us: u64,
+    /// `ServerTasks-<n>`.
+    pub id: String,
+    /// Its state.
+    pub state: TaskState,
+    /// ServerNode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// QueueTime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued_us: Option<u64>,
+    /// StartTime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_us: Option<u64>,
+    /// CompletedTime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_us: Option<u64>,
+    /// ErrorMessage, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One read of a task's raw log through one node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskLogRead {
+    /// When.
+    pub at_us: u64,
+    /// `ServerTasks-<n>`.
+    pub id: String,
+    /// The node read from directly.
+    pub via: String,
+    /// HTTP status, if a response came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Bytes of log.
+    pub bytes: u64,
+    /// SHA-1 of the log, hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<String>,
+    /// Lines with the task's marker: how many times its script ran.
+    pub executions: u32,
+    /// What went wrong, in a word or two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One upload attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadAttempt {
+    /// A package upload, or a step of the body-limit ladder.
+    #[serde(default)]
+    pub purpose: UploadPurpose,
+    /// The upload's number in the workload (the step, for the ladder).
+    pub seq: u64,
+    /// 0 for the first attempt, then the retries.
+    pub attempt: u32,
+    /// The file name sent.
+    pub file: String,
+    /// The package's resource ID.
+    pub id: String,
+    /// `lb`, or the node it went to.
+    pub via: String,
+    /// The package file's bytes.
+    pub size: u64,
+    /// `overwriteMode` sent.
+    pub overwrite_mode: crate::vocab::OverwriteMode,
+    /// When the attempt started.
+    pub sent_us: u64,
+    /// When the last byte went out, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_byte_us: Option<u64>,
+    /// When the attempt ended.
+    pub done_us: u64,
+    /// Body bytes handed to the connection.
+    pub bytes_sent: u64,
+    /// How it ended.
+    pub class: crate::vocab::UploadClass,
+    /// HTTP status, if a response came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// What went wrong, in a line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// SHA-1 of the bytes sent, when all were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<String>,
+    /// The `Hash` the server answered with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_hash: Option<String>,
+    /// MiB a second to the last byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mib_s: Option<f64>,
+    /// The answer's `Server` header: an LB often names itself there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// The answer's `Content-Type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The shape of the answer's body: Octopus's JSON error, or an LB's
+    /// page. With `server`, what tells an LB's answer from a node's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_kind: Option<crate::vocab::BodyKind>,
+}
+
+/// The start of one upload attempt; its end is an [`UploadAttempt`] with
+/// the same purpose, sequence number and attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadStart {
+    /// A package upload, or a step of the body-limit ladder.
+    #[serde(default)]
+    pub purpose: UploadPurpose,
+    /// The upload's number in the workload (the step, for the ladder).
+    pub seq: u64,
+    /// 0 for the first attempt, then the retries.
+    pub attempt: u32,
+    /// The file name sent.
+    pub file: String,
+    /// `lb`, or the node it went to.
+    pub via: String,
+    /// The package file's bytes.
+    pub size: u64,
+    /// When the attempt started.
+    pub sent_us: u64,
+}
+
+/// Why an upload was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadPurpose {
+    /// The upload workload: it must arrive.
+    #[default]
+    Workload,
+    /// A step of `body_limit_ladder`: it finds where the LB refuses.
+    Ladder,
+}
+
+/// What a package read was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PackageReadKind {
+    /// After a timeout or reset: did the package arrive anyway?
+    AfterFailure,
+    /// The package resource (size, Hash) after the upload.
+    Metadata,
+    /// The package's bytes, from one node directly.
+    Download,
+}
+
+/// A package read back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackageRead {
+    /// When.
+    pub at_us: u64,
+    /// The upload's number.
+    pub seq: u64,
+    /// The package's resource ID.
+    pub id: String,
+    /// `lb`, or the node read from directly.
+    pub via: String,
+    /// What for.
+    pub kind: PackageReadKind,
+    /// HTTP status, if a response came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Bytes, from the metadata or counted in the download.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// The metadata's Hash, or the download's SHA-1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<String>,
+    /// The SHA-1 the package must have, when the harness knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    /// What went wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A fault injected or undone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultEvent {
+    /// Microseconds since the start the action began.
+    pub at_us: u64,
+    /// When the action returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_us: Option<u64>,
+    /// For a step of a longer fault (a maintenance), what the step was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// The fault's name.
+    pub name: String,
+    /// `kill`, `pause`, `restart`, `drain` or `maintenance`.
+    pub kind: FaultKind,
+    /// The nodes it acts on.
+    pub nodes: Vec<String>,
+    /// Inject or heal.
+    pub action: FaultAction,
+    /// Why it did not work, if it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The `step` of a fault's event when the fault went no further: the next
+/// step's precondition was not confirmed (a drain the cluster did not
+/// take, a task count that could not be read), so what the fault had done
+/// is undone and the rest is not done. Its `error` says why.
+pub const STOPPED_STEP: &str = "stopped";
+
+/// The two halves of a fault, and the steps between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultAction {
+    /// The fault begins.
+    Inject,
+    /// A step of a longer fault, such as a maintenance's restart.
+    Step,
+    /// The undo.
+    Heal,
+}
