@@ -10,6 +10,7 @@ pub mod api;
 pub mod control;
 pub mod cpu;
 pub mod db;
+mod forward;
 mod http;
 pub mod lb;
 pub mod multipart;

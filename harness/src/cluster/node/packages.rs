@@ -29,13 +29,15 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 
+use super::super::api;
 use super::super::db::{Overwrite, PackageFilter, PackageRow, Stored};
 use super::super::http::FileBody;
 use super::super::multipart::{self, MultipartReader};
-use super::{
-    MAX_TAKE, Node, Reply, api, bad_request, count_param, method_not_allowed, not_found,
-    server_error, unknown_space,
+use super::reply::{
+    Reply, bad_request, count_param, db_error, json, method_not_allowed, not_found, server_error,
+    unknown_space,
 };
+use super::{MAX_TAKE, Node};
 use crate::cluster::db::now_ms;
 use crate::limits::MAX_FILE_NAME;
 use crate::package::{hex, parse_file_name};
@@ -249,17 +251,17 @@ async fn receive(node: &Node, mode: Overwrite, reader: &mut MultipartReader<Inco
             if node.cfg.upload_store_first {
                 processing(node, size).await;
             }
-            super::json(StatusCode::CREATED, &resource(&r))
+            json(StatusCode::CREATED, &resource(&r))
         }
         Ok(Stored::Replaced(r, old)) => {
             let _ = std::fs::remove_file(storage.join(&old.path));
             if node.cfg.upload_store_first {
                 processing(node, size).await;
             }
-            super::json(StatusCode::OK, &resource(&r))
+            json(StatusCode::OK, &resource(&r))
         }
-        Ok(Stored::Ignored(existing)) => super::json(StatusCode::OK, &resource(&existing)),
-        Ok(Stored::Conflict(existing)) => super::json(
+        Ok(Stored::Ignored(existing)) => json(StatusCode::OK, &resource(&existing)),
+        Ok(Stored::Conflict(existing)) => json(
             StatusCode::CONFLICT,
             &api::error(&format!(
                 "A package with the same ID and version already exists: {} (overwriteMode=FailIfExists)",
@@ -337,13 +339,13 @@ fn find(node: &Node, id: &str) -> Result<PackageRow, Box<Reply>> {
     match node.db().package(&full) {
         Ok(Some(row)) => Ok(row),
         Ok(None) => Err(Box::new(not_found())),
-        Err(e) => Err(Box::new(server_error(&format!("database error: {e}")))),
+        Err(e) => Err(Box::new(db_error(e))),
     }
 }
 
 fn get(node: &Node, id: &str) -> Reply {
     match find(node, id) {
-        Ok(row) => super::json(StatusCode::OK, &resource(&row)),
+        Ok(row) => json(StatusCode::OK, &resource(&row)),
         Err(r) => *r,
     }
 }
@@ -356,10 +358,10 @@ fn delete(node: &Node, id: &str) -> Reply {
     match node.db().delete_package(&row.id) {
         Ok(Some(row)) => {
             let _ = std::fs::remove_file(node.cfg.storage.join(&row.path));
-            super::json(StatusCode::OK, &json!({}))
+            json(StatusCode::OK, &json!({}))
         }
         Ok(None) => not_found(),
-        Err(e) => server_error(&format!("database error: {e}")),
+        Err(e) => db_error(e),
     }
 }
 
@@ -390,7 +392,7 @@ fn list(node: &Node, query: &str) -> Reply {
     match node.db().packages(&f, skip, take) {
         Ok((total, rows)) => {
             let items = rows.iter().map(resource).collect();
-            super::json(
+            json(
                 StatusCode::OK,
                 &api::page_of(
                     "Package",
@@ -402,7 +404,7 @@ fn list(node: &Node, query: &str) -> Reply {
                 ),
             )
         }
-        Err(e) => server_error(&format!("database error: {e}")),
+        Err(e) => db_error(e),
     }
 }
 
@@ -418,7 +420,7 @@ fn download(node: &Node, id: &str) -> Reply {
         // A node whose storage is not shared has no file for another
         // node's upload: that is what the cross-node check must see.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return super::json(
+            return json(
                 StatusCode::NOT_FOUND,
                 &api::error(&format!(
                     "the file of {} is not in this node's package storage",

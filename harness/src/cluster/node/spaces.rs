@@ -8,7 +8,11 @@
 use hyper::{Method, StatusCode};
 use serde_json::Value;
 
-use super::{MAX_TAKE, Reply, api, bad_request, count_param, json, method_not_allowed, not_found};
+use super::super::api;
+use super::MAX_TAKE;
+use super::reply::{
+    Reply, bad_request, count_param, json, method_not_allowed, not_found, unknown_space,
+};
 
 /// `/api/spaces` and below.
 pub(super) fn route(rest: &[&str], method: &Method, query: &str) -> Reply {
@@ -31,7 +35,7 @@ pub(super) fn route(rest: &[&str], method: &Method, query: &str) -> Reply {
             Err(e) => bad_request(&e),
         },
         [id] if *id == api::SPACE_ID => json(StatusCode::OK, &api::space_resource()),
-        [id] => super::unknown_space(Some(id)).unwrap_or_else(not_found),
+        [id] => unknown_space(Some(id)).unwrap_or_else(not_found),
         _ => not_found(),
     }
 }
@@ -144,7 +148,7 @@ mod tests {
         }
         let huge = Selection::parse("skip=1099511627776&take=1099511627776").unwrap();
         assert_eq!(huge.take, super::MAX_TAKE);
-        let page = super::super::api::collection(
+        let page = super::api::collection(
             "Space",
             "/api/spaces",
             huge.matching(),

@@ -1,0 +1,128 @@
+//! The faults a scenario injects: kill, pause, restart, drain and rolling
+//! maintenance.
+
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+
+use super::super::units::Duration;
+use super::defaults;
+
+/// A fault, injected at `at` and undone after `for` or in the heal phase.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// SIGKILL the node; the undo starts a new process.
+    Kill(NodeFault),
+    /// SIGSTOP the node (it accepts TCP but never answers); the undo sends
+    /// SIGCONT.
+    Pause(NodeFault),
+    /// SIGKILL the node and start a new process at once.
+    Restart(RestartFault),
+    /// Put the node in drain (maintenance) mode through the REST API; the
+    /// undo takes it out again.
+    Drain(NodeFault),
+    /// The documented rolling maintenance of one node: drain, wait until
+    /// its tasks are done, restart it, undrain it.
+    Maintenance(MaintenanceFault),
+}
+
+/// Parameters of a rolling maintenance.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceFault {
+    /// Name that checks refer to; `maintenance-<node>` when absent.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// A node name, or `one` (chosen with the seed).
+    pub node: Spanned<String>,
+    /// When the drain starts, after warm-up.
+    pub at: Spanned<Duration>,
+    /// Least time from the drain to the restart, so the LB has taken the
+    /// node out (at least its health-check window).
+    #[serde(default = "defaults::restart_after")]
+    pub restart_after: Spanned<Duration>,
+    /// Longest wait for the node's tasks to finish; the restart then goes
+    /// ahead, and cancels what still runs, as `--drain --wait` does.
+    #[serde(default = "defaults::maintenance_wait")]
+    pub wait: Spanned<Duration>,
+}
+
+/// Parameters of a fault that holds a node down for a while.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeFault {
+    /// Name that checks refer to; `<kind>-<node>` when absent.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// A node name, `one` (chosen with the seed) or `all`.
+    pub node: Spanned<String>,
+    /// When, after warm-up.
+    pub at: Spanned<Duration>,
+    /// How long until the undo; in the heal phase when absent.
+    #[serde(default, rename = "for")]
+    pub hold: Option<Spanned<Duration>>,
+}
+
+/// Parameters of a restart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestartFault {
+    /// Name that checks refer to; `restart-<node>` when absent.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// A node name, `one` (chosen with the seed) or `all`.
+    pub node: Spanned<String>,
+    /// When, after warm-up.
+    pub at: Spanned<Duration>,
+}
+
+impl Fault {
+    /// The kind as written in YAML.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Kill(_) => "kill",
+            Fault::Pause(_) => "pause",
+            Fault::Restart(_) => "restart",
+            Fault::Drain(_) => "drain",
+            Fault::Maintenance(_) => "maintenance",
+        }
+    }
+
+    /// The node selector.
+    pub fn node(&self) -> &Spanned<String> {
+        match self {
+            Fault::Kill(f) | Fault::Pause(f) | Fault::Drain(f) => &f.node,
+            Fault::Restart(f) => &f.node,
+            Fault::Maintenance(f) => &f.node,
+        }
+    }
+
+    /// When the fault is injected, after warm-up.
+    pub fn at(&self) -> &Spanned<Duration> {
+        match self {
+            Fault::Kill(f) | Fault::Pause(f) | Fault::Drain(f) => &f.at,
+            Fault::Restart(f) => &f.at,
+            Fault::Maintenance(f) => &f.at,
+        }
+    }
+
+    /// How long the fault holds before its undo, if the scenario says.
+    pub fn hold(&self) -> Option<&Spanned<Duration>> {
+        match self {
+            Fault::Kill(f) | Fault::Pause(f) | Fault::Drain(f) => f.hold.as_ref(),
+            Fault::Restart(_) | Fault::Maintenance(_) => None,
+        }
+    }
+
+    /// The name checks refer to: the `name` field or `<kind>-<node>`.
+    pub fn name(&self) -> String {
+        let name = match self {
+            Fault::Kill(f) | Fault::Pause(f) | Fault::Drain(f) => &f.name,
+            Fault::Restart(f) => &f.name,
+            Fault::Maintenance(f) => &f.name,
+        };
+        name.as_ref()
+            .map(|n| n.value.clone())
+            .unwrap_or_else(|| format!("{}-{}", self.kind(), self.node().value))
+    }
+}
