@@ -339,10 +339,8 @@ mod judged {
 
     const S: u64 = 1_000_000;
 
-    /// Three nodes, n2 killed at 10 s and restarted at 20 s; 100 pings a
-    /// second from 0 to 30 s. Until `converged_at` a third of the pings
-    /// fail; `back_at` is when n2 serves again.
-    fn history(converged_at: u64, back_at: Option<u64>) -> History {
+    /// The workload phase and n1..n3 up, at 0.
+    fn three_nodes_at_work() -> Vec<Event> {
         let mut events = vec![Event::Phase {
             at_us: 0,
             phase: Phase::Workload,
@@ -356,18 +354,29 @@ mod judged {
                 boot_ms: 0,
             });
         }
-        let fault = |at_us, action| {
-            Event::Fault(FaultEvent {
-                at_us,
-                done_us: None,
-                step: None,
-                name: "kill-n2".into(),
-                kind: FaultKind::Kill,
-                nodes: vec!["n2".into()],
-                action,
-                error: None,
-            })
-        };
+        events
+    }
+
+    /// The fault kill-n2 injected or healed at `at_us`.
+    fn kill_n2(at_us: u64, action: FaultAction) -> Event {
+        Event::Fault(FaultEvent {
+            at_us,
+            done_us: None,
+            step: None,
+            name: "kill-n2".into(),
+            kind: FaultKind::Kill,
+            nodes: vec!["n2".into()],
+            action,
+            error: None,
+        })
+    }
+
+    /// Three nodes, n2 killed at 10 s and restarted at 20 s; 100 pings a
+    /// second from 0 to 30 s. Until `converged_at` a third of the pings
+    /// fail; `back_at` is when n2 serves again.
+    fn history(converged_at: u64, back_at: Option<u64>) -> History {
+        let mut events = three_nodes_at_work();
+        let fault = kill_n2;
         for seq in 0..3000u64 {
             let t = seq * 10_000;
             if t == 10 * S {
@@ -434,31 +443,8 @@ mod judged {
     /// `interrupted`), the kill healed at 11.6 s, the load over then, the
     /// run ended at 30 s. n2's turn fails from the kill on.
     fn cut_at(interrupted: bool) -> History {
-        let mut events = vec![Event::Phase {
-            at_us: 0,
-            phase: Phase::Workload,
-        }];
-        for n in ["n1", "n2", "n3"] {
-            events.push(Event::NodeUp {
-                at_us: 0,
-                node: n.into(),
-                address: String::new(),
-                pid: None,
-                boot_ms: 0,
-            });
-        }
-        let fault = |at_us, action| {
-            Event::Fault(FaultEvent {
-                at_us,
-                done_us: None,
-                step: None,
-                name: "kill-n2".into(),
-                kind: FaultKind::Kill,
-                nodes: vec!["n2".into()],
-                action,
-                error: None,
-            })
-        };
+        let mut events = three_nodes_at_work();
+        let fault = kill_n2;
         for seq in 0..1160u64 {
             let t = seq * 10_000;
             if t == 10 * S {

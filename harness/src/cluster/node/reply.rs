@@ -47,16 +47,24 @@ pub(super) fn unknown_space(space: Option<&str>) -> Option<Reply> {
     ))
 }
 
+/// Reads a small JSON body as a `T`, or gives the answer to refuse it
+/// with: [`read_body`]'s, or 400 saying the body is not `what`.
+pub(super) async fn read_json<T: serde::de::DeserializeOwned>(
+    req: Request<Incoming>,
+    waits: &ServerTimeouts,
+    what: &str,
+) -> Result<T, Reply> {
+    let body = read_body(req, waits).await?;
+    serde_json::from_slice(&body).map_err(|e| bad_request(&format!("the body is not {what}: {e}")))
+}
+
 /// Reads a small JSON body, or gives the answer to refuse it with: 413
 /// past [`MAX_JSON_BODY`], 408 when the whole body has not come within the
 /// cluster's body-stall time, 400 when the body breaks off. A body refused
 /// as too large is read on behind the answer (docs/robustness.md, "the
 /// body behind a refusal"): closing on a client still sending resets the connection,
 /// and the client (or the LB before it) then never reads the 413.
-pub(super) async fn read_body(
-    req: Request<Incoming>,
-    waits: &ServerTimeouts,
-) -> Result<Bytes, Reply> {
+async fn read_body(req: Request<Incoming>, waits: &ServerTimeouts) -> Result<Bytes, Reply> {
     enum Read {
         Whole(Vec<u8>),
         TooLarge,

@@ -11,7 +11,7 @@ use super::super::api::{self, NodeUpdate, PING_PATH};
 use super::super::db::{TaskFilter, TaskRow, now_ms};
 use super::super::work;
 use super::reply::{
-    Reply, bad_request, db_error, full, json, method_not_allowed, not_found, read_body,
+    Reply, bad_request, db_error, full, json, method_not_allowed, not_found, read_json,
     server_error, unknown_space,
 };
 use super::{MAX_SKIP, MAX_TAKE, Node, packages, spaces};
@@ -145,13 +145,9 @@ impl Node {
     }
 
     async fn add_machine(&self, req: Request<Incoming>) -> Reply {
-        let body = match read_body(req, &self.cfg.timeouts).await {
-            Ok(b) => b,
-            Err(r) => return r,
-        };
-        let new: api::NewMachine = match serde_json::from_slice(&body) {
+        let new: api::NewMachine = match read_json(req, &self.cfg.timeouts, "a machine").await {
             Ok(m) => m,
-            Err(e) => return bad_request(&format!("the body is not a machine: {e}")),
+            Err(r) => return r,
         };
         let e = &new.endpoint;
         if new.name.trim().is_empty() {
@@ -202,13 +198,9 @@ impl Node {
     }
 
     async fn create_task(&self, req: Request<Incoming>) -> Reply {
-        let body = match read_body(req, &self.cfg.timeouts).await {
-            Ok(b) => b,
-            Err(r) => return r,
-        };
-        let new: api::NewTask = match serde_json::from_slice(&body) {
+        let new: api::NewTask = match read_json(req, &self.cfg.timeouts, "a task").await {
             Ok(t) => t,
-            Err(e) => return bad_request(&format!("the body is not a task: {e}")),
+            Err(r) => return r,
         };
         if !api::TASK_NAMES.contains(&new.name.as_str()) {
             return bad_request(&format!(
@@ -503,13 +495,9 @@ impl Node {
     }
 
     async fn put(&self, id: &str, req: Request<Incoming>) -> Reply {
-        let body = match read_body(req, &self.cfg.timeouts).await {
-            Ok(b) => b,
-            Err(r) => return r,
-        };
-        let update: NodeUpdate = match serde_json::from_slice(&body) {
+        let update: NodeUpdate = match read_json(req, &self.cfg.timeouts, "a node").await {
             Ok(u) => u,
-            Err(e) => return bad_request(&format!("the body is not a node: {e}")),
+            Err(r) => return r,
         };
         if update.id != id {
             return bad_request(&format!(
