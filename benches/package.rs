@@ -9,8 +9,8 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use harness::cluster::multipart::MultipartReader;
 use harness::package::{CHUNK, Multipart, PackageSpec};
+use reference_cluster::multipart::MultipartReader;
 use sha1::Digest;
 
 const SIZE: u64 = 64 << 20;

@@ -12,8 +12,8 @@
 use std::path::Path;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use harness::cluster::api::TaskState;
-use harness::cluster::db::{ClaimMode, SharedDb};
+use reference_cluster::api::TaskState;
+use reference_cluster::db::{ClaimMode, SharedDb};
 
 const TASKS: u64 = 300;
 const NODES: [&str; 3] = ["n1", "n2", "n3"];

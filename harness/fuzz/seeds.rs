@@ -9,12 +9,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use harness::cluster::api::{self, TaskState};
-use harness::cluster::db::{NodeRow, TaskRow};
-use harness::halibut::{
+use halibut::{
     self, Bson, Control, Guid, Identity, Message, PREAMBLE, Response, ServerError, services,
 };
 use harness::package::{Multipart, PackageSpec};
+use reference_cluster::api::{self, TaskState};
+use reference_cluster::db::{NodeRow, TaskRow};
 use serde_json::json;
 
 type Seeds = BTreeMap<&'static str, Vec<(String, Vec<u8>)>>;

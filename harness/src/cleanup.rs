@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde::Deserialize;
 
 use crate::client::{ApiClient, CALL_TIMEOUT};
-use crate::cluster::api::{SPACE_ID, TaskState};
+use reference_cluster::api::{SPACE_ID, TaskState};
 
 /// Items read per page.
 const PAGE: usize = 500;

@@ -14,9 +14,9 @@ use bytes::Bytes;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 
-use crate::cluster::api::{CollectionBody, NewTask, NodeBody, PingBody, TaskBody};
 use crate::history::{Op, Outcome};
 pub use crate::vocab::{ApiKey, Trust};
+use reference_cluster::api::{CollectionBody, NewTask, NodeBody, PingBody, TaskBody};
 
 /// Deadline of the typed calls (drain, summary, task reads).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -79,7 +79,7 @@ pub fn http_builder(trust: &Trust) -> Result<reqwest::ClientBuilder, String> {
             }
             b.tls_certs_only(certs)
         }
-        Trust::Thumbprint(t) => b.tls_backend_preconfigured(crate::halibut::tls::pinned_server(t)?),
+        Trust::Thumbprint(t) => b.tls_backend_preconfigured(halibut::tls::pinned_server(t)?),
         Trust::Insecure => b.danger_accept_invalid_certs(true),
     })
 }
@@ -329,7 +329,7 @@ impl ApiClient {
             "/api/{}/tasks",
             task.space_id
                 .as_deref()
-                .unwrap_or(crate::cluster::api::SPACE_ID)
+                .unwrap_or(reference_cluster::api::SPACE_ID)
         );
         match self.call(Method::POST, &path, Some(&body), timeout).await {
             Ok((status, resp)) => {
@@ -396,7 +396,7 @@ impl ApiClient {
                 "Thumbprint": thumbprint,
             },
         });
-        let path = format!("/api/{}/machines", crate::cluster::api::SPACE_ID);
+        let path = format!("/api/{}/machines", reference_cluster::api::SPACE_ID);
         let (status, resp) = self
             .call(Method::POST, &path, Some(&body), CALL_TIMEOUT)
             .await
@@ -407,7 +407,7 @@ impl ApiClient {
 
     /// Removes a machine.
     pub async fn delete_machine(&self, id: &str) -> Result<(), String> {
-        let path = format!("/api/{}/machines/{id}", crate::cluster::api::SPACE_ID);
+        let path = format!("/api/{}/machines/{id}", reference_cluster::api::SPACE_ID);
         let (status, resp) = self
             .call(Method::DELETE, &path, None, CALL_TIMEOUT)
             .await

@@ -25,12 +25,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
 use crate::client::{ApiClient, ApiKey};
-use crate::cluster::control::TARGET_KEY_ENV;
-use crate::cluster::real_lb;
-use crate::cluster::serve::stopped;
 use crate::exit::{Failure, Kind};
 use crate::limits::CONTAINERS_UP_WITHIN;
 use crate::scenario::{Lb, LbEngine, LbPreset};
+use reference_cluster::control::TARGET_KEY_ENV;
+use reference_cluster::real_lb;
+use reference_cluster::serve::stopped;
 
 /// The Octopus Server image.
 pub const OCTOPUS_IMAGE: &str = "octopusdeploy/octopusdeploy";
@@ -256,8 +256,7 @@ impl ContainerConfig {
             .collect();
         let listen = SocketAddr::from(([0, 0, 0, 0], WEB_PORT));
         let text = real_lb::config(
-            LbEngine::Haproxy,
-            &lb,
+            &crate::embedded::lb_spec(&lb),
             listen,
             &backends,
             &[],

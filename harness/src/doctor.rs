@@ -21,10 +21,10 @@ use serde_json::{Value, json};
 
 use crate::check::{CheckResult, Verdict};
 use crate::client::{ApiClient, ApiKey};
-use crate::cluster::api::{NodeBody, PING_PATH, PingBody};
 use crate::history::{Clock, Events, NodeMap};
 use crate::identity;
 use crate::target::TargetFile;
+use reference_cluster::api::{NodeBody, PING_PATH, PingBody};
 
 /// Deadline of each request: a node that does not answer in this time is
 /// as good as down for a preflight.

@@ -27,12 +27,12 @@ use tokio::task::JoinSet;
 use tokio::time::timeout;
 use tokio_rustls::TlsConnector;
 
-use crate::halibut::services::{self, CAPABILITIES, SCRIPT_V2, ScriptStatus};
-use crate::halibut::tls::{self, TlsIdentity};
-use crate::halibut::wire::Wire;
-use crate::halibut::{Bson, Control, Identity, Message, PREAMBLE, Request, Response, ServerError};
 use crate::history::{Event, Events, PollingChange, PollingProbe, PollingSeen};
-use crate::limits::{HALIBUT_CONNECT_TIMEOUT, HEARTBEAT_TIMEOUT};
+use halibut::limits::{HALIBUT_CONNECT_TIMEOUT, HEARTBEAT_TIMEOUT};
+use halibut::services::{self, CAPABILITIES, SCRIPT_V2, ScriptStatus};
+use halibut::tls::{self, TlsIdentity};
+use halibut::wire::Wire;
+use halibut::{Bson, Control, Identity, Message, PREAMBLE, Request, Response, ServerError};
 
 /// How a fleet behaves.
 #[derive(Debug, Clone)]

@@ -7,19 +7,15 @@
 //! through them, so what a fuzzer once found stays found.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::path::Path;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http_body::{Body, Frame};
 
-use crate::cluster::api::{CollectionBody, NodeBody, PingBody, TaskBody};
-use crate::cluster::multipart::{self, MultipartReader};
-use crate::halibut::{self, Control, Identity, wire::Wire};
 use crate::history::Op;
 use crate::scenario::units::{Bandwidth, Duration, Percent, Rate, Size, StatusCodes};
+use halibut::{self, Control, Identity, wire::Wire};
+use reference_cluster::api::{CollectionBody, NodeBody, PingBody, TaskBody};
+use reference_cluster::multipart::{self, Chunks, MultipartReader};
 
 thread_local! {
     /// One runtime per fuzzing thread: the readers are async, and the
@@ -127,33 +123,6 @@ pub fn units(data: &[u8]) {
                 .iter()
                 .all(|(lo, hi)| (100..=599).contains(lo) && lo <= hi)
         );
-    }
-}
-
-/// A request body that yields the given chunks, as a client's packets
-/// would arrive.
-pub struct Chunks(pub VecDeque<Bytes>);
-
-impl Chunks {
-    /// `text` in chunks of `size` bytes (at least one).
-    pub fn of(text: &[u8], size: usize) -> Self {
-        Self(
-            text.chunks(size.max(1))
-                .map(Bytes::copy_from_slice)
-                .collect(),
-        )
-    }
-}
-
-impl Body for Chunks {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Poll::Ready(self.0.pop_front().map(|b| Ok(Frame::data(b))))
     }
 }
 

@@ -18,8 +18,8 @@ use futures_util::future::join_all;
 use reqwest::Method;
 
 use crate::client::ApiClient;
-use crate::cluster::api::{NodeBody, PING_PATH, PingBody};
 use crate::history::NodeIdentity;
+use reference_cluster::api::{NodeBody, PING_PATH, PingBody};
 
 /// Deadline of each request while nodes are asked who they are.
 const ASK_TIMEOUT: Duration = Duration::from_secs(5);

@@ -1,7 +1,9 @@
-//! Every bound on what untrusted input can make the harness or a reference
-//! node hold, and on how long anyone may be waited for, in one place: the
-//! limits table of docs/robustness.md lists these, and the modules that enforce
-//! them import them from here. A bound reached is a refusal the user can
+//! Every bound on what untrusted input can make the harness hold, and on
+//! how long the harness waits, in one place: the limits table of
+//! docs/robustness.md lists these with the reference cluster's
+//! (`reference_cluster::limits`) and the Halibut codec's
+//! (`halibut::limits`), and the modules that enforce them import them from
+//! here. A bound reached is a refusal the user can
 //! read (a located problem, a 4xx, a closed connection), never a crash.
 
 use std::time::Duration;
@@ -84,52 +86,6 @@ pub fn yaml_options() -> serde_saphyr::Options {
     options
 }
 
-// --- HTTP on the reference nodes and the built-in LB -------------------
-
-/// Open connections one listener (a node's REST or polling port, the LB,
-/// a forwarded polling port) serves at once: above the 20,000 polling
-/// connections a scenario may ask of one listener. One more is accepted
-/// and closed at once, so a flood costs a descriptor for a moment, not a
-/// slot for good. The harness raises its descriptor limit (and its
-/// children's) to the hard limit at start; below this cap, that limit
-/// decides, and accepting backs off while descriptors are out.
-pub const MAX_CONNECTIONS: usize = 32_768;
-
-/// Largest request head (request line and headers) a listener buffers;
-/// past it the answer is 431.
-pub const MAX_HEADER_BYTES: usize = 64 * 1024;
-
-/// Most headers in one request; past it the answer is 431.
-pub const MAX_HEADERS: usize = 100;
-
-/// How long a client may take to send its request headers, on a new
-/// connection and between requests on a kept-alive one.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Largest JSON body (a node update, a new task) a node reads.
-pub const MAX_JSON_BODY: usize = 64 * 1024;
-
-/// Longest package file name (Octopus has a `FileNameTooLong` issue).
-pub const MAX_FILE_NAME: usize = 255;
-
-/// Largest block of multipart part headers.
-pub const MAX_PART_HEADERS: usize = 16 * 1024;
-
-/// Largest non-file multipart part, which is read and dropped.
-pub const MAX_FIELD: usize = 64 * 1024;
-
-/// Longest multipart boundary (RFC 2046 says 70).
-pub const MAX_BOUNDARY: usize = 200;
-
-/// Longest wait for the next bytes of an upload (one that stalls is
-/// refused with 400 and leaves nothing behind), and for the whole of a
-/// small JSON body (408).
-pub const BODY_STALL: Duration = Duration::from_secs(120);
-
-/// How long a refused request's body is read and dropped: nginx's
-/// `lingering_time`.
-pub const LINGER: Duration = Duration::from_secs(30);
-
 /// The most of an upload's answer the harness keeps.
 pub const MAX_ANSWER: usize = 64 * 1024;
 
@@ -137,46 +93,6 @@ pub const MAX_ANSWER: usize = 64 * 1024;
 /// upload's outcome quotes, in characters: whole for any real error, short
 /// enough for a terminal line.
 pub const MAX_SERVER_ERROR_KEPT: usize = 2_000;
-
-// --- Halibut, on the nodes' polling listeners and in the simulated fleet --
-
-/// Longest line (preamble, identification, control) the reader accepts.
-pub const HALIBUT_MAX_LINE: usize = 8 * 1024;
-
-/// Largest BSON document a message may declare or inflate to.
-pub const MAX_MESSAGE: usize = 16 << 20;
-
-/// Largest DataStream frame the reader accepts. Frames are read past as
-/// they arrive and never held, so this bounds a frame's length field, not
-/// memory; the largest package a server pushes to a Tentacle fits.
-pub const MAX_STREAM: u64 = 64 << 30;
-
-/// Deepest nesting of BSON documents and arrays.
-pub const BSON_MAX_DEPTH: usize = 32;
-
-/// Connect and TLS handshake from a simulated Tentacle
-/// (`TcpClientConnectTimeout`: 60 s).
-pub const HALIBUT_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How long the TLS handshake and identification may take on a node
-/// (`TcpClientTimeout` in Tentacle's recommended values: 1 min).
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How long a Tentacle may take over a response
-/// (`TcpClientReceiveResponseTimeout`, recommended 5 min).
-pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// How long NEXT or PROCEED may take (`TcpClientHeartbeatTimeout`).
-pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How long a write may wait for a peer that does not read
-/// (`TcpClientTimeout`: 1 min).
-pub const HALIBUT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How long a connection through the LB's forwarded polling ports may
-/// carry no byte either way before it is closed: a response's time and a
-/// heartbeat's, the longest a live polling connection is quiet.
-pub const FORWARD_IDLE: Duration = Duration::from_secs(300 + 60);
 
 // --- Runs ----------------------------------------------------------------
 
@@ -215,12 +131,6 @@ pub const CLEANUP_COMMAND_WITHIN: Duration = Duration::from_secs(600);
 /// The longest `harness containers up` waits for its containers (image
 /// pulls included) before it gives up and removes them.
 pub const CONTAINERS_UP_WITHIN: Duration = Duration::from_secs(1800);
-
-// --- The cluster's control socket ---------------------------------------
-
-/// Longest request line on `harness cluster up`'s control socket.
-pub const CONTROL_MAX_LINE: usize = 256;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,8 +156,14 @@ mod tests {
             .filter(|l| l.starts_with('|'))
             .collect::<Vec<_>>()
             .join("\n");
-        let names: Vec<&str> = include_str!("limits.rs")
-            .lines()
+        let sources = [
+            include_str!("limits.rs"),
+            include_str!("../cluster/src/limits.rs"),
+            include_str!("../halibut/src/limits.rs"),
+        ];
+        let names: Vec<&str> = sources
+            .iter()
+            .flat_map(|s| s.lines())
             .filter_map(|l| l.strip_prefix("pub const ")?.split(':').next())
             .collect();
         assert!(names.len() >= 30, "{names:?}");

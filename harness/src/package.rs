@@ -17,6 +17,10 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 use sha1::{Digest, Sha1};
 
+/// Octopus's own rules for a package's file name and hash, which the
+/// reference nodes apply too.
+pub use reference_cluster::vocab::{hex, parse_file_name};
+
 /// The package ID of every package the harness makes (the upload
 /// workloads', the ladder's, `harness upload`'s).
 pub const PACKAGE_ID: &str = "HarnessProbe";
@@ -268,16 +272,6 @@ fn trailer(crc: u32, size: u64) -> Bytes {
     b.freeze()
 }
 
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
 /// The multipart framing around one file part named `file`.
 #[derive(Debug, Clone)]
 pub struct Multipart {
@@ -317,62 +311,6 @@ impl Multipart {
     pub fn len(&self, file_len: u64) -> u64 {
         self.head.len() as u64 + file_len + self.tail.len() as u64
     }
-}
-
-/// A package's ID and version, read from its file name by Octopus's rules
-/// (docs/octopus-surface.md, "Package file names"): the extension goes
-/// (with a `.tar` before it), and the ID is the shortest run of word
-/// segments joined by `.`, `_` or `-` that leaves a valid semantic version
-/// after a dot.
-pub fn parse_file_name(name: &str) -> Option<(String, String, String)> {
-    const EXTENSIONS: &[&str] = &[
-        ".tar.gz", ".tar.bz2", ".tar.bz", ".tar.Z", ".nupkg", ".zip", ".jar", ".war", ".ear",
-        ".rar", ".tar", ".tgz", ".tbz2", ".tbz",
-    ];
-    let ext = EXTENSIONS.iter().find(|e| name.ends_with(*e))?;
-    let stem = &name[..name.len() - ext.len()];
-    for (i, _) in stem.match_indices('.') {
-        let (id, version) = (&stem[..i], &stem[i + 1..]);
-        if version.starts_with(|c: char| c.is_ascii_digit())
-            && valid_id(id)
-            && valid_version(version)
-        {
-            return Some((id.to_string(), version.to_string(), ext.to_string()));
-        }
-    }
-    None
-}
-
-fn word(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_')
-}
-
-/// `\w+([_.-]\w+)*`: `_` is a word character, so only `.` and `-` split.
-fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.split(['.', '-']).all(word)
-}
-
-/// `\d+(\.\d+){0,3}(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?`
-fn valid_version(v: &str) -> bool {
-    let (v, build) = match v.split_once('+') {
-        Some((v, b)) => (v, Some(b)),
-        None => (v, None),
-    };
-    let (numbers, pre) = match v.split_once('-') {
-        Some((n, p)) => (n, Some(p)),
-        None => (v, None),
-    };
-    let labels = |s: &str| {
-        s.split('.')
-            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-    };
-    let parts: Vec<&str> = numbers.split('.').collect();
-    (1..=4).contains(&parts.len())
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
-        && pre.is_none_or(labels)
-        && build.is_none_or(labels)
 }
 
 #[cfg(test)]

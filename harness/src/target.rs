@@ -111,7 +111,7 @@ fn spanned<T>(value: T) -> Spanned<T> {
 }
 
 fn default_space() -> Spanned<String> {
-    spanned(crate::cluster::api::SPACE_ID.to_string())
+    spanned(reference_cluster::api::SPACE_ID.to_string())
 }
 
 fn default_command_timeout() -> Spanned<Duration> {

@@ -1,15 +1,18 @@
 //! The words several layers share, at the bottom of the house: a fault's
-//! kind, a task's state and an upload's overwrite mode as Octopus spells
-//! them, how an upload attempt ended and what its answer looked like, the
-//! API key that never prints, and how HTTPS servers are trusted. The reference cluster,
-//! the client, the history and the checks all speak of these; keeping them
-//! here lets each import them without importing one another. Nothing here
-//! imports the rest of the harness.
+//! kind, an upload's overwrite mode as Octopus spells it, how an upload
+//! attempt ended and what its answer looked like, and how HTTPS servers are
+//! trusted; with a task's state and the API key that never prints, which
+//! are the Octopus surface's own words and come from the reference
+//! cluster's crate. The client, the history and the checks all speak of
+//! these; keeping them here lets each import them without importing one
+//! another. Nothing here imports the rest of the harness.
 
 use std::fmt;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+
+pub use reference_cluster::vocab::{ApiKey, TaskState};
 
 /// The fault kinds, spelt in YAML, the history and reports as
 /// [`FaultKind::as_str`] gives them.
@@ -45,70 +48,6 @@ impl FaultKind {
 impl fmt::Display for FaultKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// A task's state, as Octopus spells it in JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum TaskState {
-    /// Waiting for a node.
-    Queued,
-    /// A node runs it.
-    Executing,
-    /// Ended in failure.
-    Failed,
-    /// Canceled, by a user or by the orphan rule.
-    Canceled,
-    /// Waited too long in the queue.
-    TimedOut,
-    /// Ended well.
-    Success,
-    /// A cancel was asked for and has not finished.
-    Cancelling,
-}
-
-impl TaskState {
-    /// The JSON spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskState::Queued => "Queued",
-            TaskState::Executing => "Executing",
-            TaskState::Failed => "Failed",
-            TaskState::Canceled => "Canceled",
-            TaskState::TimedOut => "TimedOut",
-            TaskState::Success => "Success",
-            TaskState::Cancelling => "Cancelling",
-        }
-    }
-
-    /// Octopus's `IsCompleted`: not Queued, Executing or Cancelling.
-    pub fn is_completed(self) -> bool {
-        !matches!(
-            self,
-            TaskState::Queued | TaskState::Executing | TaskState::Cancelling
-        )
-    }
-
-    /// Every state.
-    pub const ALL: [TaskState; 7] = [
-        TaskState::Queued,
-        TaskState::Executing,
-        TaskState::Failed,
-        TaskState::Canceled,
-        TaskState::TimedOut,
-        TaskState::Success,
-        TaskState::Cancelling,
-    ];
-}
-
-impl std::str::FromStr for TaskState {
-    type Err = ();
-
-    fn from_str(s: &str) -> Result<Self, ()> {
-        TaskState::ALL
-            .into_iter()
-            .find(|t| t.as_str().eq_ignore_ascii_case(s))
-            .ok_or(())
     }
 }
 
@@ -206,41 +145,6 @@ impl BodyKind {
         } else {
             BodyKind::Text
         }
-    }
-}
-
-/// An API key. It never prints: `Debug` and reports show it redacted, and
-/// only [`ApiKey::expose`] gives the text, for the one header that needs it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    /// Wraps a key.
-    pub fn new(key: String) -> Self {
-        Self(key)
-    }
-
-    /// A fresh random key in Octopus's format (`API-` and 26 characters).
-    pub fn generate() -> Result<Self, String> {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-        let mut bytes = [0u8; 26];
-        getrandom::fill(&mut bytes).map_err(|e| format!("failed to read OS randomness: {e}"))?;
-        let key: String = bytes
-            .iter()
-            .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-            .collect();
-        Ok(Self(format!("API-{key}")))
-    }
-
-    /// The key itself.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey(<redacted>)")
     }
 }
 

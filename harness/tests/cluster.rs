@@ -8,9 +8,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use harness::client::ApiKey;
-use harness::cluster::{EmbeddedCluster, NodeNaming, ServerTimeouts};
+use harness::embedded;
 use harness::history::{Clock, Event, Events};
 use harness::scenario::{self, units::Size};
+use reference_cluster::{EmbeddedCluster, NodeNaming, ServerTimeouts};
 use serde_json::{Value, json};
 use tokio::time::timeout;
 
@@ -52,12 +53,12 @@ pub(crate) async fn boot_waiting(spec: scenario::Cluster, waits: ServerTimeouts)
     let cluster = timeout(
         LIMIT,
         EmbeddedCluster::boot_with_exe(
-            &spec,
+            &embedded::spec_of(&spec),
             NodeNaming::Host,
             waits,
             dir.path(),
             key.clone(),
-            events,
+            embedded::sink(events),
             exe,
         ),
     )
@@ -98,7 +99,7 @@ impl Booted {
         self.handle(key).cluster_name().to_string()
     }
 
-    fn handle(&self, key: &str) -> &harness::cluster::NodeHandle {
+    fn handle(&self, key: &str) -> &reference_cluster::NodeHandle {
         self.cluster
             .nodes()
             .iter()

@@ -7,10 +7,8 @@
 
 use std::time::Duration;
 
-use harness::halibut::tls::{TlsIdentity, client_config, peer_thumbprint, server_config};
-use harness::halibut::{
-    self, Bson, Control, Doc, Guid, Identity, Message, PREAMBLE, Request, Response,
-};
+use halibut::tls::{TlsIdentity, client_config, peer_thumbprint, server_config};
+use halibut::{self, Bson, Control, Doc, Guid, Identity, Message, PREAMBLE, Request, Response};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
@@ -262,5 +260,5 @@ fn thumbprints_are_uppercase_sha1_hex_of_the_der() {
             .chars()
             .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
     );
-    assert_eq!(harness::halibut::tls::thumbprint(&id.cert), id.thumbprint);
+    assert_eq!(halibut::tls::thumbprint(&id.cert), id.thumbprint);
 }

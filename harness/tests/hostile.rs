@@ -10,13 +10,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use halibut::limits::MAX_MESSAGE;
+use halibut::tls::{TlsIdentity, client_config};
+use halibut::{self, Bson, Control, Doc, Identity, Message, PREAMBLE, Response};
 use harness::client::{ApiClient, ApiKey};
-use harness::cluster::ServerTimeouts;
-use harness::cluster::api::{NewTask, TaskState};
-use harness::halibut::tls::{TlsIdentity, client_config};
-use harness::halibut::{self, Bson, Control, Doc, Identity, Message, PREAMBLE, Response};
-use harness::limits::MAX_MESSAGE;
 use harness::scenario::{self, PollingLayout, PollingListeners};
+use reference_cluster::ServerTimeouts;
+use reference_cluster::api::{NewTask, TaskState};
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -336,7 +336,7 @@ async fn r17_a_client_gone_mid_upload_through_the_lb_leaves_no_partial_file() {
     assert!(
         gone.is_some(),
         "still there 20s after the client went (the node's stall timeout is {}s): {:?}",
-        harness::limits::BODY_STALL.as_secs(),
+        reference_cluster::limits::BODY_STALL.as_secs(),
         stored_files(&b)
     );
 }

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use harness::client::{ApiClient, ApiKey};
-use harness::cluster::api::{NewTask, TaskState};
 use harness::fleet::{Fleet, FleetSpec, Target, Tentacle};
 use harness::history::{Clock, Events};
 use harness::scenario::{self, PollingLayout, PollingListeners};
 use rand_core::SeedableRng;
+use reference_cluster::api::{NewTask, TaskState};
 use serde_json::json;
 use tokio::time::{sleep, timeout};
 

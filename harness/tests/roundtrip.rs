@@ -3,11 +3,11 @@
 //! and as a multipart upload, and scenarios parsed, printed and parsed
 //! again.
 
-use harness::cluster::multipart::MultipartReader;
-use harness::fuzz::Chunks;
-use harness::halibut::{self, Bson, Doc, Guid, Message, Request, Response, ServerError};
+use halibut::{self, Bson, Doc, Guid, Message, Request, Response, ServerError};
 use harness::package::{Multipart, PackageSpec};
 use proptest::prelude::*;
+use reference_cluster::multipart::Chunks;
+use reference_cluster::multipart::MultipartReader;
 use sha1::{Digest, Sha1};
 
 fn key() -> impl Strategy<Value = String> {
@@ -188,7 +188,7 @@ proptest! {
         let framing = Multipart::new(&spec.file_name(), seed);
         let body = [&framing.head[..], &zip, &framing.tail[..]].concat();
         prop_assert_eq!(body.len() as u64, framing.len(spec.len()));
-        let boundary = harness::cluster::multipart::boundary(&framing.content_type()).unwrap();
+        let boundary = reference_cluster::multipart::boundary(&framing.content_type()).unwrap();
         let (name, got) = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()

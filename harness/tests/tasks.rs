@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use harness::client::{ApiClient, ApiKey};
-use harness::cluster::api::{NewTask, TaskBody, TaskState};
 use harness::history::{Outcome, parse_server_time};
+use reference_cluster::api::{NewTask, TaskBody, TaskState};
 use serde_json::{Value, json};
 use tokio::time::timeout;
 

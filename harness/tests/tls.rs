@@ -74,7 +74,7 @@ async fn https_targets_are_trusted_as_the_target_file_says() {
             .unwrap()
             .signed_by(&key, &ca)
             .unwrap();
-        let thumbprint = harness::halibut::tls::thumbprint(cert.der());
+        let thumbprint = halibut::tls::thumbprint(cert.der());
         let port = server(
             cert.der().clone(),
             PrivatePkcs8KeyDer::from(key.serialize_der()),

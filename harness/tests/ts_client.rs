@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use harness::client::{ApiClient, ApiKey};
-use harness::cluster::api::NewTask;
+use reference_cluster::api::NewTask;
 use serde_json::json;
 
 use crate::util::{root, run_with_timeout};
@@ -93,7 +93,7 @@ fn finished_task(lb: &str, key: &str) -> String {
             if state.is_some_and(|s| s.is_completed()) {
                 assert_eq!(
                     state,
-                    Some(harness::cluster::api::TaskState::Success),
+                    Some(reference_cluster::api::TaskState::Success),
                     "{tasks:?}"
                 );
                 return id;

@@ -114,9 +114,9 @@ pub fn judge(history: &History) -> (Verdict, String, serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::api::TaskState;
     use crate::history::FaultEvent;
     use crate::vocab::FaultKind;
+    use reference_cluster::api::TaskState;
 
     fn fault(name: &str, action: FaultAction, error: Option<&str>) -> Event {
         Event::Fault(FaultEvent {

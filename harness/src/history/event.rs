@@ -6,12 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::vocab::{FaultKind, TaskState};
 
-/// The name under which the load balancer appears in `node_up` events.
-pub const LB_NAME: &str = "lb";
-
-/// The `Server` header the built-in LB puts on its own answers, by which
-/// an upload's answer is known to be the LB's.
-pub const LB_SERVER: &str = "harness-lb";
+/// The name under which the load balancer appears in `node_up` events,
+/// and the `Server` header by which the built-in LB's own answers are
+/// known: the reference cluster's.
+pub use reference_cluster::{LB_NAME, LB_SERVER};
 
 /// One event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -17,14 +17,14 @@ use tokio::time::{Instant, sleep, sleep_until, timeout};
 
 use super::workload::{RunContext, Workload};
 use crate::client::ApiClient;
-use crate::cluster::PollingEndpoint;
-use crate::cluster::api::{NewTask, TaskState};
 use crate::fleet::{self, Fleet, FleetSpec, Target, Tentacle};
 use crate::history::{
     Event, Events, FleetStarted, FleetTentacle, HealthSeen, HealthTaskSeen, NodeMap,
 };
 use crate::limits::CLEANUP_WITHIN;
 use crate::scenario::{FleetLoad, PollingListeners, Polls};
+use reference_cluster::PollingEndpoint;
+use reference_cluster::api::{NewTask, TaskState};
 
 /// Registrations in flight at once.
 const REGISTER_CONCURRENCY: usize = 16;

@@ -24,11 +24,11 @@ use tokio::time::{Instant, sleep_until};
 
 use super::workload::{RunContext, Workload};
 use crate::client::{ApiClient, ApiKey, observe};
-use crate::cluster::api::{NewTask, TaskBody};
 use crate::history::{Event, Events, Op, Request, TaskSubmit, ThresholdOutcome};
 use crate::package::{CHUNK, LOAD_PACKAGE_ID, Multipart, PackageSpec};
 use crate::scenario::LoadPhase;
 use crate::target::Trust;
+use reference_cluster::api::{NewTask, TaskBody};
 
 /// How often a task transaction reads its task's state.
 const TASK_POLL: Duration = Duration::from_millis(200);

@@ -53,7 +53,7 @@ use tokio::task::JoinSet;
 use tokio::time::sleep_until;
 
 use crate::client::{ApiClient, ApiKey};
-use crate::cluster::{EmbeddedCluster, NodeNaming};
+use reference_cluster::NodeNaming;
 
 use crate::history::{ClusterNode, Event, Events, History, HistoryWriter, NodeMap, Request};
 use crate::identity;
@@ -333,9 +333,9 @@ async fn ready_cluster(
 ) -> Result<Target, String> {
     match target {
         None => {
-            crate::cluster::check_room(dir, s.stored_at_most()).map_err(|e| e.to_string())?;
+            crate::embedded::check_room(dir, s.stored_at_most())?;
             let key = ApiKey::generate()?;
-            EmbeddedCluster::boot(
+            crate::embedded::boot(
                 &s.cluster,
                 NodeNaming::Host,
                 &dir.join("cluster"),
@@ -448,7 +448,7 @@ pub(crate) fn create_run_dir(out: &Path, scenario: &str) -> Result<PathBuf, RunE
 /// for what is not a scenario's run (`cluster up`, `containers up`), as
 /// `latest` names the last run, which `harness report` reads
 /// (docs/scenarios.md, "What a run leaves behind").
-pub(crate) fn create_dir(out: &Path, name: &str) -> Result<PathBuf, RunError> {
+pub fn create_dir(out: &Path, name: &str) -> Result<PathBuf, RunError> {
     let stamp: String = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()
         .chars()
@@ -519,7 +519,8 @@ async fn record(
 /// The peak memory of the harness and of every cluster process, for
 /// capacity planning and the fleet's memory bound.
 fn record_memory(events: &Events, cluster: &Target) {
-    let own = crate::cluster::peak_rss_kib("/proc/self/status").map(|k| ("harness".to_string(), k));
+    let own =
+        reference_cluster::peak_rss_kib("/proc/self/status").map(|k| ("harness".to_string(), k));
     for (process, peak_rss_kib) in own.into_iter().chain(cluster.peak_memory()) {
         events.send(Event::PeakMemory {
             at_us: events.now_us(),
@@ -621,7 +622,7 @@ async fn drive_load(
 /// Ctrl-C or SIGTERM. A second one exits at once: the children still die,
 /// because they watch their stdin pipe and asked for a parent-death signal.
 /// Call it inside the runtime.
-pub(crate) fn interrupts() -> watch::Receiver<Option<String>> {
+pub fn interrupts() -> watch::Receiver<Option<String>> {
     static WATCH: std::sync::OnceLock<watch::Receiver<Option<String>>> = std::sync::OnceLock::new();
     WATCH.get_or_init(watch_interrupts).clone()
 }

@@ -20,10 +20,10 @@ use tokio::time::{Instant, sleep_until};
 
 use super::workload::{RunContext, Workload};
 use crate::client::{ApiClient, CALL_TIMEOUT};
-use crate::cluster::api::{NewTask, TaskBody, TaskState};
 use crate::history::{Event, Events, TaskLogRead, TaskSeen, TaskSubmit};
 use crate::limits::CLEANUP_WITHIN;
 use crate::scenario::{TaskLoad, Via};
+use reference_cluster::api::{NewTask, TaskBody, TaskState};
 
 /// Tasks read in one list call.
 const PAGE: usize = 100;
@@ -586,7 +586,7 @@ mod tests {
         let s = script("M", Duration::from_millis(1500));
         assert_eq!(s, "echo M\nsleep 1.500");
         // The reference node runs it as two commands.
-        let commands = crate::cluster::work::parse_script(&s).unwrap();
+        let commands = reference_cluster::work::parse_script(&s).unwrap();
         assert_eq!(commands.len(), 2);
     }
 }

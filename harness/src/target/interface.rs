@@ -4,7 +4,7 @@
 //! act on nodes; the checks never see it, as they judge only the history.
 
 use crate::client::ApiKey;
-use crate::cluster::{EmbeddedCluster, PollingEndpoint};
+use reference_cluster::{EmbeddedCluster, PollingEndpoint};
 
 use super::Trust;
 use super::real::{RealCluster, Verb};

@@ -11,9 +11,9 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
 use crate::client::{ApiClient, ApiKey};
-use crate::cluster::PollingEndpoint;
 use crate::history::{Event, Events, LB_NAME};
 use crate::limits::NODE_DOWN_WITHIN;
+use reference_cluster::PollingEndpoint;
 
 use super::{TargetFile, Trust};
 
