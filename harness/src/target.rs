@@ -195,6 +195,44 @@ pub fn parse_str(source: &str, base: &Path) -> Result<TargetFile, Vec<Problem>> 
 /// The second pass: every problem, in file order.
 fn validate(t: &TargetFile) -> Vec<Problem> {
     let mut p = Vec::new();
+    validate_identity(t, &mut p);
+    validate_tls(&t.tls, &mut p);
+    let mut problem = |s: &serde_saphyr::Location, path: &str, msg: String| {
+        p.push(Problem::at(s, path, msg));
+    };
+    if t.command_timeout.value.get().is_zero() {
+        problem(
+            &t.command_timeout.referenced,
+            "command_timeout",
+            "must be longer than 0s".into(),
+        );
+    } else if t.command_timeout.value.get() > MAX_COMMAND_TIMEOUT {
+        problem(
+            &t.command_timeout.referenced,
+            "command_timeout",
+            format!(
+                "must be at most {}",
+                humantime::format_duration(MAX_COMMAND_TIMEOUT)
+            ),
+        );
+    }
+    if t.nodes.is_empty() || t.nodes.len() > MAX_TARGET_NODES {
+        problem(
+            &t.api_key_env.referenced,
+            "nodes",
+            format!("must list from 1 to {MAX_TARGET_NODES} nodes"),
+        );
+    }
+    let mut names = HashSet::new();
+    for (i, n) in t.nodes.iter().enumerate() {
+        validate_node(i, &n.value, &mut names, &mut p);
+    }
+    p.sort_by_key(|x| (x.line, x.column));
+    p
+}
+
+/// The target's name, its LB and space, and where its API key is.
+fn validate_identity(t: &TargetFile, p: &mut Vec<Problem>) {
     let mut problem = |s: &serde_saphyr::Location, path: &str, msg: String| {
         p.push(Problem::at(s, path, msg));
     };
@@ -233,7 +271,14 @@ fn validate(t: &TargetFile) -> Vec<Problem> {
             "is not an environment variable name (letters, digits and _)".to_string(),
         );
     }
-    let tls = &t.tls;
+}
+
+/// At most one way to trust the cluster's certificate, and that one
+/// usable.
+fn validate_tls(tls: &Tls, p: &mut Vec<Problem>) {
+    let mut problem = |s: &serde_saphyr::Location, path: &str, msg: String| {
+        p.push(Problem::at(s, path, msg));
+    };
     let chosen = [
         tls.ca_file.is_some(),
         tls.thumbprint.is_some(),
@@ -270,93 +315,72 @@ fn validate(t: &TargetFile) -> Vec<Problem> {
             "must be 40 hexadecimal digits (SHA-1)".into(),
         );
     }
-    if t.command_timeout.value.get().is_zero() {
+}
+
+/// One node: a name of its own, a URL, a polling address that is one, and
+/// no empty command. `names` holds the names of the nodes before it.
+fn validate_node(i: usize, n: &TargetNode, names: &mut HashSet<String>, p: &mut Vec<Problem>) {
+    let mut problem = |s: &serde_saphyr::Location, path: &str, msg: String| {
+        p.push(Problem::at(s, path, msg));
+    };
+    let path = format!("nodes[{i}]");
+    let name = &n.name.value;
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         problem(
-            &t.command_timeout.referenced,
-            "command_timeout",
-            "must be longer than 0s".into(),
+            &n.name.referenced,
+            &format!("{path}.name"),
+            format!("{name:?} must be letters, digits, - and _"),
         );
-    } else if t.command_timeout.value.get() > MAX_COMMAND_TIMEOUT {
+    } else if name == "lb" || name == "one" || name == "all" {
         problem(
-            &t.command_timeout.referenced,
-            "command_timeout",
-            format!(
-                "must be at most {}",
-                humantime::format_duration(MAX_COMMAND_TIMEOUT)
-            ),
+            &n.name.referenced,
+            &format!("{path}.name"),
+            format!("{name:?} is reserved"),
+        );
+    } else if !names.insert(name.clone()) {
+        problem(
+            &n.name.referenced,
+            &format!("{path}.name"),
+            format!("{name:?} is listed twice"),
         );
     }
-    if t.nodes.is_empty() || t.nodes.len() > MAX_TARGET_NODES {
-        problem(
-            &t.api_key_env.referenced,
-            "nodes",
-            format!("must list from 1 to {MAX_TARGET_NODES} nodes"),
-        );
+    if let Err(e) = check_url(&n.url.value) {
+        problem(&n.url.referenced, &format!("{path}.url"), e);
     }
-    let mut names = HashSet::new();
-    for (i, n) in t.nodes.iter().enumerate() {
-        let n = &n.value;
-        let path = format!("nodes[{i}]");
-        let name = &n.name.value;
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    if let Some(poll) = &n.polling {
+        let ok = poll.value.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+        });
+        if !ok {
+            problem(
+                &poll.referenced,
+                &format!("{path}.polling"),
+                format!("{:?} must be host:port", poll.value),
+            );
+        }
+    }
+    let c = &n.commands;
+    for (cmd, key) in [
+        (&c.kill, "kill"),
+        (&c.stop, "stop"),
+        (&c.start, "start"),
+        (&c.pause, "pause"),
+        (&c.resume, "resume"),
+    ] {
+        if let Some(cmd) = cmd
+            && cmd.value.trim().is_empty()
         {
             problem(
-                &n.name.referenced,
-                &format!("{path}.name"),
-                format!("{name:?} must be letters, digits, - and _"),
+                &cmd.referenced,
+                &format!("{path}.commands.{key}"),
+                "must not be empty; leave it out instead".into(),
             );
-        } else if name == "lb" || name == "one" || name == "all" {
-            problem(
-                &n.name.referenced,
-                &format!("{path}.name"),
-                format!("{name:?} is reserved"),
-            );
-        } else if !names.insert(name.clone()) {
-            problem(
-                &n.name.referenced,
-                &format!("{path}.name"),
-                format!("{name:?} is listed twice"),
-            );
-        }
-        if let Err(e) = check_url(&n.url.value) {
-            problem(&n.url.referenced, &format!("{path}.url"), e);
-        }
-        if let Some(poll) = &n.polling {
-            let ok = poll.value.rsplit_once(':').is_some_and(|(host, port)| {
-                !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
-            });
-            if !ok {
-                problem(
-                    &poll.referenced,
-                    &format!("{path}.polling"),
-                    format!("{:?} must be host:port", poll.value),
-                );
-            }
-        }
-        let c = &n.commands;
-        for (cmd, key) in [
-            (&c.kill, "kill"),
-            (&c.stop, "stop"),
-            (&c.start, "start"),
-            (&c.pause, "pause"),
-            (&c.resume, "resume"),
-        ] {
-            if let Some(cmd) = cmd
-                && cmd.value.trim().is_empty()
-            {
-                problem(
-                    &cmd.referenced,
-                    &format!("{path}.commands.{key}"),
-                    "must not be empty; leave it out instead".into(),
-                );
-            }
         }
     }
-    p.sort_by_key(|x| (x.line, x.column));
-    p
 }
 
 /// Uploads larger than this count as disruptive on a real cluster: they

@@ -189,10 +189,27 @@ impl Uploader {
         progress: Option<ProgressBar>,
         mut cut: tokio::sync::watch::Receiver<Cut>,
     ) -> Attempt {
-        let multipart = Multipart::new(&spec.file_name(), spec.seed);
-        let length = multipart.len(spec.len());
         let state = Arc::new(Shared::default());
         let start = Instant::now();
+        let request = self.upload_request(spec, mode, progress, &state, start);
+        let outcome = tokio::select! {
+            out = self.with_idle_timeout(exchange(request), &state, start) => out.map_err(|idle| (UploadClass::TimedOut, idle)),
+            why = cut_asked(&mut cut, &state) => Err((UploadClass::Reset, why)),
+        };
+        attempt_of(outcome, &state, start.elapsed())
+    }
+
+    /// The POST of the package, its body generated as it goes out.
+    fn upload_request(
+        &self,
+        spec: &PackageSpec,
+        mode: OverwriteMode,
+        progress: Option<ProgressBar>,
+        state: &Arc<Shared>,
+        start: Instant,
+    ) -> reqwest::RequestBuilder {
+        let multipart = Multipart::new(&spec.file_name(), spec.seed);
+        let length = multipart.len(spec.len());
         let body = UploadBody {
             head: Some(multipart.head.clone()),
             package: spec.stream(),
@@ -208,92 +225,12 @@ impl Uploader {
             self.base,
             mode.as_str()
         );
-        let request = self
-            .http
+        self.http
             .post(&url)
             .header("X-Octopus-ApiKey", self.key.expose())
             .header(reqwest::header::CONTENT_TYPE, multipart.content_type())
             .header(reqwest::header::CONTENT_LENGTH, length)
-            .body(reqwest::Body::wrap(body));
-        let exchange = async {
-            let mut resp = request.send().await?;
-            let status = resp.status().as_u16();
-            let headers = resp.headers();
-            let server = headers.get(reqwest::header::SERVER).map(header_text);
-            let content_type = headers.get(reqwest::header::CONTENT_TYPE).map(header_text);
-            // The answer is a small JSON resource or an error page; keep
-            // its start only, whatever the server sends.
-            let mut text = Vec::new();
-            while let Some(chunk) = resp.chunk().await? {
-                let room = MAX_ANSWER.saturating_sub(text.len());
-                text.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            }
-            Ok::<_, reqwest::Error>((status, Bytes::from(text), server, content_type))
-        };
-        let cut_short = async {
-            loop {
-                let now = *cut.borrow_and_update();
-                let all_sent = state.all_sent.load(Ordering::Relaxed);
-                match now {
-                    Cut::Now => break,
-                    Cut::BeforeLastByte if !all_sent => break,
-                    _ => {}
-                }
-                if cut.changed().await.is_err() {
-                    // No one can ask any more: run to the end.
-                    std::future::pending::<()>().await;
-                }
-            }
-            format!(
-                "{STOPPED_BY_HARNESS}, {} bytes sent{}",
-                state.sent.load(Ordering::Relaxed),
-                if state.all_sent.load(Ordering::Relaxed) {
-                    ", all of them"
-                } else {
-                    ""
-                }
-            )
-        };
-        let outcome = tokio::select! {
-            out = self.with_idle_timeout(exchange, &state, start) => out.map_err(|idle| (UploadClass::TimedOut, idle)),
-            why = cut_short => Err((UploadClass::Reset, why)),
-        };
-        let done = start.elapsed();
-        let sha1 = state.digest.lock().map(|d| d.clone()).unwrap_or(None);
-        let bytes_sent = state.sent.load(Ordering::Relaxed);
-        // The last byte is the framing's, after the package's.
-        let last_byte = (sha1.is_some() && state.all_sent.load(Ordering::Relaxed))
-            .then(|| Duration::from_micros(state.last_progress_us.load(Ordering::Relaxed)));
-        let mut answer = (None, None, None);
-        let unreachable = matches!(&outcome, Ok(Err(e)) if e.is_connect());
-        let (class, status, error, server_hash) = match outcome {
-            Ok(Ok((status, body, server, content_type))) => {
-                let (class, error, hash) = classify_status(status, &body);
-                answer = (
-                    Some(BodyKind::of(content_type.as_deref(), &body)),
-                    server,
-                    content_type,
-                );
-                (class, Some(status), error, hash)
-            }
-            Ok(Err(e)) => (classify_error(&e), None, Some(describe(&e)), None),
-            Err((class, why)) => (class, None, Some(why), None),
-        };
-        let (body_kind, server, content_type) = answer;
-        Attempt {
-            class,
-            status,
-            error,
-            bytes_sent,
-            last_byte,
-            done,
-            sha1,
-            server_hash,
-            server,
-            content_type,
-            body_kind,
-            unreachable,
-        }
+            .body(reqwest::Body::wrap(body))
     }
 
     /// Runs `exchange`, ending it once no byte has gone out and no
@@ -395,6 +332,98 @@ impl Uploader {
             sha.update(&chunk);
         }
         Ok((status, len, crate::package::hex(&sha.finalize())))
+    }
+}
+
+/// What came back for an upload: the status, the start of the body, and
+/// the `Server` and `Content-Type` headers.
+type Answer = (u16, Bytes, Option<String>, Option<String>);
+
+/// Sends the upload and reads what comes back.
+async fn exchange(request: reqwest::RequestBuilder) -> Result<Answer, reqwest::Error> {
+    let mut resp = request.send().await?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers();
+    let server = headers.get(reqwest::header::SERVER).map(header_text);
+    let content_type = headers.get(reqwest::header::CONTENT_TYPE).map(header_text);
+    // The answer is a small JSON resource or an error page; keep
+    // its start only, whatever the server sends.
+    let mut text = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        let room = MAX_ANSWER.saturating_sub(text.len());
+        text.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    Ok((status, Bytes::from(text), server, content_type))
+}
+
+/// Waits until `cut` asks for the attempt to end while it stands where
+/// that applies; then the reason, as the attempt's error.
+async fn cut_asked(cut: &mut tokio::sync::watch::Receiver<Cut>, state: &Shared) -> String {
+    loop {
+        let now = *cut.borrow_and_update();
+        let all_sent = state.all_sent.load(Ordering::Relaxed);
+        match now {
+            Cut::Now => break,
+            Cut::BeforeLastByte if !all_sent => break,
+            _ => {}
+        }
+        if cut.changed().await.is_err() {
+            // No one can ask any more: run to the end.
+            std::future::pending::<()>().await;
+        }
+    }
+    format!(
+        "{STOPPED_BY_HARNESS}, {} bytes sent{}",
+        state.sent.load(Ordering::Relaxed),
+        if state.all_sent.load(Ordering::Relaxed) {
+            ", all of them"
+        } else {
+            ""
+        }
+    )
+}
+
+/// The attempt as recorded: how it ended (an answer, a client error, or
+/// ended by the harness or the idle timeout), `done` after it began.
+fn attempt_of(
+    outcome: Result<Result<Answer, reqwest::Error>, (UploadClass, String)>,
+    state: &Shared,
+    done: Duration,
+) -> Attempt {
+    let sha1 = state.digest.lock().map(|d| d.clone()).unwrap_or(None);
+    let bytes_sent = state.sent.load(Ordering::Relaxed);
+    // The last byte is the framing's, after the package's.
+    let last_byte = (sha1.is_some() && state.all_sent.load(Ordering::Relaxed))
+        .then(|| Duration::from_micros(state.last_progress_us.load(Ordering::Relaxed)));
+    let mut answer = (None, None, None);
+    let unreachable = matches!(&outcome, Ok(Err(e)) if e.is_connect());
+    let (class, status, error, server_hash) = match outcome {
+        Ok(Ok((status, body, server, content_type))) => {
+            let (class, error, hash) = classify_status(status, &body);
+            answer = (
+                Some(BodyKind::of(content_type.as_deref(), &body)),
+                server,
+                content_type,
+            );
+            (class, Some(status), error, hash)
+        }
+        Ok(Err(e)) => (classify_error(&e), None, Some(describe(&e)), None),
+        Err((class, why)) => (class, None, Some(why), None),
+    };
+    let (body_kind, server, content_type) = answer;
+    Attempt {
+        class,
+        status,
+        error,
+        bytes_sent,
+        last_byte,
+        done,
+        sha1,
+        server_hash,
+        server,
+        content_type,
+        body_kind,
+        unreachable,
     }
 }
 

@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde_json::{Value, json};
 
 use super::{Verdict, histogram_of, percentile_us};
-use crate::history::{Event, FleetStarted, HealthTaskSeen, History, PollingChange, TaskState};
+use crate::history::{
+    Event, FaultWindow, FleetStarted, HealthTaskSeen, History, PollingChange, TaskState,
+};
 use crate::scenario::{ReconnectStorm, RpcLatency};
 use crate::vocab::FaultKind;
 
@@ -301,56 +303,12 @@ pub(super) fn every_node_reaches(h: &History) -> (Verdict, String, Value) {
     if tasks.is_empty() {
         return (Verdict::Unknown, "no health round ran".into(), json!({}));
     }
-    // (round, node) → machine → outcome.
-    type Outcomes<'a> = HashMap<&'a str, (bool, Option<&'a str>)>;
-    let mut seen: HashMap<(u32, &str), Outcomes<'_>> = HashMap::new();
-    for e in &h.events {
-        if let Event::Health(x) = e {
-            seen.entry((x.round, x.node.as_str()))
-                .or_default()
-                .insert(x.machine.as_str(), (x.ok, x.error.as_deref()));
-        }
-    }
-    // node → unreached Tentacles (over all rounds), with the first reason.
-    let mut unreached: BTreeMap<String, (BTreeSet<String>, String)> = BTreeMap::new();
-    let mut rounds = Vec::new();
-    // A task counts for the node that ran it; one that never ran counts
-    // against the node it was pinned to.
-    let ran = |t: &HealthTaskSeen| t.ran_on.clone().unwrap_or_else(|| t.node.clone());
-    for t in &tasks {
-        let node = ran(t);
-        let outcomes = seen.get(&(t.round, node.as_str()));
-        let mut bad = Vec::new();
-        for m in &f.tentacles {
-            let why = match outcomes.and_then(|o| o.get(m.machine.as_str())) {
-                Some((true, _)) => continue,
-                Some((false, why)) => why.unwrap_or("failed").to_string(),
-                None => t.error.clone().unwrap_or_else(|| match t.state {
-                    Some(s) => format!("the health task ended {} without checking it", s.as_str()),
-                    None => "the health task did not finish".into(),
-                }),
-            };
-            bad.push(m.name.clone());
-            let entry = unreached
-                .entry(node.clone())
-                .or_insert_with(|| (BTreeSet::new(), why.clone()));
-            entry.0.insert(
-                tentacle_of
-                    .get(m.machine.as_str())
-                    .copied()
-                    .unwrap_or(&m.name)
-                    .to_string(),
-            );
-        }
-        rounds.push(json!({
-            "round": t.round + 1,
-            "pinned_to": t.node,
-            "ran_on": t.ran_on,
-            "task": t.task,
-            "state": t.state.map(TaskState::as_str),
-            "unreached": bad.iter().take(LISTED).collect::<Vec<_>>(),
-        }));
-    }
+    let seen = health_outcomes(h);
+    let mut unreached = Unreached::new();
+    let rounds: Vec<Value> = tasks
+        .iter()
+        .map(|t| judge_round(f, t, &seen, &tentacle_of, &mut unreached))
+        .collect();
     let mut checked_nodes: BTreeSet<String> =
         tasks.iter().filter_map(|t| t.ran_on.clone()).collect();
     let never: Vec<String> = f
@@ -394,11 +352,75 @@ pub(super) fn every_node_reaches(h: &History) -> (Verdict, String, Value) {
     (Verdict::Fail, parts.join("; "), evidence)
 }
 
+/// Each health check's outcome, by (round, node) and then machine: whether
+/// it reached the machine, and the error if not.
+type HealthOutcomes<'a> = HashMap<(u32, &'a str), HashMap<&'a str, (bool, Option<&'a str>)>>;
+
+/// Per node, the Tentacles it failed to reach over all rounds, and the
+/// first reason.
+type Unreached = BTreeMap<String, (BTreeSet<String>, String)>;
+
+fn health_outcomes(h: &History) -> HealthOutcomes<'_> {
+    let mut seen = HealthOutcomes::new();
+    for e in &h.events {
+        if let Event::Health(x) = e {
+            seen.entry((x.round, x.node.as_str()))
+                .or_default()
+                .insert(x.machine.as_str(), (x.ok, x.error.as_deref()));
+        }
+    }
+    seen
+}
+
+/// One health task: the Tentacles it did not reach go into `unreached`
+/// under its node; returns the round's evidence.
+fn judge_round(
+    f: &FleetStarted,
+    t: &HealthTaskSeen,
+    seen: &HealthOutcomes<'_>,
+    tentacle_of: &HashMap<&str, &str>,
+    unreached: &mut Unreached,
+) -> Value {
+    // A task counts for the node that ran it; one that never ran counts
+    // against the node it was pinned to.
+    let node = t.ran_on.clone().unwrap_or_else(|| t.node.clone());
+    let outcomes = seen.get(&(t.round, node.as_str()));
+    let mut bad = Vec::new();
+    for m in &f.tentacles {
+        let why = match outcomes.and_then(|o| o.get(m.machine.as_str())) {
+            Some((true, _)) => continue,
+            Some((false, why)) => why.unwrap_or("failed").to_string(),
+            None => t.error.clone().unwrap_or_else(|| match t.state {
+                Some(s) => format!("the health task ended {} without checking it", s.as_str()),
+                None => "the health task did not finish".into(),
+            }),
+        };
+        bad.push(m.name.clone());
+        let entry = unreached
+            .entry(node.clone())
+            .or_insert_with(|| (BTreeSet::new(), why.clone()));
+        entry.0.insert(
+            tentacle_of
+                .get(m.machine.as_str())
+                .copied()
+                .unwrap_or(&m.name)
+                .to_string(),
+        );
+    }
+    json!({
+        "round": t.round + 1,
+        "pinned_to": t.node,
+        "ran_on": t.ran_on,
+        "task": t.task,
+        "state": t.state.map(TaskState::as_str),
+        "unreached": bad.iter().take(LISTED).collect::<Vec<_>>(),
+    })
+}
+
 /// `reconnect_storm`: after each kill or restart, every connection of the
 /// fleet to that node is back within the bound.
 pub(super) fn reconnect_storm(c: &ReconnectStorm, h: &History) -> (Verdict, String, Value) {
     let Some(f) = fleet(h) else { return no_fleet() };
-    let within_us = c.within.value.get().as_micros() as u64;
     let windows: Vec<_> = super::judged_windows(
         h,
         None,
@@ -407,132 +429,172 @@ pub(super) fn reconnect_storm(c: &ReconnectStorm, h: &History) -> (Verdict, Stri
     if windows.is_empty() {
         return super::never_injected("restarts");
     }
-    let per_node = f.connections as usize * f.tentacles.len();
     let mut outcomes = Vec::new();
     let mut restarts = Vec::new();
     for w in &windows {
         for node in &w.nodes {
-            if !f.endpoints.iter().any(|(n, _)| n == node) {
-                outcomes.push((
-                    Verdict::Unknown,
-                    format!(
-                        "the fleet does not poll {node}, so {} cannot judge it",
-                        w.name
-                    ),
-                ));
-                continue;
-            }
-            let up = h.events.iter().find_map(|e| match e {
-                Event::NodeUp { at_us, node: n, .. } if n == node && *at_us >= w.start_us => {
-                    Some(*at_us)
-                }
-                _ => None,
-            });
-            let Some(up) = up else {
-                outcomes.push((
-                    Verdict::Unknown,
-                    format!("{node} never came back after {}", w.name),
-                ));
-                continue;
-            };
-            // Open connections to the node, replayed to the restart and on.
-            // The fleet may be back before the restart is recorded (the
-            // node listens before it says it is up), so the count is also
-            // judged as the replay passes the restart, once the drops are
-            // in the history.
-            let mut open = 0usize;
-            let mut back: Option<u64> = None;
-            let mut attempts = 0u64;
-            let mut first_drop: Option<u64> = None;
-            let mut passed_up = false;
-            for e in &h.events {
-                let Event::Polling(p) = e else { continue };
-                if &p.node != node {
-                    continue;
-                }
-                if !passed_up && p.at_us >= up {
-                    passed_up = true;
-                    if first_drop.is_some() && open >= per_node {
-                        back = Some(up);
-                    }
-                }
-                match p.change {
-                    PollingChange::Connected => open += 1,
-                    PollingChange::Dropped => {
-                        open = open.saturating_sub(1);
-                        if p.at_us >= w.start_us {
-                            first_drop.get_or_insert(p.at_us);
-                        }
-                    }
-                    PollingChange::Failed => {}
-                }
-                if p.at_us >= w.start_us && back.is_none() && p.change != PollingChange::Dropped {
-                    attempts += 1;
-                }
-                if passed_up && back.is_none() && open >= per_node {
-                    back = Some(p.at_us);
-                }
-            }
-            if !passed_up && back.is_none() && first_drop.is_some() && open >= per_node {
-                back = Some(up);
-            }
-            let span = back.unwrap_or(h.end_us()).saturating_sub(w.start_us).max(1);
-            let rate = attempts as f64 / secs(span);
-            let storm = format!("{attempts} connection attempts, {rate:.1}/s");
-            let (verdict, line) = match back {
-                Some(b) if b.saturating_sub(up) <= within_us => (
-                    Verdict::Pass,
-                    format!(
-                        "after {} the fleet was back on {node} in {:.2}s ({storm})",
-                        w.name,
-                        secs(b.saturating_sub(up))
-                    ),
-                ),
-                Some(b) => (
-                    Verdict::Fail,
-                    format!(
-                        "after {} the fleet took {:.2}s to be back on {node}, over {} ({storm})",
-                        w.name,
-                        secs(b.saturating_sub(up)),
-                        c.within.value
-                    ),
-                ),
-                None => (
-                    Verdict::Fail,
-                    format!(
-                        "after {} only {open} of {per_node} polling connections to {node} came back ({storm})",
-                        w.name
-                    ),
-                ),
-            };
-            // A return the run's interruption came in before the bound
-            // elapsed: unknown, not fail (docs/robustness.md, "Interrupted runs").
-            let (verdict, line) = match verdict {
-                Verdict::Fail => match super::cut_short(
-                    h,
-                    &format!("the fleet's return to {node} after {}", w.name),
-                    up,
-                    within_us,
-                ) {
-                    Some(why) => (Verdict::Unknown, why),
-                    None => (verdict, line),
-                },
-                _ => (verdict, line),
-            };
-            restarts.push(json!({
-                "fault": w.name,
-                "node": node,
-                "node_up_s": secs(up),
-                "first_drop_s": first_drop.map(secs),
-                "time_to_full_fan_out_s": back.map(|b| secs(b - up)),
-                "connection_attempts": attempts,
-                "attempts_per_s": rate,
-            }));
+            let (verdict, line, evidence) = fleet_return(c, h, f, w, node);
+            restarts.extend(evidence);
             outcomes.push((verdict, line));
         }
     }
     let (verdict, detail) = super::worst(&outcomes);
     (verdict, detail, json!({ "restarts": restarts }))
+}
+
+/// Whether the fleet's connections to `node` were all back within the
+/// bound after fault `w`, with the evidence of a return that was watched.
+fn fleet_return(
+    c: &ReconnectStorm,
+    h: &History,
+    f: &FleetStarted,
+    w: &FaultWindow,
+    node: &str,
+) -> (Verdict, String, Option<Value>) {
+    let within_us = c.within.value.get().as_micros() as u64;
+    if !f.endpoints.iter().any(|(n, _)| n == node) {
+        return (
+            Verdict::Unknown,
+            format!(
+                "the fleet does not poll {node}, so {} cannot judge it",
+                w.name
+            ),
+            None,
+        );
+    }
+    let up = h.events.iter().find_map(|e| match e {
+        Event::NodeUp { at_us, node: n, .. } if n == node && *at_us >= w.start_us => Some(*at_us),
+        _ => None,
+    });
+    let Some(up) = up else {
+        return (
+            Verdict::Unknown,
+            format!("{node} never came back after {}", w.name),
+            None,
+        );
+    };
+    let per_node = f.connections as usize * f.tentacles.len();
+    let Return {
+        open,
+        back,
+        attempts,
+        first_drop,
+    } = replay_return(h, node, w.start_us, up, per_node);
+    let span = back.unwrap_or(h.end_us()).saturating_sub(w.start_us).max(1);
+    let rate = attempts as f64 / secs(span);
+    let storm = format!("{attempts} connection attempts, {rate:.1}/s");
+    let (verdict, line) = match back {
+        Some(b) if b.saturating_sub(up) <= within_us => (
+            Verdict::Pass,
+            format!(
+                "after {} the fleet was back on {node} in {:.2}s ({storm})",
+                w.name,
+                secs(b.saturating_sub(up))
+            ),
+        ),
+        Some(b) => (
+            Verdict::Fail,
+            format!(
+                "after {} the fleet took {:.2}s to be back on {node}, over {} ({storm})",
+                w.name,
+                secs(b.saturating_sub(up)),
+                c.within.value
+            ),
+        ),
+        None => (
+            Verdict::Fail,
+            format!(
+                "after {} only {open} of {per_node} polling connections to {node} came back ({storm})",
+                w.name
+            ),
+        ),
+    };
+    // A return the run's interruption came in before the bound
+    // elapsed: unknown, not fail (docs/robustness.md, "Interrupted runs").
+    let (verdict, line) = match verdict {
+        Verdict::Fail => match super::cut_short(
+            h,
+            &format!("the fleet's return to {node} after {}", w.name),
+            up,
+            within_us,
+        ) {
+            Some(why) => (Verdict::Unknown, why),
+            None => (verdict, line),
+        },
+        _ => (verdict, line),
+    };
+    let evidence = json!({
+        "fault": w.name,
+        "node": node,
+        "node_up_s": secs(up),
+        "first_drop_s": first_drop.map(secs),
+        "time_to_full_fan_out_s": back.map(|b| secs(b - up)),
+        "connection_attempts": attempts,
+        "attempts_per_s": rate,
+    });
+    (verdict, line, Some(evidence))
+}
+
+/// The fleet's connections to one node, replayed through a fault.
+struct Return {
+    /// Connections open at the end of the history.
+    open: usize,
+    /// When every connection was back, if it was.
+    back: Option<u64>,
+    /// Connection attempts from the fault until they were all back.
+    attempts: u64,
+    /// The first connection dropped from the fault on.
+    first_drop: Option<u64>,
+}
+
+/// Replays the connections to `node` to its restart at `up` and on, for a
+/// fault that began at `from_us`. The fleet may be back before the restart
+/// is recorded (the node listens before it says it is up), so the count is
+/// also judged as the replay passes the restart, once the drops are in the
+/// history.
+fn replay_return(h: &History, node: &str, from_us: u64, up: u64, per_node: usize) -> Return {
+    let mut open = 0usize;
+    let mut back: Option<u64> = None;
+    let mut attempts = 0u64;
+    let mut first_drop: Option<u64> = None;
+    let mut passed_up = false;
+    for e in &h.events {
+        let Event::Polling(p) = e else { continue };
+        if p.node != node {
+            continue;
+        }
+        if !passed_up && p.at_us >= up {
+            passed_up = true;
+            if first_drop.is_some() && open >= per_node {
+                back = Some(up);
+            }
+        }
+        match p.change {
+            PollingChange::Connected => open += 1,
+            PollingChange::Dropped => {
+                open = open.saturating_sub(1);
+                if p.at_us >= from_us {
+                    first_drop.get_or_insert(p.at_us);
+                }
+            }
+            PollingChange::Failed => {}
+        }
+        if p.at_us >= from_us && back.is_none() && p.change != PollingChange::Dropped {
+            attempts += 1;
+        }
+        if passed_up && back.is_none() && open >= per_node {
+            back = Some(p.at_us);
+        }
+    }
+    if !passed_up && back.is_none() && first_drop.is_some() && open >= per_node {
+        back = Some(up);
+    }
+    Return {
+        open,
+        back,
+        attempts,
+        first_drop,
+    }
 }
 
 /// `rpc_latency`: a percentile of every health-check call's round trip.
@@ -574,349 +636,4 @@ pub(super) fn rpc_latency(c: &RpcLatency, h: &History) -> (Verdict, String, Valu
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::tasks::build::{S, fault};
-    use super::*;
-    use crate::history::{
-        FaultAction, FleetTentacle, HealthSeen, HealthTaskSeen, PollingProbe, PollingSeen,
-    };
-    use crate::scenario::{Check, parse_str};
-
-    const THUMB: &str = "AB";
-
-    /// Two Tentacles polling two nodes from 1s; the fleet started at 0.
-    fn fleet_events() -> Vec<Event> {
-        let mut events = vec![Event::Fleet(FleetStarted {
-            at_us: 0,
-            requested: 2,
-            registration_errors: Vec::new(),
-            tentacles: (1..=2)
-                .map(|i| FleetTentacle {
-                    name: format!("t{i}"),
-                    machine: format!("Machines-{i}"),
-                })
-                .collect(),
-            endpoints: vec![("n1".into(), "a".into()), ("n2".into(), "b".into())],
-            nodes: vec!["n1".into(), "n2".into()],
-            connections: 1,
-            server_thumbprint: THUMB.into(),
-        })];
-        for t in ["t1", "t2"] {
-            for n in ["n1", "n2"] {
-                events.push(conn(S, t, n, PollingChange::Connected));
-            }
-        }
-        events
-    }
-
-    fn conn(at_us: u64, tentacle: &str, node: &str, change: PollingChange) -> Event {
-        Event::Polling(PollingSeen {
-            at_us,
-            tentacle: tentacle.into(),
-            node: node.into(),
-            conn: 0,
-            change,
-            error: None,
-        })
-    }
-
-    fn round(at_us: u64, node: &str, unreached: &[&str]) -> Vec<Event> {
-        let mut events = vec![Event::HealthTask(HealthTaskSeen {
-            queued_us: at_us,
-            done_us: at_us + S,
-            round: 0,
-            node: node.into(),
-            ran_on: Some(node.into()),
-            task: Some("ServerTasks-1".into()),
-            state: Some(if unreached.is_empty() {
-                TaskState::Success
-            } else {
-                TaskState::Failed
-            }),
-            error: None,
-        })];
-        for m in ["Machines-1", "Machines-2"] {
-            let bad = unreached.contains(&m);
-            events.push(Event::Health(HealthSeen {
-                at_us: at_us + S,
-                round: 0,
-                node: node.into(),
-                machine: m.into(),
-                ok: !bad,
-                error: bad.then(|| "did not collect the request".into()),
-                rtt_us: if bad { vec![] } else { vec![2_000, 4_000] },
-            }));
-        }
-        events
-    }
-
-    fn check(yaml: &str) -> Check {
-        let s = parse_str(&format!(
-            "name: x\nduration: 10s\ncluster: {{ polling: {{}} }}\nworkload:\n  - fleet: {{ tentacles: 2, health_checks: [1s] }}\nfaults:\n  - restart: {{ name: restart-n2, node: n2, at: 3s }}\nchecks:\n  - {yaml}\n"
-        ))
-        .unwrap();
-        s.checks[0].value.clone()
-    }
-
-    fn judge(yaml: &str, events: Vec<Event>) -> (Verdict, String) {
-        let r = super::super::judge(&check(yaml), &History { events });
-        (r.verdict, r.detail)
-    }
-
-    #[test]
-    fn fan_out_passes_when_every_pair_is_up_and_names_the_pair_that_is_not() {
-        let mut events = fleet_events();
-        events.extend(round(2 * S, "n1", &[]));
-        assert_eq!(
-            judge("polling_fan_out: {}", events.clone()).0,
-            Verdict::Pass
-        );
-        // t2's connection to n2 drops before the round.
-        events.insert(5, conn(S + 10, "t2", "n2", PollingChange::Dropped));
-        let (v, detail) = judge("polling_fan_out: {}", events);
-        assert_eq!(v, Verdict::Fail);
-        assert!(
-            detail.contains("1 of 4 Tentacle–node pairs") && detail.contains("t2↔n2"),
-            "{detail}"
-        );
-    }
-
-    #[test]
-    fn a_fleet_short_of_tentacles_fails_fan_out_and_reachability() {
-        let mut events = fleet_events();
-        if let Event::Fleet(f) = &mut events[0] {
-            f.requested = 3;
-            f.registration_errors = vec!["registering t3: answered 403".into()];
-        }
-        events.extend(round(2 * S, "n1", &[]));
-        events.extend(round(2 * S, "n2", &[]));
-        for kind in [
-            "polling_fan_out: {}",
-            "every_node_reaches_every_tentacle: {}",
-        ] {
-            let (v, detail) = judge(kind, events.clone());
-            assert_eq!(v, Verdict::Fail, "{kind}");
-            assert_eq!(
-                detail,
-                "only 2 of 3 Tentacles could be registered: registering t3: answered 403"
-            );
-        }
-    }
-
-    #[test]
-    fn fan_out_leaves_out_a_node_a_fault_holds_down() {
-        let mut events = fleet_events();
-        events.push(fault(
-            "kill-n2",
-            FaultKind::Kill,
-            "n2",
-            FaultAction::Inject,
-            3 * S,
-        ));
-        for t in ["t1", "t2"] {
-            events.push(conn(3 * S + 1, t, "n2", PollingChange::Dropped));
-        }
-        // The workload ends while n2 is still down.
-        events.push(Event::Phase {
-            at_us: 4 * S,
-            phase: crate::history::Phase::Heal,
-        });
-        let (v, detail) = judge("polling_fan_out: {}", events);
-        assert_eq!(v, Verdict::Pass, "{detail}");
-    }
-
-    #[test]
-    fn a_health_task_that_ran_elsewhere_does_not_count_for_its_pinned_node() {
-        let mut events = fleet_events();
-        events.extend(round(2 * S, "n1", &[]));
-        let mut moved = round(2 * S, "n1", &[]);
-        if let Event::HealthTask(t) = &mut moved[0] {
-            t.node = "n2".into();
-        }
-        events.push(moved.remove(0));
-        let (v, detail) = judge("every_node_reaches_every_tentacle: {}", events);
-        assert_eq!(
-            (v, detail.as_str()),
-            (Verdict::Unknown, "no health task ran on n2")
-        );
-    }
-
-    #[test]
-    fn reachability_names_the_node_and_tentacles_it_could_not_reach() {
-        let mut events = fleet_events();
-        events.extend(round(2 * S, "n1", &[]));
-        events.extend(round(2 * S, "n2", &["Machines-2"]));
-        let (v, detail) = judge("every_node_reaches_every_tentacle: {}", events.clone());
-        assert_eq!(v, Verdict::Fail);
-        assert_eq!(
-            detail,
-            "n2 could not reach 1 of 2 Tentacles (t2): did not collect the request"
-        );
-        events.retain(|e| !matches!(e, Event::Health(h) if h.node == "n2"));
-        events.extend(round(2 * S, "n2", &[]).into_iter().skip(1));
-        assert_eq!(
-            judge("every_node_reaches_every_tentacle: {}", events).0,
-            Verdict::Pass
-        );
-    }
-
-    #[test]
-    fn a_served_certificate_that_is_not_the_clusters_fails() {
-        let probe = |node: &str, thumbprint: &str| {
-            Event::PollingProbe(PollingProbe {
-                at_us: 0,
-                node: node.into(),
-                address: "x".into(),
-                thumbprint: Some(thumbprint.into()),
-                friendly_page: true,
-                error: None,
-            })
-        };
-        let mut events = fleet_events();
-        events.push(probe("n1", THUMB));
-        events.push(probe("n2", THUMB));
-        assert_eq!(
-            judge("polling_certificate: {}", events.clone()).0,
-            Verdict::Pass
-        );
-        events.pop();
-        events.push(probe("n2", "LB-OWN"));
-        let (v, detail) = judge("polling_certificate: {}", events);
-        assert_eq!(v, Verdict::Fail);
-        assert!(
-            detail.contains("n2 (x) served thumbprint LB-OWN"),
-            "{detail}"
-        );
-    }
-
-    #[test]
-    fn a_slow_return_after_a_restart_fails_the_storm_bound() {
-        let storm = |back_after: u64| {
-            let mut events = fleet_events();
-            events.push(fault(
-                "restart-n2",
-                FaultKind::Restart,
-                "n2",
-                FaultAction::Inject,
-                3 * S,
-            ));
-            for t in ["t1", "t2"] {
-                events.push(conn(3 * S + 1, t, "n2", PollingChange::Dropped));
-            }
-            events.push(Event::NodeUp {
-                at_us: 3 * S + 100,
-                node: "n2".into(),
-                address: String::new(),
-                pid: Some(1),
-                boot_ms: 5,
-            });
-            events.push(fault(
-                "restart-n2",
-                FaultKind::Restart,
-                "n2",
-                FaultAction::Heal,
-                3 * S + 200,
-            ));
-            events.push(conn(3 * S + 100 + S, "t1", "n2", PollingChange::Failed));
-            for t in ["t1", "t2"] {
-                events.push(conn(
-                    3 * S + 100 + back_after,
-                    t,
-                    "n2",
-                    PollingChange::Connected,
-                ));
-            }
-            events
-        };
-        let (v, detail) = judge("reconnect_storm: { within: 10s }", storm(6 * S));
-        assert_eq!(
-            (v, detail.as_str()),
-            (
-                Verdict::Pass,
-                "after restart-n2 the fleet was back on n2 in 6.00s (3 connection attempts, 0.5/s)"
-            )
-        );
-        let (v, detail) = judge("reconnect_storm: { within: 10s }", storm(12 * S));
-        assert_eq!(v, Verdict::Fail);
-        assert!(detail.contains("took 12.00s"), "{detail}");
-        let mut never = storm(6 * S);
-        never.pop();
-        let (v, detail) = judge("reconnect_storm: { within: 10s }", never);
-        assert_eq!(v, Verdict::Fail);
-        assert!(detail.contains("only 1 of 2"), "{detail}");
-    }
-
-    /// Issue 17: a return the run's interruption came in before the bound
-    /// elapsed is unknown, not failed; one it came in after still fails.
-    #[test]
-    fn r17_a_return_cut_short_by_the_interruption_is_unknown() {
-        let never_back = |interrupted_at: u64| {
-            let mut events = fleet_events();
-            events.push(fault(
-                "restart-n2",
-                FaultKind::Restart,
-                "n2",
-                FaultAction::Inject,
-                3 * S,
-            ));
-            for t in ["t1", "t2"] {
-                events.push(conn(3 * S + 1, t, "n2", PollingChange::Dropped));
-            }
-            events.push(Event::NodeUp {
-                at_us: 3 * S + 100,
-                node: "n2".into(),
-                address: String::new(),
-                pid: Some(1),
-                boot_ms: 5,
-            });
-            events.push(fault(
-                "restart-n2",
-                FaultKind::Restart,
-                "n2",
-                FaultAction::Heal,
-                3 * S + 200,
-            ));
-            events.push(Event::Interrupted {
-                at_us: interrupted_at,
-                why: "Ctrl-C".into(),
-                phase: crate::history::Phase::Workload,
-            });
-            events.push(conn(interrupted_at + S, "t1", "n2", PollingChange::Failed));
-            events
-        };
-        let (v, detail) = judge("reconnect_storm: { within: 10s }", never_back(5 * S));
-        assert_eq!(v, Verdict::Unknown, "{detail}");
-        assert_eq!(
-            detail,
-            "the fleet's return to n2 after restart-n2 was cut short by the interruption (Ctrl-C during workload) 2.0s in, before its bound of 10.0s elapsed; cannot tell"
-        );
-        let (v, detail) = judge("reconnect_storm: { within: 10s }", never_back(20 * S));
-        assert_eq!(v, Verdict::Fail, "{detail}");
-        assert!(detail.contains("only 0 of 2"), "{detail}");
-    }
-
-    #[test]
-    fn rpc_latency_is_judged_on_the_recorded_round_trips() {
-        let mut events = fleet_events();
-        events.extend(round(2 * S, "n1", &[]));
-        assert_eq!(
-            judge(
-                "rpc_latency: { percentile: 99, below: 5ms }",
-                events.clone()
-            )
-            .0,
-            Verdict::Pass
-        );
-        let (v, detail) = judge("rpc_latency: { percentile: 99, below: 3ms }", events);
-        assert_eq!(v, Verdict::Fail);
-        assert!(detail.starts_with("p99 of 4 polling RPCs"), "{detail}");
-        assert_eq!(
-            judge(
-                "rpc_latency: { percentile: 99, below: 3ms }",
-                fleet_events()
-            )
-            .0,
-            Verdict::Unknown
-        );
-    }
-}
+mod tests;

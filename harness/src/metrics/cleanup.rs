@@ -163,14 +163,6 @@ pub struct TaskLeft {
     pub canceled_by_run: bool,
 }
 
-fn new_task(id: &str, tasks: &mut BTreeMap<String, TaskLeft>) {
-    tasks.entry(id.to_string()).or_insert(TaskLeft {
-        id: id.to_string(),
-        state: None,
-        canceled_by_run: false,
-    });
-}
-
 /// The section, or None for a history without a run ID (from before
 /// run IDs).
 pub fn cleanup(history: &History) -> Option<CleanupReport> {
@@ -178,20 +170,28 @@ pub fn cleanup(history: &History) -> Option<CleanupReport> {
         Event::RunStarted { run_id, .. } if !run_id.is_empty() => Some(run_id.clone()),
         _ => None,
     })?;
-    let mut packages: BTreeMap<String, PackageSeen> = BTreeMap::new();
-    let mut machines: BTreeMap<String, Removal> = BTreeMap::new();
-    let mut tasks: BTreeMap<String, TaskLeft> = BTreeMap::new();
-    let not_yet = |id: &str| {
-        Removal::new(
-            id,
-            Outcome::Left,
-            Some("the run ended before removing it".into()),
-        )
-    };
+    let mut created = Created::default();
     for e in &history.events {
+        created.see_package(e);
+        created.see_machine(e);
+        created.see_task(e);
+    }
+    Some(created.report(run_id))
+}
+
+/// Everything the run created, as its events so far tell it.
+#[derive(Default)]
+struct Created {
+    packages: BTreeMap<String, PackageSeen>,
+    machines: BTreeMap<String, Removal>,
+    tasks: BTreeMap<String, TaskLeft>,
+}
+
+impl Created {
+    fn see_package(&mut self, e: &Event) {
         match e {
             Event::Upload(u) => {
-                let p = packages.entry(u.id.clone()).or_default();
+                let p = self.packages.entry(u.id.clone()).or_default();
                 p.had |= u.class == UploadClass::Accepted;
                 if may_land_later(u.class, u.last_byte_us.is_some(), u.body_kind) {
                     p.may_land = Some(format!(
@@ -205,12 +205,12 @@ pub fn cleanup(history: &History) -> Option<CleanupReport> {
             Event::PackageRead(r)
                 if r.kind != PackageReadKind::Download && r.status == Some(200) =>
             {
-                packages.entry(r.id.clone()).or_default().had = true;
+                self.packages.entry(r.id.clone()).or_default().had = true;
             }
             Event::PackageDeleted {
                 id, deleted, error, ..
             } => {
-                let p = packages.entry(id.clone()).or_default();
+                let p = self.packages.entry(id.clone()).or_default();
                 p.deleted = Some((*deleted, error.clone()));
                 p.deleted_once |= *deleted;
             }
@@ -221,7 +221,7 @@ pub fn cleanup(history: &History) -> Option<CleanupReport> {
                 landing_watched,
                 ..
             } => {
-                packages.entry(id.clone()).or_default().look = Some((
+                self.packages.entry(id.clone()).or_default().look = Some((
                     *landing_watched,
                     match present {
                         Some(p) => Ok(*p),
@@ -229,11 +229,21 @@ pub fn cleanup(history: &History) -> Option<CleanupReport> {
                     },
                 ));
             }
+            _ => {}
+        }
+    }
+
+    fn see_machine(&mut self, e: &Event) {
+        match e {
             Event::Fleet(f) => {
                 for t in &f.tentacles {
-                    machines
-                        .entry(t.machine.clone())
-                        .or_insert_with(|| not_yet(&t.machine));
+                    self.machines.entry(t.machine.clone()).or_insert_with(|| {
+                        Removal::new(
+                            &t.machine,
+                            Outcome::Left,
+                            Some("the run ended before removing it".into()),
+                        )
+                    });
                 }
             }
             Event::Removed {
@@ -248,8 +258,15 @@ pub fn cleanup(history: &History) -> Option<CleanupReport> {
                 } else {
                     Outcome::Left
                 };
-                machines.insert(id.clone(), Removal::new(id, outcome, error.clone()));
+                self.machines
+                    .insert(id.clone(), Removal::new(id, outcome, error.clone()));
             }
+            _ => {}
+        }
+    }
+
+    fn see_task(&mut self, e: &Event) {
+        match e {
             // The run's last look at a task: its state then, and whether
             // the run canceled it.
             Event::Removed {
@@ -259,59 +276,68 @@ pub fn cleanup(history: &History) -> Option<CleanupReport> {
                 state,
                 ..
             } if kind == "task" => {
-                new_task(id, &mut tasks);
-                if let Some(left) = tasks.get_mut(id) {
-                    left.canceled_by_run = *removed;
-                    left.state = match state {
-                        Some(s) => Some(*s),
-                        // A history from before states were recorded
-                        // here: its cancels were immediate.
-                        None if *removed => Some(TaskState::Canceled),
-                        None => left.state,
-                    };
-                }
+                let left = self.task(id);
+                left.canceled_by_run = *removed;
+                left.state = match state {
+                    Some(s) => Some(*s),
+                    // A history from before states were recorded
+                    // here: its cancels were immediate.
+                    None if *removed => Some(TaskState::Canceled),
+                    None => left.state,
+                };
             }
             Event::TaskSubmitted(t) => {
                 if let Some(id) = &t.id {
-                    new_task(id, &mut tasks);
+                    self.task(id);
                 }
             }
             Event::HealthTask(t) => {
                 if let Some(id) = &t.task {
-                    new_task(id, &mut tasks);
-                    if let Some(state) = t.state
-                        && let Some(left) = tasks.get_mut(id)
-                    {
+                    let left = self.task(id);
+                    if let Some(state) = t.state {
                         left.state = Some(state);
                     }
                 }
             }
             Event::Task(t) => {
-                if let Some(left) = tasks.get_mut(&t.id) {
+                if let Some(left) = self.tasks.get_mut(&t.id) {
                     left.state = Some(t.state);
                 }
             }
             _ => {}
         }
     }
-    let tasks: Vec<TaskLeft> = tasks.into_values().collect();
-    // A failed attempt the run never deleted nor looked for (a history
-    // from before either) is not shown: nothing says it was ever stored.
-    let packages: Vec<Removal> = packages
-        .iter()
-        .filter(|(_, p)| p.had || p.deleted.is_some() || p.look.is_some())
-        .map(|(id, p)| p.removal(id))
-        .collect();
-    let machines: Vec<Removal> = machines.into_values().collect();
-    let mut report = CleanupReport {
-        run_id,
-        packages,
-        machines,
-        tasks,
-        clean: false,
-    };
-    report.clean = report.left_behind().is_empty() && report.unconfirmed().is_empty();
-    Some(report)
+
+    /// Task `id`, met now if not before.
+    fn task(&mut self, id: &str) -> &mut TaskLeft {
+        self.tasks.entry(id.to_string()).or_insert(TaskLeft {
+            id: id.to_string(),
+            state: None,
+            canceled_by_run: false,
+        })
+    }
+
+    fn report(self, run_id: String) -> CleanupReport {
+        let tasks: Vec<TaskLeft> = self.tasks.into_values().collect();
+        // A failed attempt the run never deleted nor looked for (a history
+        // from before either) is not shown: nothing says it was ever stored.
+        let packages: Vec<Removal> = self
+            .packages
+            .iter()
+            .filter(|(_, p)| p.had || p.deleted.is_some() || p.look.is_some())
+            .map(|(id, p)| p.removal(id))
+            .collect();
+        let machines: Vec<Removal> = self.machines.into_values().collect();
+        let mut report = CleanupReport {
+            run_id,
+            packages,
+            machines,
+            tasks,
+            clean: false,
+        };
+        report.clean = report.left_behind().is_empty() && report.unconfirmed().is_empty();
+        report
+    }
 }
 
 impl CleanupReport {

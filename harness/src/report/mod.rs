@@ -283,8 +283,57 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
         .header()
         .map(|(s, seed, t, at)| (s.to_string(), seed, t.to_string(), at.to_string()))
         .unwrap_or_default();
-    // A history without run_ended is from a harness that died mid-run.
-    let interrupted = history
+    let interrupted = interrupted(history);
+    // An interrupted run proves nothing either way.
+    let verdict = if interrupted.is_some() {
+        Verdict::Unknown
+    } else {
+        Verdict::merge(checks.iter().map(|c| c.verdict))
+    };
+    let boot_s = history
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::NodeUp { at_us, node, .. } if node == LB_NAME => Some(secs(*at_us)),
+            _ => None,
+        })
+        .unwrap_or(0.0);
+
+    Report {
+        scenario,
+        seed,
+        seed_text: seed.to_string(),
+        target,
+        verdict,
+        checks,
+        nodes: node_reports(history),
+        metrics: metrics(history),
+        timeline: Some(timeline::timeline(history)),
+        faults: fault_reports(history),
+        lb_health: lb_health(history),
+        tasks: task_report(history),
+        drains: crate::metrics::drains(history),
+        uploads: crate::metrics::uploads(history),
+        polling: polling::polling(history),
+        memory: memory(history),
+        cleanup: cleanup(history),
+        cpu_limit: cpu_limit(history),
+        started_at,
+        boot_s,
+        interrupted_phase: history
+            .interruption()
+            .filter(|_| interrupted.is_some())
+            .map(|i| i.phase.as_str().to_string()),
+        interrupted,
+        uploads_in_flight: uploads_in_flight(history),
+        harness_version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+/// Why the run did not finish, if it did not. A history without
+/// run_ended is from a harness that died mid-run.
+fn interrupted(history: &History) -> Option<String> {
+    history
         .events
         .iter()
         .find_map(|e| match e {
@@ -293,15 +342,12 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
         })
         .unwrap_or_else(|| {
             Some("the history has no run_ended event: the run did not finish".into())
-        });
-    // An interrupted run proves nothing either way.
-    let verdict = if interrupted.is_some() {
-        Verdict::Unknown
-    } else {
-        Verdict::merge(checks.iter().map(|c| c.verdict))
-    };
+        })
+}
 
-    let metrics = metrics(history);
+/// Every node the run started (the LB aside), with its names in the
+/// cluster and its share of the measured pings.
+fn node_reports(history: &History) -> Vec<NodeReport> {
     let mut pings: BTreeMap<&str, u64> = BTreeMap::new();
     for r in history.measured_requests() {
         if let (false, Some(n)) = (r.is_error(), &r.node) {
@@ -343,8 +389,11 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
             0.0
         };
     }
+    nodes
+}
 
-    let faults = history
+fn fault_reports(history: &History) -> Vec<FaultReport> {
+    history
         .fault_windows()
         .into_iter()
         .map(|w| {
@@ -364,8 +413,11 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
                 heal_error: w.heal_error,
             }
         })
-        .collect();
-    let lb_health = history
+        .collect()
+}
+
+fn lb_health(history: &History) -> Vec<LbHealthReport> {
+    history
         .events
         .iter()
         .filter_map(|e| match e {
@@ -380,72 +432,41 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
             }),
             _ => None,
         })
-        .collect();
+        .collect()
+}
 
-    let boot_s = history
+fn memory(history: &History) -> Vec<MemoryReport> {
+    history
         .events
         .iter()
-        .find_map(|e| match e {
-            Event::NodeUp { at_us, node, .. } if node == LB_NAME => Some(secs(*at_us)),
-            _ => None,
-        })
-        .unwrap_or(0.0);
-
-    Report {
-        scenario,
-        seed,
-        seed_text: seed.to_string(),
-        target,
-        verdict,
-        checks,
-        nodes,
-        metrics,
-        timeline: Some(timeline::timeline(history)),
-        faults,
-        lb_health,
-        tasks: task_report(history),
-        drains: crate::metrics::drains(history),
-        uploads: crate::metrics::uploads(history),
-        polling: polling::polling(history),
-        memory: history
-            .events
-            .iter()
-            .filter_map(|e| match e {
-                Event::PeakMemory {
-                    process,
-                    peak_rss_kib,
-                    ..
-                } => Some(MemoryReport {
-                    process: process.clone(),
-                    peak_rss_mib: *peak_rss_kib as f64 / 1024.0,
-                }),
-                _ => None,
-            })
-            .collect(),
-        cleanup: cleanup(history),
-        cpu_limit: history.events.iter().find_map(|e| match e {
-            Event::CpuLimit {
-                method,
-                cores_per_node,
-                asked,
+        .filter_map(|e| match e {
+            Event::PeakMemory {
+                process,
+                peak_rss_kib,
                 ..
-            } => Some(CpuLimitReport {
-                method: method.clone(),
-                cores_per_node: *cores_per_node,
-                asked: *asked,
+            } => Some(MemoryReport {
+                process: process.clone(),
+                peak_rss_mib: *peak_rss_kib as f64 / 1024.0,
             }),
             _ => None,
+        })
+        .collect()
+}
+
+fn cpu_limit(history: &History) -> Option<CpuLimitReport> {
+    history.events.iter().find_map(|e| match e {
+        Event::CpuLimit {
+            method,
+            cores_per_node,
+            asked,
+            ..
+        } => Some(CpuLimitReport {
+            method: method.clone(),
+            cores_per_node: *cores_per_node,
+            asked: *asked,
         }),
-        started_at,
-        boot_s,
-        interrupted_phase: history
-            .interruption()
-            .filter(|_| interrupted.is_some())
-            .map(|i| i.phase.as_str().to_string()),
-        interrupted,
-        uploads_in_flight: uploads_in_flight(history),
-        harness_version: env!("CARGO_PKG_VERSION").to_string(),
-    }
+        _ => None,
+    })
 }
 
 #[cfg(test)]

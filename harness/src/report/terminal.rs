@@ -6,9 +6,11 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use super::Report;
+use super::{DrainReport, PollingReport, Report, TaskReport};
 use crate::check::Verdict;
-use crate::history::{Event, Phase};
+use crate::history::{
+    Event, FaultAction, FaultEvent, FleetStarted, HealthTaskSeen, Phase, Request, UploadAttempt,
+};
 
 /// Live progress on stderr. A spinner line on a terminal; elsewhere (CI
 /// logs) one line per phase, node start and fault, and a status line every
@@ -61,233 +63,51 @@ impl LiveProgress {
     /// Takes one event of the stream.
     pub fn observe(&mut self, event: &Event) {
         match event {
-            Event::Phase { at_us, phase } => {
-                self.phase = *phase;
-                self.line(format!(
-                    "[{:>7.1}s] phase {}",
-                    *at_us as f64 / 1e6,
-                    phase_name(*phase)
-                ));
-            }
-            Event::NodeUp {
-                at_us,
-                node,
-                address,
-                boot_ms,
-                ..
-            } => {
-                // A real target's nodes are known by their URLs.
-                let url = if address.contains("://") {
-                    address.clone()
-                } else {
-                    format!("http://{address}")
-                };
-                self.line(format!(
-                    "[{:>7.1}s] {node} up at {url} in {boot_ms} ms",
-                    *at_us as f64 / 1e6
-                ));
-            }
-            Event::LoadEnded {
-                at_us,
-                requests,
-                failed,
-                error,
-                ..
-            } => {
-                let how = match error {
-                    Some(e) => format!(": {e}"),
-                    None => String::new(),
-                };
-                self.line(format!(
-                    "[{:>7.1}s] load phase ended: goose counted {requests} requests, {failed} failed{how}",
-                    *at_us as f64 / 1e6
-                ));
-            }
-            Event::CpuLimit {
-                at_us,
-                method,
-                cores_per_node,
-                asked,
-            } => {
-                self.line(format!(
-                    "[{:>7.1}s] each node limited to {cores_per_node} CPUs ({asked} asked) by {method}",
-                    *at_us as f64 / 1e6
-                ));
-            }
-            Event::Fault(f) => {
-                let what = match (f.action, &f.step) {
-                    (crate::history::FaultAction::Inject, _) => "inject".to_string(),
-                    (crate::history::FaultAction::Step, Some(step)) => step.clone(),
-                    (crate::history::FaultAction::Step, None) => "step".to_string(),
-                    (crate::history::FaultAction::Heal, _) => "heal".to_string(),
-                };
-                let err = f
-                    .error
-                    .as_ref()
-                    .map(|e| format!(" FAILED: {e}"))
-                    .unwrap_or_default();
-                self.line(format!(
-                    "[{:>7.1}s] {what} {} ({} {}){err}",
-                    f.at_us as f64 / 1e6,
-                    f.name,
-                    f.kind,
-                    f.nodes.join(",")
-                ));
-            }
-            Event::LbHealth {
-                at_us,
-                node,
-                healthy,
-            } => {
-                let state = if *healthy {
-                    "back in rotation"
-                } else {
-                    "out of rotation"
-                };
-                self.line(format!(
-                    "[{:>7.1}s] lb: {node} {state}",
-                    *at_us as f64 / 1e6
-                ));
-            }
-            Event::Request(r) => {
-                self.requests += 1;
-                self.window_requests += 1;
-                if r.is_error() {
-                    self.errors += 1;
-                }
-                let elapsed = self.window_start.elapsed();
-                if elapsed >= Duration::from_millis(500) {
-                    self.rate = self.window_requests as f64 / elapsed.as_secs_f64();
-                    self.window_start = Instant::now();
-                    self.window_requests = 0;
-                    let mut status = format!(
-                        "{} | requests {} | errors {} | {:.0}/s",
-                        phase_name(self.phase),
-                        self.requests,
-                        self.errors,
-                        self.rate
-                    );
-                    if self.tasks_submitted > 0 {
-                        let _ = write!(
-                            status,
-                            " | tasks {} submitted, {} ended",
-                            self.tasks_submitted, self.tasks_ended
-                        );
-                    }
-                    if !self.bar.is_hidden() {
-                        self.bar.set_message(status);
-                    } else if self.last_status_line.elapsed() >= Duration::from_secs(5) {
-                        self.last_status_line = Instant::now();
-                        eprintln!("[{:>7.1}s] {status}", r.done_us as f64 / 1e6);
-                    }
-                }
-            }
-            Event::NodeStatus {
-                at_us,
-                node,
-                status,
-            } => {
-                let said = status.map_or("no answer".to_string(), |s| s.to_string());
-                self.line(format!(
-                    "[{:>7.1}s] {node} ping (direct): {said}",
-                    *at_us as f64 / 1e6
-                ));
-            }
+            Event::Phase { phase, .. } => self.phase = *phase,
+            Event::Request(r) => self.count_request(r),
             Event::TaskSubmitted(_) => self.tasks_submitted += 1,
-            Event::Task(t) => {
-                if t.state.is_completed() {
-                    self.tasks_ended += 1;
-                }
-            }
-            Event::Upload(u) => {
-                let how = match (u.status, &u.error) {
-                    (Some(s), _) => format!("{s}"),
-                    (None, Some(e)) => e.clone(),
-                    (None, None) => "no answer".into(),
-                };
-                let speed = u
-                    .mib_s
-                    .map(|m| format!(", {m:.0} MiB/s"))
-                    .unwrap_or_default();
-                self.line(format!(
-                    "[{:>7.1}s] upload {} attempt {}: {:?} ({how}{speed})",
-                    u.done_us as f64 / 1e6,
-                    u.file,
-                    u.attempt + 1,
-                    u.class
-                ));
-            }
-            Event::Fleet(f) => {
-                let endpoints: Vec<String> = f
-                    .endpoints
-                    .iter()
-                    .map(|(n, a)| format!("{n}={a}"))
-                    .collect();
-                self.line(format!(
-                    "[{:>7.1}s] fleet: {} of {} Tentacles registered, {} connection(s) each to {}",
-                    f.at_us as f64 / 1e6,
-                    f.tentacles.len(),
-                    f.requested,
-                    f.connections,
-                    endpoints.join(" ")
-                ));
-                for e in f.registration_errors.iter().take(3) {
-                    self.line(format!("  fleet: {e}"));
-                }
-            }
-            Event::HealthTask(t) => {
-                let state = t.state.map_or("not finished", |s| s.as_str());
-                let err = t
-                    .error
-                    .as_ref()
-                    .map(|e| format!(": {e}"))
-                    .unwrap_or_default();
-                self.line(format!(
-                    "[{:>7.1}s] health round {} on {} ({}): {state}{err}",
-                    t.done_us as f64 / 1e6,
-                    t.round + 1,
-                    t.node,
-                    t.task.as_deref().unwrap_or("not created")
-                ));
-            }
-            Event::NodeIdentities { at_us, nodes } => {
-                for n in nodes {
-                    self.line(format!(
-                        "[{:>7.1}s] {} is the cluster's {} ({})",
-                        *at_us as f64 / 1e6,
-                        n.node,
-                        n.name,
-                        n.id
-                    ));
-                }
-            }
-            Event::Interrupted { at_us, why, phase } => {
-                self.line(format!(
-                    "[{:>7.1}s] {why} during {}: stopping",
-                    *at_us as f64 / 1e6,
-                    phase.as_str()
-                ));
-            }
-            Event::FleetRemoved { at_us, removed, .. } => {
-                self.line(format!(
-                    "[{:>7.1}s] fleet: {removed} machines removed",
-                    *at_us as f64 / 1e6
-                ));
-            }
-            Event::RunStarted { .. }
-            | Event::RunEnded { .. }
-            | Event::UploadStarted(_)
-            | Event::ClusterNodes { .. }
-            | Event::TaskLog(_)
-            | Event::PackageRead(_)
-            | Event::PackageDeleted { .. }
-            | Event::PackageLook { .. }
-            | Event::Removed { .. }
-            | Event::HealFailed { .. }
-            | Event::Polling(_)
-            | Event::PollingProbe(_)
-            | Event::Health(_)
-            | Event::PeakMemory { .. } => {}
+            Event::Task(t) if t.state.is_completed() => self.tasks_ended += 1,
+            _ => {}
+        }
+        for line in event_lines(event) {
+            self.line(line);
+        }
+    }
+
+    /// Counts a request, and every half second refreshes the rate and the
+    /// status: on the spinner, or as a line every five seconds without one.
+    fn count_request(&mut self, r: &Request) {
+        self.requests += 1;
+        self.window_requests += 1;
+        if r.is_error() {
+            self.errors += 1;
+        }
+        let elapsed = self.window_start.elapsed();
+        if elapsed < Duration::from_millis(500) {
+            return;
+        }
+        self.rate = self.window_requests as f64 / elapsed.as_secs_f64();
+        self.window_start = Instant::now();
+        self.window_requests = 0;
+        let mut status = format!(
+            "{} | requests {} | errors {} | {:.0}/s",
+            phase_name(self.phase),
+            self.requests,
+            self.errors,
+            self.rate
+        );
+        if self.tasks_submitted > 0 {
+            let _ = write!(
+                status,
+                " | tasks {} submitted, {} ended",
+                self.tasks_submitted, self.tasks_ended
+            );
+        }
+        if !self.bar.is_hidden() {
+            self.bar.set_message(status);
+        } else if self.last_status_line.elapsed() >= Duration::from_secs(5) {
+            self.last_status_line = Instant::now();
+            eprintln!("[{:>7.1}s] {status}", r.done_us as f64 / 1e6);
         }
     }
 
@@ -295,6 +115,218 @@ impl LiveProgress {
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }
+}
+
+/// The lines an event is shown as while the run goes; none for most.
+fn event_lines(event: &Event) -> Vec<String> {
+    match event {
+        Event::Phase { at_us, phase } => vec![format!(
+            "[{:>7.1}s] phase {}",
+            *at_us as f64 / 1e6,
+            phase_name(*phase)
+        )],
+        Event::NodeUp {
+            at_us,
+            node,
+            address,
+            boot_ms,
+            ..
+        } => vec![node_up_line(*at_us, node, address, *boot_ms)],
+        Event::LoadEnded {
+            at_us,
+            requests,
+            failed,
+            error,
+            ..
+        } => vec![load_ended_line(
+            *at_us,
+            *requests,
+            *failed,
+            error.as_deref(),
+        )],
+        Event::CpuLimit {
+            at_us,
+            method,
+            cores_per_node,
+            asked,
+        } => vec![format!(
+            "[{:>7.1}s] each node limited to {cores_per_node} CPUs ({asked} asked) by {method}",
+            *at_us as f64 / 1e6
+        )],
+        Event::Fault(f) => vec![fault_line(f)],
+        Event::LbHealth {
+            at_us,
+            node,
+            healthy,
+        } => vec![lb_health_line(*at_us, node, *healthy)],
+        Event::NodeStatus {
+            at_us,
+            node,
+            status,
+        } => vec![node_status_line(*at_us, node, *status)],
+        Event::Upload(u) => vec![upload_line(u)],
+        Event::Fleet(f) => fleet_lines(f),
+        Event::HealthTask(t) => vec![health_task_line(t)],
+        Event::NodeIdentities { at_us, nodes } => nodes
+            .iter()
+            .map(|n| {
+                format!(
+                    "[{:>7.1}s] {} is the cluster's {} ({})",
+                    *at_us as f64 / 1e6,
+                    n.node,
+                    n.name,
+                    n.id
+                )
+            })
+            .collect(),
+        Event::Interrupted { at_us, why, phase } => vec![format!(
+            "[{:>7.1}s] {why} during {}: stopping",
+            *at_us as f64 / 1e6,
+            phase.as_str()
+        )],
+        Event::FleetRemoved { at_us, removed, .. } => vec![format!(
+            "[{:>7.1}s] fleet: {removed} machines removed",
+            *at_us as f64 / 1e6
+        )],
+        Event::RunStarted { .. }
+        | Event::RunEnded { .. }
+        | Event::Request(_)
+        | Event::TaskSubmitted(_)
+        | Event::Task(_)
+        | Event::UploadStarted(_)
+        | Event::ClusterNodes { .. }
+        | Event::TaskLog(_)
+        | Event::PackageRead(_)
+        | Event::PackageDeleted { .. }
+        | Event::PackageLook { .. }
+        | Event::Removed { .. }
+        | Event::HealFailed { .. }
+        | Event::Polling(_)
+        | Event::PollingProbe(_)
+        | Event::Health(_)
+        | Event::PeakMemory { .. } => Vec::new(),
+    }
+}
+
+fn lb_health_line(at_us: u64, node: &str, healthy: bool) -> String {
+    let state = if healthy {
+        "back in rotation"
+    } else {
+        "out of rotation"
+    };
+    format!("[{:>7.1}s] lb: {node} {state}", at_us as f64 / 1e6)
+}
+
+fn node_status_line(at_us: u64, node: &str, status: Option<u16>) -> String {
+    let said = status.map_or("no answer".to_string(), |s| s.to_string());
+    format!(
+        "[{:>7.1}s] {node} ping (direct): {said}",
+        at_us as f64 / 1e6
+    )
+}
+
+fn node_up_line(at_us: u64, node: &str, address: &str, boot_ms: u64) -> String {
+    // A real target's nodes are known by their URLs.
+    let url = if address.contains("://") {
+        address.to_string()
+    } else {
+        format!("http://{address}")
+    };
+    format!(
+        "[{:>7.1}s] {node} up at {url} in {boot_ms} ms",
+        at_us as f64 / 1e6
+    )
+}
+
+fn load_ended_line(at_us: u64, requests: u64, failed: u64, error: Option<&str>) -> String {
+    let how = match error {
+        Some(e) => format!(": {e}"),
+        None => String::new(),
+    };
+    format!(
+        "[{:>7.1}s] load phase ended: goose counted {requests} requests, {failed} failed{how}",
+        at_us as f64 / 1e6
+    )
+}
+
+fn fault_line(f: &FaultEvent) -> String {
+    let what = match (f.action, &f.step) {
+        (FaultAction::Inject, _) => "inject".to_string(),
+        (FaultAction::Step, Some(step)) => step.clone(),
+        (FaultAction::Step, None) => "step".to_string(),
+        (FaultAction::Heal, _) => "heal".to_string(),
+    };
+    let err = f
+        .error
+        .as_ref()
+        .map(|e| format!(" FAILED: {e}"))
+        .unwrap_or_default();
+    format!(
+        "[{:>7.1}s] {what} {} ({} {}){err}",
+        f.at_us as f64 / 1e6,
+        f.name,
+        f.kind,
+        f.nodes.join(",")
+    )
+}
+
+fn upload_line(u: &UploadAttempt) -> String {
+    let how = match (u.status, &u.error) {
+        (Some(s), _) => format!("{s}"),
+        (None, Some(e)) => e.clone(),
+        (None, None) => "no answer".into(),
+    };
+    let speed = u
+        .mib_s
+        .map(|m| format!(", {m:.0} MiB/s"))
+        .unwrap_or_default();
+    format!(
+        "[{:>7.1}s] upload {} attempt {}: {:?} ({how}{speed})",
+        u.done_us as f64 / 1e6,
+        u.file,
+        u.attempt + 1,
+        u.class
+    )
+}
+
+/// The fleet's registration, and the first few errors of it.
+fn fleet_lines(f: &FleetStarted) -> Vec<String> {
+    let endpoints: Vec<String> = f
+        .endpoints
+        .iter()
+        .map(|(n, a)| format!("{n}={a}"))
+        .collect();
+    let mut lines = vec![format!(
+        "[{:>7.1}s] fleet: {} of {} Tentacles registered, {} connection(s) each to {}",
+        f.at_us as f64 / 1e6,
+        f.tentacles.len(),
+        f.requested,
+        f.connections,
+        endpoints.join(" ")
+    )];
+    lines.extend(
+        f.registration_errors
+            .iter()
+            .take(3)
+            .map(|e| format!("  fleet: {e}")),
+    );
+    lines
+}
+
+fn health_task_line(t: &HealthTaskSeen) -> String {
+    let state = t.state.map_or("not finished", |s| s.as_str());
+    let err = t
+        .error
+        .as_ref()
+        .map(|e| format!(": {e}"))
+        .unwrap_or_default();
+    format!(
+        "[{:>7.1}s] health round {} on {} ({}): {state}{err}",
+        t.done_us as f64 / 1e6,
+        t.round + 1,
+        t.node,
+        t.task.as_deref().unwrap_or("not created")
+    )
 }
 
 fn phase_name(p: Phase) -> &'static str {
@@ -352,6 +384,47 @@ fn mark(v: Verdict) -> &'static str {
 /// The end-of-run summary.
 pub fn summary(r: &Report) -> String {
     let mut s = String::new();
+    header(&mut s, r);
+    let _ = writeln!(s, "\nchecks");
+    s.push_str(&checks_table(&r.checks));
+    throughput(&mut s, r);
+    nodes(&mut s, r);
+    if let Some(t) = &r.tasks {
+        tasks(&mut s, t);
+    }
+    if let Some(c) = &r.cpu_limit {
+        let _ = writeln!(
+            s,
+            "\neach node limited to {} CPUs ({} asked) by {}",
+            c.cores_per_node, c.asked, c.method
+        );
+    }
+    if !r.memory.is_empty() {
+        let list: Vec<String> = r
+            .memory
+            .iter()
+            .map(|m| format!("{} {:.0} MiB", m.process, m.peak_rss_mib))
+            .collect();
+        let _ = writeln!(s, "\npeak memory: {}", list.join(", "));
+    }
+    if let Some(c) = &r.cleanup {
+        cleanup(&mut s, c);
+    }
+    if let Some(p) = &r.polling {
+        polling(&mut s, p);
+    }
+    uploads(&mut s, r);
+    for d in &r.drains {
+        drain(&mut s, d);
+    }
+    timeline(&mut s, r);
+    let _ = writeln!(s, "\nverdict: {}", mark(r.verdict));
+    s
+}
+
+/// What ran against what, how the cluster came up, and whether the run
+/// was stopped with uploads in flight.
+fn header(s: &mut String, r: &Report) {
     let _ = writeln!(
         s,
         "scenario {}  seed {}  target {}  started {}",
@@ -383,93 +456,76 @@ pub fn summary(r: &Report) -> String {
             u.started_s
         );
     }
-    let _ = writeln!(s, "\nchecks");
-    s.push_str(&checks_table(&r.checks));
-    throughput(&mut s, r);
-    nodes(&mut s, r);
-    if let Some(t) = &r.tasks {
-        let _ = writeln!(s, "\ntasks");
-        let states: Vec<String> = t.by_state.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        let _ = writeln!(
-            s,
-            "  {} submitted ({} failed to submit): {}",
-            t.submitted,
-            t.submit_failures,
-            states.join(", ")
-        );
-        let nodes: Vec<String> = t.by_node.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        let _ = writeln!(s, "  by node: {}", nodes.join(", "));
-        let p = &t.pickup_ms;
-        let _ = writeln!(
-            s,
-            "  pick-up latency (queued to started): p50 {:.0}ms  p99 {:.0}ms  max {:.0}ms",
-            p.p50, p.p99, p.max
-        );
-        let _ = writeln!(s, "  throughput: {:.1} tasks/s", t.throughput_per_s);
-    }
-    if let Some(c) = &r.cpu_limit {
-        let _ = writeln!(
-            s,
-            "\neach node limited to {} CPUs ({} asked) by {}",
-            c.cores_per_node, c.asked, c.method
-        );
-    }
-    if !r.memory.is_empty() {
-        let list: Vec<String> = r
-            .memory
-            .iter()
-            .map(|m| format!("{} {:.0} MiB", m.process, m.peak_rss_mib))
-            .collect();
-        let _ = writeln!(s, "\npeak memory: {}", list.join(", "));
-    }
-    if let Some(c) = &r.cleanup {
-        cleanup(&mut s, c);
-    }
-    if let Some(p) = &r.polling {
-        let _ = writeln!(s, "\npolling fleet");
-        let endpoints: Vec<String> = p
-            .endpoints
-            .iter()
-            .map(|(n, a)| format!("{n}={a}"))
-            .collect();
-        let _ = writeln!(
-            s,
-            "  {} Tentacles × {} connection(s) to {}",
-            p.tentacles,
-            p.connections,
-            endpoints.join(" ")
-        );
-        match (p.time_to_full_fan_out_s, p.handshakes_per_s) {
-            (Some(t), Some(rate)) => {
-                let _ = writeln!(
-                    s,
-                    "  full fan-out {t:.2}s after the fleet started ({rate:.0} handshakes/s)"
-                );
-            }
-            _ => {
-                let _ = writeln!(s, "  never fully fanned out");
-            }
-        }
-        let _ = writeln!(
-            s,
-            "  {} connection attempts, {} failed",
-            p.connection_attempts, p.failed_attempts
-        );
-        for n in &p.nodes {
+}
+
+fn tasks(s: &mut String, t: &TaskReport) {
+    let _ = writeln!(s, "\ntasks");
+    let states: Vec<String> = t.by_state.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    let _ = writeln!(
+        s,
+        "  {} submitted ({} failed to submit): {}",
+        t.submitted,
+        t.submit_failures,
+        states.join(", ")
+    );
+    let nodes: Vec<String> = t.by_node.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let _ = writeln!(s, "  by node: {}", nodes.join(", "));
+    let p = &t.pickup_ms;
+    let _ = writeln!(
+        s,
+        "  pick-up latency (queued to started): p50 {:.0}ms  p99 {:.0}ms  max {:.0}ms",
+        p.p50, p.p99, p.max
+    );
+    let _ = writeln!(s, "  throughput: {:.1} tasks/s", t.throughput_per_s);
+}
+
+fn polling(s: &mut String, p: &PollingReport) {
+    let _ = writeln!(s, "\npolling fleet");
+    let endpoints: Vec<String> = p
+        .endpoints
+        .iter()
+        .map(|(n, a)| format!("{n}={a}"))
+        .collect();
+    let _ = writeln!(
+        s,
+        "  {} Tentacles × {} connection(s) to {}",
+        p.tentacles,
+        p.connections,
+        endpoints.join(" ")
+    );
+    match (p.time_to_full_fan_out_s, p.handshakes_per_s) {
+        (Some(t), Some(rate)) => {
             let _ = writeln!(
                 s,
-                "  {:<4} {} Tentacles connected at the end of the workload; health checks {} ok, {} failed",
-                n.node, n.tentacles_connected, n.health_ok, n.health_failed
+                "  full fan-out {t:.2}s after the fleet started ({rate:.0} handshakes/s)"
             );
         }
-        if let Some(r) = &p.rpc_ms {
-            let _ = writeln!(
-                s,
-                "  RPC round trips: p50 {:.1}ms  p99 {:.1}ms  max {:.1}ms over {} calls",
-                r.p50, r.p99, r.max, r.count
-            );
+        _ => {
+            let _ = writeln!(s, "  never fully fanned out");
         }
     }
+    let _ = writeln!(
+        s,
+        "  {} connection attempts, {} failed",
+        p.connection_attempts, p.failed_attempts
+    );
+    for n in &p.nodes {
+        let _ = writeln!(
+            s,
+            "  {:<4} {} Tentacles connected at the end of the workload; health checks {} ok, {} failed",
+            n.node, n.tentacles_connected, n.health_ok, n.health_failed
+        );
+    }
+    if let Some(r) = &p.rpc_ms {
+        let _ = writeln!(
+            s,
+            "  RPC round trips: p50 {:.1}ms  p99 {:.1}ms  max {:.1}ms over {} calls",
+            r.p50, r.p99, r.max, r.count
+        );
+    }
+}
+
+fn uploads(s: &mut String, r: &Report) {
     if !r.uploads.is_empty() {
         let _ = writeln!(s, "\nuploads");
     }
@@ -497,37 +553,43 @@ pub fn summary(r: &Report) -> String {
             let _ = writeln!(s, "    intact on {}", u.intact_on.join(", "));
         }
     }
-    for d in &r.drains {
-        let _ = writeln!(s, "\n{} ({} {})", d.fault, d.kind, d.nodes.join(","));
-        let at = |t: Option<f64>| t.map_or("never seen".to_string(), |t| format!("{t:.1}s"));
+}
+
+/// A drain's or maintenance's steps, in time order.
+fn drain(s: &mut String, d: &DrainReport) {
+    let _ = writeln!(s, "\n{} ({} {})", d.fault, d.kind, d.nodes.join(","));
+    let at = |t: Option<f64>| t.map_or("never seen".to_string(), |t| format!("{t:.1}s"));
+    let _ = writeln!(
+        s,
+        "  {:>9}  drain requested",
+        format!("{:.1}s", d.drained_s)
+    );
+    let _ = writeln!(s, "  {:>9}  ping answers 418", at(d.ping_418_s));
+    if d.lb_out_s.is_some() {
+        let _ = writeln!(s, "  {:>9}  LB takes it out", at(d.lb_out_s));
+    }
+    for step in &d.steps {
+        let err = step
+            .error
+            .as_ref()
+            .map(|e| format!(" FAILED: {e}"))
+            .unwrap_or_default();
         let _ = writeln!(
             s,
-            "  {:>9}  drain requested",
-            format!("{:.1}s", d.drained_s)
+            "  {:>9}  {}{err}",
+            format!("{:.1}s", step.at_s),
+            step.step
         );
-        let _ = writeln!(s, "  {:>9}  ping answers 418", at(d.ping_418_s));
-        if d.lb_out_s.is_some() {
-            let _ = writeln!(s, "  {:>9}  LB takes it out", at(d.lb_out_s));
-        }
-        for step in &d.steps {
-            let err = step
-                .error
-                .as_ref()
-                .map(|e| format!(" FAILED: {e}"))
-                .unwrap_or_default();
-            let _ = writeln!(
-                s,
-                "  {:>9}  {}{err}",
-                format!("{:.1}s", step.at_s),
-                step.step
-            );
-        }
-        let _ = writeln!(s, "  {:>9}  undrain requested", at(d.undrained_s));
-        let _ = writeln!(s, "  {:>9}  ping answers 200", at(d.ping_200_s));
-        if d.lb_in_s.is_some() {
-            let _ = writeln!(s, "  {:>9}  LB takes it back", at(d.lb_in_s));
-        }
     }
+    let _ = writeln!(s, "  {:>9}  undrain requested", at(d.undrained_s));
+    let _ = writeln!(s, "  {:>9}  ping answers 200", at(d.ping_200_s));
+    if d.lb_in_s.is_some() {
+        let _ = writeln!(s, "  {:>9}  LB takes it back", at(d.lb_in_s));
+    }
+}
+
+/// Faults and the LB's view of the nodes, merged in time order.
+fn timeline(s: &mut String, r: &Report) {
     if !r.faults.is_empty() || !r.lb_health.is_empty() {
         let _ = writeln!(s, "\ntimeline");
         let mut lines: Vec<(f64, String)> = Vec::new();
@@ -564,8 +626,6 @@ pub fn summary(r: &Report) -> String {
             let _ = writeln!(s, "  {t:>7.1}s  {text}");
         }
     }
-    let _ = writeln!(s, "\nverdict: {}", mark(r.verdict));
-    s
 }
 
 /// Requests and their latency; nothing for a run that sent none (a
@@ -678,79 +738,4 @@ fn cleanup(s: &mut String, c: &crate::report::CleanupReport) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::history::History;
-
-    /// A polling fleet alone sent no request: no throughput of zeros, no
-    /// "0.0% 0 pings", but each node's fan-out. See: issue 17.
-    #[test]
-    fn r17_a_run_without_requests_shows_its_nodes_fan_out_not_zeros() {
-        let up = |node: &str| Event::NodeUp {
-            at_us: 0,
-            node: node.into(),
-            address: format!("{node}:1"),
-            pid: None,
-            boot_ms: 0,
-        };
-        let h = History {
-            events: vec![up("n1"), up("n2")],
-        };
-        let mut r = crate::report::build(&h, Vec::new());
-        r.polling = Some(crate::report::html::tests::fleet());
-        let text = summary(&r);
-        for absent in ["throughput", "latency", "0.0%", "pings"] {
-            assert!(!text.contains(absent), "{absent:?} in\n{text}");
-        }
-        assert!(
-            text.contains("nodes (polling Tentacles connected at the end of the workload)\n"),
-            "{text}"
-        );
-        let n2 = text.lines().find(|l| l.starts_with("  n2 ")).unwrap();
-        assert!(n2.contains("48/50 Tentacles"), "{n2}");
-        assert!(n2.ends_with("0 restarts"), "{n2}");
-    }
-
-    /// A check name longer than the column widens it for every row, as
-    /// `harness list` does. See: issue 17.
-    #[test]
-    fn r17_the_checks_column_fits_the_longest_name() {
-        let check = |name: &str| crate::check::CheckResult {
-            name: name.into(),
-            kind: name.into(),
-            verdict: Verdict::Pass,
-            detail: "detail".into(),
-            evidence: serde_json::Value::Null,
-        };
-        let text = checks_table(&[
-            check("availability"),
-            check("every_node_reaches_every_tentacle"),
-        ]);
-        let at: Vec<Option<usize>> = text.lines().map(|l| l.find("detail")).collect();
-        assert_eq!(at, [Some(45), Some(45)], "{text}");
-    }
-
-    /// A run with pings keeps its shares, and its throughput.
-    #[test]
-    fn a_run_with_pings_shows_shares_and_throughput() {
-        let mut h = crate::report::timeline::tests::steady();
-        h.events.insert(
-            0,
-            Event::NodeUp {
-                at_us: 0,
-                node: "n1".into(),
-                address: "n1:1".into(),
-                pid: None,
-                boot_ms: 0,
-            },
-        );
-        let text = summary(&crate::report::build(&h, Vec::new()));
-        assert!(text.contains("\nthroughput\n  6250 requests"), "{text}");
-        assert!(text.contains("latency from intended start: p50"), "{text}");
-        assert!(
-            text.contains("nodes (share of successful pings)\n"),
-            "{text}"
-        );
-        assert!(text.contains("100.0%     6250 pings  0 restarts"), "{text}");
-    }
-}
+mod tests;
