@@ -37,7 +37,7 @@ fn check<'a>(report: &'a Value, kind: &str) -> Option<&'a Value> {
 #[test]
 fn a_run_passes_against_its_own_baseline_and_a_slowed_cluster_fails_naming_p99() {
     // Latency-bound: no gigabyte upload or other latency test beside it.
-    let _exclusive = crate::util::exclusive();
+    let _share = crate::util::latency_bound();
     let tmp = tempfile::tempdir().unwrap();
 
     // The first run has nothing to compare with: no_regression is left

@@ -102,7 +102,7 @@ fn short_failover(dir: &Path) -> std::path::PathBuf {
 
 #[test]
 fn the_readme_sample_run_has_the_layout_the_code_prints() {
-    let _exclusive = crate::util::exclusive();
+    let _share = crate::util::latency_bound();
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     let blocks = fenced_blocks(&readme);
     let summary = block(&blocks, "scenario failover ");

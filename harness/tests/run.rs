@@ -39,7 +39,7 @@ fn read_json(path: &std::path::Path) -> Value {
 
 #[test]
 fn failover_passes_and_writes_every_report() {
-    let _exclusive = crate::util::exclusive();
+    let _share = crate::util::latency_bound();
     let tmp = tempfile::tempdir().unwrap();
     let json_path = tmp.path().join("report.json");
     let junit_path = tmp.path().join("junit.xml");

@@ -192,12 +192,46 @@ pub fn read_ready(path: &Path) -> Ready {
     serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("the ready file: {e}\n{text}"))
 }
 
-/// Tests that saturate the CPU (gigabyte uploads) and tests whose
-/// scenarios bound latency never overlap: on a 2-core machine one would
-/// starve the other. Each such test holds this for its whole run.
-pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+/// The machine's share for the tests that load it, in units: a test that
+/// saturates the CPU (gigabyte uploads, goose load, sweeps, twenty killed
+/// runs) takes all of it; a test whose scenario bounds latency takes one
+/// unit, so two of those may overlap but never one with a CPU-saturating
+/// test, which on a 2-core machine would starve it. Other tests take none.
+const MACHINE: u32 = 2;
+
+/// Units of [`MACHINE`] taken now.
+static TAKEN: std::sync::Mutex<u32> = std::sync::Mutex::new(0);
+static FREED: std::sync::Condvar = std::sync::Condvar::new();
+
+/// A share of the machine, held for a test's whole run and given back
+/// when dropped, a failed test's too.
+pub struct Share(u32);
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        let mut taken = TAKEN.lock().unwrap_or_else(|e| e.into_inner());
+        *taken -= self.0;
+        FREED.notify_all();
+    }
+}
+
+fn take(units: u32) -> Share {
+    let mut taken = TAKEN.lock().unwrap_or_else(|e| e.into_inner());
+    while *taken + units > MACHINE {
+        taken = FREED.wait(taken).unwrap_or_else(|e| e.into_inner());
+    }
+    *taken += units;
+    Share(units)
+}
+
+/// The whole machine, for a test that saturates the CPU.
+pub fn exclusive() -> Share {
+    take(MACHINE)
+}
+
+/// One unit, for a test whose scenario bounds latency.
+pub fn latency_bound() -> Share {
+    take(1)
 }
 
 /// Debian's Chromium, which .ci/run installs.
