@@ -155,31 +155,9 @@ impl EmbeddedCluster {
         exe: &Path,
     ) -> Result<Self, ClusterError> {
         let begun = Instant::now();
-        let io = |what: &str, e: std::io::Error| {
-            ClusterError::new(format!("failed to create {what}: {e}"))
-        };
-        std::fs::create_dir_all(dir.join("logs")).map_err(|e| io("the cluster folder", e))?;
-        std::fs::create_dir_all(dir.join("shared-storage"))
-            .map_err(|e| io("the shared storage", e))?;
-        let poll = spec.queue_poll;
+        let polling_port = create_shared(spec, dir)?;
         let db_path = dir.join("shared.db");
-        let db = db::SharedDb::create(&db_path)
-            .map_err(|e| ClusterError::new(format!("failed to create the shared database: {e}")))?;
-        // One server certificate for the cluster, in the shared database,
-        // as Octopus keeps it: every node serves the same thumbprint.
-        let polling_port = match &spec.polling {
-            None => None,
-            Some(_) => {
-                let id = halibut::tls::TlsIdentity::generate("Octopus Deploy")
-                    .map_err(ClusterError::new)?;
-                db.put_certificate(polling::SERVER_CERTIFICATE, &id.cert, id.key_der())
-                    .map_err(|e| {
-                        ClusterError::new(format!("failed to store the server certificate: {e}"))
-                    })?;
-                Some(free_port_on(&node_ips(spec.nodes.len()))?)
-            }
-        };
-        drop(db);
+        let poll = spec.queue_poll;
         let supervisor = Supervisor::new(exe, &dir.join("logs"), api_key.clone())?;
         let installation_id = format!("{:016x}", getrandom::u64().unwrap_or(0));
         let cpu = match &spec.node_cpus {
@@ -596,6 +574,26 @@ impl EmbeddedCluster {
             node::clear_incoming(storage);
         }
     }
+}
+
+/// Creates the cluster's folder, its shared storage and its shared
+/// database; where the cluster has polling listeners, stores the one
+/// server certificate every node serves (as Octopus keeps it, in the
+/// database) and picks the port they share. Gives that port.
+fn create_shared(spec: &Spec, dir: &Path) -> Result<Option<u16>, ClusterError> {
+    let io =
+        |what: &str, e: std::io::Error| ClusterError::new(format!("failed to create {what}: {e}"));
+    std::fs::create_dir_all(dir.join("logs")).map_err(|e| io("the cluster folder", e))?;
+    std::fs::create_dir_all(dir.join("shared-storage")).map_err(|e| io("the shared storage", e))?;
+    let db = db::SharedDb::create(&dir.join("shared.db"))
+        .map_err(|e| ClusterError::new(format!("failed to create the shared database: {e}")))?;
+    if spec.polling.is_none() {
+        return Ok(None);
+    }
+    let id = halibut::tls::TlsIdentity::generate("Octopus Deploy").map_err(ClusterError::new)?;
+    db.put_certificate(polling::SERVER_CERTIFICATE, &id.cert, id.key_der())
+        .map_err(|e| ClusterError::new(format!("failed to store the server certificate: {e}")))?;
+    Ok(Some(free_port_on(&node_ips(spec.nodes.len()))?))
 }
 
 /// The loopback addresses of the first `n` nodes: 127.0.0.2, .3, ...

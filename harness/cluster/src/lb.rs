@@ -364,52 +364,21 @@ impl Lb {
                 Ok(uri) => uri,
                 Err(_) => return reply(StatusCode::BAD_REQUEST, "bad request target"),
             };
-            let inner: Body = match (&spooled, body.take()) {
-                (Some(f), _) => match f.reopen() {
-                    Ok(b) => b,
-                    Err(e) => {
-                        eprintln!("failed to read a buffered body: {e}");
-                        return reply(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
-                    }
-                },
-                (None, Some(b)) => b.map_err(BoxError::from).boxed(),
-                (None, None) => Empty::<Bytes>::new()
-                    .map_err(|never| match never {})
-                    .boxed(),
+            let watched = match Self::outgoing(spooled.as_ref(), body.take(), &activity, limits) {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("failed to read a buffered body: {e}");
+                    return reply(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+                }
             };
-            let watched = Watched::new(
-                inner,
-                spooled.is_none(),
-                activity.clone(),
-                // A spooled body is the LB's own: no limits apply twice.
-                if spooled.is_some() {
-                    None
-                } else {
-                    limits.max_body
-                },
-                if spooled.is_some() {
-                    None
-                } else {
-                    limits.body_read_timeout_ms.map(Duration::from_millis)
-                },
-            )
-            .boxed();
             let sent = self.client.request(Request::from_parts(head, watched));
             match self.wait(sent, &activity).await {
                 Waited::Response(resp) => {
                     return resp.map(|b| b.map_err(BoxError::from).boxed());
                 }
                 Waited::Failed(e) => {
-                    if activity.too_large.load(Ordering::Relaxed) {
-                        return self.too_large();
-                    }
-                    if activity.body_timed_out.load(Ordering::Relaxed) {
-                        return reply(StatusCode::REQUEST_TIMEOUT, "request body read timeout");
-                    }
-                    // The client's fault, not the node's: the node stays
-                    // in rotation (a hostile client must not eject it).
-                    if activity.client_failed.load(Ordering::Relaxed) {
-                        return reply(StatusCode::BAD_REQUEST, "the request body was cut short");
+                    if let Some(resp) = self.refused_body(&activity) {
+                        return resp;
                     }
                     self.failed(backend);
                     if !e.is_connect() || attempt + 1 == tries {
@@ -427,6 +396,60 @@ impl Lb {
             }
         }
         reply(StatusCode::BAD_GATEWAY, "bad gateway")
+    }
+
+    /// The body sent to a node on one attempt: the spooled file read
+    /// again, or the client's body streaming through under the LB's body
+    /// limits, or nothing; watched, so the waits see every byte. An error
+    /// is the spooled file's.
+    fn outgoing(
+        spooled: Option<&Spooled>,
+        body: Option<Incoming>,
+        activity: &Arc<Activity>,
+        limits: &Limits,
+    ) -> std::io::Result<Body> {
+        let inner: Body = match (spooled, body) {
+            (Some(f), _) => f.reopen()?,
+            (None, Some(b)) => b.map_err(BoxError::from).boxed(),
+            (None, None) => Empty::<Bytes>::new()
+                .map_err(|never| match never {})
+                .boxed(),
+        };
+        // A spooled body is the LB's own: no limits apply twice.
+        let streamed = spooled.is_none();
+        Ok(Watched::new(
+            inner,
+            streamed,
+            activity.clone(),
+            limits.max_body.filter(|_| streamed),
+            limits
+                .body_read_timeout_ms
+                .map(Duration::from_millis)
+                .filter(|_| streamed),
+        )
+        .boxed())
+    }
+
+    /// The answer to a request that failed on the client's side of the
+    /// LB (its body too large, too slow or cut short), which is no fault
+    /// of the node's: the node stays in rotation (a hostile client must
+    /// not eject it). None where the node failed.
+    fn refused_body(&self, activity: &Activity) -> Option<Response<Body>> {
+        if activity.too_large.load(Ordering::Relaxed) {
+            Some(self.too_large())
+        } else if activity.body_timed_out.load(Ordering::Relaxed) {
+            Some(reply(
+                StatusCode::REQUEST_TIMEOUT,
+                "request body read timeout",
+            ))
+        } else if activity.client_failed.load(Ordering::Relaxed) {
+            Some(reply(
+                StatusCode::BAD_REQUEST,
+                "the request body was cut short",
+            ))
+        } else {
+            None
+        }
     }
 
     /// The answer to a body over `max_body`: 413, or IIS's 404.13.

@@ -130,42 +130,63 @@ async fn upload(node: &Node, query: &str, req: Request<Incoming>) -> Reply {
     reply
 }
 
-/// Reads the upload and stores it, or says why not.
-async fn receive(node: &Node, mode: Overwrite, reader: &mut MultipartReader<Incoming>) -> Reply {
-    // The first part with a file name is the package; other fields are
-    // skipped, as the server takes the file whatever its field name.
+/// Reads up to the package's part, the first with a file name (other
+/// fields are skipped, as the server takes the file whatever its field
+/// name), and reads the package's ID, version and extension from that
+/// name; or the refusal.
+async fn file_part(
+    reader: &mut MultipartReader<Incoming>,
+) -> Result<(String, String, String), Reply> {
     let file_name = loop {
         match reader.next_part().await {
             Ok(Some(part)) => match part.filename {
                 Some(name) => break name,
-                None => {
-                    if let Err(e) = reader.skip_part().await {
-                        return bad_request(&e.to_string());
-                    }
-                }
+                None => reader
+                    .skip_part()
+                    .await
+                    .map_err(|e| bad_request(&e.to_string()))?,
             },
-            Ok(None) => return bad_request("the body has no file part"),
-            Err(e) => return bad_request(&e.to_string()),
+            Ok(None) => return Err(bad_request("the body has no file part")),
+            Err(e) => return Err(bad_request(&e.to_string())),
         }
     };
     if file_name.len() > MAX_FILE_NAME {
-        return bad_request(&format!(
+        return Err(bad_request(&format!(
             "the file name is longer than {MAX_FILE_NAME} characters (FileNameTooLong)"
-        ));
+        )));
     }
-    let Some((package_id, version, extension)) = parse_file_name(&file_name) else {
-        return bad_request(&format!(
+    parse_file_name(&file_name).ok_or_else(|| {
+        bad_request(&format!(
             "{file_name:?} is not a package file name: <PackageId>.<Version><extension>, such as hello-world.1.0.0.zip (InvalidPackageId)"
-        ));
-    };
+        ))
+    })
+}
 
-    let storage = &node.cfg.storage;
-    let incoming_dir = storage.join(INCOMING);
-    if let Err(e) = std::fs::create_dir_all(&incoming_dir) {
-        return server_error(&format!("failed to create {}: {e}", incoming_dir.display()));
+/// Reads the body past the package: other fields may follow; a second
+/// file may not.
+async fn rest_of_body(reader: &mut MultipartReader<Incoming>) -> Result<(), Reply> {
+    loop {
+        match reader.next_part().await {
+            Ok(None) => return Ok(()),
+            Ok(Some(part)) if part.filename.is_some() => {
+                return Err(bad_request("the body has more than one file part"));
+            }
+            Ok(Some(_)) => reader
+                .skip_part()
+                .await
+                .map_err(|e| bad_request(&e.to_string()))?,
+            Err(e) => return Err(bad_request(&e.to_string())),
+        }
     }
-    // Named for this node, so that a node starting again can remove what a
-    // killed predecessor left, and only that.
+}
+
+/// A new file in the storage's incoming folder for an upload in flight,
+/// named for this node, so that a node starting again can remove what a
+/// killed predecessor left, and only that.
+fn temp_upload(node: &Node) -> Result<(TempUpload, std::fs::File), String> {
+    let incoming_dir = node.cfg.storage.join(INCOMING);
+    std::fs::create_dir_all(&incoming_dir)
+        .map_err(|e| format!("failed to create {}: {e}", incoming_dir.display()))?;
     let temp = TempUpload {
         path: incoming_dir.join(format!(
             "{}-{:016x}.part",
@@ -174,9 +195,22 @@ async fn receive(node: &Node, mode: Overwrite, reader: &mut MultipartReader<Inco
         )),
         kept: false,
     };
-    let mut file = match std::fs::File::create(&temp.path) {
-        Ok(f) => f,
-        Err(e) => return server_error(&format!("failed to create the upload file: {e}")),
+    let file = std::fs::File::create(&temp.path)
+        .map_err(|e| format!("failed to create the upload file: {e}"))?;
+    Ok((temp, file))
+}
+
+/// Reads the upload and stores it, or says why not.
+async fn receive(node: &Node, mode: Overwrite, reader: &mut MultipartReader<Incoming>) -> Reply {
+    let (package_id, version, extension) = match file_part(reader).await {
+        Ok(named) => named,
+        Err(refused) => return refused,
+    };
+
+    let storage = &node.cfg.storage;
+    let (temp, mut file) = match temp_upload(node) {
+        Ok(made) => made,
+        Err(e) => return server_error(&e),
     };
     let mut sha = Sha1::new();
     let mut size = 0u64;
@@ -190,20 +224,8 @@ async fn receive(node: &Node, mode: Overwrite, reader: &mut MultipartReader<Inco
     if let Err(e) = read {
         return bad_request(&e.to_string());
     }
-    // The rest of the body: other fields may follow; a second file may not.
-    loop {
-        match reader.next_part().await {
-            Ok(None) => break,
-            Ok(Some(part)) if part.filename.is_some() => {
-                return bad_request("the body has more than one file part");
-            }
-            Ok(Some(_)) => {
-                if let Err(e) = reader.skip_part().await {
-                    return bad_request(&e.to_string());
-                }
-            }
-            Err(e) => return bad_request(&e.to_string()),
-        }
+    if let Err(refused) = rest_of_body(reader).await {
+        return refused;
     }
     if size == 0 {
         return bad_request("the package is empty (EmptyFile)");
