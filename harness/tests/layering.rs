@@ -123,11 +123,18 @@ fn floor_of(floors: Floors, module: &str) -> Option<usize> {
 /// The top-level modules `source` names through `crate::`, outside its
 /// `#[cfg(test)]` part: `crate::a::b` and each item of `crate::{a, b::c}`.
 fn imports(source: &str) -> BTreeSet<String> {
+    paths_after("crate::", source)
+}
+
+/// The first segments of the paths that follow `prefix` (`crate::`,
+/// `super::`) in `source`, outside its `#[cfg(test)]` part: `a` of
+/// `prefix a::b`, and each item's of `prefix {a, b::c}`.
+fn paths_after(prefix: &str, source: &str) -> BTreeSet<String> {
     let code = source.split("#[cfg(test)]").next().unwrap_or_default();
     let mut found = BTreeSet::new();
     let mut rest = code;
-    while let Some(at) = rest.find("crate::") {
-        rest = &rest[at + "crate::".len()..];
+    while let Some(at) = rest.find(prefix) {
+        rest = &rest[at + prefix.len()..];
         if let Some(group) = rest.strip_prefix('{') {
             // Items at the group's own depth only.
             let mut depth = 0;
@@ -156,8 +163,11 @@ fn imports(source: &str) -> BTreeSet<String> {
 }
 
 fn first_segment(path: &str) -> String {
-    path.trim_start()
-        .chars()
+    let path = path.trim_start();
+    if path.starts_with('*') {
+        return "*".to_string();
+    }
+    path.chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
         .collect()
 }
@@ -243,6 +253,58 @@ fn every_module_imports_only_modules_on_lower_floors() {
     );
 }
 
+/// Inside a folder module, a file's `super::` paths name its siblings
+/// only: an item of the folder's root (`mod.rs`, or `x.rs` beside `x/`),
+/// `super::*`, or `super::super` would be an import back up to the file
+/// that declares it. Gives each such path as `file -> super::name`.
+fn parent_imports(src: &Path, files: &[(String, String)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (path, text) in files {
+        let path = Path::new(path);
+        let folder = path.parent().unwrap();
+        let name = path.file_stem().unwrap().to_string_lossy();
+        // A folder's root file sees its children, not its siblings.
+        if folder == src || name == "mod" || name == "lib" || name == "main" {
+            continue;
+        }
+        let siblings: BTreeSet<String> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                p.file_stem().unwrap().to_string_lossy().into_owned()
+            })
+            .filter(|n| n != "mod")
+            .collect();
+        for first in paths_after("super::", text) {
+            if !siblings.contains(&first) {
+                let rel = path.strip_prefix(src).unwrap();
+                found.push(format!("{} -> super::{first}", rel.display()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn files_in_a_folder_import_their_siblings_never_their_folder_s_root() {
+    let mut problems = Vec::new();
+    for (name, dir, _) in CRATES {
+        let src = root().join(dir);
+        let mut files = Vec::new();
+        sources(&src, &mut files);
+        problems.extend(
+            parent_imports(&src, &files)
+                .into_iter()
+                .map(|p| format!("{name}: {p}")),
+        );
+    }
+    assert!(
+        problems.is_empty(),
+        "imports of a folder's own root:\n{}",
+        problems.join("\n")
+    );
+}
+
 /// The rule can fail: an upward import, one on its own floor, one inside a
 /// group, and a module missing from the table are each caught; a
 /// downward import and one in a test module are not.
@@ -302,4 +364,33 @@ fn an_import_that_runs_up_a_floor_is_caught() {
         "{lacking:?}"
     );
     assert_eq!(lacking.len(), CLI[1].1.len(), "{lacking:?}");
+}
+
+/// The folder rule can fail: a file that imports its folder root's item,
+/// a glob of it, or its grandparent is caught; one that imports its
+/// sibling, or its root's item in a test, is not.
+#[test]
+fn an_import_of_a_folder_s_own_root_is_caught() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path();
+    std::fs::create_dir_all(src.join("a")).unwrap();
+    let write = |name: &str, text: &str| std::fs::write(src.join(name), text).unwrap();
+    write("a/mod.rs", "mod b;\nmod c;\npub struct Thing;\n");
+    write(
+        "a/b.rs",
+        "use super::c::X;\nuse super::{c, Thing};\n#[cfg(test)]\nmod tests { use super::super::Thing; }\n",
+    );
+    write("a/c.rs", "use super::*;\nfn f() { super::super::g() }\n");
+    let mut files = Vec::new();
+    sources(src, &mut files);
+    let mut found = parent_imports(src, &files);
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            "a/b.rs -> super::Thing",
+            "a/c.rs -> super::*",
+            "a/c.rs -> super::super"
+        ]
+    );
 }
