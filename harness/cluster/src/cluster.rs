@@ -163,23 +163,7 @@ impl EmbeddedCluster {
             .map_err(|e| io("the shared storage", e))?;
         let poll = spec.queue_poll;
         let db_path = dir.join("shared.db");
-        let db = db::SharedDb::create(&db_path)
-            .map_err(|e| ClusterError::new(format!("failed to create the shared database: {e}")))?;
-        // One server certificate for the cluster, in the shared database,
-        // as Octopus keeps it: every node serves the same thumbprint.
-        let polling_port = match &spec.polling {
-            None => None,
-            Some(_) => {
-                let id = halibut::tls::TlsIdentity::generate("Octopus Deploy")
-                    .map_err(ClusterError::new)?;
-                db.put_certificate(polling::SERVER_CERTIFICATE, &id.cert, id.key_der())
-                    .map_err(|e| {
-                        ClusterError::new(format!("failed to store the server certificate: {e}"))
-                    })?;
-                Some(free_port_on(&node_ips(spec.nodes.len()))?)
-            }
-        };
-        drop(db);
+        let polling_port = create_shared_db(spec, &db_path)?;
         let supervisor = Supervisor::new(exe, &dir.join("logs"), api_key.clone())?;
         let installation_id = format!("{:016x}", getrandom::u64().unwrap_or(0));
         let cpu = match &spec.node_cpus {
@@ -594,6 +578,27 @@ impl EmbeddedCluster {
         storages.dedup();
         for storage in storages {
             node::clear_incoming(storage);
+        }
+    }
+}
+
+/// Creates the shared database at `db_path`; where the nodes listen for
+/// polling Tentacles, with the cluster's one server certificate in it, as
+/// Octopus keeps it (every node serves the same thumbprint), and gives the
+/// port every node listens for them on.
+fn create_shared_db(spec: &Spec, db_path: &Path) -> Result<Option<u16>, ClusterError> {
+    let db = db::SharedDb::create(db_path)
+        .map_err(|e| ClusterError::new(format!("failed to create the shared database: {e}")))?;
+    match &spec.polling {
+        None => Ok(None),
+        Some(_) => {
+            let id =
+                halibut::tls::TlsIdentity::generate("Octopus Deploy").map_err(ClusterError::new)?;
+            db.put_certificate(polling::SERVER_CERTIFICATE, &id.cert, id.key_der())
+                .map_err(|e| {
+                    ClusterError::new(format!("failed to store the server certificate: {e}"))
+                })?;
+            Ok(Some(free_port_on(&node_ips(spec.nodes.len()))?))
         }
     }
 }

@@ -364,36 +364,13 @@ impl Lb {
                 Ok(uri) => uri,
                 Err(_) => return reply(StatusCode::BAD_REQUEST, "bad request target"),
             };
-            let inner: Body = match (&spooled, body.take()) {
-                (Some(f), _) => match f.reopen() {
-                    Ok(b) => b,
-                    Err(e) => {
-                        eprintln!("failed to read a buffered body: {e}");
-                        return reply(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
-                    }
-                },
-                (None, Some(b)) => b.map_err(BoxError::from).boxed(),
-                (None, None) => Empty::<Bytes>::new()
-                    .map_err(|never| match never {})
-                    .boxed(),
+            let watched = match self.attempt_body(spooled.as_ref(), body.take(), &activity) {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("failed to read a buffered body: {e}");
+                    return reply(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+                }
             };
-            let watched = Watched::new(
-                inner,
-                spooled.is_none(),
-                activity.clone(),
-                // A spooled body is the LB's own: no limits apply twice.
-                if spooled.is_some() {
-                    None
-                } else {
-                    limits.max_body
-                },
-                if spooled.is_some() {
-                    None
-                } else {
-                    limits.body_read_timeout_ms.map(Duration::from_millis)
-                },
-            )
-            .boxed();
             let sent = self.client.request(Request::from_parts(head, watched));
             match self.wait(sent, &activity).await {
                 Waited::Response(resp) => {
@@ -427,6 +404,42 @@ impl Lb {
             }
         }
         reply(StatusCode::BAD_GATEWAY, "bad gateway")
+    }
+
+    /// The body one attempt sends, watched: the spooled file read again,
+    /// or the client's body streamed through (there is one attempt then),
+    /// or none. Errs when the spooled file cannot be read again.
+    fn attempt_body(
+        &self,
+        spooled: Option<&Spooled>,
+        body: Option<Incoming>,
+        activity: &Arc<Activity>,
+    ) -> std::io::Result<Body> {
+        let limits = &self.limits;
+        let inner: Body = match (spooled, body) {
+            (Some(f), _) => f.reopen()?,
+            (None, Some(b)) => b.map_err(BoxError::from).boxed(),
+            (None, None) => Empty::<Bytes>::new()
+                .map_err(|never| match never {})
+                .boxed(),
+        };
+        Ok(Watched::new(
+            inner,
+            spooled.is_none(),
+            activity.clone(),
+            // A spooled body is the LB's own: no limits apply twice.
+            if spooled.is_some() {
+                None
+            } else {
+                limits.max_body
+            },
+            if spooled.is_some() {
+                None
+            } else {
+                limits.body_read_timeout_ms.map(Duration::from_millis)
+            },
+        )
+        .boxed())
     }
 
     /// The answer to a body over `max_body`: 413, or IIS's 404.13.

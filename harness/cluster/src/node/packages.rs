@@ -20,7 +20,7 @@
 //! meanwhile.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -132,21 +132,9 @@ async fn upload(node: &Node, query: &str, req: Request<Incoming>) -> Reply {
 
 /// Reads the upload and stores it, or says why not.
 async fn receive(node: &Node, mode: Overwrite, reader: &mut MultipartReader<Incoming>) -> Reply {
-    // The first part with a file name is the package; other fields are
-    // skipped, as the server takes the file whatever its field name.
-    let file_name = loop {
-        match reader.next_part().await {
-            Ok(Some(part)) => match part.filename {
-                Some(name) => break name,
-                None => {
-                    if let Err(e) = reader.skip_part().await {
-                        return bad_request(&e.to_string());
-                    }
-                }
-            },
-            Ok(None) => return bad_request("the body has no file part"),
-            Err(e) => return bad_request(&e.to_string()),
-        }
+    let file_name = match file_part(reader).await {
+        Ok(name) => name,
+        Err(reply) => return reply,
     };
     if file_name.len() > MAX_FILE_NAME {
         return bad_request(&format!(
@@ -190,20 +178,8 @@ async fn receive(node: &Node, mode: Overwrite, reader: &mut MultipartReader<Inco
     if let Err(e) = read {
         return bad_request(&e.to_string());
     }
-    // The rest of the body: other fields may follow; a second file may not.
-    loop {
-        match reader.next_part().await {
-            Ok(None) => break,
-            Ok(Some(part)) if part.filename.is_some() => {
-                return bad_request("the body has more than one file part");
-            }
-            Ok(Some(_)) => {
-                if let Err(e) = reader.skip_part().await {
-                    return bad_request(&e.to_string());
-                }
-            }
-            Err(e) => return bad_request(&e.to_string()),
-        }
+    if let Err(reply) = rest_of_body(reader).await {
+        return reply;
     }
     if size == 0 {
         return bad_request("the package is empty (EmptyFile)");
@@ -246,6 +222,59 @@ async fn receive(node: &Node, mode: Overwrite, reader: &mut MultipartReader<Inco
         temp.kept = true;
         Ok(())
     });
+    answer_stored(node, stored, size, &target, &temp).await
+}
+
+/// The name of the package's file: the first part with a file name is
+/// the package; other fields before it are skipped, as the server takes
+/// the file whatever its field name.
+async fn file_part(reader: &mut MultipartReader<Incoming>) -> Result<String, Reply> {
+    loop {
+        match reader.next_part().await {
+            Ok(Some(part)) => match part.filename {
+                Some(name) => return Ok(name),
+                None => {
+                    if let Err(e) = reader.skip_part().await {
+                        return Err(bad_request(&e.to_string()));
+                    }
+                }
+            },
+            Ok(None) => return Err(bad_request("the body has no file part")),
+            Err(e) => return Err(bad_request(&e.to_string())),
+        }
+    }
+}
+
+/// The rest of the body after the package: other fields may follow; a
+/// second file may not.
+async fn rest_of_body(reader: &mut MultipartReader<Incoming>) -> Result<(), Reply> {
+    loop {
+        match reader.next_part().await {
+            Ok(None) => return Ok(()),
+            Ok(Some(part)) if part.filename.is_some() => {
+                return Err(bad_request("the body has more than one file part"));
+            }
+            Ok(Some(_)) => {
+                if let Err(e) = reader.skip_part().await {
+                    return Err(bad_request(&e.to_string()));
+                }
+            }
+            Err(e) => return Err(bad_request(&e.to_string())),
+        }
+    }
+}
+
+/// The answer once the package is stored, replaced, ignored or refused
+/// (a replaced package's old file removed); a package moved into place
+/// whose row was not written is removed again.
+async fn answer_stored(
+    node: &Node,
+    stored: Result<Stored, String>,
+    size: u64,
+    target: &Path,
+    temp: &TempUpload,
+) -> Reply {
+    let storage = &node.cfg.storage;
     match stored {
         Ok(Stored::Created(r)) => {
             if node.cfg.upload_store_first {
@@ -271,7 +300,7 @@ async fn receive(node: &Node, mode: Overwrite, reader: &mut MultipartReader<Inco
         Err(e) => {
             // Moved into place, but the row was not written: remove it.
             if temp.kept {
-                let _ = std::fs::remove_file(&target);
+                let _ = std::fs::remove_file(target);
             }
             server_error(&e)
         }
