@@ -8,140 +8,21 @@
 //! read when the harness needs the key.
 
 mod interface;
+mod model;
 pub mod real;
 
 pub use interface::Target;
+pub use model::{Commands, TargetFile, TargetNode, Tls};
 pub use real::RealCluster;
 
 use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-use serde_saphyr::Spanned;
-
 use crate::limits::{MAX_COMMAND_TIMEOUT, MAX_TARGET_BYTES, MAX_TARGET_NODES};
-use crate::scenario::units::Duration;
 use crate::scenario::{Fault, Problem, Scenario, Workload, parse_yaml, utf8, write_problems};
-use crate::vocab::ApiKey;
-
-/// A cluster described by a target file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TargetFile {
-    /// A name for reports.
-    pub name: Spanned<String>,
-    /// The load balancer's base URL, such as `https://octopus.example.com`.
-    pub lb: Spanned<String>,
-    /// The space the run works in.
-    #[serde(default = "default_space")]
-    pub space: Spanned<String>,
-    /// The name of the environment variable that holds the API key.
-    pub api_key_env: Spanned<String>,
-    /// How HTTPS servers are trusted.
-    #[serde(default)]
-    pub tls: Tls,
-    /// How long a node command may run before it is killed.
-    #[serde(default = "default_command_timeout")]
-    pub command_timeout: Spanned<Duration>,
-    /// The nodes.
-    pub nodes: Vec<Spanned<TargetNode>>,
-}
-
-/// TLS trust for HTTPS URLs: the system's roots unless a CA file or a
-/// pinned thumbprint is given; no verification only when `insecure` says
-/// so.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Tls {
-    /// A PEM file of the CA certificates to trust instead of the system's.
-    #[serde(default)]
-    pub ca_file: Option<Spanned<String>>,
-    /// The one server certificate to trust, by its SHA-1 thumbprint.
-    #[serde(default)]
-    pub thumbprint: Option<Spanned<String>>,
-    /// Trust any certificate. Off unless set.
-    #[serde(default)]
-    pub insecure: Option<Spanned<bool>>,
-}
-
-/// One node of the target.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TargetNode {
-    /// Its name, as scenarios refer to it (n1, octo1, ...).
-    pub name: Spanned<String>,
-    /// Its own URL, bypassing the LB.
-    pub url: Spanned<String>,
-    /// Where polling Tentacles reach it: `host:port`.
-    #[serde(default)]
-    pub polling: Option<Spanned<String>>,
-    /// Shell commands that disrupt it.
-    #[serde(default)]
-    pub commands: Commands,
-}
-
-/// The commands the harness may run on a node, each with `sh -c`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Commands {
-    /// Kill the node's process at once.
-    #[serde(default)]
-    pub kill: Option<Spanned<String>>,
-    /// Stop it cleanly.
-    #[serde(default)]
-    pub stop: Option<Spanned<String>>,
-    /// Start it.
-    #[serde(default)]
-    pub start: Option<Spanned<String>>,
-    /// Freeze it (it keeps its sockets).
-    #[serde(default)]
-    pub pause: Option<Spanned<String>>,
-    /// Unfreeze it.
-    #[serde(default)]
-    pub resume: Option<Spanned<String>>,
-}
-
-fn spanned<T>(value: T) -> Spanned<T> {
-    Spanned {
-        value,
-        referenced: serde_saphyr::Location::UNKNOWN,
-        defined: serde_saphyr::Location::UNKNOWN,
-    }
-}
-
-fn default_space() -> Spanned<String> {
-    spanned(reference_cluster::api::SPACE_ID.to_string())
-}
-
-fn default_command_timeout() -> Spanned<Duration> {
-    spanned("2m".parse().expect("a valid duration"))
-}
 
 pub use crate::vocab::Trust;
-
-impl TargetFile {
-    /// The trust the file asks for.
-    pub fn trust(&self) -> Trust {
-        match (&self.tls.ca_file, &self.tls.thumbprint, &self.tls.insecure) {
-            (Some(f), _, _) => Trust::CaFile(PathBuf::from(&f.value)),
-            (None, Some(t), _) => Trust::Thumbprint(t.value.to_ascii_uppercase()),
-            (None, None, Some(i)) if i.value => Trust::Insecure,
-            _ => Trust::System,
-        }
-    }
-
-    /// The API key, from the environment variable the file names.
-    pub fn api_key(&self) -> Result<ApiKey, String> {
-        let var = &self.api_key_env.value;
-        match std::env::var(var) {
-            Ok(k) if !k.trim().is_empty() => Ok(ApiKey::new(k.trim().to_string())),
-            _ => Err(format!(
-                "the target's api_key_env names {var}, which is not set or empty; set it to the API key"
-            )),
-        }
-    }
-}
 
 /// Why a target file could not be loaded.
 #[derive(Debug)]
@@ -396,20 +277,6 @@ fn needed_commands(f: &Fault) -> &'static [&'static str] {
         Fault::Maintenance(_) => &["stop", "start"],
         // Through the REST API, like an operator.
         Fault::Drain(_) => &[],
-    }
-}
-
-impl Commands {
-    /// The command for a verb (`kill`, `stop`, ...).
-    pub(crate) fn get(&self, name: &str) -> Option<&Spanned<String>> {
-        match name {
-            "kill" => self.kill.as_ref(),
-            "stop" => self.stop.as_ref(),
-            "start" => self.start.as_ref(),
-            "pause" => self.pause.as_ref(),
-            "resume" => self.resume.as_ref(),
-            _ => None,
-        }
     }
 }
 

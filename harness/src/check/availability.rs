@@ -11,7 +11,8 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use super::drain::{Drained418, LbWindows, drained_by};
-use super::{Verdict, judged_windows, secs};
+use super::verdict::{Verdict, secs};
+use super::windows::judged_windows;
 use crate::history::History;
 use crate::scenario::Availability;
 use crate::vocab::FaultKind;

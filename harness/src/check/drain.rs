@@ -29,17 +29,23 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{Verdict, cut_short, judged_windows, never_injected, window_cut_short, worst};
+use super::verdict::{Verdict, never_injected, worst};
+use super::windows::{cut_short, judged_windows, window_cut_short};
 use crate::history::{FaultWindow, History, Request, TaskRecord, TaskState};
 use crate::scenario::DrainContract;
 use crate::vocab::FaultKind;
 
 mod lb;
+mod lb_windows;
 mod node_tasks;
+mod part;
 mod ping;
+
+pub(super) use lb_windows::{Drained418, LbWindows, drained_by};
 
 use lb::{failed_part, lb_part};
 use node_tasks::{Running, running_outcomes, running_part, started_part};
+use part::Part;
 use ping::{ping_200_part, ping_418_part, statuses};
 
 /// The part that says a maintenance stopped short.
@@ -82,111 +88,6 @@ pub(super) fn judge(c: &DrainContract, h: &History) -> (Verdict, String, Value) 
         worst_detail
     };
     (verdict, detail, json!({ "faults": results }))
-}
-
-/// Where a 418 a drained node answered through the LB stands, by the one
-/// rule `drain_contract` and `availability` share: within the LB's allowed
-/// detection window (`lb_within` from the drain) it is the LB's reaction
-/// time, reported and not counted as a failure; after it, or where no
-/// `drain_contract` gives the LB a window, it is a failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Drained418 {
-    /// Before the LB was due to take the node out.
-    InWindow,
-    /// After it, or with no window declared.
-    AfterWindow,
-}
-
-/// The LB's allowed detection window for each drain: the `lb_within` of
-/// the scenario's `drain_contract` that judges it (the smallest, when
-/// several do).
-#[derive(Debug, Clone, Default)]
-pub(super) struct LbWindows(Vec<(Option<String>, u64)>);
-
-impl LbWindows {
-    /// The windows the scenario's `drain_contract` checks declare.
-    pub(super) fn of(checks: &[serde_saphyr::Spanned<crate::scenario::Check>]) -> Self {
-        Self(
-            checks
-                .iter()
-                .filter_map(|c| match &c.value {
-                    crate::scenario::Check::DrainContract(d) => Some((
-                        d.fault.as_ref().map(|f| f.value.clone()),
-                        d.lb_within.value.as_micros_u64(),
-                    )),
-                    _ => None,
-                })
-                .collect(),
-        )
-    }
-
-    /// True when no `drain_contract` gives a window.
-    pub(super) fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// One window for every drain, as one `drain_contract` sees them.
-    fn every(within: u64) -> Self {
-        Self(vec![(None, within)])
-    }
-
-    fn bound(&self, w: &FaultWindow) -> Option<u64> {
-        self.0
-            .iter()
-            .filter(|(fault, _)| fault.as_ref().is_none_or(|f| *f == w.name))
-            .map(|(_, within)| *within)
-            .min()
-    }
-
-    /// Whether `r` is a 418 from a node drained when it was intended, and
-    /// if so where it stands; `drains` are every drain and maintenance.
-    pub(super) fn classify(&self, r: &Request, drains: &[FaultWindow]) -> Option<Drained418> {
-        if r.status != Some(418) {
-            return None;
-        }
-        let node = r.node.as_ref()?;
-        let mut drained = false;
-        for d in drains {
-            if !d.nodes.contains(node) || r.intended_us < d.start_us || r.intended_us > d.end_us {
-                continue;
-            }
-            drained = true;
-            if self
-                .bound(d)
-                .is_some_and(|b| r.intended_us <= d.start_us.saturating_add(b))
-            {
-                return Some(Drained418::InWindow);
-            }
-        }
-        drained.then_some(Drained418::AfterWindow)
-    }
-}
-
-/// Who answered drained 418s, for details ("drained node n1", "drained
-/// nodes n1, n2"), and the pronoun for them.
-pub(super) fn drained_by(nodes: &[String]) -> (String, &'static str) {
-    match nodes {
-        [] => ("a drained node".into(), "it"),
-        [one] => (format!("drained node {one}"), "it"),
-        many => (format!("drained nodes {}", many.join(", ")), "them"),
-    }
-}
-
-/// One part of the contract: its verdict and a fragment of the detail.
-struct Part {
-    name: &'static str,
-    verdict: Verdict,
-    detail: String,
-}
-
-impl Part {
-    fn new(name: &'static str, verdict: Verdict, detail: String) -> Self {
-        Self {
-            name,
-            verdict,
-            detail,
-        }
-    }
 }
 
 fn judge_window(

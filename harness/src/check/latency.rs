@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::Verdict;
+use super::verdict::Verdict;
 use crate::history::History;
 use crate::metrics::{histogram, percentile_us};
 use crate::scenario::Latency;

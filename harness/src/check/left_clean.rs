@@ -9,7 +9,7 @@
 
 use serde_json::json;
 
-use super::Verdict;
+use super::verdict::Verdict;
 use crate::history::{Event, FaultAction, History};
 
 /// Judges what the run left behind.

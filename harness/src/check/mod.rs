@@ -2,7 +2,8 @@
 //! returns pass, fail or unknown with a one-line detail and its evidence.
 //!
 //! One file per check kind. Verdicts merge with fail over unknown over
-//! pass, as Jepsen's `merge-valid` does.
+//! pass, as Jepsen's `merge-valid` does; what every check answers with is
+//! `verdict`'s, and the fault windows they judge by are `windows`'.
 
 mod availability;
 mod drain;
@@ -15,53 +16,17 @@ mod routes_around;
 mod tasks;
 mod thresholds;
 mod upload;
+mod verdict;
+mod windows;
 
 use serde::{Deserialize, Serialize};
 
 use crate::history::History;
 use crate::scenario::{Check, NamedCheck, NoRegression, Scenario};
-use crate::vocab::FaultKind;
 
 pub use crate::metrics::{HISTOGRAM_SIGFIG, histogram, histogram_of, percentile_us};
 pub use regression::{Against, Baseline, Baselines};
-
-/// A check's judgement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// The history shows the property holds.
-    Pass,
-    /// The history shows it does not.
-    Fail,
-    /// The history cannot tell.
-    Unknown,
-}
-
-impl Verdict {
-    /// Fail beats unknown, which beats pass; no checks at all is unknown.
-    pub fn merge(verdicts: impl IntoIterator<Item = Verdict>) -> Verdict {
-        let mut any = false;
-        let mut merged = Verdict::Pass;
-        for v in verdicts {
-            any = true;
-            merged = match (merged, v) {
-                (Verdict::Fail, _) | (_, Verdict::Fail) => Verdict::Fail,
-                (Verdict::Unknown, _) | (_, Verdict::Unknown) => Verdict::Unknown,
-                _ => Verdict::Pass,
-            };
-        }
-        if any { merged } else { Verdict::Unknown }
-    }
-
-    /// Lowercase word for reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::Unknown => "unknown",
-        }
-    }
-}
+pub use verdict::Verdict;
 
 /// One check's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -236,99 +201,6 @@ impl CheckResult {
     }
 }
 
-/// The fault windows a check judges: the one it names, else every window
-/// of the given kinds (every window at all when `kinds` is empty).
-fn judged_windows(
-    h: &History,
-    fault: Option<&serde_saphyr::Spanned<String>>,
-    kinds: &[FaultKind],
-) -> Vec<crate::history::FaultWindow> {
-    h.fault_windows()
-        .into_iter()
-        .filter(|w| match fault {
-            Some(name) => w.name == name.value,
-            None => kinds.is_empty() || kinds.contains(&w.kind),
-        })
-        .collect()
-}
-
-/// Why a bound of `bound_us` counted from `from_us` was not seen out: the
-/// run was interrupted before it elapsed. A check says unknown with this,
-/// never fail, where it would otherwise fail (docs/robustness.md, "Interrupted runs").
-fn cut_short(h: &History, what: &str, from_us: u64, bound_us: u64) -> Option<String> {
-    let i = h.interruption()?;
-    if i.at_us >= from_us.saturating_add(bound_us) {
-        return None;
-    }
-    let when = if i.at_us >= from_us {
-        format!("{} in", secs(i.at_us - from_us))
-    } else {
-        "before it began".to_string()
-    };
-    Some(format!(
-        "{what} was cut short by the interruption ({}) {when}, before its bound of {} elapsed; cannot tell",
-        i.describe(),
-        secs(bound_us)
-    ))
-}
-
-/// [`cut_short`] for a bound that runs inside fault window `w` from
-/// `from_us`: only a window still in effect when the interruption came was
-/// cut short by it (one healed on schedule before it ran its course).
-fn window_cut_short(
-    h: &History,
-    w: &crate::history::FaultWindow,
-    from_us: u64,
-    bound_us: u64,
-) -> Option<String> {
-    let i = h.interruption()?;
-    let in_effect = i.at_us >= w.start_us && (!w.healed || w.end_us >= i.at_us);
-    if !in_effect {
-        return None;
-    }
-    cut_short(h, &w.name, from_us, bound_us)
-}
-
-/// The answer of a check whose fault was never injected.
-fn never_injected(evidence_key: &str) -> (Verdict, String, serde_json::Value) {
-    (
-        Verdict::Unknown,
-        "the fault it judges was never injected".into(),
-        serde_json::json!({ evidence_key: [] }),
-    )
-}
-
-/// Per-window outcomes merged: fail over unknown over pass, and the detail
-/// of the first window as bad as the merge speaks for the check.
-fn worst(outcomes: &[(Verdict, String)]) -> (Verdict, String) {
-    let verdict = Verdict::merge(outcomes.iter().map(|(v, _)| *v));
-    let detail = outcomes
-        .iter()
-        .find(|(v, _)| *v == verdict)
-        .map(|(_, d)| d.clone())
-        .unwrap_or_default();
-    (verdict, detail)
-}
-
-/// Seconds, for details.
-fn secs(us: u64) -> String {
-    format!("{:.1}s", us as f64 / 1e6)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Verdict::*;
-    use super::*;
-
-    #[test]
-    fn merge_orders_fail_unknown_pass() {
-        assert_eq!(Verdict::merge([Pass, Unknown, Pass]), Unknown);
-        assert_eq!(Verdict::merge([Pass, Fail, Unknown]), Fail);
-        assert_eq!(Verdict::merge([Pass, Pass]), Pass);
-        assert_eq!(Verdict::merge([]), Unknown);
-    }
-}
-
 /// Judgements on small hand-made histories: each check can pass, fail and
 /// say unknown.
 #[cfg(test)]
@@ -336,6 +208,7 @@ mod judged {
     use super::*;
     use crate::history::{Event, FaultAction, FaultEvent, Op, Outcome, Phase, Request};
     use crate::scenario::parse_str;
+    use crate::vocab::FaultKind;
 
     const S: u64 = 1_000_000;
 

@@ -8,10 +8,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{Value, json};
 
-use super::{Verdict, histogram_of, percentile_us};
+use super::verdict::{Verdict, never_injected, worst};
+use super::windows::{cut_short, judged_windows};
 use crate::history::{
     Event, FaultWindow, FleetStarted, HealthTaskSeen, History, PollingChange, TaskState,
 };
+use crate::metrics::{histogram_of, percentile_us};
 use crate::scenario::{ReconnectStorm, RpcLatency};
 use crate::vocab::FaultKind;
 
@@ -421,13 +423,13 @@ fn judge_round(
 /// fleet to that node is back within the bound.
 pub(super) fn reconnect_storm(c: &ReconnectStorm, h: &History) -> (Verdict, String, Value) {
     let Some(f) = fleet(h) else { return no_fleet() };
-    let windows: Vec<_> = super::judged_windows(
+    let windows: Vec<_> = judged_windows(
         h,
         None,
         &[FaultKind::Kill, FaultKind::Restart, FaultKind::Maintenance],
     );
     if windows.is_empty() {
-        return super::never_injected("restarts");
+        return never_injected("restarts");
     }
     let mut outcomes = Vec::new();
     let mut restarts = Vec::new();
@@ -438,7 +440,7 @@ pub(super) fn reconnect_storm(c: &ReconnectStorm, h: &History) -> (Verdict, Stri
             outcomes.push((verdict, line));
         }
     }
-    let (verdict, detail) = super::worst(&outcomes);
+    let (verdict, detail) = worst(&outcomes);
     (verdict, detail, json!({ "restarts": restarts }))
 }
 
@@ -512,7 +514,7 @@ fn fleet_return(
     // A return the run's interruption came in before the bound
     // elapsed: unknown, not fail (docs/robustness.md, "Interrupted runs").
     let (verdict, line) = match verdict {
-        Verdict::Fail => match super::cut_short(
+        Verdict::Fail => match cut_short(
             h,
             &format!("the fleet's return to {node} after {}", w.name),
             up,

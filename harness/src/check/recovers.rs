@@ -6,7 +6,8 @@
 
 use serde_json::{Value, json};
 
-use super::{Verdict, cut_short, judged_windows, never_injected, secs, worst};
+use super::verdict::{Verdict, never_injected, secs, worst};
+use super::windows::{cut_short, judged_windows};
 use crate::history::{FaultWindow, History};
 use crate::scenario::Recovers;
 

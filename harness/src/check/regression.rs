@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::Verdict;
+use super::verdict::Verdict;
 use crate::history::History;
 use crate::limits::MAX_BASELINE_BYTES;
 use crate::scenario::NoRegression;

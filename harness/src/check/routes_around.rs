@@ -11,7 +11,8 @@
 
 use serde_json::{Value, json};
 
-use super::{Verdict, judged_windows, never_injected, secs, window_cut_short, worst};
+use super::verdict::{Verdict, never_injected, secs, worst};
+use super::windows::{judged_windows, window_cut_short};
 use crate::history::{FaultWindow, History, Request};
 use crate::scenario::RoutesAround;
 use crate::vocab::FaultKind;

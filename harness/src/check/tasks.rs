@@ -18,61 +18,20 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{Verdict, histogram_of, percentile_us, secs};
+use super::verdict::{Verdict, secs};
 use crate::history::{History, Interruption, TaskRecord, TaskState};
+use crate::metrics::{histogram_of, percentile_us};
 use crate::scenario::{ExactlyOnce, TaskCap};
 
 mod orphaned_tasks;
+mod records;
 mod shared_storage;
 
 pub(super) use orphaned_tasks::orphaned;
+pub(super) use records::{first_started_us, last_node, node_at, task_id};
 pub(super) use shared_storage::shared_storage;
 
-/// Task IDs listed in evidence, at most.
-const LISTED: usize = 10;
-
-/// A task's ID; every record has one, as submissions without are left out.
-pub(super) fn task_id<'a>(t: &TaskRecord<'a>) -> &'a str {
-    t.submit.id.as_deref().unwrap_or("?")
-}
-
-/// The last node seen running a task.
-pub(super) fn last_node<'a>(t: &TaskRecord<'a>) -> Option<&'a str> {
-    t.seen.iter().copied().rev().find_map(|s| s.node.as_deref())
-}
-
-/// The node running a task at `at_us`: the last one seen by then, else the
-/// first one seen at all (the harness polls, so it sees a task on its node
-/// only some time after the server started it there).
-pub(super) fn node_at<'a>(t: &TaskRecord<'a>, at_us: u64) -> Option<&'a str> {
-    t.seen
-        .iter()
-        .copied()
-        .filter(|s| s.at_us <= at_us)
-        .rev()
-        .find_map(|s| s.node.as_deref())
-        .or_else(|| t.seen.iter().copied().find_map(|s| s.node.as_deref()))
-}
-
-/// A task's first start. `TaskRecord::started_us` gives the latest, which
-/// for a task run again is the second run's.
-pub(super) fn first_started_us(t: &TaskRecord<'_>) -> Option<u64> {
-    t.seen.iter().find_map(|s| s.started_us)
-}
-
-/// How many times a task's script ran, by the most its log shows through
-/// any node.
-fn executions(t: &TaskRecord<'_>) -> u32 {
-    t.logs.iter().map(|l| l.executions).max().unwrap_or(0)
-}
-
-fn s(us: u64) -> f64 {
-    us as f64 / 1e6
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
+use records::{LISTED, executions, logged_records, plural, s};
 
 /// Why a task counts as having run more than once, if it does.
 fn ran_more_than_once(t: &TaskRecord<'_>) -> Option<String> {
@@ -86,15 +45,6 @@ fn ran_more_than_once(t: &TaskRecord<'_>) -> Option<String> {
         (None, Some(twice)) => Some(format!("{} ran {runs} times: {twice}", task_id(t))),
         (None, None) => None,
     }
-}
-
-/// The tasks of the tasks workload, whose logs the run reads: a load
-/// phase's tasks are followed to their end but their logs are not read,
-/// so the checks that need logs leave them out.
-fn logged_records(h: &History) -> Vec<TaskRecord<'_>> {
-    let mut records = h.task_records();
-    records.retain(|t| t.submit.via != crate::history::LOAD_VIA);
-    records
 }
 
 pub(super) fn exactly_once(c: &ExactlyOnce, h: &History) -> (Verdict, String, Value) {

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::Verdict;
+use super::verdict::Verdict;
 use crate::history::{Event, History};
 
 /// The rule's verdict, detail and evidence.

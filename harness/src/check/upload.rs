@@ -29,82 +29,19 @@
 //!   size through; otherwise the detail gives the largest size accepted,
 //!   the smallest refused, how it was refused, and the likely culprit.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Value, json};
 
-use super::Verdict;
-use crate::history::{
-    History, PackageRead, PackageReadKind, UploadAttempt, UploadPurpose, UploadStart,
-};
+use super::verdict::Verdict;
+use crate::history::{History, PackageRead, PackageReadKind, UploadAttempt, UploadPurpose};
 use crate::scenario::{LadderReaches, UploadThroughput};
 use crate::upload::UploadClass;
 
 mod answered;
+mod record;
 
 pub(super) use answered::answered;
 
-const MIB: f64 = 1024.0 * 1024.0;
-
-/// Everything about one upload.
-#[derive(Default)]
-struct Upload<'a> {
-    attempts: Vec<&'a UploadAttempt>,
-    reads: Vec<&'a PackageRead>,
-    /// Attempts that started and whose end the history does not hold.
-    in_flight: Vec<&'a UploadStart>,
-}
-
-impl Upload<'_> {
-    /// The SHA-1 the package must have, if the history knows it.
-    fn expected(&self) -> Option<&str> {
-        self.attempts
-            .iter()
-            .find_map(|a| a.sha1.as_deref())
-            .or_else(|| self.reads.iter().find_map(|r| r.expected.as_deref()))
-    }
-
-    /// Accepted, or found intact after a failure.
-    fn arrived(&self) -> Option<&'static str> {
-        if self
-            .attempts
-            .iter()
-            .any(|a| a.class == UploadClass::Accepted)
-        {
-            return Some("accepted");
-        }
-        let want = self.expected()?;
-        let size = self.attempts.first()?.size;
-        self.reads
-            .iter()
-            .any(|r| {
-                r.kind == PackageReadKind::AfterFailure
-                    && r.sha1.as_deref() == Some(want)
-                    && r.size == Some(size)
-            })
-            .then_some("found intact after a failure")
-    }
-}
-
-fn uploads(h: &History) -> BTreeMap<u64, Upload<'_>> {
-    let mut by_seq: BTreeMap<u64, Upload<'_>> = BTreeMap::new();
-    for a in h.uploads().filter(|a| a.purpose == UploadPurpose::Workload) {
-        by_seq.entry(a.seq).or_default().attempts.push(a);
-    }
-    for u in h
-        .uploads_in_flight()
-        .into_iter()
-        .filter(|u| u.purpose == UploadPurpose::Workload)
-    {
-        by_seq.entry(u.seq).or_default().in_flight.push(u);
-    }
-    for r in h.package_reads() {
-        if let Some(u) = by_seq.get_mut(&r.seq) {
-            u.reads.push(r);
-        }
-    }
-    by_seq
-}
+use record::{MIB, Upload, class_word, gib, uploads};
 
 /// Why an upload that did not arrive cannot be called failed: the run
 /// stopped while it was in flight, so its end was the harness's doing, or
@@ -126,16 +63,6 @@ fn in_flight_at_stop(label: &str, u: &Upload<'_>) -> Option<String> {
         "{label} was in flight when the run was stopped (attempt {}: {cut}); cannot tell whether it arrived",
         last.attempt + 1
     ))
-}
-
-fn gib(bytes: u64) -> String {
-    if bytes >= 1 << 30 {
-        format!("{:.2} GiB", bytes as f64 / (1u64 << 30) as f64)
-    } else if bytes >= 1 << 20 {
-        format!("{:.1} MiB", bytes as f64 / MIB)
-    } else {
-        format!("{:.1} KiB", bytes as f64 / 1024.0)
-    }
 }
 
 /// How an attempt ended, in words: the status or the timeout.
@@ -404,17 +331,6 @@ pub(super) fn throughput(c: &UploadThroughput, h: &History) -> (Verdict, String,
         ),
         evidence,
     )
-}
-
-fn class_word(c: UploadClass) -> &'static str {
-    match c {
-        UploadClass::Accepted => "accepted",
-        UploadClass::Exists => "already exists",
-        UploadClass::TooLarge => "too large",
-        UploadClass::TimedOut => "timed out",
-        UploadClass::Reset => "connection cut",
-        UploadClass::Other => "failed",
-    }
 }
 
 pub(super) fn ladder(c: &LadderReaches, h: &History) -> (Verdict, String, Value) {

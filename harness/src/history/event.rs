@@ -7,10 +7,12 @@ use serde::{Deserialize, Serialize};
 use crate::vocab::{FaultKind, TaskState};
 
 mod fleet;
+mod requests;
 mod tasks;
 mod uploads;
 
 pub use fleet::*;
+pub use requests::*;
 pub use tasks::*;
 pub use uploads::*;
 
@@ -301,107 +303,6 @@ pub struct ThresholdOutcome {
     pub observed: String,
     /// Whether it held.
     pub passed: bool,
-}
-
-/// What kind of request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Op {
-    /// `GET /api/octopusservernodes/ping`.
-    Ping,
-    /// `GET /api/octopusservernodes`.
-    Nodes,
-    /// `GET /api`.
-    Root,
-    /// `GET /api/Spaces-1/packages`.
-    Packages,
-    /// `POST /api/tasks`: a task created (its life is in the task events).
-    Task,
-    /// `GET /api/tasks/{id}`: a created task's state read.
-    TaskRead,
-    /// `POST /api/Spaces-1/packages/raw` of a small package.
-    Upload,
-}
-
-impl Op {
-    /// The request path.
-    pub fn path(self) -> &'static str {
-        match self {
-            Op::Ping => "/api/octopusservernodes/ping",
-            Op::Nodes => "/api/octopusservernodes",
-            Op::Root => "/api",
-            Op::Packages => "/api/Spaces-1/packages",
-            Op::Task | Op::TaskRead => "/api/tasks",
-            Op::Upload => "/api/Spaces-1/packages/raw",
-        }
-    }
-
-    /// The name in reports, as in the history.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Op::Ping => "ping",
-            Op::Nodes => "nodes",
-            Op::Root => "root",
-            Op::Packages => "packages",
-            Op::Task => "task",
-            Op::TaskRead => "task_read",
-            Op::Upload => "upload",
-        }
-    }
-}
-
-/// What a client knows about one request: it happened, it did not, or it
-/// cannot tell (a timeout or a reset after the request was sent).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// A 2xx response.
-    Ok,
-    /// A response that says no, or a connection that was refused.
-    Fail,
-    /// No complete response.
-    Indeterminate,
-}
-
-/// One API request, with the intended start so latency is free of
-/// coordinated omission.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Request {
-    /// Sequence number in the schedule.
-    pub seq: u64,
-    /// The request kind.
-    pub op: Op,
-    /// When the schedule wanted it to start.
-    pub intended_us: u64,
-    /// When it was sent.
-    pub sent_us: u64,
-    /// When the response was complete, or the request gave up.
-    pub done_us: u64,
-    /// The outcome.
-    pub outcome: Outcome,
-    /// HTTP status, if a response came.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    /// What went wrong, in a word or two.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Response body bytes.
-    pub bytes: u64,
-    /// The node that served it, from a ping body's `Name`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
-}
-
-impl Request {
-    /// Latency from the intended start.
-    pub fn latency_us(&self) -> u64 {
-        self.done_us.saturating_sub(self.intended_us)
-    }
-
-    /// True unless the outcome is `Ok`.
-    pub fn is_error(&self) -> bool {
-        self.outcome != Outcome::Ok
-    }
 }
 
 /// One node as the run names it and as the cluster does.

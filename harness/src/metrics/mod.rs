@@ -6,47 +6,21 @@
 //! imports the other for it.
 
 mod cleanup;
+mod figures;
 mod tasks;
 
 use std::collections::BTreeMap;
 
-use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::history::{History, Request};
+use crate::history::History;
 
 pub use cleanup::{CleanupReport, Outcome, Removal, TaskLeft, cleanup};
+pub use figures::{HISTOGRAM_MAX_US, HISTOGRAM_SIGFIG, histogram, histogram_of, percentile_us};
+pub(crate) use figures::{ms, secs};
 pub use tasks::tasks as task_report;
 pub use tasks::{DrainReport, DrainStep, Percentiles, TaskReport, UploadReport};
 pub(crate) use tasks::{drains, uploads};
-
-/// Significant figures of every latency histogram; the report states it.
-pub const HISTOGRAM_SIGFIG: u8 = 3;
-
-/// Largest latency a histogram holds, in microseconds (an hour); longer
-/// ones are clamped to it. Fixed bounds keep every histogram mergeable.
-pub const HISTOGRAM_MAX_US: u64 = 3_600_000_000;
-
-/// An HDR histogram of requests' latencies in microseconds.
-pub fn histogram<'a>(requests: impl Iterator<Item = &'a Request>) -> Histogram<u64> {
-    histogram_of(requests.map(Request::latency_us))
-}
-
-/// An HDR histogram of any durations in microseconds, with the same bounds
-/// and precision as every other, so they merge.
-pub fn histogram_of(values_us: impl Iterator<Item = u64>) -> Histogram<u64> {
-    let mut h = Histogram::<u64>::new_with_bounds(1, HISTOGRAM_MAX_US, HISTOGRAM_SIGFIG)
-        .expect("constant bounds are valid");
-    for v in values_us {
-        h.saturating_record(v.max(1));
-    }
-    h
-}
-
-/// The `p`th percentile (0 to 100) in microseconds; None when empty.
-pub fn percentile_us(h: &Histogram<u64>, p: f64) -> Option<u64> {
-    (!h.is_empty()).then(|| h.value_at_percentile(p))
-}
 
 /// Throughput and latency of requests intended after warm-up.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,16 +54,6 @@ pub struct LatencyMs {
     pub max: f64,
     /// The histogram's significant figures.
     pub significant_figures: u8,
-}
-
-/// Microseconds as seconds.
-pub(crate) fn secs(us: u64) -> f64 {
-    us as f64 / 1e6
-}
-
-/// Microseconds as milliseconds.
-pub(crate) fn ms(us: u64) -> f64 {
-    us as f64 / 1e3
 }
 
 /// Throughput and latency of the requests intended after warm-up.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{HISTOGRAM_SIGFIG, histogram_of, ms, percentile_us, secs};
+use super::figures::{HISTOGRAM_SIGFIG, histogram_of, ms, percentile_us, secs};
 use crate::history::{Event, FaultAction, History, Phase};
 use crate::vocab::FaultKind;
 

@@ -5,7 +5,11 @@
 
 use std::path::Path;
 
-use super::{Report, SweepReport};
+use super::build::build;
+use super::html::{html, sweep_html};
+use super::junit::junit_xml;
+use super::model::Report;
+use super::sweep::SweepReport;
 use crate::check;
 use crate::history::History;
 use crate::scenario::Scenario;
@@ -21,7 +25,7 @@ pub fn judge_and_write(
     name: &str,
 ) -> (Report, Result<(), String>) {
     let against = baselines.map(|b| against(b, name));
-    let report = super::build(history, check::run_all(scenario, history, against.as_ref()));
+    let report = build(history, check::run_all(scenario, history, against.as_ref()));
     let written = write(dir, &report);
     (report, written)
 }
@@ -40,8 +44,8 @@ pub fn against<'a>(baselines: &'a check::Baselines, scenario: &str) -> check::Ag
 /// Writes report.json, report.html and junit.xml into a run folder.
 pub fn write(dir: &Path, report: &Report) -> Result<(), String> {
     let json = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
-    let xml = super::junit_xml(std::slice::from_ref(report))?;
-    let page = super::html(report);
+    let xml = junit_xml(std::slice::from_ref(report))?;
+    let page = html(report);
     for (name, text) in [
         ("report.json", json),
         ("report.html", page),
@@ -60,7 +64,7 @@ pub fn write_sweep(dir: &Path, report: &SweepReport) -> Result<(), String> {
     for (name, text) in [
         ("sweep.json", json),
         ("sweep.csv", report.csv()),
-        ("report.html", super::sweep_html(report)),
+        ("report.html", sweep_html(report)),
     ] {
         std::fs::write(dir.join(name), text)
             .map_err(|e| format!("failed to write {}: {e}", dir.join(name).display()))?;

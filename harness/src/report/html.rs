@@ -9,44 +9,18 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::Report;
+use super::model::{FaultOutcome, FaultReport, Report};
+use super::timeline::TimelinePoint;
 
+mod chart;
 mod sweep;
 
 pub use sweep::sweep_html;
 
-/// Chart geometry, in SVG user units.
-const WIDTH: f64 = 960.0;
-const HEIGHT: f64 = 260.0;
-const LEFT: f64 = 64.0;
-const RIGHT: f64 = 16.0;
-const TOP: f64 = 14.0;
-const BOTTOM: f64 = 34.0;
-
-const STYLE: &str = "
-body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#1d2330;padding:0 12px}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #dde;padding-bottom:4px}
-table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #dde;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f3f4f8}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.pass{color:#14692c;font-weight:600}.fail{color:#b3261e;font-weight:600}.unknown{color:#8a5a00;font-weight:600}
-.badge{display:inline-block;padding:2px 10px;border-radius:4px;color:#fff}.badge.pass{background:#1f8a3b}.badge.fail{background:#c62828}.badge.unknown{background:#b07800}
-.meta{color:#555}svg.chart{display:block;margin:4px 0 2px;background:#fff}
-svg text{font:11px system-ui,sans-serif;fill:#444}.axis{stroke:#999;stroke-width:1}.grid{stroke:#eceef3;stroke-width:1}
-.ok{stroke:#1f6fd1;fill:none;stroke-width:1.6}.err{stroke:#c62828;fill:none;stroke-width:1.6}
-.p50{stroke:#1f6fd1;fill:none;stroke-width:1.6}.p99{stroke:#e07b00;fill:none;stroke-width:1.6}
-.warmup{fill:#eef0f4}.fault{fill:#fbe1e1}.share{fill:#1f6fd1}.legend{font-size:12px;color:#444}
-.swatch{display:inline-block;width:12px;height:3px;vertical-align:middle;margin:0 4px 0 12px}
-td.full{background:#e3f4e7}td.part{background:#fdf0d5}td.none{background:#fbe1e1}
-";
-
-/// Checks, once the page is laid out, that each chart's series has a size:
-/// a headless browser test reads `data-charts` and `data-charts-drawn`.
-const RENDER_PROBE: &str = "(function(){var c=document.querySelectorAll('svg.chart'),d=0;\
-for(var i=0;i<c.length;i++){var s=c[i].querySelectorAll('.series'),w=0;\
-for(var j=0;j<s.length;j++){var b=s[j].getBBox();if(b.width>0||b.height>0)w++;}\
-if(s.length>0&&w===s.length)d++;}\
-document.body.setAttribute('data-charts',c.length);\
-document.body.setAttribute('data-charts-drawn',d);})();";
+use chart::{
+    BOTTOM, HEIGHT, LEFT, RENDER_PROBE, RIGHT, STYLE, TOP, WIDTH, axis_x, chart_open, esc, fmt_num,
+    grid_y, nice_axis, series,
+};
 
 /// The page for a report.
 pub fn html(r: &Report) -> String {
@@ -176,8 +150,7 @@ fn over_time(o: &mut String, r: &Report) {
     // Throughput: successes and errors per second, linear, over whole
     // seconds only: the run's first and last seconds are partly outside
     // it, and their counts are no rate (a last 0.4 s of 300/s is 120).
-    let whole: Vec<&super::TimelinePoint> =
-        t.points.iter().filter(|p| p.covered_s >= 1.0).collect();
+    let whole: Vec<&TimelinePoint> = t.points.iter().filter(|p| p.covered_s >= 1.0).collect();
     let top = whole
         .iter()
         .map(|p| p.ok.max(p.errors))
@@ -552,17 +525,8 @@ fn legend(o: &mut String, items: &[(&str, &str)]) {
     );
 }
 
-fn chart_open(o: &mut String, id: &str, title: &str) {
-    let _ = writeln!(
-        o,
-        "<svg class=\"chart\" id=\"chart-{id}\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"{WIDTH}\" \
-         height=\"{HEIGHT}\" role=\"img\"><title>{}</title>",
-        esc(title)
-    );
-}
-
 /// A fault's outcome as recorded, and its undo's if that failed.
-fn fault_outcome(f: &crate::report::FaultReport) -> String {
+fn fault_outcome(f: &FaultReport) -> String {
     let mut text = f.outcome.as_str().to_string();
     if let Some(e) = &f.error {
         let _ = write!(text, ": {e}");
@@ -596,98 +560,10 @@ fn shading(o: &mut String, r: &Report, warmup_end: f64, x: &dyn Fn(f64) -> f64) 
             a + 3.0,
             TOP + 11.0,
             esc(&match f.outcome {
-                crate::report::FaultOutcome::Done => f.name.clone(),
+                FaultOutcome::Done => f.name.clone(),
                 other => format!("{} ({})", f.name, other.as_str()),
             }),
         );
-    }
-}
-
-fn grid_y(o: &mut String, y: f64, label: &str) {
-    let _ = writeln!(
-        o,
-        "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/>\
-         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-        WIDTH - RIGHT,
-        LEFT - 6.0,
-        y + 4.0,
-        esc(label)
-    );
-}
-
-fn axis_x(o: &mut String, span: f64, x: &dyn Fn(f64) -> f64) {
-    let base = HEIGHT - BOTTOM;
-    let _ = writeln!(
-        o,
-        "<line class=\"axis\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{base}\" y2=\"{base}\"/>\
-         <line class=\"axis\" x1=\"{LEFT}\" x2=\"{LEFT}\" y1=\"{TOP}\" y2=\"{base}\"/>",
-        WIDTH - RIGHT
-    );
-    let step = [
-        1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
-    ]
-    .into_iter()
-    .find(|s| span / s <= 12.0)
-    // Whole hours, still about 12 ticks, however long the span.
-    .unwrap_or_else(|| (span / 12.0 / 3600.0).ceil() * 3600.0);
-    let mut s = 0.0;
-    while s <= span + 1e-9 {
-        let _ = writeln!(
-            o,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}s</text>",
-            x(s),
-            base + 16.0,
-            fmt_num(s)
-        );
-        s += step;
-    }
-    let _ = writeln!(
-        o,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">seconds since start</text>",
-        WIDTH - RIGHT,
-        HEIGHT - 2.0
-    );
-}
-
-/// A polyline through the points; a None breaks it, so a second without
-/// successes is a gap, not a line drawn across it.
-fn series(o: &mut String, class: &str, points: impl Iterator<Item = Option<(f64, f64)>>) {
-    let mut d = String::new();
-    let mut pen_down = false;
-    for p in points {
-        match p {
-            Some((x, y)) => {
-                let _ = write!(d, "{}{x:.1},{y:.1} ", if pen_down { "L" } else { "M" });
-                pen_down = true;
-            }
-            None => pen_down = false,
-        }
-    }
-    if d.is_empty() {
-        return;
-    }
-    let _ = writeln!(o, "<path class=\"series {class}\" d=\"{}\"/>", d.trim_end());
-}
-
-/// A round upper bound at or above `top`, and a tick step for it.
-fn nice_axis(top: f64) -> (f64, f64) {
-    let magnitude = 10f64.powf(top.log10().floor());
-    for m in [1.0, 2.0, 5.0, 10.0] {
-        let step = magnitude * m / 5.0;
-        if step * 5.0 >= top {
-            return (step * 5.0, step.max(1e-9));
-        }
-    }
-    (magnitude * 10.0, magnitude * 2.0)
-}
-
-fn fmt_num(v: f64) -> String {
-    if v == v.trunc() {
-        format!("{v:.0}")
-    } else if v >= 0.1 {
-        format!("{v:.1}")
-    } else {
-        format!("{v}")
     }
 }
 
@@ -697,22 +573,6 @@ fn word<T: Serialize>(v: &T) -> String {
         Ok(serde_json::Value::String(s)) => s,
         _ => String::new(),
     }
-}
-
-/// Text made safe for HTML content and attribute values.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

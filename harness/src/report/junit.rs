@@ -7,7 +7,7 @@
 
 use quick_junit::{NonSuccessKind, Report as JUnit, TestCase, TestCaseStatus, TestSuite};
 
-use super::Report;
+use super::model::Report;
 use crate::check::{CheckResult, Verdict};
 
 /// The JUnit XML of one or more runs.

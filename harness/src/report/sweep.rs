@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::Report;
+use super::model::Report;
 use crate::check::Verdict;
 
 /// Every combination of a sweep.

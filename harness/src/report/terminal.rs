@@ -6,11 +6,13 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use super::{DrainReport, PollingReport, Report, TaskReport};
+use super::model::{FaultOutcome, Report};
+use super::polling::PollingReport;
 use crate::check::Verdict;
 use crate::history::{
     Event, FaultAction, FaultEvent, FleetStarted, HealthTaskSeen, Phase, Request, UploadAttempt,
 };
+use crate::metrics::{CleanupReport, DrainReport, TaskReport};
 
 /// Live progress on stderr. A spinner line on a terminal; elsewhere (CI
 /// logs) one line per phase, node start and fault, and a status line every
@@ -597,9 +599,9 @@ fn timeline(s: &mut String, r: &Report) {
             // As recorded: a fault that failed is never shown as done.
             let why = f.error.as_deref().unwrap_or("no reason recorded");
             let outcome = match f.outcome {
-                crate::report::FaultOutcome::Done => String::new(),
-                crate::report::FaultOutcome::Failed => format!(" FAILED: {why}"),
-                crate::report::FaultOutcome::Stopped => format!(" STOPPED: {why}"),
+                FaultOutcome::Done => String::new(),
+                FaultOutcome::Failed => format!(" FAILED: {why}"),
+                FaultOutcome::Stopped => format!(" STOPPED: {why}"),
             };
             lines.push((
                 f.start_s,
@@ -700,7 +702,7 @@ fn nodes(s: &mut String, r: &Report) {
 }
 
 /// What the run created, and anything it could not remove.
-fn cleanup(s: &mut String, c: &crate::report::CleanupReport) {
+fn cleanup(s: &mut String, c: &CleanupReport) {
     if c.packages.is_empty() && c.machines.is_empty() && c.tasks.is_empty() {
         return;
     }

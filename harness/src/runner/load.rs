@@ -151,7 +151,7 @@ impl Workload for LoadWorkload {
         }
         tokio::select! {
             _ = &mut self.handle => {}
-            w = super::interrupted(interrupt), if !interrupted => {
+            w = super::interrupts::interrupted(interrupt), if !interrupted => {
                 self.shared.stop();
                 why = Some(w);
             }

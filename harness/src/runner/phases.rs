@@ -1,7 +1,7 @@
-//! The run's phases, each a function of its own, in the order
-//! [`super::run`] calls them; the module's notes say what each does.
+//! The run's phases, each a function of its own, in the order [`run`]
+//! calls them; the module's notes say what each does.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -11,12 +11,20 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::sleep_until;
 
+use super::api_load::drive_load;
+use super::cluster::{ready_cluster, record_identities, record_memory, watch_nodes};
 use super::fleet::FleetWorkload;
+use super::folder::{BASELINE_FILE, scenario_run_dir};
+use super::interrupts::{interrupted, interrupts, with_deadline};
 use super::load::LoadWorkload;
+use super::options::RunOptions;
+use super::outcome::{RunError, RunResult, stopped};
+use super::recorder::{end_run, finish, give_up, record};
+use super::seed::{new_run_id, seed_of};
 use super::tasks::TaskWorkload;
 use super::uploads::{LadderWorkload, UploadWorkload};
+use super::wall_time::time_limit;
 use super::workload::{RunContext, Running, Workloads};
-use super::{RunError, RunOptions, RunResult, interrupted};
 use crate::client::ApiClient;
 use crate::fault::{FaultApi, FaultKind, Faults};
 use crate::history::{Clock, Event, Events, FaultAction, History, HistoryWriter, Phase};
@@ -24,6 +32,24 @@ use crate::report::{self, LiveProgress};
 use crate::scenario::{LoadedScenario, Scenario};
 use crate::schedule::{self, Action};
 use crate::target::Target;
+
+/// Runs one scenario on the embedded cluster (or the target `opts`
+/// names), phase by phase.
+pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult, RunError> {
+    let mut run = Run::open(loaded, opts)?;
+    let (mut ctx, faults) = match boot(&mut run).await {
+        Ok(booted) => booted,
+        Err((cluster, stop)) => return Err(run.abandon(cluster, stop).await),
+    };
+    let (background, mut workloads) = warm_up(&mut run, &mut ctx).await?;
+    let procedures = workload_and_faults(&mut run, &mut ctx, &faults, &mut workloads).await?;
+    heal(&mut run, &ctx.cluster, &faults, procedures).await;
+    settle(&mut run).await;
+    check(&mut run, &ctx, background, workloads).await;
+    let history = run.close().await?;
+    teardown(&ctx.cluster);
+    report(run, &history)
+}
 
 /// One run under way: what its phases share before and beyond the
 /// cluster.
@@ -63,8 +89,8 @@ impl<'a> Run<'a> {
     /// the recorder and the time limit, and records the run's start.
     pub(super) fn open(loaded: &'a LoadedScenario, opts: &'a RunOptions) -> Result<Self, RunError> {
         let s = &loaded.scenario;
-        let seed = super::seed_of(opts, s)?;
-        let dir = super::scenario_run_dir(&opts.out, &s.name.value, &loaded.source)?;
+        let seed = seed_of(opts, s)?;
+        let dir = scenario_run_dir(&opts.out, &s.name.value, &loaded.source)?;
         keep_baseline(&dir, opts, s)?;
         let (events, rx) = Events::channel(Clock::start());
         let writer = HistoryWriter::create(&dir.join("history.jsonl")).map_err(|e| {
@@ -75,10 +101,10 @@ impl<'a> Run<'a> {
         })?;
         let bars = opts.progress.then(MultiProgress::new);
         let progress = bars.as_ref().map(LiveProgress::new);
-        let recorder = tokio::spawn(super::record(rx, writer, progress));
-        let limit = opts.time_limit.unwrap_or_else(|| super::time_limit(s));
-        let (interrupt, overran) = super::with_deadline(super::interrupts(), limit);
-        let run_id = super::new_run_id(seed);
+        let recorder = tokio::spawn(record(rx, writer, progress));
+        let limit = opts.time_limit.unwrap_or_else(|| time_limit(s));
+        let (interrupt, overran) = with_deadline(interrupts(), limit);
+        let run_id = new_run_id(seed);
         events.send(Event::RunStarted {
             scenario: s.name.value.clone(),
             seed,
@@ -138,7 +164,7 @@ impl<'a> Run<'a> {
     /// Closes the history and waits for the recorder.
     pub(super) async fn close(&mut self) -> Result<History, RunError> {
         match self.recorder.take() {
-            Some(recorder) => super::finish(self.events.clone(), recorder).await,
+            Some(recorder) => finish(self.events.clone(), recorder).await,
             None => Err(RunError::new("the history was closed already")),
         }
     }
@@ -157,18 +183,38 @@ impl<'a> Run<'a> {
         match stop {
             NotBooted::Broken(e) => e,
             NotBooted::Failed(why) => {
-                super::give_up(self.events, recorder, cluster, &why).await;
+                give_up(self.events, recorder, cluster, &why).await;
                 RunError::new(why)
             }
             NotBooted::Stopped(doing) => {
                 let why = self.interrupt.borrow().clone().unwrap_or_default();
                 self.stop(why.clone(), Phase::Boot);
-                let history = super::give_up(self.events.clone(), recorder, cluster, &why).await;
-                let e = super::stopped(&format!("{why}, {doing}"), self.overran(), &self.dir);
-                super::report_stopped(e, self.loaded, self.opts, history, &self.dir)
+                let history = give_up(self.events.clone(), recorder, cluster, &why).await;
+                let e = stopped(&format!("{why}, {doing}"), self.overran(), &self.dir);
+                report_stopped(e, self.loaded, self.opts, history, &self.dir)
             }
         }
     }
+}
+
+/// The report of a run stopped before its workload, judged and written
+/// to its folder like any other, and carried by its error; without a
+/// history (the recorder failed) the error alone.
+fn report_stopped(
+    e: RunError,
+    loaded: &LoadedScenario,
+    opts: &RunOptions,
+    history: Option<History>,
+    dir: &Path,
+) -> RunError {
+    let Some(history) = history else { return e };
+    let s = &loaded.scenario;
+    let (report, written) =
+        report::judge_and_write(dir, s, &history, opts.baseline.as_ref(), &s.name.value);
+    if let Err(w) = written {
+        eprintln!("harness: {w}");
+    }
+    e.with_report(report)
 }
 
 /// The scenario's baseline is kept beside the history, so `harness
@@ -179,7 +225,7 @@ fn keep_baseline(dir: &std::path::Path, opts: &RunOptions, s: &Scenario) -> Resu
         .as_ref()
         .map(|b| b.of(&s.name.value).cloned().into_iter().collect());
     if let Some(kept) = &baseline {
-        let path = dir.join(super::BASELINE_FILE);
+        let path = dir.join(BASELINE_FILE);
         let text = serde_json::to_string_pretty(kept).map_err(|e| RunError::new(e.to_string()))?;
         std::fs::write(&path, text)
             .map_err(|e| RunError::new(format!("failed to write {}: {e}", path.display())))?;
@@ -195,7 +241,7 @@ pub(super) async fn boot(
     let s = run.scenario();
     run.phase(Phase::Boot);
     let booted = tokio::select! {
-        c = super::ready_cluster(s, run.opts.target.clone(), &run.dir, run.events.clone()) => Some(c),
+        c = ready_cluster(s, run.opts.target.clone(), &run.dir, run.events.clone()) => Some(c),
         _ = interrupted(run.interrupt.clone()) => None,
     };
     let cluster = match booted {
@@ -224,7 +270,7 @@ pub(super) async fn boot(
         _ = interrupted(run.interrupt.clone()) => None,
     };
     let ids = match learnt {
-        Some(Ok(learnt)) => super::record_identities(&run.events, learnt),
+        Some(Ok(learnt)) => record_identities(&run.events, learnt),
         Some(Err(why)) => return Err((Some(cluster), NotBooted::Failed(why))),
         None => {
             let doing = "while the cluster was asked which node is which";
@@ -287,13 +333,13 @@ pub(super) async fn warm_up(
     let s = run.scenario();
     run.phase(Phase::Warmup);
     let (stop, stop_rx) = watch::channel(false);
-    let watcher = tokio::spawn(super::watch_nodes(
+    let watcher = tokio::spawn(watch_nodes(
         ctx.nodes.clone(),
         ctx.events.clone(),
         stop_rx.clone(),
     ));
     let load = s.api_load().map(|api| {
-        tokio::spawn(super::drive_load(
+        tokio::spawn(drive_load(
             ctx.lb.clone(),
             api.clone(),
             run.seed,
@@ -430,8 +476,8 @@ pub(super) async fn check(
             run.stop(why, Phase::Check);
         }
     }
-    super::record_memory(&ctx.events, &ctx.cluster);
-    super::end_run(&ctx.events, run.why_stopped.clone());
+    record_memory(&ctx.events, &ctx.cluster);
+    end_run(&ctx.events, run.why_stopped.clone());
 }
 
 /// Teardown: kills every process of the embedded cluster (also on drop);
@@ -453,7 +499,7 @@ pub(super) fn report(run: Run<'_>, history: &History) -> Result<RunResult, RunEr
     );
     written.map_err(RunError::new)?;
     if let Some(why) = &run.why_stopped {
-        return Err(super::stopped(why, run.overran(), &run.dir).with_report(report));
+        return Err(stopped(why, run.overran(), &run.dir).with_report(report));
     }
     Ok(RunResult {
         dir: run.dir,

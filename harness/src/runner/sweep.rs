@@ -6,7 +6,11 @@
 
 use std::path::PathBuf;
 
-use super::{RunError, RunOptions};
+use super::folder::scenario_run_dir;
+use super::options::RunOptions;
+use super::outcome::RunError;
+use super::phases::run;
+use super::seed::seed_of;
 use crate::report::{Report, SweepReport, SweepRow};
 use crate::scenario::LoadedScenario;
 use crate::scenario::sweep::combinations;
@@ -36,8 +40,8 @@ pub async fn run_sweep(
 ) -> Result<SweepResult, RunError> {
     let s = &loaded.scenario;
     let combos = combinations(s);
-    let dir = super::scenario_run_dir(&opts.out, &s.name.value, &loaded.source)?;
-    let seed = super::seed_of(opts, s)?;
+    let dir = scenario_run_dir(&opts.out, &s.name.value, &loaded.source)?;
+    let seed = seed_of(opts, s)?;
     let sub = RunOptions {
         out: dir.join("runs"),
         seed: Some(seed),
@@ -67,7 +71,7 @@ pub async fn run_sweep(
         };
         let rel = |p: &PathBuf| p.strip_prefix(&dir).unwrap_or(p).display().to_string();
         let values: Vec<String> = c.params.into_iter().map(|(_, v)| v).collect();
-        let up = match super::run(&run_one(c.scenario.clone()), &sub).await {
+        let up = match run(&run_one(c.scenario.clone()), &sub).await {
             Ok(up) => up,
             Err(mut e) => {
                 eprintln!("  could not run: {e}");
@@ -82,7 +86,7 @@ pub async fn run_sweep(
             }
         };
         let down = match &c.one_down {
-            Some(d) => match super::run(&run_one(d.clone()), &sub).await {
+            Some(d) => match run(&run_one(d.clone()), &sub).await {
                 Ok(d) => Some(d),
                 Err(mut e) => {
                     eprintln!("  one node down could not run: {e}");

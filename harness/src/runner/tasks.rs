@@ -118,7 +118,7 @@ impl TaskWorkload {
         }));
         tokio::select! {
             _ = &mut self.handle => None,
-            why = super::interrupted(interrupt) => {
+            why = super::interrupts::interrupted(interrupt) => {
                 let _ = self.finish_by.send(Some(Finish {
                     by: Instant::now(),
                     read_logs: false,

@@ -264,7 +264,7 @@ impl Workload for UploadWorkload {
         if !interrupted {
             tokio::select! {
                 _ = &mut self.handle => ended = true,
-                w = super::interrupted(interrupt.clone()) => why = Some(w),
+                w = super::interrupts::interrupted(interrupt.clone()) => why = Some(w),
             }
         }
         if !ended {
@@ -282,7 +282,7 @@ impl Workload for UploadWorkload {
             };
             tokio::select! {
                 _ = verify_all => {}
-                w = super::interrupted(interrupt) => why = Some(w),
+                w = super::interrupts::interrupted(interrupt) => why = Some(w),
             }
         }
         // Delete whatever may exist: a failed attempt can still land its

@@ -5,7 +5,7 @@
 
 use serde_saphyr::Spanned;
 
-use super::model::{Fault, LbPreset, NodeFault, Scenario, Sweep, Workload};
+use super::model::{Fault, LbPreset, NodeFault, Scenario, Sweep, Workload, spanned};
 use super::problem::Problem;
 use super::units::Duration;
 
@@ -83,10 +83,10 @@ impl Value {
         let c = &mut s.cluster;
         match self {
             Value::Nodes(n) => c.nodes.value = n,
-            Value::NodeCpus(cpus) => c.node_cpus = Some(super::spanned(cpus)),
+            Value::NodeCpus(cpus) => c.node_cpus = Some(spanned(cpus)),
             Value::Shape(n, cpus) => {
                 c.nodes.value = n;
-                c.node_cpus = cpus.map(super::spanned);
+                c.node_cpus = cpus.map(spanned);
             }
             Value::TaskCap(cap) => c.task_cap = cap,
             Value::Users(u) => {
@@ -192,10 +192,10 @@ fn down(s: &Scenario) -> Scenario {
     let mut d = s.clone();
     d.name.value = format!("{}-down", s.name.value);
     let node = format!("n{}", s.cluster.nodes.value);
-    d.faults.push(super::spanned(Fault::Kill(NodeFault {
-        name: Some(super::spanned("sweep-one-node-down".to_string())),
-        node: super::spanned(node),
-        at: super::spanned(Duration::from_secs(0)),
+    d.faults.push(spanned(Fault::Kill(NodeFault {
+        name: Some(spanned("sweep-one-node-down".to_string())),
+        node: spanned(node),
+        at: spanned(Duration::from_secs(0)),
         hold: None,
     })));
     d

@@ -6,8 +6,8 @@
 use crate::client::ApiKey;
 use reference_cluster::{EmbeddedCluster, PollingEndpoint};
 
-use super::Trust;
 use super::real::{RealCluster, Verb};
+use crate::vocab::Trust;
 
 /// A cluster a run can drive.
 pub enum Target {

@@ -15,7 +15,8 @@ use crate::history::{Event, Events, LB_NAME};
 use crate::limits::NODE_DOWN_WITHIN;
 use reference_cluster::PollingEndpoint;
 
-use super::{TargetFile, Trust};
+use super::model::TargetFile;
+use crate::vocab::Trust;
 
 /// The node commands, by the verb scenarios' faults map to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

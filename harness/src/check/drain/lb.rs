@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{Drained418, LbWindows, Part, drained_by};
-use crate::check::{Verdict, secs};
+use super::lb_windows::{Drained418, LbWindows, drained_by};
+use super::part::Part;
+use crate::check::verdict::{Verdict, secs};
 use crate::history::{FaultWindow, History, Op, Request};
 use crate::scenario::DrainContract;
 

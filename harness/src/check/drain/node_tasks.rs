@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::Part;
+use super::part::Part;
 use crate::check::tasks::{first_started_us, last_node, node_at, task_id};
-use crate::check::{Verdict, secs};
+use crate::check::verdict::{Verdict, secs};
 use crate::history::{FaultWindow, TaskRecord, TaskState};
 use crate::scenario::DrainContract;
 

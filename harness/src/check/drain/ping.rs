@@ -1,8 +1,8 @@
 //! Part a of the contract: the drained node's own ping, probed directly,
 //! answers 418 once the drain takes effect and 200 again after the undrain.
 
-use super::Part;
-use crate::check::{Verdict, secs};
+use super::part::Part;
+use crate::check::verdict::{Verdict, secs};
 use crate::history::{FaultWindow, History};
 
 /// A node's direct ping answers, in time order.

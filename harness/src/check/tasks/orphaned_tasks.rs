@@ -4,8 +4,9 @@
 
 use serde_json::{Value, json};
 
-use super::{LISTED, executions, first_started_us, node_at, plural, s, task_id};
-use crate::check::{Verdict, cut_short, judged_windows, never_injected, secs, worst};
+use super::records::{LISTED, executions, first_started_us, node_at, plural, s, task_id};
+use crate::check::verdict::{Verdict, never_injected, secs, worst};
+use crate::check::windows::{cut_short, judged_windows};
 use crate::history::{FaultWindow, History, TaskRecord, TaskState};
 use crate::scenario::OrphanedTasks;
 use crate::vocab::FaultKind;

@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
-use super::{LISTED, logged_records, plural, task_id};
-use crate::check::Verdict;
+use super::records::{LISTED, logged_records, plural, task_id};
+use crate::check::verdict::Verdict;
 use crate::history::{History, TaskLogRead, TaskRecord};
 use crate::scenario::SharedStorageCheck;
 

@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use super::{Upload, class_word, gib, uploads};
-use crate::check::Verdict;
+use super::record::{Upload, class_word, gib, uploads};
+use crate::check::verdict::Verdict;
 use crate::history::{History, UploadAttempt};
 use crate::upload::UploadClass;
 use crate::vocab::FaultKind;

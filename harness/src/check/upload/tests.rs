@@ -2,7 +2,7 @@
 
 use super::answered::FAULT_GRACE_US;
 use super::*;
-use crate::history::{Event, UploadAttempt};
+use crate::history::{Event, UploadAttempt, UploadStart};
 use crate::upload::OverwriteMode;
 use crate::vocab::FaultKind;
 

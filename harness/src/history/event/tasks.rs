@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Outcome;
+use super::requests::Outcome;
 use crate::vocab::TaskState;
 
 /// One task submission.

@@ -3,11 +3,11 @@
 
 use std::fmt::Write as _;
 
-use super::{
+use super::chart::{
     BOTTOM, HEIGHT, LEFT, RENDER_PROBE, RIGHT, STYLE, TOP, WIDTH, chart_open, esc, fmt_num, grid_y,
     nice_axis,
 };
-use crate::report::SweepReport;
+use crate::report::sweep::SweepReport;
 
 /// The page of a sweep: its table, and bar charts of request and task
 /// throughput with every node up and with one down, and of p99.
