@@ -135,30 +135,36 @@ fn paths_after(prefix: &str, source: &str) -> BTreeSet<String> {
     let mut rest = code;
     while let Some(at) = rest.find(prefix) {
         rest = &rest[at + prefix.len()..];
-        if let Some(group) = rest.strip_prefix('{') {
-            // Items at the group's own depth only.
-            let mut depth = 0;
-            let mut item = String::new();
-            for c in group.chars() {
-                match c {
-                    '{' => depth += 1,
-                    '}' if depth == 0 => break,
-                    '}' => depth -= 1,
-                    ',' if depth == 0 => {
-                        found.insert(first_segment(&item));
-                        item.clear();
-                        continue;
-                    }
-                    _ => {}
-                }
-                item.push(c);
-            }
-            found.insert(first_segment(&item));
-        } else {
-            found.insert(first_segment(rest));
-        }
+        found.extend(segments(rest));
     }
     found.retain(|m| !m.is_empty());
+    found
+}
+
+/// The first segment of the path `rest` starts with, or of each item of
+/// the `{...}` group it starts with (items at the group's own depth).
+fn segments(rest: &str) -> Vec<String> {
+    let Some(group) = rest.strip_prefix('{') else {
+        return vec![first_segment(rest)];
+    };
+    let mut found = Vec::new();
+    let mut depth = 0;
+    let mut item = String::new();
+    for c in group.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => break,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                found.push(first_segment(&item));
+                item.clear();
+                continue;
+            }
+            _ => {}
+        }
+        item.push(c);
+    }
+    found.push(first_segment(&item));
     found
 }
 
@@ -219,7 +225,9 @@ fn crate_problems(name: &str, dir: &str, floors: Floors) -> Vec<String> {
             .as_os_str()
             .to_string_lossy();
         let module = first.trim_end_matches(".rs").to_string();
-        if module == "lib" || module == "main" {
+        // The root, and test modules (a `tests.rs` is test code, as a
+        // `#[cfg(test)]` part is), stand on no floor.
+        if ["lib", "main", "tests"].contains(&module.as_str()) {
             continue;
         }
         modules.insert(module.clone());
@@ -253,32 +261,65 @@ fn every_module_imports_only_modules_on_lower_floors() {
     );
 }
 
-/// Inside a folder module, a file's `super::` paths name its siblings
-/// only: an item of the folder's root (`mod.rs`, or `x.rs` beside `x/`),
-/// `super::*`, or `super::super` would be an import back up to the file
-/// that declares it. Gives each such path as `file -> super::name`.
+/// The `super::` paths of `source` outside its `#[cfg(test)]` part, as
+/// how many levels each climbs and the first segment after them:
+/// `super::a::b` is (1, a), `super::super::{c, d}` gives (2, c) and (2, d).
+fn super_paths(source: &str) -> BTreeSet<(usize, String)> {
+    let code = source.split("#[cfg(test)]").next().unwrap_or_default();
+    let mut found = BTreeSet::new();
+    let mut at = 0;
+    while let Some(i) = code[at..].find("super::") {
+        let mut rest = &code[at + i..];
+        let mut levels = 0;
+        while let Some(r) = rest.strip_prefix("super::") {
+            levels += 1;
+            rest = r;
+        }
+        at = code.len() - rest.len();
+        for first in segments(rest) {
+            if !first.is_empty() {
+                found.insert((levels, first));
+            }
+        }
+    }
+    found
+}
+
+/// Inside a folder module, a file's `super::` paths name modules: its
+/// siblings, or (climbing further) its folder's siblings and theirs. An
+/// item of a folder's own root (`mod.rs`, or `x.rs` beside `x/`), or a
+/// glob of it, would be an import back up to the file that declares the
+/// importer. Gives each such path as `file -> super::name`. A `tests.rs`
+/// file is a test module and is left out, as `#[cfg(test)]` parts are.
 fn parent_imports(src: &Path, files: &[(String, String)]) -> Vec<String> {
+    let entries = |folder: &Path| -> BTreeSet<String> {
+        std::fs::read_dir(folder)
+            .map(|rd| {
+                rd.map(|e| {
+                    let p = e.unwrap().path();
+                    p.file_stem().unwrap().to_string_lossy().into_owned()
+                })
+                .filter(|n| n != "mod")
+                .collect()
+            })
+            .unwrap_or_default()
+    };
     let mut found = Vec::new();
     for (path, text) in files {
         let path = Path::new(path);
         let folder = path.parent().unwrap();
         let name = path.file_stem().unwrap().to_string_lossy();
         // A folder's root file sees its children, not its siblings.
-        if folder == src || name == "mod" || name == "lib" || name == "main" {
+        if folder == src || ["mod", "lib", "main", "tests"].contains(&name.as_ref()) {
             continue;
         }
-        let siblings: BTreeSet<String> = std::fs::read_dir(folder)
-            .unwrap()
-            .map(|e| {
-                let p = e.unwrap().path();
-                p.file_stem().unwrap().to_string_lossy().into_owned()
-            })
-            .filter(|n| n != "mod")
-            .collect();
-        for first in paths_after("super::", text) {
-            if !siblings.contains(&first) {
+        for (levels, first) in super_paths(text) {
+            // One level up is the folder; each more is one folder higher.
+            let seen = folder.ancestors().nth(levels - 1).map(entries);
+            if !seen.is_some_and(|names| names.contains(&first)) {
                 let rel = path.strip_prefix(src).unwrap();
-                found.push(format!("{} -> super::{first}", rel.display()));
+                let chain = "super::".repeat(levels);
+                found.push(format!("{} -> {chain}{first}", rel.display()));
             }
         }
     }
@@ -380,7 +421,10 @@ fn an_import_of_a_folder_s_own_root_is_caught() {
         "a/b.rs",
         "use super::c::X;\nuse super::{c, Thing};\n#[cfg(test)]\nmod tests { use super::super::Thing; }\n",
     );
-    write("a/c.rs", "use super::*;\nfn f() { super::super::g() }\n");
+    write(
+        "a/c.rs",
+        "use super::*;\nfn f() { super::super::g() }\nuse super::super::a::b;\n",
+    );
     let mut files = Vec::new();
     sources(src, &mut files);
     let mut found = parent_imports(src, &files);
@@ -390,7 +434,7 @@ fn an_import_of_a_folder_s_own_root_is_caught() {
         [
             "a/b.rs -> super::Thing",
             "a/c.rs -> super::*",
-            "a/c.rs -> super::super"
+            "a/c.rs -> super::super::g"
         ]
     );
 }

@@ -22,6 +22,6 @@ pub struct RunOptions {
     pub target: Option<TargetFile>,
     /// Earlier runs to judge `no_regression` against.
     pub baseline: Option<crate::check::Baselines>,
-    /// The longest a run may take, instead of [`time_limit`](super::time_limit)'s.
+    /// The longest a run may take, instead of [`time_limit`](super::wall_time::time_limit)'s.
     pub time_limit: Option<Duration>,
 }

@@ -3,28 +3,19 @@
 //! against the faults they judge) and reports every problem, not just the
 //! first, each located by line, column and field path.
 
-use serde_saphyr::{Location, Spanned};
-
 use super::model::{
     ApiLoad, FleetLoad, LadderLoad, LoadPhase, Mix, Scenario, TaskLoad, UploadLoad, Workload,
 };
 use super::problem::Problem;
-use super::units::Duration;
 
 mod checks;
 mod cluster;
 mod faults;
+mod validator;
 mod workloads;
 
-/// Most nodes the embedded cluster starts; each takes a loopback address.
-pub const MAX_NODES: u32 = 16;
-
-/// Most users of one load phase.
-const MAX_USERS: u32 = 10_000;
-
-/// Longest duration of any kind in a scenario: a day. Longer runs are a
-/// typo, and the bound keeps every time sum far from overflow.
-pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+pub use validator::{MAX_NODES, node_names};
+use validator::{MAX_USERS, Validator};
 
 /// Every problem in a parsed scenario, sorted by position.
 pub fn validate(s: &Scenario) -> Result<(), Vec<Problem>> {
@@ -52,11 +43,6 @@ pub fn is_tag(t: &str) -> bool {
     (1..=32).contains(&t.len())
         && t.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
-
-/// The node names of an embedded cluster of `n` nodes.
-pub fn node_names(n: u32) -> Vec<String> {
-    (1..=n).map(|i| format!("n{i}")).collect()
 }
 
 impl Scenario {
@@ -155,52 +141,8 @@ pub(crate) fn whole_number_bounds(path: &str) -> Option<(u32, u32)> {
     }
 }
 
-#[derive(Default)]
-struct Validator {
-    problems: Vec<Problem>,
-    /// A real target's node names; the embedded cluster's when None.
-    nodes: Option<Vec<String>>,
-}
-
 impl Validator {
-    /// The nodes a scenario may name.
-    fn names(&self, s: &Scenario) -> Vec<String> {
-        self.nodes
-            .clone()
-            .unwrap_or_else(|| node_names(s.cluster.nodes.value))
-    }
-
-    /// The nodes a scenario may name, where they are known: a node count
-    /// out of range is its own problem, and names judged against it would
-    /// only repeat it.
-    fn known_names(&self, s: &Scenario) -> Option<Vec<String>> {
-        (self.nodes.is_some() || (1..=MAX_NODES).contains(&s.cluster.nodes.value))
-            .then(|| self.names(s))
-    }
-
-    fn problem(&mut self, loc: &Location, path: impl Into<String>, message: impl Into<String>) {
-        self.problems.push(Problem::at(loc, path, message));
-    }
-
-    /// Above 0 and at most [`MAX_DURATION`].
-    fn positive(&mut self, d: &Spanned<Duration>, path: &str) {
-        if d.value.get().is_zero() {
-            self.problem(&d.referenced, path, "must be longer than 0s");
-        }
-        self.bounded(d, path);
-    }
-
-    /// At most [`MAX_DURATION`].
-    fn bounded(&mut self, d: &Spanned<Duration>, path: &str) {
-        if d.value > MAX_DURATION {
-            self.problem(
-                &d.referenced,
-                path,
-                format!("must be at most {MAX_DURATION}, not {}", d.value),
-            );
-        }
-    }
-
+    /// Every check of the scenario, each area's in its own file.
     fn scenario(&mut self, s: &Scenario) {
         let name = &s.name;
         if name.value.is_empty()

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_saphyr::{Location, Spanned};
 
-use super::Validator;
+use super::validator::Validator;
 use crate::scenario::model::{Check, DrainContract, Fault, RoutesAround, Scenario};
 use crate::scenario::units::Duration;
 

@@ -2,7 +2,7 @@
 //! the LB's health check; and the package bytes the scenario would keep
 //! on its storage.
 
-use super::{MAX_NODES, Validator};
+use super::validator::{MAX_NODES, Validator};
 use crate::limits::MAX_STORED_BYTES;
 use crate::scenario::model::{HealthCheck, HealthMode, Lb, Scenario, Workload};
 use crate::scenario::units::Size;

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_saphyr::Spanned;
 
-use super::Validator;
+use super::validator::Validator;
 use crate::scenario::model::{Fault, Scenario};
 use crate::scenario::units::Duration;
 

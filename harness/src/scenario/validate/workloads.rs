@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_saphyr::{Location, Spanned};
 
-use super::{MAX_USERS, Validator};
+use super::validator::{MAX_USERS, Validator};
 use crate::scenario::model::{
     FleetLoad, LadderLoad, LbEngine, LoadPhase, PollingLayout, Polls, Scenario, TaskLoad,
     UploadLoad, Workload,
