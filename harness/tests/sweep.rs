@@ -1,5 +1,4 @@
-//! `harness run fixtures/scenarios/sweep/capacity.yaml` (the shipped
-//! capacity scenario, shorter): the seed's capacity question as a
+//! `harness run scenarios/capacity.yaml`: the seed's capacity question as a
 //! sweep on the embedded cluster. It prints the table, writes the CSV, the
 //! JSON and a page that headless Chromium draws, a run folder per run, and
 //! a JUnit testsuite per run.
@@ -16,7 +15,7 @@ fn the_capacity_sweep_prints_its_table_and_chromium_draws_its_charts() {
     let tmp = tempfile::tempdir().unwrap();
     let junit = tmp.path().join("junit.xml");
     let mut cmd = harness();
-    cmd.args(["run", "fixtures/scenarios/sweep/capacity.yaml", "--out"])
+    cmd.args(["run", "scenarios/capacity.yaml", "--out"])
         .arg(tmp.path().join("runs"))
         .arg("--junit")
         .arg(&junit);
