@@ -247,13 +247,18 @@ impl EmbeddedCluster {
             .supervisor
             .start(node.key(), ChildKind::Node, json, None)
             .await?;
+        self.announce(node.key(), &started);
+        Ok(started)
+    }
+
+    /// Says that `name`'s process started and listens.
+    fn announce(&self, name: &str, started: &Started) {
         self.events.send(ClusterEvent::NodeUp {
-            node: node.key().to_string(),
+            node: name.to_string(),
             address: started.addr.to_string(),
             pid: Some(started.pid),
             boot_ms: started.boot.as_millis() as u64,
         });
-        Ok(started)
     }
 
     async fn wait_until_online(&self, node: &NodeHandle) -> Result<(), ClusterError> {
@@ -328,12 +333,7 @@ impl EmbeddedCluster {
             .start_external(LB_NAME, &path, &args, listen)
             .await?;
         self.lb = started.addr;
-        self.events.send(ClusterEvent::NodeUp {
-            node: LB_NAME.to_string(),
-            address: started.addr.to_string(),
-            pid: Some(started.pid),
-            boot_ms: started.boot.as_millis() as u64,
-        });
+        self.announce(LB_NAME, &started);
         Ok(())
     }
 
@@ -390,12 +390,7 @@ impl EmbeddedCluster {
             .start(LB_NAME, ChildKind::Lb, json, Some(lines_tx))
             .await?;
         self.lb = started.addr;
-        self.events.send(ClusterEvent::NodeUp {
-            node: LB_NAME.to_string(),
-            address: started.addr.to_string(),
-            pid: Some(started.pid),
-            boot_ms: started.boot.as_millis() as u64,
-        });
+        self.announce(LB_NAME, &started);
         Ok(())
     }
 
