@@ -11,7 +11,7 @@ use crate::util::{harness, run_with_timeout};
 
 #[test]
 fn the_capacity_sweep_prints_its_table_and_chromium_draws_its_charts() {
-    let _exclusive = crate::util::exclusive();
+    let _share = crate::util::quota_capped();
     let tmp = tempfile::tempdir().unwrap();
     let junit = tmp.path().join("junit.xml");
     let mut cmd = harness();

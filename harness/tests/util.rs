@@ -193,10 +193,11 @@ pub fn read_ready(path: &Path) -> Ready {
 }
 
 /// The machine's share for the tests that load it, in units: a test that
-/// saturates the CPU (gigabyte uploads, goose load, sweeps, twenty killed
-/// runs) takes all of it; a test whose scenario bounds latency takes one
-/// unit, so two of those may overlap but never one with a CPU-saturating
-/// test, which on a 2-core machine would starve it. Other tests take none.
+/// saturates the CPU (gigabyte uploads, goose load, twenty killed runs)
+/// takes all of it; a test whose scenario bounds latency, or whose nodes
+/// CPU quotas hold to one core, takes one unit, so two of those may
+/// overlap but never one with a CPU-saturating test, which on a 2-core
+/// machine would starve it. Other tests take none.
 const MACHINE: u32 = 2;
 
 /// Units of [`MACHINE`] taken now.
@@ -231,6 +232,13 @@ pub fn exclusive() -> Share {
 
 /// One unit, for a test whose scenario bounds latency.
 pub fn latency_bound() -> Share {
+    take(1)
+}
+
+/// One unit, for a test whose cluster CPU quotas hold to one core in all
+/// (the capacity sweep): it cannot saturate the machine, whatever load it
+/// puts on its nodes.
+pub fn quota_capped() -> Share {
     take(1)
 }
 
