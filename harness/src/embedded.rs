@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use reference_cluster::events::{ClusterEvent, EventSink};
-use reference_cluster::lb::HealthConfig;
+use reference_cluster::lb::{HealthConfig, Limits};
 use reference_cluster::spec::{self, Spec};
 use reference_cluster::{ClusterError, EmbeddedCluster, NodeNaming};
 
@@ -80,7 +80,7 @@ pub fn lb_spec(lb: &scenario::Lb) -> spec::Lb {
             max_fails: hc.max_fails.value,
             fail_timeout_ms: hc.fail_timeout.value.get().as_millis() as u64,
         },
-        limits: spec::LbLimits {
+        limits: Limits {
             backend_timeout: l.backend_timeout,
             max_body: l.max_body,
             too_large_status: l.too_large_status,

@@ -352,18 +352,7 @@ impl EmbeddedCluster {
                 })
                 .collect(),
             health: spec.lb.health.clone(),
-            limits: {
-                let l = spec.lb.limits;
-                let ms = |d: Option<Duration>| d.map(|d| d.as_millis() as u64);
-                lb::Limits {
-                    backend_timeout_ms: ms(l.backend_timeout),
-                    max_body: l.max_body,
-                    too_large_status: l.too_large_status,
-                    idle_timeout_ms: ms(l.idle_timeout),
-                    body_read_timeout_ms: ms(l.body_read_timeout),
-                    request_buffering: l.request_buffering,
-                }
-            },
+            limits: spec.lb.limits,
             spool_dir: self.dir.join("lb-spool"),
             tcp: self.plan_polling(spec, true)?,
             timeouts: self.timeouts,

@@ -88,18 +88,18 @@ pub struct LbConfig {
 
 /// The limits of docs/lb-limits.md ("What Octopus asks of a load
 /// balancer", "Defaults that break uploads").
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     /// For the response headers, counted from the end of the request body.
-    pub backend_timeout_ms: Option<u64>,
+    pub backend_timeout: Option<Duration>,
     /// Largest request body.
     pub max_body: Option<u64>,
     /// What a larger body gets: 413, or 404 for IIS's 404.13.
     pub too_large_status: u16,
     /// No byte either way for this long: 504.
-    pub idle_timeout_ms: Option<u64>,
+    pub idle_timeout: Option<Duration>,
     /// Between two reads of the request body: 408.
-    pub body_read_timeout_ms: Option<u64>,
+    pub body_read_timeout: Option<Duration>,
     /// Read the whole body before forwarding it.
     pub request_buffering: bool,
 }
@@ -209,7 +209,7 @@ pub fn main(cfg: LbConfig) -> Result<(), String> {
                 .collect(),
             next: AtomicUsize::new(0),
             client,
-            limits: cfg.limits.clone(),
+            limits: cfg.limits,
             spool_dir: cfg.spool_dir.clone(),
             passive: (cfg.health.enabled && cfg.health.passive).then(|| {
                 (
@@ -422,10 +422,7 @@ impl Lb {
             streamed,
             activity.clone(),
             limits.max_body.filter(|_| streamed),
-            limits
-                .body_read_timeout_ms
-                .map(Duration::from_millis)
-                .filter(|_| streamed),
+            limits.body_read_timeout.filter(|_| streamed),
         )
         .boxed())
     }
@@ -474,8 +471,9 @@ impl Lb {
             >,
     {
         tokio::pin!(sent);
-        let idle = self.limits.idle_timeout_ms.map(|ms| ms * 1000);
-        let response = self.limits.backend_timeout_ms.map(|ms| ms * 1000);
+        let micros = |d: Duration| d.as_micros() as u64;
+        let idle = self.limits.idle_timeout.map(micros);
+        let response = self.limits.backend_timeout.map(micros);
         loop {
             let now = activity.now_us();
             let mut next = now + WATCH_US;
@@ -516,7 +514,7 @@ impl Lb {
             true,
             activity.clone(),
             limits.max_body,
-            limits.body_read_timeout_ms.map(Duration::from_millis),
+            limits.body_read_timeout,
         );
         let path = self
             .spool_dir

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::lb::HealthConfig;
+use crate::lb::{HealthConfig, Limits};
 
 /// The cluster to boot.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,7 +77,7 @@ pub struct Lb {
     /// How it decides a node is in rotation.
     pub health: HealthConfig,
     /// What it refuses and how long it waits.
-    pub limits: LbLimits,
+    pub limits: Limits,
 }
 
 /// Which program balances.
@@ -89,21 +89,4 @@ pub enum LbEngine {
     Haproxy,
     /// A real nginx.
     Nginx,
-}
-
-/// An LB's limits, resolved: what it refuses and how long it waits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LbLimits {
-    /// For the response headers, counted from the end of the request body.
-    pub backend_timeout: Option<Duration>,
-    /// Largest request body.
-    pub max_body: Option<u64>,
-    /// What a larger body gets: 413, or 404 for IIS's 404.13.
-    pub too_large_status: u16,
-    /// No byte either way for this long: 504.
-    pub idle_timeout: Option<Duration>,
-    /// Between two reads of the request body: 408.
-    pub body_read_timeout: Option<Duration>,
-    /// Read the whole body before forwarding it.
-    pub request_buffering: bool,
 }
