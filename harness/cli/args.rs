@@ -167,6 +167,24 @@ pub(crate) enum ClusterCommand {
         /// The node.
         node: String,
     },
+    /// Take a running `cluster up`'s shared database away from every node
+    /// (`outage`) or give it back (`restore`): what its target file's
+    /// `database` commands run.
+    Database {
+        /// The folder `cluster up` printed.
+        dir: PathBuf,
+        /// `outage` or `restore`.
+        verb: DatabaseVerb,
+    },
+}
+
+/// `cluster database`'s verb.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum DatabaseVerb {
+    /// Take the database away.
+    Outage,
+    /// Give it back.
+    Restore,
 }
 
 /// `cluster up --node-names`.

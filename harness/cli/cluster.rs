@@ -1,9 +1,10 @@
-//! `harness cluster up` and `cluster start`: the embedded cluster's
+//! `harness cluster up`, `cluster start` and `cluster database`: the embedded cluster's
 //! settings checked and its folder and key file made here; the serving
 //! itself is [`reference_cluster::serve`]'s.
 
 use std::path::Path;
 
+use crate::args::DatabaseVerb;
 use crate::shared::{cluster_folder, runtime, write_key_file};
 use harness::client::ApiKey;
 use harness::exit::{Failure, Outcome};
@@ -98,6 +99,21 @@ fn cluster_spec(a: &UpArgs<'_>) -> Result<scenario::Cluster, Failure> {
 pub(crate) fn start(dir: &Path, node: &str) -> Result<Outcome, Failure> {
     let rt = runtime()?;
     match rt.block_on(control::request_start(dir, node)) {
+        Ok(()) => Ok(Outcome::Pass),
+        Err(control::StartError::Invalid(e)) => Err(Failure::invalid(e)),
+        Err(control::StartError::Failed(e)) => Err(Failure::environment(e)),
+    }
+}
+
+/// `cluster database`: asks a running `cluster up` to take its database
+/// away or give it back.
+pub(crate) fn database(dir: &Path, verb: DatabaseVerb) -> Result<Outcome, Failure> {
+    let verb = match verb {
+        DatabaseVerb::Outage => "outage",
+        DatabaseVerb::Restore => "restore",
+    };
+    let rt = runtime()?;
+    match rt.block_on(control::request_database(dir, verb)) {
         Ok(()) => Ok(Outcome::Pass),
         Err(control::StartError::Invalid(e)) => Err(Failure::invalid(e)),
         Err(control::StartError::Failed(e)) => Err(Failure::environment(e)),

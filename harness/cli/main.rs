@@ -138,6 +138,7 @@ fn dispatch(command: Command) -> Result<Outcome, Failure> {
             ready_file: ready_file.as_deref(),
         }),
         Command::Cluster(ClusterCommand::Start { dir, node }) => cluster::start(&dir, &node),
+        Command::Cluster(ClusterCommand::Database { dir, verb }) => cluster::database(&dir, verb),
         Command::Containers(ContainersCommand::Up {
             nodes,
             task_cap,

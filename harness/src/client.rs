@@ -173,6 +173,15 @@ impl ApiClient {
         self.invoke(Op::Ping, timeout).await.status
     }
 
+    /// The ping status of this base URL, or None when nothing answered,
+    /// and what its body says of the node's heartbeat, where it says.
+    pub async fn ping_heartbeat(&self, timeout: Duration) -> (Option<u16>, Option<Heartbeat>) {
+        match self.call(Method::GET, Op::Ping.path(), None, timeout).await {
+            Ok((status, body)) => (Some(status), Heartbeat::from_ping(&body)),
+            Err(_) => (None, None),
+        }
+    }
+
     /// Sends a request with an optional JSON body; gives the status and the
     /// body, or a message naming the call.
     pub async fn call(
@@ -549,4 +558,28 @@ pub(crate) fn expect_json<T: DeserializeOwned>(
     }
     serde_json::from_slice(body)
         .map_err(|e| format!("{what}: the response is not what Octopus sends: {e}"))
+}
+
+/// What a node's ping body says of its heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// `LastSeen`, as the cluster wrote it.
+    pub last_seen: String,
+    /// `IsOffline`; false where the body leaves it out.
+    pub offline: bool,
+}
+
+impl Heartbeat {
+    /// From a ping body; None when it carries no `LastSeen` (an error
+    /// body, or a cluster whose ping says less).
+    fn from_ping(body: &[u8]) -> Option<Self> {
+        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+        Some(Self {
+            last_seen: v.get("LastSeen")?.as_str()?.to_string(),
+            offline: v
+                .get("IsOffline")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false),
+        })
+    }
 }

@@ -280,7 +280,10 @@ impl ContainerConfig {
     }
 
     /// The cluster as a target file, its node commands acting on the
-    /// containers.
+    /// containers and its database commands on SQL Server's: paused, its
+    /// connections hang and time out as a lost SQL Server's do, and
+    /// unpaused it carries on with nothing committed lost
+    /// (docs/faults.md).
     pub fn target_yaml(&self, ids: &[(String, String)], api_key_env: &str) -> String {
         let mut t = format!(
             "# Written by `harness containers up`: the containerized cluster as a target file.\n\
@@ -298,6 +301,11 @@ impl ContainerConfig {
                 "  - name: {node}\n    url: http://127.0.0.1:{web}\n    polling: 127.0.0.1:{polling}\n    commands:\n      kill: docker kill {id}\n      stop: docker stop {id}\n      start: docker start {id}\n      pause: docker pause {id}\n      resume: docker unpause {id}"
             );
         }
+        let sql = self.sql_name();
+        let _ = writeln!(
+            t,
+            "database:\n  outage: docker pause {sql}\n  restore: docker unpause {sql}"
+        );
         t
     }
 }
@@ -689,6 +697,10 @@ mod tests {
             n2.commands.get("resume").expect("resume").value,
             "docker unpause c0ffee02"
         );
+        // The database's commands act on SQL Server's container, by name.
+        let database = |verb: &str| t.database.get(verb).expect(verb).value.clone();
+        assert_eq!(database("outage"), "docker pause harness-ab12-sql");
+        assert_eq!(database("restore"), "docker unpause harness-ab12-sql");
         assert!(!yaml.contains(c.secrets.api_key.expose()));
     }
 }

@@ -54,6 +54,18 @@ pub fn spec_of(c: &scenario::Cluster) -> Spec {
         }),
         node_cpus: c.node_cpus.as_ref().map(|c| c.value),
         lb: lb_spec(&c.lb),
+        behaviour: c
+            .behaviour
+            .iter()
+            .map(|(node, b)| {
+                let on_database_loss = match b.value.on_database_loss {
+                    scenario::OnDatabaseLoss::Reconnect => spec::DatabaseLoss::Reconnect,
+                    scenario::OnDatabaseLoss::Exit => spec::DatabaseLoss::Exit,
+                    scenario::OnDatabaseLoss::NoReconnect => spec::DatabaseLoss::NoReconnect,
+                };
+                (node.clone(), spec::Behaviour { on_database_loss })
+            })
+            .collect(),
     }
 }
 

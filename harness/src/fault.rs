@@ -5,8 +5,10 @@
 //!
 //! Process faults (kill, pause, restart) act through the target: on the
 //! embedded cluster's processes, or by a real cluster's node commands.
-//! Drains go through the REST API, as an operator's would, so they work on
-//! any cluster the API reaches.
+//! A database outage acts through the target too: the embedded cluster's
+//! database engine refuses every node, a real cluster's `database`
+//! commands run (docs/faults.md). Drains go through the REST API, as an
+//! operator's would, so they work on any cluster the API reaches.
 //!
 //! [`Faults`] carries a run's planned faults through it: each injected and
 //! healed when the runner's timeline says, a rolling maintenance's steps
@@ -129,12 +131,17 @@ impl PlannedFault {
     /// Applies the fault to every node; the first error stops it. Drains
     /// go to the node by the Id the cluster gave it.
     pub async fn inject(&self, cluster: &Target, api: &FaultApi) -> Result<(), String> {
+        // On the whole cluster at once, not node by node.
+        if self.kind == FaultKind::DatabaseOutage {
+            return cluster.database_outage().await;
+        }
         for node in &self.nodes {
             match self.kind {
                 FaultKind::Kill => cluster.kill(node).await?,
                 FaultKind::Pause => cluster.pause(node).await?,
                 FaultKind::Restart => restart(cluster, node).await?,
                 FaultKind::Drain | FaultKind::Maintenance => api.drain(node).await?,
+                FaultKind::DatabaseOutage => {}
             }
         }
         Ok(())
@@ -142,6 +149,9 @@ impl PlannedFault {
 
     /// Undoes the fault on every node, trying them all; errors are joined.
     pub async fn heal(&self, cluster: &Target, api: &FaultApi) -> Result<(), String> {
+        if self.kind == FaultKind::DatabaseOutage {
+            return cluster.database_restore().await;
+        }
         let mut errors = Vec::new();
         for node in &self.nodes {
             let done = match self.kind {
@@ -151,6 +161,7 @@ impl PlannedFault {
                 // starts it if it does not.
                 FaultKind::Restart => Ok(()),
                 FaultKind::Drain => api.undrain(node).await,
+                FaultKind::DatabaseOutage => Ok(()),
                 FaultKind::Maintenance => {
                     // A maintenance cut short may have left the node down;
                     // it is undrained either way, so that once it runs it

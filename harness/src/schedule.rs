@@ -97,10 +97,13 @@ pub fn plan_faults(s: &Scenario, seed: u64) -> Vec<PlannedFault> {
     s.faults
         .iter()
         .map(|f| {
-            let nodes = match f.value.node().value.as_str() {
-                "all" => names.clone(),
-                "one" => vec![names[(rng.next_u64() % names.len() as u64) as usize].clone()],
-                n => vec![n.to_string()],
+            // A fault on the whole cluster acts on every node.
+            let nodes = match f.value.node().map(|n| n.value.as_str()) {
+                None | Some("all") => names.clone(),
+                Some("one") => {
+                    vec![names[(rng.next_u64() % names.len() as u64) as usize].clone()]
+                }
+                Some(n) => vec![n.to_string()],
             };
             let kind = match f.value {
                 Fault::Kill(_) => FaultKind::Kill,
@@ -108,6 +111,7 @@ pub fn plan_faults(s: &Scenario, seed: u64) -> Vec<PlannedFault> {
                 Fault::Restart(_) => FaultKind::Restart,
                 Fault::Drain(_) => FaultKind::Drain,
                 Fault::Maintenance(_) => FaultKind::Maintenance,
+                Fault::DatabaseOutage(_) => FaultKind::DatabaseOutage,
             };
             let inject_us = f.value.at().value.as_micros_u64();
             PlannedFault {

@@ -12,7 +12,7 @@ mod model;
 pub mod real;
 
 pub use interface::Target;
-pub use model::{Commands, TargetFile, TargetNode, Tls};
+pub use model::{Commands, DatabaseCommands, TargetFile, TargetNode, Tls};
 pub use real::RealCluster;
 
 use std::collections::HashSet;
@@ -107,6 +107,28 @@ fn validate(t: &TargetFile) -> Vec<Problem> {
     let mut names = HashSet::new();
     for (i, n) in t.nodes.iter().enumerate() {
         validate_node(i, &n.value, &mut names, &mut p);
+    }
+    let d = &t.database;
+    for (cmd, key) in [(&d.outage, "outage"), (&d.restore, "restore")] {
+        if let Some(cmd) = cmd
+            && cmd.value.trim().is_empty()
+        {
+            p.push(Problem::at(
+                &cmd.referenced,
+                format!("database.{key}"),
+                "must not be empty; leave it out instead",
+            ));
+        }
+    }
+    if d.outage.is_some() != d.restore.is_some() {
+        let given = d.outage.as_ref().or(d.restore.as_ref());
+        if let Some(given) = given {
+            p.push(Problem::at(
+                &given.referenced,
+                "database",
+                "give both `outage` and `restore`: an outage the harness cannot undo is never started",
+            ));
+        }
     }
     p.sort_by_key(|x| (x.line, x.column));
     p
@@ -277,6 +299,8 @@ fn needed_commands(f: &Fault) -> &'static [&'static str] {
         Fault::Maintenance(_) => &["stop", "start"],
         // Through the REST API, like an operator.
         Fault::Drain(_) => &[],
+        // The target's database commands, not a node's.
+        Fault::DatabaseOutage(_) => &[],
     }
 }
 
@@ -286,12 +310,15 @@ fn needed_commands(f: &Fault) -> &'static [&'static str] {
 pub fn check_scenario(t: &TargetFile, s: &Scenario) -> Vec<Problem> {
     let mut problems = Vec::new();
     for (i, f) in s.faults.iter().enumerate() {
-        let sel = &f.value.node().value;
+        let Some(sel) = f.value.node().map(|n| &n.value) else {
+            problems.extend(database_commands(t, f, i));
+            continue;
+        };
         let nodes: Vec<&TargetNode> = t
             .nodes
             .iter()
             .map(|n| &n.value)
-            .filter(|n| sel == "one" || sel == "all" || n.name.value == *sel)
+            .filter(|n| sel == "one" || sel == "all" || n.name.value == **sel)
             .collect();
         for cmd in needed_commands(&f.value) {
             // An unknown node is the validation's to report.
@@ -352,16 +379,45 @@ pub fn check_scenario(t: &TargetFile, s: &Scenario) -> Vec<Problem> {
     problems
 }
 
+/// The commands a fault on the shared database needs, where the target
+/// does not give them.
+fn database_commands(
+    t: &TargetFile,
+    f: &serde_saphyr::Spanned<Fault>,
+    i: usize,
+) -> Option<Problem> {
+    let lacking: Vec<&str> = ["outage", "restore"]
+        .into_iter()
+        .filter(|verb| t.database.get(verb).is_none())
+        .collect();
+    (!lacking.is_empty()).then(|| {
+        Problem::at(
+            &f.referenced,
+            format!("faults[{i}].{}", f.value.kind()),
+            format!(
+                "needs the target's database command{} {}, which the target {} does not give",
+                if lacking.len() == 1 { "" } else { "s" },
+                lacking
+                    .iter()
+                    .map(|v| format!("`database.{v}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+                t.name.value
+            ),
+        )
+    })
+}
+
 /// The steps of a scenario that disturb a cluster: faults, task bursts,
 /// and uploads over [`DISRUPTIVE_UPLOAD`]. On a real cluster they need
 /// `--allow-disruptive`.
 pub fn disruptive_steps(s: &Scenario) -> Vec<String> {
     let mut steps = Vec::new();
     for (i, f) in s.faults.iter().enumerate() {
+        let of = f.value.node().map_or("the database", |n| n.value.as_str());
         steps.push(format!(
-            "faults[{i}]: {} of {} at {}",
+            "faults[{i}]: {} of {of} at {}",
             f.value.kind(),
-            f.value.node().value,
             f.value.at().value
         ));
     }
@@ -465,6 +521,35 @@ mod tests {
                 "workload[3]: a load phase of 20 users creating tasks",
             ]
         );
+    }
+
+    #[test]
+    fn a_database_outage_needs_the_target_s_database_commands() {
+        let s: Scenario = crate::scenario::parse_yaml(
+            "name: x\nduration: 30s\nfaults:\n  - database_outage: { at: 5s, for: 10s }\n",
+        )
+        .unwrap();
+        let without = parse_str(GOOD, Path::new(".")).unwrap();
+        let problems: Vec<String> = check_scenario(&without, &s)
+            .iter()
+            .map(|p| format!("{}:{} {}: {}", p.line, p.column, p.path, p.message))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                "4:5 faults[0].database_outage: needs the target's database commands `database.outage` and `database.restore`, which the target prod does not give",
+            ]
+        );
+        assert_eq!(
+            disruptive_steps(&s),
+            ["faults[0]: database_outage of the database at 5s"]
+        );
+        let with = parse_str(
+            &format!("{GOOD}database:\n  outage: sql-off\n  restore: sql-on\n"),
+            Path::new("."),
+        )
+        .unwrap();
+        assert!(check_scenario(&with, &s).is_empty());
     }
 
     #[test]

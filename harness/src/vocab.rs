@@ -30,6 +30,9 @@ pub enum FaultKind {
     /// Drain, wait for the node's tasks, restart, undrain; the undo
     /// undrains and makes sure the node runs.
     Maintenance,
+    /// The shared database unreachable for every node; the undo gives it
+    /// back.
+    DatabaseOutage,
 }
 
 impl FaultKind {
@@ -41,6 +44,7 @@ impl FaultKind {
             FaultKind::Restart => "restart",
             FaultKind::Drain => "drain",
             FaultKind::Maintenance => "maintenance",
+            FaultKind::DatabaseOutage => "database_outage",
         }
     }
 }

@@ -113,7 +113,13 @@ pub struct EmbeddedCluster {
     lb_polling: Option<SocketAddr>,
     /// How long its nodes and LB wait for their clients.
     timeouts: ServerTimeouts,
+    /// The database outage in effect, if one is.
+    outage: std::sync::Mutex<Option<db::Outage>>,
 }
+
+/// Longest wait for the nodes' database calls in progress when an outage
+/// begins.
+const OUTAGE_TAKES: Duration = Duration::from_secs(5);
 
 impl Drop for EmbeddedCluster {
     fn drop(&mut self) {
@@ -183,6 +189,7 @@ impl EmbeddedCluster {
             polling: Vec::new(),
             lb_polling: None,
             timeouts,
+            outage: std::sync::Mutex::new(None),
         };
         for (i, key) in spec.nodes.iter().cloned().enumerate() {
             let storage = match spec.storage {
@@ -190,6 +197,7 @@ impl EmbeddedCluster {
                 Storage::PerNode => dir.join("node-storage").join(&key),
             };
             let (name, id) = naming.name_and_id(i, &key, &installation_id[..6]);
+            let behaviour = spec.behaviour.get(&key).copied().unwrap_or_default();
             let config =
                 NodeConfig {
                     key,
@@ -224,6 +232,7 @@ impl EmbeddedCluster {
                     }),
                     cpu: cluster.cpu.as_ref().and_then(|l| l.placement(i)),
                     timeouts,
+                    behaviour,
                 };
             cluster.nodes.push(NodeHandle { config });
         }
@@ -512,8 +521,37 @@ impl EmbeddedCluster {
         self.supervisor.is_running(node)
     }
 
-    /// Brings every node back: resumes paused ones, starts dead ones.
+    /// Takes the shared database away from every node until
+    /// [`EmbeddedCluster::database_restore`] (docs/faults.md,
+    /// "database_outage"). One at a time.
+    pub fn database_outage(&self) -> Result<(), ClusterError> {
+        let mut outage = self.outage.lock().unwrap_or_else(|e| e.into_inner());
+        if outage.is_some() {
+            return Err(ClusterError::new("the database is unreachable already"));
+        }
+        let begun = db::Outage::begin(&self.dir.join("shared.db"), OUTAGE_TAKES)
+            .map_err(ClusterError::new)?;
+        *outage = Some(begun);
+        Ok(())
+    }
+
+    /// Gives the shared database back; nothing to do when it is there.
+    pub fn database_restore(&self) {
+        self.outage.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+
+    /// Whether a database outage is in effect.
+    pub fn database_is_out(&self) -> bool {
+        self.outage
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    /// Brings everything back: the database, then every node (resumes
+    /// paused ones, starts dead ones).
     pub async fn heal_all(&self) -> Vec<ClusterError> {
+        self.database_restore();
         let mut errors = Vec::new();
         for n in &self.nodes {
             let name = n.key();

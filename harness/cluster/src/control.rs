@@ -4,8 +4,10 @@
 //! (a node must be its child, to be watched and reaped).
 //!
 //! Files in the cluster's folder: `pids/<node>` holds each node's current
-//! process ID; `control.sock` takes one line, `start <node>`, and answers
-//! `ok`, `invalid: <why>` (no such node) or `error: <why>`. Both go when
+//! process ID; `control.sock` takes one line, `start <node>`, `database
+//! outage` or `database restore`, and answers `ok`, `invalid: <why>` (no
+//! such node or verb) or `error: <why>`. The socket's server holds a
+//! database outage for as long as it lasts (docs/faults.md). Both go when
 //! `cluster up` stops (with the API key file), so no command of the target
 //! file acts on a PID that is no longer the node's.
 //!
@@ -91,7 +93,19 @@ pub async fn serve(
                     Err(e) => format!("error: {e}"),
                 }
             }
-            _ => "error: the request must be `start <node>`".to_string(),
+            Some(("database", "outage")) => match cluster.database_outage() {
+                Ok(()) => "ok".to_string(),
+                Err(e) => format!("error: {e}"),
+            },
+            Some(("database", "restore")) => {
+                cluster.database_restore();
+                "ok".to_string()
+            }
+            Some(("database", verb)) => {
+                format!("invalid: the database's verbs are outage and restore, not {verb:?}")
+            }
+            _ => "invalid: the request must be `start <node>` or `database outage|restore`"
+                .to_string(),
         },
         Ok(Err(e)) => format!("error: {e}"),
         Err(_) => "error: no request within 5s".to_string(),
@@ -120,8 +134,8 @@ async fn start(cluster: &EmbeddedCluster, dir: &Path, node: &str) -> Result<(), 
     write_pid(dir, node, pid).map_err(|e| format!("failed to write {node}'s process ID: {e}"))
 }
 
-/// Why a start was not done: the request was wrong (exit 2), or the
-/// cluster could not do it (exit 3).
+/// Why a request (a start, a database outage or restore) was not done:
+/// it was wrong (exit 2), or the cluster could not do it (exit 3).
 #[derive(Debug)]
 pub enum StartError {
     /// No such node.
@@ -133,6 +147,29 @@ pub enum StartError {
 /// `harness cluster start DIR NODE`: asks the `cluster up` whose folder is
 /// `dir` to start a node, and waits for it.
 pub async fn request_start(dir: &Path, node: &str) -> Result<(), StartError> {
+    request(
+        dir,
+        &format!("start {node}"),
+        &format!("{node} was not started"),
+    )
+    .await
+}
+
+/// `harness cluster database DIR VERB`: asks the `cluster up` whose folder
+/// is `dir` to take its database away (`outage`) or give it back
+/// (`restore`).
+pub async fn request_database(dir: &Path, verb: &str) -> Result<(), StartError> {
+    request(
+        dir,
+        &format!("database {verb}"),
+        &format!("the database's {verb} was not done"),
+    )
+    .await
+}
+
+/// Sends one request line and waits for its answer; `late` says what was
+/// not done when no answer comes in time.
+async fn request(dir: &Path, line: &str, late: &str) -> Result<(), StartError> {
     let path = dir.join(SOCKET);
     let failed = StartError::Failed;
     let talk = async {
@@ -143,7 +180,7 @@ pub async fn request_start(dir: &Path, node: &str) -> Result<(), StartError> {
             ))
         })?;
         stream
-            .write_all(format!("start {node}\n").as_bytes())
+            .write_all(format!("{line}\n").as_bytes())
             .await
             .map_err(|e| failed(e.to_string()))?;
         let mut answer = String::new();
@@ -168,12 +205,7 @@ pub async fn request_start(dir: &Path, node: &str) -> Result<(), StartError> {
     };
     tokio::time::timeout(START_WITHIN, talk)
         .await
-        .map_err(|_| {
-            failed(format!(
-                "{node} was not started within {}s",
-                START_WITHIN.as_secs()
-            ))
-        })?
+        .map_err(|_| failed(format!("{late} within {}s", START_WITHIN.as_secs())))?
 }
 
 /// The files `cluster up` leaves only while it runs: the control socket,
@@ -331,7 +363,8 @@ fn sh_quote(s: &str) -> String {
 }
 
 /// The running cluster as a target file. Kill, stop, pause and resume
-/// signal the node's current PID; start goes through the control socket.
+/// signal the node's current PID; start, and the database's outage and
+/// restore, go through the control socket.
 pub fn target_yaml(cluster: &EmbeddedCluster, dir: &Path, exe: &Path) -> String {
     let mut t = format!(
         "# Written by `harness cluster up`: this cluster as a target file.\n\
@@ -364,6 +397,19 @@ pub fn target_yaml(cluster: &EmbeddedCluster, dir: &Path, exe: &Path) -> String 
             signal("CONT"),
         );
     }
+    let database = |verb: &str| {
+        yaml(format!(
+            "{} cluster database {} {verb}",
+            sh_quote(&exe.display().to_string()),
+            sh_quote(&dir.display().to_string()),
+        ))
+    };
+    let _ = writeln!(
+        t,
+        "database:\n  outage: {}\n  restore: {}",
+        database("outage"),
+        database("restore")
+    );
     t
 }
 

@@ -12,8 +12,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+mod outage;
 mod rows;
 
+pub use outage::Outage;
 pub use rows::{
     ClaimMode, MachineRow, NodeRow, Overwrite, PackageFilter, PackageRow, Stored, TaskFilter,
     TaskRow,

@@ -4,9 +4,13 @@
 //! harness turns a scenario's `cluster:` section into one) has validated
 //! them already.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::lb::{HealthConfig, Limits};
+
+/// How a node may be broken on purpose, in the node's own words.
+pub use crate::node::{Behaviour, DatabaseLoss};
 
 /// The cluster to boot.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +42,9 @@ pub struct Spec {
     pub node_cpus: Option<f64>,
     /// The load balancer.
     pub lb: Lb,
+    /// Nodes that misbehave on purpose, by key; every other node behaves
+    /// as a correct Octopus node does.
+    pub behaviour: BTreeMap<String, Behaviour>,
 }
 
 /// Where the nodes keep packages and task logs.

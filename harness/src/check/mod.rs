@@ -6,6 +6,7 @@
 //! `verdict`'s, and the fault windows they judge by are `windows`'.
 
 mod availability;
+mod database;
 mod drain;
 mod latency;
 mod left_clean;
@@ -176,6 +177,8 @@ fn judge_in(check: &Check, history: &History, lb: &drain::LbWindows) -> CheckRes
         Check::EveryNodeReachesEveryTentacle(_) => polling::every_node_reaches(history),
         Check::ReconnectStorm(c) => polling::reconnect_storm(c, history),
         Check::RpcLatency(c) => polling::rpc_latency(c, history),
+        Check::SurvivesDatabaseOutage(c) => database::survives(c, history),
+        Check::HeartbeatsResume(c) => database::heartbeats(c, history),
         Check::NoRegression(_) => (
             Verdict::Unknown,
             "no baseline: compared only with run --baseline".into(),

@@ -105,6 +105,18 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         status: Option<u16>,
     },
+    /// What a node's own ping body said of its heartbeat, recorded when it
+    /// changed: the evidence that heartbeats stop and resume.
+    NodeSeen {
+        /// Microseconds since the start.
+        at_us: u64,
+        /// Node name.
+        node: String,
+        /// Its `LastSeen`, as the cluster wrote it.
+        last_seen: String,
+        /// Its `IsOffline`.
+        offline: bool,
+    },
     /// The harness submitted a task.
     TaskSubmitted(TaskSubmit),
     /// The harness saw a task's state or node change.

@@ -227,6 +227,7 @@ impl History {
                 | Event::ClusterNodes { at_us, .. }
                 | Event::NodeIdentities { at_us, .. }
                 | Event::NodeStatus { at_us, .. }
+                | Event::NodeSeen { at_us, .. }
                 | Event::Interrupted { at_us, .. }
                 | Event::RunEnded { at_us, .. } => *at_us,
                 Event::UploadStarted(u) => u.sent_us,
@@ -457,6 +458,37 @@ impl History {
                 node: n,
                 status,
             } if n == node => Some((*at_us, *status)),
+            _ => None,
+        })
+    }
+
+    /// What a node's own ping bodies said of its heartbeat over time: (at,
+    /// LastSeen, IsOffline), each a change.
+    pub fn node_seen<'a>(
+        &'a self,
+        node: &'a str,
+    ) -> impl Iterator<Item = (u64, &'a str, bool)> + 'a {
+        self.events.iter().filter_map(move |e| match e {
+            Event::NodeSeen {
+                at_us,
+                node: n,
+                last_seen,
+                offline,
+            } if n == node => Some((*at_us, last_seen.as_str(), *offline)),
+            _ => None,
+        })
+    }
+
+    /// When a node's process started or answered after a start, with its
+    /// process ID where the harness knows it: (at, pid).
+    pub fn node_ups<'a>(&'a self, node: &'a str) -> impl Iterator<Item = (u64, Option<u32>)> + 'a {
+        self.events.iter().filter_map(move |e| match e {
+            Event::NodeUp {
+                at_us,
+                node: n,
+                pid,
+                ..
+            } if n == node => Some((*at_us, *pid)),
             _ => None,
         })
     }

@@ -192,6 +192,7 @@ fn event_lines(event: &Event) -> Vec<String> {
         )],
         Event::RunStarted { .. }
         | Event::RunEnded { .. }
+        | Event::NodeSeen { .. }
         | Event::Request(_)
         | Event::TaskSubmitted(_)
         | Event::Task(_)
@@ -268,8 +269,18 @@ fn fault_line(f: &FaultEvent) -> String {
         f.at_us as f64 / 1e6,
         f.name,
         f.kind,
-        f.nodes.join(",")
+        acts_on(f.kind.as_str(), &f.nodes)
     )
+}
+
+/// What a fault acts on, for the lines that show it: its nodes, or the
+/// shared database for a fault on the whole cluster.
+fn acts_on(kind: &str, nodes: &[String]) -> String {
+    if kind == crate::vocab::FaultKind::DatabaseOutage.as_str() {
+        "the shared database".to_string()
+    } else {
+        nodes.join(",")
+    }
 }
 
 fn upload_line(u: &UploadAttempt) -> String {
@@ -605,7 +616,12 @@ fn timeline(s: &mut String, r: &Report) {
             };
             lines.push((
                 f.start_s,
-                format!("{} {} on {}{outcome}", f.name, f.kind, f.nodes.join(",")),
+                format!(
+                    "{} {} on {}{outcome}",
+                    f.name,
+                    f.kind,
+                    acts_on(&f.kind, &f.nodes)
+                ),
             ));
             if let Some(end) = f.end_s {
                 let undone = match &f.heal_error {

@@ -88,7 +88,8 @@ pub(super) fn record_identities(events: &Events, learnt: identity::Learnt) -> No
 const WATCH_EVERY: Duration = Duration::from_millis(200);
 
 /// Probes each node's own ping (not through the LB) and records each change
-/// of answer, until told to stop.
+/// of answer, and each change of the heartbeat its body reports, until
+/// told to stop.
 pub(super) async fn watch_nodes(
     nodes: Vec<(String, ApiClient)>,
     events: Events,
@@ -100,6 +101,7 @@ pub(super) async fn watch_nodes(
         let mut stop = stop.clone();
         probes.spawn(async move {
             let mut last: Option<Option<u16>> = None;
+            let mut last_seen = None;
             let mut ticker = tokio::time::interval(WATCH_EVERY);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -111,7 +113,7 @@ pub(super) async fn watch_nodes(
                     return;
                 }
                 let at_us = events.now_us();
-                let status = client.ping_status(WATCH_EVERY * 2).await;
+                let (status, heartbeat) = client.ping_heartbeat(WATCH_EVERY * 2).await;
                 if last != Some(status) {
                     last = Some(status);
                     events.send(Event::NodeStatus {
@@ -119,6 +121,17 @@ pub(super) async fn watch_nodes(
                         node: name.clone(),
                         status,
                     });
+                }
+                if let Some(h) = heartbeat
+                    && last_seen.as_ref() != Some(&h)
+                {
+                    events.send(Event::NodeSeen {
+                        at_us,
+                        node: name.clone(),
+                        last_seen: h.last_seen.clone(),
+                        offline: h.offline,
+                    });
+                    last_seen = Some(h);
                 }
             }
         });

@@ -17,10 +17,10 @@ pub(crate) use load::{parse_yaml, utf8, write_problems};
 pub use model::{
     ApiLoad, Availability, Check, Claim, Cluster, DrainContract, ExactlyOnce, Fault, FleetLoad,
     HealthCheck, HealthMode, KINDS, LadderLoad, LadderReaches, Latency, Lb, LbEngine, LbLimits,
-    LbPreset, LoadMix, LoadPhase, MaintenanceFault, Mix, NamedCheck, NoRegression, NodeFault,
-    OrphanedTasks, PackageFeed, PollingLayout, PollingListeners, Polls, Reconnect, ReconnectStorm,
-    Recovers, RestartFault, RoutesAround, RpcLatency, Scenario, Shape, SharedStorageCheck, Storage,
-    Sweep, TaskCap, TaskLoad, TaskQueue, UploadIntact, UploadLoad, UploadThroughput, Via, Workload,
-    ladder_sizes, spanned,
+    LbPreset, LoadMix, LoadPhase, MaintenanceFault, Mix, NamedCheck, NoRegression, NodeBehaviour,
+    NodeFault, OnDatabaseLoss, OrphanedTasks, OutageCheck, PackageFeed, PollingLayout,
+    PollingListeners, Polls, Reconnect, ReconnectStorm, Recovers, RestartFault, RoutesAround,
+    RpcLatency, Scenario, Shape, SharedStorageCheck, Storage, Sweep, TaskCap, TaskLoad, TaskQueue,
+    UploadIntact, UploadLoad, UploadThroughput, Via, Workload, ladder_sizes, spanned,
 };
 pub use validate::{MAX_NODES, is_tag, node_names, validate};

@@ -133,6 +133,25 @@ impl Target {
         }
     }
 
+    /// Takes the shared database away from every node.
+    pub async fn database_outage(&self) -> Result<(), String> {
+        match self {
+            Target::Embedded(c) => c.database_outage().map_err(|e| e.to_string()),
+            Target::Real(r) => r.database("outage").await,
+        }
+    }
+
+    /// Gives the shared database back.
+    pub async fn database_restore(&self) -> Result<(), String> {
+        match self {
+            Target::Embedded(c) => {
+                c.database_restore();
+                Ok(())
+            }
+            Target::Real(r) => r.database("restore").await,
+        }
+    }
+
     /// Starts a node if it is down (for the embedded cluster, its process
     /// is gone; for a real one, the harness left it down).
     pub async fn ensure_running(&self, node: &str) -> Result<(), String> {

@@ -34,6 +34,33 @@ pub struct TargetFile {
     pub command_timeout: Spanned<Duration>,
     /// The nodes.
     pub nodes: Vec<Spanned<TargetNode>>,
+    /// Shell commands that disrupt the shared database.
+    #[serde(default)]
+    pub database: DatabaseCommands,
+}
+
+/// The commands the harness may run on the cluster's shared database, each
+/// with `sh -c` (docs/targets.md, "Database commands").
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseCommands {
+    /// Make the database unreachable for every node.
+    #[serde(default)]
+    pub outage: Option<Spanned<String>>,
+    /// Make it reachable again.
+    #[serde(default)]
+    pub restore: Option<Spanned<String>>,
+}
+
+impl DatabaseCommands {
+    /// The command for a verb (`outage`, `restore`).
+    pub(crate) fn get(&self, verb: &str) -> Option<&Spanned<String>> {
+        match verb {
+            "outage" => self.outage.as_ref(),
+            "restore" => self.restore.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// TLS trust for HTTPS URLs: the system's roots unless a CA file or a

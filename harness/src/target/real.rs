@@ -66,6 +66,8 @@ pub struct RealCluster {
     key: ApiKey,
     polling: Vec<PollingEndpoint>,
     left: Mutex<HashMap<String, Left>>,
+    /// The harness took the database away and has not given it back.
+    database_out: Mutex<bool>,
     events: Events,
 }
 
@@ -110,6 +112,7 @@ impl RealCluster {
             key,
             polling,
             left: Mutex::new(HashMap::new()),
+            database_out: Mutex::new(false),
             events,
         })
     }
@@ -264,7 +267,8 @@ impl RealCluster {
                 Verb::Start | Verb::Resume => {}
             }
         }
-        self.run(node, verb, &command).await?;
+        let what = format!("{node}'s `{}` command", verb.as_str());
+        self.run(Some(node), what, &command).await?;
         let url = self
             .nodes()
             .into_iter()
@@ -301,15 +305,45 @@ impl RealCluster {
         Ok(())
     }
 
-    /// Brings back every node the harness left down or frozen: unfreezes
-    /// it, then starts it.
+    /// Runs the target's database command `verb` (`outage`, `restore`).
+    /// An outage is marked before its command runs: one that failed may
+    /// have done its work, and the heal must then still restore.
+    pub async fn database(&self, verb: &str) -> Result<(), String> {
+        let command = self
+            .file
+            .database
+            .get(verb)
+            .map(|c| c.value.clone())
+            .ok_or_else(|| {
+                format!(
+                    "the target {} gives no `database.{verb}` command",
+                    self.name()
+                )
+            })?;
+        if verb == "outage" {
+            *self.database_out.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        }
+        self.run(None, format!("the database's `{verb}` command"), &command)
+            .await?;
+        if verb == "restore" {
+            *self.database_out.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        }
+        Ok(())
+    }
+
+    /// Brings back what the harness left out: the database, then every
+    /// node left down or frozen (unfrozen, then started).
     pub async fn heal_all(&self) -> Vec<String> {
+        let out = *self.database_out.lock().unwrap_or_else(|e| e.into_inner());
+        let mut errors = Vec::new();
+        if out && let Err(e) = self.database("restore").await {
+            errors.push(e);
+        }
         let mut left: Vec<(String, Left)> = {
             let left = self.left.lock().unwrap_or_else(|e| e.into_inner());
             left.iter().map(|(n, l)| (n.clone(), *l)).collect()
         };
         left.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut errors = Vec::new();
         for (node, l) in left {
             let verbs = [(l.paused, Verb::Resume), (l.down, Verb::Start)];
             for (_, verb) in verbs.into_iter().filter(|(needed, _)| *needed) {
@@ -332,13 +366,14 @@ impl RealCluster {
     /// the background (a server it started) is left alone. Its output goes
     /// into the error, with the API key blotted out, should the command
     /// print it.
-    async fn run(&self, node: &str, verb: Verb, command: &str) -> Result<(), String> {
+    async fn run(&self, node: Option<&str>, what: String, command: &str) -> Result<(), String> {
         let limit = self.file.command_timeout.value.get();
-        let what = format!("{node}'s `{}` command", verb.as_str());
-        let mut child = tokio::process::Command::new("sh")
-            .arg("-c")
-            .arg(command)
-            .env("HARNESS_NODE", node)
+        let mut sh = tokio::process::Command::new("sh");
+        sh.arg("-c").arg(command);
+        if let Some(node) = node {
+            sh.env("HARNESS_NODE", node);
+        }
+        let mut child = sh
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -500,6 +535,32 @@ mod tests {
         assert!(e.contains("no `stop` command for n1"), "{e}");
         let e = within(c.act("n9", Verb::Kill)).await.expect_err("unknown");
         assert!(e.contains("unknown node"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_database_outage_runs_its_command_and_the_heal_restores_it_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("log");
+        let log = log.display();
+        // The node's commands, then the cluster's own database section.
+        let c = cluster(
+            &format!(
+                "{{ kill: 'true' }}\ndatabase: {{ outage: 'echo \"out $HARNESS_NODE\" >> {log}', restore: 'echo back >> {log}' }}"
+            ),
+            "2s",
+        )
+        .await;
+        within(c.database("outage")).await.expect("outage runs");
+        assert!(within(c.heal_all()).await.is_empty());
+        // Healed once: nothing is left to restore.
+        assert!(within(c.heal_all()).await.is_empty());
+        let text = std::fs::read_to_string(dir.path().join("log")).expect("log");
+        // No node is named to a command on the whole cluster.
+        assert_eq!(text, "out \nback\n");
+        let e = within(c.database("failover"))
+            .await
+            .expect_err("no such verb");
+        assert!(e.contains("no `database.failover` command"), "{e}");
     }
 
     #[tokio::test]

@@ -23,11 +23,16 @@
 //! finishes what it runs and keeps answering the API. At start a node
 //! cancels the tasks it ran before it died.
 //!
+//! Database loss: the node keeps running and answers errors while its
+//! calls fail, and carries on once they go through (`node/link.rs`); a
+//! node broken on purpose exits or gives up instead (docs/faults.md).
+//!
 //! Polling: where the cluster has a polling layout the node also runs a
 //! polling listener (`polling`), and a `Health` task calls each target
 //! Tentacle through it (`node/health.rs`).
 
 mod health;
+mod link;
 mod packages;
 mod reply;
 mod routes;
@@ -38,4 +43,4 @@ mod tasks;
 
 pub(crate) use packages::clear_incoming;
 pub use start::main;
-pub use state::{NodeConfig, VERSION};
+pub use state::{Behaviour, DatabaseLoss, NodeConfig, VERSION};

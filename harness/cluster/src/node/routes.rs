@@ -19,6 +19,11 @@ use crate::work;
 
 /// The request router: ping without a key, everything else with one.
 pub(super) async fn handle(node: &Node, req: Request<Incoming>) -> Reply {
+    // A node that gave up on its database answers nothing else, ping
+    // included, until it is restarted.
+    if node.link.is_broken() {
+        return server_error(super::link::BROKEN);
+    }
     let path = req.uri().path().trim_end_matches('/').to_string();
     if path == PING_PATH {
         return match *req.method() {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use super::link::Link;
 use super::packages;
 use super::routes::handle;
 use super::state::{Node, NodeConfig, VERSION};
@@ -43,7 +44,8 @@ pub fn main(cfg: NodeConfig, api_key: String) -> Result<(), String> {
             eprintln!("canceled {canceled} tasks this node ran before it restarted");
         }
         packages::remove_stale_uploads(&cfg.storage, &cfg.name);
-        spawn_heartbeat(&cfg)?;
+        let link = Arc::new(Link::new(cfg.behaviour.on_database_loss));
+        spawn_heartbeat(&cfg, link.clone())?;
         let server = db
             .certificate(SERVER_CERTIFICATE)
             .map_err(|e| format!("failed to read the server certificate: {e}"))?
@@ -52,13 +54,14 @@ pub fn main(cfg: NodeConfig, api_key: String) -> Result<(), String> {
             None => None,
             Some(p) => Some(start_polling(&cfg, p, server.as_ref()).await?),
         };
-        let claimed = spawn_queue(&cfg)?;
+        let claimed = spawn_queue(&cfg, link.clone())?;
         let node = Arc::new(Node {
             cfg,
             api_key,
             db: Mutex::new(db),
             server,
             polling,
+            link,
         });
         tokio::spawn(run_claimed(node.clone(), claimed));
         println!("READY {addr}");
@@ -107,8 +110,10 @@ async fn start_polling(
 }
 
 /// Heartbeats on a thread of their own with their own connection, so a
-/// busy request loop cannot starve them (a real Octopus failure mode).
-fn spawn_heartbeat(cfg: &NodeConfig) -> Result<(), String> {
+/// busy request loop cannot starve them (a real Octopus failure mode). A
+/// failed heartbeat is the node's first sign of a lost database; a correct
+/// node tries again at the next one.
+fn spawn_heartbeat(cfg: &NodeConfig, link: Arc<Link>) -> Result<(), String> {
     let db =
         SharedDb::open(&cfg.db).map_err(|e| format!("failed to open the shared database: {e}"))?;
     let id = cfg.id.clone();
@@ -118,8 +123,11 @@ fn spawn_heartbeat(cfg: &NodeConfig) -> Result<(), String> {
         .spawn(move || {
             loop {
                 std::thread::sleep(every);
+                if link.is_broken() {
+                    continue;
+                }
                 if let Err(e) = db.heartbeat(&id) {
-                    eprintln!("heartbeat failed: {e}");
+                    link.failed("heartbeat", &e);
                 }
             }
         })

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::link::Link;
 use crate::db::{ClaimMode, SharedDb};
 use crate::polling::{Polling, PollingConfig};
 use halibut::tls::TlsIdentity;
@@ -71,6 +72,9 @@ pub struct NodeConfig {
     /// The node's CPU limit, where the scenario gives one.
     #[serde(default)]
     pub cpu: Option<crate::cpu::CpuPlacement>,
+    /// How it departs from a correct node, if it does.
+    #[serde(default)]
+    pub behaviour: Behaviour,
 }
 
 impl NodeConfig {
@@ -90,6 +94,8 @@ pub(super) struct Node {
     pub(super) server: Option<TlsIdentity>,
     /// The pending-request queues of the polling listener.
     pub(super) polling: Option<Arc<Polling>>,
+    /// Whether its database calls have been failing.
+    pub(super) link: Arc<Link>,
 }
 
 impl Node {
@@ -97,4 +103,29 @@ impl Node {
     pub(super) fn db(&self) -> std::sync::MutexGuard<'_, SharedDb> {
         self.db.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// How one node departs from a correct Octopus node, on purpose, so that
+/// the checks are seen to catch it (docs/faults.md, "Broken nodes").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Behaviour {
+    /// What it does when it loses the shared database.
+    #[serde(default)]
+    pub on_database_loss: DatabaseLoss,
+}
+
+/// What a node does when its database calls start failing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatabaseLoss {
+    /// Answers errors meanwhile and carries on once the database is back,
+    /// as a correct node does.
+    #[default]
+    Reconnect,
+    /// Its process ends (Octopus 3.17.8 stopped its service when SQL
+    /// Server was unreachable for a while, OctopusDeploy/Issues #4012).
+    Exit,
+    /// Keeps failing until it is restarted: a connection pool that does
+    /// not recover.
+    NoReconnect,
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::health;
+use super::link::Link;
 use super::state::{Node, NodeConfig};
 use crate::api::{self, TaskState};
 use crate::db::{SharedDb, TaskRow};
@@ -16,7 +17,10 @@ use crate::work;
 /// The queue thread: its own connection and its own timer, so that neither
 /// requests nor a slow claim hold up the other. Claimed tasks go to the
 /// runtime, which runs them.
-pub(super) fn spawn_queue(cfg: &NodeConfig) -> Result<mpsc::UnboundedReceiver<TaskRow>, String> {
+pub(super) fn spawn_queue(
+    cfg: &NodeConfig,
+    link: Arc<Link>,
+) -> Result<mpsc::UnboundedReceiver<TaskRow>, String> {
     let db =
         SharedDb::open(&cfg.db).map_err(|e| format!("failed to open the shared database: {e}"))?;
     let (tx, rx) = mpsc::unbounded_channel();
@@ -31,8 +35,16 @@ pub(super) fn spawn_queue(cfg: &NodeConfig) -> Result<mpsc::UnboundedReceiver<Ta
                 // Keep the phase, but after a pause (SIGSTOP) do not catch
                 // up on the checks missed.
                 next = (next + every).max(std::time::Instant::now());
-                if let Err(e) = db.cancel_orphans(&cfg.name, cfg.orphan_after_ms as i64) {
-                    eprintln!("orphan check failed: {e}");
+                if link.is_broken() {
+                    continue;
+                }
+                // Not while this node's own calls failed lately: the others'
+                // LastSeen is then as stale as its own (docs/faults.md).
+                if link.clear_for(cfg.orphan_after_ms as i64)
+                    && let Err(e) = db.cancel_orphans(&cfg.name, cfg.orphan_after_ms as i64)
+                {
+                    link.failed("the orphan check", &e);
+                    continue;
                 }
                 match db.claim(
                     &cfg.id,
@@ -47,7 +59,7 @@ pub(super) fn spawn_queue(cfg: &NodeConfig) -> Result<mpsc::UnboundedReceiver<Ta
                             }
                         }
                     }
-                    Err(e) => eprintln!("claim failed: {e}"),
+                    Err(e) => link.failed("the claim", &e),
                 }
             }
         })
@@ -83,7 +95,7 @@ async fn execute(node: Arc<Node>, task: TaskRow) {
         } else {
             TaskState::Success
         };
-        return finish(&node, &task, state, error, &log);
+        return finish(&node, &task, state, error, &log).await;
     }
     // Only a script task has work; other task types end at once.
     let script = if task.name == "AdHocScript" {
@@ -115,31 +127,48 @@ async fn execute(node: Arc<Node>, task: TaskRow) {
             end
         }
     };
-    finish(&node, &task, state, error, &log);
+    finish(&node, &task, state, error, &log).await;
 }
 
-/// Records a task's end.
-fn finish(
+/// How long a node waits before it tries again to record a task's end.
+const FINISH_RETRY: Duration = Duration::from_secs(1);
+
+/// Records a task's end; while the database refuses, tries again, so a
+/// task that ran through an outage ends once it is back rather than
+/// staying Executing (OctopusDeploy/Issues #3388). A node that has given
+/// up on its database gives up on the task too.
+async fn finish(
     node: &Node,
     task: &TaskRow,
     state: TaskState,
     error: Option<String>,
-    log: &dyn Fn(String),
+    log: &(dyn Fn(String) + Sync),
 ) {
-    let ended = node.db().complete(
-        task.seq,
-        &node.cfg.name,
-        state,
-        error.as_deref(),
-        node.cfg.claim_mode(),
-    );
-    match ended {
-        Ok(true) => log(format!("finished: {}", state.as_str())),
-        // Canceled meanwhile (the orphan rule): the log says so.
-        Ok(false) => log(format!(
-            "finished as {}, but the task had already been ended elsewhere",
-            state.as_str()
-        )),
-        Err(e) => eprintln!("failed to end {}: {e}", api::task_id(task.seq)),
+    loop {
+        let ended = node.db().complete(
+            task.seq,
+            &node.cfg.name,
+            state,
+            error.as_deref(),
+            node.cfg.claim_mode(),
+        );
+        match ended {
+            Ok(true) => return log(format!("finished: {}", state.as_str())),
+            // Canceled meanwhile (the orphan rule): the log says so.
+            Ok(false) => {
+                return log(format!(
+                    "finished as {}, but the task had already been ended elsewhere",
+                    state.as_str()
+                ));
+            }
+            Err(e) => {
+                node.link
+                    .failed(&format!("ending {}", api::task_id(task.seq)), &e);
+                if node.link.is_broken() {
+                    return;
+                }
+                tokio::time::sleep(FINISH_RETRY).await;
+            }
+        }
     }
 }

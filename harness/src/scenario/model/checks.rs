@@ -53,6 +53,11 @@ pub enum Check {
     /// Compared with a baseline report (`run --baseline`), throughput has
     /// not fallen and p99 has not risen by more than a tolerance.
     NoRegression(NoRegression),
+    /// Every node serves again soon after a database outage, in the same
+    /// process, and requests failed only while it lasted.
+    SurvivesDatabaseOutage(OutageCheck),
+    /// Every node's LastSeen advances again after a database outage.
+    HeartbeatsResume(OutageCheck),
 }
 
 /// Parameters of `no_regression`: how far the run may fall behind its
@@ -270,6 +275,20 @@ pub struct Recovers {
     pub fault: Option<Spanned<String>>,
 }
 
+/// Parameters of `survives_database_outage` and `heartbeats_resume`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutageCheck {
+    /// Name in reports; the kind when absent.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// Longest time from the database's return until the nodes are back.
+    pub within: Spanned<Duration>,
+    /// The fault to judge; every database outage when absent.
+    #[serde(default)]
+    pub fault: Option<Spanned<String>>,
+}
+
 /// Parameters of `latency`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -309,6 +328,8 @@ impl Check {
             Check::ReconnectStorm(_) => "reconnect_storm",
             Check::RpcLatency(_) => "rpc_latency",
             Check::NoRegression(_) => "no_regression",
+            Check::SurvivesDatabaseOutage(_) => "survives_database_outage",
+            Check::HeartbeatsResume(_) => "heartbeats_resume",
         }
     }
 
@@ -366,6 +387,7 @@ impl Check {
             Check::ReconnectStorm(c) => &c.name,
             Check::RpcLatency(c) => &c.name,
             Check::NoRegression(c) => &c.name,
+            Check::SurvivesDatabaseOutage(c) | Check::HeartbeatsResume(c) => &c.name,
         };
         name.as_ref()
             .map(|n| n.value.clone())

@@ -43,6 +43,33 @@ pub struct Cluster {
     /// Polling listeners on the nodes, for a `fleet` of polling Tentacles.
     #[serde(default)]
     pub polling: Option<PollingListeners>,
+    /// Nodes that misbehave on purpose, by name, so that a scenario can
+    /// show a check catching them; every other node behaves as a correct
+    /// Octopus node does (docs/faults.md, "Broken nodes").
+    #[serde(default)]
+    pub behaviour: std::collections::BTreeMap<String, Spanned<NodeBehaviour>>,
+}
+
+/// How one node of the embedded cluster departs from a correct one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeBehaviour {
+    /// What it does when its database calls start failing.
+    #[serde(default)]
+    pub on_database_loss: OnDatabaseLoss,
+}
+
+/// What a node does when it loses the shared database.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDatabaseLoss {
+    /// Answers errors meanwhile and carries on once it is back (correct).
+    #[default]
+    Reconnect,
+    /// Its process ends (Octopus 3.17.8, OctopusDeploy/Issues #4012).
+    Exit,
+    /// Keeps failing until it is restarted.
+    NoReconnect,
 }
 
 /// The nodes' Halibut polling listeners.
@@ -102,6 +129,7 @@ impl Default for Cluster {
             storage: Storage::default(),
             packages: PackageFeed::default(),
             polling: None,
+            behaviour: Default::default(),
         }
     }
 }

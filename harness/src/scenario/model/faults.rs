@@ -1,5 +1,5 @@
-//! The faults a scenario injects: kill, pause, restart, drain and rolling
-//! maintenance.
+//! The faults a scenario injects: on a node (kill, pause, restart, drain
+//! and rolling maintenance) and on the whole cluster (a database outage).
 
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
@@ -24,6 +24,23 @@ pub enum Fault {
     /// The documented rolling maintenance of one node: drain, wait until
     /// its tasks are done, restart it, undrain it.
     Maintenance(MaintenanceFault),
+    /// The shared database unreachable for every node; the undo gives it
+    /// back (docs/faults.md, "database_outage").
+    DatabaseOutage(ClusterFault),
+}
+
+/// Parameters of a fault on the whole cluster rather than on a node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterFault {
+    /// Name that checks refer to; the kind when absent.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// When, after warm-up.
+    pub at: Spanned<Duration>,
+    /// How long until the undo.
+    #[serde(rename = "for")]
+    pub hold: Spanned<Duration>,
 }
 
 /// Parameters of a rolling maintenance.
@@ -85,15 +102,17 @@ impl Fault {
             Fault::Restart(_) => "restart",
             Fault::Drain(_) => "drain",
             Fault::Maintenance(_) => "maintenance",
+            Fault::DatabaseOutage(_) => "database_outage",
         }
     }
 
-    /// The node selector.
-    pub fn node(&self) -> &Spanned<String> {
+    /// The node selector; none for a fault on the whole cluster.
+    pub fn node(&self) -> Option<&Spanned<String>> {
         match self {
-            Fault::Kill(f) | Fault::Pause(f) | Fault::Drain(f) => &f.node,
-            Fault::Restart(f) => &f.node,
-            Fault::Maintenance(f) => &f.node,
+            Fault::Kill(f) | Fault::Pause(f) | Fault::Drain(f) => Some(&f.node),
+            Fault::Restart(f) => Some(&f.node),
+            Fault::Maintenance(f) => Some(&f.node),
+            Fault::DatabaseOutage(_) => None,
         }
     }
 
@@ -103,6 +122,7 @@ impl Fault {
             Fault::Kill(f) | Fault::Pause(f) | Fault::Drain(f) => &f.at,
             Fault::Restart(f) => &f.at,
             Fault::Maintenance(f) => &f.at,
+            Fault::DatabaseOutage(f) => &f.at,
         }
     }
 
@@ -110,19 +130,25 @@ impl Fault {
     pub fn hold(&self) -> Option<&Spanned<Duration>> {
         match self {
             Fault::Kill(f) | Fault::Pause(f) | Fault::Drain(f) => f.hold.as_ref(),
+            Fault::DatabaseOutage(f) => Some(&f.hold),
             Fault::Restart(_) | Fault::Maintenance(_) => None,
         }
     }
 
-    /// The name checks refer to: the `name` field or `<kind>-<node>`.
+    /// The name checks refer to: the `name` field, or `<kind>-<node>`
+    /// (the kind alone for a fault on the whole cluster).
     pub fn name(&self) -> String {
         let name = match self {
             Fault::Kill(f) | Fault::Pause(f) | Fault::Drain(f) => &f.name,
             Fault::Restart(f) => &f.name,
             Fault::Maintenance(f) => &f.name,
+            Fault::DatabaseOutage(f) => &f.name,
         };
         name.as_ref()
             .map(|n| n.value.clone())
-            .unwrap_or_else(|| format!("{}-{}", self.kind(), self.node().value))
+            .unwrap_or_else(|| match self.node() {
+                Some(node) => format!("{}-{}", self.kind(), node.value),
+                None => self.kind().to_string(),
+            })
     }
 }

@@ -176,6 +176,11 @@ pub const KINDS: &[(&str, &str, &str)] = &[
         "rolling maintenance of a node: drain, wait for its tasks, restart, undrain",
     ),
     (
+        "fault",
+        "database_outage",
+        "the shared database unreachable for every node for a while; undone when it comes back",
+    ),
+    (
         "check",
         "availability",
         "error rate through the LB under a bound, and no errors outside fault windows plus a grace period",
@@ -269,5 +274,15 @@ pub const KINDS: &[(&str, &str, &str)] = &[
         "check",
         "no_regression",
         "against run --baseline: successful requests/s (and tasks/s) not down, p99 not up, by more than a tolerance; names the metric and both values",
+    ),
+    (
+        "check",
+        "survives_database_outage",
+        "after a database outage every node answers its own ping with 200 within a bound, in the same process, and requests failed only during it",
+    ),
+    (
+        "check",
+        "heartbeats_resume",
+        "after a database outage every node's LastSeen advances again within a bound, and none is left offline",
     ),
 ];

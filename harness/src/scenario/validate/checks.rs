@@ -53,6 +53,9 @@ impl Validator {
             s.fleet()
                 .is_none()
                 .then_some("needs a fleet workload to judge, and the scenario has none")
+        } else if let Check::HeartbeatsResume(_) = &c.value {
+            // Judged by the harness's own pings of each node.
+            None
         } else if let Check::LadderReaches(_) = &c.value {
             s.ladder()
                 .is_none()
@@ -89,6 +92,16 @@ impl Validator {
         };
         match &c.value {
             Check::Availability(_) => {}
+            Check::SurvivesDatabaseOutage(o) | Check::HeartbeatsResume(o) => {
+                self.positive(&o.within, &format!("{path}.within"));
+                self.fault_ref(
+                    s,
+                    o.fault.as_ref(),
+                    path,
+                    &c.referenced,
+                    &["database_outage"],
+                );
+            }
             Check::RoutesAroundFailedNode(r) => {
                 node_check(self, &r.within, r.fault.as_ref(), &["kill", "pause"]);
                 self.room_to_converge(s, r, path);

@@ -2,7 +2,7 @@
 //! the LB's health check; and the package bytes the scenario would keep
 //! on its storage.
 
-use super::validator::{MAX_NODES, Validator};
+use super::validator::{MAX_NODES, Validator, node_names};
 use crate::limits::MAX_STORED_BYTES;
 use crate::scenario::model::{HealthCheck, HealthMode, Lb, Scenario, Workload};
 use crate::scenario::units::Size;
@@ -21,6 +21,17 @@ impl Validator {
             );
         }
         self.positive(&c.heartbeat, "cluster.heartbeat");
+        // The embedded cluster's nodes: behaviours are its alone.
+        let names = node_names(c.nodes.value.min(MAX_NODES));
+        for (node, b) in &c.behaviour {
+            if !names.contains(node) {
+                self.problem(
+                    &b.referenced,
+                    format!("cluster.behaviour.{node}"),
+                    format!("unknown node {node:?}; known nodes: {}", names.join(", ")),
+                );
+            }
+        }
         if let Some(cpus) = &c.node_cpus
             && !(cpus.value >= 0.01 && cpus.value <= MAX_NODE_CPUS)
         {

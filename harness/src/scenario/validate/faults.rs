@@ -43,7 +43,9 @@ impl Validator {
                     format!("fault name {name:?} is already used by faults[{first}]; give one of them a name"),
                 );
             }
-            self.node_selector(s, f.value.node(), format!("{path}.node"));
+            if let Some(node) = f.value.node() {
+                self.node_selector(s, node, format!("{path}.node"));
+            }
             let at = f.value.at();
             if at.value >= duration {
                 self.problem(
@@ -90,13 +92,20 @@ impl Validator {
                 None if matches!(f.value, Fault::Restart(_)) => at.value,
                 None => duration,
             };
-            let node = f.value.node().value.clone();
-            busy.entry(node).or_default().push((at.value, end, i));
+            // A fault on the whole cluster takes no node from the others,
+            // but two of them cannot overlap each other.
+            let node = f.value.node().map_or(DATABASE, |n| n.value.as_str());
+            busy.entry(node.to_string())
+                .or_default()
+                .push((at.value, end, i));
         }
         // `all` overlaps every node; `one` is only known after the seed.
         let all = busy.remove("all").unwrap_or_default();
         busy.remove("one");
         let mut clashes: Vec<(usize, usize, String)> = Vec::new();
+        if let Some(spans) = busy.remove(DATABASE) {
+            clashes.extend(overlaps(spans.iter(), ON_DATABASE));
+        }
         for (node, spans) in busy {
             clashes.extend(overlaps(
                 spans.iter().chain(&all),
@@ -111,11 +120,21 @@ impl Validator {
             self.problem(
                 &f.value.at().referenced,
                 format!("faults[{b}].{}.at", f.value.kind()),
-                format!("overlaps faults[{a}] {place}; one fault per node at a time"),
+                if place == ON_DATABASE {
+                    format!("overlaps faults[{a}] {place}; one outage of the database at a time")
+                } else {
+                    format!("overlaps faults[{a}] {place}; one fault per node at a time")
+                },
             );
         }
     }
 }
+
+/// Where the faults on the shared database are kept apart from the nodes'.
+const DATABASE: &str = " database";
+
+/// Where two of them clash.
+const ON_DATABASE: &str = "on the database";
 
 /// Pairs `(earlier, later, place)` of fault indices whose spans overlap.
 fn overlaps<'a>(

@@ -1,0 +1,140 @@
+//! The shared database taken away: the outage itself (SQLite refusing
+//! every connection, nothing committed lost), `scenarios/database-outage.yaml`
+//! passing on the embedded cluster, and each broken node behaviour failing
+//! the check that exists to catch it.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::util::{harness, run_with_timeout};
+use reference_cluster::db::{Outage, SharedDb};
+
+/// A bound against a hang: the scenarios take 30 s to 50 s.
+const LIMIT: Duration = Duration::from_secs(180);
+
+/// Runs a scenario into a fresh folder; gives the exit code, stdout and the
+/// report.
+fn run(scenario: &str) -> (i32, String, Value) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = harness();
+    cmd.args(["run", scenario, "--seed", "7", "--out"])
+        .arg(tmp.path());
+    let out = run_with_timeout(cmd, LIMIT);
+    let report = std::fs::read_to_string(tmp.path().join("latest/report.json"))
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap_or_else(|e| panic!("no report ({e}):\n{}\n{}", out.stdout, out.stderr));
+    (
+        out.code(),
+        format!("{}\n{}", out.stdout, out.stderr),
+        report,
+    )
+}
+
+fn check<'a>(report: &'a Value, kind: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} check in {report}"))
+}
+
+#[test]
+fn an_outage_fails_reads_and_writes_of_an_open_connection_and_loses_nothing_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.db");
+    SharedDb::create(&path).unwrap();
+    let db = SharedDb::open(&path).unwrap();
+    db.register("OctopusServerNodes-a1", "OCTO-A", 5, "v")
+        .unwrap();
+    let before = db
+        .node("OctopusServerNodes-a1")
+        .unwrap()
+        .unwrap()
+        .last_seen_ms;
+    let outage = Outage::begin(&path, Duration::from_secs(5)).unwrap();
+    // The write's transaction is lost whole; the connection stays open.
+    std::thread::sleep(Duration::from_millis(5));
+    assert!(db.heartbeat("OctopusServerNodes-a1").is_err());
+    drop(outage);
+    let after = db.node("OctopusServerNodes-a1").unwrap().unwrap();
+    assert_eq!(after.name, "OCTO-A", "the committed row survived");
+    assert_eq!(
+        after.last_seen_ms, before,
+        "the refused heartbeat left no trace"
+    );
+    db.heartbeat("OctopusServerNodes-a1").unwrap();
+    let resumed = db
+        .node("OctopusServerNodes-a1")
+        .unwrap()
+        .unwrap()
+        .last_seen_ms;
+    assert!(resumed > before, "the same connection writes again");
+}
+
+#[test]
+fn the_database_outage_scenario_passes_and_the_nodes_come_back_in_the_same_process() {
+    let (code, out, report) = run("scenarios/database-outage.yaml");
+    assert_eq!(code, 0, "{out}");
+    for kind in ["survives_database_outage", "heartbeats_resume"] {
+        let c = check(&report, kind);
+        assert_eq!(c["verdict"], "pass", "{c}");
+        let nodes = c["evidence"]["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), 3, "{c}");
+    }
+    // The outage was felt: requests failed while it lasted.
+    let m = &report["metrics"];
+    let failed = m["errors"].as_u64().unwrap() + m["indeterminate"].as_u64().unwrap();
+    assert!(failed > 0, "no request failed during a 30s outage: {m}");
+}
+
+#[test]
+fn a_node_that_exits_on_database_loss_fails_survives_database_outage() {
+    let (code, out, report) = run("fixtures/scenarios/valid/database-outage-node-exits.yaml");
+    assert_eq!(code, 1, "{out}");
+    let survives = check(&report, "survives_database_outage");
+    assert_eq!(survives["verdict"], "fail", "{survives}");
+    let detail = survives["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("n2") && detail.contains("its process ended") && detail.contains("#4012"),
+        "{detail}"
+    );
+    let heartbeats = check(&report, "heartbeats_resume");
+    assert_eq!(heartbeats["verdict"], "fail", "{heartbeats}");
+    assert!(
+        heartbeats["detail"].as_str().unwrap().contains("n2"),
+        "{heartbeats}"
+    );
+    // The correct nodes passed: only n2 is named.
+    for evidence in survives["evidence"]["nodes"].as_array().unwrap() {
+        let expected = if evidence["node"] == "n2" {
+            "fail"
+        } else {
+            "pass"
+        };
+        assert_eq!(evidence["verdict"], expected, "{survives}");
+    }
+}
+
+#[test]
+fn a_node_that_does_not_reconnect_fails_both_database_checks() {
+    let (code, out, report) = run("fixtures/scenarios/valid/database-outage-no-reconnect.yaml");
+    assert_eq!(code, 1, "{out}");
+    let survives = check(&report, "survives_database_outage");
+    assert_eq!(survives["verdict"], "fail", "{survives}");
+    let detail = survives["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("n3")
+            && detail.contains("did not answer 200")
+            && detail.contains("connection pool"),
+        "{detail}"
+    );
+    let heartbeats = check(&report, "heartbeats_resume");
+    assert_eq!(heartbeats["verdict"], "fail", "{heartbeats}");
+    let detail = heartbeats["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("n3") && detail.contains("did not move"),
+        "{detail}"
+    );
+}
