@@ -168,12 +168,13 @@ pub(crate) enum ClusterCommand {
         node: String,
     },
     /// Take a running `cluster up`'s shared database away from every node
-    /// (`outage`) or give it back (`restore`): what its target file's
+    /// (`outage`), give it back (`restore`), or fail it over (`failover`:
+    /// away for 10 s, then back by itself): what its target file's
     /// `database` commands run.
     Database {
         /// The folder `cluster up` printed.
         dir: PathBuf,
-        /// `outage` or `restore`.
+        /// `outage`, `restore` or `failover`.
         verb: DatabaseVerb,
     },
 }
@@ -185,6 +186,8 @@ pub(crate) enum DatabaseVerb {
     Outage,
     /// Give it back.
     Restore,
+    /// Take it away for 10 s, after which it comes back by itself.
+    Failover,
 }
 
 /// `cluster up --node-names`.

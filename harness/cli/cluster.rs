@@ -111,6 +111,7 @@ pub(crate) fn database(dir: &Path, verb: DatabaseVerb) -> Result<Outcome, Failur
     let verb = match verb {
         DatabaseVerb::Outage => "outage",
         DatabaseVerb::Restore => "restore",
+        DatabaseVerb::Failover => "failover",
     };
     let rt = runtime()?;
     match rt.block_on(control::request_database(dir, verb)) {

@@ -52,6 +52,9 @@ pub struct PlannedFault {
     pub heal_us: Option<u64>,
     /// A maintenance's steps.
     pub maintenance: Option<MaintenancePlan>,
+    /// How long an embedded cluster's database failover keeps the
+    /// database away (a real one's takes what it takes).
+    pub failover: Option<Duration>,
 }
 
 /// How faults reach the cluster's API: the client, which cluster node each
@@ -132,8 +135,13 @@ impl PlannedFault {
     /// go to the node by the Id the cluster gave it.
     pub async fn inject(&self, cluster: &Target, api: &FaultApi) -> Result<(), String> {
         // On the whole cluster at once, not node by node.
-        if self.kind == FaultKind::DatabaseOutage {
-            return cluster.database_outage().await;
+        match self.kind {
+            FaultKind::DatabaseOutage => return cluster.database_outage().await,
+            FaultKind::DatabaseFailover => {
+                let away = self.failover.unwrap_or_default();
+                return cluster.database_failover(away).await;
+            }
+            _ => {}
         }
         for node in &self.nodes {
             match self.kind {
@@ -141,7 +149,7 @@ impl PlannedFault {
                 FaultKind::Pause => cluster.pause(node).await?,
                 FaultKind::Restart => restart(cluster, node).await?,
                 FaultKind::Drain | FaultKind::Maintenance => api.drain(node).await?,
-                FaultKind::DatabaseOutage => {}
+                FaultKind::DatabaseOutage | FaultKind::DatabaseFailover => {}
             }
         }
         Ok(())
@@ -149,8 +157,12 @@ impl PlannedFault {
 
     /// Undoes the fault on every node, trying them all; errors are joined.
     pub async fn heal(&self, cluster: &Target, api: &FaultApi) -> Result<(), String> {
-        if self.kind == FaultKind::DatabaseOutage {
-            return cluster.database_restore().await;
+        match self.kind {
+            FaultKind::DatabaseOutage => return cluster.database_restore().await,
+            // Its window is over: the database is back by itself; the
+            // embedded cluster's is made sure of.
+            FaultKind::DatabaseFailover => return cluster.database_failover_over().await,
+            _ => {}
         }
         let mut errors = Vec::new();
         for node in &self.nodes {
@@ -161,7 +173,7 @@ impl PlannedFault {
                 // starts it if it does not.
                 FaultKind::Restart => Ok(()),
                 FaultKind::Drain => api.undrain(node).await,
-                FaultKind::DatabaseOutage => Ok(()),
+                FaultKind::DatabaseOutage | FaultKind::DatabaseFailover => Ok(()),
                 FaultKind::Maintenance => {
                     // A maintenance cut short may have left the node down;
                     // it is undrained either way, so that once it runs it

@@ -112,6 +112,7 @@ pub fn plan_faults(s: &Scenario, seed: u64) -> Vec<PlannedFault> {
                 Fault::Drain(_) => FaultKind::Drain,
                 Fault::Maintenance(_) => FaultKind::Maintenance,
                 Fault::DatabaseOutage(_) => FaultKind::DatabaseOutage,
+                Fault::DatabaseFailover(_) => FaultKind::DatabaseFailover,
             };
             let inject_us = f.value.at().value.as_micros_u64();
             PlannedFault {
@@ -123,6 +124,24 @@ pub fn plan_faults(s: &Scenario, seed: u64) -> Vec<PlannedFault> {
                 heal_us: match f.value {
                     Fault::Restart(_) => Some(inject_us),
                     _ => f.value.hold().map(|h| inject_us + h.value.as_micros_u64()),
+                },
+                // How long the embedded cluster's failover takes, drawn
+                // after the node choices so they stay as they were.
+                failover: match &f.value {
+                    Fault::DatabaseFailover(d) => {
+                        let (lo, hi) = (
+                            d.shortest.value.get(),
+                            d.longest.value.get().max(d.shortest.value.get()),
+                        );
+                        let span = (hi - lo).as_micros() as u64;
+                        let drawn = if span == 0 {
+                            0
+                        } else {
+                            rng.next_u64() % (span + 1)
+                        };
+                        Some(lo + std::time::Duration::from_micros(drawn))
+                    }
+                    _ => None,
                 },
                 maintenance: match &f.value {
                     Fault::Maintenance(m) => Some(MaintenancePlan {
@@ -159,6 +178,7 @@ pub fn timeline(faults: &[PlannedFault]) -> Vec<(u64, Action)> {
 mod tests {
     use super::*;
     use crate::scenario::parse_str;
+    use std::time::Duration;
 
     #[test]
     fn requests_are_evenly_spaced_and_seeded() {
@@ -204,5 +224,36 @@ mod tests {
                 (40_000_000, Action::Heal(2)),
             ]
         );
+    }
+
+    #[test]
+    fn a_database_failover_acts_on_every_node_its_window_is_the_longest_and_its_time_is_seeded() {
+        let s = parse_str(
+            "name: t\nduration: 60s\nfaults:\n  - database_failover: { at: 10s, shortest: 5s, longest: 30s }\n",
+        )
+        .unwrap();
+        let times: Vec<Duration> = (0..20)
+            .map(|seed| {
+                let f = &plan_faults(&s, seed)[0];
+                assert_eq!(f.name, "database_failover");
+                assert_eq!(f.nodes, vec!["n1", "n2", "n3"]);
+                assert_eq!(
+                    f.heal_us,
+                    Some(40_000_000),
+                    "the window ends at the longest"
+                );
+                f.failover.expect("a drawn time")
+            })
+            .collect();
+        assert!(
+            times
+                .iter()
+                .all(|t| (Duration::from_secs(5)..=Duration::from_secs(30)).contains(t))
+        );
+        assert!(
+            times.windows(2).any(|w| w[0] != w[1]),
+            "the seed draws it: {times:?}"
+        );
+        assert_eq!(plan_faults(&s, 3)[0].failover, Some(times[3]));
     }
 }

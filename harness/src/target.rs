@@ -109,7 +109,11 @@ fn validate(t: &TargetFile) -> Vec<Problem> {
         validate_node(i, &n.value, &mut names, &mut p);
     }
     let d = &t.database;
-    for (cmd, key) in [(&d.outage, "outage"), (&d.restore, "restore")] {
+    for (cmd, key) in [
+        (&d.outage, "outage"),
+        (&d.restore, "restore"),
+        (&d.failover, "failover"),
+    ] {
         if let Some(cmd) = cmd
             && cmd.value.trim().is_empty()
         {
@@ -300,7 +304,7 @@ fn needed_commands(f: &Fault) -> &'static [&'static str] {
         // Through the REST API, like an operator.
         Fault::Drain(_) => &[],
         // The target's database commands, not a node's.
-        Fault::DatabaseOutage(_) => &[],
+        Fault::DatabaseOutage(_) | Fault::DatabaseFailover(_) => &[],
     }
 }
 
@@ -386,8 +390,13 @@ fn database_commands(
     f: &serde_saphyr::Spanned<Fault>,
     i: usize,
 ) -> Option<Problem> {
-    let lacking: Vec<&str> = ["outage", "restore"]
-        .into_iter()
+    let needed: &[&str] = match f.value {
+        Fault::DatabaseFailover(_) => &["failover"],
+        _ => &["outage", "restore"],
+    };
+    let lacking: Vec<&str> = needed
+        .iter()
+        .copied()
         .filter(|verb| t.database.get(verb).is_none())
         .collect();
     (!lacking.is_empty()).then(|| {

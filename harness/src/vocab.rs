@@ -33,9 +33,16 @@ pub enum FaultKind {
     /// The shared database unreachable for every node; the undo gives it
     /// back.
     DatabaseOutage,
+    /// The shared database fails over: away for a while, then back by
+    /// itself; its window is the longest a failover may take.
+    DatabaseFailover,
 }
 
 impl FaultKind {
+    /// The kinds that take the shared database away.
+    pub const DATABASE: &'static [FaultKind] =
+        &[FaultKind::DatabaseOutage, FaultKind::DatabaseFailover];
+
     /// The kind as written in YAML.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -45,6 +52,7 @@ impl FaultKind {
             FaultKind::Drain => "drain",
             FaultKind::Maintenance => "maintenance",
             FaultKind::DatabaseOutage => "database_outage",
+            FaultKind::DatabaseFailover => "database_failover",
         }
     }
 }

@@ -83,10 +83,31 @@ fn the_database_outage_scenario_passes_and_the_nodes_come_back_in_the_same_proce
         let nodes = c["evidence"]["nodes"].as_array().unwrap();
         assert_eq!(nodes.len(), 3, "{c}");
     }
+    // Tasks were running when the database went away, and ended after.
+    let tasks = check(&report, "tasks_survive");
+    assert_eq!(tasks["verdict"], "pass", "{tasks}");
+    assert!(
+        tasks["evidence"]["outages"][0]["running"].as_u64().unwrap() >= 1,
+        "{tasks}"
+    );
     // The outage was felt: requests failed while it lasted.
     let m = &report["metrics"];
     let failed = m["errors"].as_u64().unwrap() + m["indeterminate"].as_u64().unwrap();
     assert!(failed > 0, "no request failed during a 30s outage: {m}");
+}
+
+#[test]
+fn the_database_failover_scenario_passes_its_database_back_by_itself() {
+    let (code, out, report) = run("scenarios/database-failover.yaml");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(report["faults"][0]["kind"], "database_failover");
+    for kind in [
+        "survives_database_outage",
+        "heartbeats_resume",
+        "tasks_survive",
+    ] {
+        assert_eq!(check(&report, kind)["verdict"], "pass", "{kind}: {report}");
+    }
 }
 
 #[test]

@@ -113,8 +113,9 @@ pub struct EmbeddedCluster {
     lb_polling: Option<SocketAddr>,
     /// How long its nodes and LB wait for their clients.
     timeouts: ServerTimeouts,
-    /// The database outage in effect, if one is.
-    outage: std::sync::Mutex<Option<db::Outage>>,
+    /// The database outage in effect, if one is, with its number: a
+    /// failover's timer ends its own outage and no later one.
+    outage: std::sync::Arc<std::sync::Mutex<Option<(u64, db::Outage)>>>,
 }
 
 /// Longest wait for the nodes' database calls in progress when an outage
@@ -189,7 +190,7 @@ impl EmbeddedCluster {
             polling: Vec::new(),
             lb_polling: None,
             timeouts,
-            outage: std::sync::Mutex::new(None),
+            outage: Default::default(),
         };
         for (i, key) in spec.nodes.iter().cloned().enumerate() {
             let storage = match spec.storage {
@@ -531,7 +532,31 @@ impl EmbeddedCluster {
         }
         let begun = db::Outage::begin(&self.dir.join("shared.db"), OUTAGE_TAKES)
             .map_err(ClusterError::new)?;
-        *outage = Some(begun);
+        let number = getrandom::u64().unwrap_or(0);
+        *outage = Some((number, begun));
+        Ok(())
+    }
+
+    /// A failover of the shared database: away from every node for `away`,
+    /// then back by itself (docs/faults.md, "database_failover").
+    pub fn database_failover(&self, away: Duration) -> Result<(), ClusterError> {
+        self.database_outage()?;
+        let outage = self.outage.clone();
+        let number = outage
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|(n, _)| *n);
+        std::thread::Builder::new()
+            .name("failover".into())
+            .spawn(move || {
+                std::thread::sleep(away);
+                let mut outage = outage.lock().unwrap_or_else(|e| e.into_inner());
+                if outage.as_ref().map(|(n, _)| *n) == number {
+                    outage.take();
+                }
+            })
+            .map_err(|e| ClusterError::new(format!("failed to time the failover: {e}")))?;
         Ok(())
     }
 

@@ -5,7 +5,7 @@
 //!
 //! Files in the cluster's folder: `pids/<node>` holds each node's current
 //! process ID; `control.sock` takes one line, `start <node>`, `database
-//! outage` or `database restore`, and answers `ok`, `invalid: <why>` (no
+//! outage`, `database restore` or `database failover`, and answers `ok`, `invalid: <why>` (no
 //! such node or verb) or `error: <why>`. The socket's server holds a
 //! database outage for as long as it lasts (docs/faults.md). Both go when
 //! `cluster up` stops (with the API key file), so no command of the target
@@ -36,6 +36,10 @@ const SOCKET: &str = "control.sock";
 /// or `stop` signals it and returns at once); one still running after that
 /// is taken as running, and left.
 const OLD_PROCESS_GONE: Duration = Duration::from_secs(1);
+
+/// How long `cluster up`'s own database failover keeps the database away
+/// before it comes back by itself.
+pub const FAILOVER_AWAY: Duration = Duration::from_secs(10);
 
 /// How long a client waits for a start.
 const START_WITHIN: Duration = Duration::from_secs(60);
@@ -101,11 +105,19 @@ pub async fn serve(
                 cluster.database_restore();
                 "ok".to_string()
             }
+            Some(("database", "failover")) => match cluster.database_failover(FAILOVER_AWAY) {
+                Ok(()) => "ok".to_string(),
+                Err(e) => format!("error: {e}"),
+            },
             Some(("database", verb)) => {
-                format!("invalid: the database's verbs are outage and restore, not {verb:?}")
+                format!(
+                    "invalid: the database's verbs are outage, restore and failover, not {verb:?}"
+                )
             }
-            _ => "invalid: the request must be `start <node>` or `database outage|restore`"
-                .to_string(),
+            _ => {
+                "invalid: the request must be `start <node>` or `database outage|restore|failover`"
+                    .to_string()
+            }
         },
         Ok(Err(e)) => format!("error: {e}"),
         Err(_) => "error: no request within 5s".to_string(),
@@ -406,9 +418,10 @@ pub fn target_yaml(cluster: &EmbeddedCluster, dir: &Path, exe: &Path) -> String 
     };
     let _ = writeln!(
         t,
-        "database:\n  outage: {}\n  restore: {}",
+        "database:\n  outage: {}\n  restore: {}\n  failover: {}",
         database("outage"),
-        database("restore")
+        database("restore"),
+        database("failover")
     );
     t
 }

@@ -19,7 +19,7 @@ const NOT_BACK: &str = "the usual causes: a connection pool that does not recove
 /// within `within` of the database's return, without a restart, and API
 /// requests failed only inside the outage plus `within`.
 pub(super) fn survives(c: &OutageCheck, h: &History) -> (Verdict, String, Value) {
-    let windows = judged_windows(h, c.fault.as_ref(), &[FaultKind::DatabaseOutage]);
+    let windows = judged_windows(h, c.fault.as_ref(), FaultKind::DATABASE);
     if windows.is_empty() {
         return never_injected("outages");
     }
@@ -225,7 +225,7 @@ fn requests_outside(h: &History, outages: &[FaultWindow], within: u64) -> (Verdi
 /// `heartbeats_resume`: every node's LastSeen moves again within `within`
 /// of the database's return, and no node is left offline.
 pub(super) fn heartbeats(c: &OutageCheck, h: &History) -> (Verdict, String, Value) {
-    let windows = judged_windows(h, c.fault.as_ref(), &[FaultKind::DatabaseOutage]);
+    let windows = judged_windows(h, c.fault.as_ref(), FaultKind::DATABASE);
     if windows.is_empty() {
         return never_injected("heartbeats");
     }

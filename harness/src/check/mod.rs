@@ -179,6 +179,7 @@ fn judge_in(check: &Check, history: &History, lb: &drain::LbWindows) -> CheckRes
         Check::RpcLatency(c) => polling::rpc_latency(c, history),
         Check::SurvivesDatabaseOutage(c) => database::survives(c, history),
         Check::HeartbeatsResume(c) => database::heartbeats(c, history),
+        Check::TasksSurvive(c) => tasks::tasks_survive(c, history),
         Check::NoRegression(_) => (
             Verdict::Unknown,
             "no baseline: compared only with run --baseline".into(),

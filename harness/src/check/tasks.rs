@@ -12,7 +12,9 @@
 //! - `orphaned_tasks`: the tasks a killed node was running end within a
 //!   bound, not in Success (the node was dead), and are not run again;
 //! - `shared_storage`: each task's log reads the same, byte for byte,
-//!   through every node, as Octopus HA's shared task log folder requires.
+//!   through every node, as Octopus HA's shared task log folder requires;
+//! - `tasks_survive`: the tasks a database outage caught end soon after
+//!   its return, well, and once.
 
 use std::collections::BTreeMap;
 
@@ -26,26 +28,14 @@ use crate::scenario::{ExactlyOnce, TaskCap};
 mod orphaned_tasks;
 mod records;
 mod shared_storage;
+mod survive;
 
 pub(super) use orphaned_tasks::orphaned;
 pub(super) use records::{first_started_us, last_node, node_at, task_id};
 pub(super) use shared_storage::shared_storage;
+pub(super) use survive::tasks_survive;
 
-use records::{LISTED, executions, logged_records, plural, s};
-
-/// Why a task counts as having run more than once, if it does.
-fn ran_more_than_once(t: &TaskRecord<'_>) -> Option<String> {
-    let nodes = t.nodes();
-    let runs = executions(t);
-    let on = (nodes.len() > 1).then(|| format!("ran on {}", nodes.join(" and ")));
-    let twice = (runs > 1).then(|| format!("its marker is in its log {runs} times"));
-    match (on, twice) {
-        (Some(on), Some(twice)) => Some(format!("{} {on}, and {twice}", task_id(t))),
-        (Some(on), None) => Some(format!("{} {on}", task_id(t))),
-        (None, Some(twice)) => Some(format!("{} ran {runs} times: {twice}", task_id(t))),
-        (None, None) => None,
-    }
-}
+use records::{LISTED, executions, logged_records, plural, ran_more_than_once, s};
 
 pub(super) fn exactly_once(c: &ExactlyOnce, h: &History) -> (Verdict, String, Value) {
     let records = logged_records(h);

@@ -141,6 +141,28 @@ impl Target {
         }
     }
 
+    /// Fails the shared database over: on the embedded cluster, away for
+    /// `away` and then back; on a real one, its `database.failover`
+    /// command, after which the database comes back by itself.
+    pub async fn database_failover(&self, away: std::time::Duration) -> Result<(), String> {
+        match self {
+            Target::Embedded(c) => c.database_failover(away).map_err(|e| e.to_string()),
+            Target::Real(r) => r.database("failover").await,
+        }
+    }
+
+    /// The end of a failover's window: the embedded cluster's database is
+    /// made sure to be back; a real one's came back by itself.
+    pub async fn database_failover_over(&self) -> Result<(), String> {
+        match self {
+            Target::Embedded(c) => {
+                c.database_restore();
+                Ok(())
+            }
+            Target::Real(_) => Ok(()),
+        }
+    }
+
     /// Gives the shared database back.
     pub async fn database_restore(&self) -> Result<(), String> {
         match self {

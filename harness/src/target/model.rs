@@ -50,6 +50,9 @@ pub struct DatabaseCommands {
     /// Make it reachable again.
     #[serde(default)]
     pub restore: Option<Spanned<String>>,
+    /// Fail it over to another server; it comes back by itself.
+    #[serde(default)]
+    pub failover: Option<Spanned<String>>,
 }
 
 impl DatabaseCommands {
@@ -58,6 +61,7 @@ impl DatabaseCommands {
         match verb {
             "outage" => self.outage.as_ref(),
             "restore" => self.restore.as_ref(),
+            "failover" => self.failover.as_ref(),
             _ => None,
         }
     }

@@ -305,7 +305,8 @@ impl RealCluster {
         Ok(())
     }
 
-    /// Runs the target's database command `verb` (`outage`, `restore`).
+    /// Runs the target's database command `verb` (`outage`, `restore`,
+    /// `failover`).
     /// An outage is marked before its command runs: one that failed may
     /// have done its work, and the heal must then still restore.
     pub async fn database(&self, verb: &str) -> Result<(), String> {

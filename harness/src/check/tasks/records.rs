@@ -1,8 +1,8 @@
 //! What the task checks read of each task record: its ID, the nodes seen
-//! running it (the last, the one at a given time), its first start and
-//! how often its script ran; which records are the tasks workload's, whose
-//! logs the run reads; and the figures and words their evidence and
-//! details share.
+//! running it (the last, the one at a given time), its first start, how
+//! often its script ran and whether it ran more than once; which records
+//! are the tasks workload's, whose logs the run reads; and the figures and
+//! words their evidence and details share.
 
 use crate::history::{History, TaskRecord};
 
@@ -59,4 +59,18 @@ pub(super) fn logged_records(h: &History) -> Vec<TaskRecord<'_>> {
     let mut records = h.task_records();
     records.retain(|t| t.submit.via != crate::history::LOAD_VIA);
     records
+}
+
+/// Why a task counts as having run more than once, if it does.
+pub(super) fn ran_more_than_once(t: &TaskRecord<'_>) -> Option<String> {
+    let nodes = t.nodes();
+    let runs = executions(t);
+    let on = (nodes.len() > 1).then(|| format!("ran on {}", nodes.join(" and ")));
+    let twice = (runs > 1).then(|| format!("its marker is in its log {runs} times"));
+    match (on, twice) {
+        (Some(on), Some(twice)) => Some(format!("{} {on}, and {twice}", task_id(t))),
+        (Some(on), None) => Some(format!("{} {on}", task_id(t))),
+        (None, Some(twice)) => Some(format!("{} ran {runs} times: {twice}", task_id(t))),
+        (None, None) => None,
+    }
 }

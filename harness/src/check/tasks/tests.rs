@@ -435,3 +435,73 @@ fn shared_storage_cannot_tell_without_reads() {
     let r = judged("shared_storage: {}", logs(vec![log(1, "n1", 412, 1)]));
     assert_verdict(&r, Verdict::Unknown, "was not read through n2");
 }
+
+/// Judges `tasks_survive` on `tasks` (and their logs, each run once), the
+/// database away from 10 s to 20 s, the run over at 45 s.
+fn survived(tasks: Vec<Vec<Event>>) -> CheckResult {
+    let yaml = "name: t\nduration: 60s\nworkload:\n  - tasks: { burst: 10 }\nfaults:\n  - database_outage: { at: 10s, for: 10s }\nchecks:\n  - tasks_survive: { within: 15s }\n";
+    let s = parse_str(yaml).unwrap();
+    let mut events = with_logs(tasks);
+    let outage = |action, at| {
+        let mut e = fault(
+            "database_outage",
+            FaultKind::DatabaseOutage,
+            "n1",
+            action,
+            at,
+        );
+        if let Event::Fault(f) = &mut e {
+            f.nodes = vec!["n1".into(), "n2".into(), "n3".into()];
+        }
+        e
+    };
+    events.push(outage(FaultAction::Inject, 10 * S));
+    events.push(outage(FaultAction::Heal, 20 * S));
+    events.push(ended(45 * S));
+    judge(&s.checks[0].value, &History { events })
+}
+
+#[test]
+fn tasks_survive_passes_tasks_that_end_well_after_the_database_returns() {
+    let r = survived(vec![
+        // Running at 10 s, its end recorded once the database is back.
+        task(1, "n1", 9 * S, Some((Success, 21 * S))),
+        // Ended before the outage: not caught.
+        task(2, "n2", 2 * S, Some((Success, 4 * S))),
+    ]);
+    assert_verdict(&r, Verdict::Pass, "the 1 task running and 0 queued");
+}
+
+#[test]
+fn tasks_survive_fails_a_task_left_executing_one_run_twice_or_one_canceled() {
+    let r = survived(vec![task(1, "n1", 9 * S, None)]);
+    assert_verdict(
+        &r,
+        Verdict::Fail,
+        "ServerTasks-1 never ended after database_outage (last seen Executing)",
+    );
+    let mut twice = task(1, "n1", 9 * S, Some((Success, 22 * S)));
+    twice.push(seen_on(1, "n2", 21 * S));
+    let r = survived(vec![twice]);
+    assert_verdict(&r, Verdict::Fail, "ServerTasks-1 ran on n1 and n2");
+    let r = survived(vec![task(1, "n1", 9 * S, Some((Canceled, 21 * S)))]);
+    assert_verdict(
+        &r,
+        Verdict::Fail,
+        "ended Canceled after database_outage with no error recorded",
+    );
+    let r = survived(vec![task(1, "n1", 9 * S, Some((Success, 40 * S)))]);
+    assert_verdict(
+        &r,
+        Verdict::Fail,
+        "ended Success only 20.0s after the database returned",
+    );
+    // Failed, saying why: a task may fail with the database's error.
+    let mut failed = task(1, "n1", 9 * S, Some((TaskState::Failed, 21 * S)));
+    with_error(&mut failed, 1, "database error: locking protocol");
+    let r = survived(vec![failed]);
+    assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
+    // Nothing caught: nothing to judge.
+    let r = survived(vec![task(2, "n2", 2 * S, Some((Success, 4 * S)))]);
+    assert_verdict(&r, Verdict::Unknown, "no task was running or queued");
+}

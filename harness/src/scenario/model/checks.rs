@@ -58,6 +58,8 @@ pub enum Check {
     SurvivesDatabaseOutage(OutageCheck),
     /// Every node's LastSeen advances again after a database outage.
     HeartbeatsResume(OutageCheck),
+    /// The tasks a database outage caught end soon after it, well, once.
+    TasksSurvive(OutageCheck),
 }
 
 /// Parameters of `no_regression`: how far the run may fall behind its
@@ -330,6 +332,7 @@ impl Check {
             Check::NoRegression(_) => "no_regression",
             Check::SurvivesDatabaseOutage(_) => "survives_database_outage",
             Check::HeartbeatsResume(_) => "heartbeats_resume",
+            Check::TasksSurvive(_) => "tasks_survive",
         }
     }
 
@@ -362,6 +365,7 @@ impl Check {
                 | Check::TaskCap(_)
                 | Check::OrphanedTasks(_)
                 | Check::SharedStorage(_)
+                | Check::TasksSurvive(_)
         )
     }
 
@@ -387,7 +391,9 @@ impl Check {
             Check::ReconnectStorm(c) => &c.name,
             Check::RpcLatency(c) => &c.name,
             Check::NoRegression(c) => &c.name,
-            Check::SurvivesDatabaseOutage(c) | Check::HeartbeatsResume(c) => &c.name,
+            Check::SurvivesDatabaseOutage(c)
+            | Check::HeartbeatsResume(c)
+            | Check::TasksSurvive(c) => &c.name,
         };
         name.as_ref()
             .map(|n| n.value.clone())

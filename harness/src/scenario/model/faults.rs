@@ -1,5 +1,6 @@
 //! The faults a scenario injects: on a node (kill, pause, restart, drain
-//! and rolling maintenance) and on the whole cluster (a database outage).
+//! and rolling maintenance) and on the whole cluster (a database outage or
+//! failover).
 
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
@@ -27,6 +28,27 @@ pub enum Fault {
     /// The shared database unreachable for every node; the undo gives it
     /// back (docs/faults.md, "database_outage").
     DatabaseOutage(ClusterFault),
+    /// The shared database fails over to another server: away for a
+    /// while, then back by itself, with no undo (docs/faults.md,
+    /// "database_failover").
+    DatabaseFailover(FailoverFault),
+}
+
+/// Parameters of a database failover.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverFault {
+    /// Name that checks refer to; the kind when absent.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// When, after warm-up.
+    pub at: Spanned<Duration>,
+    /// The least time the database is away; the embedded cluster's
+    /// failover takes a time drawn with the seed from here to `longest`.
+    pub shortest: Spanned<Duration>,
+    /// The most: the checks count from the end of this window, on every
+    /// target, as a real failover says nothing when it is done.
+    pub longest: Spanned<Duration>,
 }
 
 /// Parameters of a fault on the whole cluster rather than on a node.
@@ -103,6 +125,7 @@ impl Fault {
             Fault::Drain(_) => "drain",
             Fault::Maintenance(_) => "maintenance",
             Fault::DatabaseOutage(_) => "database_outage",
+            Fault::DatabaseFailover(_) => "database_failover",
         }
     }
 
@@ -112,7 +135,7 @@ impl Fault {
             Fault::Kill(f) | Fault::Pause(f) | Fault::Drain(f) => Some(&f.node),
             Fault::Restart(f) => Some(&f.node),
             Fault::Maintenance(f) => Some(&f.node),
-            Fault::DatabaseOutage(_) => None,
+            Fault::DatabaseOutage(_) | Fault::DatabaseFailover(_) => None,
         }
     }
 
@@ -123,6 +146,7 @@ impl Fault {
             Fault::Restart(f) => &f.at,
             Fault::Maintenance(f) => &f.at,
             Fault::DatabaseOutage(f) => &f.at,
+            Fault::DatabaseFailover(f) => &f.at,
         }
     }
 
@@ -131,7 +155,16 @@ impl Fault {
         match self {
             Fault::Kill(f) | Fault::Pause(f) | Fault::Drain(f) => f.hold.as_ref(),
             Fault::DatabaseOutage(f) => Some(&f.hold),
+            Fault::DatabaseFailover(f) => Some(&f.longest),
             Fault::Restart(_) | Fault::Maintenance(_) => None,
+        }
+    }
+
+    /// The field `hold` is read from.
+    pub fn hold_field(&self) -> &'static str {
+        match self {
+            Fault::DatabaseFailover(_) => "longest",
+            _ => "for",
         }
     }
 
@@ -143,6 +176,7 @@ impl Fault {
             Fault::Restart(f) => &f.name,
             Fault::Maintenance(f) => &f.name,
             Fault::DatabaseOutage(f) => &f.name,
+            Fault::DatabaseFailover(f) => &f.name,
         };
         name.as_ref()
             .map(|n| n.value.clone())

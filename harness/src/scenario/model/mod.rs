@@ -181,6 +181,11 @@ pub const KINDS: &[(&str, &str, &str)] = &[
         "the shared database unreachable for every node for a while; undone when it comes back",
     ),
     (
+        "fault",
+        "database_failover",
+        "the shared database fails over: away for a while, then back by itself (a real target's failover command)",
+    ),
+    (
         "check",
         "availability",
         "error rate through the LB under a bound, and no errors outside fault windows plus a grace period",
@@ -284,5 +289,10 @@ pub const KINDS: &[(&str, &str, &str)] = &[
         "check",
         "heartbeats_resume",
         "after a database outage every node's LastSeen advances again within a bound, and none is left offline",
+    ),
+    (
+        "check",
+        "tasks_survive",
+        "the tasks a database outage caught end within a bound of its return, in Success or failing with an error, none Executing, none run twice",
     ),
 ];

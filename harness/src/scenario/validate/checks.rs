@@ -8,6 +8,7 @@ use serde_saphyr::{Location, Spanned};
 use super::validator::Validator;
 use crate::scenario::model::{Check, DrainContract, Fault, RoutesAround, Scenario};
 use crate::scenario::units::Duration;
+use crate::vocab::FaultKind;
 
 /// The REST traffic a scenario sends: any at all (from an api workload or
 /// a load phase), and pings among it.
@@ -92,15 +93,12 @@ impl Validator {
         };
         match &c.value {
             Check::Availability(_) => {}
-            Check::SurvivesDatabaseOutage(o) | Check::HeartbeatsResume(o) => {
+            Check::SurvivesDatabaseOutage(o)
+            | Check::HeartbeatsResume(o)
+            | Check::TasksSurvive(o) => {
                 self.positive(&o.within, &format!("{path}.within"));
-                self.fault_ref(
-                    s,
-                    o.fault.as_ref(),
-                    path,
-                    &c.referenced,
-                    &["database_outage"],
-                );
+                let kinds: Vec<&str> = FaultKind::DATABASE.iter().map(|k| k.as_str()).collect();
+                self.fault_ref(s, o.fault.as_ref(), path, &c.referenced, &kinds);
             }
             Check::RoutesAroundFailedNode(r) => {
                 node_check(self, &r.within, r.fault.as_ref(), &["kill", "pause"]);

@@ -54,36 +54,16 @@ impl Validator {
                     format!("{} is not within the duration ({duration})", at.value),
                 );
             }
-            if let Fault::Maintenance(m) = &f.value {
-                if m.node.value == "all" {
-                    self.problem(
-                        &m.node.referenced,
-                        format!("{path}.node"),
-                        "a rolling maintenance takes one node at a time; give a node or one",
-                    );
-                }
-                self.bounded(&m.restart_after, &format!("{path}.restart_after"));
-                self.positive(&m.wait, &format!("{path}.wait"));
-                let restart = at.value.get().saturating_add(m.restart_after.value.get());
-                if restart >= duration.get() {
-                    self.problem(
-                        &m.restart_after.referenced,
-                        format!("{path}.restart_after"),
-                        format!(
-                            "the restart would come at {}, after the duration ({duration})",
-                            Duration::new(restart)
-                        ),
-                    );
-                }
-            }
+            self.kind_fields(&f.value, &path, duration);
+            let field = f.value.hold_field();
             let end = match f.value.hold() {
                 Some(hold) => {
-                    self.positive(hold, &format!("{path}.for"));
+                    self.positive(hold, &format!("{path}.{field}"));
                     let end = Duration::new(at.value.get().saturating_add(hold.value.get()));
                     if end > duration {
                         self.problem(
                             &hold.referenced,
-                            format!("{path}.for"),
+                            format!("{path}.{field}"),
                             format!("the fault would be undone at {end}, after the duration ({duration})"),
                         );
                     }
@@ -126,6 +106,47 @@ impl Validator {
                     format!("overlaps faults[{a}] {place}; one fault per node at a time")
                 },
             );
+        }
+    }
+
+    /// The fields only some kinds have: a maintenance's steps, a
+    /// failover's times.
+    fn kind_fields(&mut self, f: &Fault, path: &str, duration: Duration) {
+        let at = f.at();
+        if let Fault::Maintenance(m) = f {
+            if m.node.value == "all" {
+                self.problem(
+                    &m.node.referenced,
+                    format!("{path}.node"),
+                    "a rolling maintenance takes one node at a time; give a node or one",
+                );
+            }
+            self.bounded(&m.restart_after, &format!("{path}.restart_after"));
+            self.positive(&m.wait, &format!("{path}.wait"));
+            let restart = at.value.get().saturating_add(m.restart_after.value.get());
+            if restart >= duration.get() {
+                self.problem(
+                    &m.restart_after.referenced,
+                    format!("{path}.restart_after"),
+                    format!(
+                        "the restart would come at {}, after the duration ({duration})",
+                        Duration::new(restart)
+                    ),
+                );
+            }
+        }
+        if let Fault::DatabaseFailover(d) = f {
+            self.positive(&d.shortest, &format!("{path}.shortest"));
+            if d.shortest.value > d.longest.value {
+                self.problem(
+                    &d.longest.referenced,
+                    format!("{path}.longest"),
+                    format!(
+                        "must be at least shortest ({}), not {}",
+                        d.shortest.value, d.longest.value
+                    ),
+                );
+            }
         }
     }
 }
