@@ -63,7 +63,11 @@ pub fn spec_of(c: &scenario::Cluster) -> Spec {
                     scenario::OnDatabaseLoss::Exit => spec::DatabaseLoss::Exit,
                     scenario::OnDatabaseLoss::NoReconnect => spec::DatabaseLoss::NoReconnect,
                 };
-                (node.clone(), spec::Behaviour { on_database_loss })
+                let behaviour = spec::Behaviour {
+                    on_database_loss,
+                    acknowledge_before_commit: b.value.acknowledge_before_commit,
+                };
+                (node.clone(), behaviour)
             })
             .collect(),
     }

@@ -84,6 +84,7 @@ fn the_database_outage_scenario_passes_and_the_nodes_come_back_in_the_same_proce
         assert_eq!(nodes.len(), 3, "{c}");
     }
     // Tasks were running when the database went away, and ended after.
+    assert_eq!(check(&report, "no_acknowledged_loss")["verdict"], "pass");
     let tasks = check(&report, "tasks_survive");
     assert_eq!(tasks["verdict"], "pass", "{tasks}");
     assert!(
@@ -158,4 +159,22 @@ fn a_node_that_does_not_reconnect_fails_both_database_checks() {
         detail.contains("n3") && detail.contains("did not move"),
         "{detail}"
     );
+}
+
+#[test]
+fn a_node_that_acknowledges_before_it_commits_fails_no_acknowledged_loss() {
+    let (code, out, report) =
+        run("fixtures/scenarios/valid/database-outage-acknowledge-before-commit.yaml");
+    assert_eq!(code, 1, "{out}");
+    let loss = check(&report, "no_acknowledged_loss");
+    assert_eq!(loss["verdict"], "fail", "{loss}");
+    let detail = loss["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("was acknowledged (201")
+            && detail.contains("through n2")
+            && detail.contains("before it has committed"),
+        "{detail}"
+    );
+    // The client was told it is stored: the upload itself says success.
+    assert_eq!(check(&report, "upload_answered")["verdict"], "pass");
 }

@@ -5,6 +5,7 @@
 //! pass, as Jepsen's `merge-valid` does; what every check answers with is
 //! `verdict`'s, and the fault windows they judge by are `windows`'.
 
+mod acknowledged;
 mod availability;
 mod database;
 mod drain;
@@ -180,6 +181,7 @@ fn judge_in(check: &Check, history: &History, lb: &drain::LbWindows) -> CheckRes
         Check::SurvivesDatabaseOutage(c) => database::survives(c, history),
         Check::HeartbeatsResume(c) => database::heartbeats(c, history),
         Check::TasksSurvive(c) => tasks::tasks_survive(c, history),
+        Check::NoAcknowledgedLoss(_) => acknowledged::judge(history),
         Check::NoRegression(_) => (
             Verdict::Unknown,
             "no baseline: compared only with run --baseline".into(),

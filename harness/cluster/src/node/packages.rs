@@ -260,6 +260,9 @@ async fn receive(node: &Node, mode: Overwrite, reader: &mut MultipartReader<Inco
     };
     let target = storage.join(&relative);
     let mut temp = temp;
+    if node.cfg.behaviour.acknowledge_before_commit {
+        return write_behind(node, row, mode, temp, &target);
+    }
     let stored = node.db().store_package(&row, mode, || {
         if let Some(dir) = target.parent() {
             std::fs::create_dir_all(dir)?;
@@ -298,6 +301,51 @@ async fn receive(node: &Node, mode: Overwrite, reader: &mut MultipartReader<Inco
             server_error(&e)
         }
     }
+}
+
+/// How long a node that acknowledges before it commits waits before it
+/// writes the package's record.
+const COMMIT_BEHIND: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A node broken on purpose (`acknowledge_before_commit`): the package is
+/// moved into place and answered 201 at once, and its record written to
+/// the database a moment later, on a thread of its own. A record that
+/// cannot be written then is lost, and the file with it: the client was
+/// told the package is stored (docs/faults.md, "Broken nodes").
+fn write_behind(
+    node: &Node,
+    row: PackageRow,
+    mode: Overwrite,
+    mut temp: TempUpload,
+    target: &std::path::Path,
+) -> Reply {
+    let placed = target
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::rename(&temp.path, target));
+    if let Err(e) = placed {
+        return server_error(&format!("failed to store the package: {e}"));
+    }
+    temp.kept = true;
+    let answer = json(StatusCode::CREATED, &resource(&row));
+    let (db, target) = (node.cfg.db.clone(), target.to_path_buf());
+    let commit = move || {
+        std::thread::sleep(COMMIT_BEHIND);
+        let written = crate::db::SharedDb::open(&db)
+            .map_err(|e| e.to_string())
+            .and_then(|db| db.store_package(&row, mode, || Ok(())));
+        if let Err(e) = written {
+            eprintln!("the record of {} was lost: {e}", row.id);
+            let _ = std::fs::remove_file(&target);
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("commit".into())
+        .spawn(commit)
+    {
+        eprintln!("failed to start the commit: {e}");
+    }
+    answer
 }
 
 /// The work a node does on a package once its body has arrived, before it

@@ -112,6 +112,10 @@ pub struct Behaviour {
     /// What it does when it loses the shared database.
     #[serde(default)]
     pub on_database_loss: DatabaseLoss,
+    /// It answers 201 to an upload before the package's record is
+    /// written, which a database lost meanwhile loses.
+    #[serde(default)]
+    pub acknowledge_before_commit: bool,
 }
 
 /// What a node does when its database calls start failing.

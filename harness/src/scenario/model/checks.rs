@@ -60,6 +60,9 @@ pub enum Check {
     HeartbeatsResume(OutageCheck),
     /// The tasks a database outage caught end soon after it, well, once.
     TasksSurvive(OutageCheck),
+    /// Every write the cluster acknowledged is there afterwards, intact,
+    /// and nothing refused is left in part.
+    NoAcknowledgedLoss(NamedCheck),
 }
 
 /// Parameters of `no_regression`: how far the run may fall behind its
@@ -333,6 +336,7 @@ impl Check {
             Check::SurvivesDatabaseOutage(_) => "survives_database_outage",
             Check::HeartbeatsResume(_) => "heartbeats_resume",
             Check::TasksSurvive(_) => "tasks_survive",
+            Check::NoAcknowledgedLoss(_) => "no_acknowledged_loss",
         }
     }
 
@@ -387,7 +391,8 @@ impl Check {
             Check::UploadAnswered(c)
             | Check::PollingFanOut(c)
             | Check::PollingCertificate(c)
-            | Check::EveryNodeReachesEveryTentacle(c) => &c.name,
+            | Check::EveryNodeReachesEveryTentacle(c)
+            | Check::NoAcknowledgedLoss(c) => &c.name,
             Check::ReconnectStorm(c) => &c.name,
             Check::RpcLatency(c) => &c.name,
             Check::NoRegression(c) => &c.name,

@@ -57,6 +57,11 @@ pub struct NodeBehaviour {
     /// What it does when its database calls start failing.
     #[serde(default)]
     pub on_database_loss: OnDatabaseLoss,
+    /// It answers 201 to an upload before the package's record is written
+    /// (a moment later), so a database lost meanwhile loses a package the
+    /// client was told is stored.
+    #[serde(default)]
+    pub acknowledge_before_commit: bool,
 }
 
 /// What a node does when it loses the shared database.

@@ -295,4 +295,9 @@ pub const KINDS: &[(&str, &str, &str)] = &[
         "tasks_survive",
         "the tasks a database outage caught end within a bound of its return, in Success or failing with an error, none Executing, none run twice",
     ),
+    (
+        "check",
+        "no_acknowledged_loss",
+        "every package and task the cluster acknowledged is there at the end and intact; nothing it refused is left in part",
+    ),
 ];

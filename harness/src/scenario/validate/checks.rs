@@ -54,6 +54,9 @@ impl Validator {
             s.fleet()
                 .is_none()
                 .then_some("needs a fleet workload to judge, and the scenario has none")
+        } else if let Check::NoAcknowledgedLoss(_) = &c.value {
+            (s.upload_load().is_none() && s.task_load().is_none())
+                .then_some("needs an upload or tasks workload to judge, and the scenario has none")
         } else if let Check::HeartbeatsResume(_) = &c.value {
             // Judged by the harness's own pings of each node.
             None
@@ -132,6 +135,7 @@ impl Validator {
                 );
             }
             Check::SharedStorage(_)
+            | Check::NoAcknowledgedLoss(_)
             | Check::UploadIntact(_)
             | Check::UploadAnswered(_)
             | Check::UploadThroughput(_)
