@@ -167,6 +167,17 @@ pub(crate) enum ClusterCommand {
         /// The node.
         node: String,
     },
+    /// Take a running `cluster up`'s shared store away from one node
+    /// (`outage`) or give it back (`restore`): what its target file's
+    /// `storage` commands run.
+    Storage {
+        /// The folder `cluster up` printed.
+        dir: PathBuf,
+        /// The node.
+        node: String,
+        /// `outage` or `restore`.
+        verb: StorageVerb,
+    },
     /// Take a running `cluster up`'s shared database away from every node
     /// (`outage`), give it back (`restore`), or fail it over (`failover`:
     /// away for 10 s, then back by itself): what its target file's
@@ -177,6 +188,15 @@ pub(crate) enum ClusterCommand {
         /// `outage`, `restore` or `failover`.
         verb: DatabaseVerb,
     },
+}
+
+/// `cluster storage`'s verb.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum StorageVerb {
+    /// Take the store away from the node.
+    Outage,
+    /// Give it back.
+    Restore,
 }
 
 /// `cluster database`'s verb.

@@ -1,10 +1,10 @@
-//! `harness cluster up`, `cluster start` and `cluster database`: the embedded cluster's
-//! settings checked and its folder and key file made here; the serving
-//! itself is [`reference_cluster::serve`]'s.
+//! `harness cluster up`, `cluster start`, `cluster storage` and `cluster
+//! database`: the embedded cluster's settings checked and its folder and
+//! key file made here; the serving itself is [`reference_cluster::serve`]'s.
 
 use std::path::Path;
 
-use crate::args::DatabaseVerb;
+use crate::args::{DatabaseVerb, StorageVerb};
 use crate::shared::{cluster_folder, runtime, write_key_file};
 use harness::client::ApiKey;
 use harness::exit::{Failure, Outcome};
@@ -115,6 +115,21 @@ pub(crate) fn database(dir: &Path, verb: DatabaseVerb) -> Result<Outcome, Failur
     };
     let rt = runtime()?;
     match rt.block_on(control::request_database(dir, verb)) {
+        Ok(()) => Ok(Outcome::Pass),
+        Err(control::StartError::Invalid(e)) => Err(Failure::invalid(e)),
+        Err(control::StartError::Failed(e)) => Err(Failure::environment(e)),
+    }
+}
+
+/// `cluster storage`: asks a running `cluster up` to take its store away
+/// from a node or give it back.
+pub(crate) fn storage(dir: &Path, node: &str, verb: StorageVerb) -> Result<Outcome, Failure> {
+    let verb = match verb {
+        StorageVerb::Outage => "outage",
+        StorageVerb::Restore => "restore",
+    };
+    let rt = runtime()?;
+    match rt.block_on(control::request_storage(dir, node, verb)) {
         Ok(()) => Ok(Outcome::Pass),
         Err(control::StartError::Invalid(e)) => Err(Failure::invalid(e)),
         Err(control::StartError::Failed(e)) => Err(Failure::environment(e)),

@@ -139,6 +139,9 @@ fn dispatch(command: Command) -> Result<Outcome, Failure> {
         }),
         Command::Cluster(ClusterCommand::Start { dir, node }) => cluster::start(&dir, &node),
         Command::Cluster(ClusterCommand::Database { dir, verb }) => cluster::database(&dir, verb),
+        Command::Cluster(ClusterCommand::Storage { dir, node, verb }) => {
+            cluster::storage(&dir, &node, verb)
+        }
         Command::Containers(ContainersCommand::Up {
             nodes,
             task_cap,

@@ -149,6 +149,8 @@ impl PlannedFault {
                 FaultKind::Pause => cluster.pause(node).await?,
                 FaultKind::Restart => restart(cluster, node).await?,
                 FaultKind::Drain | FaultKind::Maintenance => api.drain(node).await?,
+                FaultKind::StorageOutage => cluster.storage_outage(node).await?,
+                FaultKind::StorageUnshared => cluster.storage_unshare(node).await?,
                 FaultKind::DatabaseOutage | FaultKind::DatabaseFailover => {}
             }
         }
@@ -173,6 +175,9 @@ impl PlannedFault {
                 // starts it if it does not.
                 FaultKind::Restart => Ok(()),
                 FaultKind::Drain => api.undrain(node).await,
+                FaultKind::StorageOutage | FaultKind::StorageUnshared => {
+                    cluster.storage_restore(node).await
+                }
                 FaultKind::DatabaseOutage | FaultKind::DatabaseFailover => Ok(()),
                 FaultKind::Maintenance => {
                     // A maintenance cut short may have left the node down;

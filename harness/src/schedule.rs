@@ -111,6 +111,8 @@ pub fn plan_faults(s: &Scenario, seed: u64) -> Vec<PlannedFault> {
                 Fault::Restart(_) => FaultKind::Restart,
                 Fault::Drain(_) => FaultKind::Drain,
                 Fault::Maintenance(_) => FaultKind::Maintenance,
+                Fault::StorageOutage(_) => FaultKind::StorageOutage,
+                Fault::StorageUnshared(_) => FaultKind::StorageUnshared,
                 Fault::DatabaseOutage(_) => FaultKind::DatabaseOutage,
                 Fault::DatabaseFailover(_) => FaultKind::DatabaseFailover,
             };

@@ -12,7 +12,7 @@ mod model;
 pub mod real;
 
 pub use interface::Target;
-pub use model::{Commands, DatabaseCommands, TargetFile, TargetNode, Tls};
+pub use model::{Commands, DatabaseCommands, StorageCommands, TargetFile, TargetNode, Tls};
 pub use real::RealCluster;
 
 use std::collections::HashSet;
@@ -270,6 +270,28 @@ fn validate_node(i: usize, n: &TargetNode, names: &mut HashSet<String>, p: &mut 
             );
         }
     }
+    for (cmd, key) in [
+        (&n.storage.outage, "outage"),
+        (&n.storage.restore, "restore"),
+    ] {
+        if let Some(cmd) = cmd
+            && cmd.value.trim().is_empty()
+        {
+            problem(
+                &cmd.referenced,
+                &format!("{path}.storage.{key}"),
+                "must not be empty; leave it out instead".into(),
+            );
+        }
+    }
+    if let (Some(given), None) | (None, Some(given)) = (&n.storage.outage, &n.storage.restore) {
+        problem(
+            &given.referenced,
+            &format!("{path}.storage"),
+            "give both `outage` and `restore`: an outage the harness cannot undo is never started"
+                .into(),
+        );
+    }
     let c = &n.commands;
     for (cmd, key) in [
         (&c.kill, "kill"),
@@ -305,6 +327,8 @@ fn needed_commands(f: &Fault) -> &'static [&'static str] {
         Fault::Drain(_) => &[],
         // The target's database commands, not a node's.
         Fault::DatabaseOutage(_) | Fault::DatabaseFailover(_) => &[],
+        // A node's `storage` commands, looked for apart.
+        Fault::StorageOutage(_) | Fault::StorageUnshared(_) => &[],
     }
 }
 
@@ -346,6 +370,7 @@ pub fn check_scenario(t: &TargetFile, s: &Scenario) -> Vec<Problem> {
                 ));
             }
         }
+        problems.extend(storage_commands(t, f, i, &nodes));
     }
     // A target file names each node's polling endpoint, not an LB's.
     for (i, w) in s.workload.iter().enumerate() {
@@ -381,6 +406,45 @@ pub fn check_scenario(t: &TargetFile, s: &Scenario) -> Vec<Problem> {
     }
     problems.sort_by_key(|p| (p.line, p.column));
     problems
+}
+
+/// What a fault on a node's view of the shared store needs of a real
+/// target: its `storage` commands for an outage; unsharing a store is
+/// done to the embedded cluster only.
+fn storage_commands(
+    t: &TargetFile,
+    f: &serde_saphyr::Spanned<Fault>,
+    i: usize,
+    nodes: &[&TargetNode],
+) -> Option<Problem> {
+    let at = |message: String| {
+        Problem::at(
+            &f.referenced,
+            format!("faults[{i}].{}", f.value.kind()),
+            message,
+        )
+    };
+    match f.value {
+        Fault::StorageUnshared(_) => Some(at(format!(
+            "unshares a node's store, which only the embedded cluster can be made to do; the target {} cannot",
+            t.name.value
+        ))),
+        Fault::StorageOutage(_) => {
+            let lacking: Vec<&str> = nodes
+                .iter()
+                .filter(|n| n.storage.outage.is_none() || n.storage.restore.is_none())
+                .map(|n| n.name.value.as_str())
+                .collect();
+            (!lacking.is_empty()).then(|| {
+                at(format!(
+                    "needs the `storage.outage` and `storage.restore` commands of {}, which the target {} does not give (nodes[].storage)",
+                    lacking.join(", "),
+                    t.name.value
+                ))
+            })
+        }
+        _ => None,
+    }
 }
 
 /// The commands a fault on the shared database needs, where the target
@@ -559,6 +623,36 @@ mod tests {
         )
         .unwrap();
         assert!(check_scenario(&with, &s).is_empty());
+    }
+
+    #[test]
+    fn a_storage_outage_needs_the_node_s_storage_commands_and_unsharing_is_refused() {
+        let s: Scenario = crate::scenario::parse_yaml(
+            "name: x\nduration: 30s\nfaults:\n  - storage_outage: { node: octo1, at: 5s, for: 10s }\n  - storage_unshared: { node: octo1, at: 20s, for: 5s }\n",
+        )
+        .unwrap();
+        let problems = |t: &TargetFile| -> Vec<String> {
+            check_scenario(t, &s)
+                .iter()
+                .map(|p| format!("{}:{} {}: {}", p.line, p.column, p.path, p.message))
+                .collect()
+        };
+        let without = parse_str(GOOD, Path::new(".")).unwrap();
+        assert_eq!(
+            problems(&without),
+            [
+                "4:5 faults[0].storage_outage: needs the `storage.outage` and `storage.restore` commands of octo1, which the target prod does not give (nodes[].storage)",
+                "5:5 faults[1].storage_unshared: unshares a node's store, which only the embedded cluster can be made to do; the target prod cannot",
+            ]
+        );
+        let with = parse_str(
+            &format!(
+                "{GOOD}    storage: {{ outage: 'umount -l /mnt/o', restore: 'mount /mnt/o' }}\n"
+            ),
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(problems(&with).len(), 1, "only the unsharing is left");
     }
 
     #[test]

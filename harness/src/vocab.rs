@@ -30,6 +30,11 @@ pub enum FaultKind {
     /// Drain, wait for the node's tasks, restart, undrain; the undo
     /// undrains and makes sure the node runs.
     Maintenance,
+    /// The shared store unreachable for a node; the undo gives it back.
+    StorageOutage,
+    /// A node writes to a folder of its own instead of the shared store;
+    /// the undo points it back.
+    StorageUnshared,
     /// The shared database unreachable for every node; the undo gives it
     /// back.
     DatabaseOutage,
@@ -51,6 +56,8 @@ impl FaultKind {
             FaultKind::Restart => "restart",
             FaultKind::Drain => "drain",
             FaultKind::Maintenance => "maintenance",
+            FaultKind::StorageOutage => "storage_outage",
+            FaultKind::StorageUnshared => "storage_unshared",
             FaultKind::DatabaseOutage => "database_outage",
             FaultKind::DatabaseFailover => "database_failover",
         }

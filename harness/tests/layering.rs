@@ -54,8 +54,8 @@ const REFERENCE_CLUSTER: Floors = &[
         ],
     ),
     (
-        "REST shapes, TCP forwarding, the polling listener",
-        &["api", "forward", "polling"],
+        "REST shapes, TCP forwarding, the polling listener, what the cluster can take away",
+        &["api", "disrupt", "forward", "polling"],
     ),
     ("the node and LB processes", &["lb", "node"]),
     ("what the cluster is asked to be", &["spec"]),

@@ -14,6 +14,8 @@ mod scenarios;
 mod capacity;
 // The shared database taken away: the outage, the scenario, broken nodes.
 mod database;
+// The shared file store taken away from a node, or unshared.
+mod storage;
 // The modules' floors: no import runs up one.
 mod layering;
 // The embedded cluster in-process: the REST surface, the LB, faults.

@@ -83,12 +83,12 @@ fn passes_on_cluster_up(scenario: &str) -> Value {
 
 /// As [`passes_on_cluster_up`], the nodes named as `--node-names` says.
 fn passes_on_cluster_up_named(scenario: &str, node_names: &str) -> Value {
-    // A gigabyte saturates the machine; a database outage leaves the
-    // nodes waiting, its bound is ten times what they take, and it needs
-    // no share; the others bound latency.
+    // A gigabyte saturates the machine; a database or storage outage
+    // leaves the nodes waiting, bounds nothing tight, and needs no share;
+    // the others bound latency.
     let _share = if scenario.starts_with("upload") {
         Some(crate::util::exclusive())
-    } else if scenario.starts_with("database") {
+    } else if scenario.starts_with("database") || scenario.starts_with("storage") {
         None
     } else {
         Some(crate::util::latency_bound())
@@ -272,6 +272,17 @@ fn a_database_outage_passes_through_a_real_target_by_its_database_commands() {
     // than claiming it.
     let detail = survives["detail"].as_str().unwrap();
     assert!(detail.contains("could not be judged"), "{detail}");
+}
+
+#[test]
+fn a_storage_outage_passes_through_a_real_target_by_its_storage_commands() {
+    let report = passes_on_cluster_up("storage-outage.yaml");
+    assert_eq!(report["faults"][0]["name"], "storage_outage-n2");
+    assert_eq!(
+        report["faults"][0]["outcome"], "done",
+        "{}",
+        report["faults"]
+    );
 }
 
 #[test]

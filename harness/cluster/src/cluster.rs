@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::disrupt::Disruptions;
 use crate::error::ClusterError;
 use crate::events::{ClusterEvent, EventSink};
 use crate::lb::LB_NAME;
@@ -113,14 +114,10 @@ pub struct EmbeddedCluster {
     lb_polling: Option<SocketAddr>,
     /// How long its nodes and LB wait for their clients.
     timeouts: ServerTimeouts,
-    /// The database outage in effect, if one is, with its number: a
-    /// failover's timer ends its own outage and no later one.
-    outage: std::sync::Arc<std::sync::Mutex<Option<(u64, db::Outage)>>>,
+    /// What the cluster can take away from its nodes: the database, and
+    /// each node's view of the store.
+    disruptions: Disruptions,
 }
-
-/// Longest wait for the nodes' database calls in progress when an outage
-/// begins.
-const OUTAGE_TAKES: Duration = Duration::from_secs(5);
 
 impl Drop for EmbeddedCluster {
     fn drop(&mut self) {
@@ -190,13 +187,15 @@ impl EmbeddedCluster {
             polling: Vec::new(),
             lb_polling: None,
             timeouts,
-            outage: Default::default(),
+            disruptions: Disruptions::new(dir),
         };
         for (i, key) in spec.nodes.iter().cloned().enumerate() {
-            let storage = match spec.storage {
+            let home = match spec.storage {
                 Storage::Shared => dir.join("shared-storage"),
                 Storage::PerNode => dir.join("node-storage").join(&key),
             };
+            // Each node through a view of its own, which a fault can move.
+            let storage = cluster.disruptions.view(&key, &home)?;
             let (name, id) = naming.name_and_id(i, &key, &installation_id[..6]);
             let behaviour = spec.behaviour.get(&key).copied().unwrap_or_default();
             let config =
@@ -526,58 +525,46 @@ impl EmbeddedCluster {
     /// [`EmbeddedCluster::database_restore`] (docs/faults.md,
     /// "database_outage"). One at a time.
     pub fn database_outage(&self) -> Result<(), ClusterError> {
-        let mut outage = self.outage.lock().unwrap_or_else(|e| e.into_inner());
-        if outage.is_some() {
-            return Err(ClusterError::new("the database is unreachable already"));
-        }
-        let begun = db::Outage::begin(&self.dir.join("shared.db"), OUTAGE_TAKES)
-            .map_err(ClusterError::new)?;
-        let number = getrandom::u64().unwrap_or(0);
-        *outage = Some((number, begun));
-        Ok(())
+        self.disruptions.database_outage()
     }
 
     /// A failover of the shared database: away from every node for `away`,
     /// then back by itself (docs/faults.md, "database_failover").
     pub fn database_failover(&self, away: Duration) -> Result<(), ClusterError> {
-        self.database_outage()?;
-        let outage = self.outage.clone();
-        let number = outage
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .map(|(n, _)| *n);
-        std::thread::Builder::new()
-            .name("failover".into())
-            .spawn(move || {
-                std::thread::sleep(away);
-                let mut outage = outage.lock().unwrap_or_else(|e| e.into_inner());
-                if outage.as_ref().map(|(n, _)| *n) == number {
-                    outage.take();
-                }
-            })
-            .map_err(|e| ClusterError::new(format!("failed to time the failover: {e}")))?;
-        Ok(())
+        self.disruptions.database_failover(away)
     }
 
     /// Gives the shared database back; nothing to do when it is there.
     pub fn database_restore(&self) {
-        self.outage.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.disruptions.database_restore();
     }
 
     /// Whether a database outage is in effect.
     pub fn database_is_out(&self) -> bool {
-        self.outage
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some()
+        self.disruptions.database_is_out()
     }
 
-    /// Brings everything back: the database, then every node (resumes
-    /// paused ones, starts dead ones).
+    /// Takes the shared store away from a node (docs/faults.md,
+    /// "storage_outage").
+    pub fn storage_outage(&self, node: &str) -> Result<(), ClusterError> {
+        self.disruptions.storage_outage(node)
+    }
+
+    /// Gives a node a folder of its own instead of the shared store
+    /// (docs/faults.md, "storage_unshared").
+    pub fn storage_unshare(&self, node: &str) -> Result<(), ClusterError> {
+        self.disruptions.storage_unshare(node)
+    }
+
+    /// Gives a node its usual view of the store back.
+    pub fn storage_restore(&self, node: &str) -> Result<(), ClusterError> {
+        self.disruptions.storage_restore(node)
+    }
+
+    /// Brings everything back: the database and every node's view of the
+    /// store, then every node (resumes paused ones, starts dead ones).
     pub async fn heal_all(&self) -> Vec<ClusterError> {
-        self.database_restore();
-        let mut errors = Vec::new();
+        let mut errors = self.disruptions.restore_all();
         for n in &self.nodes {
             let name = n.key();
             let result = if self.supervisor.is_paused(name) {

@@ -5,7 +5,8 @@
 //!
 //! Files in the cluster's folder: `pids/<node>` holds each node's current
 //! process ID; `control.sock` takes one line, `start <node>`, `database
-//! outage`, `database restore` or `database failover`, and answers `ok`, `invalid: <why>` (no
+//! outage`, `database restore`, `database failover`, or `storage
+//! outage|restore <node>`, and answers `ok`, `invalid: <why>` (no
 //! such node or verb) or `error: <why>`. The socket's server holds a
 //! database outage for as long as it lasts (docs/faults.md). Both go when
 //! `cluster up` stops (with the API key file), so no command of the target
@@ -109,13 +110,21 @@ pub async fn serve(
                 Ok(()) => "ok".to_string(),
                 Err(e) => format!("error: {e}"),
             },
+            Some(("storage", rest)) => match rest.split_once(' ') {
+                Some((verb, node)) if !cluster.nodes().iter().any(|n| n.key() == node) => {
+                    format!("invalid: unknown node {node:?} for storage {verb}")
+                }
+                Some(("outage", node)) => answer(cluster.storage_outage(node)),
+                Some(("restore", node)) => answer(cluster.storage_restore(node)),
+                _ => "invalid: the request must be `storage outage|restore <node>`".to_string(),
+            },
             Some(("database", verb)) => {
                 format!(
                     "invalid: the database's verbs are outage, restore and failover, not {verb:?}"
                 )
             }
             _ => {
-                "invalid: the request must be `start <node>` or `database outage|restore|failover`"
+                "invalid: the request must be `start <node>`, `storage outage|restore <node>` or `database outage|restore|failover`"
                     .to_string()
             }
         },
@@ -124,6 +133,14 @@ pub async fn serve(
     };
     let _ = stream.write_all(format!("{answer}\n").as_bytes()).await;
     let _ = stream.shutdown().await;
+}
+
+/// The answer to a request the cluster did or could not do.
+fn answer(done: Result<(), crate::error::ClusterError>) -> String {
+    match done {
+        Ok(()) => "ok".to_string(),
+        Err(e) => format!("error: {e}"),
+    }
 }
 
 /// Starts a node once its old process is gone, and writes its process ID
@@ -163,6 +180,18 @@ pub async fn request_start(dir: &Path, node: &str) -> Result<(), StartError> {
         dir,
         &format!("start {node}"),
         &format!("{node} was not started"),
+    )
+    .await
+}
+
+/// `harness cluster storage DIR NODE VERB`: asks the `cluster up` whose
+/// folder is `dir` to take the shared store away from a node (`outage`)
+/// or give it back (`restore`).
+pub async fn request_storage(dir: &Path, node: &str, verb: &str) -> Result<(), StartError> {
+    request(
+        dir,
+        &format!("storage {verb} {node}"),
+        &format!("{node}'s storage {verb} was not done"),
     )
     .await
 }
@@ -407,6 +436,20 @@ pub fn target_yaml(cluster: &EmbeddedCluster, dir: &Path, exe: &Path) -> String 
             signal("TERM"),
             signal("STOP"),
             signal("CONT"),
+        );
+        let storage = |verb: &str| {
+            yaml(format!(
+                "{} cluster storage {} {} {verb}",
+                sh_quote(&exe.display().to_string()),
+                sh_quote(&dir.display().to_string()),
+                n.key()
+            ))
+        };
+        let _ = writeln!(
+            t,
+            "    storage:\n      outage: {}\n      restore: {}",
+            storage("outage"),
+            storage("restore")
         );
     }
     let database = |verb: &str| {

@@ -19,6 +19,7 @@ mod cluster;
 pub mod control;
 pub mod cpu;
 pub mod db;
+mod disrupt;
 mod error;
 pub mod events;
 mod forward;

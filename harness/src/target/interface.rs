@@ -163,6 +163,34 @@ impl Target {
         }
     }
 
+    /// Takes the shared store away from a node.
+    pub async fn storage_outage(&self, node: &str) -> Result<(), String> {
+        match self {
+            Target::Embedded(c) => c.storage_outage(node).map_err(|e| e.to_string()),
+            Target::Real(r) => r.storage(node, "outage").await,
+        }
+    }
+
+    /// Points a node at a folder of its own instead of the shared store;
+    /// only the embedded cluster can be made to.
+    pub async fn storage_unshare(&self, node: &str) -> Result<(), String> {
+        match self {
+            Target::Embedded(c) => c.storage_unshare(node).map_err(|e| e.to_string()),
+            Target::Real(r) => Err(format!(
+                "storage_unshared acts on the embedded cluster only; the target {} cannot be made to unshare {node}'s store",
+                r.name()
+            )),
+        }
+    }
+
+    /// Gives a node its view of the shared store back.
+    pub async fn storage_restore(&self, node: &str) -> Result<(), String> {
+        match self {
+            Target::Embedded(c) => c.storage_restore(node).map_err(|e| e.to_string()),
+            Target::Real(r) => r.storage(node, "restore").await,
+        }
+    }
+
     /// Gives the shared database back.
     pub async fn database_restore(&self) -> Result<(), String> {
         match self {

@@ -98,6 +98,34 @@ pub struct TargetNode {
     /// Shell commands that disrupt it.
     #[serde(default)]
     pub commands: Commands,
+    /// Shell commands that take the shared store away from it and give it
+    /// back.
+    #[serde(default)]
+    pub storage: StorageCommands,
+}
+
+/// The commands that disrupt one node's view of the shared store, each run
+/// with `sh -c` (docs/targets.md).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageCommands {
+    /// Make the store unreachable for the node.
+    #[serde(default)]
+    pub outage: Option<Spanned<String>>,
+    /// Make it reachable again.
+    #[serde(default)]
+    pub restore: Option<Spanned<String>>,
+}
+
+impl StorageCommands {
+    /// The command for a verb (`outage`, `restore`).
+    pub(crate) fn get(&self, verb: &str) -> Option<&Spanned<String>> {
+        match verb {
+            "outage" => self.outage.as_ref(),
+            "restore" => self.restore.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// The commands the harness may run on a node, each with `sh -c`.

@@ -68,6 +68,8 @@ pub struct RealCluster {
     left: Mutex<HashMap<String, Left>>,
     /// The harness took the database away and has not given it back.
     database_out: Mutex<bool>,
+    /// The nodes whose store the harness took away and has not given back.
+    storage_out: Mutex<std::collections::BTreeSet<String>>,
     events: Events,
 }
 
@@ -113,6 +115,7 @@ impl RealCluster {
             polling,
             left: Mutex::new(HashMap::new()),
             database_out: Mutex::new(false),
+            storage_out: Mutex::default(),
             events,
         })
     }
@@ -332,13 +335,64 @@ impl RealCluster {
         Ok(())
     }
 
-    /// Brings back what the harness left out: the database, then every
-    /// node left down or frozen (unfrozen, then started).
+    /// Runs node `node`'s storage command `verb` (`outage`, `restore`);
+    /// an outage is marked before its command runs, as the database's is.
+    pub async fn storage(&self, node: &str, verb: &str) -> Result<(), String> {
+        let command = self
+            .file
+            .nodes
+            .iter()
+            .find(|n| n.value.name.value == node)
+            .ok_or_else(|| format!("unknown node {node:?}"))?
+            .value
+            .storage
+            .get(verb)
+            .map(|c| c.value.clone())
+            .ok_or_else(|| {
+                format!(
+                    "the target {} gives no `storage.{verb}` command for {node}",
+                    self.name()
+                )
+            })?;
+        let mark = |out: bool| {
+            let mut set = self.storage_out.lock().unwrap_or_else(|e| e.into_inner());
+            if out {
+                set.insert(node.to_string());
+            } else {
+                set.remove(node);
+            }
+        };
+        if verb == "outage" {
+            mark(true);
+        }
+        let what = format!("{node}'s `storage.{verb}` command");
+        self.run(Some(node), what, &command).await?;
+        if verb == "restore" {
+            mark(false);
+        }
+        Ok(())
+    }
+
+    /// Brings back what the harness left out: the database, every node's
+    /// store, then every node left down or frozen (unfrozen, then
+    /// started).
     pub async fn heal_all(&self) -> Vec<String> {
         let out = *self.database_out.lock().unwrap_or_else(|e| e.into_inner());
         let mut errors = Vec::new();
         if out && let Err(e) = self.database("restore").await {
             errors.push(e);
+        }
+        let stores: Vec<String> = self
+            .storage_out
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        for node in stores {
+            if let Err(e) = self.storage(&node, "restore").await {
+                errors.push(e);
+            }
         }
         let mut left: Vec<(String, Left)> = {
             let left = self.left.lock().unwrap_or_else(|e| e.into_inner());

@@ -77,10 +77,26 @@ pub(super) async fn run_claimed(node: Arc<Node>, mut claimed: mpsc::UnboundedRec
 /// Runs one claimed task to its end and records the outcome.
 async fn execute(node: Arc<Node>, task: TaskRow) {
     let storage = node.cfg.storage.clone();
+    // The first line that could not be written: a task whose log is lost
+    // (its share gone) fails saying so, rather than succeeding silently
+    // with a log other nodes cannot read (docs/faults.md).
+    let unwritten = std::sync::Mutex::new(None::<String>);
     let log = |text: String| {
         if let Err(e) = work::log_line(&storage, task.seq, &text) {
             eprintln!("failed to write the log of {}: {e}", api::task_id(task.seq));
+            unwritten
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_or_insert_with(|| format!("failed to write the task log: {e}"));
         }
+    };
+    let lost = |state: TaskState, error: Option<String>| match unwritten
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+    {
+        Some(why) if error.is_none() => (TaskState::Failed, Some(why)),
+        _ => (state, error),
     };
     log(format!(
         "{} ({}) started on node {}",
@@ -95,6 +111,7 @@ async fn execute(node: Arc<Node>, task: TaskRow) {
         } else {
             TaskState::Success
         };
+        let (state, error) = lost(state, error);
         return finish(&node, &task, state, error, &log).await;
     }
     // Only a script task has work; other task types end at once.
@@ -127,6 +144,7 @@ async fn execute(node: Arc<Node>, task: TaskRow) {
             end
         }
     };
+    let (state, error) = lost(state, error);
     finish(&node, &task, state, error, &log).await;
 }
 

@@ -1,12 +1,16 @@
-//! `shared_storage`: each task's log reads the same, byte for byte, through
-//! every node, as Octopus HA's shared task log folder requires.
+//! `shared_storage`: each task's log, and each package the run uploaded,
+//! reads the same, byte for byte, through every node, as Octopus HA's
+//! shared store requires; after a storage fault too. Where one node reads
+//! an item unlike the others, the detail names that node, and the fault
+//! that moved its store if one did (docs/faults.md, "storage_unshared").
 
 use serde_json::{Value, json};
 
 use super::records::{LISTED, logged_records, plural, task_id};
 use crate::check::verdict::Verdict;
-use crate::history::{History, TaskLogRead, TaskRecord};
+use crate::history::{History, PackageReadKind, TaskLogRead, TaskRecord, TaskState};
 use crate::scenario::SharedStorageCheck;
+use crate::vocab::FaultKind;
 
 pub(in crate::check) fn shared_storage(
     _c: &SharedStorageCheck,
@@ -35,17 +39,29 @@ pub(in crate::check) fn shared_storage(
         found.compare(t, &nodes);
     }
     let LogReads {
-        differ,
+        mut differ,
         failed,
         unread,
         non_empty,
+        lost,
     } = found;
+    // A log every node reads empty is lost only where others are not.
+    if non_empty > 0 {
+        differ.extend(lost);
+    }
+    let packages = packages_differ(h);
+    let packages_read = packages.1;
+    differ.extend(packages.0);
+    for d in &mut differ {
+        d.push_str(&moved_store(h, d));
+    }
     let total = records.len();
     let evidence = json!({
         "tasks": total,
         "reads": reads,
         "nodes": nodes,
         "differ": differ.len(),
+        "packages_compared": packages_read,
         "failed_reads": failed.len(),
         "unread": unread.len(),
         "non_empty": non_empty,
@@ -79,8 +95,13 @@ pub(in crate::check) fn shared_storage(
         );
     }
     let detail = format!(
-        "the logs of {} read the same through {}",
+        "the logs of {}{} read the same through {}",
         plural(total, "task", "tasks"),
+        if packages_read > 0 {
+            format!(" and {}", plural(packages_read, "package", "packages"))
+        } else {
+            String::new()
+        },
         plural(nodes.len(), "node", "nodes")
     );
     (Verdict::Pass, detail, evidence)
@@ -97,6 +118,9 @@ struct LogReads {
     unread: Vec<String>,
     /// Tasks whose log read with something in it.
     non_empty: usize,
+    /// Tasks that succeeded, writing their marker, whose log every node
+    /// reads empty: written where no node reads.
+    lost: Vec<String>,
 }
 
 impl LogReads {
@@ -123,13 +147,26 @@ impl LogReads {
         }
         if ok.iter().any(|l| l.bytes > 0) {
             self.non_empty += 1;
+        } else if !ok.is_empty() && t.end().is_some_and(|(s, _)| s == TaskState::Success) {
+            let ran = super::records::last_node(t).unwrap_or("its node");
+            self.lost.push(format!(
+                "the log of {id} (run on {ran}) reads empty through every node although the task succeeded: what {ran} wrote went where no node reads"
+            ));
         }
         let same = ok
             .windows(2)
             .all(|p| p[0].bytes == p[1].bytes && p[0].sha1 == p[1].sha1);
         if !same {
+            let ran = super::records::last_node(t)
+                .map(|n| format!(" (run on {n})"))
+                .unwrap_or_default();
+            let keys: Vec<(&str, (u64, Option<&str>))> = ok
+                .iter()
+                .map(|l| (l.via.as_str(), (l.bytes, l.sha1.as_deref())))
+                .collect();
             self.differ.push(format!(
-                "the log of {id} differs between nodes: {}",
+                "the log of {id}{ran} differs between nodes{}: {}",
+                odd_one_out(&keys),
                 differences(&ok)
             ));
         }
@@ -164,4 +201,96 @@ fn differences(ok: &[&TaskLogRead]) -> String {
         })
         .collect();
     each.join(", ")
+}
+
+/// ", as read through n2" when one node reads an item unlike all the
+/// others, which agree: that node's store is not the others'.
+fn odd_one_out<K: PartialEq>(reads: &[(&str, K)]) -> String {
+    if reads.len() < 3 {
+        return String::new();
+    }
+    let odd: Vec<&str> = reads
+        .iter()
+        .filter(|(_, k)| reads.iter().filter(|(_, o)| o == k).count() == 1)
+        .map(|(n, _)| *n)
+        .collect();
+    let rest_agree = reads
+        .iter()
+        .filter(|(n, _)| !odd.contains(n))
+        .map(|(_, k)| k)
+        .collect::<Vec<_>>()
+        .windows(2)
+        .all(|p| p[0] == p[1]);
+    match odd.as_slice() {
+        [one] if rest_agree => format!(", as read through {one} unlike every other node"),
+        _ => String::new(),
+    }
+}
+
+/// What a node served of a package: its size and SHA-1, or nothing.
+type Served<'a> = (Option<u64>, Option<&'a str>);
+
+/// Each package the run uploaded, as downloaded from each node directly:
+/// the lines of those that differ, and how many were compared.
+fn packages_differ(h: &History) -> (Vec<String>, usize) {
+    let mut by_id: std::collections::BTreeMap<&str, Vec<(&str, Served<'_>)>> =
+        std::collections::BTreeMap::new();
+    for r in h
+        .package_reads()
+        .filter(|r| r.kind == PackageReadKind::Download && r.via != crate::history::LB_NAME)
+    {
+        let got = if r.status.is_some_and(|s| (200..300).contains(&s)) {
+            (r.size, r.sha1.as_deref())
+        } else {
+            (None, None)
+        };
+        let reads = by_id.entry(r.id.as_str()).or_default();
+        // The last read through each node is what it serves.
+        reads.retain(|(via, _)| *via != r.via.as_str());
+        reads.push((r.via.as_str(), got));
+    }
+    let compared = by_id.len();
+    let differ = by_id
+        .into_iter()
+        .filter(|(_, reads)| reads.windows(2).any(|p| p[0].1 != p[1].1))
+        .map(|(id, reads)| {
+            let each: Vec<String> = reads
+                .iter()
+                .map(|(via, (size, _))| match size {
+                    Some(s) => format!("{via} {s} bytes"),
+                    None => format!("{via} nothing"),
+                })
+                .collect();
+            format!(
+                "package {id} differs between nodes{}: {}",
+                odd_one_out(&reads),
+                each.join(", ")
+            )
+        })
+        .collect();
+    (differ, compared)
+}
+
+/// "; n2's store was moved by storage_unshared-n2 from 5.0s to 20.0s" when
+/// a fault on the store of the node a line names explains it, with the
+/// usual cause of a node that writes where the others do not read.
+fn moved_store(h: &History, line: &str) -> String {
+    let fault = h.fault_windows().into_iter().find(|w| {
+        matches!(
+            w.kind,
+            FaultKind::StorageUnshared | FaultKind::StorageOutage
+        ) && w.nodes.iter().any(|n| {
+            line.contains(&format!("through {n} ")) || line.contains(&format!("(run on {n})"))
+        })
+    });
+    match fault {
+        Some(w) => format!(
+            "; {}'s store was moved by {} from {} to {}",
+            w.nodes.join(", "),
+            w.name,
+            crate::check::verdict::secs(w.start_us),
+            crate::check::verdict::secs(w.end_us)
+        ),
+        None => "; the usual cause: a node whose share is not mapped for its service account (or maps another) writes to a folder of its own".to_string(),
+    }
 }

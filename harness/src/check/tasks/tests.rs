@@ -406,7 +406,7 @@ fn shared_storage_fails_differing_logs_and_failed_reads() {
     assert_verdict(
         &r,
         Verdict::Fail,
-        "the log of ServerTasks-2 differs between nodes: n1 412 bytes, n2 0 bytes (1 of 2 tasks differ)",
+        "the log of ServerTasks-2 (run on n2) differs between nodes: n1 412 bytes, n2 0 bytes; the usual cause: a node whose share is not mapped for its service account (or maps another) writes to a folder of its own (1 of 2 tasks differ)",
     );
 
     let mut failed = log(2, "n2", 0, 0);
@@ -504,4 +504,39 @@ fn tasks_survive_fails_a_task_left_executing_one_run_twice_or_one_canceled() {
     // Nothing caught: nothing to judge.
     let r = survived(vec![task(2, "n2", 2 * S, Some((Success, 4 * S)))]);
     assert_verdict(&r, Verdict::Unknown, "no task was running or queued");
+}
+
+#[test]
+fn shared_storage_names_the_node_whose_store_a_fault_moved() {
+    let mut events = nodes_up(&["n1", "n2", "n3"]);
+    events.push(fault(
+        "storage_unshared-n2",
+        FaultKind::StorageUnshared,
+        "n2",
+        FaultAction::Inject,
+        10 * S,
+    ));
+    events.extend(task(1, "n2", 11 * S, Some((Success, 12 * S))));
+    events.push(fault(
+        "storage_unshared-n2",
+        FaultKind::StorageUnshared,
+        "n2",
+        FaultAction::Heal,
+        20 * S,
+    ));
+    // Written where only n2 read it, at the time; read after the fault,
+    // the others see nothing, and n2 no longer sees it either.
+    events.extend([log(1, "n1", 0, 0), log(1, "n2", 300, 1), log(1, "n3", 0, 0)]);
+    let r = judged("shared_storage: {}", events);
+    assert_verdict(
+        &r,
+        Verdict::Fail,
+        "the log of ServerTasks-1 (run on n2) differs between nodes, as read through n2 unlike every other node",
+    );
+    assert!(
+        r.detail
+            .contains("n2's store was moved by storage_unshared-n2 from 10.0s to 20.0s"),
+        "{}",
+        r.detail
+    );
 }

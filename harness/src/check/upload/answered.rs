@@ -122,7 +122,8 @@ pub(super) const FAULT_GRACE_US: u64 = 5_000_000;
 /// answer, the LB's 502 or 503; a 504 only for a frozen node, which
 /// accepts and never answers). A refusal (413, 409, any other 4xx) is
 /// never a fault's doing, nor is anything during a drain, which must not
-/// fail a request.
+/// fail a request. A node without its store or its database answers a 500
+/// of its own (or, for the database, nothing), which the fault explains.
 fn fault_explains(w: &crate::history::FaultWindow, a: &UploadAttempt) -> bool {
     if w.inject_error.is_some()
         || a.done_us < w.start_us
@@ -143,7 +144,17 @@ fn fault_explains(w: &crate::history::FaultWindow, a: &UploadAttempt) -> bool {
         Some(504) => w.kind == FaultKind::Pause,
         Some(_) => false,
     };
-    takes_down && explained
+    // A node that lost its store or its database answers its own error:
+    // 500 for a store gone (it cannot write the package), any 5xx, or
+    // none, while the database is away.
+    let refused_for_want_of = match w.kind {
+        FaultKind::StorageOutage => a.status == Some(500),
+        FaultKind::DatabaseOutage | FaultKind::DatabaseFailover => {
+            a.status.is_none_or(|s| s >= 500)
+        }
+        _ => false,
+    };
+    (takes_down && explained) || refused_for_want_of
 }
 
 /// Seconds from the last byte to the answer (or the cut), if the last byte

@@ -1,6 +1,6 @@
-//! The faults a scenario injects: on a node (kill, pause, restart, drain
-//! and rolling maintenance) and on the whole cluster (a database outage or
-//! failover).
+//! The faults a scenario injects: on a node (kill, pause, restart, drain,
+//! rolling maintenance, and its view of the shared store taken away or
+//! unshared) and on the whole cluster (a database outage or failover).
 
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
@@ -25,6 +25,14 @@ pub enum Fault {
     /// The documented rolling maintenance of one node: drain, wait until
     /// its tasks are done, restart it, undrain it.
     Maintenance(MaintenanceFault),
+    /// The shared file store unreachable for the node: its reads and
+    /// writes there fail; the undo gives it back (docs/faults.md,
+    /// "storage_outage").
+    StorageOutage(NodeFault),
+    /// The node writes to a folder of its own instead of the shared store
+    /// (the unmapped-drive mistake); the undo points it back, and what it
+    /// wrote meanwhile stays where it went.
+    StorageUnshared(NodeFault),
     /// The shared database unreachable for every node; the undo gives it
     /// back (docs/faults.md, "database_outage").
     DatabaseOutage(ClusterFault),
@@ -124,6 +132,8 @@ impl Fault {
             Fault::Restart(_) => "restart",
             Fault::Drain(_) => "drain",
             Fault::Maintenance(_) => "maintenance",
+            Fault::StorageOutage(_) => "storage_outage",
+            Fault::StorageUnshared(_) => "storage_unshared",
             Fault::DatabaseOutage(_) => "database_outage",
             Fault::DatabaseFailover(_) => "database_failover",
         }
@@ -132,7 +142,11 @@ impl Fault {
     /// The node selector; none for a fault on the whole cluster.
     pub fn node(&self) -> Option<&Spanned<String>> {
         match self {
-            Fault::Kill(f) | Fault::Pause(f) | Fault::Drain(f) => Some(&f.node),
+            Fault::Kill(f)
+            | Fault::Pause(f)
+            | Fault::Drain(f)
+            | Fault::StorageOutage(f)
+            | Fault::StorageUnshared(f) => Some(&f.node),
             Fault::Restart(f) => Some(&f.node),
             Fault::Maintenance(f) => Some(&f.node),
             Fault::DatabaseOutage(_) | Fault::DatabaseFailover(_) => None,
@@ -142,7 +156,11 @@ impl Fault {
     /// When the fault is injected, after warm-up.
     pub fn at(&self) -> &Spanned<Duration> {
         match self {
-            Fault::Kill(f) | Fault::Pause(f) | Fault::Drain(f) => &f.at,
+            Fault::Kill(f)
+            | Fault::Pause(f)
+            | Fault::Drain(f)
+            | Fault::StorageOutage(f)
+            | Fault::StorageUnshared(f) => &f.at,
             Fault::Restart(f) => &f.at,
             Fault::Maintenance(f) => &f.at,
             Fault::DatabaseOutage(f) => &f.at,
@@ -153,7 +171,11 @@ impl Fault {
     /// How long the fault holds before its undo, if the scenario says.
     pub fn hold(&self) -> Option<&Spanned<Duration>> {
         match self {
-            Fault::Kill(f) | Fault::Pause(f) | Fault::Drain(f) => f.hold.as_ref(),
+            Fault::Kill(f)
+            | Fault::Pause(f)
+            | Fault::Drain(f)
+            | Fault::StorageOutage(f)
+            | Fault::StorageUnshared(f) => f.hold.as_ref(),
             Fault::DatabaseOutage(f) => Some(&f.hold),
             Fault::DatabaseFailover(f) => Some(&f.longest),
             Fault::Restart(_) | Fault::Maintenance(_) => None,
@@ -172,7 +194,11 @@ impl Fault {
     /// (the kind alone for a fault on the whole cluster).
     pub fn name(&self) -> String {
         let name = match self {
-            Fault::Kill(f) | Fault::Pause(f) | Fault::Drain(f) => &f.name,
+            Fault::Kill(f)
+            | Fault::Pause(f)
+            | Fault::Drain(f)
+            | Fault::StorageOutage(f)
+            | Fault::StorageUnshared(f) => &f.name,
             Fault::Restart(f) => &f.name,
             Fault::Maintenance(f) => &f.name,
             Fault::DatabaseOutage(f) => &f.name,

@@ -177,6 +177,16 @@ pub const KINDS: &[(&str, &str, &str)] = &[
     ),
     (
         "fault",
+        "storage_outage",
+        "a node's view of the shared file store gone: its reads and writes there fail; undone when it is back",
+    ),
+    (
+        "fault",
+        "storage_unshared",
+        "a node writes to a folder of its own instead of the shared store (the unmapped-drive mistake); undone by pointing it back",
+    ),
+    (
+        "fault",
         "database_outage",
         "the shared database unreachable for every node for a while; undone when it comes back",
     ),
