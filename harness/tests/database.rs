@@ -5,40 +5,12 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
+use crate::util::{check_of, run_report};
 
-use crate::util::{harness, run_with_timeout};
 use reference_cluster::db::{Outage, SharedDb};
 
 /// A bound against a hang: the scenarios take 30 s to 50 s.
 const LIMIT: Duration = Duration::from_secs(180);
-
-/// Runs a scenario into a fresh folder; gives the exit code, stdout and the
-/// report.
-fn run(scenario: &str) -> (i32, String, Value) {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut cmd = harness();
-    cmd.args(["run", scenario, "--seed", "7", "--out"])
-        .arg(tmp.path());
-    let out = run_with_timeout(cmd, LIMIT);
-    let report = std::fs::read_to_string(tmp.path().join("latest/report.json"))
-        .map(|t| serde_json::from_str(&t).unwrap())
-        .unwrap_or_else(|e| panic!("no report ({e}):\n{}\n{}", out.stdout, out.stderr));
-    (
-        out.code(),
-        format!("{}\n{}", out.stdout, out.stderr),
-        report,
-    )
-}
-
-fn check<'a>(report: &'a Value, kind: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["kind"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} check in {report}"))
-}
 
 #[test]
 fn an_outage_fails_reads_and_writes_of_an_open_connection_and_loses_nothing_committed() {
@@ -75,17 +47,17 @@ fn an_outage_fails_reads_and_writes_of_an_open_connection_and_loses_nothing_comm
 
 #[test]
 fn the_database_outage_scenario_passes_and_the_nodes_come_back_in_the_same_process() {
-    let (code, out, report) = run("scenarios/database-outage.yaml");
+    let (code, out, report) = run_report("scenarios/database-outage.yaml", LIMIT);
     assert_eq!(code, 0, "{out}");
     for kind in ["survives_database_outage", "heartbeats_resume"] {
-        let c = check(&report, kind);
+        let c = check_of(&report, kind);
         assert_eq!(c["verdict"], "pass", "{c}");
         let nodes = c["evidence"]["nodes"].as_array().unwrap();
         assert_eq!(nodes.len(), 3, "{c}");
     }
     // Tasks were running when the database went away, and ended after.
-    assert_eq!(check(&report, "no_acknowledged_loss")["verdict"], "pass");
-    let tasks = check(&report, "tasks_survive");
+    assert_eq!(check_of(&report, "no_acknowledged_loss")["verdict"], "pass");
+    let tasks = check_of(&report, "tasks_survive");
     assert_eq!(tasks["verdict"], "pass", "{tasks}");
     assert!(
         tasks["evidence"]["outages"][0]["running"].as_u64().unwrap() >= 1,
@@ -99,7 +71,7 @@ fn the_database_outage_scenario_passes_and_the_nodes_come_back_in_the_same_proce
 
 #[test]
 fn the_database_failover_scenario_passes_its_database_back_by_itself() {
-    let (code, out, report) = run("scenarios/database-failover.yaml");
+    let (code, out, report) = run_report("scenarios/database-failover.yaml", LIMIT);
     assert_eq!(code, 0, "{out}");
     assert_eq!(report["faults"][0]["kind"], "database_failover");
     for kind in [
@@ -107,22 +79,29 @@ fn the_database_failover_scenario_passes_its_database_back_by_itself() {
         "heartbeats_resume",
         "tasks_survive",
     ] {
-        assert_eq!(check(&report, kind)["verdict"], "pass", "{kind}: {report}");
+        assert_eq!(
+            check_of(&report, kind)["verdict"],
+            "pass",
+            "{kind}: {report}"
+        );
     }
 }
 
 #[test]
 fn a_node_that_exits_on_database_loss_fails_survives_database_outage() {
-    let (code, out, report) = run("fixtures/scenarios/valid/database-outage-node-exits.yaml");
+    let (code, out, report) = run_report(
+        "fixtures/scenarios/valid/database-outage-node-exits.yaml",
+        LIMIT,
+    );
     assert_eq!(code, 1, "{out}");
-    let survives = check(&report, "survives_database_outage");
+    let survives = check_of(&report, "survives_database_outage");
     assert_eq!(survives["verdict"], "fail", "{survives}");
     let detail = survives["detail"].as_str().unwrap();
     assert!(
         detail.contains("n2") && detail.contains("its process ended") && detail.contains("#4012"),
         "{detail}"
     );
-    let heartbeats = check(&report, "heartbeats_resume");
+    let heartbeats = check_of(&report, "heartbeats_resume");
     assert_eq!(heartbeats["verdict"], "fail", "{heartbeats}");
     assert!(
         heartbeats["detail"].as_str().unwrap().contains("n2"),
@@ -141,9 +120,12 @@ fn a_node_that_exits_on_database_loss_fails_survives_database_outage() {
 
 #[test]
 fn a_node_that_does_not_reconnect_fails_both_database_checks() {
-    let (code, out, report) = run("fixtures/scenarios/valid/database-outage-no-reconnect.yaml");
+    let (code, out, report) = run_report(
+        "fixtures/scenarios/valid/database-outage-no-reconnect.yaml",
+        LIMIT,
+    );
     assert_eq!(code, 1, "{out}");
-    let survives = check(&report, "survives_database_outage");
+    let survives = check_of(&report, "survives_database_outage");
     assert_eq!(survives["verdict"], "fail", "{survives}");
     let detail = survives["detail"].as_str().unwrap();
     assert!(
@@ -152,7 +134,7 @@ fn a_node_that_does_not_reconnect_fails_both_database_checks() {
             && detail.contains("connection pool"),
         "{detail}"
     );
-    let heartbeats = check(&report, "heartbeats_resume");
+    let heartbeats = check_of(&report, "heartbeats_resume");
     assert_eq!(heartbeats["verdict"], "fail", "{heartbeats}");
     let detail = heartbeats["detail"].as_str().unwrap();
     assert!(
@@ -163,10 +145,12 @@ fn a_node_that_does_not_reconnect_fails_both_database_checks() {
 
 #[test]
 fn a_node_that_acknowledges_before_it_commits_fails_no_acknowledged_loss() {
-    let (code, out, report) =
-        run("fixtures/scenarios/valid/database-outage-acknowledge-before-commit.yaml");
+    let (code, out, report) = run_report(
+        "fixtures/scenarios/valid/database-outage-acknowledge-before-commit.yaml",
+        LIMIT,
+    );
     assert_eq!(code, 1, "{out}");
-    let loss = check(&report, "no_acknowledged_loss");
+    let loss = check_of(&report, "no_acknowledged_loss");
     assert_eq!(loss["verdict"], "fail", "{loss}");
     let detail = loss["detail"].as_str().unwrap();
     assert!(
@@ -176,5 +160,5 @@ fn a_node_that_acknowledges_before_it_commits_fails_no_acknowledged_loss() {
         "{detail}"
     );
     // The client was told it is stored: the upload itself says success.
-    assert_eq!(check(&report, "upload_answered")["verdict"], "pass");
+    assert_eq!(check_of(&report, "upload_answered")["verdict"], "pass");
 }

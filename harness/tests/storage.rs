@@ -4,47 +4,20 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-
-use crate::util::{harness, run_with_timeout};
+use crate::util::{check_of, run_report};
 
 /// A bound against a hang: the scenarios take about 20 s to 35 s.
 const LIMIT: Duration = Duration::from_secs(180);
 
-fn run(scenario: &str) -> (i32, String, Value) {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut cmd = harness();
-    cmd.args(["run", scenario, "--seed", "7", "--out"])
-        .arg(tmp.path());
-    let out = run_with_timeout(cmd, LIMIT);
-    let report = std::fs::read_to_string(tmp.path().join("latest/report.json"))
-        .map(|t| serde_json::from_str(&t).unwrap())
-        .unwrap_or_else(|e| panic!("no report ({e}):\n{}\n{}", out.stdout, out.stderr));
-    (
-        out.code(),
-        format!("{}\n{}", out.stdout, out.stderr),
-        report,
-    )
-}
-
-fn check<'a>(report: &'a Value, kind: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["kind"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} check in {report}"))
-}
-
 #[test]
 fn the_storage_outage_scenario_passes_and_the_node_refuses_what_it_cannot_store() {
-    let (code, out, report) = run("scenarios/storage-outage.yaml");
+    let (code, out, report) = run_report("scenarios/storage-outage.yaml", LIMIT);
     assert_eq!(code, 0, "{out}");
     for kind in ["shared_storage", "exactly_once", "no_acknowledged_loss"] {
-        assert_eq!(check(&report, kind)["verdict"], "pass", "{kind}: {out}");
+        assert_eq!(check_of(&report, kind)["verdict"], "pass", "{kind}: {out}");
     }
     // Packages were compared through every node, not only task logs.
-    let shared = check(&report, "shared_storage");
+    let shared = check_of(&report, "shared_storage");
     assert!(
         shared["evidence"]["packages_compared"].as_u64().unwrap() >= 1,
         "{shared}"
@@ -57,9 +30,9 @@ fn the_storage_outage_scenario_passes_and_the_node_refuses_what_it_cannot_store(
 
 #[test]
 fn a_node_writing_to_a_folder_of_its_own_fails_shared_storage_naming_it() {
-    let (code, out, report) = run("fixtures/scenarios/valid/storage-unshared.yaml");
+    let (code, out, report) = run_report("fixtures/scenarios/valid/storage-unshared.yaml", LIMIT);
     assert_eq!(code, 1, "{out}");
-    let shared = check(&report, "shared_storage");
+    let shared = check_of(&report, "shared_storage");
     assert_eq!(shared["verdict"], "fail", "{shared}");
     let detail = shared["detail"].as_str().unwrap();
     assert!(

@@ -307,3 +307,32 @@ pub fn assert_chromium_draws(page: &Path, scratch: &Path, charts: usize) {
             .unwrap_or("no body")
     );
 }
+
+/// Runs `harness run SCENARIO --seed 7` into a folder of its own within
+/// `limit`; gives its exit code, both streams (for messages), and its
+/// report.
+pub fn run_report(scenario: &str, limit: Duration) -> (i32, String, serde_json::Value) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = harness();
+    cmd.args(["run", scenario, "--seed", "7", "--out"])
+        .arg(tmp.path());
+    let out = run_with_timeout(cmd, limit);
+    let report = std::fs::read_to_string(tmp.path().join("latest/report.json"))
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap_or_else(|e| panic!("no report ({e}):\n{}\n{}", out.stdout, out.stderr));
+    (
+        out.code(),
+        format!("{}\n{}", out.stdout, out.stderr),
+        report,
+    )
+}
+
+/// The report's check of `kind`.
+pub fn check_of<'a>(report: &'a serde_json::Value, kind: &str) -> &'a serde_json::Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} check in {report}"))
+}

@@ -19,29 +19,15 @@ const NOT_BACK: &str = "the usual causes: a connection pool that does not recove
 /// within `within` of the database's return, without a restart, and API
 /// requests failed only inside the outage plus `within`.
 pub(super) fn survives(c: &OutageCheck, h: &History) -> (Verdict, String, Value) {
-    let windows = judged_windows(h, c.fault.as_ref(), FaultKind::DATABASE);
-    if windows.is_empty() {
+    let Some(judged) = each_node(c, h, "back_after_s", node_back) else {
         return never_injected("outages");
-    }
-    let within = c.within.value.as_micros_u64();
-    let mut outcomes = Vec::new();
-    let mut evidence = Vec::new();
-    for w in &windows {
-        if let Some(why) = not_judged(w) {
-            outcomes.push((Verdict::Unknown, why));
-            continue;
-        }
-        for node in &w.nodes {
-            let (verdict, detail, back_us) = node_back(h, w, node, within);
-            evidence.push(json!({
-                "fault": w.name,
-                "node": node,
-                "back_after_s": back_us.map(|us| us as f64 / 1e6),
-                "verdict": verdict,
-            }));
-            outcomes.push((verdict, detail));
-        }
-    }
+    };
+    let PerNode {
+        windows,
+        within,
+        mut outcomes,
+        evidence,
+    } = judged;
     outcomes.push(requests_outside(h, &windows, within));
     let (verdict, mut detail) = worst(&outcomes);
     if verdict == Verdict::Pass {
@@ -68,6 +54,52 @@ pub(super) fn survives(c: &OutageCheck, h: &History) -> (Verdict, String, Value)
         detail,
         json!({ "within_s": within as f64 / 1e6, "nodes": evidence }),
     )
+}
+
+/// Each node judged after each outage the check names.
+struct PerNode {
+    windows: Vec<FaultWindow>,
+    within: u64,
+    outcomes: Vec<(Verdict, String)>,
+    evidence: Vec<Value>,
+}
+
+/// How one node came back after one outage: verdict, detail, and after
+/// how long, counted from the database's return.
+type NodeJudge = fn(&History, &FaultWindow, &str, u64) -> (Verdict, String, Option<u64>);
+
+/// Judges every node of every outage the check names with `judge`, its
+/// time recorded under `key`; None when no outage was injected.
+fn each_node(c: &OutageCheck, h: &History, key: &str, judge: NodeJudge) -> Option<PerNode> {
+    let windows = judged_windows(h, c.fault.as_ref(), FaultKind::DATABASE);
+    if windows.is_empty() {
+        return None;
+    }
+    let within = c.within.value.as_micros_u64();
+    let mut outcomes = Vec::new();
+    let mut evidence = Vec::new();
+    for w in &windows {
+        if let Some(why) = not_judged(w) {
+            outcomes.push((Verdict::Unknown, why));
+            continue;
+        }
+        for node in &w.nodes {
+            let (verdict, detail, after) = judge(h, w, node, within);
+            evidence.push(json!({
+                "fault": w.name,
+                "node": node,
+                key: after.map(|us| us as f64 / 1e6),
+                "verdict": verdict,
+            }));
+            outcomes.push((verdict, detail));
+        }
+    }
+    Some(PerNode {
+        windows,
+        within,
+        outcomes,
+        evidence,
+    })
 }
 
 /// Why a window cannot be judged at all, if it cannot.
@@ -225,29 +257,15 @@ fn requests_outside(h: &History, outages: &[FaultWindow], within: u64) -> (Verdi
 /// `heartbeats_resume`: every node's LastSeen moves again within `within`
 /// of the database's return, and no node is left offline.
 pub(super) fn heartbeats(c: &OutageCheck, h: &History) -> (Verdict, String, Value) {
-    let windows = judged_windows(h, c.fault.as_ref(), FaultKind::DATABASE);
-    if windows.is_empty() {
+    let Some(judged) = each_node(c, h, "last_seen_moved_after_s", heartbeat_back) else {
         return never_injected("heartbeats");
-    }
-    let within = c.within.value.as_micros_u64();
-    let mut outcomes = Vec::new();
-    let mut evidence = Vec::new();
-    for w in &windows {
-        if let Some(why) = not_judged(w) {
-            outcomes.push((Verdict::Unknown, why));
-            continue;
-        }
-        for node in &w.nodes {
-            let (verdict, detail, moved) = heartbeat_back(h, w, node, within);
-            evidence.push(json!({
-                "fault": w.name,
-                "node": node,
-                "last_seen_moved_after_s": moved.map(|us| us as f64 / 1e6),
-                "verdict": verdict,
-            }));
-            outcomes.push((verdict, detail));
-        }
-    }
+    };
+    let PerNode {
+        within,
+        outcomes,
+        evidence,
+        ..
+    } = judged;
     let (verdict, mut detail) = worst(&outcomes);
     if verdict == Verdict::Pass {
         detail = slowest(
