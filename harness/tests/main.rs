@@ -12,10 +12,9 @@ mod scenarios;
 // so it sorts early: libtest starts tests in name order, and this long
 // one then runs beside the short ones instead of ending the suite alone.
 mod capacity;
-// The shared database taken away: the outage, the scenario, broken nodes.
-mod database;
-// The shared file store taken away from a node, or unshared.
-mod storage;
+// The shared database and file store taken away: the faults, the
+// scenarios, broken nodes.
+mod database_and_store;
 // The modules' floors: no import runs up one.
 mod layering;
 // The embedded cluster in-process: the REST surface, the LB, faults.
