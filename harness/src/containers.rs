@@ -282,8 +282,8 @@ impl ContainerConfig {
     /// The cluster as a target file, its node commands acting on the
     /// containers and its database commands on SQL Server's: paused, its
     /// connections hang and time out as a lost SQL Server's do, and
-    /// unpaused it carries on with nothing committed lost
-    /// (docs/faults.md).
+    /// unpaused it carries on with nothing committed lost; restarted, it
+    /// goes and comes back by itself, as a failover does (docs/faults.md).
     pub fn target_yaml(&self, ids: &[(String, String)], api_key_env: &str) -> String {
         let mut t = format!(
             "# Written by `harness containers up`: the containerized cluster as a target file.\n\
@@ -304,7 +304,7 @@ impl ContainerConfig {
         let sql = self.sql_name();
         let _ = writeln!(
             t,
-            "database:\n  outage: docker pause {sql}\n  restore: docker unpause {sql}"
+            "database:\n  outage: docker pause {sql}\n  restore: docker unpause {sql}\n  failover: docker restart {sql}"
         );
         t
     }
@@ -701,6 +701,7 @@ mod tests {
         let database = |verb: &str| t.database.get(verb).expect(verb).value.clone();
         assert_eq!(database("outage"), "docker pause harness-ab12-sql");
         assert_eq!(database("restore"), "docker unpause harness-ab12-sql");
+        assert_eq!(database("failover"), "docker restart harness-ab12-sql");
         assert!(!yaml.contains(c.secrets.api_key.expose()));
     }
 }

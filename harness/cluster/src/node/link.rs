@@ -41,8 +41,8 @@ impl Link {
     }
 
     /// A call of `what` failed with `error`: recorded, and acted on as the
-    /// node's behaviour says. A node that exits does so here, from its
-    /// heartbeat, as Octopus 3.17.8's did.
+    /// node's behaviour says. A node that exits does so here, at its first
+    /// failed call, most often its heartbeat, as Octopus 3.17.8's did.
     pub(super) fn failed(&self, what: &str, error: &dyn std::fmt::Display) {
         self.last_failure_ms.store(now_ms(), Ordering::Relaxed);
         eprintln!("{what} failed: {error}");
