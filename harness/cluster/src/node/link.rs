@@ -10,7 +10,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
-use super::state::DatabaseLoss;
+use super::behaviour::DatabaseLoss;
 use crate::db::now_ms;
 
 /// The exit status of a node that stops on database loss.

@@ -31,6 +31,7 @@
 //! polling listener (`polling`), and a `Health` task calls each target
 //! Tentacle through it (`node/health.rs`).
 
+mod behaviour;
 mod health;
 mod link;
 mod packages;
@@ -41,6 +42,7 @@ mod start;
 mod state;
 mod tasks;
 
+pub use behaviour::{Behaviour, DatabaseLoss};
 pub(crate) use packages::clear_incoming;
 pub use start::main;
-pub use state::{Behaviour, DatabaseLoss, NodeConfig, VERSION};
+pub use state::{NodeConfig, VERSION};
