@@ -143,7 +143,13 @@ impl Disruptions {
 }
 
 /// Makes `link` point at `target`, replacing what was there in one rename.
+/// The target is made absolute first: a relative one would be read from
+/// the link's own folder, and a cluster under a relative `--out` would
+/// have every view point nowhere.
 fn point(link: &Path, target: &Path) -> Result<(), ClusterError> {
+    let target =
+        std::path::absolute(target).map_err(|e| io("a node's view of the store", target, &e))?;
+    let target = target.as_path();
     let folder = link.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(folder).map_err(|e| io("the views folder", folder, &e))?;
     let name = link
@@ -203,5 +209,31 @@ mod tests {
         );
         assert!(dir.path().join("node-local/n2/b.txt").exists());
         assert!(d.storage_outage("n9").is_err());
+    }
+
+    /// Found by running the README's command, whose `--out runs` is
+    /// relative: each view pointed at a path read from the views folder,
+    /// which is nowhere.
+    #[test]
+    fn a_cluster_under_a_relative_folder_has_views_that_reach_the_store() {
+        // In the working folder, named relative to it, as `--out runs` is.
+        let dir = tempfile::Builder::new()
+            .prefix(".disrupt-test")
+            .tempdir_in(".")
+            .unwrap();
+        let relative = PathBuf::from(dir.path().file_name().unwrap());
+        assert!(
+            relative.is_relative() && relative.is_dir(),
+            "{}",
+            relative.display()
+        );
+        let mut d = Disruptions::new(&relative);
+        let view = d.view("n1", &relative.join("shared-storage")).unwrap();
+        std::fs::write(view.join("log.txt"), "through the view").unwrap();
+        let shared = dir.path().join("shared-storage/log.txt");
+        assert_eq!(std::fs::read_to_string(shared).unwrap(), "through the view");
+        d.storage_unshare("n1").unwrap();
+        std::fs::write(view.join("own.txt"), "own").unwrap();
+        assert!(dir.path().join("node-local/n1/own.txt").exists());
     }
 }
