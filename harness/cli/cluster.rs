@@ -97,12 +97,7 @@ fn cluster_spec(a: &UpArgs<'_>) -> Result<scenario::Cluster, Failure> {
 
 /// `cluster start`: asks a running `cluster up` to start a node.
 pub(crate) fn start(dir: &Path, node: &str) -> Result<Outcome, Failure> {
-    let rt = runtime()?;
-    match rt.block_on(control::request_start(dir, node)) {
-        Ok(()) => Ok(Outcome::Pass),
-        Err(control::StartError::Invalid(e)) => Err(Failure::invalid(e)),
-        Err(control::StartError::Failed(e)) => Err(Failure::environment(e)),
-    }
+    asked(runtime()?.block_on(control::request_start(dir, node)))
 }
 
 /// `cluster database`: asks a running `cluster up` to take its database
@@ -113,12 +108,7 @@ pub(crate) fn database(dir: &Path, verb: DatabaseVerb) -> Result<Outcome, Failur
         DatabaseVerb::Restore => "restore",
         DatabaseVerb::Failover => "failover",
     };
-    let rt = runtime()?;
-    match rt.block_on(control::request_database(dir, verb)) {
-        Ok(()) => Ok(Outcome::Pass),
-        Err(control::StartError::Invalid(e)) => Err(Failure::invalid(e)),
-        Err(control::StartError::Failed(e)) => Err(Failure::environment(e)),
-    }
+    asked(runtime()?.block_on(control::request_database(dir, verb)))
 }
 
 /// `cluster storage`: asks a running `cluster up` to take its store away
@@ -128,8 +118,13 @@ pub(crate) fn storage(dir: &Path, node: &str, verb: StorageVerb) -> Result<Outco
         StorageVerb::Outage => "outage",
         StorageVerb::Restore => "restore",
     };
-    let rt = runtime()?;
-    match rt.block_on(control::request_storage(dir, node, verb)) {
+    asked(runtime()?.block_on(control::request_storage(dir, node, verb)))
+}
+
+/// A control request's answer as the command's outcome: a wrong request
+/// is the user's (exit 2), anything else the cluster's (exit 3).
+fn asked(answer: Result<(), control::StartError>) -> Result<Outcome, Failure> {
+    match answer {
         Ok(()) => Ok(Outcome::Pass),
         Err(control::StartError::Invalid(e)) => Err(Failure::invalid(e)),
         Err(control::StartError::Failed(e)) => Err(Failure::environment(e)),

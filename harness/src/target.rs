@@ -19,6 +19,8 @@ use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use serde_saphyr::Spanned;
+
 use crate::limits::{MAX_COMMAND_TIMEOUT, MAX_TARGET_BYTES, MAX_TARGET_NODES};
 use crate::scenario::{Fault, Problem, Scenario, Workload, parse_yaml, utf8, write_problems};
 
@@ -109,32 +111,43 @@ fn validate(t: &TargetFile) -> Vec<Problem> {
         validate_node(i, &n.value, &mut names, &mut p);
     }
     let d = &t.database;
-    for (cmd, key) in [
-        (&d.outage, "outage"),
-        (&d.restore, "restore"),
-        (&d.failover, "failover"),
-    ] {
-        if let Some(cmd) = cmd
-            && cmd.value.trim().is_empty()
-        {
-            p.push(Problem::at(
-                &cmd.referenced,
-                format!("database.{key}"),
-                "must not be empty; leave it out instead",
-            ));
-        }
-    }
-    if d.outage.is_some() != d.restore.is_some() {
-        let given = d.outage.as_ref().or(d.restore.as_ref());
-        if let Some(given) = given {
-            p.push(Problem::at(
-                &given.referenced,
-                "database",
-                "give both `outage` and `restore`: an outage the harness cannot undo is never started",
-            ));
-        }
-    }
+    p.extend(command_problems(
+        "database",
+        &[
+            (&d.outage, "outage"),
+            (&d.restore, "restore"),
+            (&d.failover, "failover"),
+        ],
+    ));
     p.sort_by_key(|x| (x.line, x.column));
+    p
+}
+
+/// The commands under `path` that are empty; and where the first two are
+/// an outage and its restore, one given without the other: an outage the
+/// harness could not undo is never started.
+fn command_problems(path: &str, commands: &[(&Option<Spanned<String>>, &str)]) -> Vec<Problem> {
+    let mut p: Vec<Problem> = commands
+        .iter()
+        .filter_map(|(cmd, key)| Some((cmd.as_ref()?, key)))
+        .filter(|(cmd, _)| cmd.value.trim().is_empty())
+        .map(|(cmd, key)| {
+            Problem::at(
+                &cmd.referenced,
+                format!("{path}.{key}"),
+                "must not be empty; leave it out instead",
+            )
+        })
+        .collect();
+    if let [(outage, "outage"), (restore, "restore"), ..] = commands
+        && let (Some(given), None) | (None, Some(given)) = (outage, restore)
+    {
+        p.push(Problem::at(
+            &given.referenced,
+            path,
+            "give both `outage` and `restore`: an outage the harness cannot undo is never started",
+        ));
+    }
     p
 }
 
@@ -270,46 +283,24 @@ fn validate_node(i: usize, n: &TargetNode, names: &mut HashSet<String>, p: &mut 
             );
         }
     }
-    for (cmd, key) in [
-        (&n.storage.outage, "outage"),
-        (&n.storage.restore, "restore"),
-    ] {
-        if let Some(cmd) = cmd
-            && cmd.value.trim().is_empty()
-        {
-            problem(
-                &cmd.referenced,
-                &format!("{path}.storage.{key}"),
-                "must not be empty; leave it out instead".into(),
-            );
-        }
-    }
-    if let (Some(given), None) | (None, Some(given)) = (&n.storage.outage, &n.storage.restore) {
-        problem(
-            &given.referenced,
-            &format!("{path}.storage"),
-            "give both `outage` and `restore`: an outage the harness cannot undo is never started"
-                .into(),
-        );
-    }
     let c = &n.commands;
-    for (cmd, key) in [
-        (&c.kill, "kill"),
-        (&c.stop, "stop"),
-        (&c.start, "start"),
-        (&c.pause, "pause"),
-        (&c.resume, "resume"),
-    ] {
-        if let Some(cmd) = cmd
-            && cmd.value.trim().is_empty()
-        {
-            problem(
-                &cmd.referenced,
-                &format!("{path}.commands.{key}"),
-                "must not be empty; leave it out instead".into(),
-            );
-        }
-    }
+    p.extend(command_problems(
+        &format!("{path}.storage"),
+        &[
+            (&n.storage.outage, "outage"),
+            (&n.storage.restore, "restore"),
+        ],
+    ));
+    p.extend(command_problems(
+        &format!("{path}.commands"),
+        &[
+            (&c.kill, "kill"),
+            (&c.stop, "stop"),
+            (&c.start, "start"),
+            (&c.pause, "pause"),
+            (&c.resume, "resume"),
+        ],
+    ));
 }
 
 /// Uploads larger than this count as disruptive on a real cluster: they

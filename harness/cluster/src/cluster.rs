@@ -539,11 +539,6 @@ impl EmbeddedCluster {
         self.disruptions.database_restore();
     }
 
-    /// Whether a database outage is in effect.
-    pub fn database_is_out(&self) -> bool {
-        self.disruptions.database_is_out()
-    }
-
     /// Takes the shared store away from a node (docs/faults.md,
     /// "storage_outage").
     pub fn storage_outage(&self, node: &str) -> Result<(), ClusterError> {

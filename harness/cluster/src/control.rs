@@ -98,18 +98,12 @@ pub async fn serve(
                     Err(e) => format!("error: {e}"),
                 }
             }
-            Some(("database", "outage")) => match cluster.database_outage() {
-                Ok(()) => "ok".to_string(),
-                Err(e) => format!("error: {e}"),
-            },
+            Some(("database", "outage")) => answer(cluster.database_outage()),
             Some(("database", "restore")) => {
                 cluster.database_restore();
                 "ok".to_string()
             }
-            Some(("database", "failover")) => match cluster.database_failover(FAILOVER_AWAY) {
-                Ok(()) => "ok".to_string(),
-                Err(e) => format!("error: {e}"),
-            },
+            Some(("database", "failover")) => answer(cluster.database_failover(FAILOVER_AWAY)),
             Some(("storage", rest)) => match rest.split_once(' ') {
                 Some((verb, node)) if !cluster.nodes().iter().any(|n| n.key() == node) => {
                     format!("invalid: unknown node {node:?} for storage {verb}")
@@ -163,7 +157,7 @@ async fn start(cluster: &EmbeddedCluster, dir: &Path, node: &str) -> Result<(), 
     write_pid(dir, node, pid).map_err(|e| format!("failed to write {node}'s process ID: {e}"))
 }
 
-/// Why a request (a start, a database outage or restore) was not done:
+/// Why a request (a start, a storage or database verb) was not done:
 /// it was wrong (exit 2), or the cluster could not do it (exit 3).
 #[derive(Debug)]
 pub enum StartError {

@@ -97,14 +97,6 @@ impl Disruptions {
         self.outage.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
-    /// Whether a database outage is in effect.
-    pub(crate) fn database_is_out(&self) -> bool {
-        self.outage
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some()
-    }
-
     /// Takes the store away from node `key`: its view points nowhere.
     pub(crate) fn storage_outage(&self, key: &str) -> Result<(), ClusterError> {
         self.home(key)?;

@@ -49,14 +49,14 @@ pub(super) fn judge(h: &History) -> (Verdict, String, Value) {
     }
     let (verdict, mut detail) = worst(&outcomes);
     if verdict == Verdict::Pass {
+        let packages = evidence
+            .iter()
+            .filter(|e| e["acknowledged"] == true)
+            .count();
         detail = format!(
-            "every acknowledged write is there afterwards: {} package{} intact, {tasks} task{} read back; nothing refused was left partial",
-            evidence
-                .iter()
-                .filter(|e| e["acknowledged"] == true)
-                .count(),
-            if evidence.len() == 1 { "" } else { "s" },
-            if tasks == 1 { "" } else { "s" },
+            "every acknowledged write is there afterwards: {} intact, {} read back; nothing refused was left partial",
+            plural(packages, "package"),
+            plural(tasks, "task"),
         );
     }
     (
@@ -64,6 +64,11 @@ pub(super) fn judge(h: &History) -> (Verdict, String, Value) {
         detail,
         json!({ "packages": evidence, "tasks": tasks, "tasks_never_read": unread.len() }),
     )
+}
+
+/// "1 package", "2 packages".
+fn plural(n: usize, one: &str) -> String {
+    format!("{n} {one}{}", if n == 1 { "" } else { "s" })
 }
 
 /// The upload workload's attempts, by package.

@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use super::verdict::{Verdict, never_injected, secs, worst};
-use super::windows::{cut_short, judged_windows};
+use super::windows::{cut_short, judged_windows, unjudged};
 use crate::history::{FaultWindow, History, Request};
 use crate::scenario::OutageCheck;
 use crate::vocab::FaultKind;
@@ -31,9 +31,10 @@ pub(super) fn survives(c: &OutageCheck, h: &History) -> (Verdict, String, Value)
     outcomes.push(requests_outside(h, &windows, within));
     let (verdict, mut detail) = worst(&outcomes);
     if verdict == Verdict::Pass {
-        let unjudged = outcomes
+        let unjudged = !windows
             .iter()
-            .any(|(_, d)| d.contains("could not be judged"));
+            .flat_map(|w| &w.nodes)
+            .all(|n| restarts_known(h, n));
         detail = format!(
             "{}{}; requests failed only during the outage",
             slowest(
@@ -79,7 +80,7 @@ fn each_node(c: &OutageCheck, h: &History, key: &str, judge: NodeJudge) -> Optio
     let mut outcomes = Vec::new();
     let mut evidence = Vec::new();
     for w in &windows {
-        if let Some(why) = not_judged(w) {
+        if let Some(why) = unjudged(w) {
             outcomes.push((Verdict::Unknown, why));
             continue;
         }
@@ -100,14 +101,6 @@ fn each_node(c: &OutageCheck, h: &History, key: &str, judge: NodeJudge) -> Optio
         outcomes,
         evidence,
     })
-}
-
-/// Why a window cannot be judged at all, if it cannot.
-fn not_judged(w: &FaultWindow) -> Option<String> {
-    if let Some(e) = &w.inject_error {
-        return Some(format!("{} could not be injected: {e}", w.name));
-    }
-    (!w.healed).then(|| format!("{} was never undone, so nothing could come back", w.name))
 }
 
 /// One node after one outage: whether it restarted, and when its own
@@ -165,10 +158,7 @@ fn node_back(
             .find(|(at, s)| *at > w.end_us && *s == Some(200))
             .map(|(at, _)| *at)
     };
-    // Whether the harness could tell a restart: it knows the processes of
-    // a cluster it started, and a real one's nodes only as URLs.
-    let restarts_known = ups.iter().any(|(_, pid)| pid.is_some());
-    let unjudged = if restarts_known {
+    let unjudged = if restarts_known(h, node) {
         String::new()
     } else {
         "; whether it restarted meanwhile could not be judged (the cluster gives no start time)"
@@ -205,6 +195,12 @@ fn node_back(
             }
         }
     }
+}
+
+/// Whether the harness could tell a restart of `node`: it knows the
+/// processes of a cluster it started, and a real one's nodes only as URLs.
+fn restarts_known(h: &History, node: &str) -> bool {
+    h.node_ups(node).any(|(_, pid)| pid.is_some())
 }
 
 /// API requests that failed outside every fault window (widened by

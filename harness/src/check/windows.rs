@@ -24,6 +24,15 @@ pub(super) fn judged_windows(
         .collect()
 }
 
+/// Why a window cannot be judged at all, if it cannot: its fault was not
+/// injected, or never undone, so nothing could come back from it.
+pub(super) fn unjudged(w: &FaultWindow) -> Option<String> {
+    if let Some(e) = &w.inject_error {
+        return Some(format!("{} could not be injected: {e}", w.name));
+    }
+    (!w.healed).then(|| format!("{} was never undone, so nothing could come back", w.name))
+}
+
 /// Why a bound of `bound_us` counted from `from_us` was not seen out: the
 /// run was interrupted before it elapsed. A check says unknown with this,
 /// never fail, where it would otherwise fail (docs/robustness.md, "Interrupted runs").

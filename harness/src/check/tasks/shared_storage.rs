@@ -49,12 +49,12 @@ pub(in crate::check) fn shared_storage(
     if non_empty > 0 {
         differ.extend(lost);
     }
-    let packages = packages_differ(h);
-    let packages_read = packages.1;
-    differ.extend(packages.0);
-    for d in &mut differ {
-        d.push_str(&moved_store(h, d));
-    }
+    let (packages, packages_read) = packages_differ(h);
+    differ.extend(packages);
+    let differ: Vec<String> = differ
+        .into_iter()
+        .map(|d| d.line + &moved_store(h, d.node.as_deref()))
+        .collect();
     let total = records.len();
     let evidence = json!({
         "tasks": total,
@@ -111,7 +111,7 @@ pub(in crate::check) fn shared_storage(
 #[derive(Default)]
 struct LogReads {
     /// Logs that read differently through different nodes.
-    differ: Vec<String>,
+    differ: Vec<Differs>,
     /// Reads that failed.
     failed: Vec<String>,
     /// Logs not read through some node.
@@ -120,7 +120,15 @@ struct LogReads {
     non_empty: usize,
     /// Tasks that succeeded, writing their marker, whose log every node
     /// reads empty: written where no node reads.
-    lost: Vec<String>,
+    lost: Vec<Differs>,
+}
+
+/// An item that does not read the same through every node, and the node
+/// whose store it points at: the one that reads it unlike the others, or
+/// else the one that ran the task.
+struct Differs {
+    line: String,
+    node: Option<String>,
 }
 
 impl LogReads {
@@ -148,27 +156,34 @@ impl LogReads {
         if ok.iter().any(|l| l.bytes > 0) {
             self.non_empty += 1;
         } else if !ok.is_empty() && t.end().is_some_and(|(s, _)| s == TaskState::Success) {
-            let ran = super::records::last_node(t).unwrap_or("its node");
-            self.lost.push(format!(
-                "the log of {id} (run on {ran}) reads empty through every node although the task succeeded: what {ran} wrote went where no node reads"
-            ));
+            let node = super::records::last_node(t);
+            let ran = node.unwrap_or("its node");
+            self.lost.push(Differs {
+                line: format!(
+                    "the log of {id} (run on {ran}) reads empty through every node although the task succeeded: what {ran} wrote went where no node reads"
+                ),
+                node: node.map(str::to_string),
+            });
         }
         let same = ok
             .windows(2)
             .all(|p| p[0].bytes == p[1].bytes && p[0].sha1 == p[1].sha1);
         if !same {
-            let ran = super::records::last_node(t)
-                .map(|n| format!(" (run on {n})"))
-                .unwrap_or_default();
+            let node = super::records::last_node(t);
+            let ran = node.map(|n| format!(" (run on {n})")).unwrap_or_default();
             let keys: Vec<(&str, (u64, Option<&str>))> = ok
                 .iter()
                 .map(|l| (l.via.as_str(), (l.bytes, l.sha1.as_deref())))
                 .collect();
-            self.differ.push(format!(
-                "the log of {id}{ran} differs between nodes{}: {}",
-                odd_one_out(&keys),
-                differences(&ok)
-            ));
+            let odd = odd_one_out(&keys);
+            self.differ.push(Differs {
+                line: format!(
+                    "the log of {id}{ran} differs between nodes{}: {}",
+                    unlike(odd),
+                    differences(&ok)
+                ),
+                node: odd.or(node).map(str::to_string),
+            });
         }
         let missing: Vec<&str> = nodes
             .iter()
@@ -203,11 +218,11 @@ fn differences(ok: &[&TaskLogRead]) -> String {
     each.join(", ")
 }
 
-/// ", as read through n2" when one node reads an item unlike all the
-/// others, which agree: that node's store is not the others'.
-fn odd_one_out<K: PartialEq>(reads: &[(&str, K)]) -> String {
+/// The one node that reads an item unlike all the others, which agree:
+/// that node's store is not the others'.
+fn odd_one_out<'a, K: PartialEq>(reads: &[(&'a str, K)]) -> Option<&'a str> {
     if reads.len() < 3 {
-        return String::new();
+        return None;
     }
     let odd: Vec<&str> = reads
         .iter()
@@ -222,9 +237,15 @@ fn odd_one_out<K: PartialEq>(reads: &[(&str, K)]) -> String {
         .windows(2)
         .all(|p| p[0] == p[1]);
     match odd.as_slice() {
-        [one] if rest_agree => format!(", as read through {one} unlike every other node"),
-        _ => String::new(),
+        [one] if rest_agree => Some(one),
+        _ => None,
     }
+}
+
+/// ", as read through n2 unlike every other node", where one does.
+fn unlike(odd: Option<&str>) -> String {
+    odd.map(|n| format!(", as read through {n} unlike every other node"))
+        .unwrap_or_default()
 }
 
 /// What a node served of a package: its size and SHA-1, or nothing.
@@ -232,7 +253,7 @@ type Served<'a> = (Option<u64>, Option<&'a str>);
 
 /// Each package the run uploaded, as downloaded from each node directly:
 /// the lines of those that differ, and how many were compared.
-fn packages_differ(h: &History) -> (Vec<String>, usize) {
+fn packages_differ(h: &History) -> (Vec<Differs>, usize) {
     let mut by_id: std::collections::BTreeMap<&str, Vec<(&str, Served<'_>)>> =
         std::collections::BTreeMap::new();
     for r in h
@@ -261,26 +282,30 @@ fn packages_differ(h: &History) -> (Vec<String>, usize) {
                     None => format!("{via} nothing"),
                 })
                 .collect();
-            format!(
-                "package {id} differs between nodes{}: {}",
-                odd_one_out(&reads),
-                each.join(", ")
-            )
+            let odd = odd_one_out(&reads);
+            Differs {
+                line: format!(
+                    "package {id} differs between nodes{}: {}",
+                    unlike(odd),
+                    each.join(", ")
+                ),
+                node: odd.map(str::to_string),
+            }
         })
         .collect();
     (differ, compared)
 }
 
 /// "; n2's store was moved by storage_unshared-n2 from 5.0s to 20.0s" when
-/// a fault on the store of the node a line names explains it, with the
+/// a fault on `node`'s store explains an item that differs; else the
 /// usual cause of a node that writes where the others do not read.
-fn moved_store(h: &History, line: &str) -> String {
-    let fault = h.fault_windows().into_iter().find(|w| {
-        matches!(
-            w.kind,
-            FaultKind::StorageUnshared | FaultKind::StorageOutage
-        ) && w.nodes.iter().any(|n| {
-            line.contains(&format!("through {n} ")) || line.contains(&format!("(run on {n})"))
+fn moved_store(h: &History, node: Option<&str>) -> String {
+    let fault = node.and_then(|node| {
+        h.fault_windows().into_iter().find(|w| {
+            matches!(
+                w.kind,
+                FaultKind::StorageUnshared | FaultKind::StorageOutage
+            ) && w.nodes.iter().any(|n| n == node)
         })
     });
     match fault {

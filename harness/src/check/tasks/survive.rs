@@ -10,7 +10,7 @@ use super::records::{
     LISTED, executions, first_started_us, logged_records, plural, ran_more_than_once, s, task_id,
 };
 use crate::check::verdict::{Verdict, never_injected, secs, worst};
-use crate::check::windows::{cut_short, judged_windows};
+use crate::check::windows::{cut_short, judged_windows, unjudged};
 use crate::history::{FaultWindow, History, TaskRecord, TaskState};
 use crate::scenario::OutageCheck;
 use crate::vocab::FaultKind;
@@ -52,12 +52,7 @@ fn window(
     records: &[TaskRecord<'_>],
     within: u64,
 ) -> (Verdict, String, Value) {
-    let unjudged = match (&w.inject_error, w.healed) {
-        (Some(e), _) => Some(format!("{} could not be injected: {e}", w.name)),
-        (None, false) => Some(format!("{} was never undone", w.name)),
-        (None, true) => None,
-    };
-    if let Some(why) = unjudged {
+    if let Some(why) = unjudged(w) {
         return (
             Verdict::Unknown,
             why.clone(),
