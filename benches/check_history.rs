@@ -74,6 +74,7 @@ fn history() -> History {
             error: None,
             bytes: 300,
             node,
+            held: false,
         }));
     }
     events.push(Event::RunEnded {

@@ -319,6 +319,15 @@ impl Faults {
         &self.plan
     }
 
+    /// Waits until `nodes` are confirmed drained, as [`confirm_drained`].
+    pub async fn confirm_drained(
+        &self,
+        nodes: &[String],
+        deadline: tokio::time::Instant,
+    ) -> Result<(), String> {
+        confirm_drained(&self.cluster, &self.api, nodes, deadline).await
+    }
+
     fn mark(&self, i: usize, action: FaultAction) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         match action {

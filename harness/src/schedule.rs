@@ -157,6 +157,31 @@ pub fn plan_faults(s: &Scenario, seed: u64) -> Vec<PlannedFault> {
         .collect()
 }
 
+/// The prefix of the drains a capacity search makes.
+pub const CAPACITY_DRAIN: &str = "capacity-drain";
+
+/// The drains a capacity search makes, in the order it makes them: the
+/// last `drain` of `nodes` (the run's names, in the cluster's order), the
+/// last first. The search injects each when it goes on to one node fewer;
+/// none is on the timeline, and the heal undoes them with every fault.
+pub fn capacity_drains(s: &Scenario, nodes: &[String]) -> Vec<PlannedFault> {
+    let drain = s.capacity.as_ref().map_or(0, |c| c.value.drain.value) as usize;
+    nodes
+        .iter()
+        .rev()
+        .take(drain)
+        .map(|node| PlannedFault {
+            name: format!("{CAPACITY_DRAIN}-{node}"),
+            kind: FaultKind::Drain,
+            nodes: vec![node.clone()],
+            inject_us: 0,
+            heal_us: None,
+            maintenance: None,
+            failover: None,
+        })
+        .collect()
+}
+
 /// Inject and heal actions in time order. At equal times, heals of earlier
 /// faults go first, so a node is back before the next fault takes it; a
 /// fault undone at the moment it is injected (a restart) is injected first.

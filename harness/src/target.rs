@@ -485,6 +485,20 @@ pub fn disruptive_steps(s: &Scenario) -> Vec<String> {
             f.value.at().value
         ));
     }
+    // A search overloads the cluster on purpose, and may drain nodes.
+    if let Some(cap) = &s.capacity {
+        let cap = &cap.value;
+        steps.push(format!(
+            "capacity: open-model load past the knee, up to {}",
+            cap.api.ceiling.value
+        ));
+        if cap.drain.value > 0 {
+            steps.push(format!(
+                "capacity: drains {} node(s), one at a time, undone at the end",
+                cap.drain.value
+            ));
+        }
+    }
     let limit = crate::scenario::units::Size::from_bytes(DISRUPTIVE_UPLOAD);
     for (i, w) in s.workload.iter().enumerate() {
         match &w.value {

@@ -12,6 +12,9 @@ mod scenarios;
 // so it sorts early: libtest starts tests in name order, and this long
 // one then runs beside the short ones instead of ending the suite alone.
 mod capacity;
+// The capacity search: the knee at three node counts by drains undone,
+// and a starved generator that says so.
+mod capacity_search;
 // The shared database and file store taken away: the faults, the
 // scenarios, broken nodes.
 mod database_and_store;

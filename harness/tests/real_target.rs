@@ -449,8 +449,13 @@ fn run_until(
 /// report of the
 /// interrupted run, after checking it exited 3 and says it was interrupted.
 fn interrupted_run(up: &Up, scenario: &str, markers: &[&str], within: Duration) -> Value {
+    interrupted_run_of(up, &format!("scenarios/{scenario}"), markers, within)
+}
+
+/// As [`interrupted_run`], for any scenario file under the repository.
+fn interrupted_run_of(up: &Up, scenario: &str, markers: &[&str], within: Duration) -> Value {
     let runs = up.target.with_file_name("runs-interrupted");
-    let (mut run, _) = run_until(up, &format!("scenarios/{scenario}"), &runs, markers, within);
+    let (mut run, _) = run_until(up, scenario, &runs, markers, within);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(run.0.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -651,4 +656,62 @@ fn cleanup_by_run_id_removes_what_a_killed_run_left_on_a_real_target() {
     let bad = run_with_timeout(cmd, Duration::from_secs(20));
     assert_eq!(bad.code(), 2, "{}", bad.stderr);
     assert!(bad.stderr.contains("not a run ID"), "{}", bad.stderr);
+}
+
+/// Issue 20: the capacity search through `cluster up`'s target file. It
+/// is refused without `--allow-disruptive`, which lists its drains; with
+/// it, it measures three node counts by drains and undrains every node at
+/// its end; and a Ctrl-C while two nodes are drained undrains both.
+#[test]
+fn a_capacity_search_through_a_real_target_undrains_every_node_at_its_end_and_on_ctrl_c() {
+    let _share = crate::util::exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = "fixtures/scenarios/search/three-nodes.yaml";
+    let up = up_like_file(scenario, dir.path(), &[]);
+    let mut refused = harness();
+    refused
+        .args(["run", "--target"])
+        .arg(&up.target)
+        .arg(scenario)
+        .env("HARNESS_API_KEY", &up.key);
+    let out = run_with_timeout(refused, Duration::from_secs(30));
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("capacity: drains 2 node(s), one at a time, undone at the end"),
+        "{}",
+        out.stderr
+    );
+    let mut cmd = harness();
+    cmd.args(["run", "--allow-disruptive", "--target"])
+        .arg(&up.target)
+        .arg(scenario)
+        .arg("--out")
+        .arg(dir.path().join("runs"))
+        .env("HARNESS_API_KEY", &up.key);
+    let out = run_with_timeout(cmd, RUN);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("runs/latest/report.json")).unwrap(),
+    )
+    .unwrap();
+    let levels = report["capacity"]["levels"].as_array().unwrap();
+    assert_eq!(levels.len(), 3, "{}", report["capacity"]);
+    assert!(
+        levels
+            .iter()
+            .all(|l| l["error"].is_null() && l["sustained"].is_number()),
+        "{}",
+        report["capacity"]
+    );
+    assert_nothing_left(&up, report["cleanup"]["run_id"].as_str().unwrap());
+    // Ctrl-C once the second node's drain is under way.
+    let report = interrupted_run_of(
+        &up,
+        scenario,
+        &["\"name\":\"capacity-drain-n2\""],
+        Duration::from_secs(120),
+    );
+    assert_eq!(report["cleanup"]["clean"], true, "{}", report["cleanup"]);
+    assert_nothing_left(&up, report["cleanup"]["run_id"].as_str().unwrap());
 }

@@ -180,6 +180,75 @@ pub fn enter(p: &CpuPlacement) -> Result<(), String> {
     }
 }
 
+/// The CPUs the calling process may use: the CPUs its affinity allows,
+/// lowered by any CFS quota on its own cgroup or an ancestor (cgroup v2
+/// `cpu.max`, cgroup v1 `cpu.cfs_quota_us`). A load generator held to a
+/// tenth of a CPU is saturated at a tenth, not at a whole one.
+pub fn own_cpus() -> f64 {
+    let affinity = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+        .map(|set| {
+            (0..nix::sched::CpuSet::count())
+                .filter(|&c| set.is_set(c).unwrap_or(false))
+                .count()
+        })
+        .unwrap_or(1)
+        .max(1) as f64;
+    let groups = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let mut cpus = affinity;
+    for line in groups.lines() {
+        // `hierarchy-ID:controllers:path`; v2's line has no controllers.
+        let mut parts = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let quota = if controllers.is_empty() {
+            mount_point(|fstype, _| fstype == "cgroup2").and_then(|root| {
+                quota_up(&root, path, |dir| {
+                    let max = std::fs::read_to_string(dir.join("cpu.max")).ok()?;
+                    let mut words = max.split_whitespace();
+                    let (quota, period) = (words.next()?, words.next()?);
+                    Some((quota.parse::<f64>().ok()?, period.parse::<f64>().ok()?))
+                })
+            })
+        } else if controllers.split(',').any(|c| c == "cpu") {
+            cgroup_v1_cpu_root().and_then(|root| {
+                quota_up(&root, path, |dir| {
+                    let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok();
+                    let quota: f64 = read("cpu.cfs_quota_us")?.trim().parse().ok()?;
+                    let period: f64 = read("cpu.cfs_period_us")?.trim().parse().ok()?;
+                    (quota > 0.0).then_some((quota, period))
+                })
+            })
+        } else {
+            None
+        };
+        if let Some(q) = quota {
+            cpus = cpus.min(q);
+        }
+    }
+    cpus
+}
+
+/// The lowest quota, in CPUs, of the cgroup at `path` under `root` and of
+/// its ancestors; `read` gives a cgroup's (quota, period), None when it
+/// has none.
+fn quota_up(root: &Path, path: &str, read: impl Fn(&Path) -> Option<(f64, f64)>) -> Option<f64> {
+    let mut dir = root.join(path.trim_start_matches('/'));
+    let mut lowest: Option<f64> = None;
+    loop {
+        if let Some((quota, period)) = read(&dir)
+            && period > 0.0
+        {
+            let cpus = quota / period;
+            lowest = Some(lowest.map_or(cpus, |l: f64| l.min(cpus)));
+        }
+        if dir == root || !dir.pop() || !dir.starts_with(root) {
+            return lowest;
+        }
+    }
+}
+
 /// The cgroup v2 hierarchy's root, if it is mounted, has the cpu
 /// controller enabled for its children, and lets the harness write.
 fn cgroup_v2_root() -> Option<PathBuf> {

@@ -466,6 +466,7 @@ mod tests {
                 error: None,
                 bytes: 1,
                 node: None,
+                held: false,
             }));
         }
         History { events }

@@ -15,6 +15,7 @@ mod polling;
 mod recovers;
 mod regression;
 mod routes_around;
+mod sustains;
 mod tasks;
 mod thresholds;
 mod upload;
@@ -61,6 +62,12 @@ pub fn run_all(
     for c in &scenario.checks {
         match (&c.value, baseline) {
             (Check::NoRegression(_), None) => {}
+            (Check::Sustains(s), _) => {
+                results.push(CheckResult::of(
+                    &c.value,
+                    sustains::judge(s, history, scenario),
+                ));
+            }
             (Check::NoRegression(n), Some(against)) => {
                 results.push(no_regression(&c.value, n, history, against));
             }
@@ -187,6 +194,11 @@ fn judge_in(check: &Check, history: &History, lb: &drain::LbWindows) -> CheckRes
             "no baseline: compared only with run --baseline".into(),
             serde_json::json!({ "baseline": null }),
         ),
+        Check::Sustains(_) => (
+            Verdict::Unknown,
+            "judged only with its scenario's capacity search".into(),
+            serde_json::json!({}),
+        ),
     };
     CheckResult::of(check, (verdict, detail, evidence))
 }
@@ -283,6 +295,7 @@ mod judged {
                 error: None,
                 bytes: 1,
                 node: node.map(String::from),
+                held: false,
             }));
         }
         History { events }
@@ -349,6 +362,7 @@ mod judged {
                 error: None,
                 bytes: 1,
                 node: (!failed).then(|| turn.to_string()),
+                held: false,
             }));
         }
         events.push(fault(11_600_000, FaultAction::Heal));

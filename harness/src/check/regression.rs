@@ -333,6 +333,7 @@ mod tests {
                 error: None,
                 bytes: 0,
                 node: Some("n1".into()),
+                held: false,
             }));
         }
         History { events }

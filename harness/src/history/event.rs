@@ -6,11 +6,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::vocab::{FaultKind, TaskState};
 
+mod capacity;
 mod fleet;
 mod requests;
 mod tasks;
 mod uploads;
 
+pub use capacity::*;
 pub use fleet::*;
 pub use requests::*;
 pub use tasks::*;
@@ -64,6 +66,12 @@ pub enum Event {
     },
     /// One API request.
     Request(Request),
+    /// A step of a capacity search ended.
+    CapacityStep(CapacityStep),
+    /// A capacity search goes on to a node count, or cannot.
+    CapacityLevel(CapacityLevel),
+    /// The load generator's own state.
+    Generator(GeneratorSample),
     /// A fault was injected or undone.
     Fault(FaultEvent),
     /// The built-in LB changed its mind about a node: informational, never

@@ -232,6 +232,9 @@ impl History {
                 | Event::RunEnded { at_us, .. } => *at_us,
                 Event::UploadStarted(u) => u.sent_us,
                 Event::Request(r) => r.done_us,
+                Event::CapacityStep(s) => s.to_us,
+                Event::CapacityLevel(l) => l.at_us,
+                Event::Generator(g) => g.at_us,
                 Event::Fault(f) => f.done_us.unwrap_or(f.at_us),
                 Event::TaskSubmitted(t) => t.done_us,
                 Event::Task(t) => t.at_us,
@@ -555,6 +558,7 @@ mod tests {
             error: None,
             bytes: 10,
             node: Some("OCTOPUS02".into()),
+            held: false,
         });
         map.translate(&mut served);
         assert!(matches!(&served, Event::Request(r) if r.node.as_deref() == Some("web-b")));

@@ -5,9 +5,12 @@
 //! report that prints them compute them the one same way, and neither
 //! imports the other for it.
 
+mod capacity;
 mod cleanup;
 mod figures;
+mod generator;
 mod tasks;
+pub mod usl;
 
 use std::collections::BTreeMap;
 
@@ -15,9 +18,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::history::History;
 
+#[cfg(test)]
+pub(crate) use capacity::tests as capacity_tests;
+pub use capacity::{
+    CapacityReport, LevelReport, Prediction, StepReport, StepVerdict, capacity, judge_step,
+    node_count, rate,
+};
 pub use cleanup::{CleanupReport, Outcome, Removal, TaskLeft, cleanup};
 pub use figures::{HISTOGRAM_MAX_US, HISTOGRAM_SIGFIG, histogram, histogram_of, percentile_us};
 pub(crate) use figures::{ms, secs};
+pub use generator::{GeneratorFigures, generator, samples as generator_samples};
 pub use tasks::tasks as task_report;
 pub use tasks::{DrainReport, DrainStep, Percentiles, TaskReport, UploadReport};
 pub(crate) use tasks::{drains, uploads};

@@ -64,6 +64,8 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
             .map(|i| i.phase.as_str().to_string()),
         interrupted,
         uploads_in_flight: uploads_in_flight(history),
+        generator: None,
+        capacity: None,
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
     }
 }

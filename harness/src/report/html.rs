@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::model::{FaultOutcome, FaultReport, Report};
 use super::timeline::TimelinePoint;
 
+mod capacity;
 mod chart;
 mod sweep;
 
@@ -69,7 +70,14 @@ pub fn html(r: &Report) -> String {
         }
     }
     checks(&mut o, r);
+    if let Some(c) = &r.capacity {
+        capacity::capacity(&mut o, c);
+    }
     metrics(&mut o, r);
+    // A search judges the generator step by step instead.
+    if let (None, Some(g)) = (&r.capacity, &r.generator) {
+        capacity::generator(&mut o, g);
+    }
     over_time(&mut o, r);
     nodes(&mut o, r);
     tasks(&mut o, r);

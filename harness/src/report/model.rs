@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::polling::PollingReport;
 use super::timeline::Timeline;
 use crate::check::{CheckResult, Verdict};
-use crate::metrics::{CleanupReport, DrainReport, Metrics, TaskReport, UploadReport};
+use crate::metrics::{
+    CapacityReport, CleanupReport, DrainReport, GeneratorFigures, Metrics, TaskReport, UploadReport,
+};
 
 /// Everything a finished run says, as `report.json` holds it. The top-level
 /// fields `scenario`, `seed`, `target`, `verdict`, `checks`, `nodes` and
@@ -79,6 +81,13 @@ pub struct Report {
     /// "Interrupted runs").
     #[serde(default)]
     pub uploads_in_flight: Vec<UploadInFlight>,
+    /// The load generator's own figures over the judged part of the run,
+    /// and whether it was the limit.
+    #[serde(default)]
+    pub generator: Option<GeneratorFigures>,
+    /// The capacity search's steps and result, when the scenario had one.
+    #[serde(default)]
+    pub capacity: Option<CapacityReport>,
     /// The harness version that produced the report.
     pub harness_version: String,
 }

@@ -1,6 +1,8 @@
 //! The terminal: live progress while a run goes (phase, requests, errors,
 //! current rate) and the summary at the end.
 
+mod capacity;
+
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -119,6 +121,27 @@ impl LiveProgress {
     }
 }
 
+/// A node count the capacity search goes on to, or cannot.
+fn capacity_level_line(l: &crate::history::CapacityLevel) -> String {
+    let drained = if l.drained.is_empty() {
+        String::new()
+    } else {
+        format!(" ({} drained)", l.drained.join(", "))
+    };
+    match &l.error {
+        None => format!(
+            "[{:>7.1}s] capacity: searching with {}{drained}",
+            l.at_us as f64 / 1e6,
+            crate::metrics::node_count(l.nodes)
+        ),
+        Some(e) => format!(
+            "[{:>7.1}s] capacity: {}{drained} not measured: {e}",
+            l.at_us as f64 / 1e6,
+            crate::metrics::node_count(l.nodes)
+        ),
+    }
+}
+
 /// The lines an event is shown as while the run goes; none for most.
 fn event_lines(event: &Event) -> Vec<String> {
     match event {
@@ -190,8 +213,11 @@ fn event_lines(event: &Event) -> Vec<String> {
             "[{:>7.1}s] fleet: {removed} machines removed",
             *at_us as f64 / 1e6
         )],
+        Event::CapacityLevel(l) => vec![capacity_level_line(l)],
         Event::RunStarted { .. }
         | Event::RunEnded { .. }
+        | Event::CapacityStep(_)
+        | Event::Generator(_)
         | Event::NodeSeen { .. }
         | Event::Request(_)
         | Event::TaskSubmitted(_)
@@ -401,6 +427,12 @@ pub fn summary(r: &Report) -> String {
     let _ = writeln!(s, "\nchecks");
     s.push_str(&checks_table(&r.checks));
     throughput(&mut s, r);
+    // A search judges the generator step by step instead.
+    match (&r.capacity, &r.generator) {
+        (Some(c), _) => capacity::capacity(&mut s, c),
+        (None, Some(g)) => capacity::generator(&mut s, g),
+        (None, None) => {}
+    }
     nodes(&mut s, r);
     if let Some(t) = &r.tasks {
         tasks(&mut s, t);

@@ -124,6 +124,7 @@ pub(in crate::report) mod tests {
                     error: None,
                     bytes: 1,
                     node: Some("n1".into()),
+                    held: false,
                 })
             })
             .collect();

@@ -447,6 +447,7 @@ impl Shared {
             error: o.error,
             bytes: o.bytes,
             node: o.node,
+            held: false,
         }));
     }
 }

@@ -39,9 +39,11 @@
 //! The runner never judges anything itself: it only records events.
 
 mod api_load;
+mod capacity;
 mod cluster;
 mod fleet;
 mod folder;
+mod generator;
 mod interrupts;
 mod load;
 mod options;

@@ -12,9 +12,11 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::sleep_until;
 
 use super::api_load::drive_load;
+use super::capacity::Search;
 use super::cluster::{ready_cluster, record_identities, record_memory, watch_nodes};
 use super::fleet::FleetWorkload;
 use super::folder::{BASELINE_FILE, scenario_run_dir};
+use super::generator::Sampler;
 use super::interrupts::{interrupted, interrupts, with_deadline};
 use super::load::LoadWorkload;
 use super::options::RunOptions;
@@ -42,7 +44,13 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
         Err((cluster, stop)) => return Err(run.abandon(cluster, stop).await),
     };
     let (background, mut workloads) = warm_up(&mut run, &mut ctx).await?;
-    let procedures = workload_and_faults(&mut run, &mut ctx, &faults, &mut workloads).await?;
+    let procedures = match &loaded.scenario.capacity {
+        Some(cap) => {
+            capacity_search(&mut run, &ctx, &faults, &cap.value).await;
+            JoinSet::new()
+        }
+        None => workload_and_faults(&mut run, &mut ctx, &faults, &mut workloads).await?,
+    };
     heal(&mut run, &ctx.cluster, &faults, procedures).await;
     settle(&mut run).await;
     check(&mut run, &ctx, background, workloads).await;
@@ -277,11 +285,14 @@ pub(super) async fn boot(
             return Err((Some(cluster), NotBooted::Stopped(doing)));
         }
     };
+    let mut plan = schedule::plan_faults(s, run.seed);
+    let names: Vec<String> = nodes.iter().map(|(name, _)| name.clone()).collect();
+    plan.extend(schedule::capacity_drains(s, &names));
     let faults = Faults::new(
         run.events.clone(),
         cluster.clone(),
         FaultApi::new(lb.clone(), ids.clone()),
-        schedule::plan_faults(s, run.seed),
+        plan,
     );
     let ctx = RunContext {
         cluster,
@@ -299,6 +310,7 @@ pub(super) async fn boot(
         dir: run.dir.clone(),
         interrupt: run.interrupt.clone(),
         bars: run.bars.clone(),
+        sampler: Sampler::new(run.events.clone()),
     };
     Ok((ctx, faults))
 }
@@ -309,6 +321,7 @@ pub(super) async fn boot(
 pub(super) struct Background {
     stop: watch::Sender<bool>,
     watcher: JoinHandle<()>,
+    sampler: JoinHandle<()>,
     load: Option<JoinHandle<()>>,
 }
 
@@ -320,6 +333,7 @@ impl Background {
             let _ = load.await;
         }
         let _ = self.watcher.await;
+        let _ = self.sampler.await;
     }
 }
 
@@ -347,9 +361,14 @@ pub(super) async fn warm_up(
             stop_rx.clone(),
         ))
     });
+    let sampler = {
+        let (sampler, stop) = (ctx.sampler.clone(), stop_rx.clone());
+        tokio::task::spawn_blocking(move || sampler.run(stop))
+    };
     let background = Background {
         stop,
         watcher,
+        sampler,
         load,
     };
     ctx.start = ctx.events.clock().instant(ctx.events.now_us()) + s.warmup.value.get();
@@ -416,6 +435,36 @@ pub(super) async fn workload_and_faults(
         why = interrupted(run.interrupt.clone()) => run.stop(why, Phase::Workload),
     }
     Ok(procedures)
+}
+
+/// The capacity search, in place of the workload phase: searched until
+/// done or the run stops (its drains are undone by the heal, as every
+/// fault is). Skipped once the run has stopped.
+pub(super) async fn capacity_search(
+    run: &mut Run<'_>,
+    ctx: &RunContext,
+    faults: &Faults,
+    cap: &crate::scenario::Capacity,
+) {
+    if run.why_stopped.is_some() {
+        return;
+    }
+    let s = run.scenario();
+    run.phase(Phase::Workload);
+    let search = Search {
+        ctx,
+        faults,
+        sampler: &ctx.sampler,
+        cap,
+        rule: &s.generator,
+        lead: s.warmup.value.get(),
+        hold: s.duration.value.get(),
+        steps: 0,
+    };
+    tokio::select! {
+        _ = search.run() => {}
+        why = interrupted(run.interrupt.clone()) => run.stop(why, Phase::Workload),
+    }
 }
 
 /// Heal: always. A maintenance still under way stops where it is; every

@@ -12,7 +12,31 @@ pub fn time_limit(s: &crate::scenario::Scenario) -> Duration {
     let tasks = s
         .task_load()
         .map_or(Duration::ZERO, |t| t.finish_within.value.get());
-    s.warmup.value.get() + s.duration.value.get() + s.settle.value.get() + tasks + RUN_ALLOWANCE
+    let workload = search_time(s, true).unwrap_or(s.duration.value.get());
+    s.warmup.value.get() + workload + s.settle.value.get() + tasks + RUN_ALLOWANCE
+}
+
+/// How long a capacity search takes at most: every node count's planned
+/// steps, each its lead-in, hold and pause (and, at `worst`, a request
+/// timeout for the last requests in flight), and each drain's wait for
+/// the LB.
+fn search_time(s: &crate::scenario::Scenario, worst: bool) -> Option<Duration> {
+    let cap = &s.capacity.as_ref()?.value;
+    let api = &cap.api;
+    let steps = crate::scenario::planned_steps(
+        api.start.value.get(),
+        api.ceiling.value.get(),
+        api.growth.value,
+        api.resolution.value.fraction(),
+    );
+    let tail = if worst {
+        api.timeout.value.get()
+    } else {
+        Duration::ZERO
+    };
+    let step = s.warmup.value.get() + s.duration.value.get() + cap.between.value.get() + tail;
+    let levels = cap.drain.value + 1;
+    Some(step * steps * levels + cap.lb_out_within.value.get() * 2 * cap.drain.value)
 }
 
 /// The transfer speed estimates assume: the embedded cluster moves
@@ -43,7 +67,7 @@ pub fn expected_wall_time(s: &crate::scenario::Scenario) -> Duration {
 fn one_run(s: &crate::scenario::Scenario) -> Duration {
     let secs = |bytes: f64, per_sec: f64| Duration::from_secs_f64(bytes / per_sec.max(1.0));
     let warmup = s.warmup.value.get();
-    let mut workload = s.duration.value.get();
+    let mut workload = search_time(s, false).unwrap_or(s.duration.value.get());
     if let Some(u) = s.upload_load() {
         let size = u.size.value.bytes() as f64;
         let speed = u

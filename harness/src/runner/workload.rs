@@ -51,6 +51,8 @@ pub(super) struct RunContext {
     pub interrupt: watch::Receiver<Option<String>>,
     /// Live progress bars, when the run shows them.
     pub bars: Option<MultiProgress>,
+    /// The generator's samples of itself.
+    pub sampler: super::generator::Sampler,
 }
 
 /// A workload: started from the run's context and its part of the

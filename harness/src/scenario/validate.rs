@@ -8,12 +8,14 @@ use super::model::{
 };
 use super::problem::Problem;
 
+mod capacity;
 mod checks;
 mod cluster;
 mod faults;
 mod validator;
 mod workloads;
 
+pub use capacity::planned_steps;
 pub use validator::{MAX_NODES, node_names};
 use validator::{MAX_USERS, Validator};
 
@@ -182,6 +184,7 @@ impl Validator {
         self.stored(s);
         self.faults(s);
         self.checks(s);
+        self.capacity(s);
         // Each combination is validated as a scenario of its own, once the
         // scenario itself is sound, so a problem is not said once per
         // combination.

@@ -94,6 +94,7 @@ fn ping(seq: u64, t: u64, status: u16, node: Option<&str>) -> Event {
         error: None,
         bytes: 1,
         node: node.map(String::from),
+        held: false,
     })
 }
 
@@ -306,6 +307,7 @@ fn drain_contract_fails_a_request_that_failed() {
         error: error.map(String::from),
         bytes: 0,
         node: None,
+        held: false,
     };
     replace_request(
         &mut events,

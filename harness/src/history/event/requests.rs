@@ -91,12 +91,21 @@ pub struct Request {
     /// The node that served it, from a ping body's `Name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+    /// It fell due while `max_in_flight` requests were in flight, so it
+    /// was sent late for the cluster's slowness, not the generator's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
 }
 
 impl Request {
     /// Latency from the intended start.
     pub fn latency_us(&self) -> u64 {
         self.done_us.saturating_sub(self.intended_us)
+    }
+
+    /// How late it was sent against its intended start.
+    pub fn send_lag_us(&self) -> u64 {
+        self.sent_us.saturating_sub(self.intended_us)
     }
 
     /// True unless the outcome is `Ok`.

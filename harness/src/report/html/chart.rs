@@ -27,6 +27,10 @@ svg text{font:11px system-ui,sans-serif;fill:#444}.axis{stroke:#999;stroke-width
 .p50{stroke:#1f6fd1;fill:none;stroke-width:1.6}.p99{stroke:#e07b00;fill:none;stroke-width:1.6}
 .warmup{fill:#eef0f4}.fault{fill:#fbe1e1}.share{fill:#1f6fd1}.legend{font-size:12px;color:#444}
 .swatch{display:inline-block;width:12px;height:3px;vertical-align:middle;margin:0 4px 0 12px}
+.lvl0{stroke:#1f6fd1;fill:none;stroke-width:1.6}.lvl1{stroke:#e07b00;fill:none;stroke-width:1.6}
+.lvl2{stroke:#1f8a3b;fill:none;stroke-width:1.6}.lvl3{stroke:#7b3fb5;fill:none;stroke-width:1.6}
+.objective{stroke:#c62828;stroke-dasharray:6 4;stroke-width:1.2}.fit{stroke:#7b3fb5;fill:none;stroke-width:1.4}
+.measured{fill:#1d2330}.predicted{fill:#8a5a00}h3{font-size:15px;margin:18px 0 6px}
 td.full{background:#e3f4e7}td.part{background:#fdf0d5}td.none{background:#fbe1e1}
 ";
 
@@ -61,13 +65,6 @@ pub(super) fn grid_y(o: &mut String, y: f64, label: &str) {
 }
 
 pub(super) fn axis_x(o: &mut String, span: f64, x: &dyn Fn(f64) -> f64) {
-    let base = HEIGHT - BOTTOM;
-    let _ = writeln!(
-        o,
-        "<line class=\"axis\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{base}\" y2=\"{base}\"/>\
-         <line class=\"axis\" x1=\"{LEFT}\" x2=\"{LEFT}\" y1=\"{TOP}\" y2=\"{base}\"/>",
-        WIDTH - RIGHT
-    );
     let step = [
         1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
     ]
@@ -75,22 +72,43 @@ pub(super) fn axis_x(o: &mut String, span: f64, x: &dyn Fn(f64) -> f64) {
     .find(|s| span / s <= 12.0)
     // Whole hours, still about 12 ticks, however long the span.
     .unwrap_or_else(|| (span / 12.0 / 3600.0).ceil() * 3600.0);
-    let mut s = 0.0;
-    while s <= span + 1e-9 {
+    axis_values(o, (span, step), x, "s", "seconds since start");
+}
+
+/// The axis lines, and an x axis of ticks every `step` up to `max`, each
+/// labelled with its value and `unit`, the axis named by `label`.
+pub(super) fn axis_values(
+    o: &mut String,
+    (max, step): (f64, f64),
+    x: &dyn Fn(f64) -> f64,
+    unit: &str,
+    label: &str,
+) {
+    let base = HEIGHT - BOTTOM;
+    let _ = writeln!(
+        o,
+        "<line class=\"axis\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{base}\" y2=\"{base}\"/>\
+         <line class=\"axis\" x1=\"{LEFT}\" x2=\"{LEFT}\" y1=\"{TOP}\" y2=\"{base}\"/>",
+        WIDTH - RIGHT
+    );
+    let mut v = 0.0;
+    while v <= max + 1e-9 {
         let _ = writeln!(
             o,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}s</text>",
-            x(s),
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}{}</text>",
+            x(v),
             base + 16.0,
-            fmt_num(s)
+            fmt_num(v),
+            esc(unit)
         );
-        s += step;
+        v += step;
     }
     let _ = writeln!(
         o,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">seconds since start</text>",
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
         WIDTH - RIGHT,
-        HEIGHT - 2.0
+        HEIGHT - 2.0,
+        esc(label)
     );
 }
 

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
-use super::super::units::{Bandwidth, Duration, Percent, Size};
+use super::super::units::{Bandwidth, Duration, Percent, Rate, Size};
 use super::defaults;
 
 /// A check, judged on the recorded history after the run.
@@ -63,6 +63,23 @@ pub enum Check {
     /// Every write the cluster acknowledged is there afterwards, intact,
     /// and nothing refused is left in part.
     NoAcknowledgedLoss(NamedCheck),
+    /// The capacity search found the cluster sustaining at least a rate
+    /// under its objective, with every node or with some drained.
+    Sustains(Sustains),
+}
+
+/// Parameters of `sustains`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sustains {
+    /// Name in reports; the kind when absent.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// The least sustained rate that passes.
+    pub rate: Spanned<Rate>,
+    /// With this many nodes drained (0: every node serving).
+    #[serde(default = "defaults::no_nodes")]
+    pub drained: Spanned<u32>,
 }
 
 /// Parameters of `no_regression`: how far the run may fall behind its
@@ -337,6 +354,7 @@ impl Check {
             Check::HeartbeatsResume(_) => "heartbeats_resume",
             Check::TasksSurvive(_) => "tasks_survive",
             Check::NoAcknowledgedLoss(_) => "no_acknowledged_loss",
+            Check::Sustains(_) => "sustains",
         }
     }
 
@@ -399,6 +417,7 @@ impl Check {
             Check::SurvivesDatabaseOutage(c)
             | Check::HeartbeatsResume(c)
             | Check::TasksSurvive(c) => &c.name,
+            Check::Sustains(c) => &c.name,
         };
         name.as_ref()
             .map(|n| n.value.clone())

@@ -165,3 +165,36 @@ pub fn p99_slack() -> Spanned<Duration> {
 pub fn of_type<T: Default>() -> Spanned<T> {
     spanned(T::default())
 }
+pub fn no_nodes() -> Spanned<u32> {
+    spanned(0)
+}
+pub fn between_steps() -> Spanned<Duration> {
+    spanned(Duration::from_secs(1))
+}
+pub fn lb_out_within() -> Spanned<Duration> {
+    spanned(Duration::from_secs(15))
+}
+pub fn growth() -> Spanned<f64> {
+    spanned(2.0)
+}
+pub fn resolution() -> Spanned<Percent> {
+    spanned(percent("5%"))
+}
+pub fn search_in_flight() -> Spanned<u32> {
+    spanned(10_000)
+}
+pub fn objective_errors() -> Spanned<Percent> {
+    spanned(percent("1%"))
+}
+pub fn late_after() -> Spanned<Duration> {
+    spanned(Duration::from_millis(10))
+}
+pub fn max_late() -> Spanned<Percent> {
+    spanned(percent("1%"))
+}
+pub fn max_cpu() -> Spanned<Percent> {
+    spanned(percent("90%"))
+}
+fn percent(literal: &str) -> Percent {
+    literal.parse().expect("valid literal")
+}

@@ -6,6 +6,7 @@
 //! Fields that the second validation pass must point at are `Spanned`.
 //! docs/scenarios.md documents every field; keep the two in step.
 
+mod capacity;
 mod checks;
 mod cluster;
 pub(crate) mod defaults;
@@ -17,6 +18,7 @@ use serde_saphyr::Spanned;
 
 use super::units::Duration;
 
+pub use capacity::*;
 pub use checks::*;
 pub use cluster::*;
 pub use faults::*;
@@ -64,6 +66,14 @@ pub struct Scenario {
     /// embedded cluster, and the sweep's table compares them.
     #[serde(default)]
     pub sweep: Option<Spanned<Sweep>>,
+    /// A capacity search in place of the workload and the faults: each
+    /// step lasts `duration`.
+    #[serde(default)]
+    pub capacity: Option<Spanned<Capacity>>,
+    /// When the load generator counts itself the bottleneck, in every
+    /// run; a run past it says so in its report.
+    #[serde(default)]
+    pub generator: GeneratorBound,
 }
 
 /// The values a sweep tries; every combination of the axes given runs.
@@ -309,5 +319,10 @@ pub const KINDS: &[(&str, &str, &str)] = &[
         "check",
         "no_acknowledged_loss",
         "every package and task the cluster acknowledged is there at the end and intact; nothing it refused is left in part",
+    ),
+    (
+        "check",
+        "sustains",
+        "the capacity search found a sustained rate (under its objective, the generator not the limit) of at least a bound, with every node or some drained",
     ),
 ];

@@ -57,8 +57,9 @@ impl Validator {
         } else if let Check::NoAcknowledgedLoss(_) = &c.value {
             (s.upload_load().is_none() && s.task_load().is_none())
                 .then_some("needs an upload or tasks workload to judge, and the scenario has none")
-        } else if let Check::HeartbeatsResume(_) = &c.value {
-            // Judged by the harness's own pings of each node.
+        } else if let Check::HeartbeatsResume(_) | Check::Sustains(_) = &c.value {
+            // Judged by the harness's own pings of each node, or by the
+            // capacity search (its own rules say whether one is there).
             None
         } else if let Check::LadderReaches(_) = &c.value {
             s.ladder()
@@ -133,6 +134,16 @@ impl Validator {
                     &c.referenced,
                     &["kill", "restart"],
                 );
+            }
+            Check::Sustains(c) => {
+                let most = s.capacity.as_ref().map_or(0, |cap| cap.value.drain.value);
+                if c.drained.value > most {
+                    self.problem(
+                        &c.drained.referenced,
+                        format!("{path}.drained"),
+                        format!("judges the search with {} node(s) drained, and capacity.drain takes away {most}", c.drained.value),
+                    );
+                }
             }
             Check::SharedStorage(_)
             | Check::NoAcknowledgedLoss(_)

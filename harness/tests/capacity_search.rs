@@ -1,0 +1,212 @@
+//! The capacity search end to end: on the embedded cluster it finds the
+//! knee of three nodes, of two and of one, by drains it undoes; and a
+//! generator held to a sliver of a CPU says it was the limit, never the
+//! cluster (issue 20). The search through `cluster up`'s target file,
+//! ended and interrupted, is in `real_target`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::util::{harness, run_with_timeout};
+
+/// A bound against a hang: the search below takes about 20 s on a debug
+/// build.
+const LIMIT: Duration = Duration::from_secs(300);
+
+fn read(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_search_of_three_nodes_finds_each_knee_by_drains_it_undoes() {
+    // The generator must not share its cores with another test's load,
+    // or its steps would be generator-bound.
+    let _share = crate::util::exclusive();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = harness();
+    cmd.args(["run", "fixtures/scenarios/search/three-nodes.yaml", "--out"])
+        .arg(tmp.path().join("runs"));
+    let out = run_with_timeout(cmd, LIMIT);
+    if out.code() == 3 && out.stderr.contains("needs a CPU quota") {
+        eprintln!(
+            "skipped: the nodes' twentieth of a CPU needs a writable cgroup: {}",
+            out.stderr
+        );
+        return;
+    }
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    let run = tmp.path().join("runs/latest");
+    let report = read(&run.join("report.json"));
+    crate::run::assert_matches_schema(&report);
+    let cap = &report["capacity"];
+    let levels = cap["levels"].as_array().unwrap();
+    let nodes: Vec<u64> = levels
+        .iter()
+        .map(|l| l["nodes"].as_u64().unwrap())
+        .collect();
+    assert_eq!(nodes, [3, 2, 1], "{cap}");
+    let mut capacities = Vec::new();
+    for level in levels {
+        // Each knee found, bracketed to the scenario's 10%, by steps the
+        // generator kept up with.
+        let (Some(lo), Some(hi)) = (level["capacity"].as_f64(), level["missed"].as_f64()) else {
+            panic!("no knee at {} nodes: {}", level["nodes"], level["limit"]);
+        };
+        assert!((hi - lo) / lo <= 0.10 + 1e-9, "{level}");
+        assert_eq!(level["generator_bound"], false, "{level}");
+        capacities.push(lo);
+    }
+    assert!(
+        capacities[0] > capacities[1] && capacities[1] > capacities[2],
+        "fewer nodes sustain less: {capacities:?}"
+    );
+    assert_eq!(levels[1]["drained"], serde_json::json!(["n3"]));
+    assert_eq!(levels[2]["drained"], serde_json::json!(["n3", "n2"]));
+    // The conclusion states each figure the levels hold.
+    let conclusion = cap["conclusion"].as_str().unwrap();
+    assert!(conclusion.starts_with("3 nodes sustain "), "{conclusion}");
+    assert!(
+        conclusion.contains("with one drained, ") && conclusion.contains("with two drained, "),
+        "{conclusion}"
+    );
+    assert!(
+        out.stdout.contains(&format!("conclusion: {conclusion}")),
+        "{}",
+        out.stdout
+    );
+    // Three node counts: a law, or the reason there is none.
+    assert!(
+        cap["fit"].is_object() || cap["fit_error"].is_string(),
+        "{cap}"
+    );
+    // Each drain was made, confirmed and undone: its node answered 418,
+    // then 200 again at the end.
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let events: Vec<Value> = history
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for node in ["n3", "n2"] {
+        let name = format!("capacity-drain-{node}");
+        let actions: Vec<(&str, bool)> = events
+            .iter()
+            .filter(|e| e["event"] == "fault" && e["name"] == name.as_str())
+            .map(|e| (e["action"].as_str().unwrap(), e["error"].is_null()))
+            .collect();
+        assert_eq!(actions, [("inject", true), ("heal", true)], "{name}");
+        let statuses: Vec<u64> = events
+            .iter()
+            .filter(|e| e["event"] == "node_status" && e["node"] == node)
+            .filter_map(|e| e["status"].as_u64())
+            .collect();
+        assert!(
+            statuses.contains(&418) && statuses.last() == Some(&200),
+            "{node}: {statuses:?}"
+        );
+    }
+    crate::util::assert_chromium_draws(&run.join("report.html"), tmp.path(), 5);
+}
+
+/// `cmd`, run inside the cgroup of `limits`: the child joins it before it
+/// execs, so every thread of it is held.
+fn held_to(
+    cmd: &std::process::Command,
+    limits: &reference_cluster::cpu::CpuLimits,
+) -> Option<std::process::Command> {
+    let Some(reference_cluster::cpu::CpuPlacement::Cgroup(dir)) = limits.placement(0) else {
+        return None;
+    };
+    let mut held = std::process::Command::new("sh");
+    held.arg("-c")
+        .arg("echo $$ > \"$1/cgroup.procs\" && shift && exec \"$@\"")
+        .arg("sh")
+        .arg(dir)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            held.env(k, v);
+        }
+    }
+    if let Some(cwd) = cmd.get_current_dir() {
+        held.current_dir(cwd);
+    }
+    Some(held)
+}
+
+#[test]
+fn a_starved_generator_is_reported_generator_bound_and_never_as_a_capacity() {
+    let _share = crate::util::latency_bound();
+    const CORES: f64 = 0.05;
+    let limits = match reference_cluster::cpu::CpuLimits::prepare(CORES, 1) {
+        Ok(l)
+            if matches!(
+                l.placement(0),
+                Some(reference_cluster::cpu::CpuPlacement::Cgroup(_))
+            ) =>
+        {
+            l
+        }
+        other => {
+            eprintln!(
+                "skipped: holding the harness to {CORES} CPU needs a writable cgroup: {:?}",
+                other.err()
+            );
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // The cluster runs apart, unheld; only the generator is starved.
+    let up =
+        crate::real_target::up_like_file("fixtures/scenarios/search/starved.yaml", dir.path(), &[]);
+    let run = |scenario: &str, runs: &str| {
+        let mut cmd = harness();
+        cmd.args(["run", "--allow-disruptive", "--target"])
+            .arg(&up.target)
+            .arg(scenario)
+            .arg("--out")
+            .arg(dir.path().join(runs))
+            .env("HARNESS_API_KEY", &up.key);
+        let held = held_to(&cmd, &limits).unwrap();
+        let out = run_with_timeout(held, LIMIT);
+        let report = read(&dir.path().join(runs).join("latest/report.json"));
+        (out, report)
+    };
+    let (out, report) = run("fixtures/scenarios/search/starved.yaml", "search");
+    let level = &report["capacity"]["levels"][0];
+    assert_eq!(level["generator_bound"], true, "{}\n{level}", out.stderr);
+    assert!(level["capacity"].is_null(), "{level}");
+    let bound = level["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["verdict"] == "generator_bound")
+        .expect("a generator-bound step");
+    assert!(bound["generator"]["bound"].is_string(), "{bound}");
+    let cpus = bound["generator"]["cpus"].as_f64().unwrap();
+    assert!(
+        (cpus - CORES).abs() < 1e-6,
+        "the generator knew its quota: {cpus}"
+    );
+    let conclusion = report["capacity"]["conclusion"].as_str().unwrap();
+    assert!(
+        conclusion.contains("the generator's ceiling"),
+        "{conclusion}"
+    );
+    assert!(out.stdout.contains("GENERATOR-BOUND"), "{}", out.stdout);
+    // Its check cannot say the cluster sustains a rate the generator
+    // could not offer, nor that it does not.
+    let sustains = crate::util::check_of(&report, "sustains");
+    assert_eq!(sustains["verdict"], "unknown", "{sustains}");
+    // An ordinary run says so too.
+    let (out, report) = run("fixtures/scenarios/search/starved-api.yaml", "api");
+    let generator = &report["generator"];
+    assert!(generator["bound"].is_string(), "{generator}");
+    assert!(
+        out.stdout.contains("\ngenerator: fell behind ("),
+        "{}",
+        out.stdout
+    );
+}
