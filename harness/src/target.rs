@@ -488,10 +488,18 @@ pub fn disruptive_steps(s: &Scenario) -> Vec<String> {
     // A search overloads the cluster on purpose, and may drain nodes.
     if let Some(cap) = &s.capacity {
         let cap = &cap.value;
-        steps.push(format!(
-            "capacity: open-model load past the knee, up to {}",
-            cap.api.ceiling.value
-        ));
+        if let Some(api) = &cap.api {
+            steps.push(format!(
+                "capacity: open-model REST load past the knee, up to {}",
+                api.ceiling.value
+            ));
+        }
+        if let Some(tasks) = &cap.tasks {
+            steps.push(format!(
+                "capacity: tasks past the task caps, up to {}",
+                tasks.ceiling.value
+            ));
+        }
         if cap.drain.value > 0 {
             steps.push(format!(
                 "capacity: drains {} node(s), one at a time, undone at the end",

@@ -20,7 +20,31 @@ pub(super) fn judge(c: &Sustains, history: &History, s: &Scenario) -> (Verdict, 
             json!({}),
         );
     };
-    let report = capacity(history, &cap.value, &s.generator);
+    let Some(kind) = c
+        .search
+        .as_ref()
+        .map(|k| k.value)
+        .or_else(|| cap.value.searches().first().copied())
+    else {
+        return (
+            Verdict::Unknown,
+            "the capacity section asks for no search".into(),
+            json!({}),
+        );
+    };
+    let Some(report) = capacity(history, &cap.value, &s.generator)
+        .into_iter()
+        .find(|r| r.search == kind.name())
+    else {
+        return (
+            Verdict::Unknown,
+            format!(
+                "the scenario's capacity section has no {} search",
+                kind.name()
+            ),
+            json!({}),
+        );
+    };
     let with = if drained == 0 {
         "every node serving".to_string()
     } else {

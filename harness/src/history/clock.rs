@@ -38,6 +38,13 @@ impl Clock {
         self.start.elapsed().as_micros() as u64
     }
 
+    /// An instant on the run's clock; 0 before the start.
+    pub fn us_of(&self, at: tokio::time::Instant) -> u64 {
+        at.into_std()
+            .saturating_duration_since(self.start)
+            .as_micros() as u64
+    }
+
     /// The instant `us` microseconds after the start, or a year on if that
     /// is not representable.
     pub fn instant(&self, us: u64) -> tokio::time::Instant {

@@ -2,58 +2,21 @@
 //! judged against the objective by the same histograms the checks use,
 //! each node count's sustained rate and what broke past it, the share of
 //! capacity each drained node cost, the scaling law fitted to them, and
-//! one line of conclusion (docs/capacity.md, "Finding the knee"). The
-//! search judges each step as it goes with [`judge_step`], the one
-//! judgement the report makes again from the history.
+//! one line of conclusion, for each search the scenario asks for
+//! (docs/capacity.md, "Finding the knee"). The search judges each step as
+//! it goes by the judgements of `step`, which the report makes again from
+//! the history.
 
-use std::collections::BTreeMap;
+mod step;
 
 use serde::{Deserialize, Serialize};
 
-use super::figures::{histogram, ms, percentile_us, secs};
-use super::generator::{GeneratorFigures, figures, samples};
+use super::figures::ms;
+use super::generator::samples;
 use super::usl::{self, Fit};
-use crate::history::{CapacityStep, Event, GeneratorSample, History, Request};
-use crate::scenario::{Capacity, GeneratorBound};
-
-/// What a step showed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepVerdict {
-    /// The cluster met the objective at this rate.
-    Met,
-    /// It did not.
-    Missed,
-    /// The generator fell behind: the step says nothing of the cluster.
-    GeneratorBound,
-}
-
-/// One step, judged.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StepReport {
-    /// The rate offered, per second.
-    pub offered: f64,
-    /// Successful responses per second of the step.
-    pub achieved: f64,
-    /// `ladder` or `bisect`.
-    pub part: String,
-    /// Requests intended in the step.
-    pub requests: u64,
-    /// Of which failed or without an answer.
-    pub errors: u64,
-    /// Their share.
-    pub error_rate: f64,
-    /// Median latency of successful requests from the intended start, ms.
-    pub p50_ms: f64,
-    /// Their 99th percentile, ms.
-    pub p99_ms: f64,
-    /// What the generator did meanwhile.
-    pub generator: GeneratorFigures,
-    /// The verdict.
-    pub verdict: StepVerdict,
-    /// Why: what broke, or why the generator was the limit.
-    pub why: String,
-}
+use crate::history::{Event, History, Request};
+use crate::scenario::{Capacity, GeneratorBound, SearchKind};
+pub use step::{StepReport, StepVerdict, judge_step, judge_task_step};
 
 /// The search at one node count.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,11 +59,17 @@ pub struct Prediction {
 /// A capacity search's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CapacityReport {
-    /// Which search: `api`.
+    /// Which search: `api` or `tasks`.
     pub search: String,
+    /// What its rates count: `req/s` or `tasks/s`.
+    pub unit: String,
+    /// What its steps' p50 and p99 measure: `latency` (from each
+    /// request's intended start), `pick-up` or `duration` (from each
+    /// task's intended submission).
+    pub measure: String,
     /// The objective, in words.
     pub objective: String,
-    /// The objective's p99 bound, ms (for the latency curve).
+    /// The objective's bound on that p99, ms (for the latency curve).
     pub objective_p99_ms: f64,
     /// Each node count, most nodes first.
     pub levels: Vec<LevelReport>,
@@ -115,135 +84,24 @@ pub struct CapacityReport {
     pub conclusion: String,
 }
 
-/// Judges one step from its requests (those intended within it are
-/// taken) and the generator's samples around it.
-pub fn judge_step<'a>(
-    step: &CapacityStep,
-    requests: impl IntoIterator<Item = &'a Request> + Clone,
-    samples: &[GeneratorSample],
+/// Each search's result from a history, in the order they ran.
+pub fn capacity(history: &History, cap: &Capacity, rule: &GeneratorBound) -> Vec<CapacityReport> {
+    cap.searches()
+        .into_iter()
+        .map(|kind| search_report(history, cap, kind, rule))
+        .collect()
+}
+
+/// One search's result.
+fn search_report(
+    history: &History,
     cap: &Capacity,
+    kind: SearchKind,
     rule: &GeneratorBound,
-) -> StepReport {
-    let window = (step.from_us, step.to_us);
-    let inside: Vec<&Request> = requests
-        .clone()
-        .into_iter()
-        .filter(|r| r.intended_us >= window.0 && r.intended_us < window.1)
-        .collect();
-    let generator = figures(requests, samples, window, rule);
-    let n = inside.len() as u64;
-    let errors = inside.iter().filter(|r| r.is_error()).count() as u64;
-    let error_rate = if n == 0 {
-        0.0
-    } else {
-        errors as f64 / n as f64
-    };
-    let hist = histogram(inside.iter().copied().filter(|r| !r.is_error()));
-    let pct = |p| percentile_us(&hist, p).map(ms);
-    let p99 = pct(99.0);
-    let hold = secs(step.to_us.saturating_sub(step.from_us)).max(1e-6);
-    // Delivered, not offered: answers that came within the hold.
-    let delivered = inside
-        .iter()
-        .filter(|r| !r.is_error() && r.done_us <= step.to_us)
-        .count();
-    let objective = &cap.api.objective;
-    let mut broke = Vec::new();
-    if n == 0 {
-        broke.push("no request was made".to_string());
-    }
-    if n > 0 && error_rate > objective.max_error_rate.value.fraction() {
-        broke.push(format!(
-            "{:.1}% errors, over {}: {}",
-            error_rate * 100.0,
-            objective.max_error_rate.value,
-            mostly(&inside)
-        ));
-    }
-    let bound_ms = ms(objective.p99.value.as_micros_u64());
-    match p99 {
-        Some(p) if p >= bound_ms => broke.push(format!(
-            "p99 {p:.1} ms, not under {}{}",
-            objective.p99.value,
-            slowest(&inside)
-        )),
-        None if n > 0 => broke.push("no request succeeded".to_string()),
-        _ => {}
-    }
-    let (verdict, why) = match (&generator.bound, broke.is_empty()) {
-        (Some(bound), _) => (StepVerdict::GeneratorBound, bound.clone()),
-        (None, true) => (
-            StepVerdict::Met,
-            format!(
-                "p99 {:.1} ms, {:.1}% errors",
-                p99.unwrap_or(0.0),
-                error_rate * 100.0
-            ),
-        ),
-        (None, false) => (StepVerdict::Missed, broke.join("; ")),
-    };
-    StepReport {
-        offered: step.rate,
-        achieved: delivered as f64 / hold,
-        part: step.part.clone(),
-        requests: n,
-        errors,
-        error_rate,
-        p50_ms: pct(50.0).unwrap_or(0.0),
-        p99_ms: p99.unwrap_or(0.0),
-        generator,
-        verdict,
-        why,
-    }
-}
-
-/// The commonest failure among the requests, and who gave it.
-fn mostly(requests: &[&Request]) -> String {
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for r in requests.iter().filter(|r| r.is_error()) {
-        let what = match (r.status, &r.error) {
-            (Some(s), _) => format!("{s}"),
-            (None, Some(e)) => e.clone(),
-            (None, None) => "no answer".to_string(),
-        };
-        let who = match (&r.node, r.status) {
-            (Some(node), _) => format!("from {node}"),
-            (None, Some(_)) => "through the LB".to_string(),
-            (None, None) => "at the LB's address".to_string(),
-        };
-        *counts.entry(format!("{what} {who}")).or_default() += 1;
-    }
-    counts
-        .into_iter()
-        .max_by_key(|(_, n)| *n)
-        .map_or_else(String::new, |(what, n)| format!("mostly {what} ({n})"))
-}
-
-/// The node whose successful requests were slowest, where requests name
-/// their node and more than one did.
-fn slowest(requests: &[&Request]) -> String {
-    let mut by_node: BTreeMap<&str, Vec<&Request>> = BTreeMap::new();
-    for r in requests.iter().filter(|r| !r.is_error()) {
-        if let Some(node) = &r.node {
-            by_node.entry(node).or_default().push(r);
-        }
-    }
-    if by_node.len() < 2 {
-        return String::new();
-    }
-    by_node
-        .into_iter()
-        .filter_map(|(node, rs)| percentile_us(&histogram(rs.into_iter()), 99.0).map(|p| (node, p)))
-        .max_by_key(|(_, p)| *p)
-        .map_or_else(String::new, |(node, p)| {
-            format!(" (slowest: {node}, p99 {:.1} ms)", ms(p))
-        })
-}
-
-/// The search's result from a history.
-pub fn capacity(history: &History, cap: &Capacity, rule: &GeneratorBound) -> CapacityReport {
+) -> CapacityReport {
     let samples = samples(history);
     let requests: Vec<&Request> = history.requests().collect();
+    let tasks = history.task_records();
     let mut levels: Vec<LevelReport> = Vec::new();
     for e in &history.events {
         match e {
@@ -259,8 +117,21 @@ pub fn capacity(history: &History, cap: &Capacity, rule: &GeneratorBound) -> Cap
                 generator_bound: false,
                 error: l.error.clone(),
             }),
-            Event::CapacityStep(step) => {
-                let judged = judge_step(step, requests.iter().copied(), &samples, cap, rule);
+            Event::CapacityStep(step) if step.search == kind.name() => {
+                let judged = match (kind, &cap.api, &cap.tasks) {
+                    (SearchKind::Api, Some(api), _) => {
+                        judge_step(step, requests.iter().copied(), &samples, api, rule)
+                    }
+                    (SearchKind::Tasks, _, Some(search)) => judge_task_step(
+                        step,
+                        &tasks,
+                        history.task_submissions(),
+                        &samples,
+                        search,
+                        rule,
+                    ),
+                    _ => continue,
+                };
                 if let Some(level) = levels.iter_mut().rev().find(|l| l.nodes == step.nodes) {
                     level.steps.push(judged);
                 }
@@ -268,9 +139,11 @@ pub fn capacity(history: &History, cap: &Capacity, rule: &GeneratorBound) -> Cap
             _ => {}
         }
     }
-    let (start, ceiling) = (cap.api.start.value.get(), cap.api.ceiling.value.get());
+    let ladder = cap.ladder(kind);
     for level in &mut levels {
-        conclude(level, start, ceiling);
+        if let Some(l) = ladder {
+            conclude(level, l.start, l.ceiling);
+        }
     }
     let full = levels.first().and_then(|l| l.capacity);
     for level in levels.iter_mut().skip(1) {
@@ -301,14 +174,13 @@ pub fn capacity(history: &History, cap: &Capacity, rule: &GeneratorBound) -> Cap
                 .collect()
         })
         .unwrap_or_default();
-    let objective = format!(
-        "p99 < {}, errors ≤ {}",
-        cap.api.objective.p99.value, cap.api.objective.max_error_rate.value
-    );
+    let (measure, objective, bound_ms) = objective(cap, kind);
     let mut report = CapacityReport {
-        search: "api".to_string(),
+        search: kind.name().to_string(),
+        unit: kind.unit().to_string(),
+        measure,
         objective,
-        objective_p99_ms: ms(cap.api.objective.p99.value.as_micros_u64()),
+        objective_p99_ms: bound_ms,
         levels,
         fit,
         fit_error,
@@ -317,6 +189,39 @@ pub fn capacity(history: &History, cap: &Capacity, rule: &GeneratorBound) -> Cap
     };
     report.conclusion = conclusion(&report);
     report
+}
+
+/// A search's measure, its objective in words, and the bound on the
+/// measure's p99 in ms.
+fn objective(cap: &Capacity, kind: SearchKind) -> (String, String, f64) {
+    match (kind, &cap.api, &cap.tasks) {
+        (SearchKind::Api, Some(api), _) => (
+            "latency".to_string(),
+            format!(
+                "p99 < {}, errors ≤ {}",
+                api.objective.p99.value, api.objective.max_error_rate.value
+            ),
+            ms(api.objective.p99.value.as_micros_u64()),
+        ),
+        (SearchKind::Tasks, _, Some(t)) => {
+            let o = &t.objective;
+            let mut words = Vec::new();
+            if let Some(p) = &o.pickup {
+                words.push(format!("pick-up p99 < {}", p.value));
+            }
+            if let Some(d) = &o.duration {
+                words.push(format!("duration p99 < {}", d.value));
+            }
+            words.push(format!("failures ≤ {}", o.max_failed.value));
+            let (measure, bound) = match (&o.pickup, &o.duration) {
+                (Some(p), _) => ("pick-up", p.value.as_micros_u64()),
+                (None, Some(d)) => ("duration", d.value.as_micros_u64()),
+                (None, None) => ("pick-up", 0),
+            };
+            (measure.to_string(), words.join(", "), ms(bound))
+        }
+        _ => (String::new(), String::new(), 0.0),
+    }
 }
 
 /// A level's sustained rate, its bracket, and what ended its search.
@@ -381,8 +286,12 @@ fn conclude(level: &mut LevelReport, start: f64, ceiling: f64) {
     };
 }
 
-/// A rate as the conclusion writes it: whole, with thousands grouped.
+/// A rate as the conclusion writes it: whole, with thousands grouped; a
+/// tenth kept under 100 where there is one (a task search's 12.5/s).
 pub fn rate(r: f64) -> String {
+    if r < 100.0 && (r - r.round()).abs() >= 0.05 {
+        return format!("{r:.1}");
+    }
     let whole = r.round() as u64;
     let digits = whole.to_string();
     let mut out = String::new();
@@ -407,10 +316,11 @@ fn conclusion(r: &CapacityReport) -> String {
     };
     let mut line = match full.capacity {
         Some(c) => format!(
-            "{} sustain{} {} req/s at {}",
+            "{} sustain{} {} {} at {}",
             node_count(full.nodes),
             if full.nodes == 1 { "s" } else { "" },
             rate(c),
+            r.unit,
             r.objective
         ),
         None => format!("{}: {}", node_count(full.nodes), full.limit),

@@ -36,10 +36,32 @@ pub struct GeneratorFigures {
     pub bound: Option<String>,
 }
 
-/// The generator's figures for the requests intended from `from_us` until
+/// One request the generator was due to send: a REST request, or a task's
+/// submission.
+#[derive(Debug, Clone, Copy)]
+pub struct Sent {
+    /// When it was due.
+    pub due_us: u64,
+    /// How late it left.
+    pub lag_us: u64,
+    /// It waited for a slot (`max_in_flight`): the cluster held it.
+    pub held: bool,
+}
+
+impl From<&Request> for Sent {
+    fn from(r: &Request) -> Self {
+        Self {
+            due_us: r.intended_us,
+            lag_us: r.send_lag_us(),
+            held: r.held,
+        }
+    }
+}
+
+/// The generator's figures for the requests due from `from_us` until
 /// `to_us`, and the samples around that window.
-pub fn figures<'a>(
-    requests: impl IntoIterator<Item = &'a Request>,
+pub fn figures(
+    sent: impl IntoIterator<Item = Sent>,
     samples: &[GeneratorSample],
     (from_us, to_us): (u64, u64),
     rule: &GeneratorBound,
@@ -47,8 +69,8 @@ pub fn figures<'a>(
     let late_after = rule.late_after.value.as_micros_u64();
     let mut lags = Vec::new();
     let (mut requests_n, mut held, mut late) = (0u64, 0u64, 0u64);
-    for r in requests {
-        if r.intended_us < from_us || r.intended_us >= to_us {
+    for r in sent {
+        if r.due_us < from_us || r.due_us >= to_us {
             continue;
         }
         requests_n += 1;
@@ -56,7 +78,7 @@ pub fn figures<'a>(
             held += 1;
             continue;
         }
-        let lag = r.send_lag_us();
+        let lag = r.lag_us;
         lags.push(lag);
         if lag > late_after {
             late += 1;
@@ -136,6 +158,7 @@ pub fn samples(history: &History) -> Vec<GeneratorSample> {
 /// of the warm-up to the end of the history), where it sent requests.
 pub fn generator(history: &History, rule: &GeneratorBound) -> Option<GeneratorFigures> {
     let window = (history.measured_from(), history.end_us().saturating_add(1));
-    let figures = figures(history.requests(), &samples(history), window, rule);
+    let sent = history.requests().map(Sent::from);
+    let figures = figures(sent, &samples(history), window, rule);
     (figures.requests > 0).then_some(figures)
 }

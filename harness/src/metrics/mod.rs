@@ -22,7 +22,7 @@ use crate::history::History;
 pub(crate) use capacity::tests as capacity_tests;
 pub use capacity::{
     CapacityReport, LevelReport, Prediction, StepReport, StepVerdict, capacity, judge_step,
-    node_count, rate,
+    judge_task_step, node_count, rate,
 };
 pub use cleanup::{CleanupReport, Outcome, Removal, TaskLeft, cleanup};
 pub use figures::{HISTOGRAM_MAX_US, HISTOGRAM_SIGFIG, histogram, histogram_of, percentile_us};

@@ -65,7 +65,7 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
         interrupted,
         uploads_in_flight: uploads_in_flight(history),
         generator: None,
-        capacity: None,
+        capacity: Vec::new(),
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
     }
 }

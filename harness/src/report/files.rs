@@ -28,10 +28,9 @@ pub fn judge_and_write(
     let mut report = build(history, check::run_all(scenario, history, against.as_ref()));
     // What the scenario's rules say of the generator and of its search.
     report.generator = crate::metrics::generator(history, &scenario.generator);
-    report.capacity = scenario
-        .capacity
-        .as_ref()
-        .map(|c| crate::metrics::capacity(history, &c.value, &scenario.generator));
+    if let Some(c) = &scenario.capacity {
+        report.capacity = crate::metrics::capacity(history, &c.value, &scenario.generator);
+    }
     let written = write(dir, &report);
     (report, written)
 }

@@ -70,12 +70,12 @@ pub fn html(r: &Report) -> String {
         }
     }
     checks(&mut o, r);
-    if let Some(c) = &r.capacity {
+    for c in &r.capacity {
         capacity::capacity(&mut o, c);
     }
     metrics(&mut o, r);
     // A search judges the generator step by step instead.
-    if let (None, Some(g)) = (&r.capacity, &r.generator) {
+    if let (true, Some(g)) = (r.capacity.is_empty(), &r.generator) {
         capacity::generator(&mut o, g);
     }
     over_time(&mut o, r);

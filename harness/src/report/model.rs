@@ -85,9 +85,11 @@ pub struct Report {
     /// and whether it was the limit.
     #[serde(default)]
     pub generator: Option<GeneratorFigures>,
-    /// The capacity search's steps and result, when the scenario had one.
+    /// Each capacity search's steps and result, when the scenario asked
+    /// for a search: the REST search, then the task search; empty
+    /// otherwise.
     #[serde(default)]
-    pub capacity: Option<CapacityReport>,
+    pub capacity: Vec<CapacityReport>,
     /// The harness version that produced the report.
     pub harness_version: String,
 }

@@ -428,10 +428,11 @@ pub fn summary(r: &Report) -> String {
     s.push_str(&checks_table(&r.checks));
     throughput(&mut s, r);
     // A search judges the generator step by step instead.
-    match (&r.capacity, &r.generator) {
-        (Some(c), _) => capacity::capacity(&mut s, c),
-        (None, Some(g)) => capacity::generator(&mut s, g),
-        (None, None) => {}
+    for c in &r.capacity {
+        capacity::capacity(&mut s, c);
+    }
+    if let (true, Some(g)) = (r.capacity.is_empty(), &r.generator) {
+        capacity::generator(&mut s, g);
     }
     nodes(&mut s, r);
     if let Some(t) = &r.tasks {

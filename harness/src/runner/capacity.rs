@@ -13,11 +13,15 @@ use tokio::sync::watch;
 
 use super::api_load::{Offer, offer};
 use super::generator::Sampler;
+use super::tasks::TaskWorkload;
 use super::workload::RunContext;
 use crate::fault::Faults;
-use crate::history::{CapacityLevel, CapacityStep, Event, FaultAction, Op};
-use crate::metrics::{StepVerdict, judge_step, rate};
-use crate::scenario::{Capacity, GeneratorBound};
+use crate::history::{
+    CapacityLevel, CapacityStep, Event, Events, FaultAction, History, Op, Request,
+};
+use crate::metrics::{StepVerdict, judge_step, judge_task_step, node_count, rate};
+use crate::scenario::units::Rate;
+use crate::scenario::{ApiSearch, Capacity, GeneratorBound, Ladder, SearchKind, TaskSearch};
 use crate::schedule::CAPACITY_DRAIN;
 
 /// Pings through the LB in a row that must all come from serving nodes
@@ -150,15 +154,28 @@ impl Search<'_> {
         Ok(())
     }
 
-    /// The ladder, then the bisection, at one node count.
+    /// Each search the scenario asks for, at one node count.
     async fn search(&mut self, nodes: u32, drained: &[String]) {
-        let api = &self.cap.api;
-        let (ceiling, growth) = (api.ceiling.value.get(), api.growth.value);
-        let resolution = api.resolution.value.fraction();
-        let mut rate = api.start.value.get();
+        for kind in self.cap.searches() {
+            self.ladder(kind, nodes, drained).await;
+        }
+    }
+
+    /// One search's ladder, then its bisection, at one node count.
+    async fn ladder(&mut self, kind: SearchKind, nodes: u32, drained: &[String]) {
+        let Some(Ladder {
+            start,
+            growth,
+            ceiling,
+            resolution,
+        }) = self.cap.ladder(kind)
+        else {
+            return;
+        };
+        let mut rate = start;
         let mut met: Option<f64> = None;
         let missed = loop {
-            match self.step(rate, nodes, drained, "ladder").await {
+            match self.step(kind, rate, nodes, drained, "ladder").await {
                 StepVerdict::Met if rate >= ceiling => return,
                 StepVerdict::Met => {
                     met = Some(rate);
@@ -173,7 +190,7 @@ impl Search<'_> {
         let mut hi = missed;
         while (hi - lo) / lo > resolution {
             let mid = (lo + hi) / 2.0;
-            match self.step(mid, nodes, drained, "bisect").await {
+            match self.step(kind, mid, nodes, drained, "bisect").await {
                 StepVerdict::Met => lo = mid,
                 StepVerdict::Missed => hi = mid,
                 StepVerdict::GeneratorBound => return,
@@ -181,24 +198,18 @@ impl Search<'_> {
         }
     }
 
-    /// One step: `rate` offered for the hold, its requests waited for,
-    /// recorded, judged and said; then the pause.
+    /// One step: `rate` offered for the lead-in and the hold, what it sent
+    /// waited for, recorded, judged and said; then the pause.
     async fn step(
         &mut self,
+        kind: SearchKind,
         rate_per_s: f64,
         nodes: u32,
         drained: &[String],
         part: &str,
     ) -> StepVerdict {
         let ctx = self.ctx;
-        let api = &self.cap.api;
         self.steps += 1;
-        let load = Offer {
-            rate: rate_per_s,
-            mix: api.mix(),
-            timeout: api.timeout.value.get(),
-            max_in_flight: api.max_in_flight.value,
-        };
         // The step's rate first for the lead-in, unjudged, as a person
         // sweeping fixed rates warms each one up; then its judged window on
         // the run's clock, with the generator's samples at its bounds for
@@ -215,6 +226,68 @@ impl Search<'_> {
             })
         };
         let (at_start, at_end) = (sample_at(from_us), sample_at(to_us));
+        let step = CapacityStep {
+            search: kind.name().to_string(),
+            rate: rate_per_s,
+            from_us,
+            to_us,
+            nodes,
+            drained: drained.to_vec(),
+            part: part.to_string(),
+        };
+        let judged = match (kind, &self.cap.api, &self.cap.tasks) {
+            (SearchKind::Api, Some(api), _) => {
+                let requests = self.api_step(api, rate_per_s, base_us).await;
+                let _ = tokio::join!(at_start, at_end);
+                ctx.events.send(Event::CapacityStep(step.clone()));
+                judge_step(&step, requests.iter(), &self.sampler.kept(), api, self.rule)
+            }
+            (SearchKind::Tasks, _, Some(search)) => {
+                let Some(rate) = Rate::per_second(rate_per_s) else {
+                    return StepVerdict::Missed;
+                };
+                let history = self.task_step(search, rate, to_us).await;
+                let _ = tokio::join!(at_start, at_end);
+                ctx.events.send(Event::CapacityStep(step.clone()));
+                judge_task_step(
+                    &step,
+                    &history.task_records(),
+                    history.task_submissions(),
+                    &self.sampler.kept(),
+                    search,
+                    self.rule,
+                )
+            }
+            _ => return StepVerdict::Missed,
+        };
+        eprintln!(
+            "capacity: {} at {}, {}/s offered: {}/s achieved, send lag p99 {:.1} ms: {} ({})",
+            kind.name(),
+            node_count(nodes),
+            rate(rate_per_s),
+            rate(judged.achieved),
+            judged.generator.send_lag_p99_ms,
+            match judged.verdict {
+                StepVerdict::Met => "met",
+                StepVerdict::Missed => "missed",
+                StepVerdict::GeneratorBound => "generator-bound",
+            },
+            judged.why,
+        );
+        tokio::time::sleep(self.cap.between.value.get()).await;
+        judged.verdict
+    }
+
+    /// Offers REST requests at `rate_per_s` from `base_us` for the lead-in
+    /// and the hold; returns them as the history names their nodes.
+    async fn api_step(&self, api: &ApiSearch, rate_per_s: f64, base_us: u64) -> Vec<Request> {
+        let ctx = self.ctx;
+        let load = Offer {
+            rate: rate_per_s,
+            mix: api.mix(),
+            timeout: api.timeout.value.get(),
+            max_in_flight: api.max_in_flight.value,
+        };
         // The search stops from outside, by being dropped.
         let (_keep, never) = watch::channel(false);
         let seed = ctx.seed.wrapping_add(self.steps);
@@ -227,46 +300,49 @@ impl Search<'_> {
             (base_us, Some(self.lead + self.hold)),
         )
         .await;
-        let _ = tokio::join!(at_start, at_end);
-        // Named as the history names them.
         for r in &mut requests {
             if let Some(n) = r.node.as_deref().and_then(|n| ctx.ids.node_of(n)) {
                 r.node = Some(n.to_string());
             }
         }
-        let step = CapacityStep {
-            search: "api".to_string(),
-            rate: rate_per_s,
-            from_us,
-            to_us,
-            nodes,
-            drained: drained.to_vec(),
-            part: part.to_string(),
-        };
-        ctx.events.send(Event::CapacityStep(step.clone()));
-        let judged = judge_step(
-            &step,
-            requests.iter(),
-            &self.sampler.kept(),
-            self.cap,
-            self.rule,
+        requests
+    }
+
+    /// Submits tasks at `rate` until `to_us`, then gives them the longest
+    /// the objective allows to start and end, and cancels what is left, so
+    /// the next step starts on an empty queue. Returns what the step
+    /// recorded, as a history of its own.
+    async fn task_step(&self, search: &TaskSearch, rate: Rate, to_us: u64) -> History {
+        let ctx = self.ctx;
+        let clock = ctx.events.clock();
+        // The step's events go to the run's stream, and to the step's own
+        // history, which judges it.
+        let (tap, mut tapped) = Events::channel(clock);
+        let (out, ids) = (ctx.events.clone(), ctx.ids.clone());
+        let keep = tokio::spawn(async move {
+            let mut kept = Vec::new();
+            while let Some(mut e) = tapped.recv().await {
+                out.send(e.clone());
+                // Named as the recorder names them in the history.
+                ids.translate(&mut e);
+                kept.push(e);
+            }
+            kept
+        });
+        let until = clock.instant(to_us);
+        // Each step's tasks numbered apart from every other step's.
+        let first = self.steps * 1_000_000;
+        let workload = TaskWorkload::window(
+            ctx,
+            search.load(rate),
+            (tokio::time::Instant::now(), until),
+            tap,
+            first,
         );
-        eprintln!(
-            "capacity: {nodes} node{}, {}/s offered: {} req/s, p99 {:.1} ms, {:.1}% errors, send lag p99 {:.1} ms: {} ({})",
-            if nodes == 1 { "" } else { "s" },
-            rate(rate_per_s),
-            rate(judged.achieved),
-            judged.p99_ms,
-            judged.error_rate * 100.0,
-            judged.generator.send_lag_p99_ms,
-            match judged.verdict {
-                StepVerdict::Met => "met",
-                StepVerdict::Missed => "missed",
-                StepVerdict::GeneratorBound => "generator-bound",
-            },
-            judged.why
-        );
-        tokio::time::sleep(self.cap.between.value.get()).await;
-        judged.verdict
+        tokio::time::sleep_until(until).await;
+        let (_keep, never) = watch::channel(None);
+        workload.end(search.wait_after(), false, never).await;
+        let events = keep.await.unwrap_or_default();
+        History { events }
     }
 }

@@ -506,6 +506,7 @@ async fn task(user: &mut GooseUser, shared: &Shared) -> TransactionResult {
         seq,
         marker,
         via: crate::history::LOAD_VIA.into(),
+        due_us: None,
         sent_us,
         done_us: shared.events.now_us(),
         outcome: o.outcome,

@@ -61,27 +61,14 @@ impl Workload for TaskWorkload {
     /// Starts submitting at `start + at`; rate submissions stop at the end
     /// of the workload phase.
     fn start(ctx: &RunContext, cfg: TaskLoad) -> Result<Self, String> {
-        let (finish_by, finish_rx) = watch::channel(None);
-        let (cleaned_tx, cleaned) = watch::channel(false);
-        let finish_within = cfg.finish_within.value.get();
-        // The marker must be unique to the run, so a rerun of a task from an
-        // earlier run can never count as this one's.
-        let job = Job {
-            from: ctx.start + cfg.at.value.get(),
-            until: ctx.start + ctx.duration,
-            lb: ctx.lb.clone(),
-            nodes: ctx.nodes.clone(),
-            events: ctx.events.clone(),
-            tag: ctx.run_id.clone(),
+        let from = ctx.start + cfg.at.value.get();
+        Ok(Self::window(
+            ctx,
             cfg,
-        };
-        let handle = tokio::spawn(run(job, finish_rx, cleaned_tx));
-        Ok(Self {
-            handle,
-            finish_by,
-            finish_within,
-            cleaned,
-        })
+            (from, ctx.start + ctx.duration),
+            ctx.events.clone(),
+            0,
+        ))
     }
 
     /// Unfinished tasks get their time, unless the run was stopped (then
@@ -102,11 +89,44 @@ impl Workload for TaskWorkload {
 }
 
 impl TaskWorkload {
+    /// Submits from `from` (and at a rate until `until`) on `events`, the
+    /// tasks numbered from `first`.
+    pub(super) fn window(
+        ctx: &RunContext,
+        cfg: TaskLoad,
+        (from, until): (Instant, Instant),
+        events: Events,
+        first: u64,
+    ) -> Self {
+        let (finish_by, finish_rx) = watch::channel(None);
+        let (cleaned_tx, cleaned) = watch::channel(false);
+        let finish_within = cfg.finish_within.value.get();
+        let job = Job {
+            from,
+            until,
+            lb: ctx.lb.clone(),
+            nodes: ctx.nodes.clone(),
+            events,
+            // The marker must be unique to the run, so a rerun of a task
+            // from an earlier run can never count as this one's.
+            tag: ctx.run_id.clone(),
+            first,
+            cfg,
+        };
+        let handle = tokio::spawn(run(job, finish_rx, cleaned_tx));
+        Self {
+            handle,
+            finish_by,
+            finish_within,
+            cleaned,
+        }
+    }
+
     /// Stops submitting, waits up to `within` for tasks still running,
     /// cancels those that are not done, then reads every log if
     /// `read_logs`. An interrupt meanwhile cuts the wait and the log reads
     /// short, but not the cancels; it is returned.
-    async fn end(
+    pub(super) async fn end(
         mut self,
         within: Duration,
         read_logs: bool,
@@ -156,6 +176,9 @@ struct Job {
     until: Instant,
     /// The run's ID, in every task's marker and description.
     tag: String,
+    /// The first task's number: the tasks of several workloads in one run
+    /// (a capacity search's steps) never share a number or a marker.
+    first: u64,
 }
 
 async fn run(
@@ -235,6 +258,7 @@ async fn submit(
         from,
         until,
         tag,
+        first,
     } = job;
     let clients = Arc::new(Semaphore::new(cfg.clients.value as usize));
     let work = cfg.work.value.get();
@@ -272,10 +296,11 @@ async fn submit(
                 (name.clone(), c.clone())
             }
         };
-        let marker = format!("HARNESS-EXEC-{tag}-{seq}");
+        let number = first + seq;
+        let marker = format!("HARNESS-EXEC-{tag}-{number}");
         let task = NewTask {
             name: "AdHocScript".into(),
-            description: format!("harness run {tag}, task {seq}"),
+            description: format!("harness run {tag}, task {number}"),
             arguments: Some(serde_json::json!({
                 "ScriptBody": script(&marker, work),
                 "Syntax": "Bash",
@@ -285,15 +310,17 @@ async fn submit(
         };
         let events = events.clone();
         let followed = followed.clone();
+        let due_us = events.clock().us_of(at);
         in_flight.spawn(async move {
             let sent_us = events.now_us();
             let created = client.create_task(&task, timeout).await;
             // Recorded before the follower hears of it, so the task's
             // first state never comes before its submission.
             events.send(Event::TaskSubmitted(TaskSubmit {
-                seq,
+                seq: number,
                 marker: marker.clone(),
                 via,
+                due_us: Some(due_us),
                 sent_us,
                 done_us: events.now_us(),
                 outcome: created.outcome,

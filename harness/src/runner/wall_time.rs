@@ -17,26 +17,26 @@ pub fn time_limit(s: &crate::scenario::Scenario) -> Duration {
 }
 
 /// How long a capacity search takes at most: every node count's planned
-/// steps, each its lead-in, hold and pause (and, at `worst`, a request
-/// timeout for the last requests in flight), and each drain's wait for
-/// the LB.
+/// steps of each search, each its lead-in, hold and pause (and, at
+/// `worst`, a request timeout for the last requests in flight; for a
+/// task step, always, the time its tasks get to start and end), and each
+/// drain's wait for the LB.
 fn search_time(s: &crate::scenario::Scenario, worst: bool) -> Option<Duration> {
     let cap = &s.capacity.as_ref()?.value;
-    let api = &cap.api;
-    let steps = crate::scenario::planned_steps(
-        api.start.value.get(),
-        api.ceiling.value.get(),
-        api.growth.value,
-        api.resolution.value.fraction(),
-    );
-    let tail = if worst {
-        api.timeout.value.get()
-    } else {
-        Duration::ZERO
-    };
-    let step = s.warmup.value.get() + s.duration.value.get() + cap.between.value.get() + tail;
+    let step = s.warmup.value.get() + s.duration.value.get() + cap.between.value.get();
+    let mut level = Duration::ZERO;
+    for kind in cap.searches() {
+        let Some(l) = cap.ladder(kind) else { continue };
+        let steps = crate::scenario::planned_steps(l.start, l.ceiling, l.growth, l.resolution);
+        let tail = match (&cap.api, &cap.tasks, kind) {
+            (Some(api), _, crate::scenario::SearchKind::Api) if worst => api.timeout.value.get(),
+            (_, Some(t), crate::scenario::SearchKind::Tasks) => t.wait_after(),
+            _ => Duration::ZERO,
+        };
+        level += (step + tail) * steps;
+    }
     let levels = cap.drain.value + 1;
-    Some(step * steps * levels + cap.lb_out_within.value.get() * 2 * cap.drain.value)
+    Some(level * levels + cap.lb_out_within.value.get() * 2 * cap.drain.value)
 }
 
 /// The transfer speed estimates assume: the embedded cluster moves

@@ -16,12 +16,12 @@ pub use load::{
 pub(crate) use load::{parse_yaml, utf8, write_problems};
 pub use model::{
     ApiLoad, ApiSearch, Availability, Capacity, Check, Claim, Cluster, DrainContract, ExactlyOnce,
-    Fault, FleetLoad, GeneratorBound, HealthCheck, HealthMode, KINDS, LadderLoad, LadderReaches,
-    Latency, Lb, LbEngine, LbLimits, LbPreset, LoadMix, LoadPhase, MaintenanceFault, Mix,
-    NamedCheck, NoRegression, NodeBehaviour, NodeFault, Objective, OnDatabaseLoss, OrphanedTasks,
-    OutageCheck, PackageFeed, PollingLayout, PollingListeners, Polls, Reconnect, ReconnectStorm,
-    Recovers, RestartFault, RoutesAround, RpcLatency, Scenario, Shape, SharedStorageCheck, Storage,
-    Sustains, Sweep, TaskCap, TaskLoad, TaskQueue, UploadIntact, UploadLoad, UploadThroughput, Via,
-    Workload, ladder_sizes, spanned,
+    Fault, FleetLoad, GeneratorBound, HealthCheck, HealthMode, KINDS, Ladder, LadderLoad,
+    LadderReaches, Latency, Lb, LbEngine, LbLimits, LbPreset, LoadMix, LoadPhase, MaintenanceFault,
+    Mix, NamedCheck, NoRegression, NodeBehaviour, NodeFault, Objective, OnDatabaseLoss,
+    OrphanedTasks, OutageCheck, PackageFeed, PollingLayout, PollingListeners, Polls, Reconnect,
+    ReconnectStorm, Recovers, RestartFault, RoutesAround, RpcLatency, Scenario, SearchKind, Shape,
+    SharedStorageCheck, Storage, Sustains, Sweep, TaskCap, TaskLoad, TaskObjective, TaskQueue,
+    TaskSearch, UploadIntact, UploadLoad, UploadThroughput, Via, Workload, ladder_sizes, spanned,
 };
 pub use validate::{MAX_NODES, is_tag, node_names, planned_steps, validate};

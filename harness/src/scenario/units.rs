@@ -149,6 +149,11 @@ impl Rate {
     pub fn get(self) -> f64 {
         self.0
     }
+
+    /// `per_second` events each second, if that is a rate (finite, above 0).
+    pub fn per_second(per_second: f64) -> Option<Self> {
+        (per_second.is_finite() && per_second > 0.0).then_some(Self(per_second))
+    }
 }
 
 impl FromStr for Rate {

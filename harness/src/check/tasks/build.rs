@@ -75,6 +75,7 @@ pub(in crate::check) fn task(
             seq: n,
             marker: format!("marker-{n}"),
             via: "lb".into(),
+            due_us: None,
             sent_us: queued,
             done_us: queued + 1_000,
             outcome: Outcome::Ok,

@@ -15,6 +15,10 @@ pub struct TaskSubmit {
     pub marker: String,
     /// `lb`, or the node it was sent to.
     pub via: String,
+    /// When it was due: its intended submission, where a rate set one
+    /// (a capacity search's pick-up counts from it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_us: Option<u64>,
     /// When it was sent.
     pub sent_us: u64,
     /// When the response came, or the request gave up.

@@ -1,9 +1,10 @@
 //! The search's figures from synthetic histories whose knees are known:
 //! the bracket, the capacity, the share a drained node costs, the law and
-//! the conclusion; a generator-bound step is never a capacity.
+//! the conclusion; a generator-bound step is never a capacity; and the
+//! task search's pick-up, unstarted tasks and refusals.
 
 use super::*;
-use crate::history::{CapacityLevel, Op, Outcome};
+use crate::history::{CapacityLevel, CapacityStep, GeneratorSample, Op, Outcome};
 use crate::scenario::{Scenario, parse_str};
 
 /// A step's requests: how they went.
@@ -155,7 +156,7 @@ pub(crate) fn three_levels() -> History {
 
 fn report_of(h: &History) -> CapacityReport {
     let s = scenario(2, "[]");
-    capacity(h, &s.capacity.as_ref().unwrap().value, &s.generator)
+    capacity(h, &s.capacity.as_ref().unwrap().value, &s.generator).remove(0)
 }
 
 #[test]
@@ -289,7 +290,12 @@ fn the_generator_s_lag_leaves_out_held_requests_and_its_cpu_is_a_share_of_its_qu
     };
     // 0.48 CPU of a 0.5 quota over the window.
     let samples = [at(0, 0), at(1_000_000, 480_000)];
-    let g = super::super::generator::figures(&requests, &samples, (0, 1_000_000), &s.generator);
+    let g = super::super::generator::figures(
+        requests.iter().map(super::super::generator::Sent::from),
+        &samples,
+        (0, 1_000_000),
+        &s.generator,
+    );
     assert_eq!((g.requests, g.held), (150, 50));
     assert!(g.send_lag_p99_ms < 1.0 && g.late_share == 0.0, "{g:?}");
     assert!((g.cpu_share.unwrap() - 0.96).abs() < 1e-9, "{g:?}");
@@ -337,4 +343,186 @@ fn a_first_step_that_missed_puts_the_knee_below_the_start() {
         "{}",
         level.limit
     );
+}
+
+/// The task search's figures from synthetic histories: pick-up from
+/// each task's intended submission, tasks that never started counted over
+/// the bound, refused submissions counted as failures, and the knee.
+mod tasks {
+    use super::super::*;
+    use crate::history::{CapacityLevel, CapacityStep, Outcome, TaskSeen, TaskSubmit};
+    use crate::scenario::{Scenario, parse_str};
+    use crate::vocab::TaskState;
+
+    /// Each step holds this long.
+    const HOLD_US: u64 = 1_000_000;
+
+    /// How a step's tasks went.
+    #[derive(Clone, Copy)]
+    enum Went {
+        /// Each started 50 ms after it was due and ran 200 ms.
+        Quick,
+        /// The queue grew: the n-th started n × 100 ms late, and the second
+        /// half never started before the step canceled them, 3 s on.
+        Queued,
+        /// One in five submissions answered 503.
+        Refused,
+    }
+
+    fn scenario() -> Scenario {
+        parse_str(
+            "name: tasks-knee\nduration: 1s\ncluster: { nodes: 3 }\n\
+             capacity:\n  tasks:\n    start: 10/s\n    ceiling: 80/s\n    work: 200ms\n    objective: { pickup: 1s }\n\
+             checks: []",
+        )
+        .unwrap()
+    }
+
+    /// The history of one node count's task steps.
+    fn history_of(steps: &[(f64, Went)]) -> History {
+        let mut events = vec![Event::CapacityLevel(CapacityLevel {
+            at_us: 0,
+            nodes: 3,
+            drained: Vec::new(),
+            error: None,
+        })];
+        let mut t = 1_000_000;
+        let mut seq = 0;
+        for &(rate, went) in steps {
+            let from_us = t;
+            let n = (rate * HOLD_US as f64 / 1e6) as u64;
+            for i in 0..n {
+                seq += 1;
+                let due = from_us + i * HOLD_US / n;
+                let refused = matches!(went, Went::Refused) && i % 5 == 0;
+                let id = format!("ServerTasks-{seq}");
+                events.push(Event::TaskSubmitted(TaskSubmit {
+                    seq,
+                    marker: format!("m-{seq}"),
+                    via: "lb".into(),
+                    due_us: Some(due),
+                    sent_us: due + 200,
+                    done_us: due + 5_000,
+                    outcome: if refused { Outcome::Fail } else { Outcome::Ok },
+                    status: Some(if refused { 503 } else { 201 }),
+                    error: None,
+                    id: (!refused).then(|| id.clone()),
+                }));
+                if refused {
+                    continue;
+                }
+                let seen = |at_us, state, started_us, completed_us| {
+                    Event::Task(TaskSeen {
+                        at_us,
+                        id: id.clone(),
+                        state,
+                        node: Some("n1".into()),
+                        queued_us: Some(due + 5_000),
+                        started_us,
+                        completed_us,
+                        error: None,
+                    })
+                };
+                let start = match went {
+                    Went::Quick | Went::Refused => Some(due + 50_000),
+                    Went::Queued if i < n / 2 => Some(due + i * 100_000),
+                    Went::Queued => None,
+                };
+                match start {
+                    Some(s) => {
+                        events.push(seen(s + 10_000, TaskState::Executing, Some(s), None));
+                        let end = s + 200_000;
+                        events.push(seen(end + 10_000, TaskState::Success, Some(s), Some(end)));
+                    }
+                    None => {
+                        events.push(seen(due + 10_000, TaskState::Queued, None, None));
+                        let gave_up = from_us + HOLD_US + 3_000_000;
+                        events.push(seen(gave_up, TaskState::Canceled, None, Some(gave_up)));
+                    }
+                }
+            }
+            events.push(Event::CapacityStep(CapacityStep {
+                search: "tasks".into(),
+                rate,
+                from_us,
+                to_us: from_us + HOLD_US,
+                nodes: 3,
+                drained: Vec::new(),
+                part: "ladder".into(),
+            }));
+            t += 6 * HOLD_US;
+        }
+        History { events }
+    }
+
+    fn report_of(h: &History) -> CapacityReport {
+        let s = scenario();
+        let mut reports = capacity(h, &s.capacity.as_ref().unwrap().value, &s.generator);
+        assert_eq!(reports.len(), 1);
+        reports.remove(0)
+    }
+
+    #[test]
+    fn the_task_knee_is_where_the_queue_starts_to_grow_and_is_said_in_tasks() {
+        use Went::{Queued, Quick};
+        let h = history_of(&[
+            (10.0, Quick),
+            (20.0, Quick),
+            (40.0, Queued),
+            (30.0, Quick),
+            (35.0, Queued),
+        ]);
+        let r = report_of(&h);
+        assert_eq!(
+            (r.search.as_str(), r.unit.as_str(), r.measure.as_str()),
+            ("tasks", "tasks/s", "pick-up")
+        );
+        let level = &r.levels[0];
+        assert_eq!(
+            (level.sustained, level.missed, level.capacity),
+            (Some(30.0), Some(35.0), Some(30.0))
+        );
+        let quick = &level.steps[0];
+        assert_eq!(quick.verdict, StepVerdict::Met);
+        assert!((quick.p99_ms - 50.0).abs() < 1.0, "{}", quick.p99_ms);
+        // Every task ended well within the hold's count.
+        assert!((quick.achieved - 10.0).abs() < 1e-9, "{}", quick.achieved);
+        assert!(
+            r.conclusion.starts_with(
+                "3 nodes sustain 30 tasks/s at pick-up p99 < 1s, failures ≤ 1%; no scaling law"
+            ),
+            "{}",
+            r.conclusion
+        );
+    }
+
+    #[test]
+    fn tasks_that_never_started_are_over_the_bound_and_refusals_are_failures() {
+        let h = history_of(&[(20.0, Went::Queued)]);
+        let step = &report_of(&h).levels[0].steps[0];
+        assert_eq!(step.verdict, StepVerdict::Missed);
+        // Half never started: each at least the time from its due moment to
+        // the step giving up, 3 s after the hold.
+        assert!(step.p99_ms >= 3_000.0, "{}", step.p99_ms);
+        assert!(
+            step.why
+                .contains("10 of them never started before the step gave up on them"),
+            "{}",
+            step.why
+        );
+        // Delivered: the 7 that started within the hold (the n-th at n × 150
+        // ms into it) and ended well, not the 10 that ended well at last.
+        assert!((step.achieved - 7.0).abs() < 1e-9, "{}", step.achieved);
+
+        let h = history_of(&[(20.0, Went::Refused)]);
+        let step = &report_of(&h).levels[0].steps[0];
+        assert_eq!(step.verdict, StepVerdict::Missed);
+        assert_eq!((step.requests, step.errors), (20, 4));
+        assert!(
+            step.why
+                .starts_with("20.0% of tasks failed, over 1%: mostly submission answered 503 (4)"),
+            "{}",
+            step.why
+        );
+    }
 }

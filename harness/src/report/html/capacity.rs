@@ -17,12 +17,20 @@ const LEVELS: [&str; 4] = ["lvl0", "lvl1", "lvl2", "lvl3"];
 pub(super) fn capacity(o: &mut String, c: &CapacityReport) {
     let _ = writeln!(
         o,
-        "<h2>Capacity search</h2><p id=\"capacity-conclusion\"><strong>{}</strong></p>\
-         <p class=\"meta\">Objective: {}. Each step offers an open-model rate; latency runs from \
-         each request's intended start, so a saturated cluster shows as latency. A step where the \
+        "<h2>Capacity search: {}</h2><p id=\"capacity-{}-conclusion\"><strong>{}</strong></p>\
+         <p class=\"meta\">Objective: {}. Each step offers an open-model rate; the p50 and p99 are of \
+         the {}, from each {}'s intended start, so a saturated cluster shows in them. A step where the \
          generator fell behind is generator-bound and says nothing of the cluster.</p>",
+        esc(&c.search),
+        esc(&c.search),
         esc(&c.conclusion),
-        esc(&c.objective)
+        esc(&c.objective),
+        esc(&c.measure),
+        if c.search == "tasks" {
+            "task"
+        } else {
+            "request"
+        }
     );
     for level in &c.levels {
         let drained = if level.drained.is_empty() {
@@ -84,15 +92,19 @@ fn latency_curve(o: &mut String, c: &CapacityReport) {
     let (y_max, y_step) = nice_axis(top_y);
     let x = |v: f64| LEFT + v / x_max * (WIDTH - LEFT - RIGHT);
     let y = |v: f64| HEIGHT - BOTTOM - v.min(y_max) / y_max * (HEIGHT - BOTTOM - TOP);
-    o.push_str("<h3>Latency against offered load</h3>");
-    chart_open(o, "capacity-latency", "p99 latency against offered rate");
+    let _ = writeln!(o, "<h3>p99 {} against offered load</h3>", esc(&c.measure));
+    chart_open(
+        o,
+        &format!("capacity-{}-latency", c.search),
+        &format!("p99 {} against offered rate", c.measure),
+    );
     axes(
         o,
         (x_max, x_step),
         (y_max, y_step),
         &x,
         &y,
-        "offered requests/s",
+        &format!("offered {}", c.unit),
         " ms",
     );
     let _ = writeln!(
@@ -146,7 +158,11 @@ fn scaling(o: &mut String, c: &CapacityReport) {
     let x = |v: f64| LEFT + v / x_max * (WIDTH - LEFT - RIGHT);
     let y = |v: f64| HEIGHT - BOTTOM - v / y_max * (HEIGHT - BOTTOM - TOP);
     o.push_str("<h3>Capacity against node count</h3>");
-    chart_open(o, "capacity-scaling", "sustained rate against node count");
+    chart_open(
+        o,
+        &format!("capacity-{}-scaling", c.search),
+        "sustained rate against node count",
+    );
     axes(o, (x_max, x_step), (y_max, y_step), &x, &y, "nodes", "/s");
     series(o, "fit", curve.iter().map(|&(a, b)| Some((x(a), y(b)))));
     for (n, r) in &measured {

@@ -9,7 +9,11 @@ use crate::metrics::{CapacityReport, GeneratorFigures, StepVerdict, node_count, 
 
 /// The search's tables, fit and conclusion.
 pub(super) fn capacity(s: &mut String, c: &CapacityReport) {
-    let _ = writeln!(s, "\ncapacity ({}: {})", c.search, c.objective);
+    let _ = writeln!(
+        s,
+        "\ncapacity ({}: {}; p50 and p99 of {})",
+        c.search, c.objective, c.measure
+    );
     for level in &c.levels {
         let drained = if level.drained.is_empty() {
             String::new()

@@ -7,18 +7,23 @@ use serde_saphyr::Spanned;
 
 use super::super::units::{Duration, Percent, Rate};
 use super::defaults;
-use super::workloads::Mix;
+use super::workloads::{Mix, TaskLoad, Via};
 
 /// A search for the highest load the cluster sustains under an objective:
-/// open-model REST load in steps that grow until one misses the objective,
+/// open-model load in steps that grow until one misses the objective,
 /// then a bisection between the last step that met it and the first that
-/// did not. It runs with every node, then again with one node drained, two,
-/// ..., as `drain` asks. Each step lasts the scenario's `duration`.
+/// did not; of REST requests, of tasks, or both, one after the other. It
+/// runs with every node, then again with one node drained, two, ..., as
+/// `drain` asks. Each step lasts the scenario's `duration`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Capacity {
     /// The REST search.
-    pub api: ApiSearch,
+    #[serde(default)]
+    pub api: Option<ApiSearch>,
+    /// The task search.
+    #[serde(default)]
+    pub tasks: Option<TaskSearch>,
     /// Nodes taken away one at a time by draining them, after the search
     /// with every node: 2 searches again at N−1 and at N−2. The last
     /// nodes go first; every one is undrained at the end.
@@ -70,6 +75,167 @@ impl ApiSearch {
     /// The request mix, or the default one.
     pub fn mix(&self) -> Mix {
         self.mix.as_ref().map(|m| m.value).unwrap_or_default()
+    }
+}
+
+/// The task search: `AdHocScript` tasks of fixed work offered at rising
+/// rates, against the nodes' task caps. A task's pick-up runs from its
+/// intended submission to its start, so a queue that grows shows as
+/// pick-up time, not as a quietly lower rate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSearch {
+    /// The first step's rate of submissions.
+    pub start: Spanned<Rate>,
+    /// As for the REST search.
+    #[serde(default = "defaults::growth")]
+    pub growth: Spanned<f64>,
+    /// The highest rate offered.
+    pub ceiling: Spanned<Rate>,
+    /// As for the REST search.
+    #[serde(default = "defaults::resolution")]
+    pub resolution: Spanned<Percent>,
+    /// How long each task's script runs.
+    #[serde(default = "defaults::task_work")]
+    pub work: Spanned<Duration>,
+    /// What a step must meet to count as sustained.
+    pub objective: TaskObjective,
+    /// Time between two reads of the tasks' states.
+    #[serde(default = "defaults::task_poll")]
+    pub poll: Spanned<Duration>,
+}
+
+impl TaskSearch {
+    /// A task workload at `rate` for a step: through the LB, with no bound
+    /// on submissions in flight that a step could reach (a submission
+    /// waiting for a client would be the generator's delay, not the
+    /// cluster's).
+    pub fn load(&self, rate: Rate) -> TaskLoad {
+        TaskLoad {
+            rate: Some(defaults::spanned(rate)),
+            burst: None,
+            at: defaults::zero(),
+            work: self.work.clone(),
+            via: Via::Lb,
+            clients: defaults::spanned(10_000),
+            poll: self.poll.clone(),
+            finish_within: defaults::finish_within(),
+        }
+    }
+
+    /// How long a step waits after its last submission for its tasks to
+    /// start and end: the longest the objective lets a task take (its
+    /// pick-up bound and its work, or its duration bound), and two reads
+    /// of their states. What is left then has missed it, and is canceled.
+    pub fn wait_after(&self) -> std::time::Duration {
+        let o = &self.objective;
+        let work = self.work.value.get();
+        let bound = [
+            o.pickup.as_ref().map(|p| p.value.get() + work),
+            o.duration.as_ref().map(|d| d.value.get()),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(work);
+        bound + 2 * self.poll.value.get()
+    }
+}
+
+/// A task step's objective: a pick-up bound, a duration bound or both,
+/// and the share of tasks that may fail.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskObjective {
+    /// The 99th percentile of pick-up, from each task's intended
+    /// submission to its start, stays under this.
+    #[serde(default)]
+    pub pickup: Option<Spanned<Duration>>,
+    /// The 99th percentile of duration, from each task's intended
+    /// submission to its end, stays under this.
+    #[serde(default)]
+    pub duration: Option<Spanned<Duration>>,
+    /// At most this share of the step's tasks fail (a submission refused,
+    /// a task Failed or TimedOut).
+    #[serde(default = "defaults::objective_errors")]
+    pub max_failed: Spanned<Percent>,
+}
+
+/// Which search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchKind {
+    /// REST requests.
+    Api,
+    /// Tasks.
+    Tasks,
+}
+
+impl SearchKind {
+    /// As the scenario and the report name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Tasks => "tasks",
+        }
+    }
+
+    /// What its rates count.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Self::Api => "req/s",
+            Self::Tasks => "tasks/s",
+        }
+    }
+}
+
+/// A search's ladder and bisection, whichever its kind.
+#[derive(Debug, Clone, Copy)]
+pub struct Ladder {
+    /// The first rate.
+    pub start: f64,
+    /// The factor from one rung to the next.
+    pub growth: f64,
+    /// The highest rate.
+    pub ceiling: f64,
+    /// The bisection's end, as a share of the bracket's lower end.
+    pub resolution: f64,
+}
+
+impl Capacity {
+    /// The searches asked for, in the order they run at each node count.
+    pub fn searches(&self) -> Vec<SearchKind> {
+        let mut out = Vec::new();
+        if self.api.is_some() {
+            out.push(SearchKind::Api);
+        }
+        if self.tasks.is_some() {
+            out.push(SearchKind::Tasks);
+        }
+        out
+    }
+
+    /// A search's ladder; None when the scenario does not ask for it.
+    pub fn ladder(&self, kind: SearchKind) -> Option<Ladder> {
+        let of = |start: &Spanned<Rate>,
+                  growth: &Spanned<f64>,
+                  ceiling: &Spanned<Rate>,
+                  resolution: &Spanned<Percent>| Ladder {
+            start: start.value.get(),
+            growth: growth.value,
+            ceiling: ceiling.value.get(),
+            resolution: resolution.value.fraction(),
+        };
+        match kind {
+            SearchKind::Api => self
+                .api
+                .as_ref()
+                .map(|a| of(&a.start, &a.growth, &a.ceiling, &a.resolution)),
+            SearchKind::Tasks => self
+                .tasks
+                .as_ref()
+                .map(|t| of(&t.start, &t.growth, &t.ceiling, &t.resolution)),
+        }
     }
 }
 

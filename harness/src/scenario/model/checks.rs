@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 use super::super::units::{Bandwidth, Duration, Percent, Rate, Size};
+use super::capacity::SearchKind;
 use super::defaults;
 
 /// A check, judged on the recorded history after the run.
@@ -80,6 +81,10 @@ pub struct Sustains {
     /// With this many nodes drained (0: every node serving).
     #[serde(default = "defaults::no_nodes")]
     pub drained: Spanned<u32>,
+    /// Which search: the first the capacity section asks for when absent
+    /// (`api` before `tasks`).
+    #[serde(default)]
+    pub search: Option<Spanned<SearchKind>>,
 }
 
 /// Parameters of `no_regression`: how far the run may fall behind its

@@ -3,8 +3,11 @@
 //! driving the cluster while it measures. Also the generator's rule,
 //! which every scenario has.
 
+use serde_saphyr::{Location, Spanned};
+
 use super::validator::Validator;
 use crate::scenario::model::{Capacity, Check, Scenario};
+use crate::scenario::units::{Percent, Rate};
 
 /// Most steps a search may plan at one node count: a ladder and a
 /// bisection this long is a typo, not a plan.
@@ -51,74 +54,74 @@ impl Validator {
                 );
             }
         }
-        self.search(s, &cap.value);
+        self.search(s, at, &cap.value);
     }
 
-    fn search(&mut self, s: &Scenario, cap: &Capacity) {
-        let api = &cap.api;
-        let (start, ceiling) = (api.start.value.get(), api.ceiling.value.get());
-        if ceiling < start {
+    fn search(&mut self, s: &Scenario, at: &Location, cap: &Capacity) {
+        if cap.searches().is_empty() {
             self.problem(
-                &api.ceiling.referenced,
-                "capacity.api.ceiling",
-                format!(
-                    "{} is below the start, {}",
-                    api.ceiling.value, api.start.value
-                ),
+                at,
+                "capacity",
+                "asks for no search: add `api`, `tasks` or both",
             );
         }
-        let growth = api.growth.value;
-        if !(growth.is_finite() && growth > 1.0 && growth <= 100.0) {
-            self.problem(
-                &api.growth.referenced,
-                "capacity.api.growth",
-                format!("must be more than 1 and at most 100, not {growth}"),
-            );
-        }
-        let resolution = api.resolution.value.fraction();
-        if resolution < 0.001 {
-            self.problem(
-                &api.resolution.referenced,
-                "capacity.api.resolution",
-                "must be at least 0.1%: the bisection has to end",
-            );
-        }
-        if growth > 1.0 && growth.is_finite() && ceiling >= start && resolution >= 0.001 {
-            let steps = planned_steps(start, ceiling, growth, resolution);
-            if steps > MAX_STEPS {
+        if let Some(api) = &cap.api {
+            let rungs = (&api.start, &api.growth, &api.ceiling, &api.resolution);
+            // A step of fewer requests than this has no p99 worth judging.
+            self.search_ladder("capacity.api", rungs, (s, "requests", 100.0));
+            self.positive(&api.objective.p99, "capacity.api.objective.p99");
+            self.positive(&api.timeout, "capacity.api.timeout");
+            if api.max_in_flight.value == 0 {
                 self.problem(
-                    &api.ceiling.referenced,
-                    "capacity.api",
-                    format!("plans up to {steps} steps at each node count, more than {MAX_STEPS}: raise the start, the growth or the resolution, or lower the ceiling"),
+                    &api.max_in_flight.referenced,
+                    "capacity.api.max_in_flight",
+                    "must be at least 1",
+                );
+            }
+            if let Some(mix) = &api.mix
+                && mix.value.ping + mix.value.nodes + mix.value.root == 0
+            {
+                self.problem(
+                    &mix.referenced,
+                    "capacity.api.mix",
+                    "needs at least one request kind with a weight above 0",
                 );
             }
         }
-        // A step of fewer requests than this has no p99 worth judging.
-        let first = start * s.duration.value.get().as_secs_f64();
-        if first < 100.0 {
-            self.problem(
-                &api.start.referenced,
-                "capacity.api.start",
-                format!("the first step offers {first:.0} requests in its {} (the duration), fewer than the 100 a p99 needs: raise the start or the duration", s.duration.value),
+        if let Some(tasks) = &cap.tasks {
+            let rungs = (
+                &tasks.start,
+                &tasks.growth,
+                &tasks.ceiling,
+                &tasks.resolution,
             );
-        }
-        self.positive(&api.objective.p99, "capacity.api.objective.p99");
-        self.positive(&api.timeout, "capacity.api.timeout");
-        if api.max_in_flight.value == 0 {
-            self.problem(
-                &api.max_in_flight.referenced,
-                "capacity.api.max_in_flight",
-                "must be at least 1",
-            );
-        }
-        if let Some(mix) = &api.mix
-            && mix.value.ping + mix.value.nodes + mix.value.root == 0
-        {
-            self.problem(
-                &mix.referenced,
-                "capacity.api.mix",
-                "needs at least one request kind with a weight above 0",
-            );
+            // Tasks are fewer and slower than requests: ten make a step.
+            self.search_ladder("capacity.tasks", rungs, (s, "tasks", 10.0));
+            self.positive(&tasks.work, "capacity.tasks.work");
+            self.positive(&tasks.poll, "capacity.tasks.poll");
+            let objective = &tasks.objective;
+            match (&objective.pickup, &objective.duration) {
+                (None, None) => self.problem(
+                    &tasks.start.referenced,
+                    "capacity.tasks.objective",
+                    "needs `pickup`, `duration` or both: a bound the tasks must meet",
+                ),
+                (pickup, duration) => {
+                    if let Some(p) = pickup {
+                        self.positive(p, "capacity.tasks.objective.pickup");
+                    }
+                    if let Some(d) = duration {
+                        self.positive(d, "capacity.tasks.objective.duration");
+                        if d.value.get() <= tasks.work.value.get() {
+                            self.problem(
+                                &d.referenced,
+                                "capacity.tasks.objective.duration",
+                                format!("{} is not more than each task's work, {}: no task could meet it", d.value, tasks.work.value),
+                            );
+                        }
+                    }
+                }
+            }
         }
         self.bounded(&cap.between, "capacity.between");
         self.positive(&cap.lb_out_within, "capacity.lb_out_within");
@@ -134,6 +137,63 @@ impl Validator {
                     names.len()
                 ),
             );
+        }
+    }
+
+    /// A search's ladder ends, and its bisection too; its first step, of
+    /// the scenario's duration, offers at least `least` of what it counts.
+    fn search_ladder(
+        &mut self,
+        field: &str,
+        (start, growth, ceiling, resolution): (
+            &Spanned<Rate>,
+            &Spanned<f64>,
+            &Spanned<Rate>,
+            &Spanned<Percent>,
+        ),
+        (s, what, least): (&Scenario, &str, f64),
+    ) {
+        let first = start.value.get() * s.duration.value.get().as_secs_f64();
+        if first < least {
+            self.problem(
+                &start.referenced,
+                format!("{field}.start"),
+                format!("the first step offers {first:.0} {what} in its {} (the duration), fewer than the {least} a step's p99 needs: raise the start or the duration", s.duration.value),
+            );
+        }
+        let (lo, hi) = (start.value.get(), ceiling.value.get());
+        if hi < lo {
+            self.problem(
+                &ceiling.referenced,
+                format!("{field}.ceiling"),
+                format!("{} is below the start, {}", ceiling.value, start.value),
+            );
+        }
+        let g = growth.value;
+        if !(g.is_finite() && g > 1.0 && g <= 100.0) {
+            self.problem(
+                &growth.referenced,
+                format!("{field}.growth"),
+                format!("must be more than 1 and at most 100, not {g}"),
+            );
+        }
+        let r = resolution.value.fraction();
+        if r < 0.001 {
+            self.problem(
+                &resolution.referenced,
+                format!("{field}.resolution"),
+                "must be at least 0.1%: the bisection has to end",
+            );
+        }
+        if g > 1.0 && g.is_finite() && hi >= lo && r >= 0.001 {
+            let steps = planned_steps(lo, hi, g, r);
+            if steps > MAX_STEPS {
+                self.problem(
+                    &ceiling.referenced,
+                    field,
+                    format!("plans up to {steps} steps at each node count, more than {MAX_STEPS}: raise the start, the growth or the resolution, or lower the ceiling"),
+                );
+            }
         }
     }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_saphyr::{Location, Spanned};
 
 use super::validator::Validator;
-use crate::scenario::model::{Check, DrainContract, Fault, RoutesAround, Scenario};
+use crate::scenario::model::{Check, DrainContract, Fault, RoutesAround, Scenario, Sustains};
 use crate::scenario::units::Duration;
 use crate::vocab::FaultKind;
 
@@ -87,6 +87,31 @@ impl Validator {
     }
 
     /// A check's own fields, and what else in the scenario it relies on.
+    /// A `sustains` check judges a node count the search measures, of a
+    /// search the capacity section asks for.
+    fn sustains(&mut self, s: &Scenario, c: &Sustains, path: &str) {
+        let most = s.capacity.as_ref().map_or(0, |cap| cap.value.drain.value);
+        if c.drained.value > most {
+            self.problem(
+                &c.drained.referenced,
+                format!("{path}.drained"),
+                format!("judges the search with {} node(s) drained, and capacity.drain takes away {most}", c.drained.value),
+            );
+        }
+        if let (Some(search), Some(cap)) = (&c.search, &s.capacity)
+            && !cap.value.searches().contains(&search.value)
+        {
+            self.problem(
+                &search.referenced,
+                format!("{path}.search"),
+                format!(
+                    "judges the {} search, and the capacity section does not ask for it",
+                    search.value.name()
+                ),
+            );
+        }
+    }
+
     fn check_fields(&mut self, s: &Scenario, c: &Spanned<Check>, path: &str, traffic: Traffic) {
         // The checks that follow a failed node need a positive bound,
         // ping traffic, and a fault of the right kind to judge.
@@ -135,16 +160,7 @@ impl Validator {
                     &["kill", "restart"],
                 );
             }
-            Check::Sustains(c) => {
-                let most = s.capacity.as_ref().map_or(0, |cap| cap.value.drain.value);
-                if c.drained.value > most {
-                    self.problem(
-                        &c.drained.referenced,
-                        format!("{path}.drained"),
-                        format!("judges the search with {} node(s) drained, and capacity.drain takes away {most}", c.drained.value),
-                    );
-                }
-            }
+            Check::Sustains(c) => self.sustains(s, c, path),
             Check::SharedStorage(_)
             | Check::NoAcknowledgedLoss(_)
             | Check::UploadIntact(_)
