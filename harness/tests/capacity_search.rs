@@ -49,17 +49,17 @@ fn a_search_of_three_nodes_finds_each_knee_by_drains_it_undoes() {
     assert_eq!(nodes, [3, 2, 1], "{cap}");
     let mut capacities = Vec::new();
     for level in levels {
-        // Each knee found, bracketed to the scenario's 10%, by steps the
+        // Each knee found, bracketed to the scenario's 15%, by steps the
         // generator kept up with.
         let (Some(lo), Some(hi)) = (level["capacity"].as_f64(), level["missed"].as_f64()) else {
             panic!("no knee at {} nodes: {}", level["nodes"], level["limit"]);
         };
-        assert!((hi - lo) / lo <= 0.10 + 1e-9, "{level}");
+        assert!((hi - lo) / lo <= 0.15 + 1e-9, "{level}");
         assert_eq!(level["generator_bound"], false, "{level}");
         capacities.push(lo);
     }
     // Three nodes against one: a step's p99 is one sample of a noisy
-    // machine, so neighbouring counts may tie within the 10% resolution,
+    // machine, so neighbouring counts may tie within the 15% resolution,
     // but a third of the nodes never sustains as much.
     assert!(
         capacities[0] > capacities[2] && capacities[1] > capacities[2],

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use super::api_load::{Offer, offer};
 use super::generator::Sampler;
+use super::interrupts::interrupted;
 use super::tasks::TaskWorkload;
 use super::workload::RunContext;
 use crate::fault::Faults;
@@ -46,7 +47,9 @@ pub(super) struct Search<'a> {
 impl Search<'_> {
     /// The search at every node count the scenario asks for, most nodes
     /// first; a node count that cannot be reached (a drain not done, an
-    /// LB that keeps routing to the drained node) ends it.
+    /// LB that keeps routing to the drained node) ends it, and so does the
+    /// run's stop (Ctrl-C, its time limit), at once but for a task step's
+    /// cancels: the cluster is not left running the search's tasks.
     pub async fn run(mut self) {
         // A node someone else drained before the run serves nothing: the
         // node counts are of the nodes serving.
@@ -87,7 +90,10 @@ impl Search<'_> {
                 let taken = if nodes == 0 {
                     Err(format!("draining {node} would leave no node serving"))
                 } else {
-                    self.take_out(i, &node).await
+                    match self.or_stop(self.take_out(i, &node)).await {
+                        Some(taken) => taken,
+                        None => return,
+                    }
                 };
                 if let Err(e) = taken {
                     self.level(nodes, &drained, Some(e));
@@ -99,7 +105,17 @@ impl Search<'_> {
                 return;
             }
             self.level(nodes, &drained, None);
-            self.search(nodes, &drained).await;
+            if !self.search(nodes, &drained).await {
+                return;
+            }
+        }
+    }
+
+    /// `work`, unless the run stops first: then None.
+    async fn or_stop<T>(&self, work: impl std::future::Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            done = work => Some(done),
+            _ = interrupted(self.ctx.interrupt.clone()) => None,
         }
     }
 
@@ -154,15 +170,20 @@ impl Search<'_> {
         Ok(())
     }
 
-    /// Each search the scenario asks for, at one node count.
-    async fn search(&mut self, nodes: u32, drained: &[String]) {
+    /// Each search the scenario asks for, at one node count; false once
+    /// the run stopped.
+    async fn search(&mut self, nodes: u32, drained: &[String]) -> bool {
         for kind in self.cap.searches() {
-            self.ladder(kind, nodes, drained).await;
+            if !self.ladder(kind, nodes, drained).await {
+                return false;
+            }
         }
+        true
     }
 
-    /// One search's ladder, then its bisection, at one node count.
-    async fn ladder(&mut self, kind: SearchKind, nodes: u32, drained: &[String]) {
+    /// One search's ladder, then its bisection, at one node count; false
+    /// once the run stopped.
+    async fn ladder(&mut self, kind: SearchKind, nodes: u32, drained: &[String]) -> bool {
         let Some(Ladder {
             start,
             growth,
@@ -170,32 +191,35 @@ impl Search<'_> {
             resolution,
         }) = self.cap.ladder(kind)
         else {
-            return;
+            return true;
         };
         let mut rate = start;
         let mut met: Option<f64> = None;
         let missed = loop {
             match self.step(kind, rate, nodes, drained, "ladder").await {
-                StepVerdict::Met if rate >= ceiling => return,
-                StepVerdict::Met => {
+                None => return false,
+                Some(StepVerdict::Met) if rate >= ceiling => return true,
+                Some(StepVerdict::Met) => {
                     met = Some(rate);
                     rate = (rate * growth).min(ceiling);
                 }
-                StepVerdict::Missed => break rate,
-                StepVerdict::GeneratorBound => return,
+                Some(StepVerdict::Missed) => break rate,
+                Some(StepVerdict::GeneratorBound) => return true,
             }
         };
         // Missed at the first step: the knee is below the start.
-        let Some(mut lo) = met else { return };
+        let Some(mut lo) = met else { return true };
         let mut hi = missed;
         while (hi - lo) / lo > resolution {
             let mid = (lo + hi) / 2.0;
             match self.step(kind, mid, nodes, drained, "bisect").await {
-                StepVerdict::Met => lo = mid,
-                StepVerdict::Missed => hi = mid,
-                StepVerdict::GeneratorBound => return,
+                None => return false,
+                Some(StepVerdict::Met) => lo = mid,
+                Some(StepVerdict::Missed) => hi = mid,
+                Some(StepVerdict::GeneratorBound) => return true,
             }
         }
+        true
     }
 
     /// One step: `rate` offered for the lead-in and the hold, what it sent
@@ -207,7 +231,7 @@ impl Search<'_> {
         nodes: u32,
         drained: &[String],
         part: &str,
-    ) -> StepVerdict {
+    ) -> Option<StepVerdict> {
         let ctx = self.ctx;
         self.steps += 1;
         // The step's rate first for the lead-in, unjudged, as a person
@@ -229,6 +253,7 @@ impl Search<'_> {
         let step = CapacityStep {
             search: kind.name().to_string(),
             rate: rate_per_s,
+            lead_from_us: base_us,
             from_us,
             to_us,
             nodes,
@@ -237,16 +262,16 @@ impl Search<'_> {
         };
         let judged = match (kind, &self.cap.api, &self.cap.tasks) {
             (SearchKind::Api, Some(api), _) => {
-                let requests = self.api_step(api, rate_per_s, base_us).await;
+                let requests = self
+                    .or_stop(self.api_step(api, rate_per_s, base_us))
+                    .await?;
                 let _ = tokio::join!(at_start, at_end);
                 ctx.events.send(Event::CapacityStep(step.clone()));
                 judge_step(&step, requests.iter(), &self.sampler.kept(), api, self.rule)
             }
             (SearchKind::Tasks, _, Some(search)) => {
-                let Some(rate) = Rate::per_second(rate_per_s) else {
-                    return StepVerdict::Missed;
-                };
-                let history = self.task_step(search, rate, to_us).await;
+                let rate = Rate::per_second(rate_per_s)?;
+                let history = self.task_step(search, rate, to_us).await?;
                 let _ = tokio::join!(at_start, at_end);
                 ctx.events.send(Event::CapacityStep(step.clone()));
                 judge_task_step(
@@ -258,7 +283,7 @@ impl Search<'_> {
                     self.rule,
                 )
             }
-            _ => return StepVerdict::Missed,
+            _ => return None,
         };
         eprintln!(
             "capacity: {} at {}, {}/s offered: {}/s achieved, send lag p99 {:.1} ms: {} ({})",
@@ -274,8 +299,9 @@ impl Search<'_> {
             },
             judged.why,
         );
-        tokio::time::sleep(self.cap.between.value.get()).await;
-        judged.verdict
+        self.or_stop(tokio::time::sleep(self.cap.between.value.get()))
+            .await?;
+        Some(judged.verdict)
     }
 
     /// Offers REST requests at `rate_per_s` from `base_us` for the lead-in
@@ -311,8 +337,9 @@ impl Search<'_> {
     /// Submits tasks at `rate` until `to_us`, then gives them the longest
     /// the objective allows to start and end, and cancels what is left, so
     /// the next step starts on an empty queue. Returns what the step
-    /// recorded, as a history of its own.
-    async fn task_step(&self, search: &TaskSearch, rate: Rate, to_us: u64) -> History {
+    /// recorded, as a history of its own; None when the run stopped (its
+    /// tasks canceled all the same).
+    async fn task_step(&self, search: &TaskSearch, rate: Rate, to_us: u64) -> Option<History> {
         let ctx = self.ctx;
         let clock = ctx.events.clock();
         // The step's events go to the run's stream, and to the step's own
@@ -331,7 +358,7 @@ impl Search<'_> {
         });
         let until = clock.instant(to_us);
         // Each step's tasks numbered apart from every other step's.
-        let first = self.steps * 1_000_000;
+        let first = self.steps * u64::from(crate::scenario::MAX_TASKS_PER_STEP);
         let workload = TaskWorkload::window(
             ctx,
             search.load(rate),
@@ -339,10 +366,17 @@ impl Search<'_> {
             tap,
             first,
         );
-        tokio::time::sleep_until(until).await;
-        let (_keep, never) = watch::channel(None);
-        workload.end(search.wait_after(), false, never).await;
+        let stopped = self
+            .or_stop(tokio::time::sleep_until(until))
+            .await
+            .is_none();
+        let wait = if stopped {
+            Duration::ZERO
+        } else {
+            search.wait_after()
+        };
+        let why = workload.end(wait, false, ctx.interrupt.clone()).await;
         let events = keep.await.unwrap_or_default();
-        History { events }
+        (!stopped && why.is_none()).then_some(History { events })
     }
 }

@@ -461,9 +461,12 @@ pub(super) async fn capacity_search(
         hold: s.duration.value.get(),
         steps: 0,
     };
-    tokio::select! {
-        _ = search.run() => {}
-        why = interrupted(run.interrupt.clone()) => run.stop(why, Phase::Workload),
+    // The search stops itself on an interrupt, once a task step's tasks
+    // are canceled.
+    search.run().await;
+    let why = run.interrupt.borrow().clone();
+    if let Some(why) = why {
+        run.stop(why, Phase::Workload);
     }
 }
 

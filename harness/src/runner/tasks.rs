@@ -417,6 +417,11 @@ const CANCEL_SETTLE: Duration = Duration::from_secs(30);
 const CANCELS: usize = 8;
 const CANCELS_WITHIN: Duration = Duration::from_secs(120);
 
+/// The longest the cancels of a workload's unfinished tasks take, and the
+/// wait for them to settle.
+pub(super) const ENDING_WITHIN: Duration =
+    Duration::from_secs(CANCELS_WITHIN.as_secs() + CANCEL_SETTLE.as_secs());
+
 /// Cancels those of `ids` that have not finished, waits (bounded) for them
 /// to end, and records each with its last state: a task found finished is
 /// recorded as not canceled. Gives the tasks found finished on the first

@@ -18,9 +18,10 @@ pub fn time_limit(s: &crate::scenario::Scenario) -> Duration {
 
 /// How long a capacity search takes at most: every node count's planned
 /// steps of each search, each its lead-in, hold and pause (and, at
-/// `worst`, a request timeout for the last requests in flight; for a
-/// task step, always, the time its tasks get to start and end), and each
-/// drain's wait for the LB.
+/// `worst`, a request timeout for the last requests in flight, or a task
+/// submission's and the cancels' bounds; for a task step, always, the
+/// time its tasks get to start and end), and each drain's wait for the
+/// LB.
 fn search_time(s: &crate::scenario::Scenario, worst: bool) -> Option<Duration> {
     let cap = &s.capacity.as_ref()?.value;
     let step = s.warmup.value.get() + s.duration.value.get() + cap.between.value.get();
@@ -30,6 +31,10 @@ fn search_time(s: &crate::scenario::Scenario, worst: bool) -> Option<Duration> {
         let steps = crate::scenario::planned_steps(l.start, l.ceiling, l.growth, l.resolution);
         let tail = match (&cap.api, &cap.tasks, kind) {
             (Some(api), _, crate::scenario::SearchKind::Api) if worst => api.timeout.value.get(),
+            // And at `worst`, a submission's timeout and the cancels.
+            (_, Some(t), crate::scenario::SearchKind::Tasks) if worst => {
+                t.wait_after() + crate::client::CALL_TIMEOUT + super::tasks::ENDING_WITHIN
+            }
             (_, Some(t), crate::scenario::SearchKind::Tasks) => t.wait_after(),
             _ => Duration::ZERO,
         };

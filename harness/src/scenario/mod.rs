@@ -24,4 +24,4 @@ pub use model::{
     SharedStorageCheck, Storage, Sustains, Sweep, TaskCap, TaskLoad, TaskObjective, TaskQueue,
     TaskSearch, UploadIntact, UploadLoad, UploadThroughput, Via, Workload, ladder_sizes, spanned,
 };
-pub use validate::{MAX_NODES, is_tag, node_names, planned_steps, validate};
+pub use validate::{MAX_NODES, MAX_TASKS_PER_STEP, is_tag, node_names, planned_steps, validate};

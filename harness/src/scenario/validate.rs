@@ -15,7 +15,7 @@ mod faults;
 mod validator;
 mod workloads;
 
-pub use capacity::planned_steps;
+pub use capacity::{MAX_TASKS_PER_STEP, planned_steps};
 pub use validator::{MAX_NODES, node_names};
 use validator::{MAX_USERS, Validator};
 

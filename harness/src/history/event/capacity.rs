@@ -5,13 +5,16 @@
 use serde::{Deserialize, Serialize};
 
 /// One step of a capacity search, recorded when it ended. Its requests
-/// are those intended from `from_us` until `to_us`.
+/// (or tasks) are those intended from `from_us` until `to_us`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CapacityStep {
-    /// Which search: `api`.
+    /// Which search: `api` or `tasks`.
     pub search: String,
     /// The rate offered, per second.
     pub rate: f64,
+    /// Microseconds since the start: the start of its unjudged lead-in.
+    #[serde(default)]
+    pub lead_from_us: u64,
     /// Microseconds since the start: the step's first intended start.
     pub from_us: u64,
     /// Microseconds since the start: the end of its schedule.

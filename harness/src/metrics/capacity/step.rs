@@ -44,9 +44,11 @@ pub struct StepReport {
     pub errors: u64,
     /// Their share.
     pub error_rate: f64,
-    /// Median latency of successful requests from the intended start, ms.
+    /// Median of the search's measure, ms: the latency of successful
+    /// requests from their intended start, or the pick-up (or duration)
+    /// of the tasks that did not fail, from their intended submission.
     pub p50_ms: f64,
-    /// Their 99th percentile, ms.
+    /// Its 99th percentile, ms.
     pub p99_ms: f64,
     /// What the generator did meanwhile.
     pub generator: GeneratorFigures,
@@ -189,15 +191,15 @@ fn verdict(generator: &GeneratorFigures, broke: Vec<String>, met: String) -> (St
 struct Judged<'a> {
     record: &'a TaskRecord<'a>,
     failed: bool,
-    /// Pick-up, or its lower bound for a task never seen started: the
-    /// last time it was seen still queued.
+    /// Pick-up, or its lower bound for a task never seen started: until
+    /// the step gave up on it, or it was last seen.
     pickup_us: u64,
     /// Its end from its intended submission, or a lower bound likewise.
     duration_us: u64,
 }
 
 /// The tasks due within `window`, each with its pick-up and duration.
-fn judged<'a>(tasks: &'a [TaskRecord<'a>], window: (u64, u64)) -> Vec<Judged<'a>> {
+fn judged<'a>(tasks: &'a [TaskRecord<'a>], window: (u64, u64), gave_up_us: u64) -> Vec<Judged<'a>> {
     let mut inside = Vec::new();
     for record in tasks {
         let Some(due_us) = record.submit.due_us else {
@@ -206,17 +208,24 @@ fn judged<'a>(tasks: &'a [TaskRecord<'a>], window: (u64, u64)) -> Vec<Judged<'a>
         if due_us < window.0 || due_us >= window.1 {
             continue;
         }
-        let seen_until = record.last().map_or(record.submit.done_us, |s| s.at_us);
         let end = record.end();
-        let started = record.started_us();
         let failed = record.submit.outcome != Outcome::Ok
             || matches!(end, Some((TaskState::Failed | TaskState::TimedOut, _)));
+        // A task never seen to start or to end waited at least until the
+        // step gave up on it (and canceled it), or until it was last seen.
+        let seen_until = record
+            .last()
+            .map_or(record.submit.done_us, |s| s.at_us)
+            .max(gave_up_us);
         inside.push(Judged {
             record,
             failed,
-            pickup_us: started.unwrap_or(seen_until).saturating_sub(due_us),
+            pickup_us: record
+                .started_us()
+                .unwrap_or(seen_until)
+                .saturating_sub(due_us),
             duration_us: match end {
-                Some((TaskState::Success | TaskState::Failed, at)) => at,
+                Some((TaskState::Success | TaskState::Failed | TaskState::TimedOut, at)) => at,
                 _ => seen_until,
             }
             .saturating_sub(due_us),
@@ -237,7 +246,8 @@ pub fn judge_task_step<'a>(
     rule: &GeneratorBound,
 ) -> StepReport {
     let window = (step.from_us, step.to_us);
-    let inside = judged(tasks, window);
+    let gave_up_us = step.to_us + search.wait_after().as_micros() as u64;
+    let inside = judged(tasks, window, gave_up_us);
     // Submissions that got no task have no record to follow.
     let refused: Vec<&TaskSubmit> = submissions
         .into_iter()
@@ -302,7 +312,7 @@ pub fn judge_task_step<'a>(
     let (verdict, why) = verdict(&generator, broke, met);
     StepReport {
         offered: step.rate,
-        achieved: started_within(tasks, window) as f64 / hold,
+        achieved: started_within(tasks, (step.lead_from_us, window.0, window.1)) as f64 / hold,
         part: step.part.clone(),
         requests: n,
         errors,
@@ -319,6 +329,10 @@ pub fn judge_task_step<'a>(
 /// tasks that did not fail.
 fn over_bounds(ok: &[&Judged<'_>], objective: &TaskObjective, n: u64) -> Vec<String> {
     let mut over = Vec::new();
+    if ok.is_empty() && n > 0 {
+        over.push("no task got through".to_string());
+        return over;
+    }
     for (what, bound, of) in [
         (
             "pick-up",
@@ -331,27 +345,34 @@ fn over_bounds(ok: &[&Judged<'_>], objective: &TaskObjective, n: u64) -> Vec<Str
     ] {
         let Some(bound) = bound else { continue };
         let h = histogram_of(ok.iter().map(|t| of(t)));
-        match percentile_us(&h, 99.0) {
-            Some(p) if p >= bound.value.as_micros_u64() => over.push(format!(
+        if let Some(p) = percentile_us(&h, 99.0)
+            && p >= bound.value.as_micros_u64()
+        {
+            over.push(format!(
                 "{what} p99 {}, not under {}{}",
                 seconds(p),
                 bound.value,
                 queued_at_end(ok, bound.value.as_micros_u64(), of)
-            )),
-            None if n > 0 => over.push("no task got through".to_string()),
-            _ => {}
+            ));
         }
     }
     over
 }
 
-/// Delivered, not offered: the tasks that started within the hold and
-/// ended well, whenever they were due (a queue drains at the rate the
-/// caps allow, whatever the rate offered). A step's tasks left over were
-/// canceled before the next, and never start in it.
-fn started_within(tasks: &[TaskRecord<'_>], (from_us, to_us): (u64, u64)) -> usize {
+/// Delivered, not offered: the step's tasks (due from its lead-in on)
+/// that started within the hold and ended well, whenever they were due (a
+/// queue drains at the rate the caps allow, whatever the rate offered).
+fn started_within(
+    tasks: &[TaskRecord<'_>],
+    (lead_from_us, from_us, to_us): (u64, u64, u64),
+) -> usize {
     tasks
         .iter()
+        .filter(|t| {
+            t.submit
+                .due_us
+                .is_some_and(|d| d >= lead_from_us && d < to_us)
+        })
         .filter(|t| t.started_us().is_some_and(|at| at >= from_us && at < to_us))
         .filter(|t| matches!(t.end(), Some((TaskState::Success, _))))
         .count()
@@ -404,6 +425,9 @@ fn mostly_failed(tasks: &[Judged<'_>], refused: &[&TaskSubmit]) -> String {
             format!("{state}{on}{why}")
         } else {
             match (s.status, &s.error) {
+                (Some(code), _) if s.outcome == Outcome::Ok => {
+                    format!("submission answered {code} without a task ID")
+                }
                 (Some(code), _) => format!("submission answered {code}"),
                 (None, Some(e)) => format!("submission failed: {e}"),
                 (None, None) => "submission unanswered".to_string(),

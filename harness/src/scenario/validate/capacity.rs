@@ -9,6 +9,10 @@ use super::validator::Validator;
 use crate::scenario::model::{Capacity, Check, Scenario};
 use crate::scenario::units::{Percent, Rate};
 
+/// Most tasks one step of a task search may submit: each step's tasks are
+/// numbered from its own million.
+pub const MAX_TASKS_PER_STEP: u32 = 1_000_000;
+
 /// Most steps a search may plan at one node count: a ladder and a
 /// bisection this long is a typo, not a plan.
 pub const MAX_STEPS: u32 = 60;
@@ -97,6 +101,16 @@ impl Validator {
             );
             // Tasks are fewer and slower than requests: ten make a step.
             self.search_ladder("capacity.tasks", rungs, (s, "tasks", 10.0));
+            // Each step's tasks are numbered apart by a million.
+            let step = s.warmup.value.get() + s.duration.value.get();
+            let most = tasks.ceiling.value.get() * step.as_secs_f64();
+            if most >= f64::from(MAX_TASKS_PER_STEP) {
+                self.problem(
+                    &tasks.ceiling.referenced,
+                    "capacity.tasks.ceiling",
+                    format!("a step at {} for its {} (the warm-up and the duration) submits {most:.0} tasks, more than the {MAX_TASKS_PER_STEP} a step may", tasks.ceiling.value, crate::scenario::units::Duration::new(step)),
+                );
+            }
             self.positive(&tasks.work, "capacity.tasks.work");
             self.positive(&tasks.poll, "capacity.tasks.poll");
             let objective = &tasks.objective;

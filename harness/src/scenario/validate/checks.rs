@@ -86,7 +86,6 @@ impl Validator {
         }
     }
 
-    /// A check's own fields, and what else in the scenario it relies on.
     /// A `sustains` check judges a node count the search measures, of a
     /// search the capacity section asks for.
     fn sustains(&mut self, s: &Scenario, c: &Sustains, path: &str) {
@@ -112,6 +111,7 @@ impl Validator {
         }
     }
 
+    /// A check's own fields, and what else in the scenario it relies on.
     fn check_fields(&mut self, s: &Scenario, c: &Spanned<Check>, path: &str, traffic: Traffic) {
         // The checks that follow a failed node need a positive bound,
         // ping traffic, and a fault of the right kind to judge.
