@@ -750,12 +750,12 @@ fn a_capacity_search_through_a_real_target_undrains_every_node_at_its_end_and_on
     );
     assert_eq!(report["cleanup"]["clean"], true, "{}", report["cleanup"]);
     assert_nothing_left(&up, report["cleanup"]["run_id"].as_str().unwrap());
-    // Ctrl-C once the second node's drain is under way (this run's history
+    // Ctrl-C once the first drain is under way (this run's history
     // replaces the last one's, which never got that far).
     let report = interrupted_run_of(
         &up,
         scenario,
-        &["\"name\":\"capacity-drain-n2\""],
+        &["\"name\":\"capacity-drain-n3\""],
         Duration::from_secs(120),
     );
     assert_eq!(report["cleanup"]["clean"], true, "{}", report["cleanup"]);
