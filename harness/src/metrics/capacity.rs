@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::figures::ms;
 use super::generator::samples;
 use super::usl::{self, Fit};
-use crate::history::{Event, History, Request};
+use crate::history::{Event, GeneratorSample, History, Request, TaskRecord};
 use crate::scenario::{Capacity, GeneratorBound, SearchKind};
 pub use step::{StepReport, StepVerdict, judge_step, judge_task_step};
 
@@ -86,22 +86,38 @@ pub struct CapacityReport {
 
 /// Each search's result from a history, in the order they ran.
 pub fn capacity(history: &History, cap: &Capacity, rule: &GeneratorBound) -> Vec<CapacityReport> {
+    // Read out of the history once, for every search.
+    let seen = Seen {
+        samples: samples(history),
+        requests: history.requests().collect(),
+        tasks: history.task_records(),
+    };
     cap.searches()
         .into_iter()
-        .map(|kind| search_report(history, cap, kind, rule))
+        .map(|kind| search_report(history, &seen, cap, kind, rule))
         .collect()
+}
+
+/// What a search's steps are judged from.
+struct Seen<'a> {
+    samples: Vec<GeneratorSample>,
+    requests: Vec<&'a Request>,
+    tasks: Vec<TaskRecord<'a>>,
 }
 
 /// One search's result.
 fn search_report(
     history: &History,
+    seen: &Seen<'_>,
     cap: &Capacity,
     kind: SearchKind,
     rule: &GeneratorBound,
 ) -> CapacityReport {
-    let samples = samples(history);
-    let requests: Vec<&Request> = history.requests().collect();
-    let tasks = history.task_records();
+    let Seen {
+        samples,
+        requests,
+        tasks,
+    } = seen;
     let mut levels: Vec<LevelReport> = Vec::new();
     for e in &history.events {
         match e {
@@ -120,13 +136,13 @@ fn search_report(
             Event::CapacityStep(step) if step.search == kind.name() => {
                 let judged = match (kind, &cap.api, &cap.tasks) {
                     (SearchKind::Api, Some(api), _) => {
-                        judge_step(step, requests.iter().copied(), &samples, api, rule)
+                        judge_step(step, requests.iter().copied(), samples, api, rule)
                     }
                     (SearchKind::Tasks, _, Some(search)) => judge_task_step(
                         step,
-                        &tasks,
+                        tasks,
                         history.task_submissions(),
-                        &samples,
+                        samples,
                         search,
                         rule,
                     ),
@@ -139,9 +155,8 @@ fn search_report(
             _ => {}
         }
     }
-    let ladder = cap.ladder(kind);
-    for level in &mut levels {
-        if let Some(l) = ladder {
+    if let Some(l) = cap.ladder(kind) {
+        for level in &mut levels {
             conclude(level, l.start, l.ceiling);
         }
     }
@@ -213,12 +228,8 @@ fn objective(cap: &Capacity, kind: SearchKind) -> (String, String, f64) {
                 words.push(format!("duration p99 < {}", d.value));
             }
             words.push(format!("failures ≤ {}", o.max_failed.value));
-            let (measure, bound) = match (&o.pickup, &o.duration) {
-                (Some(p), _) => ("pick-up", p.value.as_micros_u64()),
-                (None, Some(d)) => ("duration", d.value.as_micros_u64()),
-                (None, None) => ("pick-up", 0),
-            };
-            (measure.to_string(), words.join(", "), ms(bound))
+            let bound = o.bound().map_or(0, |b| b.value.as_micros_u64());
+            (o.measure().to_string(), words.join(", "), ms(bound))
         }
         _ => (String::new(), String::new(), 0.0),
     }

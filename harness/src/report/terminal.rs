@@ -128,18 +128,12 @@ fn capacity_level_line(l: &crate::history::CapacityLevel) -> String {
     } else {
         format!(" ({} drained)", l.drained.join(", "))
     };
-    match &l.error {
-        None => format!(
-            "[{:>7.1}s] capacity: searching with {}{drained}",
-            l.at_us as f64 / 1e6,
-            crate::metrics::node_count(l.nodes)
-        ),
-        Some(e) => format!(
-            "[{:>7.1}s] capacity: {}{drained} not measured: {e}",
-            l.at_us as f64 / 1e6,
-            crate::metrics::node_count(l.nodes)
-        ),
-    }
+    let nodes = crate::metrics::node_count(l.nodes);
+    let what = match &l.error {
+        None => format!("searching with {nodes}{drained}"),
+        Some(e) => format!("{nodes}{drained} not measured: {e}"),
+    };
+    format!("[{:>7.1}s] capacity: {what}", l.at_us as f64 / 1e6)
 }
 
 /// The lines an event is shown as while the run goes; none for most.

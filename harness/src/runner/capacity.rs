@@ -12,7 +12,6 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::api_load::{Offer, offer};
-use super::generator::Sampler;
 use super::interrupts::interrupted;
 use super::tasks::TaskWorkload;
 use super::workload::RunContext;
@@ -33,7 +32,6 @@ const OUT_OF_LB_PINGS: u32 = 20;
 pub(super) struct Search<'a> {
     pub ctx: &'a RunContext,
     pub faults: &'a Faults,
-    pub sampler: &'a Sampler,
     pub cap: &'a Capacity,
     pub rule: &'a GeneratorBound,
     /// Each step's unjudged lead-in at its rate: the scenario's warm-up.
@@ -242,7 +240,7 @@ impl Search<'_> {
         let from_us = base_us + self.lead.as_micros() as u64;
         let to_us = from_us + self.hold.as_micros() as u64;
         let sample_at = |at_us: u64| {
-            let sampler = self.sampler.clone();
+            let sampler = ctx.sampler.clone();
             let at = ctx.events.clock().instant(at_us);
             tokio::spawn(async move {
                 tokio::time::sleep_until(at).await;
@@ -267,7 +265,7 @@ impl Search<'_> {
                     .await?;
                 let _ = tokio::join!(at_start, at_end);
                 ctx.events.send(Event::CapacityStep(step.clone()));
-                judge_step(&step, requests.iter(), &self.sampler.kept(), api, self.rule)
+                judge_step(&step, requests.iter(), &ctx.sampler.kept(), api, self.rule)
             }
             (SearchKind::Tasks, _, Some(search)) => {
                 let rate = Rate::per_second(rate_per_s)?;
@@ -278,7 +276,7 @@ impl Search<'_> {
                     &step,
                     &history.task_records(),
                     history.task_submissions(),
-                    &self.sampler.kept(),
+                    &ctx.sampler.kept(),
                     search,
                     self.rule,
                 )
@@ -292,11 +290,7 @@ impl Search<'_> {
             rate(rate_per_s),
             rate(judged.achieved),
             judged.generator.send_lag_p99_ms,
-            match judged.verdict {
-                StepVerdict::Met => "met",
-                StepVerdict::Missed => "missed",
-                StepVerdict::GeneratorBound => "generator-bound",
-            },
+            judged.verdict.word(),
             judged.why,
         );
         self.or_stop(tokio::time::sleep(self.cap.between.value.get()))

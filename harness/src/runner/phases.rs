@@ -454,7 +454,6 @@ pub(super) async fn capacity_search(
     let search = Search {
         ctx,
         faults,
-        sampler: &ctx.sampler,
         cap,
         rule: &s.generator,
         lead: s.warmup.value.get(),

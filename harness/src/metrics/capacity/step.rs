@@ -27,6 +27,17 @@ pub enum StepVerdict {
     GeneratorBound,
 }
 
+impl StepVerdict {
+    /// As the run's progress and its page say it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Met => "met",
+            Self::Missed => "missed",
+            Self::GeneratorBound => "generator-bound",
+        }
+    }
+}
+
 /// One step, judged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepReport {
@@ -76,11 +87,7 @@ pub fn judge_step<'a>(
     let generator = figures(requests.into_iter().map(Sent::from), samples, window, rule);
     let n = inside.len() as u64;
     let errors = inside.iter().filter(|r| r.is_error()).count() as u64;
-    let error_rate = if n == 0 {
-        0.0
-    } else {
-        errors as f64 / n as f64
-    };
+    let error_rate = errors as f64 / n.max(1) as f64;
     let hist = histogram(inside.iter().copied().filter(|r| !r.is_error()));
     let pct = |p| percentile_us(&hist, p).map(ms);
     let p99 = pct(99.0);
@@ -268,11 +275,7 @@ pub fn judge_task_step<'a>(
     let generator = figures(sent, samples, window, rule);
     let n = (inside.len() + refused.len()) as u64;
     let errors = (inside.iter().filter(|t| t.failed).count() + refused.len()) as u64;
-    let error_rate = if n == 0 {
-        0.0
-    } else {
-        errors as f64 / n as f64
-    };
+    let error_rate = errors as f64 / n.max(1) as f64;
     let objective = &search.objective;
     // The figure the table shows: pick-up where the objective bounds it.
     let shown = |t: &Judged<'_>| {
@@ -301,11 +304,7 @@ pub fn judge_task_step<'a>(
     let hold = secs(step.to_us.saturating_sub(step.from_us)).max(1e-6);
     let met = format!(
         "{} p99 {}, {:.1}% failed",
-        if objective.pickup.is_some() {
-            "pick-up"
-        } else {
-            "duration"
-        },
+        objective.measure(),
         seconds(percentile_us(&hist, 99.0).unwrap_or(0)),
         error_rate * 100.0
     );

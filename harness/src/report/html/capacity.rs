@@ -47,11 +47,12 @@ pub(super) fn capacity(o: &mut String, c: &CapacityReport) {
             esc(&drained)
         );
         for s in &level.steps {
-            let (class, word) = match s.verdict {
-                StepVerdict::Met => ("pass", "met"),
-                StepVerdict::Missed => ("fail", "missed"),
-                StepVerdict::GeneratorBound => ("unknown", "generator-bound"),
+            let class = match s.verdict {
+                StepVerdict::Met => "pass",
+                StepVerdict::Missed => "fail",
+                StepVerdict::GeneratorBound => "unknown",
             };
+            let word = s.verdict.word();
             let _ = writeln!(
                 o,
                 "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.2} ms</td>\

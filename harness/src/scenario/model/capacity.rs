@@ -161,6 +161,23 @@ pub struct TaskObjective {
     pub max_failed: Spanned<Percent>,
 }
 
+impl TaskObjective {
+    /// What a step's p50 and p99 are of: pick-up where it is bounded,
+    /// else duration.
+    pub fn measure(&self) -> &'static str {
+        if self.pickup.is_some() {
+            "pick-up"
+        } else {
+            "duration"
+        }
+    }
+
+    /// The bound on that measure's p99.
+    pub fn bound(&self) -> Option<&Spanned<Duration>> {
+        self.pickup.as_ref().or(self.duration.as_ref())
+    }
+}
+
 /// Which search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
