@@ -1,5 +1,5 @@
 //! `run --baseline`: a run compared with an earlier run of itself passes
-//! `no_regression`; the same scenario on nodes held to a twentieth of a CPU
+//! `no_regression`; the same scenario on nodes held to a fiftieth of a CPU
 //! fails it, naming p99 and both values; bad baselines are refused with
 //! exit 2 and a location.
 
@@ -74,14 +74,14 @@ fn a_run_passes_against_its_own_baseline_and_a_slowed_cluster_fails_naming_p99()
         rerun.stdout
     );
 
-    // Each node held to a twentieth of a CPU.
+    // Each node held to a fiftieth of a CPU.
     let (slowed, report) = run(
         SLOWED,
         &tmp.path().join("slowed"),
         Some(&base_dir.join("report.json")),
     );
     if slowed.code() == 3 && slowed.stderr.contains("needs a CPU quota") {
-        // A twentieth of a CPU needs a cgroup quota; affinity cannot make a
+        // A fiftieth of a CPU needs a cgroup quota; affinity cannot make a
         // node smaller than a core, and the harness refuses to pretend.
         eprintln!(
             "skipped: the slowed run: no writable cgroup here: {}",
@@ -91,7 +91,7 @@ fn a_run_passes_against_its_own_baseline_and_a_slowed_cluster_fails_naming_p99()
     }
     crate::run::assert_matches_schema(&report);
     let limit = &report["cpu_limit"];
-    assert_eq!(limit["asked"], 0.05, "{limit}");
+    assert_eq!(limit["asked"], 0.02, "{limit}");
     assert_ne!(limit["method"], "affinity", "{limit}");
     assert_eq!(slowed.code(), 1, "{}\n{}", slowed.stdout, slowed.stderr);
     let c = check(&report, "no_regression").expect("no_regression judged");
