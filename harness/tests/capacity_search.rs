@@ -286,3 +286,129 @@ fn a_starved_generator_is_reported_generator_bound_and_never_as_a_capacity() {
         out.stdout
     );
 }
+
+#[test]
+fn an_upload_search_finds_how_many_uploads_at_once_and_deletes_every_package_even_on_ctrl_c() {
+    // Latency-bound: the knee is where uploads' durations pass 1s.
+    let _share = crate::util::latency_bound();
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = "fixtures/scenarios/search/uploads.yaml";
+    let mut cmd = harness();
+    cmd.args(["run", scenario, "--out"])
+        .arg(tmp.path().join("runs"));
+    let out = run_with_timeout(cmd, LIMIT);
+    if out.code() == 3 && out.stderr.contains("needs a CPU quota") {
+        eprintln!(
+            "skipped: the nodes' tenth of a CPU needs a writable cgroup: {}",
+            out.stderr
+        );
+        return;
+    }
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    let report = read(&tmp.path().join("runs/latest/report.json"));
+    crate::run::assert_matches_schema(&report);
+    let cap = &report["capacity"][0];
+    assert_eq!(
+        (&cap["search"], &cap["unit"], &cap["measure"]),
+        (
+            &Value::from("uploads"),
+            &Value::from("uploads at once"),
+            &Value::from("duration")
+        )
+    );
+    let level = &cap["levels"][0];
+    let (Some(lo), Some(hi)) = (level["capacity"].as_f64(), level["missed"].as_f64()) else {
+        panic!("no knee: {}", level["limit"]);
+    };
+    // Whole uploads at once, bracketed to the resolution or to neighbours.
+    assert_eq!(lo.fract(), 0.0, "{level}");
+    assert!(hi - lo <= 1.0 || (hi - lo) / lo <= 0.25, "{level}");
+    assert!((2.0..64.0).contains(&lo), "{level}");
+    let steps = level["steps"].as_array().unwrap();
+    for s in steps {
+        assert!(s["requests"].as_u64().unwrap() > 0, "{s}");
+        assert!(s["achieved"].as_f64().unwrap() > 0.0, "MiB/s through: {s}");
+        // Nothing scheduled, so no send lag: the generator is judged by
+        // its CPU.
+        assert!(s["generator"]["cpu_share"].is_number(), "{s}");
+    }
+    let missed = steps
+        .iter()
+        .find(|s| s["offered"].as_f64() == Some(hi) && s["verdict"] == "missed")
+        .expect("the missed step");
+    let why = missed["why"].as_str().unwrap();
+    assert!(why.starts_with("duration p99 "), "{why}");
+    assert!(why.contains("not under 1s"), "{why}");
+    let conclusion = cap["conclusion"].as_str().unwrap();
+    assert!(
+        conclusion.starts_with(&format!(
+            "2 nodes sustain {lo} uploads at once at 8MiB each"
+        )),
+        "{conclusion}"
+    );
+    // The step's own line tells its hundreds of uploads, not a line each.
+    assert!(
+        !out.stderr.contains("upload HarnessProbe"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("capacity: uploads at 2 nodes, 2 at once offered")
+    );
+    let cleanup = &report["cleanup"];
+    let packages = cleanup["packages"].as_array().unwrap();
+    assert!(packages.len() > steps.len(), "{cleanup}");
+    assert!(packages.iter().all(|p| p["removed"] == true), "{cleanup}");
+    assert_eq!(cleanup["clean"], true, "{cleanup}");
+
+    // Ctrl-C in the second step: its uploads are cut and every package
+    // made so far is deleted all the same.
+    let runs = tmp.path().join("interrupted");
+    let mut cmd = harness();
+    cmd.args(["run", scenario, "--out"])
+        .arg(&runs)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut run = crate::util::ChildGuard(cmd.spawn().unwrap());
+    let history = runs.join("latest/history.jsonl");
+    crate::util::poll(Duration::from_secs(60), || {
+        let text = std::fs::read_to_string(&history).ok()?;
+        // The first step recorded, and the second's uploads under way.
+        let after = text.split_once("\"event\":\"capacity_step\"")?.1;
+        after.contains("\"event\":\"upload_started\"").then_some(())
+    })
+    .expect("the second step never started");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(run.0.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = crate::util::wait_with_timeout(&mut run.0, Duration::from_secs(120))
+        .expect("the interrupted run ends");
+    assert_eq!(status.code(), Some(3));
+    let report = read(&runs.join("latest/report.json"));
+    assert!(
+        report["interrupted"].is_string(),
+        "{}",
+        report["interrupted"]
+    );
+    let cleanup = &report["cleanup"];
+    let outcomes: Vec<&str> = cleanup["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["outcome"].as_str().unwrap())
+        .collect();
+    // The first step's packages removed; the second's, cut mid-body,
+    // never stored: the clean-up looked for each.
+    assert!(outcomes.contains(&"removed"), "{cleanup}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| *o == "removed" || *o == "never_stored"),
+        "{cleanup}"
+    );
+    assert_eq!(cleanup["clean"], true, "{cleanup}");
+}

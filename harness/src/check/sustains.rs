@@ -1,5 +1,6 @@
 //! `sustains`: the capacity search found the cluster, with a given number
-//! of nodes drained, sustaining at least a rate under its objective, the
+//! of nodes drained, sustaining at least a rate (or a number of uploads at
+//! once) under its objective, the
 //! generator not being the limit. Judged on the search's steps as the
 //! history holds them, by the figures the report shows.
 
@@ -7,11 +8,16 @@ use serde_json::{Value, json};
 
 use super::verdict::Verdict;
 use crate::history::History;
-use crate::metrics::{capacity, node_count as nodes, rate};
+use crate::metrics::{amount, capacity, node_count as nodes};
 use crate::scenario::{Scenario, Sustains};
 
 pub(super) fn judge(c: &Sustains, history: &History, s: &Scenario) -> (Verdict, String, Value) {
-    let want = c.rate.value.get();
+    // Validation has given the one the search counts in.
+    let want = match (&c.rate, &c.at_once) {
+        (Some(r), _) => r.value.get(),
+        (None, Some(n)) => f64::from(n.value),
+        (None, None) => 0.0,
+    };
     let drained = c.drained.value as usize;
     let Some(cap) = &s.capacity else {
         return (
@@ -34,7 +40,7 @@ pub(super) fn judge(c: &Sustains, history: &History, s: &Scenario) -> (Verdict, 
     };
     let Some(report) = capacity(history, &cap.value, &s.generator)
         .into_iter()
-        .find(|r| r.search == kind.name())
+        .find(|r| r.search == kind)
     else {
         return (
             Verdict::Unknown,
@@ -70,10 +76,10 @@ pub(super) fn judge(c: &Sustains, history: &History, s: &Scenario) -> (Verdict, 
         return (
             Verdict::Pass,
             format!(
-                "{} ({with}) sustained {}/s, at least {}/s",
+                "{} ({with}) sustained {}, at least {}",
                 nodes(level.nodes),
-                rate(got),
-                rate(want)
+                amount(kind, got),
+                amount(kind, want)
             ),
             evidence,
         );
@@ -87,10 +93,10 @@ pub(super) fn judge(c: &Sustains, history: &History, s: &Scenario) -> (Verdict, 
         Some(step) => (
             Verdict::Fail,
             format!(
-                "{} ({with}) missed the objective at {}/s, under {}/s: {}",
+                "{} ({with}) missed the objective at {}, under {}: {}",
                 nodes(level.nodes),
-                rate(step.offered),
-                rate(want),
+                amount(kind, step.offered),
+                amount(kind, want),
                 step.why
             ),
             evidence,
@@ -98,9 +104,9 @@ pub(super) fn judge(c: &Sustains, history: &History, s: &Scenario) -> (Verdict, 
         None => (
             Verdict::Unknown,
             format!(
-                "{} ({with}) were not shown to sustain {}/s: {}",
+                "{} ({with}) were not shown to sustain {}: {}",
                 nodes(level.nodes),
-                rate(want),
+                amount(kind, want),
                 level.limit
             ),
             evidence,

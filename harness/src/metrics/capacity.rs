@@ -8,15 +8,17 @@
 //! the history.
 
 mod step;
+mod uploads;
 
 use serde::{Deserialize, Serialize};
 
 use super::figures::ms;
 use super::generator::samples;
 use super::usl::{self, Fit};
-use crate::history::{Event, GeneratorSample, History, Request, TaskRecord};
+use crate::history::{Event, GeneratorSample, History, Request, TaskRecord, UploadAttempt};
 use crate::scenario::{Capacity, GeneratorBound, SearchKind};
 pub use step::{StepReport, StepVerdict, judge_step, judge_task_step};
+pub use uploads::judge_upload_step;
 
 /// The search at one node count.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,13 +61,17 @@ pub struct Prediction {
 /// A capacity search's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CapacityReport {
-    /// Which search: `api` or `tasks`.
-    pub search: String,
-    /// What its rates count: `req/s` or `tasks/s`.
+    /// Which search: `api`, `tasks` or `uploads`.
+    pub search: SearchKind,
+    /// What its steps offer: `req/s`, `tasks/s` or `uploads at once`.
     pub unit: String,
+    /// What a step's achieved figure counts: `req/s`, `tasks/s` or
+    /// `MiB/s` through the hold.
+    pub achieved_unit: String,
     /// What its steps' p50 and p99 measure: `latency` (from each
     /// request's intended start), `pick-up` or `duration` (from each
-    /// task's intended submission).
+    /// task's intended submission), or an upload's `duration` (from its
+    /// first byte).
     pub measure: String,
     /// The objective, in words.
     pub objective: String,
@@ -91,6 +97,7 @@ pub fn capacity(history: &History, cap: &Capacity, rule: &GeneratorBound) -> Vec
         samples: samples(history),
         requests: history.requests().collect(),
         tasks: history.task_records(),
+        uploads: history.uploads().collect(),
     };
     cap.searches()
         .into_iter()
@@ -103,6 +110,7 @@ struct Seen<'a> {
     samples: Vec<GeneratorSample>,
     requests: Vec<&'a Request>,
     tasks: Vec<TaskRecord<'a>>,
+    uploads: Vec<&'a UploadAttempt>,
 }
 
 /// One search's result.
@@ -117,6 +125,7 @@ fn search_report(
         samples,
         requests,
         tasks,
+        uploads,
     } = seen;
     let mut levels: Vec<LevelReport> = Vec::new();
     for e in &history.events {
@@ -134,11 +143,11 @@ fn search_report(
                 error: l.error.clone(),
             }),
             Event::CapacityStep(step) if step.search == kind.name() => {
-                let judged = match (kind, &cap.api, &cap.tasks) {
-                    (SearchKind::Api, Some(api), _) => {
+                let judged = match (kind, &cap.api, &cap.tasks, &cap.uploads) {
+                    (SearchKind::Api, Some(api), _, _) => {
                         judge_step(step, requests.iter().copied(), samples, api, rule)
                     }
-                    (SearchKind::Tasks, _, Some(search)) => judge_task_step(
+                    (SearchKind::Tasks, _, Some(search), _) => judge_task_step(
                         step,
                         tasks,
                         history.task_submissions(),
@@ -146,6 +155,9 @@ fn search_report(
                         search,
                         rule,
                     ),
+                    (SearchKind::Uploads, _, _, Some(search)) => {
+                        judge_upload_step(step, uploads.iter().copied(), samples, search, rule)
+                    }
                     _ => continue,
                 };
                 if let Some(level) = levels.iter_mut().rev().find(|l| l.nodes == step.nodes) {
@@ -157,7 +169,7 @@ fn search_report(
     }
     if let Some(l) = cap.ladder(kind) {
         for level in &mut levels {
-            conclude(level, l.start, l.ceiling);
+            conclude(level, kind, l.start, l.ceiling);
         }
     }
     let full = levels.first().and_then(|l| l.capacity);
@@ -191,8 +203,9 @@ fn search_report(
         .unwrap_or_default();
     let (measure, objective, bound_ms) = objective(cap, kind);
     let mut report = CapacityReport {
-        search: kind.name().to_string(),
+        search: kind,
         unit: kind.unit().to_string(),
+        achieved_unit: kind.achieved_unit().to_string(),
         measure,
         objective,
         objective_p99_ms: bound_ms,
@@ -209,8 +222,8 @@ fn search_report(
 /// A search's measure, its objective in words, and the bound on the
 /// measure's p99 in ms.
 fn objective(cap: &Capacity, kind: SearchKind) -> (String, String, f64) {
-    match (kind, &cap.api, &cap.tasks) {
-        (SearchKind::Api, Some(api), _) => (
+    match (kind, &cap.api, &cap.tasks, &cap.uploads) {
+        (SearchKind::Api, Some(api), _, _) => (
             "latency".to_string(),
             format!(
                 "p99 < {}, errors ≤ {}",
@@ -218,7 +231,7 @@ fn objective(cap: &Capacity, kind: SearchKind) -> (String, String, f64) {
             ),
             ms(api.objective.p99.value.as_micros_u64()),
         ),
-        (SearchKind::Tasks, _, Some(t)) => {
+        (SearchKind::Tasks, _, Some(t), _) => {
             let o = &t.objective;
             let mut words = Vec::new();
             if let Some(p) = &o.pickup {
@@ -231,12 +244,21 @@ fn objective(cap: &Capacity, kind: SearchKind) -> (String, String, f64) {
             let bound = o.bound().map_or(0, |b| b.value.as_micros_u64());
             (o.measure().to_string(), words.join(", "), ms(bound))
         }
+        (SearchKind::Uploads, _, _, Some(u)) => (
+            "duration".to_string(),
+            format!(
+                "{} each, duration p99 < {}, failures ≤ {}",
+                u.size.value, u.objective.duration.value, u.objective.max_failed.value
+            ),
+            ms(u.objective.duration.value.as_micros_u64()),
+        ),
         _ => (String::new(), String::new(), 0.0),
     }
 }
 
 /// A level's sustained rate, its bracket, and what ended its search.
-fn conclude(level: &mut LevelReport, start: f64, ceiling: f64) {
+fn conclude(level: &mut LevelReport, kind: SearchKind, start: f64, ceiling: f64) {
+    let at = |r: f64| amount(kind, r);
     let rate_of = |v: StepVerdict| {
         level
             .steps
@@ -259,14 +281,14 @@ fn conclude(level: &mut LevelReport, start: f64, ceiling: f64) {
     level.capacity = level.sustained.filter(|_| level.missed.is_some());
     let took = level.sustained.map_or_else(
         || "no step met the objective".to_string(),
-        |s| format!("the cluster took at least {}/s", rate(s)),
+        |s| format!("the cluster took at least {}", at(s)),
     );
     level.limit = if let Some(e) = &level.error {
         format!("not measured: {e}")
     } else if let (true, Some(b)) = (level.generator_bound, bound) {
         format!(
-            "the generator's ceiling at {}/s ({}): {took}; raise the ceiling with a bigger machine or more CPUs for the harness, or shards of the load",
-            rate(b.offered),
+            "the generator's ceiling at {} ({}): {took}; raise the ceiling with a bigger machine or more CPUs for the harness, or shards of the load",
+            at(b.offered),
             b.why,
         )
     } else if let Some(m) = level.missed {
@@ -276,21 +298,21 @@ fn conclude(level: &mut LevelReport, start: f64, ceiling: f64) {
             .find(|s| s.offered == m && s.verdict == StepVerdict::Missed)
             .map_or("", |s| s.why.as_str());
         let below = if level.sustained.is_none() {
-            format!("the knee is below the start, {}/s: ", rate(start))
+            format!("the knee is below the start, {}: ", at(start))
         } else {
             String::new()
         };
         let coarse = bound.map_or_else(String::new, |b| {
             format!(
-                " (the bisection stopped at {}/s, where the generator fell behind)",
-                rate(b.offered)
+                " (the bisection stopped at {}, where the generator fell behind)",
+                at(b.offered)
             )
         });
-        format!("{below}at {}/s: {why}{coarse}", rate(m))
+        format!("{below}at {}: {why}{coarse}", at(m))
     } else if level.sustained.is_some_and(|s| s >= ceiling) {
         format!(
-            "met the objective up to the ceiling, {}/s: the cluster's knee is higher",
-            rate(ceiling)
+            "met the objective up to the ceiling, {}: the cluster's knee is higher",
+            at(ceiling)
         )
     } else {
         "no step finished".to_string()
@@ -313,6 +335,15 @@ pub fn rate(r: f64) -> String {
         out.push(c);
     }
     out
+}
+
+/// A step's load as the report writes it: `3,100/s` of requests or
+/// tasks, `8 at once` of uploads.
+pub fn amount(kind: SearchKind, r: f64) -> String {
+    match kind {
+        SearchKind::Api | SearchKind::Tasks => format!("{}/s", rate(r)),
+        SearchKind::Uploads => format!("{} at once", rate(r)),
+    }
 }
 
 /// `1 node`, `3 nodes`.

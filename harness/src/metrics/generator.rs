@@ -36,6 +36,14 @@ pub struct GeneratorFigures {
     pub bound: Option<String>,
 }
 
+impl GeneratorFigures {
+    /// The send lag's p99, ms; None where nothing was scheduled in the
+    /// window (an upload step's uploaders go one after another).
+    pub fn lag_p99_ms(&self) -> Option<f64> {
+        (self.requests > 0).then_some(self.send_lag_p99_ms)
+    }
+}
+
 /// One request the generator was due to send: a REST request, or a task's
 /// submission.
 #[derive(Debug, Clone, Copy)]

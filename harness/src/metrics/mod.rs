@@ -21,8 +21,8 @@ use crate::history::History;
 #[cfg(test)]
 pub(crate) use capacity::tests as capacity_tests;
 pub use capacity::{
-    CapacityReport, LevelReport, Prediction, StepReport, StepVerdict, capacity, judge_step,
-    judge_task_step, node_count, rate,
+    CapacityReport, LevelReport, Prediction, StepReport, StepVerdict, amount, capacity, judge_step,
+    judge_task_step, judge_upload_step, node_count, rate,
 };
 pub use cleanup::{CleanupReport, Outcome, Removal, TaskLeft, cleanup};
 pub use figures::{HISTOGRAM_MAX_US, HISTOGRAM_SIGFIG, histogram, histogram_of, percentile_us};

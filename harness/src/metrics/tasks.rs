@@ -139,7 +139,11 @@ pub struct UploadReport {
 /// The uploads.
 pub fn uploads(h: &History) -> Vec<UploadReport> {
     let mut out: Vec<UploadReport> = Vec::new();
-    for a in h.uploads() {
+    // A capacity search's uploads are its steps' to report.
+    for a in h
+        .uploads()
+        .filter(|a| a.purpose != crate::history::UploadPurpose::Capacity)
+    {
         let r = UploadReport {
             purpose: a.purpose,
             seq: a.seq,

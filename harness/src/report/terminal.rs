@@ -183,6 +183,8 @@ fn event_lines(event: &Event) -> Vec<String> {
             node,
             status,
         } => vec![node_status_line(*at_us, node, *status)],
+        // A capacity step's uploads are hundreds: its own line tells them.
+        Event::Upload(u) if u.purpose == crate::history::UploadPurpose::Capacity => Vec::new(),
         Event::Upload(u) => vec![upload_line(u)],
         Event::Fleet(f) => fleet_lines(f),
         Event::HealthTask(t) => vec![health_task_line(t)],

@@ -14,14 +14,18 @@ use tokio::sync::watch;
 use super::api_load::{Offer, offer};
 use super::interrupts::interrupted;
 use super::tasks::TaskWorkload;
+use super::uploads::UploadWorkload;
 use super::workload::RunContext;
 use crate::fault::Faults;
 use crate::history::{
     CapacityLevel, CapacityStep, Event, Events, FaultAction, History, Op, Request,
 };
-use crate::metrics::{StepVerdict, judge_step, judge_task_step, node_count, rate};
+use crate::metrics::{
+    GeneratorFigures, StepVerdict, amount, judge_step, judge_task_step, judge_upload_step,
+    node_count, rate,
+};
 use crate::scenario::units::Rate;
-use crate::scenario::{ApiSearch, Capacity, GeneratorBound, Ladder, SearchKind, TaskSearch};
+use crate::scenario::{ApiSearch, Capacity, GeneratorBound, SearchKind, TaskSearch, UploadSearch};
 use crate::schedule::CAPACITY_DRAIN;
 
 /// Pings through the LB in a row that must all come from serving nodes
@@ -182,24 +186,18 @@ impl Search<'_> {
     /// One search's ladder, then its bisection, at one node count; false
     /// once the run stopped.
     async fn ladder(&mut self, kind: SearchKind, nodes: u32, drained: &[String]) -> bool {
-        let Some(Ladder {
-            start,
-            growth,
-            ceiling,
-            resolution,
-        }) = self.cap.ladder(kind)
-        else {
+        let Some(ladder) = self.cap.ladder(kind) else {
             return true;
         };
-        let mut rate = start;
+        let mut rate = ladder.start;
         let mut met: Option<f64> = None;
         let missed = loop {
             match self.step(kind, rate, nodes, drained, "ladder").await {
                 None => return false,
-                Some(StepVerdict::Met) if rate >= ceiling => return true,
+                Some(StepVerdict::Met) if rate >= ladder.ceiling => return true,
                 Some(StepVerdict::Met) => {
                     met = Some(rate);
-                    rate = (rate * growth).min(ceiling);
+                    rate = ladder.next(rate);
                 }
                 Some(StepVerdict::Missed) => break rate,
                 Some(StepVerdict::GeneratorBound) => return true,
@@ -208,8 +206,7 @@ impl Search<'_> {
         // Missed at the first step: the knee is below the start.
         let Some(mut lo) = met else { return true };
         let mut hi = missed;
-        while (hi - lo) / lo > resolution {
-            let mid = (lo + hi) / 2.0;
+        while let Some(mid) = ladder.between(lo, hi) {
             match self.step(kind, mid, nodes, drained, "bisect").await {
                 None => return false,
                 Some(StepVerdict::Met) => lo = mid,
@@ -258,8 +255,9 @@ impl Search<'_> {
             drained: drained.to_vec(),
             part: part.to_string(),
         };
-        let judged = match (kind, &self.cap.api, &self.cap.tasks) {
-            (SearchKind::Api, Some(api), _) => {
+        let cap = self.cap;
+        let judged = match (kind, &cap.api, &cap.tasks, &cap.uploads) {
+            (SearchKind::Api, Some(api), _, _) => {
                 let requests = self
                     .or_stop(self.api_step(api, rate_per_s, base_us))
                     .await?;
@@ -267,7 +265,7 @@ impl Search<'_> {
                 ctx.events.send(Event::CapacityStep(step.clone()));
                 judge_step(&step, requests.iter(), &ctx.sampler.kept(), api, self.rule)
             }
-            (SearchKind::Tasks, _, Some(search)) => {
+            (SearchKind::Tasks, _, Some(search), _) => {
                 let rate = Rate::per_second(rate_per_s)?;
                 let history = self.task_step(search, rate, to_us).await?;
                 let _ = tokio::join!(at_start, at_end);
@@ -281,15 +279,28 @@ impl Search<'_> {
                     self.rule,
                 )
             }
+            (SearchKind::Uploads, _, _, Some(search)) => {
+                let history = self.upload_step(search, rate_per_s as u32, to_us).await?;
+                let _ = tokio::join!(at_start, at_end);
+                ctx.events.send(Event::CapacityStep(step.clone()));
+                judge_upload_step(
+                    &step,
+                    history.uploads(),
+                    &ctx.sampler.kept(),
+                    search,
+                    self.rule,
+                )
+            }
             _ => return None,
         };
         eprintln!(
-            "capacity: {} at {}, {}/s offered: {}/s achieved, send lag p99 {:.1} ms: {} ({})",
+            "capacity: {} at {}, {} offered: {} {} achieved, {}: {} ({})",
             kind.name(),
             node_count(nodes),
-            rate(rate_per_s),
+            amount(kind, rate_per_s),
             rate(judged.achieved),
-            judged.generator.send_lag_p99_ms,
+            kind.achieved_unit(),
+            lag(&judged.generator),
             judged.verdict.word(),
             judged.why,
         );
@@ -335,22 +346,8 @@ impl Search<'_> {
     /// tasks canceled all the same).
     async fn task_step(&self, search: &TaskSearch, rate: Rate, to_us: u64) -> Option<History> {
         let ctx = self.ctx;
-        let clock = ctx.events.clock();
-        // The step's events go to the run's stream, and to the step's own
-        // history, which judges it.
-        let (tap, mut tapped) = Events::channel(clock);
-        let (out, ids) = (ctx.events.clone(), ctx.ids.clone());
-        let keep = tokio::spawn(async move {
-            let mut kept = Vec::new();
-            while let Some(mut e) = tapped.recv().await {
-                out.send(e.clone());
-                // Named as the recorder names them in the history.
-                ids.translate(&mut e);
-                kept.push(e);
-            }
-            kept
-        });
-        let until = clock.instant(to_us);
+        let (tap, keep) = self.tap();
+        let until = ctx.events.clock().instant(to_us);
         // Each step's tasks numbered apart from every other step's.
         let first = self.steps * u64::from(crate::scenario::MAX_TASKS_PER_STEP);
         let workload = TaskWorkload::window(
@@ -372,5 +369,67 @@ impl Search<'_> {
         let why = workload.end(wait, false, ctx.interrupt.clone()).await;
         let events = keep.await.unwrap_or_default();
         (!stopped && why.is_none()).then_some(History { events })
+    }
+
+    /// Runs `at_once` uploads at a time until `to_us`, then gives those
+    /// under way the objective's bound to end, cuts what is left, and
+    /// deletes every package the step made. Returns what the step
+    /// recorded, as a history of its own; None when the run stopped (its
+    /// packages deleted all the same).
+    async fn upload_step(
+        &self,
+        search: &UploadSearch,
+        at_once: u32,
+        to_us: u64,
+    ) -> Option<History> {
+        let ctx = self.ctx;
+        let (tap, keep) = self.tap();
+        let until = ctx.events.clock().instant(to_us);
+        // Numbered apart from every other step's, as tasks are.
+        let per_step = u64::from(crate::scenario::MAX_TASKS_PER_STEP);
+        let first = self.steps * per_step;
+        let numbers = (first, first + per_step - 1);
+        let workload = match UploadWorkload::spawn_step(ctx, search, (at_once, until, numbers), tap)
+        {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("capacity: the upload step could not start: {e}");
+                return None;
+            }
+        };
+        let give_up = until + search.objective.duration.value.get();
+        let why = workload.end_step(give_up, ctx.interrupt.clone()).await;
+        let events = keep.await.unwrap_or_default();
+        why.is_none().then_some(History { events })
+    }
+
+    /// A stream for one step's events: each goes to the run's stream, and
+    /// is kept for the step's own history, which judges it (named as the
+    /// recorder names them in the run's history). The kept events come
+    /// once every sender of the stream is gone.
+    fn tap(&self) -> (Events, tokio::task::JoinHandle<Vec<Event>>) {
+        let ctx = self.ctx;
+        let (tap, mut tapped) = Events::channel(ctx.events.clock());
+        let (out, ids) = (ctx.events.clone(), ctx.ids.clone());
+        let keep = tokio::spawn(async move {
+            let mut kept = Vec::new();
+            while let Some(mut e) = tapped.recv().await {
+                out.send(e.clone());
+                ids.translate(&mut e);
+                kept.push(e);
+            }
+            kept
+        });
+        (tap, keep)
+    }
+}
+
+/// The generator's send lag over a step, or its CPU where nothing was
+/// scheduled (an upload step's uploaders go one after another).
+fn lag(g: &GeneratorFigures) -> String {
+    match (g.lag_p99_ms(), g.cpu_share) {
+        (Some(lag), _) => format!("send lag p99 {lag:.1} ms"),
+        (None, Some(cpu)) => format!("generator CPU {:.0}%", cpu * 100.0),
+        (None, None) => "generator CPU not sampled".to_string(),
     }
 }

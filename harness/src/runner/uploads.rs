@@ -2,7 +2,9 @@
 //! streamed as it is generated, by the retry policy of [`crate::upload`];
 //! then, once the run has healed, each accepted package is read back (its
 //! resource through the target, its bytes from every node directly) and every
-//! package the run created is deleted, and only those.
+//! package the run created is deleted, and only those. Also the body-limit
+//! ladder's uploads, and a capacity step's uploads at once, which are
+//! deleted as the step ends.
 //!
 //! The clean-up tells what it saw, not what it hoped. A run stopped early
 //! starts no upload or retry again, ends at once the attempts still sending
@@ -31,7 +33,7 @@ use crate::limits::{
     ATTEMPTS_END_WITHIN, CLEANUP_WITHIN, CUT_ATTEMPTS_END_WITHIN, LATE_LANDING_WITHIN,
 };
 use crate::package::{PACKAGE_ID, PackageSpec};
-use crate::scenario::{LadderLoad, UploadLoad};
+use crate::scenario::{LadderLoad, UploadLoad, UploadSearch};
 use crate::target::Target;
 use crate::upload::{
     Attempt, Cut, OverwriteMode, UploadClass, Uploader, may_land_later, package_resource_id,
@@ -195,6 +197,103 @@ impl UploadWorkload {
             late_within: LATE_LANDING_WITHIN,
         }
     }
+    /// Starts a capacity step's uploads through the LB, recorded to
+    /// `events`: `at_once` uploaders, each uploading packages of the
+    /// search's size one after another until `until`, the packages
+    /// numbered from `numbers.0` and never past `numbers.1`. Nothing is
+    /// read back; [`Self::end_step`] deletes them all.
+    pub(super) fn spawn_step(
+        ctx: &RunContext,
+        search: &UploadSearch,
+        (at_once, until, numbers): (u32, Instant, (u64, u64)),
+        events: Events,
+    ) -> Result<Self, String> {
+        let target = Uploader::new(
+            crate::history::LB_NAME,
+            &ctx.cluster.lb_url(),
+            ctx.key.clone(),
+            &ctx.trust,
+            search.connect_timeout.value.get(),
+            search.idle_timeout.value.get(),
+            None,
+        )?;
+        let plan = Plan {
+            events,
+            ..Plan::of(ctx, target)
+        };
+        let size = search.size.value.bytes();
+        let made = Arc::new(Mutex::new(Vec::new()));
+        let (cut, cut_rx) = tokio::sync::watch::channel(Cut::Never);
+        let sending = Sending {
+            plan: plan.clone(),
+            made: made.clone(),
+            cut: cut_rx,
+        };
+        let next = Arc::new(std::sync::atomic::AtomicU64::new(numbers.0));
+        let handle = tokio::spawn(async move {
+            let mut running = JoinSet::new();
+            for _ in 0..at_once {
+                let (sending, next) = (sending.clone(), next.clone());
+                running.spawn(async move {
+                    while Instant::now() < until && *sending.cut.borrow() == Cut::Never {
+                        let seq = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if seq > numbers.1 {
+                            break;
+                        }
+                        upload_once(&sending, seq, size).await;
+                    }
+                });
+            }
+            while running.join_next().await.is_some() {}
+        });
+        Ok(Self {
+            handle,
+            made,
+            target: plan.target,
+            nodes: Vec::new(),
+            events: plan.events,
+            cut,
+            late_within: LATE_LANDING_WITHIN,
+        })
+    }
+
+    /// Ends a capacity step's uploads: waits until `give_up` for those
+    /// under way, stops what is left (see [`Self::stop`]), and deletes every
+    /// package the step made. An interrupt ends the wait, not the deletes;
+    /// it is returned.
+    pub(super) async fn end_step(
+        mut self,
+        give_up: Instant,
+        interrupt: tokio::sync::watch::Receiver<Option<String>>,
+    ) -> Option<String> {
+        let mut why = None;
+        let ended = tokio::select! {
+            done = tokio::time::timeout_at(give_up, &mut self.handle) => done.is_ok(),
+            w = super::interrupts::interrupted(interrupt) => {
+                why = Some(w);
+                false
+            }
+        };
+        if !ended {
+            self.stop().await;
+        }
+        self.clean_up().await;
+        why
+    }
+
+    /// Deletes whatever the uploads may have made: a failed attempt can
+    /// still land its package, after the clean-up's DELETE too, even when a
+    /// retry of it was accepted.
+    async fn clean_up(&self) {
+        let mut made = self.made.lock().map(|m| m.clone()).unwrap_or_default();
+        made.sort_by_key(|m| m.seq);
+        let ids = made
+            .iter()
+            .map(|m| (package_resource_id(&m.spec), m.may_land))
+            .collect();
+        clean_up_packages(&self.target, ids, self.late_within, &self.events).await;
+    }
+
     /// Stops the uploads early: none starts again, an attempt still sending
     /// its body ends at once, and one whose body has gone is given until
     /// [`ATTEMPTS_END_WITHIN`] for its answer, as the node may be storing
@@ -270,9 +369,9 @@ impl Workload for UploadWorkload {
         if !ended {
             self.stop().await;
         }
-        let mut made = self.made.lock().map(|m| m.clone()).unwrap_or_default();
-        made.sort_by_key(|m| m.seq);
         if !interrupted && why.is_none() {
+            let mut made = self.made.lock().map(|m| m.clone()).unwrap_or_default();
+            made.sort_by_key(|m| m.seq);
             let verify_all = async {
                 for m in &made {
                     if m.accepted {
@@ -285,14 +384,7 @@ impl Workload for UploadWorkload {
                 w = super::interrupts::interrupted(interrupt) => why = Some(w),
             }
         }
-        // Delete whatever may exist: a failed attempt can still land its
-        // package, after the clean-up's DELETE too, even when a retry of it
-        // was accepted.
-        let ids = made
-            .iter()
-            .map(|m| (package_resource_id(&m.spec), m.may_land))
-            .collect();
-        clean_up_packages(&self.target, ids, self.late_within, &self.events).await;
+        self.clean_up().await;
         why
     }
 }
@@ -521,6 +613,53 @@ async fn ladder(cfg: LadderLoad, sending: Sending) {
             break;
         }
     }
+}
+
+/// One package of a capacity step: a single attempt, never retried (a
+/// step counts what fails), recorded and noted for the clean-up.
+async fn upload_once(sending: &Sending, seq: u64, size: u64) {
+    let Plan {
+        target,
+        events,
+        seed,
+        tag,
+        ..
+    } = &sending.plan;
+    let spec = PackageSpec {
+        package_id: PACKAGE_ID.into(),
+        version: format!("1.0.{seq}-r{tag}"),
+        content: PackageSpec::content_for_total(size),
+        seed: seed.wrapping_add(seq),
+    };
+    // Known before the first byte, so even a cut upload is cleaned up.
+    if let Ok(mut m) = sending.made.lock() {
+        m.push(Made {
+            seq,
+            spec: spec.clone(),
+            accepted: false,
+            may_land: None,
+        });
+    }
+    let mode = OverwriteMode::FailIfExists;
+    let tried = started(events, UploadPurpose::Capacity, seq, 0, &spec, target);
+    let a = target
+        .attempt_until(&spec, mode, None, sending.cut.clone())
+        .await;
+    record(
+        events,
+        tried,
+        &spec,
+        &package_resource_id(&spec),
+        target,
+        mode,
+        &a,
+    );
+    note(
+        &sending.made,
+        seq,
+        a.class == UploadClass::Accepted,
+        lands_later(&a),
+    );
 }
 
 /// Resolves once the workload is told to stop.

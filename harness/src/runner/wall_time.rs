@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use crate::limits::RUN_ALLOWANCE;
+use crate::limits::{
+    ATTEMPTS_END_WITHIN, CUT_ATTEMPTS_END_WITHIN, LATE_LANDING_WITHIN, RUN_ALLOWANCE,
+};
+use crate::scenario::SearchKind;
 
 /// The longest a run of `s` may take: the time it states, its tasks' time
 /// to finish, and [`RUN_ALLOWANCE`] for the rest.
@@ -29,15 +32,26 @@ fn search_time(s: &crate::scenario::Scenario, worst: bool) -> Option<Duration> {
     for kind in cap.searches() {
         let Some(l) = cap.ladder(kind) else { continue };
         let steps = crate::scenario::planned_steps(l.start, l.ceiling, l.growth, l.resolution);
-        let tail = match (&cap.api, &cap.tasks, kind) {
-            (Some(api), _, crate::scenario::SearchKind::Api) if worst => api.timeout.value.get(),
+        let tail = match kind {
+            SearchKind::Api if worst => cap.api.as_ref().map(|a| a.timeout.value.get()),
             // And at `worst`, a submission's timeout and the cancels.
-            (_, Some(t), crate::scenario::SearchKind::Tasks) if worst => {
+            SearchKind::Tasks if worst => cap.tasks.as_ref().map(|t| {
                 t.wait_after() + crate::client::CALL_TIMEOUT + super::tasks::ENDING_WITHIN
-            }
-            (_, Some(t), crate::scenario::SearchKind::Tasks) => t.wait_after(),
-            _ => Duration::ZERO,
-        };
+            }),
+            SearchKind::Tasks => cap.tasks.as_ref().map(|t| t.wait_after()),
+            // The uploads' bound after the hold; at `worst`, the cut
+            // uploads' ends and a late landing's watch.
+            SearchKind::Uploads => cap.uploads.as_ref().map(|u| {
+                let bound = u.objective.duration.value.get();
+                if worst {
+                    bound + ATTEMPTS_END_WITHIN + CUT_ATTEMPTS_END_WITHIN + LATE_LANDING_WITHIN
+                } else {
+                    bound
+                }
+            }),
+            SearchKind::Api => None,
+        }
+        .unwrap_or_default();
         level += (step + tail) * steps;
     }
     let levels = cap.drain.value + 1;

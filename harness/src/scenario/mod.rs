@@ -22,6 +22,7 @@ pub use model::{
     OrphanedTasks, OutageCheck, PackageFeed, PollingLayout, PollingListeners, Polls, Reconnect,
     ReconnectStorm, Recovers, RestartFault, RoutesAround, RpcLatency, Scenario, SearchKind, Shape,
     SharedStorageCheck, Storage, Sustains, Sweep, TaskCap, TaskLoad, TaskObjective, TaskQueue,
-    TaskSearch, UploadIntact, UploadLoad, UploadThroughput, Via, Workload, ladder_sizes, spanned,
+    TaskSearch, UploadIntact, UploadLoad, UploadObjective, UploadSearch, UploadThroughput, Via,
+    Workload, ladder_sizes, spanned,
 };
 pub use validate::{MAX_NODES, MAX_TASKS_PER_STEP, is_tag, node_names, planned_steps, validate};

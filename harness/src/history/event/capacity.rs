@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 /// (or tasks) are those intended from `from_us` until `to_us`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CapacityStep {
-    /// Which search: `api` or `tasks`.
+    /// Which search: `api`, `tasks` or `uploads`.
     pub search: String,
-    /// The rate offered, per second.
+    /// The rate offered, per second; for uploads, how many at once.
     pub rate: f64,
     /// Microseconds since the start: the start of its unjudged lead-in.
     #[serde(default)]

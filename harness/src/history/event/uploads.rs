@@ -91,6 +91,9 @@ pub enum UploadPurpose {
     Workload,
     /// A step of `body_limit_ladder`: it finds where the LB refuses.
     Ladder,
+    /// A step of the capacity search's uploads at once: judged by its
+    /// step, deleted after it.
+    Capacity,
 }
 
 /// What a package read was for.

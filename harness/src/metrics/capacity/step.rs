@@ -186,7 +186,11 @@ fn slowest(requests: &[&Request]) -> String {
 
 /// A step's verdict: the generator's limit first (the step then says
 /// nothing of the cluster), else met when nothing broke.
-fn verdict(generator: &GeneratorFigures, broke: Vec<String>, met: String) -> (StepVerdict, String) {
+pub(super) fn verdict(
+    generator: &GeneratorFigures,
+    broke: Vec<String>,
+    met: String,
+) -> (StepVerdict, String) {
     match (&generator.bound, broke.is_empty()) {
         (Some(bound), _) => (StepVerdict::GeneratorBound, bound.clone()),
         (None, true) => (StepVerdict::Met, met),
@@ -378,7 +382,7 @@ fn started_within(
 }
 
 /// A time as a task's figures read: `850 ms`, `2.3 s`.
-fn seconds(us: u64) -> String {
+pub(super) fn seconds(us: u64) -> String {
     if us < 1_000_000 {
         format!("{:.0} ms", ms(us))
     } else {

@@ -485,7 +485,7 @@ mod tasks {
         ]);
         let r = report_of(&h);
         assert_eq!(
-            (r.search.as_str(), r.unit.as_str(), r.measure.as_str()),
+            (r.search.name(), r.unit.as_str(), r.measure.as_str()),
             ("tasks", "tasks/s", "pick-up")
         );
         let level = &r.levels[0];

@@ -9,28 +9,32 @@ use super::chart::{
     BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, axis_values, chart_open, esc, fmt_num, grid_y,
     nice_axis, series,
 };
-use crate::metrics::{CapacityReport, GeneratorFigures, StepVerdict, rate};
+use crate::metrics::{CapacityReport, GeneratorFigures, StepVerdict, amount, rate};
+use crate::scenario::SearchKind;
 
 /// The series classes, one per node count.
 const LEVELS: [&str; 4] = ["lvl0", "lvl1", "lvl2", "lvl3"];
 
 pub(super) fn capacity(o: &mut String, c: &CapacityReport) {
+    let name = c.search.name();
+    let measured = match c.search {
+        SearchKind::Api => {
+            "Each step offers an open-model rate; the p50 and p99 are of the latency, from each request's intended start, so a saturated cluster shows in them."
+        }
+        SearchKind::Tasks => {
+            "Each step offers an open-model rate; the p50 and p99 are of each task's pick-up (or duration), from its intended submission, so a queue that grows shows in them."
+        }
+        SearchKind::Uploads => {
+            "Each step keeps that many uploads going at once, one after another; the p50 and p99 are of each upload's duration, from its first byte to its answer, and achieved is the MiB/s that got through."
+        }
+    };
     let _ = writeln!(
         o,
-        "<h2>Capacity search: {}</h2><p id=\"capacity-{}-conclusion\"><strong>{}</strong></p>\
-         <p class=\"meta\">Objective: {}. Each step offers an open-model rate; the p50 and p99 are of \
-         the {}, from each {}'s intended start, so a saturated cluster shows in them. A step where the \
-         generator fell behind is generator-bound and says nothing of the cluster.</p>",
-        esc(&c.search),
-        esc(&c.search),
+        "<h2>Capacity search: {name}</h2><p id=\"capacity-{name}-conclusion\"><strong>{}</strong></p>\
+         <p class=\"meta\">Objective: {}. {measured} A step where the generator fell behind is \
+         generator-bound and says nothing of the cluster.</p>",
         esc(&c.conclusion),
         esc(&c.objective),
-        esc(&c.measure),
-        if c.search == "tasks" {
-            "task"
-        } else {
-            "request"
-        }
     );
     for level in &c.levels {
         let drained = if level.drained.is_empty() {
@@ -40,11 +44,13 @@ pub(super) fn capacity(o: &mut String, c: &CapacityReport) {
         };
         let _ = writeln!(
             o,
-            "<h3>{} node{}{}</h3><table class=\"capacity-steps\"><tr><th>offered/s</th><th>achieved/s</th>\
+            "<h3>{} node{}{}</h3><table class=\"capacity-steps\"><tr><th>offered ({})</th><th>achieved ({})</th>\
              <th>p50</th><th>p99</th><th>errors</th><th>send lag p99</th><th>generator CPU</th><th>verdict</th><th>why</th></tr>",
             level.nodes,
             if level.nodes == 1 { "" } else { "s" },
-            esc(&drained)
+            esc(&drained),
+            esc(&c.unit),
+            esc(&c.achieved_unit)
         );
         for s in &level.steps {
             let class = match s.verdict {
@@ -56,14 +62,16 @@ pub(super) fn capacity(o: &mut String, c: &CapacityReport) {
             let _ = writeln!(
                 o,
                 "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.2} ms</td>\
-                 <td class=\"num\">{:.2} ms</td><td class=\"num\">{:.1}%</td><td class=\"num\">{:.2} ms</td>\
+                 <td class=\"num\">{:.2} ms</td><td class=\"num\">{:.1}%</td><td class=\"num\">{}</td>\
                  <td class=\"num\">{}</td><td class=\"{class}\">{word}</td><td>{}</td></tr>",
                 rate(s.offered),
                 rate(s.achieved),
                 s.p50_ms,
                 s.p99_ms,
                 s.error_rate * 100.0,
-                s.generator.send_lag_p99_ms,
+                s.generator
+                    .lag_p99_ms()
+                    .map_or_else(|| "-".to_string(), |l| format!("{l:.2} ms")),
                 s.generator
                     .cpu_share
                     .map_or_else(|| "-".to_string(), |c| format!("{:.0}%", c * 100.0)),
@@ -96,7 +104,7 @@ fn latency_curve(o: &mut String, c: &CapacityReport) {
     let _ = writeln!(o, "<h3>p99 {} against offered load</h3>", esc(&c.measure));
     chart_open(
         o,
-        &format!("capacity-{}-latency", c.search),
+        &format!("capacity-{}-latency", c.search.name()),
         &format!("p99 {} against offered rate", c.measure),
     );
     axes(
@@ -161,36 +169,49 @@ fn scaling(o: &mut String, c: &CapacityReport) {
     o.push_str("<h3>Capacity against node count</h3>");
     chart_open(
         o,
-        &format!("capacity-{}-scaling", c.search),
-        "sustained rate against node count",
+        &format!("capacity-{}-scaling", c.search.name()),
+        "sustained load against node count",
     );
-    axes(o, (x_max, x_step), (y_max, y_step), &x, &y, "nodes", "/s");
+    let per_second = if c.search == SearchKind::Uploads {
+        ""
+    } else {
+        "/s"
+    };
+    axes(
+        o,
+        (x_max, x_step),
+        (y_max, y_step),
+        &x,
+        &y,
+        "nodes",
+        per_second,
+    );
     series(o, "fit", curve.iter().map(|&(a, b)| Some((x(a), y(b)))));
     for (n, r) in &measured {
         let _ = writeln!(
             o,
-            "<circle class=\"series measured\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\"><title>{} nodes: {}/s</title></circle>",
+            "<circle class=\"series measured\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\"><title>{} nodes: {}</title></circle>",
             x(*n),
             y(*r),
             n,
-            rate(*r)
+            amount(c.search, *r)
         );
     }
     for p in &c.predictions {
         let _ = writeln!(
             o,
-            "<circle class=\"series predicted\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\"><title>{} nodes: about {}/s</title></circle>",
+            "<circle class=\"series predicted\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\"><title>{} nodes: about {}</title></circle>",
             x(f64::from(p.nodes)),
             y(p.rate),
             p.nodes,
-            rate(p.rate)
+            amount(c.search, p.rate)
         );
     }
     o.push_str("</svg>\n");
     let fit = match (&c.fit, &c.fit_error) {
         (Some(f), _) => format!(
-            "Universal Scalability Law: λ {:.1}/s, σ {:.4}, κ {:.5}, R² {:.3}{}.",
-            f.lambda,
+            "Universal Scalability Law: λ {} per node, σ {:.4}, κ {:.5}, R² {:.3}{}.",
+            amount(c.search, f.lambda),
             f.sigma,
             f.kappa,
             f.r_squared,

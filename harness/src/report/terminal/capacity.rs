@@ -5,14 +5,18 @@
 
 use std::fmt::Write as _;
 
-use crate::metrics::{CapacityReport, GeneratorFigures, StepVerdict, node_count, rate};
+use crate::metrics::{CapacityReport, GeneratorFigures, StepVerdict, amount, node_count, rate};
 
 /// The search's tables, fit and conclusion.
 pub(super) fn capacity(s: &mut String, c: &CapacityReport) {
     let _ = writeln!(
         s,
-        "\ncapacity ({}: {}; p50 and p99 of {})",
-        c.search, c.objective, c.measure
+        "\ncapacity ({}: {}; p50 and p99 of {}; offered in {}, achieved in {})",
+        c.search.name(),
+        c.objective,
+        c.measure,
+        c.unit,
+        c.achieved_unit
     );
     for level in &c.levels {
         let drained = if level.drained.is_empty() {
@@ -25,19 +29,21 @@ pub(super) fn capacity(s: &mut String, c: &CapacityReport) {
             let _ = writeln!(
                 s,
                 "  {:>9}  {:>9}  {:>8}  {:>8}  {:>7}  {:>11}  verdict",
-                "offered/s", "achieved", "p50 ms", "p99 ms", "errors", "lag p99 ms"
+                "offered", "achieved", "p50 ms", "p99 ms", "errors", "lag p99 ms"
             );
         }
         for step in &level.steps {
             let _ = writeln!(
                 s,
-                "  {:>9}  {:>9}  {:>8.2}  {:>8.2}  {:>6.1}%  {:>11.2}  {}",
+                "  {:>9}  {:>9}  {:>8.2}  {:>8.2}  {:>6.1}%  {:>11}  {}",
                 rate(step.offered),
                 rate(step.achieved),
                 step.p50_ms,
                 step.p99_ms,
                 step.error_rate * 100.0,
-                step.generator.send_lag_p99_ms,
+                step.generator
+                    .lag_p99_ms()
+                    .map_or_else(|| "-".to_string(), |l| format!("{l:.2}")),
                 match step.verdict {
                     StepVerdict::Met => "met",
                     StepVerdict::Missed => "MISSED",
@@ -49,8 +55,8 @@ pub(super) fn capacity(s: &mut String, c: &CapacityReport) {
             (Some(lo), Some(hi)) if !level.generator_bound => {
                 let _ = writeln!(
                     s,
-                    "  sustained {}/s (the knee is between {} and {}); past it {}",
-                    rate(lo),
+                    "  sustained {} (the knee is between {} and {}); past it {}",
+                    amount(c.search, lo),
                     rate(lo),
                     rate(hi),
                     level.limit
@@ -65,8 +71,8 @@ pub(super) fn capacity(s: &mut String, c: &CapacityReport) {
         (Some(f), _) => {
             let _ = writeln!(
                 s,
-                "scaling law: λ {:.1}/s per node, σ {:.4}, κ {:.5}, R² {:.3} over {} node counts{}",
-                f.lambda,
+                "scaling law: λ {} per node, σ {:.4}, κ {:.5}, R² {:.3} over {} node counts{}",
+                amount(c.search, f.lambda),
                 f.sigma,
                 f.kappa,
                 f.r_squared,
@@ -80,9 +86,9 @@ pub(super) fn capacity(s: &mut String, c: &CapacityReport) {
             for p in &c.predictions {
                 let _ = writeln!(
                     s,
-                    "  {}: about {}/s ({:+.0}%)",
+                    "  {}: about {} ({:+.0}%)",
                     node_count(p.nodes),
-                    rate(p.rate),
+                    amount(c.search, p.rate),
                     p.gain * 100.0
                 );
             }

@@ -5,14 +5,15 @@
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
-use super::super::units::{Duration, Percent, Rate};
+use super::super::units::{Duration, Percent, Rate, Size};
 use super::defaults;
 use super::workloads::{Mix, TaskLoad, Via};
 
 /// A search for the highest load the cluster sustains under an objective:
 /// open-model load in steps that grow until one misses the objective,
 /// then a bisection between the last step that met it and the first that
-/// did not; of REST requests, of tasks, or both, one after the other. It
+/// did not; of REST requests, of tasks, of uploads at once, or of any of
+/// them one after the other. It
 /// runs with every node, then again with one node drained, two, ..., as
 /// `drain` asks. Each step lasts the scenario's `duration`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -24,6 +25,9 @@ pub struct Capacity {
     /// The task search.
     #[serde(default)]
     pub tasks: Option<TaskSearch>,
+    /// The search for how many uploads at once the cluster takes.
+    #[serde(default)]
+    pub uploads: Option<UploadSearch>,
     /// Nodes taken away one at a time by draining them, after the search
     /// with every node: 2 searches again at N−1 and at N−2. The last
     /// nodes go first; every one is undrained at the end.
@@ -142,6 +146,52 @@ impl TaskSearch {
     }
 }
 
+/// The upload search: packages of one size uploaded through the LB by
+/// `start`, then more, uploaders at once, each uploading one package after
+/// another for the step (a closed model: the question is how many
+/// transfers at once, not how many a second). An upload's duration runs
+/// from its first byte to its answer; one still running when the step has
+/// waited its bound after the hold is cut, and counts as over it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadSearch {
+    /// Each package file's size.
+    pub size: Spanned<Size>,
+    /// Uploads at once in the first step.
+    pub start: Spanned<u32>,
+    /// As for the REST search; each step is a whole number of uploads at
+    /// once, at least one more than the step before.
+    #[serde(default = "defaults::growth")]
+    pub growth: Spanned<f64>,
+    /// The most uploads at once.
+    pub ceiling: Spanned<u32>,
+    /// As for the REST search; the bisection also ends once the bracket
+    /// is two neighbouring counts.
+    #[serde(default = "defaults::resolution")]
+    pub resolution: Spanned<Percent>,
+    /// What a step must meet to count as sustained.
+    pub objective: UploadObjective,
+    /// Time to connect.
+    #[serde(default = "defaults::connect_timeout")]
+    pub connect_timeout: Spanned<Duration>,
+    /// No byte either way for this long ends an upload.
+    #[serde(default = "defaults::idle_timeout")]
+    pub idle_timeout: Spanned<Duration>,
+}
+
+/// An upload step's objective.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadObjective {
+    /// The 99th percentile of an upload's duration, from its first byte
+    /// to its answer, stays under this.
+    pub duration: Spanned<Duration>,
+    /// At most this share of the step's uploads fail (refused, cut by a
+    /// timeout, or answered with an error).
+    #[serde(default = "defaults::objective_errors")]
+    pub max_failed: Spanned<Percent>,
+}
+
 /// A task step's objective: a pick-up bound, a duration bound or both,
 /// and the share of tasks that may fail.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -186,6 +236,8 @@ pub enum SearchKind {
     Api,
     /// Tasks.
     Tasks,
+    /// Uploads at once.
+    Uploads,
 }
 
 impl SearchKind {
@@ -194,14 +246,26 @@ impl SearchKind {
         match self {
             Self::Api => "api",
             Self::Tasks => "tasks",
+            Self::Uploads => "uploads",
         }
     }
 
-    /// What its rates count.
+    /// What its steps offer.
     pub fn unit(self) -> &'static str {
         match self {
             Self::Api => "req/s",
             Self::Tasks => "tasks/s",
+            Self::Uploads => "uploads at once",
+        }
+    }
+
+    /// What a step's achieved figure counts: what got through per second
+    /// of its hold.
+    pub fn achieved_unit(self) -> &'static str {
+        match self {
+            Self::Api => "req/s",
+            Self::Tasks => "tasks/s",
+            Self::Uploads => "MiB/s",
         }
     }
 }
@@ -217,6 +281,31 @@ pub struct Ladder {
     pub ceiling: f64,
     /// The bisection's end, as a share of the bracket's lower end.
     pub resolution: f64,
+    /// Steps are whole numbers (uploads at once).
+    pub whole: bool,
+}
+
+impl Ladder {
+    /// The rung after `at`.
+    pub fn next(&self, at: f64) -> f64 {
+        let up = at * self.growth;
+        let up = if self.whole {
+            up.ceil().max(at + 1.0)
+        } else {
+            up
+        };
+        up.min(self.ceiling)
+    }
+
+    /// The step between a bracket's ends, or None once it is narrow
+    /// enough.
+    pub fn between(&self, lo: f64, hi: f64) -> Option<f64> {
+        if (hi - lo) / lo <= self.resolution || (self.whole && hi - lo <= 1.0) {
+            return None;
+        }
+        let mid = (lo + hi) / 2.0;
+        Some(if self.whole { mid.floor() } else { mid })
+    }
 }
 
 impl Capacity {
@@ -228,6 +317,9 @@ impl Capacity {
         }
         if self.tasks.is_some() {
             out.push(SearchKind::Tasks);
+        }
+        if self.uploads.is_some() {
+            out.push(SearchKind::Uploads);
         }
         out
     }
@@ -242,6 +334,7 @@ impl Capacity {
             growth: growth.value,
             ceiling: ceiling.value.get(),
             resolution: resolution.value.fraction(),
+            whole: false,
         };
         match kind {
             SearchKind::Api => self
@@ -252,6 +345,13 @@ impl Capacity {
                 .tasks
                 .as_ref()
                 .map(|t| of(&t.start, &t.growth, &t.ceiling, &t.resolution)),
+            SearchKind::Uploads => self.uploads.as_ref().map(|u| Ladder {
+                start: f64::from(u.start.value),
+                growth: u.growth.value,
+                ceiling: f64::from(u.ceiling.value),
+                resolution: u.resolution.value.fraction(),
+                whole: true,
+            }),
         }
     }
 }

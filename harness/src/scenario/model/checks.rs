@@ -76,13 +76,18 @@ pub struct Sustains {
     /// Name in reports; the kind when absent.
     #[serde(default)]
     pub name: Option<Spanned<String>>,
-    /// The least sustained rate that passes.
-    pub rate: Spanned<Rate>,
+    /// The least sustained rate that passes, for a search of requests or
+    /// tasks.
+    #[serde(default)]
+    pub rate: Option<Spanned<Rate>>,
+    /// The fewest uploads at once that pass, for the upload search.
+    #[serde(default)]
+    pub at_once: Option<Spanned<u32>>,
     /// With this many nodes drained (0: every node serving).
     #[serde(default = "defaults::no_nodes")]
     pub drained: Spanned<u32>,
     /// Which search: the first the capacity section asks for when absent
-    /// (`api` before `tasks`).
+    /// (`api`, then `tasks`, then `uploads`).
     #[serde(default)]
     pub search: Option<Spanned<SearchKind>>,
 }

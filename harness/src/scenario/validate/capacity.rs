@@ -6,12 +6,15 @@
 use serde_saphyr::{Location, Spanned};
 
 use super::validator::Validator;
-use crate::scenario::model::{Capacity, Check, Scenario};
+use crate::scenario::model::{Capacity, Check, Scenario, UploadSearch};
 use crate::scenario::units::{Percent, Rate};
 
 /// Most tasks one step of a task search may submit: each step's tasks are
 /// numbered from its own million.
 pub const MAX_TASKS_PER_STEP: u32 = 1_000_000;
+
+/// Most uploads at once an upload search may run.
+pub const MAX_UPLOADS_AT_ONCE: u32 = 1_000;
 
 /// Most steps a search may plan at one node count: a ladder and a
 /// bisection this long is a typo, not a plan.
@@ -66,13 +69,13 @@ impl Validator {
             self.problem(
                 at,
                 "capacity",
-                "asks for no search: add `api`, `tasks` or both",
+                "asks for no search: add `api`, `tasks`, `uploads` or more than one",
             );
         }
         if let Some(api) = &cap.api {
-            let rungs = (&api.start, &api.growth, &api.ceiling, &api.resolution);
+            let rungs = Rungs::of_rates(&api.start, &api.growth, &api.ceiling, &api.resolution);
             // A step of fewer requests than this has no p99 worth judging.
-            self.search_ladder("capacity.api", rungs, (s, "requests", 100.0));
+            self.search_ladder("capacity.api", &rungs, Some((s, "requests", 100.0)));
             self.positive(&api.objective.p99, "capacity.api.objective.p99");
             self.positive(&api.timeout, "capacity.api.timeout");
             if api.max_in_flight.value == 0 {
@@ -93,14 +96,14 @@ impl Validator {
             }
         }
         if let Some(tasks) = &cap.tasks {
-            let rungs = (
+            let rungs = Rungs::of_rates(
                 &tasks.start,
                 &tasks.growth,
                 &tasks.ceiling,
                 &tasks.resolution,
             );
             // Tasks are fewer and slower than requests: ten make a step.
-            self.search_ladder("capacity.tasks", rungs, (s, "tasks", 10.0));
+            self.search_ladder("capacity.tasks", &rungs, Some((s, "tasks", 10.0)));
             // Each step's tasks are numbered apart by a million.
             let step = s.warmup.value.get() + s.duration.value.get();
             let most = tasks.ceiling.value.get() * step.as_secs_f64();
@@ -137,6 +140,9 @@ impl Validator {
                 }
             }
         }
+        if let Some(uploads) = &cap.uploads {
+            self.upload_search(uploads);
+        }
         self.bounded(&cap.between, "capacity.between");
         self.positive(&cap.lb_out_within, "capacity.lb_out_within");
         if let Some(names) = self.known_names(s)
@@ -154,47 +160,87 @@ impl Validator {
         }
     }
 
-    /// A search's ladder ends, and its bisection too; its first step, of
-    /// the scenario's duration, offers at least `least` of what it counts.
+    fn upload_search(&mut self, u: &UploadSearch) {
+        if u.start.value == 0 {
+            self.problem(
+                &u.start.referenced,
+                "capacity.uploads.start",
+                "must be at least 1 upload at once",
+            );
+        }
+        let rungs = Rungs {
+            start: (
+                &u.start.referenced,
+                f64::from(u.start.value.max(1)),
+                u.start.value.to_string(),
+            ),
+            growth: &u.growth,
+            ceiling: (
+                &u.ceiling.referenced,
+                f64::from(u.ceiling.value),
+                u.ceiling.value.to_string(),
+            ),
+            resolution: &u.resolution,
+        };
+        self.search_ladder("capacity.uploads", &rungs, None);
+        if u.ceiling.value > MAX_UPLOADS_AT_ONCE {
+            self.problem(
+                &u.ceiling.referenced,
+                "capacity.uploads.ceiling",
+                format!("{} uploads at once is more than the {MAX_UPLOADS_AT_ONCE} a step may run: each is a connection and a package being made", u.ceiling.value),
+            );
+        }
+        if u.size.value.bytes() == 0 {
+            self.problem(
+                &u.size.referenced,
+                "capacity.uploads.size",
+                "must be more than 0 bytes",
+            );
+        }
+        self.positive(&u.objective.duration, "capacity.uploads.objective.duration");
+        self.positive(&u.connect_timeout, "capacity.uploads.connect_timeout");
+        self.positive(&u.idle_timeout, "capacity.uploads.idle_timeout");
+    }
+
+    /// A search's ladder ends, and its bisection too; with `least`, its
+    /// first step, of the scenario's duration, offers at least that many
+    /// of what it counts.
     fn search_ladder(
         &mut self,
         field: &str,
-        (start, growth, ceiling, resolution): (
-            &Spanned<Rate>,
-            &Spanned<f64>,
-            &Spanned<Rate>,
-            &Spanned<Percent>,
-        ),
-        (s, what, least): (&Scenario, &str, f64),
+        rungs: &Rungs<'_>,
+        least: Option<(&Scenario, &str, f64)>,
     ) {
-        let first = start.value.get() * s.duration.value.get().as_secs_f64();
-        if first < least {
-            self.problem(
-                &start.referenced,
-                format!("{field}.start"),
-                format!("the first step offers {first:.0} {what} in its {} (the duration), fewer than the {least} a step's p99 needs: raise the start or the duration", s.duration.value),
-            );
+        let (lo, hi) = (rungs.start.1, rungs.ceiling.1);
+        if let Some((s, what, least)) = least {
+            let first = lo * s.duration.value.get().as_secs_f64();
+            if first < least {
+                self.problem(
+                    rungs.start.0,
+                    format!("{field}.start"),
+                    format!("the first step offers {first:.0} {what} in its {} (the duration), fewer than the {least} a step's p99 needs: raise the start or the duration", s.duration.value),
+                );
+            }
         }
-        let (lo, hi) = (start.value.get(), ceiling.value.get());
         if hi < lo {
             self.problem(
-                &ceiling.referenced,
+                rungs.ceiling.0,
                 format!("{field}.ceiling"),
-                format!("{} is below the start, {}", ceiling.value, start.value),
+                format!("{} is below the start, {}", rungs.ceiling.2, rungs.start.2),
             );
         }
-        let g = growth.value;
+        let g = rungs.growth.value;
         if !(g.is_finite() && g > 1.0 && g <= 100.0) {
             self.problem(
-                &growth.referenced,
+                &rungs.growth.referenced,
                 format!("{field}.growth"),
                 format!("must be more than 1 and at most 100, not {g}"),
             );
         }
-        let r = resolution.value.fraction();
+        let r = rungs.resolution.value.fraction();
         if r < 0.001 {
             self.problem(
-                &resolution.referenced,
+                &rungs.resolution.referenced,
                 format!("{field}.resolution"),
                 "must be at least 0.1%: the bisection has to end",
             );
@@ -203,7 +249,7 @@ impl Validator {
             let steps = planned_steps(lo, hi, g, r);
             if steps > MAX_STEPS {
                 self.problem(
-                    &ceiling.referenced,
+                    rungs.ceiling.0,
                     field,
                     format!("plans up to {steps} steps at each node count, more than {MAX_STEPS}: raise the start, the growth or the resolution, or lower the ceiling"),
                 );
@@ -220,6 +266,40 @@ impl Validator {
                 "generator.max_cpu",
                 "must be above 0%",
             );
+        }
+    }
+}
+
+/// A search's ladder as validation reads it: its start and ceiling where
+/// they are written, as numbers and as written, its growth and
+/// resolution.
+struct Rungs<'a> {
+    start: (&'a Location, f64, String),
+    growth: &'a Spanned<f64>,
+    ceiling: (&'a Location, f64, String),
+    resolution: &'a Spanned<Percent>,
+}
+
+impl<'a> Rungs<'a> {
+    fn of_rates(
+        start: &'a Spanned<Rate>,
+        growth: &'a Spanned<f64>,
+        ceiling: &'a Spanned<Rate>,
+        resolution: &'a Spanned<Percent>,
+    ) -> Self {
+        Self {
+            start: (
+                &start.referenced,
+                start.value.get(),
+                start.value.to_string(),
+            ),
+            growth,
+            ceiling: (
+                &ceiling.referenced,
+                ceiling.value.get(),
+                ceiling.value.to_string(),
+            ),
+            resolution,
         }
     }
 }

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use serde_saphyr::{Location, Spanned};
 
 use super::validator::Validator;
-use crate::scenario::model::{Check, DrainContract, Fault, RoutesAround, Scenario, Sustains};
+use crate::scenario::model::{
+    Check, DrainContract, Fault, RoutesAround, Scenario, SearchKind, Sustains,
+};
 use crate::scenario::units::Duration;
 use crate::vocab::FaultKind;
 
@@ -88,7 +90,7 @@ impl Validator {
 
     /// A `sustains` check judges a node count the search measures, of a
     /// search the capacity section asks for.
-    fn sustains(&mut self, s: &Scenario, c: &Sustains, path: &str) {
+    fn sustains(&mut self, s: &Scenario, c: &Sustains, at: &Location, path: &str) {
         let most = s.capacity.as_ref().map_or(0, |cap| cap.value.drain.value);
         if c.drained.value > most {
             self.problem(
@@ -96,6 +98,34 @@ impl Validator {
                 format!("{path}.drained"),
                 format!("judges the search with {} node(s) drained, and capacity.drain takes away {most}", c.drained.value),
             );
+        }
+        let kind = c.search.as_ref().map(|k| k.value).or_else(|| {
+            s.capacity
+                .as_ref()
+                .and_then(|cap| cap.value.searches().first().copied())
+        });
+        let uploads = kind == Some(SearchKind::Uploads);
+        match (&c.rate, &c.at_once) {
+            (None, None) => self.problem(
+                at,
+                path,
+                if uploads {
+                    "needs `at_once`: the fewest uploads at once that pass"
+                } else {
+                    "needs `rate`: the least sustained rate that passes"
+                },
+            ),
+            (Some(r), _) if uploads => self.problem(
+                &r.referenced,
+                format!("{path}.rate"),
+                "judges the upload search, which counts uploads at once: give `at_once`",
+            ),
+            (_, Some(n)) if !uploads => self.problem(
+                &n.referenced,
+                format!("{path}.at_once"),
+                "counts uploads at once, and the search judged is not the upload search: give `rate`",
+            ),
+            _ => {}
         }
         if let (Some(search), Some(cap)) = (&c.search, &s.capacity)
             && !cap.value.searches().contains(&search.value)
@@ -160,7 +190,7 @@ impl Validator {
                     &["kill", "restart"],
                 );
             }
-            Check::Sustains(c) => self.sustains(s, c, path),
+            Check::Sustains(sus) => self.sustains(s, sus, &c.referenced, path),
             Check::SharedStorage(_)
             | Check::NoAcknowledgedLoss(_)
             | Check::UploadIntact(_)
