@@ -87,6 +87,15 @@ pub(crate) struct DoctorArgs {
     /// Also write JUnit XML here: one testcase per check.
     #[arg(long, value_name = "PATH")]
     pub(crate) junit: Option<PathBuf>,
+    /// Also try whether the LB takes a drained node out: drains the last
+    /// serving node for a moment, and undrains it.
+    #[arg(long)]
+    pub(crate) allow_disruptive: bool,
+    /// With --allow-disruptive: how long the cluster may take to confirm
+    /// the drain, and the LB then to stop sending the node requests (at
+    /// least its health check's interval times its fall count).
+    #[arg(long, value_name = "DURATION", default_value = "15s")]
+    pub(crate) lb_out_within: scenario::units::Duration,
 }
 
 #[derive(Debug, clap::Args)]

@@ -1,5 +1,5 @@
-//! `harness doctor`: the read-only preflight of a cluster a target file
-//! describes.
+//! `harness doctor`: the preflight of a cluster a target file describes,
+//! read-only unless `--allow-disruptive` asks it to try a drain.
 
 use std::path::Path;
 
@@ -12,7 +12,14 @@ use harness::report;
 pub(crate) fn doctor(a: DoctorArgs) -> Result<Outcome, Failure> {
     let (target, key) = target_and_key(&a.target)?;
     let rt = runtime()?;
-    let d = rt.block_on(harness::doctor::run(&target, key));
+    let d = rt.block_on(async {
+        // Ctrl-C during the drain ends the trial, never the undrain.
+        let trial = a.allow_disruptive.then(|| harness::doctor::DrainTrial {
+            within: a.lb_out_within.get(),
+            stop: Box::pin(harness::runner::interrupted(harness::runner::interrupts())),
+        });
+        harness::doctor::run(&target, key, trial).await
+    });
     // Name lookups that outlive their request's deadline run on blocking
     // threads; the preflight does not wait for them.
     rt.shutdown_within(std::time::Duration::from_millis(100));

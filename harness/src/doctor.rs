@@ -1,6 +1,8 @@
 //! `harness doctor`: a read-only preflight of a target cluster, in seconds,
 //! for the cheapest nightly gate. Every request is a GET; nothing is
-//! created, changed or deleted.
+//! created, changed or deleted; unless asked (`--allow-disruptive`) to try
+//! whether the LB takes a drained node out, which drains one node for a
+//! moment (`drain`).
 //!
 //! It checks, all at once with short timeouts:
 //! - each node's ping, directly and through the LB;
@@ -49,6 +51,8 @@ pub struct DoctorReport {
     pub checks: Vec<CheckResult>,
     /// How long it took.
     pub duration_s: f64,
+    /// Nothing was changed: no drain was tried.
+    pub read_only: bool,
     /// Whether anything answered at all (the LB or a node).
     #[serde(skip)]
     pub reachable: bool,
@@ -99,8 +103,13 @@ fn pass_or_fail(problems: &[String]) -> Verdict {
     }
 }
 
-/// Runs every check against the target.
-pub async fn run(t: &TargetFile, key: ApiKey) -> Result<DoctorReport, String> {
+/// Runs every check against the target; with `trial`, and once every
+/// read-only check has passed, the drain of one node too.
+pub async fn run(
+    t: &TargetFile,
+    key: ApiKey,
+    trial: Option<DrainTrial>,
+) -> Result<DoctorReport, String> {
     let begun = Instant::now();
     let trust = t.trust();
     let lb = ApiClient::with_trust(&t.lb.value, key.clone(), &trust)?;
@@ -177,6 +186,11 @@ pub async fn run(t: &TargetFile, key: ApiKey) -> Result<DoctorReport, String> {
     if !polling.is_empty() {
         checks.push(polling_endpoints(&polling, expected_thumbprint.as_deref()));
     }
+    let read_only = trial.is_none();
+    if let Some(trial) = trial {
+        let tried = try_drain(trial, &checks, (&lb, &nodes), (&names, &direct), &resolved).await;
+        checks.push(tried);
+    }
     // A server whose certificate was refused answered: the trust in the
     // target file is what is wrong, which the checks say (exit 1).
     let reachable = direct
@@ -188,8 +202,36 @@ pub async fn run(t: &TargetFile, key: ApiKey) -> Result<DoctorReport, String> {
         verdict: Verdict::merge(checks.iter().map(|c| c.verdict)),
         checks,
         duration_s: begun.elapsed().as_secs_f64(),
+        read_only,
         reachable,
     })
+}
+
+/// `lb_honours_drain`, once every read-only check has passed: a drain on
+/// a cluster in doubt is a disruption for nothing.
+async fn try_drain(
+    trial: DrainTrial,
+    checks: &[CheckResult],
+    (lb, nodes): (&ApiClient, &[(String, ApiClient)]),
+    (names, direct): (&[&str], &[Answer]),
+    resolved: &identity::Resolved,
+) -> CheckResult {
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|c| c.verdict != Verdict::Pass)
+        .map(|c| c.kind.as_str())
+        .collect();
+    if !failed.is_empty() {
+        return result(
+            "lb_honours_drain",
+            Verdict::Unknown,
+            format!("not tried: {} did not pass", failed.join(", ")),
+            json!({ "not_passed": failed }),
+        );
+    }
+    // Drained by the Id the cluster's own list confirmed.
+    let ids = NodeMap::new(resolved.identities.clone());
+    drain::lb_honours_drain(lb, nodes, &healthy(names, direct), &ids, trial).await
 }
 
 async fn probe(addr: &str, events: &Events) -> Result<crate::history::PollingProbe, String> {
@@ -735,6 +777,10 @@ fn polling_endpoints(
         json!({ "thumbprints": seen, "expected": expected }),
     )
 }
+
+mod drain;
+
+pub use drain::DrainTrial;
 
 #[cfg(test)]
 mod tests;

@@ -234,38 +234,92 @@ pub async fn confirm_drained(
     nodes: &[String],
     deadline: tokio::time::Instant,
 ) -> Result<(), String> {
-    let (ids, api) = (&api.ids, &api.api);
     for node in nodes {
-        let id = id_of(ids, node)?;
+        let id = id_of(&api.ids, node)?;
         let url = cluster
             .node_url(node)
             .ok_or_else(|| format!("unknown node {node:?}"))?;
         let own = ApiClient::with_trust(&url, cluster.api_key().clone(), &cluster.trust())?;
-        loop {
-            // Each look within what is left of the wait (a second at least).
-            let left = deadline
-                .saturating_duration_since(tokio::time::Instant::now())
-                .max(Duration::from_secs(1));
-            let look = async { tokio::join!(api.node(id), own.ping_status(left.min(PING_WITHIN))) };
-            let Ok((resource, ping)) = tokio::time::timeout(left, look).await else {
-                return Err(format!(
-                    "{node} was not confirmed drained: the cluster did not answer within {}s",
-                    left.as_secs()
-                ));
-            };
-            let saw = match (&resource, ping) {
-                (Ok(n), Some(418)) if n.is_in_maintenance_mode => break,
-                (Ok(n), ping) => format!(
-                    "the cluster reports IsInMaintenanceMode {} and its own ping answers {}",
-                    n.is_in_maintenance_mode,
-                    ping.map_or_else(|| "nothing".to_string(), |p| p.to_string())
-                ),
-                (Err(e), _) => format!("its resource could not be read ({e})"),
-            };
-            if tokio::time::Instant::now() >= deadline {
-                return Err(format!("{node} was not confirmed drained: {saw}"));
+        confirm_one_drained(&api.api, (node, id), &own, deadline).await?;
+    }
+    Ok(())
+}
+
+/// Waits until one node is confirmed drained: `api` (the LB) reports the
+/// node of Id `id` in maintenance mode, and `own`, the node at its own
+/// URL, answers ping 418; as [`confirm_drained`].
+pub async fn confirm_one_drained(
+    api: &ApiClient,
+    (node, id): (&str, &str),
+    own: &ApiClient,
+    deadline: tokio::time::Instant,
+) -> Result<(), String> {
+    loop {
+        // Each look within what is left of the wait (a second at least).
+        let left = deadline
+            .saturating_duration_since(tokio::time::Instant::now())
+            .max(Duration::from_secs(1));
+        let look = async { tokio::join!(api.node(id), own.ping_status(left.min(PING_WITHIN))) };
+        let Ok((resource, ping)) = tokio::time::timeout(left, look).await else {
+            return Err(format!(
+                "{node} was not confirmed drained: the cluster did not answer within {}s",
+                left.as_secs()
+            ));
+        };
+        let saw = match (&resource, ping) {
+            (Ok(n), Some(418)) if n.is_in_maintenance_mode => return Ok(()),
+            (Ok(n), ping) => format!(
+                "the cluster reports IsInMaintenanceMode {} and its own ping answers {}",
+                n.is_in_maintenance_mode,
+                ping.map_or_else(|| "nothing".to_string(), |p| p.to_string())
+            ),
+            (Err(e), _) => format!("its resource could not be read ({e})"),
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!("{node} was not confirmed drained: {saw}"));
+        }
+        tokio::time::sleep(CONFIRM_POLL).await;
+    }
+}
+
+/// Pings through the LB in a row that must all come from serving nodes
+/// before a drained node counts as out of the LB.
+pub const OUT_OF_LB_PINGS: u32 = 20;
+
+/// Waits until the LB has stopped sending a drained node requests:
+/// [`OUT_OF_LB_PINGS`] pings through `lb` in a row answered 200 by other
+/// nodes (as `ids` names who answered), within `within`. An LB that does
+/// not honour ping's 418 never gets there, and the error says what it did
+/// instead.
+pub async fn confirm_out_of_lb(
+    lb: &ApiClient,
+    ids: &NodeMap,
+    node: &str,
+    within: Duration,
+) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut in_a_row = 0;
+    let mut last = String::new();
+    while in_a_row < OUT_OF_LB_PINGS {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!(
+                "{node} was drained, but {} later {last}; an LB that does not honour ping's 418 keeps a drained node in rotation",
+                humantime::format_duration(within)
+            ));
+        }
+        let seen = lb.invoke(crate::history::Op::Ping, PING_WITHIN).await;
+        let by = seen.node.as_deref().and_then(|n| ids.node_of(n));
+        match (seen.status, by) {
+            (Some(200), Some(by)) if by != node => in_a_row += 1,
+            (status, by) => {
+                in_a_row = 0;
+                last = format!(
+                    "a ping through the LB was still answered {} by {}",
+                    status.map_or_else(|| "nothing".to_string(), |s| s.to_string()),
+                    by.unwrap_or("a node it did not name")
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            tokio::time::sleep(CONFIRM_POLL).await;
         }
     }
     Ok(())

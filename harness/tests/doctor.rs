@@ -20,12 +20,18 @@ struct ClusterUp {
     target: PathBuf,
     key: String,
     pids: Vec<(String, u32)>,
+    /// Each node's own address, `127.0.0.3:PORT`.
+    addresses: Vec<(String, String)>,
     _dir: tempfile::TempDir,
 }
 
 fn cluster_up() -> ClusterUp {
+    cluster_up_with(&["--nodes", "3"])
+}
+
+fn cluster_up_with(args: &[&str]) -> ClusterUp {
     let dir = tempfile::tempdir().unwrap();
-    let (guard, printed) = crate::util::cluster_up(&["--nodes", "3"], dir.path(), LIMIT);
+    let (guard, printed) = crate::util::cluster_up(args, dir.path(), LIMIT);
     let target = printed
         .iter()
         .find_map(|l| l.strip_prefix("target file: "))
@@ -40,23 +46,54 @@ fn cluster_up() -> ClusterUp {
             (w.len() >= 4 && w[2] == "pid").then(|| (w[0].to_string(), w[3].parse().unwrap()))
         })
         .collect();
+    let addresses = printed
+        .iter()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let address = w.get(1)?.strip_prefix("http://")?;
+            (w.len() >= 4 && w[2] == "pid").then(|| (w[0].to_string(), address.to_string()))
+        })
+        .collect();
     ClusterUp {
         _guard: guard,
         target,
         key,
         pids,
+        addresses,
         _dir: dir,
     }
 }
 
+/// The status a node's own ping answers with, or 0 when it does not.
+fn own_ping(c: &ClusterUp, node: &str) -> u16 {
+    use std::io::{Read, Write};
+    let address = &c.addresses.iter().find(|(n, _)| n == node).expect(node).1;
+    let Ok(mut s) = std::net::TcpStream::connect(address) else {
+        return 0;
+    };
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let _ = s.write_all(
+        b"GET /api/octopusservernodes/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let mut head = [0u8; 12];
+    match s.read_exact(&mut head) {
+        Ok(()) => String::from_utf8_lossy(&head[9..12]).parse().unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
 fn doctor(c: &ClusterUp, key: &str, extra: &[&std::ffi::OsStr]) -> crate::util::Output {
+    run_with_timeout(doctor_command(c, key, extra), LIMIT)
+}
+
+fn doctor_command(c: &ClusterUp, key: &str, extra: &[&std::ffi::OsStr]) -> std::process::Command {
     let mut cmd = harness();
     cmd.arg("doctor")
         .arg("--target")
         .arg(&c.target)
         .args(extra)
         .env("HARNESS_API_KEY", key);
-    run_with_timeout(cmd, LIMIT)
+    cmd
 }
 
 fn line<'a>(out: &'a str, kind: &str) -> &'a str {
@@ -130,8 +167,16 @@ fn doctor_passes_on_a_healthy_cluster_and_names_a_frozen_node() {
     // n2 frozen: it keeps its sockets and answers nothing.
     let n2 = c.pids.iter().find(|(n, _)| n == "n2").expect("n2's pid").1;
     kill(Pid::from_raw(n2 as i32), Signal::SIGSTOP).unwrap();
-    let frozen = doctor(&c, &c.key, &[]);
+    // Allowed to disrupt, it still tries no drain on a cluster in doubt.
+    let frozen = doctor(&c, &c.key, &["--allow-disruptive".as_ref()]);
     kill(Pid::from_raw(n2 as i32), Signal::SIGCONT).unwrap();
+    let trial = line(&frozen.stdout, "lb_honours_drain");
+    assert!(
+        trial.trim_start().starts_with("UNKNOWN") && trial.contains("not tried: ping_direct"),
+        "{}",
+        frozen.stdout
+    );
+    assert_eq!(own_ping(&c, "n3"), 200);
     assert_eq!(frozen.code(), 1, "{}", frozen.stdout);
     let ping = line(&frozen.stdout, "ping_direct");
     assert!(
@@ -285,4 +330,94 @@ fn run_on_a_target_checks_nodes_and_commands_and_refuses_disruption() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn doctor_allowed_to_disrupt_finds_whether_the_lb_takes_a_drained_node_out_and_always_undrains_it()
+{
+    // An LB that probes the ping path takes the drained node out.
+    let c = cluster_up();
+    let out_dir = tempfile::tempdir().unwrap();
+    let json = out_dir.path().join("doctor.json");
+    let ok = doctor(
+        &c,
+        &c.key,
+        &[
+            "--allow-disruptive".as_ref(),
+            "--json".as_ref(),
+            json.as_os_str(),
+        ],
+    );
+    assert_eq!(ok.code(), 0, "{}\n{}", ok.stdout, ok.stderr);
+    let honours = line(&ok.stdout, "lb_honours_drain");
+    assert!(
+        honours.trim_start().starts_with("PASS")
+            && honours.contains(
+                "drained n3; 20 pings in a row through the LB then came from the other nodes"
+            )
+            && honours.ends_with("n3 undrained"),
+        "{}",
+        ok.stdout
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["checks"].as_array().unwrap().len(), 9);
+    assert_eq!(own_ping(&c, "n3"), 200);
+    drop(c);
+
+    // An LB with passive health checks only (nginx OSS) keeps sending the
+    // drained node requests: the check fails, naming what it saw, and the
+    // node is undrained all the same.
+    let passive = "fixtures/scenarios/valid/drain-lb-passive.yaml";
+    let c = cluster_up_with(&["--nodes", "3", "--like", passive]);
+    let kept = doctor(
+        &c,
+        &c.key,
+        &[
+            "--allow-disruptive".as_ref(),
+            "--lb-out-within".as_ref(),
+            "2s".as_ref(),
+        ],
+    );
+    assert_eq!(kept.code(), 1, "{}\n{}", kept.stdout, kept.stderr);
+    let honours = line(&kept.stdout, "lb_honours_drain");
+    assert!(
+        honours.trim_start().starts_with("FAIL")
+            && honours.contains("a ping through the LB was still answered 418 by n3")
+            && honours.contains("keeps a drained node in rotation")
+            && honours.ends_with("n3 undrained"),
+        "{}",
+        kept.stdout
+    );
+    assert_eq!(own_ping(&c, "n3"), 200);
+
+    // Ctrl-C while n3 is drained: the trial stops, n3 is undrained.
+    let mut trial = ChildGuard(
+        doctor_command(
+            &c,
+            &c.key,
+            &[
+                "--allow-disruptive".as_ref(),
+                "--lb-out-within".as_ref(),
+                "60s".as_ref(),
+            ],
+        )
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap(),
+    );
+    crate::util::poll(LIMIT, || (own_ping(&c, "n3") == 418).then_some(()))
+        .expect("n3 was never drained");
+    kill(Pid::from_raw(trial.0.id() as i32), Signal::SIGINT).unwrap();
+    let status = crate::util::wait_with_timeout(&mut trial.0, LIMIT).expect("doctor ends");
+    assert_eq!(status.code(), Some(1));
+    let mut printed = String::new();
+    std::io::Read::read_to_string(&mut trial.0.stdout.take().unwrap(), &mut printed).unwrap();
+    let honours = line(&printed, "lb_honours_drain");
+    assert!(
+        honours.trim_start().starts_with("UNKNOWN")
+            && honours.contains("stopped before the LB was seen to take n3 out; n3 undrained"),
+        "{printed}"
+    );
+    assert_eq!(own_ping(&c, "n3"), 200);
 }

@@ -400,8 +400,14 @@ pub fn checks_table(checks: &[crate::check::CheckResult]) -> String {
 /// `harness doctor`'s output.
 pub fn doctor_summary(d: &crate::doctor::DoctorReport) -> String {
     let mut s = format!(
-        "doctor {}  ({:.2}s, read-only)\n\nchecks\n",
-        d.target, d.duration_s
+        "doctor {}  ({:.2}s, {})\n\nchecks\n",
+        d.target,
+        d.duration_s,
+        if d.read_only {
+            "read-only"
+        } else {
+            "a drain tried"
+        }
     );
     s.push_str(&checks_table(&d.checks));
     let _ = writeln!(s, "\nverdict: {}", mark(d.verdict));

@@ -17,9 +17,7 @@ use super::tasks::TaskWorkload;
 use super::uploads::UploadWorkload;
 use super::workload::RunContext;
 use crate::fault::Faults;
-use crate::history::{
-    CapacityLevel, CapacityStep, Event, Events, FaultAction, History, Op, Request,
-};
+use crate::history::{CapacityLevel, CapacityStep, Event, Events, FaultAction, History, Request};
 use crate::metrics::{
     GeneratorFigures, StepVerdict, amount, judge_step, judge_task_step, judge_upload_step,
     node_count, rate,
@@ -27,10 +25,6 @@ use crate::metrics::{
 use crate::scenario::units::Rate;
 use crate::scenario::{ApiSearch, Capacity, GeneratorBound, SearchKind, TaskSearch, UploadSearch};
 use crate::schedule::CAPACITY_DRAIN;
-
-/// Pings through the LB in a row that must all come from serving nodes
-/// before a drained node counts as out of the LB.
-const OUT_OF_LB_PINGS: u32 = 20;
 
 /// A search under way.
 pub(super) struct Search<'a> {
@@ -140,36 +134,9 @@ impl Search<'_> {
             .confirm_drained(&[node.to_string()], tokio::time::Instant::now() + within)
             .await?;
         // The LB's own time, from the moment the drain is confirmed.
-        let deadline = tokio::time::Instant::now() + within;
-        let mut in_a_row = 0;
-        let mut last = String::new();
-        while in_a_row < OUT_OF_LB_PINGS {
-            if tokio::time::Instant::now() >= deadline {
-                return Err(format!(
-                    "{node} was drained, but {} later {last}; an LB that does not honour ping's 418 keeps a drained node in rotation (harness doctor checks it)",
-                    self.cap.lb_out_within.value
-                ));
-            }
-            let seen = self.ctx.lb.invoke(Op::Ping, Duration::from_secs(2)).await;
-            let by = seen
-                .node
-                .as_deref()
-                .and_then(|n| self.ctx.ids.node_of(n))
-                .map(str::to_string);
-            match (seen.status, by) {
-                (Some(200), Some(by)) if by != node => in_a_row += 1,
-                (status, by) => {
-                    in_a_row = 0;
-                    last = format!(
-                        "a ping through the LB was still answered {} by {}",
-                        status.map_or_else(|| "nothing".to_string(), |s| s.to_string()),
-                        by.unwrap_or_else(|| "a node it did not name".to_string())
-                    );
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-        Ok(())
+        crate::fault::confirm_out_of_lb(&self.ctx.lb, &self.ctx.ids, node, within)
+            .await
+            .map_err(|e| format!("{e} (harness doctor --allow-disruptive checks it)"))
     }
 
     /// Each search the scenario asks for, at one node count; false once

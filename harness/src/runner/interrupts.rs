@@ -91,7 +91,7 @@ fn watch_interrupts() -> watch::Receiver<Option<String>> {
 }
 
 /// Resolves with the reason once an interrupt has arrived.
-pub(super) async fn interrupted(mut rx: watch::Receiver<Option<String>>) -> String {
+pub async fn interrupted(mut rx: watch::Receiver<Option<String>>) -> String {
     loop {
         if let Some(why) = rx.borrow().clone() {
             return why;

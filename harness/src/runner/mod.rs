@@ -58,7 +58,7 @@ mod wall_time;
 mod workload;
 
 pub use folder::{BASELINE_FILE, create_dir};
-pub use interrupts::interrupts;
+pub use interrupts::{interrupted, interrupts};
 pub use options::RunOptions;
 pub use outcome::{RunError, RunResult};
 pub use phases::run;
