@@ -696,13 +696,13 @@ fn a_capacity_search_through_a_real_target_undrains_every_node_at_its_end_and_on
         &std::fs::read_to_string(dir.path().join("runs/latest/report.json")).unwrap(),
     )
     .unwrap();
-    // Both searches at every node count, the REST search first.
+    // Every search at every node count, in order.
     let searches = report["capacity"].as_array().unwrap();
     let kinds: Vec<&str> = searches
         .iter()
         .map(|c| c["search"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["api", "tasks"]);
+    assert_eq!(kinds, ["api", "tasks", "uploads"]);
     for search in searches {
         let levels = search["levels"].as_array().unwrap();
         let nodes: Vec<u64> = levels
@@ -728,6 +728,7 @@ fn a_capacity_search_through_a_real_target_undrains_every_node_at_its_end_and_on
         [
             ("sustains", "pass"),
             ("tasks-sustained", "pass"),
+            ("uploads-sustained", "pass"),
             ("left_clean", "pass")
         ]
     );
@@ -736,6 +737,14 @@ fn a_capacity_search_through_a_real_target_undrains_every_node_at_its_end_and_on
         report["cleanup"]["tasks"]
             .as_array()
             .is_some_and(|t| !t.is_empty()),
+        "{}",
+        report["cleanup"]
+    );
+    // And the upload steps' packages, which it deleted step by step.
+    assert!(
+        report["cleanup"]["packages"]
+            .as_array()
+            .is_some_and(|p| p.len() >= 6 && p.iter().all(|p| p["removed"] == true)),
         "{}",
         report["cleanup"]
     );
