@@ -326,8 +326,12 @@ fn an_upload_search_finds_how_many_uploads_at_once_and_deletes_every_package_eve
     assert!((2.0..64.0).contains(&lo), "{level}");
     let steps = level["steps"].as_array().unwrap();
     for s in steps {
-        assert!(s["requests"].as_u64().unwrap() > 0, "{s}");
-        assert!(s["achieved"].as_f64().unwrap() > 0.0, "MiB/s through: {s}");
+        // A step met judged uploads that got through; past the knee, on a
+        // busy machine, an uploader's upload may outlast the hold.
+        if s["verdict"] == "met" {
+            assert!(s["requests"].as_u64().unwrap() > 0, "{s}");
+            assert!(s["achieved"].as_f64().unwrap() > 0.0, "MiB/s through: {s}");
+        }
         // Nothing scheduled, so no send lag: the generator is judged by
         // its CPU.
         assert!(s["generator"]["cpu_share"].is_number(), "{s}");
@@ -337,8 +341,11 @@ fn an_upload_search_finds_how_many_uploads_at_once_and_deletes_every_package_eve
         .find(|s| s["offered"].as_f64() == Some(hi) && s["verdict"] == "missed")
         .expect("the missed step");
     let why = missed["why"].as_str().unwrap();
-    assert!(why.starts_with("duration p99 "), "{why}");
-    assert!(why.contains("not under 1s"), "{why}");
+    assert!(
+        (why.starts_with("duration p99 ") && why.contains("not under 1s"))
+            || why == "no upload started within the hold",
+        "{why}"
+    );
     let conclusion = cap["conclusion"].as_str().unwrap();
     assert!(
         conclusion.starts_with(&format!(
@@ -356,10 +363,19 @@ fn an_upload_search_finds_how_many_uploads_at_once_and_deletes_every_package_eve
         out.stderr
             .contains("capacity: uploads at 2 nodes, 2 at once offered")
     );
+    // Every package removed, but those the steps cut mid-body once their
+    // own uploads had ended, which were never stored: the clean-up looked
+    // for each.
     let cleanup = &report["cleanup"];
     let packages = cleanup["packages"].as_array().unwrap();
-    assert!(packages.len() > steps.len(), "{cleanup}");
-    assert!(packages.iter().all(|p| p["removed"] == true), "{cleanup}");
+    let removed = packages.iter().filter(|p| p["removed"] == true).count();
+    assert!(removed > steps.len(), "{cleanup}");
+    assert!(
+        packages
+            .iter()
+            .all(|p| p["removed"] == true || p["outcome"] == "never_stored"),
+        "{cleanup}"
+    );
     assert_eq!(cleanup["clean"], true, "{cleanup}");
 
     // Ctrl-C in the second step: its uploads are cut and every package

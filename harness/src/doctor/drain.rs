@@ -56,12 +56,37 @@ pub(super) async fn lb_honours_drain(
         );
     };
     let id = ids.identity(node).map_or("", |i| i.id.as_str());
+    // Someone may have drained it since the read-only checks: theirs to
+    // undo, not the trial's.
+    match lb.node(id).await {
+        Ok(n) if !n.is_in_maintenance_mode => {}
+        seen => {
+            return result(
+                Verdict::Unknown,
+                format!(
+                    "not tried: {node} {}",
+                    seen.map_or_else(
+                        |e| format!("could not be read ({e})"),
+                        |_| "was drained by someone else meanwhile".to_string()
+                    )
+                ),
+                json!({ "node": node, "id": id }),
+            );
+        }
+    }
+    // Said first: a second Ctrl-C ends the harness at once, undrain or not.
+    eprintln!(
+        "doctor: draining {node} ({id}) to see whether the LB takes it out; it is undrained at the end (if this is cut short, take {id} out of maintenance mode yourself)"
+    );
+    let mut stop = trial.stop;
     let tried = tokio::select! {
-        r = take_out(lb, ids, (node, id), own, trial.within) => Some(r),
-        why = trial.stop => {
+        // A stop already asked for wins: no drain then.
+        biased;
+        why = &mut stop => {
             eprintln!("doctor: {why}: undraining {node}");
             None
         }
+        r = take_out(lb, ids, (node, id), own, trial.within) => Some(r),
     };
     // Undrained whatever happened: a drain whose answer was lost may have
     // been done.
@@ -109,28 +134,24 @@ async fn take_out(
     Ok(confirmed.elapsed())
 }
 
-/// Takes the node out of maintenance mode, if it is in it, and waits,
-/// within `within`, for its own ping to answer 200 again.
+/// Takes the node out of maintenance mode and waits, within `within`, for
+/// its own ping to answer 200 again, undraining it again while it answers
+/// 418: a drain cut short may land after the first undrain.
 async fn undrain(
     lb: &ApiClient,
     (node, id): (&str, &str),
     own: &ApiClient,
     within: Duration,
 ) -> Result<(), String> {
-    // Nothing to undo where the drain never took (a cluster that refused
-    // the PUT); where that cannot be read, undrained all the same.
-    if !matches!(lb.node(id).await, Ok(n) if !n.is_in_maintenance_mode) {
-        lb.set_drain(id, false)
-            .await
-            .map_err(|e| format!("undraining {node} failed: {e}"))?;
-    }
     let deadline = tokio::time::Instant::now() + within;
+    let mut put = lb.set_drain(id, false).await;
     loop {
         let ping = own.ping_status(within.min(Duration::from_secs(2))).await;
         if ping == Some(200) {
             return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
+            put.map_err(|e| format!("undraining {node} failed: {e}"))?;
             return Err(format!(
                 "{node} was undrained, but {} later its own ping answers {}",
                 humantime::format_duration(within),
@@ -138,6 +159,9 @@ async fn undrain(
             ));
         }
         tokio::time::sleep(LOOK_EVERY).await;
+        if ping == Some(418) || put.is_err() {
+            put = lb.set_drain(id, false).await;
+        }
     }
 }
 

@@ -71,7 +71,7 @@ pub struct CapacityReport {
     /// What its steps' p50 and p99 measure: `latency` (from each
     /// request's intended start), `pick-up` or `duration` (from each
     /// task's intended submission), or an upload's `duration` (from its
-    /// first byte).
+    /// start, connecting included).
     pub measure: String,
     /// The objective, in words.
     pub objective: String,

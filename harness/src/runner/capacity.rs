@@ -1,6 +1,7 @@
 //! The capacity search, run in place of the workload phase: at each node
-//! count, open-model steps that grow until one misses the objective, then
-//! a bisection to the scenario's resolution; then one node more drained
+//! count, steps that grow until one misses the objective (open-model
+//! rates of requests or tasks, or a number of uploads at once), then a
+//! bisection to the scenario's resolution; then one node more drained
 //! (and confirmed out of the LB) and the search again. Each step is
 //! recorded and judged as it ends, by the judgement the report makes
 //! again from the history; the drains are faults of the run's plan, so
@@ -14,7 +15,7 @@ use tokio::sync::watch;
 use super::api_load::{Offer, offer};
 use super::interrupts::interrupted;
 use super::tasks::TaskWorkload;
-use super::uploads::UploadWorkload;
+use super::uploads::UploadStep;
 use super::workload::RunContext;
 use crate::fault::Faults;
 use crate::history::{CapacityLevel, CapacityStep, Event, Events, FaultAction, History, Request};
@@ -338,9 +339,9 @@ impl Search<'_> {
         (!stopped && why.is_none()).then_some(History { events })
     }
 
-    /// Runs `at_once` uploads at a time until `to_us`, then gives those
-    /// under way the objective's bound to end, cuts what is left, and
-    /// deletes every package the step made. Returns what the step
+    /// Runs `at_once` uploads at a time until `to_us`, and on while those
+    /// begun by then run, within the objective's bound; cuts what is left,
+    /// and deletes every package the step made. Returns what the step
     /// recorded, as a history of its own; None when the run stopped (its
     /// packages deleted all the same).
     async fn upload_step(
@@ -356,16 +357,15 @@ impl Search<'_> {
         let per_step = u64::from(crate::scenario::MAX_TASKS_PER_STEP);
         let first = self.steps * per_step;
         let numbers = (first, first + per_step - 1);
-        let workload = match UploadWorkload::spawn_step(ctx, search, (at_once, until, numbers), tap)
-        {
-            Ok(w) => w,
+        let step = match UploadStep::spawn(ctx, search, (at_once, until, numbers), tap) {
+            Ok(step) => step,
             Err(e) => {
                 eprintln!("capacity: the upload step could not start: {e}");
                 return None;
             }
         };
         let give_up = until + search.objective.duration.value.get();
-        let why = workload.end_step(give_up, ctx.interrupt.clone()).await;
+        let why = step.end(give_up, ctx.interrupt.clone()).await;
         let events = keep.await.unwrap_or_default();
         why.is_none().then_some(History { events })
     }

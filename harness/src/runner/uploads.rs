@@ -21,6 +21,8 @@
 use std::sync::{Arc, Mutex};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, sleep_until};
@@ -137,72 +139,25 @@ impl Workload for LadderWorkload {
     }
 }
 
-/// The base URL of `lb` or of a node, by name (validation has checked
-/// the name).
-fn via_url(cluster: &Target, via: &str) -> String {
-    if via == crate::history::LB_NAME {
-        cluster.lb_url()
-    } else {
-        cluster.node_url(via).unwrap_or_default()
-    }
+/// A capacity step's uploads under way: `at_once` uploaders through the
+/// LB, each uploading one package after another. Those that start before
+/// the step's end are its own; past the end the uploaders go on, so that
+/// every upload of the step has that many at once all its life, until the
+/// last of the step's own has ended; what they started meanwhile only
+/// keeps the load up, and is cut then. Nothing is read back; every package
+/// is deleted as the step ends.
+pub(super) struct UploadStep {
+    uploads: UploadWorkload,
+    /// Uploads started before `until` and not yet ended.
+    open: Arc<AtomicU64>,
+    until: Instant,
 }
 
-impl UploadWorkload {
-    /// Starts the uploads at `plan.start + at`; accepted packages are read
-    /// back from `nodes` at the end.
+impl UploadStep {
+    /// Starts the uploaders, recorded to `events`, until `until` and
+    /// then as the type says; the packages numbered from `numbers.0` and
+    /// never past `numbers.1`.
     pub(super) fn spawn(
-        cfg: UploadLoad,
-        plan: Plan,
-        nodes: Vec<(String, Uploader)>,
-        progress: Option<MultiProgress>,
-    ) -> Self {
-        let made = Arc::new(Mutex::new(Vec::new()));
-        let (cut, cut_rx) = tokio::sync::watch::channel(Cut::Never);
-        let sending = Sending {
-            plan: plan.clone(),
-            made: made.clone(),
-            cut: cut_rx,
-        };
-        let handle = tokio::spawn(run(cfg, sending, progress));
-        Self {
-            handle,
-            made,
-            target: plan.target,
-            nodes,
-            events: plan.events,
-            cut,
-            late_within: LATE_LANDING_WITHIN,
-        }
-    }
-
-    /// Starts the body-limit ladder at `plan.start + at`: one package per
-    /// size, doubling, until the first refusal or the ceiling. Accepted
-    /// steps are deleted at the end, not read back.
-    pub(super) fn spawn_ladder(cfg: LadderLoad, plan: Plan) -> Self {
-        let made = Arc::new(Mutex::new(Vec::new()));
-        let (cut, cut_rx) = tokio::sync::watch::channel(Cut::Never);
-        let sending = Sending {
-            plan: plan.clone(),
-            made: made.clone(),
-            cut: cut_rx,
-        };
-        let handle = tokio::spawn(ladder(cfg, sending));
-        Self {
-            handle,
-            made,
-            target: plan.target,
-            nodes: Vec::new(),
-            events: plan.events,
-            cut,
-            late_within: LATE_LANDING_WITHIN,
-        }
-    }
-    /// Starts a capacity step's uploads through the LB, recorded to
-    /// `events`: `at_once` uploaders, each uploading packages of the
-    /// search's size one after another until `until`, the packages
-    /// numbered from `numbers.0` and never past `numbers.1`. Nothing is
-    /// read back; [`Self::end_step`] deletes them all.
-    pub(super) fn spawn_step(
         ctx: &RunContext,
         search: &UploadSearch,
         (at_once, until, numbers): (u32, Instant, (u64, u64)),
@@ -222,6 +177,108 @@ impl UploadWorkload {
             ..Plan::of(ctx, target)
         };
         let size = search.size.value.bytes();
+        let next = Arc::new(AtomicU64::new(numbers.0));
+        let open = Arc::new(AtomicU64::new(0));
+        let uploaders = open.clone();
+        let uploads = UploadWorkload::spawn_with(plan, Vec::new(), move |sending| async move {
+            let mut running = JoinSet::new();
+            for _ in 0..at_once {
+                let (sending, next, open) = (sending.clone(), next.clone(), uploaders.clone());
+                running.spawn(async move {
+                    while *sending.cut.borrow() == Cut::Never {
+                        // Counted before the clock is read: the step's end,
+                        // which looks once `until` has passed, cannot miss
+                        // an upload begun just before.
+                        open.fetch_add(1, Ordering::SeqCst);
+                        let own = Instant::now() < until;
+                        if !own {
+                            open.fetch_sub(1, Ordering::SeqCst);
+                        }
+                        let seq = next.fetch_add(1, Ordering::Relaxed);
+                        if (!own && open.load(Ordering::SeqCst) == 0) || seq > numbers.1 {
+                            if own {
+                                open.fetch_sub(1, Ordering::SeqCst);
+                            }
+                            break;
+                        }
+                        upload_once(&sending, seq, size).await;
+                        if own {
+                            open.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    }
+                });
+            }
+            while running.join_next().await.is_some() {}
+        });
+        Ok(Self {
+            uploads,
+            open,
+            until,
+        })
+    }
+
+    /// Ends the step: waits until its own uploads have ended, or
+    /// `give_up`, or an interrupt; stops the rest (see
+    /// [`UploadWorkload::stop`]); and deletes every package the step made.
+    /// An interrupt ends the wait, not the deletes; it is returned.
+    pub(super) async fn end(
+        mut self,
+        give_up: Instant,
+        interrupt: tokio::sync::watch::Receiver<Option<String>>,
+    ) -> Option<String> {
+        let (open, until) = (self.open.clone(), self.until);
+        let own_ended = async move {
+            sleep_until(until).await;
+            while open.load(Ordering::SeqCst) > 0 {
+                tokio::time::sleep(OWN_ENDED_EVERY).await;
+            }
+        };
+        let mut why = None;
+        tokio::select! {
+            _ = tokio::time::timeout_at(give_up, own_ended) => {}
+            w = super::interrupts::interrupted(interrupt) => why = Some(w),
+        }
+        self.uploads.stop().await;
+        self.uploads.clean_up().await;
+        why
+    }
+}
+
+/// How often a step's end looks whether its own uploads have ended.
+const OWN_ENDED_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// The base URL of `lb` or of a node, by name (validation has checked
+/// the name).
+fn via_url(cluster: &Target, via: &str) -> String {
+    if via == crate::history::LB_NAME {
+        cluster.lb_url()
+    } else {
+        cluster.node_url(via).unwrap_or_default()
+    }
+}
+
+impl UploadWorkload {
+    /// Starts the uploads at `plan.start + at`; accepted packages are read
+    /// back from `nodes` at the end.
+    pub(super) fn spawn(
+        cfg: UploadLoad,
+        plan: Plan,
+        nodes: Vec<(String, Uploader)>,
+        progress: Option<MultiProgress>,
+    ) -> Self {
+        Self::spawn_with(plan, nodes, |sending| run(cfg, sending, progress))
+    }
+
+    /// Spawns `work` with what the uploads under way share, and keeps what
+    /// the read-back and the clean-up need.
+    fn spawn_with<F>(
+        plan: Plan,
+        nodes: Vec<(String, Uploader)>,
+        work: impl FnOnce(Sending) -> F,
+    ) -> Self
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
         let made = Arc::new(Mutex::new(Vec::new()));
         let (cut, cut_rx) = tokio::sync::watch::channel(Cut::Never);
         let sending = Sending {
@@ -229,56 +286,23 @@ impl UploadWorkload {
             made: made.clone(),
             cut: cut_rx,
         };
-        let next = Arc::new(std::sync::atomic::AtomicU64::new(numbers.0));
-        let handle = tokio::spawn(async move {
-            let mut running = JoinSet::new();
-            for _ in 0..at_once {
-                let (sending, next) = (sending.clone(), next.clone());
-                running.spawn(async move {
-                    while Instant::now() < until && *sending.cut.borrow() == Cut::Never {
-                        let seq = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        if seq > numbers.1 {
-                            break;
-                        }
-                        upload_once(&sending, seq, size).await;
-                    }
-                });
-            }
-            while running.join_next().await.is_some() {}
-        });
-        Ok(Self {
+        let handle = tokio::spawn(work(sending));
+        Self {
             handle,
             made,
             target: plan.target,
-            nodes: Vec::new(),
+            nodes,
             events: plan.events,
             cut,
             late_within: LATE_LANDING_WITHIN,
-        })
+        }
     }
 
-    /// Ends a capacity step's uploads: waits until `give_up` for those
-    /// under way, stops what is left (see [`Self::stop`]), and deletes every
-    /// package the step made. An interrupt ends the wait, not the deletes;
-    /// it is returned.
-    pub(super) async fn end_step(
-        mut self,
-        give_up: Instant,
-        interrupt: tokio::sync::watch::Receiver<Option<String>>,
-    ) -> Option<String> {
-        let mut why = None;
-        let ended = tokio::select! {
-            done = tokio::time::timeout_at(give_up, &mut self.handle) => done.is_ok(),
-            w = super::interrupts::interrupted(interrupt) => {
-                why = Some(w);
-                false
-            }
-        };
-        if !ended {
-            self.stop().await;
-        }
-        self.clean_up().await;
-        why
+    /// Starts the body-limit ladder at `plan.start + at`: one package per
+    /// size, doubling, until the first refusal or the ceiling. Accepted
+    /// steps are deleted at the end, not read back.
+    pub(super) fn spawn_ladder(cfg: LadderLoad, plan: Plan) -> Self {
+        Self::spawn_with(plan, Vec::new(), |sending| ladder(cfg, sending))
     }
 
     /// Deletes whatever the uploads may have made: a failed attempt can

@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use crate::limits::{
-    ATTEMPTS_END_WITHIN, CUT_ATTEMPTS_END_WITHIN, LATE_LANDING_WITHIN, RUN_ALLOWANCE,
-};
+use crate::limits::{ATTEMPTS_END_WITHIN, CLEANUP_WITHIN, CUT_ATTEMPTS_END_WITHIN, RUN_ALLOWANCE};
 use crate::scenario::SearchKind;
 
 /// The longest a run of `s` may take: the time it states, its tasks' time
@@ -40,11 +38,12 @@ fn search_time(s: &crate::scenario::Scenario, worst: bool) -> Option<Duration> {
             }),
             SearchKind::Tasks => cap.tasks.as_ref().map(|t| t.wait_after()),
             // The uploads' bound after the hold; at `worst`, the cut
-            // uploads' ends and a late landing's watch.
+            // uploads' ends and the step's clean-up, late landings
+            // included.
             SearchKind::Uploads => cap.uploads.as_ref().map(|u| {
                 let bound = u.objective.duration.value.get();
                 if worst {
-                    bound + ATTEMPTS_END_WITHIN + CUT_ATTEMPTS_END_WITHIN + LATE_LANDING_WITHIN
+                    bound + ATTEMPTS_END_WITHIN + CUT_ATTEMPTS_END_WITHIN + CLEANUP_WITHIN
                 } else {
                     bound
                 }

@@ -71,7 +71,8 @@ impl Scenario {
     /// as it goes), each step of the body-limit ladder, and, where the LB
     /// buffers request bodies, a spooled copy of each upload in flight.
     /// The load phase's small packages are left out: how many it makes
-    /// depends on the cluster's speed.
+    /// depends on the cluster's speed; of an upload search's step, one
+    /// package for each uploader at its ceiling is counted.
     pub fn stored_at_most(&self) -> u64 {
         let upload = self.upload_load().map_or(0, |u| {
             let size = u.size.value.bytes();
@@ -88,7 +89,17 @@ impl Scenario {
                 .into_iter()
                 .fold(0u64, u64::saturating_add)
         });
-        upload.saturating_add(ladder)
+        // A step of the upload search keeps what it made until it ends:
+        // at least one package for each uploader at the ceiling (how many
+        // more depends on the cluster's speed).
+        let search = self
+            .capacity
+            .as_ref()
+            .and_then(|c| c.value.uploads.as_ref())
+            .map_or(0, |u| {
+                u.size.value.bytes().saturating_mul(u.ceiling.value.into())
+            });
+        upload.saturating_add(ladder).saturating_add(search)
     }
 
     /// The body-limit ladder, if the scenario has one.

@@ -1,5 +1,6 @@
 //! One step of the upload search, judged: each upload started within the
-//! hold by its duration from its first byte to its answer, against the
+//! hold by its duration from its start (connecting included) to its
+//! answer, against the
 //! objective; what got through as MiB/s over the hold; and the generator's
 //! CPU over it (an upload search has no schedule to be late against)
 //! (docs/capacity.md, "Uploads at once").
@@ -11,12 +12,13 @@ use super::super::generator::figures;
 use super::step::{StepReport, seconds, verdict};
 use crate::history::{CapacityStep, GeneratorSample, UploadAttempt, UploadPurpose};
 use crate::scenario::{GeneratorBound, UploadSearch};
+use crate::upload::STOPPED_BY_HARNESS;
 use crate::vocab::{BodyKind, UploadClass};
 
 /// An upload of the step, as the judgement sees it.
 struct Judged<'a> {
     attempt: &'a UploadAttempt,
-    /// Refused, cut by a timeout or answered with an error; not one the
+    /// Refused, reset, timed out or answered with an error; not one the
     /// step cut for running past its bound, which is over the bound.
     failed: bool,
     duration_us: u64,
@@ -34,8 +36,6 @@ pub fn judge_upload_step<'a>(
 ) -> StepReport {
     let window = (step.from_us, step.to_us);
     let bound_us = search.objective.duration.value.as_micros_u64();
-    // The step cuts what is still running this long after its hold.
-    let gave_up_us = step.to_us + bound_us;
     let ours: Vec<&UploadAttempt> = attempts
         .into_iter()
         .filter(|a| a.purpose == UploadPurpose::Capacity)
@@ -46,7 +46,7 @@ pub fn judge_upload_step<'a>(
         .filter(|a| a.sent_us >= window.0)
         .map(|a| Judged {
             attempt: a,
-            failed: a.class != UploadClass::Accepted && a.done_us < gave_up_us,
+            failed: a.class != UploadClass::Accepted && !cut(a),
             duration_us: a.done_us.saturating_sub(a.sent_us),
         })
         .collect();
@@ -73,10 +73,7 @@ pub fn judge_upload_step<'a>(
     match pct(99.0) {
         Some(p) if p >= bound_us => {
             let over = ok.iter().filter(|u| u.duration_us >= bound_us).count();
-            let cut = ok
-                .iter()
-                .filter(|u| u.attempt.done_us >= gave_up_us)
-                .count();
+            let cut = ok.iter().filter(|u| cut(u.attempt)).count();
             let cut = if cut > 0 {
                 format!(", {cut} of them cut when the step gave up on them")
             } else {
@@ -110,6 +107,14 @@ pub fn judge_upload_step<'a>(
         verdict,
         why,
     }
+}
+
+/// Whether the step cut the upload: still running its bound after the
+/// hold (a step that is interrupted is not judged).
+fn cut(a: &UploadAttempt) -> bool {
+    a.error
+        .as_deref()
+        .is_some_and(|e| e.starts_with(STOPPED_BY_HARNESS))
 }
 
 /// MiB of accepted uploads sent within `window`: each upload's bytes
@@ -225,7 +230,9 @@ mod tests {
         // From the lead-in: not judged; half its bytes went in the hold.
         uploads.push(upload(0.5, 1.5, 1.6, UploadClass::Accepted));
         // Still sending when the step gave up, 1 s after the hold.
-        uploads.push(upload(2.5, 4.1, 4.1, UploadClass::Reset));
+        let mut cut = upload(2.5, 4.1, 4.1, UploadClass::Other);
+        cut.error = Some(format!("{STOPPED_BY_HARNESS}, 1000 bytes sent"));
+        uploads.push(cut);
         let r = judge(&uploads);
         assert_eq!((r.requests, r.errors), (4, 0), "{r:?}");
         assert_eq!(r.verdict, StepVerdict::Missed, "{r:?}");

@@ -25,7 +25,7 @@ pub(super) fn capacity(o: &mut String, c: &CapacityReport) {
             "Each step offers an open-model rate; the p50 and p99 are of each task's pick-up (or duration), from its intended submission, so a queue that grows shows in them."
         }
         SearchKind::Uploads => {
-            "Each step keeps that many uploads going at once, one after another; the p50 and p99 are of each upload's duration, from its first byte to its answer, and achieved is the MiB/s that got through."
+            "Each step keeps that many uploads going at once, one after another; the p50 and p99 are of each upload's duration, from its start (connecting included) to its answer, and achieved is the MiB/s that got through."
         }
     };
     let _ = writeln!(

@@ -148,10 +148,12 @@ impl TaskSearch {
 
 /// The upload search: packages of one size uploaded through the LB by
 /// `start`, then more, uploaders at once, each uploading one package after
-/// another for the step (a closed model: the question is how many
-/// transfers at once, not how many a second). An upload's duration runs
-/// from its first byte to its answer; one still running when the step has
-/// waited its bound after the hold is cut, and counts as over it.
+/// another for the step, and on until the last upload begun in it has
+/// ended, so that each has that many at once all its life (a closed model:
+/// the question is how many transfers at once, not how many a second).
+/// An upload's duration runs from its start (connecting included) to its
+/// answer; one still running when the step has waited its bound after the
+/// hold is cut, and counts as over it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UploadSearch {
@@ -183,8 +185,9 @@ pub struct UploadSearch {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UploadObjective {
-    /// The 99th percentile of an upload's duration, from its first byte
-    /// to its answer, stays under this.
+    /// The 99th percentile of an upload's duration, from its start
+    /// (connecting included) to its answer, stays under this; at most
+    /// the scenario's `duration`.
     pub duration: Spanned<Duration>,
     /// At most this share of the step's uploads fail (refused, cut by a
     /// timeout, or answered with an error).

@@ -141,7 +141,7 @@ impl Validator {
             }
         }
         if let Some(uploads) = &cap.uploads {
-            self.upload_search(uploads);
+            self.upload_search(s, uploads);
         }
         self.bounded(&cap.between, "capacity.between");
         self.positive(&cap.lb_out_within, "capacity.lb_out_within");
@@ -160,7 +160,7 @@ impl Validator {
         }
     }
 
-    fn upload_search(&mut self, u: &UploadSearch) {
+    fn upload_search(&mut self, s: &Scenario, u: &UploadSearch) {
         if u.start.value == 0 {
             self.problem(
                 &u.start.referenced,
@@ -198,6 +198,15 @@ impl Validator {
             );
         }
         self.positive(&u.objective.duration, "capacity.uploads.objective.duration");
+        // A bound past the hold lets every uploader's upload outlast it,
+        // and a step in which none starts judges nothing.
+        if u.objective.duration.value.get() > s.duration.value.get() {
+            self.problem(
+                &u.objective.duration.referenced,
+                "capacity.uploads.objective.duration",
+                format!("{} is longer than each step's judged part, the duration, {}: lengthen the duration", u.objective.duration.value, s.duration.value),
+            );
+        }
         self.positive(&u.connect_timeout, "capacity.uploads.connect_timeout");
         self.positive(&u.idle_timeout, "capacity.uploads.idle_timeout");
     }

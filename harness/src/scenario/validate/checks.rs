@@ -125,6 +125,11 @@ impl Validator {
                 format!("{path}.at_once"),
                 "counts uploads at once, and the search judged is not the upload search: give `rate`",
             ),
+            (_, Some(n)) if n.value == 0 => self.problem(
+                &n.referenced,
+                format!("{path}.at_once"),
+                "must be at least 1: any search sustains none at once",
+            ),
             _ => {}
         }
         if let (Some(search), Some(cap)) = (&c.search, &s.capacity)
