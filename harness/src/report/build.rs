@@ -212,10 +212,15 @@ fn cpu_limit(history: &History) -> Option<CpuLimitReport> {
 /// The upload attempts in flight when the run stopped: those the harness
 /// cut as it stopped, and those whose end the history does not hold.
 fn uploads_in_flight(history: &History) -> Vec<UploadInFlight> {
+    // A capacity step cuts what outruns its bound: the run's stop only if
+    // it came first.
+    let stopped_us = history.interruption().map(|i| i.at_us);
     let cut = history.uploads().filter(|a| {
         a.error
             .as_deref()
             .is_some_and(|e| e.starts_with(crate::upload::STOPPED_BY_HARNESS))
+            && (a.purpose != crate::history::UploadPurpose::Capacity
+                || stopped_us.is_some_and(|at| a.done_us >= at))
     });
     let mut out: Vec<UploadInFlight> = cut
         .map(|a| UploadInFlight {

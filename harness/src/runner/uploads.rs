@@ -144,7 +144,8 @@ impl Workload for LadderWorkload {
 /// the step's end are its own; past the end the uploaders go on, so that
 /// every upload of the step has that many at once all its life, until the
 /// last of the step's own has ended; what they started meanwhile only
-/// keeps the load up, and is cut then. Nothing is read back; every package
+/// keeps the load up, and is let end. Whatever still runs the objective's
+/// bound after the step's end is cut. Nothing is read back; every package
 /// is deleted as the step ends.
 pub(super) struct UploadStep {
     uploads: UploadWorkload,
@@ -227,18 +228,26 @@ impl UploadStep {
         interrupt: tokio::sync::watch::Receiver<Option<String>>,
     ) -> Option<String> {
         let (open, until) = (self.open.clone(), self.until);
-        let own_ended = async move {
+        let handle = &mut self.uploads.handle;
+        // Once its own have ended, the uploaders start nothing more, and
+        // what they began meanwhile is let end as well: a cut upload whose
+        // last byte was going out as it was cut may yet be stored.
+        let ended = async move {
             sleep_until(until).await;
             while open.load(Ordering::SeqCst) > 0 {
                 tokio::time::sleep(OWN_ENDED_EVERY).await;
             }
+            let _ = handle.await;
         };
         let mut why = None;
         tokio::select! {
-            _ = tokio::time::timeout_at(give_up, own_ended) => {}
+            _ = tokio::time::timeout_at(give_up, ended) => {}
             w = super::interrupts::interrupted(interrupt) => why = Some(w),
         }
-        self.uploads.stop().await;
+        // Not awaited twice: a finished step has nothing to stop.
+        if !self.uploads.handle.is_finished() {
+            self.uploads.stop().await;
+        }
         self.uploads.clean_up().await;
         why
     }
