@@ -577,14 +577,7 @@ async fn run(cfg: UploadLoad, sending: Sending, progress: Option<MultiProgress>)
         });
         // Known before the first byte, so even an interrupted upload is
         // cleaned up.
-        if let Ok(mut m) = made.lock() {
-            m.push(Made {
-                seq,
-                spec: spec.clone(),
-                accepted: false,
-                may_land: None,
-            });
-        }
+        known(made, seq, &spec);
         let (cfg, sending) = (cfg.clone(), sending.clone());
         running.spawn(async move {
             upload_one(&cfg, &sending, seq, &spec, bar.clone()).await;
@@ -624,14 +617,7 @@ async fn ladder(cfg: LadderLoad, sending: Sending) {
             content: PackageSpec::content_for_total(size),
             seed: seed.wrapping_add(1000 + seq),
         };
-        if let Ok(mut m) = made.lock() {
-            m.push(Made {
-                seq,
-                spec: spec.clone(),
-                accepted: false,
-                may_land: None,
-            });
-        }
+        known(made, seq, &spec);
         let mode = OverwriteMode::FailIfExists;
         let tried = started(events, UploadPurpose::Ladder, seq, 0, &spec, target);
         let a = target.attempt_until(&spec, mode, None, cut.clone()).await;
@@ -665,14 +651,7 @@ async fn upload_once(sending: &Sending, seq: u64, size: u64) {
         seed: seed.wrapping_add(seq),
     };
     // Known before the first byte, so even a cut upload is cleaned up.
-    if let Ok(mut m) = sending.made.lock() {
-        m.push(Made {
-            seq,
-            spec: spec.clone(),
-            accepted: false,
-            may_land: None,
-        });
-    }
+    known(&sending.made, seq, &spec);
     let mode = OverwriteMode::FailIfExists;
     let tried = started(events, UploadPurpose::Capacity, seq, 0, &spec, target);
     let a = target
@@ -707,6 +686,19 @@ async fn stopping(mut cut: tokio::sync::watch::Receiver<Cut>) {
 /// Whether the attempt may still leave its package on the server.
 fn lands_later(a: &Attempt) -> bool {
     may_land_later(a.class, a.last_byte.is_some(), a.body_kind)
+}
+
+/// Notes a package before its first byte, so that even a cut upload is
+/// cleaned up.
+fn known(made: &Mutex<Vec<Made>>, seq: u64, spec: &PackageSpec) {
+    if let Ok(mut m) = made.lock() {
+        m.push(Made {
+            seq,
+            spec: spec.clone(),
+            accepted: false,
+            may_land: None,
+        });
+    }
 }
 
 /// Notes what an upload's attempts have shown so far, as each ends, so the
