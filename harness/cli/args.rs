@@ -176,6 +176,12 @@ pub(crate) enum ClusterCommand {
         /// The node.
         node: String,
     },
+    /// Run one node of the reference cluster in the foreground, set by its
+    /// flags: the entrypoint of the stand-in node image (`containers up
+    /// --stand-ins`). It creates the shared database and store where
+    /// they are missing, logs to standard output and stops on SIGTERM or
+    /// SIGINT.
+    Node(Box<NodeArgs>),
     /// Take a running `cluster up`'s shared store away from one node
     /// (`outage`) or give it back (`restore`): what its target file's
     /// `storage` commands run.
@@ -197,6 +203,57 @@ pub(crate) enum ClusterCommand {
         /// `outage`, `restore` or `failover`.
         verb: DatabaseVerb,
     },
+}
+
+/// `cluster node`'s flags: a node's identity, where its shared database
+/// and store are, and the waits a scenario's `cluster:` section sets.
+#[derive(Debug, clap::Args)]
+pub(crate) struct NodeArgs {
+    /// Its Octopus Name.
+    #[arg(long)]
+    pub(crate) name: String,
+    /// Its Octopus Id [default: OctopusServerNodes-NAME].
+    #[arg(long)]
+    pub(crate) id: Option<String>,
+    /// Where the API listens.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// Where Tentacles poll; no polling listener without it.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) polling_listen: Option<std::net::SocketAddr>,
+    /// The shared database, a SQLite file every node opens.
+    #[arg(long, value_name = "PATH", default_value = "/database/shared.db")]
+    pub(crate) database: PathBuf,
+    /// The shared store (packages, task logs).
+    #[arg(long, value_name = "DIR", default_value = "/repository")]
+    pub(crate) storage: PathBuf,
+    /// The environment variable holding the API key clients must send.
+    #[arg(long, default_value = "HARNESS_API_KEY")]
+    pub(crate) api_key_env: String,
+    /// One value for every node of the cluster: its installation ID.
+    #[arg(long, default_value = "standalone")]
+    pub(crate) installation_id: String,
+    /// MaxConcurrentTasks on first registration.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) task_cap: u32,
+    /// Time between heartbeats.
+    #[arg(long, default_value = "1s")]
+    pub(crate) heartbeat: scenario::units::Duration,
+    /// A node not seen for this long shows IsOffline.
+    #[arg(long, default_value = "5s")]
+    pub(crate) offline_after: scenario::units::Duration,
+    /// Time between two checks of the task queue.
+    #[arg(long, default_value = "20s")]
+    pub(crate) queue_poll: scenario::units::Duration,
+    /// Another node's tasks are canceled once it is unseen for this long.
+    #[arg(long, default_value = "1h")]
+    pub(crate) orphan_after: scenario::units::Duration,
+    /// How long a polling Tentacle's request is held open.
+    #[arg(long, default_value = "30s")]
+    pub(crate) poll_wait: scenario::units::Duration,
+    /// How long a request may wait to be collected by a Tentacle.
+    #[arg(long, default_value = "2m")]
+    pub(crate) pickup_timeout: scenario::units::Duration,
 }
 
 /// `cluster storage`'s verb.
@@ -240,21 +297,35 @@ impl From<NodeNamesArg> for NodeNaming {
 #[derive(Debug, Subcommand)]
 pub(crate) enum ContainersCommand {
     /// Start the cluster in the foreground, wait on every node's ping,
-    /// write a target file for it and run until Ctrl-C, which removes the
-    /// containers and their volumes. Exits 3 at once if no Docker daemon
-    /// answers (DOCKER_HOST chooses one).
+    /// write a target file for it and run until Ctrl-C, which removes its
+    /// containers, volumes and network. Exits 3 at once if no Docker
+    /// daemon or Podman API answers (DOCKER_HOST chooses one).
     Up {
-        /// Number of Octopus nodes.
-        #[arg(long, default_value_t = 2)]
-        nodes: u32,
-        /// Each node's task cap (TASK_CAP).
-        #[arg(long, default_value_t = 20)]
-        task_cap: u32,
+        /// Number of Octopus nodes [default: 2, or the scenario's].
+        #[arg(long)]
+        nodes: Option<u32>,
+        /// Each node's task cap (TASK_CAP) [default: 20, or the
+        /// scenario's].
+        #[arg(long)]
+        task_cap: Option<u32>,
+        /// Configure the cluster as this scenario's `cluster` section says
+        /// (the LB's health checks and timeouts; with --stand-ins also the
+        /// nodes' heartbeats and task queue), so the scenario can then run
+        /// against it with --target.
+        #[arg(long, value_name = "SCENARIO")]
+        like: Option<PathBuf>,
+        /// Run the stand-in images built here (`containers images`: the
+        /// reference node and Debian's HAProxy), not the registry's
+        /// Octopus, SQL Server and HAProxy images. Needs no registry and
+        /// no licence; no SQL Server runs.
+        #[arg(long)]
+        stand_ins: bool,
         /// The octopusdeploy/octopusdeploy tag.
         #[arg(long, default_value = "latest")]
         octopus_tag: String,
         /// The environment variable holding the licence, base64 (an HA
-        /// cluster needs one; a single node may try a free licence).
+        /// cluster of real images needs one; a single node may try a free
+        /// licence).
         #[arg(long, default_value = "OCTOPUS_LICENSE_BASE64")]
         licence_env: String,
         /// Folder under which the cluster's files go
@@ -262,4 +333,10 @@ pub(crate) enum ContainersCommand {
         #[arg(long, value_name = "DIR", default_value = "runs")]
         out: PathBuf,
     },
+    /// Build the stand-in images on the engine, with no registry:
+    /// harness-node:stand-in (this harness binary and the libraries it
+    /// links, run as `cluster node`) and harness-haproxy:stand-in (this
+    /// machine's HAProxy and its libraries). `containers up --stand-ins`
+    /// builds them too.
+    Images,
 }

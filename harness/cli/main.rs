@@ -138,6 +138,7 @@ fn dispatch(command: Command) -> Result<Outcome, Failure> {
             ready_file: ready_file.as_deref(),
         }),
         Command::Cluster(ClusterCommand::Start { dir, node }) => cluster::start(&dir, &node),
+        Command::Cluster(ClusterCommand::Node(args)) => child::standalone(&args),
         Command::Cluster(ClusterCommand::Database { dir, verb }) => cluster::database(&dir, verb),
         Command::Cluster(ClusterCommand::Storage { dir, node, verb }) => {
             cluster::storage(&dir, &node, verb)
@@ -145,10 +146,21 @@ fn dispatch(command: Command) -> Result<Outcome, Failure> {
         Command::Containers(ContainersCommand::Up {
             nodes,
             task_cap,
+            like,
+            stand_ins,
             octopus_tag,
             licence_env,
             out,
-        }) => containers::up(nodes, task_cap, octopus_tag, &licence_env, &out),
+        }) => containers::up(&containers::UpArgs {
+            nodes,
+            task_cap,
+            like: like.as_deref(),
+            stand_ins,
+            octopus_tag,
+            licence_env: &licence_env,
+            out: &out,
+        }),
+        Command::Containers(ContainersCommand::Images) => containers::images(),
         Command::Report { run_dir } => report::report(&run_dir),
         Command::Doctor(args) => doctor::doctor(args),
         Command::Cleanup(args) => cleanup::cleanup(args),

@@ -1,22 +1,206 @@
-//! The containerized target. Without a Docker daemon `containers up`
-//! exits 3 at once and says where it looked; with a fake daemon that
-//! answers its ping, the next problem (no licence for an HA cluster) is
-//! named with exit 2. The whole cluster (SQL Server, Octopus nodes,
-//! HAProxy) starts only where a daemon answers, a licence is given and
-//! HARNESS_CONTAINER_TESTS=1 asks for it; otherwise that test says it was
-//! skipped and why.
+//! The containerized target. Without an engine `containers up` exits 3 at
+//! once and says where it looked; with a fake daemon that answers its
+//! ping, the next problem (no licence for an HA cluster of real images) is
+//! named with exit 2.
+//!
+//! Where an engine answers (Docker, or Podman's API, which .ci/run
+//! starts), the stand-in cluster runs for real: three reference-node
+//! containers and HAProxy on a network of their own, `doctor`,
+//! failover.yaml and drain.yaml through its target file, Ctrl-C during a
+//! run and during `containers up`, and nothing of any cluster left in the
+//! engine afterwards, asked through its API. Real images without a
+//! registry fail at the pull and leave nothing. Without an engine these
+//! say they were skipped and why. The real Octopus images run only where
+//! a licence is given and HARNESS_CONTAINER_TESTS=1 asks for them.
 
-use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
-use crate::util::{ChildGuard, harness, run_with_timeout};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+use crate::util::{ChildGuard, harness, run_with_timeout, wait_with_timeout};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// Says a test was skipped, past the test harness's output capture.
-fn skipped(why: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "skipped: {why}");
+/// From `containers up` to its target file: building the stand-ins
+/// (the debug binary is over 100 MB) and starting four containers.
+const UP: Duration = Duration::from_secs(240);
+
+/// Says something past the test harness's output capture, so CI's log
+/// shows it.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Why there is no engine to run containers on, if there is none.
+fn no_engine() -> Option<String> {
+    runtime()
+        .block_on(harness::containers::docker_answers())
+        .err()
+}
+
+/// The names of the engine's containers, networks and volumes that
+/// start with `prefix`, asked through its API.
+fn left_in_engine(prefix: &str) -> Vec<String> {
+    runtime().block_on(async {
+        let docker = harness::containers::connect().unwrap();
+        let mut left = Vec::new();
+        let all =
+            testcontainers::bollard::query_parameters::ListContainersOptionsBuilder::default()
+                .all(true)
+                .build();
+        for c in docker.list_containers(Some(all)).await.unwrap() {
+            for name in c.names.unwrap_or_default() {
+                left.push(format!("container {}", name.trim_start_matches('/')));
+            }
+        }
+        let networks = docker
+            .list_networks(None::<testcontainers::bollard::query_parameters::ListNetworksOptions>)
+            .await
+            .unwrap();
+        left.extend(
+            networks
+                .into_iter()
+                .filter_map(|n| n.name)
+                .map(|n| format!("network {n}")),
+        );
+        let volumes = docker
+            .list_volumes(None::<testcontainers::bollard::query_parameters::ListVolumesOptions>)
+            .await
+            .unwrap();
+        left.extend(
+            volumes
+                .volumes
+                .unwrap_or_default()
+                .into_iter()
+                .map(|v| format!("volume {}", v.name)),
+        );
+        left.retain(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|n| n.starts_with(prefix))
+        });
+        left
+    })
+}
+
+/// A `containers up` in the background. Dropped, it is sent Ctrl-C and
+/// reaped (killed if it does not end), and whatever of its cluster is
+/// still in the engine is removed, so a failed test leaves nothing.
+struct Up {
+    child: ChildGuard,
+    lines: Receiver<String>,
+    /// `harness-<id>`: the network's name, and every container's and
+    /// volume's prefix.
+    network: String,
+}
+
+impl Up {
+    fn start(dir: &Path, args: &[&str]) -> Up {
+        let mut cmd = harness();
+        cmd.args(["containers", "up", "--out"])
+            .arg(dir)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = ChildGuard(cmd.spawn().unwrap());
+        let stdout = child.0.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let line = line.unwrap_or_default();
+                say(&format!("containers up: {line}"));
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = lines.recv_timeout(LIMIT).expect("containers up starts");
+        let network = first
+            .split("(network ")
+            .nth(1)
+            .and_then(|r| r.split(')').next())
+            .unwrap_or_else(|| panic!("the network in {first:?}"))
+            .to_string();
+        Up {
+            child,
+            lines,
+            network,
+        }
+    }
+
+    /// Waits for a line starting `prefix`; gives the rest of it.
+    fn wait_for(&self, prefix: &str, limit: Duration) -> String {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("containers up printed no {prefix:?} within {limit:?}"));
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return rest.to_string();
+            }
+        }
+    }
+
+    /// Sends Ctrl-C and waits for the exit code.
+    fn interrupt(&mut self) -> Option<i32> {
+        let _ = kill(Pid::from_raw(self.child.0.id() as i32), Signal::SIGINT);
+        wait_with_timeout(&mut self.child.0, Duration::from_secs(120)).and_then(|s| s.code())
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if self.child.0.try_wait().ok().flatten().is_none() {
+            let _ = self.interrupt();
+        }
+        // What a failed test's cluster left, removed as the harness does.
+        let _ = runtime().block_on(harness::containers::sweep(&self.network));
+    }
+}
+
+/// Runs a scenario through the cluster's target file; gives the exit code
+/// and report.
+fn run_through(target: &Path, key: &str, scenario: &str, dir: &Path) -> (i32, Value, String) {
+    let json = dir.join(format!("{}.json", scenario.replace('/', "-")));
+    let mut run = harness();
+    run.args(["run", "--allow-disruptive", "--target"])
+        .arg(target)
+        .arg(scenario)
+        .arg("--out")
+        .arg(dir.join("runs"))
+        .arg("--json")
+        .arg(&json)
+        .env("HARNESS_API_KEY", key);
+    let out = run_with_timeout(run, Duration::from_secs(300));
+    say(&format!(
+        "{scenario} through the containers:\n{}",
+        out.stdout
+    ));
+    let report = std::fs::read_to_string(&json)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    (
+        out.code(),
+        report,
+        format!("{}\n{}", out.stdout, out.stderr),
+    )
 }
 
 #[test]
@@ -66,7 +250,7 @@ fn with_a_daemon_an_ha_cluster_without_a_licence_is_refused_with_exit_2() {
     assert_eq!(out.code(), 2, "{}", out.stderr);
     assert!(
         out.stderr
-            .contains("a cluster of 2 nodes needs an Octopus HA licence: put it, base64, in OCTOPUS_LICENSE_BASE64"),
+            .contains("a cluster of 2 nodes needs an Octopus HA licence: put it, base64, in OCTOPUS_LICENSE_BASE64 (or run --stand-ins)"),
         "{}",
         out.stderr
     );
@@ -74,47 +258,203 @@ fn with_a_daemon_an_ha_cluster_without_a_licence_is_refused_with_exit_2() {
 }
 
 #[test]
-fn a_containerized_cluster_passes_doctor_and_a_kill() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    if let Err(why) = rt.block_on(harness::containers::docker_answers()) {
-        return skipped(&format!("containerized cluster: {why}"));
+fn a_stand_in_cluster_in_containers_passes_doctor_failover_and_drain_and_leaves_nothing() {
+    if let Some(why) = no_engine() {
+        return say(&format!("skipped: stand-in containers: {why}"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut up = Up::start(
+        dir.path(),
+        &[
+            "--stand-ins",
+            "--nodes",
+            "3",
+            "--like",
+            "scenarios/drain.yaml",
+        ],
+    );
+    let target = PathBuf::from(up.wait_for("target file: ", UP));
+    let key = std::fs::read_to_string(target.with_file_name("api-key")).unwrap();
+    let key = key.trim();
+    let before = left_in_engine(&up.network);
+    say(&format!("in the engine: {before:?}"));
+    for c in ["octo1", "octo2", "octo3", "lb"] {
+        let name = format!("container {}-{c}", up.network);
+        assert!(before.contains(&name), "{name} not in {before:?}");
+    }
+    assert!(
+        before.contains(&format!("network {}", up.network)),
+        "{before:?}"
+    );
+    assert!(
+        before.contains(&format!("volume {}-database", up.network)),
+        "{before:?}"
+    );
+
+    let mut doctor = harness();
+    doctor
+        .args(["doctor", "--target"])
+        .arg(&target)
+        .env("HARNESS_API_KEY", key);
+    let out = run_with_timeout(doctor, Duration::from_secs(60));
+    say(&format!("doctor on the containers:\n{}", out.stdout));
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    // The nodes' Names and Ids are learned, not the target file's keys.
+    assert!(
+        out.stdout.contains("n2 is octo2 (OctopusServerNodes-"),
+        "{}",
+        out.stdout
+    );
+
+    // A kill through `docker kill`, routed around; the restarted
+    // container found again by HAProxy through the network's DNS.
+    let (code, report, said) = {
+        let _share = crate::util::latency_bound();
+        run_through(&target, key, "scenarios/failover.yaml", dir.path())
+    };
+    assert_eq!(code, 0, "{said}");
+    let verdict = |r: &Value, check: &str| {
+        crate::util::check_of(r, check)["verdict"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    for check in ["routes_around_failed_node", "recovers", "availability"] {
+        assert_eq!(verdict(&report, check), "pass", "{check}: {said}");
+    }
+    assert!(said.contains("kill-n2 kill on n2"), "{said}");
+
+    // Drains and restarts through the API and `docker stop`/`start`.
+    let (code, report, said) = run_through(&target, key, "scenarios/drain.yaml", dir.path());
+    assert_eq!(code, 0, "{said}");
+    assert_eq!(verdict(&report, "drain_contract"), "pass", "{said}");
+
+    // Ctrl-C while n2's container is killed: the run heals it and stops.
+    let mut run = harness();
+    run.args(["run", "--allow-disruptive", "--target"])
+        .arg(&target)
+        .arg("scenarios/failover.yaml")
+        .arg("--out")
+        .arg(dir.path().join("runs"))
+        .env("HARNESS_API_KEY", key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut interrupted = ChildGuard(run.spawn().unwrap());
+    std::thread::sleep(Duration::from_secs(10));
+    kill(Pid::from_raw(interrupted.0.id() as i32), Signal::SIGINT).unwrap();
+    let status = wait_with_timeout(&mut interrupted.0, Duration::from_secs(120));
+    let mut stderr = String::new();
+    let _ = interrupted
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr);
+    assert_eq!(status.and_then(|s| s.code()), Some(3), "{stderr}");
+    let mut after = harness();
+    after
+        .args(["doctor", "--target"])
+        .arg(&target)
+        .env("HARNESS_API_KEY", key);
+    let out = run_with_timeout(after, Duration::from_secs(60));
+    assert_eq!(
+        out.code(),
+        0,
+        "the interrupted run healed n2:\n{}",
+        out.stdout
+    );
+
+    // Ctrl-C takes the cluster down, and the engine holds nothing of it.
+    assert_eq!(up.interrupt(), Some(0));
+    let left = left_in_engine(&up.network);
+    assert!(left.is_empty(), "left in the engine: {left:?}");
+    say(&format!(
+        "after Ctrl-C, nothing of {} is left in the engine",
+        up.network
+    ));
+}
+
+#[test]
+fn ctrl_c_during_containers_up_leaves_no_container_volume_or_network() {
+    if let Some(why) = no_engine() {
+        return say(&format!("skipped: stand-in containers: {why}"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut up = Up::start(dir.path(), &["--stand-ins", "--nodes", "3"]);
+    // Once the first node's container runs and before the cluster is up.
+    up.wait_for("n1 (octo1) started as ", UP);
+    assert_eq!(up.interrupt(), Some(3));
+    let left = left_in_engine(&up.network);
+    assert!(left.is_empty(), "left in the engine: {left:?}");
+}
+
+#[test]
+fn real_images_without_a_registry_fail_at_the_pull_and_leave_nothing() {
+    if let Some(why) = no_engine() {
+        return say(&format!("skipped: real images: {why}"));
+    }
+    if std::env::var("HARNESS_CONTAINER_TESTS").as_deref() == Ok("1") {
+        return say("skipped: real images: HARNESS_CONTAINER_TESTS=1 pulls them for real");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = harness();
+    cmd.args([
+        "containers",
+        "up",
+        "--nodes",
+        "1",
+        "--octopus-tag",
+        "no-such-tag",
+        "--out",
+    ])
+    .arg(dir.path())
+    .env_remove("OCTOPUS_LICENSE_BASE64");
+    let out = run_with_timeout(cmd, Duration::from_secs(300));
+    let network = out
+        .stdout
+        .split("(network ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .expect("the network")
+        .to_string();
+    assert_eq!(out.code(), 3, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("the containerized cluster did not come up"),
+        "{}",
+        out.stderr
+    );
+    // Nothing about volumes that were never made.
+    assert!(!out.stderr.contains("volume"), "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("containers, volumes and network removed"),
+        "{}",
+        out.stdout
+    );
+    let left = left_in_engine(&network);
+    assert!(left.is_empty(), "left in the engine: {left:?}");
+}
+
+#[test]
+fn a_real_octopus_cluster_in_containers_passes_doctor_and_a_kill() {
+    if let Some(why) = no_engine() {
+        return say(&format!("skipped: real Octopus containers: {why}"));
     }
     if std::env::var("HARNESS_CONTAINER_TESTS").as_deref() != Ok("1") {
-        return skipped(
-            "containerized cluster: a daemon answers, but HARNESS_CONTAINER_TESTS=1 is not set (the images are several GB)",
+        return say(
+            "skipped: real Octopus containers: an engine answers, but HARNESS_CONTAINER_TESTS=1 is not set (the images are several GB and need a registry)",
         );
     }
     if std::env::var("OCTOPUS_LICENSE_BASE64").is_err() {
-        return skipped("containerized cluster: no licence in OCTOPUS_LICENSE_BASE64");
+        return say("skipped: real Octopus containers: no licence in OCTOPUS_LICENSE_BASE64");
     }
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = harness();
-    cmd.args(["containers", "up", "--nodes", "2", "--out"])
-        .arg(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let mut up = ChildGuard(cmd.spawn().unwrap());
-    let stdout = up.0.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let _ = tx.send(line.unwrap_or_default());
-        }
-    });
-    let target = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(1800))
-            .expect("containers up prints its target file");
-        if let Some(t) = line.strip_prefix("target file: ") {
-            break PathBuf::from(t);
-        }
-    };
+    let mut up = Up::start(
+        dir.path(),
+        &["--nodes", "3", "--like", "scenarios/failover.yaml"],
+    );
+    let target = PathBuf::from(up.wait_for("target file: ", Duration::from_secs(1800)));
     let key = std::fs::read_to_string(target.with_file_name("api-key")).unwrap();
     let mut doctor = harness();
     doctor
@@ -123,21 +463,9 @@ fn a_containerized_cluster_passes_doctor_and_a_kill() {
         .env("HARNESS_API_KEY", key.trim());
     let out = run_with_timeout(doctor, Duration::from_secs(60));
     assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
-    let mut run = harness();
-    run.args(["run", "--allow-disruptive", "--target"])
-        .arg(&target)
-        .arg("fixtures/targets/scenarios/kill-octo2.yaml")
-        .arg("--out")
-        .arg(dir.path().join("runs"))
-        .env("HARNESS_API_KEY", key.trim());
-    let out = run_with_timeout(run, Duration::from_secs(900));
-    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
-    // Ctrl-C removes the containers.
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(up.0.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let status = crate::util::wait_with_timeout(&mut up.0, Duration::from_secs(300));
-    assert_eq!(status.and_then(|s| s.code()), Some(0));
+    let (code, _, said) = run_through(&target, key.trim(), "scenarios/failover.yaml", dir.path());
+    assert_eq!(code, 0, "{said}");
+    assert_eq!(up.interrupt(), Some(0));
+    let left = left_in_engine(&up.network);
+    assert!(left.is_empty(), "left in the engine: {left:?}");
 }

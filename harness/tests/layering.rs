@@ -227,7 +227,9 @@ fn crate_problems(name: &str, dir: &str, floors: Floors) -> Vec<String> {
         let module = first.trim_end_matches(".rs").to_string();
         // The root, and test modules (a `tests.rs` is test code, as a
         // `#[cfg(test)]` part is), stand on no floor.
-        if ["lib", "main", "tests"].contains(&module.as_str()) {
+        if ["lib", "main", "tests"].contains(&module.as_str())
+            || rel.file_name().is_some_and(|f| f == "tests.rs")
+        {
             continue;
         }
         modules.insert(module.clone());

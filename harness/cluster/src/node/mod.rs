@@ -31,6 +31,7 @@
 //! polling listener (`polling`), and a `Health` task calls each target
 //! Tentacle through it (`node/health.rs`).
 
+mod alone;
 mod behaviour;
 mod health;
 mod link;
@@ -42,6 +43,7 @@ mod start;
 mod state;
 mod tasks;
 
+pub use alone::standalone;
 pub use behaviour::{Behaviour, DatabaseLoss};
 pub(crate) use packages::clear_incoming;
 pub use start::main;
