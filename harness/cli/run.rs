@@ -28,6 +28,9 @@ pub(crate) fn run(args: RunArgs) -> Result<Outcome, Failure> {
         None => (load_all(&args.scenarios)?, None),
     };
     let mut loaded = select_by_tags(loaded, &args.tags, &args.skip_tags)?;
+    if target.is_none() {
+        refuse_on_embedded(&loaded)?;
+    }
     if target.is_some()
         && let Some(l) = loaded.iter().find(|l| l.scenario.sweep.is_some())
     {
@@ -79,6 +82,28 @@ pub(crate) fn run(args: RunArgs) -> Result<Outcome, Failure> {
         Ok(Outcome::of(
             reports.iter().all(|r| r.verdict == check::Verdict::Pass),
         ))
+    }
+}
+
+/// The faults the embedded cluster cannot inject, each scenario's said
+/// with its file, line and column; a failure if there are any.
+fn refuse_on_embedded(loaded: &[LoadedScenario]) -> Result<(), Failure> {
+    let mut bad = false;
+    for l in loaded {
+        let problems = harness::target::embedded_problems(&l.scenario);
+        if !problems.is_empty() {
+            let e = ScenarioError {
+                file: l.file.clone(),
+                kind: ScenarioErrorKind::Invalid(problems),
+            };
+            eprintln!("error: on the embedded cluster: {e}");
+            bad = true;
+        }
+    }
+    if bad {
+        Err(Failure::said(Kind::InvalidInput))
+    } else {
+        Ok(())
     }
 }
 

@@ -7,7 +7,8 @@
 //! embedded cluster's processes, or by a real cluster's node commands.
 //! A database outage acts through the target too: the embedded cluster's
 //! database engine refuses every node, a real cluster's `database`
-//! commands run (docs/faults.md). Drains go through the REST API, as an
+//! commands run (docs/faults.md). So do partitions, by a target's
+//! `partition` commands. Drains go through the REST API, as an
 //! operator's would, so they work on any cluster the API reaches.
 //!
 //! [`Faults`] carries a run's planned faults through it: each injected and
@@ -21,7 +22,7 @@ use std::time::Duration;
 
 use crate::client::{ApiClient, ApiKey};
 use crate::history::{Event, Events, FaultAction, FaultEvent, NodeMap, STOPPED_STEP};
-use crate::target::Target;
+use crate::target::{Cut, Side, Target};
 
 /// The fault kinds live with the words every layer shares; the history
 /// and the checks name them too.
@@ -151,6 +152,10 @@ impl PlannedFault {
                 FaultKind::Drain | FaultKind::Maintenance => api.drain(node).await?,
                 FaultKind::StorageOutage => cluster.storage_outage(node).await?,
                 FaultKind::StorageUnshared => cluster.storage_unshare(node).await?,
+                FaultKind::PartitionFromLb => cluster.partition(node, Side::Lb, Cut::Cut).await?,
+                FaultKind::PartitionFromTentacles => {
+                    cluster.partition(node, Side::Tentacles, Cut::Cut).await?;
+                }
                 FaultKind::DatabaseOutage | FaultKind::DatabaseFailover => {}
             }
         }
@@ -177,6 +182,10 @@ impl PlannedFault {
                 FaultKind::Drain => api.undrain(node).await,
                 FaultKind::StorageOutage | FaultKind::StorageUnshared => {
                     cluster.storage_restore(node).await
+                }
+                FaultKind::PartitionFromLb => cluster.partition(node, Side::Lb, Cut::Rejoin).await,
+                FaultKind::PartitionFromTentacles => {
+                    cluster.partition(node, Side::Tentacles, Cut::Rejoin).await
                 }
                 FaultKind::DatabaseOutage | FaultKind::DatabaseFailover => Ok(()),
                 FaultKind::Maintenance => {

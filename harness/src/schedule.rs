@@ -12,7 +12,7 @@ use rand_core::{Rng, SeedableRng};
 
 use crate::fault::{FaultKind, MaintenancePlan, PlannedFault};
 use crate::history::Op;
-use crate::scenario::{Fault, Mix, Scenario, node_names};
+use crate::scenario::{Fault, Mix, PartitionFrom, Scenario, node_names};
 
 /// One request the schedule wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +115,10 @@ pub fn plan_faults(s: &Scenario, seed: u64) -> Vec<PlannedFault> {
                 Fault::StorageUnshared(_) => FaultKind::StorageUnshared,
                 Fault::DatabaseOutage(_) => FaultKind::DatabaseOutage,
                 Fault::DatabaseFailover(_) => FaultKind::DatabaseFailover,
+                Fault::Partition(ref p) => match p.from.value {
+                    PartitionFrom::Lb => FaultKind::PartitionFromLb,
+                    PartitionFrom::Tentacles => FaultKind::PartitionFromTentacles,
+                },
             };
             let inject_us = f.value.at().value.as_micros_u64();
             PlannedFault {

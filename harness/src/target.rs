@@ -12,8 +12,10 @@ mod model;
 pub mod real;
 
 pub use interface::Target;
-pub use model::{Commands, DatabaseCommands, StorageCommands, TargetFile, TargetNode, Tls};
-pub use real::RealCluster;
+pub use model::{
+    Commands, DatabaseCommands, PartitionCommands, StorageCommands, TargetFile, TargetNode, Tls,
+};
+pub use real::{Cut, RealCluster, Side};
 
 use std::collections::HashSet;
 use std::fmt;
@@ -22,7 +24,9 @@ use std::path::{Path, PathBuf};
 use serde_saphyr::Spanned;
 
 use crate::limits::{MAX_COMMAND_TIMEOUT, MAX_TARGET_BYTES, MAX_TARGET_NODES};
-use crate::scenario::{Fault, Problem, Scenario, Workload, parse_yaml, utf8, write_problems};
+use crate::scenario::{
+    Fault, PartitionFrom, Problem, Scenario, Workload, parse_yaml, utf8, write_problems,
+};
 
 pub use crate::vocab::Trust;
 
@@ -291,6 +295,16 @@ fn validate_node(i: usize, n: &TargetNode, names: &mut HashSet<String>, p: &mut 
             (&n.storage.restore, "restore"),
         ],
     ));
+    let q = &n.partition;
+    p.extend(command_problems(
+        &format!("{path}.partition"),
+        &[
+            (&q.from_lb, "from_lb"),
+            (&q.rejoin_lb, "rejoin_lb"),
+            (&q.from_tentacles, "from_tentacles"),
+            (&q.rejoin_tentacles, "rejoin_tentacles"),
+        ],
+    ));
     p.extend(command_problems(
         &format!("{path}.commands"),
         &[
@@ -318,8 +332,8 @@ fn needed_commands(f: &Fault) -> &'static [&'static str] {
         Fault::Drain(_) => &[],
         // The target's database commands, not a node's.
         Fault::DatabaseOutage(_) | Fault::DatabaseFailover(_) => &[],
-        // A node's `storage` commands, looked for apart.
-        Fault::StorageOutage(_) | Fault::StorageUnshared(_) => &[],
+        // A node's `storage` and `partition` commands, looked for apart.
+        Fault::StorageOutage(_) | Fault::StorageUnshared(_) | Fault::Partition(_) => &[],
     }
 }
 
@@ -362,6 +376,7 @@ pub fn check_scenario(t: &TargetFile, s: &Scenario) -> Vec<Problem> {
             }
         }
         problems.extend(storage_commands(t, f, i, &nodes));
+        problems.extend(partition_commands(t, f, i, &nodes));
     }
     // A target file names each node's polling endpoint, not an LB's.
     for (i, w) in s.workload.iter().enumerate() {
@@ -436,6 +451,58 @@ fn storage_commands(
         }
         _ => None,
     }
+}
+
+/// What a partition needs of a real target: the node's `partition`
+/// commands that cut it off from that side and join it again.
+fn partition_commands(
+    t: &TargetFile,
+    f: &serde_saphyr::Spanned<Fault>,
+    i: usize,
+    nodes: &[&TargetNode],
+) -> Option<Problem> {
+    let Fault::Partition(p) = &f.value else {
+        return None;
+    };
+    let side = match p.from.value {
+        PartitionFrom::Lb => Side::Lb,
+        PartitionFrom::Tentacles => Side::Tentacles,
+    };
+    let (cut, rejoin) = (side.verb(Cut::Cut), side.verb(Cut::Rejoin));
+    let lacking: Vec<&str> = nodes
+        .iter()
+        .filter(|n| n.partition.get(cut).is_none() || n.partition.get(rejoin).is_none())
+        .map(|n| n.name.value.as_str())
+        .collect();
+    (!lacking.is_empty()).then(|| {
+        Problem::at(
+            &f.referenced,
+            format!("faults[{i}].partition"),
+            format!(
+                "needs the `partition.{cut}` and `partition.{rejoin}` commands of {}, which the target {} does not give (nodes[].partition)",
+                lacking.join(", "),
+                t.name.value
+            ),
+        )
+    })
+}
+
+/// The faults of a scenario the embedded cluster cannot inject, located:
+/// a partition, as its nodes and LB share loopback and no network between
+/// them can be cut.
+pub fn embedded_problems(s: &Scenario) -> Vec<Problem> {
+    s.faults
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| matches!(f.value, Fault::Partition(_)))
+        .map(|(i, f)| {
+            Problem::at(
+                &f.referenced,
+                format!("faults[{i}].partition"),
+                "cuts a node off the network, which the embedded cluster cannot (its processes share loopback); run it with --target on a cluster whose target file gives `partition` commands, such as `harness containers up`'s".to_string(),
+            )
+        })
+        .collect()
 }
 
 /// The commands a fault on the shared database needs, where the target
@@ -666,6 +733,50 @@ mod tests {
         )
         .unwrap();
         assert_eq!(problems(&with).len(), 1, "only the unsharing is left");
+    }
+
+    #[test]
+    fn a_partition_needs_the_node_s_commands_for_its_side_and_the_embedded_cluster_refuses_it() {
+        let s: Scenario = crate::scenario::parse_yaml(
+            "name: x\nduration: 30s\nfaults:\n  - partition: { node: octo1, from: lb, at: 5s, for: 10s }\n  - partition: { node: octo1, from: tentacles, at: 20s, for: 5s }\n",
+        )
+        .unwrap();
+        let located = |p: &[Problem]| -> Vec<String> {
+            p.iter()
+                .map(|p| format!("{}:{} {}: {}", p.line, p.column, p.path, p.message))
+                .collect()
+        };
+        let without = parse_str(GOOD, Path::new(".")).unwrap();
+        assert_eq!(
+            located(&check_scenario(&without, &s)),
+            [
+                "4:5 faults[0].partition: needs the `partition.from_lb` and `partition.rejoin_lb` commands of octo1, which the target prod does not give (nodes[].partition)",
+                "5:5 faults[1].partition: needs the `partition.from_tentacles` and `partition.rejoin_tentacles` commands of octo1, which the target prod does not give (nodes[].partition)",
+            ]
+        );
+        // The LB's side given, the Tentacles' only half given.
+        let some = parse_str(
+            &format!(
+                "{GOOD}    partition: {{ from_lb: 'cut lb', rejoin_lb: 'join lb', from_tentacles: 'cut t' }}\n"
+            ),
+            Path::new("."),
+        )
+        .unwrap();
+        let left = located(&check_scenario(&some, &s));
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert!(left[0].starts_with("5:5 faults[1].partition"), "{left:?}");
+        // An unknown command name is refused where it is written.
+        let typo = parse_str(
+            &format!("{GOOD}    partition: {{ from_lbb: 'x' }}\n"),
+            Path::new("."),
+        );
+        assert!(typo.is_err());
+        let embedded = located(&embedded_problems(&s));
+        assert_eq!(embedded.len(), 2, "{embedded:?}");
+        assert!(
+            embedded[0].starts_with("4:5 faults[0].partition: cuts a node off the network, which the embedded cluster cannot"),
+            "{embedded:?}"
+        );
     }
 
     #[test]

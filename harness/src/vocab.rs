@@ -41,6 +41,12 @@ pub enum FaultKind {
     /// The shared database fails over: away for a while, then back by
     /// itself; its window is the longest a failover may take.
     DatabaseFailover,
+    /// The network between the LB and a node cut, the node still running
+    /// (`partition` `from: lb`); the undo joins them again.
+    PartitionFromLb,
+    /// The network between the polling Tentacles and a node cut
+    /// (`partition` `from: tentacles`); the undo joins them again.
+    PartitionFromTentacles,
 }
 
 impl FaultKind {
@@ -60,6 +66,8 @@ impl FaultKind {
             FaultKind::StorageUnshared => "storage_unshared",
             FaultKind::DatabaseOutage => "database_outage",
             FaultKind::DatabaseFailover => "database_failover",
+            FaultKind::PartitionFromLb => "partition_from_lb",
+            FaultKind::PartitionFromTentacles => "partition_from_tentacles",
         }
     }
 }

@@ -5,10 +5,11 @@
 //!
 //! Where an engine answers (Docker, or Podman's API, which .ci/run
 //! starts), the stand-in cluster runs for real: three reference-node
-//! containers and HAProxy on a network of their own, `doctor`,
-//! failover.yaml and drain.yaml through its target file, Ctrl-C during a
-//! run and during `containers up`, and nothing of any cluster left in the
-//! engine afterwards, asked through its API. Real images without a
+//! containers, HAProxy and the polling gateway on networks of their own,
+//! `doctor`, failover.yaml and drain.yaml through its target file, a
+//! partition from the LB routed around and one from the Tentacles caught,
+//! Ctrl-C during a run and during `containers up`, and nothing of any
+//! cluster left in the engine afterwards, asked through its API. Real images without a
 //! registry fail at the pull and leave nothing. Without an engine these
 //! say they were skipped and why. The real Octopus images run only where
 //! a licence is given and HARNESS_CONTAINER_TESTS=1 asks for them.
@@ -258,7 +259,8 @@ fn with_a_daemon_an_ha_cluster_without_a_licence_is_refused_with_exit_2() {
 }
 
 #[test]
-fn a_stand_in_cluster_in_containers_passes_doctor_failover_and_drain_and_leaves_nothing() {
+fn a_stand_in_cluster_in_containers_passes_doctor_failover_drain_and_partitions_and_leaves_nothing()
+{
     if let Some(why) = no_engine() {
         return say(&format!("skipped: stand-in containers: {why}"));
     }
@@ -278,7 +280,7 @@ fn a_stand_in_cluster_in_containers_passes_doctor_failover_and_drain_and_leaves_
     let key = key.trim();
     let before = left_in_engine(&up.network);
     say(&format!("in the engine: {before:?}"));
-    for c in ["octo1", "octo2", "octo3", "lb"] {
+    for c in ["octo1", "octo2", "octo3", "lb", "polling"] {
         let name = format!("container {}-{c}", up.network);
         assert!(before.contains(&name), "{name} not in {before:?}");
     }
@@ -329,6 +331,49 @@ fn a_stand_in_cluster_in_containers_passes_doctor_failover_and_drain_and_leaves_
     assert_eq!(code, 0, "{said}");
     assert_eq!(verdict(&report, "drain_contract"), "pass", "{said}");
 
+    // n2 cut off from the LB by `docker network disconnect`, still
+    // running: routed around, and taken back once joined again.
+    let (code, report, said) = {
+        let _share = crate::util::latency_bound();
+        run_through(
+            &target,
+            key,
+            "fixtures/targets/scenarios/partition-lb.yaml",
+            dir.path(),
+        )
+    };
+    assert_eq!(code, 0, "{said}");
+    for check in ["routes_around_failed_node", "recovers"] {
+        assert_eq!(verdict(&report, check), "pass", "{check}: {said}");
+    }
+    assert!(said.contains("cut-n2 partition_from_lb on n2"), "{said}");
+
+    // The fleet cut off from n2 over a health round: polling_fan_out
+    // catches it, naming n2, and the fleet is back on n2 once the network
+    // is joined again.
+    let (code, report, said) = run_through(
+        &target,
+        key,
+        "fixtures/targets/scenarios/partition-tentacles.yaml",
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{said}");
+    assert_eq!(verdict(&report, "polling_fan_out"), "fail", "{said}");
+    let detail = crate::util::check_of(&report, "polling_fan_out")["detail"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(detail.contains("↔n2"), "{detail}");
+    assert!(
+        !detail.contains("↔n1") && !detail.contains("↔n3"),
+        "{detail}"
+    );
+    assert_eq!(verdict(&report, "reconnect_storm"), "pass", "{said}");
+    assert!(
+        said.contains("cut-tentacles-n2 partition_from_tentacles on n2"),
+        "{said}"
+    );
+
     // Ctrl-C while n2's container is killed: the run heals it and stops.
     let mut run = harness();
     run.args(["run", "--allow-disruptive", "--target"])
@@ -351,17 +396,26 @@ fn a_stand_in_cluster_in_containers_passes_doctor_failover_and_drain_and_leaves_
         .unwrap()
         .read_to_string(&mut stderr);
     assert_eq!(status.and_then(|s| s.code()), Some(3), "{stderr}");
-    let mut after = harness();
-    after
-        .args(["doctor", "--target"])
-        .arg(&target)
-        .env("HARNESS_API_KEY", key);
-    let out = run_with_timeout(after, Duration::from_secs(60));
+    // The heal waits for n2's own ping; the LB and the gateway take it
+    // back at their next checks, so doctor is asked until it passes.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let healed = loop {
+        let mut after = harness();
+        after
+            .args(["doctor", "--target"])
+            .arg(&target)
+            .env("HARNESS_API_KEY", key);
+        let out = run_with_timeout(after, Duration::from_secs(60));
+        if out.code() == 0 || std::time::Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
     assert_eq!(
-        out.code(),
+        healed.code(),
         0,
         "the interrupted run healed n2:\n{}",
-        out.stdout
+        healed.stdout
     );
 
     // Ctrl-C takes the cluster down, and the engine holds nothing of it.
@@ -468,4 +522,27 @@ fn a_real_octopus_cluster_in_containers_passes_doctor_and_a_kill() {
     assert_eq!(up.interrupt(), Some(0));
     let left = left_in_engine(&up.network);
     assert!(left.is_empty(), "left in the engine: {left:?}");
+}
+
+#[test]
+fn a_partition_is_refused_on_the_embedded_cluster_naming_where_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = harness();
+    cmd.args([
+        "run",
+        "fixtures/targets/scenarios/partition-lb.yaml",
+        "--out",
+    ])
+    .arg(dir.path());
+    let out = run_with_timeout(cmd, LIMIT);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "fixtures/targets/scenarios/partition-lb.yaml:30:5: faults[0].partition: cuts a node off the network, which the embedded cluster cannot"
+        ),
+        "{}",
+        out.stderr
+    );
+    // Refused before a cluster started or a run folder was made.
+    assert!(!dir.path().join("partition-lb").exists());
 }

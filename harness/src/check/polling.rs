@@ -136,6 +136,16 @@ fn short_fleet(f: &FleetStarted) -> Option<(Verdict, String, Value)> {
     ))
 }
 
+/// Whether a fault of `kind` excuses a node's missing polling
+/// connections: not a drain, under which the node serves on, nor a
+/// partition, whose cut the fan-out checks are there to catch.
+fn holds_down(kind: FaultKind) -> bool {
+    !matches!(
+        kind,
+        FaultKind::Drain | FaultKind::PartitionFromLb | FaultKind::PartitionFromTentacles
+    )
+}
+
 /// `polling_fan_out`: at each judged instant, every Tentacle has a live
 /// polling connection to every node a fault does not hold down.
 pub(super) fn fan_out(h: &History) -> (Verdict, String, Value) {
@@ -155,7 +165,7 @@ pub(super) fn fan_out(h: &History) -> (Verdict, String, Value) {
     let down_at = |at: u64| -> BTreeSet<&str> {
         windows
             .iter()
-            .filter(|w| w.start_us <= at && at <= w.end_us && w.kind != FaultKind::Drain)
+            .filter(|w| w.start_us <= at && at <= w.end_us && holds_down(w.kind))
             .flat_map(|w| w.nodes.iter().map(String::as_str))
             .collect()
     };
@@ -419,14 +429,20 @@ fn judge_round(
     })
 }
 
-/// `reconnect_storm`: after each kill or restart, every connection of the
-/// fleet to that node is back within the bound.
+/// `reconnect_storm`: after each kill or restart of a node, or its
+/// partition from the Tentacles, every connection of the fleet to that
+/// node is back within the bound.
 pub(super) fn reconnect_storm(c: &ReconnectStorm, h: &History) -> (Verdict, String, Value) {
     let Some(f) = fleet(h) else { return no_fleet() };
     let windows: Vec<_> = judged_windows(
         h,
         None,
-        &[FaultKind::Kill, FaultKind::Restart, FaultKind::Maintenance],
+        &[
+            FaultKind::Kill,
+            FaultKind::Restart,
+            FaultKind::Maintenance,
+            FaultKind::PartitionFromTentacles,
+        ],
     );
     if windows.is_empty() {
         return never_injected("restarts");
@@ -464,10 +480,18 @@ fn fleet_return(
             None,
         );
     }
-    let up = h.events.iter().find_map(|e| match e {
-        Event::NodeUp { at_us, node: n, .. } if n == node && *at_us >= w.start_us => Some(*at_us),
-        _ => None,
-    });
+    // A partitioned node never went down: it is back for the fleet once
+    // the partition is undone.
+    let up = if w.kind == FaultKind::PartitionFromTentacles {
+        w.healed.then(|| w.healed_done_us.unwrap_or(w.end_us))
+    } else {
+        h.events.iter().find_map(|e| match e {
+            Event::NodeUp { at_us, node: n, .. } if n == node && *at_us >= w.start_us => {
+                Some(*at_us)
+            }
+            _ => None,
+        })
+    };
     let Some(up) = up else {
         return (
             Verdict::Unknown,

@@ -1,5 +1,5 @@
-//! `routes_around_failed_node`: after a node is killed or paused, the LB
-//! stops sending it requests within a bound.
+//! `routes_around_failed_node`: after a node is killed, paused or cut off
+//! from the LB, the LB stops sending it requests within a bound.
 //!
 //! A request the failed node was sent either fails (refused, 502, 504) or,
 //! for a ping, names that node in its body. So convergence is the time from
@@ -19,7 +19,15 @@ use crate::vocab::FaultKind;
 
 pub(super) fn judge(c: &RoutesAround, h: &History) -> (Verdict, String, Value) {
     let all_nodes = h.node_names();
-    let windows = judged_windows(h, c.fault.as_ref(), &[FaultKind::Kill, FaultKind::Pause]);
+    let windows = judged_windows(
+        h,
+        c.fault.as_ref(),
+        &[
+            FaultKind::Kill,
+            FaultKind::Pause,
+            FaultKind::PartitionFromLb,
+        ],
+    );
     if windows.is_empty() {
         return never_injected("faults");
     }

@@ -107,14 +107,16 @@ pub struct Running {
 }
 
 /// Starts SQL Server (real images only), the nodes (the first alone, as
-/// it creates the database) and the LB, and waits on every node's ping.
+/// it creates the database, each joined to the LB's and the polling
+/// gateway's networks), the LB and the polling gateway, and waits on
+/// every node's ping and the LB's.
 /// `progress` is told what each step started.
 pub async fn up(
     cfg: &ContainerConfig,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Running, String> {
+    use testcontainers::ImageExt;
     use testcontainers::runners::AsyncRunner;
-    use testcontainers::{ImageExt, core::IntoContainerPort, core::Mount};
 
     let sql = match cfg.images {
         Images::Real => Some(
@@ -135,45 +137,11 @@ pub async fn up(
         ids: Vec::new(),
         volumes: cfg.volumes().into_iter().map(|(v, _)| v).collect(),
     };
-    let start = |spec: ContainerSpec| {
-        let mut req = testcontainers::GenericImage::new(spec.image.0, spec.image.1)
-            .with_network(cfg.network())
-            .with_container_name(spec.name.clone())
-            .with_open_stdin(true);
-        if !spec.cmd.is_empty() {
-            req = req.with_cmd(spec.cmd);
-        }
-        for (k, v) in spec.env {
-            req = req.with_env_var(k, v);
-        }
-        for (volume, path) in spec.volumes {
-            req = req.with_mount(Mount::volume_mount(volume, path));
-        }
-        for (host, inside) in spec.ports {
-            req = req.with_mapped_port(host, inside.tcp());
-        }
-        // Published on loopback only: the portal and API hold an admin.
-        let mut req = req.with_host_config_modifier(|hc| {
-            for bindings in hc
-                .port_bindings
-                .iter_mut()
-                .flat_map(|b| b.values_mut())
-                .flatten()
-            {
-                for b in bindings {
-                    b.host_ip = Some("127.0.0.1".into());
-                }
-            }
-        });
-        for (path, text) in spec.files {
-            req = req.with_copy_to(path, text.into_bytes());
-        }
-        async move {
-            req.start()
-                .await
-                .map_err(|e| format!("{} did not start: {e}", spec.name))
-        }
-    };
+    let start = |spec: ContainerSpec| start(cfg, spec);
+    let docker = connect()?;
+    for network in cfg.side_networks() {
+        create_network(&docker, &network).await?;
+    }
     for ((spec, names), (web, _)) in cfg
         .node_specs()
         .into_iter()
@@ -181,6 +149,9 @@ pub async fn up(
         .zip(&cfg.node_ports)
     {
         let c = start(spec).await?;
+        for network in cfg.side_networks() {
+            join(&docker, &network, c.id()).await?;
+        }
         progress(&format!(
             "{} ({}) started as {} ({})",
             names.key,
@@ -194,13 +165,20 @@ pub async fn up(
         let url = format!("http://127.0.0.1:{web}");
         wait_ping(&names.key, &url, &cfg.secrets.api_key).await?;
     }
-    let lb = start(cfg.lb_spec()).await?;
+    let lb = start(cfg.lb_spec().on(cfg.lb_network())).await?;
     progress(&format!(
         "the LB started as {} ({})",
         cfg.lb_name(),
         short(lb.id())
     ));
     running.others.push(lb);
+    let gateway = start(cfg.gateway_spec().on(cfg.polling_network())).await?;
+    progress(&format!(
+        "the polling gateway started as {} ({})",
+        cfg.gateway_name(),
+        short(gateway.id())
+    ));
+    running.others.push(gateway);
     wait_ping(
         "the LB",
         &format!("http://127.0.0.1:{}", cfg.lb_port),
@@ -208,6 +186,79 @@ pub async fn up(
     )
     .await?;
     Ok(running)
+}
+
+/// Creates a network of the cluster's; the sweep removes it.
+async fn create_network(docker: &Docker, name: &str) -> Result<(), String> {
+    use testcontainers::bollard::models::NetworkCreateRequest;
+    docker
+        .create_network(NetworkCreateRequest {
+            name: name.to_string(),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("the network {name} could not be made: {e}"))
+}
+
+/// Joins a container to one more network.
+async fn join(docker: &Docker, network: &str, container: &str) -> Result<(), String> {
+    use testcontainers::bollard::models::NetworkConnectRequest;
+    docker
+        .connect_network(
+            network,
+            NetworkConnectRequest {
+                container: container.to_string(),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| format!("{} could not join {network}: {e}", short(container)))
+}
+
+/// Starts one container of the cluster's, as `spec` says, on the
+/// cluster's network unless the spec names another.
+async fn start(
+    cfg: &ContainerConfig,
+    spec: ContainerSpec,
+) -> Result<testcontainers::ContainerAsync<testcontainers::GenericImage>, String> {
+    use testcontainers::runners::AsyncRunner;
+    use testcontainers::{ImageExt, core::IntoContainerPort, core::Mount};
+    let mut req = testcontainers::GenericImage::new(spec.image.0, spec.image.1)
+        .with_network(spec.network.clone().unwrap_or_else(|| cfg.network()))
+        .with_container_name(spec.name.clone())
+        .with_open_stdin(true);
+    if !spec.cmd.is_empty() {
+        req = req.with_cmd(spec.cmd);
+    }
+    for (k, v) in spec.env {
+        req = req.with_env_var(k, v);
+    }
+    for (volume, path) in spec.volumes {
+        req = req.with_mount(Mount::volume_mount(volume, path));
+    }
+    for (host, inside) in spec.ports {
+        req = req.with_mapped_port(host, inside.tcp());
+    }
+    // Published on loopback only: the portal and API hold an admin.
+    let mut req = req.with_host_config_modifier(|hc| {
+        for bindings in hc
+            .port_bindings
+            .iter_mut()
+            .flat_map(|b| b.values_mut())
+            .flatten()
+        {
+            for b in bindings {
+                b.host_ip = Some("127.0.0.1".into());
+            }
+        }
+    });
+    for (path, text) in spec.files {
+        req = req.with_copy_to(path, text.into_bytes());
+    }
+    req.start()
+        .await
+        .map_err(|e| format!("{} did not start: {e}", spec.name))
 }
 
 /// A container ID as `docker ps` shows it.
@@ -287,7 +338,8 @@ pub async fn sweep(network: &str) -> Vec<String> {
     use std::collections::HashMap;
     use testcontainers::bollard::errors::Error;
     use testcontainers::bollard::query_parameters::{
-        ListContainersOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
+        ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+        RemoveContainerOptionsBuilder,
     };
     let gone = |e: &Error| {
         matches!(
@@ -323,10 +375,25 @@ pub async fn sweep(network: &str) -> Vec<String> {
         }
         Err(e) => errors.push(format!("failed to list the cluster's containers: {e}")),
     }
-    if let Err(e) = docker.remove_network(network).await
-        && !gone(&e)
-    {
-        errors.push(format!("network {network}: {e}"));
+    let mut networks = vec![network.to_string()];
+    let list = ListNetworksOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    match docker.list_networks(Some(list)).await {
+        Ok(found) => networks.extend(
+            found
+                .into_iter()
+                .filter_map(|n| n.name)
+                .filter(|n| n.starts_with(&prefix)),
+        ),
+        Err(e) => errors.push(format!("failed to list the cluster's networks: {e}")),
+    }
+    for n in networks {
+        if let Err(e) = docker.remove_network(&n).await
+            && !gone(&e)
+        {
+            errors.push(format!("network {n}: {e}"));
+        }
     }
     let list = ListVolumesOptionsBuilder::default()
         .filters(&filters)

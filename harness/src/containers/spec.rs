@@ -30,6 +30,10 @@ pub const STAND_IN_PATHS: [&str; 2] = ["/database", "/repository"];
 pub const WEB_PORT: u16 = 8080;
 const POLLING_PORT: u16 = 10943;
 
+/// Where the polling gateway listens for the first node; the next node's
+/// port is one more.
+const GATEWAY_PORT: u16 = 20000;
+
 /// Which images the cluster runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Images {
@@ -122,6 +126,16 @@ pub struct ContainerSpec {
     pub ports: Vec<(u16, u16)>,
     /// Files copied in before start: (path, text).
     pub files: Vec<(String, String)>,
+    /// The network it starts on, where not the cluster's own.
+    pub network: Option<String>,
+}
+
+impl ContainerSpec {
+    /// The same container, started on `network`.
+    pub fn on(mut self, network: String) -> Self {
+        self.network = Some(network);
+        self
+    }
 }
 
 impl std::fmt::Debug for ContainerSpec {
@@ -169,6 +183,29 @@ impl ContainerConfig {
         format!("harness-{}-lb", self.id)
     }
 
+    /// The network between the LB and the nodes: the LB is on it alone of
+    /// the others, so a node taken off it is cut off from the LB only.
+    pub fn lb_network(&self) -> String {
+        format!("harness-{}-lb", self.id)
+    }
+
+    /// The polling gateway's container: where the Tentacles' connections
+    /// come in, passed on to each node's polling port.
+    pub fn gateway_name(&self) -> String {
+        format!("harness-{}-polling", self.id)
+    }
+
+    /// The network between the polling gateway and the nodes.
+    pub fn polling_network(&self) -> String {
+        format!("harness-{}-polling", self.id)
+    }
+
+    /// The networks every node joins after its own: the LB's and the
+    /// polling gateway's.
+    pub fn side_networks(&self) -> [String; 2] {
+        [self.lb_network(), self.polling_network()]
+    }
+
     /// Every node's key, Name and container.
     pub fn node_names(&self) -> Vec<NodeNames> {
         (1..=self.nodes)
@@ -211,7 +248,7 @@ impl ContainerConfig {
             .into_iter()
             .zip(&self.node_ports)
             .enumerate()
-            .map(|(i, (names, (web, polling)))| {
+            .map(|(i, (names, (web, _)))| {
                 let (image, env, cmd) = match self.images {
                     Images::Real => (
                         (OCTOPUS_IMAGE.to_string(), self.octopus_tag.clone()),
@@ -226,8 +263,11 @@ impl ContainerConfig {
                     env,
                     cmd,
                     volumes: self.volumes(),
-                    ports: vec![(*web, WEB_PORT), (*polling, POLLING_PORT)],
+                    // Polling is published by the gateway, so that a
+                    // partition can cut it.
+                    ports: vec![(*web, WEB_PORT)],
                     files: Vec::new(),
+                    network: None,
                 }
             })
             .collect()
@@ -313,7 +353,48 @@ impl ContainerConfig {
             volumes: Vec::new(),
             ports: vec![(self.lb_port, WEB_PORT)],
             files: vec![(HAPROXY_CFG.into(), self.haproxy_config())],
+            network: None,
         }
+    }
+
+    /// The polling gateway: HAProxy passing each node's polling port
+    /// through at L4 (TLS ends at the node), on the polling network only,
+    /// published on the host where the target file says the node's
+    /// polling endpoint is.
+    pub fn gateway_spec(&self) -> ContainerSpec {
+        let mut lb = self.lb_spec();
+        lb.name = self.gateway_name();
+        lb.ports = self
+            .node_ports
+            .iter()
+            .enumerate()
+            .map(|(i, (_, polling))| (*polling, GATEWAY_PORT + i as u16))
+            .collect();
+        lb.files = vec![(HAPROXY_CFG.into(), self.gateway_config())];
+        lb
+    }
+
+    /// The gateway's HAProxy configuration: a TCP listener per node, for
+    /// up to 8,000 connections in all (two descriptors each stay within
+    /// the engine's default open-file limit, docs/containers.md). A
+    /// node the gateway cannot reach fails its checks and its sessions
+    /// are shut, as a cut network ends a Tentacle's connections; connections
+    /// are held as long as polling holds them.
+    pub fn gateway_config(&self) -> String {
+        let mut c = String::from(
+            "global\n  maxconn 8000\n\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 10m\n  timeout server 10m\n\nresolvers engine\n  parse-resolv-conf\n  hold valid 1s\n",
+        );
+        for (i, n) in self.node_names().iter().enumerate() {
+            let _ = write!(
+                c,
+                "\nlisten {}\n  bind 0.0.0.0:{}\n  server {} {}:{POLLING_PORT} check inter 1s fall 2 rise 1 on-marked-down shutdown-sessions resolvers engine init-addr last,libc,none\n",
+                n.key,
+                GATEWAY_PORT + i as u16,
+                n.key,
+                n.container
+            );
+        }
+        c
     }
 
     /// HAProxy in front of every node's port 8080, by container name.
@@ -350,8 +431,9 @@ impl ContainerConfig {
     }
 
     /// The cluster as a target file, its nodes by key (`n1`, as scenarios
-    /// name them), its node commands acting on the containers by ID and,
-    /// with real images, its database commands on SQL Server's: paused,
+    /// name them), its node commands acting on the containers by ID, its
+    /// partition commands taking a node off the LB's or the polling
+    /// gateway's network and back and, with real images, its database commands on SQL Server's: paused,
     /// its connections hang and time out as a lost SQL Server's do, and
     /// unpaused it carries on with nothing committed lost; restarted, it
     /// goes and comes back by itself, as a failover does (docs/faults.md).
@@ -363,14 +445,15 @@ impl ContainerConfig {
              name: containers-{}\nlb: http://127.0.0.1:{}\napi_key_env: {api_key_env}\ncommand_timeout: 2m\nnodes:\n",
             self.id, self.lb_port
         );
-        for (names, (web, polling)) in self.node_names().iter().zip(&self.node_ports) {
+        let (lb, polling) = (self.lb_network(), self.polling_network());
+        for (names, (web, poll)) in self.node_names().iter().zip(&self.node_ports) {
             let id = ids
                 .iter()
                 .find(|(n, _)| *n == names.key)
                 .map_or("", |(_, id)| id.as_str());
             let _ = writeln!(
                 t,
-                "  - name: {}\n    url: http://127.0.0.1:{web}\n    polling: 127.0.0.1:{polling}\n    commands:\n      kill: docker kill {id}\n      stop: docker stop {id}\n      start: docker start {id}\n      pause: docker pause {id}\n      resume: docker unpause {id}",
+                "  - name: {}\n    url: http://127.0.0.1:{web}\n    polling: 127.0.0.1:{poll}\n    commands:\n      kill: docker kill {id}\n      stop: docker stop {id}\n      start: docker start {id}\n      pause: docker pause {id}\n      resume: docker unpause {id}\n    partition:\n      from_lb: docker network disconnect {lb} {id}\n      rejoin_lb: docker network connect {lb} {id}\n      from_tentacles: docker network disconnect {polling} {id}\n      rejoin_tentacles: docker network connect {polling} {id}",
                 names.key
             );
         }

@@ -49,10 +49,8 @@ fn nodes_share_the_database_and_the_volumes_and_differ_in_name() {
         assert_eq!(paths, SHARED_PATHS);
         assert_eq!(s.volumes, specs[0].volumes, "one set of volumes for all");
         assert!(s.cmd.is_empty(), "the image's own command");
-        assert_eq!(
-            s.ports,
-            vec![(18081 + i as u16, 8080), (20943 + i as u16, 10943)]
-        );
+        // Only the API: polling comes in through the gateway.
+        assert_eq!(s.ports, vec![(18081 + i as u16, 8080)]);
     }
     // The master key is base64 of 16 bytes.
     assert_eq!(c.secrets.master_key.len(), 24);
@@ -169,10 +167,61 @@ fn the_target_file_names_nodes_as_scenarios_do_acts_on_the_containers_and_loads(
         n2.commands.get("resume").expect("resume").value,
         "docker unpause c0ffee02"
     );
+    // A partition takes the node off the LB's or the gateway's network.
+    let partition = |verb: &str| n2.partition.get(verb).expect(verb).value.clone();
+    assert_eq!(
+        partition("from_lb"),
+        "docker network disconnect harness-ab12cd34-lb c0ffee02"
+    );
+    assert_eq!(
+        partition("rejoin_lb"),
+        "docker network connect harness-ab12cd34-lb c0ffee02"
+    );
+    assert_eq!(
+        partition("from_tentacles"),
+        "docker network disconnect harness-ab12cd34-polling c0ffee02"
+    );
+    assert_eq!(
+        partition("rejoin_tentacles"),
+        "docker network connect harness-ab12cd34-polling c0ffee02"
+    );
+    assert_eq!(
+        n2.polling.as_ref().expect("polling").value,
+        "127.0.0.1:20944"
+    );
     // The database's commands act on SQL Server's container, by name.
     let database = |verb: &str| t.database.get(verb).expect(verb).value.clone();
     assert_eq!(database("outage"), "docker pause harness-ab12cd34-sql");
     assert_eq!(database("restore"), "docker unpause harness-ab12cd34-sql");
     assert_eq!(database("failover"), "docker restart harness-ab12cd34-sql");
     assert!(!yaml.contains(c.secrets.api_key.expose()));
+}
+
+#[test]
+fn the_polling_gateway_publishes_each_node_s_polling_port_and_shuts_its_sessions_when_cut() {
+    let c = cfg(Images::StandIns, 2, None);
+    let g = c.gateway_spec();
+    assert_eq!(g.name, "harness-ab12cd34-polling");
+    assert_eq!(
+        g.image,
+        ("harness-haproxy".to_string(), "stand-in".to_string())
+    );
+    // The target file's polling endpoints, on the gateway's listeners.
+    assert_eq!(g.ports, vec![(20943, 20000), (20944, 20001)]);
+    let (path, text) = &g.files[0];
+    assert_eq!(path, "/usr/local/etc/haproxy/haproxy.cfg");
+    assert!(text.contains("mode tcp"), "{text}");
+    assert!(text.contains("listen n2\n  bind 0.0.0.0:20001\n"), "{text}");
+    assert!(
+        text.contains("server n2 harness-ab12cd34-octo2:10943 check inter 1s fall 2 rise 1 on-marked-down shutdown-sessions resolvers engine"),
+        "{text}"
+    );
+    // On the LB's network and the gateway's, each alone.
+    assert_eq!(
+        c.side_networks(),
+        [
+            "harness-ab12cd34-lb".to_string(),
+            "harness-ab12cd34-polling".to_string()
+        ]
+    );
 }

@@ -19,10 +19,10 @@ pub use model::{
     Fault, FleetLoad, GeneratorBound, HealthCheck, HealthMode, KINDS, Ladder, LadderLoad,
     LadderReaches, Latency, Lb, LbEngine, LbLimits, LbPreset, LoadMix, LoadPhase, MaintenanceFault,
     Mix, NamedCheck, NoRegression, NodeBehaviour, NodeFault, Objective, OnDatabaseLoss,
-    OrphanedTasks, OutageCheck, PackageFeed, PollingLayout, PollingListeners, Polls, Reconnect,
-    ReconnectStorm, Recovers, RestartFault, RoutesAround, RpcLatency, Scenario, SearchKind, Shape,
-    SharedStorageCheck, Storage, Sustains, Sweep, TaskCap, TaskLoad, TaskObjective, TaskQueue,
-    TaskSearch, UploadIntact, UploadLoad, UploadObjective, UploadSearch, UploadThroughput, Via,
-    Workload, ladder_sizes, spanned,
+    OrphanedTasks, OutageCheck, PackageFeed, PartitionFault, PartitionFrom, PollingLayout,
+    PollingListeners, Polls, Reconnect, ReconnectStorm, Recovers, RestartFault, RoutesAround,
+    RpcLatency, Scenario, SearchKind, Shape, SharedStorageCheck, Storage, Sustains, Sweep, TaskCap,
+    TaskLoad, TaskObjective, TaskQueue, TaskSearch, UploadIntact, UploadLoad, UploadObjective,
+    UploadSearch, UploadThroughput, Via, Workload, ladder_sizes, spanned,
 };
 pub use validate::{MAX_NODES, MAX_TASKS_PER_STEP, is_tag, node_names, planned_steps, validate};

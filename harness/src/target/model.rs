@@ -102,6 +102,42 @@ pub struct TargetNode {
     /// back.
     #[serde(default)]
     pub storage: StorageCommands,
+    /// Shell commands that cut it off from the LB or the polling Tentacles
+    /// and join it again.
+    #[serde(default)]
+    pub partition: PartitionCommands,
+}
+
+/// The commands that cut one node off the network and join it again,
+/// each run with `sh -c` (docs/targets.md, "Partition commands").
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionCommands {
+    /// Cut the node off from the LB, leaving it running.
+    #[serde(default)]
+    pub from_lb: Option<Spanned<String>>,
+    /// Join the node and the LB again.
+    #[serde(default)]
+    pub rejoin_lb: Option<Spanned<String>>,
+    /// Cut the node off from the polling Tentacles.
+    #[serde(default)]
+    pub from_tentacles: Option<Spanned<String>>,
+    /// Join the node and the Tentacles again.
+    #[serde(default)]
+    pub rejoin_tentacles: Option<Spanned<String>>,
+}
+
+impl PartitionCommands {
+    /// The command for a verb (`from_lb`, `rejoin_lb`, ...).
+    pub(crate) fn get(&self, verb: &str) -> Option<&Spanned<String>> {
+        match verb {
+            "from_lb" => self.from_lb.as_ref(),
+            "rejoin_lb" => self.rejoin_lb.as_ref(),
+            "from_tentacles" => self.from_tentacles.as_ref(),
+            "rejoin_tentacles" => self.rejoin_tentacles.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// The commands that disrupt one node's view of the shared store, each run

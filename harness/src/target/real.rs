@@ -46,6 +46,36 @@ impl Verb {
     }
 }
 
+/// Which side of a node a partition cuts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Side {
+    /// The LB.
+    Lb,
+    /// The polling Tentacles.
+    Tentacles,
+}
+
+/// A partition's two commands: the cut, and its undo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Cut the node off.
+    Cut,
+    /// Join it again.
+    Rejoin,
+}
+
+impl Side {
+    /// The `partition` command's name in target files for `cut`.
+    pub fn verb(self, cut: Cut) -> &'static str {
+        match (self, cut) {
+            (Side::Lb, Cut::Cut) => "from_lb",
+            (Side::Lb, Cut::Rejoin) => "rejoin_lb",
+            (Side::Tentacles, Cut::Cut) => "from_tentacles",
+            (Side::Tentacles, Cut::Rejoin) => "rejoin_tentacles",
+        }
+    }
+}
+
 /// What the harness left a node in: frozen, down, or both (a frozen
 /// container must be unfrozen before it can be started).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -70,6 +100,8 @@ pub struct RealCluster {
     database_out: Mutex<bool>,
     /// The nodes whose store the harness took away and has not given back.
     storage_out: Mutex<std::collections::BTreeSet<String>>,
+    /// The nodes the harness cut off, and from what, not yet joined again.
+    cut_off: Mutex<std::collections::BTreeSet<(String, Side)>>,
     events: Events,
 }
 
@@ -116,6 +148,7 @@ impl RealCluster {
             left: Mutex::new(HashMap::new()),
             database_out: Mutex::new(false),
             storage_out: Mutex::default(),
+            cut_off: Mutex::default(),
             events,
         })
     }
@@ -373,14 +406,65 @@ impl RealCluster {
         Ok(())
     }
 
+    /// Runs a node's `partition` command that cuts it off from `side`, or
+    /// joins it again. Marked cut before the command runs: one that fails
+    /// may have cut all the same, and the heal must then join it again.
+    pub async fn partition(&self, node: &str, side: Side, cut: Cut) -> Result<(), String> {
+        let verb = side.verb(cut);
+        let command = self
+            .file
+            .nodes
+            .iter()
+            .find(|n| n.value.name.value == node)
+            .ok_or_else(|| format!("unknown node {node:?}"))?
+            .value
+            .partition
+            .get(verb)
+            .map(|c| c.value.clone())
+            .ok_or_else(|| {
+                format!(
+                    "the target {} gives no `partition.{verb}` command for {node}",
+                    self.name()
+                )
+            })?;
+        let key = (node.to_string(), side);
+        if cut == Cut::Cut {
+            self.cut_off
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key.clone());
+        }
+        let what = format!("{node}'s `partition.{verb}` command");
+        self.run(Some(node), what, &command).await?;
+        if cut == Cut::Rejoin {
+            self.cut_off
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+        }
+        Ok(())
+    }
+
     /// Brings back what the harness left out: the database, every node's
-    /// store, then every node left down or frozen (unfrozen, then
-    /// started).
+    /// store and network, then every node left down or frozen (unfrozen,
+    /// then started).
     pub async fn heal_all(&self) -> Vec<String> {
         let out = *self.database_out.lock().unwrap_or_else(|e| e.into_inner());
         let mut errors = Vec::new();
         if out && let Err(e) = self.database("restore").await {
             errors.push(e);
+        }
+        let cut: Vec<(String, Side)> = self
+            .cut_off
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        for (node, side) in cut {
+            if let Err(e) = self.partition(&node, side, Cut::Rejoin).await {
+                errors.push(e);
+            }
         }
         let stores: Vec<String> = self
             .storage_out

@@ -133,7 +133,11 @@ fn fault_explains(w: &crate::history::FaultWindow, a: &UploadAttempt) -> bool {
     }
     let takes_down = matches!(
         w.kind,
-        FaultKind::Kill | FaultKind::Restart | FaultKind::Pause | FaultKind::Maintenance
+        FaultKind::Kill
+            | FaultKind::Restart
+            | FaultKind::Pause
+            | FaultKind::Maintenance
+            | FaultKind::PartitionFromLb
     );
     let explained = match a.status {
         None => matches!(

@@ -1,6 +1,7 @@
 //! The faults a scenario injects: on a node (kill, pause, restart, drain,
-//! rolling maintenance, and its view of the shared store taken away or
-//! unshared) and on the whole cluster (a database outage or failover).
+//! rolling maintenance, its view of the shared store taken away or
+//! unshared, and the network to it cut) and on the whole cluster (a
+//! database outage or failover).
 
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
@@ -40,6 +41,38 @@ pub enum Fault {
     /// while, then back by itself, with no undo (docs/faults.md,
     /// "database_failover").
     DatabaseFailover(FailoverFault),
+    /// The network between the node and the LB, or the polling Tentacles,
+    /// cut while the node runs; the undo joins them again (docs/faults.md,
+    /// "partition").
+    Partition(PartitionFault),
+}
+
+/// Which side of a node a partition cuts it off from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartitionFrom {
+    /// The load balancer: clients through it no longer reach the node.
+    Lb,
+    /// The polling Tentacles: their connections to the node drop.
+    Tentacles,
+}
+
+/// Parameters of a partition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionFault {
+    /// Name that checks refer to; `partition-<node>` when absent.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// A node name, `one` (chosen with the seed) or `all`.
+    pub node: Spanned<String>,
+    /// What the node is cut off from.
+    pub from: Spanned<PartitionFrom>,
+    /// When, after warm-up.
+    pub at: Spanned<Duration>,
+    /// How long until the undo; in the heal phase when absent.
+    #[serde(default, rename = "for")]
+    pub hold: Option<Spanned<Duration>>,
 }
 
 /// Parameters of a database failover.
@@ -136,6 +169,19 @@ impl Fault {
             Fault::StorageUnshared(_) => "storage_unshared",
             Fault::DatabaseOutage(_) => "database_outage",
             Fault::DatabaseFailover(_) => "database_failover",
+            Fault::Partition(_) => "partition",
+        }
+    }
+
+    /// The kind as checks tell kinds apart: a partition with its side
+    /// (`partition from lb`), any other fault as [`Fault::kind`].
+    pub fn judged_as(&self) -> &'static str {
+        match self {
+            Fault::Partition(p) => match p.from.value {
+                PartitionFrom::Lb => "partition from lb",
+                PartitionFrom::Tentacles => "partition from tentacles",
+            },
+            f => f.kind(),
         }
     }
 
@@ -149,6 +195,7 @@ impl Fault {
             | Fault::StorageUnshared(f) => Some(&f.node),
             Fault::Restart(f) => Some(&f.node),
             Fault::Maintenance(f) => Some(&f.node),
+            Fault::Partition(f) => Some(&f.node),
             Fault::DatabaseOutage(_) | Fault::DatabaseFailover(_) => None,
         }
     }
@@ -165,6 +212,7 @@ impl Fault {
             Fault::Maintenance(f) => &f.at,
             Fault::DatabaseOutage(f) => &f.at,
             Fault::DatabaseFailover(f) => &f.at,
+            Fault::Partition(f) => &f.at,
         }
     }
 
@@ -178,6 +226,7 @@ impl Fault {
             | Fault::StorageUnshared(f) => f.hold.as_ref(),
             Fault::DatabaseOutage(f) => Some(&f.hold),
             Fault::DatabaseFailover(f) => Some(&f.longest),
+            Fault::Partition(f) => f.hold.as_ref(),
             Fault::Restart(_) | Fault::Maintenance(_) => None,
         }
     }
@@ -203,6 +252,7 @@ impl Fault {
             Fault::Maintenance(f) => &f.name,
             Fault::DatabaseOutage(f) => &f.name,
             Fault::DatabaseFailover(f) => &f.name,
+            Fault::Partition(f) => &f.name,
         };
         name.as_ref()
             .map(|n| n.value.clone())

@@ -206,6 +206,11 @@ pub const KINDS: &[(&str, &str, &str)] = &[
         "the shared database fails over: away for a while, then back by itself (a real target's failover command)",
     ),
     (
+        "fault",
+        "partition",
+        "the network between a node and the LB or the polling Tentacles cut while it runs; undone by joining them again (a target's partition commands)",
+    ),
+    (
         "check",
         "availability",
         "error rate through the LB under a bound, and no errors outside fault windows plus a grace period",

@@ -12,6 +12,11 @@ use crate::scenario::model::{
 use crate::scenario::units::Duration;
 use crate::vocab::FaultKind;
 
+/// The faults after which `routes_around_failed_node` expects the LB to
+/// stop sending the node requests: the node dead, frozen or cut off from
+/// the LB.
+const TAKE_A_NODE_AWAY: &[&str] = &["kill", "pause", "partition from lb"];
+
 /// The REST traffic a scenario sends: any at all (from an api workload or
 /// a load phase), and pings among it.
 #[derive(Clone, Copy)]
@@ -165,7 +170,7 @@ impl Validator {
                 self.fault_ref(s, o.fault.as_ref(), path, &c.referenced, &kinds);
             }
             Check::RoutesAroundFailedNode(r) => {
-                node_check(self, &r.within, r.fault.as_ref(), &["kill", "pause"]);
+                node_check(self, &r.within, r.fault.as_ref(), TAKE_A_NODE_AWAY);
                 self.room_to_converge(s, r, path);
             }
             Check::Recovers(r) => {
@@ -173,7 +178,7 @@ impl Validator {
                     self,
                     &r.within,
                     r.fault.as_ref(),
-                    &["kill", "pause", "restart"],
+                    &["kill", "pause", "restart", "partition from lb"],
                 );
             }
             Check::DrainContract(d) => {
@@ -215,15 +220,17 @@ impl Validator {
             }
             Check::ReconnectStorm(r) => {
                 self.positive(&r.within, &format!("{path}.within"));
-                let restarts = s
-                    .faults
-                    .iter()
-                    .any(|f| matches!(f.value.kind(), "kill" | "restart" | "maintenance"));
+                let restarts = s.faults.iter().any(|f| {
+                    matches!(
+                        f.value.judged_as(),
+                        "kill" | "restart" | "maintenance" | "partition from tentacles"
+                    )
+                });
                 if !restarts {
                     self.problem(
                         &c.referenced,
                         path,
-                        "needs a kill, restart or maintenance fault to judge, and the scenario has none",
+                        "needs a kill, restart, maintenance or partition from tentacles fault to judge, and the scenario has none",
                     );
                 }
             }
@@ -253,9 +260,9 @@ impl Validator {
         for f in &s.faults {
             let judged = match &r.fault {
                 Some(name) => f.value.name() == name.value,
-                None => matches!(f.value, Fault::Kill(_) | Fault::Pause(_)),
+                None => TAKE_A_NODE_AWAY.contains(&f.value.judged_as()),
             };
-            if !judged || !matches!(f.value, Fault::Kill(_) | Fault::Pause(_)) {
+            if !judged || !TAKE_A_NODE_AWAY.contains(&f.value.judged_as()) {
                 continue;
             }
             let at = f.value.at().value.get();
@@ -298,7 +305,12 @@ impl Validator {
         check_loc: &Location,
         kinds: &[&str],
     ) {
-        let wanted = kinds.join(" or ");
+        // "a kill, pause or partition from lb"
+        let wanted = match kinds.split_last() {
+            Some((last, [])) => (*last).to_string(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        };
         match fault {
             Some(name) => match s.faults.iter().find(|f| f.value.name() == name.value) {
                 None => {
@@ -314,19 +326,23 @@ impl Validator {
                         format!("unknown fault {:?}; faults: {known}", name.value),
                     );
                 }
-                Some(f) if !kinds.contains(&f.value.kind()) => self.problem(
+                Some(f) if !kinds.contains(&f.value.judged_as()) => self.problem(
                     &name.referenced,
                     format!("{path}.fault"),
                     format!(
                         "fault {:?} is a {}; this check judges a {wanted}",
                         name.value,
-                        f.value.kind()
+                        f.value.judged_as()
                     ),
                 ),
                 Some(_) => {}
             },
             None => {
-                if !s.faults.iter().any(|f| kinds.contains(&f.value.kind())) {
+                if !s
+                    .faults
+                    .iter()
+                    .any(|f| kinds.contains(&f.value.judged_as()))
+                {
                     self.problem(
                         check_loc,
                         path,
