@@ -11,9 +11,10 @@
 //!   SQL Server runs.
 //!
 //! Either way HAProxy is the LB, configured by the same code that
-//! configures it for the embedded cluster, every container is on a
-//! network of the cluster's own, and ports are published on loopback
-//! only. `harness containers up` starts it, waits on every node's ping and
+//! configures it for the embedded cluster, another HAProxy passes polling
+//! through, every container is on networks of the cluster's own (one
+//! each for the LB and the polling gateway, so a partition can take a
+//! node off either), and ports are published on loopback only. `harness containers up` starts it, waits on every node's ping and
 //! writes a target file whose node commands are `docker kill`, `stop`,
 //! `start`, `pause` and `unpause`; scenarios then run against it with
 //! `--target` like any real cluster. Ctrl-C, or a failed start, removes
@@ -23,13 +24,10 @@ mod engine;
 mod images;
 mod spec;
 
-pub use engine::{Running, build_stand_ins, connect, docker_answers, docker_host, sweep, up};
-pub use images::{STAND_IN_TAG, StandIn};
-pub use spec::{
-    ContainerConfig, ContainerSpec, HAPROXY_IMAGE, Images, NodeNames, OCTOPUS_IMAGE, SHARED_PATHS,
-    STAND_IN_PATHS, Secrets,
-};
+pub use engine::{build_stand_ins, connect, docker_answers, sweep};
+pub use spec::{ContainerConfig, ContainerSpec, Images, NodeNames, Secrets};
 
+use engine::up;
 use std::path::Path;
 
 use tokio::sync::watch;

@@ -97,6 +97,31 @@ fn left_in_engine(prefix: &str) -> Vec<String> {
     })
 }
 
+/// Every port the engine publishes for containers named `prefix...`, as
+/// (container, host address).
+fn published(prefix: &str) -> Vec<(String, String)> {
+    runtime().block_on(async {
+        let docker = harness::containers::connect().unwrap();
+        let all =
+            testcontainers::bollard::query_parameters::ListContainersOptionsBuilder::default()
+                .all(true)
+                .build();
+        let mut out = Vec::new();
+        for c in docker.list_containers(Some(all)).await.unwrap() {
+            let name = c.names.unwrap_or_default().join(",");
+            if !name.trim_start_matches('/').starts_with(prefix) {
+                continue;
+            }
+            for p in c.ports.unwrap_or_default() {
+                if p.public_port.is_some() {
+                    out.push((name.clone(), p.ip.unwrap_or_default()));
+                }
+            }
+        }
+        out
+    })
+}
+
 /// A `containers up` in the background. Dropped, it is sent Ctrl-C and
 /// reaped (killed if it does not end), and whatever of its cluster is
 /// still in the engine is removed, so a failed test leaves nothing.
@@ -292,6 +317,12 @@ fn a_stand_in_cluster_in_containers_passes_doctor_failover_drain_and_partitions_
         before.contains(&format!("volume {}-database", up.network)),
         "{before:?}"
     );
+
+    // Published on loopback only: the LB, each node's API, and each
+    // node's polling port on the gateway.
+    let ports = published(&up.network);
+    assert_eq!(ports.len(), 1 + 3 + 3, "{ports:?}");
+    assert!(ports.iter().all(|(_, ip)| ip == "127.0.0.1"), "{ports:?}");
 
     let mut doctor = harness();
     doctor
@@ -545,4 +576,63 @@ fn a_partition_is_refused_on_the_embedded_cluster_naming_where_it_is_written() {
     );
     // Refused before a cluster started or a run folder was made.
     assert!(!dir.path().join("partition-lb").exists());
+}
+
+#[test]
+fn a_node_on_its_own_makes_the_shared_database_logs_to_stdout_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db").join("shared.db");
+    let mut cmd = harness();
+    cmd.args([
+        "cluster",
+        "node",
+        "--name",
+        "OCTO-A",
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .args(["--polling-listen", "127.0.0.1:0"])
+    .arg("--database")
+    .arg(&db)
+    .arg("--storage")
+    .arg(dir.path().join("store"))
+    .env("HARNESS_API_KEY", "API-STANDALONE0000000000000000")
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
+    let mut node = ChildGuard(cmd.spawn().unwrap());
+    let mut stdout = BufReader::new(node.0.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        while stdout.read_line(&mut line).unwrap_or(0) > 0 {
+            let _ = tx.send(std::mem::take(&mut line));
+        }
+    });
+    let ready = rx.recv_timeout(LIMIT).expect("a READY line");
+    let addr = ready
+        .trim()
+        .strip_prefix("READY ")
+        .expect(&ready)
+        .to_string();
+    // It made the schema, and serves its ping with its own Name.
+    assert!(db.is_file());
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(LIMIT)).unwrap();
+    s.write_all(b"GET /api/octopusservernodes/ping HTTP/1.0\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+    assert!(answer.contains("\"Name\":\"OCTO-A\""), "{answer}");
+    assert!(
+        answer.contains("\"Id\":\"OctopusServerNodes-OCTO-A\""),
+        "{answer}"
+    );
+    // SIGTERM, as `docker stop` sends it: exit 0 at once, and says so.
+    kill(Pid::from_raw(node.0.id() as i32), Signal::SIGTERM).unwrap();
+    let status = wait_with_timeout(&mut node.0, Duration::from_secs(5));
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+    let said = rx.recv_timeout(LIMIT).unwrap_or_default();
+    assert_eq!(said.trim(), "stopping on SIGTERM");
 }

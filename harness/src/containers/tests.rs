@@ -1,5 +1,6 @@
 use std::path::Path;
 
+use super::spec::{OCTOPUS_IMAGE, SHARED_PATHS, STAND_IN_PATHS};
 use super::*;
 
 fn cfg(images: Images, nodes: u32, licence: Option<&str>) -> ContainerConfig {
