@@ -18,7 +18,7 @@
 
 use std::future::Future as _;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -361,10 +361,15 @@ async fn exchange(request: reqwest::RequestBuilder) -> Result<Answer, reqwest::E
 async fn cut_asked(cut: &mut tokio::sync::watch::Receiver<Cut>, state: &Shared) -> String {
     loop {
         let now = *cut.borrow_and_update();
-        let all_sent = state.all_sent.load(Ordering::Relaxed);
         match now {
-            Cut::Now => break,
-            Cut::BeforeLastByte if !all_sent => break,
+            Cut::Now => {
+                // A last chunk not yet claimed is never handed out.
+                state.claim_cut();
+                break;
+            }
+            // Only if the body has not claimed its last chunk: then it
+            // never will, and nothing of the package can be stored.
+            Cut::BeforeLastByte if state.claim_cut() => break,
             _ => {}
         }
         if cut.changed().await.is_err() {
@@ -532,7 +537,50 @@ struct Shared {
     last_progress_us: AtomicU64,
     /// The body's last byte has been handed to the connection.
     all_sent: std::sync::atomic::AtomicBool,
+    /// Who decided the last chunk's fate, the body or a cut: one of
+    /// [`SENDING`], [`TAIL_CLAIMED`], [`CUT_CLAIMED`].
+    last_chunk: AtomicU8,
     digest: Mutex<Option<String>>,
+}
+
+/// Neither the body nor a cut has decided the last chunk yet.
+const SENDING: u8 = 0;
+/// The body will hand the last chunk out: a cut before the last byte no
+/// longer applies.
+const TAIL_CLAIMED: u8 = 1;
+/// A cut before the last byte applies: the body never hands it out.
+const CUT_CLAIMED: u8 = 2;
+
+impl Shared {
+    /// The body's claim on its last chunk; false if a cut claimed it
+    /// first. One compare-and-swap decides between the two, so a cut
+    /// that lets the upload go on was never raced by a last chunk it
+    /// thought unsent, and a cut that ends it leaves the body incomplete.
+    fn claim_tail(&self) -> bool {
+        match self.last_chunk.compare_exchange(
+            SENDING,
+            TAIL_CLAIMED,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        ) {
+            Ok(_) => true,
+            Err(now) => now == TAIL_CLAIMED,
+        }
+    }
+
+    /// A cut's claim on the last chunk; false if the body claimed it
+    /// first.
+    fn claim_cut(&self) -> bool {
+        match self.last_chunk.compare_exchange(
+            SENDING,
+            CUT_CLAIMED,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        ) {
+            Ok(_) => true,
+            Err(now) => now == CUT_CLAIMED,
+        }
+    }
 }
 
 struct Throttle {
@@ -597,9 +645,14 @@ impl Body for UploadBody {
                 *slot = Some(d.to_string());
             }
             c
-        } else if let Some(t) = this.tail.take() {
+        } else if this.tail.is_some() {
+            if !this.state.claim_tail() {
+                // A cut claimed it and is ending the attempt: the body
+                // stays incomplete, so no server can store the package.
+                return Poll::Pending;
+            }
             this.state.all_sent.store(true, Ordering::Relaxed);
-            t
+            this.tail.take().unwrap_or_default()
         } else {
             return Poll::Ready(None);
         };
@@ -622,6 +675,27 @@ impl Body for UploadBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_body_and_a_cut_claim_the_last_chunk_once_and_the_first_wins() {
+        let state = Shared::default();
+        assert!(
+            state.claim_cut(),
+            "a cut before the last chunk ends the upload"
+        );
+        assert!(state.claim_cut(), "and holds");
+        assert!(
+            !state.claim_tail(),
+            "so the body never hands its last chunk out"
+        );
+        let state = Shared::default();
+        assert!(state.claim_tail(), "the body's last chunk goes out");
+        assert!(
+            !state.claim_cut(),
+            "so a cut before the last byte lets the upload end"
+        );
+        assert!(state.claim_tail());
+    }
 
     #[test]
     fn an_octopus_error_is_quoted_whole_with_its_errors() {
