@@ -22,8 +22,10 @@ fn read(path: &Path) -> Value {
 #[test]
 fn a_search_of_three_nodes_finds_each_knee_by_drains_it_undoes() {
     // The generator must not share its cores with another test's load,
-    // or its steps would be generator-bound.
+    // or its steps would be generator-bound; nor with the containers',
+    // which no share counts.
     let _share = crate::util::exclusive();
+    let _alone = crate::util::measuring();
     let tmp = tempfile::tempdir().unwrap();
     let mut cmd = harness();
     cmd.args(["run", "fixtures/scenarios/search/three-nodes.yaml", "--out"])

@@ -308,10 +308,9 @@ fn a_stand_in_cluster_in_containers_passes_doctor_failover_drain_and_partitions_
         return say(&format!("skipped: stand-in containers: {why}"));
     }
     // The image build, the containers and their load use CPU that no
-    // quota caps: a share for the whole test keeps the tests that take
-    // the machine to themselves (the capacity search) from running beside
-    // it, and holds this test's own latency bounds.
-    let _share = crate::util::latency_bound();
+    // quota caps: the capacity search's knees must not be measured beside
+    // them.
+    let _uncapped = crate::util::uncapped_load();
     let dir = tempfile::tempdir().unwrap();
     let mut up = Up::start(
         dir.path(),
@@ -368,7 +367,10 @@ fn a_stand_in_cluster_in_containers_passes_doctor_failover_drain_and_partitions_
     let lb_network = format!("{}-lb", up.network);
     let n2 = format!("{}-octo2", up.network);
     let before = address(&n2, &lb_network);
-    let (code, report, said) = run_through(&target, key, "scenarios/failover.yaml", dir.path());
+    let (code, report, said) = {
+        let _share = crate::util::latency_bound();
+        run_through(&target, key, "scenarios/failover.yaml", dir.path())
+    };
     assert_eq!(code, 0, "{said}");
     let verdict = |r: &Value, check: &str| {
         crate::util::check_of(r, check)["verdict"]
@@ -392,12 +394,15 @@ fn a_stand_in_cluster_in_containers_passes_doctor_failover_drain_and_partitions_
 
     // n2 cut off from the LB by `docker network disconnect`, still
     // running: routed around, and taken back once joined again.
-    let (code, report, said) = run_through(
-        &target,
-        key,
-        "fixtures/targets/scenarios/partition-lb.yaml",
-        dir.path(),
-    );
+    let (code, report, said) = {
+        let _share = crate::util::latency_bound();
+        run_through(
+            &target,
+            key,
+            "fixtures/targets/scenarios/partition-lb.yaml",
+            dir.path(),
+        )
+    };
     assert_eq!(code, 0, "{said}");
     for check in ["routes_around_failed_node", "recovers"] {
         assert_eq!(verdict(&report, check), "pass", "{check}: {said}");
@@ -490,7 +495,7 @@ fn ctrl_c_during_containers_up_leaves_no_container_volume_or_network() {
         return say(&format!("skipped: stand-in containers: {why}"));
     }
     // Building the images takes CPU no quota caps.
-    let _share = crate::util::latency_bound();
+    let _uncapped = crate::util::uncapped_load();
     let dir = tempfile::tempdir().unwrap();
     let mut up = Up::start(dir.path(), &["--stand-ins", "--nodes", "3"]);
     // Once the first node's container runs and before the cluster is up.

@@ -242,6 +242,23 @@ pub fn quota_capped() -> Share {
     take(1)
 }
 
+/// Load whose CPU no quota caps and no share counts (the containers'
+/// tests: their engine, image builds and containers), against a
+/// measurement that such load would falsify (the capacity search's
+/// knees): either may run beside anything else, never beside the other.
+static UNCAPPED: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Held by a test that puts uncapped load on the machine; many may.
+pub fn uncapped_load() -> std::sync::RwLockReadGuard<'static, ()> {
+    UNCAPPED.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Held by a test whose measurement uncapped load would falsify, after
+/// its share: it waits for every uncapped load to end, and holds them off.
+pub fn measuring() -> std::sync::RwLockWriteGuard<'static, ()> {
+    UNCAPPED.write().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Debian's Chromium, which .ci/run installs.
 const CHROMIUM: &str = "/usr/bin/chromium";
 

@@ -382,12 +382,12 @@ impl ContainerConfig {
     /// are held as long as polling holds them.
     pub fn gateway_config(&self) -> String {
         let mut c = String::from(
-            "global\n  maxconn 8000\n\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 10m\n  timeout server 10m\n\nresolvers engine\n  parse-resolv-conf\n  hold valid 1s\n",
+            "global\n  maxconn 8000\n\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout check 500ms\n  timeout client 10m\n  timeout server 10m\n\nresolvers engine\n  parse-resolv-conf\n  hold valid 1s\n",
         );
         for (i, n) in self.node_names().iter().enumerate() {
             let _ = write!(
                 c,
-                "\nlisten {}\n  bind 0.0.0.0:{}\n  server {} {}:{POLLING_PORT} check inter 1s fall 2 rise 1 on-marked-down shutdown-sessions resolvers engine init-addr last,libc,none\n",
+                "\nlisten {}\n  bind 0.0.0.0:{}\n  server {} {}:{POLLING_PORT} check inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions resolvers engine init-addr last,libc,none\n",
                 n.key,
                 GATEWAY_PORT + i as u16,
                 n.key,

@@ -212,9 +212,11 @@ fn the_polling_gateway_publishes_each_node_s_polling_port_and_shuts_its_sessions
     let (path, text) = &g.files[0];
     assert_eq!(path, "/usr/local/etc/haproxy/haproxy.cfg");
     assert!(text.contains("mode tcp"), "{text}");
+    // A node it cannot reach is out within two checks of half a second.
+    assert!(text.contains("timeout check 500ms"), "{text}");
     assert!(text.contains("listen n2\n  bind 0.0.0.0:20001\n"), "{text}");
     assert!(
-        text.contains("server n2 harness-ab12cd34-octo2:10943 check inter 1s fall 2 rise 1 on-marked-down shutdown-sessions resolvers engine"),
+        text.contains("server n2 harness-ab12cd34-octo2:10943 check inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions resolvers engine"),
         "{text}"
     );
     // On the LB's network and the gateway's, each alone.
