@@ -106,7 +106,7 @@ pub async fn serve(
     );
     println!("API key: in {} (not printed)", key_file.display());
     println!("target file: {}", target_file.display());
-    println!("Ctrl-C removes the containers, their volumes and their network.");
+    println!("Ctrl-C removes the containers, their volumes and their networks.");
     if written {
         stopped(stop).await;
     }
@@ -127,7 +127,7 @@ fn say_removed(errors: &[String]) {
         eprintln!("harness: containers: {e}");
     }
     if errors.is_empty() {
-        println!("containers, volumes and network removed");
+        println!("containers, volumes and networks removed");
     }
 }
 

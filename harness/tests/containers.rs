@@ -545,7 +545,7 @@ fn real_images_without_a_registry_fail_at_the_pull_and_leave_nothing() {
     assert!(!out.stderr.contains("volume"), "{}", out.stderr);
     assert!(
         out.stdout
-            .contains("containers, volumes and network removed"),
+            .contains("containers, volumes and networks removed"),
         "{}",
         out.stdout
     );
