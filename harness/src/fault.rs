@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use crate::client::{ApiClient, ApiKey};
 use crate::history::{Event, Events, FaultAction, FaultEvent, NodeMap, STOPPED_STEP};
-use crate::target::{Cut, Side, Target};
+use crate::target::{Link, Side, Target};
 
 /// The fault kinds live with the words every layer shares; the history
 /// and the checks name them too.
@@ -152,9 +152,9 @@ impl PlannedFault {
                 FaultKind::Drain | FaultKind::Maintenance => api.drain(node).await?,
                 FaultKind::StorageOutage => cluster.storage_outage(node).await?,
                 FaultKind::StorageUnshared => cluster.storage_unshare(node).await?,
-                FaultKind::PartitionFromLb => cluster.partition(node, Side::Lb, Cut::Cut).await?,
+                FaultKind::PartitionFromLb => cluster.partition(node, Side::Lb, Link::Cut).await?,
                 FaultKind::PartitionFromTentacles => {
-                    cluster.partition(node, Side::Tentacles, Cut::Cut).await?;
+                    cluster.partition(node, Side::Tentacles, Link::Cut).await?;
                 }
                 FaultKind::DatabaseOutage | FaultKind::DatabaseFailover => {}
             }
@@ -183,9 +183,9 @@ impl PlannedFault {
                 FaultKind::StorageOutage | FaultKind::StorageUnshared => {
                     cluster.storage_restore(node).await
                 }
-                FaultKind::PartitionFromLb => cluster.partition(node, Side::Lb, Cut::Rejoin).await,
+                FaultKind::PartitionFromLb => cluster.partition(node, Side::Lb, Link::Rejoin).await,
                 FaultKind::PartitionFromTentacles => {
-                    cluster.partition(node, Side::Tentacles, Cut::Rejoin).await
+                    cluster.partition(node, Side::Tentacles, Link::Rejoin).await
                 }
                 FaultKind::DatabaseOutage | FaultKind::DatabaseFailover => Ok(()),
                 FaultKind::Maintenance => {

@@ -15,7 +15,7 @@ pub use interface::Target;
 pub use model::{
     Commands, DatabaseCommands, PartitionCommands, StorageCommands, TargetFile, TargetNode, Tls,
 };
-pub use real::{Cut, RealCluster, Side};
+pub use real::{Link, RealCluster, Side};
 
 use std::collections::HashSet;
 use std::fmt;
@@ -468,7 +468,7 @@ fn partition_commands(
         PartitionFrom::Lb => Side::Lb,
         PartitionFrom::Tentacles => Side::Tentacles,
     };
-    let (cut, rejoin) = (side.verb(Cut::Cut), side.verb(Cut::Rejoin));
+    let (cut, rejoin) = (side.verb(Link::Cut), side.verb(Link::Rejoin));
     let lacking: Vec<&str> = nodes
         .iter()
         .filter(|n| n.partition.get(cut).is_none() || n.partition.get(rejoin).is_none())

@@ -32,6 +32,20 @@ const LIMIT: Duration = Duration::from_secs(30);
 /// (the debug binary is over 100 MB) and starting four containers.
 const UP: Duration = Duration::from_secs(240);
 
+/// One test at a time drives the engine: an image build beside a
+/// running cluster's scenario (failover's p99 bound) would stall it.
+static ENGINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The engine to this test alone, and the machine's uncapped-load guard
+/// (util.rs): its containers' CPU has no quota.
+fn engine_to_myself() -> (
+    std::sync::MutexGuard<'static, ()>,
+    std::sync::RwLockReadGuard<'static, ()>,
+) {
+    let engine = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    (engine, crate::util::uncapped_load())
+}
+
 /// Says something past the test harness's output capture, so CI's log
 /// shows it.
 fn say(line: &str) {
@@ -309,8 +323,8 @@ fn a_stand_in_cluster_in_containers_passes_doctor_failover_drain_and_partitions_
     }
     // The image build, the containers and their load use CPU that no
     // quota caps: the capacity search's knees must not be measured beside
-    // them.
-    let _uncapped = crate::util::uncapped_load();
+    // them, nor another test's image build run beside this one's failover.
+    let _engine = engine_to_myself();
     let dir = tempfile::tempdir().unwrap();
     let mut up = Up::start(
         dir.path(),
@@ -495,7 +509,7 @@ fn ctrl_c_during_containers_up_leaves_no_container_volume_or_network() {
         return say(&format!("skipped: stand-in containers: {why}"));
     }
     // Building the images takes CPU no quota caps.
-    let _uncapped = crate::util::uncapped_load();
+    let _engine = engine_to_myself();
     let dir = tempfile::tempdir().unwrap();
     let mut up = Up::start(dir.path(), &["--stand-ins", "--nodes", "3"]);
     // Once the first node's container runs and before the cluster is up.

@@ -6,7 +6,7 @@
 use crate::client::ApiKey;
 use reference_cluster::{EmbeddedCluster, PollingEndpoint};
 
-use super::real::{Cut, RealCluster, Side, Verb};
+use super::real::{Link, RealCluster, Side, Verb};
 use crate::vocab::Trust;
 
 /// A cluster a run can drive.
@@ -194,12 +194,12 @@ impl Target {
     /// Cuts a node off from the LB or the Tentacles, or joins it again:
     /// a real target's `partition` commands; the embedded cluster has no
     /// network to cut (its processes share loopback), so it refuses.
-    pub async fn partition(&self, node: &str, side: Side, cut: Cut) -> Result<(), String> {
+    pub async fn partition(&self, node: &str, side: Side, link: Link) -> Result<(), String> {
         match self {
             Target::Embedded(_) => Err(format!(
                 "a partition cuts a network, which the embedded cluster does not have; {node} was not cut off (run on a target with `partition` commands, such as `containers up`'s)"
             )),
-            Target::Real(r) => r.partition(node, side, cut).await,
+            Target::Real(r) => r.partition(node, side, link).await,
         }
     }
 

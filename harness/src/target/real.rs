@@ -57,7 +57,7 @@ pub enum Side {
 
 /// A partition's two commands: the cut, and its undo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cut {
+pub enum Link {
     /// Cut the node off.
     Cut,
     /// Join it again.
@@ -65,13 +65,13 @@ pub enum Cut {
 }
 
 impl Side {
-    /// The `partition` command's name in target files for `cut`.
-    pub fn verb(self, cut: Cut) -> &'static str {
-        match (self, cut) {
-            (Side::Lb, Cut::Cut) => "from_lb",
-            (Side::Lb, Cut::Rejoin) => "rejoin_lb",
-            (Side::Tentacles, Cut::Cut) => "from_tentacles",
-            (Side::Tentacles, Cut::Rejoin) => "rejoin_tentacles",
+    /// The `partition` command's name in target files for `link`.
+    pub fn verb(self, link: Link) -> &'static str {
+        match (self, link) {
+            (Side::Lb, Link::Cut) => "from_lb",
+            (Side::Lb, Link::Rejoin) => "rejoin_lb",
+            (Side::Tentacles, Link::Cut) => "from_tentacles",
+            (Side::Tentacles, Link::Rejoin) => "rejoin_tentacles",
         }
     }
 }
@@ -409,8 +409,8 @@ impl RealCluster {
     /// Runs a node's `partition` command that cuts it off from `side`, or
     /// joins it again. Marked cut before the command runs: one that fails
     /// may have cut all the same, and the heal must then join it again.
-    pub async fn partition(&self, node: &str, side: Side, cut: Cut) -> Result<(), String> {
-        let verb = side.verb(cut);
+    pub async fn partition(&self, node: &str, side: Side, link: Link) -> Result<(), String> {
+        let verb = side.verb(link);
         let command = self
             .file
             .nodes
@@ -428,7 +428,7 @@ impl RealCluster {
                 )
             })?;
         let key = (node.to_string(), side);
-        if cut == Cut::Cut {
+        if link == Link::Cut {
             self.cut_off
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -436,7 +436,7 @@ impl RealCluster {
         }
         let what = format!("{node}'s `partition.{verb}` command");
         self.run(Some(node), what, &command).await?;
-        if cut == Cut::Rejoin {
+        if link == Link::Rejoin {
             self.cut_off
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -462,7 +462,7 @@ impl RealCluster {
             .cloned()
             .collect();
         for (node, side) in cut {
-            if let Err(e) = self.partition(&node, side, Cut::Rejoin).await {
+            if let Err(e) = self.partition(&node, side, Link::Rejoin).await {
                 errors.push(e);
             }
         }
