@@ -103,7 +103,6 @@ pub struct Running {
     others: Vec<testcontainers::ContainerAsync<testcontainers::GenericImage>>,
     /// Node key and container ID.
     pub ids: Vec<(String, String)>,
-    volumes: Vec<String>,
 }
 
 /// Starts SQL Server (real images only), the nodes (the first alone, as
@@ -135,7 +134,6 @@ pub async fn up(
         sql,
         others: Vec::new(),
         ids: Vec::new(),
-        volumes: cfg.volumes().into_iter().map(|(v, _)| v).collect(),
     };
     let start = |spec: ContainerSpec| start(cfg, spec);
     let docker = connect()?;
@@ -287,8 +285,8 @@ async fn wait_ping(what: &str, url: &str, key: &ApiKey) -> Result<(), String> {
 }
 
 impl Running {
-    /// Removes every container (and with the last, the network), then
-    /// the shared volumes; gives what could not be removed.
+    /// Removes every container; [`sweep`] after it takes the networks and
+    /// volumes. Gives what could not be removed.
     pub async fn remove(self) -> Vec<String> {
         let mut errors = Vec::new();
         for c in self.others.into_iter().rev() {
@@ -301,7 +299,6 @@ impl Running {
         {
             errors.push(e.to_string());
         }
-        errors.extend(remove_volumes(&self.volumes).await);
         errors
     }
 }
@@ -309,13 +306,9 @@ impl Running {
 /// Removes the cluster's named volumes (containers do not take theirs with
 /// them); gives what could not be removed. A volume that is not there,
 /// because no container that mounts it was ever created, is no error.
-pub async fn remove_volumes(volumes: &[String]) -> Vec<String> {
+async fn remove_volumes(docker: &Docker, volumes: &[String]) -> Vec<String> {
     use testcontainers::bollard::errors::Error;
     use testcontainers::bollard::query_parameters::RemoveVolumeOptions;
-    let docker = match connect() {
-        Ok(d) => d,
-        Err(e) => return vec![e],
-    };
     let mut errors = Vec::new();
     for v in volumes {
         match docker.remove_volume(v, None::<RemoveVolumeOptions>).await {
@@ -407,7 +400,7 @@ pub async fn sweep(network: &str) -> Vec<String> {
                 .map(|v| v.name)
                 .filter(|n| n.starts_with(&prefix))
                 .collect();
-            errors.extend(remove_volumes(&names).await);
+            errors.extend(remove_volumes(&docker, &names).await);
         }
         Err(e) => errors.push(format!("failed to list the cluster's volumes: {e}")),
     }

@@ -15,7 +15,7 @@ use crate::history::{Event, Events, LB_NAME};
 use crate::limits::NODE_DOWN_WITHIN;
 use reference_cluster::PollingEndpoint;
 
-use super::model::TargetFile;
+use super::model::{TargetFile, TargetNode};
 use crate::vocab::Trust;
 
 /// The node commands, by the verb scenarios' faults map to.
@@ -273,15 +273,20 @@ impl RealCluster {
         &self.polling
     }
 
+    /// The target file's entry for `node`.
+    fn target_node(&self, node: &str) -> Result<&TargetNode, String> {
+        self.file
+            .nodes
+            .iter()
+            .map(|n| &n.value)
+            .find(|n| n.name.value == node)
+            .ok_or_else(|| format!("unknown node {node:?}"))
+    }
+
     /// Runs a node's command and remembers what it left the node in.
     pub async fn act(&self, node: &str, verb: Verb) -> Result<(), String> {
         let command = self
-            .file
-            .nodes
-            .iter()
-            .find(|n| n.value.name.value == node)
-            .ok_or_else(|| format!("unknown node {node:?}"))?
-            .value
+            .target_node(node)?
             .commands
             .get(verb.as_str())
             .map(|c| c.value.clone())
@@ -372,12 +377,7 @@ impl RealCluster {
     /// an outage is marked before its command runs, as the database's is.
     pub async fn storage(&self, node: &str, verb: &str) -> Result<(), String> {
         let command = self
-            .file
-            .nodes
-            .iter()
-            .find(|n| n.value.name.value == node)
-            .ok_or_else(|| format!("unknown node {node:?}"))?
-            .value
+            .target_node(node)?
             .storage
             .get(verb)
             .map(|c| c.value.clone())
@@ -412,12 +412,7 @@ impl RealCluster {
     pub async fn partition(&self, node: &str, side: Side, link: Link) -> Result<(), String> {
         let verb = side.verb(link);
         let command = self
-            .file
-            .nodes
-            .iter()
-            .find(|n| n.value.name.value == node)
-            .ok_or_else(|| format!("unknown node {node:?}"))?
-            .value
+            .target_node(node)?
             .partition
             .get(verb)
             .map(|c| c.value.clone())
