@@ -18,6 +18,7 @@ fn history() -> History {
             run_id: "0000abcd".into(),
             target: "embedded".into(),
             started_at: "2026-01-01T00:00:00Z".into(),
+            shard: None,
         },
         Event::Phase {
             at_us: 0,

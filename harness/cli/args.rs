@@ -9,6 +9,7 @@ use harness::scenario;
 use reference_cluster::NodeNaming;
 
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("shard_given").args(["shard", "shards"])))]
 pub(crate) struct RunArgs {
     /// Scenario files, run one after another.
     #[arg(required = true)]
@@ -61,6 +62,36 @@ pub(crate) struct RunArgs {
     /// past it is stopped, healed and reported as a harness error (exit 3).
     #[arg(long, value_name = "DURATION")]
     pub(crate) time_limit: Option<scenario::units::Duration>,
+    /// Run as one shard of a run split across processes or pods: I/N is
+    /// shard I (from 0) of N. Each shard sends its slice of the load;
+    /// shard 0, the conductor, also injects the faults. Needs --target;
+    /// `harness merge` judges the shards' folders as one run
+    /// (docs/shards.md).
+    #[arg(long, value_name = "I/N", conflicts_with = "shards")]
+    pub(crate) shard: Option<String>,
+    /// As --shard, this shard's index read from JOB_COMPLETION_INDEX, as a
+    /// Kubernetes Indexed Job sets it in each pod.
+    #[arg(long, value_name = "N")]
+    pub(crate) shards: Option<u32>,
+    /// The split run's start, RFC 3339 (such as 2026-12-07T21:00:00Z),
+    /// when every shard's warm-up begins. Without it, shard 0 publishes a
+    /// start --start-lead ahead in the run's folder under --out, a folder
+    /// every shard must share, and the others wait for it.
+    #[arg(long, value_name = "TIME", requires = "shard_given")]
+    pub(crate) start_at: Option<String>,
+    /// The split run's ID, 8 hexadecimal digits, the same for every shard;
+    /// derived from the scenario's name and --start-at when not given.
+    #[arg(long, value_name = "ID", requires = "shard_given")]
+    pub(crate) run_id: Option<String>,
+    /// How far ahead of its own readiness shard 0 puts the start it
+    /// publishes, for the other shards to be ready too.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "15s",
+        requires = "shard_given"
+    )]
+    pub(crate) start_lead: scenario::units::Duration,
 }
 
 #[derive(Debug, clap::Args)]
@@ -339,4 +370,21 @@ pub(crate) enum ContainersCommand {
     /// machine's HAProxy and its libraries). `containers up --stand-ins`
     /// builds them too.
     Images,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct MergeArgs {
+    /// Every shard's run folder, such as runs/failover/ab12cd34/shard-*.
+    #[arg(required = true, value_name = "RUN_DIR")]
+    pub(crate) shards: Vec<PathBuf>,
+    /// Folder for the merged run's folder (<scenario>/<timestamp>/) and
+    /// `latest`.
+    #[arg(long, value_name = "DIR", default_value = "runs")]
+    pub(crate) out: PathBuf,
+    /// Also write the merged report here.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) json: Option<PathBuf>,
+    /// Also write the merged run's JUnit XML here.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) junit: Option<PathBuf>,
 }

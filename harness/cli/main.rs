@@ -16,6 +16,7 @@ mod cluster;
 mod containers;
 mod doctor;
 mod list;
+mod merge;
 mod package;
 mod report;
 mod run;
@@ -27,7 +28,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use args::{CleanupArgs, ClusterCommand, ContainersCommand, DoctorArgs, RunArgs, UploadArgs};
+use args::{
+    CleanupArgs, ClusterCommand, ContainersCommand, DoctorArgs, MergeArgs, RunArgs, UploadArgs,
+};
 use harness::exit::{self, Failure, Outcome};
 use harness::scenario;
 use reference_cluster::supervisor::{EXEC_MODE, LB_MODE, NODE_MODE};
@@ -66,6 +69,12 @@ enum Command {
         /// A run folder, such as runs/latest.
         run_dir: PathBuf,
     },
+    /// Judge a split run as one: merge its shards' folders (each made by
+    /// `run --shard`) into one run folder and judge every check once on
+    /// the merged history. Exit 0 if the merged run passes, 1 if a check
+    /// fails or a shard is missing or did not finish (the verdict is then
+    /// unknown, naming it), 2 if the folders are not the shards of one run.
+    Merge(MergeArgs),
     /// A read-only preflight of a cluster described by a target file: ping
     /// of each node directly and through the LB, the API key, versions,
     /// the node list, the LB's spread, drained or offline nodes, polling
@@ -120,6 +129,7 @@ fn main() -> std::process::ExitCode {
 fn dispatch(command: Command) -> Result<Outcome, Failure> {
     match command {
         Command::Run(args) => run::run(args),
+        Command::Merge(args) => merge::merge(&args),
         Command::Validate { scenarios } => validate::validate(&scenarios),
         Command::List => list::list(),
         Command::Cluster(ClusterCommand::Up {

@@ -4,13 +4,14 @@
 use std::path::{Path, PathBuf};
 
 use crate::args::RunArgs;
-use crate::shared::{Runtime, runtime};
+use crate::shared::{Runtime, runtime, write_outputs};
 use harness::check;
 use harness::exit::{Failure, Kind, Outcome};
 use harness::report::{self, Report};
-use harness::runner::{self, RunOptions};
+use harness::runner::{self, RunOptions, ShardPlan};
 use harness::scenario::{self, LoadedScenario, ScenarioError, ScenarioErrorKind};
 use harness::target::TargetFile;
+use harness::vocab::Shard;
 
 pub(crate) fn run(args: RunArgs) -> Result<Outcome, Failure> {
     for t in args.tags.iter().chain(&args.skip_tags) {
@@ -31,6 +32,7 @@ pub(crate) fn run(args: RunArgs) -> Result<Outcome, Failure> {
     if target.is_none() {
         refuse_on_embedded(&loaded)?;
     }
+    let shard = shard_plan(&args, &loaded, target.is_some())?;
     if target.is_some()
         && let Some(l) = loaded.iter().find(|l| l.scenario.sweep.is_some())
     {
@@ -56,6 +58,7 @@ pub(crate) fn run(args: RunArgs) -> Result<Outcome, Failure> {
         target,
         baseline,
         time_limit: args.time_limit.map(|d| d.get()),
+        shard,
     };
     if opts.time_limit.is_some_and(|t| t.is_zero()) {
         return Err(Failure::invalid("--time-limit must be longer than 0s"));
@@ -74,15 +77,109 @@ pub(crate) fn run(args: RunArgs) -> Result<Outcome, Failure> {
         }
     }
     let (reports, environment_failed) = run_each(&rt, &loaded, &opts);
-    write_outputs(&args, &reports)?;
+    write_outputs(args.json.as_deref(), args.junit.as_deref(), &reports)?;
     if environment_failed {
         // Each scenario's error was said as it ended.
         Err(Failure::said(Kind::Environment))
+    } else if opts.shard.is_some() {
+        // A shard judges nothing: it ran and recorded its slice.
+        Ok(Outcome::of(true))
     } else {
         Ok(Outcome::of(
             reports.iter().all(|r| r.verdict == check::Verdict::Pass),
         ))
     }
+}
+
+/// What this process runs by when it is a shard of a split run (--shard
+/// or --shards): its index, and the start and run ID every shard agrees
+/// on, waiting for the conductor's start where none was given. None when
+/// the run is not split.
+fn shard_plan(
+    args: &RunArgs,
+    loaded: &[LoadedScenario],
+    on_target: bool,
+) -> Result<Option<ShardPlan>, Failure> {
+    let shard = match (&args.shard, args.shards) {
+        (Some(text), _) => {
+            Shard::parse(text).map_err(|e| Failure::invalid(format!("--shard: {e}")))?
+        }
+        (None, Some(count)) => {
+            let index = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
+                Failure::invalid("--shards: JOB_COMPLETION_INDEX is not set (a Kubernetes Indexed Job sets it in each pod; elsewhere give --shard I/N)")
+            })?;
+            Shard::parse(&format!("{}/{count}", index.trim()))
+                .map_err(|e| Failure::invalid(format!("--shards with JOB_COMPLETION_INDEX: {e}")))?
+        }
+        (None, None) => return Ok(None),
+    };
+    if !on_target {
+        return Err(Failure::invalid(
+            "--shard needs --target: every shard drives one cluster, which the embedded default would start anew in each",
+        ));
+    }
+    let [one] = loaded else {
+        return Err(Failure::invalid(format!(
+            "--shard runs one scenario; {} were given",
+            loaded.len()
+        )));
+    };
+    let problems = scenario::shard_problems(&one.scenario);
+    if !problems.is_empty() {
+        let e = ScenarioError {
+            file: one.file.clone(),
+            kind: ScenarioErrorKind::Invalid(problems),
+        };
+        return Err(Failure::invalid(e.to_string()));
+    }
+    if let Some(id) = &args.run_id
+        && !harness::cleanup::valid_run_id(id)
+    {
+        return Err(Failure::invalid(format!(
+            "--run-id: {id:?} is not a run ID (8 hexadecimal digits)"
+        )));
+    }
+    let name = &one.scenario.name.value;
+    let (start, run_id) = match (&args.start_at, &args.run_id) {
+        (Some(text), id) => {
+            let start = humantime::parse_rfc3339_weak(text.trim()).map_err(|e| {
+                Failure::invalid(format!(
+                    "--start-at: {text:?} is not an RFC 3339 time such as 2026-12-07T21:00:00Z: {e}"
+                ))
+            })?;
+            let id = id
+                .clone()
+                .unwrap_or_else(|| runner::derived_run_id(name, start));
+            (start, id)
+        }
+        (None, None) => {
+            return Err(Failure::invalid(
+                "a split run needs --start-at, or --run-id for shard 0 to publish the start under --out",
+            ));
+        }
+        (None, Some(id)) => {
+            let folder = runner::run_folder(&args.out, name, id);
+            let start = if shard.is_conductor() {
+                runner::publish_start(&folder, args.start_lead.get())
+            } else {
+                eprintln!(
+                    "shard {shard}: waiting for shard 0 to publish the start in {}",
+                    folder.display()
+                );
+                runner::await_start(&folder, harness::limits::SHARD_START_WAIT)
+            };
+            (start.map_err(Failure::environment)?, id.clone())
+        }
+    };
+    eprintln!(
+        "shard {shard} of run {run_id}: starts at {}",
+        humantime::format_rfc3339_millis(start)
+    );
+    Ok(Some(ShardPlan {
+        shard,
+        start,
+        run_id,
+    }))
 }
 
 /// The faults the embedded cluster cannot inject, each scenario's said
@@ -157,6 +254,14 @@ fn run_each(rt: &Runtime, loaded: &[LoadedScenario], opts: &RunOptions) -> (Vec<
             }
         } else {
             match rt.block_on(runner::run(l, opts)) {
+                Ok(result) if opts.shard.is_some() => {
+                    println!(
+                        "shard recorded in {}; `harness merge` with every shard's folder judges the run",
+                        result.dir.display()
+                    );
+                    reports.push(result.report);
+                    false
+                }
                 Ok(result) => {
                     print!("\n{}", report::summary(&result.report));
                     println!("run folder: {}", result.dir.display());
@@ -178,26 +283,6 @@ fn run_each(rt: &Runtime, loaded: &[LoadedScenario], opts: &RunOptions) -> (Vec<
         }
     }
     (reports, environment_failed)
-}
-
-fn write_outputs(args: &RunArgs, reports: &[Report]) -> Result<(), Failure> {
-    let fail = |path: &Path, e: String| {
-        Failure::environment(format!("failed to write {}: {e}", path.display()))
-    };
-    if let Some(path) = &args.json {
-        let text = if reports.len() == 1 {
-            serde_json::to_string_pretty(&reports[0])
-        } else {
-            serde_json::to_string_pretty(reports)
-        };
-        let text = text.map_err(|e| fail(path, e.to_string()))?;
-        std::fs::write(path, text).map_err(|e| fail(path, e.to_string()))?;
-    }
-    if let Some(path) = &args.junit {
-        let xml = report::junit_xml(reports).map_err(|e| fail(path, e))?;
-        std::fs::write(path, xml).map_err(|e| fail(path, e.to_string()))?;
-    }
-    Ok(())
 }
 
 /// `run --target`: the scenarios are validated with the target's node

@@ -1,12 +1,13 @@
 //! What several commands share: the async runtime, a target file with its
 //! API key, the open-file limit, and the folder and key file of `cluster
-//! up` and `containers up`.
+//! up` and `containers up`, and the reports `--json` and `--junit` ask for.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use harness::client::ApiKey;
 use harness::exit::Failure;
+use harness::report::Report;
 use harness::runner;
 use harness::target::TargetFile;
 
@@ -103,4 +104,30 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
         .mode(0o600)
         .open(path)?;
     f.write_all(text.as_bytes())
+}
+
+/// Writes the reports where `--json` and `--junit` ask: one report as an
+/// object, several as an array; one testsuite per report.
+pub(crate) fn write_outputs(
+    json: Option<&Path>,
+    junit: Option<&Path>,
+    reports: &[Report],
+) -> Result<(), Failure> {
+    let fail = |path: &Path, e: String| {
+        Failure::environment(format!("failed to write {}: {e}", path.display()))
+    };
+    if let Some(path) = json {
+        let text = if reports.len() == 1 {
+            serde_json::to_string_pretty(&reports[0])
+        } else {
+            serde_json::to_string_pretty(reports)
+        };
+        let text = text.map_err(|e| fail(path, e.to_string()))?;
+        std::fs::write(path, text).map_err(|e| fail(path, e.to_string()))?;
+    }
+    if let Some(path) = junit {
+        let xml = harness::report::junit_xml(reports).map_err(|e| fail(path, e))?;
+        std::fs::write(path, xml).map_err(|e| fail(path, e.to_string()))?;
+    }
+    Ok(())
 }

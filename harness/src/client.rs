@@ -182,6 +182,31 @@ impl ApiClient {
         }
     }
 
+    /// The whole second of this base URL's `Date` header, in seconds since
+    /// the Unix epoch, from a ping; an error when nothing answered or the
+    /// answer has no `Date` a reader can parse.
+    pub async fn server_date(&self, timeout: Duration) -> Result<i64, String> {
+        let url = format!("{}{}", self.base, Op::Ping.path());
+        let resp = self
+            .http
+            .get(&url)
+            .header("X-Octopus-ApiKey", self.key.expose())
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {} error", classify(&e).1))?;
+        let date = resp
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|d| d.to_str().ok())
+            .ok_or_else(|| format!("GET {url}: the answer has no Date header"))?;
+        let at = httpdate::parse_http_date(date)
+            .map_err(|_| format!("GET {url}: the Date header {date:?} does not parse"))?;
+        at.duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .map_err(|_| format!("GET {url}: the Date header {date:?} is before 1970"))
+    }
+
     /// Sends a request with an optional JSON body; gives the status and the
     /// body, or a message naming the call.
     pub async fn call(

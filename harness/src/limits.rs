@@ -128,6 +128,16 @@ pub const LATE_LANDING_WITHIN: Duration = Duration::from_secs(10);
 /// The longest `harness cleanup --run-id` may take in all.
 pub const CLEANUP_COMMAND_WITHIN: Duration = Duration::from_secs(600);
 
+/// How late after a split run's agreed start a shard may be ready and
+/// still run: later, its share of the load would not be the schedule's
+/// (docs/shards.md).
+pub const SHARD_LATE_WITHIN: Duration = Duration::from_secs(2);
+
+/// How long a shard waits for the conductor to publish the run's start
+/// when no `--start-at` was given: pods of one Job may be scheduled
+/// minutes apart.
+pub const SHARD_START_WAIT: Duration = Duration::from_secs(600);
+
 /// The longest `harness containers up` waits for its containers (image
 /// pulls included) before it gives up and removes them.
 pub const CONTAINERS_UP_WITHIN: Duration = Duration::from_secs(1800);

@@ -1,7 +1,7 @@
 //! The words several layers share, at the bottom of the house: a fault's
 //! kind, an upload's overwrite mode as Octopus spells it, how an upload
 //! attempt ended and what its answer looked like, and how HTTPS servers are
-//! trusted; with a task's state and the API key that never prints, which
+//! trusted; which shard of a run a process is; with a task's state and the API key that never prints, which
 //! are the Octopus surface's own words and come from the reference
 //! cluster's crate. The client, the history and the checks all speak of
 //! these; keeping them here lets each import them without importing one
@@ -186,4 +186,98 @@ pub enum Trust {
     Thumbprint(String),
     /// Anything.
     Insecure,
+}
+
+/// Which slice of a run's load one process sends: shard `index` of
+/// `count` (docs/shards.md). Shard 0, the conductor, also injects and
+/// heals the faults and watches the nodes; a run that is not split is
+/// shard 0 of 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// From 0.
+    pub index: u32,
+    /// How many shards the run has, at least 1.
+    pub count: u32,
+}
+
+impl Shard {
+    /// The whole run in one process.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// The most shards a run may have.
+    pub const MAX: u32 = 1024;
+
+    /// `I/N` as the command line writes it, with `0 <= I < N <= MAX`.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let bad =
+            || format!("{text:?} is not a shard: write I/N, such as 0/3, with I from 0 to N-1");
+        let (i, n) = text.trim().split_once('/').ok_or_else(bad)?;
+        let index: u32 = i.trim().parse().map_err(|_| bad())?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        if count > Self::MAX {
+            return Err(format!("{text:?}: a run has at most {} shards", Self::MAX));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Shard 0: the one that disrupts the cluster and watches it.
+    pub fn is_conductor(self) -> bool {
+        self.index == 0
+    }
+
+    /// Whether the run is split at all.
+    pub fn is_split(self) -> bool {
+        self.count > 1
+    }
+
+    /// Whether item `n` of a run-wide sequence (a request of the
+    /// schedule, a user) is this shard's: every `count`-th, from `index`,
+    /// so the shards' items interleave and together are the whole.
+    pub fn owns(self, n: u64) -> bool {
+        n % u64::from(self.count) == u64::from(self.index)
+    }
+
+    /// This shard's seed, drawn from the run's: shard 0 of 1 keeps the
+    /// run's, so a run that is not split replays as before.
+    pub fn seed(self, run_seed: u64) -> u64 {
+        if self.is_split() {
+            run_seed
+                ^ u64::from(self.index)
+                    .wrapping_add(1)
+                    .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        } else {
+            run_seed
+        }
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_parse_interleave_and_cover_the_whole() {
+        assert_eq!(Shard::parse("1/3"), Ok(Shard { index: 1, count: 3 }));
+        for bad in ["3/3", "0/0", "1", "a/3", "-1/3", "1/3/4", "0/2000"] {
+            assert!(Shard::parse(bad).is_err(), "{bad}");
+        }
+        let shards: Vec<Shard> = (0..3).map(|index| Shard { index, count: 3 }).collect();
+        for n in 0..100u64 {
+            assert_eq!(shards.iter().filter(|s| s.owns(n)).count(), 1, "{n}");
+        }
+        assert!(shards[0].is_conductor() && !shards[1].is_conductor());
+        assert_eq!(Shard::WHOLE.seed(42), 42);
+        let seeds: std::collections::HashSet<u64> = shards.iter().map(|s| s.seed(42)).collect();
+        assert_eq!(seeds.len(), 3);
+        assert_eq!(shards[2].to_string(), "2/3");
+    }
 }

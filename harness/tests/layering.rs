@@ -80,6 +80,7 @@ const CLI: Floors = &[
             "containers",
             "doctor",
             "list",
+            "merge",
             "package",
             "report",
             "run",

@@ -40,6 +40,8 @@ mod doctor;
 // `harness run --target` against `harness cluster up`: the real-target
 // path end to end, and nothing left behind.
 mod real_target;
+// A run split into shards and merged.
+mod shards;
 // A cluster the harness did not write: an Octopus-like server with node
 // Names and Ids unlike the target's, that can refuse drains.
 mod foreign;

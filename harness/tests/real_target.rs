@@ -94,11 +94,19 @@ fn passes_on_cluster_up_named(scenario: &str, node_names: &str) -> Value {
         Some(crate::util::latency_bound())
     };
     let dir = tempfile::tempdir().unwrap();
-    let up = up_like_file(
-        &format!("scenarios/{scenario}"),
-        dir.path(),
-        &["--node-names", node_names],
-    );
+    let file = format!("scenarios/{scenario}");
+    let up = up_like_file(&file, dir.path(), &["--node-names", node_names]);
+    passes_on_up(&up, &file, dir.path(), node_names == "key")
+}
+
+/// Runs the scenario `file` on `up` as a real target, in `dir`, and checks
+/// it passed, leaked no key and cleaned up after itself; `named_as_keys`:
+/// the cluster's nodes are named as the target file's. Returns the report.
+pub(crate) fn passes_on_up(up: &Up, file: &str, dir: &Path, named_as_keys: bool) -> Value {
+    let scenario = Path::new(file)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(file);
     let (target, key) = (&up.target, &up.key);
     // Without --allow-disruptive the run is refused before anything is
     // sent, and the disruptive steps are listed.
@@ -106,24 +114,24 @@ fn passes_on_cluster_up_named(scenario: &str, node_names: &str) -> Value {
     refused
         .args(["run", "--target"])
         .arg(target)
-        .arg(format!("scenarios/{scenario}"))
+        .arg(file)
         .env("HARNESS_API_KEY", key);
     let out = run_with_timeout(refused, Duration::from_secs(30));
     assert_eq!(out.code(), 2, "{}", out.stderr);
     assert!(
         out.stderr.contains("refusing to disrupt cluster-up")
-            && out.stderr.contains(&format!("scenarios/{scenario}: ")),
+            && out.stderr.contains(&format!("{file}: ")),
         "{}",
         out.stderr
     );
-    let json = dir.path().join("report.json");
-    let junit = dir.path().join("junit.xml");
+    let json = dir.join("report.json");
+    let junit = dir.join("junit.xml");
     let mut cmd = harness();
     cmd.args(["run", "--allow-disruptive", "--target"])
         .arg(target)
-        .arg(format!("scenarios/{scenario}"))
+        .arg(file)
         .arg("--out")
-        .arg(dir.path().join("runs"))
+        .arg(dir.join("runs"))
         .arg("--json")
         .arg(&json)
         .arg("--junit")
@@ -146,13 +154,13 @@ fn passes_on_cluster_up_named(scenario: &str, node_names: &str) -> Value {
     for n in report["nodes"].as_array().expect("nodes") {
         let (name, theirs) = (&n["name"], &n["cluster_name"]);
         assert!(theirs.is_string(), "{n}");
-        assert_eq!(name == theirs, node_names == "key", "{n}");
+        assert_eq!(name == theirs, named_as_keys, "{n}");
         assert!(n["pings_served"].as_u64() > Some(0), "{n}");
     }
     // The key is in no output, report, history or log of the run.
     let mut texts = vec![out.stdout.clone(), out.stderr.clone()];
     texts.push(std::fs::read_to_string(&junit).unwrap());
-    texts.extend(files_under(&dir.path().join("runs")));
+    texts.extend(files_under(&dir.join("runs")));
     for t in &texts {
         assert!(!t.contains(key.as_str()), "the API key leaked");
     }
@@ -160,12 +168,12 @@ fn passes_on_cluster_up_named(scenario: &str, node_names: &str) -> Value {
     let cleanup = &report["cleanup"];
     assert_eq!(cleanup["clean"], true, "{cleanup}");
     let run_id = cleanup["run_id"].as_str().unwrap().to_string();
-    assert_nothing_left(&up, &run_id);
+    assert_nothing_left(up, &run_id);
     report
 }
 
 /// Every file the run wrote, as text.
-fn files_under(dir: &Path) -> Vec<String> {
+pub(crate) fn files_under(dir: &Path) -> Vec<String> {
     let mut texts = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(d) = pending.pop() {
@@ -242,21 +250,6 @@ fn assert_nothing_left(up: &Up, run_id: &str) {
             );
         }
     });
-}
-
-#[test]
-fn failover_passes_through_a_real_target_killing_and_starting_by_pid() {
-    let report = passes_on_cluster_up("failover.yaml");
-    assert_eq!(report["faults"][0]["name"], "kill-n2");
-    // The kill went through the target's commands: n2 answered again after
-    // its start, as a second node_up.
-    let n2 = report["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["name"] == "n2")
-        .expect("n2 in the report");
-    assert_eq!(n2["starts"], 2, "{n2}");
 }
 
 #[test]

@@ -140,6 +140,7 @@ mod tests {
                 run_id: "ab12cd34".into(),
                 target: "t".into(),
                 started_at: "2026-11-27T00:00:00Z".into(),
+                shard: None,
             },
         );
         History { events }

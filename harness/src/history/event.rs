@@ -4,17 +4,19 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::vocab::{FaultKind, TaskState};
+use crate::vocab::{FaultKind, Shard, TaskState};
 
 mod capacity;
 mod fleet;
 mod requests;
+mod shards;
 mod tasks;
 mod uploads;
 
 pub use capacity::*;
 pub use fleet::*;
 pub use requests::*;
+pub use shards::*;
 pub use tasks::*;
 pub use uploads::*;
 
@@ -41,7 +43,15 @@ pub enum Event {
         target: String,
         /// Wall clock at time 0, RFC 3339.
         started_at: String,
+        /// Which shard of a split run this process is (docs/shards.md);
+        /// none when the run is not split, and in a merged history.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shard: Option<Shard>,
     },
+    /// A merged history's shards.
+    Shards(ShardsMerged),
+    /// A shard's clock against the cluster's.
+    ClockOffset(ClockOffset),
     /// A runner phase begins.
     Phase {
         /// Microseconds since the start.

@@ -8,16 +8,18 @@
 //! clock); `run_started` also gives the wall-clock start.
 //!
 //! [`event`] holds the schema, [`views`] what is derived from a run's
-//! events, [`file`] the `history.jsonl` format, and [`clock`] the run's
-//! clock and event stream.
+//! events, [`file`] the `history.jsonl` format, [`clock`] the run's
+//! clock and event stream, and [`merge`] one history from a split run's
+//! shards.
 
 pub mod clock;
 pub mod event;
 pub mod file;
+pub mod merge;
 pub mod views;
 
 pub use crate::vocab::TaskState;
-pub use clock::{Clock, Events, parse_server_time};
+pub use clock::{Clock, DateLook, Events, offset_from_tick, parse_server_time};
 pub use event::*;
 pub use file::{HistoryError, HistoryWriter};
 pub use views::{FaultWindow, History, Interruption, NodeMap, TaskRecord};

@@ -217,45 +217,7 @@ impl History {
 
     /// The last time seen in the history.
     pub fn end_us(&self) -> u64 {
-        self.events
-            .iter()
-            .map(|e| match e {
-                Event::RunStarted { .. } => 0,
-                Event::Phase { at_us, .. }
-                | Event::NodeUp { at_us, .. }
-                | Event::LbHealth { at_us, .. }
-                | Event::ClusterNodes { at_us, .. }
-                | Event::NodeIdentities { at_us, .. }
-                | Event::NodeStatus { at_us, .. }
-                | Event::NodeSeen { at_us, .. }
-                | Event::Interrupted { at_us, .. }
-                | Event::RunEnded { at_us, .. } => *at_us,
-                Event::UploadStarted(u) => u.sent_us,
-                Event::Request(r) => r.done_us,
-                Event::CapacityStep(s) => s.to_us,
-                Event::CapacityLevel(l) => l.at_us,
-                Event::Generator(g) => g.at_us,
-                Event::Fault(f) => f.done_us.unwrap_or(f.at_us),
-                Event::TaskSubmitted(t) => t.done_us,
-                Event::Task(t) => t.at_us,
-                Event::TaskLog(t) => t.at_us,
-                Event::Upload(u) => u.done_us,
-                Event::PackageRead(p) => p.at_us,
-                Event::PackageDeleted { at_us, .. } | Event::PackageLook { at_us, .. } => *at_us,
-                Event::Removed { at_us, .. } => *at_us,
-                Event::HealFailed { at_us, .. } => *at_us,
-                Event::Fleet(f) => f.at_us,
-                Event::Polling(p) => p.at_us,
-                Event::PollingProbe(p) => p.at_us,
-                Event::HealthTask(t) => t.done_us,
-                Event::Health(h) => h.at_us,
-                Event::FleetRemoved { at_us, .. }
-                | Event::PeakMemory { at_us, .. }
-                | Event::CpuLimit { at_us, .. }
-                | Event::LoadEnded { at_us, .. } => *at_us,
-            })
-            .max()
-            .unwrap_or(0)
+        self.events.iter().map(Event::stamp_us).max().unwrap_or(0)
     }
 
     /// From the fleet's start until every connection of every Tentacle to
@@ -524,6 +486,50 @@ impl History {
             }
         }
         names
+    }
+}
+
+impl Event {
+    /// When the event was recorded, on the run's clock: for what has a
+    /// start and an end, its end. `run_started` and a merged history's
+    /// `shards` are at 0.
+    pub fn stamp_us(&self) -> u64 {
+        match self {
+            Event::RunStarted { .. } | Event::Shards(_) => 0,
+            Event::ClockOffset(c) => c.at_us,
+            Event::Phase { at_us, .. }
+            | Event::NodeUp { at_us, .. }
+            | Event::LbHealth { at_us, .. }
+            | Event::ClusterNodes { at_us, .. }
+            | Event::NodeIdentities { at_us, .. }
+            | Event::NodeStatus { at_us, .. }
+            | Event::NodeSeen { at_us, .. }
+            | Event::Interrupted { at_us, .. }
+            | Event::RunEnded { at_us, .. } => *at_us,
+            Event::UploadStarted(u) => u.sent_us,
+            Event::Request(r) => r.done_us,
+            Event::CapacityStep(s) => s.to_us,
+            Event::CapacityLevel(l) => l.at_us,
+            Event::Generator(g) => g.at_us,
+            Event::Fault(f) => f.done_us.unwrap_or(f.at_us),
+            Event::TaskSubmitted(t) => t.done_us,
+            Event::Task(t) => t.at_us,
+            Event::TaskLog(t) => t.at_us,
+            Event::Upload(u) => u.done_us,
+            Event::PackageRead(p) => p.at_us,
+            Event::PackageDeleted { at_us, .. } | Event::PackageLook { at_us, .. } => *at_us,
+            Event::Removed { at_us, .. } => *at_us,
+            Event::HealFailed { at_us, .. } => *at_us,
+            Event::Fleet(f) => f.at_us,
+            Event::Polling(p) => p.at_us,
+            Event::PollingProbe(p) => p.at_us,
+            Event::HealthTask(t) => t.done_us,
+            Event::Health(h) => h.at_us,
+            Event::FleetRemoved { at_us, .. }
+            | Event::PeakMemory { at_us, .. }
+            | Event::CpuLimit { at_us, .. }
+            | Event::LoadEnded { at_us, .. } => *at_us,
+        }
     }
 }
 

@@ -419,6 +419,7 @@ mod tests {
             run_id: "ab12cd34".into(),
             target: "t".into(),
             started_at: "2026-12-06T00:00:00Z".into(),
+            shard: None,
         }
     }
 

@@ -55,6 +55,10 @@ pub fn build(history: &History, checks: Vec<CheckResult>) -> Report {
         polling: polling::polling(history),
         memory: memory(history),
         cleanup: cleanup(history),
+        shards: history.events.iter().find_map(|e| match e {
+            Event::Shards(s) => Some(s.clone()),
+            _ => None,
+        }),
         cpu_limit: cpu_limit(history),
         started_at,
         boot_s,
@@ -270,6 +274,7 @@ mod tests {
                     run_id: "r".into(),
                     target: "embedded".into(),
                     started_at: "2026-12-06T00:00:00Z".into(),
+                    shard: None,
                 },
                 Event::RunEnded {
                     at_us: 1,
@@ -312,6 +317,7 @@ mod tests {
                 run_id: "r1".into(),
                 target: "cluster-up".into(),
                 started_at: "2026-01-01T00:00:00Z".into(),
+                shard: None,
             },
             Event::Phase {
                 at_us: 0,

@@ -64,6 +64,10 @@ pub struct Report {
     /// What the run created in the cluster and what became of it.
     #[serde(default)]
     pub cleanup: Option<CleanupReport>,
+    /// The shards a split run was merged from, and the clock skew the
+    /// merge assumed (docs/shards.md); null for a run of one process.
+    #[serde(default)]
+    pub shards: Option<crate::history::ShardsMerged>,
     /// Wall clock at the start, RFC 3339.
     pub started_at: String,
     /// From the start until the cluster (the last `node_up` of boot, the

@@ -136,6 +136,24 @@ fn capacity_level_line(l: &crate::history::CapacityLevel) -> String {
     format!("[{:>7.1}s] capacity: {what}", l.at_us as f64 / 1e6)
 }
 
+/// A shard's clock reading, as the run goes.
+fn clock_offset_line(c: &crate::history::ClockOffset) -> String {
+    let at = c.at_us as f64 / 1e6;
+    match (c.offset_us, c.within_us, &c.error) {
+        (Some(off), Some(within), _) => format!(
+            "[{at:>7.1}s] clock: {}'s is {:+.1} ms from this machine's (± {:.1} ms)",
+            c.node,
+            off as f64 / 1e3,
+            within as f64 / 1e3
+        ),
+        (_, _, e) => format!(
+            "[{at:>7.1}s] clock: no reading against {}: {}",
+            c.node,
+            e.as_deref().unwrap_or("no tick seen")
+        ),
+    }
+}
+
 /// The lines an event is shown as while the run goes; none for most.
 fn event_lines(event: &Event) -> Vec<String> {
     match event {
@@ -210,7 +228,9 @@ fn event_lines(event: &Event) -> Vec<String> {
             *at_us as f64 / 1e6
         )],
         Event::CapacityLevel(l) => vec![capacity_level_line(l)],
+        Event::ClockOffset(c) => vec![clock_offset_line(c)],
         Event::RunStarted { .. }
+        | Event::Shards(_)
         | Event::RunEnded { .. }
         | Event::CapacityStep(_)
         | Event::Generator(_)
@@ -493,6 +513,9 @@ fn header(s: &mut String, r: &Report) {
             }
         }
     }
+    if let Some(m) = &r.shards {
+        shards(s, m);
+    }
     for u in &r.uploads_in_flight {
         let _ = writeln!(
             s,
@@ -504,6 +527,33 @@ fn header(s: &mut String, r: &Report) {
             u.started_s
         );
     }
+}
+
+/// The shards a merged run came from, and the skew it assumed.
+fn shards(s: &mut String, m: &crate::history::ShardsMerged) {
+    let each: Vec<String> = m
+        .shards
+        .iter()
+        .map(|x| format!("{} requests from shard {}", x.requests, x.index))
+        .collect();
+    let _ = writeln!(
+        s,
+        "merged from {} of {} shards: {}",
+        m.shards.len(),
+        m.count,
+        each.join(", ")
+    );
+    let _ = match m.skew_bound_us {
+        Some(b) => writeln!(
+            s,
+            "shards' clocks assumed within ±{:.1} ms of each other (read against one node's Date)",
+            b as f64 / 1e3
+        ),
+        None => writeln!(
+            s,
+            "shards' clock skew unknown: a shard could not read its clock against the cluster's"
+        ),
+    };
 }
 
 fn tasks(s: &mut String, t: &TaskReport) {

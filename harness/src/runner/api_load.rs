@@ -2,7 +2,8 @@
 //! whatever happened to the ones before, every one recorded with its
 //! intended start. The scenario's `api` workload runs it from the warm-up
 //! until the check phase; each step of a capacity search runs it for the
-//! step's hold and keeps the step's requests to judge it.
+//! step's hold and keeps the step's requests to judge it. A shard of a
+//! split run sends its slice of the one schedule.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,6 +14,7 @@ use crate::client::ApiClient;
 use crate::history::{Event, Events, Request};
 use crate::scenario::{ApiLoad, Mix};
 use crate::schedule::RequestSchedule;
+use crate::vocab::Shard;
 
 /// What an open-model load offers.
 #[derive(Debug, Clone, Copy)]
@@ -25,6 +27,9 @@ pub(super) struct Offer {
     pub timeout: Duration,
     /// Requests in flight at once.
     pub max_in_flight: u32,
+    /// The slice of the schedule this process sends: every `count`-th
+    /// request from `index` (the whole schedule unless the run is split).
+    pub shard: Shard,
 }
 
 impl Offer {
@@ -34,20 +39,25 @@ impl Offer {
             mix: api.mix(),
             timeout: api.timeout.value.get(),
             max_in_flight: api.max_in_flight.value,
+            shard: Shard::WHOLE,
         }
     }
 }
 
-/// The scenario's API load, until `stop`.
+/// The scenario's API load, or the shard's slice of it, scheduled from
+/// `from_us` on the run's clock until `stop`.
 pub(super) async fn drive_load(
     client: ApiClient,
-    api: ApiLoad,
+    (api, shard): (ApiLoad, Shard),
     seed: u64,
     events: Events,
-    stop: watch::Receiver<bool>,
+    (stop, from_us): (watch::Receiver<bool>, u64),
 ) {
-    let now = events.now_us();
-    offer(client, Offer::of(&api), seed, events, stop, (now, None)).await;
+    let offer_of = Offer {
+        shard,
+        ..Offer::of(&api)
+    };
+    offer(client, offer_of, seed, events, stop, (from_us, None)).await;
 }
 
 /// Longest a pacer sleeps before it looks at `stop` again.
@@ -147,7 +157,8 @@ impl Pacer {
         // Until when the schedule was held up by a full set of slots: what
         // fell due before then was sent late for the cluster's slowness.
         let mut held_until_us = 0;
-        for planned in RequestSchedule::new(self.load.rate, self.load.mix, self.seed) {
+        let schedule = RequestSchedule::new(self.load.rate, self.load.mix, self.seed);
+        for planned in schedule.filter(|p| self.load.shard.owns(p.seq)) {
             if end_us.is_some_and(|end| planned.at_us >= end) {
                 break;
             }
@@ -187,7 +198,8 @@ impl Pacer {
         let now = self.events.now_us();
         let rest = RequestSchedule::new(self.load.rate, self.load.mix, self.seed)
             .skip_while(|p| p.seq < seq)
-            .take_while(|p| p.at_us < end_us);
+            .take_while(|p| p.at_us < end_us)
+            .filter(|p| self.load.shard.owns(p.seq));
         for planned in rest {
             let request = Request {
                 seq: planned.seq,

@@ -286,6 +286,8 @@ impl Search<'_> {
             mix: api.mix(),
             timeout: api.timeout.value.get(),
             max_in_flight: api.max_in_flight.value,
+            // A capacity search runs from one process (docs/shards.md).
+            shard: crate::vocab::Shard::WHOLE,
         };
         // The search stops from outside, by being dropped.
         let (_keep, never) = watch::channel(false);

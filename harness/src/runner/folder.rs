@@ -9,7 +9,7 @@ use super::outcome::RunError;
 
 /// A new run folder named for `name`, holding an exact copy of the
 /// scenario file as `scenario.yaml`.
-pub(super) fn scenario_run_dir(out: &Path, name: &str, source: &str) -> Result<PathBuf, RunError> {
+pub fn scenario_run_dir(out: &Path, name: &str, source: &str) -> Result<PathBuf, RunError> {
     let dir = create_run_dir(out, name)?;
     let copy = dir.join("scenario.yaml");
     std::fs::write(&copy, source)

@@ -27,7 +27,8 @@
 //! asked with and gives back (`options`, `outcome`), its seed, folder and
 //! time limit (`seed`, `folder`, `wall_time`), what stops it early
 //! (`interrupts`), the history's one consumer (`recorder`), what it does
-//! with the cluster itself (`cluster`) and the API load (`api_load`).
+//! with the cluster itself (`cluster`), the API load (`api_load`), and
+//! what a shard of a split run agrees with the others (`shard`).
 //!
 //! The cluster is a [`Target`]: the runner does not know which kind it
 //! drives. Everything a run creates in it (packages, machines, tasks)
@@ -51,17 +52,19 @@ mod outcome;
 mod phases;
 mod recorder;
 mod seed;
+mod shard;
 mod sweep;
 mod tasks;
 mod uploads;
 mod wall_time;
 mod workload;
 
-pub use folder::{BASELINE_FILE, create_dir};
+pub use folder::{BASELINE_FILE, create_dir, scenario_run_dir};
 pub use interrupts::{interrupted, interrupts};
 pub use options::RunOptions;
 pub use outcome::{RunError, RunResult};
 pub use phases::run;
 pub use seed::MAX_DRAWN_SEED;
+pub use shard::{ShardPlan, await_start, derived_run_id, publish_start, run_folder};
 pub use sweep::{SweepResult, run_sweep};
 pub use wall_time::{expected_wall_time, time_limit};

@@ -1,7 +1,8 @@
 //! How a run is asked for: where it writes, its seed, whether it shows
 //! progress, the cluster it runs on, the baselines it is judged against
 //! and how long it may take. The runner reads these and never changes
-//! them; a sweep hands each of its runs a copy with its own folder.
+//! them; a sweep hands each of its runs a copy with its own folder. A
+//! shard of a split run is told which, and what the shards agreed on.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -24,4 +25,7 @@ pub struct RunOptions {
     pub baseline: Option<crate::check::Baselines>,
     /// The longest a run may take, instead of [`time_limit`](super::wall_time::time_limit)'s.
     pub time_limit: Option<Duration>,
+    /// This process is one shard of a split run (docs/shards.md); the
+    /// caller has checked that the scenario can be split.
+    pub shard: Option<super::shard::ShardPlan>,
 }

@@ -23,6 +23,7 @@ use super::options::RunOptions;
 use super::outcome::{RunError, RunResult, stopped};
 use super::recorder::{end_run, finish, give_up, record};
 use super::seed::{new_run_id, seed_of};
+use super::shard::{agreed_seed, read_clock, shard_dir};
 use super::tasks::TaskWorkload;
 use super::uploads::{LadderWorkload, UploadWorkload};
 use super::wall_time::time_limit;
@@ -30,10 +31,12 @@ use super::workload::{RunContext, Running, Workloads};
 use crate::client::ApiClient;
 use crate::fault::{FaultApi, FaultKind, Faults};
 use crate::history::{Clock, Event, Events, FaultAction, History, HistoryWriter, Phase};
+use crate::limits::SHARD_LATE_WITHIN;
 use crate::report::{self, LiveProgress};
 use crate::scenario::{LoadedScenario, Scenario};
 use crate::schedule::{self, Action};
 use crate::target::Target;
+use crate::vocab::Shard;
 
 /// Runs one scenario on the embedded cluster (or the target `opts`
 /// names), phase by phase.
@@ -43,6 +46,9 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
         Ok(booted) => booted,
         Err((cluster, stop)) => return Err(run.abandon(cluster, stop).await),
     };
+    if let Err(stop) = wait_for_start(&mut run, &ctx).await {
+        return Err(run.abandon(Some(ctx.cluster.clone()), stop).await);
+    }
     let (background, mut workloads) = warm_up(&mut run, &mut ctx).await?;
     let procedures = match &loaded.scenario.capacity {
         Some(cap) => {
@@ -97,10 +103,25 @@ impl<'a> Run<'a> {
     /// the recorder and the time limit, and records the run's start.
     pub(super) fn open(loaded: &'a LoadedScenario, opts: &'a RunOptions) -> Result<Self, RunError> {
         let s = &loaded.scenario;
-        let seed = seed_of(opts, s)?;
-        let dir = scenario_run_dir(&opts.out, &s.name.value, &loaded.source)?;
+        let (seed, dir, clock, run_id) = match &opts.shard {
+            None => {
+                let seed = seed_of(opts, s)?;
+                let dir = scenario_run_dir(&opts.out, &s.name.value, &loaded.source)?;
+                (seed, dir, Clock::start(), new_run_id(seed))
+            }
+            // Every shard's times count from the agreed start.
+            Some(plan) => {
+                let seed = match opts.seed.or(s.seed) {
+                    Some(seed) => seed,
+                    None => agreed_seed(&plan.run_id),
+                };
+                let dir = shard_dir(&opts.out, &s.name.value, plan, &loaded.source)?;
+                let clock = Clock::starting_at(plan.start);
+                (seed, dir, clock, plan.run_id.clone())
+            }
+        };
         keep_baseline(&dir, opts, s)?;
-        let (events, rx) = Events::channel(Clock::start());
+        let (events, rx) = Events::channel(clock);
         let writer = HistoryWriter::create(&dir.join("history.jsonl")).map_err(|e| {
             RunError::new(format!(
                 "failed to create the history in {}: {e}",
@@ -110,9 +131,18 @@ impl<'a> Run<'a> {
         let bars = opts.progress.then(MultiProgress::new);
         let progress = bars.as_ref().map(LiveProgress::new);
         let recorder = tokio::spawn(record(rx, writer, progress));
-        let limit = opts.time_limit.unwrap_or_else(|| time_limit(s));
+        // A shard's limit runs from the agreed start, which it waits for.
+        let wait = opts.shard.as_ref().map_or(Duration::ZERO, |p| {
+            p.start
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default()
+        });
+        let limit = opts.time_limit.unwrap_or_else(|| time_limit(s)) + wait;
         let (interrupt, overran) = with_deadline(interrupts(), limit);
-        let run_id = new_run_id(seed);
+        let started_at = match &opts.shard {
+            Some(plan) => plan.start,
+            None => std::time::SystemTime::now(),
+        };
         events.send(Event::RunStarted {
             scenario: s.name.value.clone(),
             seed,
@@ -121,7 +151,8 @@ impl<'a> Run<'a> {
                 .target
                 .as_ref()
                 .map_or_else(|| "embedded".to_string(), |t| t.name.value.clone()),
-            started_at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+            started_at: humantime::format_rfc3339_millis(started_at).to_string(),
+            shard: opts.shard.as_ref().map(|p| p.shard),
         });
         Ok(Self {
             loaded,
@@ -140,6 +171,11 @@ impl<'a> Run<'a> {
 
     fn scenario(&self) -> &'a Scenario {
         &self.loaded.scenario
+    }
+
+    /// This process's shard: 0 of 1 unless the run is split.
+    fn shard(&self) -> Shard {
+        self.opts.shard.as_ref().map_or(Shard::WHOLE, |p| p.shard)
     }
 
     fn phase(&self, phase: Phase) {
@@ -285,9 +321,20 @@ pub(super) async fn boot(
             return Err((Some(cluster), NotBooted::Stopped(doing)));
         }
     };
-    let mut plan = schedule::plan_faults(s, run.seed);
-    let names: Vec<String> = nodes.iter().map(|(name, _)| name.clone()).collect();
-    plan.extend(schedule::capacity_drains(s, &names));
+    // Only the conductor disrupts the cluster; the other shards load it.
+    let mut plan = Vec::new();
+    if run.shard().is_conductor() {
+        plan = schedule::plan_faults(s, run.seed);
+        let names: Vec<String> = nodes.iter().map(|(name, _)| name.clone()).collect();
+        plan.extend(schedule::capacity_drains(s, &names));
+    }
+    // A shard reads its clock against one node, the same for every shard,
+    // so the merge can say how far apart their times may be.
+    if run.shard().is_split()
+        && let Some((name, client)) = nodes.first()
+    {
+        read_clock(name, client, &run.events).await;
+    }
     let faults = Faults::new(
         run.events.clone(),
         cluster.clone(),
@@ -307,6 +354,7 @@ pub(super) async fn boot(
         duration: s.duration.value.get(),
         seed: run.seed,
         run_id: run.run_id.clone(),
+        shard: run.shard(),
         dir: run.dir.clone(),
         interrupt: run.interrupt.clone(),
         bars: run.bars.clone(),
@@ -315,12 +363,36 @@ pub(super) async fn boot(
     Ok((ctx, faults))
 }
 
+/// A shard waits for the run's agreed start, time 0 of its clock, before
+/// its warm-up. One ready later than [`SHARD_LATE_WITHIN`] after it stops
+/// there: its share of the load would not be the schedule's, so the merge
+/// must not count it as run.
+pub(super) async fn wait_for_start(run: &mut Run<'_>, ctx: &RunContext) -> Result<(), NotBooted> {
+    if !run.shard().is_split() {
+        return Ok(());
+    }
+    let start = ctx.events.clock().instant(0);
+    let late = tokio::time::Instant::now().saturating_duration_since(start);
+    if late > SHARD_LATE_WITHIN {
+        return Err(NotBooted::Failed(format!(
+            "shard {} was ready {:.1}s after the run's agreed start, later than the {}s a shard may be",
+            run.shard(),
+            late.as_secs_f64(),
+            SHARD_LATE_WITHIN.as_secs()
+        )));
+    }
+    tokio::select! {
+        _ = sleep_until(start) => Ok(()),
+        _ = interrupted(run.interrupt.clone()) => Err(NotBooted::Stopped("while it waited for the agreed start")),
+    }
+}
+
 /// What runs from the warm-up until the check phase: the open-model load
 /// (recorded, not judged, during the warm-up) and the watcher of each
 /// node's own ping.
 pub(super) struct Background {
     stop: watch::Sender<bool>,
-    watcher: JoinHandle<()>,
+    watcher: Option<JoinHandle<()>>,
     sampler: JoinHandle<()>,
     load: Option<JoinHandle<()>>,
 }
@@ -332,7 +404,9 @@ impl Background {
         if let Some(load) = self.load {
             let _ = load.await;
         }
-        let _ = self.watcher.await;
+        if let Some(watcher) = self.watcher {
+            let _ = watcher.await;
+        }
         let _ = self.sampler.await;
     }
 }
@@ -347,18 +421,25 @@ pub(super) async fn warm_up(
     let s = run.scenario();
     run.phase(Phase::Warmup);
     let (stop, stop_rx) = watch::channel(false);
-    let watcher = tokio::spawn(watch_nodes(
-        ctx.nodes.clone(),
-        ctx.events.clone(),
-        stop_rx.clone(),
-    ));
+    // The conductor alone watches the nodes: what the merge judges them by.
+    let watcher = ctx.shard.is_conductor().then(|| {
+        tokio::spawn(watch_nodes(
+            ctx.nodes.clone(),
+            ctx.events.clone(),
+            stop_rx.clone(),
+        ))
+    });
+    // A shard's schedule counts from the agreed start, as every shard's
+    // does, so their requests interleave.
+    let split = ctx.shard.is_split();
+    let from_us = if split { 0 } else { ctx.events.now_us() };
     let load = s.api_load().map(|api| {
         tokio::spawn(drive_load(
             ctx.lb.clone(),
-            api.clone(),
+            (api.clone(), ctx.shard),
             run.seed,
             ctx.events.clone(),
-            stop_rx.clone(),
+            (stop_rx.clone(), from_us),
         ))
     });
     let sampler = {
@@ -371,7 +452,7 @@ pub(super) async fn warm_up(
         sampler,
         load,
     };
-    ctx.start = ctx.events.clock().instant(ctx.events.now_us()) + s.warmup.value.get();
+    ctx.start = ctx.events.clock().instant(from_us) + s.warmup.value.get();
     let fleet = s.fleet().zip(s.cluster.polling.as_ref());
     let fleet = Running::start::<FleetWorkload>(ctx, fleet.map(|(f, p)| (f.clone(), p.clone())))
         .map_err(RunError::new)?;
@@ -402,7 +483,10 @@ pub(super) async fn workload_and_faults(
     }
     let s = run.scenario();
     run.phase(Phase::Workload);
-    ctx.start = tokio::time::Instant::now();
+    // A shard keeps the planned start, every shard's.
+    if !ctx.shard.is_split() {
+        ctx.start = tokio::time::Instant::now();
+    }
     let start = ctx.start;
     workloads.load =
         Running::start::<LoadWorkload>(ctx, s.load_phase().cloned()).map_err(RunError::new)?;
@@ -541,6 +625,17 @@ pub(super) fn teardown(cluster: &Target) {
 /// folder; a run stopped early gives it with its error.
 pub(super) fn report(run: Run<'_>, history: &History) -> Result<RunResult, RunError> {
     let s = run.scenario();
+    // A shard's history is a slice of the run: only the merge judges it.
+    if run.shard().is_split() {
+        let report = report::build(history, Vec::new());
+        if let Some(why) = &run.why_stopped {
+            return Err(stopped(why, run.overran(), &run.dir).with_report(report));
+        }
+        return Ok(RunResult {
+            dir: run.dir,
+            report,
+        });
+    }
     let (report, written) = report::judge_and_write(
         &run.dir,
         s,

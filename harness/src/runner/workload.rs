@@ -45,6 +45,8 @@ pub(super) struct RunContext {
     pub seed: u64,
     /// The run's ID, in the name of everything it creates in the cluster.
     pub run_id: String,
+    /// Which shard of the run this process is; 0 of 1 unless split.
+    pub shard: crate::vocab::Shard,
     /// The run folder.
     pub dir: PathBuf,
     /// Turns to Some, with why, once the run is to stop.

@@ -25,4 +25,6 @@ pub use model::{
     TaskLoad, TaskObjective, TaskQueue, TaskSearch, UploadIntact, UploadLoad, UploadObjective,
     UploadSearch, UploadThroughput, Via, Workload, ladder_sizes, spanned,
 };
-pub use validate::{MAX_NODES, MAX_TASKS_PER_STEP, is_tag, node_names, planned_steps, validate};
+pub use validate::{
+    MAX_NODES, MAX_TASKS_PER_STEP, is_tag, node_names, planned_steps, shard_problems, validate,
+};

@@ -47,6 +47,42 @@ pub fn is_tag(t: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
+/// Why a scenario cannot run split into shards (docs/shards.md), each
+/// problem located: so far a split run splits the `api` workload and the
+/// faults (the conductor's); the other workloads, a capacity search and a
+/// sweep run from one process.
+pub fn shard_problems(s: &Scenario) -> Vec<Problem> {
+    let mut problems: Vec<Problem> = s
+        .workload
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| !matches!(w.value, Workload::Api(_)))
+        .map(|(i, w)| {
+            let key = w.value.key();
+            Problem::at(
+                &w.referenced,
+                format!("workload[{i}].{key}"),
+                format!("a split run (--shard) splits the `api` workload only, so far; `{key}` runs from one process: leave out --shard"),
+            )
+        })
+        .collect();
+    if let Some(c) = &s.capacity {
+        problems.push(Problem::at(
+            &c.referenced,
+            "capacity",
+            "a capacity search runs from one process: leave out --shard",
+        ));
+    }
+    if let Some(w) = &s.sweep {
+        problems.push(Problem::at(
+            &w.referenced,
+            "sweep",
+            "a sweep runs from one process: leave out --shard",
+        ));
+    }
+    problems
+}
+
 impl Scenario {
     /// The API workload, if the scenario has one.
     pub fn api_load(&self) -> Option<&ApiLoad> {

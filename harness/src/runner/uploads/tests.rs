@@ -196,6 +196,7 @@ fn events() -> (Events, tokio::sync::mpsc::UnboundedReceiver<Event>) {
         run_id: TAG.into(),
         target: "embedded".into(),
         started_at: "2026-12-06T00:00:00Z".into(),
+        shard: None,
     });
     (events, rx)
 }

@@ -33,6 +33,21 @@ pub enum Workload {
     Load(LoadPhase),
 }
 
+impl Workload {
+    /// Its key, as a scenario writes it.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Workload::Api(_) => "api",
+            Workload::Tasks(_) => "tasks",
+            Workload::Upload(_) => "upload",
+            Workload::BodyLimitLadder(_) => "body_limit_ladder",
+            Workload::SlowUpload(_) => "slow_upload",
+            Workload::Fleet(_) => "fleet",
+            Workload::Load(_) => "load",
+        }
+    }
+}
+
 /// A load phase: `users` goose users, each running one transaction after
 /// another (closed model: a slow cluster slows them down), started over
 /// `ramp_up`, held for `hold` and stopped over `ramp_down`. Every request

@@ -1,0 +1,95 @@
+//! `harness merge`: a split run's shard folders merged into one run
+//! folder, every check judged once on the merged history
+//! (docs/shards.md).
+
+use std::path::{Path, PathBuf};
+
+use crate::args::MergeArgs;
+use crate::shared::write_outputs;
+use harness::check;
+use harness::exit::{Failure, Outcome};
+use harness::history::merge::{ShardHistory, merge as merge_histories};
+use harness::history::{History, HistoryWriter};
+use harness::report;
+use harness::runner;
+use harness::scenario::{self, ScenarioError, ScenarioErrorKind};
+
+pub(crate) fn merge(args: &MergeArgs) -> Result<Outcome, Failure> {
+    let mut source: Option<(String, PathBuf)> = None;
+    let mut shards = Vec::new();
+    for dir in &args.shards {
+        let (text, file) = scenario_of(dir)?;
+        // One run's shards ran one scenario file, byte for byte.
+        match &source {
+            Some((first, first_file)) if *first != text => {
+                return Err(Failure::invalid(format!(
+                    "{} and {} differ: the shards of one run ran the same scenario",
+                    first_file.display(),
+                    file.display()
+                )));
+            }
+            Some(_) => {}
+            None => source = Some((text, file)),
+        }
+        let history = History::read(&dir.join("history.jsonl")).map_err(|e| {
+            Failure::invalid(format!(
+                "{} is not a shard's run folder: {e}",
+                dir.display()
+            ))
+        })?;
+        shards.push(ShardHistory {
+            folder: dir.display().to_string(),
+            history,
+        });
+    }
+    let Some((text, file)) = source else {
+        return Err(Failure::invalid("no shard folder was given"));
+    };
+    let scenario = scenario::parse_str(&text).map_err(|problems| {
+        let e = ScenarioError {
+            file,
+            kind: ScenarioErrorKind::Invalid(problems),
+        };
+        Failure::invalid(e.to_string())
+    })?;
+    let merged = merge_histories(shards).map_err(|e| Failure::invalid(e.to_string()))?;
+    let name = merged
+        .header()
+        .map_or_else(|| scenario.name.value.clone(), |h| h.0.to_string());
+    let dir = runner::scenario_run_dir(&args.out, &name, &text)
+        .map_err(|e| Failure::environment(e.to_string()))?;
+    write_history(&dir.join("history.jsonl"), &merged)?;
+    let (report, written) = report::judge_and_write(&dir, &scenario, &merged, None, &name);
+    written.map_err(Failure::environment)?;
+    print!("{}", report::summary(&report));
+    println!("run folder: {}", dir.display());
+    let pass = report.verdict == check::Verdict::Pass;
+    write_outputs(args.json.as_deref(), args.junit.as_deref(), &[report])?;
+    Ok(Outcome::of(pass))
+}
+
+/// A shard folder's scenario, exactly as it ran, and its file.
+fn scenario_of(dir: &Path) -> Result<(String, PathBuf), Failure> {
+    let file = dir.join("scenario.yaml");
+    let text =
+        harness::input::read_text(&file, harness::limits::MAX_SCENARIO_BYTES).map_err(|e| {
+            Failure::invalid(format!(
+                "{} is not a shard's run folder: failed to read {}: {e}",
+                dir.display(),
+                file.display()
+            ))
+        })?;
+    Ok((text, file))
+}
+
+/// The merged history, as a run writes its own.
+fn write_history(path: &Path, history: &History) -> Result<(), Failure> {
+    let failed = |e: std::io::Error| {
+        Failure::environment(format!("failed to write {}: {e}", path.display()))
+    };
+    let mut writer = HistoryWriter::create(path).map_err(failed)?;
+    for e in &history.events {
+        writer.write(e).map_err(failed)?;
+    }
+    writer.flush().map_err(failed)
+}

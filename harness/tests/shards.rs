@@ -1,0 +1,342 @@
+//! A run split into shards, as pods of an Indexed Job would run it: the
+//! same binary in separate processes, each `run --shard I/N` against one
+//! `cluster up` as a real target, then `harness merge` over their folders
+//! (docs/shards.md).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, SystemTime};
+
+use harness::history::{Event, History, Phase, Request};
+use harness::metrics::histogram;
+use serde_json::Value;
+
+use crate::real_target::{Up, files_under, passes_on_up, up_like_file};
+use crate::util::{ChildGuard, harness, run_with_timeout, wait_with_timeout};
+
+/// A shard's run, its wait for the start included.
+const SHARD_RUN: Duration = Duration::from_secs(180);
+
+/// Starts shard `index` of `count` on `up` into `out`, its output in
+/// files beside; `more` are its extra arguments.
+fn start_shard(
+    up: &Up,
+    scenario: &Path,
+    out: &Path,
+    (index, count): (u32, u32),
+    more: &[&str],
+) -> ChildGuard {
+    let log =
+        |what: &str| std::fs::File::create(out.join(format!("shard-{index}.{what}"))).unwrap();
+    let mut cmd = harness();
+    cmd.args(["run", "--allow-disruptive", "--target"])
+        .arg(&up.target)
+        .arg(scenario)
+        .arg("--out")
+        .arg(out.join("runs"))
+        .arg("--shard")
+        .arg(format!("{index}/{count}"))
+        .args(more)
+        .env("HARNESS_API_KEY", &up.key)
+        .stdin(Stdio::null())
+        .stdout(log("stdout"))
+        .stderr(log("stderr"));
+    ChildGuard(cmd.spawn().expect("spawn a shard"))
+}
+
+/// Waits for a shard and checks it exited 0, showing what it said.
+fn finishes(mut shard: ChildGuard, index: u32, out: &Path) {
+    let status = wait_with_timeout(&mut shard.0, SHARD_RUN);
+    let said = |what: &str| {
+        std::fs::read_to_string(out.join(format!("shard-{index}.{what}"))).unwrap_or_default()
+    };
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "shard {index}:\n{}\n{}",
+        said("stdout"),
+        said("stderr")
+    );
+}
+
+/// `harness merge` over `folders` into `out/merged`: its exit code, its
+/// output, and the merged report.
+fn merge(folders: &[PathBuf], out: &Path) -> (i32, String, Option<Value>) {
+    let json = out.join("merged.json");
+    let _ = std::fs::remove_file(&json);
+    let mut cmd = harness();
+    cmd.arg("merge")
+        .args(folders)
+        .arg("--out")
+        .arg(out.join("merged"))
+        .arg("--json")
+        .arg(&json);
+    let result = run_with_timeout(cmd, Duration::from_secs(60));
+    let report = std::fs::read_to_string(&json)
+        .ok()
+        .map(|t| serde_json::from_str(&t).unwrap());
+    (
+        result.code(),
+        format!("{}\n{}", result.stdout, result.stderr),
+        report,
+    )
+}
+
+/// Each shard's run folder, by index, under the run's folder.
+fn shard_folders(out: &Path, scenario: &str, count: u32) -> Vec<PathBuf> {
+    let runs = out.join("runs").join(scenario);
+    let run = std::fs::read_dir(&runs)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .next()
+        .expect("the run's folder");
+    (0..count).map(|i| run.join(format!("shard-{i}"))).collect()
+}
+
+/// An RFC 3339 time `ahead` from now.
+fn start_in(ahead: Duration) -> String {
+    humantime::format_rfc3339_millis(SystemTime::now() + ahead).to_string()
+}
+
+/// The requests the checks judge, successful ones, from `from` on.
+fn judged(h: &History, from: u64) -> Vec<&Request> {
+    h.requests()
+        .filter(|r| r.intended_us >= from && !r.is_error())
+        .collect()
+}
+
+/// failover.yaml at 900 requests a second: one process, then three
+/// shards of 300 a second each, merged. The merged report passes the
+/// same checks; its requests are the shards' together, each of the
+/// schedule's once; and its latency histogram is the shards' histograms
+/// added.
+#[test]
+fn failover_at_900_per_second_in_three_shards_merges_to_the_verdict_of_one_process() {
+    // Four harness processes at 900 a second with a cluster on two cores.
+    let _machine = crate::util::exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let source =
+        std::fs::read_to_string(crate::util::root().join("scenarios/failover.yaml")).unwrap();
+    assert!(source.contains("rate: 300/s"), "failover.yaml's rate moved");
+    let scenario = dir.path().join("failover.yaml");
+    std::fs::write(&scenario, source.replace("rate: 300/s", "rate: 900/s")).unwrap();
+    let file = scenario.display().to_string();
+    let up = up_like_file(&file, dir.path(), &["--node-names", "host"]);
+
+    // One process: the same checks pass, through the real-target path.
+    let single = passes_on_up(&up, &file, &dir.path().join("single"), false);
+    assert_eq!(single["faults"][0]["name"], "kill-n2");
+    let n2 = single["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "n2");
+    assert_eq!(n2.expect("n2 in the report")["starts"], 2, "{single}");
+    assert!(
+        single["metrics"]["rps"].as_f64() > Some(850.0),
+        "{}",
+        single["metrics"]
+    );
+
+    // Three shards, one agreed start.
+    let out = dir.path().join("split");
+    std::fs::create_dir_all(&out).unwrap();
+    let start = start_in(Duration::from_secs(6));
+    let shards: Vec<ChildGuard> = (0..3)
+        .map(|i| start_shard(&up, &scenario, &out, (i, 3), &["--start-at", &start]))
+        .collect();
+    for (i, s) in shards.into_iter().enumerate() {
+        finishes(s, i as u32, &out);
+    }
+    let folders = shard_folders(&out, "failover", 3);
+    let (code, said, merged) = merge(&folders, &out);
+    assert_eq!(code, 0, "{said}");
+    let merged = merged.expect("the merged report");
+    crate::run::assert_matches_schema(&merged);
+    assert_eq!(merged["verdict"], "pass", "{said}");
+    let verdicts = |r: &Value| -> Vec<(String, String)> {
+        r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["kind"].as_str().unwrap().to_string(),
+                    c["verdict"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(verdicts(&merged), verdicts(&single), "{said}");
+    for kind in [
+        "availability",
+        "routes_around_failed_node",
+        "recovers",
+        "latency",
+    ] {
+        assert!(
+            verdicts(&merged).contains(&(kind.into(), "pass".into())),
+            "{kind}: {said}"
+        );
+    }
+    // Each shard read its clock against the cluster; the bound is stated.
+    let bound = merged["shards"]["skew_bound_us"]
+        .as_u64()
+        .expect("a skew bound");
+    assert!(bound < 100_000, "{bound}");
+    assert!(said.contains("shards' clocks assumed within ±"), "{said}");
+
+    // The histories: every request once, the shards' together.
+    let histories: Vec<History> = folders
+        .iter()
+        .map(|f| History::read(&f.join("history.jsonl")).unwrap())
+        .collect();
+    let merged_dir = PathBuf::from(
+        said.lines()
+            .find_map(|l| l.strip_prefix("run folder: "))
+            .expect("the run folder"),
+    );
+    let all = History::read(&merged_dir.join("history.jsonl")).unwrap();
+    let counts: Vec<usize> = histories.iter().map(|h| h.requests().count()).collect();
+    assert_eq!(all.requests().count(), counts.iter().sum::<usize>());
+    // Each of the schedule's requests once, every one up to where the
+    // first shard to stop stopped (each stops its load on its own).
+    let mut seqs: Vec<u64> = all.requests().map(|r| r.seq).collect();
+    seqs.sort_unstable();
+    let before = seqs.len();
+    seqs.dedup();
+    assert_eq!(seqs.len(), before, "a request of the schedule sent twice");
+    let covered = histories
+        .iter()
+        .map(|h| h.requests().map(|r| r.seq).max().unwrap_or(0))
+        .min()
+        .unwrap();
+    let prefix = seqs.iter().take_while(|s| **s <= covered).count() as u64;
+    assert_eq!(prefix, covered + 1, "a request of the schedule never sent");
+    for (i, h) in histories.iter().enumerate() {
+        assert!(
+            h.requests().all(|r| r.seq % 3 == i as u64),
+            "shard {i} sent another's request"
+        );
+    }
+    // Faults and the node watch are the conductor's alone.
+    let faults = |h: &History| {
+        h.events
+            .iter()
+            .filter(|e| matches!(e, Event::Fault(_)))
+            .count()
+    };
+    assert!(faults(&histories[0]) >= 2);
+    assert_eq!(faults(&histories[1]) + faults(&histories[2]), 0);
+    assert_eq!(faults(&all), faults(&histories[0]));
+
+    // The latency histogram: the shards' added, exactly.
+    let from = histories[0]
+        .phase_start(Phase::Workload)
+        .expect("the workload's start");
+    assert_eq!(all.phase_start(Phase::Workload), Some(from));
+    let mut added = histogram(judged(&histories[0], from).into_iter());
+    for h in &histories[1..] {
+        added.add(histogram(judged(h, from).into_iter())).unwrap();
+    }
+    let whole = histogram(judged(&all, from).into_iter());
+    assert_eq!(whole, added);
+    let measured: u64 = histories
+        .iter()
+        .map(|h| h.requests().filter(|r| r.intended_us >= from).count() as u64)
+        .sum();
+    assert_eq!(merged["metrics"]["requests"].as_u64(), Some(measured));
+    let ms = |us: u64| us as f64 / 1e3;
+    assert_eq!(
+        merged["metrics"]["latency_ms"]["p99"].as_f64(),
+        Some(ms(added.value_at_percentile(99.0)))
+    );
+    assert_eq!(
+        merged["metrics"]["latency_ms"]["max"].as_f64(),
+        Some(ms(added.max()))
+    );
+
+    // The key is in no shard's or merged folder.
+    for t in files_under(&out) {
+        assert!(!t.contains(up.key.as_str()), "the API key leaked");
+    }
+}
+
+/// Shard 0 publishes the start for the others (no --start-at); shard 2 is
+/// killed midway. The merge cannot pass: its verdict is unknown, naming
+/// the shard; without shard 2's folder, naming it missing; and a folder of
+/// another run is refused.
+#[test]
+fn a_shard_killed_midway_makes_the_merged_verdict_unknown_naming_it() {
+    let _share = crate::util::latency_bound();
+    let dir = tempfile::tempdir().unwrap();
+    let file = "fixtures/scenarios/shards/steady.yaml";
+    let scenario = crate::util::root().join(file);
+    let up = up_like_file(file, dir.path(), &[]);
+    let out = dir.path().join("split");
+    std::fs::create_dir_all(&out).unwrap();
+    let by_conductor = ["--run-id", "5a4d0002", "--start-lead", "4s"];
+    let conductor = start_shard(&up, &scenario, &out, (0, 3), &by_conductor);
+    let others: Vec<ChildGuard> = (1..3)
+        .map(|i| start_shard(&up, &scenario, &out, (i, 3), &by_conductor))
+        .collect();
+    // Shard 2 is killed 3 s into the load: its history has no end.
+    let history = out.join("runs/steady/5a4d0002/shard-2/history.jsonl");
+    let started = crate::util::poll(Duration::from_secs(30), || {
+        let text = std::fs::read_to_string(&history).ok()?;
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .any(|e| e["event"] == "request" && e["done_us"].as_u64() > Some(3_000_000))
+            .then_some(())
+    });
+    assert!(started.is_some(), "shard 2 sent nothing");
+    let mut others = others.into_iter();
+    let one = others.next().unwrap();
+    let mut two = others.next().unwrap();
+    two.0.kill().unwrap();
+    let _ = wait_with_timeout(&mut two.0, Duration::from_secs(10));
+    finishes(conductor, 0, &out);
+    finishes(one, 1, &out);
+
+    let folders = shard_folders(&out, "steady", 3);
+    let (code, said, merged) = merge(&folders, &out);
+    assert_eq!(code, 1, "{said}");
+    let merged = merged.expect("the merged report");
+    crate::run::assert_matches_schema(&merged);
+    assert_eq!(merged["verdict"], "unknown", "{said}");
+    let why = merged["interrupted"].as_str().expect("why");
+    assert!(
+        why.contains("shard 2/3") && why.contains("did not finish"),
+        "{why}"
+    );
+    assert!(said.contains("interrupted: shard 2/3"), "{said}");
+    assert_eq!(merged["shards"]["shards"][2]["index"], 2);
+
+    let (code, said, merged) = merge(&folders[..2], &out);
+    assert_eq!(code, 1, "{said}");
+    let merged = merged.expect("the merged report");
+    assert_eq!(merged["verdict"], "unknown");
+    assert!(
+        merged["interrupted"]
+            .as_str()
+            .unwrap()
+            .contains("shard 2/3 is missing"),
+        "{said}"
+    );
+
+    // A folder of another run, or no shard's at all: exit 2, naming both.
+    let single = dir.path().join("single");
+    let mut cmd = harness();
+    cmd.args(["run", "--target"])
+        .arg(&up.target)
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&single)
+        .env("HARNESS_API_KEY", &up.key);
+    assert_eq!(run_with_timeout(cmd, Duration::from_secs(60)).code(), 0);
+    let whole = std::fs::read_link(single.join("latest")).unwrap();
+    let (code, said, _) = merge(&[folders[0].clone(), single.join(whole)], &out);
+    assert_eq!(code, 2, "{said}");
+    assert!(said.contains("not a shard's history"), "{said}");
+}
