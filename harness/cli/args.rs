@@ -374,7 +374,8 @@ pub(crate) enum ContainersCommand {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct MergeArgs {
-    /// Every shard's run folder, such as runs/failover/ab12cd34/shard-*.
+    /// Every shard's run folder, such as runs/failover/ab12cd34/shard-*,
+    /// or the run's folder that holds them (runs/failover/ab12cd34).
     #[arg(required = true, value_name = "RUN_DIR")]
     pub(crate) shards: Vec<PathBuf>,
     /// Folder for the merged run's folder (<scenario>/<timestamp>/) and
@@ -387,4 +388,51 @@ pub(crate) struct MergeArgs {
     /// Also write the merged run's JUnit XML here.
     #[arg(long, value_name = "PATH")]
     pub(crate) junit: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct KubeArgs {
+    /// The scenario the shards run.
+    pub(crate) scenario: PathBuf,
+    /// The target file of the cluster they run against; its commands run
+    /// in the conductor's pod.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) target: PathBuf,
+    /// How many shards: pods of the Indexed Job.
+    #[arg(long, value_name = "N")]
+    pub(crate) shards: u32,
+    /// The image that holds the harness, built from the Dockerfile.
+    #[arg(long, value_name = "IMAGE")]
+    pub(crate) image: String,
+    /// The existing Secret that holds the API key; the manifests name it,
+    /// never its value.
+    #[arg(long, value_name = "NAME", default_value = "harness-api-key")]
+    pub(crate) secret: String,
+    /// The key in that Secret.
+    #[arg(long, value_name = "KEY", default_value = "api-key")]
+    pub(crate) secret_key: String,
+    /// An existing ReadWriteMany PersistentVolumeClaim every pod mounts:
+    /// where the shards meet and leave their histories, and the merge its
+    /// run folder.
+    #[arg(long, value_name = "NAME", default_value = "harness-results")]
+    pub(crate) results_claim: String,
+    /// The namespace, instead of kubectl's current one.
+    #[arg(long, value_name = "NAMESPACE")]
+    pub(crate) namespace: Option<String>,
+    /// The run's ID (8 hexadecimal digits); a new one when not given.
+    #[arg(long, value_name = "ID")]
+    pub(crate) run_id: Option<String>,
+    /// The longest the shards' Job may take, instead of the scenario's
+    /// time limit plus the start's lead and the wait for it.
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) deadline: Option<scenario::units::Duration>,
+    /// How far ahead of its own readiness shard 0 puts the start.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub(crate) start_lead: scenario::units::Duration,
+    /// Let the scenario's disruptive steps (faults) run on the target.
+    #[arg(long)]
+    pub(crate) allow_disruptive: bool,
+    /// Folder the manifests are written to.
+    #[arg(long, value_name = "DIR", default_value = "kube")]
+    pub(crate) out: PathBuf,
 }

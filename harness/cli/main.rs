@@ -15,6 +15,7 @@ mod cleanup;
 mod cluster;
 mod containers;
 mod doctor;
+mod kube;
 mod list;
 mod merge;
 mod package;
@@ -29,7 +30,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use args::{
-    CleanupArgs, ClusterCommand, ContainersCommand, DoctorArgs, MergeArgs, RunArgs, UploadArgs,
+    CleanupArgs, ClusterCommand, ContainersCommand, DoctorArgs, KubeArgs, MergeArgs, RunArgs,
+    UploadArgs,
 };
 use harness::exit::{self, Failure, Outcome};
 use harness::scenario;
@@ -75,6 +77,11 @@ enum Command {
     /// fails or a shard is missing or did not finish (the verdict is then
     /// unknown, naming it), 2 if the folders are not the shards of one run.
     Merge(MergeArgs),
+    /// Write the Kubernetes manifests of a split run: a ConfigMap with the
+    /// scenario and target file, an Indexed Job of --shards pods (each a
+    /// shard, run once), and a Job that merges them; the API key from an
+    /// existing Secret, by name (docs/shards.md).
+    Kube(KubeArgs),
     /// A read-only preflight of a cluster described by a target file: ping
     /// of each node directly and through the LB, the API key, versions,
     /// the node list, the LB's spread, drained or offline nodes, polling
@@ -130,6 +137,7 @@ fn dispatch(command: Command) -> Result<Outcome, Failure> {
     match command {
         Command::Run(args) => run::run(args),
         Command::Merge(args) => merge::merge(&args),
+        Command::Kube(args) => kube::kube(&args),
         Command::Validate { scenarios } => validate::validate(&scenarios),
         Command::List => list::list(),
         Command::Cluster(ClusterCommand::Up {
@@ -179,5 +187,65 @@ fn dispatch(command: Command) -> Result<Outcome, Failure> {
         Command::Node => child::node(),
         Command::Lb => child::lb(),
         Command::Exec { program, args } => child::exec(&program, &args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The image the Dockerfile builds runs the harness as its entrypoint,
+    /// as a user that is not root, and the containers of the manifests
+    /// `harness kube` writes run that entrypoint with a command line the
+    /// harness takes.
+    #[test]
+    fn the_kube_manifests_run_the_image_s_entrypoint_with_arguments_it_takes() {
+        use harness::kube::{ENTRYPOINT, KubeRun, USER_ID};
+        let dockerfile = include_str!("../../Dockerfile");
+        let last = |word: &str| {
+            dockerfile
+                .lines()
+                .rev()
+                .find_map(|l| l.strip_prefix(word))
+                .map(str::trim)
+                .unwrap_or_default()
+        };
+        let entrypoint: Vec<String> = serde_json::from_str(last("ENTRYPOINT ")).unwrap();
+        assert_eq!(entrypoint, [ENTRYPOINT]);
+        assert_eq!(last("USER "), format!("{USER_ID}:{USER_ID}"));
+        let run = KubeRun {
+            scenario: "failover".into(),
+            scenario_text: String::new(),
+            target_text: String::new(),
+            ca_file: None,
+            key_env: "OCTOPUS_API_KEY".into(),
+            secret: ("s".into(), "k".into()),
+            shards: 3,
+            image: "harness:test".into(),
+            run_id: "ab12cd34".into(),
+            results_claim: "results".into(),
+            namespace: None,
+            deadline: std::time::Duration::from_secs(60),
+            start_lead: std::time::Duration::from_secs(30),
+        };
+        let m = run.manifests();
+        for job in [&m.shards, &m.merge] {
+            let pod = job.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+            let c = &pod.containers[0];
+            assert_eq!(c.command.as_deref(), Some(&[ENTRYPOINT.to_string()][..]));
+            let line = std::iter::once("harness".to_string()).chain(c.args.clone().unwrap());
+            let cli = Cli::try_parse_from(line).unwrap_or_else(|e| panic!("{e}"));
+            match (&cli.command, c.name.as_str()) {
+                (Command::Run(a), "shard") => {
+                    assert_eq!(a.shards, Some(3));
+                    assert_eq!(a.run_id.as_deref(), Some("ab12cd34"));
+                    assert!(a.allow_disruptive && a.target.is_some());
+                }
+                (Command::Merge(a), "merge") => {
+                    assert_eq!(a.shards, [PathBuf::from("/results/failover/ab12cd34")]);
+                }
+                (other, name) => panic!("{name} runs {other:?}"),
+            }
+        }
     }
 }

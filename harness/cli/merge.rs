@@ -17,7 +17,7 @@ use harness::scenario::{self, ScenarioError, ScenarioErrorKind};
 pub(crate) fn merge(args: &MergeArgs) -> Result<Outcome, Failure> {
     let mut source: Option<(String, PathBuf)> = None;
     let mut shards = Vec::new();
-    for dir in &args.shards {
+    for dir in &expand(&args.shards)? {
         let (text, file) = scenario_of(dir)?;
         // One run's shards ran one scenario file, byte for byte.
         match &source {
@@ -66,6 +66,41 @@ pub(crate) fn merge(args: &MergeArgs) -> Result<Outcome, Failure> {
     let pass = report.verdict == check::Verdict::Pass;
     write_outputs(args.json.as_deref(), args.junit.as_deref(), &[report])?;
     Ok(Outcome::of(pass))
+}
+
+/// The shard folders named: each folder as given, but a run's folder
+/// (`<out>/<scenario>/<run ID>/`, with no history of its own) stands for
+/// the `shard-<I>` folders in it, as a Job's merge, with no shell to
+/// expand a pattern, names them.
+fn expand(given: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
+    let mut folders = Vec::new();
+    for dir in given {
+        if dir.join("history.jsonl").exists() || !dir.is_dir() {
+            folders.push(dir.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| Failure::invalid(format!("failed to read {}: {e}", dir.display())))?;
+        let mut inside: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_dir()
+                    && p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("shard-"))
+            })
+            .collect();
+        if inside.is_empty() {
+            return Err(Failure::invalid(format!(
+                "{} is neither a shard's run folder (no history.jsonl) nor a run's folder of shard-<I> folders",
+                dir.display()
+            )));
+        }
+        inside.sort();
+        folders.extend(inside);
+    }
+    Ok(folders)
 }
 
 /// A shard folder's scenario, exactly as it ran, and its file.

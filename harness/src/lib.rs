@@ -12,7 +12,9 @@
 //! cluster (the [`embedded`] one, or a [`target`]); the [`runner`] drives the phases and records every event in
 //! the [`history`]; each [`check`] judges that history alone; the [`report`]
 //! module renders it for people and for CI. The [`fleet`] of simulated
-//! polling Tentacles speaks Halibut to the nodes.
+//! polling Tentacles speaks Halibut to the nodes. A run split into
+//! shards is judged on one [`history::merge`]d history; [`kube`] writes
+//! the manifests that run its shards as a Kubernetes Indexed Job.
 
 #![warn(missing_docs)]
 
@@ -29,6 +31,7 @@ pub mod fuzz;
 pub mod history;
 pub mod identity;
 pub mod input;
+pub mod kube;
 pub mod limits;
 pub mod metrics;
 pub mod package;

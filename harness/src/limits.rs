@@ -138,6 +138,10 @@ pub const SHARD_LATE_WITHIN: Duration = Duration::from_secs(2);
 /// minutes apart.
 pub const SHARD_START_WAIT: Duration = Duration::from_secs(600);
 
+/// The longest the merge Job `harness kube` writes may take: it reads
+/// the shards' histories and judges them once.
+pub const MERGE_JOB_WITHIN: Duration = Duration::from_secs(600);
+
 /// The longest `harness containers up` waits for its containers (image
 /// pulls included) before it gives up and removes them.
 pub const CONTAINERS_UP_WITHIN: Duration = Duration::from_secs(1800);

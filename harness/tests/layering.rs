@@ -115,6 +115,7 @@ const HARNESS: Floors = &[
     ("the preflight", &["doctor"]),
     ("reports", &["report"]),
     ("the runner", &["runner"]),
+    ("a split run's shards on Kubernetes", &["kube"]),
 ];
 
 fn floor_of(floors: Floors, module: &str) -> Option<usize> {

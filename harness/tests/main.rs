@@ -42,6 +42,8 @@ mod doctor;
 mod real_target;
 // A run split into shards and merged.
 mod shards;
+// `harness kube`'s manifests, validated against the Kubernetes schemas.
+mod kube;
 // A cluster the harness did not write: an Octopus-like server with node
 // Names and Ids unlike the target's, that can refuse drains.
 mod foreign;
