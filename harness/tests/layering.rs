@@ -79,6 +79,7 @@ const CLI: Floors = &[
             "cluster",
             "containers",
             "doctor",
+            "kube",
             "list",
             "merge",
             "package",
