@@ -263,17 +263,63 @@ fn failover_at_900_per_second_in_three_shards_merges_to_the_verdict_of_one_proce
     }
 }
 
-/// Shard 0 publishes the start for the others (no --start-at); shard 2 is
-/// killed midway. The merge cannot pass: its verdict is unknown, naming
-/// the shard; without shard 2's folder, naming it missing; and a folder of
-/// another run is refused.
+/// On one cluster: a fleet of 90 polling Tentacles in three shards of 30
+/// merges into one fleet that every node's health task reached; then a
+/// split run whose shard 0 publishes the start (no --start-at) loses
+/// shard 2, killed midway, and the merge cannot pass: its verdict is
+/// unknown, naming the shard; without shard 2's folder, naming it
+/// missing; and a folder of another run is refused.
 #[test]
-fn a_shard_killed_midway_makes_the_merged_verdict_unknown_naming_it() {
+fn a_fleet_in_three_shards_reaches_every_node_and_a_killed_shard_makes_the_verdict_unknown() {
     let _share = crate::util::latency_bound();
     let dir = tempfile::tempdir().unwrap();
+    let up = up_like_file(
+        "fixtures/scenarios/shards/fleet-small.yaml",
+        dir.path(),
+        &[],
+    );
+
+    let fleet = crate::util::root().join("fixtures/scenarios/shards/fleet-small.yaml");
+    let split = dir.path().join("fleet");
+    std::fs::create_dir_all(&split).unwrap();
+    let start = start_in(Duration::from_secs(3));
+    let shards: Vec<ChildGuard> = (0..3)
+        .map(|i| start_shard(&up, &fleet, &split, (i, 3), &["--start-at", &start]))
+        .collect();
+    for (i, s) in shards.into_iter().enumerate() {
+        finishes(s, i as u32, &split);
+    }
+    let folders = shard_folders(&split, "fleet-small", 3);
+    for f in &folders {
+        let h = History::read(&f.join("history.jsonl")).unwrap();
+        let own = h.events.iter().find_map(|e| match e {
+            Event::Fleet(f) => Some(f.tentacles.len()),
+            _ => None,
+        });
+        assert_eq!(own, Some(30), "{}", f.display());
+    }
+    let (code, said, merged) = merge(&folders, &split);
+    assert_eq!(code, 0, "{said}");
+    let merged = merged.expect("the merged report");
+    crate::run::assert_matches_schema(&merged);
+    let reach = crate::util::check_of(&merged, "every_node_reaches_every_tentacle");
+    assert_eq!(reach["verdict"], "pass", "{said}");
+    assert!(
+        reach["detail"]
+            .as_str()
+            .unwrap()
+            .contains("reached all 90 Tentacles"),
+        "{reach}"
+    );
+    assert_eq!(
+        crate::util::check_of(&merged, "polling_fan_out")["verdict"],
+        "pass",
+        "{said}"
+    );
+    assert_eq!(merged["cleanup"]["clean"], true, "{}", merged["cleanup"]);
+
     let file = "fixtures/scenarios/shards/steady.yaml";
     let scenario = crate::util::root().join(file);
-    let up = up_like_file(file, dir.path(), &[]);
     let out = dir.path().join("split");
     std::fs::create_dir_all(&out).unwrap();
     let by_conductor = ["--run-id", "5a4d0002", "--start-lead", "4s"];

@@ -98,7 +98,7 @@ pub fn merge(shards: Vec<ShardHistory>) -> Result<History, MergeError> {
             shards: seen,
         }),
     ];
-    events.extend(in_time_order(streams));
+    events.extend(one_fleet(in_time_order(streams)));
     events.push(Event::RunEnded {
         at_us: end,
         interrupted: (!problems.is_empty()).then(|| problems.join("; ")),
@@ -232,8 +232,8 @@ fn skew_bound(seen: &[ShardSeen]) -> Option<u64> {
 
 /// Whether a shard's event goes into the merged history. The conductor's
 /// all go but its run_started and run_ended, as the merge writes its own;
-/// every other shard gives its load, what became of what it created, and
-/// its interruptions.
+/// every other shard gives its load, its fleet and what it saw of it, what
+/// became of what it created, and its interruptions.
 fn kept(e: &Event, conductor: bool) -> bool {
     match e {
         Event::RunStarted { .. } | Event::RunEnded { .. } | Event::Shards(_) => false,
@@ -250,12 +250,47 @@ fn kept(e: &Event, conductor: bool) -> bool {
         | Event::PackageLook { .. }
         | Event::Removed { .. }
         | Event::LoadEnded { .. }
+        | Event::Fleet(_)
+        | Event::Polling(_)
+        | Event::HealthTask(_)
+        | Event::Health(_)
+        | Event::FleetRemoved { .. }
         | Event::Interrupted { .. } => true,
         // The cluster as the conductor saw and disrupted it, and the
         // conductor's own generator: samples of several processes in one
         // stream would read as one process's.
         _ => conductor,
     }
+}
+
+/// The shards' fleets as one, where the first of them started: every
+/// shard's Tentacles, from the first start, so that the checks judge the
+/// whole fleet.
+fn one_fleet(events: Vec<Event>) -> Vec<Event> {
+    let mut fleets = events.iter().filter_map(|e| match e {
+        Event::Fleet(f) => Some(f),
+        _ => None,
+    });
+    let Some(first) = fleets.next() else {
+        return events;
+    };
+    let mut whole = first.clone();
+    for f in fleets {
+        whole.at_us = whole.at_us.min(f.at_us);
+        whole.tentacles.extend(f.tentacles.iter().cloned());
+        whole
+            .registration_errors
+            .extend(f.registration_errors.iter().cloned());
+    }
+    whole.tentacles.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut whole = Some(whole);
+    events
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Fleet(_) => whole.take().map(Event::Fleet),
+            other => Some(other),
+        })
+        .collect()
 }
 
 /// The streams merged by when each event was recorded; each stream keeps

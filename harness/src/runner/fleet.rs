@@ -23,6 +23,7 @@ use crate::history::{
 };
 use crate::limits::CLEANUP_WITHIN;
 use crate::scenario::{FleetLoad, PollingListeners, Polls};
+use crate::vocab::Shard;
 use reference_cluster::PollingEndpoint;
 use reference_cluster::api::{NewTask, TaskState};
 
@@ -75,6 +76,7 @@ impl Workload for FleetWorkload {
             start: ctx.start,
             seed: ctx.seed,
             run_id: ctx.run_id.clone(),
+            shard: ctx.shard,
         };
         let (stop, stop_rx) = watch::channel(false);
         let handle = tokio::spawn(run(cfg, endpoints, setup, stop_rx));
@@ -122,6 +124,9 @@ struct Setup {
     seed: u64,
     /// In every machine's name, for `harness cleanup --run-id`.
     run_id: String,
+    /// The shard whose Tentacles these are: every `count`-th of the
+    /// fleet, from `index` (all of them unless the run is split).
+    shard: Shard,
 }
 
 async fn run(cfg: FleetLoad, endpoints: Endpoints, setup: Setup, mut stop: watch::Receiver<bool>) {
@@ -131,9 +136,17 @@ async fn run(cfg: FleetLoad, endpoints: Endpoints, setup: Setup, mut stop: watch
         start,
         seed,
         run_id,
+        shard,
     } = setup;
-    let tentacles = match generate(cfg.tentacles.value as usize, seed).await {
-        Ok(t) => t,
+    // The whole fleet is drawn from the run's seed, the same in every
+    // shard; each shard runs its own slice of it.
+    let tentacles: Vec<Arc<Tentacle>> = match generate(cfg.tentacles.value as usize, seed).await {
+        Ok(t) => t
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| shard.owns(*i as u64))
+            .map(|(_, t)| t)
+            .collect(),
         Err(e) => return eprintln!("harness: fleet: {e}"),
     };
     let thumbprint = match lb.server_thumbprint().await {
@@ -151,6 +164,7 @@ async fn run(cfg: FleetLoad, endpoints: Endpoints, setup: Setup, mut stop: watch
     }
     events.send(Event::Fleet(FleetStarted {
         at_us: events.now_us(),
+        // The whole fleet's: a merge of the shards' fleets holds them all.
         requested: cfg.tentacles.value,
         tentacles: tentacles
             .iter()

@@ -184,3 +184,43 @@ fn folders_of_other_runs_a_shard_twice_or_no_shard_at_all_are_refused() {
     assert!(e.contains("not a shard's history"), "{e}");
     assert!(merge(Vec::new()).is_err());
 }
+
+#[test]
+fn the_shards_fleets_merge_into_one_fleet_of_every_tentacle_from_the_first_start() {
+    use crate::history::{FleetStarted, FleetTentacle};
+    let fleet = |at_us: u64, names: &[&str]| {
+        Event::Fleet(FleetStarted {
+            at_us,
+            requested: 4,
+            tentacles: names
+                .iter()
+                .map(|n| FleetTentacle {
+                    name: n.to_string(),
+                    machine: format!("Machines-{n}"),
+                })
+                .collect(),
+            registration_errors: Vec::new(),
+            endpoints: vec![("n1".into(), "127.0.0.2:1".into())],
+            nodes: vec!["n1".into()],
+            connections: 1,
+            server_thumbprint: "AB".into(),
+        })
+    };
+    let mut a = shard(0, true);
+    a.history.events.insert(4, fleet(2_000, &["t-1", "t-3"]));
+    let mut b = shard(1, true);
+    b.history.events.insert(4, fleet(1_500, &["t-2", "t-4"]));
+    let merged = merge(vec![a, b, shard(2, true)]).unwrap();
+    let fleets: Vec<&FleetStarted> = merged
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Fleet(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fleets.len(), 1);
+    assert_eq!(fleets[0].at_us, 1_500);
+    let names: Vec<&str> = fleets[0].tentacles.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["t-1", "t-2", "t-3", "t-4"]);
+}
