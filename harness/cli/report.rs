@@ -36,6 +36,19 @@ pub(crate) fn report(dir: &Path) -> Result<Outcome, Failure> {
     })?;
     let history =
         History::read(&dir.join("history.jsonl")).map_err(|e| Failure::invalid(e.to_string()))?;
+    // A shard's history is a slice of its run: judged alone, its checks
+    // would pass or fail for the wrong reasons.
+    if let Some(harness::history::Event::RunStarted {
+        shard: Some(shard),
+        run_id,
+        ..
+    }) = history.events.first()
+    {
+        return Err(Failure::invalid(format!(
+            "{} is shard {shard} of the split run {run_id}: `harness merge` judges the run from every shard's folder (docs/shards.md)",
+            dir.display()
+        )));
+    }
     // A run compared with a baseline kept it in its folder.
     let kept = dir.join(runner::BASELINE_FILE);
     let baseline = if kept.exists() {

@@ -170,19 +170,19 @@ fn a_ca_file_is_carried_and_what_cannot_run_as_shards_is_refused_naming_where() 
         nested.stderr
     );
 
-    // A fleet runs from one process: refused, at its line.
-    let fleet = dir.path().join("fleet.yaml");
+    // A load phase runs from one process: refused, at its line.
+    let mixed = dir.path().join("mixed.yaml");
     std::fs::write(
-        &fleet,
-        "name: fleet\nduration: 10s\ncluster: { polling: {} }\nworkload:\n  - api: { rate: 10/s }\n  - fleet: { tentacles: 5 }\n",
+        &mixed,
+        "name: mixed\nduration: 10s\nworkload:\n  - api: { rate: 10/s }\n  - load: { users: 2, hold: 5s }\n",
     )
     .unwrap();
     let mut a = args("target.yaml");
-    a[0] = fleet.display().to_string();
+    a[0] = mixed.display().to_string();
     let refused = run(a);
     assert_eq!(refused.code(), 2, "{}", refused.stderr);
     assert!(
-        refused.stderr.contains("workload[1].fleet") && refused.stderr.contains("fleet.yaml"),
+        refused.stderr.contains("mixed.yaml:5:5") && refused.stderr.contains("workload[1].load"),
         "{}",
         refused.stderr
     );

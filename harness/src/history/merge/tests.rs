@@ -221,6 +221,10 @@ fn the_shards_fleets_merge_into_one_fleet_of_every_tentacle_from_the_first_start
         .collect();
     assert_eq!(fleets.len(), 1);
     assert_eq!(fleets[0].at_us, 1_500);
-    let names: Vec<&str> = fleets[0].tentacles.iter().map(|t| t.name.as_str()).collect();
+    let names: Vec<&str> = fleets[0]
+        .tentacles
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
     assert_eq!(names, ["t-1", "t-2", "t-3", "t-4"]);
 }
