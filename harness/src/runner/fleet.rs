@@ -138,15 +138,8 @@ async fn run(cfg: FleetLoad, endpoints: Endpoints, setup: Setup, mut stop: watch
         run_id,
         shard,
     } = setup;
-    // The whole fleet is drawn from the run's seed, the same in every
-    // shard; each shard runs its own slice of it.
-    let tentacles: Vec<Arc<Tentacle>> = match generate(cfg.tentacles.value as usize, seed).await {
-        Ok(t) => t
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| shard.owns(*i as u64))
-            .map(|(_, t)| t)
-            .collect(),
+    let tentacles = match generate(cfg.tentacles.value as usize, seed, shard).await {
+        Ok(t) => t,
         Err(e) => return eprintln!("harness: fleet: {e}"),
     };
     let thumbprint = match lb.server_thumbprint().await {
@@ -242,14 +235,21 @@ async fn run(cfg: FleetLoad, endpoints: Endpoints, setup: Setup, mut stop: watch
     remove(&lb, &machines, &events).await;
 }
 
-/// The fleet's Tentacles, each with a certificate of its own.
-async fn generate(n: usize, seed: u64) -> Result<Vec<Arc<Tentacle>>, String> {
+/// The shard's Tentacles of the fleet, each with a certificate of its
+/// own. The whole fleet is drawn from the run's seed, the same in every
+/// shard; each shard keeps its slice.
+async fn generate(n: usize, seed: u64, shard: Shard) -> Result<Vec<Arc<Tentacle>>, String> {
     // Certificates take a little CPU each: off the runtime's threads.
     let tentacles = tokio::task::spawn_blocking(move || {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        (0..n)
-            .map(|i| Tentacle::generate(&format!("tentacle-{:04}", i + 1), &mut rng).map(Arc::new))
-            .collect::<Result<Vec<_>, _>>()
+        let mut kept = Vec::new();
+        for i in 0..n {
+            let t = Tentacle::generate(&format!("tentacle-{:04}", i + 1), &mut rng)?;
+            if shard.owns(i as u64) {
+                kept.push(Arc::new(t));
+            }
+        }
+        Ok(kept)
     })
     .await;
     tentacles.unwrap_or_else(|e| Err(e.to_string()))
