@@ -94,6 +94,26 @@ fn shard_folders(out: &Path, scenario: &str, count: u32) -> Vec<PathBuf> {
     (0..count).map(|i| run.join(format!("shard-{i}"))).collect()
 }
 
+/// Three shards of `scenario` on `up` into `out`, from a start `ahead`
+/// of now given to each with --start-at; each must exit 0. Their folders,
+/// by index.
+fn three_shards(up: &Up, scenario: &Path, out: &Path, ahead: Duration) -> Vec<PathBuf> {
+    std::fs::create_dir_all(out).unwrap();
+    let start = start_in(ahead);
+    let shards: Vec<ChildGuard> = (0..3)
+        .map(|i| start_shard(up, scenario, out, (i, 3), &["--start-at", &start]))
+        .collect();
+    for (i, s) in shards.into_iter().enumerate() {
+        finishes(s, i as u32, out);
+    }
+    let name = std::fs::read_to_string(scenario)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("name: ").map(str::to_string))
+        .expect("the scenario's name");
+    shard_folders(out, &name, 3)
+}
+
 /// `harness report` of a folder.
 fn run_report(dir: &Path) -> crate::util::Output {
     let mut cmd = harness();
@@ -151,15 +171,7 @@ fn failover_at_900_per_second_in_three_shards_merges_to_the_verdict_of_one_proce
 
     // Three shards, one agreed start.
     let out = dir.path().join("split");
-    std::fs::create_dir_all(&out).unwrap();
-    let start = start_in(Duration::from_secs(6));
-    let shards: Vec<ChildGuard> = (0..3)
-        .map(|i| start_shard(&up, &scenario, &out, (i, 3), &["--start-at", &start]))
-        .collect();
-    for (i, s) in shards.into_iter().enumerate() {
-        finishes(s, i as u32, &out);
-    }
-    let folders = shard_folders(&out, "failover", 3);
+    let folders = three_shards(&up, &scenario, &out, Duration::from_secs(6));
     let (code, said, merged) = merge(&folders, &out);
     assert_eq!(code, 0, "{said}");
     let merged = merged.expect("the merged report");
@@ -291,15 +303,7 @@ fn a_fleet_in_three_shards_reaches_every_node_and_a_killed_shard_makes_the_verdi
 
     let fleet = crate::util::root().join("fixtures/scenarios/shards/fleet-small.yaml");
     let split = dir.path().join("fleet");
-    std::fs::create_dir_all(&split).unwrap();
-    let start = start_in(Duration::from_secs(3));
-    let shards: Vec<ChildGuard> = (0..3)
-        .map(|i| start_shard(&up, &fleet, &split, (i, 3), &["--start-at", &start]))
-        .collect();
-    for (i, s) in shards.into_iter().enumerate() {
-        finishes(s, i as u32, &split);
-    }
-    let folders = shard_folders(&split, "fleet-small", 3);
+    let folders = three_shards(&up, &fleet, &split, Duration::from_secs(3));
     for f in &folders {
         let h = History::read(&f.join("history.jsonl")).unwrap();
         let own = h.events.iter().find_map(|e| match e {

@@ -1,6 +1,7 @@
 //! A run's seed and ID: the seed `--seed` or the scenario gives, or one
-//! drawn at random that a JSON reader of doubles still holds exactly, and
-//! the short ID in the name of everything the run creates in the cluster.
+//! drawn at random that a JSON reader of doubles still holds exactly (or,
+//! for the shards of a split run, from their run ID), and the short ID in
+//! the name of everything the run creates in the cluster.
 
 use super::options::RunOptions;
 use super::outcome::RunError;
@@ -27,6 +28,17 @@ fn draw_seed() -> Result<u64, RunError> {
         .map_err(|e| RunError::new(format!("failed to draw a seed: {e}")))
 }
 
+/// The seed the shards of a split run agree on when neither the scenario
+/// nor `--seed` gives one: drawn from the run ID, which they share, below
+/// 2^53 as a drawn seed is.
+pub(super) fn agreed_seed(run_id: &str) -> u64 {
+    use sha1::Digest;
+    let digest = sha1::Sha1::digest(run_id.as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(bytes) & MAX_DRAWN_SEED
+}
+
 /// A short ID unique to the run, in the name of everything it creates in
 /// the cluster, so that only those are removed.
 pub(super) fn new_run_id(seed: u64) -> String {
@@ -39,6 +51,14 @@ mod tests {
 
     /// A drawn seed survives a JSON reader that holds numbers as doubles:
     /// `jq .seed` prints the seed that replays the run. See: issue 17.
+    /// Shards given one run ID draw one seed, which a double holds.
+    #[test]
+    fn shards_of_one_run_agree_on_the_seed() {
+        assert_eq!(agreed_seed("ab12cd34"), agreed_seed("ab12cd34"));
+        assert_ne!(agreed_seed("ab12cd34"), agreed_seed("ab12cd35"));
+        assert!(agreed_seed("ab12cd34") <= MAX_DRAWN_SEED);
+    }
+
     #[test]
     fn r17_drawn_seeds_are_exact_as_doubles() {
         for _ in 0..256 {

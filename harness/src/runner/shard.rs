@@ -1,5 +1,5 @@
 //! A run split into shards (docs/shards.md): what every shard agrees on
-//! (the start, the run ID, the seed), where a shard keeps its history,
+//! (the start, the run ID), where a shard keeps its history,
 //! how the conductor publishes the start when none was given, a shard's
 //! reading of its clock against the cluster's, and its wait for the start.
 
@@ -9,7 +9,6 @@ use std::time::{Duration, SystemTime};
 use sha1::Digest;
 
 use super::outcome::RunError;
-use super::seed::MAX_DRAWN_SEED;
 use crate::client::ApiClient;
 use crate::history::{ClockOffset, DateLook, Event, Events, offset_from_tick};
 use crate::vocab::Shard;
@@ -34,15 +33,6 @@ pub fn derived_run_id(scenario: &str, start: SystemTime) -> String {
     let at = humantime::format_rfc3339_micros(start).to_string();
     let digest = sha1::Sha1::digest(format!("{scenario}\n{at}").as_bytes());
     digest[..4].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The seed shards agree on when neither the scenario nor `--seed` gives
-/// one: drawn from the run ID, below 2^53 as a drawn seed is.
-pub(super) fn agreed_seed(run_id: &str) -> u64 {
-    let digest = sha1::Sha1::digest(run_id.as_bytes());
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&digest[..8]);
-    u64::from_le_bytes(bytes) & MAX_DRAWN_SEED
 }
 
 /// The folder of a run's shards: `<out>/<scenario>/<run ID>/`.
@@ -189,7 +179,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shards_given_one_start_agree_on_the_run_id_and_seed() {
+    fn shards_given_one_start_agree_on_the_run_id() {
         let start = humantime::parse_rfc3339("2026-12-07T21:00:00Z").unwrap();
         let id = derived_run_id("failover", start);
         assert_eq!(id.len(), 8);
@@ -200,8 +190,6 @@ mod tests {
             id,
             derived_run_id("failover", start + Duration::from_secs(1))
         );
-        assert_eq!(agreed_seed(&id), agreed_seed(&id));
-        assert!(agreed_seed(&id) <= MAX_DRAWN_SEED);
     }
 
     #[test]
