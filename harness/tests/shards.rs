@@ -285,8 +285,9 @@ fn failover_at_900_per_second_in_three_shards_merges_to_the_verdict_of_one_proce
     }
 }
 
-/// On one cluster: a fleet of 90 polling Tentacles in three shards of 30
-/// merges into one fleet that every node's health task reached; then a
+/// On one cluster: a fleet of 90 polling Tentacles and a burst of 30
+/// tasks in three shards merge into one fleet that every node's health
+/// task reached and 30 tasks each run once; then a
 /// split run whose shard 0 publishes the start (no --start-at) loses
 /// shard 2, killed midway, and the merge cannot pass: its verdict is
 /// unknown, naming the shard; without shard 2's folder, naming it
@@ -332,6 +333,17 @@ fn a_fleet_in_three_shards_reaches_every_node_and_a_killed_shard_makes_the_verdi
         "pass",
         "{said}"
     );
+    // The tasks: ten from each shard, every one run once.
+    let once = crate::util::check_of(&merged, "exactly_once");
+    assert_eq!(once["verdict"], "pass", "{said}");
+    let submitted: Vec<usize> = fleet_folders
+        .iter()
+        .map(|f| {
+            let h = History::read(&f.join("history.jsonl")).unwrap();
+            h.task_submissions().count()
+        })
+        .collect();
+    assert_eq!(submitted, [10, 10, 10]);
     assert_eq!(merged["cleanup"]["clean"], true, "{}", merged["cleanup"]);
     // The merged folder is a run folder `harness report` judges again the
     // same; a shard's alone is refused.

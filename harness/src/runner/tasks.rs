@@ -7,7 +7,8 @@
 //! execution, so a task that ran twice shows it twice: that is the evidence
 //! `exactly_once` judges, on any target, whatever the server's log format.
 //! States are read with one list call per 100 tasks per poll, not one call
-//! per task.
+//! per task. A shard of a split run submits every N-th task of the
+//! schedule, with its share of the clients, and follows and reads its own.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use crate::client::{ApiClient, CALL_TIMEOUT};
 use crate::history::{Event, Events, TaskLogRead, TaskSeen, TaskSubmit};
 use crate::limits::CLEANUP_WITHIN;
 use crate::scenario::{TaskLoad, Via};
+use crate::vocab::Shard;
 use reference_cluster::api::{NewTask, TaskBody, TaskState};
 
 /// Tasks read in one list call.
@@ -111,6 +113,7 @@ impl TaskWorkload {
             // from an earlier run can never count as this one's.
             tag: ctx.run_id.clone(),
             first,
+            shard: ctx.shard,
             cfg,
         };
         let handle = tokio::spawn(run(job, finish_rx, cleaned_tx));
@@ -155,6 +158,14 @@ impl TaskWorkload {
     }
 }
 
+/// A shard's share of the scenario's `clients` submitting at once: the
+/// whole split as evenly as it goes, at least one each.
+fn shard_clients(clients: u32, shard: Shard) -> usize {
+    let (n, i) = (shard.count.max(1), shard.index);
+    let share = clients / n + u32::from(i < clients % n);
+    share.max(1) as usize
+}
+
 /// A submitted task and its marker.
 #[derive(Debug, Clone)]
 struct Followed {
@@ -179,6 +190,9 @@ struct Job {
     /// The first task's number: the tasks of several workloads in one run
     /// (a capacity search's steps) never share a number or a marker.
     first: u64,
+    /// The shard whose tasks these are: every `count`-th of the schedule's,
+    /// from `index` (all of them unless the run is split).
+    shard: Shard,
 }
 
 async fn run(
@@ -259,8 +273,9 @@ async fn submit(
         until,
         tag,
         first,
+        shard,
     } = job;
-    let clients = Arc::new(Semaphore::new(cfg.clients.value as usize));
+    let clients = Arc::new(Semaphore::new(shard_clients(cfg.clients.value, shard)));
     let work = cfg.work.value.get();
     let timeout = CALL_TIMEOUT;
     // Due times: all at once for a burst, evenly spaced for a rate.
@@ -281,6 +296,11 @@ async fn submit(
     while let Some(at) = due(seq) {
         if stopped(&stop) {
             break;
+        }
+        // Another shard's task: its number stays that shard's.
+        if !shard.owns(seq) {
+            seq += 1;
+            continue;
         }
         let permit = tokio::select! {
             p = async {
@@ -604,6 +624,15 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shards_share_the_clients_evenly_and_each_has_one() {
+        let of = |index, count| Shard { index, count };
+        let shares: Vec<usize> = (0..3).map(|i| shard_clients(8, of(i, 3))).collect();
+        assert_eq!(shares, [3, 3, 2]);
+        assert_eq!(shard_clients(8, Shard::WHOLE), 8);
+        assert_eq!(shard_clients(2, of(2, 3)), 1);
+    }
 
     #[test]
     fn markers_count_whole_words_only() {

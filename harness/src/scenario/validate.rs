@@ -48,21 +48,26 @@ pub fn is_tag(t: &str) -> bool {
 }
 
 /// Why a scenario cannot run split into shards (docs/shards.md), each
-/// problem located: so far a split run splits the `api` workload and the
-/// `fleet` (and the faults are the conductor's); the other workloads, a
-/// capacity search and a sweep run from one process.
+/// problem located: so far a split run splits the `api`, `fleet` and
+/// `tasks` workloads (and the faults are the conductor's); the other
+/// workloads, a capacity search and a sweep run from one process.
 pub fn shard_problems(s: &Scenario) -> Vec<Problem> {
     let mut problems: Vec<Problem> = s
         .workload
         .iter()
         .enumerate()
-        .filter(|(_, w)| !matches!(w.value, Workload::Api(_) | Workload::Fleet(_)))
+        .filter(|(_, w)| {
+            !matches!(
+                w.value,
+                Workload::Api(_) | Workload::Fleet(_) | Workload::Tasks(_)
+            )
+        })
         .map(|(i, w)| {
             let key = w.value.key();
             Problem::at(
                 &w.referenced,
                 format!("workload[{i}].{key}"),
-                format!("a split run (--shard) splits the `api` and `fleet` workloads only, so far; `{key}` runs from one process: leave out --shard"),
+                format!("a split run (--shard) splits the `api`, `fleet` and `tasks` workloads only, so far; `{key}` runs from one process: leave out --shard"),
             )
         })
         .collect();
