@@ -83,8 +83,8 @@ pub(crate) struct RunArgs {
     /// derived from the scenario's name and --start-at when not given.
     #[arg(long, value_name = "ID", requires = "shard_given")]
     pub(crate) run_id: Option<String>,
-    /// How far ahead of its own readiness shard 0 puts the start it
-    /// publishes, for the other shards to be ready too.
+    /// How far ahead of its own start shard 0 puts the start it
+    /// publishes, for every shard (itself too) to ready the cluster.
     #[arg(
         long,
         value_name = "DURATION",
@@ -426,7 +426,8 @@ pub(crate) struct KubeArgs {
     /// time limit plus the start's lead and the wait for it.
     #[arg(long, value_name = "DURATION")]
     pub(crate) deadline: Option<scenario::units::Duration>,
-    /// How far ahead of its own readiness shard 0 puts the start.
+    /// How far ahead of its own start shard 0 puts the start it
+    /// publishes, for every pod to be scheduled and ready.
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     pub(crate) start_lead: scenario::units::Duration,
     /// Let the scenario's disruptive steps (faults) run on the target.

@@ -45,14 +45,16 @@ pub(crate) fn merge(args: &MergeArgs) -> Result<Outcome, Failure> {
     let Some((text, file)) = source else {
         return Err(Failure::invalid("no shard folder was given"));
     };
-    let scenario = scenario::parse_str(&text).map_err(|problems| {
+    let merged = merge_histories(shards).map_err(|e| Failure::invalid(e.to_string()))?;
+    // Checked against the nodes the run recorded: the target's names.
+    let nodes = merged.target_node_names();
+    let scenario = scenario::parse_str_for_nodes(&text, nodes.as_deref()).map_err(|problems| {
         let e = ScenarioError {
             file,
             kind: ScenarioErrorKind::Invalid(problems),
         };
         Failure::invalid(e.to_string())
     })?;
-    let merged = merge_histories(shards).map_err(|e| Failure::invalid(e.to_string()))?;
     let name = merged
         .header()
         .map_or_else(|| scenario.name.value.clone(), |h| h.0.to_string());

@@ -27,15 +27,17 @@ pub(crate) fn report(dir: &Path) -> Result<Outcome, Failure> {
                 scenario_file.display()
             ))
         })?;
-    let scenario = scenario::parse_str(&source).map_err(|problems| {
+    let history =
+        History::read(&dir.join("history.jsonl")).map_err(|e| Failure::invalid(e.to_string()))?;
+    // Checked against the nodes the run recorded: a real target's names.
+    let scenario = scenario::parse_str_for_nodes(&source, history.target_node_names().as_deref())
+        .map_err(|problems| {
         let e = ScenarioError {
             file: scenario_file,
             kind: ScenarioErrorKind::Invalid(problems),
         };
         Failure::invalid(e.to_string())
     })?;
-    let history =
-        History::read(&dir.join("history.jsonl")).map_err(|e| Failure::invalid(e.to_string()))?;
     // A shard's history is a slice of its run: judged alone, its checks
     // would pass or fail for the wrong reasons.
     if let Some(harness::history::Event::RunStarted {

@@ -32,7 +32,6 @@ pub(crate) fn run(args: RunArgs) -> Result<Outcome, Failure> {
     if target.is_none() {
         refuse_on_embedded(&loaded)?;
     }
-    let shard = shard_plan(&args, &loaded, target.is_some())?;
     if target.is_some()
         && let Some(l) = loaded.iter().find(|l| l.scenario.sweep.is_some())
     {
@@ -50,6 +49,12 @@ pub(crate) fn run(args: RunArgs) -> Result<Outcome, Failure> {
             None
         }
     };
+    if args.time_limit.is_some_and(|t| t.get().is_zero()) {
+        return Err(Failure::invalid("--time-limit must be longer than 0s"));
+    }
+    // Last of the checks: shard 0 publishes the start only once
+    // everything else about the run was accepted.
+    let shard = shard_plan(&args, &loaded, target.is_some())?;
     let rt = runtime()?;
     let opts = RunOptions {
         out: args.out.clone(),
@@ -60,9 +65,6 @@ pub(crate) fn run(args: RunArgs) -> Result<Outcome, Failure> {
         time_limit: args.time_limit.map(|d| d.get()),
         shard,
     };
-    if opts.time_limit.is_some_and(|t| t.is_zero()) {
-        return Err(Failure::invalid("--time-limit must be longer than 0s"));
-    }
     if let Some(engine) = args.lb {
         for l in &mut loaded {
             l.scenario.cluster.lb.engine = engine;
@@ -113,6 +115,11 @@ fn shard_plan(
         }
         (None, None) => return Ok(None),
     };
+    if !shard.is_split() {
+        return Err(Failure::invalid(format!(
+            "--shard {shard}: a split run has 2 shards or more; without --shard a run is one process"
+        )));
+    }
     if !on_target {
         return Err(Failure::invalid(
             "--shard needs --target: every shard drives one cluster, which the embedded default would start anew in each",
@@ -142,11 +149,15 @@ fn shard_plan(
     let name = &one.scenario.name.value;
     let (start, run_id) = match (&args.start_at, &args.run_id) {
         (Some(text), id) => {
-            let start = humantime::parse_rfc3339_weak(text.trim()).map_err(|e| {
-                Failure::invalid(format!(
-                    "--start-at: {text:?} is not an RFC 3339 time such as 2026-12-07T21:00:00Z: {e}"
-                ))
-            })?;
+            // `Z` or an offset, as `date -Iseconds` writes it.
+            let start = harness::history::parse_server_time(text)
+                .and_then(|us| u64::try_from(us).ok())
+                .map(|us| std::time::UNIX_EPOCH + std::time::Duration::from_micros(us))
+                .ok_or_else(|| {
+                    Failure::invalid(format!(
+                        "--start-at: {text:?} is not an RFC 3339 time such as 2026-12-07T21:00:00Z or 2026-12-07T22:00:00+01:00"
+                    ))
+                })?;
             let id = id
                 .clone()
                 .unwrap_or_else(|| runner::derived_run_id(name, start));

@@ -27,6 +27,10 @@ pub const CONFIG_AT: &str = "/config";
 /// Where the results volume is mounted in each pod.
 pub const RESULTS_AT: &str = "/results";
 
+/// How long a pod told to stop has to heal and record before it is
+/// killed.
+pub const TERMINATION_GRACE: Duration = Duration::from_secs(300);
+
 /// The user (and group) every container runs as: not root.
 pub const USER_ID: i64 = 10001;
 
@@ -185,15 +189,20 @@ impl KubeRun {
 
     /// A Job of `count` pods at once, each run once: a shard run again
     /// would double its load, so no pod restarts and no failure retries.
+    /// A shard that fails fails its index alone (`backoffLimitPerIndex`),
+    /// not the Job: the others, the conductor amid a fault among them, run
+    /// to their end and heal.
     fn job(&self, name: &str, pod: PodTemplateSpec, (count, within): (u32, Duration)) -> Job {
         let count = i32::try_from(count).unwrap_or(i32::MAX);
+        let indexed = count > 1;
         Job {
             metadata: self.meta(name),
             spec: Some(JobSpec {
-                completion_mode: Some(if count > 1 { "Indexed" } else { "NonIndexed" }.into()),
+                completion_mode: Some(if indexed { "Indexed" } else { "NonIndexed" }.into()),
                 completions: Some(count),
                 parallelism: Some(count),
-                backoff_limit: Some(0),
+                backoff_limit: (!indexed).then_some(0),
+                backoff_limit_per_index: indexed.then_some(0),
                 active_deadline_seconds: Some(within.as_secs().max(1) as i64),
                 ttl_seconds_after_finished: Some(7 * 86_400),
                 template: pod,
@@ -239,6 +248,10 @@ impl KubeRun {
             }),
             spec: Some(PodSpec {
                 restart_policy: Some("Never".into()),
+                // SIGTERM (the deadline, a deleted Job) stops a shard, which
+                // then heals what it disrupted: time for the target's
+                // commands.
+                termination_grace_period_seconds: Some(TERMINATION_GRACE.as_secs() as i64),
                 affinity,
                 security_context: Some(PodSecurityContext {
                     run_as_non_root: Some(true),

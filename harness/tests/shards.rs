@@ -152,10 +152,12 @@ fn failover_at_900_per_second_in_three_shards_merges_to_the_verdict_of_one_proce
     let scenario = dir.path().join("failover.yaml");
     std::fs::write(&scenario, source.replace("rate: 300/s", "rate: 900/s")).unwrap();
     let file = scenario.display().to_string();
-    let up = up_like_file(&file, dir.path(), &["--node-names", "host"]);
+    // The nodes named as the target file's keys (n1, ...), the names the
+    // other real-target tests' clusters avoid.
+    let up = up_like_file(&file, dir.path(), &["--node-names", "key"]);
 
     // One process: the same checks pass, through the real-target path.
-    let single = passes_on_up(&up, &file, &dir.path().join("single"), false);
+    let single = passes_on_up(&up, &file, &dir.path().join("single"), true);
     assert_eq!(single["faults"][0]["name"], "kill-n2");
     let n2 = single["nodes"]
         .as_array()
@@ -296,12 +298,10 @@ fn failover_at_900_per_second_in_three_shards_merges_to_the_verdict_of_one_proce
 fn a_fleet_in_three_shards_reaches_every_node_and_a_killed_shard_makes_the_verdict_unknown() {
     let _share = crate::util::latency_bound();
     let dir = tempfile::tempdir().unwrap();
-    // The nodes named as the target file's keys (n1, ...), the names the
-    // other tests' clusters avoid.
     let up = up_like_file(
         "fixtures/scenarios/shards/fleet-small.yaml",
         dir.path(),
-        &["--node-names", "key"],
+        &[],
     );
 
     let fleet = crate::util::root().join("fixtures/scenarios/shards/fleet-small.yaml");

@@ -29,21 +29,37 @@ impl History {
         })
     }
 
-    /// Reads a `history.jsonl` file.
+    /// Reads a `history.jsonl` file. A last line cut off before its
+    /// newline is left out: the harness that wrote it was killed mid-write,
+    /// and the events before it stand (its history has no `run_ended`, so
+    /// it is judged as a run that did not finish).
     pub fn read(path: &Path) -> Result<History, HistoryError> {
         let file = File::open(path).map_err(|e| HistoryError::Io(path.display().to_string(), e))?;
         let mut events = Vec::new();
-        for (i, line) in BufReader::new(file).lines().enumerate() {
-            let line = line.map_err(|e| HistoryError::Io(path.display().to_string(), e))?;
+        let mut reader = BufReader::new(file);
+        let mut line = String::new();
+        for i in 0.. {
+            line.clear();
+            let read = reader
+                .read_line(&mut line)
+                .map_err(|e| HistoryError::Io(path.display().to_string(), e))?;
+            if read == 0 {
+                break;
+            }
             if line.trim().is_empty() {
                 continue;
             }
-            let event = serde_json::from_str(&line).map_err(|e| HistoryError::Parse {
-                file: path.display().to_string(),
-                line: i + 1,
-                error: e,
-            })?;
-            events.push(event);
+            match serde_json::from_str(&line) {
+                Ok(event) => events.push(event),
+                Err(_) if !line.ends_with('\n') => break,
+                Err(e) => {
+                    return Err(HistoryError::Parse {
+                        file: path.display().to_string(),
+                        line: i + 1,
+                        error: e,
+                    });
+                }
+            }
         }
         Ok(History { events })
     }
@@ -96,5 +112,22 @@ impl HistoryWriter {
     /// Flushes what is buffered.
     pub fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_last_line_cut_off_by_a_kill_is_left_out_and_a_bad_line_before_it_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.jsonl");
+        let whole = "{\"event\":\"phase\",\"at_us\":1,\"phase\":\"warmup\"}\n";
+        std::fs::write(&path, format!("{whole}{whole}{{\"event\":\"request\",\"se")).unwrap();
+        assert_eq!(History::read(&path).unwrap().events.len(), 2);
+        std::fs::write(&path, format!("{whole}{{\"event\":\n{whole}")).unwrap();
+        let e = History::read(&path).unwrap_err().to_string();
+        assert!(e.contains("history.jsonl:2"), "{e}");
     }
 }

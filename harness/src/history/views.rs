@@ -202,6 +202,26 @@ impl History {
         })
     }
 
+    /// A real target's names for its nodes (its target file's keys), as
+    /// the run recorded them before anything was sent: what the run's
+    /// scenario names nodes by. None for the embedded cluster, whose
+    /// names the scenario gives, and in a history without them.
+    pub fn target_node_names(&self) -> Option<Vec<String>> {
+        let embedded = self
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::RunStarted { target, .. } if target == "embedded"));
+        if embedded {
+            return None;
+        }
+        self.events.iter().find_map(|e| match e {
+            Event::NodeIdentities { nodes, .. } => {
+                Some(nodes.iter().map(|n| n.node.clone()).collect())
+            }
+            _ => None,
+        })
+    }
+
     /// When a phase began.
     pub fn phase_start(&self, phase: Phase) -> Option<u64> {
         self.events.iter().find_map(|e| match e {

@@ -41,10 +41,14 @@ fn the_shards_are_an_indexed_job_run_once_with_the_key_by_reference() {
     let spec = m.shards.spec.as_ref().unwrap();
     assert_eq!(spec.completion_mode.as_deref(), Some("Indexed"));
     assert_eq!((spec.completions, spec.parallelism), (Some(3), Some(3)));
-    assert_eq!(spec.backoff_limit, Some(0));
+    assert_eq!(
+        (spec.backoff_limit, spec.backoff_limit_per_index),
+        (None, Some(0))
+    );
     assert_eq!(spec.active_deadline_seconds, Some(1200));
     let pod = spec.template.spec.as_ref().unwrap();
     assert_eq!(pod.restart_policy.as_deref(), Some("Never"));
+    assert_eq!(pod.termination_grace_period_seconds, Some(300));
     let c = &pod.containers[0];
     assert_eq!(c.command.as_deref(), Some(&[ENTRYPOINT.to_string()][..]));
     let args = c.args.as_ref().unwrap();
@@ -84,7 +88,7 @@ fn the_shards_are_an_indexed_job_run_once_with_the_key_by_reference() {
     assert_eq!(own.allow_privilege_escalation, Some(false));
     // The merge reads the run's folder on the results volume.
     let merge = m.merge.spec.as_ref().unwrap();
-    assert_eq!(merge.completions, Some(1));
+    assert_eq!((merge.completions, merge.backoff_limit), (Some(1), Some(0)));
     let merge_pod = merge.template.spec.as_ref().unwrap();
     assert_eq!(
         merge_pod.containers[0].args.as_deref().unwrap(),

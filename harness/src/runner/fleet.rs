@@ -185,7 +185,10 @@ async fn run(cfg: FleetLoad, endpoints: Endpoints, setup: Setup, mut stop: watch
         reconnect_max: cfg.reconnect.max.value.get(),
         receive_timeout: endpoints.poll_wait.saturating_add(Duration::from_secs(30)),
     };
-    let running = match Fleet::start(&tentacles, &targets, &spec, &thumbprint, &events, seed) {
+    // Each shard's reconnect jitter its own, as one process's Tentacles'
+    // are: the same stream in every shard would bring them back in step.
+    let jitter = shard.seed(seed);
+    let running = match Fleet::start(&tentacles, &targets, &spec, &thumbprint, &events, jitter) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("harness: fleet: {e}");

@@ -58,7 +58,7 @@ pub async fn run(loaded: &LoadedScenario, opts: &RunOptions) -> Result<RunResult
         None => workload_and_faults(&mut run, &mut ctx, &faults, &mut workloads).await?,
     };
     heal(&mut run, &ctx.cluster, &faults, procedures).await;
-    settle(&mut run).await;
+    settle(&mut run, &ctx).await;
     check(&mut run, &ctx, background, workloads).await;
     let history = run.close().await?;
     teardown(&ctx.cluster);
@@ -252,6 +252,10 @@ fn report_stopped(
     dir: &Path,
 ) -> RunError {
     let Some(history) = history else { return e };
+    // A shard judges nothing, stopped or not: only the merge does.
+    if opts.shard.is_some() {
+        return e;
+    }
     let s = &loaded.scenario;
     let (report, written) =
         report::judge_and_write(dir, s, &history, opts.baseline.as_ref(), &s.name.value);
@@ -582,13 +586,23 @@ pub(super) async fn heal(
 
 /// Settle: the load goes on so the checks can see the recovery. Skipped
 /// once the run has stopped.
-pub(super) async fn settle(run: &mut Run<'_>) {
+pub(super) async fn settle(run: &mut Run<'_>, ctx: &RunContext) {
     if run.why_stopped.is_some() {
         return;
     }
     run.phase(Phase::Settle);
+    let settle = run.scenario().settle.value.get();
+    // Every shard stops its load at the planned end of the settle, however
+    // long its heal took (the conductor's takes its time; the others' is
+    // nothing), so that the shards' loads end together; a heal longer than
+    // the settle leaves the conductor's none.
+    let until = if ctx.shard.is_split() {
+        ctx.start + ctx.duration + settle
+    } else {
+        tokio::time::Instant::now() + settle
+    };
     tokio::select! {
-        _ = tokio::time::sleep(run.scenario().settle.value.get()) => {}
+        _ = sleep_until(until) => {}
         why = interrupted(run.interrupt.clone()) => run.stop(why, Phase::Settle),
     }
 }

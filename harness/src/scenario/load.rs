@@ -134,8 +134,18 @@ pub fn load_for_nodes(
 
 /// Parses and validates scenario text; the problems are in source order.
 pub fn parse_str(source: &str) -> Result<Scenario, Vec<Problem>> {
+    parse_str_for_nodes(source, None)
+}
+
+/// As [`parse_str`], its node names checked against `nodes` (a target
+/// file's, or those a run's history recorded) instead of the embedded
+/// cluster's.
+pub fn parse_str_for_nodes(
+    source: &str,
+    nodes: Option<&[String]>,
+) -> Result<Scenario, Vec<Problem>> {
     let scenario = parse_only(source).map_err(|p| vec![p])?;
-    validate::validate(&scenario)?;
+    validate::validate_for_nodes(&scenario, nodes)?;
     Ok(scenario)
 }
 

@@ -11,7 +11,7 @@ mod words;
 
 pub use load::{
     LoadedScenario, Problem, ScenarioError, ScenarioErrorKind, load, load_for_nodes, parse_str,
-    print,
+    parse_str_for_nodes, print,
 };
 pub(crate) use load::{parse_yaml, utf8, write_problems};
 pub use model::{
