@@ -253,8 +253,9 @@ pub fn uncapped_load() -> std::sync::RwLockReadGuard<'static, ()> {
     UNCAPPED.read().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Held by a test whose measurement uncapped load would falsify, after
-/// its share: it waits for every uncapped load to end, and holds them off.
+/// Held by a test whose measurement uncapped load would falsify, before
+/// its share (an uncapped test may wait for a share while it holds its
+/// side): it waits for every uncapped load to end, and holds them off.
 pub fn measuring() -> std::sync::RwLockWriteGuard<'static, ()> {
     UNCAPPED.write().unwrap_or_else(|e| e.into_inner())
 }
