@@ -106,11 +106,11 @@ fn three_shards(up: &Up, scenario: &Path, out: &Path, ahead: Duration) -> Vec<Pa
     for (i, s) in shards.into_iter().enumerate() {
         finishes(s, i as u32, out);
     }
-    let name = std::fs::read_to_string(scenario)
+    let name = harness::scenario::load(scenario)
         .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("name: ").map(str::to_string))
-        .expect("the scenario's name");
+        .scenario
+        .name
+        .value;
     shard_folders(out, &name, 3)
 }
 

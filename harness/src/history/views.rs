@@ -207,11 +207,10 @@ impl History {
     /// scenario names nodes by. None for the embedded cluster, whose
     /// names the scenario gives, and in a history without them.
     pub fn target_node_names(&self) -> Option<Vec<String>> {
-        let embedded = self
-            .events
-            .iter()
-            .any(|e| matches!(e, Event::RunStarted { target, .. } if target == "embedded"));
-        if embedded {
+        if self
+            .header()
+            .is_some_and(|(_, _, target, _)| target == "embedded")
+        {
             return None;
         }
         self.events.iter().find_map(|e| match e {
