@@ -76,6 +76,7 @@ fn history() -> History {
             bytes: 300,
             node,
             held: false,
+            load: false,
         }));
     }
     events.push(Event::RunEnded {

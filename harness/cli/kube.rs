@@ -23,7 +23,7 @@ pub(crate) fn kube(args: &KubeArgs) -> Result<Outcome, Failure> {
         .map_err(|e| Failure::invalid(e.to_string()))?;
     let s = &loaded.scenario;
     let mut problems = harness::target::check_scenario(&target, s);
-    problems.extend(scenario::shard_problems(s));
+    problems.extend(scenario::shard_problems(s, args.shards));
     if !problems.is_empty() {
         let e = ScenarioError {
             file: args.scenario.clone(),

@@ -131,7 +131,7 @@ fn shard_plan(
             loaded.len()
         )));
     };
-    let problems = scenario::shard_problems(&one.scenario);
+    let problems = scenario::shard_problems(&one.scenario, shard.count);
     if !problems.is_empty() {
         let e = ScenarioError {
             file: one.file.clone(),

@@ -240,6 +240,22 @@ impl Shard {
         n % u64::from(self.count) == u64::from(self.index)
     }
 
+    /// The `k`th item of a run-wide sequence that this shard owns
+    /// (see [`Shard::owns`]), for work numbered as it is made rather than
+    /// from a schedule: the shards' numbers never meet.
+    pub fn nth(self, k: u64) -> u64 {
+        k.saturating_mul(u64::from(self.count))
+            .saturating_add(u64::from(self.index))
+    }
+
+    /// This shard's share of `total` things done at once (users, clients,
+    /// uploads in flight): the whole split as evenly as it goes, the
+    /// lower indexes taking the remainder, so the shares add up to it.
+    pub fn share(self, total: u32) -> u32 {
+        let n = self.count.max(1);
+        total / n + u32::from(self.index < total % n)
+    }
+
     /// This shard's seed, drawn from the run's: shard 0 of 1 keeps the
     /// run's, so a run that is not split replays as before.
     pub fn seed(self, run_seed: u64) -> u64 {
@@ -279,5 +295,19 @@ mod tests {
         let seeds: std::collections::HashSet<u64> = shards.iter().map(|s| s.seed(42)).collect();
         assert_eq!(seeds.len(), 3);
         assert_eq!(shards[2].to_string(), "2/3");
+    }
+
+    #[test]
+    fn shards_share_counts_evenly_and_number_their_own_items() {
+        let of = |index| Shard { index, count: 3 };
+        let shares: Vec<u32> = (0..3).map(|i| of(i).share(8)).collect();
+        assert_eq!(shares, [3, 3, 2]);
+        assert_eq!((of(2).share(2), Shard::WHOLE.share(8)), (0, 8));
+        for i in 0..3 {
+            let mine: Vec<u64> = (0..4).map(|k| of(i).nth(k)).collect();
+            assert!(mine.iter().all(|&n| of(i).owns(n)), "{mine:?}");
+            assert_eq!(mine[3] - mine[0], 9);
+        }
+        assert_eq!(Shard::WHOLE.nth(7), 7);
     }
 }

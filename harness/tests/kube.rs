@@ -170,20 +170,27 @@ fn a_ca_file_is_carried_and_what_cannot_run_as_shards_is_refused_naming_where() 
         nested.stderr
     );
 
-    // A load phase runs from one process: refused, at its line.
+    // A load phase of one user cannot be shared between two shards:
+    // refused, at its line; with two users it can.
     let mixed = dir.path().join("mixed.yaml");
-    std::fs::write(
-        &mixed,
-        "name: mixed\nduration: 10s\nworkload:\n  - api: { rate: 10/s }\n  - load: { users: 2, hold: 5s }\n",
-    )
-    .unwrap();
-    let mut a = args("target.yaml");
-    a[0] = mixed.display().to_string();
-    let refused = run(a);
+    let with_users = |users: u32| {
+        let text = format!(
+            "name: mixed\nduration: 10s\nworkload:\n  - api: {{ rate: 10/s }}\n  - load: {{ hold: 5s,\n      users: {users} }}\n"
+        );
+        std::fs::write(&mixed, text).unwrap();
+        let mut a = args("target.yaml");
+        a[0] = mixed.display().to_string();
+        run(a)
+    };
+    let refused = with_users(1);
     assert_eq!(refused.code(), 2, "{}", refused.stderr);
     assert!(
-        refused.stderr.contains("mixed.yaml:5:5") && refused.stderr.contains("workload[1].load"),
+        refused.stderr.contains("mixed.yaml:6:14")
+            && refused.stderr.contains("workload[1].load.users")
+            && refused.stderr.contains("1 cannot be shared among 2 shards"),
         "{}",
         refused.stderr
     );
+    let made = with_users(2);
+    assert_eq!(made.code(), 0, "{}", made.stderr);
 }

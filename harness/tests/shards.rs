@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
-use harness::history::{Event, History, Phase, Request};
+use harness::history::{Event, History, Phase, Request, UploadPurpose};
 use harness::metrics::histogram;
 use serde_json::Value;
 
@@ -287,6 +287,71 @@ fn failover_at_900_per_second_in_three_shards_merges_to_the_verdict_of_one_proce
     }
 }
 
+/// fleet-small.yaml's other workloads, split and merged: two goose users
+/// in each shard, whose requests are numbered apart and whose `rps>=15`
+/// rule no shard's alone meets but the merged load does; two of the six
+/// packages from each shard, each accepted once and intact; the ladder
+/// climbed by the conductor alone, and reaching its top.
+fn load_uploads_and_ladder_split(folders: &[PathBuf], merged: &Value, said: &str) {
+    let mut users = Vec::new();
+    let mut in_hold = 0;
+    let mut packages = Vec::new();
+    for (i, f) in folders.iter().enumerate() {
+        let h = History::read(&f.join("history.jsonl")).unwrap();
+        let (n, hold) = h
+            .events
+            .iter()
+            .find_map(|e| match e {
+                Event::LoadEnded { users, hold_us, .. } => Some((*users, hold_us.unwrap())),
+                _ => None,
+            })
+            .expect("a load_ended event");
+        users.push(n);
+        let load: Vec<&Request> = h.requests().filter(|r| r.load).collect();
+        assert!(!load.is_empty(), "shard {i} sent no load");
+        assert!(load.iter().all(|r| r.seq % 3 == i as u64), "shard {i}");
+        let held = load
+            .iter()
+            .filter(|r| (hold.0..hold.1).contains(&r.sent_us))
+            .count();
+        let rate = held as f64 / ((hold.1 - hold.0) as f64 / 1e6);
+        assert!(rate < 15.0, "shard {i} alone made {rate} a second");
+        in_hold += held;
+        let mut mine: Vec<u64> = h
+            .uploads()
+            .filter(|u| u.purpose == UploadPurpose::Workload)
+            .map(|u| u.seq)
+            .collect();
+        mine.dedup();
+        packages.push(mine);
+        let steps = h
+            .uploads()
+            .filter(|u| u.purpose == UploadPurpose::Ladder)
+            .count();
+        assert_eq!(steps > 0, i == 0, "ladder steps in shard {i}: {steps}");
+    }
+    assert_eq!(users, [2, 2, 2]);
+    assert_eq!(packages, [vec![0, 3], vec![1, 4], vec![2, 5]]);
+    let named = |name: &str| crate::util::check_named(merged, name);
+    let rps = named("threshold rps>=15");
+    assert_eq!(rps["verdict"], "pass", "{said}");
+    let detail = rps["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("({in_hold} requests in the 5s hold)")),
+        "{detail}"
+    );
+    for passing in [
+        "threshold error-rate<5%",
+        "threshold p95<2s for GET /api/octopusservernodes",
+        "ladder_reaches",
+        "upload_intact",
+        "upload_answered",
+    ] {
+        let c = named(passing);
+        assert_eq!(c["verdict"], "pass", "{passing}: {c}");
+    }
+}
+
 /// On one cluster: a fleet of 90 polling Tentacles and a burst of 30
 /// tasks in three shards merge into one fleet that every node's health
 /// task reached and 30 tasks each run once; then a
@@ -344,6 +409,7 @@ fn a_fleet_in_three_shards_reaches_every_node_and_a_killed_shard_makes_the_verdi
         })
         .collect();
     assert_eq!(submitted, [10, 10, 10]);
+    load_uploads_and_ladder_split(&fleet_folders, &merged, &said);
     assert_eq!(merged["cleanup"]["clean"], true, "{}", merged["cleanup"]);
     // The merged folder is a run folder `harness report` judges again the
     // same; a shard's alone is refused.
@@ -420,6 +486,101 @@ fn a_fleet_in_three_shards_reaches_every_node_and_a_killed_shard_makes_the_verdi
     assert_eq!(code, 2, "{said}");
     assert!(
         said.contains("the shards of one run ran the same scenario"),
+        "{said}"
+    );
+}
+
+/// Three shards' folders of a run through a target whose nodes are
+/// octo1 to octo3, as a run writes them: the scenario as given, a history
+/// of the run's header, the nodes the run named, its workload's requests
+/// and its end. Each shard sent every third of 60 pings.
+fn shards_through_octo_nodes(out: &Path, scenario: &str) -> Vec<PathBuf> {
+    use harness::history::{NodeIdentity, Op, Outcome};
+    use harness::vocab::Shard;
+    let nodes: Vec<NodeIdentity> = (1..=3)
+        .map(|n| NodeIdentity {
+            node: format!("octo{n}"),
+            id: format!("OctopusServerNodes-OCTO0{n}"),
+            name: format!("OCTO0{n}"),
+        })
+        .collect();
+    (0..3u32)
+        .map(|index| {
+            let dir = out.join(format!("shard-{index}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("scenario.yaml"), scenario).unwrap();
+            let mut events = vec![
+                Event::RunStarted {
+                    scenario: "kill-octo2".into(),
+                    seed: 7,
+                    run_id: "5a4d00aa".into(),
+                    target: "cluster.yaml".into(),
+                    started_at: "2026-12-07T00:00:00Z".into(),
+                    shard: Some(Shard { index, count: 3 }),
+                },
+                Event::NodeIdentities {
+                    at_us: 0,
+                    nodes: nodes.clone(),
+                },
+                Event::Phase {
+                    at_us: 1_000_000,
+                    phase: Phase::Workload,
+                },
+            ];
+            events.extend((0..60u64).filter(|n| n % 3 == u64::from(index)).map(|seq| {
+                let at = 1_000_000 + seq * 50_000;
+                Event::Request(Request {
+                    seq,
+                    op: Op::Ping,
+                    intended_us: at,
+                    sent_us: at,
+                    done_us: at + 2_000,
+                    outcome: Outcome::Ok,
+                    status: Some(200),
+                    error: None,
+                    bytes: 40,
+                    node: Some(format!("OCTO0{}", 1 + seq % 3)),
+                    held: false,
+                    load: false,
+                })
+            }));
+            events.push(Event::RunEnded {
+                at_us: 21_000_000,
+                interrupted: None,
+            });
+            let lines: Vec<String> = events
+                .iter()
+                .map(|e| serde_json::to_string(e).unwrap() + "\n")
+                .collect();
+            std::fs::write(dir.join("history.jsonl"), lines.concat()).unwrap();
+            dir
+        })
+        .collect()
+}
+
+/// A split run through a target names the target's nodes (octo2, not the
+/// embedded cluster's n2): the merge and `harness report` check its
+/// scenario against the nodes the run recorded, and refuse, at its line,
+/// a node the run did not have.
+#[test]
+fn a_scenario_naming_a_target_s_nodes_merges_and_a_node_it_lacks_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = crate::util::root().join("fixtures/targets/scenarios/kill-octo2.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let folders = shards_through_octo_nodes(&dir.path().join("good"), &text);
+    let (code, said, merged) = merge(&folders, dir.path());
+    let merged = merged.unwrap_or_else(|| panic!("no merged report: {said}"));
+    assert_ne!(code, 2, "{said}");
+    assert_eq!(merged["metrics"]["requests"], 60, "{said}");
+    let again = run_report(&dir.path().join("merged/latest"));
+    assert_ne!(again.code(), 2, "{}{}", again.stdout, again.stderr);
+
+    let octo9 = text.replace("node: octo2", "node: octo9");
+    let folders = shards_through_octo_nodes(&dir.path().join("bad"), &octo9);
+    let (code, said, _) = merge(&folders, &dir.path().join("bad-out"));
+    assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains("scenario.yaml:9:") && said.contains("octo9"),
         "{said}"
     );
 }

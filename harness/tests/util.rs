@@ -347,10 +347,19 @@ pub fn run_report(scenario: &str, limit: Duration) -> (i32, String, serde_json::
 
 /// The report's check of `kind`.
 pub fn check_of<'a>(report: &'a serde_json::Value, kind: &str) -> &'a serde_json::Value {
+    check_where(report, "kind", kind)
+}
+
+/// The report's check of this name (a load phase's rules share a kind).
+pub fn check_named<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    check_where(report, "name", name)
+}
+
+fn check_where<'a>(report: &'a serde_json::Value, key: &str, value: &str) -> &'a serde_json::Value {
     report["checks"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["kind"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} check in {report}"))
+        .find(|c| c[key] == value)
+        .unwrap_or_else(|| panic!("no check of {key} {value} in {report}"))
 }

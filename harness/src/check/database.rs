@@ -467,6 +467,7 @@ mod tests {
                 bytes: 1,
                 node: None,
                 held: false,
+                load: false,
             }));
         }
         History { events }

@@ -296,6 +296,7 @@ mod judged {
                 bytes: 1,
                 node: node.map(String::from),
                 held: false,
+                load: false,
             }));
         }
         History { events }
@@ -363,6 +364,7 @@ mod judged {
                 bytes: 1,
                 node: (!failed).then(|| turn.to_string()),
                 held: false,
+                load: false,
             }));
         }
         events.push(fault(11_600_000, FaultAction::Heal));

@@ -334,6 +334,7 @@ mod tests {
                 bytes: 0,
                 node: Some("n1".into()),
                 held: false,
+                load: false,
             }));
         }
         History { events }

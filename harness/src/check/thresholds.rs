@@ -1,100 +1,244 @@
 //! `load_threshold`: each goose threshold rule of the scenario's load phase
-//! is a check of its own, judged from the `load_ended` event in which goose
-//! gave its finding at the end of the phase. A rule the history has no
-//! finding for (goose failed to run, or the run ended first) is unknown.
+//! is a check of its own, judged on the history's load requests (those the
+//! phase's users sent), so a split run's rules judge the load of every
+//! shard together, as one process's judge its own. A rule reads as goose
+//! reads it (docs/scenarios.md, "load"): a percentile, `avg` or `max` of
+//! the response times, `error-rate` in percent, or `rps` over the hold,
+//! optionally ` for ` one request as goose names it. goose's own finding,
+//! where one process ran the whole phase, is given beside.
 
 use serde_json::{Value, json};
 
 use super::verdict::Verdict;
-use crate::history::{Event, History};
+use crate::history::{Event, History, Request, ThresholdOutcome};
+use crate::metrics::{histogram_of, percentile_us};
+
+/// What a rule measures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Metric {
+    Percentile(f64),
+    Average,
+    Maximum,
+    ErrorRate,
+    PerSecond,
+}
+
+/// A rule, read: `metric op limit [for request]`.
+#[derive(Debug, Clone, PartialEq)]
+struct Rule {
+    metric: Metric,
+    /// `<`, `<=`, `>` or `>=`.
+    op: &'static str,
+    /// Microseconds for a time, a percent, or requests a second.
+    limit: f64,
+    request: Option<String>,
+}
+
+/// A rule as goose reads it; None for one goose refuses too (validation
+/// has refused it with goose's own reason before a run).
+fn parse(text: &str) -> Option<Rule> {
+    let rule = text.trim();
+    let at = rule.find(['<', '>', '='])?;
+    let metric = match rule[..at].trim() {
+        "avg" => Metric::Average,
+        "max" => Metric::Maximum,
+        "error-rate" => Metric::ErrorRate,
+        "rps" => Metric::PerSecond,
+        other => Metric::Percentile(number(other.strip_prefix('p')?)?),
+    };
+    let rest = &rule[at..];
+    let op = ["<=", ">=", "<", ">"]
+        .into_iter()
+        .find(|op| rest.starts_with(op))?;
+    // The value ends where ` for ` names the request.
+    let rest = format!(" {}", rest[op.len()..].trim());
+    let (value, request) = match rest.find(" for ") {
+        Some(i) => (rest[..i].trim(), Some(rest[i + 5..].trim().to_string())),
+        None => (rest.trim(), None),
+    };
+    let limit = match metric {
+        Metric::ErrorRate => number(value.strip_suffix('%').unwrap_or(value))?,
+        Metric::PerSecond => number(value)?,
+        _ => {
+            // A bare number is milliseconds.
+            let (n, scale) = [("us", 1.0), ("ms", 1e3), ("s", 1e6)]
+                .into_iter()
+                .find_map(|(unit, scale)| Some((value.strip_suffix(unit)?, scale)))
+                .unwrap_or((value, 1e3));
+            number(n)? * scale
+        }
+    };
+    Some(Rule {
+        metric,
+        op,
+        limit,
+        request: request.filter(|r| !r.is_empty()),
+    })
+}
+
+/// Digits with at most one point: no sign, exponent or infinity.
+fn number(text: &str) -> Option<f64> {
+    let plain = text.chars().all(|c| c.is_ascii_digit() || c == '.');
+    plain.then(|| text.parse().ok()).flatten()
+}
+
+fn holds(observed: f64, op: &str, limit: f64) -> bool {
+    match op {
+        "<" => observed < limit,
+        "<=" => observed <= limit,
+        ">" => observed > limit,
+        _ => observed >= limit,
+    }
+}
+
+/// What the load phases of the history said as they ended: every
+/// shard's, in a merged run.
+struct Ended<'a> {
+    hold_us: Option<(u64, u64)>,
+    error: Option<&'a String>,
+    /// goose's findings, where one process ran the whole phase.
+    goose: Option<&'a [ThresholdOutcome]>,
+}
+
+fn ended(h: &History) -> Option<Ended<'_>> {
+    let all: Vec<_> = h
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::LoadEnded {
+                hold_us,
+                error,
+                thresholds,
+                ..
+            } => Some((hold_us, error, thresholds)),
+            _ => None,
+        })
+        .collect();
+    let first = all.first()?;
+    Some(Ended {
+        hold_us: *first.0,
+        error: all.iter().find_map(|(_, e, _)| e.as_ref()),
+        goose: (all.len() == 1).then_some(first.2.as_slice()),
+    })
+}
 
 /// The rule's verdict, detail and evidence.
-pub(super) fn judge(rule: &str, h: &History) -> (Verdict, String, Value) {
-    let ended = h.events.iter().find_map(|e| match e {
-        Event::LoadEnded {
-            thresholds, error, ..
-        } => Some((thresholds, error)),
-        _ => None,
-    });
-    let Some((thresholds, error)) = ended else {
-        return (
-            Verdict::Unknown,
-            "the load phase did not end: goose gave no finding".into(),
-            json!({ "rule": rule }),
-        );
+pub(super) fn judge(text: &str, h: &History) -> (Verdict, String, Value) {
+    let unknown = |why: String| (Verdict::Unknown, why, json!({ "rule": text }));
+    let Some(ended) = ended(h) else {
+        return unknown("the load phase did not end: no finding".into());
     };
-    match thresholds.iter().find(|t| t.rule == rule) {
-        Some(t) => {
-            let evidence = json!({ "rule": rule, "observed": t.observed });
-            if t.passed {
-                (
-                    Verdict::Pass,
-                    format!("{rule}: goose observed {}", t.observed),
-                    evidence,
-                )
-            } else {
-                (
-                    Verdict::Fail,
-                    format!("{rule} failed: goose observed {}", t.observed),
-                    evidence,
-                )
-            }
-        }
+    if let Some(e) = ended.error {
+        return unknown(format!("goose did not run the phase: {e}"));
+    }
+    let Some(rule) = parse(text) else {
+        return unknown("the rule does not read as goose's rules do".into());
+    };
+    let requests: Vec<&Request> = h
+        .requests()
+        .filter(|r| r.load)
+        .filter(|r| {
+            rule.request
+                .as_deref()
+                .is_none_or(|n| r.op.goose_name() == n)
+        })
+        .collect();
+    let observed = match observe(&rule, &requests, ended.hold_us) {
+        Ok(o) => o,
+        Err(why) => return unknown(why),
+    };
+    let goose = ended
+        .goose
+        .and_then(|g| g.iter().find(|t| t.rule == text))
+        .map(|t| t.observed.clone());
+    let mut evidence = json!({
+        "rule": text,
+        "observed": observed.as_ref().map(|o| o.0),
+        "requests": requests.len(),
+    });
+    if let Some(g) = &goose {
+        evidence["goose_observed"] = json!(g);
+    }
+    let besides = goose.map_or(String::new(), |g| format!("; goose observed {g}"));
+    match observed {
+        // As goose has it at the end: a rule with nothing to judge fails.
         None => (
-            Verdict::Unknown,
-            match error {
-                Some(e) => format!("goose did not judge it: {e}"),
-                None => "goose did not judge it".into(),
-            },
-            json!({ "rule": rule }),
+            Verdict::Fail,
+            format!(
+                "{text} failed: no samples among {} load requests{besides}",
+                requests.len()
+            ),
+            evidence,
+        ),
+        Some((value, shown)) if holds(value, rule.op, rule.limit) => {
+            (Verdict::Pass, format!("{text}: {shown}{besides}"), evidence)
+        }
+        Some((_, shown)) => (
+            Verdict::Fail,
+            format!("{text} failed: {shown}{besides}"),
+            evidence,
         ),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::history::ThresholdOutcome;
-
-    fn ended(passed: bool, error: Option<&str>) -> History {
-        History {
-            events: vec![Event::LoadEnded {
-                at_us: 1,
-                requests: 10,
-                failed: 1,
-                thresholds: if error.is_some() {
-                    Vec::new()
-                } else {
-                    vec![ThresholdOutcome {
-                        rule: "p95<500ms".into(),
-                        observed: "812ms".into(),
-                        passed,
-                    }]
-                },
-                error: error.map(str::to_string),
-                reports: Vec::new(),
-            }],
+/// The rule's figure in its own unit and as shown, with what it counted;
+/// None without samples.
+fn observe(
+    rule: &Rule,
+    requests: &[&Request],
+    hold_us: Option<(u64, u64)>,
+) -> Result<Option<(f64, String)>, String> {
+    let n = requests.len();
+    if n == 0 {
+        return Ok(None);
+    }
+    let time = |us: f64| (us, format!("{}ms over {n} requests", trimmed(us / 1e3)));
+    let latencies = || requests.iter().map(|r| r.latency_us());
+    Ok(Some(match rule.metric {
+        Metric::Percentile(p) => {
+            let hist = histogram_of(latencies());
+            time(percentile_us(&hist, p).unwrap_or(0) as f64)
         }
-    }
-
-    #[test]
-    fn a_rule_passes_fails_or_is_unknown_as_goose_found() {
-        let (v, d, _) = judge("p95<500ms", &ended(true, None));
-        assert_eq!(
-            (v, d.as_str()),
-            (Verdict::Pass, "p95<500ms: goose observed 812ms")
-        );
-        let (v, d, _) = judge("p95<500ms", &ended(false, None));
-        assert_eq!(
-            (v, d.as_str()),
-            (Verdict::Fail, "p95<500ms failed: goose observed 812ms")
-        );
-        let (v, d, _) = judge("p95<500ms", &ended(false, Some("goose refused x")));
-        assert_eq!(
-            (v, d.as_str()),
-            (Verdict::Unknown, "goose did not judge it: goose refused x")
-        );
-        let (v, _, _) = judge("p95<500ms", &History::default());
-        assert_eq!(v, Verdict::Unknown);
-    }
+        Metric::Average => time(latencies().sum::<u64>() as f64 / n as f64),
+        Metric::Maximum => time(latencies().max().unwrap_or(0) as f64),
+        Metric::ErrorRate => {
+            let failed = requests.iter().filter(|r| r.is_error()).count();
+            let percent = 100.0 * failed as f64 / n as f64;
+            (
+                percent,
+                format!("{}% ({failed} of {n} requests)", trimmed(percent)),
+            )
+        }
+        Metric::PerSecond => {
+            let Some((from, until)) = hold_us.filter(|(f, u)| u > f) else {
+                return Err("the history does not say when the phase held its users".into());
+            };
+            let held = requests
+                .iter()
+                .filter(|r| (from..until).contains(&r.sent_us))
+                .count();
+            if held == 0 {
+                return Ok(None);
+            }
+            let secs = (until - from) as f64 / 1e6;
+            let rate = held as f64 / secs;
+            (
+                rate,
+                format!(
+                    "{} a second ({held} requests in the {}s hold)",
+                    trimmed(rate),
+                    trimmed(secs)
+                ),
+            )
+        }
+    }))
 }
+
+/// At most two decimals, no trailing zeros.
+fn trimmed(x: f64) -> String {
+    let s = format!("{x:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests;

@@ -224,10 +224,18 @@ pub enum Event {
         error: String,
     },
     /// A load phase ended: goose's own count and its threshold rules, each
-    /// judged by goose at the end of the phase.
+    /// judged by goose at the end of the phase (by one process that ran
+    /// the whole phase; a shard's goose judges none).
     LoadEnded {
         /// Microseconds since the start.
         at_us: u64,
+        /// The users this process ran: all of them, or a shard's share.
+        #[serde(default)]
+        users: u32,
+        /// When the plan's hold began and ended, as planned, in
+        /// microseconds since the start: an `rps` rule counts these.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hold_us: Option<(u64, u64)>,
         /// Requests goose counted.
         requests: u64,
         /// Of which goose counted as failed.

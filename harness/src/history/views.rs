@@ -584,6 +584,7 @@ mod tests {
             bytes: 10,
             node: Some("OCTOPUS02".into()),
             held: false,
+            load: false,
         });
         map.translate(&mut served);
         assert!(matches!(&served, Event::Request(r) if r.node.as_deref() == Some("web-b")));

@@ -171,14 +171,15 @@ fn event_lines(event: &Event) -> Vec<String> {
         } => vec![node_up_line(*at_us, node, address, *boot_ms)],
         Event::LoadEnded {
             at_us,
+            users,
             requests,
             failed,
             error,
             ..
         } => vec![load_ended_line(
             *at_us,
-            *requests,
-            *failed,
+            *users,
+            (*requests, *failed),
             error.as_deref(),
         )],
         Event::CpuLimit {
@@ -283,13 +284,21 @@ fn node_up_line(at_us: u64, node: &str, address: &str, boot_ms: u64) -> String {
     )
 }
 
-fn load_ended_line(at_us: u64, requests: u64, failed: u64, error: Option<&str>) -> String {
+/// A load phase's end; a merged run has one from each shard, each
+/// giving its users.
+fn load_ended_line(
+    at_us: u64,
+    users: u32,
+    (requests, failed): (u64, u64),
+    error: Option<&str>,
+) -> String {
     let how = match error {
         Some(e) => format!(": {e}"),
         None => String::new(),
     };
+    let s = if users == 1 { "" } else { "s" };
     format!(
-        "[{:>7.1}s] load phase ended: goose counted {requests} requests, {failed} failed{how}",
+        "[{:>7.1}s] load phase of {users} user{s} ended: goose counted {requests} requests, {failed} failed{how}",
         at_us as f64 / 1e6
     )
 }

@@ -125,6 +125,7 @@ pub(in crate::report) mod tests {
                     bytes: 1,
                     node: Some("n1".into()),
                     held: false,
+                    load: false,
                 })
             })
             .collect();

@@ -213,6 +213,7 @@ impl Pacer {
                 bytes: 0,
                 node: None,
                 held: true,
+                load: false,
             };
             self.kept
                 .lock()
@@ -249,6 +250,7 @@ impl Pacer {
                 bytes: seen.bytes,
                 node: seen.node,
                 held,
+                load: false,
             };
             if let Some(kept) = kept {
                 kept.lock()

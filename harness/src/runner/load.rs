@@ -28,6 +28,7 @@ use crate::history::{Event, Events, Op, Request, TaskSubmit, ThresholdOutcome};
 use crate::package::{CHUNK, LOAD_PACKAGE_ID, Multipart, PackageSpec};
 use crate::scenario::LoadPhase;
 use crate::target::Trust;
+use crate::vocab::Shard;
 use reference_cluster::api::{NewTask, TaskBody};
 
 /// How often a task transaction reads its task's state.
@@ -59,8 +60,13 @@ struct Shared {
     cfg: LoadPhase,
     tag: String,
     seed: u64,
-    /// The next sequence number: requests, tasks and packages share it, so
-    /// each is unique in the run.
+    /// Which shard of the run this process is: it runs its share of the
+    /// users and numbers its requests among the shards' own.
+    shard: Shard,
+    /// When the plan holds its users, in the history's microseconds.
+    hold_us: (u64, u64),
+    /// How many of this process's numbers were taken: requests, tasks and
+    /// packages share them, so each is unique in the run.
     seq: AtomicU64,
     made: Mutex<Made>,
     /// Set once the run wants the phase over (Ctrl-C): nothing more is
@@ -101,12 +107,17 @@ impl Workload for LoadWorkload {
     /// Starts the test plan at `start + at`, against the LB; goose's
     /// reports go into the run folder.
     fn start(ctx: &RunContext, cfg: LoadPhase) -> Result<Self, String> {
+        let held = ctx.start + cfg.at.value.get() + cfg.ramp_up.value.get();
+        let clock = ctx.events.clock();
+        let hold_us = (clock.us_of(held), clock.us_of(held + cfg.hold.value.get()));
         let shared = Arc::new(Shared {
             events: ctx.events.clone(),
             key: ctx.key.clone(),
             trust: ctx.trust.clone(),
             tag: ctx.run_id.clone(),
             seed: ctx.seed,
+            shard: ctx.shard,
+            hold_us,
             seq: AtomicU64::new(0),
             made: Mutex::new(Made::default()),
             cfg,
@@ -216,11 +227,12 @@ impl Workload for LoadWorkload {
     }
 }
 
-/// goose's test plan: up to `users` over `ramp_up`, held, down to 0 over
-/// `ramp_down`, in whole seconds.
-fn test_plan(cfg: &LoadPhase) -> String {
+/// goose's test plan: up to `users` (this shard's share of the
+/// scenario's) over `ramp_up`, held, down to 0 over `ramp_down`, in whole
+/// seconds. Every shard ramps over the same times, so together they ramp
+/// as one process would.
+fn test_plan(cfg: &LoadPhase, users: u32) -> String {
     let s = |d: &crate::scenario::units::Duration| d.get().as_secs();
-    let users = cfg.users.value;
     let mut steps = vec![
         format!("{users},{}", s(&cfg.ramp_up.value)),
         format!("{users},{}", s(&cfg.hold.value)),
@@ -245,7 +257,12 @@ async fn attack(shared: Arc<Shared>, lb_url: String, dir: &std::path::Path) -> E
         .iter()
         .map(|f| dir.join(f).display().to_string())
         .collect();
-    config.threshold = cfg.thresholds.iter().map(|t| t.value.clone()).collect();
+    // goose judges its rules on its own process's requests: a shard's
+    // would be judged on part of the load, so only a whole run's goose
+    // has them (the check judges every run's on the history).
+    if !shared.shard.is_split() {
+        config.threshold = cfg.thresholds.iter().map(|t| t.value.clone()).collect();
+    }
     // Judged once, at the end: a load phase is not cut short by a rule, so
     // the history covers the whole plan.
     config.no_threshold_abort = true;
@@ -276,7 +293,7 @@ async fn attack(shared: Arc<Shared>, lb_url: String, dir: &std::path::Path) -> E
             Err(e) => return ended(&shared, Err(e.to_string())),
         }
     }
-    let plan = test_plan(cfg);
+    let plan = test_plan(cfg, shared.users());
     quiet_goose();
     let result = async {
         GooseAttack::initialize_with_config(config)?
@@ -340,6 +357,8 @@ fn ended(shared: &Shared, outcome: Result<goose::metrics::GooseMetrics, String>)
             });
             Event::LoadEnded {
                 at_us,
+                users: shared.users(),
+                hold_us: Some(shared.hold_us),
                 requests,
                 failed,
                 thresholds: m
@@ -357,6 +376,8 @@ fn ended(shared: &Shared, outcome: Result<goose::metrics::GooseMetrics, String>)
         }
         Err(error) => Event::LoadEnded {
             at_us,
+            users: shared.users(),
+            hold_us: Some(shared.hold_us),
             requests: 0,
             failed: 0,
             thresholds: Vec::new(),
@@ -430,7 +451,11 @@ impl Shared {
     }
 
     fn next_seq(&self) -> u64 {
-        self.seq.fetch_add(1, Ordering::Relaxed)
+        self.shard.nth(self.seq.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn users(&self) -> u32 {
+        self.shard.share(self.cfg.users.value)
     }
 
     fn record(&self, op: Op, sent_us: u64, o: crate::client::Observation) {
@@ -448,6 +473,7 @@ impl Shared {
             bytes: o.bytes,
             node: o.node,
             held: false,
+            load: true,
         }));
     }
 }
@@ -617,6 +643,8 @@ mod tests {
             "name: l\nduration: 20s\nworkload:\n  - load: { users: 40, ramp_up: 3s, hold: 10s, ramp_down: 2s }\n",
         )
         .unwrap();
-        assert_eq!(test_plan(s.load_phase().unwrap()), "40,3;40,10;0,2");
+        let l = s.load_phase().unwrap();
+        assert_eq!(test_plan(l, 40), "40,3;40,10;0,2");
+        assert_eq!(test_plan(l, 13), "13,3;13,10;0,2");
     }
 }

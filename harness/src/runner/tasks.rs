@@ -158,14 +158,6 @@ impl TaskWorkload {
     }
 }
 
-/// A shard's share of the scenario's `clients` submitting at once: the
-/// whole split as evenly as it goes, at least one each.
-fn shard_clients(clients: u32, shard: Shard) -> usize {
-    let (n, i) = (shard.count.max(1), shard.index);
-    let share = clients / n + u32::from(i < clients % n);
-    share.max(1) as usize
-}
-
 /// A submitted task and its marker.
 #[derive(Debug, Clone)]
 struct Followed {
@@ -275,7 +267,9 @@ async fn submit(
         first,
         shard,
     } = job;
-    let clients = Arc::new(Semaphore::new(shard_clients(cfg.clients.value, shard)));
+    let clients = Arc::new(Semaphore::new(
+        shard.share(cfg.clients.value).max(1) as usize
+    ));
     let work = cfg.work.value.get();
     let timeout = CALL_TIMEOUT;
     // Due times: all at once for a burst, evenly spaced for a rate.
@@ -624,15 +618,6 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_shards_share_the_clients_evenly_and_each_has_one() {
-        let of = |index, count| Shard { index, count };
-        let shares: Vec<usize> = (0..3).map(|i| shard_clients(8, of(i, 3))).collect();
-        assert_eq!(shares, [3, 3, 2]);
-        assert_eq!(shard_clients(8, Shard::WHOLE), 8);
-        assert_eq!(shard_clients(2, of(2, 3)), 1);
-    }
 
     #[test]
     fn markers_count_whole_words_only() {

@@ -16,7 +16,10 @@
 //! for every package once more. That last look is what the report says.
 //!
 //! Package versions carry a tag unique to the run (`1.0.<seq>-r<tag>`), so
-//! a run never touches a package it did not make.
+//! a run never touches a package it did not make. In a split run each
+//! shard uploads, reads back and deletes the packages whose numbers it
+//! owns (a slow upload's one package is the conductor's), and only the
+//! conductor climbs the ladder.
 
 use std::sync::{Arc, Mutex};
 
@@ -40,6 +43,7 @@ use crate::target::Target;
 use crate::upload::{
     Attempt, Cut, OverwriteMode, UploadClass, Uploader, may_land_later, package_resource_id,
 };
+use crate::vocab::Shard;
 
 /// An upload workload under way. Dropping it stops the uploads.
 pub(super) struct UploadWorkload {
@@ -85,6 +89,9 @@ pub(super) struct Plan {
     pub seed: u64,
     /// The run's ID, in every package's version.
     pub tag: String,
+    /// Which shard of the run this process is: it uploads the packages
+    /// it owns, and only the conductor climbs a ladder.
+    pub shard: Shard,
 }
 
 impl Plan {
@@ -95,6 +102,7 @@ impl Plan {
             start: ctx.start,
             seed: ctx.seed,
             tag: ctx.run_id.clone(),
+            shard: ctx.shard,
         }
     }
 }
@@ -540,16 +548,25 @@ async fn look(
 
 async fn run(cfg: UploadLoad, sending: Sending, progress: Option<MultiProgress>) {
     let Plan {
-        start, seed, tag, ..
+        start,
+        seed,
+        tag,
+        shard,
+        ..
     } = &sending.plan;
     let (made, cut) = (&sending.made, &sending.cut);
     tokio::select! {
         _ = sleep_until(*start + cfg.at.value.get()) => {}
         _ = stopping(cut.clone()) => return,
     }
-    let slots = Arc::new(Semaphore::new(cfg.concurrency.value as usize));
+    // A shard uploads the packages it owns, with its share of the slots:
+    // together the shards upload each package once, as many at once.
+    let slots = Arc::new(Semaphore::new(
+        shard.share(cfg.concurrency.value).max(1) as usize
+    ));
     let mut running = JoinSet::new();
-    for seq in 0..u64::from(cfg.count.value) {
+    let mine = (0..u64::from(cfg.count.value)).filter(|&seq| shard.owns(seq));
+    for seq in mine {
         let Ok(permit) = slots.clone().acquire_owned().await else {
             break;
         };
@@ -597,8 +614,14 @@ async fn ladder(cfg: LadderLoad, sending: Sending) {
         start,
         seed,
         tag,
+        shard,
     } = &sending.plan;
     let (made, cut) = (&sending.made, &sending.cut);
+    // One climb, each step waiting on the last: the conductor's alone,
+    // under the other shards' load.
+    if !shard.is_conductor() {
+        return;
+    }
     tokio::select! {
         _ = sleep_until(*start + cfg.at.value.get()) => {}
         _ = stopping(cut.clone()) => return,

@@ -47,28 +47,25 @@ pub fn is_tag(t: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-/// Why a scenario cannot run split into shards (docs/shards.md), each
-/// problem located: so far a split run splits the `api`, `fleet` and
-/// `tasks` workloads (and the faults are the conductor's); the other
-/// workloads, a capacity search and a sweep run from one process.
-pub fn shard_problems(s: &Scenario) -> Vec<Problem> {
+/// Why a scenario cannot run split into `count` shards (docs/shards.md),
+/// each problem located: every workload splits (the faults and a ladder
+/// are the conductor's), but a load phase needs a user for every shard,
+/// and a capacity search and a sweep run from one process.
+pub fn shard_problems(s: &Scenario, count: u32) -> Vec<Problem> {
     let mut problems: Vec<Problem> = s
         .workload
         .iter()
         .enumerate()
-        .filter(|(_, w)| {
-            !matches!(
-                w.value,
-                Workload::Api(_) | Workload::Fleet(_) | Workload::Tasks(_)
-            )
-        })
-        .map(|(i, w)| {
-            let key = w.value.key();
-            Problem::at(
-                &w.referenced,
-                format!("workload[{i}].{key}"),
-                format!("a split run (--shard) splits the `api`, `fleet` and `tasks` workloads only, so far; `{key}` runs from one process: leave out --shard"),
-            )
+        .filter_map(|(i, w)| match &w.value {
+            Workload::Load(l) if l.users.value < count => Some(Problem::at(
+                &l.users.referenced,
+                format!("workload[{i}].load.users"),
+                format!(
+                    "{} cannot be shared among {count} shards: every shard runs one user at least; give {count} users or more, or run fewer shards",
+                    l.users.value
+                ),
+            )),
+            _ => None,
         })
         .collect();
     if let Some(c) = &s.capacity {

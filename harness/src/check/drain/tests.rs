@@ -95,6 +95,7 @@ fn ping(seq: u64, t: u64, status: u16, node: Option<&str>) -> Event {
         bytes: 1,
         node: node.map(String::from),
         held: false,
+        load: false,
     })
 }
 
@@ -308,6 +309,7 @@ fn drain_contract_fails_a_request_that_failed() {
         bytes: 0,
         node: None,
         held: false,
+        load: false,
     };
     replace_request(
         &mut events,

@@ -37,6 +37,20 @@ impl Op {
         }
     }
 
+    /// The request as a load phase's goose names it, method and name, in
+    /// its reports and in a threshold rule's ` for ` part.
+    pub fn goose_name(self) -> &'static str {
+        match self {
+            Op::Ping => "GET /api/octopusservernodes/ping",
+            Op::Nodes => "GET /api/octopusservernodes",
+            Op::Root => "GET /api",
+            Op::Packages => "GET /api/Spaces-1/packages",
+            Op::Task => "POST /api/tasks",
+            Op::TaskRead => "GET /api/tasks/{id}",
+            Op::Upload => "POST /api/Spaces-1/packages/raw",
+        }
+    }
+
     /// The name in reports, as in the history.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -95,6 +109,10 @@ pub struct Request {
     /// was sent late for the cluster's slowness, not the generator's.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub held: bool,
+    /// A load phase's closed-model user sent it, not the `api` workload's
+    /// schedule: the load phase's threshold rules judge these alone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub load: bool,
 }
 
 impl Request {

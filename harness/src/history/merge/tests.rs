@@ -25,6 +25,7 @@ fn request(seq: u64, done_us: u64) -> Event {
         bytes: 10,
         node: Some("n1".into()),
         held: false,
+        load: false,
     })
 }
 

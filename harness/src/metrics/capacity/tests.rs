@@ -76,6 +76,7 @@ pub(crate) fn history_of(levels: &[Level<'_>]) -> History {
                     bytes: 10,
                     node: Some("n2".into()),
                     held: false,
+                    load: false,
                 }));
             }
             events.push(sample(from_us + HOLD_US));
@@ -276,6 +277,7 @@ fn the_generator_s_lag_leaves_out_held_requests_and_its_cpu_is_a_share_of_its_qu
         bytes: 0,
         node: None,
         held,
+        load: false,
     };
     // 100 on time; 50 held back by max_in_flight, sent 80 ms late.
     let requests: Vec<Request> = (0..100)

@@ -182,6 +182,7 @@ fn workload(yaml_upload: &str, url: &str, events: &Events, late: Duration) -> Up
         start: Instant::now(),
         seed: 7,
         tag: TAG.into(),
+        shard: crate::vocab::Shard::WHOLE,
     };
     let mut w = UploadWorkload::spawn(s.upload_load().unwrap(), plan, Vec::new(), None);
     w.late_within = late;
