@@ -280,7 +280,7 @@ fn a_storage_outage_passes_through_a_real_target_by_its_storage_commands() {
 
 /// Through nodes named unlike the target file's keys; a run through
 /// nodes named as the keys is the one process of
-/// `shards::failover_at_900_per_second_...`.
+/// `distributed::failover_at_900_per_second_...`.
 #[test]
 fn drain_passes_through_a_real_target_and_its_tasks_are_all_ended() {
     let report = passes_on_cluster_up("drain.yaml");

@@ -488,6 +488,42 @@ fn a_fleet_in_three_shards_reaches_every_node_and_a_killed_shard_makes_the_verdi
         said.contains("the shards of one run ran the same scenario"),
         "{said}"
     );
+    a_late_shard_stops(&up, &scenario, &dir.path().join("late"));
+}
+
+/// A shard ready past the agreed start by more than the 2 s a shard may
+/// be stops before its warm-up (exit 3): its slice of the schedule would
+/// be late. Its history ends saying so, which a merge reports as a shard
+/// that stopped early.
+fn a_late_shard_stops(up: &Up, scenario: &Path, out: &Path) {
+    std::fs::create_dir_all(out).unwrap();
+    let past = humantime::format_rfc3339_millis(SystemTime::now() - Duration::from_secs(30));
+    let mut late = start_shard(
+        up,
+        scenario,
+        out,
+        (1, 3),
+        &["--start-at", &past.to_string()],
+    );
+    let status = wait_with_timeout(&mut late.0, SHARD_RUN);
+    let stderr = std::fs::read_to_string(out.join("shard-1.stderr")).unwrap();
+    assert_eq!(status.and_then(|s| s.code()), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("shard 1/3 was ready")
+            && stderr.contains("later than the 2s a shard may be"),
+        "{stderr}"
+    );
+    let h = History::read(&shard_folders(out, "steady", 3)[1].join("history.jsonl")).unwrap();
+    let why = h
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::RunEnded { interrupted, .. } => interrupted.clone(),
+            _ => None,
+        })
+        .expect("a run_ended that says why it ended early");
+    assert!(why.contains("after the run's agreed start"), "{why}");
+    assert_eq!(h.requests().count(), 0, "a late shard sent load");
 }
 
 /// Three shards' folders of a run through a target whose nodes are
