@@ -1,7 +1,9 @@
 //! The words several layers share, at the bottom of the house: a fault's
 //! kind, an upload's overwrite mode as Octopus spells it, how an upload
 //! attempt ended and what its answer looked like, and how HTTPS servers are
-//! trusted; which shard of a run a process is; with a task's state and the API key that never prints, which
+//! trusted; which shard of a run a process is; what kind of API request
+//! was sent, and its name as goose gives it, which a load phase's rules
+//! name; with a task's state and the API key that never prints, which
 //! are the Octopus surface's own words and come from the reference
 //! cluster's crate. The client, the history and the checks all speak of
 //! these; keeping them here lets each import them without importing one
@@ -234,7 +236,7 @@ impl Shard {
     }
 
     /// Whether item `n` of a run-wide sequence (a request of the
-    /// schedule, a user) is this shard's: every `count`-th, from `index`,
+    /// schedule, a package, a Tentacle) is this shard's: every `count`-th, from `index`,
     /// so the shards' items interleave and together are the whole.
     pub fn owns(self, n: u64) -> bool {
         n % u64::from(self.count) == u64::from(self.index)
@@ -273,6 +275,67 @@ impl Shard {
 impl fmt::Display for Shard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// What kind of request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// `GET /api/octopusservernodes/ping`.
+    Ping,
+    /// `GET /api/octopusservernodes`.
+    Nodes,
+    /// `GET /api`.
+    Root,
+    /// `GET /api/Spaces-1/packages`.
+    Packages,
+    /// `POST /api/tasks`: a task created (its life is in the task events).
+    Task,
+    /// `GET /api/tasks/{id}`: a created task's state read.
+    TaskRead,
+    /// `POST /api/Spaces-1/packages/raw` of a small package.
+    Upload,
+}
+
+impl Op {
+    /// The request path.
+    pub fn path(self) -> &'static str {
+        match self {
+            Op::Ping => "/api/octopusservernodes/ping",
+            Op::Nodes => "/api/octopusservernodes",
+            Op::Root => "/api",
+            Op::Packages => "/api/Spaces-1/packages",
+            Op::Task | Op::TaskRead => "/api/tasks",
+            Op::Upload => "/api/Spaces-1/packages/raw",
+        }
+    }
+
+    /// The request as a load phase's goose names it, method and name, in
+    /// its reports and in a threshold rule's ` for ` part.
+    pub fn goose_name(self) -> &'static str {
+        match self {
+            Op::Ping => "GET /api/octopusservernodes/ping",
+            Op::Nodes => "GET /api/octopusservernodes",
+            Op::Root => "GET /api",
+            Op::Packages => "GET /api/Spaces-1/packages",
+            Op::Task => "POST /api/tasks",
+            Op::TaskRead => "GET /api/tasks/{id}",
+            Op::Upload => "POST /api/Spaces-1/packages/raw",
+        }
+    }
+
+    /// The name in reports, as in the history.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Ping => "ping",
+            Op::Nodes => "nodes",
+            Op::Root => "root",
+            Op::Packages => "packages",
+            Op::Task => "task",
+            Op::TaskRead => "task_read",
+            Op::Upload => "upload",
+        }
     }
 }
 

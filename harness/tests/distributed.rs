@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
-use harness::history::{Event, History, Phase, Request, UploadPurpose};
+use harness::history::{Event, History, Op, Phase, Request, UploadPurpose};
 use harness::metrics::histogram;
 use serde_json::Value;
 
@@ -296,6 +296,7 @@ fn load_uploads_and_ladder_split(folders: &[PathBuf], merged: &Value, said: &str
     let mut users = Vec::new();
     let mut in_hold = 0;
     let mut packages = Vec::new();
+    let mut markers = Vec::new();
     for (i, f) in folders.iter().enumerate() {
         let h = History::read(&f.join("history.jsonl")).unwrap();
         let (n, hold) = h
@@ -309,7 +310,20 @@ fn load_uploads_and_ladder_split(folders: &[PathBuf], merged: &Value, said: &str
         users.push(n);
         let load: Vec<&Request> = h.requests().filter(|r| r.load).collect();
         assert!(!load.is_empty(), "shard {i} sent no load");
+        // Requests, tasks and packages share the numbers: each shard's
+        // own residue, so markers and versions never meet.
         assert!(load.iter().all(|r| r.seq % 3 == i as u64), "shard {i}");
+        for op in [Op::Task, Op::Upload] {
+            assert!(
+                load.iter().any(|r| r.op == op),
+                "no load {op:?} in shard {i}"
+            );
+        }
+        markers.extend(
+            h.task_submissions()
+                .filter(|t| t.via == harness::history::LOAD_VIA)
+                .map(|t| t.marker.clone()),
+        );
         let held = load
             .iter()
             .filter(|r| (hold.0..hold.1).contains(&r.sent_us))
@@ -331,6 +345,11 @@ fn load_uploads_and_ladder_split(folders: &[PathBuf], merged: &Value, said: &str
         assert_eq!(steps > 0, i == 0, "ladder steps in shard {i}: {steps}");
     }
     assert_eq!(users, [2, 2, 2]);
+    let distinct: std::collections::HashSet<&String> = markers.iter().collect();
+    assert!(
+        !markers.is_empty() && distinct.len() == markers.len(),
+        "{markers:?}"
+    );
     assert_eq!(packages, [vec![0, 3], vec![1, 4], vec![2, 5]]);
     let named = |name: &str| crate::util::check_named(merged, name);
     let rps = named("threshold rps>=15");
@@ -398,14 +417,17 @@ fn a_fleet_in_three_shards_reaches_every_node_and_a_killed_shard_makes_the_verdi
         "pass",
         "{said}"
     );
-    // The tasks: ten from each shard, every one run once.
+    // The tasks workload's: ten from each shard, every one run once (the
+    // load phase's tasks are its users').
     let once = crate::util::check_of(&merged, "exactly_once");
     assert_eq!(once["verdict"], "pass", "{said}");
     let submitted: Vec<usize> = fleet_folders
         .iter()
         .map(|f| {
             let h = History::read(&f.join("history.jsonl")).unwrap();
-            h.task_submissions().count()
+            h.task_submissions()
+                .filter(|t| t.via != harness::history::LOAD_VIA)
+                .count()
         })
         .collect();
     assert_eq!(submitted, [10, 10, 10]);
@@ -531,7 +553,7 @@ fn a_late_shard_stops(up: &Up, scenario: &Path, out: &Path) {
 /// of the run's header, the nodes the run named, its workload's requests
 /// and its end. Each shard sent every third of 60 pings.
 fn shards_through_octo_nodes(out: &Path, scenario: &str) -> Vec<PathBuf> {
-    use harness::history::{NodeIdentity, Op, Outcome};
+    use harness::history::{NodeIdentity, Outcome};
     use harness::vocab::Shard;
     let nodes: Vec<NodeIdentity> = (1..=3)
         .map(|n| NodeIdentity {

@@ -296,9 +296,14 @@ fn load_ended_line(
         Some(e) => format!(": {e}"),
         None => String::new(),
     };
-    let s = if users == 1 { "" } else { "s" };
+    // A history from before the users were recorded says 0.
+    let of = match users {
+        0 => String::new(),
+        1 => " of 1 user".into(),
+        n => format!(" of {n} users"),
+    };
     format!(
-        "[{:>7.1}s] load phase of {users} user{s} ended: goose counted {requests} requests, {failed} failed{how}",
+        "[{:>7.1}s] load phase{of} ended: goose counted {requests} requests, {failed} failed{how}",
         at_us as f64 / 1e6
     )
 }

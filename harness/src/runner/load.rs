@@ -1,11 +1,14 @@
 //! The `load` workload: closed-model users on goose, embedded through
 //! `initialize_with_config` (never its command line). goose runs the test
 //! plan (ramp up, hold, ramp down), picks each user's next transaction by
-//! weight, keeps its own metrics and reports in the run folder, and judges
-//! the scenario's threshold rules at the end. Each request a transaction
-//! makes is also recorded in the harness history as it completes, so the
-//! harness's checks, fault windows and per-node shares cover load phases as
-//! they cover the open-model `api` workload.
+//! weight, and keeps its own metrics and reports in the run folder. Each
+//! request a transaction makes is also recorded in the harness history as
+//! it completes, marked as the load's, so the harness's checks, fault
+//! windows and per-node shares cover load phases as they cover the
+//! open-model `api` workload, and the threshold rules are judged on it
+//! (goose judges them too where one process runs the whole phase). A
+//! shard of a split run runs its share of the users and numbers its
+//! requests apart from the other shards'.
 //!
 //! What the phase creates carries the run ID (task descriptions, package
 //! versions) and is cleaned up at the end: packages deleted, unfinished
@@ -276,15 +279,7 @@ async fn attack(shared: Arc<Shared>, lb_url: String, dir: &std::path::Path) -> E
         }
     }
     scenario = scenario.register_transaction(on_start(shared.clone()));
-    let m = cfg.mix.value;
-    for (op, weight) in [
-        (Op::Ping, m.ping),
-        (Op::Nodes, m.nodes),
-        (Op::Root, m.root),
-        (Op::Packages, m.packages),
-        (Op::Task, m.task),
-        (Op::Upload, m.upload),
-    ] {
+    for (op, weight) in cfg.mix.value.weights() {
         if weight == 0 {
             continue;
         }
@@ -305,7 +300,8 @@ async fn attack(shared: Arc<Shared>, lb_url: String, dir: &std::path::Path) -> E
     .await;
     let outcome = match result {
         Ok(metrics) => Ok(metrics),
-        // Failed rules are a result, not an error: each becomes a check.
+        // Failed rules are a result, not an error: goose's finding goes
+        // beside each check's own.
         Err(GooseError::ThresholdsFailed { metrics, .. }) => Ok(*metrics.0),
         Err(GooseError::InvalidOption {
             option,

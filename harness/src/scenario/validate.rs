@@ -49,38 +49,46 @@ pub fn is_tag(t: &str) -> bool {
 
 /// Why a scenario cannot run split into `count` shards (docs/shards.md),
 /// each problem located: every workload splits (the faults and a ladder
-/// are the conductor's), but a load phase needs a user for every shard,
-/// and a capacity search and a sweep run from one process.
+/// are the conductor's), but each shard that has work runs one user, one
+/// upload and one task client at least, so fewer than that many would not
+/// be the scenario's; and a capacity search and a sweep run from one
+/// process.
 pub fn shard_problems(s: &Scenario, count: u32) -> Vec<Problem> {
-    let mut problems: Vec<Problem> = s
-        .workload
-        .iter()
-        .enumerate()
-        .filter_map(|(i, w)| match &w.value {
-            Workload::Load(l) if l.users.value < count => Some(Problem::at(
-                &l.users.referenced,
-                format!("workload[{i}].load.users"),
+    let mut problems: Vec<Problem> = Vec::new();
+    for (i, w) in s.workload.iter().enumerate() {
+        let key = w.value.key();
+        let (field, what, busy) = match &w.value {
+            Workload::Load(l) => (&l.users, "users", count),
+            Workload::Upload(u) => (&u.concurrency, "concurrency", u.count.value.min(count)),
+            Workload::Tasks(t) => {
+                let tasks = t.burst.as_ref().map_or(u32::MAX, |b| b.value);
+                (&t.clients, "clients", tasks.min(count))
+            }
+            _ => continue,
+        };
+        if field.value < busy {
+            problems.push(Problem::at(
+                &field.referenced,
+                format!("workload[{i}].{key}.{what}"),
                 format!(
-                    "{} cannot be shared among {count} shards: every shard runs one user at least; give {count} users or more, or run fewer shards",
-                    l.users.value
+                    "{} cannot be shared among {count} shards: each shard with work to do takes one at least, so {busy} would be at work at once; give {busy} or more, or run fewer shards",
+                    field.value
                 ),
-            )),
-            _ => None,
-        })
-        .collect();
-    if let Some(c) = &s.capacity {
-        problems.push(Problem::at(
-            &c.referenced,
-            "capacity",
-            "a capacity search runs from one process: leave out --shard",
-        ));
+            ));
+        }
     }
-    if let Some(w) = &s.sweep {
-        problems.push(Problem::at(
-            &w.referenced,
-            "sweep",
-            "a sweep runs from one process: leave out --shard",
-        ));
+    for (at, path, what) in [
+        (
+            s.capacity.as_ref().map(|c| &c.referenced),
+            "capacity",
+            "a capacity search",
+        ),
+        (s.sweep.as_ref().map(|w| &w.referenced), "sweep", "a sweep"),
+    ] {
+        if let Some(at) = at {
+            let why = format!("{what} runs from one process: run it without shards");
+            problems.push(Problem::at(at, path, why));
+        }
     }
     problems
 }

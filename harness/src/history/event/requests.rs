@@ -4,66 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What kind of request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Op {
-    /// `GET /api/octopusservernodes/ping`.
-    Ping,
-    /// `GET /api/octopusservernodes`.
-    Nodes,
-    /// `GET /api`.
-    Root,
-    /// `GET /api/Spaces-1/packages`.
-    Packages,
-    /// `POST /api/tasks`: a task created (its life is in the task events).
-    Task,
-    /// `GET /api/tasks/{id}`: a created task's state read.
-    TaskRead,
-    /// `POST /api/Spaces-1/packages/raw` of a small package.
-    Upload,
-}
-
-impl Op {
-    /// The request path.
-    pub fn path(self) -> &'static str {
-        match self {
-            Op::Ping => "/api/octopusservernodes/ping",
-            Op::Nodes => "/api/octopusservernodes",
-            Op::Root => "/api",
-            Op::Packages => "/api/Spaces-1/packages",
-            Op::Task | Op::TaskRead => "/api/tasks",
-            Op::Upload => "/api/Spaces-1/packages/raw",
-        }
-    }
-
-    /// The request as a load phase's goose names it, method and name, in
-    /// its reports and in a threshold rule's ` for ` part.
-    pub fn goose_name(self) -> &'static str {
-        match self {
-            Op::Ping => "GET /api/octopusservernodes/ping",
-            Op::Nodes => "GET /api/octopusservernodes",
-            Op::Root => "GET /api",
-            Op::Packages => "GET /api/Spaces-1/packages",
-            Op::Task => "POST /api/tasks",
-            Op::TaskRead => "GET /api/tasks/{id}",
-            Op::Upload => "POST /api/Spaces-1/packages/raw",
-        }
-    }
-
-    /// The name in reports, as in the history.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Op::Ping => "ping",
-            Op::Nodes => "nodes",
-            Op::Root => "root",
-            Op::Packages => "packages",
-            Op::Task => "task",
-            Op::TaskRead => "task_read",
-            Op::Upload => "upload",
-        }
-    }
-}
+pub use crate::vocab::Op;
 
 /// What a client knows about one request: it happened, it did not, or it
 /// cannot tell (a timeout or a reset after the request was sent).

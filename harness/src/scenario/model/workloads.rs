@@ -6,6 +6,7 @@ use serde_saphyr::Spanned;
 
 use super::super::units::{Bandwidth, Duration, Rate, Size};
 use super::defaults;
+use crate::vocab::Op;
 
 /// A background workload.
 // Parsed once per run, so the size of the larger variant costs nothing
@@ -111,6 +112,36 @@ pub struct LoadMix {
     /// Upload a small package (deleted at the end of the run).
     #[serde(default)]
     pub upload: u32,
+}
+
+impl LoadMix {
+    /// Each transaction's kind and weight, in the order goose registers
+    /// them.
+    pub fn weights(&self) -> [(Op, u32); 6] {
+        [
+            (Op::Ping, self.ping),
+            (Op::Nodes, self.nodes),
+            (Op::Root, self.root),
+            (Op::Packages, self.packages),
+            (Op::Task, self.task),
+            (Op::Upload, self.upload),
+        ]
+    }
+
+    /// The requests the phase's users send, as goose names them: each
+    /// transaction's with a weight, and a task's reads of its state.
+    pub fn request_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self
+            .weights()
+            .into_iter()
+            .filter(|(_, w)| *w > 0)
+            .map(|(op, _)| op.goose_name())
+            .collect();
+        if self.task > 0 {
+            names.push(Op::TaskRead.goose_name());
+        }
+        names
+    }
 }
 
 impl Default for LoadMix {

@@ -208,6 +208,20 @@ impl Validator {
                     format!("{path}.thresholds[{i}]"),
                     format!("goose cannot read this rule: {why}"),
                 );
+            } else if let Some((_, name)) = t.value.trim().split_once(" for ") {
+                // Found before the run, not as "no samples" after it.
+                let names = l.mix.value.request_names();
+                if !names.contains(&name.trim()) {
+                    self.problem(
+                        &t.referenced,
+                        format!("{path}.thresholds[{i}]"),
+                        format!(
+                            "no request of this load phase is named {:?}; with its mix it sends: {}",
+                            name.trim(),
+                            names.join(", ")
+                        ),
+                    );
+                }
             }
         }
     }
