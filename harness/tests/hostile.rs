@@ -276,10 +276,10 @@ fn multipart(parts: &[(&[u8], &[u8])], close: bool) -> Vec<u8> {
     body
 }
 
-/// Runs a test's body on its own runtime, alone among the tests that load
-/// the machine (`util::exclusive`), within `limit`.
-fn alone(limit: Duration, body: impl Future<Output = ()>) {
-    let _one = crate::util::exclusive();
+/// Runs a test's body on its own runtime, holding `share` of the machine
+/// (docs of `util::exclusive`), within `limit`.
+fn alone(limit: Duration, share: crate::util::Share, body: impl Future<Output = ()>) {
+    let _share = share;
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -290,7 +290,13 @@ fn alone(limit: Duration, body: impl Future<Output = ()>) {
 
 #[test]
 fn hostile_http_clients_get_an_answer_or_a_close_and_the_cluster_keeps_serving() {
-    alone(WAITS + Duration::from_secs(150), hostile_http());
+    // One unit: thousands of idle and slow clients, but 0.31 cores on
+    // average alone (its /proc/stat busy time over its wall time).
+    alone(
+        WAITS + Duration::from_secs(150),
+        crate::util::latency_bound(),
+        hostile_http(),
+    );
 }
 
 async fn hostile_http() {
@@ -864,7 +870,12 @@ impl HealthPeer {
 
 #[test]
 fn hostile_halibut_peers_are_cut_off_and_the_node_keeps_polling() {
-    alone(WAITS + Duration::from_secs(120), hostile_halibut());
+    // One unit: 0.18 cores on average alone.
+    alone(
+        WAITS + Duration::from_secs(120),
+        crate::util::latency_bound(),
+        hostile_halibut(),
+    );
 }
 
 async fn hostile_halibut() {
@@ -1004,7 +1015,8 @@ async fn hostile_halibut() {
 /// coming.
 #[test]
 fn a_json_body_too_large_gets_the_node_s_413_through_the_lb_every_time() {
-    alone(Duration::from_secs(240), async {
+    // The whole machine: fifty 100 MiB bodies take both cores.
+    alone(Duration::from_secs(240), crate::util::exclusive(), async {
         let b = boot(hostile_spec()).await;
         let url = format!("{}/api/Spaces-1/machines", b.cluster.lb_url());
         let body = bytes::Bytes::from(vec![b' '; 100 << 20]);
