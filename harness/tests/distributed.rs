@@ -140,11 +140,11 @@ fn judged(h: &History, from: u64) -> Vec<&Request> {
 /// added.
 #[test]
 fn failover_at_900_per_second_in_three_shards_merges_to_the_verdict_of_one_process() {
-    // 900 requests a second through the cluster take under one core in
-    // all (failover.yaml at 900/s on the embedded cluster: 21.8 s of CPU
-    // in 28 s), from one process or three: a share, as every test whose
-    // scenario bounds latency takes.
-    let _share = crate::util::latency_bound();
+    // The whole machine: 900 requests a second take most of a core in
+    // the generator and more in the cluster, and a p99 under 100 ms
+    // leaves no room. With one unit, the one-process run beside goose's
+    // load failed it (p99 602 ms, 14% of requests sent over 10 ms late).
+    let _share = crate::util::exclusive();
     let dir = tempfile::tempdir().unwrap();
     let source =
         std::fs::read_to_string(crate::util::root().join("scenarios/failover.yaml")).unwrap();

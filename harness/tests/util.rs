@@ -201,8 +201,10 @@ pub fn read_ready(path: &Path) -> Ready {
 /// of those may overlap but never one with a CPU-saturating test, which
 /// on a 2-core machine would starve it. Other tests take none. Which is
 /// which was measured: a test's busy time in /proc/stat over its wall
-/// time, alone (the killed runs 0.38 cores, the goose load 0.69, the
-/// gigabyte uploads 1.2 to 1.3, the 100 MiB bodies 1.9).
+/// time, alone (the killed runs 0.38 cores, the gigabyte uploads 1.2 to
+/// 1.3, the 100 MiB bodies 1.9), and what an average hides (goose's
+/// users without a pause, 0.69 on average, saturate both cores while
+/// they hold; 900/s with a p99 under 100 ms has no room for a neighbour).
 const MACHINE: u32 = 2;
 
 /// Units of [`MACHINE`] taken now.
