@@ -41,9 +41,9 @@ mod doctor;
 // path end to end, and nothing left behind.
 mod real_target;
 // A run split into shards and merged. Named to sort early: libtest
-// starts tests in name order, and its 900/s test is among the longest
-// that hold one unit of the machine, which started last leaves the
-// other unit idle at the end of the run.
+// starts tests in name order, and its tests hold a share of the machine
+// for a minute and half a minute, which started last left the machine
+// half idle at the end of the run.
 mod distributed;
 // `harness kube`'s manifests, validated against the Kubernetes schemas.
 mod kube;
