@@ -131,23 +131,36 @@ fn ended(h: &History) -> Option<Ended<'_>> {
     })
 }
 
+impl Ended<'_> {
+    /// What goose found of this rule, where one process ran the phase.
+    fn goose_finding(&self, rule: &str) -> Option<&ThresholdOutcome> {
+        self.goose?.iter().find(|t| t.rule == rule)
+    }
+}
+
+/// A check's verdict and detail, in one wording for every rule.
+fn verdict(text: &str, passed: bool, shown: &str) -> (Verdict, String) {
+    if passed {
+        (Verdict::Pass, format!("{text}: {shown}"))
+    } else {
+        (Verdict::Fail, format!("{text} failed: {shown}"))
+    }
+}
+
 /// A rule as goose judged it, for a history whose requests do not say
 /// which the load phase sent.
 fn as_goose_judged(text: &str, ended: &Ended<'_>) -> (Verdict, String, Value) {
-    let evidence = json!({ "rule": text });
-    match ended.goose.and_then(|g| g.iter().find(|t| t.rule == text)) {
-        Some(t) if t.passed => (
-            Verdict::Pass,
-            format!("{text}: goose observed {}", t.observed),
-            json!({ "rule": text, "goose_observed": t.observed }),
-        ),
-        Some(t) => (
-            Verdict::Fail,
-            format!("{text} failed: goose observed {}", t.observed),
-            json!({ "rule": text, "goose_observed": t.observed }),
-        ),
-        None => (Verdict::Unknown, "goose did not judge it".into(), evidence),
-    }
+    let Some(t) = ended.goose_finding(text) else {
+        let why = "goose did not judge it".to_string();
+        return (Verdict::Unknown, why, json!({ "rule": text }));
+    };
+    let shown = format!("goose observed {}", t.observed);
+    let (v, detail) = verdict(text, t.passed, &shown);
+    (
+        v,
+        detail,
+        json!({ "rule": text, "goose_observed": t.observed }),
+    )
 }
 
 /// The rule's verdict, detail and evidence.
@@ -178,10 +191,7 @@ pub(super) fn judge(text: &str, h: &History) -> (Verdict, String, Value) {
     // until it ended.
     let held = (hold_us.0, hold_us.1.min(ended.at_us));
     let observed = observe(&rule, &requests, held);
-    let goose = ended
-        .goose
-        .and_then(|g| g.iter().find(|t| t.rule == text))
-        .map(|t| t.observed.clone());
+    let goose = ended.goose_finding(text).map(|t| t.observed.clone());
     let mut evidence = json!({
         "rule": text,
         "observed": observed.as_ref().map(|o| o.0),
@@ -191,25 +201,16 @@ pub(super) fn judge(text: &str, h: &History) -> (Verdict, String, Value) {
         evidence["goose_observed"] = json!(g);
     }
     let besides = goose.map_or(String::new(), |g| format!("; goose observed {g}"));
-    match observed {
-        // As goose has it at the end: a rule with nothing to judge fails.
+    // As goose has it at the end: a rule with nothing to judge fails.
+    let (passed, shown) = match observed {
         None => (
-            Verdict::Fail,
-            format!(
-                "{text} failed: no samples among {} load requests{besides}",
-                requests.len()
-            ),
-            evidence,
+            false,
+            format!("no samples among {} load requests", requests.len()),
         ),
-        Some((value, shown)) if holds(value, rule.op, rule.limit) => {
-            (Verdict::Pass, format!("{text}: {shown}{besides}"), evidence)
-        }
-        Some((_, shown)) => (
-            Verdict::Fail,
-            format!("{text} failed: {shown}{besides}"),
-            evidence,
-        ),
-    }
+        Some((value, shown)) => (holds(value, rule.op, rule.limit), shown),
+    };
+    let (v, detail) = verdict(text, passed, &format!("{shown}{besides}"));
+    (v, detail, evidence)
 }
 
 /// The rule's figure in its own unit and as shown, with what it counted;
