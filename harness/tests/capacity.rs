@@ -1,7 +1,10 @@
 //! `harness run scenarios/capacity.yaml`: the seed's capacity question as a
 //! sweep on the embedded cluster. It prints the table, writes the CSV, the
 //! JSON and a page that headless Chromium draws, a run folder per run, and
-//! a JUnit testsuite per run.
+//! a JUnit testsuite per run. The shipped scenario runs with its load
+//! phase shortened: its eight runs of 12 s made it the suite's longest
+//! test, and what is asserted here does not depend on how long each
+//! holds (docs/capacity.md's figures come from the full scenario).
 
 use std::time::Duration;
 
@@ -14,8 +17,11 @@ fn the_capacity_sweep_prints_its_table_and_chromium_draws_its_charts() {
     let _share = crate::util::quota_capped();
     let tmp = tempfile::tempdir().unwrap();
     let junit = tmp.path().join("junit.xml");
+    let scenario = shortened(tmp.path());
     let mut cmd = harness();
-    cmd.args(["run", "scenarios/capacity.yaml", "--out"])
+    cmd.arg("run")
+        .arg(&scenario)
+        .arg("--out")
         .arg(tmp.path().join("runs"))
         .arg("--junit")
         .arg(&junit);
@@ -133,4 +139,25 @@ fn the_capacity_sweep_prints_its_table_and_chromium_draws_its_charts() {
 
     let page = dir.join("report.html");
     crate::util::assert_chromium_draws(&page, tmp.path(), 3);
+}
+
+/// scenarios/capacity.yaml with its load phase held 6 s instead of 9 s
+/// (and ramped up in 1 s), written to `dir`; every other line is the
+/// shipped scenario's. Held 3 s, 200 users on four quarter-CPU nodes
+/// finished no task within the hold, and the row has no task figures.
+fn shortened(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut text = std::fs::read_to_string("scenarios/capacity.yaml").unwrap();
+    for (line, short) in [
+        ("duration: 12s", "duration: 8s"),
+        ("ramp_up: 2s", "ramp_up: 1s"),
+        ("hold: 9s", "hold: 6s"),
+    ] {
+        // Each once: a scenario changed so that a line is gone, or is
+        // there twice, needs this test looked at again.
+        assert_eq!(text.matches(line).count(), 1, "{line} in capacity.yaml");
+        text = text.replace(line, short);
+    }
+    let path = dir.join("capacity.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
 }

@@ -23,12 +23,8 @@ fn read(path: &Path) -> Value {
 fn a_search_of_three_nodes_finds_each_knee_by_drains_it_undoes() {
     // The generator must not share its cores with another test's load,
     // or its steps would be generator-bound; nor with the containers',
-    // which no share counts. The containers first, holding no share
-    // meanwhile: a containers test holds its side of that guard while it
-    // waits for a share, so a test holding the machine while it waited
-    // for the containers would wait for ever, and it idles the machine.
+    // which no share counts.
     let _alone = crate::util::measuring();
-    let _share = crate::util::exclusive();
     let tmp = tempfile::tempdir().unwrap();
     let mut cmd = harness();
     cmd.args(["run", "fixtures/scenarios/search/three-nodes.yaml", "--out"])

@@ -38,10 +38,7 @@ static ENGINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The engine to this test alone, and the machine's uncapped-load guard
 /// (util.rs): its containers' CPU has no quota.
-fn engine_to_myself() -> (
-    std::sync::MutexGuard<'static, ()>,
-    std::sync::RwLockReadGuard<'static, ()>,
-) {
+fn engine_to_myself() -> (std::sync::MutexGuard<'static, ()>, crate::util::Uncapped) {
     let engine = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
     (engine, crate::util::uncapped_load())
 }
@@ -381,8 +378,11 @@ fn a_stand_in_cluster_in_containers_passes_doctor_failover_drain_and_partitions_
     let lb_network = format!("{}-lb", up.network);
     let n2 = format!("{}-octo2", up.network);
     let before = address(&n2, &lb_network);
+    // The whole machine for failover.yaml's p99 bound of 100 ms: with one
+    // unit, beside another test's run and the suite's first tests, its
+    // p99 came to 659 ms.
     let (code, report, said) = {
-        let _share = crate::util::latency_bound();
+        let _share = crate::util::exclusive();
         run_through(&target, key, "scenarios/failover.yaml", dir.path())
     };
     assert_eq!(code, 0, "{said}");
@@ -409,7 +409,7 @@ fn a_stand_in_cluster_in_containers_passes_doctor_failover_drain_and_partitions_
     // n2 cut off from the LB by `docker network disconnect`, still
     // running: routed around, and taken back once joined again.
     let (code, report, said) = {
-        let _share = crate::util::latency_bound();
+        let _share = crate::util::exclusive();
         run_through(
             &target,
             key,

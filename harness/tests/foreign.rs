@@ -403,6 +403,18 @@ fn maintain_with(f: &Foreign, dir: &Path, acts_on: [usize; 2]) -> (i32, String, 
     )
 }
 
+/// Every check that did not pass, with its detail, a line each.
+fn not_passed(report: &Value) -> String {
+    report["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["verdict"] != "pass")
+        .map(|c| format!("{} {}: {}", c["verdict"], c["kind"], c["detail"]))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn check<'a>(report: &'a Value, kind: &str) -> &'a Value {
     report["checks"]
         .as_array()
@@ -416,7 +428,14 @@ fn a_maintenance_on_a_foreign_cluster_goes_by_the_cluster_s_ids_and_passes() {
         let f = Foreign::start(behaviour);
         let dir = tempfile::tempdir().unwrap();
         let (code, out, report, commands) = maintain(&f, dir.path());
-        assert_eq!(code, 0, "{behaviour:?}: {out}");
+        // What did not pass comes last: the run's output is long, and a CI
+        // log keeps its tail.
+        assert_eq!(
+            code,
+            0,
+            "{behaviour:?}: {out}\nnot passed:\n{}",
+            not_passed(&report)
+        );
         // The drain and the undrain went to web-a by the cluster's Id for it.
         assert_eq!(
             f.puts(),

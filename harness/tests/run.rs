@@ -310,7 +310,7 @@ fn a_kill_mid_task_cancels_the_tasks_without_running_them_again() {
 
 #[test]
 fn a_gigabyte_upload_through_the_lb_reads_back_intact_on_every_node() {
-    let _exclusive = crate::util::exclusive();
+    let _share = crate::util::saturating();
     let tmp = tempfile::tempdir().unwrap();
     let out = run_scenario("scenarios/upload-1gb.yaml", tmp.path(), &[], 0);
     assert!(out.stdout.contains("verdict: PASS"), "{}", out.stdout);
@@ -352,7 +352,7 @@ fn installed(program: &str) -> bool {
 
 #[test]
 fn a_gigabyte_upload_passes_through_real_haproxy_and_nginx() {
-    let _exclusive = crate::util::exclusive();
+    let _share = crate::util::saturating();
     for lb in ["haproxy", "nginx"] {
         if !installed(lb) {
             continue;

@@ -193,9 +193,10 @@ pub fn read_ready(path: &Path) -> Ready {
 }
 
 /// The machine's share for the tests that load it, in units: a test that
-/// saturates the CPU (gigabyte uploads, an upload search, fifty 100 MiB
-/// bodies) or whose measurement any load beside it would falsify (a
-/// baseline's p99, a search's knees) takes all of it; a test whose
+/// saturates the CPU (an upload search, fifty 100 MiB bodies) or whose
+/// measurement any load beside it would falsify (a baseline's p99, a
+/// search's knees) takes all of it; a gigabyte upload takes all of it
+/// too, but for another gigabyte upload ([`saturating`]); a test whose
 /// scenario bounds latency, whose nodes CPU quotas hold to one core, or
 /// whose steps are timed against a run's phases takes one unit, so two
 /// of those may overlap but never one with a CPU-saturating test, which
@@ -207,29 +208,100 @@ pub fn read_ready(path: &Path) -> Ready {
 /// they hold; 900/s with a p99 under 100 ms has no room for a neighbour).
 const MACHINE: u32 = 2;
 
-/// Units of [`MACHINE`] taken now.
-static TAKEN: std::sync::Mutex<u32> = std::sync::Mutex::new(0);
+/// Who has the machine now, under one lock, so that a test takes all it
+/// needs at once or waits holding nothing: a test that held one part
+/// while it waited for another would idle what it held, and could wait on
+/// a test waiting on it.
+struct Machine {
+    /// Units of [`MACHINE`] taken.
+    taken: u32,
+    /// Tests putting load on the machine that no share counts (the
+    /// containers' engine and containers, whose CPU no quota caps).
+    uncapped: u32,
+    /// A test whose measurement that load would falsify has the machine.
+    measuring: bool,
+    /// Tests of [`saturating`] sharing the whole machine.
+    saturating: u32,
+}
+
+static STATE: std::sync::Mutex<Machine> = std::sync::Mutex::new(Machine {
+    taken: 0,
+    uncapped: 0,
+    measuring: false,
+    saturating: 0,
+});
 static FREED: std::sync::Condvar = std::sync::Condvar::new();
+
+/// Waits until `ready` holds of the machine, then applies `take` to it.
+fn acquire(ready: impl Fn(&Machine) -> bool, take: impl FnOnce(&mut Machine)) {
+    let mut m = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    while !ready(&m) {
+        m = FREED.wait(m).unwrap_or_else(|e| e.into_inner());
+    }
+    take(&mut m);
+}
+
+/// Gives back with `give`, a failed test's too, and wakes the waiting.
+fn release(give: impl FnOnce(&mut Machine)) {
+    let mut m = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    give(&mut m);
+    FREED.notify_all();
+}
 
 /// A share of the machine, held for a test's whole run and given back
 /// when dropped, a failed test's too.
-pub struct Share(u32);
+pub struct Share(Kind);
+
+/// What a [`Share`] holds.
+#[derive(Clone, Copy)]
+enum Kind {
+    Units(u32),
+    Measuring,
+    Saturating,
+}
 
 impl Drop for Share {
     fn drop(&mut self) {
-        let mut taken = TAKEN.lock().unwrap_or_else(|e| e.into_inner());
-        *taken -= self.0;
-        FREED.notify_all();
+        let kind = self.0;
+        release(|m| match kind {
+            Kind::Units(units) => m.taken -= units,
+            Kind::Measuring => {
+                m.taken = 0;
+                m.measuring = false;
+            }
+            Kind::Saturating => {
+                m.saturating -= 1;
+                if m.saturating == 0 {
+                    m.taken = 0;
+                }
+            }
+        });
     }
 }
 
 fn take(units: u32) -> Share {
-    let mut taken = TAKEN.lock().unwrap_or_else(|e| e.into_inner());
-    while *taken + units > MACHINE {
-        taken = FREED.wait(taken).unwrap_or_else(|e| e.into_inner());
-    }
-    *taken += units;
-    Share(units)
+    acquire(|m| m.taken + units <= MACHINE, |m| m.taken += units);
+    Share(Kind::Units(units))
+}
+
+/// Tests of [`saturating`] that share the machine at once.
+const SATURATING_AT_ONCE: u32 = 2;
+
+/// The whole machine, shared with another test of this kind alone, for a
+/// test that saturates the CPU and bounds nothing that a neighbour as
+/// busy would slow past (a gigabyte upload, whose floor is 8 MiB/s): two
+/// such tests beside each other each take longer, together less than one
+/// after the other, and no test whose latency or timing a saturated
+/// machine would falsify runs beside them.
+pub fn saturating() -> Share {
+    acquire(
+        |m| m.taken == 0 || (m.saturating > 0 && m.saturating < SATURATING_AT_ONCE),
+        |m| {
+            m.taken = MACHINE;
+            m.saturating += 1;
+        },
+    );
+    Share(Kind::Saturating)
 }
 
 /// The whole machine, for a test that saturates the CPU.
@@ -256,22 +328,36 @@ pub fn quota_capped() -> Share {
     take(1)
 }
 
-/// Load whose CPU no quota caps and no share counts (the containers'
-/// tests: their engine, image builds and containers), against a
-/// measurement that such load would falsify (the capacity search's
-/// knees): either may run beside anything else, never beside the other.
-static UNCAPPED: std::sync::RwLock<()> = std::sync::RwLock::new(());
+/// Held by a test that puts load on the machine that no share counts
+/// (the containers' tests: their engine, image builds and containers);
+/// many may at once, never beside [`measuring`]. Such a test may take a
+/// share as well, while it holds this.
+pub struct Uncapped(());
 
-/// Held by a test that puts uncapped load on the machine; many may.
-pub fn uncapped_load() -> std::sync::RwLockReadGuard<'static, ()> {
-    UNCAPPED.read().unwrap_or_else(|e| e.into_inner())
+impl Drop for Uncapped {
+    fn drop(&mut self) {
+        release(|m| m.uncapped -= 1);
+    }
 }
 
-/// Held by a test whose measurement uncapped load would falsify, before
-/// its share (an uncapped test may wait for a share while it holds its
-/// side): it waits for every uncapped load to end, and holds them off.
-pub fn measuring() -> std::sync::RwLockWriteGuard<'static, ()> {
-    UNCAPPED.write().unwrap_or_else(|e| e.into_inner())
+/// Waits while a measurement has the machine.
+pub fn uncapped_load() -> Uncapped {
+    acquire(|m| !m.measuring, |m| m.uncapped += 1);
+    Uncapped(())
+}
+
+/// The whole machine, with no uncapped load on it either, for a test
+/// whose measurement such load would falsify (the capacity search's
+/// knees): taken at once, once every uncapped load has ended.
+pub fn measuring() -> Share {
+    acquire(
+        |m| m.taken == 0 && m.uncapped == 0,
+        |m| {
+            m.taken = MACHINE;
+            m.measuring = true;
+        },
+    );
+    Share(Kind::Measuring)
 }
 
 /// Debian's Chromium, which .ci/run installs.

@@ -103,7 +103,8 @@ fn judge_window(
     }
     let (mut parts, ping) = ping_parts(h, w, c.ping_within.value.as_micros_u64());
 
-    // b and c work on the requests intended inside the window.
+    // c works on the requests intended inside the window; b on those the
+    // LB saw inside it (see lb_part).
     let in_window: Vec<&Request> = h
         .requests()
         .filter(|r| r.intended_us >= w.start_us && r.intended_us <= w.end_us)
@@ -114,7 +115,7 @@ fn judge_window(
         .iter()
         .filter(|p| p.name == "ping_418")
         .all(|p| p.verdict == Verdict::Pass);
-    let (part, lb) = lb_part(c, h, w, &in_window, all_nodes, ping_said_418);
+    let (part, lb) = lb_part(c, h, w, all_nodes, ping_said_418);
     parts.push(part);
     let (part, failed) = failed_part(c, h, w, drains, &in_window);
     parts.push(part);

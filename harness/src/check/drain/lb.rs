@@ -29,7 +29,6 @@ pub(super) fn lb_part(
     c: &DrainContract,
     h: &History,
     w: &FaultWindow,
-    in_window: &[&Request],
     all_nodes: &[String],
     ping_said_418: bool,
 ) -> (Part, Lb) {
@@ -41,10 +40,18 @@ pub(super) fn lb_part(
     };
     let within = c.lb_within.value.as_micros_u64();
     let drained = |r: &Request| r.node.as_ref().is_some_and(|n| w.nodes.contains(n));
-    let to_drained: Vec<u64> = in_window
+    // The LB routes a request when it arrives, not when the schedule meant
+    // it to: one the generator sent late, past the undrain, may rightly
+    // reach the node again. So the routing is judged on the requests sent
+    // after the drain began and answered before the undrain began.
+    let routed: Vec<&Request> = h
+        .requests()
+        .filter(|r| r.sent_us >= w.start_us && r.done_us <= w.end_us)
+        .collect();
+    let to_drained: Vec<u64> = routed
         .iter()
         .filter(|r| drained(r))
-        .map(|r| r.intended_us)
+        .map(|r| r.sent_us)
         .collect();
     let bound_at = w.start_us.saturating_add(within);
     let mut lb = Lb {
@@ -54,7 +61,7 @@ pub(super) fn lb_part(
     };
     // Only ping bodies name the serving node: without pings the LB's
     // routing cannot be seen.
-    if !in_window.iter().any(|r| r.op == Op::Ping) {
+    if !routed.iter().any(|r| r.op == Op::Ping) {
         let d = format!(
             "no ping went through the LB during {}; cannot see where it routed",
             w.name

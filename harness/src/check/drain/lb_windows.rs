@@ -61,8 +61,11 @@ impl LbWindows {
             .min()
     }
 
-    /// Whether `r` is a 418 from a node drained when it was intended, and
-    /// if so where it stands; `drains` are every drain and maintenance.
+    /// Whether `r` is a 418 from a node drained while it was in flight,
+    /// and if so where it stands; `drains` are every drain and maintenance.
+    /// Its flight, not its intended start, places it: a request the
+    /// generator sent late reached the LB when it was sent, and a 418 says
+    /// the node was drained when it answered.
     pub(in crate::check) fn classify(
         &self,
         r: &Request,
@@ -74,13 +77,13 @@ impl LbWindows {
         let node = r.node.as_ref()?;
         let mut drained = false;
         for d in drains {
-            if !d.nodes.contains(node) || r.intended_us < d.start_us || r.intended_us > d.end_us {
+            if !d.nodes.contains(node) || r.done_us < d.start_us || r.sent_us > d.end_us {
                 continue;
             }
             drained = true;
             if self
                 .bound(d)
-                .is_some_and(|b| r.intended_us <= d.start_us.saturating_add(b))
+                .is_some_and(|b| r.sent_us <= d.start_us.saturating_add(b))
             {
                 return Some(Drained418::InWindow);
             }
