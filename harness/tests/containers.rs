@@ -402,7 +402,12 @@ fn a_stand_in_cluster_in_containers_passes_doctor_failover_drain_and_partitions_
     ));
 
     // Drains and restarts through the API and `docker stop`/`start`.
-    let (code, report, said) = run_through(&target, key, "scenarios/drain.yaml", dir.path());
+    // One unit: with none, beside a test that had the whole machine, six
+    // requests timed out (p99 2.5 s) and failed availability.
+    let (code, report, said) = {
+        let _share = crate::util::latency_bound();
+        run_through(&target, key, "scenarios/drain.yaml", dir.path())
+    };
     assert_eq!(code, 0, "{said}");
     assert_eq!(verdict(&report, "drain_contract"), "pass", "{said}");
 
