@@ -83,11 +83,11 @@ fn passes_on_cluster_up(scenario: &str) -> Value {
 
 /// As [`passes_on_cluster_up`], the nodes named as `--node-names` says.
 fn passes_on_cluster_up_named(scenario: &str, node_names: &str) -> Value {
-    // A gigabyte saturates the machine (beside another gigabyte alone); a
-    // database or storage outage leaves the nodes waiting, bounds nothing
-    // tight, and needs no share; the others bound latency.
+    // A gigabyte saturates the machine; a database or storage outage
+    // leaves the nodes waiting, bounds nothing tight, and needs no share;
+    // the others bound latency.
     let _share = if scenario.starts_with("upload") {
-        Some(crate::util::saturating())
+        Some(crate::util::exclusive())
     } else if scenario.starts_with("database") || scenario.starts_with("storage") {
         None
     } else {
@@ -490,7 +490,7 @@ fn an_interrupted_run_heals_the_target_and_cancels_its_tasks() {
 
 #[test]
 fn an_upload_interrupted_while_it_is_read_back_is_still_deleted() {
-    let _share = crate::util::saturating();
+    let _exclusive = crate::util::exclusive();
     let dir = tempfile::tempdir().unwrap();
     let up = up_like("upload-1gb.yaml", dir.path());
     // Ctrl-C once the read-back through the nodes has begun.

@@ -193,10 +193,9 @@ pub fn read_ready(path: &Path) -> Ready {
 }
 
 /// The machine's share for the tests that load it, in units: a test that
-/// saturates the CPU (an upload search, fifty 100 MiB bodies) or whose
-/// measurement any load beside it would falsify (a baseline's p99, a
-/// search's knees) takes all of it; a gigabyte upload takes all of it
-/// too, but for another gigabyte upload ([`saturating`]); a test whose
+/// saturates the CPU (gigabyte uploads, an upload search, fifty 100 MiB
+/// bodies) or whose measurement any load beside it would falsify (a
+/// baseline's p99, a search's knees) takes all of it; a test whose
 /// scenario bounds latency, whose nodes CPU quotas hold to one core, or
 /// whose steps are timed against a run's phases takes one unit, so two
 /// of those may overlap but never one with a CPU-saturating test, which
@@ -222,8 +221,6 @@ struct Machine {
     measuring: bool,
     /// Such tests waiting for it.
     measurements_due: u32,
-    /// Tests of [`saturating`] sharing the whole machine.
-    saturating: u32,
 }
 
 static STATE: std::sync::Mutex<Machine> = std::sync::Mutex::new(Machine {
@@ -231,7 +228,6 @@ static STATE: std::sync::Mutex<Machine> = std::sync::Mutex::new(Machine {
     uncapped: 0,
     measuring: false,
     measurements_due: 0,
-    saturating: 0,
 });
 static FREED: std::sync::Condvar = std::sync::Condvar::new();
 
@@ -260,7 +256,6 @@ pub struct Share(Kind);
 enum Kind {
     Units(u32),
     Measuring,
-    Saturating,
 }
 
 impl Drop for Share {
@@ -272,12 +267,6 @@ impl Drop for Share {
                 m.taken = 0;
                 m.measuring = false;
             }
-            Kind::Saturating => {
-                m.saturating -= 1;
-                if m.saturating == 0 {
-                    m.taken = 0;
-                }
-            }
         });
     }
 }
@@ -285,26 +274,6 @@ impl Drop for Share {
 fn take(units: u32) -> Share {
     acquire(|m| m.taken + units <= MACHINE, |m| m.taken += units);
     Share(Kind::Units(units))
-}
-
-/// Tests of [`saturating`] that share the machine at once.
-const SATURATING_AT_ONCE: u32 = 2;
-
-/// The whole machine, shared with another test of this kind alone, for a
-/// test that saturates the CPU and bounds nothing that a neighbour as
-/// busy would slow past (a gigabyte upload, whose floor is 8 MiB/s): two
-/// such tests beside each other each take longer, together less than one
-/// after the other, and no test whose latency or timing a saturated
-/// machine would falsify runs beside them.
-pub fn saturating() -> Share {
-    acquire(
-        |m| m.taken == 0 || (m.saturating > 0 && m.saturating < SATURATING_AT_ONCE),
-        |m| {
-            m.taken = MACHINE;
-            m.saturating += 1;
-        },
-    );
-    Share(Kind::Saturating)
 }
 
 /// The whole machine, for a test that saturates the CPU.
